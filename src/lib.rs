@@ -1,0 +1,4 @@
+//! arbkeep: a terminal console for arbitrage keepers that never loses track of money.
+
+pub mod model;
+pub mod venue;

@@ -1,0 +1,14 @@
+//! The domain's vocabulary: money, tokens, chains, time, cycles, steps and
+//! intents. Depends on nothing else in the crate.
+
+pub mod cycle;
+pub mod intent;
+pub mod money;
+pub mod time;
+pub mod token;
+
+pub use cycle::{CycleId, CycleState, NextAction, Route, StepKind, Wait};
+pub use intent::{Action, BridgeTicket, Intent, IntentId, Receipt};
+pub use money::{MoneyError, Units, format_units, from_decimal, to_decimal};
+pub use time::{Clock, ManualClock, ScaledClock, SystemClock, Timestamp};
+pub use token::{Chain, TokenId, TokenInfo, UnknownToken};

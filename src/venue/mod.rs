@@ -1,0 +1,120 @@
+//! Venues: the outside world as the engine sees it, behind traits that the
+//! simulated world (`sim`) and the real adapters implement alike. Venues never
+//! call the engine; they answer questions and carry out intents.
+
+pub mod sim;
+
+use crate::model::{BridgeTicket, Chain, Intent, IntentId, Receipt, Timestamp, TokenId, Units};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use thiserror::Error;
+
+/// Every venue error says which of rule 4's three kinds it is.
+#[derive(Debug, Clone, Error, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VenueError {
+    /// Did not happen, may succeed later: retry with backoff.
+    #[error("temporary failure: {0}")]
+    Transient(String),
+    /// Definitely did not happen and will not as asked (revert, slippage,
+    /// insufficient balance): the step fails with this reason.
+    #[error("rejected: {0}")]
+    Rejected(String),
+    /// May or may not have happened (timeout after send): settle by looking,
+    /// never by sending again.
+    #[error("outcome unknown: {0}")]
+    Unknown(String),
+}
+
+impl VenueError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, VenueError::Transient(_))
+    }
+}
+
+/// Where a bridge transfer stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum BridgeStatus {
+    /// On its way; `ready_at` is when the next stage is expected.
+    InFlight { ready_at: Option<Timestamp> },
+    /// Tunnel: the output root is proposed; prove may be sent.
+    ProveReady,
+    /// Tunnel: proven; finalize possible from `finalize_at`.
+    Proved { finalize_at: Timestamp },
+    /// Tunnel: the challenge window has passed; finalize may be sent.
+    FinalizeReady,
+    /// Delivered to the wallet on the destination chain.
+    Arrived {
+        #[serde(with = "crate::model::intent::units_str")]
+        amount: Units,
+        tx_hash: String,
+        at: Timestamp,
+    },
+}
+
+/// What the planner needs to price a cycle's costs before sending anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeeSchedule {
+    /// Expected gas cost of one action of each kind, in wei of ETH, per chain.
+    pub swap_gas_hemi: Units,
+    pub swap_gas_ethereum: Units,
+    pub bridge_send_gas_hemi: Units,
+    pub bridge_send_gas_ethereum: Units,
+    pub prove_gas_ethereum: Units,
+    pub finalize_gas_ethereum: Units,
+    /// Stargate's native (messaging) fee in wei, per send.
+    pub stargate_native_fee: Units,
+    /// Stargate's token fee in basis points of the amount sent.
+    pub stargate_fee_bps: u32,
+    /// USDC per ETH, for valuing gas.
+    pub eth_usdc: Decimal,
+}
+
+/// Health of one venue as shown on screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VenueHealth {
+    pub name: String,
+    pub ok: bool,
+    /// Last block or ledger seen, when the venue has one.
+    pub head: Option<u64>,
+    pub latency_ms: Option<u64>,
+    pub last_seen: Option<Timestamp>,
+    pub detail: String,
+}
+
+/// The venues the cross-chain loop uses: swaps on both chains, bridges, the
+/// wallet. Paper (`sim`) and devnet/live (`evm`) implement it alike.
+pub trait LoopVenue: Send + Sync + 'static {
+    /// Exact-in quote on `chain`'s swap venue. Costs one quote call.
+    fn quote(
+        &self,
+        chain: Chain,
+        token_in: TokenId,
+        token_out: TokenId,
+        amount_in: Units,
+    ) -> impl Future<Output = Result<Units, VenueError>> + Send;
+
+    /// Current gas and bridge fee estimates.
+    fn fees(&self) -> impl Future<Output = Result<FeeSchedule, VenueError>> + Send;
+
+    /// The wallet's balance of `token` on `chain`.
+    fn balance(&self, chain: Chain, token: TokenId) -> impl Future<Output = Result<Units, VenueError>> + Send;
+
+    /// Carry out an intent that was already committed to the store. A venue
+    /// that cannot tell whether it acted answers `Unknown`.
+    fn execute(&self, intent: &Intent) -> impl Future<Output = Result<Receipt, VenueError>> + Send;
+
+    /// Look, never send: the receipt of an intent that was executed, or
+    /// `None` when the venue can prove it never was (nonce unused, no record).
+    fn settle(&self, intent: IntentId) -> impl Future<Output = Result<Option<Receipt>, VenueError>> + Send;
+
+    /// The receipt of a transaction by hash (operator "mark done").
+    fn receipt(&self, chain: Chain, tx_hash: &str) -> impl Future<Output = Result<Option<Receipt>, VenueError>> + Send;
+
+    /// Where a bridge transfer stands.
+    fn bridge_status(&self, ticket: &BridgeTicket) -> impl Future<Output = Result<BridgeStatus, VenueError>> + Send;
+
+    /// One line per chain / venue for the health panel.
+    fn health(&self) -> impl Future<Output = Vec<VenueHealth>> + Send;
+}
