@@ -258,15 +258,20 @@ mod tests {
     #[test]
     fn tunnel_path_visits_every_state_but_failed() {
         let path = CycleState::path(Route::HemiTunnel);
-        let expected: Vec<_> =
-            CycleState::ALL.into_iter().filter(|s| *s != CycleState::Failed).collect();
+        let expected: Vec<_> = CycleState::ALL
+            .into_iter()
+            .filter(|s| *s != CycleState::Failed)
+            .collect();
         assert_eq!(path, expected);
     }
 
     #[test]
     fn terminal_states_have_nothing_next() {
         for route in [Route::Stargate, Route::HemiTunnel] {
-            assert_eq!(CycleState::Completed.next_action(route), NextAction::Nothing);
+            assert_eq!(
+                CycleState::Completed.next_action(route),
+                NextAction::Nothing
+            );
             assert_eq!(CycleState::Failed.next_action(route), NextAction::Nothing);
         }
     }

@@ -76,7 +76,12 @@ pub struct Intent {
 impl Intent {
     pub fn new(id: IntentId, action: Action, created_at: Timestamp) -> Self {
         let payload_hash = payload_hash(&action);
-        Self { id, action, payload_hash, created_at }
+        Self {
+            id,
+            action,
+            payload_hash,
+            created_at,
+        }
     }
 }
 
@@ -150,7 +155,8 @@ pub mod units_str {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
         let s = String::deserialize(d)?;
-        s.parse().map_err(|_| D::Error::custom(format!("{s:?} is not an amount in base units")))
+        s.parse()
+            .map_err(|_| D::Error::custom(format!("{s:?} is not an amount in base units")))
     }
 }
 
@@ -164,7 +170,8 @@ pub mod delta_str {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i128, D::Error> {
         let s = String::deserialize(d)?;
-        s.parse().map_err(|_| D::Error::custom(format!("{s:?} is not a signed amount")))
+        s.parse()
+            .map_err(|_| D::Error::custom(format!("{s:?} is not a signed amount")))
     }
 }
 
@@ -210,7 +217,11 @@ mod tests {
 
     #[test]
     fn intent_ids_read_well() {
-        let id = IntentId { cycle: CycleId(3), step: StepKind::Prove, attempt: 1 };
+        let id = IntentId {
+            cycle: CycleId(3),
+            step: StepKind::Prove,
+            attempt: 1,
+        };
         assert_eq!(id.to_string(), "c3/prove/1");
     }
 }

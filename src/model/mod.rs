@@ -3,12 +3,18 @@
 
 pub mod cycle;
 pub mod intent;
+pub mod mode;
 pub mod money;
+pub mod record;
 pub mod time;
 pub mod token;
 
 pub use cycle::{CycleId, CycleState, NextAction, Route, StepKind, Wait};
 pub use intent::{Action, BridgeTicket, Intent, IntentId, Receipt};
+pub use mode::Mode;
 pub use money::{MoneyError, Units, format_units, from_decimal, to_decimal};
+pub use record::{
+    Cycle, CycleResult, Failure, Holding, LedgerEntry, LedgerKind, StepRecord, StepStatus,
+};
 pub use time::{Clock, ManualClock, ScaledClock, SystemClock, Timestamp};
 pub use token::{Chain, TokenId, TokenInfo, UnknownToken};

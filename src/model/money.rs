@@ -88,13 +88,19 @@ mod tests {
         let d = Decimal::from_str("0.0000001").unwrap();
         assert_eq!(
             from_decimal(d, 6),
-            Err(MoneyError::TooPrecise { value: d, decimals: 6 })
+            Err(MoneyError::TooPrecise {
+                value: d,
+                decimals: 6
+            })
         );
     }
 
     #[test]
     fn negative_amount_is_refused() {
-        assert!(matches!(from_decimal(Decimal::from(-1), 6), Err(MoneyError::Negative(_))));
+        assert!(matches!(
+            from_decimal(Decimal::from(-1), 6),
+            Err(MoneyError::Negative(_))
+        ));
     }
 
     #[test]

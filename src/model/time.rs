@@ -47,7 +47,11 @@ pub struct ScaledClock {
 
 impl ScaledClock {
     pub fn new(origin: Timestamp, speed_milli: u64) -> Self {
-        Self { origin, started: Instant::now(), speed_milli }
+        Self {
+            origin,
+            started: Instant::now(),
+            speed_milli,
+        }
     }
 
     pub fn speed_milli(&self) -> u64 {

@@ -82,7 +82,13 @@ const TOKENS: [TokenInfo; 9] = [
         hemi: Some("0x71881974e96152643C74A8e0214B877CfB2A0Aa1"),
         ethereum: None,
     },
-    TokenInfo { id: TokenId::Eth, symbol: "ETH", decimals: 18, hemi: None, ethereum: None },
+    TokenInfo {
+        id: TokenId::Eth,
+        symbol: "ETH",
+        decimals: 18,
+        hemi: None,
+        ethereum: None,
+    },
     TokenInfo {
         id: TokenId::Weth,
         symbol: "WETH",

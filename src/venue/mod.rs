@@ -99,7 +99,11 @@ pub trait LoopVenue: Send + Sync + 'static {
     fn fees(&self) -> impl Future<Output = Result<FeeSchedule, VenueError>> + Send;
 
     /// The wallet's balance of `token` on `chain`.
-    fn balance(&self, chain: Chain, token: TokenId) -> impl Future<Output = Result<Units, VenueError>> + Send;
+    fn balance(
+        &self,
+        chain: Chain,
+        token: TokenId,
+    ) -> impl Future<Output = Result<Units, VenueError>> + Send;
 
     /// Carry out an intent that was already committed to the store. A venue
     /// that cannot tell whether it acted answers `Unknown`.
@@ -107,13 +111,23 @@ pub trait LoopVenue: Send + Sync + 'static {
 
     /// Look, never send: the receipt of an intent that was executed, or
     /// `None` when the venue can prove it never was (nonce unused, no record).
-    fn settle(&self, intent: IntentId) -> impl Future<Output = Result<Option<Receipt>, VenueError>> + Send;
+    fn settle(
+        &self,
+        intent: IntentId,
+    ) -> impl Future<Output = Result<Option<Receipt>, VenueError>> + Send;
 
     /// The receipt of a transaction by hash (operator "mark done").
-    fn receipt(&self, chain: Chain, tx_hash: &str) -> impl Future<Output = Result<Option<Receipt>, VenueError>> + Send;
+    fn receipt(
+        &self,
+        chain: Chain,
+        tx_hash: &str,
+    ) -> impl Future<Output = Result<Option<Receipt>, VenueError>> + Send;
 
     /// Where a bridge transfer stands.
-    fn bridge_status(&self, ticket: &BridgeTicket) -> impl Future<Output = Result<BridgeStatus, VenueError>> + Send;
+    fn bridge_status(
+        &self,
+        ticket: &BridgeTicket,
+    ) -> impl Future<Output = Result<BridgeStatus, VenueError>> + Send;
 
     /// One line per chain / venue for the health panel.
     fn health(&self) -> impl Future<Output = Vec<VenueHealth>> + Send;

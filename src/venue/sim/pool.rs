@@ -29,7 +29,11 @@ pub enum Side {
 
 impl Pool {
     pub fn new(reserve_a: Units, reserve_b: Units, fee_bps: u32) -> Self {
-        Self { reserve_a, reserve_b, fee_bps }
+        Self {
+            reserve_a,
+            reserve_b,
+            fee_bps,
+        }
     }
 
     fn reserves(&self, side: Side) -> (Units, Units) {
@@ -88,7 +92,10 @@ impl U256 {
 
     fn add(self, o: Self) -> Self {
         let (lo, carry) = self.lo.overflowing_add(o.lo);
-        Self { hi: self.hi.wrapping_add(o.hi).wrapping_add(u128::from(carry)), lo }
+        Self {
+            hi: self.hi.wrapping_add(o.hi).wrapping_add(u128::from(carry)),
+            lo,
+        }
     }
 
     fn mul_small(self, m: u128) -> Self {
@@ -114,12 +121,18 @@ impl U256 {
     }
 
     fn shl1(self) -> Self {
-        Self { hi: (self.hi << 1) | (self.lo >> 127), lo: self.lo << 1 }
+        Self {
+            hi: (self.hi << 1) | (self.lo >> 127),
+            lo: self.lo << 1,
+        }
     }
 
     fn sub(self, o: Self) -> Self {
         let (lo, borrow) = self.lo.overflowing_sub(o.lo);
-        Self { hi: self.hi.wrapping_sub(o.hi).wrapping_sub(u128::from(borrow)), lo }
+        Self {
+            hi: self.hi.wrapping_sub(o.hi).wrapping_sub(u128::from(borrow)),
+            lo,
+        }
     }
 
     /// Long division, bit by bit; the divisor is never zero here.
@@ -131,7 +144,11 @@ impl U256 {
         let mut r = U256::from(0);
         for i in (0..256).rev() {
             r = r.shl1();
-            let bit = if i >= 128 { (self.hi >> (i - 128)) & 1 } else { (self.lo >> i) & 1 };
+            let bit = if i >= 128 {
+                (self.hi >> (i - 128)) & 1
+            } else {
+                (self.lo >> i) & 1
+            };
             r.lo |= bit;
             if r >= d {
                 r = r.sub(d);

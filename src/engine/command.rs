@@ -1,0 +1,115 @@
+//! Operator commands: the only way a front end changes anything. Each one
+//! reaches the engine over a channel, is applied by the engine alone, and is
+//! recorded in the ledger's audit trail with the operator's marker.
+
+use crate::model::{CycleId, TokenId, Units};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use tokio::sync::oneshot;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    Pause,
+    Resume,
+    PauseToken {
+        token: TokenId,
+    },
+    ResumeToken {
+        token: TokenId,
+    },
+    /// Approve an opportunity, optionally at another size (VCRED base units).
+    Approve {
+        opportunity: u64,
+        #[serde(default, with = "opt_units")]
+        size_vcred: Option<Units>,
+    },
+    Reject {
+        opportunity: u64,
+    },
+    /// Act on the cycle's next step now: skip backoff, or resume a failed cycle.
+    Force {
+        cycle: CycleId,
+    },
+    /// The operator says the current step was done by this transaction.
+    MarkDone {
+        cycle: CycleId,
+        tx_hash: String,
+    },
+    /// Move past the current step without doing it.
+    Skip {
+        cycle: CycleId,
+    },
+    /// Stop the cycle, with a reason.
+    Fail {
+        cycle: CycleId,
+        reason: String,
+    },
+    /// Bridge proof data for a tunnel withdrawal the keeper cannot derive.
+    ImportProof {
+        cycle: CycleId,
+        data: String,
+    },
+}
+
+impl Command {
+    /// Does it change anything? (Every command does; reads are not commands.)
+    pub fn describe(&self) -> String {
+        match self {
+            Command::Pause => "pause all execution".into(),
+            Command::Resume => "resume execution".into(),
+            Command::PauseToken { token } => format!("pause {token}"),
+            Command::ResumeToken { token } => format!("resume {token}"),
+            Command::Approve {
+                opportunity,
+                size_vcred: Some(size),
+            } => format!(
+                "approve opportunity #{opportunity} at {} VCRED",
+                crate::model::format_units(*size, 6)
+            ),
+            Command::Approve {
+                opportunity,
+                size_vcred: None,
+            } => {
+                format!("approve opportunity #{opportunity} at its chosen size")
+            }
+            Command::Reject { opportunity } => format!("reject opportunity #{opportunity}"),
+            Command::Force { cycle } => format!("force the next step of {cycle}"),
+            Command::MarkDone { cycle, tx_hash } => {
+                format!("mark the current step of {cycle} done by {tx_hash}")
+            }
+            Command::Skip { cycle } => format!("skip the current step of {cycle}"),
+            Command::Fail { cycle, reason } => format!("fail {cycle}: {reason}"),
+            Command::ImportProof { cycle, .. } => format!("import bridge proof data for {cycle}"),
+        }
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+/// A command on its way to the engine, with who sent it and where to answer.
+#[derive(Debug)]
+pub struct CommandEnvelope {
+    pub command: Command,
+    /// "tui", "cli", "api": recorded in the audit trail.
+    pub operator: String,
+    pub reply: oneshot::Sender<Result<String, String>>,
+}
+
+mod opt_units {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<u128>, s: S) -> Result<S::Ok, S::Error> {
+        v.map(|n| n.to_string()).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u128>, D::Error> {
+        let v = Option::<String>::deserialize(d)?;
+        v.map(|s| s.parse().map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}

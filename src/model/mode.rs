@@ -1,0 +1,35 @@
+//! Which world the engine runs against.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Paper,
+    Devnet,
+    Live,
+}
+
+impl Mode {
+    pub fn label(self) -> &'static str {
+        match self {
+            Mode::Paper => "PAPER",
+            Mode::Devnet => "DEVNET",
+            Mode::Live => "LIVE",
+        }
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "paper" => Ok(Mode::Paper),
+            "devnet" => Ok(Mode::Devnet),
+            "live" => Ok(Mode::Live),
+            other => Err(format!(
+                "unknown mode {other:?} (expected paper, devnet or live)"
+            )),
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The durable records: a cycle with where its money is now, a step with its
+//! intent and outcome, and an append-only ledger entry. The store persists
+//! these; the engine alone writes them.
+
+use super::cycle::{CycleId, CycleState, Route, StepKind};
+use super::intent::{BridgeTicket, Intent, Receipt, delta_str, units_str};
+use super::money::Units;
+use super::time::Timestamp;
+use super::token::{Chain, TokenId};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// Where a cycle's money is right now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holding {
+    pub chain: Chain,
+    pub token: TokenId,
+    #[serde(with = "units_str")]
+    pub amount: Units,
+    /// On a bridge, not yet in any wallet.
+    pub in_flight: bool,
+}
+
+/// A cycle's realised result, booked when it completes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CycleResult {
+    #[serde(with = "units_str")]
+    pub vcred_out: Units,
+    /// vcred_out − vcred_in − gas and bridge fees valued in VCRED.
+    pub profit_vcred: Decimal,
+    pub gas_vcred: Decimal,
+    pub bridge_fees_vcred: Decimal,
+    pub completed_at: Timestamp,
+}
+
+/// One arbitrage cycle: VCRED → X → (bridge) → USDC → (bridge) → VCRED.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cycle {
+    pub id: CycleId,
+    pub token: TokenId,
+    pub route: Route,
+    pub state: CycleState,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    #[serde(with = "units_str")]
+    pub vcred_in: Units,
+    /// X the planner expected from the opening swap; its min-out is derived from it.
+    #[serde(with = "units_str")]
+    pub expected_x: Units,
+    pub expected_profit_vcred: Decimal,
+    pub expected_fees_vcred: Decimal,
+    pub edge_bps: i64,
+    pub holding: Holding,
+    pub bridge_out: Option<BridgeTicket>,
+    pub bridge_back: Option<BridgeTicket>,
+    /// Attempt number of the current step (new intent per attempt).
+    pub attempt: u32,
+    /// Do not act before this time (retry backoff, or a bridge's ready time).
+    pub not_before: Option<Timestamp>,
+    /// The last thing that went wrong, shown on screen until the step succeeds.
+    pub last_error: Option<String>,
+    /// Why the cycle failed, and the state it failed in (so force can resume it).
+    pub failure: Option<Failure>,
+    pub result: Option<CycleResult>,
+    /// Timeline: every state entered, with its time.
+    pub history: Vec<(CycleState, Timestamp)>,
+    /// Operator-supplied bridge proof data, if any.
+    pub proof_data: Option<String>,
+    pub operator_touched: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub reason: String,
+    pub in_state: CycleState,
+    pub at: Timestamp,
+    pub by_operator: bool,
+}
+
+impl Cycle {
+    pub fn is_open(&self) -> bool {
+        !self.state.is_terminal()
+    }
+
+    /// Time spent in the current state.
+    pub fn state_since(&self) -> Timestamp {
+        self.history
+            .last()
+            .map(|(_, at)| *at)
+            .unwrap_or(self.created_at)
+    }
+
+    pub fn enter(&mut self, state: CycleState, at: Timestamp) {
+        self.state = state;
+        self.updated_at = at;
+        self.history.push((state, at));
+    }
+}
+
+/// Where a step stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum StepStatus {
+    /// Committed, not known to be sent: settle by looking before anything else.
+    Intended,
+    Done {
+        receipt: Receipt,
+    },
+    Failed {
+        reason: String,
+    },
+    /// The operator marked it done, skipped it or failed it.
+    Operator {
+        action: String,
+        tx_hash: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub intent: Intent,
+    pub status: StepStatus,
+    pub committed_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+}
+
+impl StepRecord {
+    pub fn kind(&self) -> StepKind {
+        self.intent.id.step
+    }
+}
+
+/// What a ledger entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LedgerKind {
+    /// The wallet's balance when the ledger began.
+    Opening,
+    SwapIn,
+    SwapOut,
+    BridgeDebit,
+    BridgeCredit,
+    Gas,
+    /// A bridge's native messaging fee.
+    BridgeFee,
+    /// A cycle's realised P&L (no balance moves).
+    CycleClosed,
+    /// An operator command (no balance moves), for the audit trail.
+    Operator,
+    /// A control change (pause, resume …) for the audit trail.
+    Control,
+}
+
+impl LedgerKind {
+    pub fn moves_money(self) -> bool {
+        !matches!(
+            self,
+            LedgerKind::CycleClosed | LedgerKind::Operator | LedgerKind::Control
+        )
+    }
+}
+
+/// One append-only line of the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    pub seq: u64,
+    pub at: Timestamp,
+    pub kind: LedgerKind,
+    pub cycle: Option<CycleId>,
+    pub chain: Option<Chain>,
+    pub token: Option<TokenId>,
+    /// Signed balance change in base units (0 for audit lines).
+    #[serde(with = "delta_str")]
+    pub delta: i128,
+    /// The entry valued in VCRED at the time (fees, P&L); zero when not a cost.
+    pub value_vcred: Decimal,
+    pub tx_hash: Option<String>,
+    pub note: String,
+    /// Set when an operator caused this line.
+    pub operator: bool,
+}
