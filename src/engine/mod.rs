@@ -3,19 +3,23 @@
 //! it takes `Command`s and publishes `Snapshot`s.
 
 pub mod command;
+pub mod notice;
 pub mod snapshot;
 
 pub use command::{Command, CommandEnvelope};
+pub use notice::Notice;
 pub use snapshot::{Mode, Phase, Snapshot};
 
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 /// What a front end holds: a way to send commands and the latest snapshot.
 #[derive(Debug, Clone)]
 pub struct EngineHandle {
     pub commands: mpsc::Sender<CommandEnvelope>,
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    /// Subscribe for notices (webhooks); a slow listener only loses old notices.
+    pub notices: broadcast::Sender<Notice>,
 }
 
 impl EngineHandle {

@@ -1,0 +1,115 @@
+//! Notices: the events worth telling a person about (seed 003 §16). The
+//! engine broadcasts them; webhooks and the log listen. The engine never
+//! waits for a listener.
+
+use crate::model::intent::units_str;
+use crate::model::{CycleId, CycleState, Route, StepKind, Timestamp, TokenId, Units};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Notice {
+    OpportunityDetected {
+        token: TokenId,
+        route: Route,
+        #[serde(with = "units_str")]
+        size_vcred: Units,
+        est_profit_vcred: Decimal,
+        edge_bps: i64,
+    },
+    TxSubmitted {
+        cycle: CycleId,
+        step: StepKind,
+        intent: String,
+    },
+    TxConfirmed {
+        cycle: CycleId,
+        step: StepKind,
+        tx_hash: String,
+    },
+    /// A tunnel withdrawal can be proved or finalized.
+    BridgeStageReady {
+        cycle: CycleId,
+        token: TokenId,
+        stage: String,
+    },
+    CycleCompleted {
+        cycle: CycleId,
+        token: TokenId,
+        profit_vcred: Decimal,
+    },
+    CycleFailed {
+        cycle: CycleId,
+        token: TokenId,
+        reason: String,
+    },
+    /// In one state longer than the configured threshold.
+    Stuck {
+        cycle: CycleId,
+        state: CycleState,
+        since: Timestamp,
+    },
+    /// A credential (e.g. a broker refresh token) expires soon.
+    TokenExpiry {
+        venue: String,
+        expires_at: Timestamp,
+    },
+}
+
+impl Notice {
+    /// One line a person can read on a phone.
+    pub fn headline(&self) -> String {
+        match self {
+            Notice::OpportunityDetected {
+                token,
+                route,
+                size_vcred,
+                est_profit_vcred,
+                edge_bps,
+            } => format!(
+                "Opportunity {token} via {route}: edge {edge_bps} bps, size {} VCRED, est. profit {est_profit_vcred} VCRED",
+                crate::model::format_units(*size_vcred, 6)
+            ),
+            Notice::TxSubmitted {
+                cycle,
+                step,
+                intent,
+            } => format!("{cycle} {step}: submitted ({intent})"),
+            Notice::TxConfirmed {
+                cycle,
+                step,
+                tx_hash,
+            } => format!("{cycle} {step}: confirmed {tx_hash}"),
+            Notice::BridgeStageReady {
+                cycle,
+                token,
+                stage,
+            } => format!("{cycle} {token}: {stage} ready"),
+            Notice::CycleCompleted {
+                cycle,
+                token,
+                profit_vcred,
+            } => {
+                format!("{cycle} {token} completed: P&L {profit_vcred} VCRED")
+            }
+            Notice::CycleFailed {
+                cycle,
+                token,
+                reason,
+            } => format!("{cycle} {token} FAILED: {reason}"),
+            Notice::Stuck {
+                cycle,
+                state,
+                since,
+            } => format!(
+                "{cycle} stuck in {state} since {}",
+                crate::model::time::format_time(*since)
+            ),
+            Notice::TokenExpiry { venue, expires_at } => format!(
+                "{venue} credentials expire at {}",
+                crate::model::time::format_time(*expires_at)
+            ),
+        }
+    }
+}
