@@ -1,5 +1,9 @@
 //! arbkeep: a terminal console for arbitrage keepers that never loses track of money.
 
+pub mod config;
 pub mod engine;
+pub mod logging;
 pub mod model;
+pub mod store;
+pub mod strategy;
 pub mod venue;

@@ -1,16 +1,42 @@
 //! The engine: plans cycles, sizes them, gates them on risk, and reconciles
 //! every open cycle step by step over the store. It knows nothing of screens:
-//! it takes `Command`s and publishes `Snapshot`s.
+//! it takes `Command`s and publishes `Snapshot`s. Time and the world come in
+//! through the `Clock` and the venue traits, so paper, devnet and tests run
+//! the same code.
 
 pub mod command;
+pub mod ledger;
 pub mod notice;
+mod operator;
+mod planner;
+pub mod quotes;
+mod reconciler;
+pub mod risk;
+pub mod sizing;
 pub mod snapshot;
+mod view;
 
 pub use command::{Command, CommandEnvelope};
 pub use notice::Notice;
 pub use snapshot::{Mode, Phase, Snapshot};
 
+use crate::config::Config;
+use crate::model::time::SECOND;
+use crate::model::{
+    Chain, Clock, Controls, Cycle, CycleId, LedgerEntry, LedgerKind, StepRecord, StepStatus,
+    Timestamp, TokenId,
+};
+use crate::store::{Store, StoreError};
+use crate::strategy::cross_chain_loop::Valuation;
+use crate::venue::{FeeSchedule, LoopVenue, VenueError, VenueHealth};
+use ledger::PnlBook;
+use quotes::QuoteCache;
+use rust_decimal::Decimal;
+use snapshot::{BalanceRow, CycleCounts, CycleView, OpportunityView, StepView};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 /// What a front end holds: a way to send commands and the latest snapshot.
@@ -42,5 +68,412 @@ impl EngineHandle {
 
     pub fn latest(&self) -> Arc<Snapshot> {
         self.snapshots.borrow().clone()
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("venue: {0}")]
+    Venue(#[from] VenueError),
+}
+
+/// How this engine was started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineOptions {
+    pub mode: Mode,
+    /// Simulated clock speed ×1000 (paper mode), for the status bar.
+    pub speed_milli: Option<u64>,
+    /// Finish open cycles, start none, and stop when none is left.
+    pub drain: bool,
+}
+
+pub struct Engine<V: LoopVenue> {
+    config: Config,
+    options: EngineOptions,
+    venue: Arc<V>,
+    clock: Arc<dyn Clock>,
+    store: Store,
+    phase: Phase,
+    controls: Controls,
+    /// Open cycles, and failed ones still holding money, by id.
+    cycles: BTreeMap<CycleId, Cycle>,
+    /// Steps of the cycles above, for the timeline.
+    steps: HashMap<CycleId, Vec<StepView>>,
+    /// Recently closed cycles, newest last.
+    closed: VecDeque<CycleView>,
+    counts: CycleCounts,
+    book: PnlBook,
+    /// Balances as the ledger explains them.
+    ledger_balances: BTreeMap<(Chain, TokenId), i128>,
+    balances: Vec<BalanceRow>,
+    valuation: Option<Valuation>,
+    fees: Option<FeeSchedule>,
+    /// Bridge stages expected at these times, for countdowns and polling.
+    ready_at: HashMap<CycleId, Timestamp>,
+    opportunities: BTreeMap<TokenId, OpportunityView>,
+    next_opportunity: u64,
+    quote_cache: QuoteCache,
+    health: Vec<VenueHealth>,
+    stuck_notified: HashSet<CycleId>,
+    snapshot_tx: watch::Sender<Arc<Snapshot>>,
+    commands_rx: mpsc::Receiver<CommandEnvelope>,
+    notices: broadcast::Sender<Notice>,
+    seq: u64,
+}
+
+impl<V: LoopVenue> Engine<V> {
+    pub fn new(
+        config: Config,
+        options: EngineOptions,
+        venue: Arc<V>,
+        clock: Arc<dyn Clock>,
+        store: Store,
+    ) -> (Engine<V>, EngineHandle) {
+        let now = clock.now();
+        let (snapshot_tx, snapshots) = watch::channel(Arc::new(Snapshot::empty(options.mode, now)));
+        let (commands, commands_rx) = mpsc::channel(64);
+        let (notices, _) = broadcast::channel(256);
+        let quote_cache = QuoteCache::new(config.cross_chain_loop.quote_cache_ttl_ms, 4_096);
+        let handle = EngineHandle {
+            commands,
+            snapshots,
+            notices: notices.clone(),
+        };
+        let engine = Engine {
+            config,
+            options,
+            venue,
+            clock,
+            store,
+            phase: Phase::Recovering,
+            controls: Controls::default(),
+            cycles: BTreeMap::new(),
+            steps: HashMap::new(),
+            closed: VecDeque::new(),
+            counts: CycleCounts::default(),
+            book: PnlBook::default(),
+            ledger_balances: BTreeMap::new(),
+            balances: Vec::new(),
+            valuation: None,
+            fees: None,
+            ready_at: HashMap::new(),
+            opportunities: BTreeMap::new(),
+            next_opportunity: 1,
+            quote_cache,
+            health: Vec::new(),
+            stuck_notified: HashSet::new(),
+            snapshot_tx,
+            commands_rx,
+            notices,
+            seq: 0,
+        };
+        (engine, handle)
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Open cycles (and failed ones still holding money).
+    pub fn open_cycles(&self) -> impl Iterator<Item = &Cycle> {
+        self.cycles.values()
+    }
+
+    /// Boot is recovery (rule 7): load the store, settle every intent that has
+    /// no outcome by looking, check balances against the ledger, and only
+    /// then allow sending.
+    pub async fn recover(&mut self) -> Result<(), EngineError> {
+        self.phase = Phase::Recovering;
+        self.publish();
+        let now = self.clock.now();
+        let (cycles, ledger, controls) = {
+            let r = self.store.read()?;
+            (r.cycles()?, r.ledger(0)?, r.controls()?)
+        };
+        self.controls = controls;
+        self.book = PnlBook::from_cycles(&cycles);
+        self.ledger_balances = ledger::ledger_balances(&ledger);
+        for c in cycles {
+            match c.state {
+                crate::model::CycleState::Completed => self.counts.completed += 1,
+                crate::model::CycleState::Failed => self.counts.failed += 1,
+                _ => self.counts.open += 1,
+            }
+            if view::needs_attention(&c) {
+                let steps = view::step_views(&self.store.read()?.steps(c.id)?);
+                self.steps.insert(c.id, steps);
+                self.cycles.insert(c.id, c);
+            } else {
+                self.remember_closed(c, Vec::new(), now);
+            }
+        }
+        if ledger.is_empty() {
+            self.open_ledger(now).await?;
+        }
+        // Settle every committed intent that has no outcome.
+        let ids: Vec<CycleId> = self.cycles.keys().copied().collect();
+        let mut settled = 0;
+        for id in ids {
+            let pending = self.pending_intent(id)?;
+            if let Some(step) = pending {
+                if self.settle(id, &step).await? {
+                    settled += 1;
+                }
+            }
+        }
+        self.refresh_world(now).await;
+        self.check_balances();
+        tracing::info!(
+            open = self.cycles.len(),
+            settled,
+            completed = self.counts.completed,
+            failed = self.counts.failed,
+            "recovery done"
+        );
+        self.phase = self.steady_phase();
+        self.publish();
+        Ok(())
+    }
+
+    fn steady_phase(&self) -> Phase {
+        if self.options.drain {
+            Phase::Draining
+        } else if self.controls.paused {
+            Phase::Paused
+        } else {
+            Phase::Running
+        }
+    }
+
+    /// The ledger's first lines: the wallet as found.
+    async fn open_ledger(&mut self, now: Timestamp) -> Result<(), EngineError> {
+        let mut lines = Vec::new();
+        for chain in Chain::ALL {
+            for token in TokenId::ALL {
+                let amount = self.venue.balance(chain, token).await?;
+                if amount > 0 {
+                    lines.push(LedgerEntry {
+                        seq: 0,
+                        at: now,
+                        kind: LedgerKind::Opening,
+                        cycle: None,
+                        chain: Some(chain),
+                        token: Some(token),
+                        delta: i128::try_from(amount).unwrap_or(i128::MAX),
+                        value_vcred: Decimal::ZERO,
+                        tx_hash: None,
+                        note: "opening balance".into(),
+                        operator: false,
+                    });
+                }
+            }
+        }
+        let written = self.store.write(|w| {
+            lines
+                .into_iter()
+                .map(|l| w.append(l))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        self.after_ledger(&written);
+        Ok(())
+    }
+
+    /// The step of `cycle` that has an intent and no outcome, if any.
+    fn pending_intent(&self, cycle: CycleId) -> Result<Option<StepRecord>, EngineError> {
+        Ok(self
+            .store
+            .read()?
+            .steps(cycle)?
+            .into_iter()
+            .find(|s| s.status == StepStatus::Intended))
+    }
+
+    /// Wallet vs ledger, per chain and token. A difference is shown, never hidden.
+    fn check_balances(&mut self) {
+        let mut differences = Vec::new();
+        for row in &self.balances {
+            let ledger = self
+                .ledger_balances
+                .get(&(row.chain, row.token))
+                .copied()
+                .unwrap_or(0);
+            let wallet = i128::try_from(row.amount).unwrap_or(i128::MAX);
+            if ledger != wallet && !self.in_flight_to(row.chain, row.token) {
+                differences.push(format!(
+                    "{} {}: wallet {wallet} ledger {ledger}",
+                    row.chain, row.token
+                ));
+            }
+        }
+        if differences.is_empty() {
+            self.set_health("ledger", true, "wallet balances equal the ledger".into());
+        } else {
+            tracing::warn!(differences = %differences.join("; "), "wallet differs from the ledger");
+            self.set_health(
+                "ledger",
+                false,
+                format!(
+                    "{} differences: {}",
+                    differences.len(),
+                    differences.join("; ")
+                ),
+            );
+        }
+    }
+
+    fn in_flight_to(&self, chain: Chain, token: TokenId) -> bool {
+        self.cycles
+            .values()
+            .any(|c| c.holding.in_flight && c.holding.chain == chain && c.holding.token == token)
+    }
+
+    fn set_health(&mut self, name: &str, ok: bool, detail: String) {
+        let now = self.clock.now();
+        let line = VenueHealth {
+            name: name.to_string(),
+            ok,
+            head: None,
+            latency_ms: None,
+            last_seen: Some(now),
+            detail,
+        };
+        match self.health.iter_mut().find(|h| h.name == name) {
+            Some(h) => *h = line,
+            None => self.health.push(line),
+        }
+    }
+
+    /// Prices, fees, balances and venue health, read once per pass.
+    async fn refresh_world(&mut self, now: Timestamp) {
+        match Valuation::read(self.venue.as_ref()).await {
+            Ok((valuation, fees)) => {
+                self.valuation = Some(valuation);
+                self.fees = Some(fees);
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read prices and fees; planning waits"),
+        }
+        let mut balances = Vec::new();
+        for chain in Chain::ALL {
+            for token in TokenId::ALL {
+                match self.venue.balance(chain, token).await {
+                    Ok(amount) => balances.push(BalanceRow {
+                        chain,
+                        token,
+                        amount,
+                    }),
+                    Err(e) => {
+                        tracing::warn!(%chain, %token, error = %e, "balance unavailable");
+                        if let Some(old) = self
+                            .balances
+                            .iter()
+                            .find(|b| b.chain == chain && b.token == token)
+                        {
+                            balances.push(old.clone());
+                        }
+                    }
+                }
+            }
+        }
+        self.balances = balances;
+        let mut health = self.venue.health().await;
+        health.retain(|h| {
+            !self
+                .health
+                .iter()
+                .any(|mine| mine.name == h.name && mine.name == "ledger")
+        });
+        let ledger_line = self.health.iter().find(|h| h.name == "ledger").cloned();
+        self.health = health;
+        if let Some(l) = ledger_line {
+            self.health.push(l);
+        }
+        self.quote_cache.evict_expired(now);
+    }
+
+    /// One pass: refresh, plan, reconcile at most K actions, publish.
+    pub async fn tick(&mut self) -> Result<(), EngineError> {
+        let now = self.clock.now();
+        self.refresh_world(now).await;
+        if self.phase != Phase::Recovering {
+            self.plan(now).await?;
+        }
+        self.reconcile(now).await?;
+        self.flag_stuck(now);
+        self.publish();
+        Ok(())
+    }
+
+    /// Wall time between passes: the reconcile interval, scaled to the clock.
+    pub fn pass_interval(&self) -> Duration {
+        let sim_ms = self.config.engine.reconcile_interval_ms;
+        let wall_ms = match self.options.speed_milli {
+            Some(speed) if speed > 0 => sim_ms.saturating_mul(1000) / speed,
+            _ => sim_ms,
+        };
+        Duration::from_millis(wall_ms.clamp(20, 60 * SECOND))
+    }
+
+    /// Run until `shutdown` turns true (or, draining, until nothing is open).
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), EngineError> {
+        self.recover().await?;
+        let mut pass = tokio::time::interval(self.pass_interval());
+        pass.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = pass.tick() => {
+                    if let Err(e) = self.tick().await {
+                        // A failed pass is reported and retried; the engine does not die.
+                        tracing::error!(error = %e, "reconcile pass failed");
+                    }
+                    if self.options.drain && self.cycles.values().all(|c| !c.is_open()) {
+                        tracing::info!("drained: no open cycle left");
+                        break;
+                    }
+                }
+                Some(envelope) = self.commands_rx.recv() => {
+                    let answer = self.apply(&envelope.command, &envelope.operator).await;
+                    let _ = envelope.reply.send(answer);
+                    self.publish();
+                }
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        break;
+                    }
+                }
+            }
+        }
+        self.phase = Phase::Stopped;
+        self.publish();
+        tracing::info!("engine stopped");
+        Ok(())
+    }
+
+    /// Apply every queued command now (tests drive the engine without `run`).
+    pub async fn drain_commands(&mut self) {
+        while let Ok(envelope) = self.commands_rx.try_recv() {
+            let answer = self.apply(&envelope.command, &envelope.operator).await;
+            let _ = envelope.reply.send(answer);
+        }
+        self.publish();
+    }
+
+    /// Append ledger lines' effects to memory and the money log.
+    fn after_ledger(&mut self, written: &[LedgerEntry]) {
+        for e in written {
+            ledger::apply(&mut self.ledger_balances, e);
+            crate::logging::money(e);
+        }
+    }
+
+    fn notify(&self, notice: Notice) {
+        tracing::info!(notice = %notice.headline(), "notice");
+        // No receiver is fine: notices are best effort, the ledger is the record.
+        let _ = self.notices.send(notice);
     }
 }

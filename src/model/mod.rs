@@ -14,7 +14,8 @@ pub use intent::{Action, BridgeTicket, Intent, IntentId, Receipt};
 pub use mode::Mode;
 pub use money::{MoneyError, Units, format_units, from_decimal, to_decimal};
 pub use record::{
-    Cycle, CycleResult, Failure, Holding, LedgerEntry, LedgerKind, StepRecord, StepStatus,
+    Controls, Cycle, CycleCosts, CycleResult, Failure, Holding, LedgerEntry, LedgerKind,
+    StepRecord, StepStatus,
 };
 pub use time::{Clock, ManualClock, ScaledClock, SystemClock, Timestamp};
 pub use token::{Chain, TokenId, TokenInfo, UnknownToken};

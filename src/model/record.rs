@@ -67,6 +67,18 @@ pub struct Cycle {
     /// Operator-supplied bridge proof data, if any.
     pub proof_data: Option<String>,
     pub operator_touched: bool,
+    /// Costs paid so far, valued in VCRED when paid.
+    pub costs: CycleCosts,
+}
+
+/// What a cycle has paid besides its trades.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CycleCosts {
+    #[serde(with = "units_str")]
+    pub gas_wei: Units,
+    pub gas_vcred: Decimal,
+    /// Bridges' native fees (the token fees show as smaller arrivals).
+    pub bridge_fees_vcred: Decimal,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,4 +190,11 @@ pub struct LedgerEntry {
     pub note: String,
     /// Set when an operator caused this line.
     pub operator: bool,
+}
+
+/// Operator controls that survive restarts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Controls {
+    pub paused: bool,
+    pub paused_tokens: std::collections::BTreeSet<TokenId>,
 }

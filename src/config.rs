@@ -1,0 +1,828 @@
+//! `config.toml` and environment secrets, validated before anything starts.
+//! Every error names the key and the problem; unknown keys are errors (a typo
+//! in a risk limit must not silently fall back to a default). Secrets come
+//! from the environment only and never print.
+
+use crate::model::time::{HOUR, MINUTE, SECOND};
+use crate::model::{Mode, Route, TokenId, Units, from_decimal};
+use rust_decimal::Decimal;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use thiserror::Error;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("{path}: not valid TOML: {reason}")]
+    Syntax { path: String, reason: String },
+    #[error("{path}: `{key}`: {problem}")]
+    Invalid {
+        path: String,
+        key: String,
+        problem: String,
+    },
+    #[error("{path}: unknown key `{key}` (see config.toml.example for every key)")]
+    Unknown { path: String, key: String },
+    #[error("environment: {var}: {problem}")]
+    Env { var: String, problem: String },
+}
+
+/// How the planner picks a size (design rule 8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizingMode {
+    /// Search for the size with the largest profit (default).
+    MaxProfit,
+    /// The seed's rule: the largest size whose profit is above the floor.
+    MaxSize,
+}
+
+/// When an opportunity waits for the operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Approval {
+    Auto,
+    Manual,
+    /// Sizes strictly above this many VCRED base units wait for approval.
+    Above(Units),
+}
+
+impl fmt::Display for Approval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Approval::Auto => f.write_str("auto"),
+            Approval::Manual => f.write_str("manual"),
+            Approval::Above(units) => {
+                write!(f, "above {} VCRED", crate::model::format_units(*units, 6))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaperConfig {
+    pub seed: u64,
+    /// Simulated seconds per wall second, ×1000.
+    pub speed_milli: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Simulated/real milliseconds between reconcile passes.
+    pub reconcile_interval_ms: u64,
+    pub max_actions_per_tick: u32,
+    pub max_open_cycles: u32,
+    /// Attempts of one step before the cycle fails for the operator.
+    pub step_attempts: u32,
+    pub retry_backoff_ms: u64,
+    pub stuck_after_ms: u64,
+    /// Closed cycles kept in the snapshot.
+    pub history_in_snapshot: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoopConfig {
+    pub enabled: bool,
+    pub tokens: Vec<TokenId>,
+    pub routes: BTreeMap<TokenId, Route>,
+    pub min_swap_vcred: Units,
+    pub max_swap_vcred_soft_cap: Units,
+    pub min_profit_vcred: Decimal,
+    pub start_size_vcred: Units,
+    pub size_granularity_vcred: Units,
+    pub slippage_bps: u32,
+    pub sizing: SizingMode,
+    pub quote_cache_ttl_ms: u64,
+    /// Quote calls one sizing decision may spend.
+    pub quote_budget: u32,
+    /// Small-size price gap needed before sizing is attempted.
+    pub min_edge_bps: i64,
+    /// How long an opportunity waiting for approval stays valid.
+    pub opportunity_ttl_ms: u64,
+    pub max_cycles_per_token: u32,
+}
+
+impl LoopConfig {
+    pub fn route(&self, token: TokenId) -> Route {
+        self.routes
+            .get(&token)
+            .copied()
+            .unwrap_or_else(|| default_route(token))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RiskConfig {
+    pub daily_loss_limit_vcred: Decimal,
+    pub approval: Approval,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlConfig {
+    pub enabled: bool,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyConfig {
+    /// "generic", "slack" or "discord".
+    pub format: String,
+    pub timeout_ms: u64,
+    pub retries: u32,
+}
+
+/// A value that must never be printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+    /// The only way to the value: named so that every use is easy to audit.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Secrets read from the environment at start-up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Secrets {
+    pub private_key: Option<Secret>,
+    pub mnemonic: Option<Secret>,
+    pub webhook_url: Option<Secret>,
+}
+
+impl Secrets {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let read = |name: &str| get(name).filter(|v| !v.trim().is_empty()).map(Secret::new);
+        let secrets = Secrets {
+            private_key: read("ARBITRAGE_PRIVATE_KEY"),
+            mnemonic: read("ARBITRAGE_MNEMONIC"),
+            webhook_url: read("ARBKEEP_WEBHOOK_URL"),
+        };
+        if let Some(url) = &secrets.webhook_url {
+            let u = url.expose();
+            if !(u.starts_with("https://") || u.starts_with("http://")) {
+                return Err(ConfigError::Env {
+                    var: "ARBKEEP_WEBHOOK_URL".into(),
+                    problem: "must start with https:// or http://".into(),
+                });
+            }
+        }
+        Ok(secrets)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Where the file came from ("defaults" when none).
+    pub source: String,
+    pub mode: Mode,
+    pub data_dir: PathBuf,
+    pub paper: PaperConfig,
+    pub engine: EngineConfig,
+    pub cross_chain_loop: LoopConfig,
+    pub risk: RiskConfig,
+    pub control: ControlConfig,
+    pub notify: NotifyConfig,
+    pub log_level: String,
+}
+
+/// The route a token leaves Hemi by unless configured (seed 003 §3).
+pub fn default_route(token: TokenId) -> Route {
+    match token {
+        TokenId::Eth | TokenId::HemiBtc => Route::Stargate,
+        _ => Route::HemiTunnel,
+    }
+}
+
+fn vcred(whole: u64) -> Units {
+    u128::from(whole) * TokenId::Vcred.one()
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            source: "defaults".into(),
+            mode: Mode::Paper,
+            data_dir: PathBuf::from("./data/paper"),
+            paper: PaperConfig {
+                seed: 1,
+                speed_milli: 3_000_000,
+            },
+            engine: EngineConfig {
+                reconcile_interval_ms: 12 * SECOND,
+                max_actions_per_tick: 4,
+                max_open_cycles: 12,
+                step_attempts: 3,
+                retry_backoff_ms: MINUTE,
+                stuck_after_ms: 30 * HOUR,
+                history_in_snapshot: 200,
+            },
+            cross_chain_loop: LoopConfig {
+                enabled: true,
+                tokens: TokenId::LOOP.to_vec(),
+                routes: TokenId::LOOP
+                    .iter()
+                    .map(|t| (*t, default_route(*t)))
+                    .collect(),
+                min_swap_vcred: vcred(100),
+                max_swap_vcred_soft_cap: vcred(50_000),
+                min_profit_vcred: Decimal::ONE,
+                start_size_vcred: vcred(1_000),
+                size_granularity_vcred: vcred(1),
+                slippage_bps: 50,
+                sizing: SizingMode::MaxProfit,
+                quote_cache_ttl_ms: 10 * SECOND,
+                quote_budget: 24,
+                min_edge_bps: 50,
+                opportunity_ttl_ms: 5 * MINUTE,
+                max_cycles_per_token: 3,
+            },
+            risk: RiskConfig {
+                daily_loss_limit_vcred: Decimal::from(500),
+                approval: Approval::Auto,
+            },
+            control: ControlConfig {
+                enabled: true,
+                port: 8768,
+            },
+            notify: NotifyConfig {
+                format: "generic".into(),
+                timeout_ms: 5 * SECOND,
+                retries: 5,
+            },
+            log_level: "info".into(),
+        }
+    }
+}
+
+impl Config {
+    /// `path` if given; else `./config.toml` if present; else paper defaults.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        match path {
+            Some(p) => Self::from_file(p),
+            None if Path::new("config.toml").exists() => Self::from_file(Path::new("config.toml")),
+            None => Ok(Config::default()),
+        }
+    }
+
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        Self::from_toml(&text, &shown)
+    }
+
+    pub fn from_toml(text: &str, source: &str) -> Result<Config, ConfigError> {
+        let table: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                    path: source.to_string(),
+                    reason: e.message().to_string(),
+                })?;
+        let mut r = Reader {
+            path: source.to_string(),
+            seen: BTreeSet::new(),
+        };
+        let mut c = Config {
+            source: source.to_string(),
+            ..Config::default()
+        };
+
+        if let Some(mode) = r.string(&table, "", "mode")? {
+            c.mode = Mode::from_str(&mode).map_err(|p| r.invalid("mode", p))?;
+            c.data_dir = PathBuf::from(format!("./data/{}", mode.to_ascii_lowercase()));
+        }
+        if let Some(dir) = r.string(&table, "", "data_dir")? {
+            c.data_dir = PathBuf::from(dir);
+        }
+        if let Some(level) = r.string(&table, "", "log_level")? {
+            if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
+                return Err(r.invalid("log_level", "expected error, warn, info, debug or trace"));
+            }
+            c.log_level = level;
+        }
+
+        if let Some(t) = r.section(&table, "paper")? {
+            if let Some(v) = r.int(t, "paper", "seed")? {
+                c.paper.seed = v;
+            }
+            if let Some(v) = r.decimal(t, "paper", "speed")? {
+                c.paper.speed_milli = speed_milli(v).map_err(|p| r.invalid("paper.speed", p))?;
+            }
+        }
+
+        if let Some(t) = r.section(&table, "engine")? {
+            let e = &mut c.engine;
+            if let Some(v) = r.duration(t, "engine", "reconcile_interval")? {
+                e.reconcile_interval_ms = v;
+            }
+            if let Some(v) = r.int(t, "engine", "max_actions_per_tick")? {
+                e.max_actions_per_tick = r.positive_u32("engine.max_actions_per_tick", v)?;
+            }
+            if let Some(v) = r.int(t, "engine", "max_open_cycles")? {
+                e.max_open_cycles = r.positive_u32("engine.max_open_cycles", v)?;
+            }
+            if let Some(v) = r.int(t, "engine", "step_attempts")? {
+                e.step_attempts = r.positive_u32("engine.step_attempts", v)?;
+            }
+            if let Some(v) = r.duration(t, "engine", "retry_backoff")? {
+                e.retry_backoff_ms = v;
+            }
+            if let Some(v) = r.duration(t, "engine", "stuck_after")? {
+                e.stuck_after_ms = v;
+            }
+            if let Some(v) = r.int(t, "engine", "history_in_snapshot")? {
+                e.history_in_snapshot = v as usize;
+            }
+        }
+
+        if let Some(t) = r.section(&table, "cross_chain_loop")? {
+            let s = "cross_chain_loop";
+            let l = &mut c.cross_chain_loop;
+            if let Some(v) = r.boolean(t, s, "enabled")? {
+                l.enabled = v;
+            }
+            if let Some(list) = r.strings(t, s, "tokens")? {
+                let mut tokens = Vec::new();
+                for name in list {
+                    let token = TokenId::from_str(&name)
+                        .map_err(|e| r.invalid("cross_chain_loop.tokens", e.to_string()))?;
+                    if !TokenId::LOOP.contains(&token) {
+                        return Err(r.invalid(
+                            "cross_chain_loop.tokens",
+                            format!("{token} cannot be traded by the loop (ETH, WBTC, hemiBTC, cbBTC, XAUt, VUSD)"),
+                        ));
+                    }
+                    if !tokens.contains(&token) {
+                        tokens.push(token);
+                    }
+                }
+                l.tokens = tokens;
+            }
+            for (key, vcred_field) in [
+                ("min_swap_vcred", &mut l.min_swap_vcred),
+                ("max_swap_vcred_soft_cap", &mut l.max_swap_vcred_soft_cap),
+                ("start_size_vcred", &mut l.start_size_vcred),
+                ("size_granularity_vcred", &mut l.size_granularity_vcred),
+            ] {
+                if let Some(v) = r.decimal(t, s, key)? {
+                    *vcred_field = from_decimal(v, 6)
+                        .map_err(|e| r.invalid(&format!("{s}.{key}"), e.to_string()))?;
+                }
+            }
+            if let Some(v) = r.decimal(t, s, "min_profit_vcred")? {
+                l.min_profit_vcred = v;
+            }
+            if let Some(v) = r.int(t, s, "slippage_bps")? {
+                if v == 0 || v > 1_000 {
+                    return Err(r.invalid(
+                        "cross_chain_loop.slippage_bps",
+                        "must be 1 to 1000 (0.01 % to 10 %)",
+                    ));
+                }
+                l.slippage_bps = v as u32;
+            }
+            if let Some(v) = r.string(t, s, "sizing")? {
+                l.sizing = match v.as_str() {
+                    "max_profit" => SizingMode::MaxProfit,
+                    "max_size" => SizingMode::MaxSize,
+                    _ => {
+                        return Err(r.invalid(
+                            "cross_chain_loop.sizing",
+                            "expected \"max_profit\" or \"max_size\"",
+                        ));
+                    }
+                };
+            }
+            if let Some(v) = r.duration(t, s, "quote_cache_ttl")? {
+                l.quote_cache_ttl_ms = v;
+            }
+            if let Some(v) = r.int(t, s, "quote_budget")? {
+                if v < 3 {
+                    return Err(r.invalid("cross_chain_loop.quote_budget", "must be at least 3"));
+                }
+                l.quote_budget = v as u32;
+            }
+            if let Some(v) = r.int_signed(t, s, "min_edge_bps")? {
+                l.min_edge_bps = v;
+            }
+            if let Some(v) = r.duration(t, s, "opportunity_ttl")? {
+                l.opportunity_ttl_ms = v;
+            }
+            if let Some(v) = r.int(t, s, "max_cycles_per_token")? {
+                l.max_cycles_per_token =
+                    r.positive_u32("cross_chain_loop.max_cycles_per_token", v)?;
+            }
+            if let Some(routes) = r.section(t, "routes")? {
+                r.seen.insert("cross_chain_loop.routes".into());
+                for (name, value) in routes {
+                    let key = format!("cross_chain_loop.routes.{name}");
+                    r.seen.insert(key.clone());
+                    let token =
+                        TokenId::from_str(name).map_err(|e| r.invalid(&key, e.to_string()))?;
+                    let route = match value.as_str() {
+                        Some("stargate") => Route::Stargate,
+                        Some("hemi_tunnel") => Route::HemiTunnel,
+                        _ => {
+                            return Err(r.invalid(&key, "expected \"stargate\" or \"hemi_tunnel\""));
+                        }
+                    };
+                    l.routes.insert(token, route);
+                }
+            }
+            if l.min_swap_vcred > l.max_swap_vcred_soft_cap {
+                return Err(r.invalid(
+                    "cross_chain_loop.min_swap_vcred",
+                    "must not exceed cross_chain_loop.max_swap_vcred_soft_cap",
+                ));
+            }
+            if l.size_granularity_vcred == 0 {
+                return Err(r.invalid("cross_chain_loop.size_granularity_vcred", "must be above 0"));
+            }
+        }
+
+        if let Some(t) = r.section(&table, "risk")? {
+            if let Some(v) = r.decimal(t, "risk", "daily_loss_limit_vcred")? {
+                if v.is_sign_negative() {
+                    return Err(r.invalid("risk.daily_loss_limit_vcred", "must not be negative"));
+                }
+                c.risk.daily_loss_limit_vcred = v;
+            }
+            let threshold = r.decimal(t, "risk", "approval_threshold_vcred")?;
+            if let Some(v) = r.string(t, "risk", "approval")? {
+                c.risk.approval = match v.as_str() {
+                    "auto" => Approval::Auto,
+                    "manual" => Approval::Manual,
+                    "above" => {
+                        let th = threshold.ok_or_else(|| {
+                            r.invalid(
+                                "risk.approval_threshold_vcred",
+                                "is required when risk.approval = \"above\"",
+                            )
+                        })?;
+                        Approval::Above(from_decimal(th, 6).map_err(|e| {
+                            r.invalid("risk.approval_threshold_vcred", e.to_string())
+                        })?)
+                    }
+                    _ => {
+                        return Err(r.invalid(
+                            "risk.approval",
+                            "expected \"auto\", \"manual\" or \"above\"",
+                        ));
+                    }
+                };
+            }
+        }
+
+        if let Some(t) = r.section(&table, "control")? {
+            if let Some(v) = r.boolean(t, "control", "enabled")? {
+                c.control.enabled = v;
+            }
+            if let Some(v) = r.int(t, "control", "port")? {
+                c.control.port = u16::try_from(v)
+                    .map_err(|_| r.invalid("control.port", "must be 0 to 65535"))?;
+            }
+        }
+
+        if let Some(t) = r.section(&table, "notify")? {
+            if let Some(v) = r.string(t, "notify", "format")? {
+                if !["generic", "slack", "discord"].contains(&v.as_str()) {
+                    return Err(r.invalid(
+                        "notify.format",
+                        "expected \"generic\", \"slack\" or \"discord\"",
+                    ));
+                }
+                c.notify.format = v;
+            }
+            if let Some(v) = r.duration(t, "notify", "timeout")? {
+                c.notify.timeout_ms = v;
+            }
+            if let Some(v) = r.int(t, "notify", "retries")? {
+                c.notify.retries = v as u32;
+            }
+        }
+
+        r.reject_unknown(&table, "")?;
+        Ok(c)
+    }
+}
+
+/// "3000" or "0.5" → speed ×1000.
+pub fn speed_milli(v: Decimal) -> Result<u64, String> {
+    let milli = (v * Decimal::from(1000)).trunc();
+    let milli = u64::try_from(milli).map_err(|_| "must be a positive number".to_string())?;
+    if milli == 0 || milli > 100_000_000 {
+        return Err("must be above 0 and at most 100000".into());
+    }
+    Ok(milli)
+}
+
+/// "90s", "5m", "24h", "2d", "250ms" → milliseconds.
+pub fn parse_duration(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 90s, 5m, 24h"))?;
+    let factor = match unit {
+        "ms" => 1,
+        "s" | "" => SECOND,
+        "m" => MINUTE,
+        "h" => HOUR,
+        "d" => 24 * HOUR,
+        _ => {
+            return Err(format!(
+                "{text:?}: unknown unit {unit:?} (use ms, s, m, h or d)"
+            ));
+        }
+    };
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("{text:?} is too long"))
+}
+
+/// Reads typed values out of a TOML table, remembering which keys it read.
+struct Reader {
+    path: String,
+    seen: BTreeSet<String>,
+}
+
+impl Reader {
+    fn invalid(&self, key: &str, problem: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.clone(),
+            key: key.to_string(),
+            problem: problem.into(),
+        }
+    }
+
+    fn full(section: &str, key: &str) -> String {
+        if section.is_empty() {
+            key.to_string()
+        } else {
+            format!("{section}.{key}")
+        }
+    }
+
+    fn get<'a>(&mut self, t: &'a toml::Table, section: &str, key: &str) -> Option<&'a toml::Value> {
+        self.seen.insert(Self::full(section, key));
+        t.get(key)
+    }
+
+    fn section<'a>(
+        &mut self,
+        t: &'a toml::Table,
+        name: &str,
+    ) -> Result<Option<&'a toml::Table>, ConfigError> {
+        self.seen.insert(name.to_string());
+        match t.get(name) {
+            None => Ok(None),
+            Some(toml::Value::Table(inner)) => Ok(Some(inner)),
+            Some(_) => Err(self.invalid(name, "must be a table ([section])")),
+        }
+    }
+
+    fn string(&mut self, t: &toml::Table, s: &str, k: &str) -> Result<Option<String>, ConfigError> {
+        match self.get(t, s, k) {
+            None => Ok(None),
+            Some(toml::Value::String(v)) => Ok(Some(v.clone())),
+            Some(other) => Err(self.invalid(
+                &Self::full(s, k),
+                format!("expected a string, found {}", other.type_str()),
+            )),
+        }
+    }
+
+    fn strings(
+        &mut self,
+        t: &toml::Table,
+        s: &str,
+        k: &str,
+    ) -> Result<Option<Vec<String>>, ConfigError> {
+        match self.get(t, s, k) {
+            None => Ok(None),
+            Some(toml::Value::Array(items)) => items
+                .iter()
+                .map(|i| {
+                    i.as_str().map(str::to_string).ok_or_else(|| {
+                        self.invalid(&Self::full(s, k), "expected a list of strings")
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(self.invalid(&Self::full(s, k), "expected a list of strings")),
+        }
+    }
+
+    fn boolean(&mut self, t: &toml::Table, s: &str, k: &str) -> Result<Option<bool>, ConfigError> {
+        match self.get(t, s, k) {
+            None => Ok(None),
+            Some(toml::Value::Boolean(v)) => Ok(Some(*v)),
+            Some(_) => Err(self.invalid(&Self::full(s, k), "expected true or false")),
+        }
+    }
+
+    fn int_signed(
+        &mut self,
+        t: &toml::Table,
+        s: &str,
+        k: &str,
+    ) -> Result<Option<i64>, ConfigError> {
+        match self.get(t, s, k) {
+            None => Ok(None),
+            Some(toml::Value::Integer(v)) => Ok(Some(*v)),
+            Some(_) => Err(self.invalid(&Self::full(s, k), "expected a whole number")),
+        }
+    }
+
+    fn int(&mut self, t: &toml::Table, s: &str, k: &str) -> Result<Option<u64>, ConfigError> {
+        match self.int_signed(t, s, k)? {
+            None => Ok(None),
+            Some(v) => u64::try_from(v)
+                .map(Some)
+                .map_err(|_| self.invalid(&Self::full(s, k), "must not be negative")),
+        }
+    }
+
+    fn positive_u32(&self, key: &str, v: u64) -> Result<u32, ConfigError> {
+        match u32::try_from(v) {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(self.invalid(key, "must be a whole number above 0")),
+        }
+    }
+
+    /// Amounts: a string ("100.5", exact) or a whole number.
+    fn decimal(
+        &mut self,
+        t: &toml::Table,
+        s: &str,
+        k: &str,
+    ) -> Result<Option<Decimal>, ConfigError> {
+        let key = Self::full(s, k);
+        match self.get(t, s, k) {
+            None => Ok(None),
+            Some(toml::Value::String(v)) => Decimal::from_str(v.trim())
+                .map(Some)
+                .map_err(|_| self.invalid(&key, format!("{v:?} is not a decimal number"))),
+            Some(toml::Value::Integer(v)) => Ok(Some(Decimal::from(*v))),
+            Some(toml::Value::Float(_)) => Err(self.invalid(
+                &key,
+                "write amounts as a string (\"0.5\") or a whole number: floats are not exact",
+            )),
+            Some(_) => Err(self.invalid(&key, "expected a number")),
+        }
+    }
+
+    fn duration(&mut self, t: &toml::Table, s: &str, k: &str) -> Result<Option<u64>, ConfigError> {
+        let key = Self::full(s, k);
+        match self.get(t, s, k) {
+            None => Ok(None),
+            Some(toml::Value::String(v)) => parse_duration(v)
+                .map(Some)
+                .map_err(|p| self.invalid(&key, p)),
+            Some(_) => Err(self.invalid(
+                &key,
+                "expected a duration string like \"12s\", \"5m\" or \"24h\"",
+            )),
+        }
+    }
+
+    fn reject_unknown(&self, t: &toml::Table, prefix: &str) -> Result<(), ConfigError> {
+        for (key, value) in t {
+            let full = Self::full(prefix, key);
+            if !self.seen.contains(&full) {
+                return Err(ConfigError::Unknown {
+                    path: self.path.clone(),
+                    key: full,
+                });
+            }
+            if let toml::Value::Table(inner) = value {
+                self.reject_unknown(inner, &full)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(text, "test.toml")
+    }
+
+    #[test]
+    fn empty_file_is_paper_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.mode, Mode::Paper);
+        assert_eq!(c.cross_chain_loop.min_swap_vcred, 100_000_000);
+        assert_eq!(c.cross_chain_loop.route(TokenId::Eth), Route::Stargate);
+        assert_eq!(c.cross_chain_loop.route(TokenId::Wbtc), Route::HemiTunnel);
+    }
+
+    #[test]
+    fn example_file_parses() {
+        let text = include_str!("../config.toml.example");
+        let c = parse(text).unwrap();
+        assert_eq!(c.mode, Mode::Paper);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = parse("[cross_chain_loop]\nslippage_bps = 0\n").unwrap_err();
+        assert!(
+            e.to_string().contains("cross_chain_loop.slippage_bps"),
+            "{e}"
+        );
+        let e = parse("[engine]\nreconcile_interval = \"12 parsecs\"\n").unwrap_err();
+        assert!(e.to_string().contains("engine.reconcile_interval"), "{e}");
+        let e = parse("mode = \"moon\"\n").unwrap_err();
+        assert!(e.to_string().contains("`mode`"), "{e}");
+        let e = parse("[cross_chain_loop.routes]\nWBTC = \"ferry\"\n").unwrap_err();
+        assert!(
+            e.to_string().contains("cross_chain_loop.routes.WBTC"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let e = parse("[risk]\ndaily_loss_limit = 5\n").unwrap_err();
+        assert_eq!(
+            e,
+            ConfigError::Unknown {
+                path: "test.toml".into(),
+                key: "risk.daily_loss_limit".into()
+            }
+        );
+    }
+
+    #[test]
+    fn floats_for_money_are_refused() {
+        let e = parse("[cross_chain_loop]\nmin_profit_vcred = 0.1\n").unwrap_err();
+        assert!(e.to_string().contains("floats are not exact"), "{e}");
+    }
+
+    #[test]
+    fn min_above_max_is_refused() {
+        let e = parse("[cross_chain_loop]\nmin_swap_vcred = 5000\nmax_swap_vcred_soft_cap = 100\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("min_swap_vcred"), "{e}");
+    }
+
+    #[test]
+    fn approval_above_needs_a_threshold() {
+        let e = parse("[risk]\napproval = \"above\"\n").unwrap_err();
+        assert!(e.to_string().contains("approval_threshold_vcred"), "{e}");
+        let c =
+            parse("[risk]\napproval = \"above\"\napproval_threshold_vcred = \"2500\"\n").unwrap();
+        assert_eq!(c.risk.approval, Approval::Above(2_500_000_000));
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("90s"), Ok(90_000));
+        assert_eq!(parse_duration("24h"), Ok(86_400_000));
+        assert_eq!(parse_duration("250ms"), Ok(250));
+        assert!(parse_duration("5 weeks").is_err());
+    }
+
+    #[test]
+    fn syntax_errors_are_reported() {
+        assert!(matches!(parse("mode = "), Err(ConfigError::Syntax { .. })));
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secrets::from_lookup(|k| {
+            (k == "ARBITRAGE_PRIVATE_KEY").then(|| "0xdeadbeef".to_string())
+        })
+        .unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("deadbeef"), "{shown}");
+        assert!(s.private_key.is_some());
+    }
+}

@@ -1,0 +1,230 @@
+//! P&L from the ledger: per cycle, per day, per token and lifetime, with gas
+//! and bridge fees. Rebuilt from the store at boot, then kept current as
+//! cycles close. Also the ledger's own view of every balance.
+
+use super::snapshot::{DailyPnl, PnlTotals, PnlView};
+use crate::model::time::{day_of, format_day};
+use crate::model::{
+    Chain, Cycle, CycleId, CycleResult, LedgerEntry, LedgerKind, Timestamp, TokenId,
+};
+use rust_decimal::Decimal;
+use std::collections::{BTreeMap, VecDeque};
+
+/// How many points of the cumulative P&L curve are kept.
+const CURVE_POINTS: usize = 512;
+
+#[derive(Debug, Clone, Default)]
+pub struct PnlBook {
+    lifetime: PnlTotals,
+    daily: BTreeMap<u64, PnlTotals>,
+    per_token: BTreeMap<TokenId, PnlTotals>,
+    curve: VecDeque<(Timestamp, Decimal)>,
+}
+
+fn add(t: &mut PnlTotals, cycle: &Cycle, r: &CycleResult) {
+    t.cycles += 1;
+    t.profit_vcred += r.profit_vcred;
+    t.gas_vcred += r.gas_vcred;
+    t.bridge_fees_vcred += r.bridge_fees_vcred;
+    t.vcred_sold += cycle.vcred_in;
+    t.vcred_regained += r.vcred_out;
+}
+
+impl PnlBook {
+    /// Rebuild from every cycle (oldest first); only completed cycles realise P&L.
+    pub fn from_cycles<'a>(cycles: impl IntoIterator<Item = &'a Cycle>) -> Self {
+        let mut closed: Vec<&Cycle> = cycles.into_iter().filter(|c| c.result.is_some()).collect();
+        closed.sort_by_key(|c| c.result.as_ref().map(|r| r.completed_at));
+        let mut book = PnlBook::default();
+        for c in closed {
+            book.record(c);
+        }
+        book
+    }
+
+    /// Book a completed cycle.
+    pub fn record(&mut self, cycle: &Cycle) {
+        let Some(r) = &cycle.result else { return };
+        add(&mut self.lifetime, cycle, r);
+        add(
+            self.daily.entry(day_of(r.completed_at)).or_default(),
+            cycle,
+            r,
+        );
+        add(self.per_token.entry(cycle.token).or_default(), cycle, r);
+        self.curve
+            .push_back((r.completed_at, self.lifetime.profit_vcred));
+        while self.curve.len() > CURVE_POINTS {
+            self.curve.pop_front();
+        }
+    }
+
+    pub fn lifetime(&self) -> &PnlTotals {
+        &self.lifetime
+    }
+
+    pub fn today(&self, now: Timestamp) -> PnlTotals {
+        self.daily.get(&day_of(now)).cloned().unwrap_or_default()
+    }
+
+    pub fn view(&self, now: Timestamp) -> PnlView {
+        PnlView {
+            today: self.today(now),
+            lifetime: self.lifetime.clone(),
+            per_token: self
+                .per_token
+                .iter()
+                .map(|(t, p)| (*t, p.clone()))
+                .collect(),
+            daily: self
+                .daily
+                .iter()
+                .map(|(day, totals)| DailyPnl {
+                    day: format_day(*day),
+                    totals: totals.clone(),
+                })
+                .collect(),
+            cumulative: self.curve.iter().cloned().collect(),
+        }
+    }
+}
+
+/// Balances as the ledger explains them: Σ deltas per (chain, token).
+pub fn ledger_balances<'a>(
+    entries: impl IntoIterator<Item = &'a LedgerEntry>,
+) -> BTreeMap<(Chain, TokenId), i128> {
+    let mut out = BTreeMap::new();
+    for e in entries {
+        apply(&mut out, e);
+    }
+    out
+}
+
+pub fn apply(balances: &mut BTreeMap<(Chain, TokenId), i128>, e: &LedgerEntry) {
+    if let (true, Some(chain), Some(token)) = (e.kind.moves_money(), e.chain, e.token) {
+        *balances.entry((chain, token)).or_default() += e.delta;
+    }
+}
+
+/// A cycle's P&L recomputed from its ledger lines alone: VCRED out − in − costs.
+pub fn cycle_pnl_from_ledger<'a>(
+    entries: impl IntoIterator<Item = &'a LedgerEntry>,
+    cycle: CycleId,
+) -> Decimal {
+    entries
+        .into_iter()
+        .filter(|e| e.cycle == Some(cycle))
+        .filter(|e| {
+            matches!(
+                e.kind,
+                LedgerKind::SwapIn | LedgerKind::SwapOut | LedgerKind::Gas | LedgerKind::BridgeFee
+            )
+        })
+        .map(|e| e.value_vcred)
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::time::DAY;
+    use crate::model::{CycleCosts, CycleState, Holding, Route};
+
+    fn closed(id: u64, token: TokenId, at: Timestamp, profit: i64) -> Cycle {
+        Cycle {
+            id: CycleId(id),
+            token,
+            route: Route::Stargate,
+            state: CycleState::Completed,
+            created_at: at,
+            updated_at: at,
+            vcred_in: 1_000_000_000,
+            expected_x: 0,
+            expected_profit_vcred: Decimal::ZERO,
+            expected_fees_vcred: Decimal::ZERO,
+            edge_bps: 0,
+            holding: Holding {
+                chain: Chain::Hemi,
+                token: TokenId::Vcred,
+                amount: 0,
+                in_flight: false,
+            },
+            bridge_out: None,
+            bridge_back: None,
+            attempt: 0,
+            not_before: None,
+            last_error: None,
+            failure: None,
+            result: Some(CycleResult {
+                vcred_out: 1_000_000_000,
+                profit_vcred: Decimal::from(profit),
+                gas_vcred: Decimal::ONE,
+                bridge_fees_vcred: Decimal::TWO,
+                completed_at: at,
+            }),
+            history: vec![],
+            proof_data: None,
+            operator_touched: false,
+            costs: CycleCosts::default(),
+        }
+    }
+
+    #[test]
+    fn rolls_up_by_day_token_and_lifetime() {
+        let cycles = vec![
+            closed(1, TokenId::Eth, DAY + 5, 10),
+            closed(2, TokenId::Wbtc, DAY + 6, -3),
+            closed(3, TokenId::Eth, 2 * DAY + 1, 7),
+        ];
+        let book = PnlBook::from_cycles(&cycles);
+        assert_eq!(book.lifetime().cycles, 3);
+        assert_eq!(book.lifetime().profit_vcred, Decimal::from(14));
+        assert_eq!(book.lifetime().gas_vcred, Decimal::from(3));
+        assert_eq!(book.today(DAY + 100).profit_vcred, Decimal::from(7));
+        assert_eq!(book.today(2 * DAY + 100).profit_vcred, Decimal::from(7));
+        let view = book.view(2 * DAY);
+        assert_eq!(view.daily.len(), 2);
+        assert_eq!(view.daily[0].totals.profit_vcred, Decimal::from(7));
+        let eth = view
+            .per_token
+            .iter()
+            .find(|(t, _)| *t == TokenId::Eth)
+            .unwrap();
+        assert_eq!(eth.1.profit_vcred, Decimal::from(17));
+        assert_eq!(view.cumulative.last().map(|p| p.1), Some(Decimal::from(14)));
+    }
+
+    #[test]
+    fn open_cycles_realise_nothing() {
+        let mut c = closed(1, TokenId::Eth, 5, 10);
+        c.result = None;
+        c.state = CycleState::OnEthereum;
+        assert_eq!(PnlBook::from_cycles([&c]).lifetime().cycles, 0);
+    }
+
+    #[test]
+    fn ledger_balances_skip_audit_lines() {
+        let line = |kind, delta| LedgerEntry {
+            seq: 0,
+            at: 0,
+            kind,
+            cycle: None,
+            chain: Some(Chain::Hemi),
+            token: Some(TokenId::Vcred),
+            delta,
+            value_vcred: Decimal::ZERO,
+            tx_hash: None,
+            note: String::new(),
+            operator: false,
+        };
+        let entries = [
+            line(LedgerKind::Opening, 100),
+            line(LedgerKind::SwapIn, -40),
+            line(LedgerKind::Operator, 999),
+        ];
+        assert_eq!(
+            ledger_balances(&entries).get(&(Chain::Hemi, TokenId::Vcred)),
+            Some(&60)
+        );
+    }
+}

@@ -1,0 +1,329 @@
+//! Operator commands applied by the engine: pause, resume, per-token pause,
+//! approve and reject, and the overrides (force, mark done, skip, fail,
+//! import proof). Each is recorded in the ledger's audit trail with who did it.
+
+use super::snapshot::OpportunityState;
+use super::{Command, Engine, EngineError, Phase};
+use crate::model::{
+    Action, CycleId, CycleState, Intent, IntentId, LedgerEntry, LedgerKind, NextAction, StepRecord,
+    StepStatus,
+};
+use crate::venue::LoopVenue;
+use rust_decimal::Decimal;
+
+impl<V: LoopVenue> Engine<V> {
+    /// Apply a command; the answer goes back to whoever sent it.
+    pub(super) async fn apply(
+        &mut self,
+        command: &Command,
+        operator: &str,
+    ) -> Result<String, String> {
+        let now = self.clock.now();
+        let result = self.apply_inner(command, now).await;
+        let (ok, message) = match &result {
+            Ok(m) => (true, m.clone()),
+            Err(m) => (false, m.clone()),
+        };
+        let cycle = match command {
+            Command::Force { cycle }
+            | Command::MarkDone { cycle, .. }
+            | Command::Skip { cycle }
+            | Command::Fail { cycle, .. }
+            | Command::ImportProof { cycle, .. } => Some(*cycle),
+            _ => None,
+        };
+        let kind = if cycle.is_some() {
+            LedgerKind::Operator
+        } else {
+            LedgerKind::Control
+        };
+        let audit = LedgerEntry {
+            seq: 0,
+            at: now,
+            kind,
+            cycle,
+            chain: None,
+            token: None,
+            delta: 0,
+            value_vcred: Decimal::ZERO,
+            tx_hash: match command {
+                Command::MarkDone { tx_hash, .. } => Some(tx_hash.clone()),
+                _ => None,
+            },
+            note: format!(
+                "{operator}: {} — {}{message}",
+                command.describe(),
+                if ok { "" } else { "refused: " }
+            ),
+            operator: true,
+        };
+        match self.store.write(|w| w.append(audit)) {
+            Ok(line) => self.after_ledger(std::slice::from_ref(&line)),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot record the operator's command in the audit trail")
+            }
+        }
+        tracing::info!(%operator, command = %command.describe(), ok, %message, "operator command");
+        result
+    }
+
+    async fn apply_inner(&mut self, command: &Command, now: u64) -> Result<String, String> {
+        let store_err = |e: EngineError| e.to_string();
+        match command {
+            Command::Pause => {
+                self.set_controls(|c| c.paused = true).map_err(store_err)?;
+                if self.phase == Phase::Running {
+                    self.phase = Phase::Paused;
+                }
+                Ok("paused: no step is sent and no cycle starts until resume".into())
+            }
+            Command::Resume => {
+                self.set_controls(|c| c.paused = false).map_err(store_err)?;
+                if self.phase == Phase::Paused {
+                    self.phase = Phase::Running;
+                }
+                Ok("resumed".into())
+            }
+            Command::PauseToken { token } => {
+                let t = *token;
+                self.set_controls(|c| {
+                    c.paused_tokens.insert(t);
+                })
+                .map_err(store_err)?;
+                Ok(format!("{token} paused"))
+            }
+            Command::ResumeToken { token } => {
+                let t = *token;
+                self.set_controls(|c| {
+                    c.paused_tokens.remove(&t);
+                })
+                .map_err(store_err)?;
+                Ok(format!("{token} resumed"))
+            }
+            Command::Approve {
+                opportunity,
+                size_vcred,
+            } => self.approve(*opportunity, *size_vcred, now).await,
+            Command::Reject { opportunity } => {
+                let o = self
+                    .opportunities
+                    .values_mut()
+                    .find(|o| o.id == *opportunity && o.state == OpportunityState::AwaitingApproval)
+                    .ok_or_else(|| format!("no opportunity #{opportunity} awaits approval"))?;
+                o.state = OpportunityState::Rejected;
+                Ok(format!("opportunity #{opportunity} rejected"))
+            }
+            Command::Force { cycle } => self.force(*cycle, now),
+            Command::MarkDone { cycle, tx_hash } => self.mark_done(*cycle, tx_hash, now).await,
+            Command::Skip { cycle } => self.skip(*cycle, now),
+            Command::Fail { cycle, reason } => {
+                self.known(*cycle)?;
+                let reason = if reason.trim().is_empty() {
+                    "failed by the operator".to_string()
+                } else {
+                    reason.clone()
+                };
+                self.fail(*cycle, reason.clone(), now, true)
+                    .map_err(store_err)?;
+                self.update(*cycle, now, |c| c.operator_touched = true)
+                    .map_err(store_err)?;
+                Ok(format!("{cycle} failed: {reason}"))
+            }
+            Command::ImportProof { cycle, data } => {
+                self.known(*cycle)?;
+                if data.trim().is_empty() {
+                    return Err("the proof data is empty".into());
+                }
+                let data = data.trim().to_string();
+                self.update(*cycle, now, |c| {
+                    c.proof_data = Some(data);
+                    c.operator_touched = true;
+                })
+                .map_err(store_err)?;
+                Ok(format!("proof data stored for {cycle}"))
+            }
+        }
+    }
+
+    fn set_controls(
+        &mut self,
+        f: impl FnOnce(&mut crate::model::Controls),
+    ) -> Result<(), EngineError> {
+        let mut controls = self.controls.clone();
+        f(&mut controls);
+        self.store.write(|w| w.put_controls(&controls))?;
+        self.controls = controls;
+        Ok(())
+    }
+
+    fn known(&self, id: CycleId) -> Result<(), String> {
+        if self.cycles.contains_key(&id) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{id} is not open (only open or stranded cycles take overrides)"
+            ))
+        }
+    }
+
+    async fn approve(
+        &mut self,
+        opportunity: u64,
+        size: Option<u128>,
+        now: u64,
+    ) -> Result<String, String> {
+        let o = self
+            .opportunities
+            .values()
+            .find(|o| o.id == opportunity && o.state == OpportunityState::AwaitingApproval)
+            .cloned()
+            .ok_or_else(|| format!("no opportunity #{opportunity} awaits approval"))?;
+        let size = size.unwrap_or(o.size_vcred);
+        let cfg = &self.config.cross_chain_loop;
+        let max = cfg.max_swap_vcred_soft_cap.min(self.free_vcred());
+        super::risk::size_ok(size, cfg.min_swap_vcred, max).map_err(|r| r.to_string())?;
+        super::risk::may_start(o.token, &self.exposure(o.token)).map_err(|r| r.to_string())?;
+        let estimate = self
+            .estimate_at(o.token, size, now)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.open_cycle(o.id, o.token, o.route, o.edge_bps, &estimate, now)
+            .map_err(|e| e.to_string())?;
+        let cycle = self.opportunities.get(&o.token).and_then(|x| x.cycle);
+        Ok(format!(
+            "opportunity #{opportunity} approved at {} VCRED (est. P&L {} VCRED){}",
+            crate::model::format_units(size, 6),
+            estimate.profit_vcred.round_dp(4),
+            cycle.map(|c| format!(" as {c}")).unwrap_or_default()
+        ))
+    }
+
+    fn force(&mut self, id: CycleId, now: u64) -> Result<String, String> {
+        self.known(id)?;
+        let cycle = self.cycles.get(&id).cloned().ok_or("gone")?;
+        if cycle.state == CycleState::Failed {
+            let Some(failure) = cycle.failure.clone() else {
+                return Err(format!("{id} has no failure to resume from"));
+            };
+            self.update(id, now, |c| {
+                c.failure = None;
+                c.attempt += 1;
+                c.not_before = None;
+                c.last_error = None;
+                c.operator_touched = true;
+                c.enter(failure.in_state, now);
+            })
+            .map_err(|e| e.to_string())?;
+            self.counts.failed = self.counts.failed.saturating_sub(1);
+            self.counts.open += 1;
+            return Ok(format!(
+                "{id} resumed in {} (attempt {})",
+                failure.in_state,
+                cycle.attempt + 1
+            ));
+        }
+        self.ready_at.remove(&id);
+        self.update(id, now, |c| {
+            c.not_before = None;
+            c.operator_touched = true;
+        })
+        .map_err(|e| e.to_string())?;
+        Ok(format!("{id}: next action now ({})", cycle.state))
+    }
+
+    /// The current step was done by `tx_hash`: book that transaction's receipt.
+    async fn mark_done(&mut self, id: CycleId, tx_hash: &str, now: u64) -> Result<String, String> {
+        self.known(id)?;
+        let cycle = self.cycles.get(&id).cloned().ok_or("gone")?;
+        let NextAction::Step(step) = cycle.state.next_action(cycle.route) else {
+            return Err(format!(
+                "{id} is in {} and has no step to mark done",
+                cycle.state
+            ));
+        };
+        let tx = tx_hash.trim();
+        if !(tx.starts_with("0x")
+            && tx.len() == 66
+            && tx[2..].chars().all(|c| c.is_ascii_hexdigit()))
+        {
+            return Err(format!(
+                "{tx:?} is not a transaction hash (0x and 64 hex digits)"
+            ));
+        }
+        let action = crate::strategy::cross_chain_loop::action_for(
+            self.venue.as_ref(),
+            &cycle,
+            step,
+            now,
+            self.config.cross_chain_loop.slippage_bps,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let receipt = self
+            .venue
+            .receipt(action_chain(&action), tx)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| {
+                format!(
+                    "no receipt for {tx} on {}: refusing to book a step nobody can see",
+                    action_chain(&action)
+                )
+            })?;
+        let intent_id = IntentId {
+            cycle: id,
+            step,
+            attempt: cycle.attempt,
+        };
+        let intent = Intent::new(intent_id, action, now);
+        let record = StepRecord {
+            intent: intent.clone(),
+            status: StepStatus::Operator {
+                action: "mark done".into(),
+                tx_hash: Some(tx.to_string()),
+            },
+            committed_at: now,
+            finished_at: Some(now),
+        };
+        self.store
+            .write(|w| w.put_step(&record))
+            .map_err(|e| e.to_string())?;
+        self.finish_step(id, &intent, receipt, now, true)
+            .map_err(|e| e.to_string())?;
+        self.update(id, now, |c| c.operator_touched = true)
+            .map_err(|e| e.to_string())?;
+        self.reload_steps(id).map_err(|e| e.to_string())?;
+        Ok(format!("{id} {step} marked done by {tx}"))
+    }
+
+    /// Move past the current step or wait without doing it (nothing is booked).
+    fn skip(&mut self, id: CycleId, now: u64) -> Result<String, String> {
+        self.known(id)?;
+        let cycle = self.cycles.get(&id).cloned().ok_or("gone")?;
+        let next = match cycle.state.next_action(cycle.route) {
+            NextAction::Step(step) => CycleState::after_step(step),
+            NextAction::Await(wait) => CycleState::after_wait(wait),
+            NextAction::Complete | NextAction::Nothing => {
+                return Err(format!("{id} is in {}: nothing to skip", cycle.state));
+            }
+        };
+        self.ready_at.remove(&id);
+        self.update(id, now, |c| {
+            c.attempt = 0;
+            c.not_before = None;
+            c.last_error = Some(format!("operator skipped {}", cycle.state));
+            c.operator_touched = true;
+            c.holding.in_flight = false;
+            c.enter(next, now);
+        })
+        .map_err(|e| e.to_string())?;
+        Ok(format!(
+            "{id} moved from {} to {next} without acting",
+            cycle.state
+        ))
+    }
+}
+
+fn action_chain(a: &Action) -> crate::model::Chain {
+    a.chain()
+}

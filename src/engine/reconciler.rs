@@ -1,0 +1,615 @@
+//! The reconciler (seed §9.3, rules 1–2): for each open cycle, the next
+//! required action. A step's intent is committed before it is sent and its
+//! receipt after, in the same transaction as the ledger lines and the new
+//! state; a step found with an intent and no outcome is settled by looking,
+//! never by sending blindly. At most K money-moving actions per pass.
+
+use super::view::{self, step_views};
+use super::{Engine, EngineError, Notice, Phase};
+use crate::model::{
+    Cycle, CycleId, CycleResult, CycleState, Failure, Holding, Intent, IntentId, LedgerEntry,
+    LedgerKind, NextAction, Receipt, StepKind, StepRecord, StepStatus, Timestamp, TokenId, Wait,
+};
+use crate::strategy::cross_chain_loop::{self as strategy, Valuation};
+use crate::venue::{BridgeStatus, LoopVenue, VenueError};
+use rust_decimal::Decimal;
+
+/// A line of the ledger for `cycle`.
+pub(super) fn line(
+    at: Timestamp,
+    cycle: Option<CycleId>,
+    m: &strategy::Movement,
+    tx_hash: Option<String>,
+) -> LedgerEntry {
+    LedgerEntry {
+        seq: 0,
+        at,
+        kind: m.kind,
+        cycle,
+        chain: Some(m.chain),
+        token: Some(m.token),
+        delta: m.delta,
+        value_vcred: m.value_vcred,
+        tx_hash,
+        note: m.note.clone(),
+        operator: false,
+    }
+}
+
+impl<V: LoopVenue> Engine<V> {
+    pub(super) async fn reconcile(&mut self, now: Timestamp) -> Result<(), EngineError> {
+        let mut actions = 0;
+        let ids: Vec<CycleId> = self.cycles.keys().copied().collect();
+        for id in ids {
+            if actions >= self.config.engine.max_actions_per_tick {
+                break;
+            }
+            let Some(cycle) = self.cycles.get(&id) else {
+                continue;
+            };
+            if !cycle.is_open() || cycle.not_before.is_some_and(|t| t > now) {
+                continue;
+            }
+            match cycle.state.next_action(cycle.route) {
+                NextAction::Step(step) => {
+                    if self.may_send(cycle) && self.run_step(id, step, now).await? {
+                        actions += 1;
+                    }
+                }
+                NextAction::Await(wait) => self.check_wait(id, wait, now).await?,
+                NextAction::Complete => self.complete(id, now)?,
+                NextAction::Nothing => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Pause-all, pause-token and recovery hold every send.
+    fn may_send(&self, cycle: &Cycle) -> bool {
+        self.phase != Phase::Recovering
+            && !self.controls.paused
+            && !self.controls.paused_tokens.contains(&cycle.token)
+    }
+
+    fn valuation(&self) -> Valuation {
+        // Before the first price read, costs are valued at zero rather than
+        // guessed; the ledger still records every wei.
+        self.valuation.clone().unwrap_or(Valuation {
+            eth_usdc: Decimal::ZERO,
+            vcred_per_usdc: Decimal::ONE,
+        })
+    }
+
+    /// Carry out `step` of cycle `id`. Returns whether a send was attempted.
+    pub(super) async fn run_step(
+        &mut self,
+        id: CycleId,
+        step: StepKind,
+        now: Timestamp,
+    ) -> Result<bool, EngineError> {
+        let Some(cycle) = self.cycles.get(&id).cloned() else {
+            return Ok(false);
+        };
+        let intent_id = IntentId {
+            cycle: id,
+            step,
+            attempt: cycle.attempt,
+        };
+        let existing = self.store.read()?.step(intent_id)?;
+        let intent = match existing {
+            Some(record) if record.status == StepStatus::Intended => {
+                // Committed earlier and never settled: look before anything else.
+                if self.settle(id, &record).await? {
+                    return Ok(true);
+                }
+                if self
+                    .cycles
+                    .get(&id)
+                    .is_some_and(|c| c.last_error.as_deref() == Some(UNSETTLED))
+                {
+                    return Ok(false);
+                }
+                record.intent
+            }
+            Some(record) => {
+                // An outcome exists for this attempt but the cycle did not move:
+                // only possible if a write was lost; take the next attempt.
+                tracing::warn!(cycle = %id, %step, status = ?record.status, "step has an outcome; moving to the next attempt");
+                self.update(id, now, |c| c.attempt += 1)?;
+                return Ok(false);
+            }
+            None => {
+                let action = match strategy::action_for(
+                    self.venue.as_ref(),
+                    &cycle,
+                    step,
+                    now,
+                    self.config.cross_chain_loop.slippage_bps,
+                )
+                .await
+                {
+                    Ok(a) => a,
+                    Err(e) => return self.step_error(id, step, None, e, now).map(|_| false),
+                };
+                let intent = Intent::new(intent_id, action, now);
+                let record = StepRecord {
+                    intent: intent.clone(),
+                    status: StepStatus::Intended,
+                    committed_at: now,
+                    finished_at: None,
+                };
+                self.store.write(|w| w.put_step(&record))?;
+                self.steps
+                    .entry(id)
+                    .or_default()
+                    .push(view::step_view(&record));
+                self.notify(Notice::TxSubmitted {
+                    cycle: id,
+                    step,
+                    intent: intent_id.to_string(),
+                });
+                intent
+            }
+        };
+        match self.venue.execute(&intent).await {
+            Ok(receipt) => self.finish_step(id, &intent, receipt, now, false)?,
+            Err(e) => self.step_error(id, step, Some(&intent), e, now)?,
+        }
+        Ok(true)
+    }
+
+    /// Settle an intent that has no outcome by asking the venue. Returns true
+    /// when it turned out to be done (and is now booked).
+    pub(super) async fn settle(
+        &mut self,
+        id: CycleId,
+        record: &StepRecord,
+    ) -> Result<bool, EngineError> {
+        let now = self.clock.now();
+        match self.venue.settle(record.intent.id).await {
+            Ok(Some(receipt)) => {
+                tracing::info!(intent = %record.intent.id, tx = %receipt.tx_hash, "settled by looking: it was done");
+                self.finish_step(id, &record.intent, receipt, now, true)?;
+                Ok(true)
+            }
+            Ok(None) => {
+                self.update(id, now, |c| {
+                    if c.last_error.as_deref() == Some(UNSETTLED) {
+                        c.last_error = None;
+                    }
+                })?;
+                Ok(false)
+            }
+            Err(e) => {
+                tracing::warn!(intent = %record.intent.id, error = %e, "cannot settle yet; holding the step");
+                let backoff = self.config.engine.retry_backoff_ms;
+                self.update(id, now, |c| {
+                    c.last_error = Some(UNSETTLED.into());
+                    c.not_before = Some(now + backoff);
+                })?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Book a receipt: step done, ledger lines, new holding and state — one transaction.
+    pub(super) fn finish_step(
+        &mut self,
+        id: CycleId,
+        intent: &Intent,
+        receipt: Receipt,
+        now: Timestamp,
+        settled: bool,
+    ) -> Result<(), EngineError> {
+        let Some(mut cycle) = self.cycles.get(&id).cloned() else {
+            return Ok(());
+        };
+        let step = intent.id.step;
+        let valuation = self.valuation();
+        let (moves, holding) =
+            strategy::movements(&cycle, step, &intent.action, &receipt, &valuation);
+        let lines: Vec<LedgerEntry> = moves
+            .iter()
+            .map(|m| {
+                line(
+                    receipt.at.max(intent.created_at),
+                    Some(id),
+                    m,
+                    Some(receipt.tx_hash.clone()),
+                )
+            })
+            .collect();
+        for m in &moves {
+            match m.kind {
+                LedgerKind::Gas => {
+                    cycle.costs.gas_wei += m.delta.unsigned_abs();
+                    cycle.costs.gas_vcred -= m.value_vcred;
+                }
+                LedgerKind::BridgeFee => cycle.costs.bridge_fees_vcred -= m.value_vcred,
+                _ => {}
+            }
+        }
+        if let Some(ticket) = &receipt.ticket {
+            match step {
+                StepKind::BridgeOut => cycle.bridge_out = Some(ticket.clone()),
+                StepKind::BridgeBack => cycle.bridge_back = Some(ticket.clone()),
+                _ => {}
+            }
+        }
+        cycle.holding = holding;
+        cycle.attempt = 0;
+        cycle.not_before = None;
+        cycle.last_error = None;
+        cycle.enter(CycleState::after_step(step), now);
+        let record = StepRecord {
+            intent: intent.clone(),
+            status: StepStatus::Done {
+                receipt: receipt.clone(),
+            },
+            committed_at: intent.created_at,
+            finished_at: Some(now),
+        };
+        let written = self.store.write(|w| {
+            w.put_step(&record)?;
+            w.put_cycle(&cycle)?;
+            lines
+                .into_iter()
+                .map(|l| w.append(l))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        self.after_ledger(&written);
+        self.replace_step_view(id, &record);
+        tracing::info!(cycle = %id, %step, tx = %receipt.tx_hash, settled, state = %cycle.state, "step done");
+        self.cycles.insert(id, cycle);
+        self.notify(Notice::TxConfirmed {
+            cycle: id,
+            step,
+            tx_hash: receipt.tx_hash,
+        });
+        Ok(())
+    }
+
+    /// A step did not happen (or may not have): decide what the cycle does next.
+    fn step_error(
+        &mut self,
+        id: CycleId,
+        step: StepKind,
+        intent: Option<&Intent>,
+        error: VenueError,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let backoff = self.config.engine.retry_backoff_ms;
+        match &error {
+            // Not sent, or not known: the intent stays; next pass settles it first.
+            VenueError::Transient(reason) | VenueError::Unknown(reason) => {
+                tracing::warn!(cycle = %id, %step, %error, "step will be retried after settling");
+                let reason = reason.clone();
+                self.update(id, now, |c| {
+                    c.last_error = Some(format!("{step}: {reason}"));
+                    c.not_before = Some(now + backoff);
+                })
+            }
+            VenueError::Rejected(reason) => {
+                let reason = format!("{step} rejected: {reason}");
+                tracing::warn!(cycle = %id, %step, %reason, "step rejected");
+                let attempts = self.config.engine.step_attempts;
+                if let Some(intent) = intent {
+                    let record = StepRecord {
+                        intent: intent.clone(),
+                        status: StepStatus::Failed {
+                            reason: reason.clone(),
+                        },
+                        committed_at: intent.created_at,
+                        finished_at: Some(now),
+                    };
+                    self.store.write(|w| w.put_step(&record))?;
+                    self.replace_step_view(id, &record);
+                }
+                let Some(cycle) = self.cycles.get(&id) else {
+                    return Ok(());
+                };
+                // The opening swap is not chased: its edge has gone, and nothing moved.
+                if step == StepKind::HemiSwap || cycle.attempt + 1 >= attempts {
+                    self.fail(id, reason, now, false)
+                } else {
+                    self.update(id, now, |c| {
+                        c.attempt += 1;
+                        c.last_error = Some(reason);
+                        c.not_before = Some(now + backoff);
+                    })
+                }
+            }
+        }
+    }
+
+    /// Poll whatever the cycle waits for; move on when it has happened.
+    async fn check_wait(
+        &mut self,
+        id: CycleId,
+        wait: Wait,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        if self.ready_at.get(&id).is_some_and(|t| *t > now) {
+            return Ok(());
+        }
+        let Some(cycle) = self.cycles.get(&id) else {
+            return Ok(());
+        };
+        let ticket = match wait {
+            Wait::ArrivalOnHemi => cycle.bridge_back.clone(),
+            _ => cycle.bridge_out.clone(),
+        };
+        let Some(ticket) = ticket else {
+            return self.fail(
+                id,
+                format!("waiting for {} without a bridge ticket", wait.describe()),
+                now,
+                false,
+            );
+        };
+        let status = match self.venue.bridge_status(&ticket).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(cycle = %id, error = %e, "bridge status unavailable");
+                return self.update(id, now, |c| {
+                    c.last_error = Some(format!("bridge status: {e}"))
+                });
+            }
+        };
+        match (wait, status) {
+            (
+                Wait::ArrivalOnEthereum | Wait::ArrivalOnHemi,
+                BridgeStatus::Arrived {
+                    amount,
+                    tx_hash,
+                    at,
+                },
+            ) => {
+                let m = strategy::Movement {
+                    kind: LedgerKind::BridgeCredit,
+                    chain: ticket.to,
+                    token: ticket.token,
+                    delta: i128::try_from(amount).unwrap_or(i128::MAX),
+                    value_vcred: Decimal::ZERO,
+                    note: format!(
+                        "{} arrived on {} via {}",
+                        ticket.token, ticket.to, ticket.route
+                    ),
+                };
+                let entry = line(at.max(ticket.sent_at), Some(id), &m, Some(tx_hash));
+                let Some(mut cycle) = self.cycles.get(&id).cloned() else {
+                    return Ok(());
+                };
+                cycle.holding = Holding {
+                    chain: ticket.to,
+                    token: ticket.token,
+                    amount,
+                    in_flight: false,
+                };
+                cycle.last_error = None;
+                cycle.enter(CycleState::after_wait(wait), now);
+                let written = self.store.write(|w| {
+                    w.put_cycle(&cycle)?;
+                    w.append(entry)
+                })?;
+                self.after_ledger(std::slice::from_ref(&written));
+                self.ready_at.remove(&id);
+                tracing::info!(cycle = %id, state = %cycle.state, "bridge arrival");
+                self.cycles.insert(id, cycle);
+            }
+            (Wait::ProveReady, BridgeStatus::ProveReady)
+            | (Wait::FinalizeReady, BridgeStatus::FinalizeReady) => {
+                let token = ticket.token;
+                self.ready_at.remove(&id);
+                self.update(id, now, |c| {
+                    c.last_error = None;
+                    c.enter(CycleState::after_wait(wait), now);
+                })?;
+                let stage = if wait == Wait::ProveReady {
+                    "prove"
+                } else {
+                    "finalize"
+                };
+                self.notify(Notice::BridgeStageReady {
+                    cycle: id,
+                    token,
+                    stage: stage.into(),
+                });
+            }
+            (_, BridgeStatus::InFlight { ready_at: Some(t) })
+            | (_, BridgeStatus::Proved { finalize_at: t }) => {
+                self.ready_at.insert(id, t);
+            }
+            (_, BridgeStatus::InFlight { ready_at: None }) => {}
+            (wait, other) => {
+                // The bridge is further along than we thought (an operator acted
+                // elsewhere): say so and let the operator decide.
+                let reason = format!(
+                    "bridge reports {other:?} while waiting for {}",
+                    wait.describe()
+                );
+                self.update(id, now, |c| c.last_error = Some(reason))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Book the cycle's P&L and close it.
+    pub(super) fn complete(&mut self, id: CycleId, now: Timestamp) -> Result<(), EngineError> {
+        let Some(mut cycle) = self.cycles.get(&id).cloned() else {
+            return Ok(());
+        };
+        let vcred_out = if cycle.holding.token == TokenId::Vcred {
+            cycle.holding.amount
+        } else {
+            0
+        };
+        let profit = strategy::vcred_dec(vcred_out)
+            - strategy::vcred_dec(cycle.vcred_in)
+            - cycle.costs.gas_vcred
+            - cycle.costs.bridge_fees_vcred;
+        cycle.result = Some(CycleResult {
+            vcred_out,
+            profit_vcred: profit,
+            gas_vcred: cycle.costs.gas_vcred,
+            bridge_fees_vcred: cycle.costs.bridge_fees_vcred,
+            completed_at: now,
+        });
+        cycle.holding.amount = 0;
+        cycle.enter(CycleState::Completed, now);
+        let entry = LedgerEntry {
+            seq: 0,
+            at: now,
+            kind: LedgerKind::CycleClosed,
+            cycle: Some(id),
+            chain: None,
+            token: None,
+            delta: 0,
+            value_vcred: profit,
+            tx_hash: None,
+            note: format!("{} {} completed: P&L {profit} VCRED", id, cycle.token),
+            operator: false,
+        };
+        let written = self.store.write(|w| {
+            w.put_cycle(&cycle)?;
+            w.append(entry)
+        })?;
+        self.after_ledger(std::slice::from_ref(&written));
+        self.book.record(&cycle);
+        self.counts.open = self.counts.open.saturating_sub(1);
+        self.counts.completed += 1;
+        tracing::info!(cycle = %id, token = %cycle.token, route = %cycle.route, profit = %profit, "cycle completed");
+        self.notify(Notice::CycleCompleted {
+            cycle: id,
+            token: cycle.token,
+            profit_vcred: profit,
+        });
+        let steps = self.steps.remove(&id).unwrap_or_default();
+        self.cycles.remove(&id);
+        self.ready_at.remove(&id);
+        self.remember_closed(cycle, steps, now);
+        Ok(())
+    }
+
+    /// Stop a cycle for the operator; it stays on screen while it holds money.
+    pub(super) fn fail(
+        &mut self,
+        id: CycleId,
+        reason: String,
+        now: Timestamp,
+        by_operator: bool,
+    ) -> Result<(), EngineError> {
+        let Some(mut cycle) = self.cycles.get(&id).cloned() else {
+            return Ok(());
+        };
+        if !cycle.is_open() {
+            return Ok(());
+        }
+        cycle.failure = Some(Failure {
+            reason: reason.clone(),
+            in_state: cycle.state,
+            at: now,
+            by_operator,
+        });
+        cycle.last_error = Some(reason.clone());
+        cycle.enter(CycleState::Failed, now);
+        self.store.write(|w| w.put_cycle(&cycle))?;
+        self.counts.open = self.counts.open.saturating_sub(1);
+        self.counts.failed += 1;
+        tracing::error!(cycle = %id, token = %cycle.token, %reason, holding = ?cycle.holding, "cycle failed");
+        self.notify(Notice::CycleFailed {
+            cycle: id,
+            token: cycle.token,
+            reason,
+        });
+        self.ready_at.remove(&id);
+        if view::needs_attention(&cycle) {
+            self.cycles.insert(id, cycle);
+        } else {
+            let steps = self.steps.remove(&id).unwrap_or_default();
+            self.cycles.remove(&id);
+            self.remember_closed(cycle, steps, now);
+        }
+        Ok(())
+    }
+
+    /// Change a cycle in memory and in the store together.
+    pub(super) fn update(
+        &mut self,
+        id: CycleId,
+        now: Timestamp,
+        f: impl FnOnce(&mut Cycle),
+    ) -> Result<(), EngineError> {
+        let Some(mut cycle) = self.cycles.get(&id).cloned() else {
+            return Ok(());
+        };
+        f(&mut cycle);
+        cycle.updated_at = now;
+        self.store.write(|w| w.put_cycle(&cycle))?;
+        self.cycles.insert(id, cycle);
+        Ok(())
+    }
+
+    pub(super) fn replace_step_view(&mut self, id: CycleId, record: &StepRecord) {
+        let views = self.steps.entry(id).or_default();
+        let fresh = view::step_view(record);
+        match views
+            .iter_mut()
+            .find(|v| v.kind == fresh.kind && v.attempt == fresh.attempt)
+        {
+            Some(v) => *v = fresh,
+            None => views.push(fresh),
+        }
+    }
+
+    pub(super) fn remember_closed(
+        &mut self,
+        cycle: Cycle,
+        steps: Vec<super::StepView>,
+        now: Timestamp,
+    ) {
+        let cv = view::cycle_view(
+            cycle,
+            steps,
+            None,
+            now,
+            self.config.engine.stuck_after_ms,
+            &self.controls,
+        );
+        self.closed.push_back(cv);
+        while self.closed.len() > self.config.engine.history_in_snapshot {
+            self.closed.pop_front();
+        }
+    }
+
+    /// Warn once per cycle that sits in one state past the threshold.
+    pub(super) fn flag_stuck(&mut self, now: Timestamp) {
+        let limit = self.config.engine.stuck_after_ms;
+        let stuck: Vec<(CycleId, CycleState, Timestamp)> = self
+            .cycles
+            .values()
+            .filter(|c| c.is_open() && now.saturating_sub(c.state_since()) > limit)
+            .map(|c| (c.id, c.state, c.state_since()))
+            .collect();
+        for (id, state, since) in stuck {
+            if self.stuck_notified.insert(id) {
+                tracing::warn!(cycle = %id, %state, "cycle stuck");
+                self.notify(Notice::Stuck {
+                    cycle: id,
+                    state,
+                    since,
+                });
+            }
+        }
+    }
+
+    /// Load a cycle's steps for display (used after recovery and commands).
+    pub(super) fn reload_steps(&mut self, id: CycleId) -> Result<(), EngineError> {
+        let steps = step_views(&self.store.read()?.steps(id)?);
+        self.steps.insert(id, steps);
+        Ok(())
+    }
+}
+
+/// Marker for a step whose outcome the venue could not yet tell us.
+pub(super) const UNSETTLED: &str = "outcome unknown: waiting to settle by looking";

@@ -1,0 +1,186 @@
+//! Building the `Snapshot` from the engine's state: pure functions from
+//! records to what a person reads (next action in words, countdowns, the
+//! stuck and half-done marks).
+
+use super::snapshot::{CycleView, InFlightRow, Snapshot, StepView};
+use super::{Engine, Phase};
+use crate::model::time::format_duration;
+use crate::model::{
+    Controls, Cycle, CycleState, NextAction, StepRecord, StepStatus, Timestamp, TokenId,
+};
+use crate::venue::LoopVenue;
+use std::sync::Arc;
+
+pub fn step_view(r: &StepRecord) -> StepView {
+    let (status, tx_hash, at) = match &r.status {
+        StepStatus::Intended => ("intended".to_string(), None, r.committed_at),
+        StepStatus::Done { receipt } => (
+            "done".to_string(),
+            Some(receipt.tx_hash.clone()),
+            r.finished_at.unwrap_or(receipt.at),
+        ),
+        StepStatus::Failed { reason } => (
+            format!("failed: {reason}"),
+            None,
+            r.finished_at.unwrap_or(r.committed_at),
+        ),
+        StepStatus::Operator { action, tx_hash } => (
+            format!("operator: {action}"),
+            tx_hash.clone(),
+            r.finished_at.unwrap_or(r.committed_at),
+        ),
+    };
+    StepView {
+        kind: r.kind(),
+        attempt: r.intent.id.attempt,
+        status,
+        tx_hash,
+        at,
+    }
+}
+
+pub fn step_views(records: &[StepRecord]) -> Vec<StepView> {
+    records.iter().map(step_view).collect()
+}
+
+/// Open, or failed while still holding something other than VCRED on Hemi:
+/// either way the operator must be able to see and act on it.
+pub fn needs_attention(c: &Cycle) -> bool {
+    c.is_open()
+        || (c.state == CycleState::Failed
+            && c.holding.amount > 0
+            && (c.holding.token != TokenId::Vcred
+                || c.holding.in_flight
+                || c.failure
+                    .as_ref()
+                    .is_some_and(|f| f.in_state != CycleState::Detected)))
+}
+
+/// What the cycle does next, in words.
+pub fn next_text(
+    c: &Cycle,
+    ready_at: Option<Timestamp>,
+    now: Timestamp,
+    controls: &Controls,
+) -> String {
+    if let Some(f) = &c.failure {
+        if c.state == CycleState::Failed {
+            return format!("FAILED in {}: {} — f to resume", f.in_state, f.reason);
+        }
+    }
+    let held = controls.paused || controls.paused_tokens.contains(&c.token);
+    match c.state.next_action(c.route) {
+        NextAction::Step(step) => match c.not_before {
+            Some(t) if t > now => format!("retry {step} in {}", format_duration(t - now)),
+            _ if held => format!("{step} (paused)"),
+            _ => format!("send {step}"),
+        },
+        NextAction::Await(wait) => match ready_at {
+            Some(t) if t > now => format!("{} in {}", wait.describe(), format_duration(t - now)),
+            _ => format!("waiting for {}", wait.describe()),
+        },
+        NextAction::Complete => "book P&L".into(),
+        NextAction::Nothing => match &c.result {
+            Some(r) => format!("P&L {} VCRED", r.profit_vcred.round_dp(4)),
+            None => "—".into(),
+        },
+    }
+}
+
+pub fn cycle_view(
+    cycle: Cycle,
+    steps: Vec<StepView>,
+    ready_at: Option<Timestamp>,
+    now: Timestamp,
+    stuck_after_ms: u64,
+    controls: &Controls,
+) -> CycleView {
+    let next = next_text(&cycle, ready_at, now, controls);
+    let stuck = cycle.is_open() && now.saturating_sub(cycle.state_since()) > stuck_after_ms;
+    let intended = steps.iter().any(|s| s.status == "intended");
+    let half_done = intended || (cycle.state == CycleState::Failed && needs_attention(&cycle));
+    CycleView {
+        cycle,
+        steps,
+        next,
+        ready_at,
+        stuck,
+        half_done,
+    }
+}
+
+impl<V: LoopVenue> Engine<V> {
+    pub(super) fn snapshot(&self) -> Snapshot {
+        let now = self.clock.now();
+        let e = &self.config.engine;
+        let mut cycles: Vec<CycleView> = self
+            .cycles
+            .values()
+            .map(|c| {
+                let steps = self.steps.get(&c.id).cloned().unwrap_or_default();
+                cycle_view(
+                    c.clone(),
+                    steps,
+                    self.ready_at.get(&c.id).copied(),
+                    now,
+                    e.stuck_after_ms,
+                    &self.controls,
+                )
+            })
+            .collect();
+        cycles.extend(self.closed.iter().rev().cloned());
+        let in_flight = self
+            .cycles
+            .values()
+            .filter(|c| c.holding.in_flight && c.is_open())
+            .map(|c| InFlightRow {
+                cycle: c.id,
+                route: if c.holding.token == TokenId::Usdc {
+                    crate::model::Route::Stargate
+                } else {
+                    c.route
+                },
+                token: c.holding.token,
+                from: if c.holding.chain == crate::model::Chain::Hemi {
+                    crate::model::Chain::Ethereum
+                } else {
+                    crate::model::Chain::Hemi
+                },
+                to: c.holding.chain,
+                amount: c.holding.amount,
+                state: c.state,
+                ready_at: self.ready_at.get(&c.id).copied(),
+            })
+            .collect();
+        Snapshot {
+            seq: self.seq,
+            mode: self.options.mode,
+            phase: if self.phase == Phase::Running && self.controls.paused {
+                Phase::Paused
+            } else {
+                self.phase
+            },
+            now,
+            speed_milli: self.options.speed_milli,
+            paused: self.controls.paused,
+            paused_tokens: self.controls.paused_tokens.iter().copied().collect(),
+            approval: self.config.risk.approval.to_string(),
+            opportunities: self.opportunities.values().cloned().collect(),
+            cycles,
+            counts: self.counts,
+            balances: self.balances.clone(),
+            in_flight,
+            positions: Vec::new(),
+            pnl: self.book.view(now),
+            venues: self.health.clone(),
+            stuck_after_ms: e.stuck_after_ms,
+        }
+    }
+
+    /// Publish the current snapshot to every front end.
+    pub(super) fn publish(&mut self) {
+        self.seq += 1;
+        let snapshot = Arc::new(self.snapshot());
+        self.snapshot_tx.send_replace(snapshot);
+    }
+}

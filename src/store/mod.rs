@@ -1,0 +1,355 @@
+//! The store: one redb file holding cycles, steps (intents and outcomes), the
+//! append-only ledger, operator controls and the schema version. The engine
+//! is its only writer; every write is one durable transaction, so a crash
+//! leaves either all of a change or none of it. Read verbs open it read-only
+//! when no engine runs.
+
+mod lock;
+
+pub use lock::{InstanceLock, LOCK_FILE};
+
+use crate::model::{Controls, Cycle, CycleId, IntentId, LedgerEntry, Mode, StepKind, StepRecord};
+use redb::{
+    Database, ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition,
+    WriteTransaction,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::fs::{DirBuilder, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+pub const STORE_FILE: &str = "store.redb";
+pub const SCHEMA_VERSION: u32 = 1;
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const CYCLES: TableDefinition<u64, &[u8]> = TableDefinition::new("cycles");
+/// Keyed by (cycle, step ordinal, attempt): a cycle's steps sort as its timeline.
+const STEPS: TableDefinition<(u64, u8, u32), &[u8]> = TableDefinition::new("steps");
+const LEDGER: TableDefinition<u64, &[u8]> = TableDefinition::new("ledger");
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("another arbkeep (pid {}) is running on {dir}; stop it first or use another --data-dir", pid.map(|p| p.to_string()).unwrap_or_else(|| "unknown".into()))]
+    AlreadyRunning { dir: String, pid: Option<u32> },
+    #[error("{path}: {reason}")]
+    Io { path: String, reason: String },
+    #[error("store: {0}")]
+    Database(String),
+    #[error("store record {table}/{key} is unreadable: {reason}")]
+    Corrupt {
+        table: &'static str,
+        key: String,
+        reason: String,
+    },
+    #[error("store {path} has schema version {found}; this arbkeep reads version {expected}")]
+    Schema {
+        path: String,
+        found: u32,
+        expected: u32,
+    },
+    #[error("store {path} belongs to {found} mode, not {wanted}; use another --data-dir")]
+    ModeMismatch {
+        path: String,
+        found: String,
+        wanted: String,
+    },
+    #[error("no store at {0} yet (the engine has never run with this data dir)")]
+    Missing(String),
+}
+
+impl StoreError {
+    pub(crate) fn io(path: &Path, e: std::io::Error) -> Self {
+        StoreError::Io {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        }
+    }
+}
+
+fn db_err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(db_err)
+}
+
+fn decode<T: DeserializeOwned>(
+    table: &'static str,
+    key: impl ToString,
+    bytes: &[u8],
+) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        table,
+        key: key.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn step_key(id: IntentId) -> (u64, u8, u32) {
+    (id.cycle.0, id.step as u8, id.attempt)
+}
+
+/// Create the data dir 0700 (and parents), or tighten an existing one.
+pub fn ensure_private_dir(dir: &Path) -> Result<(), StoreError> {
+    if !dir.exists() {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| StoreError::io(dir, e))?;
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| StoreError::io(dir, e))
+}
+
+/// Create `path` empty with mode 0600 if absent, so no other user ever can read it.
+pub fn ensure_private_file(path: &Path) -> Result<(), StoreError> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| StoreError::io(path, e))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| StoreError::io(path, e))
+}
+
+/// The writable store, held by the engine.
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Open or create the store in `dir` for `mode`. Call with the instance lock held.
+    pub fn open(dir: &Path, mode: Mode) -> Result<Store, StoreError> {
+        ensure_private_dir(dir)?;
+        let path = dir.join(STORE_FILE);
+        ensure_private_file(&path)?;
+        let db = Database::create(&path).map_err(db_err)?;
+        let store = Store { db, path };
+        store.init(mode)?;
+        Ok(store)
+    }
+
+    fn init(&self, mode: Mode) -> Result<(), StoreError> {
+        let shown = self.path.display().to_string();
+        let mode_name = mode.label().to_ascii_lowercase();
+        self.write(|w| {
+            match w.meta::<u32>("schema_version")? {
+                None => w.put_meta("schema_version", &SCHEMA_VERSION)?,
+                Some(v) if v == SCHEMA_VERSION => {}
+                Some(found) => {
+                    return Err(StoreError::Schema {
+                        path: shown.clone(),
+                        found,
+                        expected: SCHEMA_VERSION,
+                    });
+                }
+            }
+            match w.meta::<String>("mode")? {
+                None => w.put_meta("mode", &mode_name)?,
+                Some(found) if found == mode_name => {}
+                Some(found) => {
+                    return Err(StoreError::ModeMismatch {
+                        path: shown.clone(),
+                        found,
+                        wanted: mode_name.clone(),
+                    });
+                }
+            }
+            // Create every table so read-only opens find them.
+            w.txn.open_table(CYCLES).map_err(db_err)?;
+            w.txn.open_table(STEPS).map_err(db_err)?;
+            w.txn.open_table(LEDGER).map_err(db_err)?;
+            Ok(())
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// One durable write transaction: all of `f`'s changes, or none.
+    pub fn write<T>(
+        &self,
+        f: impl FnOnce(&mut Writer) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        let mut writer = Writer { txn };
+        let value = f(&mut writer)?;
+        writer.txn.commit().map_err(db_err)?;
+        Ok(value)
+    }
+
+    pub fn read(&self) -> Result<Reader, StoreError> {
+        Ok(Reader {
+            txn: self.db.begin_read().map_err(db_err)?,
+        })
+    }
+}
+
+/// The store opened read-only, for `status`, `pnl` and `ledger` when no engine runs.
+pub struct ReadOnlyStore {
+    db: ReadOnlyDatabase,
+}
+
+impl ReadOnlyStore {
+    pub fn open(dir: &Path) -> Result<ReadOnlyStore, StoreError> {
+        let path = dir.join(STORE_FILE);
+        if !path.exists() {
+            return Err(StoreError::Missing(path.display().to_string()));
+        }
+        let db = ReadOnlyDatabase::open(&path).map_err(db_err)?;
+        Ok(ReadOnlyStore { db })
+    }
+
+    pub fn read(&self) -> Result<Reader, StoreError> {
+        Ok(Reader {
+            txn: self.db.begin_read().map_err(db_err)?,
+        })
+    }
+}
+
+/// A consistent read view.
+pub struct Reader {
+    txn: ReadTransaction,
+}
+
+impl Reader {
+    pub fn meta<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        let table = match self.txn.open_table(META) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(db_err(e)),
+        };
+        match table.get(key).map_err(db_err)? {
+            Some(v) => decode("meta", key, v.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub fn controls(&self) -> Result<Controls, StoreError> {
+        Ok(self.meta("controls")?.unwrap_or_default())
+    }
+
+    pub fn cycle(&self, id: CycleId) -> Result<Option<Cycle>, StoreError> {
+        let table = self.txn.open_table(CYCLES).map_err(db_err)?;
+        match table.get(id.0).map_err(db_err)? {
+            Some(v) => decode("cycles", id, v.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Every cycle, oldest first.
+    pub fn cycles(&self) -> Result<Vec<Cycle>, StoreError> {
+        let table = self.txn.open_table(CYCLES).map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in table.iter().map_err(db_err)? {
+            let (k, v) = row.map_err(db_err)?;
+            out.push(decode("cycles", k.value(), v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// A cycle's steps in timeline order.
+    pub fn steps(&self, cycle: CycleId) -> Result<Vec<StepRecord>, StoreError> {
+        let table = self.txn.open_table(STEPS).map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in table
+            .range((cycle.0, 0u8, 0u32)..(cycle.0 + 1, 0u8, 0u32))
+            .map_err(db_err)?
+        {
+            let (k, v) = row.map_err(db_err)?;
+            out.push(decode("steps", format!("{:?}", k.value()), v.value())?);
+        }
+        Ok(out)
+    }
+
+    pub fn step(&self, id: IntentId) -> Result<Option<StepRecord>, StoreError> {
+        let table = self.txn.open_table(STEPS).map_err(db_err)?;
+        match table.get(step_key(id)).map_err(db_err)? {
+            Some(v) => decode("steps", id, v.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Ledger entries with `seq >= from`, in order.
+    pub fn ledger(&self, from: u64) -> Result<Vec<LedgerEntry>, StoreError> {
+        let table = self.txn.open_table(LEDGER).map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in table.range(from..).map_err(db_err)? {
+            let (k, v) = row.map_err(db_err)?;
+            out.push(decode("ledger", k.value(), v.value())?);
+        }
+        Ok(out)
+    }
+}
+
+/// The inside of one write transaction.
+pub struct Writer {
+    txn: WriteTransaction,
+}
+
+impl Writer {
+    pub fn meta<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        let table = self.txn.open_table(META).map_err(db_err)?;
+        let value = table.get(key).map_err(db_err)?;
+        match value {
+            Some(v) => decode("meta", key, v.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub fn put_meta<T: Serialize>(&mut self, key: &str, value: &T) -> Result<(), StoreError> {
+        let bytes = encode(value)?;
+        let mut table = self.txn.open_table(META).map_err(db_err)?;
+        table.insert(key, bytes.as_slice()).map_err(db_err)?;
+        Ok(())
+    }
+
+    pub fn put_controls(&mut self, controls: &Controls) -> Result<(), StoreError> {
+        self.put_meta("controls", controls)
+    }
+
+    pub fn put_cycle(&mut self, cycle: &Cycle) -> Result<(), StoreError> {
+        let bytes = encode(cycle)?;
+        let mut table = self.txn.open_table(CYCLES).map_err(db_err)?;
+        table.insert(cycle.id.0, bytes.as_slice()).map_err(db_err)?;
+        Ok(())
+    }
+
+    /// The id the next new cycle gets.
+    pub fn next_cycle_id(&self) -> Result<CycleId, StoreError> {
+        let table = self.txn.open_table(CYCLES).map_err(db_err)?;
+        let last = table.last().map_err(db_err)?.map(|(k, _)| k.value());
+        Ok(CycleId(last.map_or(1, |k| k + 1)))
+    }
+
+    pub fn put_step(&mut self, step: &StepRecord) -> Result<(), StoreError> {
+        let bytes = encode(step)?;
+        let mut table = self.txn.open_table(STEPS).map_err(db_err)?;
+        table
+            .insert(step_key(step.intent.id), bytes.as_slice())
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Append to the ledger; the entry's `seq` is assigned here.
+    pub fn append(&mut self, mut entry: LedgerEntry) -> Result<LedgerEntry, StoreError> {
+        let mut table = self.txn.open_table(LEDGER).map_err(db_err)?;
+        let last = table.last().map_err(db_err)?.map(|(k, _)| k.value());
+        entry.seq = last.map_or(1, |k| k + 1);
+        let bytes = encode(&entry)?;
+        table.insert(entry.seq, bytes.as_slice()).map_err(db_err)?;
+        Ok(entry)
+    }
+}
+
+/// The step ordinal used in keys, exposed for tests of the timeline order.
+pub fn step_ordinal(step: StepKind) -> u8 {
+    step as u8
+}
