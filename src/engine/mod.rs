@@ -1,0 +1,3 @@
+//! The engine: turns venues' answers into decisions (quotes, sizing, …).
+
+pub mod quotes;
