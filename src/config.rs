@@ -4,7 +4,7 @@
 //! from the environment only and never print.
 
 use crate::model::time::{HOUR, MINUTE, SECOND};
-use crate::model::{Mode, Route, TokenId, Units, from_decimal};
+use crate::model::{Mode, Route, SizingMode, TokenId, Units, from_decimal};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -28,15 +28,6 @@ pub enum ConfigError {
     Unknown { path: String, key: String },
     #[error("environment: {var}: {problem}")]
     Env { var: String, problem: String },
-}
-
-/// How the planner picks a size (design rule 8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SizingMode {
-    /// Search for the size with the largest profit (default).
-    MaxProfit,
-    /// The seed's rule: the largest size whose profit is above the floor.
-    MaxSize,
 }
 
 /// When an opportunity waits for the operator.

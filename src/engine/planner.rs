@@ -5,10 +5,9 @@
 
 use super::quotes::{QuoteCache, QuoteKey};
 use super::risk::{self, Exposure, Refusal};
-use super::sizing::{SizeBounds, SizeSearch, SizingMode};
+use super::sizing::{SizeBounds, SizeSearch};
 use super::snapshot::{OpportunityState, OpportunityView};
 use super::{Engine, EngineError, Notice, Phase};
-use crate::config::SizingMode as ConfigSizing;
 use crate::model::{
     Chain, Cycle, CycleCosts, CycleState, Holding, Route, Timestamp, TokenId, Units, to_decimal,
 };
@@ -261,10 +260,7 @@ impl<V: LoopVenue> Engine<V> {
         fees: &FeeSchedule,
     ) -> Result<Sized, VenueError> {
         let cfg = &self.config.cross_chain_loop;
-        let mode = match cfg.sizing {
-            ConfigSizing::MaxProfit => SizingMode::MaxProfit,
-            ConfigSizing::MaxSize => SizingMode::MaxSize,
-        };
+        let mode = cfg.sizing;
         let bounds = SizeBounds {
             min: cfg.min_swap_vcred,
             max,

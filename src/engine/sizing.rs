@@ -19,20 +19,10 @@
 use crate::model::Units;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use thiserror::Error;
 
-/// Which size the search looks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SizingMode {
-    /// The size with the largest profit above the floor (rule 8).
-    #[default]
-    MaxProfit,
-    /// The seed's rule: the largest size with profit above the floor.
-    MaxSize,
-}
+pub use crate::model::SizingMode;
 
 /// Where the search may look, in the input token's base units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

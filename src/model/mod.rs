@@ -11,7 +11,7 @@ pub mod token;
 
 pub use cycle::{CycleId, CycleState, NextAction, Route, StepKind, Wait};
 pub use intent::{Action, BridgeTicket, Intent, IntentId, Receipt};
-pub use mode::Mode;
+pub use mode::{Mode, SizingMode};
 pub use money::{MoneyError, Units, format_units, from_decimal, to_decimal};
 pub use record::{
     Controls, Cycle, CycleCosts, CycleResult, Failure, Holding, LedgerEntry, LedgerKind,

@@ -1,4 +1,4 @@
-//! Which world the engine runs against.
+//! Which world the engine runs against, and how it sizes cycles.
 
 use serde::{Deserialize, Serialize};
 
@@ -32,4 +32,15 @@ impl std::str::FromStr for Mode {
             )),
         }
     }
+}
+
+/// Which size the search looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SizingMode {
+    /// The size with the largest profit above the floor (rule 8).
+    #[default]
+    MaxProfit,
+    /// The seed's rule: the largest size with profit above the floor.
+    MaxSize,
 }
