@@ -255,7 +255,7 @@ impl<V: LoopVenue> Engine<V> {
     async fn open_ledger(&mut self, now: Timestamp) -> Result<(), EngineError> {
         let mut lines = Vec::new();
         for chain in Chain::ALL {
-            for token in TokenId::ALL {
+            for token in TokenId::ALL.into_iter().filter(|t| t.exists_on(chain)) {
                 let amount = self.venue.balance(chain, token).await?;
                 if amount > 0 {
                     lines.push(LedgerEntry {
@@ -360,7 +360,7 @@ impl<V: LoopVenue> Engine<V> {
         }
         let mut balances = Vec::new();
         for chain in Chain::ALL {
-            for token in TokenId::ALL {
+            for token in TokenId::ALL.into_iter().filter(|t| t.exists_on(chain)) {
                 match self.venue.balance(chain, token).await {
                     Ok(amount) => balances.push(BalanceRow {
                         chain,

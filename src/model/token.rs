@@ -189,6 +189,11 @@ impl TokenId {
         }
     }
 
+    /// Whether the wallet can hold this token on `chain` (native, or an ERC-20 there).
+    pub fn exists_on(self, chain: Chain) -> bool {
+        self.is_native() || self.address(chain).is_some()
+    }
+
     /// Native gas token of every chain here is ETH.
     pub fn is_native(self) -> bool {
         self == TokenId::Eth

@@ -1,0 +1,181 @@
+//! The read verbs — `status`, `pnl`, `ledger` — answered by the running
+//! engine when there is one, else from the store opened read-only.
+
+use anyhow::Context;
+use arbkeep::config::Config;
+use arbkeep::engine::ledger::PnlBook;
+use arbkeep::model::money::format_delta;
+use arbkeep::model::time::format_time;
+use arbkeep::model::{CycleId, CycleState, LedgerEntry};
+use arbkeep::store::{InstanceLock, ReadOnlyStore};
+use serde_json::json;
+
+/// What the read verbs need, from wherever it comes.
+struct Facts {
+    engine_pid: Option<u32>,
+    mode: String,
+    phase: String,
+    paused: bool,
+    paused_tokens: Vec<String>,
+    open: u64,
+    completed: u64,
+    failed: u64,
+}
+
+fn offline(config: &Config) -> anyhow::Result<ReadOnlyStore> {
+    ReadOnlyStore::open(&config.data_dir).context("cannot read the store")
+}
+
+fn running(config: &Config) -> Option<u32> {
+    InstanceLock::holder(&config.data_dir)
+}
+
+fn refuse_while_running(pid: u32) -> anyhow::Error {
+    anyhow::anyhow!(
+        "an engine (pid {pid}) holds this data dir and its control API is not reachable"
+    )
+}
+
+fn facts(config: &Config) -> anyhow::Result<Facts> {
+    if let Some(pid) = running(config) {
+        return Err(refuse_while_running(pid));
+    }
+    let store = offline(config)?;
+    let r = store.read()?;
+    let controls = r.controls()?;
+    let cycles = r.cycles()?;
+    let mode: Option<String> = r.meta("mode")?;
+    let count =
+        |f: &dyn Fn(CycleState) -> bool| cycles.iter().filter(|c| f(c.state)).count() as u64;
+    Ok(Facts {
+        engine_pid: None,
+        mode: mode.unwrap_or_default(),
+        phase: "STOPPED".into(),
+        paused: controls.paused,
+        paused_tokens: controls
+            .paused_tokens
+            .iter()
+            .map(|t| t.to_string())
+            .collect(),
+        open: count(&|s| !s.is_terminal()),
+        completed: count(&|s| s == CycleState::Completed),
+        failed: count(&|s| s == CycleState::Failed),
+    })
+}
+
+pub async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
+    let f = facts(config)?;
+    if json {
+        let v = json!({
+            "mode": f.mode,
+            "engine_running": f.engine_pid.is_some(),
+            "pid": f.engine_pid,
+            "phase": f.phase,
+            "paused": f.paused,
+            "paused_tokens": f.paused_tokens,
+            "cycles": {"open": f.open, "completed": f.completed, "failed": f.failed},
+        });
+        println!("{v}");
+    } else {
+        println!("mode    {}", f.mode.to_uppercase());
+        match f.engine_pid {
+            Some(pid) => println!("engine  running (pid {pid})"),
+            None => println!("engine  not running"),
+        }
+        println!("phase   {}", f.phase);
+        println!(
+            "paused  {}{}",
+            if f.paused { "YES" } else { "no" },
+            if f.paused_tokens.is_empty() {
+                String::new()
+            } else {
+                format!(" (tokens: {})", f.paused_tokens.join(", "))
+            }
+        );
+        println!(
+            "cycles  open {}, completed {}, failed {}",
+            f.open, f.completed, f.failed
+        );
+    }
+    Ok(())
+}
+
+pub async fn pnl(config: &Config, json: bool) -> anyhow::Result<()> {
+    if let Some(pid) = running(config) {
+        return Err(refuse_while_running(pid));
+    }
+    let store = offline(config)?;
+    let cycles = store.read()?.cycles()?;
+    let now = cycles.iter().map(|c| c.updated_at).max().unwrap_or(0);
+    let view = PnlBook::from_cycles(&cycles).view(now);
+    if json {
+        println!("{}", serde_json::to_string(&view)?);
+        return Ok(());
+    }
+    let l = &view.lifetime;
+    println!(
+        "lifetime  {} cycles, P&L {} VCRED (gas {}, bridge fees {})",
+        l.cycles,
+        l.profit_vcred.round_dp(6),
+        l.gas_vcred.round_dp(6),
+        l.bridge_fees_vcred.round_dp(6)
+    );
+    for d in &view.daily {
+        let t = &d.totals;
+        println!(
+            "{}  {} cycles, P&L {} VCRED (gas {}, bridge fees {})",
+            d.day,
+            t.cycles,
+            t.profit_vcred.round_dp(6),
+            t.gas_vcred.round_dp(6),
+            t.bridge_fees_vcred.round_dp(6)
+        );
+    }
+    for (token, t) in &view.per_token {
+        println!(
+            "{token:<9} {} cycles, P&L {} VCRED",
+            t.cycles,
+            t.profit_vcred.round_dp(6)
+        );
+    }
+    Ok(())
+}
+
+pub async fn ledger(config: &Config, json: bool, cycle: Option<CycleId>) -> anyhow::Result<()> {
+    if let Some(pid) = running(config) {
+        return Err(refuse_while_running(pid));
+    }
+    let store = offline(config)?;
+    let entries: Vec<LedgerEntry> = store
+        .read()?
+        .ledger(0)?
+        .into_iter()
+        .filter(|e| cycle.is_none() || e.cycle == cycle)
+        .collect();
+    print_ledger(&entries, json)
+}
+
+fn print_ledger(entries: &[LedgerEntry], json: bool) -> anyhow::Result<()> {
+    for e in entries {
+        if json {
+            println!("{}", serde_json::to_string(e)?);
+        } else {
+            let amount = match e.token {
+                Some(t) => format!("{} {t}", format_delta(e.delta, t.decimals())),
+                None => String::new(),
+            };
+            println!(
+                "{:>6} {} {:<13} {:<5} {:<9} {:>26} {}{}",
+                e.seq,
+                format_time(e.at),
+                format!("{:?}", e.kind),
+                e.cycle.map(|c| c.to_string()).unwrap_or_default(),
+                e.chain.map(|c| c.name()).unwrap_or_default(),
+                amount,
+                if e.operator { "[operator] " } else { "" },
+                e.note
+            );
+        }
+    }
+    Ok(())
+}
