@@ -444,7 +444,7 @@ impl SizeSearch {
             if b.p > self.floor
                 && b.p.is_sign_positive()
                 && let Some(slack) = b.p.checked_mul(flat_top_tolerance())
-                && ceiling - b.p <= slack
+                && ceiling.checked_sub(b.p).is_some_and(|gain| gain <= slack)
             {
                 return None;
             }
@@ -493,7 +493,10 @@ fn chord(p: Point, q: Point, at: Units) -> Option<Decimal> {
     if p.x == q.x {
         return None;
     }
-    let slope = (q.p - p.p).checked_div(size_dec(q.x) - size_dec(p.x))?;
+    // Profits come from outside: checked arithmetic, never a panic.
+    let slope =
+        q.p.checked_sub(p.p)?
+            .checked_div(size_dec(q.x) - size_dec(p.x))?;
     p.p.checked_add(slope.checked_mul(size_dec(at) - size_dec(p.x))?)
 }
 
@@ -505,8 +508,8 @@ fn vertex(a: Point, b: Point, c: Point) -> Option<Units> {
     let mid = size_dec(b.x - a.x).checked_div(width)?;
     let rest = Decimal::ONE - mid;
     // Newton's divided differences on the rescaled axis.
-    let d1 = (b.p - a.p).checked_div(mid)?;
-    let d2 = (c.p - b.p).checked_div(rest)?;
+    let d1 = b.p.checked_sub(a.p)?.checked_div(mid)?;
+    let d2 = c.p.checked_sub(b.p)?.checked_div(rest)?;
     let curvature = d2.checked_sub(d1)?;
     if !curvature.is_sign_negative() || curvature.is_zero() {
         return None;
@@ -720,7 +723,9 @@ mod tests {
     fn converges_to_granularity_on_a_sharp_top() {
         // A tent (profit 1 000 at the top, falling 3 per unit either side)
         // leaves the flat-top rule (0.1 % of 1 000 = 1) nothing to stop on
-        // before the interval is a unit wide.
+        // before the interval is a unit wide. The walk also passes the top
+        // between two deeply unprofitable probes (80 000 and 160 000), which
+        // the early "nothing profitable" exit must not mistake for a loss.
         let top: Units = 123_457;
         let f = move |x: Units| Decimal::from(1_000i64 - 3 * top.abs_diff(x) as i64);
         let (outcome, probes) = max_profit(bounds(1_000, 300_000, 10_000, 1), f);
@@ -869,6 +874,28 @@ mod tests {
         assert_eq!(search.outcome().probes, 0);
         assert_eq!(search.outcome().best, None);
         assert_eq!(search.next_probe(), first);
+    }
+
+    #[test]
+    fn equal_profits_prefer_the_smaller_size() {
+        let (outcome, probes) = max_profit(bounds(100, 10_000, 1_000, 1), |_| Decimal::ONE);
+        let smallest = probes.iter().min().copied();
+        assert_eq!(outcome.best, smallest.map(|x| (x, Decimal::ONE)));
+    }
+
+    #[test]
+    fn extreme_profits_do_not_panic() {
+        let f = |x: Units| {
+            if x.is_multiple_of(2) {
+                Decimal::MAX
+            } else {
+                Decimal::MIN
+            }
+        };
+        for mode in [SizingMode::MaxProfit, SizingMode::MaxSize] {
+            let (outcome, _) = drive(mode, usual(), Decimal::ZERO, 64, f);
+            assert!(outcome.best.is_some_and(|(_, p)| p == Decimal::MAX));
+        }
     }
 
     #[test]
