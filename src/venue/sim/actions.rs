@@ -160,7 +160,7 @@ pub fn apply(state: &State, intent: &Intent, now: Timestamp) -> Result<Applied, 
                         STARGATE_NATIVE_FEE,
                         expected,
                         ids::stargate_guid(state.seed, intent.id),
-                        now + stargate_delay(state.seed, intent.id),
+                        now.saturating_add(stargate_delay(state.seed, intent.id)),
                     )
                 }
                 Route::HemiTunnel => {
@@ -174,19 +174,19 @@ pub fn apply(state: &State, intent: &Intent, now: Timestamp) -> Result<Applied, 
                         0,
                         amount,
                         ids::withdrawal_hash(state.seed, intent.id),
-                        now + prove_delay(state.seed, intent.id),
+                        now.saturating_add(prove_delay(state.seed, intent.id)),
                     )
                 }
             };
             wallet
                 .can_pay(&[
                     (from, token, amount),
-                    (from, TokenId::Eth, gas + native_fee),
+                    (from, TokenId::Eth, gas.saturating_add(native_fee)),
                 ])
                 .map_err(insufficient)?;
             wallet.debit(from, token, amount).map_err(insufficient)?;
             wallet
-                .debit(from, TokenId::Eth, gas + native_fee)
+                .debit(from, TokenId::Eth, gas.saturating_add(native_fee))
                 .map_err(insufficient)?;
             let ticket = BridgeTicket {
                 route,

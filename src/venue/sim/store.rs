@@ -178,9 +178,18 @@ impl Store {
             ));
         }
         let seed = parse_num("seed", &get("seed")?)?;
-        let genesis_time = parse_num("genesis_time", &get("genesis_time")?)?;
-        let time = parse_num("time", &get("time")?)?;
-        let epoch = parse_num("epoch", &get("epoch")?)?;
+        let genesis_time: u64 = parse_num("genesis_time", &get("genesis_time")?)?;
+        let time: u64 = parse_num("time", &get("time")?)?;
+        let epoch: u64 = parse_num("epoch", &get("epoch")?)?;
+        // Time and epoch are always written together; if they disagree the
+        // file was damaged, and catching up from a wild epoch could run for ages.
+        if epoch != time / super::market::EPOCH_MS || genesis_time > time {
+            return Err(SimError::corrupt(
+                "meta",
+                "epoch",
+                format!("epoch {epoch} does not match time {time} (genesis {genesis_time})"),
+            ));
+        }
 
         let market_table = txn.open_table(MARKET)?;
         let market_text = market_table
@@ -344,6 +353,7 @@ impl Writer<'_> {
 mod tests {
     use super::*;
     use crate::model::time::MINUTE;
+    use crate::venue::sim::market::EPOCH_MS;
     use crate::venue::sim::testing::{clean, temp_path};
 
     #[test]
@@ -379,6 +389,33 @@ mod tests {
     }
 
     #[test]
+    fn a_write_that_fails_halfway_leaves_nothing() {
+        let path = temp_path("store-atomic");
+        let store = Store::open(&path).unwrap();
+        let state = State::genesis(3, 1_767_225_600_000);
+        store
+            .write(|w| {
+                w.identity(&state)?;
+                w.world(state.time, state.epoch, &state.market, &state.wallet)
+            })
+            .unwrap();
+        let mut richer = state.wallet.clone();
+        richer.credit(Chain::Ethereum, TokenId::Usdc, 1_000_000);
+        let failed: Result<(), SimError> = store.write(|w| {
+            w.world(state.time, state.epoch, &state.market, &richer)?;
+            Err(SimError::corrupt(
+                "test",
+                "halfway",
+                "the process dies here",
+            ))
+        });
+        assert!(failed.is_err());
+        assert_eq!(store.load().unwrap(), Some(state));
+        drop(store);
+        clean(&path);
+    }
+
+    #[test]
     fn a_corrupt_record_names_its_table_and_key() {
         let path = temp_path("store-corrupt");
         let store = Store::open(&path).unwrap();
@@ -407,6 +444,20 @@ mod tests {
             .unwrap();
         let err = store.load().unwrap_err().to_string();
         assert!(err.contains("executions/c1/prove/0"), "{err}");
+        store
+            .write(|w| {
+                w.txn.delete_table(EXECUTIONS)?;
+                w.txn.open_table(EXECUTIONS)?;
+                w.world(
+                    state.time + 10 * EPOCH_MS,
+                    state.epoch,
+                    &state.market,
+                    &state.wallet,
+                )
+            })
+            .unwrap();
+        let err = store.load().unwrap_err().to_string();
+        assert!(err.contains("meta/epoch"), "{err}");
         drop(store);
         clean(&path);
     }

@@ -107,9 +107,9 @@ impl SimWorld {
         self.synced().time
     }
 
-    /// The state, without catching up. A panic elsewhere cannot leave it
-    /// half-changed (changes are whole assignments after a commit), so a
-    /// poisoned lock is still good.
+    /// The state, without catching up. Nothing here panics by design; were
+    /// something to, the file still holds the last committed world and the
+    /// in-memory one is the best we have, so a poisoned lock is taken as is.
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.inner
             .state
@@ -118,9 +118,9 @@ impl SimWorld {
     }
 
     /// The state caught up with the clock. Market moves are recomputed
-    /// identically after a crash, so they are stored only at checkpoints; a
-    /// delivery is stored at once, so that an arrival the engine saw is
-    /// never taken back by a restart.
+    /// identically after a crash, so they are stored only with checkpoints
+    /// and executes; a delivery is stored at once, so that an arrival the
+    /// engine saw is never taken back by a restart.
     pub(super) fn synced(&self) -> MutexGuard<'_, State> {
         let mut state = self.lock();
         if state.advance(self.inner.clock.now()) > 0
