@@ -10,6 +10,9 @@ use crate::model::{
 use crate::venue::{FeeSchedule, LoopVenue, VenueError};
 use rust_decimal::Decimal;
 
+/// Decimal places of costs valued in VCRED.
+pub const VALUE_PLACES: u32 = 12;
+
 /// How long a swap transaction stays valid.
 pub const SWAP_DEADLINE_MS: u64 = 10 * MINUTE;
 
@@ -23,9 +26,11 @@ pub struct Valuation {
 }
 
 impl Valuation {
-    /// Wei of ETH valued in VCRED.
+    /// Wei of ETH valued in VCRED, rounded up at 12 places: a fixed scale
+    /// keeps every sum of costs exact, whatever order it is added in.
     pub fn wei_to_vcred(&self, wei: Units) -> Decimal {
-        to_decimal(wei, 18).unwrap_or(Decimal::MAX) * self.eth_usdc * self.vcred_per_usdc
+        let value = to_decimal(wei, 18).unwrap_or(Decimal::MAX) * self.eth_usdc * self.vcred_per_usdc;
+        value.round_dp_with_strategy(VALUE_PLACES, rust_decimal::RoundingStrategy::AwayFromZero)
     }
 
     /// Read the current valuation from the venue (one fee read, one quote).
@@ -73,9 +78,9 @@ pub fn cycle_gas_wei(route: Route, fees: &FeeSchedule) -> Units {
     let swaps = 2 * fees.swap_gas_hemi + fees.swap_gas_ethereum;
     let back = fees.bridge_send_gas_ethereum + fees.stargate_native_fee;
     let out = match route {
-        Route::Stargate => fees.bridge_send_gas_hemi + fees.stargate_native_fee,
+        Route::Stargate => fees.stargate_send_gas_hemi + fees.stargate_native_fee,
         Route::HemiTunnel => {
-            fees.bridge_send_gas_hemi + fees.prove_gas_ethereum + fees.finalize_gas_ethereum
+            fees.tunnel_initiate_gas_hemi + fees.prove_gas_ethereum + fees.finalize_gas_ethereum
         }
     };
     swaps + back + out
@@ -349,7 +354,8 @@ mod tests {
         FeeSchedule {
             swap_gas_hemi: 150_000 * 1_000_000_000,
             swap_gas_ethereum: 150_000 * 20_000_000_000,
-            bridge_send_gas_hemi: 200_000 * 1_000_000_000,
+            stargate_send_gas_hemi: 200_000 * 1_000_000_000,
+            tunnel_initiate_gas_hemi: 250_000 * 1_000_000_000,
             bridge_send_gas_ethereum: 200_000 * 20_000_000_000,
             prove_gas_ethereum: 400_000 * 20_000_000_000,
             finalize_gas_ethereum: 300_000 * 20_000_000_000,

@@ -59,7 +59,9 @@ pub struct FeeSchedule {
     /// Expected gas cost of one action of each kind, in wei of ETH, per chain.
     pub swap_gas_hemi: Units,
     pub swap_gas_ethereum: Units,
-    pub bridge_send_gas_hemi: Units,
+    /// Sending X out of Hemi: a Stargate / OFT send, or the tunnel's initiation.
+    pub stargate_send_gas_hemi: Units,
+    pub tunnel_initiate_gas_hemi: Units,
     pub bridge_send_gas_ethereum: Units,
     pub prove_gas_ethereum: Units,
     pub finalize_gas_ethereum: Units,

@@ -12,7 +12,7 @@ use super::fees::{
 use super::ids;
 use super::market::Market;
 use super::state::State;
-use super::wallet::{Shortfall, Wallet, exists};
+use super::wallet::{Shortfall, Wallet};
 use crate::model::intent::payload_hash;
 use crate::model::time::format_time;
 use crate::model::{
@@ -84,7 +84,7 @@ pub fn apply(state: &State, intent: &Intent, now: Timestamp) -> Result<Applied, 
             if amount_in == 0 {
                 return Err(rejected("swap of nothing"));
             }
-            if !exists(chain, token_in) || !exists(chain, token_out) {
+            if !token_in.exists_on(chain) || !token_out.exists_on(chain) {
                 return Err(rejected(format!(
                     "{token_in}→{token_out} does not trade on {chain}"
                 )));
@@ -141,7 +141,7 @@ pub fn apply(state: &State, intent: &Intent, now: Timestamp) -> Result<Applied, 
             if from == to {
                 return Err(rejected(format!("bridge from {from} to itself")));
             }
-            if !exists(from, token) || !exists(to, token) {
+            if !token.exists_on(from) || !token.exists_on(to) {
                 return Err(rejected(format!(
                     "{token} cannot travel from {from} to {to}"
                 )));

@@ -34,9 +34,8 @@ pub fn schedule(market: &Market) -> FeeSchedule {
     FeeSchedule {
         swap_gas_hemi: gas_cost(market, Chain::Hemi, SWAP_GAS),
         swap_gas_ethereum: gas_cost(market, Chain::Ethereum, SWAP_GAS),
-        // One field serves both routes out of Hemi: quote the dearer tunnel
-        // initiation so that estimates stay conservative.
-        bridge_send_gas_hemi: gas_cost(market, Chain::Hemi, TUNNEL_INITIATE_GAS),
+        stargate_send_gas_hemi: gas_cost(market, Chain::Hemi, STARGATE_SEND_GAS),
+        tunnel_initiate_gas_hemi: gas_cost(market, Chain::Hemi, TUNNEL_INITIATE_GAS),
         bridge_send_gas_ethereum: gas_cost(market, Chain::Ethereum, STARGATE_SEND_GAS),
         prove_gas_ethereum: gas_cost(market, Chain::Ethereum, PROVE_GAS),
         finalize_gas_ethereum: gas_cost(market, Chain::Ethereum, FINALIZE_GAS),

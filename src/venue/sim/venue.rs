@@ -4,7 +4,6 @@
 
 use super::fees;
 use super::market::{EPOCH_MS, GWEI};
-use super::wallet::exists;
 use super::world::SimWorld;
 use crate::model::{
     BridgeTicket, Chain, Intent, IntentId, Receipt, Route, Timestamp, TokenId, Units, format_units,
@@ -28,7 +27,7 @@ impl LoopVenue for SimWorld {
     ) -> Result<Units, VenueError> {
         let state = self.synced();
         for token in [token_in, token_out] {
-            if !exists(chain, token) {
+            if !token.exists_on(chain) {
                 return Err(no_such_token(chain, token));
             }
         }
@@ -45,7 +44,7 @@ impl LoopVenue for SimWorld {
     }
 
     async fn balance(&self, chain: Chain, token: TokenId) -> Result<Units, VenueError> {
-        if !exists(chain, token) {
+        if !token.exists_on(chain) {
             return Err(no_such_token(chain, token));
         }
         Ok(self.synced().wallet.get(chain, token))

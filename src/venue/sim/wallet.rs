@@ -18,18 +18,12 @@ pub struct Shortfall {
     pub need: Units,
 }
 
-/// Whether `token` exists on `chain`: native ETH everywhere, ERC-20s where
-/// they have an address (VCRED lives on Hemi only).
-pub fn exists(chain: Chain, token: TokenId) -> bool {
-    token.is_native() || token.address(chain).is_some()
-}
-
 /// Every (chain, token) the wallet can hold, in order.
 pub fn slots() -> impl Iterator<Item = (Chain, TokenId)> {
     Chain::ALL
         .into_iter()
         .flat_map(|c| TokenId::ALL.into_iter().map(move |t| (c, t)))
-        .filter(|&(c, t)| exists(c, t))
+        .filter(|&(c, t)| t.exists_on(c))
 }
 
 impl Wallet {
