@@ -3,4 +3,5 @@
 pub mod control;
 pub mod engine;
 pub mod model;
+pub mod notify;
 pub mod venue;

@@ -1,0 +1,89 @@
+//! The webhook URL as a secret: Slack and Discord put the credential in the
+//! path, so the URL is only ever shown as `scheme://host/<redacted>`.
+
+use super::WebhookError;
+use std::fmt;
+
+/// The environment variable the caller reads the URL from.
+pub const WEBHOOK_URL_ENV: &str = "ARBKEEP_WEBHOOK_URL";
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookUrl(reqwest::Url);
+
+impl WebhookUrl {
+    /// Accept `https://…`, or `http://` to a loopback host only (a local
+    /// relay or a test): plain http elsewhere would send the secret in clear.
+    /// Errors never repeat the URL.
+    pub fn parse(text: &str) -> Result<Self, WebhookError> {
+        let url = reqwest::Url::parse(text.trim())
+            .map_err(|e| WebhookError::InvalidUrl(format!("not a URL ({e})")))?;
+        let Some(host) = url.host_str() else {
+            return Err(WebhookError::InvalidUrl("it has no host".into()));
+        };
+        let loopback = host.eq_ignore_ascii_case("localhost")
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        match url.scheme() {
+            "https" => Ok(Self(url)),
+            "http" if loopback => Ok(Self(url)),
+            "http" => Err(WebhookError::InvalidUrl(
+                "it must use https (plain http is allowed only to a loopback host)".into(),
+            )),
+            other => Err(WebhookError::InvalidUrl(format!(
+                "unsupported scheme {other:?} (expected https)"
+            ))),
+        }
+    }
+
+    /// The full URL, for the HTTP client only.
+    pub(crate) fn expose(&self) -> &reqwest::Url {
+        &self.0
+    }
+
+    /// The host, which is not secret and helps operators ("hooks.slack.com").
+    pub fn host(&self) -> String {
+        self.0.host_str().unwrap_or_default().to_string()
+    }
+}
+
+impl fmt::Debug for WebhookUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WebhookUrl({self})")
+    }
+}
+
+impl fmt::Display for WebhookUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}/<redacted>", self.0.scheme(), self.host())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SLACK: &str = "https://hooks.slack.com/services/T000/B000/XXXXSECRETXXXX";
+
+    #[test]
+    fn debug_and_display_redact() {
+        let url = WebhookUrl::parse(SLACK).expect("valid");
+        for shown in [format!("{url}"), format!("{url:?}")] {
+            assert!(!shown.contains("SECRET"), "{shown}");
+            assert!(shown.contains("hooks.slack.com"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        assert!(WebhookUrl::parse("http://127.0.0.1:9/hook").is_ok());
+        assert!(WebhookUrl::parse("http://localhost:9/hook").is_ok());
+        let err = WebhookUrl::parse("http://example.com/SECRET").expect_err("http");
+        assert!(!err.to_string().contains("SECRET"));
+        assert!(WebhookUrl::parse("ftp://example.com/x").is_err());
+        let err = WebhookUrl::parse("not a url SECRET").expect_err("garbage");
+        assert!(!err.to_string().contains("SECRET"));
+    }
+}
