@@ -59,7 +59,13 @@ pub(crate) struct Deliverer {
 impl Deliverer {
     pub(crate) fn new(config: &WebhookConfig) -> Result<Self, WebhookError> {
         ensure_crypto_provider();
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if config.url.is_loopback() {
+            // An HTTP(S)_PROXY from the environment must not swallow a
+            // local relay.
+            builder = builder.no_proxy();
+        }
+        let client = builder
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             // A webhook that redirects is misconfigured; do not follow it
@@ -207,6 +213,15 @@ mod tests {
         assert!(p.backoff(1, u64::MAX) <= Duration::from_millis(200));
         assert_eq!(p.backoff(10, 0), Duration::from_millis(500));
         assert!(p.backoff(40, u64::MAX) <= Duration::from_secs(1));
+    }
+
+    #[tokio::test]
+    async fn builds_an_https_client_with_the_ring_provider() {
+        // Without a provider reqwest (rustls-no-provider) would panic here.
+        let url = WebhookUrl::parse("https://hooks.slack.com/services/x").expect("url");
+        let config = WebhookConfig::new(url, super::super::WebhookFormat::Slack);
+        assert!(Deliverer::new(&config).is_ok());
+        assert!(rustls::crypto::CryptoProvider::get_default().is_some());
     }
 
     #[test]

@@ -17,15 +17,10 @@ impl WebhookUrl {
     pub fn parse(text: &str) -> Result<Self, WebhookError> {
         let url = reqwest::Url::parse(text.trim())
             .map_err(|e| WebhookError::InvalidUrl(format!("not a URL ({e})")))?;
-        let Some(host) = url.host_str() else {
+        if url.host_str().is_none() {
             return Err(WebhookError::InvalidUrl("it has no host".into()));
-        };
-        let loopback = host.eq_ignore_ascii_case("localhost")
-            || host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
+        }
+        let loopback = is_loopback(&url);
         match url.scheme() {
             "https" => Ok(Self(url)),
             "http" if loopback => Ok(Self(url)),
@@ -38,6 +33,11 @@ impl WebhookUrl {
         }
     }
 
+    /// A local relay or a test receiver: no proxy applies to it.
+    pub(crate) fn is_loopback(&self) -> bool {
+        is_loopback(&self.0)
+    }
+
     /// The full URL, for the HTTP client only.
     pub(crate) fn expose(&self) -> &reqwest::Url {
         &self.0
@@ -47,6 +47,16 @@ impl WebhookUrl {
     pub fn host(&self) -> String {
         self.0.host_str().unwrap_or_default().to_string()
     }
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let host = url.host_str().unwrap_or_default();
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl fmt::Debug for WebhookUrl {
