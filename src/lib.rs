@@ -1,9 +1,11 @@
 //! arbkeep: a terminal console for arbitrage keepers that never loses track of money.
 
 pub mod config;
+pub mod control;
 pub mod engine;
 pub mod logging;
 pub mod model;
+pub mod notify;
 pub mod store;
 pub mod strategy;
 pub mod venue;

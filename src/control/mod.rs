@@ -1,0 +1,160 @@
+//! The control API: one WebSocket server on loopback that lets other
+//! processes (`arbkeep attach`, the CLI verbs, a strategy's own clients) read
+//! the engine's snapshot and send it commands, and the client side of it.
+//!
+//! # Where to find it
+//! The server binds `127.0.0.1` only (there is no option to bind anything
+//! else) on [`ControlConfig::port`] (8768 by default, the Stellar seed's
+//! port; 0 picks a free one). It writes the bound address to
+//! `<data_dir>/control.addr` and removes it on shutdown. Commands need the
+//! token in `<data_dir>/control.token`: 32 random bytes as 64 hex digits,
+//! mode 0600, made once and reused while it stays valid and private. Reading
+//! that file is the proof of being the operator.
+//!
+//! Browsers always send an `Origin` header on WebSocket upgrades; the server
+//! refuses any upgrade whose `Origin` is not in
+//! [`ControlConfig::allowed_origins`] (empty by default), so a web page open
+//! on the same machine cannot read the snapshot.
+//!
+//! # Protocol
+//! Every frame is one JSON object in a text message. A client message may
+//! carry an `"id"` (any JSON value); every answer to it echoes that `"id"`.
+//!
+//! | client sends | server answers | token |
+//! | --- | --- | --- |
+//! | `{"type":"status"}` | `{"type":"status","status":{"seq","mode","phase","paused","paused_tokens","approval","now","cycles":{"open","completed","failed"}}}` | no |
+//! | `{"type":"snapshot"}` | `{"type":"snapshot","snapshot":{…}}` once | no |
+//! | `{"type":"subscribe"}` | `{"type":"snapshot",…}` now and after every change, until the client closes or sends `{"type":"unsubscribe"}` (answered `{"type":"unsubscribed"}`). Snapshots that change faster than the client reads are coalesced: the client always gets the latest. | no |
+//! | `{"type":"command","token":"…","command":{"command":"pause"},"operator":"cli"}` | `{"type":"result","ok":true,"message":"…"}` or `"ok":false` with the engine's reason | yes |
+//!
+//! `command` is an [`crate::engine::Command`] in its JSON form; `operator`
+//! (optional, `[A-Za-z0-9_-]{1,32}`) names the front end in the audit trail as
+//! `<operator>@api`.
+//!
+//! Errors are `{"type":"error","id":…,"error":"…"}`; the connection stays
+//! open. A missing or wrong token gives `"unauthorized: …"` and nothing
+//! reaches the engine. The token is compared in constant time and never
+//! logged or echoed.
+//!
+//! Messages the built-in types do not cover (an unknown `type`, or none at
+//! all, like the Stellar seed's `{"command":"get_supported_assets"}`) are
+//! offered to each registered [`ControlExtension`] in turn before the server
+//! answers `unknown message type`.
+
+mod addr;
+mod client;
+mod extension;
+mod protocol;
+mod server;
+mod token;
+
+pub use client::{ControlClient, attach};
+pub use extension::{Access, ControlExtension, ExtensionReply, Outbox, OutboxClosed};
+pub use server::{ControlServer, serve};
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The Stellar seed's port; `arbkeep` keeps it so its clients find us.
+pub const DEFAULT_PORT: u16 = 8768;
+/// Written by the server, read by clients: `127.0.0.1:<port>`.
+pub const ADDR_FILE: &str = "control.addr";
+/// The operator's proof: 64 hex digits, mode 0600.
+pub const TOKEN_FILE: &str = "control.token";
+
+/// How to run the control server.
+#[derive(Clone)]
+pub struct ControlConfig {
+    /// 8768 by default; 0 lets the OS choose (tests).
+    pub port: u16,
+    /// Where `control.addr` and `control.token` live (the engine's data dir).
+    pub data_dir: PathBuf,
+    /// `Origin` header values allowed to upgrade (browser dashboards). Empty:
+    /// any request that carries an `Origin` is refused.
+    pub allowed_origins: Vec<String>,
+    /// Consulted in order for messages the built-in types do not cover.
+    pub extensions: Vec<Arc<dyn ControlExtension>>,
+}
+
+impl ControlConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            port: DEFAULT_PORT,
+            data_dir: data_dir.into(),
+            allowed_origins: Vec::new(),
+            extensions: Vec::new(),
+        }
+    }
+
+    pub fn with_port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    pub fn with_extension(mut self, extension: Arc<dyn ControlExtension>) -> Self {
+        self.extensions.push(extension);
+        self
+    }
+}
+
+impl fmt::Debug for ControlConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ControlConfig")
+            .field("port", &self.port)
+            .field("data_dir", &self.data_dir)
+            .field("allowed_origins", &self.allowed_origins)
+            .field(
+                "extensions",
+                &self.extensions.iter().map(|e| e.name()).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// What can go wrong on either side of the control API. No variant ever
+/// carries the token.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("no engine is running on {dir} (no control.addr)")]
+    NoEngine { dir: PathBuf },
+    #[error("{path} is unreadable or malformed: {reason}")]
+    BadAddrFile { path: PathBuf, reason: String },
+    #[error(
+        "{addr} in control.addr is not a loopback address; refusing to connect (the token must not leave this machine)"
+    )]
+    NotLoopback { addr: String },
+    #[error(
+        "connection refused at {addr}: no engine is listening (a stale control.addr from an engine that crashed?)"
+    )]
+    ConnectionRefused { addr: String },
+    #[error("could not connect to the engine at {addr}: {reason}")]
+    Connect { addr: String, reason: String },
+    #[error("could not listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not generate a control token: the system's random source failed")]
+    Random,
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    #[error("the engine refused: {0}")]
+    Refused(String),
+    #[error("the control server answered with an error: {0}")]
+    Server(String),
+    #[error("unexpected answer from the control server: {0}")]
+    Protocol(String),
+    #[error("no answer from the engine within {0} s")]
+    Timeout(u64),
+    #[error("the connection to the engine was lost: {0}")]
+    Disconnected(String),
+}

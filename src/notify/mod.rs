@@ -1,0 +1,236 @@
+//! Webhooks (seed 003 §16): the engine's notices, posted to a Slack, Discord
+//! or generic receiver. The engine only `broadcast::send`s; everything here
+//! runs on its own task behind a bounded drop-oldest queue, so a slow or
+//! hanging receiver costs old notices, never the engine's time.
+//!
+//! The URL usually embeds a credential: it comes from the environment
+//! ([`WEBHOOK_URL_ENV`], read by the caller), is shown redacted, and never
+//! goes into a payload or a log line.
+
+mod deliver;
+mod payload;
+mod queue;
+mod url;
+
+pub use payload::{WebhookFormat, payload};
+pub use url::{WEBHOOK_URL_ENV, WebhookUrl};
+
+use crate::engine::Notice;
+use deliver::Deliverer;
+use queue::DropOldest;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// Never contains the URL itself.
+    #[error("invalid webhook URL: {0}")]
+    InvalidUrl(String),
+    #[error("unknown webhook event {0:?} (known: {known})", known = EVENT_NAMES.join(", "))]
+    UnknownEvent(String),
+    #[error("could not build the webhook HTTP client: {0}")]
+    Client(String),
+}
+
+/// The notices' `event` names (their JSON tag), for filters.
+pub const EVENT_NAMES: [&str; 8] = [
+    "opportunity_detected",
+    "tx_submitted",
+    "tx_confirmed",
+    "bridge_stage_ready",
+    "cycle_completed",
+    "cycle_failed",
+    "stuck",
+    "token_expiry",
+];
+
+/// The `event` name of a notice (its serde tag).
+pub fn event_name(notice: &Notice) -> String {
+    serde_json::to_value(notice)
+        .ok()
+        .and_then(|v| v.get("event").and_then(|e| e.as_str()).map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Which notices to post.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum EventFilter {
+    #[default]
+    All,
+    Only(BTreeSet<String>),
+}
+
+impl EventFilter {
+    /// Only these events; unknown names are an error (a typo would otherwise
+    /// silence an alert forever).
+    pub fn only<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> Result<Self, WebhookError> {
+        let mut set = BTreeSet::new();
+        for name in names {
+            let name = name.as_ref().trim();
+            if !EVENT_NAMES.contains(&name) {
+                return Err(WebhookError::UnknownEvent(name.to_string()));
+            }
+            set.insert(name.to_string());
+        }
+        Ok(Self::Only(set))
+    }
+
+    pub fn allows(&self, notice: &Notice) -> bool {
+        match self {
+            Self::All => true,
+            Self::Only(names) => names.contains(&event_name(notice)),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub url: WebhookUrl,
+    pub format: WebhookFormat,
+    /// For one attempt, connection included.
+    pub timeout: Duration,
+    /// Attempts after the first before giving up on a notice.
+    pub max_retries: u32,
+    pub initial_backoff: Duration,
+    /// Cap on any one wait, `Retry-After` included.
+    pub max_backoff: Duration,
+    /// Notices waiting for delivery; beyond this the oldest is dropped.
+    pub queue_capacity: usize,
+    pub events: EventFilter,
+}
+
+impl WebhookConfig {
+    /// Defaults: 10 s per attempt, 5 retries from 1 s up to 60 s, 256 queued,
+    /// every event.
+    pub fn new(url: WebhookUrl, format: WebhookFormat) -> Self {
+        Self {
+            url,
+            format,
+            timeout: Duration::from_secs(10),
+            max_retries: 5,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+            queue_capacity: 256,
+            events: EventFilter::All,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    delivered: AtomicU64,
+    failed: AtomicU64,
+    dropped: AtomicU64,
+    retries: AtomicU64,
+}
+
+/// Counters of a webhook task, for the screen and for tests.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookStats(Arc<Counters>);
+
+impl WebhookStats {
+    /// Notices the receiver accepted.
+    pub fn delivered(&self) -> u64 {
+        self.0.delivered.load(Ordering::Relaxed)
+    }
+    /// Notices given up on after retries (or refused outright).
+    pub fn failed(&self) -> u64 {
+        self.0.failed.load(Ordering::Relaxed)
+    }
+    /// Notices never attempted: pushed out of a full queue, or missed
+    /// because the broadcast channel lapped this listener.
+    pub fn dropped(&self) -> u64 {
+        self.0.dropped.load(Ordering::Relaxed)
+    }
+    /// Retries made, all notices together.
+    pub fn retries(&self) -> u64 {
+        self.0.retries.load(Ordering::Relaxed)
+    }
+}
+
+/// Post every notice from `notices` that passes the filter. The task ends
+/// when the broadcast channel closes and the queue is drained; abort it to
+/// stop sooner.
+pub fn spawn_webhooks(
+    notices: broadcast::Receiver<Notice>,
+    config: WebhookConfig,
+) -> JoinHandle<()> {
+    spawn_webhooks_with_stats(notices, config).0
+}
+
+/// [`spawn_webhooks`], also returning its counters.
+pub fn spawn_webhooks_with_stats(
+    notices: broadcast::Receiver<Notice>,
+    config: WebhookConfig,
+) -> (JoinHandle<()>, WebhookStats) {
+    let stats = WebhookStats::default();
+    let task = tokio::spawn(run(notices, config, stats.clone()));
+    (task, stats)
+}
+
+async fn run(mut notices: broadcast::Receiver<Notice>, config: WebhookConfig, stats: WebhookStats) {
+    let deliverer = match Deliverer::new(&config) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(url = %config.url, error = %e, "webhooks disabled");
+            return;
+        }
+    };
+    tracing::info!(url = %config.url, format = ?config.format, "webhooks on");
+    let queue = DropOldest::new(config.queue_capacity);
+    let counters = &stats.0;
+
+    // Intake: never waits on the network, so the broadcast channel is
+    // drained as fast as the engine fills it.
+    let intake = async {
+        loop {
+            match notices.recv().await {
+                Ok(notice) => {
+                    if config.events.allows(&notice) {
+                        queue.push(notice, &counters.dropped);
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    counters.dropped.fetch_add(missed, Ordering::Relaxed);
+                    tracing::warn!(missed, "webhooks: fell behind the engine's notices");
+                }
+                Err(broadcast::error::RecvError::Closed) => {
+                    queue.close();
+                    break;
+                }
+            }
+        }
+    };
+
+    let delivery = async {
+        while let Some(notice) = queue.pop().await {
+            let body = payload(config.format, &notice);
+            match deliverer.deliver(&body).await {
+                Ok(retries) => {
+                    counters.delivered.fetch_add(1, Ordering::Relaxed);
+                    counters
+                        .retries
+                        .fetch_add(u64::from(retries), Ordering::Relaxed);
+                }
+                Err((why, retries)) => {
+                    counters.failed.fetch_add(1, Ordering::Relaxed);
+                    counters
+                        .retries
+                        .fetch_add(u64::from(retries), Ordering::Relaxed);
+                    tracing::warn!(
+                        url = %config.url,
+                        event = %event_name(&notice),
+                        %why,
+                        "webhook: gave up on a notice"
+                    );
+                }
+            }
+        }
+    };
+
+    tokio::join!(intake, delivery);
+}
