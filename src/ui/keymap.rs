@@ -114,7 +114,7 @@ pub const BINDINGS: &[Binding] = &[
         &[code(KeyCode::Esc)],
         "Esc",
         Action::Close,
-        "close popup / clear message",
+        "clear message and filter",
     ),
     b(
         Normal,
@@ -133,51 +133,51 @@ pub const BINDINGS: &[Binding] = &[
     b(
         Normal,
         &[k('1')],
-        "1",
+        "1-7",
         Action::Focus(Panel::Opportunities),
-        "go to opportunities",
+        "focus panel by its number",
     ),
     b(
         Normal,
         &[k('2')],
-        "2",
+        "1-7",
         Action::Focus(Panel::Cycles),
-        "go to cycles",
+        "focus panel by its number",
     ),
     b(
         Normal,
         &[k('3')],
-        "3",
+        "1-7",
         Action::Focus(Panel::Balances),
-        "go to balances",
+        "focus panel by its number",
     ),
     b(
         Normal,
         &[k('4')],
-        "4",
+        "1-7",
         Action::Focus(Panel::Positions),
-        "go to positions",
+        "focus panel by its number",
     ),
     b(
         Normal,
         &[k('5')],
-        "5",
+        "1-7",
         Action::Focus(Panel::Pnl),
-        "go to P&L",
+        "focus panel by its number",
     ),
     b(
         Normal,
         &[k('6')],
-        "6",
+        "1-7",
         Action::Focus(Panel::Venues),
-        "go to venue health",
+        "focus panel by its number",
     ),
     b(
         Normal,
         &[k('7')],
-        "7",
+        "1-7",
         Action::Focus(Panel::Log),
-        "go to log",
+        "focus panel by its number",
     ),
     b(
         Normal,
@@ -233,14 +233,14 @@ pub const BINDINGS: &[Binding] = &[
         &[k('t')],
         "t",
         Action::ToggleTokenPause,
-        "pause / resume selected token",
+        "pause/resume selected token",
     ),
     b(
         Normal,
         &[k('a')],
         "a",
         Action::Approve,
-        "approve opportunity (edit size)",
+        "approve (edit size first)",
     ),
     b(Normal, &[k('r')], "r", Action::Reject, "reject opportunity"),
     b(
@@ -430,6 +430,14 @@ mod tests {
                     ctx
                 );
             }
+        }
+    }
+
+    #[test]
+    fn help_texts_fit_the_80_column_help_popup() {
+        for binding in BINDINGS {
+            assert!(binding.label.chars().count() <= 9, "{}", binding.label);
+            assert!(binding.help.chars().count() <= 28, "{}", binding.help);
         }
     }
 

@@ -75,9 +75,10 @@ pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
         )
     } else {
         format!(
-            "{} of {} match",
+            "{} of {} match /{}",
             view.cycles.len(),
-            cx.snapshot.cycles.len()
+            cx.snapshot.cycles.len(),
+            cx.app.filter
         )
     };
     let block = cx.block(Panel::Cycles, &shown);

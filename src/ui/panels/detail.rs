@@ -91,6 +91,14 @@ pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
             t.dim(),
         ),
     ]));
+    // The latest tx hash whole, on its own line, so it can be selected with
+    // the mouse in tmux even where the steps list must shorten hashes.
+    if let Some(tx) = v.steps.iter().rev().find_map(|s| s.tx_hash.as_deref()) {
+        head.push(Line::from(vec![
+            Span::styled("latest tx ", t.dim()),
+            Span::styled(tx.to_string(), t.accent()),
+        ]));
+    }
     if let Some(error) = &c.last_error {
         head.push(Line::from(vec![
             Span::styled("last error ", t.bad()),

@@ -73,9 +73,10 @@ pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
         format!("{}", view.opportunities.len())
     } else {
         format!(
-            "{} of {}",
+            "{} of {} /{}",
             view.opportunities.len(),
-            cx.snapshot.opportunities.len()
+            cx.snapshot.opportunities.len(),
+            cx.app.filter
         )
     };
     let block = cx.block(Panel::Opportunities, &filtered);

@@ -35,7 +35,6 @@ pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
     if let (Mode::Paper, Some(milli)) = (s.mode, s.speed_milli) {
         first.push(Span::styled(format!(" {}", speed(milli)), t.accent()));
     }
-    first.push(Span::styled(format!("  approval {}", s.approval), t.base()));
     if cx.app.engine_gone {
         first.push(Span::raw("  "));
         first.push(Span::styled(" ENGINE GONE: last known state ", t.loud()));
@@ -46,6 +45,8 @@ pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
             t.warn(),
         ));
     }
+    // Approval mode last: the alarms above matter more on a narrow screen.
+    first.push(Span::styled(format!("  approval {}", s.approval), t.base()));
     let used: usize = first.iter().map(|span| span.width()).sum();
     let title_width = cx.app.title.chars().count() + 1;
     if usize::from(area.width) > used + title_width + 1 {
