@@ -466,3 +466,21 @@ fn the_clock_runs_at_sim_speed_between_snapshots() {
     app.advance(2_000); // 2 s of wall at ×3000 = 100 min of sim time
     assert_shows(&screen(&app, &snapshot, SMALL), &["2026-01-01 13:40:00"]);
 }
+
+#[test]
+fn mark_done_confirm_shows_the_whole_tx_hash() {
+    let (mut app, snapshot) = focused(Panel::Cycles);
+    let hash = fixture::hash(7);
+    app.update(Action::MarkDone, &snapshot);
+    for c in hash.chars() {
+        app.update(Action::Input(c), &snapshot);
+    }
+    app.update(Action::Confirm, &snapshot);
+    for size in SIZES {
+        let text = screen(&app, &snapshot, size);
+        assert_shows(
+            &text,
+            &["mark the current step of c8 done by", &format!("tx {hash}")],
+        );
+    }
+}

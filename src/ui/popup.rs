@@ -71,12 +71,24 @@ fn help(frame: &mut Frame, cx: &Ctx) {
     frame.render_widget(Paragraph::new(right), r);
 }
 
-fn input(frame: &mut Frame, cx: &Ctx, field: &Field, text: &str, error: Option<&str>) {
-    let area = centered(frame.area(), 72, 10);
+/// A centred, bordered box just tall enough for `lines` (wrapped at its width).
+fn boxed(frame: &mut Frame, cx: &Ctx, title: String, lines: Vec<Line>) {
+    const WIDTH: u16 = 76;
+    let inner_width = usize::from(WIDTH.min(frame.area().width).saturating_sub(2)).max(1);
+    let rows: usize = lines
+        .iter()
+        .map(|line| line.width().div_ceil(inner_width).max(1))
+        .sum();
+    let height = u16::try_from(rows).unwrap_or(u16::MAX).saturating_add(2);
+    let area = centered(frame.area(), WIDTH, height);
     frame.render_widget(Clear, area);
-    let block = frame_block(cx, field.title());
+    let block = frame_block(cx, title);
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
+
+fn input(frame: &mut Frame, cx: &Ctx, field: &Field, text: &str, error: Option<&str>) {
     let mut lines = Vec::new();
     if let Field::ApproveSize { opportunity } = field
         && let Some(o) = cx
@@ -117,15 +129,10 @@ fn input(frame: &mut Frame, cx: &Ctx, field: &Field, text: &str, error: Option<&
         "Enter accept   Esc cancel (nothing is sent)",
         cx.theme.dim(),
     ));
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+    boxed(frame, cx, field.title(), lines);
 }
 
 fn confirm(frame: &mut Frame, cx: &Ctx, command: &Command) {
-    let area = centered(frame.area(), 72, 9);
-    frame.render_widget(Clear, area);
-    let block = frame_block(cx, "Confirm".into());
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
     let mut lines = vec![
         Line::styled("This will:", cx.theme.dim()),
         Line::styled(command.describe(), cx.theme.warn()),
@@ -152,5 +159,5 @@ fn confirm(frame: &mut Frame, cx: &Ctx, command: &Command) {
         Span::styled("Esc/n", cx.theme.title()),
         Span::raw(" cancel"),
     ]));
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+    boxed(frame, cx, "Confirm".into(), lines);
 }
