@@ -8,4 +8,5 @@ pub mod model;
 pub mod notify;
 pub mod store;
 pub mod strategy;
+pub mod ui;
 pub mod venue;

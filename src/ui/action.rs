@@ -1,0 +1,56 @@
+//! `Action`: everything the operator can ask of the console, as one enum.
+//! Keys become actions in `keymap`; actions change `App` state in its
+//! reducer; nothing else changes the state, so every behaviour is testable
+//! without a terminal.
+
+use super::app::Panel;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Leave the console (the engine keeps running).
+    Quit,
+    /// Show every key, generated from the keymap table.
+    Help,
+    /// Close the popup, or clear a message.
+    Close,
+    /// Enter / `y` in a popup: accept the field or confirm the command.
+    Confirm,
+    /// `n` in a confirm popup: same as Close.
+    Cancel,
+    NextPanel,
+    PrevPanel,
+    Focus(Panel),
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    /// Pause everything, or resume when paused.
+    TogglePause,
+    /// Pause or resume the selected opportunity's token.
+    ToggleTokenPause,
+    Approve,
+    Reject,
+    Force,
+    MarkDone,
+    Skip,
+    Fail,
+    ImportProof,
+    Filter,
+    /// Copy the selected cycle's latest tx hash (OSC 52).
+    CopyTx,
+    /// Log pane: show or hide the target selector.
+    LogToggleTargets,
+    /// Log pane: show more of the selected target (lower level threshold).
+    LogMore,
+    /// Log pane: show less of the selected target.
+    LogLess,
+    /// Log pane: scroll back one page (page mode) / forward.
+    LogPageUp,
+    LogPageDown,
+    /// A character typed into a text field.
+    Input(char),
+    /// Backspace in a text field.
+    Backspace,
+}
