@@ -4,11 +4,15 @@
 
 use anyhow::{Context, anyhow};
 use arbkeep::config::{self, Config, Secrets};
-use arbkeep::engine::{Engine, EngineOptions, Mode};
-use arbkeep::model::{Clock, CycleId, ScaledClock};
+use arbkeep::control::{self, ControlClient, ControlConfig, LedgerQueries};
+use arbkeep::engine::{Command, Engine, EngineHandle, EngineOptions, Mode};
+use arbkeep::model::{Clock, CycleId, ScaledClock, TokenId, from_decimal};
+use arbkeep::notify::{self, WebhookConfig, WebhookFormat, WebhookUrl};
 use arbkeep::store::{InstanceLock, Store};
+use arbkeep::ui::{self, UiOptions};
 use arbkeep::venue::sim::{PAPER_EPOCH, SimWorld};
 use clap::{Parser, Subcommand};
+use rust_decimal::Decimal;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -70,6 +74,47 @@ enum Verb {
         #[arg(long, value_name = "ID")]
         cycle: Option<CycleId>,
     },
+    /// Open the console on an engine running headless on this data dir.
+    Attach,
+    /// Pause all execution: no step is sent, no cycle starts.
+    Pause,
+    /// Resume execution.
+    Resume,
+    /// Pause one token: no new cycle, no step of its open cycles.
+    PauseToken { token: TokenId },
+    /// Resume one token.
+    ResumeToken { token: TokenId },
+    /// Approve an opportunity waiting for approval, optionally at another size.
+    Approve {
+        id: u64,
+        /// Size in VCRED (e.g. 2500 or 2500.5).
+        #[arg(long, value_name = "VCRED")]
+        size: Option<Decimal>,
+    },
+    /// Reject an opportunity waiting for approval.
+    Reject { id: u64 },
+    /// Act on a cycle's next step now (skip backoff, or resume a failed cycle).
+    Force { cycle: CycleId },
+    /// Book the cycle's current step as done by this transaction.
+    MarkDone {
+        cycle: CycleId,
+        #[arg(long, value_name = "HASH")]
+        tx: String,
+    },
+    /// Move a cycle past its current step without acting.
+    Skip { cycle: CycleId },
+    /// Fail a cycle, with a reason.
+    Fail {
+        cycle: CycleId,
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+    },
+    /// Give a tunnel withdrawal the proof data the keeper cannot derive.
+    ImportProof {
+        cycle: CycleId,
+        #[arg(long, value_name = "DATA")]
+        data: String,
+    },
 }
 
 /// Errors that are the user's to fix: printed plainly, exit code 2.
@@ -97,7 +142,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(dispatch(cli)) {
+    let outcome = runtime.block_on(dispatch(cli));
+    // Do not wait for tasks still holding a socket or a timer.
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("arbkeep: {e:#}");
@@ -122,7 +170,7 @@ fn settle_config(cli: &Cli) -> anyhow::Result<Config> {
         config.paper.seed = seed;
     }
     if let Some(speed) = &cli.speed {
-        let v: rust_decimal::Decimal = speed
+        let v: Decimal = speed
             .parse()
             .map_err(|_| UsageError(format!("--speed {speed:?} is not a number")))?;
         config.paper.speed_milli =
@@ -133,12 +181,57 @@ fn settle_config(cli: &Cli) -> anyhow::Result<Config> {
 
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let config = settle_config(&cli)?;
-    match &cli.verb {
-        None => run(&cli, config).await,
-        Some(Verb::Status { json }) => verbs::status(&config, *json).await,
-        Some(Verb::Pnl { json }) => verbs::pnl(&config, *json).await,
-        Some(Verb::Ledger { json, cycle }) => verbs::ledger(&config, *json, *cycle).await,
+    let command = match &cli.verb {
+        None => return run(&cli, config).await,
+        Some(Verb::Status { json }) => return verbs::status(&config, *json).await,
+        Some(Verb::Pnl { json }) => return verbs::pnl(&config, *json).await,
+        Some(Verb::Ledger { json, cycle }) => return verbs::ledger(&config, *json, *cycle).await,
+        Some(Verb::Attach) => return attach(&config).await,
+        Some(Verb::Pause) => Command::Pause,
+        Some(Verb::Resume) => Command::Resume,
+        Some(Verb::PauseToken { token }) => Command::PauseToken { token: *token },
+        Some(Verb::ResumeToken { token }) => Command::ResumeToken { token: *token },
+        Some(Verb::Approve { id, size }) => Command::Approve {
+            opportunity: *id,
+            size_vcred: size
+                .map(|s| from_decimal(s, TokenId::Vcred.decimals()))
+                .transpose()
+                .map_err(|e| UsageError(format!("--size: {e}")))?,
+        },
+        Some(Verb::Reject { id }) => Command::Reject { opportunity: *id },
+        Some(Verb::Force { cycle }) => Command::Force { cycle: *cycle },
+        Some(Verb::MarkDone { cycle, tx }) => Command::MarkDone {
+            cycle: *cycle,
+            tx_hash: tx.clone(),
+        },
+        Some(Verb::Skip { cycle }) => Command::Skip { cycle: *cycle },
+        Some(Verb::Fail { cycle, reason }) => Command::Fail {
+            cycle: *cycle,
+            reason: reason.clone(),
+        },
+        Some(Verb::ImportProof { cycle, data }) => Command::ImportProof {
+            cycle: *cycle,
+            data: data.clone(),
+        },
+    };
+    let mut client = ControlClient::connect(&config.data_dir)
+        .await?
+        .with_operator("cli");
+    let answer = client.command(command).await?;
+    println!("{answer}");
+    Ok(())
+}
+
+/// The console over an engine running elsewhere on this data dir.
+async fn attach(config: &Config) -> anyhow::Result<()> {
+    if !std::io::stdout().is_terminal() {
+        return Err(UsageError("attach needs a terminal".into()).into());
     }
+    let (handle, link) = control::attach(&config.data_dir).await?;
+    let dir = config.data_dir.display().to_string();
+    ui::run(handle, UiOptions::from_env(format!("attached: {dir}"))).await?;
+    link.abort();
+    Ok(())
 }
 
 async fn run(cli: &Cli, config: Config) -> anyhow::Result<()> {
@@ -148,24 +241,35 @@ async fn run(cli: &Cli, config: Config) -> anyhow::Result<()> {
         .map(|d| config::parse_duration(d).map_err(|p| UsageError(format!("--run-for: {p}"))))
         .transpose()?;
     let secrets = Secrets::from_env()?;
+    let webhook = secrets
+        .webhook_url
+        .as_ref()
+        .map(|url| {
+            WebhookUrl::parse(url.expose()).map_err(|e| config::ConfigError::Env {
+                var: notify::WEBHOOK_URL_ENV.into(),
+                problem: e.to_string(),
+            })
+        })
+        .transpose()?;
     let headless = cli.headless || !std::io::stdout().is_terminal();
     let dir = config.data_dir.clone();
     arbkeep::store::ensure_private_dir(&dir)?;
     let _lock = InstanceLock::acquire(&dir)?;
-    arbkeep::logging::init(
-        Some(&dir.join("logs")),
-        &config.log_level,
-        if headless {
-            arbkeep::logging::Screen::Stdout
-        } else {
-            arbkeep::logging::Screen::Tui
-        },
-    )
-    .context("cannot open the log files")?;
+    let screen = if headless {
+        arbkeep::logging::Screen::Stdout
+    } else {
+        arbkeep::logging::Screen::Tui
+    };
+    arbkeep::logging::init(Some(&dir.join("logs")), &config.log_level, screen)
+        .context("cannot open the log files")?;
     tracing::info!(mode = ?config.mode, data_dir = %dir.display(), config = %config.source, "arbkeep starting");
-    let _ = &secrets;
+    let front = Front {
+        headless,
+        run_for,
+        webhook,
+    };
     match config.mode {
-        Mode::Paper => run_paper(config, cli.drain, run_for, headless).await,
+        Mode::Paper => run_paper(config, cli.drain, front).await,
         Mode::Devnet | Mode::Live => Err(UsageError(format!(
             "mode {:?} needs the EVM adapters, which this build does not have yet; use mode = \"paper\"",
             config.mode
@@ -174,12 +278,14 @@ async fn run(cli: &Cli, config: Config) -> anyhow::Result<()> {
     }
 }
 
-async fn run_paper(
-    config: Config,
-    drain: bool,
-    run_for: Option<u64>,
+/// How the engine is shown and told to stop.
+struct Front {
     headless: bool,
-) -> anyhow::Result<()> {
+    run_for: Option<u64>,
+    webhook: Option<WebhookUrl>,
+}
+
+async fn run_paper(config: Config, drain: bool, front: Front) -> anyhow::Result<()> {
     let dir = config.data_dir.clone();
     let world_path = dir.join("paper-world.redb");
     let origin = SimWorld::resume_time(&world_path)?.unwrap_or(PAPER_EPOCH);
@@ -195,17 +301,76 @@ async fn run_paper(
         speed_milli: Some(config.paper.speed_milli),
         drain,
     };
+    let control = config.control.clone();
+    let notify_cfg = config.notify.clone();
     let (engine, handle) = Engine::new(config, options, world, clock, store);
+    let reader = engine.reader();
     let (stop, stopped) = watch::channel(false);
-    let engine_task = tokio::spawn(engine.run(stopped));
-    let _ = headless;
-    let _ = handle;
-    wait_for_stop(run_for).await;
-    let _ = stop.send(true);
-    engine_task
-        .await
-        .map_err(|e| anyhow!("engine task: {e}"))??;
+    let mut engine_task = tokio::spawn(engine.run(stopped));
+
+    let server = if control.enabled {
+        let cfg = ControlConfig::new(&dir)
+            .with_port(control.port)
+            .with_extension(Arc::new(LedgerQueries::new(reader)));
+        let server = control::serve(handle.clone(), cfg)
+            .await
+            .context("control API")?;
+        tracing::info!(addr = %server.local_addr(), "control API listening on loopback");
+        Some(server)
+    } else {
+        None
+    };
+    if let Some(url) = front.webhook {
+        let format = match notify_cfg.format.as_str() {
+            "slack" => WebhookFormat::Slack,
+            "discord" => WebhookFormat::Discord,
+            _ => WebhookFormat::Generic,
+        };
+        let mut cfg = WebhookConfig::new(url, format);
+        cfg.timeout = Duration::from_millis(notify_cfg.timeout_ms);
+        cfg.max_retries = notify_cfg.retries;
+        notify::spawn_webhooks(handle.notices.subscribe(), cfg);
+    }
+
+    let ended = tokio::select! {
+        _ = wait_for_front(&handle, front.headless, front.run_for) => None,
+        // The engine ends by itself when drained, or on an error it cannot pass.
+        ended = &mut engine_task => Some(ended),
+    };
+    let outcome = match ended {
+        Some(ended) => ended,
+        None => {
+            let _ = stop.send(true);
+            engine_task.await
+        }
+    };
+    if let Some(server) = server {
+        server.shutdown().await;
+    }
+    outcome.map_err(|e| anyhow!("engine task: {e}"))??;
     Ok(())
+}
+
+/// Headless: a signal or the end of --run-for. Console: the operator quits
+/// (the console handles its own signals), or --run-for ends.
+async fn wait_for_front(handle: &EngineHandle, headless: bool, run_for: Option<u64>) {
+    if headless {
+        return wait_for_stop(run_for).await;
+    }
+    let console = ui::run(handle.clone(), UiOptions::from_env("paper"));
+    tokio::select! {
+        result = console => if let Err(e) = result {
+            tracing::error!(error = %e, "console ended");
+        },
+        _ = sleep_for(run_for) => tracing::info!("--run-for elapsed: stopping cleanly"),
+    }
+}
+
+async fn sleep_for(run_for: Option<u64>) {
+    match run_for {
+        Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Ctrl-C, SIGTERM, SIGHUP, or the end of --run-for.
@@ -213,16 +378,22 @@ async fn wait_for_stop(run_for: Option<u64>) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).ok();
     let mut hup = signal(SignalKind::hangup()).ok();
-    let timer = async {
-        match run_for {
-            Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+    let term = async {
+        match term.as_mut() {
+            Some(t) => t.recv().await,
+            None => std::future::pending().await,
+        }
+    };
+    let hup = async {
+        match hup.as_mut() {
+            Some(h) => h.recv().await,
             None => std::future::pending().await,
         }
     };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: stopping cleanly"),
-        _ = async { if let Some(t) = term.as_mut() { t.recv().await; } else { std::future::pending::<()>().await } } => tracing::info!("SIGTERM: stopping cleanly"),
-        _ = async { if let Some(h) = hup.as_mut() { h.recv().await; } else { std::future::pending::<()>().await } } => tracing::info!("SIGHUP: stopping cleanly"),
-        _ = timer => tracing::info!("--run-for elapsed: stopping cleanly"),
+        _ = term => tracing::info!("SIGTERM: stopping cleanly"),
+        _ = hup => tracing::info!("SIGHUP: stopping cleanly"),
+        _ = sleep_for(run_for) => tracing::info!("--run-for elapsed: stopping cleanly"),
     }
 }

@@ -3,12 +3,25 @@
 
 use anyhow::Context;
 use arbkeep::config::Config;
+use arbkeep::control::ControlClient;
 use arbkeep::engine::ledger::PnlBook;
 use arbkeep::model::money::format_delta;
 use arbkeep::model::time::format_time;
 use arbkeep::model::{CycleId, CycleState, LedgerEntry};
 use arbkeep::store::{InstanceLock, ReadOnlyStore};
 use serde_json::json;
+
+/// `println!` that ends quietly when the reader goes away (`| head`).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        match writeln!(std::io::stdout().lock(), $($arg)*) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+    }};
+}
 
 /// What the read verbs need, from wherever it comes.
 struct Facts {
@@ -30,15 +43,52 @@ fn running(config: &Config) -> Option<u32> {
     InstanceLock::holder(&config.data_dir)
 }
 
-fn refuse_while_running(pid: u32) -> anyhow::Error {
-    anyhow::anyhow!(
-        "an engine (pid {pid}) holds this data dir and its control API is not reachable"
-    )
+/// The running engine's control API; its absence while the lock is held is an error.
+async fn engine(config: &Config, pid: u32) -> anyhow::Result<ControlClient> {
+    ControlClient::connect(&config.data_dir)
+        .await
+        .with_context(|| {
+            format!("an engine (pid {pid}) holds this data dir but its control API does not answer")
+        })
 }
 
-fn facts(config: &Config) -> anyhow::Result<Facts> {
+async fn facts(config: &Config) -> anyhow::Result<Facts> {
     if let Some(pid) = running(config) {
-        return Err(refuse_while_running(pid));
+        let status = engine(config, pid).await?.status().await?;
+        let text = |k: &str| {
+            status
+                .get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let count = |k: &str| {
+            status
+                .pointer(&format!("/cycles/{k}"))
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0)
+        };
+        return Ok(Facts {
+            engine_pid: Some(pid),
+            mode: text("mode"),
+            phase: text("phase"),
+            paused: status
+                .get("paused")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false),
+            paused_tokens: status
+                .get("paused_tokens")
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|t| t.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            open: count("open"),
+            completed: count("completed"),
+            failed: count("failed"),
+        });
     }
     let store = offline(config)?;
     let r = store.read()?;
@@ -64,7 +114,7 @@ fn facts(config: &Config) -> anyhow::Result<Facts> {
 }
 
 pub async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
-    let f = facts(config)?;
+    let f = facts(config).await?;
     if json {
         let v = json!({
             "mode": f.mode,
@@ -75,15 +125,15 @@ pub async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
             "paused_tokens": f.paused_tokens,
             "cycles": {"open": f.open, "completed": f.completed, "failed": f.failed},
         });
-        println!("{v}");
+        out!("{v}");
     } else {
-        println!("mode    {}", f.mode.to_uppercase());
+        out!("mode    {}", f.mode.to_uppercase());
         match f.engine_pid {
-            Some(pid) => println!("engine  running (pid {pid})"),
-            None => println!("engine  not running"),
+            Some(pid) => out!("engine  running (pid {pid})"),
+            None => out!("engine  not running"),
         }
-        println!("phase   {}", f.phase);
-        println!(
+        out!("phase   {}", f.phase);
+        out!(
             "paused  {}{}",
             if f.paused { "YES" } else { "no" },
             if f.paused_tokens.is_empty() {
@@ -92,28 +142,32 @@ pub async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
                 format!(" (tokens: {})", f.paused_tokens.join(", "))
             }
         );
-        println!(
+        out!(
             "cycles  open {}, completed {}, failed {}",
-            f.open, f.completed, f.failed
+            f.open,
+            f.completed,
+            f.failed
         );
     }
     Ok(())
 }
 
 pub async fn pnl(config: &Config, json: bool) -> anyhow::Result<()> {
-    if let Some(pid) = running(config) {
-        return Err(refuse_while_running(pid));
-    }
-    let store = offline(config)?;
-    let cycles = store.read()?.cycles()?;
-    let now = cycles.iter().map(|c| c.updated_at).max().unwrap_or(0);
-    let view = PnlBook::from_cycles(&cycles).view(now);
+    let view = match running(config) {
+        Some(pid) => engine(config, pid).await?.snapshot().await?.pnl,
+        None => {
+            let store = offline(config)?;
+            let cycles = store.read()?.cycles()?;
+            let now = cycles.iter().map(|c| c.updated_at).max().unwrap_or(0);
+            PnlBook::from_cycles(&cycles).view(now)
+        }
+    };
     if json {
-        println!("{}", serde_json::to_string(&view)?);
+        out!("{}", serde_json::to_string(&view)?);
         return Ok(());
     }
     let l = &view.lifetime;
-    println!(
+    out!(
         "lifetime  {} cycles, P&L {} VCRED (gas {}, bridge fees {})",
         l.cycles,
         l.profit_vcred.round_dp(6),
@@ -122,7 +176,7 @@ pub async fn pnl(config: &Config, json: bool) -> anyhow::Result<()> {
     );
     for d in &view.daily {
         let t = &d.totals;
-        println!(
+        out!(
             "{}  {} cycles, P&L {} VCRED (gas {}, bridge fees {})",
             d.day,
             t.cycles,
@@ -132,7 +186,7 @@ pub async fn pnl(config: &Config, json: bool) -> anyhow::Result<()> {
         );
     }
     for (token, t) in &view.per_token {
-        println!(
+        out!(
             "{token:<9} {} cycles, P&L {} VCRED",
             t.cycles,
             t.profit_vcred.round_dp(6)
@@ -142,29 +196,39 @@ pub async fn pnl(config: &Config, json: bool) -> anyhow::Result<()> {
 }
 
 pub async fn ledger(config: &Config, json: bool, cycle: Option<CycleId>) -> anyhow::Result<()> {
-    if let Some(pid) = running(config) {
-        return Err(refuse_while_running(pid));
-    }
-    let store = offline(config)?;
-    let entries: Vec<LedgerEntry> = store
-        .read()?
-        .ledger(0)?
-        .into_iter()
-        .filter(|e| cycle.is_none() || e.cycle == cycle)
-        .collect();
+    let entries: Vec<LedgerEntry> = match running(config) {
+        Some(pid) => {
+            let mut request = json!({"type": "ledger"});
+            if let Some(c) = cycle {
+                request["cycle"] = json!(c.to_string());
+            }
+            let mut answer = engine(config, pid).await?.request(request).await?;
+            let entries = answer.get_mut("entries").map(serde_json::Value::take);
+            serde_json::from_value(entries.unwrap_or_default())
+                .context("the engine's ledger answer")?
+        }
+        None => {
+            let store = offline(config)?;
+            let entries = store.read()?.ledger(0)?;
+            entries
+                .into_iter()
+                .filter(|e| cycle.is_none() || e.cycle == cycle)
+                .collect()
+        }
+    };
     print_ledger(&entries, json)
 }
 
 fn print_ledger(entries: &[LedgerEntry], json: bool) -> anyhow::Result<()> {
     for e in entries {
         if json {
-            println!("{}", serde_json::to_string(e)?);
+            out!("{}", serde_json::to_string(e)?);
         } else {
             let amount = match e.token {
                 Some(t) => format!("{} {t}", format_delta(e.delta, t.decimals())),
                 None => String::new(),
             };
-            println!(
+            out!(
                 "{:>6} {} {:<13} {:<5} {:<9} {:>26} {}{}",
                 e.seq,
                 format_time(e.at),

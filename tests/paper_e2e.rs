@@ -37,7 +37,6 @@ async fn trade_then_drain(dir: &Path, seed: u64, hours: u64) -> arbkeep::venue::
     (*d.world).clone()
 }
 
-
 fn ledger(dir: &Path) -> Vec<LedgerEntry> {
     ReadOnlyStore::open(dir)
         .unwrap()

@@ -44,12 +44,14 @@
 mod addr;
 mod client;
 mod extension;
+mod ledger;
 mod protocol;
 mod server;
 mod token;
 
 pub use client::{ControlClient, attach};
 pub use extension::{Access, ControlExtension, ExtensionReply, Outbox, OutboxClosed};
+pub use ledger::LedgerQueries;
 pub use server::{ControlServer, serve};
 
 use std::fmt;

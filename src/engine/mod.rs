@@ -26,7 +26,7 @@ use crate::model::{
     Chain, Clock, Controls, Cycle, CycleId, LedgerEntry, LedgerKind, StepRecord, StepStatus,
     Timestamp, TokenId,
 };
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, StoreReader};
 use crate::strategy::cross_chain_loop::Valuation;
 use crate::venue::{FeeSchedule, LoopVenue, VenueError, VenueHealth};
 use ledger::PnlBook;
@@ -94,7 +94,7 @@ pub struct Engine<V: LoopVenue> {
     options: EngineOptions,
     venue: Arc<V>,
     clock: Arc<dyn Clock>,
-    store: Store,
+    store: Arc<Store>,
     phase: Phase,
     controls: Controls,
     /// Open cycles, and failed ones still holding money, by id.
@@ -146,7 +146,7 @@ impl<V: LoopVenue> Engine<V> {
             options,
             venue,
             clock,
-            store,
+            store: Arc::new(store),
             phase: Phase::Recovering,
             controls: Controls::default(),
             cycles: BTreeMap::new(),
@@ -178,6 +178,11 @@ impl<V: LoopVenue> Engine<V> {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Reads of the store for front ends in this process.
+    pub fn reader(&self) -> StoreReader {
+        StoreReader::new(self.store.clone())
     }
 
     /// Open cycles (and failed ones still holding money).

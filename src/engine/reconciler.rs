@@ -42,7 +42,12 @@ impl<V: LoopVenue> Engine<V> {
         // Opening swaps first: their edge decays while they wait; the other
         // steps take fresh quotes and lose nothing by waiting a pass.
         let mut ids: Vec<CycleId> = self.cycles.keys().copied().collect();
-        ids.sort_by_key(|id| (self.cycles.get(id).map(|c| c.state) != Some(CycleState::Detected), *id));
+        ids.sort_by_key(|id| {
+            (
+                self.cycles.get(id).map(|c| c.state) != Some(CycleState::Detected),
+                *id,
+            )
+        });
         for id in ids {
             if actions >= self.config.engine.max_actions_per_tick {
                 break;

@@ -192,6 +192,21 @@ impl Store {
     }
 }
 
+/// A read-only view of the engine's store for the same process (the control
+/// API's ledger queries): it can read, never write.
+#[derive(Clone)]
+pub struct StoreReader(std::sync::Arc<Store>);
+
+impl StoreReader {
+    pub fn new(store: std::sync::Arc<Store>) -> Self {
+        Self(store)
+    }
+
+    pub fn read(&self) -> Result<Reader, StoreError> {
+        self.0.read()
+    }
+}
+
 /// The store opened read-only, for `status`, `pnl` and `ledger` when no engine runs.
 pub struct ReadOnlyStore {
     db: ReadOnlyDatabase,

@@ -29,7 +29,8 @@ impl Valuation {
     /// Wei of ETH valued in VCRED, rounded up at 12 places: a fixed scale
     /// keeps every sum of costs exact, whatever order it is added in.
     pub fn wei_to_vcred(&self, wei: Units) -> Decimal {
-        let value = to_decimal(wei, 18).unwrap_or(Decimal::MAX) * self.eth_usdc * self.vcred_per_usdc;
+        let value =
+            to_decimal(wei, 18).unwrap_or(Decimal::MAX) * self.eth_usdc * self.vcred_per_usdc;
         value.round_dp_with_strategy(VALUE_PLACES, rust_decimal::RoundingStrategy::AwayFromZero)
     }
 

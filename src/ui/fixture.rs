@@ -117,6 +117,7 @@ pub fn cycle(
         history,
         proof_data: None,
         operator_touched: false,
+        costs: Default::default(),
     }
 }
 
