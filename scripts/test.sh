@@ -12,4 +12,13 @@ if [ -f package.json ]; then
   fi
 fi
 
+# The console smoke test drives the real binary in tmux.
+if ! command -v tmux >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq tmux >/dev/null
+  else
+    echo "tmux is needed by the console smoke test: install it (e.g. apt-get install tmux)"; exit 1
+  fi
+fi
+
 cargo test --locked "$@"

@@ -226,10 +226,10 @@ impl<V: LoopVenue> Engine<V> {
         let mut settled = 0;
         for id in ids {
             let pending = self.pending_intent(id)?;
-            if let Some(step) = pending {
-                if self.settle(id, &step).await? {
-                    settled += 1;
-                }
+            if let Some(step) = pending
+                && self.settle(id, &step).await?
+            {
+                settled += 1;
             }
         }
         self.refresh_world(now).await;

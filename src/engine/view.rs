@@ -63,10 +63,10 @@ pub fn next_text(
     now: Timestamp,
     controls: &Controls,
 ) -> String {
-    if let Some(f) = &c.failure {
-        if c.state == CycleState::Failed {
-            return format!("FAILED in {}: {} — f to resume", f.in_state, f.reason);
-        }
+    if let Some(f) = &c.failure
+        && c.state == CycleState::Failed
+    {
+        return format!("FAILED in {}: {} — f to resume", f.in_state, f.reason);
     }
     let held = controls.paused || controls.paused_tokens.contains(&c.token);
     match c.state.next_action(c.route) {
@@ -75,10 +75,10 @@ pub fn next_text(
             _ if held => format!("{step} (paused)"),
             _ => format!("send {step}"),
         },
-        NextAction::Await(wait) => match ready_at {
-            Some(t) if t > now => format!("{} in {}", wait.describe(), format_duration(t - now)),
-            _ => format!("waiting for {}", wait.describe()),
-        },
+        // The countdown is drawn from `ready_at` by the front end, which
+        // keeps it moving between snapshots.
+        NextAction::Await(wait) if ready_at.is_some_and(|t| t > now) => wait.describe().to_string(),
+        NextAction::Await(wait) => format!("waiting for {}", wait.describe()),
         NextAction::Complete => "book P&L".into(),
         NextAction::Nothing => match &c.result {
             Some(r) => format!("P&L {} VCRED", r.profit_vcred.round_dp(4)),

@@ -1,0 +1,212 @@
+//! The CLI against a running headless engine: `pause` changes what `status
+//! --json` reports and stops new cycles; commands without the token, or with
+//! a wrong one, are refused; a second engine on the same data dir and a bad
+//! config are refused with clear errors.
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+const BIN: &str = env!("CARGO_BIN_EXE_arbkeep");
+
+fn arbkeep(dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--config")
+        .arg(dir.join("config.toml"))
+        .arg("--data-dir")
+        .arg(dir.join("data"));
+    cmd
+}
+
+struct Engine(Child);
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(dir: &Path) -> Engine {
+    std::fs::write(
+        dir.join("config.toml"),
+        "[control]\nport = 0\n[paper]\nspeed = 5000\n",
+    )
+    .unwrap();
+    let child = arbkeep(dir)
+        .args(["--headless", "--run-for", "120s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("engine starts");
+    let addr = dir.join("data").join("control.addr");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !addr.exists() {
+        assert!(Instant::now() < deadline, "the control API never came up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Engine(child)
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn status(dir: &Path) -> Value {
+    serde_json::from_str(&ok(arbkeep(dir)
+        .args(["status", "--json"])
+        .output()
+        .unwrap()))
+    .unwrap()
+}
+
+fn total(s: &Value) -> u64 {
+    ["open", "completed", "failed"]
+        .iter()
+        .map(|k| s["cycles"][*k].as_u64().unwrap())
+        .sum()
+}
+
+#[test]
+fn pause_through_the_cli_stops_new_cycles_and_status_sees_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let _engine = start(dir);
+    let before = status(dir);
+    assert_eq!(before["mode"], "paper");
+    assert_eq!(before["paused"], false);
+    assert_eq!(before["engine_running"], true);
+
+    let answer = ok(arbkeep(dir).arg("pause").output().unwrap());
+    assert!(answer.contains("paused"), "{answer}");
+    let paused = status(dir);
+    assert_eq!(paused["paused"], true);
+    assert_eq!(paused["phase"], "PAUSED");
+
+    // Paused for ~3 simulated hours: no cycle may start.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        total(&status(dir)),
+        total(&paused),
+        "a cycle started while paused"
+    );
+
+    ok(arbkeep(dir).arg("resume").output().unwrap());
+    assert_eq!(status(dir)["paused"], false);
+
+    // The audit trail names who paused and resumed.
+    let ledger = ok(arbkeep(dir).args(["ledger", "--json"]).output().unwrap());
+    let audit: Vec<Value> = ledger
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|e: &Value| e["operator"] == true)
+        .collect();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["note"].as_str().unwrap().contains("pause all execution"))
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["note"].as_str().unwrap().contains("resume execution"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_without_the_right_token_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let _engine = tokio::task::block_in_place(|| start(&dir));
+    let addr = std::fs::read_to_string(dir.join("data").join("control.addr")).unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}", addr.trim()))
+        .await
+        .unwrap();
+    let mut ask = async |msg: Value| -> Value {
+        ws.send(Message::text(msg.to_string())).await.unwrap();
+        loop {
+            match ws.next().await.unwrap().unwrap() {
+                Message::Text(t) => return serde_json::from_str(&t).unwrap(),
+                _ => continue,
+            }
+        }
+    };
+    let no_token = ask(json!({"type": "command", "id": 1, "command": {"command": "pause"}})).await;
+    assert_eq!(no_token["type"], "error", "{no_token}");
+    assert!(
+        no_token["error"].as_str().unwrap().contains("unauthorized"),
+        "{no_token}"
+    );
+    let wrong = ask(json!({"type": "command", "id": 2, "token": "00".repeat(32), "command": {"command": "pause"}})).await;
+    assert_eq!(wrong["type"], "error", "{wrong}");
+    assert!(
+        wrong["error"].as_str().unwrap().contains("unauthorized"),
+        "{wrong}"
+    );
+    // Reading is open, and shows that nothing changed.
+    let s = ask(json!({"type": "status", "id": 3})).await;
+    assert_eq!(s["status"]["paused"], false, "{s}");
+    // The right token works.
+    let token = std::fs::read_to_string(dir.join("data").join("control.token")).unwrap();
+    let right = ask(
+        json!({"type": "command", "id": 4, "token": token.trim(), "command": {"command": "pause"}}),
+    )
+    .await;
+    assert_eq!(right["ok"], true, "{right}");
+}
+
+#[test]
+fn a_second_engine_on_the_same_data_dir_is_refused_with_the_pid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let engine = start(dir);
+    let out = arbkeep(dir)
+        .args(["--headless", "--run-for", "5s"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("pid {}", engine.0.id())), "{err}");
+}
+
+#[test]
+fn a_malformed_config_is_refused_before_anything_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("config.toml"),
+        "[cross_chain_loop]\nslippage_bps = \"lots\"\n",
+    )
+    .unwrap();
+    let out = arbkeep(dir)
+        .args(["--headless", "--run-for", "5s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cross_chain_loop.slippage_bps"), "{err}");
+    assert!(
+        !dir.join("data").exists(),
+        "nothing may start on a bad config"
+    );
+
+    std::fs::write(
+        dir.join("config.toml"),
+        "[risk]\ndaily_loss_limt_vcred = 5\n",
+    )
+    .unwrap();
+    let out = arbkeep(dir)
+        .args(["--headless", "--run-for", "5s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("risk.daily_loss_limt_vcred"));
+}
