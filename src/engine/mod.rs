@@ -5,6 +5,7 @@
 //! the same code.
 
 pub mod command;
+pub mod keeper;
 pub mod ledger;
 pub mod notice;
 mod operator;
@@ -17,6 +18,7 @@ pub mod snapshot;
 mod view;
 
 pub use command::{Command, CommandEnvelope};
+pub use keeper::{Keeper, KeeperContext};
 pub use notice::Notice;
 pub use snapshot::{Mode, Phase, Snapshot};
 
@@ -121,6 +123,8 @@ pub struct Engine<V: LoopVenue> {
     commands_rx: mpsc::Receiver<CommandEnvelope>,
     notices: broadcast::Sender<Notice>,
     seq: u64,
+    /// Strategies beside the loop, driven by the same passes.
+    keepers: Vec<Box<dyn Keeper>>,
 }
 
 impl<V: LoopVenue> Engine<V> {
@@ -168,12 +172,51 @@ impl<V: LoopVenue> Engine<V> {
             commands_rx,
             notices,
             seq: 0,
+            keepers: Vec::new(),
         };
         (engine, handle)
     }
 
     pub fn phase(&self) -> Phase {
         self.phase
+    }
+
+    /// Drive another strategy with this engine (before `run` or `recover`).
+    pub fn add_keeper(&mut self, keeper: Box<dyn Keeper>) {
+        self.keepers.push(keeper);
+    }
+
+    /// Run `f` over every keeper with a context of this moment.
+    async fn each_keeper(&mut self, recover: bool) -> Result<(), EngineError> {
+        let mut keepers = std::mem::take(&mut self.keepers);
+        let now = self.clock.now();
+        let result = async {
+            for k in keepers.iter_mut() {
+                let cx = KeeperContext {
+                    store: &self.store,
+                    now,
+                    phase: self.phase,
+                    controls: &self.controls,
+                    notices: &self.notices,
+                };
+                let outcome = if recover {
+                    k.recover(&cx).await
+                } else {
+                    k.tick(&cx).await
+                };
+                if let Err(e) = outcome {
+                    if recover {
+                        return Err(e);
+                    }
+                    // One keeper's bad pass must not stop the others.
+                    tracing::error!(keeper = k.name(), error = %e, "keeper pass failed");
+                }
+            }
+            Ok(())
+        }
+        .await;
+        self.keepers = keepers;
+        result
     }
 
     pub fn store(&self) -> &Store {
@@ -234,6 +277,7 @@ impl<V: LoopVenue> Engine<V> {
         }
         self.refresh_world(now).await;
         self.check_balances();
+        self.each_keeper(true).await?;
         tracing::info!(
             open = self.cycles.len(),
             settled,
@@ -409,6 +453,7 @@ impl<V: LoopVenue> Engine<V> {
             self.plan(now).await?;
         }
         self.reconcile(now).await?;
+        self.each_keeper(false).await?;
         self.flag_stuck(now);
         self.publish();
         Ok(())

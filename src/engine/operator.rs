@@ -19,7 +19,10 @@ impl<V: LoopVenue> Engine<V> {
         operator: &str,
     ) -> Result<String, String> {
         let now = self.clock.now();
-        let result = self.apply_inner(command, now).await;
+        let result = match self.keeper_command(command, now).await {
+            Some(answer) => answer,
+            None => self.apply_inner(command, now).await,
+        };
         let (ok, message) = match &result {
             Ok(m) => (true, m.clone()),
             Err(m) => (false, m.clone()),
@@ -65,6 +68,31 @@ impl<V: LoopVenue> Engine<V> {
         }
         tracing::info!(%operator, command = %command.describe(), ok, %message, "operator command");
         result
+    }
+
+    /// Offer the command to each keeper first; the first that takes it answers.
+    async fn keeper_command(
+        &mut self,
+        command: &Command,
+        now: u64,
+    ) -> Option<Result<String, String>> {
+        let mut keepers = std::mem::take(&mut self.keepers);
+        let mut answer = None;
+        for k in keepers.iter_mut() {
+            let cx = super::KeeperContext {
+                store: &self.store,
+                now,
+                phase: self.phase,
+                controls: &self.controls,
+                notices: &self.notices,
+            };
+            if let Some(reply) = k.command(command, &cx) {
+                answer = Some(reply.await);
+                break;
+            }
+        }
+        self.keepers = keepers;
+        answer
     }
 
     async fn apply_inner(&mut self, command: &Command, now: u64) -> Result<String, String> {

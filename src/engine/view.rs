@@ -180,7 +180,11 @@ impl<V: LoopVenue> Engine<V> {
     /// Publish the current snapshot to every front end.
     pub(super) fn publish(&mut self) {
         self.seq += 1;
-        let snapshot = Arc::new(self.snapshot());
+        let mut snapshot = self.snapshot();
+        for k in &self.keepers {
+            k.render(&mut snapshot);
+        }
+        let snapshot = Arc::new(snapshot);
         self.snapshot_tx.send_replace(snapshot);
     }
 }

@@ -235,6 +235,11 @@ pub struct Reader {
 }
 
 impl Reader {
+    /// The read transaction itself, for a keeper's own tables.
+    pub fn transaction(&self) -> &ReadTransaction {
+        &self.txn
+    }
+
     pub fn meta<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
         let table = match self.txn.open_table(META) {
             Ok(t) => t,
@@ -310,6 +315,12 @@ pub struct Writer {
 }
 
 impl Writer {
+    /// The transaction itself, for a keeper's own tables (its table
+    /// definitions live with the keeper; it writes nothing else).
+    pub fn transaction(&self) -> &WriteTransaction {
+        &self.txn
+    }
+
     pub fn meta<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
         let table = self.txn.open_table(META).map_err(db_err)?;
         let value = table.get(key).map_err(db_err)?;

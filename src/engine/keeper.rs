@@ -1,0 +1,59 @@
+//! Keepers: the strategies beside the cross-chain loop (the equity hedge, the
+//! Stellar arbitrage). Each is driven by the engine's passes like the loop:
+//! recovery first, then one `tick` per pass; it writes only through the
+//! engine's store (its own tables, one transaction per change), tells people
+//! through notices, and adds its part of the `Snapshot`.
+
+use super::{Command, EngineError, Notice, Phase, Snapshot};
+use crate::model::{Controls, Timestamp};
+use crate::store::Store;
+use futures_util::future::BoxFuture;
+use tokio::sync::broadcast;
+
+/// What a keeper may use during one call.
+pub struct KeeperContext<'a> {
+    pub store: &'a Store,
+    pub now: Timestamp,
+    pub phase: Phase,
+    pub controls: &'a Controls,
+    pub notices: &'a broadcast::Sender<Notice>,
+}
+
+impl KeeperContext<'_> {
+    /// Sending is allowed: recovered, not paused, not draining.
+    pub fn may_send(&self) -> bool {
+        self.phase == Phase::Running && !self.controls.paused
+    }
+
+    /// Best effort: a notice with no listener is fine.
+    pub fn notify(&self, notice: Notice) {
+        let _ = self.notices.send(notice);
+    }
+}
+
+pub trait Keeper: Send {
+    /// Short name for logs and the venue panel ("equity_hedge", "stellar_arb").
+    fn name(&self) -> &'static str;
+
+    /// Boot is recovery: settle whatever has an intent and no outcome, by
+    /// looking, before the first pass. No new work may start here.
+    fn recover<'a>(
+        &'a mut self,
+        cx: &'a KeeperContext<'a>,
+    ) -> BoxFuture<'a, Result<(), EngineError>>;
+
+    /// One pass of the keeper's own reconciliation.
+    fn tick<'a>(&'a mut self, cx: &'a KeeperContext<'a>) -> BoxFuture<'a, Result<(), EngineError>>;
+
+    /// Add this keeper's part of the picture (positions, venue health …).
+    fn render(&self, snapshot: &mut Snapshot);
+
+    /// A command meant for this keeper, or `None` to leave it to others.
+    fn command<'a>(
+        &'a mut self,
+        _command: &'a Command,
+        _cx: &'a KeeperContext<'a>,
+    ) -> Option<BoxFuture<'a, Result<String, String>>> {
+        None
+    }
+}
