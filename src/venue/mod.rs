@@ -2,6 +2,8 @@
 //! simulated world (`sim`) and the real adapters implement alike. Venues never
 //! call the engine; they answer questions and carry out intents.
 
+pub mod broker;
+pub mod logs;
 pub mod sim;
 
 use crate::model::{BridgeTicket, Chain, Intent, IntentId, Receipt, Timestamp, TokenId, Units};

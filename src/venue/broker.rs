@@ -1,0 +1,99 @@
+//! A stock broker as the equity hedge sees it: whole-share market orders,
+//! their status, positions and market hours. Schwab and the paper broker
+//! implement it alike. Brokers have no idempotency key, so `place` is never
+//! retried by an adapter after an unknown outcome: the caller settles by
+//! looking (`find`) first.
+
+use super::{VenueError, VenueHealth};
+use crate::model::Timestamp;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderSide {
+    Buy,
+    Sell,
+}
+
+/// One market order for whole shares, as committed before it is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRequest {
+    /// Our own id for the order (the hedge's id); brokers without client ids
+    /// never see it, it only keys our records.
+    pub client_id: String,
+    pub symbol: String,
+    pub side: OrderSide,
+    /// Whole shares, at least 1.
+    pub shares: u64,
+    /// When the request was committed: `find` matches orders placed after it.
+    pub committed_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum OrderState {
+    /// Accepted, not (fully) filled yet; held while the market is closed.
+    Working { filled_shares: u64 },
+    /// Filled; the average price is over FILL executions only.
+    Filled {
+        shares: u64,
+        average_price: Decimal,
+        filled_at: Timestamp,
+    },
+    /// Definitely not executed (rejected, cancelled, expired), with the broker's reason.
+    Rejected { reason: String, filled_shares: u64 },
+}
+
+/// An order the broker knows, by its id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlacedOrder {
+    pub order_id: String,
+    pub symbol: String,
+    pub side: OrderSide,
+    pub shares: u64,
+    pub entered_at: Timestamp,
+    pub state: OrderState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarketHours {
+    pub open_now: bool,
+    /// Next open or close boundary, when known.
+    pub next_change: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerPosition {
+    pub symbol: String,
+    /// Signed whole or fractional shares (short is negative).
+    pub quantity: Decimal,
+}
+
+pub trait Broker: Send + Sync + 'static {
+    /// Place a market order. `Unknown` after a timeout or a 5xx: the order
+    /// may exist; the caller must `find` before anything else.
+    fn place(
+        &self,
+        order: &OrderRequest,
+    ) -> impl Future<Output = Result<PlacedOrder, VenueError>> + Send;
+
+    /// Look, never send: an order placed since `order.committed_at` that
+    /// matches symbol, side and shares, if any.
+    fn find(
+        &self,
+        order: &OrderRequest,
+    ) -> impl Future<Output = Result<Option<PlacedOrder>, VenueError>> + Send;
+
+    /// The order's current state.
+    fn order(&self, order_id: &str)
+    -> impl Future<Output = Result<PlacedOrder, VenueError>> + Send;
+
+    fn positions(&self) -> impl Future<Output = Result<Vec<BrokerPosition>, VenueError>> + Send;
+
+    fn market_hours(&self) -> impl Future<Output = Result<MarketHours, VenueError>> + Send;
+
+    /// Health lines, including credential expiry (e.g. Schwab's 7-day refresh token).
+    fn health(&self) -> impl Future<Output = Vec<VenueHealth>> + Send;
+}
