@@ -31,7 +31,7 @@ impl KeeperContext<'_> {
     }
 }
 
-pub trait Keeper: Send {
+pub trait Keeper: Send + Sync {
     /// Short name for logs and the venue panel ("equity_hedge", "stellar_arb").
     fn name(&self) -> &'static str;
 

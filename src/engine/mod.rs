@@ -323,12 +323,7 @@ impl<V: LoopVenue> Engine<V> {
                 }
             }
         }
-        let written = self.store.write(|w| {
-            lines
-                .into_iter()
-                .map(|l| w.append(l))
-                .collect::<Result<Vec<_>, _>>()
-        })?;
+        let written = self.store.write(|w| w.append_all(lines))?;
         self.after_ledger(&written);
         Ok(())
     }

@@ -278,15 +278,10 @@ impl<V: LoopVenue> Engine<V> {
                 "{tx:?} is not a transaction hash (0x and 64 hex digits)"
             ));
         }
-        let action = crate::strategy::cross_chain_loop::action_for(
-            self.venue.as_ref(),
-            &cycle,
-            step,
-            now,
-            self.config.cross_chain_loop.slippage_bps,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let action = self
+            .action_for(&cycle, step, now)
+            .await
+            .map_err(|e| e.to_string())?;
         let receipt = self
             .venue
             .receipt(action_chain(&action), tx)

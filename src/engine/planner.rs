@@ -182,34 +182,22 @@ impl<V: LoopVenue> Engine<V> {
                     now,
                 );
             }
-            Ok(()) if risk::needs_approval(self.config.risk.approval, best.vcred_in) => {
-                self.show(
-                    token,
-                    route,
-                    edge_bps,
-                    Some(&best),
-                    sized.quotes,
-                    OpportunityState::AwaitingApproval,
-                    format!("approval {}", self.config.risk.approval),
-                    now,
-                );
-                self.notify(Notice::OpportunityDetected {
-                    token,
-                    route,
-                    size_vcred: best.vcred_in,
-                    est_profit_vcred: best.profit_vcred,
-                    edge_bps,
-                });
-            }
             Ok(()) => {
+                let waits = risk::needs_approval(self.config.risk.approval, best.vcred_in);
+                let (state, note) = if waits {
+                    let note = format!("approval {}", self.config.risk.approval);
+                    (OpportunityState::AwaitingApproval, note)
+                } else {
+                    (OpportunityState::Auto, String::new())
+                };
                 let id = self.show(
                     token,
                     route,
                     edge_bps,
                     Some(&best),
                     sized.quotes,
-                    OpportunityState::Auto,
-                    String::new(),
+                    state,
+                    note,
                     now,
                 );
                 self.notify(Notice::OpportunityDetected {
@@ -219,7 +207,9 @@ impl<V: LoopVenue> Engine<V> {
                     est_profit_vcred: best.profit_vcred,
                     edge_bps,
                 });
-                self.open_cycle(id, token, route, edge_bps, &best, now)?;
+                if !waits {
+                    self.open_cycle(id, token, route, edge_bps, &best, now)?;
+                }
             }
         }
         Ok(())

@@ -37,6 +37,17 @@ pub(super) fn line(
 }
 
 impl<V: LoopVenue> Engine<V> {
+    /// The venue action behind `step` of `cycle`, with the configured slippage bound.
+    pub(super) async fn action_for(
+        &self,
+        cycle: &Cycle,
+        step: StepKind,
+        now: Timestamp,
+    ) -> Result<crate::model::Action, VenueError> {
+        let slippage = self.config.cross_chain_loop.slippage_bps;
+        strategy::action_for(self.venue.as_ref(), cycle, step, now, slippage).await
+    }
+
     pub(super) async fn reconcile(&mut self, now: Timestamp) -> Result<(), EngineError> {
         let mut actions = 0;
         // Opening swaps first: their edge decays while they wait; the other
@@ -127,15 +138,7 @@ impl<V: LoopVenue> Engine<V> {
                 return Ok(false);
             }
             None => {
-                let action = match strategy::action_for(
-                    self.venue.as_ref(),
-                    &cycle,
-                    step,
-                    now,
-                    self.config.cross_chain_loop.slippage_bps,
-                )
-                .await
-                {
+                let action = match self.action_for(&cycle, step, now).await {
                     Ok(a) => a,
                     Err(e) => return self.step_error(id, step, None, e, now).map(|_| false),
                 };
@@ -260,10 +263,7 @@ impl<V: LoopVenue> Engine<V> {
         let written = self.store.write(|w| {
             w.put_step(&record)?;
             w.put_cycle(&cycle)?;
-            lines
-                .into_iter()
-                .map(|l| w.append(l))
-                .collect::<Result<Vec<_>, _>>()
+            w.append_all(lines)
         })?;
         self.after_ledger(&written);
         self.replace_step_view(id, &record);

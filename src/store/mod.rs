@@ -364,6 +364,11 @@ impl Writer {
         Ok(())
     }
 
+    /// Append lines in order; each gets its `seq`.
+    pub fn append_all(&mut self, lines: Vec<LedgerEntry>) -> Result<Vec<LedgerEntry>, StoreError> {
+        lines.into_iter().map(|l| self.append(l)).collect()
+    }
+
     /// Append to the ledger; the entry's `seq` is assigned here.
     pub fn append(&mut self, mut entry: LedgerEntry) -> Result<LedgerEntry, StoreError> {
         let mut table = self.txn.open_table(LEDGER).map_err(db_err)?;
