@@ -228,6 +228,11 @@ impl<V: LoopVenue> Engine<V> {
         StoreReader::new(self.store.clone())
     }
 
+    /// The snapshot the engine would publish now (tests read it directly).
+    pub fn snapshot_for_tests(&self) -> Snapshot {
+        self.snapshot()
+    }
+
     /// Open cycles (and failed ones still holding money).
     pub fn open_cycles(&self) -> impl Iterator<Item = &Cycle> {
         self.cycles.values()

@@ -79,3 +79,45 @@ pub fn world_balances(world: &SimWorld) -> BTreeMap<(Chain, TokenId), i128> {
 pub fn nonzero(m: BTreeMap<(Chain, TokenId), i128>) -> BTreeMap<(Chain, TokenId), i128> {
     m.into_iter().filter(|(_, v)| *v != 0).collect()
 }
+
+impl Paper {
+    /// Send a command as an operator would and let the engine answer it.
+    pub async fn command(&mut self, command: arbkeep::engine::Command) -> Result<String, String> {
+        let handle = self.handle.clone();
+        let task = tokio::spawn(async move { handle.send(command, "test").await });
+        while !task.is_finished() {
+            tokio::task::yield_now().await;
+            self.engine.drain_commands().await;
+        }
+        task.await.expect("command task")
+    }
+
+    pub fn clock_now(&self) -> arbkeep::model::Timestamp {
+        self.clock.now()
+    }
+
+    /// Run passes until `done` holds (at most `n` passes of `step_ms`).
+    pub async fn run_until(
+        &mut self,
+        n: usize,
+        step_ms: u64,
+        done: impl Fn(&Engine<SimWorld>) -> bool,
+    ) -> bool {
+        for _ in 0..n {
+            if done(&self.engine) {
+                return true;
+            }
+            self.run(1, step_ms).await;
+        }
+        done(&self.engine)
+    }
+}
+
+/// The wallet equals the ledger, to the base unit.
+pub fn assert_books_balance(dir: &Path, world: &SimWorld) {
+    assert_eq!(
+        nonzero(ledger_balances(dir)),
+        world_balances(world),
+        "wallet differs from the ledger"
+    );
+}

@@ -1,0 +1,291 @@
+//! Operator commands against the paper engine: manual approval with an
+//! edited size, reject, pause per token, fail then force-resume, mark done
+//! with a real transaction, skip. Every override lands in the audit trail and
+//! the wallet still equals the ledger afterwards.
+
+mod common;
+
+use arbkeep::config::{Approval, Config};
+use arbkeep::engine::Command;
+use arbkeep::engine::snapshot::OpportunityState;
+use arbkeep::model::time::MINUTE;
+use arbkeep::model::{CycleState, Intent, IntentId, LedgerKind, StepKind, TokenId};
+use arbkeep::strategy::cross_chain_loop::action_for;
+use arbkeep::venue::LoopVenue;
+use common::*;
+
+fn audit_notes(p: &Paper) -> Vec<String> {
+    let entries = p.engine.store().read().unwrap().ledger(0).unwrap();
+    entries
+        .into_iter()
+        .filter(|e| e.operator && matches!(e.kind, LedgerKind::Operator | LedgerKind::Control))
+        .map(|e| e.note)
+        .collect()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn manual_approval_waits_and_opens_at_the_operators_size() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.risk.approval = Approval::Manual;
+    let mut p = paper(tmp.path(), 7, config, false, None).await;
+    let found = p
+        .run_until(48 * 60, MINUTE, |e| {
+            e.snapshot_for_tests()
+                .opportunities
+                .iter()
+                .any(|o| o.state == OpportunityState::AwaitingApproval)
+        })
+        .await;
+    assert!(found, "an opportunity waits for approval");
+    assert_eq!(
+        p.engine.open_cycles().count(),
+        0,
+        "nothing starts without approval"
+    );
+    let waiting = p
+        .engine
+        .snapshot_for_tests()
+        .opportunities
+        .into_iter()
+        .find(|o| o.state == OpportunityState::AwaitingApproval)
+        .unwrap();
+
+    let size = 1_234 * TokenId::Vcred.one();
+    let answer = p
+        .command(Command::Approve {
+            opportunity: waiting.id,
+            size_vcred: Some(size),
+        })
+        .await
+        .unwrap();
+    assert!(answer.contains("approved at 1234 VCRED"), "{answer}");
+    let cycle = p
+        .engine
+        .open_cycles()
+        .next()
+        .expect("a cycle opened")
+        .clone();
+    assert_eq!(cycle.vcred_in, size);
+    assert_eq!(cycle.token, waiting.token);
+
+    // Approving it again, or rejecting an unknown one, is refused with a reason.
+    let again = p
+        .command(Command::Approve {
+            opportunity: waiting.id,
+            size_vcred: None,
+        })
+        .await;
+    assert!(again.unwrap_err().contains("awaits approval"));
+    assert!(
+        p.command(Command::Reject {
+            opportunity: 999_999
+        })
+        .await
+        .is_err()
+    );
+    assert!(
+        audit_notes(&p)
+            .iter()
+            .any(|n| n.contains("approve opportunity"))
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_paused_token_starts_nothing_and_its_cycles_hold() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = paper(tmp.path(), 7, Config::default(), false, None).await;
+    for token in TokenId::LOOP {
+        p.command(Command::PauseToken { token }).await.unwrap();
+    }
+    p.run(24 * 60, MINUTE).await;
+    assert_eq!(
+        p.engine.open_cycles().count(),
+        0,
+        "paused tokens start no cycle"
+    );
+    let snap = p.engine.snapshot_for_tests();
+    assert_eq!(snap.paused_tokens.len(), TokenId::LOOP.len());
+    assert!(
+        snap.opportunities
+            .iter()
+            .all(|o| o.state != OpportunityState::Auto)
+    );
+    p.command(Command::ResumeToken {
+        token: TokenId::Eth,
+    })
+    .await
+    .unwrap();
+    let started = p
+        .run_until(48 * 60, MINUTE, |e| e.open_cycles().count() > 0)
+        .await;
+    assert!(started, "a resumed token trades again");
+    assert!(p.engine.open_cycles().all(|c| c.token == TokenId::Eth));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn fail_then_force_resumes_where_it_stopped_and_the_books_balance() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = paper(tmp.path(), 7, Config::default(), false, None).await;
+    assert!(
+        p.run_until(48 * 60, MINUTE, |e| e.open_cycles().any(|c| c.state
+            == CycleState::HemiSwapDone
+            || c.state == CycleState::BridgeOutSent))
+            .await,
+        "a cycle got past its opening swap"
+    );
+    let id = p
+        .engine
+        .open_cycles()
+        .find(|c| c.state != CycleState::Detected)
+        .unwrap()
+        .id;
+    let before = p.engine.open_cycles().find(|c| c.id == id).unwrap().state;
+    p.command(Command::Fail {
+        cycle: id,
+        reason: "checking the bridge by hand".into(),
+    })
+    .await
+    .unwrap();
+    let failed = p
+        .engine
+        .open_cycles()
+        .find(|c| c.id == id)
+        .expect("a failed cycle holding money stays in view")
+        .clone();
+    assert_eq!(failed.state, CycleState::Failed);
+    assert_eq!(failed.failure.as_ref().unwrap().in_state, before);
+    assert!(failed.failure.as_ref().unwrap().by_operator);
+    // While failed, nothing moves it.
+    p.run(60, MINUTE).await;
+    assert_eq!(
+        p.engine.open_cycles().find(|c| c.id == id).unwrap().state,
+        CycleState::Failed
+    );
+
+    p.command(Command::Force { cycle: id }).await.unwrap();
+    let done = p
+        .run_until(3 * 24 * 60, MINUTE, |e| e.open_cycles().all(|c| c.id != id))
+        .await;
+    assert!(done, "the resumed cycle finished");
+    let c = p.engine.store().read().unwrap().cycle(id).unwrap().unwrap();
+    assert_eq!(c.state, CycleState::Completed);
+    assert!(c.operator_touched);
+    let notes = audit_notes(&p);
+    assert!(notes.iter().any(|n| n.contains(&format!("fail {id}"))));
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains(&format!("force the next step of {id}")))
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn mark_done_books_the_operators_transaction_exactly_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.engine.max_open_cycles = 1;
+    let mut p = paper(tmp.path(), 7, config, false, None).await;
+    assert!(
+        p.run_until(48 * 60, MINUTE, |e| e
+            .open_cycles()
+            .any(|c| c.state == CycleState::HemiSwapDone))
+            .await,
+        "a cycle is ready to bridge"
+    );
+    let cycle = p
+        .engine
+        .open_cycles()
+        .find(|c| c.state == CycleState::HemiSwapDone)
+        .unwrap()
+        .clone();
+    // Hold the engine, then send the bridge transaction "by hand" (another tool).
+    p.command(Command::Pause).await.unwrap();
+    let action = action_for(
+        p.world.as_ref(),
+        &cycle,
+        StepKind::BridgeOut,
+        p.clock_now(),
+        50,
+    )
+    .await
+    .unwrap();
+    let manual = Intent::new(
+        IntentId {
+            cycle: cycle.id,
+            step: StepKind::BridgeOut,
+            attempt: 99,
+        },
+        action,
+        p.clock_now(),
+    );
+    let receipt = p.world.execute(&manual).await.unwrap();
+
+    // A hash that does not exist is refused; the real one is booked.
+    let bogus = format!("0x{}", "ab".repeat(32));
+    assert!(
+        p.command(Command::MarkDone {
+            cycle: cycle.id,
+            tx_hash: bogus
+        })
+        .await
+        .unwrap_err()
+        .contains("no receipt")
+    );
+    p.command(Command::MarkDone {
+        cycle: cycle.id,
+        tx_hash: receipt.tx_hash.clone(),
+    })
+    .await
+    .unwrap();
+    let now = p
+        .engine
+        .open_cycles()
+        .find(|c| c.id == cycle.id)
+        .unwrap()
+        .clone();
+    assert_eq!(now.state, CycleState::BridgeOutSent);
+    assert!(now.bridge_out.is_some());
+    p.command(Command::Resume).await.unwrap();
+    assert!(
+        p.run_until(3 * 24 * 60, MINUTE, |e| e
+            .open_cycles()
+            .all(|c| c.id != cycle.id))
+            .await
+    );
+    let world = (*p.world).clone();
+    drop(p);
+    assert_books_balance(tmp.path(), &world);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn skip_moves_past_a_wait_without_booking_anything() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = paper(tmp.path(), 7, Config::default(), false, None).await;
+    assert!(
+        p.run_until(48 * 60, MINUTE, |e| e
+            .open_cycles()
+            .any(|c| c.state == CycleState::BridgeOutSent))
+            .await
+    );
+    let id = p
+        .engine
+        .open_cycles()
+        .find(|c| c.state == CycleState::BridgeOutSent)
+        .unwrap()
+        .id;
+    let lines_before = p.engine.store().read().unwrap().ledger(0).unwrap().len();
+    let answer = p.command(Command::Skip { cycle: id }).await.unwrap();
+    assert!(answer.contains("without acting"), "{answer}");
+    let c = p.engine.open_cycles().find(|c| c.id == id).unwrap();
+    assert!(matches!(
+        c.state,
+        CycleState::OnEthereum | CycleState::BridgeOutProveRequired
+    ));
+    let lines_after = p.engine.store().read().unwrap().ledger(0).unwrap();
+    // Exactly one new line: the audit of the skip, which moves no money.
+    assert_eq!(lines_after.len(), lines_before + 1);
+    let last = lines_after.last().unwrap();
+    assert_eq!(last.kind, LedgerKind::Operator);
+    assert_eq!(last.delta, 0);
+}
