@@ -121,3 +121,29 @@ pub fn assert_books_balance(dir: &Path, world: &SimWorld) {
         "wallet differs from the ledger"
     );
 }
+
+/// No intent was sent twice: every step the store records as done was sent
+/// exactly once, and every other intent at most once.
+pub fn assert_sent_once(reader: &arbkeep::store::Reader, world: &SimWorld) {
+    use arbkeep::model::StepStatus;
+    let counts = world.execution_counts();
+    for (intent, n) in &counts {
+        assert!(*n <= 1, "intent {intent} was sent {n} times");
+    }
+    let mut done = 0;
+    for cycle in reader.cycles().expect("cycles") {
+        for step in reader.steps(cycle.id).expect("steps") {
+            if let StepStatus::Done { .. } = step.status {
+                done += 1;
+                let key = step.intent.id.to_string();
+                assert_eq!(
+                    counts.get(&key),
+                    Some(&1),
+                    "done step {key} was sent {:?} times",
+                    counts.get(&key)
+                );
+            }
+        }
+    }
+    assert!(done > 0, "some step was done");
+}

@@ -1,7 +1,7 @@
 //! `SimWorld`: the paper world as one shareable handle — its file, its clock
 //! and its state behind a lock. Owns opening (genesis or resume), catching up
 //! with the clock, and storing each change in one transaction, including the
-//! one-transaction rule for `execute`: the call is counted and its effect
+//! one-transaction rule for `execute`: a send is counted and its effect
 //! stored together, or neither is.
 
 use super::actions;
@@ -90,7 +90,9 @@ impl SimWorld {
         self.synced().wallet.rows()
     }
 
-    /// How many times `execute` was called per intent id (its Display string).
+    /// Sends per intent id (its Display string): executions that took effect,
+    /// plus any send of an intent already executed. A call refused before
+    /// sending (slippage, deadline, balance) is not a send.
     pub fn execution_counts(&self) -> BTreeMap<String, u32> {
         self.lock().counts.clone()
     }
@@ -144,7 +146,7 @@ impl SimWorld {
         Ok(())
     }
 
-    /// `LoopVenue::execute`: count the call and store its effect in one
+    /// `LoopVenue::execute`: count the send and store its effect in one
     /// durable transaction.
     pub(super) fn execute_intent(&self, intent: &Intent) -> Result<Receipt, VenueError> {
         let mut state = self.synced();
@@ -155,12 +157,6 @@ impl SimWorld {
             .execution(&key)
             .map_err(|e| e.transient())?;
         let done_before = previous.and_then(|e| e.receipt);
-        let count = state
-            .counts
-            .get(&key)
-            .copied()
-            .unwrap_or(0)
-            .saturating_add(1);
         let outcome = match &done_before {
             // A chain refuses a nonce it has already used.
             Some(done) => Err(VenueError::Rejected(format!(
@@ -169,6 +165,12 @@ impl SimWorld {
             ))),
             None => actions::apply(&state, intent, state.time),
         };
+        // Counted: sends that took effect, and any send of an intent whose
+        // nonce is already used (a double send). A call refused by the
+        // pre-send simulation (slippage, deadline, balance) sent nothing and
+        // leaves the nonce free, so sending it again later is legitimate.
+        let sent = outcome.is_ok() || done_before.is_some();
+        let count = state.counts.get(&key).copied().unwrap_or(0) + u32::from(sent);
         let execution = Execution {
             count,
             receipt: outcome
