@@ -169,7 +169,6 @@ pub(crate) fn last_digits(number: &str) -> String {
 /// `arbkeep auth schwab` from `main`: secrets from the environment, the
 /// instance lock held, stdin and stdout.
 pub async fn run_auth_command(config: &SchwabConfig, data_dir: &Path) -> Result<(), SchwabError> {
-    let secrets = SchwabSecrets::from_env()?;
     crate::store::ensure_private_dir(data_dir).map_err(|e| SchwabError::Io(e.to_string()))?;
     let _lock = InstanceLock::acquire(data_dir).map_err(|e| match e {
         StoreError::AlreadyRunning { dir, pid } => SchwabError::EngineRunning {
@@ -180,6 +179,7 @@ pub async fn run_auth_command(config: &SchwabConfig, data_dir: &Path) -> Result<
         },
         other => SchwabError::Io(other.to_string()),
     })?;
+    let secrets = SchwabSecrets::from_env()?;
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let mut out = std::io::stdout();
