@@ -33,6 +33,12 @@ pub struct SchwabBroker {
     hours: Mutex<BTreeMap<i64, DayHours>>,
 }
 
+impl std::fmt::Debug for SchwabBroker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SchwabBroker({:?})", self.session.vault())
+    }
+}
+
 impl SchwabBroker {
     /// Open the adapter: checks the config and the key against the stored
     /// tokens now, so a wrong `ENCRYPTION_KEY` fails at start, not mid-trade.

@@ -100,6 +100,8 @@ pub struct SeenRequest {
     pub basic: bool,
     pub content_type: Option<String>,
     pub accept: Option<String>,
+    /// The status answered; `None` when the connection was dropped.
+    pub status: Option<u16>,
 }
 
 /// An order as the fake holds it, seen now.
@@ -466,6 +468,7 @@ impl State {
             basic: auth.starts_with("Basic "),
             content_type: r.header("content-type").map(str::to_string),
             accept: r.header("accept").map(str::to_string),
+            status: None,
         });
         if r.method == "POST" && r.path.trim_end_matches('/').ends_with("/orders") {
             self.order_posts += 1;
@@ -477,6 +480,9 @@ impl State {
         );
         let mut outcome = self.route(r);
         if let Outcome::Respond { response, .. } = &mut outcome {
+            if let Some(seen) = self.requests.last_mut() {
+                seen.status = Some(response.status);
+            }
             response
                 .headers
                 .push(("Schwab-Client-CorrelId".into(), correl));
