@@ -155,6 +155,21 @@ pub enum SchwabError {
     Io(String),
 }
 
+impl SchwabError {
+    /// The operator's to fix (environment, config, a running engine, a bad
+    /// paste): the CLI exits 2 for these.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            SchwabError::Env { .. }
+                | SchwabError::Config(_)
+                | SchwabError::EngineRunning { .. }
+                | SchwabError::Redirect(_)
+                | SchwabError::Crypto(CryptoError::BadKey(_))
+        )
+    }
+}
+
 /// Remove every secret from a text bound for an error or a log line.
 pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
     let mut out: String = text.chars().take(300).collect();
@@ -194,6 +209,23 @@ mod tests {
         let e = SchwabSecrets::from_lookup(|k| (k != APP_SECRET_ENV).then(|| "v".repeat(64)))
             .unwrap_err();
         assert_eq!(e.to_string(), "SCHWAB_APP_SECRET: not set");
+    }
+
+    #[test]
+    fn the_schwab_section_is_read_and_checked() {
+        use crate::config::Config;
+        let c = Config::from_toml(
+            "[schwab]\naccount_number = \"49359741\"\npoll_interval = \"5s\"\ncallback_url = \"https://127.0.0.1:8182\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(c.schwab.account_number, "49359741");
+        assert_eq!(c.schwab.poll_interval_ms, 5 * SECOND);
+        assert_eq!(c.schwab.api_url, "https://api.schwabapi.com");
+        let e = Config::from_toml("[schwab]\naccount_number = \"12-34\"\n", "t.toml").unwrap_err();
+        assert!(e.to_string().contains("schwab.account_number"), "{e}");
+        let e = Config::from_toml("[schwab]\napp_secret = \"x\"\n", "t.toml").unwrap_err();
+        assert!(e.to_string().contains("schwab.app_secret"), "{e}");
     }
 
     #[test]
