@@ -70,6 +70,8 @@ struct Person<'a> {
     screen: Screen,
     fake: &'a FakeSchwab,
     pasted: Option<std::io::Cursor<Vec<u8>>>,
+    /// How long the person takes to paste, on the fake's clock.
+    dawdle: Option<(Arc<ManualClock>, u64)>,
 }
 
 impl Person<'_> {
@@ -84,6 +86,9 @@ impl Person<'_> {
                 .fake
                 .approve_login(url)
                 .expect("the fake accepts the login");
+            if let Some((clock, ms)) = &self.dawdle {
+                clock.advance(*ms);
+            }
             self.pasted = Some(std::io::Cursor::new(format!("{landed}\n").into_bytes()));
         }
         self.pasted.as_mut().unwrap()
@@ -116,6 +121,7 @@ async fn log_in(
         screen: screen.clone(),
         fake,
         pasted: None,
+        dawdle: None,
     };
     let mut out = screen.clone();
     login_interactive(
@@ -657,9 +663,14 @@ async fn an_order_rejected_later_says_why() {
         }
         other => panic!("{other:?}"),
     }
-    // An id Schwab does not know is definitely not an order.
+    // An id Schwab does not list is not proof of anything (it may lag):
+    // transient, so a caller never takes it for a rejection.
     assert!(matches!(
         w.broker.order("1000000000001").await,
+        Err(VenueError::Transient(_))
+    ));
+    assert!(matches!(
+        w.broker.order("12ab").await,
         Err(VenueError::Rejected(_))
     ));
 }
@@ -838,8 +849,11 @@ async fn no_log_line_or_error_carries_a_secret() {
         .with_writer(captured.clone())
         .with_ansi(false)
         .finish();
-    // The test runtime is single-threaded: the fake's tasks log here too.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // Global, not scoped: tracing caches each call site's interest across
+    // threads, so a scoped subscriber can miss events another test's thread
+    // registered first. Other tests' lines land here too, which only widens
+    // the check.
+    tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
 
     let w = world().await;
     let mut errors = Vec::new();
@@ -878,4 +892,47 @@ async fn no_log_line_or_error_carries_a_secret() {
             assert!(!e.contains(s.as_str()), "a secret reached an error: {e}");
         }
     }
+}
+
+#[tokio::test]
+async fn a_code_pasted_after_thirty_seconds_is_refused_clearly() {
+    let clock = Arc::new(ManualClock::new(monday_open()));
+    let fake = FakeSchwab::start(clock.clone()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let screen = Screen::default();
+    let mut person = Person {
+        screen: screen.clone(),
+        fake: &fake,
+        pasted: None,
+        dawdle: Some((clock.clone(), 31 * SECOND)),
+    };
+    let e = login_interactive(
+        &fake.config(),
+        FakeSchwab::secrets(&key()),
+        dir.path(),
+        clock.clone(),
+        &mut person,
+        &mut screen.clone(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, SchwabError::CodeRefused(_)), "{e:?}");
+    assert!(e.to_string().contains("paste within 30 s"), "{e}");
+    assert!(fake.grants().is_empty());
+    // Nothing was stored: the adapter says to log in.
+    let broker = SchwabBroker::open(
+        fake.config(),
+        dir.path(),
+        FakeSchwab::secrets(&key()),
+        clock,
+    )
+    .unwrap();
+    let h = broker.health().await;
+    assert!(!h[0].ok);
+    assert!(
+        h[0].detail
+            .starts_with("not logged in: run `arbkeep auth schwab`"),
+        "{}",
+        h[0].detail
+    );
 }

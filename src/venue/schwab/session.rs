@@ -453,6 +453,9 @@ impl Session {
                     });
                 }
                 401 => return Err(VenueError::Transient(reason())),
+                // An order just placed may not be listed yet; a read that
+                // finds nothing has not shown that anything did not happen.
+                404 if kind == Call::Read => return Err(VenueError::Transient(reason())),
                 _ => return Err(VenueError::Rejected(reason())),
             }
         }
