@@ -203,9 +203,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             broker: AuthBroker::Schwab,
         }) => {
             let done = arbkeep::venue::schwab::run_auth_command(&config.schwab, &config.data_dir);
-            return done.await.map_err(|e| match e.is_usage() {
-                true => UsageError(e.to_string()).into(),
-                false => anyhow!(e),
+            return done.await.map_err(|e| {
+                if e.is_usage() {
+                    UsageError(e.to_string()).into()
+                } else {
+                    anyhow!(e)
+                }
             });
         }
         Some(Verb::Pause) => Command::Pause,

@@ -75,10 +75,11 @@ impl EncryptionKey {
         }
     }
 
-    fn aead(&self) -> LessSafeKey {
-        // The key length is fixed at 32 bytes, which AES-256 accepts.
-        let unbound = UnboundKey::new(&AES_256_GCM, &self.0).unwrap_or_else(|_| unreachable!());
-        LessSafeKey::new(unbound)
+    fn aead(&self) -> Result<LessSafeKey, CryptoError> {
+        // 32 bytes is what AES-256 takes; ring refuses nothing else.
+        UnboundKey::new(&AES_256_GCM, &self.0)
+            .map(LessSafeKey::new)
+            .map_err(|_| CryptoError::BadKey("ring refused the key".into()))
     }
 
     /// Encrypt `plain` for the record `record_key`.
@@ -88,7 +89,7 @@ impl EncryptionKey {
             .fill(&mut nonce)
             .map_err(|_| CryptoError::Random)?;
         let mut body = plain.to_vec();
-        self.aead()
+        self.aead()?
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(record_key.as_bytes()),
@@ -111,7 +112,7 @@ impl EncryptionKey {
         nonce.copy_from_slice(&sealed[1..1 + NONCE_LEN]);
         let mut body = sealed[1 + NONCE_LEN..].to_vec();
         let plain = self
-            .aead()
+            .aead()?
             .open_in_place(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(record_key.as_bytes()),
