@@ -194,6 +194,8 @@ pub struct Config {
     pub risk: RiskConfig,
     pub control: ControlConfig,
     pub notify: NotifyConfig,
+    /// The Schwab broker (`[schwab]`); used by the equity hedge and `arbkeep auth schwab`.
+    pub schwab: crate::venue::schwab::SchwabConfig,
     pub log_level: String,
 }
 
@@ -261,6 +263,7 @@ impl Default for Config {
                 timeout_ms: 5 * SECOND,
                 retries: 5,
             },
+            schwab: Default::default(),
             log_level: "info".into(),
         }
     }
@@ -512,6 +515,33 @@ impl Config {
             }
             if let Some(v) = r.int(t, "notify", "retries")? {
                 c.notify.retries = v as u32;
+            }
+        }
+
+        if let Some(t) = r.section(&table, "schwab")? {
+            for (key, field) in [
+                ("api_url", &mut c.schwab.api_url),
+                ("auth_url", &mut c.schwab.auth_url),
+                ("callback_url", &mut c.schwab.callback_url),
+            ] {
+                if let Some(v) = r.string(t, "schwab", key)? {
+                    if !(v.starts_with("https://") || v.starts_with("http://")) {
+                        return Err(r.invalid(&format!("schwab.{key}"), "must be an http(s) URL"));
+                    }
+                    *field = v;
+                }
+            }
+            if let Some(v) = r.string(t, "schwab", "account_number")? {
+                if v.trim().is_empty() || !v.trim().bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(r.invalid("schwab.account_number", "must be the account's digits"));
+                }
+                c.schwab.account_number = v.trim().to_string();
+            }
+            if let Some(v) = r.duration(t, "schwab", "poll_interval")? {
+                c.schwab.poll_interval_ms = v.max(1);
+            }
+            if let Some(v) = r.duration(t, "schwab", "request_timeout")? {
+                c.schwab.request_timeout_ms = v.max(1);
             }
         }
 

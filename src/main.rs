@@ -115,6 +115,18 @@ enum Verb {
         #[arg(long, value_name = "DATA")]
         data: String,
     },
+    /// Log in to a broker (interactive; no engine may run on the data dir).
+    Auth {
+        #[command(subcommand)]
+        broker: AuthBroker,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuthBroker {
+    /// Charles Schwab: prints the login URL, reads the redirect URL back,
+    /// seals the tokens (SCHWAB_APP_KEY, SCHWAB_APP_SECRET, ENCRYPTION_KEY).
+    Schwab,
 }
 
 /// Errors that are the user's to fix: printed plainly, exit code 2.
@@ -187,6 +199,18 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Some(Verb::Pnl { json }) => return verbs::pnl(&config, *json).await,
         Some(Verb::Ledger { json, cycle }) => return verbs::ledger(&config, *json, *cycle).await,
         Some(Verb::Attach) => return attach(&config).await,
+        Some(Verb::Auth {
+            broker: AuthBroker::Schwab,
+        }) => {
+            let done = arbkeep::venue::schwab::run_auth_command(&config.schwab, &config.data_dir);
+            return done.await.map_err(|e| {
+                if e.is_usage() {
+                    UsageError(e.to_string()).into()
+                } else {
+                    anyhow!(e)
+                }
+            });
+        }
         Some(Verb::Pause) => Command::Pause,
         Some(Verb::Resume) => Command::Resume,
         Some(Verb::PauseToken { token }) => Command::PauseToken { token: *token },

@@ -4,6 +4,7 @@
 
 pub mod broker;
 pub mod logs;
+pub mod schwab;
 pub mod sim;
 
 use crate::model::{BridgeTicket, Chain, Intent, IntentId, Receipt, Timestamp, TokenId, Units};

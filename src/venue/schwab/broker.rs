@@ -1,0 +1,428 @@
+//! `SchwabBroker`: the [`Broker`] trait over a [`Session`]. The account is
+//! chosen by its configured number and addressed by its hash (§2.1, §4.5).
+//! `place` sends one POST and takes the id from `Location`; a missing
+//! `Location` is settled by looking (`find`), never by sending again.
+//! Market hours come from the markets endpoint for New York's date, open
+//! and closed shapes alike.
+
+use super::clock_text::{format_date, format_query_time, new_york_day};
+use super::login::last_digits;
+use super::session::{Call, Session};
+use super::vault::TokenVault;
+use super::wire::{self, AccountNumberHash, DayHours};
+use super::{EXPIRY_WARNING, SchwabConfig, SchwabError, SchwabSecrets, VENUE};
+use crate::engine::Notice;
+use crate::model::time::{MINUTE, SECOND, format_duration, format_time};
+use crate::model::{Clock, Timestamp};
+use crate::venue::broker::{
+    Broker, BrokerPosition, MarketHours, OrderRequest, OrderState, PlacedOrder,
+};
+use crate::venue::{VenueError, VenueHealth};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How many days ahead market hours are searched for the next open.
+const HOURS_LOOKAHEAD_DAYS: i64 = 10;
+
+pub struct SchwabBroker {
+    session: Session,
+    account_hash: tokio::sync::Mutex<Option<String>>,
+    hours: Mutex<BTreeMap<i64, DayHours>>,
+}
+
+impl std::fmt::Debug for SchwabBroker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SchwabBroker({:?})", self.session.vault())
+    }
+}
+
+impl SchwabBroker {
+    /// Open the adapter: checks the config and the key against the stored
+    /// tokens now, so a wrong `ENCRYPTION_KEY` fails at start, not mid-trade.
+    pub fn open(
+        config: SchwabConfig,
+        data_dir: &Path,
+        secrets: SchwabSecrets,
+        clock: Arc<dyn Clock>,
+    ) -> Result<SchwabBroker, SchwabError> {
+        if config.account_number.trim().is_empty() {
+            return Err(SchwabError::Config(
+                "account_number is not set: the account to trade, by its number".into(),
+            ));
+        }
+        let vault = TokenVault::open(data_dir, secrets.encryption_key.clone())?;
+        let session = Session::new(config, secrets, vault, clock)?;
+        Ok(SchwabBroker {
+            session,
+            account_hash: tokio::sync::Mutex::new(None),
+            hours: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    pub fn config(&self) -> &SchwabConfig {
+        &self.session.config
+    }
+
+    /// How often the hedge should poll an order's status.
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.session.config.poll_interval_ms)
+    }
+
+    /// When the login (the refresh token) dies: 7 days after `arbkeep auth schwab`.
+    pub fn login_deadline(&self) -> Option<Timestamp> {
+        self.status().login_deadline
+    }
+
+    /// `Notice::TokenExpiry` once per login, from a day before it dies. The
+    /// keeper calls this every pass and broadcasts what it gets.
+    pub fn expiry_notice(&self) -> Option<Notice> {
+        let now = self.session.clock.now();
+        let mut s = self
+            .session
+            .status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let deadline = s.login_deadline?;
+        if now + EXPIRY_WARNING < deadline || s.warned_for == Some(deadline) {
+            return None;
+        }
+        s.warned_for = Some(deadline);
+        Some(Notice::TokenExpiry {
+            venue: VENUE.to_string(),
+            expires_at: deadline,
+        })
+    }
+
+    /// Refresh the access token now if it is due (the keeper may call this
+    /// on quiet passes so a login never idles into an expired access token).
+    pub async fn keep_fresh(&self) -> Result<(), SchwabError> {
+        self.session.access_token(None).await.map(|_| ())
+    }
+
+    /// The stored tokens (tests and diagnostics; Debug redacts them).
+    pub fn vault(&self) -> &TokenVault {
+        self.session.vault()
+    }
+
+    fn status(&self) -> super::session::SessionStatus {
+        self.session
+            .status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn trader(&self) -> String {
+        format!(
+            "{}/trader/v1",
+            self.session.config.api_url.trim_end_matches('/')
+        )
+    }
+
+    /// The configured account's hash, looked up once.
+    pub async fn account_hash(&self) -> Result<String, VenueError> {
+        let mut cached = self.account_hash.lock().await;
+        if let Some(h) = cached.as_ref() {
+            return Ok(h.clone());
+        }
+        let hash = lookup_account_hash(&self.session).await?;
+        *cached = Some(hash.clone());
+        Ok(hash)
+    }
+
+    async fn get_json(&self, what: &'static str, url: &str) -> Result<Value, VenueError> {
+        let reply = self.session.call(what, Call::Read, |c| c.get(url)).await?;
+        serde_json::from_slice(&reply.body)
+            .map_err(|_| VenueError::Transient(format!("Schwab {what}: the answer is not JSON")))
+    }
+
+    async fn day_hours(&self, day: i64) -> Result<DayHours, VenueError> {
+        if let Some(h) = self
+            .hours
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&day)
+        {
+            return Ok(h.clone());
+        }
+        let url = format!(
+            "{}/marketdata/v1/markets/equity?date={}",
+            self.session.config.api_url.trim_end_matches('/'),
+            format_date(day)
+        );
+        let v = self.get_json("market hours", &url).await?;
+        let hours = wire::day_hours(&v)
+            .map_err(|e| VenueError::Transient(format!("Schwab market hours: {e}")))?;
+        let mut cache = self.hours.lock().unwrap_or_else(|p| p.into_inner());
+        cache.insert(day, hours.clone());
+        // Past days are never asked again.
+        while cache.len() > 2 * HOURS_LOOKAHEAD_DAYS as usize {
+            cache.pop_first();
+        }
+        Ok(hours)
+    }
+}
+
+/// `GET /accounts/accountNumbers`, and the hash of the configured number.
+pub(crate) async fn lookup_account_hash(session: &Session) -> Result<String, VenueError> {
+    let url = format!(
+        "{}/trader/v1/accounts/accountNumbers",
+        session.config.api_url.trim_end_matches('/')
+    );
+    let reply = session
+        .call("account numbers", Call::Read, |c| c.get(&url))
+        .await?;
+    let pairs: Vec<AccountNumberHash> = serde_json::from_slice(&reply.body)
+        .map_err(|_| VenueError::Transient("Schwab account numbers: unexpected JSON".into()))?;
+    let wanted = session.config.account_number.trim();
+    pairs
+        .iter()
+        .find(|p| p.account_number.trim() == wanted)
+        .map(|p| p.hash_value.clone())
+        .ok_or_else(|| {
+            let linked: Vec<String> = pairs
+                .iter()
+                .map(|p| format!("…{}", last_digits(&p.account_number)))
+                .collect();
+            VenueError::Rejected(
+                SchwabError::UnknownAccount(format!("…{}", last_digits(wanted)), linked.join(", "))
+                    .to_string(),
+            )
+        })
+}
+
+/// The id in `Location` (absolute or relative; the last path segment),
+/// after checking it names our account.
+fn order_id_from_location(location: &str, hash: &str) -> Result<Option<String>, String> {
+    let path = location.split(['?', '#']).next().unwrap_or_default();
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let Some(id) = segments
+        .last()
+        .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+    else {
+        return Ok(None);
+    };
+    if let Some(i) = segments.iter().position(|s| *s == "accounts")
+        && segments.get(i + 1).is_some_and(|h| *h != hash)
+    {
+        return Err("the Location header names another account".into());
+    }
+    Ok(Some((*id).to_string()))
+}
+
+impl Broker for SchwabBroker {
+    async fn place(&self, order: &OrderRequest) -> Result<PlacedOrder, VenueError> {
+        if order.shares == 0 {
+            return Err(VenueError::Rejected(
+                "an order needs at least 1 whole share".into(),
+            ));
+        }
+        let hash = self.account_hash().await?;
+        let url = format!("{}/accounts/{hash}/orders", self.trader());
+        let body = wire::market_order(&order.symbol, order.side, order.shares);
+        tracing::info!(
+            client_id = %order.client_id,
+            symbol = %order.symbol,
+            side = wire::instruction(order.side),
+            shares = order.shares,
+            "schwab: placing a market order"
+        );
+        let reply = self
+            .session
+            .call("place order", Call::PlaceOrder, |c| {
+                c.post(&url).json(&body)
+            })
+            .await?;
+        let id = match reply
+            .location
+            .as_deref()
+            .map(|l| order_id_from_location(l, &hash))
+        {
+            Some(Ok(Some(id))) => Some(id),
+            Some(Err(e)) => {
+                return Err(VenueError::Unknown(format!(
+                    "Schwab accepted the order but {e}"
+                )));
+            }
+            _ => None,
+        };
+        let Some(order_id) = id else {
+            // Accepted (HTTP {status}) without an id: look, never resend.
+            tracing::warn!(
+                status = reply.status,
+                "schwab: order accepted without a Location; looking it up"
+            );
+            return match self.find(order).await {
+                Ok(Some(found)) => Ok(found),
+                Ok(None) => Err(VenueError::Unknown(
+                    "Schwab accepted the order without a Location and does not list it yet; look again".into(),
+                )),
+                Err(e) => Err(VenueError::Unknown(format!(
+                    "Schwab accepted the order without a Location; looking it up failed: {e}"
+                ))),
+            };
+        };
+        tracing::info!(order_id = %order_id, client_id = %order.client_id, "schwab: order accepted");
+        Ok(PlacedOrder {
+            order_id,
+            symbol: order.symbol.clone(),
+            side: order.side,
+            shares: order.shares,
+            entered_at: self.session.clock.now(),
+            state: OrderState::Working { filled_shares: 0 },
+        })
+    }
+
+    async fn find(&self, order: &OrderRequest) -> Result<Option<PlacedOrder>, VenueError> {
+        let hash = self.account_hash().await?;
+        // Schwab's enteredTime has whole seconds: an order sent 300 ms after
+        // the commit may show the commit's second.
+        let since = order.committed_at - order.committed_at % SECOND;
+        let now = self.session.clock.now();
+        let until = now.max(since) + MINUTE;
+        let url = format!(
+            "{}/accounts/{hash}/orders?fromEnteredTime={}&toEnteredTime={}",
+            self.trader(),
+            format_query_time(since),
+            format_query_time(until)
+        );
+        let v = self.get_json("list orders", &url).await?;
+        let mut matches: Vec<PlacedOrder> = v
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|o| {
+                wire::order_identity(o).is_some_and(|(_, symbol, side, shares)| {
+                    symbol == order.symbol && side == order.side && shares == order.shares
+                })
+            })
+            .filter_map(|o| wire::placed_order(o).ok())
+            .filter(|p| p.entered_at >= since)
+            .collect();
+        matches.sort_by(|a, b| {
+            (a.entered_at, a.order_id.len(), &a.order_id).cmp(&(
+                b.entered_at,
+                b.order_id.len(),
+                &b.order_id,
+            ))
+        });
+        if matches.len() > 1 {
+            tracing::warn!(
+                client_id = %order.client_id,
+                count = matches.len(),
+                "schwab: several orders match; taking the earliest"
+            );
+        }
+        Ok(matches.into_iter().next())
+    }
+
+    async fn order(&self, order_id: &str) -> Result<PlacedOrder, VenueError> {
+        if order_id.is_empty() || !order_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(VenueError::Rejected(format!(
+                "{order_id:?} is not a Schwab order id"
+            )));
+        }
+        let hash = self.account_hash().await?;
+        let url = format!("{}/accounts/{hash}/orders/{order_id}", self.trader());
+        let v = self.get_json("get order", &url).await?;
+        wire::placed_order(&v)
+            .map_err(|e| VenueError::Transient(format!("Schwab order {order_id}: {e}")))
+    }
+
+    async fn positions(&self) -> Result<Vec<BrokerPosition>, VenueError> {
+        let hash = self.account_hash().await?;
+        let url = format!("{}/accounts/{hash}?fields=positions", self.trader());
+        let v = self.get_json("positions", &url).await?;
+        Ok(wire::positions(&v))
+    }
+
+    async fn market_hours(&self) -> Result<MarketHours, VenueError> {
+        let now = self.session.clock.now();
+        let today = new_york_day(now);
+        for day in today..today + HOURS_LOOKAHEAD_DAYS {
+            let hours = self.day_hours(day).await?;
+            let Some((start, end)) = hours.regular.filter(|_| hours.is_open) else {
+                continue;
+            };
+            if now < start {
+                return Ok(MarketHours {
+                    open_now: false,
+                    next_change: Some(start),
+                });
+            }
+            if now < end {
+                return Ok(MarketHours {
+                    open_now: true,
+                    next_change: Some(end),
+                });
+            }
+        }
+        Ok(MarketHours {
+            open_now: false,
+            next_change: None,
+        })
+    }
+
+    async fn health(&self) -> Vec<VenueHealth> {
+        let s = self.status();
+        let now = self.session.clock.now();
+        let login = match s.login_deadline {
+            None => "not logged in: run `arbkeep auth schwab`".to_string(),
+            Some(d) if now >= d => format!(
+                "login expired at {} UTC: run `arbkeep auth schwab`",
+                format_time(d)
+            ),
+            Some(d) if now + EXPIRY_WARNING >= d => format!(
+                "login expires in {}: run `arbkeep auth schwab` soon",
+                format_duration(d - now)
+            ),
+            Some(d) => format!("login expires in {}", format_duration(d - now)),
+        };
+        let expired = s.login_deadline.is_none_or(|d| now >= d);
+        let mut detail = login;
+        if let Some(f) = &s.auth_fault {
+            detail.push_str("; ");
+            detail.push_str(f);
+        } else if let Some(e) = &s.last_error {
+            detail.push_str("; last error: ");
+            detail.push_str(e);
+        }
+        vec![VenueHealth {
+            name: VENUE.to_string(),
+            ok: !expired && s.auth_fault.is_none() && s.last_error.is_none(),
+            head: None,
+            latency_ms: s.latency_ms,
+            last_seen: s.last_ok,
+            detail,
+        }]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn location_absolute_or_relative() {
+        let h = "ABC";
+        assert_eq!(
+            order_id_from_location(
+                "https://api.schwabapi.com/trader/v1/accounts/ABC/orders/1004055538153",
+                h
+            ),
+            Ok(Some("1004055538153".into()))
+        );
+        assert_eq!(
+            order_id_from_location("/trader/v1/accounts/ABC/orders/12", h),
+            Ok(Some("12".into()))
+        );
+        assert!(order_id_from_location("/trader/v1/accounts/XYZ/orders/12", h).is_err());
+        assert_eq!(
+            order_id_from_location("/trader/v1/accounts/ABC/orders", h),
+            Ok(None)
+        );
+    }
+}

@@ -1,0 +1,179 @@
+//! The Schwab token vault: `schwab-tokens.redb` in the data dir (0600),
+//! holding only sealed records. It is a file of its own rather than a table
+//! in the engine's store because tokens are refreshed from inside broker
+//! calls (which have no store handle), `arbkeep auth schwab` must write them
+//! without opening the engine's store, and keeping them apart means the
+//! store (read by verbs, copied for backups) never carries a credential;
+//! deleting the file is logging out.
+//!
+//! Two records: `key_check` (a known text sealed under the key, so a wrong
+//! `ENCRYPTION_KEY` is told apart from an altered record) and `tokens`.
+
+use super::SchwabError;
+use super::crypto::{CryptoError, EncryptionKey};
+use crate::config::Secret;
+use crate::model::Timestamp;
+use crate::store::{ensure_private_dir, ensure_private_file};
+use redb::{Database, ReadableDatabase, TableDefinition};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub const VAULT_FILE: &str = "schwab-tokens.redb";
+
+const TABLE: TableDefinition<&str, &[u8]> = TableDefinition::new("schwab_tokens");
+const KEY_CHECK: &str = "key_check";
+const KEY_CHECK_TEXT: &[u8] = b"arbkeep schwab token vault v1";
+const TOKENS: &str = "tokens";
+
+/// One login's tokens. Debug shows the times, never the tokens.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Tokens {
+    pub access_token: Secret,
+    pub refresh_token: Secret,
+    /// When the access token stops working (obtained + `expires_in`).
+    pub access_expires_at: Timestamp,
+    /// The interactive login; the refresh token dies 7 days after it,
+    /// however often it is refreshed.
+    pub authorized_at: Timestamp,
+    pub refreshed_at: Timestamp,
+    /// Refreshes since the login (each rotated the refresh token).
+    pub refreshes: u64,
+}
+
+impl fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tokens")
+            .field("access_token", &"<redacted>")
+            .field("refresh_token", &"<redacted>")
+            .field("access_expires_at", &self.access_expires_at)
+            .field("authorized_at", &self.authorized_at)
+            .field("refreshed_at", &self.refreshed_at)
+            .field("refreshes", &self.refreshes)
+            .finish()
+    }
+}
+
+/// The plaintext inside the sealed record.
+#[derive(Serialize, Deserialize)]
+struct TokensRecord {
+    access_token: String,
+    refresh_token: String,
+    access_expires_at: Timestamp,
+    authorized_at: Timestamp,
+    refreshed_at: Timestamp,
+    refreshes: u64,
+}
+
+pub struct TokenVault {
+    db: Database,
+    key: EncryptionKey,
+    path: PathBuf,
+}
+
+impl fmt::Debug for TokenVault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TokenVault({})", self.path.display())
+    }
+}
+
+impl TokenVault {
+    /// Open or create the vault in `dir` and check that `key` is the one it
+    /// was written with.
+    pub fn open(dir: &Path, key: EncryptionKey) -> Result<TokenVault, SchwabError> {
+        let path = dir.join(VAULT_FILE);
+        let io = |reason: String| SchwabError::Vault {
+            path: path.display().to_string(),
+            reason,
+        };
+        ensure_private_dir(dir).map_err(|e| io(e.to_string()))?;
+        ensure_private_file(&path).map_err(|e| io(e.to_string()))?;
+        let db = Database::create(&path).map_err(|e| io(e.to_string()))?;
+        let vault = TokenVault { db, key, path };
+        match vault.read(KEY_CHECK)? {
+            Some(sealed) => match vault.key.open(KEY_CHECK, &sealed) {
+                Ok(text) if text == KEY_CHECK_TEXT => {}
+                _ => return Err(SchwabError::WrongKey(vault.path.display().to_string())),
+            },
+            None => {
+                let sealed = vault.key.seal(KEY_CHECK, KEY_CHECK_TEXT)?;
+                vault.write(&[(KEY_CHECK, sealed)])?;
+            }
+        }
+        Ok(vault)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, e: impl fmt::Display) -> SchwabError {
+        SchwabError::Vault {
+            path: self.path.display().to_string(),
+            reason: e.to_string(),
+        }
+    }
+
+    fn read(&self, key: &str) -> Result<Option<Vec<u8>>, SchwabError> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = match txn.open_table(TABLE) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(self.err(e)),
+        };
+        let value = table.get(key).map_err(|e| self.err(e))?;
+        Ok(value.map(|v| v.value().to_vec()))
+    }
+
+    fn write(&self, records: &[(&str, Vec<u8>)]) -> Result<(), SchwabError> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut table = txn.open_table(TABLE).map_err(|e| self.err(e))?;
+            for (key, value) in records {
+                table
+                    .insert(*key, value.as_slice())
+                    .map_err(|e| self.err(e))?;
+            }
+        }
+        txn.commit().map_err(|e| self.err(e))
+    }
+
+    /// The stored tokens, if a login happened.
+    pub fn load(&self) -> Result<Option<Tokens>, SchwabError> {
+        let Some(sealed) = self.read(TOKENS)? else {
+            return Ok(None);
+        };
+        let plain = self.key.open(TOKENS, &sealed).map_err(|e| match e {
+            // The key opened `key_check`, so this record itself was altered.
+            CryptoError::Open(_) | CryptoError::Malformed(_) => {
+                SchwabError::Tampered(self.path.display().to_string())
+            }
+            other => SchwabError::Crypto(other),
+        })?;
+        let r: TokensRecord = serde_json::from_slice(&plain)
+            .map_err(|_| SchwabError::Tampered(self.path.display().to_string()))?;
+        Ok(Some(Tokens {
+            access_token: Secret::new(r.access_token),
+            refresh_token: Secret::new(r.refresh_token),
+            access_expires_at: r.access_expires_at,
+            authorized_at: r.authorized_at,
+            refreshed_at: r.refreshed_at,
+            refreshes: r.refreshes,
+        }))
+    }
+
+    /// Seal and store `tokens` durably (a fresh nonce every time).
+    pub fn save(&self, tokens: &Tokens) -> Result<(), SchwabError> {
+        let record = TokensRecord {
+            access_token: tokens.access_token.expose().to_string(),
+            refresh_token: tokens.refresh_token.expose().to_string(),
+            access_expires_at: tokens.access_expires_at,
+            authorized_at: tokens.authorized_at,
+            refreshed_at: tokens.refreshed_at,
+            refreshes: tokens.refreshes,
+        };
+        let plain = serde_json::to_vec(&record).map_err(|e| self.err(e))?;
+        let sealed = self.key.seal(TOKENS, &plain)?;
+        self.write(&[(TOKENS, sealed)])
+    }
+}

@@ -1,0 +1,355 @@
+//! Schwab's JSON, read leniently (reference §2, §4.11–4.14): quantities are
+//! JSON floats read exactly as decimals through their text, ids may be
+//! numbers or strings, statuses are an open set, the market-hours inner key
+//! is `EQ` on open days and `equity` on closed ones, error bodies come in
+//! several shapes or are not JSON at all.
+
+use super::clock_text::parse_time;
+use crate::model::Timestamp;
+use crate::venue::broker::{BrokerPosition, OrderSide, OrderState, PlacedOrder};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::fmt;
+use std::str::FromStr;
+
+/// The token endpoint's answer (§1.5). Debug never shows the tokens.
+#[derive(Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Present on every real answer; kept optional so a missing one keeps the old.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+}
+
+impl fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TokenResponse(expires_in: {:?})", self.expires_in)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountNumberHash {
+    pub account_number: String,
+    pub hash_value: String,
+}
+
+/// The canonical whole-share MARKET DAY order (§2.3); nothing else is sent.
+pub fn market_order(symbol: &str, side: OrderSide, shares: u64) -> Value {
+    json!({
+        "orderType": "MARKET",
+        "session": "NORMAL",
+        "duration": "DAY",
+        "orderStrategyType": "SINGLE",
+        "orderLegCollection": [{
+            "instruction": instruction(side),
+            "quantity": shares,
+            "instrument": { "symbol": symbol, "assetType": "EQUITY" }
+        }]
+    })
+}
+
+pub fn instruction(side: OrderSide) -> &'static str {
+    match side {
+        OrderSide::Buy => "BUY",
+        OrderSide::Sell => "SELL",
+    }
+}
+
+/// A JSON number or numeric string as an exact decimal.
+pub fn decimal(v: &Value) -> Option<Decimal> {
+    match v {
+        Value::Number(n) => {
+            let text = n.to_string();
+            Decimal::from_str(&text)
+                .or_else(|_| Decimal::from_scientific(&text))
+                .ok()
+        }
+        Value::String(s) => Decimal::from_str(s.trim()).ok(),
+        _ => None,
+    }
+}
+
+fn whole(v: &Value) -> u64 {
+    decimal(v)
+        .and_then(|d| u64::try_from(d.trunc()).ok())
+        .unwrap_or(0)
+}
+
+fn id_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// The order's id, symbol and side, whatever else it says.
+pub fn order_identity(v: &Value) -> Option<(String, String, OrderSide, u64)> {
+    let id = id_text(&v["orderId"])?;
+    let leg = v["orderLegCollection"].get(0)?;
+    let symbol = leg["instrument"]["symbol"].as_str()?.to_string();
+    let side = match leg["instruction"].as_str()? {
+        "BUY" | "BUY_TO_COVER" | "BUY_TO_OPEN" | "BUY_TO_CLOSE" => OrderSide::Buy,
+        "SELL" | "SELL_SHORT" | "SELL_TO_OPEN" | "SELL_TO_CLOSE" => OrderSide::Sell,
+        _ => return None,
+    };
+    let shares = whole(if v["quantity"].is_null() {
+        &leg["quantity"]
+    } else {
+        &v["quantity"]
+    });
+    Some((id, symbol, side, shares))
+}
+
+/// Average price over `EXECUTION`/`FILL` legs only: a `CANCELED` activity
+/// carries a price-0 leg that must not be averaged in (§2.4, §4.10).
+/// Rounded to 6 places, half away from zero.
+pub fn fill_average(v: &Value) -> Option<(Decimal, Option<Timestamp>)> {
+    let mut qty = Decimal::ZERO;
+    let mut notional = Decimal::ZERO;
+    let mut last = None;
+    for activity in v["orderActivityCollection"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        if activity["activityType"].as_str() != Some("EXECUTION")
+            || activity["executionType"].as_str() != Some("FILL")
+        {
+            continue;
+        }
+        for leg in activity["executionLegs"].as_array().into_iter().flatten() {
+            let (Some(q), Some(p)) = (decimal(&leg["quantity"]), decimal(&leg["price"])) else {
+                continue;
+            };
+            qty += q;
+            notional += q * p;
+            if let Some(t) = leg["time"].as_str().and_then(parse_time) {
+                last = Some(last.map_or(t, |l: Timestamp| l.max(t)));
+            }
+        }
+    }
+    if qty.is_zero() {
+        return None;
+    }
+    Some((
+        (notional / qty).round_dp_with_strategy(6, RoundingStrategy::MidpointAwayFromZero),
+        last,
+    ))
+}
+
+/// One order in the broker's words (§2.4): FILLED is done; REJECTED,
+/// CANCELED, EXPIRED and REPLACED did not (fully) happen; every other status,
+/// known or new, is still working.
+pub fn placed_order(v: &Value) -> Result<PlacedOrder, String> {
+    let (order_id, symbol, side, shares) =
+        order_identity(v).ok_or_else(|| "an order without id, symbol or side".to_string())?;
+    let entered_at = v["enteredTime"].as_str().and_then(parse_time).unwrap_or(0);
+    let filled_shares = whole(&v["filledQuantity"]);
+    let status = v["status"].as_str().unwrap_or("UNKNOWN");
+    let state = match status {
+        "FILLED" => {
+            let (average_price, leg_time) = fill_average(v)
+                .ok_or_else(|| format!("order {order_id} is FILLED without FILL executions"))?;
+            let filled_at = v["closeTime"]
+                .as_str()
+                .and_then(parse_time)
+                .or(leg_time)
+                .unwrap_or(entered_at);
+            OrderState::Filled {
+                shares: if filled_shares > 0 {
+                    filled_shares
+                } else {
+                    shares
+                },
+                average_price,
+                filled_at,
+            }
+        }
+        "REJECTED" | "CANCELED" | "EXPIRED" | "REPLACED" => OrderState::Rejected {
+            reason: match v["statusDescription"].as_str() {
+                Some(d) if !d.is_empty() => format!("{status}: {d}"),
+                _ => status.to_string(),
+            },
+            filled_shares,
+        },
+        _ => OrderState::Working { filled_shares },
+    };
+    Ok(PlacedOrder {
+        order_id,
+        symbol,
+        side,
+        shares,
+        entered_at,
+        state,
+    })
+}
+
+/// Net positions (`longQuantity - shortQuantity`) of one `securitiesAccount`.
+pub fn positions(v: &Value) -> Vec<BrokerPosition> {
+    let account = if v["securitiesAccount"].is_object() {
+        &v["securitiesAccount"]
+    } else {
+        v
+    };
+    account["positions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            let symbol = p["instrument"]["symbol"].as_str()?.to_string();
+            let long = decimal(&p["longQuantity"]).unwrap_or_default();
+            let short = decimal(&p["shortQuantity"]).unwrap_or_default();
+            Some(BrokerPosition {
+                symbol,
+                quantity: (long - short).normalize(),
+            })
+        })
+        .collect()
+}
+
+/// One day of equity market hours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayHours {
+    pub is_open: bool,
+    /// The regular session, on an open day.
+    pub regular: Option<(Timestamp, Timestamp)>,
+}
+
+/// `{"equity":{"EQ":{…}}}` on open days, `{"equity":{"equity":{…}}}` on
+/// closed ones: take the single inner value whatever its key (§2.8).
+pub fn day_hours(v: &Value) -> Result<DayHours, String> {
+    let inner = v["equity"]
+        .as_object()
+        .and_then(|m| m.values().next())
+        .ok_or_else(|| "market hours without an equity entry".to_string())?;
+    let is_open = inner["isOpen"].as_bool().unwrap_or(false);
+    let regular = inner["sessionHours"]["regularMarket"].get(0).and_then(|s| {
+        Some((
+            parse_time(s["start"].as_str()?)?,
+            parse_time(s["end"].as_str()?)?,
+        ))
+    });
+    Ok(DayHours {
+        is_open: is_open && regular.is_some(),
+        regular,
+    })
+}
+
+/// A readable reason from any of Schwab's error bodies (§3).
+pub fn error_text(body: &[u8]) -> String {
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        let text = String::from_utf8_lossy(body);
+        let text = text.trim();
+        return if text.is_empty() {
+            "empty body".into()
+        } else if text.starts_with('<') {
+            "an HTML page (gateway)".into()
+        } else {
+            text.chars().take(200).collect()
+        };
+    };
+    if let Some(m) = v["message"].as_str() {
+        return m.to_string();
+    }
+    if let Some(errors) = v["errors"].as_array() {
+        let parts: Vec<String> = errors
+            .iter()
+            .map(|e| match e {
+                Value::String(s) => s.clone(),
+                other => other["detail"]
+                    .as_str()
+                    .or(other["title"].as_str())
+                    .unwrap_or("error")
+                    .to_string(),
+            })
+            .collect();
+        return parts.join("; ");
+    }
+    match (v["error"].as_str(), v["error_description"].as_str()) {
+        (Some(e), Some(d)) => format!("{e}: {d}"),
+        (Some(e), None) => e.to_string(),
+        _ => "an unrecognised error body".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn real_filled_order_parses() {
+        let v: Value = serde_json::from_str(r#"{
+          "session":"NORMAL","duration":"DAY","orderType":"MARKET","quantity":1.0,"filledQuantity":1.0,
+          "remainingQuantity":0.0,"orderLegCollection":[{"orderLegType":"EQUITY","legId":1,
+          "instrument":{"assetType":"EQUITY","cusip":"36467W109","symbol":"GME","instrumentId":4430271},
+          "instruction":"BUY","positionEffect":"OPENING","quantity":1.0}],"orderStrategyType":"SINGLE",
+          "orderId":1004055538153,"cancelable":false,"editable":false,"status":"FILLED",
+          "enteredTime":"2025-08-29T17:15:17+0000","closeTime":"2025-08-29T17:15:18+0000",
+          "tag":"TA_x","accountNumber":49359741,"orderActivityCollection":[{"activityType":"EXECUTION",
+          "activityId":102102029816,"executionType":"FILL","quantity":1.0,"orderRemainingQuantity":0.0,
+          "executionLegs":[{"legId":1,"quantity":1.0,"mismarkedQuantity":0.0,"price":22.7299,
+          "time":"2025-08-29T17:15:18+0000","instrumentId":4430271}]}]}"#).unwrap();
+        let o = placed_order(&v).unwrap();
+        assert_eq!(o.order_id, "1004055538153");
+        assert_eq!(o.symbol, "GME");
+        assert_eq!(o.shares, 1);
+        match o.state {
+            OrderState::Filled {
+                shares,
+                average_price,
+                ..
+            } => {
+                assert_eq!(shares, 1);
+                assert_eq!(average_price, Decimal::from_str("22.7299").unwrap());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn canceled_legs_are_not_averaged() {
+        let v = json!({"orderActivityCollection": [
+            {"activityType":"EXECUTION","executionType":"FILL","executionLegs":[{"quantity":2.0,"price":10.5}]},
+            {"activityType":"EXECUTION","executionType":"CANCELED","executionLegs":[{"quantity":3.0,"price":0.0}]}
+        ]});
+        assert_eq!(
+            fill_average(&v).unwrap().0,
+            Decimal::from_str("10.5").unwrap()
+        );
+    }
+
+    #[test]
+    fn closed_day_shape_parses() {
+        let v: Value = serde_json::from_str(
+            r#"{ "equity": { "equity": { "date": "2024-05-18", "marketType": "EQUITY", "product": "equity", "isOpen": false } } }"#,
+        ).unwrap();
+        assert_eq!(
+            day_hours(&v).unwrap(),
+            DayHours {
+                is_open: false,
+                regular: None
+            }
+        );
+    }
+
+    #[test]
+    fn error_bodies_of_every_shape() {
+        assert_eq!(
+            error_text(br#"{"message":"Invalid account number"}"#),
+            "Invalid account number"
+        );
+        assert_eq!(
+            error_text(br#"{"errors":[{"id":"x","status":401,"title":"Unauthorized","detail":"Client not authorized"}]}"#),
+            "Client not authorized"
+        );
+        assert_eq!(
+            error_text(b"<HTML>Access Denied</HTML>"),
+            "an HTML page (gateway)"
+        );
+    }
+}
