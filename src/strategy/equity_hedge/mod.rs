@@ -1,0 +1,13 @@
+//! The equity hedge (st0x, issue 5): fills of the order owner's Raindex V4
+//! orders are decoded from orderbook logs, recorded and netted per symbol in
+//! one store transaction each, and every whole share of net exposure is
+//! hedged with an opposite market order at the broker, committed before it
+//! is sent and settled by looking after a crash.
+
+pub mod abi;
+pub mod chain;
+pub mod decode;
+pub mod events;
+pub mod symbol;
+
+pub use decode::{Decoder, EventKey, Fill, FillKind, Meaning, OnchainSide};
