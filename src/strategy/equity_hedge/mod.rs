@@ -5,9 +5,14 @@
 //! is sent and settled by looking after a crash.
 
 pub mod abi;
+pub mod book;
 pub mod chain;
 pub mod decode;
 pub mod events;
+pub mod paper_book;
+pub mod paper_broker;
+pub mod paper_market;
+pub mod pipeline;
 pub mod symbol;
 
 pub use decode::{Decoder, EventKey, Fill, FillKind, Meaning, OnchainSide};
