@@ -59,6 +59,9 @@ pub struct Position {
     pub fills: u64,
     /// Shares hedged (filled at the broker), both sides.
     pub hedged_shares: u64,
+    /// After a failed hedge, no new one before this (a refusal may stand).
+    #[serde(default)]
+    pub retry_after: Option<Timestamp>,
 }
 
 impl Position {

@@ -9,10 +9,16 @@ pub mod book;
 pub mod chain;
 pub mod decode;
 pub mod events;
+pub mod keeper;
 pub mod paper_book;
 pub mod paper_broker;
 pub mod paper_market;
 pub mod pipeline;
 pub mod symbol;
+pub mod view;
 
 pub use decode::{Decoder, EventKey, Fill, FillKind, Meaning, OnchainSide};
+pub use keeper::EquityHedge;
+pub use view::HedgeView;
+#[cfg(test)]
+mod tests;

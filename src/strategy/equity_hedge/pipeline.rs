@@ -30,6 +30,9 @@ const EXECUTIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("equity_hed
 const ALERTS: TableDefinition<u64, &[u8]> = TableDefinition::new("equity_hedge.alerts");
 const META: TableDefinition<&str, u64> = TableDefinition::new("equity_hedge.meta");
 
+/// A symbol whose hedge failed waits this long before the next one.
+pub const RETRY_AFTER_FAILURE: Timestamp = crate::model::time::MINUTE;
+
 fn db(e: impl std::fmt::Display) -> StoreError {
     StoreError::Database(e.to_string())
 }
@@ -280,7 +283,7 @@ fn decide_for(
     pos: &mut Position,
     now: Timestamp,
 ) -> Result<Option<Execution>, StoreError> {
-    if pos.pending.is_some() {
+    if pos.pending.is_some() || pos.retry_after.is_some_and(|t| now < t) {
         return Ok(None);
     }
     let net = pos.net();
@@ -483,6 +486,7 @@ pub fn failed(
     put_execution(txn, &e)?;
     let mut pos = get_position(txn, &e.request.symbol)?;
     pos.hedged_shares += filled_shares;
+    pos.retry_after = Some(now + RETRY_AFTER_FAILURE);
     release(&mut pos, e.id, now);
     put_position(txn, &pos)?;
     Ok(e)
@@ -699,13 +703,14 @@ pub fn open_executions(txn: &ReadTransaction) -> Result<Vec<Execution>, StoreErr
 }
 
 /// Symbols whose net crossed a whole share with nothing in flight (sweeper).
-pub fn unhedged(txn: &ReadTransaction) -> Result<Vec<String>, StoreError> {
+pub fn unhedged(txn: &ReadTransaction, now: Timestamp) -> Result<Vec<String>, StoreError> {
     let mut out = Vec::new();
     if let Some(t) = open_ro(txn, POSITIONS)? {
         for entry in t.iter().map_err(db)? {
             let (k, v) = entry.map_err(db)?;
             let p: Position = dec("equity_hedge.positions", k.value(), v.value())?;
-            if p.pending.is_none() && p.net().abs() >= Decimal::ONE {
+            let waiting = p.retry_after.is_some_and(|t| now < t);
+            if p.pending.is_none() && !waiting && p.net().abs() >= Decimal::ONE {
                 out.push(p.symbol);
             }
         }
