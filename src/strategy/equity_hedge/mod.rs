@@ -10,6 +10,7 @@ pub mod chain;
 pub mod decode;
 pub mod events;
 pub mod keeper;
+pub mod paper;
 pub mod paper_book;
 pub mod paper_broker;
 pub mod paper_market;
@@ -22,3 +23,4 @@ pub use keeper::EquityHedge;
 pub use view::HedgeView;
 #[cfg(test)]
 mod tests;
+pub use paper::{PaperHedge, paper_keeper};
