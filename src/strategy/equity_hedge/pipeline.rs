@@ -180,7 +180,7 @@ pub enum Recorded {
     New {
         trade: u64,
         /// The hedge decided in the same transaction, to place once committed.
-        hedge: Option<Execution>,
+        hedge: Option<Box<Execution>>,
     },
 }
 
@@ -235,7 +235,7 @@ pub fn record_fill(
     pos.fills += 1;
     pos.last_fill_at = Some(now);
     let hedge = if may_hedge {
-        decide_for(txn, &mut pos, now)?
+        decide_for(txn, &mut pos, now)?.map(Box::new)
     } else {
         None
     };

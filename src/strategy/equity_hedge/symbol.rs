@@ -48,7 +48,7 @@ impl SymbolMap {
                 let p = p.as_ref();
                 match p.split_once('*') {
                     Some((prefix, suffix))
-                        if !suffix.contains('*') && !(prefix.is_empty() && suffix.is_empty()) =>
+                        if !suffix.contains('*') && !format!("{prefix}{suffix}").is_empty() =>
                     {
                         Ok(Pattern {
                             prefix: prefix.into(),
