@@ -3,6 +3,14 @@
 //! one store transaction each, and every whole share of net exposure is
 //! hedged with an opposite market order at the broker, committed before it
 //! is sent and settled by looking after a crash.
+//!
+//! Seams for the live adapters: the broker is `venue::broker::Broker`
+//! (Schwab), the logs `venue::logs::LogSource` (EVM ingestion, filtered on
+//! the orderbook address and `abi::watched_topics()`), and the chain reads
+//! the decoder needs are `chain::ReceiptLogs` and `chain::TokenSymbols`.
+//! Still to come once the EVM branch merges: the devnet test against the
+//! emitter contract (real ClearV2/AfterClear/TakeOrderV2 logs from anvil
+//! through the EVM log source into this keeper).
 
 pub mod abi;
 pub mod book;
