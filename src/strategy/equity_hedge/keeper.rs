@@ -38,6 +38,10 @@ pub struct EquityHedge<B, L, R, T> {
     records: Records,
     health: Vec<VenueHealth>,
     ingest: VenueHealth,
+    /// Tables exist (created once per process).
+    initialized: bool,
+    /// The last block whose watermark was written (skip rewriting it).
+    through: Option<u64>,
 }
 
 impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L, R, T> {
@@ -68,7 +72,17 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
                 last_seen: None,
                 detail: String::new(),
             },
+            initialized: false,
+            through: None,
         }
+    }
+
+    fn init(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
+        if !self.initialized {
+            cx.store.write(|w| pipeline::init(w.transaction()))?;
+            self.initialized = true;
+        }
+        Ok(())
     }
 
     pub fn records(&self) -> &Records {
@@ -328,10 +342,13 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
                 }
             }
         }
-        cx.store
-            .write(|w| pipeline::set_watermark(w.transaction(), batch.through_block))?;
-        if let Err(e) = self.logs.commit(batch.through_block).await {
-            tracing::warn!(error = %e, "log watermark not committed; events will be delivered again");
+        if self.through.is_none_or(|t| batch.through_block > t) {
+            cx.store
+                .write(|w| pipeline::set_watermark(w.transaction(), batch.through_block))?;
+            if let Err(e) = self.logs.commit(batch.through_block).await {
+                tracing::warn!(error = %e, "log watermark not committed; events will be delivered again");
+            }
+            self.through = Some(batch.through_block);
         }
         self.ingest.ok = true;
         self.ingest.head = Some(batch.through_block);
@@ -355,7 +372,7 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
 
     /// One pass, as `tick` runs it.
     pub async fn pass(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
-        cx.store.write(|w| pipeline::init(w.transaction()))?;
+        self.init(cx)?;
         self.refresh_market(cx.now).await;
         let may_hedge = cx.may_send() && self.market_open() == Some(true);
         self.settle(cx, may_hedge).await?;
@@ -369,7 +386,7 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
 
     /// Boot: settle by looking only.
     pub async fn recover_now(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
-        cx.store.write(|w| pipeline::init(w.transaction()))?;
+        self.init(cx)?;
         self.settle(cx, false).await?;
         self.refresh_market(cx.now).await;
         self.reload(cx)
