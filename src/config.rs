@@ -197,6 +197,7 @@ pub struct Config {
     /// The Schwab broker (`[schwab]`); used by the equity hedge and `arbkeep auth schwab`.
     pub schwab: crate::venue::schwab::SchwabConfig,
     pub log_level: String,
+    pub equity_hedge: EquityHedgeConfig,
 }
 
 /// The route a token leaves Hemi by unless configured (seed 003 §3).
@@ -265,6 +266,7 @@ impl Default for Config {
             },
             schwab: Default::default(),
             log_level: "info".into(),
+            equity_hedge: EquityHedgeConfig::default(),
         }
     }
 }
@@ -545,9 +547,109 @@ impl Config {
             }
         }
 
+        if let Some(t) = r.section(&table, "equity_hedge")? {
+            read_equity_hedge(&mut r, t, &mut c.equity_hedge)?;
+        }
+
         r.reject_unknown(&table, "")?;
         Ok(c)
     }
+}
+
+/// `[equity_hedge]`: the st0x hedge of Raindex V4 fills at a broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EquityHedgeConfig {
+    /// Unset: on in paper mode, off elsewhere.
+    pub enabled: Option<bool>,
+    pub chain_id: u64,
+    /// The Raindex orderbook whose logs are read (0x, 20 bytes).
+    pub orderbook: String,
+    /// Whose orders' fills are hedged.
+    pub order_owner: String,
+    /// Only "v4" (ClearV2 / AfterClear / TakeOrderV2) is decoded.
+    pub raindex_version: String,
+    pub usdc: String,
+    /// Tokenized-equity symbol patterns, one `*` each ("t*", "*0x").
+    pub symbol_patterns: Vec<String>,
+    /// Base ticker → broker ticker (corporate renames).
+    pub remaps: BTreeMap<String, String>,
+}
+
+impl EquityHedgeConfig {
+    pub fn enabled_in(&self, mode: Mode) -> bool {
+        self.enabled.unwrap_or(mode == Mode::Paper)
+    }
+}
+
+impl Default for EquityHedgeConfig {
+    fn default() -> Self {
+        Self {
+            enabled: None,
+            chain_id: 8453,
+            // The V4 orderbook on Base, and Base's native USDC.
+            orderbook: "0x52CEB8eBEf648744fFDDE89F7Bc9C3aC35944775".into(),
+            order_owner: "0x00000000000000000000000000000000000057a0".into(),
+            raindex_version: "v4".into(),
+            usdc: "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913".into(),
+            symbol_patterns: ["wt*", "t*", "*0x", "*s1"].map(String::from).to_vec(),
+            remaps: BTreeMap::new(),
+        }
+    }
+}
+
+fn read_equity_hedge(
+    r: &mut Reader,
+    t: &toml::Table,
+    h: &mut EquityHedgeConfig,
+) -> Result<(), ConfigError> {
+    let s = "equity_hedge";
+    if let Some(v) = r.boolean(t, s, "enabled")? {
+        h.enabled = Some(v);
+    }
+    if let Some(v) = r.int(t, s, "chain_id")? {
+        h.chain_id = v;
+    }
+    for (key, field) in [
+        ("orderbook", &mut h.orderbook),
+        ("order_owner", &mut h.order_owner),
+        ("usdc", &mut h.usdc),
+    ] {
+        if let Some(v) = r.string(t, s, key)? {
+            alloy_primitives::Address::from_str(&v).map_err(|e| {
+                r.invalid(
+                    &format!("{s}.{key}"),
+                    format!("{v:?} is not an address: {e}"),
+                )
+            })?;
+            *field = v;
+        }
+    }
+    if let Some(v) = r.string(t, s, "raindex_version")? {
+        if v != "v4" {
+            return Err(r.invalid(
+                "equity_hedge.raindex_version",
+                "only \"v4\" (ClearV2 / AfterClear / TakeOrderV2) is supported",
+            ));
+        }
+        h.raindex_version = v;
+    }
+    if let Some(v) = r.strings(t, s, "symbol_patterns")? {
+        h.symbol_patterns = v;
+    }
+    if let Some(remaps) = r.section(t, "remaps")? {
+        r.seen.insert("equity_hedge.remaps".into());
+        for (from, to) in remaps {
+            let key = format!("equity_hedge.remaps.{from}");
+            r.seen.insert(key.clone());
+            let to = to
+                .as_str()
+                .ok_or_else(|| r.invalid(&key, "expected a ticker string"))?;
+            h.remaps.insert(from.clone(), to.to_string());
+        }
+    }
+    crate::strategy::equity_hedge::symbol::SymbolMap::new(&h.symbol_patterns, h.remaps.clone())
+        .map_err(|e| r.invalid("equity_hedge.symbol_patterns", e.to_string()))?;
+    Ok(())
 }
 
 /// "3000" or "0.5" → speed ×1000.

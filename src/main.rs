@@ -327,7 +327,16 @@ async fn run_paper(config: Config, drain: bool, front: Front) -> anyhow::Result<
     };
     let control = config.control.clone();
     let notify_cfg = config.notify.clone();
-    let (engine, handle) = Engine::new(config, options, world, clock, store);
+    let hedge = arbkeep::strategy::equity_hedge::paper_keeper(
+        &config.equity_hedge,
+        &dir,
+        config.paper.seed,
+        clock.clone(),
+    )?;
+    let (mut engine, handle) = Engine::new(config, options, world, clock, store);
+    if let Some(keeper) = hedge {
+        engine.add_keeper(keeper);
+    }
     let reader = engine.reader();
     let (stop, stopped) = watch::channel(false);
     let mut engine_task = tokio::spawn(engine.run(stopped));

@@ -55,6 +55,8 @@ pub enum Notice {
         venue: String,
         expires_at: Timestamp,
     },
+    /// Equity hedge: a hedge placed, filled or failed; a reorg after a hedge.
+    EquityHedge { symbol: String, message: String },
 }
 
 impl Notice {
@@ -110,6 +112,7 @@ impl Notice {
                 "{venue} credentials expire at {}",
                 crate::model::time::format_time(*expires_at)
             ),
+            Notice::EquityHedge { symbol, message } => format!("hedge {symbol}: {message}"),
         }
     }
 }

@@ -201,6 +201,8 @@ pub struct Snapshot {
     pub balances: Vec<BalanceRow>,
     pub in_flight: Vec<InFlightRow>,
     pub positions: Vec<PositionRow>,
+    /// The equity hedge's trades, executions and audit trail, when it runs.
+    pub hedge: Option<crate::strategy::equity_hedge::HedgeView>,
     pub pnl: PnlView,
     pub venues: Vec<VenueHealth>,
     pub stuck_after_ms: u64,
@@ -224,6 +226,7 @@ impl Snapshot {
             balances: Vec::new(),
             in_flight: Vec::new(),
             positions: Vec::new(),
+            hedge: None,
             pnl: PnlView::default(),
             venues: Vec::new(),
             stuck_after_ms: 0,

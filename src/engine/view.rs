@@ -171,6 +171,7 @@ impl<V: LoopVenue> Engine<V> {
             balances: self.balances.clone(),
             in_flight,
             positions: Vec::new(),
+            hedge: None,
             pnl: self.book.view(now),
             venues: self.health.clone(),
             stuck_after_ms: e.stuck_after_ms,

@@ -342,6 +342,7 @@ pub fn snapshot() -> Snapshot {
             ready_at: Some(NOW + 23 * HOUR + 12 * MINUTE + 30 * SECOND),
         }],
         positions: Vec::new(),
+        hedge: None,
         pnl: PnlView {
             today: totals(3, 3702),
             lifetime: totals(120, 148_080),

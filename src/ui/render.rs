@@ -76,11 +76,13 @@ fn too_small(frame: &mut Frame, area: Rect, app: &App) {
 /// Every panel at once (large terminals).
 fn dashboard(frame: &mut Frame, area: Rect, cx: &Ctx) {
     let log_height = (area.height / 8).clamp(5, 12);
+    // The equity hedge's positions and audit trail need more rows.
+    let lower_height = if cx.snapshot.hedge.is_some() { 24 } else { 18 };
     let [status, top, cycles, lower, log, message] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Length(8),
         Constraint::Min(6),
-        Constraint::Length(18),
+        Constraint::Length(lower_height),
         Constraint::Length(log_height),
         Constraint::Length(1),
     ])

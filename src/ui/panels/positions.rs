@@ -1,19 +1,32 @@
 //! Positions: broker positions and onchain accumulators (equity hedge),
-//! with any hedge still pending and how long the exposure has lasted.
+//! with any hedge still pending and how long the exposure has lasted, and
+//! below them the hedge's audit trail: each execution and the trades it
+//! offsets.
 
 use super::Ctx;
+use crate::strategy::equity_hedge::HedgeView;
 use crate::ui::app::Panel;
 use crate::ui::format::{age, rpad};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Row, Table};
 
 pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
     let s = cx.snapshot;
     let block = cx.block(Panel::Positions, "");
-    let inner = block.inner(area);
+    let mut inner = block.inner(area);
     frame.render_widget(block, area);
+    if let Some(h) = &s.hedge
+        && !h.executions.is_empty()
+        && inner.height >= 6
+    {
+        let table_rows = (s.positions.len() as u16 + 1).clamp(2, inner.height / 2);
+        let [table, trail] =
+            Layout::vertical([Constraint::Length(table_rows), Constraint::Min(2)]).areas(inner);
+        audit_trail(frame, trail, cx, h);
+        inner = table;
+    }
     if s.positions.is_empty() {
         frame.render_widget(
             Paragraph::new("no broker positions").style(cx.theme.dim()),
@@ -81,4 +94,61 @@ pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
     .header(header)
     .column_spacing(1);
     frame.render_widget(table, inner);
+}
+
+/// "h3 sell 2 AAPL filled @201.35 ← t1 1.5, t2 0.5", newest first.
+fn audit_trail(frame: &mut Frame, area: Rect, cx: &Ctx, h: &HedgeView) {
+    let market = match h.market_open {
+        Some(true) => "market open",
+        Some(false) => "market closed",
+        None => "market hours unknown",
+    };
+    let mut lines = vec![Line::styled(
+        format!(
+            "audit trail (trade → hedge) · {} · {market} · {} trades",
+            h.broker, h.trade_count
+        ),
+        cx.theme.title(),
+    )];
+    for e in h
+        .executions
+        .iter()
+        .take(usize::from(area.height.saturating_sub(1)))
+    {
+        let side = match e.side {
+            crate::venue::broker::OrderSide::Buy => "buy",
+            crate::venue::broker::OrderSide::Sell => "sell",
+        };
+        let price = e
+            .average_price
+            .map(|p| format!(" @{p}"))
+            .unwrap_or_default();
+        let links = e
+            .links
+            .iter()
+            .map(|(t, shares)| format!("t{t} {shares}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let style = match e.state.as_str() {
+            "failed" => cx.theme.bad(),
+            "filled" => cx.theme.dim(),
+            _ => cx.theme.warn(),
+        };
+        let note = if e.note.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", e.note)
+        };
+        lines.push(Line::styled(
+            format!(
+                "h{} {side} {} {} {}{price} ← {links}{note}",
+                e.id, e.shares, e.symbol, e.state
+            ),
+            style,
+        ));
+    }
+    for a in h.alerts.iter().filter(|a| a.contains("REORG")).take(2) {
+        lines.push(Line::styled(format!("!! {a}"), cx.theme.bad()));
+    }
+    frame.render_widget(Paragraph::new(lines), area);
 }

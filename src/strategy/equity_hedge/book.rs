@@ -1,0 +1,160 @@
+//! The hedge's records: onchain trades (with what is still unallocated to a
+//! hedge), per-symbol positions (long and short buckets, the one in-flight
+//! hedge), hedge executions with their links to the trades they offset, and
+//! alerts for a person. Plain data; `pipeline` owns every change.
+
+use super::decode::{EventKey, FillKind, OnchainSide};
+use crate::model::Timestamp;
+use crate::venue::broker::{OrderRequest, OrderSide};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum TradeState {
+    Live,
+    /// A reorg took the log back before any of it was hedged: undone.
+    Reversed {
+        at: Timestamp,
+    },
+    /// A reorg took the log back after part of it was hedged: the hedged
+    /// shares have no onchain trade behind them any more (an operator matter).
+    ReorgedAfterHedge {
+        at: Timestamp,
+        hedged: Decimal,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trade {
+    pub id: u64,
+    pub key: EventKey,
+    pub block_number: u64,
+    pub kind: FillKind,
+    pub symbol: String,
+    pub token_symbol: String,
+    pub side: OnchainSide,
+    pub shares: Decimal,
+    pub usdc: Decimal,
+    pub price: Decimal,
+    pub seen_at: Timestamp,
+    /// Shares not yet offset by any hedge.
+    pub unallocated: Decimal,
+    pub state: TradeState,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    pub symbol: String,
+    /// Onchain buys not yet offset by a broker sell.
+    pub long: Decimal,
+    /// Onchain sells not yet offset by a broker buy.
+    pub short: Decimal,
+    /// The one hedge in flight, if any.
+    pub pending: Option<u64>,
+    pub pending_shares: u64,
+    /// Since when a whole share (or more) has been uncovered.
+    pub exposed_since: Option<Timestamp>,
+    pub last_fill_at: Option<Timestamp>,
+    pub fills: u64,
+    /// Shares hedged (filled at the broker), both sides.
+    pub hedged_shares: u64,
+    /// After a failed hedge, no new one before this (a refusal may stand).
+    #[serde(default)]
+    pub retry_after: Option<Timestamp>,
+}
+
+impl Position {
+    /// Positive: long onchain (hedge by selling); negative: short.
+    pub fn net(&self) -> Decimal {
+        self.long - self.short
+    }
+
+    /// Keep `exposed_since` honest after any change.
+    pub fn touch_exposure(&mut self, now: Timestamp) {
+        let exposed = self.net().abs() >= Decimal::ONE || self.pending.is_some();
+        match (exposed, self.exposed_since) {
+            (true, None) => self.exposed_since = Some(now),
+            (false, Some(_)) => self.exposed_since = None,
+            _ => {}
+        }
+    }
+}
+
+/// How many shares of a trade a hedge offsets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    pub trade: u64,
+    pub key: EventKey,
+    pub shares: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ExecState {
+    /// Committed, not known to the broker yet (or the answer was lost):
+    /// settle with `find` before any `place`.
+    Pending,
+    Submitted {
+        order_id: String,
+    },
+    Filled {
+        order_id: String,
+        shares: u64,
+        average_price: Decimal,
+        filled_at: Timestamp,
+    },
+    Failed {
+        reason: String,
+        order_id: Option<String>,
+        filled_shares: u64,
+        /// Shares given back to the position's net.
+        returned: u64,
+    },
+}
+
+impl ExecState {
+    pub fn is_open(&self) -> bool {
+        matches!(self, ExecState::Pending | ExecState::Submitted { .. })
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            ExecState::Pending => "pending",
+            ExecState::Submitted { .. } => "working",
+            ExecState::Filled { .. } => "filled",
+            ExecState::Failed { .. } => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Execution {
+    pub id: u64,
+    pub request: OrderRequest,
+    pub state: ExecState,
+    /// The trades it offsets, oldest first.
+    pub links: Vec<Link>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+impl Execution {
+    pub fn symbol(&self) -> &str {
+        &self.request.symbol
+    }
+
+    pub fn side(&self) -> OrderSide {
+        self.request.side
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: u64,
+    pub at: Timestamp,
+    pub symbol: Option<String>,
+    pub message: String,
+}

@@ -1,0 +1,559 @@
+//! From orderbook logs to the order owner's fills: `ClearV2` paired with the
+//! next `AfterClear` of the same transaction (from the batch, else from the
+//! receipt), `TakeOrderV2` with the taker's input/output swapped to the
+//! order's side, the owner filter after decoding, exactly one USDC leg and
+//! one tokenized equity, amounts exact by `IO.decimals`, price in USDC per
+//! share.
+
+use super::abi::{self, AfterClear, ClearV2, OrderV3, OrderbookEvent, TakeOrderV2};
+use super::chain::{ReceiptLogs, TokenSymbols};
+use super::symbol::SymbolMap;
+use crate::model::to_decimal;
+use crate::venue::VenueError;
+use crate::venue::logs::ChainLog;
+use alloy_primitives::{Address, U256};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// A log's identity: dedupe is on exactly this.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct EventKey {
+    pub chain_id: u64,
+    /// Lowercase 0x-hex.
+    pub tx_hash: String,
+    pub log_index: u64,
+}
+
+impl EventKey {
+    pub fn of(log: &ChainLog) -> Self {
+        Self {
+            chain_id: log.chain_id,
+            tx_hash: log.tx_hash.to_ascii_lowercase(),
+            log_index: log.log_index,
+        }
+    }
+}
+
+impl std::fmt::Display for EventKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let short = self.tx_hash.get(..10).unwrap_or(&self.tx_hash);
+        write!(f, "{short}…#{}", self.log_index)
+    }
+}
+
+/// The order owner's side onchain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnchainSide {
+    /// The owner's order received the equity (paid USDC): long exposure.
+    Bought,
+    /// The owner's order gave the equity (received USDC): short exposure.
+    Sold,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FillKind {
+    Clear,
+    Take,
+}
+
+/// One fill of the owner's order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fill {
+    pub key: EventKey,
+    pub block_number: u64,
+    pub kind: FillKind,
+    /// Broker ticker (`AAPL`).
+    pub symbol: String,
+    /// Onchain symbol (`tAAPL`).
+    pub token_symbol: String,
+    pub side: OnchainSide,
+    pub shares: Decimal,
+    pub usdc: Decimal,
+    /// USDC per share.
+    pub price: Decimal,
+}
+
+/// What one log means for the hedge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Meaning {
+    Fill(Fill),
+    /// A fill of someone else's orders, an `AfterClear` (read with its
+    /// `ClearV2`) or another orderbook event.
+    NotOurs,
+    /// The owner's, but not hedgeable (not a USDC/equity pair, zero amount …):
+    /// recorded with the reason, never retried.
+    Skipped(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DecodeError {
+    /// The chain could not answer now (receipt, `symbol()`): retry the log later.
+    #[error("{0}")]
+    Chain(VenueError),
+}
+
+/// The hedge's view of the orderbook.
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    pub owner: Address,
+    pub usdc: Address,
+    pub symbols: SymbolMap,
+}
+
+/// The order's side of one fill: what it received and what it gave.
+struct OrderFill<'a> {
+    order: &'a OrderV3,
+    input_index: U256,
+    input_amount: U256,
+    output_index: U256,
+    output_amount: U256,
+}
+
+fn amount(value: U256, decimals: u8) -> Result<Decimal, String> {
+    let units = u128::try_from(value).map_err(|_| format!("amount {value} does not fit"))?;
+    to_decimal(units, decimals).map_err(|e| format!("amount {value} at {decimals} decimals: {e}"))
+}
+
+fn index(i: U256, len: usize, what: &str) -> Result<usize, String> {
+    usize::try_from(i)
+        .ok()
+        .filter(|i| *i < len)
+        .ok_or_else(|| format!("{what} index {i} out of range ({len} IOs)"))
+}
+
+impl Decoder {
+    /// What `log` means, reading `batch` (the logs delivered with it) for a
+    /// clear's `AfterClear` before asking the receipt.
+    pub async fn interpret<R: ReceiptLogs, T: TokenSymbols>(
+        &self,
+        log: &ChainLog,
+        batch: &[ChainLog],
+        receipts: &R,
+        tokens: &T,
+    ) -> Result<Meaning, DecodeError> {
+        let event = match abi::decode(log) {
+            Ok(e) => e,
+            Err(e) => return Ok(Meaning::Skipped(e.to_string())),
+        };
+        match event {
+            OrderbookEvent::Take(take) => self.take(log, &take, tokens).await,
+            OrderbookEvent::Clear(clear) => self.clear(log, &clear, batch, receipts, tokens).await,
+            OrderbookEvent::AfterClear(_) | OrderbookEvent::Other(_) => Ok(Meaning::NotOurs),
+        }
+    }
+
+    async fn take<T: TokenSymbols>(
+        &self,
+        log: &ChainLog,
+        take: &TakeOrderV2,
+        tokens: &T,
+    ) -> Result<Meaning, DecodeError> {
+        let order = &take.config.order;
+        if order.owner != self.owner {
+            return Ok(Meaning::NotOurs);
+        }
+        // `input`/`output` are the taker's: the order received the taker's
+        // output and gave the taker's input.
+        let fill = OrderFill {
+            order,
+            input_index: take.config.inputIOIndex,
+            input_amount: take.output,
+            output_index: take.config.outputIOIndex,
+            output_amount: take.input,
+        };
+        self.fill(log, FillKind::Take, fill, tokens).await
+    }
+
+    async fn clear<R: ReceiptLogs, T: TokenSymbols>(
+        &self,
+        log: &ChainLog,
+        clear: &ClearV2,
+        batch: &[ChainLog],
+        receipts: &R,
+        tokens: &T,
+    ) -> Result<Meaning, DecodeError> {
+        let alice = clear.alice.owner == self.owner;
+        let bob = clear.bob.owner == self.owner;
+        if alice && bob {
+            return Ok(Meaning::Skipped(
+                "both sides of the clear are the owner's: no net exposure".into(),
+            ));
+        }
+        if !alice && !bob {
+            return Ok(Meaning::NotOurs);
+        }
+        let after = match after_clear(log, batch) {
+            Some(a) => a,
+            None => {
+                let logs = receipts
+                    .receipt_logs(log.chain_id, &log.tx_hash)
+                    .await
+                    .map_err(DecodeError::Chain)?;
+                match logs.as_deref().and_then(|l| after_clear(log, l)) {
+                    Some(a) => a,
+                    None => {
+                        // A confirmed clear always has its AfterClear: the
+                        // node is behind or incomplete. Retry, never guess.
+                        return Err(DecodeError::Chain(VenueError::Transient(format!(
+                            "no AfterClear after ClearV2 {} in its receipt",
+                            EventKey::of(log)
+                        ))));
+                    }
+                }
+            }
+        };
+        let c = &clear.clearConfig;
+        let s = &after.clearStateChange;
+        let fill = if alice {
+            OrderFill {
+                order: &clear.alice,
+                input_index: c.aliceInputIOIndex,
+                input_amount: s.aliceInput,
+                output_index: c.aliceOutputIOIndex,
+                output_amount: s.aliceOutput,
+            }
+        } else {
+            OrderFill {
+                order: &clear.bob,
+                input_index: c.bobInputIOIndex,
+                input_amount: s.bobInput,
+                output_index: c.bobOutputIOIndex,
+                output_amount: s.bobOutput,
+            }
+        };
+        self.fill(log, FillKind::Clear, fill, tokens).await
+    }
+
+    async fn fill<T: TokenSymbols>(
+        &self,
+        log: &ChainLog,
+        kind: FillKind,
+        f: OrderFill<'_>,
+        tokens: &T,
+    ) -> Result<Meaning, DecodeError> {
+        let order = f.order;
+        let (input, output) = match (
+            index(f.input_index, order.validInputs.len(), "input"),
+            index(f.output_index, order.validOutputs.len(), "output"),
+        ) {
+            (Ok(i), Ok(o)) => (&order.validInputs[i], &order.validOutputs[o]),
+            (Err(e), _) | (_, Err(e)) => return Ok(Meaning::Skipped(e)),
+        };
+        let (side, equity, equity_amount, usdc_amount, usdc_decimals) =
+            match (input.token == self.usdc, output.token == self.usdc) {
+                // The order received USDC and gave the equity: it sold.
+                (true, false) => (
+                    OnchainSide::Sold,
+                    output,
+                    f.output_amount,
+                    f.input_amount,
+                    input.decimals,
+                ),
+                (false, true) => (
+                    OnchainSide::Bought,
+                    input,
+                    f.input_amount,
+                    f.output_amount,
+                    output.decimals,
+                ),
+                _ => {
+                    return Ok(Meaning::Skipped(format!(
+                        "{} ↔ {} is not a USDC/equity pair",
+                        input.token, output.token
+                    )));
+                }
+            };
+        let token_symbol = tokens
+            .symbol(equity.token)
+            .await
+            .map_err(DecodeError::Chain)?;
+        let symbol = match self.symbols.ticker(&token_symbol) {
+            Ok(s) => s,
+            Err(e) => return Ok(Meaning::Skipped(e.to_string())),
+        };
+        let (shares, usdc) = match (
+            amount(equity_amount, equity.decimals),
+            amount(usdc_amount, usdc_decimals),
+        ) {
+            (Ok(s), Ok(u)) => (s, u),
+            (Err(e), _) | (_, Err(e)) => return Ok(Meaning::Skipped(e)),
+        };
+        if shares.is_zero() || usdc.is_zero() {
+            return Ok(Meaning::Skipped(format!(
+                "zero amount ({shares} {token_symbol} for {usdc} USDC)"
+            )));
+        }
+        let price = (usdc / shares).round_dp(8);
+        Ok(Meaning::Fill(Fill {
+            key: EventKey::of(log),
+            block_number: log.block_number,
+            kind,
+            symbol,
+            token_symbol,
+            side,
+            shares: shares.normalize(),
+            usdc: usdc.normalize(),
+            price: price.normalize(),
+        }))
+    }
+}
+
+/// The first `AfterClear` after `clear` in the same transaction, from the
+/// same orderbook.
+fn after_clear(clear: &ChainLog, logs: &[ChainLog]) -> Option<AfterClear> {
+    logs.iter()
+        .filter(|l| {
+            l.tx_hash.eq_ignore_ascii_case(&clear.tx_hash)
+                && l.address.eq_ignore_ascii_case(&clear.address)
+                && l.log_index > clear.log_index
+        })
+        .filter_map(|l| match abi::decode(l) {
+            Ok(OrderbookEvent::AfterClear(a)) => Some((l.log_index, a)),
+            _ => None,
+        })
+        .min_by_key(|(i, _)| *i)
+        .map(|(_, a)| a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strategy::equity_hedge::abi::LogPlace;
+    use crate::strategy::equity_hedge::chain::{MemoryReceipts, StaticTokens};
+    use crate::strategy::equity_hedge::events::{
+        ClearSide, address_of, clear_logs, order, take_log, units,
+    };
+    use std::collections::BTreeMap;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    struct World {
+        decoder: Decoder,
+        tokens: StaticTokens,
+        receipts: MemoryReceipts,
+        aapl: Address,
+        weth: Address,
+    }
+
+    fn world() -> World {
+        let aapl = address_of("tAAPL");
+        let weth = address_of("WETH");
+        let usdc = address_of("USDC");
+        let tokens = StaticTokens(BTreeMap::from([
+            (aapl, "tAAPL".to_string()),
+            (weth, "WETH".to_string()),
+            (usdc, "USDC".to_string()),
+        ]));
+        World {
+            decoder: Decoder {
+                owner: address_of("owner"),
+                usdc,
+                symbols: SymbolMap::st0x(),
+            },
+            tokens,
+            receipts: MemoryReceipts::default(),
+            aapl,
+            weth,
+        }
+    }
+
+    fn place(tx: &str, log_index: u64) -> LogPlace {
+        LogPlace {
+            chain_id: 8453,
+            address: "0x52CEB8eBEf648744fFDDE89F7Bc9C3aC35944775".into(),
+            block_number: 100,
+            block_hash: "0xbb".into(),
+            tx_hash: tx.into(),
+            log_index,
+        }
+    }
+
+    fn run(w: &World, log: &ChainLog, batch: &[ChainLog]) -> Result<Meaning, DecodeError> {
+        let fut = w.decoder.interpret(log, batch, &w.receipts, &w.tokens);
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(fut)
+    }
+
+    fn fill(m: Meaning) -> Fill {
+        match m {
+            Meaning::Fill(f) => f,
+            other => panic!("expected a fill, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn take_order_amounts_are_swapped_to_the_orders_side() {
+        let w = world();
+        let usdc = w.decoder.usdc;
+        // The owner's order takes USDC in and gives tAAPL out.
+        let o = order(w.decoder.owner, &[(usdc, 6)], &[(w.aapl, 18)]);
+        // The taker received 2.5 tAAPL (its input) and paid 500 USDC (its output).
+        let log = take_log(
+            &place("0xaa01", 3),
+            o,
+            0,
+            0,
+            units(d("2.5"), 18).unwrap(),
+            units(d("500"), 6).unwrap(),
+        );
+        let f = fill(run(&w, &log, std::slice::from_ref(&log)).unwrap());
+        assert_eq!(f.side, OnchainSide::Sold);
+        assert_eq!(f.symbol, "AAPL");
+        assert_eq!(f.token_symbol, "tAAPL");
+        assert_eq!(f.shares, d("2.5"));
+        assert_eq!(f.usdc, d("500"));
+        assert_eq!(f.price, d("200"));
+        assert_eq!(f.kind, FillKind::Take);
+        assert_eq!(f.key.tx_hash, "0xaa01");
+        assert_eq!(f.key.log_index, 3);
+    }
+
+    #[test]
+    fn clear_pairs_with_the_next_after_clear_in_the_batch() {
+        let w = world();
+        let usdc = w.decoder.usdc;
+        let other = address_of("someone");
+        // alice (someone else) sells tAAPL for USDC; bob (owner) buys it.
+        let alice = ClearSide {
+            order: order(other, &[(usdc, 6)], &[(w.aapl, 18)]),
+            input_io: 0,
+            output_io: 0,
+            input: units(d("370.2"), 6).unwrap(),
+            output: units(d("1.85"), 18).unwrap(),
+        };
+        let bob = ClearSide {
+            order: order(w.decoder.owner, &[(w.aapl, 18)], &[(usdc, 6)]),
+            input_io: 0,
+            output_io: 0,
+            input: units(d("1.8"), 18).unwrap(),
+            output: units(d("369.9"), 6).unwrap(),
+        };
+        let (clear, after) = clear_logs(&place("0xbb02", 10), alice, bob);
+        // A second clear later in the same transaction must not be picked.
+        let (_, later) = clear_logs(
+            &place("0xbb02", 20),
+            ClearSide {
+                order: order(other, &[(usdc, 6)], &[(w.aapl, 18)]),
+                input_io: 0,
+                output_io: 0,
+                input: U256::from(1u8),
+                output: U256::from(1u8),
+            },
+            ClearSide {
+                order: order(w.decoder.owner, &[(w.aapl, 18)], &[(usdc, 6)]),
+                input_io: 0,
+                output_io: 0,
+                input: U256::from(9u8),
+                output: U256::from(9u8),
+            },
+        );
+        let batch = vec![later, after.clone(), clear.clone()];
+        let f = fill(run(&w, &clear, &batch).unwrap());
+        assert_eq!(f.side, OnchainSide::Bought);
+        assert_eq!(f.shares, d("1.8"));
+        assert_eq!(f.usdc, d("369.9"));
+        assert_eq!(f.price, d("205.5"));
+        assert_eq!(w.receipts.lookups(), 0, "the batch had the AfterClear");
+        // The AfterClear itself is not a fill.
+        assert_eq!(run(&w, &after, &batch).unwrap(), Meaning::NotOurs);
+    }
+
+    #[test]
+    fn clear_whose_after_clear_is_only_in_the_receipt() {
+        let w = world();
+        let usdc = w.decoder.usdc;
+        let alice = ClearSide {
+            order: order(w.decoder.owner, &[(usdc, 6)], &[(w.aapl, 18)]),
+            input_io: 0,
+            output_io: 0,
+            input: units(d("100"), 6).unwrap(),
+            output: units(d("0.5"), 18).unwrap(),
+        };
+        let bob = ClearSide {
+            order: order(address_of("bob"), &[(w.aapl, 18)], &[(usdc, 6)]),
+            input_io: 0,
+            output_io: 0,
+            input: units(d("0.5"), 18).unwrap(),
+            output: units(d("100"), 6).unwrap(),
+        };
+        let (clear, after) = clear_logs(&place("0xcc03", 4), alice, bob);
+        // Not in the receipt yet: retry later, never guess.
+        assert!(matches!(
+            run(&w, &clear, std::slice::from_ref(&clear)),
+            Err(DecodeError::Chain(VenueError::Transient(_)))
+        ));
+        w.receipts.insert("0xCC03", vec![clear.clone(), after]);
+        let f = fill(run(&w, &clear, std::slice::from_ref(&clear)).unwrap());
+        assert_eq!(f.side, OnchainSide::Sold);
+        assert_eq!(f.shares, d("0.5"));
+        assert_eq!(f.price, d("200"));
+        assert_eq!(w.receipts.lookups(), 2);
+    }
+
+    #[test]
+    fn other_owners_and_unhedgeable_pairs_are_told_apart() {
+        let w = world();
+        let usdc = w.decoder.usdc;
+        let theirs = order(address_of("them"), &[(usdc, 6)], &[(w.aapl, 18)]);
+        let log = take_log(
+            &place("0xdd", 0),
+            theirs,
+            0,
+            0,
+            U256::from(5u8),
+            U256::from(5u8),
+        );
+        assert_eq!(run(&w, &log, &[]).unwrap(), Meaning::NotOurs);
+
+        let weth_pair = order(w.decoder.owner, &[(w.weth, 18)], &[(w.aapl, 18)]);
+        let log = take_log(
+            &place("0xdd", 1),
+            weth_pair,
+            0,
+            0,
+            U256::from(5u8),
+            U256::from(5u8),
+        );
+        assert!(
+            matches!(run(&w, &log, &[]).unwrap(), Meaning::Skipped(r) if r.contains("not a USDC/equity pair"))
+        );
+
+        let weth_usdc = order(w.decoder.owner, &[(usdc, 6)], &[(w.weth, 18)]);
+        let log = take_log(
+            &place("0xdd", 2),
+            weth_usdc,
+            0,
+            0,
+            U256::from(5u8),
+            U256::from(5u8),
+        );
+        assert!(matches!(run(&w, &log, &[]).unwrap(), Meaning::Skipped(r) if r.contains("WETH")));
+
+        let ours = order(w.decoder.owner, &[(usdc, 6)], &[(w.aapl, 18)]);
+        let log = take_log(
+            &place("0xdd", 3),
+            ours,
+            4,
+            0,
+            U256::from(5u8),
+            U256::from(5u8),
+        );
+        assert!(
+            matches!(run(&w, &log, &[]).unwrap(), Meaning::Skipped(r) if r.contains("out of range"))
+        );
+
+        let mut garbage = log.clone();
+        garbage.data = "0x1234".into();
+        assert!(
+            matches!(run(&w, &garbage, &[]).unwrap(), Meaning::Skipped(r) if r.contains("does not decode"))
+        );
+    }
+}

@@ -1,0 +1,34 @@
+//! The equity hedge (st0x, issue 5): fills of the order owner's Raindex V4
+//! orders are decoded from orderbook logs, recorded and netted per symbol in
+//! one store transaction each, and every whole share of net exposure is
+//! hedged with an opposite market order at the broker, committed before it
+//! is sent and settled by looking after a crash.
+//!
+//! Seams for the live adapters: the broker is `venue::broker::Broker`
+//! (Schwab), the logs `venue::logs::LogSource` (EVM ingestion, filtered on
+//! the orderbook address and `abi::watched_topics()`), and the chain reads
+//! the decoder needs are `chain::ReceiptLogs` and `chain::TokenSymbols`.
+//! Still to come once the EVM branch merges: the devnet test against the
+//! emitter contract (real ClearV2/AfterClear/TakeOrderV2 logs from anvil
+//! through the EVM log source into this keeper).
+
+pub mod abi;
+pub mod book;
+pub mod chain;
+pub mod decode;
+pub mod events;
+pub mod keeper;
+pub mod paper;
+pub mod paper_book;
+pub mod paper_broker;
+pub mod paper_market;
+pub mod pipeline;
+pub mod symbol;
+pub mod view;
+
+pub use decode::{Decoder, EventKey, Fill, FillKind, Meaning, OnchainSide};
+pub use keeper::EquityHedge;
+pub use view::HedgeView;
+#[cfg(test)]
+mod tests;
+pub use paper::{PaperHedge, paper_keeper};

@@ -1,0 +1,205 @@
+//! The paper broker: whole-share market orders filled at the paper price
+//! while the market is open (held as working while closed), persisted in its
+//! own redb file so a restart finds every order it took. Knobs let tests
+//! lose a response after the order was taken, or reject the next order.
+
+use super::paper_market;
+use crate::model::{Clock, Timestamp};
+use crate::venue::broker::{
+    Broker, BrokerPosition, MarketHours, OrderRequest, OrderSide, OrderState, PlacedOrder,
+};
+use crate::venue::{VenueError, VenueHealth};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+const ORDERS: TableDefinition<u64, &[u8]> = TableDefinition::new("orders");
+
+#[derive(Debug, Default)]
+struct Knobs {
+    lose_next_response: bool,
+    reject_next: Option<String>,
+    places: u64,
+}
+
+pub struct PaperBroker {
+    db: Database,
+    seed: u64,
+    clock: Arc<dyn Clock>,
+    knobs: Mutex<Knobs>,
+}
+
+fn err(e: impl std::fmt::Display) -> VenueError {
+    VenueError::Transient(format!("paper broker store: {e}"))
+}
+
+impl PaperBroker {
+    pub fn open(path: &Path, seed: u64, clock: Arc<dyn Clock>) -> Result<Self, VenueError> {
+        crate::store::ensure_private_file(path).map_err(err)?;
+        let db = Database::create(path).map_err(err)?;
+        Ok(Self {
+            db,
+            seed,
+            clock,
+            knobs: Mutex::new(Knobs::default()),
+        })
+    }
+
+    /// The next `place` takes the order, then loses the answer (a timeout
+    /// after the broker accepted it).
+    pub fn lose_next_response(&self) {
+        if let Ok(mut k) = self.knobs.lock() {
+            k.lose_next_response = true;
+        }
+    }
+
+    /// The next `place` is refused with `reason`.
+    pub fn reject_next(&self, reason: &str) {
+        if let Ok(mut k) = self.knobs.lock() {
+            k.reject_next = Some(reason.to_string());
+        }
+    }
+
+    /// `place` calls so far in this process.
+    pub fn places(&self) -> u64 {
+        self.knobs.lock().map(|k| k.places).unwrap_or(0)
+    }
+
+    /// Every order the broker ever took, oldest first.
+    pub fn orders(&self) -> Result<Vec<PlacedOrder>, VenueError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = match txn.open_table(ORDERS) {
+            Ok(t) => t,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(err(e)),
+        };
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(err)? {
+            let (_, v) = entry.map_err(err)?;
+            out.push(serde_json::from_slice(v.value()).map_err(err)?);
+        }
+        Ok(out)
+    }
+
+    fn save(&self, id: u64, order: &PlacedOrder) -> Result<(), VenueError> {
+        let bytes = serde_json::to_vec(order).map_err(err)?;
+        let txn = self.db.begin_write().map_err(err)?;
+        txn.open_table(ORDERS)
+            .map_err(err)?
+            .insert(id, bytes.as_slice())
+            .map_err(err)?;
+        txn.commit().map_err(err)
+    }
+
+    /// Fill a working order if the market is open now.
+    fn settle(&self, mut order: PlacedOrder, now: Timestamp) -> Result<PlacedOrder, VenueError> {
+        if matches!(order.state, OrderState::Working { .. }) && paper_market::is_open(now) {
+            order.state = OrderState::Filled {
+                shares: order.shares,
+                average_price: paper_market::price(self.seed, &order.symbol, now),
+                filled_at: now,
+            };
+            let id: u64 = order.order_id.parse().map_err(err)?;
+            self.save(id, &order)?;
+        }
+        Ok(order)
+    }
+}
+
+impl Broker for PaperBroker {
+    async fn place(&self, request: &OrderRequest) -> Result<PlacedOrder, VenueError> {
+        let (reject, lose) = {
+            let mut k = self.knobs.lock().map_err(err)?;
+            k.places += 1;
+            (
+                k.reject_next.take(),
+                std::mem::take(&mut k.lose_next_response),
+            )
+        };
+        if let Some(reason) = reject {
+            return Err(VenueError::Rejected(reason));
+        }
+        if request.shares == 0 {
+            return Err(VenueError::Rejected("quantity must be at least 1".into()));
+        }
+        let now = self.clock.now();
+        let id = self.orders()?.len() as u64 + 1;
+        let order = PlacedOrder {
+            order_id: id.to_string(),
+            symbol: request.symbol.clone(),
+            side: request.side,
+            shares: request.shares,
+            entered_at: now,
+            state: OrderState::Working { filled_shares: 0 },
+        };
+        self.save(id, &order)?;
+        let order = self.settle(order, now)?;
+        if lose {
+            return Err(VenueError::Unknown("paper broker: response lost".into()));
+        }
+        Ok(order)
+    }
+
+    async fn find(&self, request: &OrderRequest) -> Result<Option<PlacedOrder>, VenueError> {
+        let now = self.clock.now();
+        let found = self.orders()?.into_iter().find(|o| {
+            o.symbol == request.symbol
+                && o.side == request.side
+                && o.shares == request.shares
+                && o.entered_at >= request.committed_at
+        });
+        found.map(|o| self.settle(o, now)).transpose()
+    }
+
+    async fn order(&self, order_id: &str) -> Result<PlacedOrder, VenueError> {
+        let found = self
+            .orders()?
+            .into_iter()
+            .find(|o| o.order_id == order_id)
+            .ok_or_else(|| VenueError::Rejected(format!("no order {order_id}")))?;
+        self.settle(found, self.clock.now())
+    }
+
+    async fn positions(&self) -> Result<Vec<BrokerPosition>, VenueError> {
+        let mut by: BTreeMap<String, Decimal> = BTreeMap::new();
+        for o in self.orders()? {
+            if let OrderState::Filled { shares, .. } = o.state {
+                let signed = match o.side {
+                    OrderSide::Buy => Decimal::from(shares),
+                    OrderSide::Sell => -Decimal::from(shares),
+                };
+                *by.entry(o.symbol).or_default() += signed;
+            }
+        }
+        Ok(by
+            .into_iter()
+            .map(|(symbol, quantity)| BrokerPosition { symbol, quantity })
+            .collect())
+    }
+
+    async fn market_hours(&self) -> Result<MarketHours, VenueError> {
+        let now = self.clock.now();
+        Ok(MarketHours {
+            open_now: paper_market::is_open(now),
+            next_change: Some(paper_market::next_change(now)),
+        })
+    }
+
+    async fn health(&self) -> Vec<VenueHealth> {
+        let now = self.clock.now();
+        vec![VenueHealth {
+            name: "paper broker".into(),
+            ok: true,
+            head: None,
+            latency_ms: None,
+            last_seen: Some(now),
+            detail: if paper_market::is_open(now) {
+                "market open".into()
+            } else {
+                "market closed".into()
+            },
+        }]
+    }
+}

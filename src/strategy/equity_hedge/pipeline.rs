@@ -1,0 +1,719 @@
+//! Every change to the hedge's records, each inside the caller's one redb
+//! write transaction: dedupe on (chain, tx hash, log index), the trade, the
+//! position, the hedge decision (whole shares of |net| ≥ 1, opposite side,
+//! one in flight per symbol, offsetting trades oldest first), and the
+//! execution's lifecycle (a failure gives its unfilled shares back to the
+//! net). The keeper commits one event per transaction; the bench batches.
+
+use super::book::{Alert, ExecState, Execution, Link, Position, Trade, TradeState};
+use super::decode::{EventKey, Fill, OnchainSide};
+use crate::model::Timestamp;
+use crate::store::StoreError;
+use crate::venue::broker::{OrderRequest, OrderSide};
+use redb::{
+    ReadTransaction, ReadableTable, ReadableTableMetadata, TableDefinition, TableError,
+    WriteTransaction,
+};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// (chain id, tx hash, log index) → trade id, or 0 for a skipped log.
+const SEEN: TableDefinition<(u64, &str, u64), u64> = TableDefinition::new("equity_hedge.seen");
+const TRADES: TableDefinition<u64, &[u8]> = TableDefinition::new("equity_hedge.trades");
+/// (symbol, side, block, log index) → trade id, for trades with shares not
+/// yet offset: a hedge takes them in chain order, oldest first.
+const OPEN: TableDefinition<(&str, u8, u64, u64), u64> =
+    TableDefinition::new("equity_hedge.open_trades");
+const POSITIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("equity_hedge.positions");
+const EXECUTIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("equity_hedge.executions");
+const ALERTS: TableDefinition<u64, &[u8]> = TableDefinition::new("equity_hedge.alerts");
+const META: TableDefinition<&str, u64> = TableDefinition::new("equity_hedge.meta");
+
+/// A symbol whose hedge failed waits this long before the next one.
+pub const RETRY_AFTER_FAILURE: Timestamp = crate::model::time::MINUTE;
+
+fn db(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(v).map_err(db)
+}
+
+fn dec<T: DeserializeOwned>(
+    table: &'static str,
+    key: impl ToString,
+    b: &[u8],
+) -> Result<T, StoreError> {
+    serde_json::from_slice(b).map_err(|e| StoreError::Corrupt {
+        table,
+        key: key.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn side_code(side: OnchainSide) -> u8 {
+    match side {
+        OnchainSide::Bought => 0,
+        OnchainSide::Sold => 1,
+    }
+}
+
+fn next_id(txn: &WriteTransaction, counter: &str) -> Result<u64, StoreError> {
+    let mut meta = txn.open_table(META).map_err(db)?;
+    let id = meta
+        .get(counter)
+        .map_err(db)?
+        .map(|v| v.value())
+        .unwrap_or(0)
+        + 1;
+    meta.insert(counter, id).map_err(db)?;
+    Ok(id)
+}
+
+/// Create every table, so readers find them before the first event.
+pub fn init(txn: &WriteTransaction) -> Result<(), StoreError> {
+    txn.open_table(SEEN).map_err(db)?;
+    txn.open_table(TRADES).map_err(db)?;
+    txn.open_table(OPEN).map_err(db)?;
+    txn.open_table(POSITIONS).map_err(db)?;
+    txn.open_table(EXECUTIONS).map_err(db)?;
+    txn.open_table(ALERTS).map_err(db)?;
+    txn.open_table(META).map_err(db)?;
+    Ok(())
+}
+
+fn get_position(txn: &WriteTransaction, symbol: &str) -> Result<Position, StoreError> {
+    let t = txn.open_table(POSITIONS).map_err(db)?;
+    let found = t.get(symbol).map_err(db)?;
+    match found {
+        Some(v) => dec("equity_hedge.positions", symbol, v.value()),
+        None => Ok(Position {
+            symbol: symbol.to_string(),
+            ..Position::default()
+        }),
+    }
+}
+
+fn put_position(txn: &WriteTransaction, p: &Position) -> Result<(), StoreError> {
+    let bytes = enc(p)?;
+    txn.open_table(POSITIONS)
+        .map_err(db)?
+        .insert(p.symbol.as_str(), bytes.as_slice())
+        .map_err(db)?;
+    Ok(())
+}
+
+fn get_trade(txn: &WriteTransaction, id: u64) -> Result<Trade, StoreError> {
+    let t = txn.open_table(TRADES).map_err(db)?;
+    let v = t.get(id).map_err(db)?.ok_or_else(|| StoreError::Corrupt {
+        table: "equity_hedge.trades",
+        key: id.to_string(),
+        reason: "referenced but missing".into(),
+    })?;
+    dec("equity_hedge.trades", id, v.value())
+}
+
+fn put_trade(txn: &WriteTransaction, trade: &Trade) -> Result<(), StoreError> {
+    let bytes = enc(trade)?;
+    txn.open_table(TRADES)
+        .map_err(db)?
+        .insert(trade.id, bytes.as_slice())
+        .map_err(db)?;
+    Ok(())
+}
+
+fn open_key(trade: &Trade) -> (&str, u8, u64, u64) {
+    (
+        trade.symbol.as_str(),
+        side_code(trade.side),
+        trade.block_number,
+        trade.key.log_index,
+    )
+}
+
+pub fn get_execution(txn: &WriteTransaction, id: u64) -> Result<Execution, StoreError> {
+    let t = txn.open_table(EXECUTIONS).map_err(db)?;
+    let v = t.get(id).map_err(db)?.ok_or_else(|| StoreError::Corrupt {
+        table: "equity_hedge.executions",
+        key: id.to_string(),
+        reason: "referenced but missing".into(),
+    })?;
+    dec("equity_hedge.executions", id, v.value())
+}
+
+fn put_execution(txn: &WriteTransaction, e: &Execution) -> Result<(), StoreError> {
+    let bytes = enc(e)?;
+    txn.open_table(EXECUTIONS)
+        .map_err(db)?
+        .insert(e.id, bytes.as_slice())
+        .map_err(db)?;
+    Ok(())
+}
+
+pub fn alert(
+    txn: &WriteTransaction,
+    symbol: Option<&str>,
+    message: String,
+    now: Timestamp,
+) -> Result<Alert, StoreError> {
+    let alert = Alert {
+        id: next_id(txn, "next_alert")?,
+        at: now,
+        symbol: symbol.map(str::to_string),
+        message,
+    };
+    let bytes = enc(&alert)?;
+    txn.open_table(ALERTS)
+        .map_err(db)?
+        .insert(alert.id, bytes.as_slice())
+        .map_err(db)?;
+    Ok(alert)
+}
+
+/// What recording a fill did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// The same (chain, tx, log index) was recorded before: nothing changed.
+    Duplicate,
+    New {
+        trade: u64,
+        /// The hedge decided in the same transaction, to place once committed.
+        hedge: Option<Box<Execution>>,
+    },
+}
+
+/// Record one fill: dedupe, the trade, the position and, when `may_hedge`,
+/// the hedge decision.
+pub fn record_fill(
+    txn: &WriteTransaction,
+    fill: &Fill,
+    now: Timestamp,
+    may_hedge: bool,
+) -> Result<Recorded, StoreError> {
+    let k = &fill.key;
+    let trade = {
+        let mut seen = txn.open_table(SEEN).map_err(db)?;
+        if seen
+            .get((k.chain_id, k.tx_hash.as_str(), k.log_index))
+            .map_err(db)?
+            .is_some()
+        {
+            return Ok(Recorded::Duplicate);
+        }
+        let id = next_id(txn, "next_trade")?;
+        seen.insert((k.chain_id, k.tx_hash.as_str(), k.log_index), id)
+            .map_err(db)?;
+        let trade = Trade {
+            id,
+            key: k.clone(),
+            block_number: fill.block_number,
+            kind: fill.kind,
+            symbol: fill.symbol.clone(),
+            token_symbol: fill.token_symbol.clone(),
+            side: fill.side,
+            shares: fill.shares,
+            usdc: fill.usdc,
+            price: fill.price,
+            seen_at: now,
+            unallocated: fill.shares,
+            state: TradeState::Live,
+        };
+        put_trade(txn, &trade)?;
+        txn.open_table(OPEN)
+            .map_err(db)?
+            .insert(open_key(&trade), id)
+            .map_err(db)?;
+        id
+    };
+    let mut pos = get_position(txn, &fill.symbol)?;
+    match fill.side {
+        OnchainSide::Bought => pos.long += fill.shares,
+        OnchainSide::Sold => pos.short += fill.shares,
+    }
+    pos.fills += 1;
+    pos.last_fill_at = Some(now);
+    let hedge = if may_hedge {
+        decide_for(txn, &mut pos, now)?.map(Box::new)
+    } else {
+        None
+    };
+    pos.touch_exposure(now);
+    put_position(txn, &pos)?;
+    Ok(Recorded::New { trade, hedge })
+}
+
+/// Remember a log of the owner's that cannot be hedged, once, with an alert.
+pub fn record_skip(
+    txn: &WriteTransaction,
+    key: &EventKey,
+    reason: &str,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    {
+        let mut seen = txn.open_table(SEEN).map_err(db)?;
+        let k = (key.chain_id, key.tx_hash.as_str(), key.log_index);
+        if seen.get(k).map_err(db)?.is_some() {
+            return Ok(false);
+        }
+        seen.insert(k, 0).map_err(db)?;
+    }
+    alert(txn, None, format!("skipped {key}: {reason}"), now)?;
+    Ok(true)
+}
+
+/// The hedge decision for `symbol` (the sweeper's entry point).
+pub fn decide(
+    txn: &WriteTransaction,
+    symbol: &str,
+    now: Timestamp,
+) -> Result<Option<Execution>, StoreError> {
+    let mut pos = get_position(txn, symbol)?;
+    let hedge = decide_for(txn, &mut pos, now)?;
+    pos.touch_exposure(now);
+    put_position(txn, &pos)?;
+    Ok(hedge)
+}
+
+/// |net| ≥ 1 and nothing in flight: floor(|net|) shares on the opposite
+/// side, linked to the trades it offsets, oldest first.
+fn decide_for(
+    txn: &WriteTransaction,
+    pos: &mut Position,
+    now: Timestamp,
+) -> Result<Option<Execution>, StoreError> {
+    if pos.pending.is_some() || pos.retry_after.is_some_and(|t| now < t) {
+        return Ok(None);
+    }
+    let net = pos.net();
+    if net.abs() < Decimal::ONE {
+        return Ok(None);
+    }
+    let whole = net.abs().floor();
+    let shares = u64::try_from(whole).map_err(|_| StoreError::Corrupt {
+        table: "equity_hedge.positions",
+        key: pos.symbol.clone(),
+        reason: format!("net {net} does not fit whole shares"),
+    })?;
+    let (side, offsets) = if net.is_sign_positive() {
+        (OrderSide::Sell, OnchainSide::Bought)
+    } else {
+        (OrderSide::Buy, OnchainSide::Sold)
+    };
+    let links = allocate(txn, &pos.symbol, offsets, whole)?;
+    match offsets {
+        OnchainSide::Bought => pos.long -= whole,
+        OnchainSide::Sold => pos.short -= whole,
+    }
+    let id = next_id(txn, "next_execution")?;
+    let exec = Execution {
+        id,
+        request: OrderRequest {
+            client_id: format!("hedge-{id}"),
+            symbol: pos.symbol.clone(),
+            side,
+            shares,
+            committed_at: now,
+        },
+        state: ExecState::Pending,
+        links,
+        created_at: now,
+        updated_at: now,
+        attempts: 0,
+        last_error: None,
+    };
+    put_execution(txn, &exec)?;
+    pos.pending = Some(id);
+    pos.pending_shares = shares;
+    Ok(Some(exec))
+}
+
+fn allocate(
+    txn: &WriteTransaction,
+    symbol: &str,
+    side: OnchainSide,
+    mut left: Decimal,
+) -> Result<Vec<Link>, StoreError> {
+    let code = side_code(side);
+    let oldest: Vec<u64> = {
+        let open = txn.open_table(OPEN).map_err(db)?;
+        let mut ids = Vec::new();
+        let range = open
+            .range((symbol, code, 0u64, 0u64)..=(symbol, code, u64::MAX, u64::MAX))
+            .map_err(db)?;
+        let mut covered = Decimal::ZERO;
+        for entry in range {
+            let (_, id) = entry.map_err(db)?;
+            ids.push(id.value());
+            // Stop early: trades hold at most their shares each.
+            let t = get_trade(txn, id.value())?;
+            covered += t.unallocated;
+            if covered >= left {
+                break;
+            }
+        }
+        ids
+    };
+    let mut links = Vec::new();
+    for id in oldest {
+        if left.is_zero() {
+            break;
+        }
+        let mut t = get_trade(txn, id)?;
+        let take = t.unallocated.min(left);
+        t.unallocated -= take;
+        left -= take;
+        if t.unallocated.is_zero() {
+            txn.open_table(OPEN)
+                .map_err(db)?
+                .remove(open_key(&t))
+                .map_err(db)?;
+        }
+        put_trade(txn, &t)?;
+        links.push(Link {
+            trade: t.id,
+            key: t.key.clone(),
+            shares: take,
+        });
+    }
+    if !left.is_zero() {
+        return Err(StoreError::Corrupt {
+            table: "equity_hedge.open_trades",
+            key: symbol.to_string(),
+            reason: format!("{left} shares of the bucket have no trade behind them"),
+        });
+    }
+    Ok(links)
+}
+
+/// The broker knows the order: record its id.
+pub fn submitted(
+    txn: &WriteTransaction,
+    id: u64,
+    order_id: &str,
+    now: Timestamp,
+) -> Result<Execution, StoreError> {
+    let mut e = get_execution(txn, id)?;
+    if e.state == ExecState::Pending {
+        e.state = ExecState::Submitted {
+            order_id: order_id.to_string(),
+        };
+        e.updated_at = now;
+        e.last_error = None;
+        put_execution(txn, &e)?;
+    }
+    Ok(e)
+}
+
+/// A send that did not settle (transient or unknown): note it, stay pending.
+pub fn attempt_failed(
+    txn: &WriteTransaction,
+    id: u64,
+    error: &str,
+    now: Timestamp,
+) -> Result<Execution, StoreError> {
+    let mut e = get_execution(txn, id)?;
+    e.attempts += 1;
+    e.last_error = Some(error.to_string());
+    e.updated_at = now;
+    put_execution(txn, &e)?;
+    Ok(e)
+}
+
+/// Filled (fully or in part): a short fill gives the rest back to the net.
+pub fn filled(
+    txn: &WriteTransaction,
+    id: u64,
+    shares: u64,
+    average_price: Decimal,
+    filled_at: Timestamp,
+    now: Timestamp,
+) -> Result<Execution, StoreError> {
+    let mut e = get_execution(txn, id)?;
+    if !e.state.is_open() {
+        return Ok(e);
+    }
+    let order_id = match &e.state {
+        ExecState::Submitted { order_id } => order_id.clone(),
+        _ => String::new(),
+    };
+    let shares = shares.min(e.request.shares);
+    let unfilled = e.request.shares - shares;
+    give_back(txn, &mut e, unfilled, now)?;
+    e.state = ExecState::Filled {
+        order_id,
+        shares,
+        average_price,
+        filled_at,
+    };
+    e.updated_at = now;
+    put_execution(txn, &e)?;
+    let mut pos = get_position(txn, &e.request.symbol)?;
+    pos.hedged_shares += shares;
+    release(&mut pos, e.id, now);
+    put_position(txn, &pos)?;
+    Ok(e)
+}
+
+/// Definitely not (fully) executed: the unfilled shares go back to the net,
+/// never dropped.
+pub fn failed(
+    txn: &WriteTransaction,
+    id: u64,
+    reason: &str,
+    filled_shares: u64,
+    now: Timestamp,
+) -> Result<Execution, StoreError> {
+    let mut e = get_execution(txn, id)?;
+    if !e.state.is_open() {
+        return Ok(e);
+    }
+    let order_id = match &e.state {
+        ExecState::Submitted { order_id } => Some(order_id.clone()),
+        _ => None,
+    };
+    let filled_shares = filled_shares.min(e.request.shares);
+    let returned = e.request.shares - filled_shares;
+    give_back(txn, &mut e, returned, now)?;
+    e.state = ExecState::Failed {
+        reason: reason.to_string(),
+        order_id,
+        filled_shares,
+        returned,
+    };
+    e.updated_at = now;
+    put_execution(txn, &e)?;
+    let mut pos = get_position(txn, &e.request.symbol)?;
+    pos.hedged_shares += filled_shares;
+    pos.retry_after = Some(now + RETRY_AFTER_FAILURE);
+    release(&mut pos, e.id, now);
+    put_position(txn, &pos)?;
+    Ok(e)
+}
+
+fn release(pos: &mut Position, exec: u64, now: Timestamp) {
+    if pos.pending == Some(exec) {
+        pos.pending = None;
+        pos.pending_shares = 0;
+    }
+    pos.touch_exposure(now);
+}
+
+/// Undo `shares` of the execution's links, newest first, returning them to
+/// their trades and to the position's bucket.
+fn give_back(
+    txn: &WriteTransaction,
+    e: &mut Execution,
+    shares: u64,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let mut left = Decimal::from(shares);
+    let mut to_bucket = Decimal::ZERO;
+    let mut side = None;
+    while !left.is_zero() {
+        let Some(link) = e.links.last_mut() else {
+            break;
+        };
+        let take = link.shares.min(left);
+        let mut t = get_trade(txn, link.trade)?;
+        side = Some(t.side);
+        if t.state == TradeState::Live {
+            if t.unallocated.is_zero() {
+                txn.open_table(OPEN)
+                    .map_err(db)?
+                    .insert(open_key(&t), t.id)
+                    .map_err(db)?;
+            }
+            t.unallocated += take;
+            to_bucket += take;
+            put_trade(txn, &t)?;
+        }
+        link.shares -= take;
+        left -= take;
+        if link.shares.is_zero() {
+            e.links.pop();
+        }
+    }
+    if !to_bucket.is_zero() {
+        let mut pos = get_position(txn, &e.request.symbol)?;
+        match side {
+            Some(OnchainSide::Bought) => pos.long += to_bucket,
+            Some(OnchainSide::Sold) => pos.short += to_bucket,
+            None => {}
+        }
+        pos.touch_exposure(now);
+        put_position(txn, &pos)?;
+    }
+    Ok(())
+}
+
+/// What a removed (reorged) log did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removal {
+    /// Not a trade of ours (or never seen): nothing to undo.
+    Unknown,
+    /// Undone entirely: the log may come back and count again.
+    Reversed { trade: u64 },
+    /// Part was already hedged: the rest is undone, the hedged part is an
+    /// alert for a person.
+    AfterHedge { trade: u64, hedged: Decimal },
+}
+
+pub fn remove(
+    txn: &WriteTransaction,
+    key: &EventKey,
+    now: Timestamp,
+) -> Result<Removal, StoreError> {
+    let k = (key.chain_id, key.tx_hash.as_str(), key.log_index);
+    let id = match txn.open_table(SEEN).map_err(db)?.get(k).map_err(db)? {
+        Some(v) if v.value() > 0 => v.value(),
+        _ => return Ok(Removal::Unknown),
+    };
+    let mut t = get_trade(txn, id)?;
+    if t.state != TradeState::Live {
+        return Ok(Removal::Unknown);
+    }
+    let undone = t.unallocated;
+    let hedged = t.shares - undone;
+    if !undone.is_zero() {
+        txn.open_table(OPEN)
+            .map_err(db)?
+            .remove(open_key(&t))
+            .map_err(db)?;
+    }
+    t.unallocated = Decimal::ZERO;
+    let mut pos = get_position(txn, &t.symbol)?;
+    match t.side {
+        OnchainSide::Bought => pos.long -= undone,
+        OnchainSide::Sold => pos.short -= undone,
+    }
+    pos.touch_exposure(now);
+    put_position(txn, &pos)?;
+    let removal = if hedged.is_zero() {
+        t.state = TradeState::Reversed { at: now };
+        txn.open_table(SEEN).map_err(db)?.remove(k).map_err(db)?;
+        Removal::Reversed { trade: id }
+    } else {
+        t.state = TradeState::ReorgedAfterHedge { at: now, hedged };
+        alert(
+            txn,
+            Some(&t.symbol),
+            format!(
+                "REORG after hedge: trade t{id} ({key}) was removed but {hedged} {} were already hedged — check the broker position",
+                t.symbol
+            ),
+            now,
+        )?;
+        Removal::AfterHedge { trade: id, hedged }
+    };
+    put_trade(txn, &t)?;
+    Ok(removal)
+}
+
+pub fn set_watermark(txn: &WriteTransaction, block: u64) -> Result<(), StoreError> {
+    txn.open_table(META)
+        .map_err(db)?
+        .insert("watermark", block)
+        .map_err(db)?;
+    Ok(())
+}
+
+/// Everything a view or recovery reads, from one read transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Records {
+    pub positions: Vec<Position>,
+    /// The most recent trades, newest first.
+    pub trades: Vec<Trade>,
+    /// Every open execution, then the most recent closed ones; newest first.
+    pub executions: Vec<Execution>,
+    pub alerts: Vec<Alert>,
+    pub watermark: Option<u64>,
+    pub trade_count: u64,
+}
+
+fn open_ro<K: redb::Key + 'static, V: redb::Value + 'static>(
+    txn: &ReadTransaction,
+    def: TableDefinition<K, V>,
+) -> Result<Option<redb::ReadOnlyTable<K, V>>, StoreError> {
+    match txn.open_table(def) {
+        Ok(t) => Ok(Some(t)),
+        Err(TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(db(e)),
+    }
+}
+
+/// Read the records (`recent` trades, closed executions and alerts at most).
+pub fn read(txn: &ReadTransaction, recent: usize) -> Result<Records, StoreError> {
+    let mut r = Records::default();
+    if let Some(t) = open_ro(txn, POSITIONS)? {
+        for entry in t.iter().map_err(db)? {
+            let (k, v) = entry.map_err(db)?;
+            r.positions
+                .push(dec("equity_hedge.positions", k.value(), v.value())?);
+        }
+    }
+    if let Some(t) = open_ro(txn, TRADES)? {
+        r.trade_count = t.len().map_err(db)?;
+        for entry in t.iter().map_err(db)?.rev().take(recent) {
+            let (k, v) = entry.map_err(db)?;
+            r.trades
+                .push(dec("equity_hedge.trades", k.value(), v.value())?);
+        }
+    }
+    if let Some(t) = open_ro(txn, EXECUTIONS)? {
+        let mut closed = 0;
+        for entry in t.iter().map_err(db)?.rev() {
+            let (k, v) = entry.map_err(db)?;
+            let e: Execution = dec("equity_hedge.executions", k.value(), v.value())?;
+            if e.state.is_open() {
+                r.executions.push(e);
+            } else if closed < recent {
+                closed += 1;
+                r.executions.push(e);
+            }
+        }
+    }
+    if let Some(t) = open_ro(txn, ALERTS)? {
+        for entry in t.iter().map_err(db)?.rev().take(recent) {
+            let (k, v) = entry.map_err(db)?;
+            r.alerts
+                .push(dec("equity_hedge.alerts", k.value(), v.value())?);
+        }
+    }
+    if let Some(t) = open_ro(txn, META)? {
+        r.watermark = t.get("watermark").map_err(db)?.map(|v| v.value());
+    }
+    Ok(r)
+}
+
+/// Open executions, for settling (recovery and every pass).
+pub fn open_executions(txn: &ReadTransaction) -> Result<Vec<Execution>, StoreError> {
+    let mut out = Vec::new();
+    if let Some(t) = open_ro(txn, EXECUTIONS)? {
+        for entry in t.iter().map_err(db)? {
+            let (k, v) = entry.map_err(db)?;
+            let e: Execution = dec("equity_hedge.executions", k.value(), v.value())?;
+            if e.state.is_open() {
+                out.push(e);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Symbols whose net crossed a whole share with nothing in flight (sweeper).
+pub fn unhedged(txn: &ReadTransaction, now: Timestamp) -> Result<Vec<String>, StoreError> {
+    let mut out = Vec::new();
+    if let Some(t) = open_ro(txn, POSITIONS)? {
+        for entry in t.iter().map_err(db)? {
+            let (k, v) = entry.map_err(db)?;
+            let p: Position = dec("equity_hedge.positions", k.value(), v.value())?;
+            let waiting = p.retry_after.is_some_and(|t| now < t);
+            if p.pending.is_none() && !waiting && p.net().abs() >= Decimal::ONE {
+                out.push(p.symbol);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,385 @@
+//! Pipeline tests through the keeper: scripted log batches, the paper
+//! broker with its knobs, a manual clock.
+
+use super::abi::LogPlace;
+use super::book::ExecState;
+use super::chain::{MemoryReceipts, StaticTokens};
+use super::decode::Decoder;
+use super::events::{address_of, order, take_log, units};
+use super::keeper::EquityHedge;
+use super::paper_broker::PaperBroker;
+use super::symbol::SymbolMap;
+use crate::engine::{KeeperContext, Notice, Phase};
+use crate::model::time::{DAY, HOUR};
+use crate::model::{Clock, Controls, ManualClock, Mode};
+use crate::store::Store;
+use crate::venue::VenueError;
+use crate::venue::broker::OrderSide;
+use crate::venue::logs::{ChainLog, LogBatch, LogEvent, LogSource};
+use crate::venue::sim::PAPER_EPOCH;
+use rust_decimal::Decimal;
+use std::collections::{BTreeMap, VecDeque};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast;
+
+/// Thursday 2026-01-01 15:00 UTC: the paper market is open.
+const OPEN: u64 = PAPER_EPOCH + 15 * HOUR;
+/// The same day at 22:00: closed.
+const CLOSED: u64 = PAPER_EPOCH + 22 * HOUR;
+
+#[derive(Default)]
+struct Script {
+    batches: Mutex<VecDeque<LogBatch>>,
+    committed: Mutex<Vec<u64>>,
+}
+
+impl Script {
+    fn push(&self, events: Vec<LogEvent>, through: u64) {
+        self.batches.lock().unwrap().push_back(LogBatch {
+            events,
+            through_block: through,
+        });
+    }
+}
+
+impl LogSource for Script {
+    async fn poll(&self) -> Result<LogBatch, VenueError> {
+        Ok(self
+            .batches
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or(LogBatch {
+                events: Vec::new(),
+                through_block: 0,
+            }))
+    }
+    async fn commit(&self, block: u64) -> Result<(), VenueError> {
+        self.committed.lock().unwrap().push(block);
+        Ok(())
+    }
+}
+
+type Hedge = EquityHedge<PaperBroker, Script, MemoryReceipts, StaticTokens>;
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    store: Store,
+    clock: Arc<ManualClock>,
+    broker: Arc<PaperBroker>,
+    logs: Arc<Script>,
+    notices: broadcast::Sender<Notice>,
+    hedge: Hedge,
+}
+
+fn d(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+fn usdc() -> alloy_primitives::Address {
+    address_of("USDC")
+}
+
+fn tokens() -> StaticTokens {
+    StaticTokens(BTreeMap::from([
+        (address_of("tAAPL"), "tAAPL".to_string()),
+        (address_of("NVDA0x"), "NVDA0x".to_string()),
+        (usdc(), "USDC".to_string()),
+    ]))
+}
+
+fn keeper(broker: Arc<PaperBroker>, logs: Arc<Script>) -> Hedge {
+    let decoder = Decoder {
+        owner: address_of("owner"),
+        usdc: usdc(),
+        symbols: SymbolMap::st0x(),
+    };
+    EquityHedge::new(
+        decoder,
+        broker,
+        "paper",
+        logs,
+        Arc::new(MemoryReceipts::default()),
+        Arc::new(tokens()),
+    )
+}
+
+impl Rig {
+    fn new(at: u64) -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(at));
+        let dyn_clock: Arc<dyn Clock> = clock.clone();
+        let broker =
+            Arc::new(PaperBroker::open(&dir.path().join("broker.redb"), 1, dyn_clock).unwrap());
+        let logs = Arc::new(Script::default());
+        let store = Store::open(dir.path(), Mode::Paper).unwrap();
+        let hedge = keeper(broker.clone(), logs.clone());
+        let (notices, _) = broadcast::channel(64);
+        Rig {
+            _dir: dir,
+            store,
+            clock,
+            broker,
+            logs,
+            notices,
+            hedge,
+        }
+    }
+
+    async fn pass(&mut self) {
+        let controls = Controls::default();
+        let cx = KeeperContext {
+            store: &self.store,
+            now: self.clock.now(),
+            phase: Phase::Running,
+            controls: &controls,
+            notices: &self.notices,
+        };
+        self.hedge.pass(&cx).await.unwrap();
+    }
+
+    async fn recover(&mut self) {
+        let controls = Controls::default();
+        let cx = KeeperContext {
+            store: &self.store,
+            now: self.clock.now(),
+            phase: Phase::Recovering,
+            controls: &controls,
+            notices: &self.notices,
+        };
+        self.hedge.recover_now(&cx).await.unwrap();
+    }
+
+    fn position(&self, symbol: &str) -> super::book::Position {
+        self.hedge
+            .records()
+            .positions
+            .iter()
+            .find(|p| p.symbol == symbol)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// A take of the owner's tAAPL order: `bought` (owner received the equity)
+/// or sold, `shares` at 200 USDC.
+fn fill(block: u64, tx: &str, log_index: u64, owner_bought: bool, shares: &str) -> ChainLog {
+    let aapl = address_of("tAAPL");
+    let place = LogPlace {
+        chain_id: 8453,
+        address: "0x52CEB8eBEf648744fFDDE89F7Bc9C3aC35944775".into(),
+        block_number: block,
+        block_hash: format!("0xb{block}"),
+        tx_hash: tx.into(),
+        log_index,
+    };
+    let eq = units(d(shares), 18).unwrap();
+    let cash = units(d(shares) * d("200"), 6).unwrap();
+    if owner_bought {
+        // The order receives tAAPL (taker's output) and gives USDC (taker's input).
+        let o = order(address_of("owner"), &[(aapl, 18)], &[(usdc(), 6)]);
+        take_log(&place, o, 0, 0, cash, eq)
+    } else {
+        let o = order(address_of("owner"), &[(usdc(), 6)], &[(aapl, 18)]);
+        take_log(&place, o, 0, 0, eq, cash)
+    }
+}
+
+fn added(log: ChainLog) -> LogEvent {
+    LogEvent::Added { log }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn duplicates_count_once_and_the_watermark_follows() {
+    let mut r = Rig::new(CLOSED);
+    let a = fill(10, "0xa1", 0, true, "0.4");
+    r.logs.push(vec![added(a.clone()), added(a.clone())], 10);
+    r.logs.push(vec![added(a)], 11);
+    r.pass().await;
+    r.pass().await;
+    let p = r.position("AAPL");
+    assert_eq!(p.net(), d("0.4"));
+    assert_eq!(p.fills, 1);
+    assert_eq!(r.hedge.records().trade_count, 1);
+    assert_eq!(*r.logs.committed.lock().unwrap(), vec![10, 11]);
+    assert_eq!(r.hedge.records().watermark, Some(11));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn crossing_by_several_shares_hedges_the_whole_part_on_the_opposite_side() {
+    let mut r = Rig::new(OPEN);
+    r.logs
+        .push(vec![added(fill(10, "0xa1", 0, true, "3.7"))], 10);
+    r.pass().await;
+    let orders = r.broker.orders().unwrap();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(
+        orders[0].side,
+        OrderSide::Sell,
+        "long onchain → sell at the broker"
+    );
+    assert_eq!(orders[0].shares, 3);
+    let p = r.position("AAPL");
+    assert_eq!(p.net(), d("0.7"));
+    assert_eq!(p.pending, None, "the paper broker filled at once");
+    let e = &r.hedge.records().executions[0];
+    assert!(matches!(e.state, ExecState::Filled { shares: 3, .. }));
+    assert_eq!(e.links.len(), 1);
+    assert_eq!(e.links[0].shares, d("3"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn shorts_are_covered_by_buying_and_links_go_oldest_first_whatever_the_delivery_order() {
+    let mut r = Rig::new(OPEN);
+    // Delivered newest first; chain order is block 10, 11, 12.
+    r.logs.push(
+        vec![
+            added(fill(12, "0xc3", 0, false, "0.5")),
+            added(fill(11, "0xc2", 5, false, "0.5")),
+            added(fill(10, "0xc1", 2, false, "0.6")),
+        ],
+        12,
+    );
+    r.pass().await;
+    let p = r.position("AAPL");
+    assert_eq!(p.net(), d("-0.6"));
+    let orders = r.broker.orders().unwrap();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].side, OrderSide::Buy);
+    assert_eq!(orders[0].shares, 1);
+    let e = &r.hedge.records().executions[0];
+    let keys: Vec<(String, Decimal)> = e
+        .links
+        .iter()
+        .map(|l| (l.key.tx_hash.clone(), l.shares))
+        .collect();
+    // Crossed at the second processed fill (0.5 + 0.5): those two, block 11 first.
+    assert_eq!(
+        keys,
+        vec![("0xc2".into(), d("0.5")), ("0xc3".into(), d("0.5"))]
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_rejected_hedge_returns_its_shares_to_the_net_and_the_sweeper_hedges_again() {
+    let mut r = Rig::new(OPEN);
+    r.broker.reject_next("REJECTED: account restricted");
+    r.logs
+        .push(vec![added(fill(10, "0xa1", 0, true, "2.5"))], 10);
+    r.pass().await;
+    let p = r.position("AAPL");
+    assert_eq!(p.net(), d("2.5"), "the failed hedge's 2 shares are back");
+    assert_eq!(p.pending, None);
+    let e = &r.hedge.records().executions[0];
+    assert!(matches!(&e.state, ExecState::Failed { returned: 2, .. }));
+    assert!(e.links.is_empty(), "its links were given back");
+    // Not again at once (a refusal may stand) …
+    r.pass().await;
+    assert_eq!(r.position("AAPL").net(), d("2.5"));
+    // … but after the retry delay, with no new fill, the sweeper hedges the net.
+    r.clock.advance(2 * crate::model::time::MINUTE);
+    r.pass().await;
+    let p = r.position("AAPL");
+    assert_eq!(p.net(), d("0.5"));
+    let filled = r.broker.orders().unwrap();
+    assert_eq!(filled.len(), 1);
+    assert_eq!(filled[0].shares, 2);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn market_closed_queues_fills_with_exposure_shown_then_hedges_at_the_open() {
+    let mut r = Rig::new(CLOSED);
+    r.logs
+        .push(vec![added(fill(10, "0xa1", 0, true, "1.2"))], 10);
+    r.pass().await;
+    r.clock.advance(HOUR);
+    r.logs
+        .push(vec![added(fill(11, "0xa2", 0, true, "0.9"))], 11);
+    r.pass().await;
+    assert!(
+        r.broker.orders().unwrap().is_empty(),
+        "nothing sent while closed"
+    );
+    let p = r.position("AAPL");
+    assert_eq!(p.net(), d("2.1"));
+    assert_eq!(
+        p.exposed_since,
+        Some(CLOSED),
+        "exposed since the first whole share"
+    );
+    let mut snap = crate::engine::Snapshot::empty(Mode::Paper, r.clock.now());
+    crate::engine::Keeper::render(&r.hedge, &mut snap);
+    assert_eq!(snap.positions[0].note, "market closed: queued");
+    assert_eq!(snap.hedge.as_ref().unwrap().market_open, Some(false));
+    // Friday's open is the next one after Thursday 22:00 + 1h.
+    r.clock.set(PAPER_EPOCH + DAY + 15 * HOUR);
+    r.pass().await;
+    let orders = r.broker.orders().unwrap();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].shares, 2);
+    let p = r.position("AAPL");
+    assert_eq!(p.net(), d("0.1"));
+    assert_eq!(p.exposed_since, None);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_crash_between_post_and_recording_the_id_is_settled_by_finding_the_order() {
+    let mut r = Rig::new(OPEN);
+    // The broker takes the order, the answer never arrives (then the process dies).
+    r.broker.lose_next_response();
+    r.logs
+        .push(vec![added(fill(10, "0xa1", 0, true, "1.5"))], 10);
+    r.pass().await;
+    assert_eq!(r.broker.places(), 1);
+    let e = r.hedge.records().executions[0].clone();
+    assert_eq!(
+        e.state,
+        ExecState::Pending,
+        "outcome unknown: still pending"
+    );
+    // Restart: a new keeper on the same store and broker.
+    r.hedge = keeper(r.broker.clone(), r.logs.clone());
+    r.recover().await;
+    let e = r.hedge.records().executions[0].clone();
+    assert!(matches!(&e.state, ExecState::Filled { order_id, .. } if order_id == "1"));
+    r.pass().await;
+    r.pass().await;
+    assert_eq!(r.broker.places(), 1, "nothing placed twice");
+    assert_eq!(r.broker.orders().unwrap().len(), 1);
+    assert_eq!(r.position("AAPL").net(), d("0.5"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn removed_logs_reverse_unhedged_trades_and_flag_hedged_ones() {
+    let mut r = Rig::new(CLOSED);
+    let a = fill(10, "0xa1", 0, true, "0.7");
+    r.logs.push(vec![added(a.clone())], 10);
+    r.logs.push(vec![LogEvent::Removed { log: a.clone() }], 10);
+    r.pass().await;
+    r.pass().await;
+    assert_eq!(r.position("AAPL").net(), d("0"));
+    // The log comes back in the new chain: it counts again.
+    r.logs.push(vec![added(a)], 11);
+    r.pass().await;
+    assert_eq!(r.position("AAPL").net(), d("0.7"));
+
+    // Hedged, then removed: flagged loudly, the unhedged rest undone.
+    r.clock.set(PAPER_EPOCH + DAY + 15 * HOUR);
+    let b = fill(12, "0xb1", 0, true, "0.6");
+    r.logs.push(vec![added(b.clone())], 12);
+    r.pass().await;
+    assert_eq!(r.broker.orders().unwrap().len(), 1);
+    let mut rx = r.notices.subscribe();
+    r.logs.push(vec![LogEvent::Removed { log: b }], 13);
+    r.pass().await;
+    let alerts = &r.hedge.records().alerts;
+    assert!(
+        alerts[0].message.contains("REORG after hedge"),
+        "{alerts:?}"
+    );
+    let notice = rx.try_recv().unwrap();
+    assert!(notice.headline().contains("REORG"));
+    // 0.7 + 0.6 = 1.3, 1 hedged; t2 (0xb1) gave 0.3 of it, 0.3 unhedged is undone.
+    assert_eq!(r.position("AAPL").net(), d("0"));
+}
