@@ -203,6 +203,8 @@ pub struct Snapshot {
     pub positions: Vec<PositionRow>,
     pub pnl: PnlView,
     pub venues: Vec<VenueHealth>,
+    /// The Stellar arbitrage keeper's picture, when it runs.
+    pub stellar: Option<crate::strategy::stellar_arb::StellarView>,
     pub stuck_after_ms: u64,
 }
 
@@ -226,6 +228,7 @@ impl Snapshot {
             positions: Vec::new(),
             pnl: PnlView::default(),
             venues: Vec::new(),
+            stellar: None,
             stuck_after_ms: 0,
         }
     }

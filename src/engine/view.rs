@@ -173,6 +173,7 @@ impl<V: LoopVenue> Engine<V> {
             positions: Vec::new(),
             pnl: self.book.view(now),
             venues: self.health.clone(),
+            stellar: None,
             stuck_after_ms: e.stuck_after_ms,
         }
     }

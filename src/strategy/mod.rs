@@ -2,3 +2,4 @@
 //! venue action. The engine drives them; they know nothing of the store.
 
 pub mod cross_chain_loop;
+pub mod stellar_arb;
