@@ -13,6 +13,7 @@ pub mod cycle;
 pub mod keeper;
 pub mod store;
 pub mod view;
+pub mod wiring;
 pub mod ws;
 
 pub use keeper::StellarArbKeeper;
