@@ -13,6 +13,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The keeper and its WebSocket extension, for `main` to register.
+pub type Wired = (Box<dyn Keeper>, Arc<dyn ControlExtension>);
+
 #[derive(Debug, thiserror::Error)]
 pub enum WiringError {
     #[error(
@@ -27,11 +30,7 @@ pub enum WiringError {
 
 /// The paper keeper: a simulated Stellar in `<data_dir>/paper-stellar.json`.
 /// Paper money needs no secret; the master key is derived from the seed.
-pub fn paper(
-    config: &StellarArbConfig,
-    data_dir: &Path,
-    seed: u64,
-) -> Result<(Box<dyn Keeper>, Arc<dyn ControlExtension>), WiringError> {
+pub fn paper(config: &StellarArbConfig, data_dir: &Path, seed: u64) -> Result<Wired, WiringError> {
     let paper = PaperStellar::open(Some(&data_dir.join("paper-stellar.json")), seed)
         .map_err(|e| WiringError::Venue(e.to_string()))?;
     let mut config = config.clone();
@@ -50,9 +49,7 @@ pub fn paper(
 }
 
 /// The network keeper (testnet or public), secret from the environment.
-pub fn network(
-    config: &StellarArbConfig,
-) -> Result<(Box<dyn Keeper>, Arc<dyn ControlExtension>), WiringError> {
+pub fn network(config: &StellarArbConfig) -> Result<Wired, WiringError> {
     let secret = std::env::var(SECRET_ENV).map_err(|_| WiringError::NoSecret)?;
     let master =
         Keypair::from_secret(&secret).map_err(|e| WiringError::BadSecret(e.to_string()))?;
@@ -81,7 +78,7 @@ fn build(
     venue: Arc<dyn StellarVenue>,
     master: &Keypair,
     poll: Duration,
-) -> (Box<dyn Keeper>, Arc<dyn ControlExtension>) {
+) -> Wired {
     let shared = StellarShared::new(venue, config.autostart);
     let keeper = StellarArbKeeper::new(config, shared.clone(), master).with_polling(30, poll);
     (Box::new(keeper), Arc::new(StellarWs::new(shared)))

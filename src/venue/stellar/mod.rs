@@ -155,6 +155,9 @@ pub enum TxStatus {
     Failed { ledger: u32, outcome: TxOutcome },
 }
 
+/// The oracle's answer per symbol (`None`: unknown or stale).
+pub type Prices = Vec<(String, Option<OraclePrice>)>;
+
 /// Everything the keeper asks of Stellar. Errors say rule 4's kind.
 pub trait StellarVenue: Send + Sync {
     fn network(&self) -> BoxFuture<'_, Result<NetworkInfo, VenueError>>;
@@ -170,7 +173,7 @@ pub trait StellarVenue: Send + Sync {
     fn oracle_prices<'a>(
         &'a self,
         symbols: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<(String, Option<OraclePrice>)>, VenueError>>;
+    ) -> BoxFuture<'a, Result<Prices, VenueError>>;
     fn supported_assets(&self) -> BoxFuture<'_, Result<Vec<SupportedAsset>, VenueError>>;
     /// Friendbot (testnet) or the paper faucet. `Ok(false)`: already funded.
     fn fund(&self, id: AccountKey) -> BoxFuture<'_, Result<bool, VenueError>>;

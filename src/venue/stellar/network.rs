@@ -3,14 +3,15 @@
 //! trustlines come with them), contracts by simulation, funding through
 //! Friendbot.
 
+use super::Prices;
 use super::contracts;
 use super::horizon::{HorizonClient, friendbot};
 use super::keys::{AccountKey, ContractKey};
 use super::rpc::RpcClient;
 use super::tx::{Header, invoke};
 use super::{
-    AccountState, NetworkInfo, OraclePrice, OrderBook, SendStatus, StellarAsset, StellarVenue,
-    SupportedAsset, TxStatus,
+    AccountState, NetworkInfo, OrderBook, SendStatus, StellarAsset, StellarVenue, SupportedAsset,
+    TxStatus,
 };
 use crate::venue::VenueError;
 use futures_util::future::BoxFuture;
@@ -107,7 +108,7 @@ impl StellarVenue for NetworkVenue {
     fn oracle_prices<'a>(
         &'a self,
         symbols: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<(String, Option<OraclePrice>)>, VenueError>> {
+    ) -> BoxFuture<'a, Result<Prices, VenueError>> {
         Box::pin(async move {
             let r = self.endpoints.reflector;
             let decimals =

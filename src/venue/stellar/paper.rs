@@ -3,6 +3,7 @@
 //! paper seed. Every ledger close the books move a little around the oracle,
 //! and now and then one book is mispriced enough to make a cycle pay.
 
+use super::Prices;
 use super::keys::{AccountKey, ContractKey};
 use super::sim::SimLedger;
 use super::{
@@ -252,7 +253,7 @@ impl StellarVenue for PaperStellar {
     fn oracle_prices<'a>(
         &'a self,
         symbols: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<(String, Option<OraclePrice>)>, VenueError>> {
+    ) -> BoxFuture<'a, Result<Prices, VenueError>> {
         Box::pin(async move {
             let l = self.lock();
             let ts = l.close_time;
