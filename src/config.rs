@@ -198,6 +198,7 @@ pub struct Config {
     pub schwab: crate::venue::schwab::SchwabConfig,
     pub log_level: String,
     pub equity_hedge: EquityHedgeConfig,
+    pub stellar_arb: crate::strategy::stellar_arb::StellarArbConfig,
 }
 
 /// The route a token leaves Hemi by unless configured (seed 003 §3).
@@ -267,6 +268,7 @@ impl Default for Config {
             schwab: Default::default(),
             log_level: "info".into(),
             equity_hedge: EquityHedgeConfig::default(),
+            stellar_arb: crate::strategy::stellar_arb::StellarArbConfig::testnet_defaults(),
         }
     }
 }
@@ -549,6 +551,69 @@ impl Config {
 
         if let Some(t) = r.section(&table, "equity_hedge")? {
             read_equity_hedge(&mut r, t, &mut c.equity_hedge)?;
+        }
+
+        // [stellar_arb]: network, endpoints, contracts, accounts, scan
+        // interval, assets. The secret comes from STELLAR_SECRET_SEED only.
+        if let Some(t) = r.section(&table, "stellar_arb")? {
+            use crate::strategy::stellar_arb::Network;
+            let s = &mut c.stellar_arb;
+            if let Some(v) = r.boolean(t, "stellar_arb", "enabled")? {
+                s.enabled = v;
+            }
+            if let Some(v) = r.string(t, "stellar_arb", "network")? {
+                (s.network, s.passphrase) = match v.to_ascii_uppercase().as_str() {
+                    "TESTNET" => (
+                        Network::Testnet,
+                        crate::venue::stellar::TESTNET_PASSPHRASE.into(),
+                    ),
+                    "PUBLIC" => (
+                        Network::Public,
+                        crate::venue::stellar::PUBLIC_PASSPHRASE.into(),
+                    ),
+                    _ => {
+                        return Err(
+                            r.invalid("stellar_arb.network", "expected \"TESTNET\" or \"PUBLIC\"")
+                        );
+                    }
+                };
+            }
+            for (key, slot) in [
+                ("horizon_url", &mut s.horizon_url),
+                ("rpc_url", &mut s.rpc_url),
+                ("passphrase", &mut s.passphrase),
+                ("detector_contract", &mut s.detector_contract),
+                ("reflector_contract", &mut s.reflector_contract),
+            ] {
+                if let Some(v) = r.string(t, "stellar_arb", key)? {
+                    *slot = v;
+                }
+            }
+            for key in ["detector_contract", "reflector_contract"] {
+                let v = if key == "detector_contract" {
+                    &s.detector_contract
+                } else {
+                    &s.reflector_contract
+                };
+                crate::venue::stellar::ContractKey::parse(v)
+                    .map_err(|e| r.invalid(&format!("stellar_arb.{key}"), e.to_string()))?;
+            }
+            if let Some(v) = r.int(t, "stellar_arb", "num_accounts")? {
+                s.num_accounts = r.positive_u32("stellar_arb.num_accounts", v)?;
+            }
+            if let Some(v) = r.duration(t, "stellar_arb", "scan_interval")? {
+                s.scan_interval_ms = v;
+            }
+            if let Some(v) = r.boolean(t, "stellar_arb", "autostart")? {
+                s.autostart = v;
+            }
+            if let Some(list) = r.strings(t, "stellar_arb", "assets")? {
+                s.assets = list
+                    .iter()
+                    .map(|a| crate::venue::stellar::StellarAsset::parse(a))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| r.invalid("stellar_arb.assets", e.to_string()))?;
+            }
         }
 
         r.reject_unknown(&table, "")?;

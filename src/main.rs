@@ -327,6 +327,16 @@ async fn run_paper(config: Config, drain: bool, front: Front) -> anyhow::Result<
     };
     let control = config.control.clone();
     let notify_cfg = config.notify.clone();
+    let stellar = if config.stellar_arb.enabled {
+        let wired = arbkeep::strategy::stellar_arb::wiring::paper(
+            &config.stellar_arb,
+            &dir,
+            config.paper.seed,
+        )?;
+        Some(wired)
+    } else {
+        None
+    };
     let hedge = arbkeep::strategy::equity_hedge::paper_keeper(
         &config.equity_hedge,
         &dir,
@@ -339,12 +349,20 @@ async fn run_paper(config: Config, drain: bool, front: Front) -> anyhow::Result<
     }
     let reader = engine.reader();
     let (stop, stopped) = watch::channel(false);
+    let stellar_ws = stellar.map(|(keeper, ws)| {
+        engine.add_keeper(keeper);
+        ws
+    });
     let mut engine_task = tokio::spawn(engine.run(stopped));
 
     let server = if control.enabled {
         let cfg = ControlConfig::new(&dir)
             .with_port(control.port)
             .with_extension(Arc::new(LedgerQueries::new(reader)));
+        let cfg = match stellar_ws {
+            Some(ws) => cfg.with_extension(ws),
+            None => cfg,
+        };
         let server = control::serve(handle.clone(), cfg)
             .await
             .context("control API")?;

@@ -205,6 +205,8 @@ pub struct Snapshot {
     pub hedge: Option<crate::strategy::equity_hedge::HedgeView>,
     pub pnl: PnlView,
     pub venues: Vec<VenueHealth>,
+    /// The Stellar arbitrage keeper's picture, when it runs.
+    pub stellar: Option<crate::strategy::stellar_arb::StellarView>,
     pub stuck_after_ms: u64,
 }
 
@@ -229,6 +231,7 @@ impl Snapshot {
             hedge: None,
             pnl: PnlView::default(),
             venues: Vec::new(),
+            stellar: None,
             stuck_after_ms: 0,
         }
     }

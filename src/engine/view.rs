@@ -174,6 +174,7 @@ impl<V: LoopVenue> Engine<V> {
             hedge: None,
             pnl: self.book.view(now),
             venues: self.health.clone(),
+            stellar: None,
             stuck_after_ms: e.stuck_after_ms,
         }
     }

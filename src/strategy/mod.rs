@@ -3,3 +3,4 @@
 
 pub mod cross_chain_loop;
 pub mod equity_hedge;
+pub mod stellar_arb;

@@ -382,6 +382,7 @@ pub fn snapshot() -> Snapshot {
                 detail: "scan API 503 for 5m".into(),
             },
         ],
+        stellar: None,
         stuck_after_ms: 2 * HOUR,
     }
 }

@@ -92,7 +92,17 @@ fn dashboard(frame: &mut Frame, area: Rect, cx: &Ctx) {
         Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(top);
     panels::opportunities::render(frame, opps, cx);
     panels::balances::render(frame, balances, cx);
-    panels::cycles::render(frame, cycles, cx);
+    match cx.snapshot.stellar {
+        // The Stellar keeper shares the cycles row when it runs.
+        Some(_) => {
+            let [c, st] =
+                Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
+                    .areas(cycles);
+            panels::cycles::render(frame, c, cx);
+            panels::stellar::render(frame, st, cx);
+        }
+        None => panels::cycles::render(frame, cycles, cx),
+    }
     let [detail, side] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(lower);
     panels::detail::render(frame, detail, cx);
@@ -133,6 +143,12 @@ fn single(frame: &mut Frame, area: Rect, cx: &Ctx) {
         Panel::Balances => panels::balances::render(frame, main, cx),
         Panel::Positions => panels::positions::render(frame, main, cx),
         Panel::Pnl => panels::pnl::render(frame, main, cx),
+        // The Stellar keeper's panel sits under the venues when it runs.
+        Panel::Venues if cx.snapshot.stellar.is_some() => {
+            let [v, st] = Layout::vertical([Constraint::Length(6), Constraint::Min(6)]).areas(main);
+            panels::venues::render(frame, v, cx);
+            panels::stellar::render(frame, st, cx);
+        }
         Panel::Venues => panels::venues::render(frame, main, cx),
         Panel::Log => panels::log::render(frame, main, cx),
     }

@@ -6,6 +6,7 @@ pub mod broker;
 pub mod logs;
 pub mod schwab;
 pub mod sim;
+pub mod stellar;
 
 use crate::model::{BridgeTicket, Chain, Intent, IntentId, Receipt, Timestamp, TokenId, Units};
 use rust_decimal::Decimal;

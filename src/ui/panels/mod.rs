@@ -9,6 +9,7 @@ pub mod opportunities;
 pub mod pnl;
 pub mod positions;
 pub mod status;
+pub mod stellar;
 pub mod venues;
 
 use super::app::{App, Panel};

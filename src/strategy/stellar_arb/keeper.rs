@@ -1,0 +1,602 @@
+//! The `stellar_arb` keeper: account lifecycle (fund, trustlines, reserve
+//! guard), one scan per new ledger (or per scan interval), and execution of
+//! the best cycle with an intent committed before the transaction leaves.
+//! Each result code has its handling: a fresh sequence, a higher fee, a
+//! smaller size, dropping the opportunity, or stopping for the operator.
+//! Recovery settles open intents with getTransaction and resends the *same*
+//! envelope when it is still pending — it never re-signs.
+
+use super::cycle::{Books, Opportunity, candidate_cycles, detect};
+use super::store::{self as kstore, Execution, Intent};
+use super::view::{AccountRow, ExecutionRow, OpportunityRow, OracleRow, StellarView};
+use super::{StellarArbConfig, StellarShared, trading_key};
+use crate::engine::{EngineError, Keeper, KeeperContext, Snapshot};
+use crate::venue::VenueError;
+use crate::venue::stellar::tx::{self, Header};
+use crate::venue::stellar::{
+    AccountState, Handling, Keypair, OraclePrice, SendStatus, StellarAsset, TxOutcome, TxStatus,
+    network_id,
+};
+use futures_util::future::BoxFuture;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Highest inclusion fee the keeper will pay after tx_insufficient_fee.
+const MAX_FEE: u32 = 10_000;
+/// Executions shown on the console.
+const SHOWN: usize = 12;
+
+pub struct StellarArbKeeper {
+    config: StellarArbConfig,
+    shared: Arc<StellarShared>,
+    network_id: [u8; 32],
+    accounts: Vec<Keypair>,
+    ready: bool,
+    last_ledger: u32,
+    last_scan_ms: u64,
+    next_account: usize,
+    fee: u32,
+    /// getTransaction polls per send before leaving it to the next pass.
+    polls: u32,
+    poll_delay: Duration,
+    halted: Option<String>,
+    view: StellarView,
+}
+
+fn venue_err(e: VenueError) -> EngineError {
+    EngineError::Venue(e)
+}
+
+impl StellarArbKeeper {
+    pub fn new(config: StellarArbConfig, shared: Arc<StellarShared>, master: &Keypair) -> Self {
+        let accounts = (0..config.num_accounts)
+            .map(|i| trading_key(master, i))
+            .collect();
+        let network_id = network_id(&config.passphrase);
+        Self {
+            view: StellarView {
+                network: format!("{:?}", config.network),
+                ..StellarView::default()
+            },
+            config,
+            shared,
+            network_id,
+            accounts,
+            ready: false,
+            last_ledger: 0,
+            last_scan_ms: 0,
+            next_account: 0,
+            fee: tx::BASE_FEE,
+            polls: 20,
+            poll_delay: Duration::from_millis(500),
+            halted: None,
+        }
+    }
+
+    /// Poll faster (tests, paper).
+    pub fn with_polling(mut self, polls: u32, delay: Duration) -> Self {
+        self.polls = polls;
+        self.poll_delay = delay;
+        self
+    }
+
+    pub fn account_ids(&self) -> Vec<String> {
+        self.accounts
+            .iter()
+            .map(|k| k.public().to_string())
+            .collect()
+    }
+
+    pub fn view(&self) -> &StellarView {
+        &self.view
+    }
+
+    fn log(&self, text: String) {
+        tracing::info!(target: "stellar_arb", "{text}");
+        self.shared.publish(json!({"log": text}));
+    }
+
+    /// Funded, trusting every configured asset, on the right network.
+    async fn setup(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
+        let venue = self.shared.venue.clone();
+        let net = venue.network().await.map_err(venue_err)?;
+        if net.passphrase != self.config.passphrase {
+            self.halted = Some(format!(
+                "network passphrase mismatch: the server is on {:?}, the config says {:?}",
+                net.passphrase, self.config.passphrase
+            ));
+            self.view.status = self.halted.clone().unwrap_or_default();
+            return Ok(());
+        }
+        for i in 0..self.accounts.len() {
+            let id = self.accounts[i].public();
+            if venue.account(id).await.map_err(venue_err)?.is_none() {
+                let funded = venue.fund(id).await.map_err(venue_err)?;
+                self.log(format!("account {id} funded: {funded}"));
+            }
+            for asset in self.config.assets.clone() {
+                let Some(state) = venue.account(id).await.map_err(venue_err)? else {
+                    continue;
+                };
+                if state.trusts(&asset) {
+                    continue;
+                }
+                let limit = tx::TRUST_LIMIT;
+                let label = format!("trust {}", asset.code());
+                self.submit(cx, i, "change_trust", &label, 0, 0, |h| {
+                    tx::change_trust(h, &asset, limit)
+                })
+                .await?;
+            }
+        }
+        self.ready = true;
+        Ok(())
+    }
+
+    /// Build (with a fresh sequence), sign, commit the intent, send, and
+    /// settle when the network says. Returns the outcome if settled now.
+    #[allow(clippy::too_many_arguments)]
+    async fn submit(
+        &mut self,
+        cx: &KeeperContext<'_>,
+        idx: usize,
+        kind: &str,
+        label: &str,
+        send: i64,
+        dest_min: i64,
+        build: impl Fn(Header) -> Result<stellar_xdr::Transaction, tx::TxError>,
+    ) -> Result<Option<Execution>, EngineError> {
+        let venue = self.shared.venue.clone();
+        let key = &self.accounts[idx];
+        let Some(state) = venue.account(key.public()).await.map_err(venue_err)? else {
+            return Ok(None);
+        };
+        let header = Header {
+            source: key.public(),
+            seq: state.sequence + 1,
+            fee: self.fee,
+            max_time: 0,
+        };
+        let t = build(header).map_err(|e| venue_err(VenueError::Rejected(e.to_string())))?;
+        let signed = tx::sign(t, key, &self.network_id)
+            .map_err(|e| venue_err(VenueError::Rejected(e.to_string())))?;
+        let intent = Intent {
+            hash: signed.hash_hex(),
+            account: key.public().to_string(),
+            sequence: header.seq,
+            kind: kind.into(),
+            envelope: signed.envelope.clone(),
+            send,
+            dest_min,
+            max_time: 0,
+            created_ms: cx.now,
+            label: label.into(),
+        };
+        cx.store.write(|w| kstore::put_intent(w, &intent))?;
+        match venue.send(&signed.envelope).await {
+            Ok(SendStatus::Error(outcome)) => {
+                // Refused at admission: nothing applied, no fee charged.
+                let e = self.settle(
+                    cx,
+                    &intent,
+                    0,
+                    &format!("refused: {}", outcome.main_code()),
+                    0,
+                    0,
+                )?;
+                self.after_refusal(&outcome);
+                Ok(Some(e))
+            }
+            Ok(_) => self.await_result(cx, &intent).await,
+            // Unknown: the intent stays; recovery or the next pass settles it.
+            Err(VenueError::Unknown(e)) => {
+                self.log(format!(
+                    "{}: outcome unknown ({e}); will settle by looking",
+                    intent.hash
+                ));
+                Ok(None)
+            }
+            Err(e) => {
+                let _ = self.settle(cx, &intent, 0, &format!("not sent: {e}"), 0, 0)?;
+                Ok(None)
+            }
+        }
+    }
+
+    fn after_refusal(&mut self, outcome: &TxOutcome) {
+        match outcome.handling() {
+            Handling::RaiseFee => self.fee = (self.fee * 2).min(MAX_FEE),
+            Handling::Operator => {
+                self.halted = Some(outcome.describe());
+                self.view.status = outcome.describe();
+            }
+            _ => {}
+        }
+    }
+
+    async fn await_result(
+        &mut self,
+        cx: &KeeperContext<'_>,
+        intent: &Intent,
+    ) -> Result<Option<Execution>, EngineError> {
+        let venue = self.shared.venue.clone();
+        for _ in 0..self.polls {
+            match venue.transaction(&intent.hash).await {
+                Ok(TxStatus::NotFound) => tokio::time::sleep(self.poll_delay).await,
+                Ok(TxStatus::Success { ledger, outcome })
+                | Ok(TxStatus::Failed { ledger, outcome }) => {
+                    let delta = match outcome.delivered {
+                        Some(got) if outcome.succeeded() => got - intent.send - outcome.fee_charged,
+                        _ => -outcome.fee_charged,
+                    };
+                    let e = self.settle(
+                        cx,
+                        intent,
+                        delta,
+                        outcome.main_code(),
+                        ledger,
+                        outcome.fee_charged,
+                    )?;
+                    if !outcome.succeeded() {
+                        self.after_refusal(&outcome);
+                    }
+                    return Ok(Some(e));
+                }
+                Err(e) => {
+                    tracing::warn!(target: "stellar_arb", hash = %intent.hash, error = %e, "getTransaction");
+                    tokio::time::sleep(self.poll_delay).await;
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// One durable transaction: the intent goes, the result and its ledger
+    /// lines (the XLM change, with the fee on its own line) stay.
+    fn settle(
+        &mut self,
+        cx: &KeeperContext<'_>,
+        intent: &Intent,
+        delta: i64,
+        result: &str,
+        ledger: u32,
+        fee: i64,
+    ) -> Result<Execution, EngineError> {
+        let e = Execution {
+            hash: intent.hash.clone(),
+            account: intent.account.clone(),
+            kind: intent.kind.clone(),
+            label: intent.label.clone(),
+            send: intent.send,
+            delta,
+            result: result.into(),
+            ledger,
+            settled_ms: cx.now,
+        };
+        let lines = vec![
+            (
+                "XLM".to_string(),
+                delta + fee,
+                format!("{} {}", intent.kind, result),
+            ),
+            ("XLM".to_string(), -fee, "network fee".to_string()),
+        ];
+        cx.store.write(|w| kstore::settle(w, &e, &lines))?;
+        self.shared.publish(json!({"result": {
+            "hash": e.hash, "account": e.account, "path": e.label, "send": e.send,
+            "delta": e.delta, "result": e.result, "ledger": e.ledger}}));
+        self.view.executions.insert(
+            0,
+            ExecutionRow {
+                hash: e.hash.clone(),
+                path: e.label.clone(),
+                send: e.send,
+                delta: e.delta,
+                result: e.result.clone(),
+            },
+        );
+        self.view.executions.truncate(SHOWN);
+        Ok(e)
+    }
+
+    /// Everything one scan needs: books for each hop, oracle prices.
+    async fn scan(&mut self, ledger: u32) -> Result<Vec<Opportunity>, EngineError> {
+        let venue = self.shared.venue.clone();
+        let cycles = candidate_cycles(&self.config.assets);
+        let mut books = Books::default();
+        let mut pairs: Vec<(StellarAsset, StellarAsset)> = Vec::new();
+        for c in &cycles {
+            for w in c.windows(2) {
+                let p = (w[1].clone(), w[0].clone());
+                if !pairs.contains(&p) {
+                    pairs.push(p);
+                }
+            }
+        }
+        for (selling, buying) in &pairs {
+            books.insert(venue.order_book(selling, buying).await.map_err(venue_err)?);
+        }
+        let mut symbols: Vec<String> = vec!["XLM".into()];
+        symbols.extend(self.config.assets.iter().map(|a| a.code().to_string()));
+        let prices: HashMap<String, OraclePrice> = venue
+            .oracle_prices(&symbols)
+            .await
+            .map_err(venue_err)?
+            .into_iter()
+            .filter_map(|(s, p)| p.map(|p| (s, p)))
+            .collect();
+        self.view.oracle = symbols
+            .iter()
+            .map(|s| OracleRow {
+                symbol: s.clone(),
+                price: prices
+                    .get(s)
+                    .map(|p| {
+                        rust_decimal::Decimal::from_i128_with_scale(p.price, p.decimals)
+                            .round_dp(6)
+                            .normalize()
+                            .to_string()
+                    })
+                    .unwrap_or_else(|| "—".into()),
+            })
+            .collect();
+        let opps = detect(
+            &books,
+            &cycles,
+            &prices,
+            self.config.min_send,
+            self.config.max_send,
+            i64::from(self.fee),
+            self.config.oracle_tolerance_bps,
+            ledger,
+        );
+        self.view.opportunities = opps
+            .iter()
+            .take(SHOWN)
+            .map(|o| OpportunityRow {
+                path: o.label(),
+                send: o.send,
+                expected: o.expected,
+                fee: o.fee,
+                edge_bps: o.edge_bps,
+                oracle_ok: o.oracle_ok,
+            })
+            .collect();
+        for o in opps.iter().filter(|o| o.profit() > 0) {
+            self.shared.publish(json!({"opportunity": {
+                "path": o.label(), "send": o.send, "expected": o.expected, "fee": o.fee,
+                "edge_bps": o.edge_bps, "oracle_ok": o.oracle_ok, "ledger": o.ledger}}));
+        }
+        Ok(opps)
+    }
+
+    async fn refresh_accounts(&mut self) -> Result<Vec<Option<AccountState>>, EngineError> {
+        let venue = self.shared.venue.clone();
+        let mut out = Vec::new();
+        let mut rows = Vec::new();
+        for k in &self.accounts {
+            let s = venue.account(k.public()).await.map_err(venue_err)?;
+            if let Some(s) = &s {
+                rows.push(AccountRow {
+                    id: s.id.to_string(),
+                    xlm: s
+                        .balance(&StellarAsset::Native)
+                        .map(|b| b.amount)
+                        .unwrap_or(0),
+                    lines: s
+                        .balances
+                        .iter()
+                        .filter(|b| !b.asset.is_native())
+                        .map(|b| (b.asset.code().to_string(), b.amount))
+                        .collect(),
+                });
+            }
+            out.push(s);
+        }
+        self.view.accounts = rows;
+        Ok(out)
+    }
+
+    /// Execute `o` from an account that can afford it, with one retry per
+    /// handling that can help.
+    async fn execute(
+        &mut self,
+        cx: &KeeperContext<'_>,
+        o: &Opportunity,
+    ) -> Result<(), EngineError> {
+        let mut send = o.send;
+        let mut expected = o.expected;
+        for _attempt in 0..3 {
+            // Guard before every send: balances read now, reserve kept.
+            let states = self.refresh_accounts().await?;
+            let n = self.accounts.len();
+            let need = send + i64::from(self.fee) + self.config.reserve_guard;
+            let Some(idx) = (0..n)
+                .map(|k| (self.next_account + k) % n.max(1))
+                .find(|&i| {
+                    states
+                        .get(i)
+                        .and_then(|s| s.as_ref())
+                        .is_some_and(|s| s.spendable_xlm() >= need)
+                })
+            else {
+                self.view.status = "no trading account can afford the cycle".into();
+                return Ok(());
+            };
+            self.next_account = (idx + 1) % n.max(1);
+            let fee = i64::from(self.fee);
+            let margin = i128::from(send) * i128::from(self.config.min_edge_bps) / 10_000;
+            let dest_min = send + fee + margin as i64;
+            if dest_min > expected {
+                return Ok(());
+            }
+            let path: Vec<StellarAsset> = o.path().to_vec();
+            let label = o.label();
+            let r = self
+                .submit(cx, idx, "cycle", &label, send, dest_min, |h| {
+                    tx::cyclic_path_payment(h, &StellarAsset::Native, send, &path, dest_min)
+                })
+                .await?;
+            let Some(done) = r else { return Ok(()) };
+            let code = done.result.trim_start_matches("refused: ").to_string();
+            self.log(format!("{label}: {} ({} stroops)", done.result, done.delta));
+            match crate::venue::stellar::codes::handling(&code) {
+                Handling::RetryFreshSequence | Handling::RaiseFee => continue,
+                Handling::Shrink => {
+                    send /= 2;
+                    expected /= 2;
+                    if send < self.config.min_send {
+                        return Ok(());
+                    }
+                }
+                _ => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
+    async fn pass(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
+        if !self.ready {
+            self.setup(cx).await?;
+            if !self.ready {
+                return Ok(());
+            }
+        }
+        let venue = self.shared.venue.clone();
+        let ledger = venue.latest_ledger().await.map_err(venue_err)?;
+        let due = cx.now.saturating_sub(self.last_scan_ms) >= self.config.scan_interval_ms;
+        if ledger == self.last_ledger && !due {
+            return Ok(());
+        }
+        self.last_ledger = ledger;
+        self.last_scan_ms = cx.now;
+        self.view.ledger = ledger;
+        self.view.started = self.shared.started();
+        self.refresh_accounts().await?;
+        let opps = self.scan(ledger).await?;
+        let best = opps
+            .into_iter()
+            .find(|o| o.oracle_ok && o.edge_bps >= self.config.min_edge_bps && o.profit() > 0);
+        self.view.status = match (&self.halted, self.shared.started(), cx.may_send()) {
+            (Some(h), _, _) => format!("halted: {h}"),
+            (None, false, _) => "waiting for start_engine".into(),
+            (None, true, false) => "paused".into(),
+            (None, true, true) => "running".into(),
+        };
+        if let Some(o) = best
+            && self.halted.is_none()
+            && self.shared.started()
+            && cx.may_send()
+        {
+            self.execute(cx, &o).await?;
+            self.refresh_accounts().await?;
+        }
+        Ok(())
+    }
+
+    /// Settle what a previous run left: found → settle; not found and the
+    /// account's sequence not past it → resend the same envelope; not found
+    /// and the sequence moved on → it was never applied.
+    async fn settle_open(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
+        let open = kstore::intents(&cx.store.read()?)?;
+        let venue = self.shared.venue.clone();
+        for intent in open {
+            match venue.transaction(&intent.hash).await.map_err(venue_err)? {
+                TxStatus::NotFound => {
+                    let id = crate::venue::stellar::AccountKey::parse(&intent.account)
+                        .map_err(|e| venue_err(VenueError::Rejected(e.to_string())))?;
+                    let seq = venue
+                        .account(id)
+                        .await
+                        .map_err(venue_err)?
+                        .map(|s| s.sequence)
+                        .unwrap_or(0);
+                    if seq >= intent.sequence {
+                        self.settle(
+                            cx,
+                            &intent,
+                            0,
+                            "not applied (sequence used by another transaction)",
+                            0,
+                            0,
+                        )?;
+                    } else {
+                        self.log(format!("{}: resending the same envelope", intent.hash));
+                        match venue.send(&intent.envelope).await.map_err(venue_err)? {
+                            SendStatus::Error(o) => {
+                                self.settle(
+                                    cx,
+                                    &intent,
+                                    0,
+                                    &format!("refused: {}", o.main_code()),
+                                    0,
+                                    0,
+                                )?;
+                            }
+                            _ => {
+                                self.await_result(cx, &intent).await?;
+                            }
+                        }
+                    }
+                }
+                TxStatus::Success { .. } | TxStatus::Failed { .. } => {
+                    self.await_result(cx, &intent).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Keeper for StellarArbKeeper {
+    fn name(&self) -> &'static str {
+        "stellar_arb"
+    }
+
+    fn recover<'a>(
+        &'a mut self,
+        cx: &'a KeeperContext<'a>,
+    ) -> BoxFuture<'a, Result<(), EngineError>> {
+        Box::pin(async move {
+            cx.store.write(kstore::ensure_tables)?;
+            let past = kstore::results(&cx.store.read()?)?;
+            self.view.executions = past
+                .iter()
+                .rev()
+                .take(SHOWN)
+                .map(|e| ExecutionRow {
+                    hash: e.hash.clone(),
+                    path: e.label.clone(),
+                    send: e.send,
+                    delta: e.delta,
+                    result: e.result.clone(),
+                })
+                .collect();
+            self.settle_open(cx).await
+        })
+    }
+
+    fn tick<'a>(&'a mut self, cx: &'a KeeperContext<'a>) -> BoxFuture<'a, Result<(), EngineError>> {
+        Box::pin(async move {
+            // Open intents first (a send whose answer was lost).
+            if !kstore::intents(&cx.store.read()?)?.is_empty() {
+                self.settle_open(cx).await?;
+            }
+            match self.pass(cx).await {
+                // A transient venue error is not the engine's problem: show
+                // it and try again next pass.
+                Err(EngineError::Venue(e)) if e.is_transient() => {
+                    self.view.status = format!("Stellar unreachable: {e}");
+                    Ok(())
+                }
+                other => other,
+            }
+        })
+    }
+
+    fn render(&self, snapshot: &mut Snapshot) {
+        snapshot.stellar = Some(self.view.clone());
+    }
+}

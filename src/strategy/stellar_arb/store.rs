@@ -1,0 +1,169 @@
+//! The keeper's own redb tables in the engine's store: intents (written
+//! before a transaction leaves — the hash is known before sending), results,
+//! and a Stellar ledger of balance changes. Settling an intent, recording its
+//! result and its ledger lines is one durable transaction.
+
+use crate::store::{Reader, StoreError, Writer};
+use redb::{ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+/// tx hash (hex) → JSON [`Intent`].
+const INTENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("stellar_intents");
+/// tx hash (hex) → JSON [`Execution`].
+const RESULTS: TableDefinition<&str, &[u8]> = TableDefinition::new("stellar_results");
+/// sequence → JSON [`LedgerLine`].
+const LEDGER: TableDefinition<u64, &[u8]> = TableDefinition::new("stellar_ledger");
+
+/// A signed transaction about to be (or being) sent. Carries the envelope
+/// (public data) so recovery can resend the *same* bytes, never re-sign.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intent {
+    pub hash: String,
+    pub account: String,
+    pub sequence: i64,
+    pub kind: String,
+    pub envelope: String,
+    pub send: i64,
+    pub dest_min: i64,
+    /// Unix seconds after which it can never be applied.
+    pub max_time: u64,
+    pub created_ms: u64,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Execution {
+    pub hash: String,
+    pub account: String,
+    pub kind: String,
+    pub label: String,
+    pub send: i64,
+    /// XLM change of the account: delivered − sent − fee (or −fee).
+    pub delta: i64,
+    /// `tx_success`, `op_under_dest_min`, `refused: tx_bad_seq`, `expired` …
+    pub result: String,
+    pub ledger: u32,
+    pub settled_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerLine {
+    pub seq: u64,
+    pub account: String,
+    pub asset: String,
+    pub delta: i64,
+    pub hash: String,
+    pub reason: String,
+}
+
+fn db(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+fn corrupt(table: &'static str, key: &str, e: serde_json::Error) -> StoreError {
+    StoreError::Corrupt {
+        table,
+        key: key.into(),
+        reason: e.to_string(),
+    }
+}
+
+pub fn ensure_tables(w: &mut Writer) -> Result<(), StoreError> {
+    w.transaction().open_table(INTENTS).map_err(db)?;
+    w.transaction().open_table(RESULTS).map_err(db)?;
+    w.transaction().open_table(LEDGER).map_err(db)?;
+    Ok(())
+}
+
+pub fn put_intent(w: &mut Writer, i: &Intent) -> Result<(), StoreError> {
+    let bytes = serde_json::to_vec(i).map_err(db)?;
+    let mut t = w.transaction().open_table(INTENTS).map_err(db)?;
+    t.insert(i.hash.as_str(), bytes.as_slice()).map_err(db)?;
+    Ok(())
+}
+
+/// Settle: drop the intent, keep the result and its ledger lines.
+pub fn settle(
+    w: &mut Writer,
+    e: &Execution,
+    lines: &[(String, i64, String)],
+) -> Result<(), StoreError> {
+    {
+        let mut t = w.transaction().open_table(INTENTS).map_err(db)?;
+        t.remove(e.hash.as_str()).map_err(db)?;
+    }
+    {
+        let bytes = serde_json::to_vec(e).map_err(db)?;
+        let mut t = w.transaction().open_table(RESULTS).map_err(db)?;
+        t.insert(e.hash.as_str(), bytes.as_slice()).map_err(db)?;
+    }
+    let mut t = w.transaction().open_table(LEDGER).map_err(db)?;
+    let mut next = t
+        .last()
+        .map_err(db)?
+        .map(|(k, _)| k.value() + 1)
+        .unwrap_or(1);
+    for (asset, delta, reason) in lines {
+        if *delta == 0 {
+            continue;
+        }
+        let line = LedgerLine {
+            seq: next,
+            account: e.account.clone(),
+            asset: asset.clone(),
+            delta: *delta,
+            hash: e.hash.clone(),
+            reason: reason.clone(),
+        };
+        let bytes = serde_json::to_vec(&line).map_err(db)?;
+        t.insert(next, bytes.as_slice()).map_err(db)?;
+        next += 1;
+    }
+    Ok(())
+}
+
+pub fn intents(r: &Reader) -> Result<Vec<Intent>, StoreError> {
+    let Ok(t) = r.transaction().open_table(INTENTS) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for row in t.iter().map_err(db)? {
+        let (k, v) = row.map_err(db)?;
+        out.push(
+            serde_json::from_slice(v.value())
+                .map_err(|e| corrupt("stellar_intents", k.value(), e))?,
+        );
+    }
+    Ok(out)
+}
+
+pub fn results(r: &Reader) -> Result<Vec<Execution>, StoreError> {
+    let Ok(t) = r.transaction().open_table(RESULTS) else {
+        return Ok(Vec::new());
+    };
+    let mut out: Vec<Execution> = Vec::new();
+    for row in t.iter().map_err(db)? {
+        let (k, v) = row.map_err(db)?;
+        out.push(
+            serde_json::from_slice(v.value())
+                .map_err(|e| corrupt("stellar_results", k.value(), e))?,
+        );
+    }
+    out.sort_by_key(|e| e.settled_ms);
+    Ok(out)
+}
+
+pub fn ledger(r: &Reader) -> Result<Vec<LedgerLine>, StoreError> {
+    let Ok(t) = r.transaction().open_table(LEDGER) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for row in t.iter().map_err(db)? {
+        let (k, v) = row.map_err(db)?;
+        out.push(
+            serde_json::from_slice(v.value())
+                .map_err(|e| corrupt("stellar_ledger", &k.value().to_string(), e))?,
+        );
+    }
+    Ok(out)
+}

@@ -1,0 +1,54 @@
+//! The keeper's part of the `Snapshot`: accounts with balances and
+//! trustlines, oracle prices, live cycles with their edge against fees, and
+//! executions with their result. Plain data, no secrets.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StellarView {
+    pub network: String,
+    pub ledger: u32,
+    /// Executing (after `start_engine` or autostart).
+    pub started: bool,
+    /// Why nothing is being executed, if so.
+    pub status: String,
+    pub accounts: Vec<AccountRow>,
+    pub oracle: Vec<OracleRow>,
+    pub opportunities: Vec<OpportunityRow>,
+    pub executions: Vec<ExecutionRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRow {
+    pub id: String,
+    /// XLM in stroops.
+    pub xlm: i64,
+    /// (code, balance in stroops)
+    pub lines: Vec<(String, i64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OracleRow {
+    pub symbol: String,
+    /// Decimal text, e.g. "0.1200".
+    pub price: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpportunityRow {
+    pub path: String,
+    pub send: i64,
+    pub expected: i64,
+    pub fee: i64,
+    pub edge_bps: i64,
+    pub oracle_ok: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionRow {
+    pub hash: String,
+    pub path: String,
+    pub send: i64,
+    pub delta: i64,
+    pub result: String,
+}

@@ -1,0 +1,85 @@
+//! How `main` adds the Stellar keeper: the venue for the mode (the paper
+//! Stellar in the data dir, or the network's RPC/Horizon/Friendbot), the
+//! master key from `STELLAR_SECRET_SEED`, the keeper, and the WebSocket
+//! extension — returned for `main` to register in two lines.
+
+use super::{Network, SECRET_ENV, StellarArbConfig, StellarArbKeeper, StellarShared, StellarWs};
+use crate::control::ControlExtension;
+use crate::engine::Keeper;
+use crate::venue::stellar::network::{Endpoints, NetworkVenue};
+use crate::venue::stellar::paper::{PAPER_PASSPHRASE, PaperStellar, paper_contract};
+use crate::venue::stellar::{ContractKey, Keypair, StellarVenue};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The keeper and its WebSocket extension, for `main` to register.
+pub type Wired = (Box<dyn Keeper>, Arc<dyn ControlExtension>);
+
+#[derive(Debug, thiserror::Error)]
+pub enum WiringError {
+    #[error(
+        "{SECRET_ENV} is not set: the Stellar keeper needs the master secret (an S… key) in the environment"
+    )]
+    NoSecret,
+    #[error("{SECRET_ENV}: {0}")]
+    BadSecret(String),
+    #[error("stellar_arb: {0}")]
+    Venue(String),
+}
+
+/// The paper keeper: a simulated Stellar in `<data_dir>/paper-stellar.json`.
+/// Paper money needs no secret; the master key is derived from the seed.
+pub fn paper(config: &StellarArbConfig, data_dir: &Path, seed: u64) -> Result<Wired, WiringError> {
+    let paper = PaperStellar::open(Some(&data_dir.join("paper-stellar.json")), seed)
+        .map_err(|e| WiringError::Venue(e.to_string()))?;
+    let mut config = config.clone();
+    config.passphrase = PAPER_PASSPHRASE.into();
+    config.detector_contract = paper_contract(0xD7).to_string();
+    config.reflector_contract = paper_contract(0xEF).to_string();
+    if config.assets.is_empty() {
+        config.assets = paper.assets().to_vec();
+    }
+    config.scan_interval_ms = config.scan_interval_ms.min(5_000);
+    let venue: Arc<dyn StellarVenue> = Arc::new(paper);
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_be_bytes());
+    let master = Keypair::from_seed(crate::venue::stellar::keys::sha256(&bytes));
+    Ok(build(config, venue, &master, Duration::from_millis(10)))
+}
+
+/// The network keeper (testnet or public), secret from the environment.
+pub fn network(config: &StellarArbConfig) -> Result<Wired, WiringError> {
+    let secret = std::env::var(SECRET_ENV).map_err(|_| WiringError::NoSecret)?;
+    let master =
+        Keypair::from_secret(&secret).map_err(|e| WiringError::BadSecret(e.to_string()))?;
+    let contract = |s: &str| ContractKey::parse(s).map_err(|e| WiringError::Venue(e.to_string()));
+    let endpoints = Endpoints {
+        horizon_url: config.horizon_url.clone(),
+        rpc_url: config.rpc_url.clone(),
+        friendbot_url: (config.network == Network::Testnet)
+            .then(|| "https://friendbot.stellar.org/".to_string()),
+        detector: contract(&config.detector_contract)?,
+        reflector: contract(&config.reflector_contract)?,
+        timeout: Duration::from_secs(20),
+    };
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(endpoints).map_err(|e| WiringError::Venue(e.to_string()))?);
+    Ok(build(
+        config.clone(),
+        venue,
+        &master,
+        Duration::from_millis(1000),
+    ))
+}
+
+fn build(
+    config: StellarArbConfig,
+    venue: Arc<dyn StellarVenue>,
+    master: &Keypair,
+    poll: Duration,
+) -> Wired {
+    let shared = StellarShared::new(venue, config.autostart);
+    let keeper = StellarArbKeeper::new(config, shared.clone(), master).with_polling(30, poll);
+    (Box::new(keeper), Arc::new(StellarWs::new(shared)))
+}

@@ -1,0 +1,348 @@
+//! Result codes: a `TransactionResult` (base64 XDR, from RPC or Horizon)
+//! decoded into Horizon's wire strings (`tx_bad_seq`, `op_under_dest_min` …),
+//! a sentence for people, and what the keeper does about it.
+
+use super::tx::server_limits;
+use serde::{Deserialize, Serialize};
+use stellar_xdr::{self as xdr, ReadXdr};
+
+/// What the keeper does after a failed transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Handling {
+    /// Applied.
+    Done,
+    /// The sequence moved: reload it and build a new transaction.
+    RetryFreshSequence,
+    /// Surge pricing: rebuild with a higher inclusion fee.
+    RaiseFee,
+    /// Not enough balance for this size: try smaller.
+    Shrink,
+    /// The quote is gone (book moved, liquidity vanished): forget it.
+    DropOpportunity,
+    /// Setup is wrong (trustline, key, passphrase, malformed): stop and tell
+    /// the operator; retrying cannot help.
+    Operator,
+    /// Already applied earlier (create-account / trustline exists).
+    AlreadyDone,
+}
+
+/// A decoded `TransactionResult`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxOutcome {
+    pub fee_charged: i64,
+    /// Horizon string, e.g. `tx_failed`.
+    pub tx_code: String,
+    /// One per operation, e.g. `op_under_dest_min`; empty unless tx_success/tx_failed.
+    pub op_codes: Vec<String>,
+    /// For a successful path payment: what arrived at the destination.
+    pub delivered: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("undecodable transaction result: {0}")]
+pub struct ResultDecodeError(pub String);
+
+impl TxOutcome {
+    pub fn decode(b64: &str) -> Result<Self, ResultDecodeError> {
+        let r = xdr::TransactionResult::from_xdr_base64(b64, server_limits())
+            .map_err(|e| ResultDecodeError(e.to_string()))?;
+        Ok(Self::from_xdr(&r))
+    }
+
+    pub fn from_xdr(r: &xdr::TransactionResult) -> Self {
+        use xdr::TransactionResultResult as T;
+        let (tx_code, ops): (&str, &[xdr::OperationResult]) = match &r.result {
+            T::TxSuccess(ops) => ("tx_success", ops.as_slice()),
+            T::TxFailed(ops) => ("tx_failed", ops.as_slice()),
+            T::TxFeeBumpInnerSuccess(_) => ("tx_fee_bump_inner_success", &[]),
+            T::TxFeeBumpInnerFailed(_) => ("tx_fee_bump_inner_failed", &[]),
+            T::TxTooEarly => ("tx_too_early", &[]),
+            T::TxTooLate => ("tx_too_late", &[]),
+            T::TxMissingOperation => ("tx_missing_operation", &[]),
+            T::TxBadSeq => ("tx_bad_seq", &[]),
+            T::TxBadAuth => ("tx_bad_auth", &[]),
+            T::TxInsufficientBalance => ("tx_insufficient_balance", &[]),
+            T::TxNoAccount => ("tx_no_source_account", &[]),
+            T::TxInsufficientFee => ("tx_insufficient_fee", &[]),
+            T::TxBadAuthExtra => ("tx_bad_auth_extra", &[]),
+            T::TxInternalError => ("tx_internal_error", &[]),
+            T::TxNotSupported => ("tx_not_supported", &[]),
+            T::TxBadSponsorship => ("tx_bad_sponsorship", &[]),
+            T::TxBadMinSeqAgeOrGap => ("tx_bad_minseq_age_or_gap", &[]),
+            T::TxMalformed => ("tx_malformed", &[]),
+            T::TxSorobanInvalid => ("tx_soroban_invalid", &[]),
+            #[allow(unreachable_patterns)]
+            _ => ("tx_unknown", &[]),
+        };
+        let delivered = ops.iter().find_map(|op| match op {
+            xdr::OperationResult::OpInner(xdr::OperationResultTr::PathPaymentStrictSend(
+                xdr::PathPaymentStrictSendResult::Success(s),
+            )) => Some(s.last.amount),
+            _ => None,
+        });
+        Self {
+            fee_charged: r.fee_charged,
+            tx_code: tx_code.into(),
+            op_codes: ops.iter().map(|o| op_code(o).to_string()).collect(),
+            delivered,
+        }
+    }
+
+    pub fn succeeded(&self) -> bool {
+        self.tx_code == "tx_success"
+    }
+
+    /// The code that matters: the first failing op's, else the tx's.
+    pub fn main_code(&self) -> &str {
+        self.op_codes
+            .iter()
+            .find(|c| c.as_str() != "op_success")
+            .map(String::as_str)
+            .unwrap_or(&self.tx_code)
+    }
+
+    pub fn handling(&self) -> Handling {
+        handling(self.main_code())
+    }
+
+    /// "op_under_dest_min: the cycle paid out less than destMin when applied".
+    pub fn describe(&self) -> String {
+        format!("{}: {}", self.main_code(), describe(self.main_code()))
+    }
+}
+
+/// Horizon's wire string for one operation's result.
+pub fn op_code(op: &xdr::OperationResult) -> &'static str {
+    use xdr::OperationResult as O;
+    use xdr::OperationResultTr as R;
+    match op {
+        O::OpBadAuth => "op_bad_auth",
+        O::OpNoAccount => "op_no_source_account",
+        O::OpNotSupported => "op_not_supported",
+        O::OpTooManySubentries => "op_too_many_subentries",
+        O::OpExceededWorkLimit => "op_exceeded_work_limit",
+        O::OpTooManySponsoring => "op_too_many_sponsoring",
+        O::OpInner(R::PathPaymentStrictSend(r)) => {
+            use xdr::PathPaymentStrictSendResult as P;
+            match r {
+                P::Success(_) => "op_success",
+                P::Malformed => "op_malformed",
+                P::Underfunded => "op_underfunded",
+                P::SrcNoTrust => "op_src_no_trust",
+                P::SrcNotAuthorized => "op_src_not_authorized",
+                P::NoDestination => "op_no_destination",
+                P::NoTrust => "op_no_trust",
+                P::NotAuthorized => "op_not_authorized",
+                P::LineFull => "op_line_full",
+                P::NoIssuer(_) => "op_no_issuer",
+                P::TooFewOffers => "op_too_few_offers",
+                P::OfferCrossSelf => "op_cross_self",
+                P::UnderDestmin => "op_under_dest_min",
+            }
+        }
+        O::OpInner(R::PathPaymentStrictReceive(r)) => {
+            use xdr::PathPaymentStrictReceiveResult as P;
+            match r {
+                P::Success(_) => "op_success",
+                P::Malformed => "op_malformed",
+                P::Underfunded => "op_underfunded",
+                P::SrcNoTrust => "op_src_no_trust",
+                P::SrcNotAuthorized => "op_src_not_authorized",
+                P::NoDestination => "op_no_destination",
+                P::NoTrust => "op_no_trust",
+                P::NotAuthorized => "op_not_authorized",
+                P::LineFull => "op_line_full",
+                P::NoIssuer(_) => "op_no_issuer",
+                P::TooFewOffers => "op_too_few_offers",
+                P::OfferCrossSelf => "op_cross_self",
+                P::OverSendmax => "op_over_source_max",
+            }
+        }
+        O::OpInner(R::CreateAccount(r)) => {
+            use xdr::CreateAccountResult as C;
+            match r {
+                C::Success => "op_success",
+                C::Malformed => "op_malformed",
+                C::Underfunded => "op_underfunded",
+                C::LowReserve => "op_low_reserve",
+                C::AlreadyExist => "op_already_exists",
+            }
+        }
+        O::OpInner(R::Payment(r)) => {
+            use xdr::PaymentResult as P;
+            match r {
+                P::Success => "op_success",
+                P::Malformed => "op_malformed",
+                P::Underfunded => "op_underfunded",
+                P::SrcNoTrust => "op_src_no_trust",
+                P::SrcNotAuthorized => "op_src_not_authorized",
+                P::NoDestination => "op_no_destination",
+                P::NoTrust => "op_no_trust",
+                P::NotAuthorized => "op_not_authorized",
+                P::LineFull => "op_line_full",
+                P::NoIssuer => "op_no_issuer",
+            }
+        }
+        O::OpInner(R::ChangeTrust(r)) => {
+            use xdr::ChangeTrustResult as C;
+            match r {
+                C::Success => "op_success",
+                C::Malformed => "op_malformed",
+                C::NoIssuer => "op_no_issuer",
+                C::InvalidLimit => "op_invalid_limit",
+                C::LowReserve => "op_low_reserve",
+                C::SelfNotAllowed => "op_self_not_allowed",
+                C::TrustLineMissing => "op_trust_line_missing",
+                C::CannotDelete => "op_cannot_delete",
+                C::NotAuthMaintainLiabilities => "op_not_auth_maintain_liabilities",
+            }
+        }
+        O::OpInner(R::InvokeHostFunction(r)) => {
+            use xdr::InvokeHostFunctionResult as I;
+            match r {
+                I::Success(_) => "op_success",
+                I::Malformed => "op_malformed",
+                I::Trapped => "function_trapped",
+                I::ResourceLimitExceeded => "resource_limit_exceeded",
+                I::EntryArchived => "entry_archived",
+                I::InsufficientRefundableFee => "insufficient_refundable_fee",
+            }
+        }
+        O::OpInner(_) => "op_other",
+    }
+}
+
+/// What to do about a code.
+pub fn handling(code: &str) -> Handling {
+    match code {
+        "tx_success" | "op_success" => Handling::Done,
+        "tx_bad_seq" | "tx_too_late" | "tx_too_early" => Handling::RetryFreshSequence,
+        "tx_insufficient_fee" => Handling::RaiseFee,
+        "op_underfunded" | "tx_insufficient_balance" | "op_line_full" | "op_low_reserve" => {
+            Handling::Shrink
+        }
+        "op_under_dest_min" | "op_too_few_offers" | "op_over_source_max" | "op_cross_self" => {
+            Handling::DropOpportunity
+        }
+        "op_already_exists" => Handling::AlreadyDone,
+        _ => Handling::Operator,
+    }
+}
+
+/// A plain sentence per code.
+pub fn describe(code: &str) -> &'static str {
+    match code {
+        "tx_success" | "op_success" => "applied",
+        "tx_failed" => "an operation failed (see its code)",
+        "tx_too_early" => "the ledger closed before the transaction's min time",
+        "tx_too_late" => "the transaction's time bounds expired before it was applied",
+        "tx_missing_operation" => "the transaction has no operation",
+        "tx_bad_seq" => "the sequence number is not the account's next one; reload it",
+        "tx_bad_auth" => "bad signature or wrong network passphrase",
+        "tx_insufficient_balance" => "the fee would take the account below its minimum balance",
+        "tx_no_source_account" => "the source account does not exist",
+        "tx_insufficient_fee" => "the fee is below what the network charges now (surge pricing)",
+        "tx_bad_auth_extra" => "unused signatures attached",
+        "tx_internal_error" => "the network hit an internal error",
+        "tx_not_supported" => "the transaction type is not supported",
+        "tx_malformed" => "the transaction is malformed",
+        "tx_soroban_invalid" => "Soroban resources missing or insufficient",
+        "op_underfunded" => "not enough of the sent asset (balance or liabilities)",
+        "op_under_dest_min" => "the cycle paid out less than destMin when applied (book moved)",
+        "op_too_few_offers" => "not enough offers on the path (liquidity vanished)",
+        "op_over_source_max" => "the path would cost more than sendMax",
+        "op_cross_self" => "the path would cross one of the account's own offers",
+        "op_src_no_trust" | "op_no_trust" => "a trustline is missing",
+        "op_src_not_authorized" | "op_not_authorized" => {
+            "the issuer has not authorized the trustline"
+        }
+        "op_no_destination" => "the destination account does not exist",
+        "op_line_full" => "the destination trustline's limit would be exceeded",
+        "op_no_issuer" => "the asset's issuer does not exist",
+        "op_malformed" => "the operation is malformed",
+        "op_already_exists" => "the account already exists",
+        "op_low_reserve" => "the account would fall below its reserve",
+        "op_bad_auth" => "the operation lacks a valid signature",
+        "op_no_source_account" => "the operation's source account does not exist",
+        "function_trapped" => "the contract call trapped",
+        "resource_limit_exceeded" => "the contract call exceeded its resources",
+        _ => "unrecognised result code",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_result_xdr_strings() {
+        let bad_seq = TxOutcome::decode("AAAAAAAAAGT////7AAAAAA==").expect("decode");
+        assert_eq!(bad_seq.fee_charged, 100);
+        assert_eq!(bad_seq.tx_code, "tx_bad_seq");
+        assert_eq!(bad_seq.handling(), Handling::RetryFreshSequence);
+
+        let fee = TxOutcome::decode("AAAAAAAAAAr////3AAAAAA==").expect("decode");
+        assert_eq!(
+            (fee.fee_charged, fee.main_code()),
+            (10, "tx_insufficient_fee")
+        );
+        assert_eq!(fee.handling(), Handling::RaiseFee);
+
+        let no_acct = TxOutcome::decode("AAAAAAAAAGT/////AAAAAf////4AAAAA").expect("decode");
+        assert_eq!(no_acct.tx_code, "tx_failed");
+        assert_eq!(no_acct.op_codes, vec!["op_no_source_account"]);
+
+        let no_dest =
+            TxOutcome::decode("AAAAAAAAAGT/////AAAAAQAAAAAAAAAB////+wAAAAA=").expect("decode");
+        assert_eq!(no_dest.main_code(), "op_no_destination");
+
+        let exists =
+            TxOutcome::decode("AAAAAAAAAGT/////AAAAAQAAAAAAAAAA/////AAAAAA=").expect("decode");
+        assert_eq!(exists.main_code(), "op_already_exists");
+        assert_eq!(exists.handling(), Handling::AlreadyDone);
+        assert!(TxOutcome::decode("!!").is_err());
+    }
+
+    #[test]
+    fn every_path_payment_code_has_a_handling() {
+        use xdr::PathPaymentStrictSendResult as P;
+        let cases = [
+            (
+                P::UnderDestmin,
+                "op_under_dest_min",
+                Handling::DropOpportunity,
+            ),
+            (
+                P::TooFewOffers,
+                "op_too_few_offers",
+                Handling::DropOpportunity,
+            ),
+            (P::Underfunded, "op_underfunded", Handling::Shrink),
+            (P::SrcNoTrust, "op_src_no_trust", Handling::Operator),
+            (
+                P::OfferCrossSelf,
+                "op_cross_self",
+                Handling::DropOpportunity,
+            ),
+            (P::LineFull, "op_line_full", Handling::Shrink),
+        ];
+        for (r, code, h) in cases {
+            let result = xdr::TransactionResult {
+                fee_charged: 100,
+                result: xdr::TransactionResultResult::TxFailed(
+                    vec![xdr::OperationResult::OpInner(
+                        xdr::OperationResultTr::PathPaymentStrictSend(r),
+                    )]
+                    .try_into()
+                    .expect("ops"),
+                ),
+                ext: xdr::TransactionResultExt::V0,
+            };
+            let o = TxOutcome::from_xdr(&result);
+            assert_eq!(o.main_code(), code);
+            assert_eq!(o.handling(), h, "{code}");
+            assert!(!describe(code).contains("unrecognised"), "{code}");
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! Stellar: what the `stellar_arb` keeper needs from the network, behind one
+//! trait ([`StellarVenue`]) that the real clients ([`network::NetworkVenue`]:
+//! Stellar RPC + Horizon + Friendbot over reqwest) and the paper world
+//! ([`paper::PaperStellar`]) implement alike.
+//!
+//! Encoding and signing (`keys`, `asset`, `tx`) use `stellar-xdr` and ring;
+//! result codes are decoded in `codes`; contracts (the detector and the
+//! Reflector oracle) are read by simulation in `contracts`. The simulated
+//! ledger in `sim` (accounts, trustlines, order books, signature, sequence and
+//! passphrase checks, real result codes) backs the paper venue and the
+//! loopback fakes under `tests/support/stellar_fake.rs`.
+
+pub mod asset;
+pub mod codes;
+pub mod contracts;
+pub mod horizon;
+pub mod keys;
+pub mod network;
+pub mod paper;
+pub mod rpc;
+pub mod sim;
+pub mod tx;
+
+pub use asset::{ONE, StellarAsset, format_amount, parse_amount};
+pub use codes::{Handling, TxOutcome};
+pub use keys::{AccountKey, ContractKey, Keypair, network_id};
+
+use super::VenueError;
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+pub const TESTNET_PASSPHRASE: &str = "Test SDF Network ; September 2015";
+pub const PUBLIC_PASSPHRASE: &str = "Public Global Stellar Network ; September 2015";
+/// Base reserve: 0.5 XLM per entry, 2 for the account itself.
+pub const BASE_RESERVE: i64 = ONE / 2;
+
+/// An account as the keeper needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountState {
+    pub id: AccountKey,
+    /// The last used sequence; the next transaction uses `sequence + 1`.
+    pub sequence: i64,
+    pub subentries: u32,
+    pub balances: Vec<Balance>,
+}
+
+impl AccountState {
+    pub fn balance(&self, asset: &StellarAsset) -> Option<&Balance> {
+        self.balances.iter().find(|b| &b.asset == asset)
+    }
+
+    /// `(2 + subentries) × base reserve`.
+    pub fn min_balance(&self) -> i64 {
+        (2 + i64::from(self.subentries)) * BASE_RESERVE
+    }
+
+    /// XLM that can leave without breaking the reserve.
+    pub fn spendable_xlm(&self) -> i64 {
+        let b = self.balance(&StellarAsset::Native);
+        let (amount, selling) = b
+            .map(|b| (b.amount, b.selling_liabilities))
+            .unwrap_or((0, 0));
+        (amount - self.min_balance() - selling).max(0)
+    }
+
+    pub fn trusts(&self, asset: &StellarAsset) -> bool {
+        asset.is_native() || self.balance(asset).is_some()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Balance {
+    pub asset: StellarAsset,
+    pub amount: i64,
+    /// Trustline limit; `None` for XLM.
+    pub limit: Option<i64>,
+    pub selling_liabilities: i64,
+}
+
+impl Serialize for AccountKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for AccountKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        AccountKey::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A price as Stellar keeps it: `n/d` units of `buying` per unit of `selling`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Price {
+    pub n: i32,
+    pub d: i32,
+}
+
+/// One resting offer: sells `amount` of the book's `selling` asset at `price`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Offer {
+    pub amount: i64,
+    pub price: Price,
+}
+
+/// All offers selling `selling` for `buying`, best (cheapest) first: what a
+/// conversion `buying → selling` crosses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderBook {
+    pub selling: StellarAsset,
+    pub buying: StellarAsset,
+    pub offers: Vec<Offer>,
+}
+
+/// A Reflector (SEP-40) price: `price / 10^decimals` units of the base.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OraclePrice {
+    pub symbol: String,
+    pub price: i128,
+    pub decimals: u32,
+    pub timestamp: u64,
+}
+
+/// What the detector contract's `get_supported_assets` lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupportedAsset {
+    pub code: String,
+    pub issuer: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkInfo {
+    pub passphrase: String,
+    pub protocol_version: u32,
+    pub friendbot_url: Option<String>,
+}
+
+/// `sendTransaction`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SendStatus {
+    Pending,
+    Duplicate,
+    TryAgainLater,
+    /// Refused at admission (bad seq, fee, auth …); nothing was applied.
+    Error(TxOutcome),
+}
+
+/// `getTransaction`'s answer: there is no PENDING, a tx not yet applied
+/// reads as `NotFound`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TxStatus {
+    NotFound,
+    Success { ledger: u32, outcome: TxOutcome },
+    Failed { ledger: u32, outcome: TxOutcome },
+}
+
+/// The oracle's answer per symbol (`None`: unknown or stale).
+pub type Prices = Vec<(String, Option<OraclePrice>)>;
+
+/// Everything the keeper asks of Stellar. Errors say rule 4's kind.
+pub trait StellarVenue: Send + Sync {
+    fn network(&self) -> BoxFuture<'_, Result<NetworkInfo, VenueError>>;
+    fn latest_ledger(&self) -> BoxFuture<'_, Result<u32, VenueError>>;
+    /// `None`: the account does not exist (yet).
+    fn account(&self, id: AccountKey) -> BoxFuture<'_, Result<Option<AccountState>, VenueError>>;
+    fn order_book<'a>(
+        &'a self,
+        selling: &'a StellarAsset,
+        buying: &'a StellarAsset,
+    ) -> BoxFuture<'a, Result<OrderBook, VenueError>>;
+    /// The oracle's latest price per symbol; `None` when unknown or stale.
+    fn oracle_prices<'a>(
+        &'a self,
+        symbols: &'a [String],
+    ) -> BoxFuture<'a, Result<Prices, VenueError>>;
+    fn supported_assets(&self) -> BoxFuture<'_, Result<Vec<SupportedAsset>, VenueError>>;
+    /// Friendbot (testnet) or the paper faucet. `Ok(false)`: already funded.
+    fn fund(&self, id: AccountKey) -> BoxFuture<'_, Result<bool, VenueError>>;
+    fn send<'a>(&'a self, envelope: &'a str) -> BoxFuture<'a, Result<SendStatus, VenueError>>;
+    fn transaction<'a>(&'a self, hash: &'a str) -> BoxFuture<'a, Result<TxStatus, VenueError>>;
+}

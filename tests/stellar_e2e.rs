@@ -1,0 +1,615 @@
+//! End to end against the loopback fakes of Stellar RPC, Horizon and
+//! Friendbot: accounts funded, trustlines set, a cycle detected and executed
+//! with the balance change equal to the keeper's Stellar ledger; a book that
+//! moves between detection and execution fails with op_under_dest_min and
+//! costs only the fee; and the clients' calls against the fakes.
+
+mod support;
+
+use arbkeep::engine::{Keeper, KeeperContext, Phase};
+use arbkeep::model::{Controls, Mode};
+use arbkeep::store::Store;
+use arbkeep::strategy::stellar_arb::store as kstore;
+use arbkeep::strategy::stellar_arb::{StellarArbConfig, StellarArbKeeper, StellarShared};
+use arbkeep::venue::VenueError;
+use arbkeep::venue::stellar::horizon::{HorizonClient, HorizonError};
+use arbkeep::venue::stellar::network::{Endpoints, NetworkVenue};
+use arbkeep::venue::stellar::rpc::RpcClient;
+use arbkeep::venue::stellar::sim::{FRIENDBOT_AMOUNT, SimLedger};
+use arbkeep::venue::stellar::tx::{self, Header};
+use arbkeep::venue::stellar::{
+    AccountKey, AccountState, ContractKey, Keypair, NetworkInfo, ONE, Offer, OrderBook, Price,
+    Prices, SendStatus, StellarAsset, StellarVenue, SupportedAsset, TESTNET_PASSPHRASE, TxStatus,
+};
+use futures_util::future::BoxFuture;
+use std::sync::Arc;
+use std::time::Duration;
+use support::stellar_fake::StellarFake;
+use tokio::sync::broadcast;
+
+fn issuer() -> Keypair {
+    Keypair::from_seed([0x22; 32])
+}
+fn aqua() -> StellarAsset {
+    StellarAsset::Credit {
+        code: "AQUA".into(),
+        issuer: issuer().public(),
+    }
+}
+fn detector() -> ContractKey {
+    ContractKey([0xD7; 32])
+}
+fn reflector() -> ContractKey {
+    ContractKey([0xEF; 32])
+}
+
+/// XLM at 0.10 USD, AQUA at 0.001 USD: 100 AQUA per XLM. The XLM → AQUA
+/// side pays 102 for the first 10 000 AQUA: a cycle worth taking.
+fn world() -> SimLedger {
+    let mut l = SimLedger::new(TESTNET_PASSPHRASE, detector(), reflector());
+    l.create_account(issuer().public(), 100 * ONE);
+    l.supported = vec![SupportedAsset {
+        code: "AQUA".into(),
+        issuer: issuer().public().to_string(),
+    }];
+    l.oracle.insert("XLM".into(), 10_000_000_000_000);
+    l.oracle.insert("AQUA".into(), 100_000_000_000);
+    l.set_book(
+        aqua(),
+        StellarAsset::Native,
+        vec![
+            Offer {
+                amount: 10_000 * ONE,
+                price: Price { n: 1, d: 102 },
+            },
+            Offer {
+                amount: 100_000 * ONE,
+                price: Price { n: 1, d: 99 },
+            },
+        ],
+    );
+    l.set_book(
+        StellarAsset::Native,
+        aqua(),
+        vec![Offer {
+            amount: 1_000 * ONE,
+            price: Price { n: 201, d: 2 },
+        }],
+    );
+    l
+}
+
+fn endpoints(f: &StellarFake) -> Endpoints {
+    Endpoints {
+        horizon_url: f.horizon_url(),
+        rpc_url: f.rpc_url(),
+        friendbot_url: Some(f.friendbot_url()),
+        detector: detector(),
+        reflector: reflector(),
+        timeout: Duration::from_secs(5),
+    }
+}
+
+fn config() -> StellarArbConfig {
+    let mut c = StellarArbConfig::testnet_defaults();
+    c.enabled = true;
+    c.num_accounts = 2;
+    c.assets = vec![aqua()];
+    c.detector_contract = detector().to_string();
+    c.reflector_contract = reflector().to_string();
+    c.scan_interval_ms = 0;
+    c
+}
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    store: Store,
+    controls: Controls,
+    notices: broadcast::Sender<arbkeep::engine::Notice>,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(dir.path(), Mode::Paper).expect("store");
+        let (notices, _) = broadcast::channel(16);
+        Self {
+            _dir: dir,
+            store,
+            controls: Controls::default(),
+            notices,
+        }
+    }
+    fn cx(&self, now: u64) -> KeeperContext<'_> {
+        KeeperContext {
+            store: &self.store,
+            now,
+            phase: Phase::Running,
+            controls: &self.controls,
+            notices: &self.notices,
+        }
+    }
+}
+
+fn master() -> Keypair {
+    Keypair::from_seed([0x33; 32])
+}
+
+#[tokio::test]
+async fn accounts_funded_trustlines_set_cycle_executed_and_ledger_matches_balance() {
+    let fake = StellarFake::start(world()).await;
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
+    let shared = StellarShared::new(venue.clone(), true);
+    let mut events = shared.subscribe();
+    let mut keeper = StellarArbKeeper::new(config(), shared.clone(), &master())
+        .with_polling(5, Duration::from_millis(5));
+    let h = Harness::new();
+    keeper.recover(&h.cx(1)).await.expect("recover");
+    keeper.tick(&h.cx(2)).await.expect("tick");
+
+    let ids: Vec<AccountKey> = keeper
+        .account_ids()
+        .iter()
+        .map(|s| AccountKey::parse(s).expect("id"))
+        .collect();
+    for id in &ids {
+        let a = fake.with(|l| l.account(*id)).expect("funded");
+        assert!(a.trusts(&aqua()), "trustline set");
+    }
+    let results = kstore::results(&h.store.read().expect("read")).expect("results");
+    let cycles: Vec<_> = results.iter().filter(|e| e.kind == "cycle").collect();
+    assert_eq!(cycles.len(), 1, "{results:?}");
+    assert_eq!(cycles[0].result, "tx_success");
+    assert!(cycles[0].delta > 0, "profit {}", cycles[0].delta);
+    assert!(
+        kstore::intents(&h.store.read().expect("read"))
+            .expect("intents")
+            .is_empty()
+    );
+
+    // Every account's XLM moved exactly by its ledger lines.
+    let lines = kstore::ledger(&h.store.read().expect("read")).expect("ledger");
+    for id in &ids {
+        let now = fake
+            .with(|l| l.accounts.get(id).map(|a| a.xlm))
+            .expect("account");
+        let booked: i64 = lines
+            .iter()
+            .filter(|l| l.account == id.to_string())
+            .map(|l| l.delta)
+            .sum();
+        assert_eq!(now - FRIENDBOT_AMOUNT, booked, "account {id}");
+    }
+    let view = keeper.view();
+    assert_eq!(view.accounts.len(), 2);
+    assert!(
+        view.oracle
+            .iter()
+            .any(|o| o.symbol == "AQUA" && o.price == "0.001")
+    );
+    assert!(view.executions.iter().any(|e| e.result == "tx_success"));
+
+    // The WebSocket stream saw an opportunity and a result.
+    let mut kinds = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        kinds.extend(e.as_object().into_iter().flat_map(|o| o.keys().cloned()));
+    }
+    assert!(
+        kinds.contains(&"opportunity".to_string()) && kinds.contains(&"result".to_string()),
+        "{kinds:?}"
+    );
+}
+
+/// Forwards to the real client, but moves the book just before sending.
+struct MovingBook {
+    inner: NetworkVenue,
+    ledger: Arc<std::sync::Mutex<SimLedger>>,
+}
+
+impl StellarVenue for MovingBook {
+    fn network(&self) -> BoxFuture<'_, Result<NetworkInfo, VenueError>> {
+        self.inner.network()
+    }
+    fn latest_ledger(&self) -> BoxFuture<'_, Result<u32, VenueError>> {
+        self.inner.latest_ledger()
+    }
+    fn account(&self, id: AccountKey) -> BoxFuture<'_, Result<Option<AccountState>, VenueError>> {
+        self.inner.account(id)
+    }
+    fn order_book<'a>(
+        &'a self,
+        s: &'a StellarAsset,
+        b: &'a StellarAsset,
+    ) -> BoxFuture<'a, Result<OrderBook, VenueError>> {
+        self.inner.order_book(s, b)
+    }
+    fn oracle_prices<'a>(&'a self, s: &'a [String]) -> BoxFuture<'a, Result<Prices, VenueError>> {
+        self.inner.oracle_prices(s)
+    }
+    fn supported_assets(&self) -> BoxFuture<'_, Result<Vec<SupportedAsset>, VenueError>> {
+        self.inner.supported_assets()
+    }
+    fn fund(&self, id: AccountKey) -> BoxFuture<'_, Result<bool, VenueError>> {
+        self.inner.fund(id)
+    }
+    fn send<'a>(&'a self, envelope: &'a str) -> BoxFuture<'a, Result<SendStatus, VenueError>> {
+        let is_cycle = matches!(
+            tx::decode_envelope(envelope),
+            Ok(stellar_xdr::TransactionEnvelope::Tx(ref v)) if matches!(v.tx.operations[0].body, stellar_xdr::OperationBody::PathPaymentStrictSend(_))
+        );
+        if is_cycle {
+            // Someone else took the cheap AQUA first.
+            self.ledger.lock().expect("ledger").set_book(
+                aqua(),
+                StellarAsset::Native,
+                vec![Offer {
+                    amount: 100_000 * ONE,
+                    price: Price { n: 1, d: 99 },
+                }],
+            );
+        }
+        self.inner.send(envelope)
+    }
+    fn transaction<'a>(&'a self, hash: &'a str) -> BoxFuture<'a, Result<TxStatus, VenueError>> {
+        self.inner.transaction(hash)
+    }
+}
+
+#[tokio::test]
+async fn a_book_that_moves_before_execution_fails_under_dest_min_and_costs_only_the_fee() {
+    let fake = StellarFake::start(world()).await;
+    let venue: Arc<dyn StellarVenue> = Arc::new(MovingBook {
+        inner: NetworkVenue::new(endpoints(&fake)).expect("venue"),
+        ledger: fake.ledger.clone(),
+    });
+    let shared = StellarShared::new(venue, true);
+    let mut keeper = StellarArbKeeper::new(config(), shared, &master())
+        .with_polling(5, Duration::from_millis(5));
+    let h = Harness::new();
+    keeper.recover(&h.cx(1)).await.expect("recover");
+    keeper.tick(&h.cx(2)).await.expect("tick");
+
+    let results = kstore::results(&h.store.read().expect("read")).expect("results");
+    let cycles: Vec<_> = results.iter().filter(|e| e.kind == "cycle").collect();
+    assert_eq!(cycles.len(), 1, "dropped, not retried: {results:?}");
+    assert_eq!(cycles[0].result, "op_under_dest_min");
+    assert_eq!(cycles[0].delta, -100, "only the fee");
+    let lines = kstore::ledger(&h.store.read().expect("read")).expect("ledger");
+    for id in keeper.account_ids() {
+        let key = AccountKey::parse(&id).expect("id");
+        let now = fake
+            .with(|l| l.accounts.get(&key).map(|a| a.xlm))
+            .expect("account");
+        let booked: i64 = lines
+            .iter()
+            .filter(|l| l.account == id)
+            .map(|l| l.delta)
+            .sum();
+        assert_eq!(now - FRIENDBOT_AMOUNT, booked);
+        let aqua_left = fake.with(|l| {
+            l.accounts
+                .get(&key)
+                .and_then(|a| a.lines.get(&aqua()).map(|x| x.0))
+        });
+        assert_eq!(aqua_left, Some(0), "nothing stranded mid-path");
+    }
+}
+
+#[tokio::test]
+async fn recovery_resends_the_same_envelope_and_settles_it() {
+    let fake = StellarFake::start(world()).await;
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
+    let h = Harness::new();
+    // A previous run funded account 0, signed and recorded an intent, then
+    // died before sending.
+    let key = arbkeep::strategy::stellar_arb::trading_key(&master(), 0);
+    assert!(venue.fund(key.public()).await.expect("fund"));
+    let seq = venue
+        .account(key.public())
+        .await
+        .expect("acct")
+        .expect("exists")
+        .sequence
+        + 1;
+    let t = tx::cyclic_path_payment(
+        Header {
+            source: key.public(),
+            seq,
+            fee: 100,
+            max_time: 0,
+        },
+        &StellarAsset::Native,
+        10 * ONE,
+        &[aqua()],
+        10 * ONE + 200,
+    )
+    .expect("tx");
+    let signed = tx::sign(
+        t,
+        &key,
+        &arbkeep::venue::stellar::network_id(TESTNET_PASSPHRASE),
+    )
+    .expect("sign");
+    let intent = kstore::Intent {
+        hash: signed.hash_hex(),
+        account: key.public().to_string(),
+        sequence: seq,
+        kind: "cycle".into(),
+        envelope: signed.envelope.clone(),
+        send: 10 * ONE,
+        dest_min: 10 * ONE + 200,
+        max_time: 0,
+        created_ms: 0,
+        label: "XLM → AQUA → XLM".into(),
+    };
+    h.store
+        .write(|w| {
+            kstore::ensure_tables(w)?;
+            kstore::put_intent(w, &intent)
+        })
+        .expect("intent");
+
+    let shared = StellarShared::new(venue, false);
+    let mut keeper = StellarArbKeeper::new(config(), shared, &master())
+        .with_polling(5, Duration::from_millis(5));
+    keeper.recover(&h.cx(1)).await.expect("recover");
+    let r = kstore::results(&h.store.read().expect("read")).expect("results");
+    assert_eq!(r.len(), 1);
+    assert_eq!(
+        r[0].hash,
+        signed.hash_hex(),
+        "the same transaction, not a re-signed one"
+    );
+    assert_eq!(r[0].result, "tx_success");
+    assert!(
+        kstore::intents(&h.store.read().expect("read"))
+            .expect("open")
+            .is_empty()
+    );
+    // Applied exactly once: the account's sequence is the intent's.
+    assert_eq!(
+        fake.with(|l| l.accounts.get(&key.public()).map(|a| a.seq)),
+        Some(seq)
+    );
+}
+
+#[tokio::test]
+async fn clients_against_the_fakes() {
+    let fake = StellarFake::start(world()).await;
+    let rpc = RpcClient::new(&fake.rpc_url(), Duration::from_secs(5)).expect("rpc");
+    let horizon = HorizonClient::new(&fake.horizon_url(), Duration::from_secs(5)).expect("horizon");
+    assert_eq!(rpc.get_health().await.expect("health").status, "healthy");
+    assert_eq!(
+        rpc.get_network().await.expect("network").passphrase,
+        TESTNET_PASSPHRASE
+    );
+    let l0 = rpc.get_latest_ledger().await.expect("ledger");
+
+    let kp = Keypair::from_seed([0x44; 32]);
+    assert!(
+        arbkeep::venue::stellar::horizon::friendbot(
+            &fake.friendbot_url(),
+            kp.public(),
+            Duration::from_secs(5)
+        )
+        .await
+        .expect("fund")
+    );
+    assert!(
+        !arbkeep::venue::stellar::horizon::friendbot(
+            &fake.friendbot_url(),
+            kp.public(),
+            Duration::from_secs(5)
+        )
+        .await
+        .expect("again")
+    );
+    assert!(rpc.get_latest_ledger().await.expect("ledger") > l0);
+    let by_rpc = rpc
+        .get_account(kp.public(), &[aqua()])
+        .await
+        .expect("rpc account")
+        .expect("exists");
+    let by_horizon = horizon
+        .account(kp.public())
+        .await
+        .expect("horizon account")
+        .expect("exists");
+    assert_eq!(by_rpc.sequence, by_horizon.sequence);
+    assert_eq!(by_rpc.balances, by_horizon.balances);
+    assert!(
+        horizon
+            .account(Keypair::from_seed([0x45; 32]).public())
+            .await
+            .expect("404")
+            .is_none()
+    );
+
+    // Contracts by simulation.
+    let v = NetworkVenue::new(endpoints(&fake)).expect("venue");
+    assert_eq!(v.supported_assets().await.expect("assets")[0].code, "AQUA");
+    let yes = v
+        .view(
+            detector(),
+            "is_asset_supported",
+            arbkeep::venue::stellar::contracts::is_asset_supported_args("AQUA").expect("args"),
+        )
+        .await
+        .expect("view");
+    assert_eq!(
+        arbkeep::venue::stellar::contracts::decode_bool(&yes),
+        Ok(true)
+    );
+    let prices = v
+        .oracle_prices(&["AQUA".into(), "BTC".into()])
+        .await
+        .expect("prices");
+    assert_eq!(prices[0].1.as_ref().map(|p| p.price), Some(100_000_000_000));
+    assert_eq!(prices[1].1, None);
+    // BytesN<32> converts; the detector's setter is a no-op returning Void.
+    let set = v
+        .view(
+            detector(),
+            "set_reflector_contract_id",
+            arbkeep::venue::stellar::contracts::set_reflector_args(reflector().0).expect("args"),
+        )
+        .await;
+    assert_eq!(set.ok(), Some(stellar_xdr::ScVal::Void));
+    assert!(
+        rpc.get_events(1, &[reflector().to_string()])
+            .await
+            .expect("events")
+            .is_empty()
+    );
+
+    // Paths never return a cycle.
+    let paths = horizon
+        .strict_send_paths(
+            &StellarAsset::Native,
+            10 * ONE,
+            &[aqua(), StellarAsset::Native],
+        )
+        .await
+        .expect("paths");
+    assert!(!paths.is_empty());
+    assert!(paths.iter().all(|p| p.destination != StellarAsset::Native));
+    let book = horizon
+        .order_book(&aqua(), &StellarAsset::Native, 20)
+        .await
+        .expect("book");
+    assert_eq!(book.offers[0].price, Price { n: 1, d: 102 });
+
+    // Horizon submission: a success, then a replay of a stale sequence.
+    let seq = by_horizon.sequence + 1;
+    let net = arbkeep::venue::stellar::network_id(TESTNET_PASSPHRASE);
+    let t = tx::change_trust(
+        Header {
+            source: kp.public(),
+            seq,
+            fee: 100,
+            max_time: 0,
+        },
+        &aqua(),
+        tx::TRUST_LIMIT,
+    )
+    .expect("tx");
+    let ok = horizon
+        .submit(&tx::sign(t, &kp, &net).expect("sign").envelope)
+        .await
+        .expect("submit");
+    assert!(ok.outcome.succeeded());
+    let stale = tx::change_trust(
+        Header {
+            source: kp.public(),
+            seq,
+            fee: 100,
+            max_time: 0,
+        },
+        &aqua(),
+        tx::TRUST_LIMIT - 1,
+    )
+    .expect("tx");
+    match horizon
+        .submit(&tx::sign(stale, &kp, &net).expect("sign").envelope)
+        .await
+    {
+        Err(HorizonError::TxFailed(o)) => assert_eq!(o.main_code(), "tx_bad_seq"),
+        other => panic!("expected tx_bad_seq, got {other:?}"),
+    }
+    // Wrong passphrase: tx_bad_auth; low fee: tx_insufficient_fee.
+    let wrong =
+        arbkeep::venue::stellar::network_id("Public Global Stellar Network ; September 2015");
+    let t = tx::payment(
+        Header {
+            source: kp.public(),
+            seq: seq + 1,
+            fee: 100,
+            max_time: 0,
+        },
+        issuer().public(),
+        &StellarAsset::Native,
+        ONE,
+    )
+    .expect("tx");
+    let (_, s) = rpc
+        .send_transaction(&tx::sign(t.clone(), &kp, &wrong).expect("sign").envelope)
+        .await
+        .expect("send");
+    assert!(
+        matches!(s, SendStatus::Error(ref o) if o.main_code() == "tx_bad_auth"),
+        "{s:?}"
+    );
+    let mut cheap = t.clone();
+    cheap.fee = 10;
+    let (_, s) = rpc
+        .send_transaction(&tx::sign(cheap, &kp, &net).expect("sign").envelope)
+        .await
+        .expect("send");
+    assert!(
+        matches!(s, SendStatus::Error(ref o) if o.main_code() == "tx_insufficient_fee"),
+        "{s:?}"
+    );
+    // Soroban without its transaction data is malformed at admission.
+    let inv = tx::invoke(
+        Header {
+            source: kp.public(),
+            seq: seq + 1,
+            fee: 100,
+            max_time: 0,
+        },
+        detector(),
+        "get_supported_assets",
+        vec![],
+    )
+    .expect("tx");
+    let (_, s) = rpc
+        .send_transaction(&tx::sign(inv, &kp, &net).expect("sign").envelope)
+        .await
+        .expect("send");
+    assert!(
+        matches!(s, SendStatus::Error(ref o) if o.main_code() == "tx_malformed"),
+        "{s:?}"
+    );
+    // A good one: PENDING, then NOT_FOUND once, then SUCCESS.
+    let signed = tx::sign(t, &kp, &net).expect("sign");
+    let (hash, s) = rpc.send_transaction(&signed.envelope).await.expect("send");
+    assert_eq!(
+        (hash.as_str(), s),
+        (signed.hash_hex().as_str(), SendStatus::Pending)
+    );
+    assert_eq!(
+        rpc.get_transaction(&hash).await.expect("poll"),
+        TxStatus::NotFound
+    );
+    assert!(matches!(
+        rpc.get_transaction(&hash).await.expect("poll"),
+        TxStatus::Success { .. }
+    ));
+    let (_, again) = rpc.send_transaction(&signed.envelope).await.expect("send");
+    assert_eq!(again, SendStatus::Duplicate);
+    // Underfunded and too few offers come back as real op codes.
+    let big = tx::cyclic_path_payment(
+        Header {
+            source: kp.public(),
+            seq: seq + 2,
+            fee: 100,
+            max_time: 0,
+        },
+        &StellarAsset::Native,
+        1_000_000 * ONE,
+        &[aqua()],
+        1,
+    )
+    .expect("tx");
+    let (h2, _) = rpc
+        .send_transaction(&tx::sign(big, &kp, &net).expect("sign").envelope)
+        .await
+        .expect("send");
+    let _ = rpc.get_transaction(&h2).await;
+    match rpc.get_transaction(&h2).await.expect("poll") {
+        TxStatus::Failed { outcome, .. } => assert_eq!(outcome.main_code(), "op_underfunded"),
+        other => panic!("{other:?}"),
+    }
+}

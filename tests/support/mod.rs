@@ -1,0 +1,2 @@
+//! Shared helpers for integration tests that need them.
+pub mod stellar_fake;

@@ -1,0 +1,572 @@
+//! Loopback fakes of Stellar RPC (`POST /rpc`), Horizon (`/accounts`,
+//! `/order_book`, `/paths/strict-send`, `POST /transactions`) and Friendbot
+//! (`GET /friendbot?addr=`) over one shared [`SimLedger`], which verifies
+//! ed25519 signatures against the configured passphrase, sequence numbers and
+//! fees, executes path payments against its books and answers with real
+//! result codes. A minimal HTTP/1.1 server: one request per connection.
+
+#![allow(dead_code)]
+
+use arbkeep::venue::stellar::asset::{StellarAsset, format_amount};
+use arbkeep::venue::stellar::codes::TxOutcome;
+use arbkeep::venue::stellar::sim::{SimLedger, cross};
+use arbkeep::venue::stellar::{AccountKey, Price};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use stellar_xdr::{self as xdr, Limits, ReadXdr, WriteXdr};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+pub struct StellarFake {
+    pub addr: SocketAddr,
+    pub ledger: Arc<Mutex<SimLedger>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for StellarFake {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl StellarFake {
+    pub async fn start(ledger: SimLedger) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let ledger = Arc::new(Mutex::new(ledger));
+        let shared = ledger.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let l = shared.clone();
+                tokio::spawn(async move {
+                    let _ = serve(stream, l).await;
+                });
+            }
+        });
+        Self { addr, ledger, task }
+    }
+
+    pub fn rpc_url(&self) -> String {
+        format!("http://{}/rpc", self.addr)
+    }
+    pub fn horizon_url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+    pub fn friendbot_url(&self) -> String {
+        format!("http://{}/friendbot", self.addr)
+    }
+    pub fn with<R>(&self, f: impl FnOnce(&mut SimLedger) -> R) -> R {
+        f(&mut self.ledger.lock().expect("ledger"))
+    }
+}
+
+async fn serve(mut s: TcpStream, ledger: Arc<Mutex<SimLedger>>) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let header_end = loop {
+        let n = s.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..header_end]).to_string();
+    let len = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    while buf.len() < header_end + len {
+        let n = s.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let body = String::from_utf8_lossy(&buf[header_end..]).to_string();
+    let mut first = head.lines().next().unwrap_or("").split_whitespace();
+    let method = first.next().unwrap_or("").to_string();
+    let target = first.next().unwrap_or("/").to_string();
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let q = parse_form(query);
+    let (status, answer) = {
+        let mut l = ledger.lock().expect("ledger");
+        route(&mut l, &method, path, &q, &body)
+    };
+    let text = answer.to_string();
+    let reason = if status == 200 { "OK" } else { "Error" };
+    let out = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+        text.len()
+    );
+    s.write_all(out.as_bytes()).await?;
+    s.shutdown().await
+}
+
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                let v = u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap_or(b'?');
+                out.push(v);
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).to_string()
+}
+
+fn parse_form(q: &str) -> BTreeMap<String, String> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .filter_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            Some((unescape(k), unescape(v)))
+        })
+        .collect()
+}
+
+fn asset_from_query(q: &BTreeMap<String, String>, prefix: &str) -> Option<StellarAsset> {
+    match q.get(&format!("{prefix}_type"))?.as_str() {
+        "native" => Some(StellarAsset::Native),
+        _ => StellarAsset::parse(&format!(
+            "{}:{}",
+            q.get(&format!("{prefix}_code"))?,
+            q.get(&format!("{prefix}_issuer"))?
+        ))
+        .ok(),
+    }
+}
+
+fn asset_json(a: &StellarAsset, prefix: &str) -> Value {
+    let mut m = serde_json::Map::new();
+    match a {
+        StellarAsset::Native => {
+            m.insert(format!("{prefix}asset_type"), json!("native"));
+        }
+        StellarAsset::Credit { code, issuer } => {
+            let t = if code.len() <= 4 {
+                "credit_alphanum4"
+            } else {
+                "credit_alphanum12"
+            };
+            m.insert(format!("{prefix}asset_type"), json!(t));
+            m.insert(format!("{prefix}asset_code"), json!(code));
+            m.insert(format!("{prefix}asset_issuer"), json!(issuer.to_string()));
+        }
+    }
+    Value::Object(m)
+}
+
+fn problem(status: u16, kind: &str, title: &str, extras: Value) -> (u16, Value) {
+    (
+        status,
+        json!({"type": format!("https://stellar.org/horizon-errors/{kind}"), "title": title,
+               "status": status, "detail": title, "extras": extras}),
+    )
+}
+
+fn route(
+    l: &mut SimLedger,
+    method: &str,
+    path: &str,
+    q: &BTreeMap<String, String>,
+    body: &str,
+) -> (u16, Value) {
+    match (method, path) {
+        ("POST", "/rpc") => (200, rpc(l, body)),
+        ("GET", "/friendbot") | ("POST", "/friendbot") => {
+            let Some(id) = q.get("addr").and_then(|a| AccountKey::parse(a).ok()) else {
+                return problem(400, "bad_request", "invalid addr", json!({}));
+            };
+            if l.friendbot(id) {
+                (
+                    200,
+                    json!({"successful": true, "ledger": l.sequence, "hash": format!("{:064x}", l.sequence)}),
+                )
+            } else {
+                problem(
+                    400,
+                    "transaction_failed",
+                    "createAccountAlreadyExist (AAAAAAAAAGT/////AAAAAQAAAAAAAAAA/////AAAAAA=)",
+                    json!({}),
+                )
+            }
+        }
+        ("GET", p) if p.starts_with("/accounts/") => {
+            let id = AccountKey::parse(&p["/accounts/".len()..]);
+            match id.ok().and_then(|id| l.account(id)) {
+                None => problem(404, "not_found", "Resource Missing", json!({})),
+                Some(a) => {
+                    let balances: Vec<Value> = a
+                        .balances
+                        .iter()
+                        .map(|b| {
+                            let mut v = asset_json(&b.asset, "");
+                            v["balance"] = json!(format_amount(b.amount));
+                            v["selling_liabilities"] = json!("0.0000000");
+                            v["buying_liabilities"] = json!("0.0000000");
+                            if let Some(limit) = b.limit {
+                                v["limit"] = json!(format_amount(limit));
+                            }
+                            v
+                        })
+                        .collect();
+                    (
+                        200,
+                        json!({"id": a.id.to_string(), "account_id": a.id.to_string(),
+                        "sequence": a.sequence.to_string(), "subentry_count": a.subentries,
+                        "balances": balances}),
+                    )
+                }
+            }
+        }
+        ("GET", "/order_book") => {
+            let (Some(base), Some(counter)) = (
+                asset_from_query(q, "selling_asset"),
+                asset_from_query(q, "buying_asset"),
+            ) else {
+                return problem(400, "bad_request", "invalid assets", json!({}));
+            };
+            let level = |p: Price, amount: i64| {
+                json!({"price_r": {"n": p.n, "d": p.d},
+                       "price": format!("{:.7}", rust_decimal::Decimal::from(p.n) / rust_decimal::Decimal::from(p.d)),
+                       "amount": format_amount(amount)})
+            };
+            let asks: Vec<Value> = l
+                .order_book(&base, &counter)
+                .offers
+                .iter()
+                .map(|o| level(o.price, o.amount))
+                .collect();
+            // Bids: offers selling the counter for the base, price inverted,
+            // amount in the counter asset (Horizon's quirk).
+            let bids: Vec<Value> = l
+                .order_book(&counter, &base)
+                .offers
+                .iter()
+                .map(|o| {
+                    level(
+                        Price {
+                            n: o.price.d,
+                            d: o.price.n,
+                        },
+                        o.amount,
+                    )
+                })
+                .collect();
+            let base_j = asset_json(&base, "");
+            let counter_j = asset_json(&counter, "");
+            (
+                200,
+                json!({"bids": bids, "asks": asks, "base": base_j, "counter": counter_j}),
+            )
+        }
+        ("GET", "/paths/strict-send") => {
+            let Some(src) = asset_from_query(q, "source_asset") else {
+                return problem(400, "bad_request", "source asset", json!({}));
+            };
+            let Some(amount) = q
+                .get("source_amount")
+                .and_then(|a| arbkeep::venue::stellar::parse_amount(a))
+            else {
+                return problem(400, "bad_request", "source_amount", json!({}));
+            };
+            let dests: Vec<StellarAsset> = q
+                .get("destination_assets")
+                .map(|d| {
+                    d.split(',')
+                        .filter_map(|a| StellarAsset::parse(a).ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let all: Vec<StellarAsset> = l.books.iter().map(|b| b.selling.clone()).collect();
+            let mut records = Vec::new();
+            for d in dests.iter().filter(|d| **d != src) {
+                // Direct, then through one intermediate — never back through
+                // the source (Horizon skips visited assets: no cycles).
+                let mut candidates: Vec<Vec<StellarAsset>> = vec![vec![]];
+                for m in &all {
+                    if m != &src && m != d && !candidates.iter().any(|c| c.first() == Some(m)) {
+                        candidates.push(vec![m.clone()]);
+                    }
+                }
+                for mid in candidates {
+                    let mut hops = vec![src.clone()];
+                    hops.extend(mid.iter().cloned());
+                    hops.push(d.clone());
+                    let mut amt = amount;
+                    let mut ok = true;
+                    for w in hops.windows(2) {
+                        match cross(&l.order_book(&w[1], &w[0]).offers, amt) {
+                            Some((got, _)) if got > 0 => amt = got,
+                            _ => {
+                                ok = false;
+                                break;
+                            }
+                        }
+                    }
+                    if ok {
+                        let mut r = asset_json(&src, "source_");
+                        let dj = asset_json(d, "destination_");
+                        for (k, v) in dj.as_object().into_iter().flatten() {
+                            r[k] = v.clone();
+                        }
+                        r["source_amount"] = json!(format_amount(amount));
+                        r["destination_amount"] = json!(format_amount(amt));
+                        r["path"] =
+                            json!(mid.iter().map(|m| asset_json(m, "")).collect::<Vec<_>>());
+                        records.push(r);
+                    }
+                }
+            }
+            (200, json!({"_embedded": {"records": records}}))
+        }
+        ("POST", "/transactions") => {
+            let form = parse_form(body);
+            let Some(tx) = form.get("tx") else {
+                return problem(
+                    400,
+                    "transaction_malformed",
+                    "Transaction Malformed",
+                    json!({}),
+                );
+            };
+            match l.submit(tx) {
+                Ok((hash, rec)) => {
+                    if rec.success {
+                        (
+                            200,
+                            json!({"hash": hash, "ledger": rec.ledger, "successful": true,
+                            "envelope_xdr": rec.envelope, "result_xdr": rec.result_xdr}),
+                        )
+                    } else {
+                        let o = TxOutcome::decode(&rec.result_xdr).expect("own result");
+                        problem(
+                            400,
+                            "transaction_failed",
+                            "Transaction Failed",
+                            json!({"envelope_xdr": rec.envelope, "result_xdr": rec.result_xdr,
+                                   "result_codes": {"transaction": o.tx_code, "operations": o.op_codes}}),
+                        )
+                    }
+                }
+                Err(refused) => problem(
+                    400,
+                    "transaction_failed",
+                    "Transaction Failed",
+                    json!({"envelope_xdr": tx, "result_xdr": refused.result_xdr,
+                           "result_codes": {"transaction": refused.code}}),
+                ),
+            }
+        }
+        _ => problem(404, "not_found", "Resource Missing", json!({})),
+    }
+}
+
+fn rpc(l: &mut SimLedger, body: &str) -> Value {
+    let Ok(req) = serde_json::from_str::<Value>(body) else {
+        return json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "parse error"}});
+    };
+    let id = req.get("id").cloned().unwrap_or(Value::Null);
+    let params = req.get("params").cloned().unwrap_or(json!({}));
+    let method = req.get("method").and_then(Value::as_str).unwrap_or("");
+    let err = |code: i64, message: &str| json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}});
+    let result = match method {
+        "getHealth" => json!({"status": "healthy", "latestLedger": l.sequence,
+            "latestLedgerCloseTime": l.close_time.to_string(), "oldestLedger": 1,
+            "oldestLedgerCloseTime": "1700000000", "ledgerRetentionWindow": 120960}),
+        "getNetwork" => json!({"passphrase": l.passphrase, "protocolVersion": 23,
+            "friendbotUrl": "http://127.0.0.1/friendbot"}),
+        "getLatestLedger" => json!({"id": format!("{:064x}", l.sequence), "protocolVersion": 23,
+            "sequence": l.sequence}),
+        "getLedgerEntries" => {
+            let Some(keys) = params.get("keys").and_then(Value::as_array) else {
+                return err(-32602, "keys required");
+            };
+            if keys.len() > 200 {
+                return err(-32602, "too many keys");
+            }
+            let mut entries = Vec::new();
+            for k in keys {
+                let Some(kb) = k.as_str() else {
+                    return err(-32602, "key");
+                };
+                let Ok(key) = xdr::LedgerKey::from_xdr_base64(kb, Limits::none()) else {
+                    return err(-32602, "bad LedgerKey");
+                };
+                let data = match &key {
+                    xdr::LedgerKey::Account(a) => {
+                        let id = arbkeep::venue::stellar::asset::account_key(&a.account_id);
+                        l.accounts.get(&id).map(|acct| {
+                            xdr::LedgerEntryData::Account(xdr::AccountEntry {
+                                account_id: a.account_id.clone(),
+                                balance: acct.xlm,
+                                seq_num: xdr::SequenceNumber(acct.seq),
+                                num_sub_entries: acct.lines.len() as u32,
+                                inflation_dest: None,
+                                flags: 0,
+                                home_domain: xdr::String32::default(),
+                                thresholds: xdr::Thresholds([1, 0, 0, 0]),
+                                signers: xdr::VecM::default(),
+                                ext: xdr::AccountEntryExt::V0,
+                            })
+                        })
+                    }
+                    xdr::LedgerKey::Trustline(t) => {
+                        let id = arbkeep::venue::stellar::asset::account_key(&t.account_id);
+                        let asset = match &t.asset {
+                            xdr::TrustLineAsset::CreditAlphanum4(a) => {
+                                StellarAsset::from_xdr(&xdr::Asset::CreditAlphanum4(a.clone()))
+                            }
+                            xdr::TrustLineAsset::CreditAlphanum12(a) => {
+                                StellarAsset::from_xdr(&xdr::Asset::CreditAlphanum12(a.clone()))
+                            }
+                            _ => continue,
+                        };
+                        l.accounts
+                            .get(&id)
+                            .and_then(|acct| acct.lines.get(&asset))
+                            .map(|(bal, lim)| {
+                                xdr::LedgerEntryData::Trustline(xdr::TrustLineEntry {
+                                    account_id: t.account_id.clone(),
+                                    asset: t.asset.clone(),
+                                    balance: *bal,
+                                    limit: *lim,
+                                    flags: 1,
+                                    ext: xdr::TrustLineEntryExt::V0,
+                                })
+                            })
+                    }
+                    _ => None,
+                };
+                if let Some(d) = data {
+                    entries.push(
+                        json!({"key": kb, "xdr": d.to_xdr_base64(Limits::none()).expect("xdr"),
+                        "lastModifiedLedgerSeq": l.sequence}),
+                    );
+                }
+            }
+            json!({"entries": entries, "latestLedger": l.sequence})
+        }
+        "simulateTransaction" => {
+            let Some(t) = params.get("transaction").and_then(Value::as_str) else {
+                return err(-32602, "transaction required");
+            };
+            let Ok(xdr::TransactionEnvelope::Tx(env)) =
+                xdr::TransactionEnvelope::from_xdr_base64(t, Limits::none())
+            else {
+                return err(-32602, "bad transaction envelope");
+            };
+            let ops = env.tx.operations.as_slice();
+            let [op] = ops else {
+                return json!({"jsonrpc": "2.0", "id": id, "result": {"error": "transaction must contain exactly one operation", "latestLedger": l.sequence}});
+            };
+            let xdr::OperationBody::InvokeHostFunction(f) = &op.body else {
+                return json!({"jsonrpc": "2.0", "id": id, "result": {"error": "not an invokeHostFunction operation", "latestLedger": l.sequence}});
+            };
+            let xdr::HostFunction::InvokeContract(call) = &f.host_function else {
+                return err(-32602, "unsupported host function");
+            };
+            let xdr::ScAddress::Contract(xdr::ContractId(xdr::Hash(c))) = &call.contract_address
+            else {
+                return err(-32602, "not a contract");
+            };
+            let contract = arbkeep::venue::stellar::ContractKey(*c).to_string();
+            let function = call.function_name.0.to_utf8_string_lossy();
+            match l.call(&contract, &function, call.args.as_slice()) {
+                Ok(v) => {
+                    let data = xdr::SorobanTransactionData {
+                        ext: xdr::SorobanTransactionDataExt::V0,
+                        resources: xdr::SorobanResources {
+                            footprint: xdr::LedgerFootprint {
+                                read_only: xdr::VecM::default(),
+                                read_write: xdr::VecM::default(),
+                            },
+                            instructions: 1_000_000,
+                            disk_read_bytes: 1000,
+                            write_bytes: 0,
+                        },
+                        resource_fee: 5000,
+                    };
+                    json!({"latestLedger": l.sequence, "minResourceFee": "5000",
+                        "transactionData": data.to_xdr_base64(Limits::none()).expect("xdr"),
+                        "results": [{"xdr": v.to_xdr_base64(Limits::none()).expect("xdr"), "auth": []}]})
+                }
+                Err(e) => json!({"error": e, "events": [], "latestLedger": l.sequence}),
+            }
+        }
+        "sendTransaction" => {
+            let Some(t) = params.get("transaction").and_then(Value::as_str) else {
+                return err(-32602, "transaction required");
+            };
+            if xdr::TransactionEnvelope::from_xdr_base64(t, Limits::none()).is_err() {
+                return err(-32602, "invalid transaction envelope");
+            }
+            let known_before = |l: &SimLedger, h: &str| l.txs.contains_key(h);
+            let hash = xdr::TransactionEnvelope::from_xdr_base64(t, Limits::none())
+                .ok()
+                .and_then(|e| match e {
+                    xdr::TransactionEnvelope::Tx(v) => {
+                        arbkeep::venue::stellar::tx::tx_hash(&v.tx, &l.network_id()).ok()
+                    }
+                    _ => None,
+                })
+                .map(|h| arbkeep::venue::stellar::tx::hex(&h))
+                .unwrap_or_default();
+            let dup = known_before(l, &hash);
+            match l.submit(t) {
+                Ok((hash, _)) => {
+                    json!({"status": if dup { "DUPLICATE" } else { "PENDING" }, "hash": hash,
+                    "latestLedger": l.sequence, "latestLedgerCloseTime": l.close_time.to_string()})
+                }
+                Err(refused) => {
+                    json!({"status": "ERROR", "hash": hash, "errorResultXdr": refused.result_xdr,
+                    "latestLedger": l.sequence, "latestLedgerCloseTime": l.close_time.to_string()})
+                }
+            }
+        }
+        "getTransaction" => {
+            let Some(h) = params.get("hash").and_then(Value::as_str) else {
+                return err(-32602, "hash required");
+            };
+            let base = json!({"txHash": h, "latestLedger": l.sequence, "latestLedgerCloseTime": l.close_time.to_string(),
+                "oldestLedger": 1, "oldestLedgerCloseTime": "1700000000"});
+            match l.poll(h) {
+                None => {
+                    let mut b = base;
+                    b["status"] = json!("NOT_FOUND");
+                    b
+                }
+                Some(t) => {
+                    let mut b = base;
+                    b["status"] = json!(if t.success { "SUCCESS" } else { "FAILED" });
+                    b["ledger"] = json!(t.ledger);
+                    b["createdAt"] = json!(l.close_time.to_string());
+                    b["applicationOrder"] = json!(1);
+                    b["feeBump"] = json!(false);
+                    b["envelopeXdr"] = json!(t.envelope);
+                    b["resultXdr"] = json!(t.result_xdr);
+                    b
+                }
+            }
+        }
+        "getEvents" => json!({"events": [], "latestLedger": l.sequence, "cursor": ""}),
+        _ => return err(-32601, "method not found"),
+    };
+    json!({"jsonrpc": "2.0", "id": id, "result": result})
+}
