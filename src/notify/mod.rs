@@ -8,6 +8,7 @@
 //! goes into a payload or a log line.
 
 mod deliver;
+pub use deliver::ensure_crypto_provider;
 mod payload;
 mod queue;
 mod url;
