@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
+mod devnet;
 mod verbs;
 
 #[derive(Debug, Parser)]
@@ -115,6 +116,13 @@ enum Verb {
         #[arg(long, value_name = "DATA")]
         data: String,
     },
+    /// Start a local devnet (two anvil nodes with tokens, Uniswap V2 and
+    /// bridge stand-ins), write its config, and run until Ctrl-C.
+    Devnet {
+        /// Where the devnet config and the keeper's data go (default ./data/devnet-<time>).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Errors that are the user's to fix: printed plainly, exit code 2.
@@ -180,6 +188,9 @@ fn settle_config(cli: &Cli) -> anyhow::Result<Config> {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Verb::Devnet { dir }) = &cli.verb {
+        return devnet::run(dir.clone()).await;
+    }
     let config = settle_config(&cli)?;
     let command = match &cli.verb {
         None => return run(&cli, config).await,
@@ -213,6 +224,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             cycle: *cycle,
             data: data.clone(),
         },
+        Some(Verb::Devnet { .. }) => unreachable!("handled above"),
     };
     let mut client = ControlClient::connect(&config.data_dir)
         .await?
@@ -270,10 +282,10 @@ async fn run(cli: &Cli, config: Config) -> anyhow::Result<()> {
     };
     match config.mode {
         Mode::Paper => run_paper(config, cli.drain, front).await,
-        Mode::Devnet | Mode::Live => Err(UsageError(format!(
-            "mode {:?} needs the EVM adapters, which this build does not have yet; use mode = \"paper\"",
-            config.mode
-        ))
+        Mode::Devnet => run_devnet(config, cli.drain, front).await,
+        Mode::Live => Err(UsageError(
+            "mode \"live\" needs the live bridge and swap adapters, which this build does not have yet; use \"paper\" or \"devnet\"".into(),
+        )
         .into()),
     }
 }
@@ -301,9 +313,46 @@ async fn run_paper(config: Config, drain: bool, front: Front) -> anyhow::Result<
         speed_milli: Some(config.paper.speed_milli),
         drain,
     };
+    serve(config, options, world, clock, store, front).await
+}
+
+/// The EVM adapters against the devnet's nodes, on the system clock.
+async fn run_devnet(config: Config, drain: bool, front: Front) -> anyhow::Result<()> {
+    use arbkeep::venue::evm::{EvmStore, EvmVenue, Wallet};
+    let secrets = Secrets::from_env()?;
+    let wallet = Wallet::from_secrets(&secrets).map_err(|e| UsageError(e.to_string()))?;
+    let Some(evm) = config.evm.clone() else {
+        return Err(UsageError("devnet mode needs an [evm] section".into()).into());
+    };
+    let dir = config.data_dir.clone();
+    let clock: Arc<dyn Clock> = Arc::new(arbkeep::model::SystemClock);
+    let journal = Arc::new(EvmStore::open(&dir)?);
+    let venue = EvmVenue::connect(&evm, wallet, journal, clock.clone(), "devnet")
+        .await
+        .map_err(|e| UsageError(e.to_string()))?;
+    let store = Store::open(&dir, Mode::Devnet)?;
+    let options = EngineOptions {
+        mode: Mode::Devnet,
+        speed_milli: None,
+        drain,
+    };
+    serve(config, options, Arc::new(venue), clock, store, front).await
+}
+
+/// Engine, control API, webhooks and a front end, until told to stop.
+async fn serve<V: arbkeep::venue::LoopVenue>(
+    config: Config,
+    options: EngineOptions,
+    venue: Arc<V>,
+    clock: Arc<dyn Clock>,
+    store: Store,
+    front: Front,
+) -> anyhow::Result<()> {
+    let dir = config.data_dir.clone();
+    let title = options.mode.label().to_ascii_lowercase();
     let control = config.control.clone();
     let notify_cfg = config.notify.clone();
-    let (engine, handle) = Engine::new(config, options, world, clock, store);
+    let (engine, handle) = Engine::new(config, options, venue, clock, store);
     let reader = engine.reader();
     let (stop, stopped) = watch::channel(false);
     let mut engine_task = tokio::spawn(engine.run(stopped));
@@ -333,7 +382,7 @@ async fn run_paper(config: Config, drain: bool, front: Front) -> anyhow::Result<
     }
 
     let ended = tokio::select! {
-        _ = wait_for_front(&handle, front.headless, front.run_for) => None,
+        _ = wait_for_front(&handle, front.headless, front.run_for, &title) => None,
         // The engine ends by itself when drained, or on an error it cannot pass.
         ended = &mut engine_task => Some(ended),
     };
@@ -353,11 +402,11 @@ async fn run_paper(config: Config, drain: bool, front: Front) -> anyhow::Result<
 
 /// Headless: a signal or the end of --run-for. Console: the operator quits
 /// (the console handles its own signals), or --run-for ends.
-async fn wait_for_front(handle: &EngineHandle, headless: bool, run_for: Option<u64>) {
+async fn wait_for_front(handle: &EngineHandle, headless: bool, run_for: Option<u64>, title: &str) {
     if headless {
         return wait_for_stop(run_for).await;
     }
-    let console = ui::run(handle.clone(), UiOptions::from_env("paper"));
+    let console = ui::run(handle.clone(), UiOptions::from_env(title));
     tokio::select! {
         result = console => if let Err(e) = result {
             tracing::error!(error = %e, "console ended");
@@ -374,7 +423,7 @@ async fn sleep_for(run_for: Option<u64>) {
 }
 
 /// Ctrl-C, SIGTERM, SIGHUP, or the end of --run-for.
-async fn wait_for_stop(run_for: Option<u64>) {
+pub(crate) async fn wait_for_stop(run_for: Option<u64>) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).ok();
     let mut hup = signal(SignalKind::hangup()).ok();

@@ -4,6 +4,10 @@
 //! written, and the process stops dead (sleeps) so the test can SIGKILL it
 //! exactly there. Labels already listed pass, so each run of the binary gets
 //! one step further.
+//!
+//! Each transaction is halted at once around its broadcast, alternately just
+//! before and just after it (so the run that finishes it also reaches the
+//! step's `:executed` point).
 
 use std::io::Write;
 use std::time::Duration;
@@ -18,6 +22,18 @@ pub fn point(label: &str) {
     let seen = std::fs::read_to_string(&path).unwrap_or_default();
     if seen.lines().any(|l| l == label) {
         return;
+    }
+    if let Some(tx) = broadcast_phase(label) {
+        if seen.lines().any(|l| broadcast_phase(l) == Some(tx)) {
+            return;
+        }
+        let kills = seen
+            .lines()
+            .filter(|l| broadcast_phase(l).is_some())
+            .count();
+        if label.ends_with(":before_broadcast") && kills % 2 == 1 {
+            return;
+        }
     }
     let appended = std::fs::OpenOptions::new()
         .create(true)
@@ -37,4 +53,11 @@ pub fn point(label: &str) {
     loop {
         std::thread::sleep(Duration::from_secs(3600));
     }
+}
+
+/// The transaction a broadcast-phase label names.
+fn broadcast_phase(label: &str) -> Option<&str> {
+    label
+        .strip_suffix(":before_broadcast")
+        .or_else(|| label.strip_suffix(":after_broadcast"))
 }

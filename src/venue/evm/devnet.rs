@@ -593,7 +593,7 @@ pub async fn deploy_all(
     let relayer = PrivateKeySigner::from_str(RELAYER_KEY)?.address();
     let gap = 10_000 - opts.gap_bps;
 
-    // Hemi: VCRED/X pools a gap below Ethereum's price, and VCRED/USDC at par.
+    // Hemi: VCRED/X pools a gap below Ethereum's price, and a deep VCRED/USDC at par.
     let vcred = h.tokens[&TokenId::Vcred];
     let depth_usd: u128 = 1_000_000;
     for x in [
@@ -617,9 +617,9 @@ pub async fn deploy_all(
         &ph,
         &h,
         vcred,
-        base_units(TokenId::Vcred, 2_000_000),
+        base_units(TokenId::Vcred, 20_000_000),
         Some(h.tokens[&TokenId::Usdc]),
-        base_units(TokenId::Usdc, 2_000_000),
+        base_units(TokenId::Usdc, 20_000_000),
     )
     .await?;
     // Ethereum: X/USDC at the reference prices, five times deeper.

@@ -352,11 +352,21 @@ impl TxManager {
                     (Some(n), Some(h)) => client.block(n).await?.map(|(hash, _)| hash) == Some(h),
                     _ => false,
                 };
-                return Ok(if canonical {
-                    Look::Confirmed(r)
-                } else {
-                    Look::Mined
-                });
+                if !canonical {
+                    return Ok(Look::Mined);
+                }
+                if rec.mined.is_none() {
+                    // Found by looking (after a crash): note it in the journal.
+                    let mut noted = rec.clone();
+                    noted.mined = Some(Mined {
+                        hash: r.transaction_hash,
+                        block_number: r.block_number.unwrap_or_default(),
+                        block_hash: r.block_hash.unwrap_or_default(),
+                        success: r.status(),
+                    });
+                    self.store.put_tx(&noted)?;
+                }
+                return Ok(Look::Confirmed(r));
             }
         }
         let newest = rec.attempts.last().map(|a| a.hash);
@@ -416,6 +426,7 @@ impl TxManager {
                             client.chain
                         )));
                     }
+                    crash::point(&format!("{}:after_broadcast", rec.label()));
                 }
                 Look::NonceTaken => {
                     // None of ours can be mined any more: move to a fresh nonce.
