@@ -81,6 +81,7 @@ sol! {
     }
 
     /// Raindex IOrderBookV4's fill events (shared/reference/st0x.md §4).
+    #[sol(all_derives)]
     interface IRaindexV4 {
         struct IO { address token; uint8 decimals; uint256 vaultId; }
         struct EvaluableV3 { address interpreter; address store; bytes bytecode; }

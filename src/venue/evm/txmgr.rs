@@ -416,17 +416,27 @@ impl TxManager {
                 }
                 Look::NotSent => {
                     let newest = rec.attempts.len() - 1;
-                    if let Err(reason) = self.broadcast(client, &mut rec, newest).await
-                        && refused(&reason)
-                        && !rec.attempts.iter().any(|a| a.broadcast)
-                    {
-                        self.store.remove_tx(&rec.intent, rec.seq)?;
-                        return Err(VenueError::Rejected(format!(
-                            "{}: the node refused it: {reason}",
-                            client.chain
-                        )));
+                    match self.broadcast(client, &mut rec, newest).await {
+                        Ok(()) => crash::point(&format!("{}:after_broadcast", rec.label())),
+                        // Dropped for paying too little (the base fee rose):
+                        // the same nonce again, with fees that can pay.
+                        Err(reason)
+                            if rec.attempts.iter().any(|a| a.broadcast)
+                                && reason.to_ascii_lowercase().contains("fee") =>
+                        {
+                            self.replace(client, &mut rec).await?;
+                        }
+                        Err(reason)
+                            if refused(&reason) && !rec.attempts.iter().any(|a| a.broadcast) =>
+                        {
+                            self.store.remove_tx(&rec.intent, rec.seq)?;
+                            return Err(VenueError::Rejected(format!(
+                                "{}: the node refused it: {reason}",
+                                client.chain
+                            )));
+                        }
+                        Err(_) => {}
                     }
-                    crash::point(&format!("{}:after_broadcast", rec.label()));
                 }
                 Look::NonceTaken => {
                     // None of ours can be mined any more: move to a fresh nonce.
