@@ -1035,6 +1035,67 @@ mod tests {
         assert!(matches!(parse("mode = "), Err(ConfigError::Syntax { .. })));
     }
 
+    const EVM: &str = r#"
+mode = "devnet"
+[evm]
+confirmations = 3
+max_fee_gwei = "120.5"
+[evm.hemi]
+rpc = "http://127.0.0.1:1"
+router = "0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D"
+[evm.hemi.tokens]
+VCRED = "0x71881974e96152643C74A8e0214B877CfB2A0Aa1"
+[evm.ethereum]
+rpc = "http://127.0.0.1:2"
+router = "0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D"
+"#;
+
+    #[test]
+    fn evm_section_parses_with_checksummed_addresses() {
+        let c = parse(EVM).unwrap();
+        let e = c.evm.unwrap();
+        assert_eq!(e.confirmations, 3);
+        assert_eq!(e.max_fee_per_gas, 120_500_000_000);
+        assert_eq!((e.hemi.chain_id, e.ethereum.chain_id), (43_111, 1));
+        assert_eq!(
+            e.hemi.token(TokenId::Vcred).unwrap().to_checksum(None),
+            "0x71881974e96152643C74A8e0214B877CfB2A0Aa1"
+        );
+    }
+
+    #[test]
+    fn a_bad_checksum_is_refused_with_the_right_form() {
+        // The seed's VCRED address (evm.md §0): not a valid checksum.
+        let text = EVM.replace(
+            "0x71881974e96152643C74A8e0214B877CfB2A0Aa1",
+            "0x390D9C7c5b48dB6d15D76b96D1D8a9bfD94d93B0",
+        );
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains("evm.hemi.tokens.VCRED"), "{e}");
+        assert!(e.contains("fails its EIP-55 checksum"), "{e}");
+        assert!(
+            e.contains("0x390D9C7C5B48Db6D15d76B96D1d8a9bfd94d93b0"),
+            "{e}"
+        );
+        let e = parse(&EVM.replace("0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D", "0x7a25"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("evm.hemi.router") && e.contains("not an address"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn devnet_mode_needs_an_evm_section() {
+        let e = parse("mode = \"devnet\"\n").unwrap_err().to_string();
+        assert!(e.contains("`evm`"), "{e}");
+        let e = parse(&EVM.replace("[evm.ethereum]", "[evm.nowhere]")).unwrap_err();
+        assert!(e.to_string().contains("evm.ethereum"), "{e}");
+        let e = parse(&EVM.replace("confirmations = 3", "confirmation = 3")).unwrap_err();
+        assert!(e.to_string().contains("evm.confirmation"), "{e}");
+    }
+
     #[test]
     fn secrets_never_print() {
         let s = Secrets::from_lookup(|k| {

@@ -31,6 +31,16 @@ pub async fn decimals(c: &ChainClient, token: Address) -> Result<u8, VenueError>
     c.view(token, IERC20::decimalsCall {}).await
 }
 
+/// What a step needs to be allowed to spend.
+#[derive(Debug, Clone, Copy)]
+pub struct Allowance {
+    pub token: Address,
+    pub spender: Address,
+    pub amount: U256,
+    /// Approve `U256::MAX` instead of `amount` (off by default).
+    pub unlimited: bool,
+}
+
 /// Make sure `spender` may take `amount` of `token`, as transaction `seq`
 /// of `intent`: resume a recorded approve, reuse a sufficient allowance, or
 /// approve exactly `amount`.
@@ -39,11 +49,14 @@ pub async fn ensure_allowance(
     c: &ChainClient,
     intent: &str,
     seq: u32,
-    token: Address,
-    spender: Address,
-    amount: U256,
-    unlimited: bool,
+    want: Allowance,
 ) -> Result<(), VenueError> {
+    let Allowance {
+        token,
+        spender,
+        amount,
+        unlimited,
+    } = want;
     if let Some(rec) = tx.store().tx(intent, seq)? {
         // Recorded before a crash: finish that one, never a second approve.
         tx.send(

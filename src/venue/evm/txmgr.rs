@@ -65,7 +65,7 @@ pub struct TxRequest {
 #[derive(Debug, Clone)]
 pub enum Look {
     /// Mined at the configured depth and still canonical.
-    Confirmed(TransactionReceipt),
+    Confirmed(Box<TransactionReceipt>),
     /// Mined, not yet deep enough (or being re-checked after a reorg).
     Mined,
     /// The node has it in its pool.
@@ -366,7 +366,7 @@ impl TxManager {
                     });
                     self.store.put_tx(&noted)?;
                 }
-                return Ok(Look::Confirmed(r));
+                return Ok(Look::Confirmed(Box::new(r)));
             }
         }
         let newest = rec.attempts.last().map(|a| a.hash);
@@ -400,7 +400,7 @@ impl TxManager {
             let state = self.look(client, &rec).await?;
             match &state {
                 Look::Confirmed(receipt) => {
-                    return self.finish(client, &mut rec, receipt.clone()).await;
+                    return self.finish(client, &mut rec, (**receipt).clone()).await;
                 }
                 Look::Mined => {}
                 Look::Pending => {

@@ -171,16 +171,16 @@ impl EvmVenue {
         })
     }
 
+    /// The intent's last transaction.
     async fn send(
         &self,
         chain: Chain,
         intent: &str,
         seq: u32,
         purpose: &'static str,
-        to: Address,
-        data: alloy::primitives::Bytes,
-        value: U256,
+        call: (Address, alloy::primitives::Bytes, U256),
     ) -> Result<TransactionReceipt, VenueError> {
+        let (to, data, value) = call;
         self.tx
             .send(
                 self.client(chain),
@@ -205,17 +205,13 @@ impl EvmVenue {
         spender: Address,
         amount: Units,
     ) -> Result<(), VenueError> {
-        erc20::ensure_allowance(
-            &self.tx,
-            self.client(chain),
-            intent,
-            0,
+        let want = erc20::Allowance {
             token,
             spender,
-            U256::from(amount),
-            self.cfg.unlimited_approvals,
-        )
-        .await
+            amount: U256::from(amount),
+            unlimited: self.cfg.unlimited_approvals,
+        };
+        erc20::ensure_allowance(&self.tx, self.client(chain), intent, 0, want).await
     }
 
     /// Send every transaction `action` needs (approve first when needed).
@@ -273,7 +269,8 @@ impl EvmVenue {
                     me,
                     deadline / 1000,
                 )?;
-                self.send(chain, id, 1, "swap", router, data, value).await?;
+                self.send(chain, id, 1, "swap", (router, data, value))
+                    .await?;
             }
             Action::BridgeSend {
                 route: Route::Stargate,
@@ -307,7 +304,7 @@ impl EvmVenue {
                     amount: U256::from(*amount),
                 }
                 .abi_encode();
-                self.send(*from, id, 1, "bridge", sg, data.into(), value)
+                self.send(*from, id, 1, "bridge", (sg, data.into(), value))
                     .await?;
             }
             Action::BridgeSend {
@@ -328,46 +325,23 @@ impl EvmVenue {
                     amount: U256::from(*amount),
                 }
                 .abi_encode();
-                self.send(
-                    Chain::Hemi,
-                    id,
-                    0,
-                    "tunnel_initiate",
-                    bridge,
-                    data.into(),
-                    U256::ZERO,
-                )
-                .await?;
+                let call = (bridge, data.into(), U256::ZERO);
+                self.send(Chain::Hemi, id, 0, "tunnel_initiate", call)
+                    .await?;
             }
             Action::Prove { ticket } => {
                 let w = self.withdrawal(ticket).await?;
                 let data = ITunnelPortal::proveWithdrawalTransactionCall { w }.abi_encode();
                 let portal = self.tunnel(Chain::Ethereum)?;
-                self.send(
-                    Chain::Ethereum,
-                    id,
-                    0,
-                    "prove",
-                    portal,
-                    data.into(),
-                    U256::ZERO,
-                )
-                .await?;
+                let call = (portal, data.into(), U256::ZERO);
+                self.send(Chain::Ethereum, id, 0, "prove", call).await?;
             }
             Action::Finalize { ticket } => {
                 let w = self.withdrawal(ticket).await?;
                 let data = ITunnelPortal::finalizeWithdrawalTransactionCall { w }.abi_encode();
                 let portal = self.tunnel(Chain::Ethereum)?;
-                self.send(
-                    Chain::Ethereum,
-                    id,
-                    0,
-                    "finalize",
-                    portal,
-                    data.into(),
-                    U256::ZERO,
-                )
-                .await?;
+                let call = (portal, data.into(), U256::ZERO);
+                self.send(Chain::Ethereum, id, 0, "finalize", call).await?;
             }
         }
         Ok(())
