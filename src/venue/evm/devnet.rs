@@ -228,7 +228,22 @@ pub struct Anvil {
 impl Anvil {
     /// Start anvil on a free loopback port.
     pub fn start(root: &Path, chain_id: u64, block_time: &str) -> anyhow::Result<Anvil> {
-        let mut child = Command::new(anvil_path(root)?)
+        let mut cmd = Command::new(anvil_path(root)?);
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+            // The signal follows the spawning thread: start anvil from a thread
+            // that lives as long as the devnet (a runtime worker or main).
+            unsafe {
+                cmd.pre_exec(|| {
+                    // Die with whoever started us, even on SIGKILL.
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    Ok(())
+                });
+            }
+        }
+        let mut child = cmd
             .args(["--host", "127.0.0.1", "--port", "0"])
             .args(["--chain-id", &chain_id.to_string()])
             .args(["--block-time", block_time])
