@@ -143,11 +143,6 @@ impl ChainClient {
         &self.http
     }
 
-    /// The WebSocket provider when configured (subscriptions), else HTTP.
-    pub fn streaming(&self) -> &DynProvider {
-        self.ws.as_ref().unwrap_or(&self.http)
-    }
-
     pub fn has_ws(&self) -> bool {
         self.ws.is_some()
     }
@@ -283,10 +278,17 @@ impl ChainClient {
             .await
     }
 
-    /// Head, and how long the node took to answer.
+    /// Head, and how long the node took to answer: over the WebSocket when
+    /// configured (so a dead stream shows on the health panel), else HTTP.
     pub async fn ping(&self) -> Result<(u64, Duration), VenueError> {
         let started = Instant::now();
-        let head = self.head().await?;
+        let head = match &self.ws {
+            Some(ws) => {
+                self.rpc("eth_blockNumber (ws)", ws.get_block_number())
+                    .await?
+            }
+            None => self.head().await?,
+        };
         Ok((head, started.elapsed()))
     }
 

@@ -161,27 +161,15 @@ impl TxManager {
                 }
                 rec
             }
-            None => match self.create(client, &req).await? {
-                Some(rec) => rec,
-                None => {
-                    return Err(VenueError::Transient(format!(
-                        "{}#{}: the node refused the transaction; nothing was sent",
-                        req.intent, req.seq
-                    )));
-                }
-            },
+            None => self.create(client, &req).await?,
         };
         self.drive(client, rec).await
     }
 
-    /// Simulate, assign the nonce, sign, commit, broadcast. `None` when the
-    /// node refused the first broadcast (the record is forgotten: nothing
-    /// was sent and its nonce is free).
-    async fn create(
-        &self,
-        client: &ChainClient,
-        req: &TxRequest,
-    ) -> Result<Option<TxRecord>, VenueError> {
+    /// Simulate, assign the nonce, sign, commit, broadcast. When the node
+    /// refuses the first broadcast outright the record is forgotten (nothing
+    /// was sent and its nonce is free) and the step is `Rejected`.
+    async fn create(&self, client: &ChainClient, req: &TxRequest) -> Result<TxRecord, VenueError> {
         let from = self.address();
         // A revert here sends nothing and commits nothing.
         let estimate = client
@@ -235,7 +223,7 @@ impl TxManager {
             _ => {}
         }
         crash::point(&format!("{}:after_broadcast", rec.label()));
-        Ok(Some(rec))
+        Ok(rec)
     }
 
     fn sign(&self, rec: &TxRecord, max_fee: u128, tip: u128) -> Result<Attempt, VenueError> {

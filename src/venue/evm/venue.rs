@@ -18,13 +18,12 @@ use crate::config::{EvmChainConfig, EvmConfig};
 use crate::model::intent::payload_hash;
 use crate::model::{
     Action, BridgeTicket, Chain, Clock, Intent, IntentId, Receipt, Route, Timestamp, TokenId,
-    Units, format_units, from_decimal,
+    Units, format_units,
 };
 use crate::venue::{BridgeStatus, FeeSchedule, LoopVenue, VenueError, VenueHealth};
 use alloy::primitives::{Address, U256};
 use alloy::rpc::types::TransactionReceipt;
 use alloy::sol_types::SolCall;
-use rust_decimal::Decimal;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -220,18 +219,13 @@ impl EvmVenue {
     async fn carry_out(&self, id: &str, action: &Action) -> Result<(), VenueError> {
         if let Some(last) = self.tx.store().txs_of(id)?.into_iter().find(|r| r.last) {
             let c = self.client_by_id(last.chain_id)?;
-            let purpose = if last.purpose == "swap" {
-                "swap"
-            } else {
-                "resume"
-            };
             self.tx
                 .send(
                     c,
                     TxRequest {
                         intent: id.to_string(),
                         seq: last.seq,
-                        purpose,
+                        purpose: "resume",
                         last: true,
                         to: last.to,
                         data: last.data.clone(),
@@ -349,9 +343,8 @@ impl EvmVenue {
 
     /// The withdrawal a tunnel ticket names, from its initiating receipt on Hemi.
     async fn withdrawal(&self, ticket: &BridgeTicket) -> Result<Withdrawal, VenueError> {
-        let hash = bridge::message_id(&BridgeTicket {
-            message_id: ticket.source_tx.clone(),
-            ..ticket.clone()
+        let hash: alloy::primitives::B256 = ticket.source_tx.parse().map_err(|_| {
+            VenueError::Rejected(format!("bad source transaction {:?}", ticket.source_tx))
         })?;
         let receipt = self.hemi.receipt(hash).await?.ok_or_else(|| {
             VenueError::Transient(format!("Hemi has no receipt for {}", ticket.source_tx))
@@ -795,9 +788,4 @@ impl LoopVenue for EvmVenue {
         });
         out
     }
-}
-
-/// Whole tokens as base units (tests and the devnet seeding).
-pub fn whole(token: TokenId, amount: u64) -> Units {
-    from_decimal(Decimal::from(amount), token.decimals()).unwrap_or(0)
 }
