@@ -69,9 +69,35 @@ async fn devnet_config_refuses_bad_checksums_and_wrong_chain_ids() {
     );
     assert!(err.contains("evm.hemi.chain_id"), "{err}");
 
-    // The good file starts (and stops at --run-for).
+    // The good file starts (and stops at --run-for), and the key appears
+    // nowhere it wrote: not in its output, its logs, its store or journal.
     let good = tmp.path().join("good.toml");
     std::fs::write(&good, &text).unwrap();
     let (code, err) = run(&good);
     assert_eq!(code, 0, "{err}");
+    let secret = KEEPER_KEY.trim_start_matches("0x");
+    assert!(!err.contains(secret));
+    let mut files = vec![tmp.path().join("data")];
+    let mut seen = 0;
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let raw = alloy::primitives::hex::decode(secret).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes)
+                .to_lowercase()
+                .contains(secret)
+                && !bytes.windows(raw.len()).any(|w| w == raw.as_slice()),
+            "the private key is in {}",
+            path.display()
+        );
+        seen += 1;
+    }
+    assert!(
+        seen >= 4,
+        "store, journal and logs were written ({seen} files)"
+    );
 }

@@ -177,16 +177,7 @@ impl TxManager {
             .await?;
         let gas_limit = estimate + estimate / 5 + 10_000;
         self.fill_gaps(client).await?;
-        let chain_nonce = client.nonce_pending(from).await?;
-        let journal_next = self
-            .store
-            .all_txs()?
-            .iter()
-            .filter(|r| r.chain_id == client.chain_id && r.from == from)
-            .map(|r| r.nonce + 1)
-            .max()
-            .unwrap_or(0);
-        let nonce = chain_nonce.max(journal_next);
+        let nonce = self.next_nonce(client).await?;
         let (max_fee, tip) = self.fees(client).await?;
         let mut rec = TxRecord {
             intent: req.intent.clone(),
@@ -224,6 +215,22 @@ impl TxManager {
         }
         crash::point(&format!("{}:after_broadcast", rec.label()));
         Ok(rec)
+    }
+
+    /// The next nonce: past the chain's pending count and past every nonce
+    /// the journal holds (a recorded transaction not yet broadcast keeps its own).
+    async fn next_nonce(&self, client: &ChainClient) -> Result<u64, VenueError> {
+        let from = self.address();
+        let chain_nonce = client.nonce_pending(from).await?;
+        let journal_next = self
+            .store
+            .all_txs()?
+            .iter()
+            .filter(|r| r.chain_id == client.chain_id && r.from == from)
+            .map(|r| r.nonce + 1)
+            .max()
+            .unwrap_or(0);
+        Ok(chain_nonce.max(journal_next))
     }
 
     fn sign(&self, rec: &TxRecord, max_fee: u128, tip: u128) -> Result<Attempt, VenueError> {
@@ -428,8 +435,7 @@ impl TxManager {
                 }
                 Look::NonceTaken => {
                     // None of ours can be mined any more: move to a fresh nonce.
-                    let from = self.address();
-                    let pending = client.nonce_pending(from).await?;
+                    let pending = self.next_nonce(client).await?;
                     tracing::warn!(tx = %rec.label(), nonce = rec.nonce, new_nonce = pending, "nonce taken by a transaction we did not sign; re-signing at a fresh nonce");
                     let old: Vec<B256> = rec.attempts.iter().map(|a| a.hash).collect();
                     rec.superseded.extend(old);

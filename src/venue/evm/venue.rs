@@ -652,10 +652,11 @@ impl LoopVenue for EvmVenue {
                 "{id}: mined, waiting for {} confirmations",
                 self.cfg.confirmations
             ))),
-            Look::Pending => Err(VenueError::Unknown(format!(
-                "{id}: in the mempool, not mined yet"
-            ))),
-            Look::NotSent | Look::NonceTaken => Ok(None),
+            // Not done yet. Carrying the intent out again resumes exactly the
+            // recorded transaction (replacing it at the same nonce if it is
+            // stuck, re-broadcasting its bytes if no node has them): it can
+            // never make a second one. So the engine may go ahead.
+            Look::Pending | Look::NotSent | Look::NonceTaken => Ok(None),
         }
     }
 
