@@ -1,8 +1,9 @@
 //! A stalled transaction is replaced: mining paused, the transaction sent,
 //! then blocks too small to hold it; after `replace_after_blocks` blocks
 //! without it, the manager re-signs it at the same nonce with both fee cap
-//! and tip raised at least 10 %. One transaction is mined, the wallet's
-//! nonce moves by one.
+//! and tip raised at least 10 % — also when the sender that broadcast it
+//! died and a new one resumes it from the journal. One transaction is
+//! mined, the wallet's nonce moves by one.
 
 mod devnet_common;
 
@@ -55,6 +56,7 @@ async fn devnet_stalled_transaction_is_replaced_with_higher_fees() {
     };
     let sender = {
         let v = v.clone();
+        let req = req.clone();
         tokio::spawn(async move { v.tx_manager().send(v.client(Chain::Hemi), req).await })
     };
     let started = Instant::now();
@@ -79,6 +81,14 @@ async fn devnet_stalled_transaction_is_replaced_with_higher_fees() {
         .raw_request("evm_setIntervalMining".into(), (1,))
         .await
         .unwrap();
+    // The sender dies (as in a crash); a new one over the same journal takes
+    // the transaction up where it stood: same nonce, never a second one.
+    sender.abort();
+    let v = Arc::new(venue(&config, store.clone()).await);
+    let sender = {
+        let v = v.clone();
+        tokio::spawn(async move { v.tx_manager().send(v.client(Chain::Hemi), req).await })
+    };
     let stalled_at = p.get_block_number().await.unwrap();
     let started = Instant::now();
     loop {
