@@ -147,20 +147,31 @@ impl ChainClient {
         self.ws.is_some()
     }
 
+    /// Run one RPC call under the timeout; a timeout is transient.
+    async fn timed<T>(
+        &self,
+        what: &str,
+        call: impl IntoFuture<Output = Result<T, RpcError<TransportErrorKind>>>,
+    ) -> Result<Result<T, RpcError<TransportErrorKind>>, VenueError> {
+        tokio::time::timeout(self.timeout, call.into_future())
+            .await
+            .map_err(|_| {
+                VenueError::Transient(format!(
+                    "{} {what}: no answer within {:?}",
+                    self.chain, self.timeout
+                ))
+            })
+    }
+
     /// Run one RPC call under the timeout; failures are transient.
     pub async fn rpc<T>(
         &self,
         what: &str,
         call: impl IntoFuture<Output = Result<T, RpcError<TransportErrorKind>>>,
     ) -> Result<T, VenueError> {
-        match tokio::time::timeout(self.timeout, call.into_future()).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(VenueError::Transient(format!("{} {what}: {e}", self.chain))),
-            Err(_) => Err(VenueError::Transient(format!(
-                "{} {what}: no answer within {:?}",
-                self.chain, self.timeout
-            ))),
-        }
+        self.timed(what, call)
+            .await?
+            .map_err(|e| VenueError::Transient(format!("{} {what}: {e}", self.chain)))
     }
 
     /// `eth_call` from `from` (latest block); a revert is `Rejected`.
@@ -178,19 +189,15 @@ impl ChainClient {
         if let Some(from) = from {
             tx = tx.with_from(from);
         }
-        match tokio::time::timeout(self.timeout, self.http.call(tx).into_future()).await {
-            Ok(Ok(out)) => Ok(out),
-            Ok(Err(e)) => match revert_reason(&e) {
+        match self.timed("eth_call", self.http.call(tx)).await? {
+            Ok(out) => Ok(out),
+            Err(e) => match revert_reason(&e) {
                 Some(reason) => Err(VenueError::Rejected(reason)),
                 None => Err(VenueError::Transient(format!(
                     "{} eth_call: {e}",
                     self.chain
                 ))),
             },
-            Err(_) => Err(VenueError::Transient(format!(
-                "{} eth_call: no answer within {:?}",
-                self.chain, self.timeout
-            ))),
         }
     }
 
@@ -221,29 +228,21 @@ impl ChainClient {
             .with_to(to)
             .with_input(data)
             .with_value(value);
-        match tokio::time::timeout(self.timeout, self.http.estimate_gas(tx).into_future()).await {
-            Ok(Ok(gas)) => Ok(gas),
-            Ok(Err(e)) => match revert_reason(&e) {
+        match self
+            .timed("eth_estimateGas", self.http.estimate_gas(tx))
+            .await?
+        {
+            Ok(gas) => Ok(gas),
+            Err(e) => match revert_reason(&e) {
                 Some(reason) => Err(VenueError::Rejected(reason)),
-                None => {
-                    let text = e.to_string();
-                    if text.contains("insufficient funds") {
-                        Err(VenueError::Rejected(format!(
-                            "{}: insufficient funds for gas and value",
-                            self.chain
-                        )))
-                    } else {
-                        Err(VenueError::Transient(format!(
-                            "{} eth_estimateGas: {text}",
-                            self.chain
-                        )))
-                    }
-                }
+                None if e.to_string().contains("insufficient funds") => Err(VenueError::Rejected(
+                    format!("{}: insufficient funds for gas and value", self.chain),
+                )),
+                None => Err(VenueError::Transient(format!(
+                    "{} eth_estimateGas: {e}",
+                    self.chain
+                ))),
             },
-            Err(_) => Err(VenueError::Transient(format!(
-                "{} eth_estimateGas: no answer within {:?}",
-                self.chain, self.timeout
-            ))),
         }
     }
 

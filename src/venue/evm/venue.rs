@@ -413,22 +413,20 @@ impl EvmVenue {
                 receipt.amount_in = *amount_in;
                 let router = self.chain_cfg(*chain).router;
                 let weth = self.weth[*chain as usize];
-                let mut out = U256::ZERO;
-                for l in r.inner.logs() {
-                    if token_out.is_native() {
+                let out = if token_out.is_native() {
+                    let mut out = U256::ZERO;
+                    for l in r.inner.logs() {
                         if l.address() == weth
                             && let Ok(w) = l.log_decode::<IWETH9::Withdrawal>()
                             && w.inner.data.src == router
                         {
                             out += w.inner.data.wad;
                         }
-                    } else if l.address() == self.erc20(*chain, *token_out)?
-                        && let Ok(t) = l.log_decode::<IERC20::Transfer>()
-                        && t.inner.data.to == me
-                    {
-                        out += t.inner.data.value;
                     }
-                }
+                    out
+                } else {
+                    received(&r, self.erc20(*chain, *token_out)?, None, me)
+                };
                 receipt.amount_out = units(out)?;
             }
             Action::BridgeSend {
@@ -496,16 +494,7 @@ impl EvmVenue {
             Action::Finalize { ticket } => {
                 let portal = self.tunnel(Chain::Ethereum)?;
                 let token = self.erc20(Chain::Ethereum, ticket.token)?;
-                let mut out = U256::ZERO;
-                for l in r.inner.logs() {
-                    if l.address() == token
-                        && let Ok(t) = l.log_decode::<IERC20::Transfer>()
-                        && t.inner.data.from == portal
-                        && t.inner.data.to == me
-                    {
-                        out += t.inner.data.value;
-                    }
-                }
+                let out = received(&r, token, Some(portal), me);
                 receipt.amount_out = units(out)?;
             }
         }
@@ -789,4 +778,19 @@ impl LoopVenue for EvmVenue {
         });
         out
     }
+}
+
+/// ERC-20 `token` transferred to `to` in a receipt (only from `from`, when given).
+fn received(r: &TransactionReceipt, token: Address, from: Option<Address>, to: Address) -> U256 {
+    let mut total = U256::ZERO;
+    for l in r.inner.logs() {
+        if l.address() == token
+            && let Ok(t) = l.log_decode::<IERC20::Transfer>()
+            && t.inner.data.to == to
+            && from.is_none_or(|f| t.inner.data.from == f)
+        {
+            total += t.inner.data.value;
+        }
+    }
+    total
 }
