@@ -1,6 +1,7 @@
 //! The EVM adapter against a devnet: quotes from the real Uniswap V2 router,
-//! a swap with its bounded approve, a revert decoded into the step's error,
-//! an approve already mined reused by the next attempt, settle by looking.
+//! a swap its pool cannot fill refused before anything is signed, a revert
+//! decoded into the step's error, an approve already mined reused (not
+//! re-sent), the gas of both booked, settle by looking.
 
 mod devnet_common;
 
@@ -63,14 +64,26 @@ async fn devnet_swap_quotes_approves_swaps_and_settles() {
         Err(VenueError::Rejected(why)) => {
             assert!(why.contains("INSUFFICIENT_OUTPUT_AMOUNT"), "{why}")
         }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // Refused before anything was signed: not even the approve.
+    assert!(store.txs_of(&first.id.to_string()).unwrap().is_empty());
+    assert_eq!(v.settle(first.id).await.unwrap(), None);
+
+    // A revert is decoded into the step's error: hemiBTC is no tunnel token.
+    let tunnel = Action::BridgeSend {
+        route: arbkeep::model::Route::HemiTunnel,
+        token: TokenId::HemiBtc,
+        from: Chain::Hemi,
+        to: Chain::Ethereum,
+        amount: 1,
+    };
+    match v.execute(&intent(9, tunnel)).await {
+        Err(VenueError::Rejected(why)) => {
+            assert!(why.ends_with("TunnelL2Bridge: not a tunnel token"), "{why}")
+        }
         other => panic!("expected a decoded revert, got {other:?}"),
     }
-    // The approve went through; the swap was refused before it was signed.
-    let recs = store.txs_of(&first.id.to_string()).unwrap();
-    assert_eq!(recs.len(), 1);
-    assert_eq!(recs[0].purpose, "approve");
-    assert!(recs[0].mined.is_some());
-    assert_eq!(v.settle(first.id).await.unwrap(), None);
 
     let fair = Action::Swap {
         chain: Chain::Hemi,
@@ -81,17 +94,54 @@ async fn devnet_swap_quotes_approves_swaps_and_settles() {
         deadline,
     };
     let second = intent(1, fair);
+    // As after a crash between the approve and the swap: the approve is mined
+    // and recorded under the intent, the swap never signed.
+    let token = d.deployment.hemi.tokens[&TokenId::Vcred];
+    let want = arbkeep::venue::evm::erc20::Allowance {
+        token,
+        spender: d.deployment.hemi.router,
+        amount: alloy::primitives::U256::from(vcred),
+        unlimited: false,
+    };
+    let sid = second.id.to_string();
+    arbkeep::venue::evm::erc20::ensure_allowance(
+        v.tx_manager(),
+        v.client(Chain::Hemi),
+        &sid,
+        0,
+        want,
+    )
+    .await
+    .unwrap();
     let receipt = v.execute(&second).await.unwrap();
-    let recs = store.txs_of(&second.id.to_string()).unwrap();
-    assert_eq!(recs.len(), 1, "the mined approve was reused, not re-sent");
-    assert_eq!(recs[0].purpose, "swap");
+    let recs = store.txs_of(&sid).unwrap();
+    let purposes: Vec<&str> = recs.iter().map(|r| r.purpose.as_str()).collect();
+    assert_eq!(
+        purposes,
+        ["approve", "swap"],
+        "the mined approve was reused, not re-sent"
+    );
+    assert_eq!(recs[0].attempts.len(), 1);
     assert_eq!(receipt.amount_in, vcred);
     assert_eq!(receipt.amount_out, wbtc);
     assert_eq!(
         v.balance(Chain::Hemi, TokenId::Wbtc).await.unwrap(),
         before + wbtc
     );
-    assert!(receipt.gas_fee > 0);
+    let mut gas = 0u128;
+    for r in &recs {
+        let mined = v
+            .client(Chain::Hemi)
+            .receipt(r.mined.as_ref().unwrap().hash)
+            .await
+            .unwrap()
+            .unwrap();
+        gas += u128::from(mined.gas_used) * mined.effective_gas_price;
+    }
+    assert_eq!(
+        receipt.gas_fee, gas,
+        "the step pays for its approve and its swap"
+    );
     assert_eq!(v.settle(second.id).await.unwrap(), Some(receipt.clone()));
     assert_eq!(
         v.receipt(Chain::Hemi, &receipt.tx_hash).await.unwrap(),

@@ -251,6 +251,25 @@ impl EvmVenue {
                     self.path_address(chain, *token_in)?,
                     self.path_address(chain, *token_out)?,
                 ];
+                // Refuse before the approve what the router would refuse
+                // after it: an approve's gas is spent even when the swap is not.
+                let c = self.client(chain);
+                let now = match c.block(c.head().await?).await? {
+                    Some((_, ts)) => ts,
+                    None => 0,
+                };
+                if deadline / 1000 <= now {
+                    return Err(VenueError::Rejected(
+                        "UniswapV2Router: EXPIRED (the swap's deadline has passed)".into(),
+                    ));
+                }
+                let quoted =
+                    uniswap::quote(c, router, path.clone(), U256::from(*amount_in)).await?;
+                if quoted < U256::from(*min_out) {
+                    return Err(VenueError::Rejected(format!(
+                        "UniswapV2Router: INSUFFICIENT_OUTPUT_AMOUNT (the pool gives {quoted} {token_out}, the step asks at least {min_out})"
+                    )));
+                }
                 if !token_in.is_native() {
                     self.approve(chain, id, path[0], router, *amount_in).await?;
                 }
