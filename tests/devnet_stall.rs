@@ -108,8 +108,26 @@ async fn devnet_stalled_transaction_is_replaced_with_higher_fees() {
         "replaced after {} blocks",
         replaced_at - stalled_at
     );
+    // Blocks big enough again; mining resumes once the node holds the
+    // replacement (so the test does not race the block interval).
+    let _: serde_json::Value = p
+        .raw_request("evm_setIntervalMining".into(), (0,))
+        .await
+        .unwrap();
     let _: serde_json::Value = p
         .raw_request("evm_setBlockGasLimit".into(), (U256::from(30_000_000u64),))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    while !store.tx("test/stall/0", 0).unwrap().unwrap().attempts[1].broadcast {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "replacement never accepted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _: serde_json::Value = p
+        .raw_request("evm_setIntervalMining".into(), (1,))
         .await
         .unwrap();
     let receipt = tokio::time::timeout(Duration::from_secs(60), sender)

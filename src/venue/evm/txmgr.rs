@@ -364,11 +364,12 @@ impl TxManager {
                 return Ok(Look::Confirmed(Box::new(r)));
             }
         }
-        let newest = rec.attempts.last().map(|a| a.hash);
-        if let Some(h) = newest
-            && client.knows(h).await?
-        {
-            return Ok(Look::Pending);
+        // Any attempt in the node's pool (an older one stays there when its
+        // replacement was refused).
+        for a in rec.attempts.iter().rev() {
+            if client.knows(a.hash).await? {
+                return Ok(Look::Pending);
+            }
         }
         let latest = client.nonce_latest(rec.from).await?;
         if latest > rec.nonce {
@@ -399,11 +400,19 @@ impl TxManager {
                 }
                 Look::Mined => {}
                 Look::Pending => {
+                    // A replacement the node refused earlier (an older attempt
+                    // is what it holds): offer the same bytes again.
+                    let newest = rec.attempts.len() - 1;
+                    if !rec.attempts[newest].broadcast {
+                        let _ = self.broadcast(client, &mut rec, newest).await;
+                    }
                     let head = client.head().await?;
+                    // Blocks since the newest attempt a node accepted.
                     let since = rec
                         .attempts
-                        .last()
-                        .and_then(|a| a.sent_block)
+                        .iter()
+                        .rev()
+                        .find_map(|a| a.sent_block)
                         .unwrap_or(head);
                     if head >= since + self.policy.replace_after_blocks {
                         self.replace(client, &mut rec).await?;
@@ -499,7 +508,12 @@ impl TxManager {
         rec.attempts.push(attempt);
         self.store.put_tx(rec)?;
         let i = rec.attempts.len() - 1;
-        let _ = self.broadcast(client, rec, i).await;
+        if self.broadcast(client, rec, i).await.is_err() {
+            // Refused (the older attempt stays in the pool): try again only
+            // after another `replace_after_blocks`, not on every poll.
+            rec.attempts[i].sent_block = client.head().await.ok();
+            self.store.put_tx(rec)?;
+        }
         Ok(())
     }
 
