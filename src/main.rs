@@ -4,8 +4,8 @@
 
 use anyhow::{Context, anyhow};
 use arbkeep::config::{self, Config, Secrets};
-use arbkeep::control::{self, ControlClient, ControlConfig, LedgerQueries};
-use arbkeep::engine::{Command, Engine, EngineHandle, EngineOptions, Mode};
+use arbkeep::control::{self, ControlClient, ControlConfig, ControlExtension, LedgerQueries};
+use arbkeep::engine::{Command, Engine, EngineHandle, EngineOptions, Keeper, Mode};
 use arbkeep::model::{Clock, CycleId, ScaledClock, TokenId, from_decimal};
 use arbkeep::notify::{self, WebhookConfig, WebhookFormat, WebhookUrl};
 use arbkeep::store::{InstanceLock, Store};
@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
+mod devnet;
 mod verbs;
 
 #[derive(Debug, Parser)]
@@ -115,6 +116,13 @@ enum Verb {
         #[arg(long, value_name = "DATA")]
         data: String,
     },
+    /// Start a local devnet (two anvil nodes with tokens, Uniswap V2 and
+    /// bridge stand-ins), write its config, and run until Ctrl-C.
+    Devnet {
+        /// Where the devnet config and the keeper's data go (default ./data/devnet-<time>).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Log in to a broker (interactive; no engine may run on the data dir).
     Auth {
         #[command(subcommand)]
@@ -192,6 +200,9 @@ fn settle_config(cli: &Cli) -> anyhow::Result<Config> {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Verb::Devnet { dir }) = &cli.verb {
+        return devnet::run(dir.clone()).await;
+    }
     let config = settle_config(&cli)?;
     let command = match &cli.verb {
         None => return run(&cli, config).await,
@@ -237,6 +248,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             cycle: *cycle,
             data: data.clone(),
         },
+        Some(Verb::Devnet { .. }) => unreachable!("handled above"),
     };
     let mut client = ControlClient::connect(&config.data_dir)
         .await?
@@ -294,10 +306,10 @@ async fn run(cli: &Cli, config: Config) -> anyhow::Result<()> {
     };
     match config.mode {
         Mode::Paper => run_paper(config, cli.drain, front).await,
-        Mode::Devnet | Mode::Live => Err(UsageError(format!(
-            "mode {:?} needs the EVM adapters, which this build does not have yet; use mode = \"paper\"",
-            config.mode
-        ))
+        Mode::Devnet => run_devnet(config, cli.drain, front).await,
+        Mode::Live => Err(UsageError(
+            "mode \"live\" needs the live bridge and swap adapters, which this build does not have yet; use \"paper\" or \"devnet\"".into(),
+        )
         .into()),
     }
 }
@@ -325,44 +337,103 @@ async fn run_paper(config: Config, drain: bool, front: Front) -> anyhow::Result<
         speed_milli: Some(config.paper.speed_milli),
         drain,
     };
-    let control = config.control.clone();
-    let notify_cfg = config.notify.clone();
-    let stellar = if config.stellar_arb.enabled {
-        let wired = arbkeep::strategy::stellar_arb::wiring::paper(
-            &config.stellar_arb,
-            &dir,
-            config.paper.seed,
-        )?;
-        Some(wired)
-    } else {
-        None
-    };
-    let hedge = arbkeep::strategy::equity_hedge::paper_keeper(
+    // The strategies beside the loop, on the same paper clock and seed.
+    let mut keepers: Vec<Box<dyn Keeper>> = Vec::new();
+    let mut extensions: Vec<Arc<dyn ControlExtension>> = Vec::new();
+    if let Some(hedge) = arbkeep::strategy::equity_hedge::paper_keeper(
         &config.equity_hedge,
         &dir,
         config.paper.seed,
         clock.clone(),
-    )?;
-    let (mut engine, handle) = Engine::new(config, options, world, clock, store);
-    if let Some(keeper) = hedge {
+    )? {
+        keepers.push(hedge);
+    }
+    if config.stellar_arb.enabled {
+        let (keeper, ws) = arbkeep::strategy::stellar_arb::wiring::paper(
+            &config.stellar_arb,
+            &dir,
+            config.paper.seed,
+        )?;
+        keepers.push(keeper);
+        extensions.push(ws);
+    }
+    let strategies = Strategies {
+        keepers,
+        extensions,
+    };
+    serve(config, options, world, clock, store, strategies, front).await
+}
+
+/// Keepers beside the loop, and the control-API extensions they serve.
+#[derive(Default)]
+struct Strategies {
+    keepers: Vec<Box<dyn Keeper>>,
+    extensions: Vec<Arc<dyn ControlExtension>>,
+}
+
+/// The EVM adapters against the devnet's nodes, on the system clock.
+async fn run_devnet(config: Config, drain: bool, front: Front) -> anyhow::Result<()> {
+    use arbkeep::venue::evm::{EvmStore, EvmVenue, Wallet};
+    let secrets = Secrets::from_env()?;
+    let wallet = Wallet::from_secrets(&secrets).map_err(|e| UsageError(e.to_string()))?;
+    let Some(evm) = config.evm.clone() else {
+        return Err(UsageError("devnet mode needs an [evm] section".into()).into());
+    };
+    let dir = config.data_dir.clone();
+    let clock: Arc<dyn Clock> = Arc::new(arbkeep::model::SystemClock);
+    let journal = Arc::new(EvmStore::open(&dir)?);
+    let venue = EvmVenue::connect(&evm, wallet, journal, clock.clone(), "devnet")
+        .await
+        .map_err(|e| UsageError(e.to_string()))?;
+    let store = Store::open(&dir, Mode::Devnet)?;
+    let options = EngineOptions {
+        mode: Mode::Devnet,
+        speed_milli: None,
+        drain,
+    };
+    let strategies = Strategies::default();
+    serve(
+        config,
+        options,
+        Arc::new(venue),
+        clock,
+        store,
+        strategies,
+        front,
+    )
+    .await
+}
+
+/// Engine, control API, webhooks and a front end, until told to stop.
+async fn serve<V: arbkeep::venue::LoopVenue>(
+    config: Config,
+    options: EngineOptions,
+    venue: Arc<V>,
+    clock: Arc<dyn Clock>,
+    store: Store,
+    strategies: Strategies,
+    front: Front,
+) -> anyhow::Result<()> {
+    let dir = config.data_dir.clone();
+    let title = options.mode.label().to_ascii_lowercase();
+    let control = config.control.clone();
+    let notify_cfg = config.notify.clone();
+    let (mut engine, handle) = Engine::new(config, options, venue, clock, store);
+    for keeper in strategies.keepers {
         engine.add_keeper(keeper);
     }
     let reader = engine.reader();
     let (stop, stopped) = watch::channel(false);
-    let stellar_ws = stellar.map(|(keeper, ws)| {
-        engine.add_keeper(keeper);
-        ws
-    });
     let mut engine_task = tokio::spawn(engine.run(stopped));
 
     let server = if control.enabled {
         let cfg = ControlConfig::new(&dir)
             .with_port(control.port)
             .with_extension(Arc::new(LedgerQueries::new(reader)));
-        let cfg = match stellar_ws {
-            Some(ws) => cfg.with_extension(ws),
-            None => cfg,
-        };
+        let cfg = strategies
+            .extensions
+            .into_iter()
+            .fold(cfg, |cfg, ext| cfg.with_extension(ext));
         let server = control::serve(handle.clone(), cfg)
             .await
             .context("control API")?;
@@ -384,7 +455,7 @@ async fn run_paper(config: Config, drain: bool, front: Front) -> anyhow::Result<
     }
 
     let ended = tokio::select! {
-        _ = wait_for_front(&handle, front.headless, front.run_for) => None,
+        _ = wait_for_front(&handle, front.headless, front.run_for, &title) => None,
         // The engine ends by itself when drained, or on an error it cannot pass.
         ended = &mut engine_task => Some(ended),
     };
@@ -404,11 +475,11 @@ async fn run_paper(config: Config, drain: bool, front: Front) -> anyhow::Result<
 
 /// Headless: a signal or the end of --run-for. Console: the operator quits
 /// (the console handles its own signals), or --run-for ends.
-async fn wait_for_front(handle: &EngineHandle, headless: bool, run_for: Option<u64>) {
+async fn wait_for_front(handle: &EngineHandle, headless: bool, run_for: Option<u64>, title: &str) {
     if headless {
         return wait_for_stop(run_for).await;
     }
-    let console = ui::run(handle.clone(), UiOptions::from_env("paper"));
+    let console = ui::run(handle.clone(), UiOptions::from_env(title));
     tokio::select! {
         result = console => if let Err(e) = result {
             tracing::error!(error = %e, "console ended");
@@ -425,7 +496,7 @@ async fn sleep_for(run_for: Option<u64>) {
 }
 
 /// Ctrl-C, SIGTERM, SIGHUP, or the end of --run-for.
-async fn wait_for_stop(run_for: Option<u64>) {
+pub(crate) async fn wait_for_stop(run_for: Option<u64>) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).ok();
     let mut hup = signal(SignalKind::hangup()).ok();

@@ -190,7 +190,7 @@ fn describe(e: &reqwest::Error) -> String {
 
 /// reqwest is built without a default crypto provider (to keep aws-lc out);
 /// use ring unless the process already chose one.
-pub(crate) fn ensure_crypto_provider() {
+pub fn ensure_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Err only means another thread installed one first; that one is used.
         let _ = rustls::crypto::ring::default_provider().install_default();

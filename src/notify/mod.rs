@@ -8,12 +8,12 @@
 //! goes into a payload or a log line.
 
 mod deliver;
+pub use deliver::ensure_crypto_provider;
 mod payload;
 mod queue;
 mod url;
 
 /// Shared with other HTTPS clients (the Schwab adapter).
-pub(crate) use deliver::ensure_crypto_provider;
 pub use payload::{WebhookFormat, payload};
 pub use url::{WEBHOOK_URL_ENV, WebhookUrl};
 

@@ -3,6 +3,7 @@
 //! call the engine; they answer questions and carry out intents.
 
 pub mod broker;
+pub mod evm;
 pub mod logs;
 pub mod schwab;
 pub mod sim;

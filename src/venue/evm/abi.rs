@@ -1,0 +1,140 @@
+//! The contract interfaces the adapters call, as `sol!` bindings: ERC-20,
+//! WETH9, Uniswap V2 router and factory, the devnet's bridge stand-ins and
+//! the Raindex V4 event emitter.
+
+use alloy::sol;
+
+sol! {
+    interface IERC20 {
+        function balanceOf(address owner) external view returns (uint256);
+        function allowance(address owner, address spender) external view returns (uint256);
+        function approve(address spender, uint256 value) external returns (bool);
+        function transfer(address to, uint256 value) external returns (bool);
+        function decimals() external view returns (uint8);
+        function symbol() external view returns (string);
+        event Transfer(address indexed from, address indexed to, uint256 value);
+    }
+
+    interface IDevToken {
+        function mint(address to, uint256 value) external;
+        function setMinter(address account, bool allowed) external;
+    }
+
+    interface IWETH9 {
+        function deposit() external payable;
+        event Deposit(address indexed dst, uint256 wad);
+        event Withdrawal(address indexed src, uint256 wad);
+    }
+
+    interface IUniswapV2Router02 {
+        function factory() external view returns (address);
+        function WETH() external view returns (address);
+        function getAmountsOut(uint256 amountIn, address[] calldata path) external view returns (uint256[] memory amounts);
+        function swapExactTokensForTokens(uint256 amountIn, uint256 amountOutMin, address[] calldata path, address to, uint256 deadline) external returns (uint256[] memory amounts);
+        function swapExactETHForTokens(uint256 amountOutMin, address[] calldata path, address to, uint256 deadline) external payable returns (uint256[] memory amounts);
+        function swapExactTokensForETH(uint256 amountIn, uint256 amountOutMin, address[] calldata path, address to, uint256 deadline) external returns (uint256[] memory amounts);
+        function addLiquidity(address tokenA, address tokenB, uint256 amountADesired, uint256 amountBDesired, uint256 amountAMin, uint256 amountBMin, address to, uint256 deadline) external returns (uint256 amountA, uint256 amountB, uint256 liquidity);
+        function addLiquidityETH(address token, uint256 amountTokenDesired, uint256 amountTokenMin, uint256 amountETHMin, address to, uint256 deadline) external payable returns (uint256 amountToken, uint256 amountETH, uint256 liquidity);
+    }
+
+    interface IUniswapV2Factory {
+        function getPair(address tokenA, address tokenB) external view returns (address pair);
+    }
+
+    interface IStargateStandIn {
+        function nativeFee() external view returns (uint256);
+        function feeBps() external view returns (uint16);
+        function quoteSend(uint256 amount) external view returns (uint256 fee, uint256 amountReceived);
+        function send(address token, uint32 dstEid, address to, uint256 amount) external payable returns (bytes32 guid);
+        function deliver(bytes32 guid, uint32 srcEid, address token, address to, uint256 amount) external;
+        function delivered(bytes32 guid) external view returns (bool);
+        event OFTSent(bytes32 indexed guid, uint32 dstEid, address indexed fromAddress, uint256 amountSentLD, uint256 amountReceivedLD);
+        event OFTReceived(bytes32 indexed guid, uint32 srcEid, address indexed toAddress, uint256 amountReceivedLD);
+        event StandInSend(bytes32 indexed guid, address token, address to);
+    }
+
+    struct Withdrawal {
+        uint256 nonce;
+        address from;
+        address l1Token;
+        address to;
+        uint256 amount;
+    }
+
+    interface ITunnelL2Bridge {
+        function setTunnelToken(address l2Token, address l1Token) external;
+        function withdraw(address l2Token, uint256 amount) external returns (bytes32 withdrawalHash);
+        event WithdrawalInitiated(bytes32 indexed withdrawalHash, address indexed from, address indexed l2Token, uint256 nonce, address l1Token, address to, uint256 amount);
+    }
+
+    interface ITunnelPortal {
+        function latestBlockNumber() external view returns (uint256);
+        function proposeL2Output(uint256 l2BlockNumber, bytes32[] calldata withdrawalHashes) external;
+        function outputIndexPlusOne(bytes32 withdrawalHash) external view returns (uint256);
+        function provenWithdrawals(bytes32 withdrawalHash) external view returns (uint128 outputIndex, uint128 timestamp);
+        function finalizedWithdrawals(bytes32 withdrawalHash) external view returns (bool);
+        function finalizeAt(bytes32 withdrawalHash) external view returns (uint256);
+        function proveWithdrawalTransaction(Withdrawal calldata w) external;
+        function finalizeWithdrawalTransaction(Withdrawal calldata w) external;
+        event WithdrawalProven(bytes32 indexed withdrawalHash, address indexed from, address indexed to);
+        event WithdrawalFinalized(bytes32 indexed withdrawalHash, bool success);
+    }
+
+    /// Raindex IOrderBookV4's fill events (shared/reference/st0x.md §4).
+    #[sol(all_derives)]
+    interface IRaindexV4 {
+        struct IO { address token; uint8 decimals; uint256 vaultId; }
+        struct EvaluableV3 { address interpreter; address store; bytes bytecode; }
+        struct OrderV3 { address owner; EvaluableV3 evaluable; IO[] validInputs; IO[] validOutputs; bytes32 nonce; }
+        struct ClearConfig { uint256 aliceInputIOIndex; uint256 aliceOutputIOIndex; uint256 bobInputIOIndex; uint256 bobOutputIOIndex; uint256 aliceBountyVaultId; uint256 bobBountyVaultId; }
+        struct ClearStateChange { uint256 aliceOutput; uint256 bobOutput; uint256 aliceInput; uint256 bobInput; }
+        struct SignedContextV1 { address signer; uint256[] context; bytes signature; }
+        struct TakeOrderConfigV3 { OrderV3 order; uint256 inputIOIndex; uint256 outputIOIndex; SignedContextV1[] signedContext; }
+        event ClearV2(address sender, OrderV3 alice, OrderV3 bob, ClearConfig clearConfig);
+        event AfterClear(address sender, ClearStateChange clearStateChange);
+        event TakeOrderV2(address sender, TakeOrderConfigV3 config, uint256 input, uint256 output);
+        function clear(OrderV3 calldata alice, OrderV3 calldata bob, ClearConfig calldata clearConfig, ClearStateChange calldata change) external;
+        function takeOrder(TakeOrderConfigV3 calldata config, uint256 input, uint256 output) external;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::sol_types::SolEvent;
+
+    #[test]
+    fn raindex_topics_match_the_reference() {
+        // shared/reference/st0x.md §4.2 and evm.md §3.2.
+        assert_eq!(
+            IRaindexV4::ClearV2::SIGNATURE_HASH.to_string(),
+            "0x692ee69af2843c70772be93470669f3c73e583316a047b6bfefdae5629de37ce"
+        );
+        assert_eq!(
+            IRaindexV4::AfterClear::SIGNATURE_HASH.to_string(),
+            "0x3f20e55919cca701abb2a40ab72542b25ea7eed63a50f979dd2cd3231e5f488d"
+        );
+        assert_eq!(
+            IRaindexV4::TakeOrderV2::SIGNATURE,
+            "TakeOrderV2(address,((address,(address,address,bytes),(address,uint8,uint256)[],(address,uint8,uint256)[],bytes32),uint256,uint256,(address,uint256[],bytes)[]),uint256,uint256)"
+        );
+        assert!(
+            !IRaindexV4::TakeOrderV2::SIGNATURE_HASH
+                .to_string()
+                .starts_with("0xdb6a7f7c")
+        );
+    }
+
+    #[test]
+    fn stargate_events_keep_layerzero_topics() {
+        // evm.md §6.
+        assert_eq!(
+            IStargateStandIn::OFTSent::SIGNATURE_HASH.to_string(),
+            "0x85496b760a4b7f8d66384b9df21b381f5d1b1e79f229a47aaf4c232edc2fe59a"
+        );
+        assert_eq!(
+            IStargateStandIn::OFTReceived::SIGNATURE_HASH.to_string(),
+            "0xefed6d3500546b29533b128a29e3a94d70788727f0507505ac12eaf2e578fd9c"
+        );
+    }
+}

@@ -1,0 +1,363 @@
+//! One chain as the adapters see it: an HTTP provider (and a WebSocket one
+//! when configured), the chain id checked at start against the config, and
+//! every call under a timeout with its error classified (rule 4): a revert
+//! is `Rejected` with its decoded reason, anything else `Transient`.
+
+use crate::config::EvmChainConfig;
+use crate::model::Chain;
+use crate::venue::VenueError;
+use alloy::eips::BlockNumberOrTag;
+use alloy::network::TransactionBuilder;
+use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder, WsConnect};
+use alloy::rpc::types::{Filter, Log, TransactionReceipt, TransactionRequest};
+use alloy::sol_types::SolCall;
+use alloy::transports::{RpcError, TransportErrorKind};
+use std::future::IntoFuture;
+use std::time::{Duration, Instant};
+
+/// Start-up errors of the EVM adapters: each says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum EvmError {
+    #[error(
+        "{chain} RPC {url} is chain id {found}, but the config says {expected} (evm.{key}.chain_id): is this the right endpoint?"
+    )]
+    WrongChain {
+        chain: Chain,
+        key: &'static str,
+        url: String,
+        expected: u64,
+        found: u64,
+    },
+    #[error("{chain} RPC {url} does not answer: {reason}")]
+    Unreachable {
+        chain: Chain,
+        url: String,
+        reason: String,
+    },
+    #[error("{chain}: {problem}")]
+    Contract { chain: Chain, problem: String },
+    #[error(transparent)]
+    Wallet(#[from] super::wallet::WalletError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+pub struct ChainClient {
+    pub chain: Chain,
+    pub chain_id: u64,
+    pub url: String,
+    http: DynProvider,
+    ws: Option<DynProvider>,
+    timeout: Duration,
+}
+
+fn key(chain: Chain) -> &'static str {
+    match chain {
+        Chain::Hemi => "hemi",
+        Chain::Ethereum => "ethereum",
+    }
+}
+
+/// A revert's reason from an RPC error, when it is one.
+pub fn revert_reason(e: &RpcError<TransportErrorKind>) -> Option<String> {
+    let payload = e.as_error_resp()?;
+    if let Some(data) = payload.as_revert_data() {
+        return Some(
+            alloy::sol_types::decode_revert_reason(&data)
+                .unwrap_or_else(|| format!("reverted with data {data}")),
+        );
+    }
+    let m = payload.message.to_lowercase();
+    (m.contains("revert") || m.contains("execution reverted")).then(|| payload.message.to_string())
+}
+
+impl ChainClient {
+    /// Connect and check the chain id against the config.
+    pub async fn connect(
+        chain: Chain,
+        cfg: &EvmChainConfig,
+        timeout: Duration,
+    ) -> Result<ChainClient, EvmError> {
+        let unreachable = |reason: String| EvmError::Unreachable {
+            chain,
+            url: cfg.rpc_url.clone(),
+            reason,
+        };
+        // alloy shares the crate's reqwest, built without a TLS provider.
+        crate::notify::ensure_crypto_provider();
+        let url = cfg
+            .rpc_url
+            .parse()
+            .map_err(|e| unreachable(format!("bad URL: {e}")))?;
+        let http = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .connect_http(url)
+            .erased();
+        let found = tokio::time::timeout(timeout, http.get_chain_id().into_future())
+            .await
+            .map_err(|_| unreachable(format!("no answer within {timeout:?}")))?
+            .map_err(|e| unreachable(e.to_string()))?;
+        let wrong = |url: &str, found: u64| EvmError::WrongChain {
+            chain,
+            key: key(chain),
+            url: url.to_string(),
+            expected: cfg.chain_id,
+            found,
+        };
+        if found != cfg.chain_id {
+            return Err(wrong(&cfg.rpc_url, found));
+        }
+        let ws = match &cfg.ws_url {
+            None => None,
+            Some(ws_url) => {
+                let connect = ProviderBuilder::new()
+                    .disable_recommended_fillers()
+                    .connect_ws(WsConnect::new(ws_url.clone()));
+                let p = tokio::time::timeout(timeout, connect)
+                    .await
+                    .map_err(|_| unreachable(format!("{ws_url}: no answer within {timeout:?}")))?
+                    .map_err(|e| unreachable(format!("{ws_url}: {e}")))?
+                    .erased();
+                let found = tokio::time::timeout(timeout, p.get_chain_id().into_future())
+                    .await
+                    .map_err(|_| unreachable(format!("{ws_url}: no answer")))?
+                    .map_err(|e| unreachable(format!("{ws_url}: {e}")))?;
+                if found != cfg.chain_id {
+                    return Err(wrong(ws_url, found));
+                }
+                Some(p)
+            }
+        };
+        Ok(ChainClient {
+            chain,
+            chain_id: found,
+            url: cfg.rpc_url.clone(),
+            http,
+            ws,
+            timeout,
+        })
+    }
+
+    pub fn provider(&self) -> &DynProvider {
+        &self.http
+    }
+
+    pub fn has_ws(&self) -> bool {
+        self.ws.is_some()
+    }
+
+    /// Run one RPC call under the timeout; a timeout is transient.
+    async fn timed<T>(
+        &self,
+        what: &str,
+        call: impl IntoFuture<Output = Result<T, RpcError<TransportErrorKind>>>,
+    ) -> Result<Result<T, RpcError<TransportErrorKind>>, VenueError> {
+        tokio::time::timeout(self.timeout, call.into_future())
+            .await
+            .map_err(|_| {
+                VenueError::Transient(format!(
+                    "{} {what}: no answer within {:?}",
+                    self.chain, self.timeout
+                ))
+            })
+    }
+
+    /// Run one RPC call under the timeout; failures are transient.
+    pub async fn rpc<T>(
+        &self,
+        what: &str,
+        call: impl IntoFuture<Output = Result<T, RpcError<TransportErrorKind>>>,
+    ) -> Result<T, VenueError> {
+        self.timed(what, call)
+            .await?
+            .map_err(|e| VenueError::Transient(format!("{} {what}: {e}", self.chain)))
+    }
+
+    /// `eth_call` from `from` (latest block); a revert is `Rejected`.
+    pub async fn call_raw(
+        &self,
+        from: Option<Address>,
+        to: Address,
+        data: Bytes,
+        value: U256,
+    ) -> Result<Bytes, VenueError> {
+        let mut tx = TransactionRequest::default()
+            .with_to(to)
+            .with_input(data)
+            .with_value(value);
+        if let Some(from) = from {
+            tx = tx.with_from(from);
+        }
+        match self.timed("eth_call", self.http.call(tx)).await? {
+            Ok(out) => Ok(out),
+            Err(e) => match revert_reason(&e) {
+                Some(reason) => Err(VenueError::Rejected(reason)),
+                None => Err(VenueError::Transient(format!(
+                    "{} eth_call: {e}",
+                    self.chain
+                ))),
+            },
+        }
+    }
+
+    /// A view call, decoded.
+    pub async fn view<C: SolCall>(&self, to: Address, call: C) -> Result<C::Return, VenueError> {
+        let out = self
+            .call_raw(None, to, call.abi_encode().into(), U256::ZERO)
+            .await?;
+        C::abi_decode_returns(&out).map_err(|e| {
+            VenueError::Rejected(format!(
+                "{} {to}: cannot decode {}: {e}",
+                self.chain,
+                C::SIGNATURE
+            ))
+        })
+    }
+
+    /// Gas for a call from `from`; a revert is `Rejected` with its reason.
+    pub async fn estimate_gas(
+        &self,
+        from: Address,
+        to: Address,
+        data: Bytes,
+        value: U256,
+    ) -> Result<u64, VenueError> {
+        let tx = TransactionRequest::default()
+            .with_from(from)
+            .with_to(to)
+            .with_input(data)
+            .with_value(value);
+        match self
+            .timed("eth_estimateGas", self.http.estimate_gas(tx))
+            .await?
+        {
+            Ok(gas) => Ok(gas),
+            Err(e) => match revert_reason(&e) {
+                Some(reason) => Err(VenueError::Rejected(reason)),
+                None if e.to_string().contains("insufficient funds") => Err(VenueError::Rejected(
+                    format!("{}: insufficient funds for gas and value", self.chain),
+                )),
+                None => Err(VenueError::Transient(format!(
+                    "{} eth_estimateGas: {e}",
+                    self.chain
+                ))),
+            },
+        }
+    }
+
+    /// Why a mined call reverted: replayed with `eth_call` on the state before its block.
+    pub async fn replay_reason(
+        &self,
+        from: Address,
+        to: Address,
+        data: Bytes,
+        value: U256,
+        block: u64,
+    ) -> String {
+        let tx = TransactionRequest::default()
+            .with_from(from)
+            .with_to(to)
+            .with_input(data)
+            .with_value(value);
+        let at = BlockNumberOrTag::Number(block.saturating_sub(1));
+        match tokio::time::timeout(
+            self.timeout,
+            self.http.call(tx).block(at.into()).into_future(),
+        )
+        .await
+        {
+            Ok(Err(e)) => revert_reason(&e).unwrap_or_else(|| "reverted".into()),
+            _ => "reverted (no reason given)".into(),
+        }
+    }
+
+    pub async fn head(&self) -> Result<u64, VenueError> {
+        self.rpc("eth_blockNumber", self.http.get_block_number())
+            .await
+    }
+
+    /// Head, and how long the node took to answer: over the WebSocket when
+    /// configured (so a dead stream shows on the health panel), else HTTP.
+    pub async fn ping(&self) -> Result<(u64, Duration), VenueError> {
+        let started = Instant::now();
+        let head = match &self.ws {
+            Some(ws) => {
+                self.rpc("eth_blockNumber (ws)", ws.get_block_number())
+                    .await?
+            }
+            None => self.head().await?,
+        };
+        Ok((head, started.elapsed()))
+    }
+
+    /// Hash and timestamp (seconds) of a block, `None` past the head.
+    pub async fn block(&self, number: u64) -> Result<Option<(B256, u64)>, VenueError> {
+        let block = self
+            .rpc(
+                "eth_getBlockByNumber",
+                self.http
+                    .get_block_by_number(BlockNumberOrTag::Number(number)),
+            )
+            .await?;
+        Ok(block.map(|b| (b.header.hash, b.header.timestamp)))
+    }
+
+    pub async fn receipt(&self, hash: B256) -> Result<Option<TransactionReceipt>, VenueError> {
+        self.rpc(
+            "eth_getTransactionReceipt",
+            self.http.get_transaction_receipt(hash),
+        )
+        .await
+    }
+
+    /// Whether the node knows the transaction (pending or mined).
+    pub async fn knows(&self, hash: B256) -> Result<bool, VenueError> {
+        self.rpc(
+            "eth_getTransactionByHash",
+            self.http.get_transaction_by_hash(hash),
+        )
+        .await
+        .map(|t| t.is_some())
+    }
+
+    pub async fn nonce_latest(&self, who: Address) -> Result<u64, VenueError> {
+        self.rpc(
+            "eth_getTransactionCount",
+            self.http.get_transaction_count(who).latest(),
+        )
+        .await
+    }
+
+    pub async fn nonce_pending(&self, who: Address) -> Result<u64, VenueError> {
+        self.rpc(
+            "eth_getTransactionCount",
+            self.http.get_transaction_count(who).pending(),
+        )
+        .await
+    }
+
+    pub async fn native_balance(&self, who: Address) -> Result<U256, VenueError> {
+        self.rpc("eth_getBalance", self.http.get_balance(who)).await
+    }
+
+    pub async fn gas_price(&self) -> Result<u128, VenueError> {
+        self.rpc("eth_gasPrice", self.http.get_gas_price()).await
+    }
+
+    pub async fn logs(&self, filter: &Filter) -> Result<Vec<Log>, VenueError> {
+        self.rpc("eth_getLogs", self.http.get_logs(filter)).await
+    }
+
+    /// Broadcast signed bytes. `Ok(false)`: the node refused them outright
+    /// (the reason is in the error text of the log line).
+    pub async fn send_raw(&self, raw: &[u8]) -> Result<(), RpcError<TransportErrorKind>> {
+        match tokio::time::timeout(self.timeout, self.http.send_raw_transaction(raw)).await {
+            Ok(Ok(_pending)) => Ok(()),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(TransportErrorKind::custom_str(
+                "no answer to eth_sendRawTransaction",
+            )),
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! The EVM adapter's own journal, `evm.redb` in the data dir: every
+//! transaction it signs (committed before it is broadcast), the action each
+//! engine intent asked for, and the log watermarks. It is kept apart from
+//! the engine's store on purpose: the engine commits a step's intent before
+//! calling the venue and its outcome after, and it alone writes its store;
+//! the venue's chain-side journal must be durable inside one `execute`
+//! (between signing and broadcast), like the paper world's own file.
+
+use crate::model::Action;
+use crate::store::{StoreError, ensure_private_file};
+use crate::venue::VenueError;
+use alloy::primitives::{Address, B256, Bytes, U256};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+pub const FILE: &str = "evm.redb";
+
+/// (intent id, sequence within the intent) → TxRecord.
+const TXS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("evm_txs");
+/// intent id → the action it asked for.
+const INTENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("evm_intents");
+/// "chain_id:address" → log watermark.
+const WATERMARKS: TableDefinition<&str, &[u8]> = TableDefinition::new("evm_watermarks");
+
+/// One transaction the wallet signed, and every fee attempt at its nonce.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxRecord {
+    pub intent: String,
+    pub seq: u32,
+    /// "approve", "swap", "bridge", "prove", "finalize" …
+    pub purpose: String,
+    /// The intent's last transaction: its receipt is the step's receipt.
+    pub last: bool,
+    pub chain_id: u64,
+    pub from: Address,
+    pub nonce: u64,
+    pub to: Address,
+    pub value: U256,
+    pub data_hash: B256,
+    pub data: Bytes,
+    pub gas_limit: u64,
+    /// Signed versions at `nonce`, oldest first; each later one pays more.
+    pub attempts: Vec<Attempt>,
+    /// Hashes signed at an earlier nonce that a transaction we never signed
+    /// took: they can never be mined.
+    pub superseded: Vec<B256>,
+    pub mined: Option<Mined>,
+    pub committed_at: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub hash: B256,
+    pub max_fee_per_gas: u128,
+    pub max_priority_fee_per_gas: u128,
+    pub raw: Bytes,
+    /// The node accepted it (at least once).
+    pub broadcast: bool,
+    /// Head when it was first broadcast: replacement counts blocks from here.
+    pub sent_block: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mined {
+    pub hash: B256,
+    pub block_number: u64,
+    pub block_hash: B256,
+    pub success: bool,
+}
+
+impl TxRecord {
+    pub fn hashes(&self) -> impl Iterator<Item = B256> + '_ {
+        self.attempts
+            .iter()
+            .rev()
+            .map(|a| a.hash)
+            .chain(self.superseded.iter().copied())
+    }
+
+    pub fn label(&self) -> String {
+        format!("{}#{}", self.intent, self.seq)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntentRecord {
+    pub action: Action,
+    pub payload_hash: String,
+}
+
+pub struct EvmStore {
+    db: Database,
+}
+
+fn err(e: impl std::fmt::Display) -> VenueError {
+    VenueError::Transient(format!("evm journal: {e}"))
+}
+
+impl EvmStore {
+    pub fn open(dir: &Path) -> Result<EvmStore, StoreError> {
+        crate::store::ensure_private_dir(dir)?;
+        let path = dir.join(FILE);
+        ensure_private_file(&path)?;
+        let db = Database::create(&path).map_err(|e| StoreError::Database(e.to_string()))?;
+        let txn = db
+            .begin_write()
+            .map_err(|e| StoreError::Database(e.to_string()))?;
+        {
+            txn.open_table(TXS)
+                .map_err(|e| StoreError::Database(e.to_string()))?;
+            txn.open_table(INTENTS)
+                .map_err(|e| StoreError::Database(e.to_string()))?;
+            txn.open_table(WATERMARKS)
+                .map_err(|e| StoreError::Database(e.to_string()))?;
+        }
+        txn.commit()
+            .map_err(|e| StoreError::Database(e.to_string()))?;
+        Ok(EvmStore { db })
+    }
+
+    /// Durable before it returns.
+    pub fn put_tx(&self, rec: &TxRecord) -> Result<(), VenueError> {
+        let bytes = serde_json::to_vec(rec).map_err(err)?;
+        let txn = self.db.begin_write().map_err(err)?;
+        {
+            let mut t = txn.open_table(TXS).map_err(err)?;
+            t.insert((rec.intent.as_str(), rec.seq), bytes.as_slice())
+                .map_err(err)?;
+        }
+        txn.commit().map_err(err)
+    }
+
+    /// Forget a record whose only broadcast the node refused outright: no
+    /// node holds it, so its nonce is free again.
+    pub fn remove_tx(&self, intent: &str, seq: u32) -> Result<(), VenueError> {
+        let txn = self.db.begin_write().map_err(err)?;
+        {
+            let mut t = txn.open_table(TXS).map_err(err)?;
+            t.remove((intent, seq)).map_err(err)?;
+        }
+        txn.commit().map_err(err)
+    }
+
+    pub fn tx(&self, intent: &str, seq: u32) -> Result<Option<TxRecord>, VenueError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let t = txn.open_table(TXS).map_err(err)?;
+        match t.get((intent, seq)).map_err(err)? {
+            Some(v) => serde_json::from_slice(v.value()).map(Some).map_err(err),
+            None => Ok(None),
+        }
+    }
+
+    /// Every transaction of one intent, in sequence.
+    pub fn txs_of(&self, intent: &str) -> Result<Vec<TxRecord>, VenueError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let t = txn.open_table(TXS).map_err(err)?;
+        let mut out = Vec::new();
+        for row in t.range((intent, 0u32)..=(intent, u32::MAX)).map_err(err)? {
+            let (_, v) = row.map_err(err)?;
+            out.push(serde_json::from_slice(v.value()).map_err(err)?);
+        }
+        Ok(out)
+    }
+
+    pub fn all_txs(&self) -> Result<Vec<TxRecord>, VenueError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let t = txn.open_table(TXS).map_err(err)?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(err)? {
+            let (_, v) = row.map_err(err)?;
+            out.push(serde_json::from_slice(v.value()).map_err(err)?);
+        }
+        Ok(out)
+    }
+
+    pub fn put_intent(&self, id: &str, rec: &IntentRecord) -> Result<(), VenueError> {
+        let bytes = serde_json::to_vec(rec).map_err(err)?;
+        let txn = self.db.begin_write().map_err(err)?;
+        {
+            let mut t = txn.open_table(INTENTS).map_err(err)?;
+            t.insert(id, bytes.as_slice()).map_err(err)?;
+        }
+        txn.commit().map_err(err)
+    }
+
+    pub fn intent(&self, id: &str) -> Result<Option<IntentRecord>, VenueError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let t = txn.open_table(INTENTS).map_err(err)?;
+        match t.get(id).map_err(err)? {
+            Some(v) => serde_json::from_slice(v.value()).map(Some).map_err(err),
+            None => Ok(None),
+        }
+    }
+
+    pub fn put_watermark<T: Serialize>(&self, key: &str, value: &T) -> Result<(), VenueError> {
+        let bytes = serde_json::to_vec(value).map_err(err)?;
+        let txn = self.db.begin_write().map_err(err)?;
+        {
+            let mut t = txn.open_table(WATERMARKS).map_err(err)?;
+            t.insert(key, bytes.as_slice()).map_err(err)?;
+        }
+        txn.commit().map_err(err)
+    }
+
+    pub fn watermark<T: for<'de> Deserialize<'de>>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, VenueError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let t = txn.open_table(WATERMARKS).map_err(err)?;
+        match t.get(key).map_err(err)? {
+            Some(v) => serde_json::from_slice(v.value()).map(Some).map_err(err),
+            None => Ok(None),
+        }
+    }
+}

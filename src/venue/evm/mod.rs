@@ -1,0 +1,20 @@
+//! The EVM adapters (alloy 2.x): chains, wallet, transaction manager, ERC-20,
+//! Uniswap V2, the bridge routes, log ingestion, and the local devnet.
+
+pub mod abi;
+pub mod bridge;
+pub mod chain;
+pub mod crash;
+pub mod db;
+pub mod devnet;
+pub mod erc20;
+pub mod ingest;
+pub mod txmgr;
+pub mod uniswap;
+pub mod venue;
+pub mod wallet;
+
+pub use chain::{ChainClient, EvmError};
+pub use db::EvmStore;
+pub use venue::EvmVenue;
+pub use wallet::Wallet;

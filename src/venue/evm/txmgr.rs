@@ -1,0 +1,566 @@
+//! The transaction manager: one per wallet, serialised per chain. Every
+//! transaction is committed to the journal (nonce, target, calldata and its
+//! hash, value, and the signed bytes) before it is broadcast, and marked
+//! broadcast after. Fees are EIP-1559; a transaction not mined after
+//! `replace_after_blocks` is replaced at the same nonce with both its fee cap
+//! and its tip raised by at least 12.5 % (nodes ask 10 %). Receipts are
+//! awaited to the configured depth and checked to still be canonical.
+//!
+//! After a crash nothing is signed anew for the same step blindly: a record
+//! found without a receipt is looked up by every hash it has, the nonce is
+//! read from the chain, and the identical signed bytes are broadcast again
+//! (which cannot make a second transaction). Only when the chain shows the
+//! nonce taken by a transaction this wallet never signed — so none of ours
+//! can ever be mined — is the record moved to a fresh nonce.
+
+use super::chain::ChainClient;
+use super::crash;
+use super::db::{Attempt, EvmStore, Mined, TxRecord};
+use super::wallet::Wallet;
+use crate::model::Clock;
+use crate::venue::VenueError;
+use alloy::consensus::TxEip1559;
+use alloy::primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
+use alloy::rpc::types::TransactionReceipt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxPolicy {
+    pub confirmations: u64,
+    pub replace_after_blocks: u64,
+    pub max_fee_per_gas: u128,
+    pub max_priority_fee_per_gas: u128,
+    pub tx_timeout: Duration,
+    pub poll: Duration,
+}
+
+impl TxPolicy {
+    pub fn from_config(c: &crate::config::EvmConfig) -> Self {
+        TxPolicy {
+            confirmations: c.confirmations,
+            replace_after_blocks: c.replace_after_blocks,
+            max_fee_per_gas: c.max_fee_per_gas,
+            max_priority_fee_per_gas: c.max_priority_fee_per_gas,
+            tx_timeout: Duration::from_millis(c.tx_timeout_ms),
+            poll: Duration::from_millis(c.poll_interval_ms),
+        }
+    }
+}
+
+/// One transaction an intent needs.
+#[derive(Debug, Clone)]
+pub struct TxRequest {
+    pub intent: String,
+    pub seq: u32,
+    pub purpose: &'static str,
+    pub last: bool,
+    pub to: Address,
+    pub data: Bytes,
+    pub value: U256,
+}
+
+/// What the chain says about a record, found by looking only.
+#[derive(Debug, Clone)]
+pub enum Look {
+    /// Mined at the configured depth and still canonical.
+    Confirmed(Box<TransactionReceipt>),
+    /// Mined, not yet deep enough (or being re-checked after a reorg).
+    Mined,
+    /// The node has it in its pool.
+    Pending,
+    /// No node has it and its nonce is free: it was never broadcast, or dropped.
+    NotSent,
+    /// Its nonce was taken by a transaction we did not sign: ours can never mine.
+    NonceTaken,
+}
+
+pub struct TxManager {
+    store: Arc<EvmStore>,
+    wallet: Wallet,
+    policy: TxPolicy,
+    clock: Arc<dyn Clock>,
+    /// One sender per chain: nonces are assigned by one task at a time.
+    locks: [Mutex<()>; 2],
+}
+
+/// `v × 1.125`, rounded up.
+fn bump(v: u128) -> u128 {
+    v + v.div_ceil(8)
+}
+
+/// Node errors that mean "refused, not kept": the nonce stays free.
+fn refused(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    [
+        "insufficient funds",
+        "intrinsic gas too low",
+        "gas limit",
+        "exceeds block gas limit",
+        "fee cap",
+        "max fee per gas less than block base fee",
+        "invalid",
+        "chain id",
+    ]
+    .iter()
+    .any(|m| t.contains(m))
+        && !t.contains("nonce")
+}
+
+impl TxManager {
+    pub fn new(
+        store: Arc<EvmStore>,
+        wallet: Wallet,
+        policy: TxPolicy,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        TxManager {
+            store,
+            wallet,
+            policy,
+            clock,
+            locks: [Mutex::new(()), Mutex::new(())],
+        }
+    }
+
+    pub fn address(&self) -> Address {
+        self.wallet.address()
+    }
+
+    pub fn policy(&self) -> &TxPolicy {
+        &self.policy
+    }
+
+    pub fn store(&self) -> &EvmStore {
+        &self.store
+    }
+
+    fn lock(&self, client: &ChainClient) -> &Mutex<()> {
+        &self.locks[client.chain as usize]
+    }
+
+    /// Send `req` (or resume the one already recorded under its key) and wait
+    /// for its receipt at the configured depth. A revert is `Rejected` with
+    /// its reason; a wait past the timeout is `Unknown`.
+    pub async fn send(
+        &self,
+        client: &ChainClient,
+        req: TxRequest,
+    ) -> Result<TransactionReceipt, VenueError> {
+        let _one_sender = self.lock(client).lock().await;
+        let rec = match self.store.tx(&req.intent, req.seq)? {
+            Some(rec) => {
+                // Recorded earlier (before a crash): that transaction, as
+                // signed then, is the one to finish.
+                if rec.to != req.to
+                    || rec.data_hash != keccak256(&req.data)
+                    || rec.value != req.value
+                {
+                    tracing::info!(tx = %rec.label(), "resuming the recorded transaction, not today's rebuild of it");
+                }
+                rec
+            }
+            None => self.create(client, &req).await?,
+        };
+        self.drive(client, rec).await
+    }
+
+    /// Simulate, assign the nonce, sign, commit, broadcast. When the node
+    /// refuses the first broadcast outright the record is forgotten (nothing
+    /// was sent and its nonce is free) and the step is `Rejected`.
+    async fn create(&self, client: &ChainClient, req: &TxRequest) -> Result<TxRecord, VenueError> {
+        let from = self.address();
+        // A revert here sends nothing and commits nothing.
+        let estimate = client
+            .estimate_gas(from, req.to, req.data.clone(), req.value)
+            .await?;
+        let gas_limit = estimate + estimate / 5 + 10_000;
+        self.fill_gaps(client).await?;
+        let nonce = self.next_nonce(client).await?;
+        let (max_fee, tip) = self.fees(client).await?;
+        let mut rec = TxRecord {
+            intent: req.intent.clone(),
+            seq: req.seq,
+            purpose: req.purpose.to_string(),
+            last: req.last,
+            chain_id: client.chain_id,
+            from,
+            nonce,
+            to: req.to,
+            value: req.value,
+            data_hash: keccak256(&req.data),
+            data: req.data.clone(),
+            gas_limit,
+            attempts: Vec::new(),
+            superseded: Vec::new(),
+            mined: None,
+            committed_at: self.clock.now(),
+        };
+        let attempt = self.sign(&rec, max_fee, tip)?;
+        rec.attempts.push(attempt);
+        self.store.put_tx(&rec)?;
+        tracing::info!(tx = %rec.label(), chain = %client.chain, nonce, hash = %rec.attempts[0].hash, purpose = req.purpose, "transaction committed");
+        crash::point(&format!("{}:before_broadcast", rec.label()));
+        match self.broadcast(client, &mut rec, 0).await {
+            Err(reason) if refused(&reason) => {
+                tracing::warn!(tx = %rec.label(), %reason, "node refused the transaction; forgetting it");
+                self.store.remove_tx(&rec.intent, rec.seq)?;
+                return Err(VenueError::Rejected(format!(
+                    "{}: the node refused it: {reason}",
+                    client.chain
+                )));
+            }
+            _ => {}
+        }
+        crash::point(&format!("{}:after_broadcast", rec.label()));
+        Ok(rec)
+    }
+
+    /// The next nonce: past the chain's pending count and past every nonce
+    /// the journal holds (a recorded transaction not yet broadcast keeps its own).
+    async fn next_nonce(&self, client: &ChainClient) -> Result<u64, VenueError> {
+        let from = self.address();
+        let chain_nonce = client.nonce_pending(from).await?;
+        let journal_next = self
+            .store
+            .all_txs()?
+            .iter()
+            .filter(|r| r.chain_id == client.chain_id && r.from == from)
+            .map(|r| r.nonce + 1)
+            .max()
+            .unwrap_or(0);
+        Ok(chain_nonce.max(journal_next))
+    }
+
+    fn sign(&self, rec: &TxRecord, max_fee: u128, tip: u128) -> Result<Attempt, VenueError> {
+        let tx = TxEip1559 {
+            chain_id: rec.chain_id,
+            nonce: rec.nonce,
+            gas_limit: rec.gas_limit,
+            max_fee_per_gas: max_fee,
+            max_priority_fee_per_gas: tip,
+            to: TxKind::Call(rec.to),
+            value: rec.value,
+            input: rec.data.clone(),
+            ..TxEip1559::default()
+        };
+        let signed = self.wallet.sign(tx).map_err(VenueError::Rejected)?;
+        Ok(Attempt {
+            hash: signed.hash,
+            max_fee_per_gas: max_fee,
+            max_priority_fee_per_gas: tip,
+            raw: signed.raw,
+            broadcast: false,
+            sent_block: None,
+        })
+    }
+
+    /// Broadcast attempt `i` (identical bytes every time) and note it.
+    async fn broadcast(
+        &self,
+        client: &ChainClient,
+        rec: &mut TxRecord,
+        i: usize,
+    ) -> Result<(), String> {
+        let raw = rec.attempts[i].raw.clone();
+        let outcome = client.send_raw(&raw).await;
+        let accepted = match &outcome {
+            Ok(()) => true,
+            Err(e) => {
+                let t = e.to_string().to_ascii_lowercase();
+                t.contains("already known") || t.contains("already imported")
+            }
+        };
+        if accepted && !rec.attempts[i].broadcast {
+            rec.attempts[i].broadcast = true;
+            rec.attempts[i].sent_block = client.head().await.ok();
+            if let Err(e) = self.store.put_tx(rec) {
+                tracing::warn!(tx = %rec.label(), error = %e, "cannot note the broadcast; it will be looked up");
+            }
+        }
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(_) if accepted => Ok(()),
+            Err(e) => {
+                let reason = e.to_string();
+                tracing::warn!(tx = %rec.label(), hash = %rec.attempts[i].hash, %reason, "broadcast not accepted");
+                Err(reason)
+            }
+        }
+    }
+
+    /// Suggested EIP-1559 fees, within the configured ceilings.
+    async fn fees(&self, client: &ChainClient) -> Result<(u128, u128), VenueError> {
+        use alloy::providers::Provider;
+        let est = client
+            .rpc("fee estimate", client.provider().estimate_eip1559_fees())
+            .await?;
+        let tip = est
+            .max_priority_fee_per_gas
+            .clamp(1, self.policy.max_priority_fee_per_gas);
+        let max_fee = est
+            .max_fee_per_gas
+            .max(tip)
+            .min(self.policy.max_fee_per_gas);
+        Ok((max_fee, tip))
+    }
+
+    /// Every journal record on this chain that is not mined and whose nonce
+    /// the chain has not passed is made known to the node again (identical
+    /// bytes), lowest nonce first: a later nonce never waits on a gap.
+    async fn fill_gaps(&self, client: &ChainClient) -> Result<(), VenueError> {
+        let from = self.address();
+        let latest = client.nonce_latest(from).await?;
+        let mut open: Vec<TxRecord> = self
+            .store
+            .all_txs()?
+            .into_iter()
+            .filter(|r| {
+                r.chain_id == client.chain_id
+                    && r.from == from
+                    && r.mined.is_none()
+                    && r.nonce >= latest
+            })
+            .collect();
+        open.sort_by_key(|r| r.nonce);
+        for mut rec in open {
+            let newest = rec.attempts.len() - 1;
+            if !client.knows(rec.attempts[newest].hash).await? {
+                tracing::info!(tx = %rec.label(), nonce = rec.nonce, "re-broadcasting a recorded transaction (same bytes)");
+                let _ = self.broadcast(client, &mut rec, newest).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Look only: where a recorded transaction stands.
+    pub async fn look(&self, client: &ChainClient, rec: &TxRecord) -> Result<Look, VenueError> {
+        for hash in rec.hashes() {
+            if let Some(r) = client.receipt(hash).await? {
+                let head = client.head().await?;
+                let depth = head.saturating_sub(r.block_number.unwrap_or(u64::MAX)) + 1;
+                if depth < self.policy.confirmations {
+                    return Ok(Look::Mined);
+                }
+                let canonical = match (r.block_number, r.block_hash) {
+                    (Some(n), Some(h)) => client.block(n).await?.map(|(hash, _)| hash) == Some(h),
+                    _ => false,
+                };
+                if !canonical {
+                    return Ok(Look::Mined);
+                }
+                if rec.mined.is_none() {
+                    // Found by looking (after a crash): note it in the journal.
+                    let mut noted = rec.clone();
+                    noted.mined = Some(Mined {
+                        hash: r.transaction_hash,
+                        block_number: r.block_number.unwrap_or_default(),
+                        block_hash: r.block_hash.unwrap_or_default(),
+                        success: r.status(),
+                    });
+                    self.store.put_tx(&noted)?;
+                }
+                return Ok(Look::Confirmed(Box::new(r)));
+            }
+        }
+        // Any attempt in the node's pool (an older one stays there when its
+        // replacement was refused).
+        for a in rec.attempts.iter().rev() {
+            if client.knows(a.hash).await? {
+                return Ok(Look::Pending);
+            }
+        }
+        let latest = client.nonce_latest(rec.from).await?;
+        if latest > rec.nonce {
+            // Re-check: a receipt may have landed between the two reads.
+            for hash in rec.hashes() {
+                if client.receipt(hash).await?.is_some() {
+                    return Ok(Look::Mined);
+                }
+            }
+            return Ok(Look::NonceTaken);
+        }
+        Ok(Look::NotSent)
+    }
+
+    /// Wait for the record's receipt, re-broadcasting, replacing and
+    /// re-checking as needed.
+    async fn drive(
+        &self,
+        client: &ChainClient,
+        mut rec: TxRecord,
+    ) -> Result<TransactionReceipt, VenueError> {
+        let started = Instant::now();
+        loop {
+            let state = self.look(client, &rec).await?;
+            match &state {
+                Look::Confirmed(receipt) => {
+                    return self.finish(client, &mut rec, (**receipt).clone()).await;
+                }
+                Look::Mined => {}
+                Look::Pending => {
+                    // A replacement the node refused earlier (an older attempt
+                    // is what it holds): offer the same bytes again.
+                    let newest = rec.attempts.len() - 1;
+                    if !rec.attempts[newest].broadcast {
+                        let _ = self.broadcast(client, &mut rec, newest).await;
+                    }
+                    let head = client.head().await?;
+                    // Blocks since the newest attempt a node accepted.
+                    let since = rec
+                        .attempts
+                        .iter()
+                        .rev()
+                        .find_map(|a| a.sent_block)
+                        .unwrap_or(head);
+                    if head >= since + self.policy.replace_after_blocks {
+                        self.replace(client, &mut rec).await?;
+                    }
+                }
+                Look::NotSent => {
+                    let newest = rec.attempts.len() - 1;
+                    match self.broadcast(client, &mut rec, newest).await {
+                        Ok(()) => crash::point(&format!("{}:after_broadcast", rec.label())),
+                        // Dropped for paying too little (the base fee rose):
+                        // the same nonce again, with fees that can pay.
+                        Err(reason)
+                            if rec.attempts.iter().any(|a| a.broadcast)
+                                && reason.to_ascii_lowercase().contains("fee") =>
+                        {
+                            self.replace(client, &mut rec).await?;
+                        }
+                        Err(reason)
+                            if refused(&reason) && !rec.attempts.iter().any(|a| a.broadcast) =>
+                        {
+                            self.store.remove_tx(&rec.intent, rec.seq)?;
+                            return Err(VenueError::Rejected(format!(
+                                "{}: the node refused it: {reason}",
+                                client.chain
+                            )));
+                        }
+                        Err(_) => {}
+                    }
+                }
+                Look::NonceTaken => {
+                    // None of ours can be mined any more: move to a fresh nonce.
+                    let pending = self.next_nonce(client).await?;
+                    tracing::warn!(tx = %rec.label(), nonce = rec.nonce, new_nonce = pending, "nonce taken by a transaction we did not sign; re-signing at a fresh nonce");
+                    let old: Vec<B256> = rec.attempts.iter().map(|a| a.hash).collect();
+                    rec.superseded.extend(old);
+                    rec.nonce = pending;
+                    let (max_fee, tip) = self.fees(client).await?;
+                    rec.attempts = vec![self.sign(&rec, max_fee, tip)?];
+                    self.store.put_tx(&rec)?;
+                    let _ = self.broadcast(client, &mut rec, 0).await;
+                }
+            }
+            if started.elapsed() > self.policy.tx_timeout {
+                let hash = rec
+                    .attempts
+                    .last()
+                    .map(|a| a.hash.to_string())
+                    .unwrap_or_default();
+                return Err(VenueError::Unknown(format!(
+                    "{} ({hash}) not confirmed after {:?}; it may still be mined",
+                    rec.label(),
+                    self.policy.tx_timeout
+                )));
+            }
+            tokio::time::sleep(self.policy.poll).await;
+        }
+    }
+
+    /// Same nonce, target, calldata and value; fee cap and tip both up.
+    async fn replace(&self, client: &ChainClient, rec: &mut TxRecord) -> Result<(), VenueError> {
+        let Some(last) = rec.attempts.last().cloned() else {
+            return Ok(());
+        };
+        let (suggested_fee, suggested_tip) = self.fees(client).await?;
+        let tip = bump(last.max_priority_fee_per_gas).max(suggested_tip);
+        let base = client
+            .rpc(
+                "latest block",
+                alloy::providers::Provider::get_block_by_number(
+                    client.provider(),
+                    alloy::eips::BlockNumberOrTag::Latest,
+                ),
+            )
+            .await?
+            .and_then(|b| b.header.base_fee_per_gas)
+            .map(u128::from)
+            .unwrap_or(0);
+        let max_fee = bump(last.max_fee_per_gas)
+            .max(2 * base + tip)
+            .max(suggested_fee);
+        let (tip, max_fee) = (
+            tip.min(self.policy.max_priority_fee_per_gas),
+            max_fee.min(self.policy.max_fee_per_gas),
+        );
+        // Nodes refuse a replacement below +10 % on both fields.
+        if tip * 10 < last.max_priority_fee_per_gas * 11 || max_fee * 10 < last.max_fee_per_gas * 11
+        {
+            tracing::warn!(tx = %rec.label(), "cannot replace: the fee ceilings leave no room for a 10 % bump");
+            return Ok(());
+        }
+        let attempt = self.sign(rec, max_fee, tip)?;
+        tracing::warn!(tx = %rec.label(), nonce = rec.nonce, old = %last.hash, new = %attempt.hash, max_fee, tip, "replacing a transaction not mined in time");
+        rec.attempts.push(attempt);
+        self.store.put_tx(rec)?;
+        let i = rec.attempts.len() - 1;
+        if self.broadcast(client, rec, i).await.is_err() {
+            // Refused (the older attempt stays in the pool): try again only
+            // after another `replace_after_blocks`, not on every poll.
+            rec.attempts[i].sent_block = client.head().await.ok();
+            self.store.put_tx(rec)?;
+        }
+        Ok(())
+    }
+
+    /// Note the receipt; a revert becomes `Rejected` with its reason.
+    async fn finish(
+        &self,
+        client: &ChainClient,
+        rec: &mut TxRecord,
+        receipt: TransactionReceipt,
+    ) -> Result<TransactionReceipt, VenueError> {
+        let block_number = receipt.block_number.unwrap_or_default();
+        rec.mined = Some(Mined {
+            hash: receipt.transaction_hash,
+            block_number,
+            block_hash: receipt.block_hash.unwrap_or_default(),
+            success: receipt.status(),
+        });
+        self.store.put_tx(rec)?;
+        if receipt.status() {
+            return Ok(receipt);
+        }
+        let reason = client
+            .replay_reason(rec.from, rec.to, rec.data.clone(), rec.value, block_number)
+            .await;
+        Err(VenueError::Rejected(format!(
+            "{} {} reverted: {reason}",
+            rec.purpose, receipt.transaction_hash
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bumps_clear_the_ten_percent_rule() {
+        for v in [1u128, 7, 8, 100, 1_000_000_007, 2_000_000_000] {
+            assert!(bump(v) * 10 >= v * 11, "{v}");
+            assert!(bump(v) > v);
+        }
+    }
+
+    #[test]
+    fn refusals_are_told_from_nonce_trouble() {
+        assert!(refused("insufficient funds for gas * price + value"));
+        assert!(!refused("nonce too low"));
+        assert!(!refused("replacement transaction underpriced"));
+    }
+}

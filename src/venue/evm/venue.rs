@@ -1,0 +1,815 @@
+//! `LoopVenue` over real chains: quotes from the routers, balances from the
+//! wallet, intents carried out as transactions through the transaction
+//! manager, settled by looking at the journal and the chain.
+
+use super::abi::{
+    IERC20, IStargateStandIn, ITunnelL2Bridge, ITunnelPortal, IUniswapV2Router02, IWETH9,
+    Withdrawal,
+};
+use super::bridge;
+use super::chain::{ChainClient, EvmError};
+use super::crash;
+use super::db::{EvmStore, IntentRecord, TxRecord};
+use super::erc20;
+use super::txmgr::{Look, TxManager, TxPolicy, TxRequest};
+use super::uniswap;
+use super::wallet::Wallet;
+use crate::config::{EvmChainConfig, EvmConfig};
+use crate::model::intent::payload_hash;
+use crate::model::{
+    Action, BridgeTicket, Chain, Clock, Intent, IntentId, Receipt, Route, Timestamp, TokenId,
+    Units, format_units,
+};
+use crate::venue::{BridgeStatus, FeeSchedule, LoopVenue, VenueError, VenueHealth};
+use alloy::primitives::{Address, U256};
+use alloy::rpc::types::TransactionReceipt;
+use alloy::sol_types::SolCall;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Gas units assumed per action when pricing a cycle before sending.
+const SWAP_GAS: u128 = 180_000;
+const STARGATE_SEND_GAS: u128 = 140_000;
+const TUNNEL_INITIATE_GAS: u128 = 100_000;
+const PROVE_GAS: u128 = 120_000;
+const FINALIZE_GAS: u128 = 110_000;
+
+fn units(v: U256) -> Result<Units, VenueError> {
+    u128::try_from(v).map_err(|_| VenueError::Rejected(format!("amount {v} out of range")))
+}
+
+pub struct EvmVenue {
+    hemi: ChainClient,
+    ethereum: ChainClient,
+    cfg: EvmConfig,
+    tx: TxManager,
+    /// The router's WETH per chain (native ETH's stand-in on swap paths).
+    weth: [Address; 2],
+    /// "devnet" or "live", for the health panel.
+    label: &'static str,
+    clock: Arc<dyn Clock>,
+    /// Last head seen per chain and when it moved.
+    heads: Mutex<[Option<(u64, Timestamp)>; 2]>,
+}
+
+impl EvmVenue {
+    /// Connect both chains, check chain ids, contracts and token decimals.
+    pub async fn connect(
+        cfg: &EvmConfig,
+        wallet: Wallet,
+        store: Arc<EvmStore>,
+        clock: Arc<dyn Clock>,
+        label: &'static str,
+    ) -> Result<EvmVenue, EvmError> {
+        let timeout = Duration::from_millis(cfg.rpc_timeout_ms);
+        let hemi = ChainClient::connect(Chain::Hemi, &cfg.hemi, timeout).await?;
+        let ethereum = ChainClient::connect(Chain::Ethereum, &cfg.ethereum, timeout).await?;
+        let mut weth = [Address::ZERO; 2];
+        for (c, chain_cfg) in [(&hemi, &cfg.hemi), (&ethereum, &cfg.ethereum)] {
+            let problem = |problem: String| EvmError::Contract {
+                chain: c.chain,
+                problem,
+            };
+            weth[c.chain as usize] = c
+                .view(chain_cfg.router, IUniswapV2Router02::WETHCall {})
+                .await
+                .map_err(|e| {
+                    problem(format!(
+                        "router {} does not answer WETH(): {e}",
+                        chain_cfg.router
+                    ))
+                })?;
+            for (token, address) in &chain_cfg.tokens {
+                let found = erc20::decimals(c, *address).await.map_err(|e| {
+                    problem(format!(
+                        "{token} at {address} does not answer decimals(): {e}"
+                    ))
+                })?;
+                if found != token.decimals() {
+                    return Err(problem(format!(
+                        "{token} at {address} has {found} decimals; arbkeep expects {} — wrong address?",
+                        token.decimals()
+                    )));
+                }
+            }
+        }
+        let tx = TxManager::new(store, wallet, TxPolicy::from_config(cfg), clock.clone());
+        tracing::info!(wallet = %tx.address(), hemi = %hemi.url, ethereum = %ethereum.url, "EVM adapters connected");
+        Ok(EvmVenue {
+            hemi,
+            ethereum,
+            cfg: cfg.clone(),
+            tx,
+            weth,
+            label,
+            clock,
+            heads: Mutex::new([None, None]),
+        })
+    }
+
+    pub fn client(&self, chain: Chain) -> &ChainClient {
+        match chain {
+            Chain::Hemi => &self.hemi,
+            Chain::Ethereum => &self.ethereum,
+        }
+    }
+
+    fn client_by_id(&self, chain_id: u64) -> Result<&ChainClient, VenueError> {
+        [&self.hemi, &self.ethereum]
+            .into_iter()
+            .find(|c| c.chain_id == chain_id)
+            .ok_or_else(|| VenueError::Rejected(format!("no chain with id {chain_id}")))
+    }
+
+    fn chain_cfg(&self, chain: Chain) -> &EvmChainConfig {
+        match chain {
+            Chain::Hemi => &self.cfg.hemi,
+            Chain::Ethereum => &self.cfg.ethereum,
+        }
+    }
+
+    pub fn tx_manager(&self) -> &TxManager {
+        &self.tx
+    }
+
+    pub fn wallet(&self) -> Address {
+        self.tx.address()
+    }
+
+    /// The ERC-20 of `token` on `chain` (WETH defaults to the router's).
+    fn erc20(&self, chain: Chain, token: TokenId) -> Result<Address, VenueError> {
+        if let Some(a) = self.chain_cfg(chain).token(token) {
+            return Ok(a);
+        }
+        if token == TokenId::Weth {
+            return Ok(self.weth[chain as usize]);
+        }
+        Err(VenueError::Rejected(format!(
+            "{token} does not exist on {chain}"
+        )))
+    }
+
+    /// The address standing for `token` on a swap path (ETH → WETH).
+    fn path_address(&self, chain: Chain, token: TokenId) -> Result<Address, VenueError> {
+        if token.is_native() {
+            Ok(self.weth[chain as usize])
+        } else {
+            self.erc20(chain, token)
+        }
+    }
+
+    fn stargate(&self, chain: Chain) -> Result<Address, VenueError> {
+        self.chain_cfg(chain)
+            .stargate
+            .ok_or_else(|| VenueError::Rejected(format!("no Stargate configured on {chain}")))
+    }
+
+    fn tunnel(&self, chain: Chain) -> Result<Address, VenueError> {
+        self.chain_cfg(chain).tunnel.ok_or_else(|| {
+            VenueError::Rejected(format!("no tunnel contract configured on {chain}"))
+        })
+    }
+
+    /// The intent's last transaction.
+    async fn send(
+        &self,
+        chain: Chain,
+        intent: &str,
+        seq: u32,
+        purpose: &'static str,
+        call: (Address, alloy::primitives::Bytes, U256),
+    ) -> Result<TransactionReceipt, VenueError> {
+        let (to, data, value) = call;
+        self.tx
+            .send(
+                self.client(chain),
+                TxRequest {
+                    intent: intent.to_string(),
+                    seq,
+                    purpose,
+                    last: true,
+                    to,
+                    data,
+                    value,
+                },
+            )
+            .await
+    }
+
+    async fn approve(
+        &self,
+        chain: Chain,
+        intent: &str,
+        token: Address,
+        spender: Address,
+        amount: Units,
+    ) -> Result<(), VenueError> {
+        let want = erc20::Allowance {
+            token,
+            spender,
+            amount: U256::from(amount),
+            unlimited: self.cfg.unlimited_approvals,
+        };
+        erc20::ensure_allowance(&self.tx, self.client(chain), intent, 0, want).await
+    }
+
+    /// Send every transaction `action` needs (approve first when needed).
+    /// Once the intent's last transaction is recorded, only that one is
+    /// finished: nothing before it is looked at again.
+    async fn carry_out(&self, id: &str, action: &Action) -> Result<(), VenueError> {
+        if let Some(last) = self.tx.store().txs_of(id)?.into_iter().find(|r| r.last) {
+            let c = self.client_by_id(last.chain_id)?;
+            self.tx
+                .send(
+                    c,
+                    TxRequest {
+                        intent: id.to_string(),
+                        seq: last.seq,
+                        purpose: "resume",
+                        last: true,
+                        to: last.to,
+                        data: last.data.clone(),
+                        value: last.value,
+                    },
+                )
+                .await?;
+            return Ok(());
+        }
+        let me = self.wallet();
+        match action {
+            Action::Swap {
+                chain,
+                token_in,
+                token_out,
+                amount_in,
+                min_out,
+                deadline,
+            } => {
+                let chain = *chain;
+                let router = self.chain_cfg(chain).router;
+                let path = vec![
+                    self.path_address(chain, *token_in)?,
+                    self.path_address(chain, *token_out)?,
+                ];
+                // Refuse before the approve what the router would refuse
+                // after it: an approve's gas is spent even when the swap is not.
+                let c = self.client(chain);
+                let now = match c.block(c.head().await?).await? {
+                    Some((_, ts)) => ts,
+                    None => 0,
+                };
+                if deadline / 1000 <= now {
+                    return Err(VenueError::Rejected(
+                        "UniswapV2Router: EXPIRED (the swap's deadline has passed)".into(),
+                    ));
+                }
+                let quoted =
+                    uniswap::quote(c, router, path.clone(), U256::from(*amount_in)).await?;
+                if quoted < U256::from(*min_out) {
+                    return Err(VenueError::Rejected(format!(
+                        "UniswapV2Router: INSUFFICIENT_OUTPUT_AMOUNT (the pool gives {quoted} {token_out}, the step asks at least {min_out})"
+                    )));
+                }
+                if !token_in.is_native() {
+                    self.approve(chain, id, path[0], router, *amount_in).await?;
+                }
+                let (data, value) = uniswap::swap_call(
+                    token_in.is_native(),
+                    token_out.is_native(),
+                    path,
+                    U256::from(*amount_in),
+                    U256::from(*min_out),
+                    me,
+                    deadline / 1000,
+                )?;
+                self.send(chain, id, 1, "swap", (router, data, value))
+                    .await?;
+            }
+            Action::BridgeSend {
+                route: Route::Stargate,
+                token,
+                from,
+                to,
+                amount,
+            } => {
+                let sg = self.stargate(*from)?;
+                let (fee, _) = self
+                    .client(*from)
+                    .view(
+                        sg,
+                        IStargateStandIn::quoteSendCall {
+                            amount: U256::from(*amount),
+                        },
+                    )
+                    .await
+                    .map(|r| (r.fee, r.amountReceived))?;
+                let (token_address, value) = if token.is_native() {
+                    (Address::ZERO, fee + U256::from(*amount))
+                } else {
+                    let a = self.erc20(*from, *token)?;
+                    self.approve(*from, id, a, sg, *amount).await?;
+                    (a, fee)
+                };
+                let data = IStargateStandIn::sendCall {
+                    token: token_address,
+                    dstEid: self.chain_cfg(*to).eid,
+                    to: me,
+                    amount: U256::from(*amount),
+                }
+                .abi_encode();
+                self.send(*from, id, 1, "bridge", (sg, data.into(), value))
+                    .await?;
+            }
+            Action::BridgeSend {
+                route: Route::HemiTunnel,
+                token,
+                from,
+                to,
+                amount,
+            } => {
+                if (*from, *to) != (Chain::Hemi, Chain::Ethereum) || token.is_native() {
+                    return Err(VenueError::Rejected(format!(
+                        "the tunnel takes ERC-20s from Hemi to Ethereum, not {token} {from} → {to}"
+                    )));
+                }
+                let bridge = self.tunnel(Chain::Hemi)?;
+                let data = ITunnelL2Bridge::withdrawCall {
+                    l2Token: self.erc20(Chain::Hemi, *token)?,
+                    amount: U256::from(*amount),
+                }
+                .abi_encode();
+                let call = (bridge, data.into(), U256::ZERO);
+                self.send(Chain::Hemi, id, 0, "tunnel_initiate", call)
+                    .await?;
+            }
+            Action::Prove { ticket } => {
+                let w = self.withdrawal(ticket).await?;
+                let data = ITunnelPortal::proveWithdrawalTransactionCall { w }.abi_encode();
+                let portal = self.tunnel(Chain::Ethereum)?;
+                let call = (portal, data.into(), U256::ZERO);
+                self.send(Chain::Ethereum, id, 0, "prove", call).await?;
+            }
+            Action::Finalize { ticket } => {
+                let w = self.withdrawal(ticket).await?;
+                let data = ITunnelPortal::finalizeWithdrawalTransactionCall { w }.abi_encode();
+                let portal = self.tunnel(Chain::Ethereum)?;
+                let call = (portal, data.into(), U256::ZERO);
+                self.send(Chain::Ethereum, id, 0, "finalize", call).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The withdrawal a tunnel ticket names, from its initiating receipt on Hemi.
+    async fn withdrawal(&self, ticket: &BridgeTicket) -> Result<Withdrawal, VenueError> {
+        let hash: alloy::primitives::B256 = ticket.source_tx.parse().map_err(|_| {
+            VenueError::Rejected(format!("bad source transaction {:?}", ticket.source_tx))
+        })?;
+        let receipt = self.hemi.receipt(hash).await?.ok_or_else(|| {
+            VenueError::Transient(format!("Hemi has no receipt for {}", ticket.source_tx))
+        })?;
+        let (h, w) =
+            bridge::withdrawal_initiated(&receipt, self.tunnel(Chain::Hemi)?).ok_or_else(|| {
+                VenueError::Rejected(format!(
+                    "{} initiated no tunnel withdrawal",
+                    ticket.source_tx
+                ))
+            })?;
+        if h.to_string() != ticket.message_id.to_lowercase() {
+            return Err(VenueError::Rejected(format!(
+                "{} initiated withdrawal {h}, not {}",
+                ticket.source_tx, ticket.message_id
+            )));
+        }
+        Ok(w)
+    }
+
+    /// The step's receipt, from the journal and the chain: gas of every mined
+    /// transaction of the intent, amounts from the last one's logs.
+    async fn build(&self, id: &str, action: &Action) -> Result<Receipt, VenueError> {
+        let c = self.client(action.chain());
+        let me = self.wallet();
+        let mut gas: u128 = 0;
+        let mut last: Option<(TxRecord, TransactionReceipt)> = None;
+        for rec in self.tx.store().txs_of(id)? {
+            for hash in rec.hashes() {
+                if let Some(r) = c.receipt(hash).await? {
+                    gas += u128::from(r.gas_used) * r.effective_gas_price;
+                    if rec.last {
+                        last = Some((rec.clone(), r));
+                    }
+                    break;
+                }
+            }
+        }
+        let (rec, r) = last.ok_or_else(|| {
+            VenueError::Unknown(format!("{id}: its last transaction is not mined yet"))
+        })?;
+        let block = r.block_number.unwrap_or_default();
+        let at = c
+            .block(block)
+            .await?
+            .map(|(_, ts)| ts * 1000)
+            .unwrap_or_else(|| self.clock.now());
+        let mut receipt = Receipt {
+            tx_hash: r.transaction_hash.to_string(),
+            chain: c.chain,
+            at,
+            gas_fee: gas,
+            amount_in: 0,
+            amount_out: 0,
+            bridge_fee_native: 0,
+            bridge_fee_token: 0,
+            ticket: None,
+        };
+        match action {
+            Action::Swap {
+                chain,
+                token_out,
+                amount_in,
+                ..
+            } => {
+                receipt.amount_in = *amount_in;
+                let router = self.chain_cfg(*chain).router;
+                let weth = self.weth[*chain as usize];
+                let out = if token_out.is_native() {
+                    let mut out = U256::ZERO;
+                    for l in r.inner.logs() {
+                        if l.address() == weth
+                            && let Ok(w) = l.log_decode::<IWETH9::Withdrawal>()
+                            && w.inner.data.src == router
+                        {
+                            out += w.inner.data.wad;
+                        }
+                    }
+                    out
+                } else {
+                    received(&r, self.erc20(*chain, *token_out)?, None, me)
+                };
+                receipt.amount_out = units(out)?;
+            }
+            Action::BridgeSend {
+                route: Route::Stargate,
+                token,
+                from,
+                to,
+                amount,
+            } => {
+                let (guid, sent, received) = bridge::oft_sent(&r, self.stargate(*from)?)
+                    .ok_or_else(|| {
+                        VenueError::Rejected(format!("{} emitted no OFTSent", r.transaction_hash))
+                    })?;
+                let sent = units(sent)?;
+                let received = units(received)?;
+                let native_in = if token.is_native() {
+                    U256::from(*amount)
+                } else {
+                    U256::ZERO
+                };
+                receipt.amount_in = sent;
+                receipt.bridge_fee_native = units(rec.value - native_in)?;
+                receipt.bridge_fee_token = sent - received;
+                receipt.ticket = Some(BridgeTicket {
+                    route: Route::Stargate,
+                    token: *token,
+                    from: *from,
+                    to: *to,
+                    amount_sent: sent,
+                    expected_amount: received,
+                    message_id: guid.to_string(),
+                    source_tx: receipt.tx_hash.clone(),
+                    sent_at: at,
+                });
+            }
+            Action::BridgeSend {
+                route: Route::HemiTunnel,
+                token,
+                from,
+                to,
+                amount,
+            } => {
+                let (h, w) = bridge::withdrawal_initiated(&r, self.tunnel(Chain::Hemi)?)
+                    .ok_or_else(|| {
+                        VenueError::Rejected(format!(
+                            "{} initiated no withdrawal",
+                            r.transaction_hash
+                        ))
+                    })?;
+                let sent = units(w.amount)?;
+                receipt.amount_in = sent;
+                receipt.ticket = Some(BridgeTicket {
+                    route: Route::HemiTunnel,
+                    token: *token,
+                    from: *from,
+                    to: *to,
+                    amount_sent: *amount,
+                    expected_amount: sent,
+                    message_id: h.to_string(),
+                    source_tx: receipt.tx_hash.clone(),
+                    sent_at: at,
+                });
+            }
+            Action::Prove { .. } => {}
+            Action::Finalize { ticket } => {
+                let portal = self.tunnel(Chain::Ethereum)?;
+                let token = self.erc20(Chain::Ethereum, ticket.token)?;
+                let out = received(&r, token, Some(portal), me);
+                receipt.amount_out = units(out)?;
+            }
+        }
+        Ok(receipt)
+    }
+
+    /// Track head movement for the silence check.
+    fn saw_head(&self, chain: Chain, head: u64) -> Timestamp {
+        let now = self.clock.now();
+        let mut heads = self.heads.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = &mut heads[chain as usize];
+        match slot {
+            Some((h, at)) if *h == head => *at,
+            _ => {
+                *slot = Some((head, now));
+                now
+            }
+        }
+    }
+}
+
+impl LoopVenue for EvmVenue {
+    async fn quote(
+        &self,
+        chain: Chain,
+        token_in: TokenId,
+        token_out: TokenId,
+        amount_in: Units,
+    ) -> Result<Units, VenueError> {
+        let path = vec![
+            self.path_address(chain, token_in)?,
+            self.path_address(chain, token_out)?,
+        ];
+        let out = uniswap::quote(
+            self.client(chain),
+            self.chain_cfg(chain).router,
+            path,
+            U256::from(amount_in),
+        )
+        .await
+        .map_err(|e| match e {
+            VenueError::Rejected(why) => VenueError::Rejected(format!(
+                "no {chain} pool trades {token_in}→{token_out}: {why}"
+            )),
+            other => other,
+        })?;
+        units(out)
+    }
+
+    async fn fees(&self) -> Result<FeeSchedule, VenueError> {
+        let gp_h = self.hemi.gas_price().await?;
+        let gp_e = self.ethereum.gas_price().await?;
+        let sg = self.stargate(Chain::Hemi)?;
+        let native_fee = units(
+            self.hemi
+                .view(sg, IStargateStandIn::nativeFeeCall {})
+                .await?,
+        )?;
+        let fee_bps = self.hemi.view(sg, IStargateStandIn::feeBpsCall {}).await?;
+        let usdc_per_eth = self
+            .quote(
+                Chain::Ethereum,
+                TokenId::Eth,
+                TokenId::Usdc,
+                TokenId::Eth.one(),
+            )
+            .await?;
+        let eth_usdc = crate::model::to_decimal(usdc_per_eth, TokenId::Usdc.decimals())
+            .map_err(|e| VenueError::Rejected(e.to_string()))?;
+        Ok(FeeSchedule {
+            swap_gas_hemi: SWAP_GAS * gp_h,
+            swap_gas_ethereum: SWAP_GAS * gp_e,
+            stargate_send_gas_hemi: STARGATE_SEND_GAS * gp_h,
+            tunnel_initiate_gas_hemi: TUNNEL_INITIATE_GAS * gp_h,
+            bridge_send_gas_ethereum: STARGATE_SEND_GAS * gp_e,
+            prove_gas_ethereum: PROVE_GAS * gp_e,
+            finalize_gas_ethereum: FINALIZE_GAS * gp_e,
+            stargate_native_fee: native_fee,
+            stargate_fee_bps: u32::from(fee_bps),
+            eth_usdc,
+        })
+    }
+
+    async fn balance(&self, chain: Chain, token: TokenId) -> Result<Units, VenueError> {
+        let c = self.client(chain);
+        let me = self.wallet();
+        let v = if token.is_native() {
+            c.native_balance(me).await?
+        } else {
+            erc20::balance_of(c, self.erc20(chain, token)?, me).await?
+        };
+        units(v)
+    }
+
+    async fn execute(&self, intent: &Intent) -> Result<Receipt, VenueError> {
+        if payload_hash(&intent.action) != intent.payload_hash {
+            return Err(VenueError::Rejected(format!(
+                "{}: payload hash does not match its action",
+                intent.id
+            )));
+        }
+        let id = intent.id.to_string();
+        crash::point(&format!("{id}:execute"));
+        let store = self.tx.store();
+        match store.intent(&id)? {
+            Some(known) if known.payload_hash != intent.payload_hash => {
+                return Err(VenueError::Rejected(format!(
+                    "{id} was carried out earlier with another payload"
+                )));
+            }
+            Some(_) => {}
+            None => store.put_intent(
+                &id,
+                &IntentRecord {
+                    action: intent.action.clone(),
+                    payload_hash: intent.payload_hash.clone(),
+                },
+            )?,
+        }
+        self.carry_out(&id, &intent.action).await?;
+        let receipt = self.build(&id, &intent.action).await?;
+        crash::point(&format!("{id}:executed"));
+        Ok(receipt)
+    }
+
+    async fn settle(&self, intent: IntentId) -> Result<Option<Receipt>, VenueError> {
+        let id = intent.to_string();
+        let store = self.tx.store();
+        let Some(known) = store.intent(&id)? else {
+            return Ok(None);
+        };
+        let records = store.txs_of(&id)?;
+        let Some(last) = records.iter().find(|r| r.last) else {
+            // Its last transaction was never signed; an approve before it, if
+            // any, is resumed or reused when the intent is carried out.
+            return Ok(None);
+        };
+        let c = self.client_by_id(last.chain_id)?;
+        match self.tx.look(c, last).await? {
+            Look::Confirmed(r) if r.status() => self.build(&id, &known.action).await.map(Some),
+            // Reverted: it did not happen; carrying it out again reports why.
+            Look::Confirmed(_) => Ok(None),
+            Look::Mined => Err(VenueError::Unknown(format!(
+                "{id}: mined, waiting for {} confirmations",
+                self.cfg.confirmations
+            ))),
+            // Not done yet. Carrying the intent out again resumes exactly the
+            // recorded transaction (replacing it at the same nonce if it is
+            // stuck, re-broadcasting its bytes if no node has them): it can
+            // never make a second one. So the engine may go ahead.
+            Look::Pending | Look::NotSent | Look::NonceTaken => Ok(None),
+        }
+    }
+
+    async fn receipt(&self, chain: Chain, tx_hash: &str) -> Result<Option<Receipt>, VenueError> {
+        let hash: alloy::primitives::B256 = tx_hash
+            .trim()
+            .parse()
+            .map_err(|_| VenueError::Rejected(format!("{tx_hash:?} is not a transaction hash")))?;
+        let store = self.tx.store();
+        if let Some(rec) = store
+            .all_txs()?
+            .into_iter()
+            .find(|r| r.hashes().any(|h| h == hash))
+            && let Some(known) = store.intent(&rec.intent)?
+            && known.action.chain() == chain
+        {
+            return self.build(&rec.intent, &known.action).await.map(Some);
+        }
+        let c = self.client(chain);
+        let Some(r) = c.receipt(hash).await? else {
+            return Ok(None);
+        };
+        let at = c
+            .block(r.block_number.unwrap_or_default())
+            .await?
+            .map(|(_, ts)| ts * 1000)
+            .unwrap_or_else(|| self.clock.now());
+        let gas = if r.from == self.wallet() {
+            u128::from(r.gas_used) * r.effective_gas_price
+        } else {
+            0
+        };
+        Ok(Some(Receipt {
+            tx_hash: r.transaction_hash.to_string(),
+            chain,
+            at,
+            gas_fee: gas,
+            amount_in: 0,
+            amount_out: 0,
+            bridge_fee_native: 0,
+            bridge_fee_token: 0,
+            ticket: None,
+        }))
+    }
+
+    async fn bridge_status(&self, ticket: &BridgeTicket) -> Result<BridgeStatus, VenueError> {
+        match ticket.route {
+            Route::Stargate => {
+                bridge::stargate_status(
+                    self.client(ticket.to),
+                    self.stargate(ticket.to)?,
+                    ticket,
+                    self.cfg.stargate_delay_ms,
+                    self.cfg.confirmations,
+                    self.cfg.log_chunk_blocks,
+                )
+                .await
+            }
+            Route::HemiTunnel => {
+                bridge::tunnel_status(
+                    &self.ethereum,
+                    self.tunnel(Chain::Ethereum)?,
+                    ticket,
+                    self.cfg.tunnel_prove_delay_ms,
+                    self.cfg.log_chunk_blocks,
+                )
+                .await
+            }
+        }
+    }
+
+    async fn health(&self) -> Vec<VenueHealth> {
+        let now = self.clock.now();
+        let mut out = Vec::new();
+        let open = self
+            .tx
+            .store()
+            .all_txs()
+            .map(|all| all.iter().filter(|r| r.mined.is_none()).count())
+            .unwrap_or(0);
+        for c in [&self.hemi, &self.ethereum] {
+            let name = format!("{} ({})", c.chain, self.label);
+            let line = match c.ping().await {
+                Ok((head, latency)) => {
+                    let moved = self.saw_head(c.chain, head);
+                    let silent = now.saturating_sub(moved);
+                    let gwei = c
+                        .gas_price()
+                        .await
+                        .map(|g| format_units(g / 1_000_000, 3))
+                        .unwrap_or_else(|_| "?".into());
+                    let ok = silent <= self.cfg.silent_after_ms;
+                    VenueHealth {
+                        name,
+                        ok,
+                        head: Some(head),
+                        latency_ms: Some(latency.as_millis() as u64),
+                        last_seen: Some(moved),
+                        detail: if ok {
+                            format!("gas {gwei} gwei, chain id {}", c.chain_id)
+                        } else {
+                            format!(
+                                "no new block for {}",
+                                crate::model::time::format_duration(silent)
+                            )
+                        },
+                    }
+                }
+                Err(e) => VenueHealth {
+                    name,
+                    ok: false,
+                    head: None,
+                    latency_ms: None,
+                    last_seen: None,
+                    detail: e.to_string(),
+                },
+            };
+            out.push(line);
+        }
+        out.push(VenueHealth {
+            name: format!("tx manager ({})", self.label),
+            ok: true,
+            head: None,
+            latency_ms: None,
+            last_seen: Some(now),
+            detail: format!(
+                "wallet {}, {open} transactions not yet mined",
+                self.wallet()
+            ),
+        });
+        out
+    }
+}
+
+/// ERC-20 `token` transferred to `to` in a receipt (only from `from`, when given).
+fn received(r: &TransactionReceipt, token: Address, from: Option<Address>, to: Address) -> U256 {
+    let mut total = U256::ZERO;
+    for l in r.inner.logs() {
+        if l.address() == token
+            && let Ok(t) = l.log_decode::<IERC20::Transfer>()
+            && t.inner.data.to == to
+            && from.is_none_or(|f| t.inner.data.from == f)
+        {
+            total += t.inner.data.value;
+        }
+    }
+    total
+}

@@ -1,0 +1,226 @@
+//! Crash safety of the real binary on a devnet: SIGKILL it at every step
+//! boundary (the engine has committed the step's intent; the venue has the
+//! receipt but the engine has not booked it) and at every transaction
+//! between its commit and its broadcast (and just after), on both bridge
+//! routes; restart it each time. The cycles complete, the wallet sent no
+//! transaction twice (counted on the nodes) and left no nonce gap, and the
+//! wallet equals the ledger.
+
+mod devnet_common;
+
+use alloy::eips::BlockNumberOrTag;
+use alloy::providers::Provider;
+use arbkeep::model::{Chain, CycleState, Route, TokenId};
+use arbkeep::store::ReadOnlyStore;
+use arbkeep::venue::LoopVenue;
+use arbkeep::venue::evm::EvmStore;
+use arbkeep::venue::evm::crash;
+use arbkeep::venue::evm::devnet::{DevnetOptions, KEEPER_KEY};
+use devnet_common::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn arbkeep(dir: &Path, drain: bool) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_arbkeep"));
+    cmd.arg("--headless")
+        .arg("--config")
+        .arg(dir.join("devnet.toml"))
+        .args(["--run-for", "150s"])
+        .env("ARBITRAGE_PRIVATE_KEY", KEEPER_KEY)
+        .env(crash::ENV, dir.join("crash-points"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if drain {
+        cmd.arg("--drain");
+    }
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_sigkill_at_every_step_boundary_sends_nothing_twice() {
+    let d = start(DevnetOptions::default()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let data = dir.join("data");
+    let text = d.config_toml(&data).replace(
+        r#"tokens = ["ETH", "WBTC", "hemiBTC", "cbBTC", "XAUt", "VUSD"]"#,
+        r#"tokens = ["ETH", "WBTC"]"#,
+    );
+    std::fs::write(dir.join("devnet.toml"), text).unwrap();
+    let halted = dir.join("crash-points.halted");
+
+    let mut kills = 0;
+    let started = Instant::now();
+    for round in 0.. {
+        assert!(round < 400, "too many rounds");
+        // The first run opens the cycles; later runs only finish them.
+        let mut child = arbkeep(dir, round > 0).spawn().expect("arbkeep starts");
+        let round_started = Instant::now();
+        loop {
+            if halted.exists() {
+                child.kill().expect("SIGKILL");
+                child.wait().unwrap();
+                std::fs::remove_file(&halted).unwrap();
+                kills += 1;
+                break;
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut err = String::new();
+                use std::io::Read;
+                child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut err)
+                    .unwrap();
+                assert!(status.success(), "arbkeep failed ({status}): {err}");
+                assert!(round > 0, "the first run must stop at a crash point");
+                break;
+            }
+            assert!(
+                round_started.elapsed() < Duration::from_secs(120),
+                "round {round} neither halted nor finished"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if !halted.exists() && round > 0 && kills <= round {
+            // Exited by itself: drained.
+            break;
+        }
+    }
+    let points = std::fs::read_to_string(dir.join("crash-points")).unwrap();
+    let points: Vec<&str> = points.lines().collect();
+    println!(
+        "DEVNET CRASH {kills} SIGKILLs at distinct points in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(points.len(), kills);
+    for kind in [
+        ":execute",
+        ":executed",
+        ":before_broadcast",
+        ":after_broadcast",
+    ] {
+        let n = points.iter().filter(|p| p.ends_with(kind)).count();
+        println!("DEVNET CRASH kills at {kind}: {n}");
+        assert!(n > 0, "no kill at {kind}");
+    }
+    // Every step was killed right after the engine committed its intent,
+    // before anything was broadcast.
+    for step in [
+        "hemi_swap",
+        "bridge_out",
+        "prove",
+        "finalize",
+        "eth_swap",
+        "bridge_back",
+        "close_swap",
+    ] {
+        assert!(
+            points
+                .iter()
+                .any(|p| p.contains(step) && p.ends_with(":execute")),
+            "no kill between {step}'s intent commit and its broadcast"
+        );
+    }
+    // Both cycles completed.
+    let store = ReadOnlyStore::open(&data).unwrap();
+    let r = store.read().unwrap();
+    let cycles = r.cycles().unwrap();
+    let routes: BTreeSet<Route> = cycles.iter().map(|c| c.route).collect();
+    assert_eq!(routes.len(), 2, "both routes ran");
+    for c in &cycles {
+        assert_eq!(c.state, CycleState::Completed, "{} {:?}", c.id, c.failure);
+    }
+
+    // No duplicate, no gap: every transaction the wallet has on each node is
+    // one the journal recorded, at consecutive nonces, once per step.
+    let config = config(&d, &data);
+    let journal = Arc::new(EvmStore::open(&data).unwrap());
+    let v = venue(&config, journal.clone()).await;
+    let txs = journal.all_txs().unwrap();
+    for t in &txs {
+        let label = t.label();
+        assert!(
+            points.iter().any(|p| p.starts_with(&format!("{label}:"))),
+            "{label} was never killed around its broadcast"
+        );
+    }
+    for chain in Chain::ALL {
+        let c = v.client(chain);
+        let p = c.provider();
+        let head = p.get_block_number().await.unwrap();
+        let mut sent = Vec::new();
+        for n in 0..=head {
+            let block = p
+                .get_block_by_number(BlockNumberOrTag::Number(n))
+                .full()
+                .await
+                .unwrap()
+                .unwrap();
+            for tx in block.transactions.into_transactions() {
+                if tx.inner.signer() == v.wallet() {
+                    sent.push((
+                        alloy::consensus::Transaction::nonce(&tx),
+                        *tx.inner.tx_hash(),
+                    ));
+                }
+            }
+        }
+        let nonce = c.nonce_latest(v.wallet()).await.unwrap();
+        let nonces: Vec<u64> = sent.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            nonces,
+            (0..nonce).collect::<Vec<_>>(),
+            "{chain}: nonces 0..{nonce}, each once"
+        );
+        for (n, hash) in &sent {
+            let rec = txs
+                .iter()
+                .find(|t| t.chain_id == c.chain_id && t.hashes().any(|h| h == *hash))
+                .unwrap_or_else(|| panic!("{chain} nonce {n}: {hash} is not in the journal"));
+            assert_eq!(rec.nonce, *n);
+        }
+        // One mined transaction per (intent, seq) on this chain.
+        let mut per_key: BTreeMap<(String, u32), usize> = BTreeMap::new();
+        for (_, hash) in &sent {
+            let rec = txs.iter().find(|t| t.hashes().any(|h| h == *hash)).unwrap();
+            *per_key.entry((rec.intent.clone(), rec.seq)).or_default() += 1;
+        }
+        assert!(per_key.values().all(|n| *n == 1), "{per_key:?}");
+        println!(
+            "DEVNET CRASH {chain}: {} transactions, nonces 0..{nonce}",
+            sent.len()
+        );
+    }
+    // Each step of each cycle was carried out by exactly one mined last transaction.
+    for c in &cycles {
+        for step in r.steps(c.id).unwrap() {
+            if matches!(step.status, arbkeep::model::StepStatus::Done { .. }) {
+                let id = step.intent.id.to_string();
+                let lasts = txs
+                    .iter()
+                    .filter(|t| t.intent == id && t.last && t.mined.is_some())
+                    .count();
+                assert_eq!(lasts, 1, "{id}");
+            }
+        }
+    }
+
+    // The wallet equals the ledger.
+    let ledger = arbkeep::engine::ledger::ledger_balances(&r.ledger(0).unwrap());
+    for chain in Chain::ALL {
+        for token in TokenId::ALL.into_iter().filter(|t| t.exists_on(chain)) {
+            let wallet = v.balance(chain, token).await.unwrap() as i128;
+            assert_eq!(
+                ledger.get(&(chain, token)).copied().unwrap_or(0),
+                wallet,
+                "{chain} {token}"
+            );
+        }
+    }
+}
