@@ -85,7 +85,7 @@ pub struct LogIngest {
     state: Mutex<State>,
 }
 
-fn to_chain_log(chain_id: u64, l: &Log) -> ChainLog {
+pub(crate) fn to_chain_log(chain_id: u64, l: &Log) -> ChainLog {
     ChainLog {
         chain_id,
         address: l.address().to_checksum(None),

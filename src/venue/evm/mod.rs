@@ -9,6 +9,7 @@ pub mod db;
 pub mod devnet;
 pub mod erc20;
 pub mod ingest;
+pub mod raindex;
 pub mod txmgr;
 pub mod uniswap;
 pub mod venue;
