@@ -1,0 +1,387 @@
+//! The equity hedge on the devnet (issue 5): the Raindex emitter on anvil
+//! emits real V4-encoded `TakeOrderV2` and `ClearV2` + `AfterClear` events;
+//! EVM log ingestion delivers them at the devnet's confirmation depth, the
+//! decoder reads tokens' `symbol()` over `eth_call`, and the hedge places
+//! the right market orders on the fake Schwab, exactly once each: another
+//! owner's fill is ignored, and neither a restart nor a full re-delivery of
+//! every log from block 0 posts anything again.
+
+mod devnet_common;
+
+use alloy::network::TransactionBuilder;
+use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::rpc::types::TransactionRequest;
+use alloy::sol_types::{SolCall, SolValue};
+use arbkeep::config::Config;
+use arbkeep::engine::{Engine, EngineOptions, Mode};
+use arbkeep::model::time::SECOND;
+use arbkeep::model::{Chain, Clock, ManualClock, SystemClock};
+use arbkeep::store::Store;
+use arbkeep::strategy::equity_hedge::abi::watched_topics;
+use arbkeep::strategy::equity_hedge::symbol::SymbolMap;
+use arbkeep::strategy::equity_hedge::{Decoder, EquityHedge};
+use arbkeep::venue::broker::OrderSide;
+use arbkeep::venue::evm::abi::IRaindexV4;
+use arbkeep::venue::evm::devnet::{self, DEPLOYER_KEY, DevnetOptions};
+use arbkeep::venue::evm::ingest::{IngestConfig, LogIngest};
+use arbkeep::venue::evm::raindex::RaindexReads;
+use arbkeep::venue::evm::{ChainClient, EvmStore};
+use arbkeep::venue::schwab::clock_text::parse_time;
+use arbkeep::venue::schwab::fake::FakeSchwab;
+use arbkeep::venue::schwab::{EncryptionKey, SchwabBroker, SchwabConfig, login_interactive};
+use arbkeep::venue::sim::SimWorld;
+use devnet_common::*;
+use rust_decimal::Decimal;
+use std::io::{BufRead, Read, Write};
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const KEY: &str = "8f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+const E18: u128 = 1_000_000_000_000_000_000;
+const E6: u128 = 1_000_000;
+
+fn key() -> EncryptionKey {
+    EncryptionKey::from_hex(KEY).unwrap()
+}
+
+/// A writer shared with the "browser".
+#[derive(Clone, Default)]
+struct Screen(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Screen {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The person at the keyboard: opens the printed URL at the fake and pastes
+/// the address the browser landed on.
+struct Person<'a> {
+    screen: Screen,
+    fake: &'a FakeSchwab,
+    pasted: Option<std::io::Cursor<Vec<u8>>>,
+}
+
+impl Person<'_> {
+    fn paste(&mut self) -> &mut std::io::Cursor<Vec<u8>> {
+        if self.pasted.is_none() {
+            let text = String::from_utf8(self.screen.0.lock().unwrap().clone()).unwrap();
+            let url = text
+                .split_whitespace()
+                .find(|w| w.contains("/v1/oauth/authorize?"))
+                .expect("the authorize URL is printed");
+            let landed = self.fake.approve_login(url).expect("login approved");
+            self.pasted = Some(std::io::Cursor::new(format!("{landed}\n").into_bytes()));
+        }
+        self.pasted.as_mut().unwrap()
+    }
+}
+
+impl Read for Person<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.paste().read(buf)
+    }
+}
+
+impl BufRead for Person<'_> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.paste().fill_buf()
+    }
+    fn consume(&mut self, n: usize) {
+        self.paste().consume(n)
+    }
+}
+
+async fn log_in(fake: &FakeSchwab, config: &SchwabConfig, dir: &Path, clock: Arc<ManualClock>) {
+    let screen = Screen::default();
+    let mut person = Person {
+        screen: screen.clone(),
+        fake,
+        pasted: None,
+    };
+    let mut out = screen.clone();
+    login_interactive(
+        config,
+        FakeSchwab::secrets(&key()),
+        dir,
+        clock,
+        &mut person,
+        &mut out,
+    )
+    .await
+    .expect("login");
+}
+
+fn order(owner: Address, inputs: &[(Address, u8)], outputs: &[(Address, u8)]) -> IRaindexV4::OrderV3 {
+    let io = |l: &[(Address, u8)]| {
+        l.iter()
+            .map(|(token, decimals)| IRaindexV4::IO {
+                token: *token,
+                decimals: *decimals,
+                vaultId: U256::from(1),
+            })
+            .collect::<Vec<_>>()
+    };
+    IRaindexV4::OrderV3 {
+        owner,
+        evaluable: IRaindexV4::EvaluableV3::default(),
+        validInputs: io(inputs),
+        validOutputs: io(outputs),
+        nonce: B256::with_last_byte(7),
+    }
+}
+
+/// The world of one run: the devnet, the fake Schwab, the tokens.
+struct World {
+    d: devnet::Devnet,
+    p: alloy::providers::DynProvider,
+    fake: FakeSchwab,
+    clock: Arc<ManualClock>,
+    schwab: SchwabConfig,
+    config: Config,
+    owner: Address,
+    taapl: Address,
+    usdc: Address,
+}
+
+impl World {
+    async fn send(&self, input: Vec<u8>) {
+        let tx = TransactionRequest::default()
+            .with_to(self.d.deployment.hemi.raindex)
+            .with_input(Bytes::from(input));
+        devnet::send_mined(&self.p, tx).await.unwrap();
+    }
+
+    /// The owner's order buys `shares` (18 decimals) of tAAPL for `usdc`
+    /// (6 decimals) from a taker.
+    async fn take(&self, owner: Address, shares: u128, usdc: u128) {
+        let ours = order(owner, &[(self.taapl, 18)], &[(self.usdc, 6)]);
+        // The taker's input is what the order gave; its output what it received.
+        let call = IRaindexV4::takeOrderCall {
+            config: IRaindexV4::TakeOrderConfigV3 {
+                order: ours,
+                inputIOIndex: U256::ZERO,
+                outputIOIndex: U256::ZERO,
+                signedContext: vec![],
+            },
+            input: U256::from(usdc),
+            output: U256::from(shares),
+        };
+        self.send(call.abi_encode()).await;
+    }
+
+    /// The owner's order (bob) buys `shares` of tAAPL from a counterparty
+    /// (alice) in a clear.
+    async fn clear(&self, shares: u128, usdc: u128) {
+        let alice = order(
+            Address::repeat_byte(0xa1),
+            &[(self.usdc, 6)],
+            &[(self.taapl, 18)],
+        );
+        let bob = order(self.owner, &[(self.taapl, 18)], &[(self.usdc, 6)]);
+        let call = IRaindexV4::clearCall {
+            alice,
+            bob,
+            clearConfig: IRaindexV4::ClearConfig::default(),
+            change: IRaindexV4::ClearStateChange {
+                aliceOutput: U256::from(shares),
+                bobOutput: U256::from(usdc),
+                aliceInput: U256::from(usdc),
+                bobInput: U256::from(shares),
+            },
+        };
+        self.send(call.abi_encode()).await;
+    }
+}
+
+async fn deploy_token(p: &alloy::providers::DynProvider, symbol: &str, decimals: u8) -> Address {
+    let code = devnet::contracts(&root()).unwrap();
+    let mut input = code["DevToken"].bytecode.to_vec();
+    input.extend((symbol.to_string(), symbol.to_string(), U256::from(decimals)).abi_encode_params());
+    let r = devnet::send_mined(
+        p,
+        TransactionRequest::default().with_deploy_code(Bytes::from(input)),
+    )
+    .await
+    .unwrap();
+    r.contract_address.unwrap()
+}
+
+/// One keeper process: the engine (paper loop off) with the hedge over
+/// `LogIngest` on the devnet, the EVM reads and the Schwab adapter.
+struct Run {
+    engine: Engine<SimWorld>,
+}
+
+async fn start_run(w: &World, dir: &Path, ingest_dir: &Path) -> Run {
+    let dyn_clock: Arc<dyn Clock> = w.clock.clone();
+    let evm = w.config.evm.clone().unwrap();
+    let client = Arc::new(
+        ChainClient::connect(Chain::Hemi, &evm.hemi, Duration::from_secs(5))
+            .await
+            .unwrap(),
+    );
+    let evm_store = Arc::new(EvmStore::open(ingest_dir).unwrap());
+    let ingest = LogIngest::new(
+        client.clone(),
+        w.d.deployment.hemi.raindex,
+        watched_topics().to_vec(),
+        evm_store,
+        IngestConfig::from_evm(&evm, 0),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    let reads = Arc::new(RaindexReads::new(client));
+    let broker = SchwabBroker::open(
+        w.schwab.clone(),
+        &dir.join("schwab"),
+        FakeSchwab::secrets(&key()),
+        dyn_clock.clone(),
+    )
+    .unwrap();
+    let hedge_cfg = &w.config.equity_hedge;
+    let keeper = EquityHedge::new(
+        Decoder {
+            owner: w.owner,
+            usdc: w.usdc,
+            symbols: SymbolMap::new(&hedge_cfg.symbol_patterns, hedge_cfg.remaps.clone()).unwrap(),
+        },
+        Arc::new(broker),
+        "schwab",
+        Arc::new(ingest),
+        reads.clone(),
+        reads,
+    );
+    let mut config = Config::default();
+    config.cross_chain_loop.enabled = false;
+    let world = Arc::new(SimWorld::open(&dir.join("world.redb"), 5, dyn_clock.clone()).unwrap());
+    let store = Store::open(&dir.join("engine"), Mode::Paper).unwrap();
+    let options = EngineOptions {
+        mode: Mode::Paper,
+        speed_milli: None,
+        drain: false,
+    };
+    let (mut engine, _handle) = Engine::new(config, options, world, dyn_clock, store);
+    engine.add_keeper(Box::new(keeper));
+    engine.recover().await.unwrap();
+    Run { engine }
+}
+
+impl Run {
+    /// Tick (a second of engine time each, real time for anvil's blocks)
+    /// until the fake has `posts` order posts and all are filled, then
+    /// `settle` more seconds to show nothing else comes.
+    async fn until(&mut self, w: &World, posts: usize, settle: u64) {
+        let started = Instant::now();
+        loop {
+            w.clock.advance(SECOND);
+            self.engine.tick().await.unwrap();
+            let orders = w.fake.orders();
+            if w.fake.order_posts() >= posts && orders.iter().all(|o| o.status == "FILLED") {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(40),
+                "{} of {posts} orders posted: {orders:?}",
+                w.fake.order_posts()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        for _ in 0..settle * 5 {
+            w.clock.advance(SECOND);
+            self.engine.tick().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+fn sells(w: &World) -> Vec<(String, OrderSide, u64)> {
+    w.fake
+        .orders()
+        .into_iter()
+        .map(|o| (o.symbol, o.side, o.shares))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_fills_are_hedged_on_schwab_exactly_once() {
+    let d = start(DevnetOptions::default()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let config = config(&d, &tmp.path().join("devnet"));
+    let p = devnet::signing_provider(&d.hemi.url(), DEPLOYER_KEY).unwrap();
+    let taapl = deploy_token(&p, "tAAPL", 18).await;
+    let usdc = deploy_token(&p, "USDC", 6).await;
+
+    // Monday 2024-07-01 10:00 in New York: the market is open.
+    let clock = Arc::new(ManualClock::new(parse_time("2024-07-01T14:00:00Z").unwrap()));
+    let fake = FakeSchwab::start(clock.clone()).await.unwrap();
+    fake.set_price("AAPL", Decimal::from(200));
+    let schwab = fake.config();
+    let dir = tmp.path().join("keeper");
+    std::fs::create_dir_all(dir.join("schwab")).unwrap();
+    log_in(&fake, &schwab, &dir.join("schwab"), clock.clone()).await;
+    let w = World {
+        p,
+        fake,
+        clock,
+        schwab,
+        owner: Address::from_str(&config.equity_hedge.order_owner).unwrap(),
+        config,
+        taapl,
+        usdc,
+        d,
+    };
+    let ingest_dir = tmp.path().join("ingest");
+    let mut run = start_run(&w, &dir, &ingest_dir).await;
+
+    // +1.5 tAAPL taken from the owner's order, +0.9 in a clear: 2.4 → SELL 2.
+    // Between them, another owner's fill that is not ours to hedge.
+    w.take(w.owner, 15 * E18 / 10, 300 * E6).await;
+    w.take(Address::repeat_byte(0x0e), 7 * E18, 1_400 * E6).await;
+    w.clear(9 * E18 / 10, 180 * E6).await;
+    run.until(&w, 1, 0).await;
+    // Wait until both fills are in, and nothing more.
+    run.until(&w, 1, 6).await;
+    let first = sells(&w);
+    assert!(
+        first == vec![("AAPL".to_string(), OrderSide::Sell, 2)]
+            || first
+                == vec![
+                    ("AAPL".to_string(), OrderSide::Sell, 1),
+                    ("AAPL".to_string(), OrderSide::Sell, 1)
+                ],
+        "{first:?}"
+    );
+    let after_first = w.fake.order_posts();
+
+    // Later +1.1 more: net 3.5, 2 hedged → SELL 1.
+    w.take(w.owner, 11 * E18 / 10, 220 * E6).await;
+    run.until(&w, after_first + 1, 6).await;
+    let all = sells(&w);
+    assert_eq!(w.fake.order_posts(), after_first + 1, "{all:?}");
+    assert_eq!(all.last().unwrap(), &("AAPL".to_string(), OrderSide::Sell, 1));
+    let total: u64 = all.iter().map(|(_, _, n)| n).sum();
+    assert_eq!(total, 3, "3.5 shares bought onchain, 3 whole shares sold: {all:?}");
+    assert!(all.iter().all(|(s, side, _)| s == "AAPL" && *side == OrderSide::Sell));
+    let posts = w.fake.order_posts();
+    drop(run);
+
+    // A restart on the same stores: nothing posted again.
+    let mut run = start_run(&w, &dir, &ingest_dir).await;
+    run.until(&w, posts, 6).await;
+    assert_eq!(w.fake.order_posts(), posts);
+    drop(run);
+
+    // A duplicate delivery: ingestion starts over from block 0 and delivers
+    // every fill again; the hedge has recorded them and posts nothing.
+    let mut run = start_run(&w, &dir, &tmp.path().join("ingest-again")).await;
+    run.until(&w, posts, 10).await;
+    assert_eq!(w.fake.order_posts(), posts, "{:?}", sells(&w));
+    assert_eq!(sells(&w), all);
+}
