@@ -118,7 +118,11 @@ async fn log_in(fake: &FakeSchwab, config: &SchwabConfig, dir: &Path, clock: Arc
     .expect("login");
 }
 
-fn order(owner: Address, inputs: &[(Address, u8)], outputs: &[(Address, u8)]) -> IRaindexV4::OrderV3 {
+fn order(
+    owner: Address,
+    inputs: &[(Address, u8)],
+    outputs: &[(Address, u8)],
+) -> IRaindexV4::OrderV3 {
     let io = |l: &[(Address, u8)]| {
         l.iter()
             .map(|(token, decimals)| IRaindexV4::IO {
@@ -203,7 +207,8 @@ impl World {
 async fn deploy_token(p: &alloy::providers::DynProvider, symbol: &str, decimals: u8) -> Address {
     let code = devnet::contracts(&root()).unwrap();
     let mut input = code["DevToken"].bytecode.to_vec();
-    input.extend((symbol.to_string(), symbol.to_string(), U256::from(decimals)).abi_encode_params());
+    input
+        .extend((symbol.to_string(), symbol.to_string(), U256::from(decimals)).abi_encode_params());
     let r = devnet::send_mined(
         p,
         TransactionRequest::default().with_deploy_code(Bytes::from(input)),
@@ -217,6 +222,7 @@ async fn deploy_token(p: &alloy::providers::DynProvider, symbol: &str, decimals:
 /// `LogIngest` on the devnet, the EVM reads and the Schwab adapter.
 struct Run {
     engine: Engine<SimWorld>,
+    handle: arbkeep::engine::EngineHandle,
 }
 
 async fn start_run(w: &World, dir: &Path, ingest_dir: &Path) -> Run {
@@ -267,13 +273,22 @@ async fn start_run(w: &World, dir: &Path, ingest_dir: &Path) -> Run {
         speed_milli: None,
         drain: false,
     };
-    let (mut engine, _handle) = Engine::new(config, options, world, dyn_clock, store);
+    let (mut engine, handle) = Engine::new(config, options, world, dyn_clock, store);
     engine.add_keeper(Box::new(keeper));
     engine.recover().await.unwrap();
-    Run { engine }
+    Run { engine, handle }
 }
 
 impl Run {
+    /// The owner's trades the hedge has recorded.
+    fn trades(&self) -> u64 {
+        let snap = self.handle.snapshots.borrow().clone();
+        snap.hedge
+            .clone()
+            .expect("the hedge renders its view")
+            .trade_count
+    }
+
     /// Tick (a second of engine time each, real time for anvil's blocks)
     /// until the fake has `posts` order posts and all are filled, then
     /// `settle` more seconds to show nothing else comes.
@@ -319,7 +334,9 @@ async fn devnet_fills_are_hedged_on_schwab_exactly_once() {
     let usdc = deploy_token(&p, "USDC", 6).await;
 
     // Monday 2024-07-01 10:00 in New York: the market is open.
-    let clock = Arc::new(ManualClock::new(parse_time("2024-07-01T14:00:00Z").unwrap()));
+    let clock = Arc::new(ManualClock::new(
+        parse_time("2024-07-01T14:00:00Z").unwrap(),
+    ));
     let fake = FakeSchwab::start(clock.clone()).await.unwrap();
     fake.set_price("AAPL", Decimal::from(200));
     let schwab = fake.config();
@@ -340,24 +357,19 @@ async fn devnet_fills_are_hedged_on_schwab_exactly_once() {
     let ingest_dir = tmp.path().join("ingest");
     let mut run = start_run(&w, &dir, &ingest_dir).await;
 
-    // +1.5 tAAPL taken from the owner's order, +0.9 in a clear: 2.4 → SELL 2.
-    // Between them, another owner's fill that is not ours to hedge.
-    w.take(w.owner, 15 * E18 / 10, 300 * E6).await;
-    w.take(Address::repeat_byte(0x0e), 7 * E18, 1_400 * E6).await;
-    w.clear(9 * E18 / 10, 180 * E6).await;
+    // +0.6 tAAPL taken from the owner's order (under a whole share: no
+    // hedge yet), +1.8 in a clear: 2.4 → SELL 2. Between them, another
+    // owner's fill that is not ours to hedge.
+    w.take(w.owner, 6 * E18 / 10, 120 * E6).await;
+    w.take(Address::repeat_byte(0x0e), 7 * E18, 1_400 * E6)
+        .await;
+    w.clear(18 * E18 / 10, 360 * E6).await;
     run.until(&w, 1, 0).await;
     // Wait until both fills are in, and nothing more.
     run.until(&w, 1, 6).await;
     let first = sells(&w);
-    assert!(
-        first == vec![("AAPL".to_string(), OrderSide::Sell, 2)]
-            || first
-                == vec![
-                    ("AAPL".to_string(), OrderSide::Sell, 1),
-                    ("AAPL".to_string(), OrderSide::Sell, 1)
-                ],
-        "{first:?}"
-    );
+    assert_eq!(run.trades(), 2, "the other owner's fill is not a trade");
+    assert_eq!(first, vec![("AAPL".to_string(), OrderSide::Sell, 2)]);
     let after_first = w.fake.order_posts();
 
     // Later +1.1 more: net 3.5, 2 hedged → SELL 1.
@@ -365,10 +377,20 @@ async fn devnet_fills_are_hedged_on_schwab_exactly_once() {
     run.until(&w, after_first + 1, 6).await;
     let all = sells(&w);
     assert_eq!(w.fake.order_posts(), after_first + 1, "{all:?}");
-    assert_eq!(all.last().unwrap(), &("AAPL".to_string(), OrderSide::Sell, 1));
+    assert_eq!(
+        all.last().unwrap(),
+        &("AAPL".to_string(), OrderSide::Sell, 1)
+    );
     let total: u64 = all.iter().map(|(_, _, n)| n).sum();
-    assert_eq!(total, 3, "3.5 shares bought onchain, 3 whole shares sold: {all:?}");
-    assert!(all.iter().all(|(s, side, _)| s == "AAPL" && *side == OrderSide::Sell));
+    assert_eq!(
+        total, 3,
+        "3.5 shares bought onchain, 3 whole shares sold: {all:?}"
+    );
+    assert!(
+        all.iter()
+            .all(|(s, side, _)| s == "AAPL" && *side == OrderSide::Sell)
+    );
+    assert_eq!(run.trades(), 3);
     let posts = w.fake.order_posts();
     drop(run);
 
@@ -376,6 +398,7 @@ async fn devnet_fills_are_hedged_on_schwab_exactly_once() {
     let mut run = start_run(&w, &dir, &ingest_dir).await;
     run.until(&w, posts, 6).await;
     assert_eq!(w.fake.order_posts(), posts);
+    assert_eq!(run.trades(), 3);
     drop(run);
 
     // A duplicate delivery: ingestion starts over from block 0 and delivers
@@ -384,4 +407,5 @@ async fn devnet_fills_are_hedged_on_schwab_exactly_once() {
     run.until(&w, posts, 10).await;
     assert_eq!(w.fake.order_posts(), posts, "{:?}", sells(&w));
     assert_eq!(sells(&w), all);
+    assert_eq!(run.trades(), 3, "re-delivered fills are not new trades");
 }

@@ -61,7 +61,12 @@ impl ReceiptLogs for RaindexReads {
 
 impl TokenSymbols for RaindexReads {
     async fn symbol(&self, token: Address) -> Result<String, VenueError> {
-        if let Some(s) = self.symbols.lock().ok().and_then(|m| m.get(&token).cloned()) {
+        if let Some(s) = self
+            .symbols
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&token).cloned())
+        {
             return Ok(s);
         }
         let symbol = self.client.view(token, IERC20::symbolCall {}).await?;
