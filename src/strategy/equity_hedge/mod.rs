@@ -7,10 +7,9 @@
 //! Seams for the live adapters: the broker is `venue::broker::Broker`
 //! (Schwab), the logs `venue::logs::LogSource` (EVM ingestion, filtered on
 //! the orderbook address and `abi::watched_topics()`), and the chain reads
-//! the decoder needs are `chain::ReceiptLogs` and `chain::TokenSymbols`.
-//! Still to come once the EVM branch merges: the devnet test against the
-//! emitter contract (real ClearV2/AfterClear/TakeOrderV2 logs from anvil
-//! through the EVM log source into this keeper).
+//! the decoder needs are `chain::ReceiptLogs` and `chain::TokenSymbols`
+//! (over EVM: `venue::evm::raindex::RaindexReads`). `tests/devnet_hedge.rs`
+//! runs it end to end: emitter fills on anvil, `LogIngest`, the fake Schwab.
 
 pub mod abi;
 pub mod book;
