@@ -105,23 +105,42 @@ fn put_position(txn: &WriteTransaction, p: &Position) -> Result<(), StoreError> 
     Ok(())
 }
 
-fn get_trade(txn: &WriteTransaction, id: u64) -> Result<Trade, StoreError> {
-    let t = txn.open_table(TRADES).map_err(db)?;
+/// A record that must exist: one referenced by another is never missing.
+fn get_record<T: serde::de::DeserializeOwned>(
+    txn: &WriteTransaction,
+    table: TableDefinition<u64, &[u8]>,
+    name: &'static str,
+    id: u64,
+) -> Result<T, StoreError> {
+    let t = txn.open_table(table).map_err(db)?;
     let v = t.get(id).map_err(db)?.ok_or_else(|| StoreError::Corrupt {
-        table: "equity_hedge.trades",
+        table: name,
         key: id.to_string(),
         reason: "referenced but missing".into(),
     })?;
-    dec("equity_hedge.trades", id, v.value())
+    dec(name, id, v.value())
+}
+
+fn put_record<T: serde::Serialize>(
+    txn: &WriteTransaction,
+    table: TableDefinition<u64, &[u8]>,
+    id: u64,
+    record: &T,
+) -> Result<(), StoreError> {
+    let bytes = enc(record)?;
+    txn.open_table(table)
+        .map_err(db)?
+        .insert(id, bytes.as_slice())
+        .map_err(db)?;
+    Ok(())
+}
+
+fn get_trade(txn: &WriteTransaction, id: u64) -> Result<Trade, StoreError> {
+    get_record(txn, TRADES, "equity_hedge.trades", id)
 }
 
 fn put_trade(txn: &WriteTransaction, trade: &Trade) -> Result<(), StoreError> {
-    let bytes = enc(trade)?;
-    txn.open_table(TRADES)
-        .map_err(db)?
-        .insert(trade.id, bytes.as_slice())
-        .map_err(db)?;
-    Ok(())
+    put_record(txn, TRADES, trade.id, trade)
 }
 
 fn open_key(trade: &Trade) -> (&str, u8, u64, u64) {
@@ -134,22 +153,11 @@ fn open_key(trade: &Trade) -> (&str, u8, u64, u64) {
 }
 
 pub fn get_execution(txn: &WriteTransaction, id: u64) -> Result<Execution, StoreError> {
-    let t = txn.open_table(EXECUTIONS).map_err(db)?;
-    let v = t.get(id).map_err(db)?.ok_or_else(|| StoreError::Corrupt {
-        table: "equity_hedge.executions",
-        key: id.to_string(),
-        reason: "referenced but missing".into(),
-    })?;
-    dec("equity_hedge.executions", id, v.value())
+    get_record(txn, EXECUTIONS, "equity_hedge.executions", id)
 }
 
 fn put_execution(txn: &WriteTransaction, e: &Execution) -> Result<(), StoreError> {
-    let bytes = enc(e)?;
-    txn.open_table(EXECUTIONS)
-        .map_err(db)?
-        .insert(e.id, bytes.as_slice())
-        .map_err(db)?;
-    Ok(())
+    put_record(txn, EXECUTIONS, e.id, e)
 }
 
 pub fn alert(
