@@ -7,6 +7,7 @@
 //! every log from block 0 posts anything again.
 
 mod devnet_common;
+mod schwab_login;
 
 use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, B256, Bytes, U256};
@@ -28,95 +29,18 @@ use arbkeep::venue::evm::raindex::RaindexReads;
 use arbkeep::venue::evm::{ChainClient, EvmStore};
 use arbkeep::venue::schwab::clock_text::parse_time;
 use arbkeep::venue::schwab::fake::FakeSchwab;
-use arbkeep::venue::schwab::{EncryptionKey, SchwabBroker, SchwabConfig, login_interactive};
+use arbkeep::venue::schwab::{SchwabBroker, SchwabConfig};
 use arbkeep::venue::sim::SimWorld;
 use devnet_common::*;
 use rust_decimal::Decimal;
-use std::io::{BufRead, Read, Write};
+use schwab_login::*;
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const KEY: &str = "8f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const E18: u128 = 1_000_000_000_000_000_000;
 const E6: u128 = 1_000_000;
-
-fn key() -> EncryptionKey {
-    EncryptionKey::from_hex(KEY).unwrap()
-}
-
-/// A writer shared with the "browser".
-#[derive(Clone, Default)]
-struct Screen(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Screen {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The person at the keyboard: opens the printed URL at the fake and pastes
-/// the address the browser landed on.
-struct Person<'a> {
-    screen: Screen,
-    fake: &'a FakeSchwab,
-    pasted: Option<std::io::Cursor<Vec<u8>>>,
-}
-
-impl Person<'_> {
-    fn paste(&mut self) -> &mut std::io::Cursor<Vec<u8>> {
-        if self.pasted.is_none() {
-            let text = String::from_utf8(self.screen.0.lock().unwrap().clone()).unwrap();
-            let url = text
-                .split_whitespace()
-                .find(|w| w.contains("/v1/oauth/authorize?"))
-                .expect("the authorize URL is printed");
-            let landed = self.fake.approve_login(url).expect("login approved");
-            self.pasted = Some(std::io::Cursor::new(format!("{landed}\n").into_bytes()));
-        }
-        self.pasted.as_mut().unwrap()
-    }
-}
-
-impl Read for Person<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.paste().read(buf)
-    }
-}
-
-impl BufRead for Person<'_> {
-    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        self.paste().fill_buf()
-    }
-    fn consume(&mut self, n: usize) {
-        self.paste().consume(n)
-    }
-}
-
-async fn log_in(fake: &FakeSchwab, config: &SchwabConfig, dir: &Path, clock: Arc<ManualClock>) {
-    let screen = Screen::default();
-    let mut person = Person {
-        screen: screen.clone(),
-        fake,
-        pasted: None,
-    };
-    let mut out = screen.clone();
-    login_interactive(
-        config,
-        FakeSchwab::secrets(&key()),
-        dir,
-        clock,
-        &mut person,
-        &mut out,
-    )
-    .await
-    .expect("login");
-}
 
 fn order(
     owner: Address,

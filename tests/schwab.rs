@@ -3,6 +3,8 @@
 //! login, orders placed exactly once whatever the network does, fills,
 //! rejections, market hours, and secrets that never leak.
 
+mod schwab_login;
+
 use arbkeep::engine::Notice;
 use arbkeep::model::time::{DAY, MINUTE, SECOND};
 use arbkeep::model::{Clock, ManualClock, Timestamp};
@@ -18,13 +20,12 @@ use arbkeep::venue::schwab::{
     login_interactive, run_auth_command,
 };
 use rust_decimal::Decimal;
-use std::io::{BufRead, Read, Write};
-use std::path::Path;
+use schwab_login::*;
+use std::io::Write;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const KEY: &str = "8f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const OTHER_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 fn at(text: &str) -> Timestamp {
@@ -38,103 +39,6 @@ fn monday_open() -> Timestamp {
 
 fn dec(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap()
-}
-
-fn key() -> EncryptionKey {
-    EncryptionKey::from_hex(KEY).unwrap()
-}
-
-/// A writer shared with the "browser".
-#[derive(Clone, Default)]
-struct Screen(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Screen {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Screen {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
-
-/// The person at the keyboard: reads the printed URL, logs in at the fake,
-/// pastes the address the browser landed on.
-struct Person<'a> {
-    screen: Screen,
-    fake: &'a FakeSchwab,
-    pasted: Option<std::io::Cursor<Vec<u8>>>,
-    /// How long the person takes to paste, on the fake's clock.
-    dawdle: Option<(Arc<ManualClock>, u64)>,
-}
-
-impl Person<'_> {
-    fn paste(&mut self) -> &mut std::io::Cursor<Vec<u8>> {
-        if self.pasted.is_none() {
-            let text = self.screen.text();
-            let url = text
-                .split_whitespace()
-                .find(|w| w.contains("/v1/oauth/authorize?"))
-                .expect("the authorize URL is printed");
-            let landed = self
-                .fake
-                .approve_login(url)
-                .expect("the fake accepts the login");
-            if let Some((clock, ms)) = &self.dawdle {
-                clock.advance(*ms);
-            }
-            self.pasted = Some(std::io::Cursor::new(format!("{landed}\n").into_bytes()));
-        }
-        self.pasted.as_mut().unwrap()
-    }
-}
-
-impl Read for Person<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.paste().read(buf)
-    }
-}
-
-impl BufRead for Person<'_> {
-    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        self.paste().fill_buf()
-    }
-    fn consume(&mut self, n: usize) {
-        self.paste().consume(n)
-    }
-}
-
-async fn log_in(
-    fake: &FakeSchwab,
-    config: &SchwabConfig,
-    dir: &Path,
-    clock: Arc<ManualClock>,
-) -> String {
-    let screen = Screen::default();
-    let mut person = Person {
-        screen: screen.clone(),
-        fake,
-        pasted: None,
-        dawdle: None,
-    };
-    let mut out = screen.clone();
-    login_interactive(
-        config,
-        FakeSchwab::secrets(&key()),
-        dir,
-        clock,
-        &mut person,
-        &mut out,
-    )
-    .await
-    .expect("login");
-    screen.text()
 }
 
 struct World {
