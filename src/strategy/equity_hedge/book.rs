@@ -62,6 +62,10 @@ pub struct Position {
     /// After a failed hedge, no new one before this (a refusal may stand).
     #[serde(default)]
     pub retry_after: Option<Timestamp>,
+    /// Hedges failed since the last fill at the broker: each doubles the
+    /// wait, so a standing refusal is not re-sent every minute forever.
+    #[serde(default)]
+    pub failures_in_a_row: u32,
 }
 
 impl Position {

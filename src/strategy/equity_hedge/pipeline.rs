@@ -30,8 +30,16 @@ const EXECUTIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("equity_hed
 const ALERTS: TableDefinition<u64, &[u8]> = TableDefinition::new("equity_hedge.alerts");
 const META: TableDefinition<&str, u64> = TableDefinition::new("equity_hedge.meta");
 
-/// A symbol whose hedge failed waits this long before the next one.
+/// A symbol whose hedge failed waits this long before the next one,
+/// doubled for each further failure in a row, up to `RETRY_AT_MOST`.
 pub const RETRY_AFTER_FAILURE: Timestamp = crate::model::time::MINUTE;
+pub const RETRY_AT_MOST: Timestamp = crate::model::time::HOUR;
+
+/// The wait after the `n`th failure in a row (n ≥ 1).
+pub fn retry_delay(n: u32) -> Timestamp {
+    let doublings = n.saturating_sub(1).min(16);
+    (RETRY_AFTER_FAILURE << doublings).min(RETRY_AT_MOST)
+}
 
 fn db(e: impl std::fmt::Display) -> StoreError {
     StoreError::Database(e.to_string())
@@ -459,6 +467,9 @@ pub fn filled(
     put_execution(txn, &e)?;
     let mut pos = get_position(txn, &e.request.symbol)?;
     pos.hedged_shares += shares;
+    if shares > 0 {
+        pos.failures_in_a_row = 0;
+    }
     release(&mut pos, e.id, now);
     put_position(txn, &pos)?;
     Ok(e)
@@ -494,7 +505,8 @@ pub fn failed(
     put_execution(txn, &e)?;
     let mut pos = get_position(txn, &e.request.symbol)?;
     pos.hedged_shares += filled_shares;
-    pos.retry_after = Some(now + RETRY_AFTER_FAILURE);
+    pos.failures_in_a_row = pos.failures_in_a_row.saturating_add(1);
+    pos.retry_after = Some(now + retry_delay(pos.failures_in_a_row));
     release(&mut pos, e.id, now);
     put_position(txn, &pos)?;
     Ok(e)

@@ -288,6 +288,41 @@ async fn a_rejected_hedge_returns_its_shares_to_the_net_and_the_sweeper_hedges_a
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn a_standing_refusal_is_retried_ever_more_slowly_and_a_fill_resets_the_wait() {
+    use super::pipeline::{RETRY_AT_MOST, retry_delay};
+    assert_eq!(
+        (1..=8).map(retry_delay).collect::<Vec<_>>(),
+        [1, 2, 4, 8, 16, 32, 60, 60].map(|m| m * crate::model::time::MINUTE)
+    );
+    assert_eq!(retry_delay(u32::MAX), RETRY_AT_MOST);
+    let mut r = Rig::new(OPEN);
+    r.logs
+        .push(vec![added(fill(10, "0xa1", 0, true, "2.5"))], 10);
+    // Refused three times: waits of 1, 2 and 4 minutes.
+    for (n, wait) in [(1u32, 1u64), (2, 2), (3, 4)] {
+        r.broker.reject_next("REJECTED: account restricted");
+        r.pass().await;
+        let p = r.position("AAPL");
+        assert_eq!(p.failures_in_a_row, n);
+        assert_eq!(
+            p.retry_after,
+            Some(r.clock.now() + wait * crate::model::time::MINUTE)
+        );
+        // Not before the wait is over.
+        r.clock.advance(wait * crate::model::time::MINUTE - 1);
+        r.pass().await;
+        assert_eq!(r.position("AAPL").failures_in_a_row, n, "no attempt early");
+        r.clock.advance(1);
+    }
+    // The fourth attempt fills: the count starts over.
+    r.pass().await;
+    let p = r.position("AAPL");
+    assert_eq!(p.failures_in_a_row, 0);
+    assert_eq!(p.net(), d("0.5"));
+    assert_eq!(r.broker.orders().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn market_closed_queues_fills_with_exposure_shown_then_hedges_at_the_open() {
     let mut r = Rig::new(CLOSED);
     r.logs
