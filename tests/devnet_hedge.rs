@@ -28,7 +28,7 @@ use arbkeep::venue::evm::ingest::{IngestConfig, LogIngest};
 use arbkeep::venue::evm::raindex::RaindexReads;
 use arbkeep::venue::evm::{ChainClient, EvmStore};
 use arbkeep::venue::schwab::clock_text::parse_time;
-use arbkeep::venue::schwab::fake::FakeSchwab;
+use arbkeep::venue::schwab::fake::{FAKE_APP_KEY, FAKE_APP_SECRET, FakeSchwab};
 use arbkeep::venue::schwab::{SchwabBroker, SchwabConfig};
 use arbkeep::venue::sim::SimWorld;
 use devnet_common::*;
@@ -337,7 +337,6 @@ async fn devnet_fills_are_hedged_on_schwab_exactly_once() {
 /// The `arbkeep` binary in devnet mode with `[equity_hedge]` on, trading at
 /// the fake Schwab: the wiring a user runs, not a hand-built keeper.
 fn arbkeep_binary(config: &Path) -> std::process::Command {
-    use arbkeep::venue::schwab::fake::{FAKE_APP_KEY, FAKE_APP_SECRET};
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_arbkeep"));
     cmd.arg("--headless")
         .arg("--config")
@@ -510,4 +509,40 @@ async fn the_binary_hedges_devnet_fills_at_schwab() {
         &("AAPL".to_string(), OrderSide::Sell, 1),
         "live: +1.2 from the head on → SELL 1"
     );
+
+    // No token, app secret or key in any file the binary wrote (store,
+    // token vault, diagnostic and money logs) in either data dir.
+    let mut secrets = w.fake.issued_tokens();
+    secrets.extend([FAKE_APP_SECRET.to_string(), KEY.to_string()]);
+    let mut files = 0;
+    for dir in [&data, &live] {
+        for path in files_under(dir) {
+            let bytes = std::fs::read(&path).unwrap();
+            files += 1;
+            for s in &secrets {
+                assert!(
+                    !bytes.windows(s.len()).any(|w| w == s.as_bytes()),
+                    "a secret in plain text in {}",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(
+        files >= 8,
+        "the store, vault and logs of both runs: {files}"
+    );
+}
+
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
