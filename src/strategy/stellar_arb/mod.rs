@@ -26,6 +26,9 @@ use crate::venue::stellar::{Keypair, StellarAsset};
 /// The environment variable holding the master secret (`S…`).
 pub const SECRET_ENV: &str = "STELLAR_SECRET_SEED";
 
+/// SDF's Friendbot, the default `friendbot_url` on TESTNET.
+pub const TESTNET_FRIENDBOT: &str = "https://friendbot.stellar.org/";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Network {
     Testnet,
@@ -39,6 +42,9 @@ pub struct StellarArbConfig {
     pub network: Network,
     pub horizon_url: String,
     pub rpc_url: String,
+    /// Friendbot (TESTNET); `None` on PUBLIC, where the master account
+    /// creates the trading accounts itself.
+    pub friendbot_url: Option<String>,
     pub passphrase: String,
     pub detector_contract: String,
     pub reflector_contract: String,
@@ -66,6 +72,7 @@ impl StellarArbConfig {
             network: Network::Testnet,
             horizon_url: "https://horizon-testnet.stellar.org".into(),
             rpc_url: "https://soroban-testnet.stellar.org".into(),
+            friendbot_url: Some(TESTNET_FRIENDBOT.into()),
             passphrase: crate::venue::stellar::TESTNET_PASSPHRASE.into(),
             detector_contract: "CAIEZ2IDLR2NWZVA3AYTJ5OLJC2A53GSPBMB43FQSESVJRWM4CFLZ45Q".into(),
             reflector_contract: "CCYOZJCOPG34LLQQ7N24YXBM7LL62R7ONMZ3G6WZAAYPB5OYKOMJRN63".into(),

@@ -3,7 +3,7 @@
 //! master key from `STELLAR_SECRET_SEED`, the keeper, and the WebSocket
 //! extension — returned for `main` to register in two lines.
 
-use super::{Network, SECRET_ENV, StellarArbConfig, StellarArbKeeper, StellarShared, StellarWs};
+use super::{SECRET_ENV, StellarArbConfig, StellarArbKeeper, StellarShared, StellarWs};
 use crate::control::ControlExtension;
 use crate::engine::Keeper;
 use crate::venue::stellar::network::{Endpoints, NetworkVenue};
@@ -57,8 +57,7 @@ pub fn network(config: &StellarArbConfig) -> Result<Wired, WiringError> {
     let endpoints = Endpoints {
         horizon_url: config.horizon_url.clone(),
         rpc_url: config.rpc_url.clone(),
-        friendbot_url: (config.network == Network::Testnet)
-            .then(|| "https://friendbot.stellar.org/".to_string()),
+        friendbot_url: config.friendbot_url.clone(),
         detector: contract(&config.detector_contract)?,
         reflector: contract(&config.reflector_contract)?,
         timeout: Duration::from_secs(20),
