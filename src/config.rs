@@ -627,6 +627,20 @@ impl Config {
             if let Some(v) = r.boolean(t, "stellar_arb", "autostart")? {
                 s.autostart = v;
             }
+            if let Some(v) = r.decimal(t, "stellar_arb", "account_starting_xlm")? {
+                // Stroops are 7 decimals; a new account needs 1 XLM (two base
+                // reserves) or CreateAccount fails with op_low_reserve.
+                s.account_starting_xlm = crate::venue::stellar::parse_amount(&v.to_string())
+                    .filter(|x| *x >= 2 * crate::venue::stellar::BASE_RESERVE)
+                    .ok_or_else(|| {
+                        r.invalid(
+                            "stellar_arb.account_starting_xlm",
+                            format!(
+                                "{v} is not an amount of XLM of at least 1 with at most 7 decimals"
+                            ),
+                        )
+                    })?;
+            }
             if let Some(list) = r.strings(t, "stellar_arb", "assets")? {
                 s.assets = list
                     .iter()
@@ -1254,6 +1268,23 @@ mod tests {
         assert!(e.to_string().contains("stellar_arb.friendbot_url"), "{e}");
         let e = parse("[stellar_arb]\nfriendbot_url = \"ftp://x\"\n").unwrap_err();
         assert!(e.to_string().contains("stellar_arb.friendbot_url"), "{e}");
+    }
+
+    #[test]
+    fn stellar_account_starting_xlm_is_exact_and_at_least_the_minimum_balance() {
+        assert_eq!(
+            parse("").unwrap().stellar_arb.account_starting_xlm,
+            50_000_000
+        );
+        let c = parse("[stellar_arb]\naccount_starting_xlm = \"12.5\"\n").unwrap();
+        assert_eq!(c.stellar_arb.account_starting_xlm, 125_000_000);
+        for bad in ["\"0.5\"", "\"1.00000001\"", "\"ten\"", "2.5"] {
+            let e = parse(&format!("[stellar_arb]\naccount_starting_xlm = {bad}\n")).unwrap_err();
+            assert!(
+                e.to_string().contains("stellar_arb.account_starting_xlm"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

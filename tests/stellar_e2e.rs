@@ -10,7 +10,7 @@ use arbkeep::engine::{Keeper, KeeperContext, Phase};
 use arbkeep::model::{Controls, Mode};
 use arbkeep::store::Store;
 use arbkeep::strategy::stellar_arb::store as kstore;
-use arbkeep::strategy::stellar_arb::{StellarArbConfig, StellarArbKeeper, StellarShared};
+use arbkeep::strategy::stellar_arb::{Network, StellarArbConfig, StellarArbKeeper, StellarShared};
 use arbkeep::venue::VenueError;
 use arbkeep::venue::stellar::horizon::{HorizonClient, HorizonError};
 use arbkeep::venue::stellar::network::{Endpoints, NetworkVenue};
@@ -18,8 +18,9 @@ use arbkeep::venue::stellar::rpc::RpcClient;
 use arbkeep::venue::stellar::sim::{FRIENDBOT_AMOUNT, SimLedger};
 use arbkeep::venue::stellar::tx::{self, Header};
 use arbkeep::venue::stellar::{
-    AccountKey, AccountState, ContractKey, Keypair, NetworkInfo, ONE, Offer, OrderBook, Price,
-    Prices, SendStatus, StellarAsset, StellarVenue, SupportedAsset, TESTNET_PASSPHRASE, TxStatus,
+    AccountKey, AccountState, ContractKey, Keypair, NetworkInfo, ONE, Offer, OrderBook,
+    PUBLIC_PASSPHRASE, Price, Prices, SendStatus, StellarAsset, StellarVenue, SupportedAsset,
+    TESTNET_PASSPHRASE, TxStatus,
 };
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
@@ -340,6 +341,7 @@ async fn recovery_resends_the_same_envelope_and_settles_it() {
         envelope: signed.envelope.clone(),
         send: 10 * ONE,
         dest_min: 10 * ONE + 200,
+        dest: None,
         max_time: 0,
         created_ms: 0,
         label: "XLM → AQUA → XLM".into(),
@@ -611,5 +613,138 @@ async fn clients_against_the_fakes() {
     match rpc.get_transaction(&h2).await.expect("poll") {
         TxStatus::Failed { outcome, .. } => assert_eq!(outcome.main_code(), "op_underfunded"),
         other => panic!("{other:?}"),
+    }
+}
+
+/// PUBLIC: no Friendbot. The master account (the key in the environment)
+/// must exist; the fake runs on the public passphrase.
+fn public_world(master_xlm: i64) -> SimLedger {
+    let mut l = world();
+    l.passphrase = PUBLIC_PASSPHRASE.into();
+    l.create_account(master().public(), master_xlm);
+    l
+}
+
+fn public_config() -> StellarArbConfig {
+    let mut c = config();
+    c.network = Network::Public;
+    c.passphrase = PUBLIC_PASSPHRASE.into();
+    c.friendbot_url = None;
+    c.account_starting_xlm = 500 * ONE;
+    c
+}
+
+fn public_endpoints(f: &StellarFake) -> Endpoints {
+    Endpoints {
+        friendbot_url: None,
+        ..endpoints(f)
+    }
+}
+
+#[tokio::test]
+async fn public_accounts_are_created_by_the_master_and_booked_on_both_sides() {
+    let fake = StellarFake::start(public_world(2_000 * ONE)).await;
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(public_endpoints(&fake)).expect("venue"));
+    let shared = StellarShared::new(venue, true);
+    let mut keeper = StellarArbKeeper::new(public_config(), shared, &master())
+        .with_polling(5, Duration::from_millis(5));
+    let h = Harness::new();
+    keeper.recover(&h.cx(1)).await.expect("recover");
+    keeper.tick(&h.cx(2)).await.expect("tick");
+
+    let read = h.store.read().expect("read");
+    let results = kstore::results(&read).expect("results");
+    let created: Vec<_> = results
+        .iter()
+        .filter(|e| e.kind == "create_account")
+        .collect();
+    assert_eq!(created.len(), 2, "{results:?}");
+    assert!(created.iter().all(|e| e.result == "tx_success"
+        && e.account == master().public().to_string()
+        && e.delta == -500 * ONE - 100));
+    assert!(kstore::intents(&read).expect("open").is_empty());
+    let ids: Vec<AccountKey> = keeper
+        .account_ids()
+        .iter()
+        .map(|s| AccountKey::parse(s).expect("id"))
+        .collect();
+    for id in &ids {
+        let a = fake
+            .with(|l| l.account(*id))
+            .expect("created by the master");
+        assert!(a.trusts(&aqua()), "trustline set");
+    }
+    // The funded world works: a cycle ran from a created account.
+    assert!(
+        results
+            .iter()
+            .any(|e| e.kind == "cycle" && e.result == "tx_success"),
+        "{results:?}"
+    );
+    // Every balance moved exactly by its ledger lines: the master's from
+    // its 2 000 XLM, the trading accounts' from nothing.
+    let lines = kstore::ledger(&read).expect("ledger");
+    let booked = |id: &AccountKey| -> i64 {
+        lines
+            .iter()
+            .filter(|l| l.account == id.to_string())
+            .map(|l| l.delta)
+            .sum()
+    };
+    let xlm = |id: &AccountKey| {
+        fake.with(|l| l.accounts.get(id).map(|a| a.xlm))
+            .expect("account")
+    };
+    assert_eq!(
+        xlm(&master().public()) - 2_000 * ONE,
+        booked(&master().public())
+    );
+    assert_eq!(xlm(&master().public()), 2_000 * ONE - 2 * (500 * ONE + 100));
+    for id in &ids {
+        assert_eq!(xlm(id), booked(id), "account {id}");
+    }
+}
+
+#[tokio::test]
+async fn public_master_short_of_xlm_sends_nothing_until_topped_up() {
+    // 10 XLM: 1 is its minimum balance, 500 per account is far beyond it.
+    let fake = StellarFake::start(public_world(10 * ONE)).await;
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(public_endpoints(&fake)).expect("venue"));
+    let shared = StellarShared::new(venue, true);
+    let mut keeper = StellarArbKeeper::new(public_config(), shared, &master())
+        .with_polling(5, Duration::from_millis(5));
+    let h = Harness::new();
+    keeper.recover(&h.cx(1)).await.expect("recover");
+    let seq0 = fake.with(|l| l.accounts.get(&master().public()).map(|a| a.seq));
+    keeper.tick(&h.cx(2)).await.expect("tick");
+    keeper.tick(&h.cx(3)).await.expect("tick");
+
+    assert!(
+        keeper.view().status.contains("funding") && keeper.view().status.contains("master"),
+        "{}",
+        keeper.view().status
+    );
+    let read = h.store.read().expect("read");
+    assert!(kstore::intents(&read).expect("open").is_empty());
+    assert!(kstore::results(&read).expect("results").is_empty());
+    assert_eq!(
+        fake.with(|l| l.accounts.get(&master().public()).map(|a| a.seq)),
+        seq0,
+        "nothing was sent"
+    );
+    drop(read);
+
+    // Topped up: the next pass creates both accounts.
+    fake.with(|l| {
+        if let Some(a) = l.accounts.get_mut(&master().public()) {
+            a.xlm += 2_000 * ONE;
+        }
+    });
+    keeper.tick(&h.cx(4)).await.expect("tick");
+    for id in keeper.account_ids() {
+        let id = AccountKey::parse(&id).expect("id");
+        assert!(fake.with(|l| l.account(id)).is_some(), "created {id}");
     }
 }

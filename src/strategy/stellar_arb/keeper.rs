@@ -7,15 +7,15 @@
 //! envelope when it is still pending — it never re-signs.
 
 use super::cycle::{Books, Opportunity, candidate_cycles, detect};
-use super::store::{self as kstore, Execution, Intent};
+use super::store::{self as kstore, Booking, Execution, Intent};
 use super::view::{AccountRow, ExecutionRow, OpportunityRow, OracleRow, StellarView};
 use super::{StellarArbConfig, StellarShared, trading_key};
 use crate::engine::{EngineError, Keeper, KeeperContext, Snapshot};
 use crate::venue::VenueError;
 use crate::venue::stellar::tx::{self, Header};
 use crate::venue::stellar::{
-    AccountState, Handling, Keypair, OraclePrice, SendStatus, StellarAsset, TxOutcome, TxStatus,
-    network_id,
+    AccountKey, AccountState, Handling, Keypair, OraclePrice, SendStatus, StellarAsset, TxOutcome,
+    TxStatus, format_amount, network_id,
 };
 use futures_util::future::BoxFuture;
 use serde_json::json;
@@ -32,6 +32,8 @@ pub struct StellarArbKeeper {
     config: StellarArbConfig,
     shared: Arc<StellarShared>,
     network_id: [u8; 32],
+    /// Creates the trading accounts where there is no Friendbot (PUBLIC).
+    master: Keypair,
     accounts: Vec<Keypair>,
     ready: bool,
     last_ledger: u32,
@@ -42,7 +44,61 @@ pub struct StellarArbKeeper {
     polls: u32,
     poll_delay: Duration,
     halted: Option<String>,
+    /// The last funding failure told about, so a failing pass does not
+    /// repeat the same notice every ledger.
+    funding_failure: Option<String>,
     view: StellarView,
+}
+
+/// What a transaction is for, recorded with its intent.
+struct Purpose {
+    kind: &'static str,
+    label: String,
+    /// XLM leaving the source beyond the fee (path payment, starting balance).
+    send: i64,
+    dest_min: i64,
+    /// `create_account`: the account created.
+    dest: Option<AccountKey>,
+}
+
+/// The source's XLM change and the bookings a settled transaction makes:
+/// the change itself (fee on its own line) and, for a created account, its
+/// starting balance on that account.
+fn effect(intent: &Intent, outcome: &TxOutcome, result: &str) -> (i64, Vec<Booking>) {
+    let fee = outcome.fee_charged;
+    let line = |account: &str, delta: i64, reason: String| Booking {
+        account: account.to_string(),
+        asset: "XLM".into(),
+        delta,
+        reason,
+    };
+    let mut lines = Vec::new();
+    let delta = if !outcome.succeeded() {
+        -fee
+    } else {
+        match (intent.kind.as_str(), &intent.dest, outcome.delivered) {
+            (_, _, Some(got)) => got - intent.send - fee,
+            ("create_account", Some(dest), _) => {
+                lines.push(line(
+                    dest,
+                    intent.send,
+                    format!("created by {} with its starting balance", intent.account),
+                ));
+                -intent.send - fee
+            }
+            _ => -fee,
+        }
+    };
+    lines.insert(
+        0,
+        line(
+            &intent.account,
+            delta + fee,
+            format!("{} {}", intent.kind, result),
+        ),
+    );
+    lines.insert(1, line(&intent.account, -fee, "network fee".into()));
+    (delta, lines)
 }
 
 fn venue_err(e: VenueError) -> EngineError {
@@ -63,6 +119,7 @@ impl StellarArbKeeper {
             config,
             shared,
             network_id,
+            master: master.clone(),
             accounts,
             ready: false,
             last_ledger: 0,
@@ -72,6 +129,7 @@ impl StellarArbKeeper {
             polls: 20,
             poll_delay: Duration::from_millis(500),
             halted: None,
+            funding_failure: None,
         }
     }
 
@@ -99,6 +157,8 @@ impl StellarArbKeeper {
     }
 
     /// Funded, trusting every configured asset, on the right network.
+    /// Ready only once every account exists and trusts every asset; a pass
+    /// that falls short tries again on the next one.
     async fn setup(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
         let venue = self.shared.venue.clone();
         let net = venue.network().await.map_err(venue_err)?;
@@ -110,46 +170,139 @@ impl StellarArbKeeper {
             self.view.status = self.halted.clone().unwrap_or_default();
             return Ok(());
         }
-        for i in 0..self.accounts.len() {
-            let id = self.accounts[i].public();
-            if venue.account(id).await.map_err(venue_err)?.is_none() {
-                let funded = venue.fund(id).await.map_err(venue_err)?;
-                self.log(format!("account {id} funded: {funded}"));
+        let mut complete = true;
+        for key in self.accounts.clone() {
+            let id = key.public();
+            if venue.account(id).await.map_err(venue_err)?.is_none() && !self.fund(cx, id).await? {
+                complete = false;
+                continue;
             }
+            let Some(state) = venue.account(id).await.map_err(venue_err)? else {
+                complete = false;
+                continue;
+            };
             for asset in self.config.assets.clone() {
-                let Some(state) = venue.account(id).await.map_err(venue_err)? else {
-                    continue;
-                };
                 if state.trusts(&asset) {
                     continue;
                 }
                 let limit = tx::TRUST_LIMIT;
-                let label = format!("trust {}", asset.code());
-                self.submit(cx, i, "change_trust", &label, 0, 0, |h| {
-                    tx::change_trust(h, &asset, limit)
-                })
-                .await?;
+                let purpose = Purpose {
+                    kind: "change_trust",
+                    label: format!("trust {}", asset.code()),
+                    send: 0,
+                    dest_min: 0,
+                    dest: None,
+                };
+                let done = self
+                    .submit(cx, &key, purpose, |h| tx::change_trust(h, &asset, limit))
+                    .await?;
+                if done.is_none_or(|e| e.result != "tx_success") {
+                    complete = false;
+                    break;
+                }
             }
         }
-        self.ready = true;
+        self.ready = complete;
         Ok(())
+    }
+
+    /// Bring account `id` into existence: Friendbot where there is one
+    /// (TESTNET), else a CreateAccount from the master account (PUBLIC),
+    /// checked against the master's balance first. `false`: not funded now.
+    async fn fund(&mut self, cx: &KeeperContext<'_>, id: AccountKey) -> Result<bool, EngineError> {
+        let venue = self.shared.venue.clone();
+        if self.config.friendbot_url.is_some() {
+            return match venue.fund(id).await {
+                Ok(created) => {
+                    self.log(format!(
+                        "account {id} funded by Friendbot{}",
+                        if created { "" } else { " (it already existed)" }
+                    ));
+                    Ok(true)
+                }
+                Err(e) => {
+                    self.funding_failed(cx, format!("Friendbot could not fund {id}: {e}"));
+                    Ok(false)
+                }
+            };
+        }
+        let master = self.master.clone();
+        let starting = self.config.account_starting_xlm;
+        let Some(state) = venue.account(master.public()).await.map_err(venue_err)? else {
+            self.funding_failed(
+                cx,
+                format!(
+                    "the master account {} does not exist: send it XLM to create the trading accounts",
+                    master.public()
+                ),
+            );
+            return Ok(false);
+        };
+        // The master keeps its own minimum balance and pays the fee.
+        let need = starting + i64::from(self.fee);
+        if state.spendable_xlm() < need {
+            self.funding_failed(
+                cx,
+                format!(
+                    "the master account {} can spend {} XLM above its minimum balance; creating {id} needs {} XLM",
+                    master.public(),
+                    format_amount(state.spendable_xlm()),
+                    format_amount(need)
+                ),
+            );
+            return Ok(false);
+        }
+        let purpose = Purpose {
+            kind: "create_account",
+            label: format!("create {id}"),
+            send: starting,
+            dest_min: 0,
+            dest: Some(id),
+        };
+        match self
+            .submit(cx, &master, purpose, |h| {
+                tx::create_account(h, id, starting)
+            })
+            .await?
+        {
+            Some(e) if e.result == "tx_success" || e.result == "op_already_exists" => {
+                self.log(format!(
+                    "account {id} created by the master with {} XLM",
+                    format_amount(starting)
+                ));
+                Ok(true)
+            }
+            Some(e) => {
+                self.funding_failed(cx, format!("creating {id} failed: {}", e.result));
+                Ok(false)
+            }
+            // Sent, not settled yet: the open intent is settled first.
+            None => Ok(false),
+        }
+    }
+
+    /// Shown on the console and logged; told once per distinct failure.
+    fn funding_failed(&mut self, _cx: &KeeperContext<'_>, message: String) {
+        self.view.status = format!("funding: {message}");
+        if self.funding_failure.as_deref() == Some(message.as_str()) {
+            return;
+        }
+        tracing::warn!(target: "stellar_arb", "funding: {message}");
+        self.shared
+            .publish(json!({"log": format!("funding failed: {message}")}));
+        self.funding_failure = Some(message);
     }
 
     /// Build (with a fresh sequence), sign, commit the intent, send, and
     /// settle when the network says. Returns the outcome if settled now.
-    #[allow(clippy::too_many_arguments)]
     async fn submit(
         &mut self,
         cx: &KeeperContext<'_>,
-        idx: usize,
-        kind: &str,
-        label: &str,
-        send: i64,
-        dest_min: i64,
+        key: &Keypair,
+        purpose: Purpose,
         build: impl Fn(Header) -> Result<stellar_xdr::Transaction, tx::TxError>,
     ) -> Result<Option<Execution>, EngineError> {
         let venue = self.shared.venue.clone();
-        let key = &self.accounts[idx];
         let Some(state) = venue.account(key.public()).await.map_err(venue_err)? else {
             return Ok(None);
         };
@@ -166,13 +319,14 @@ impl StellarArbKeeper {
             hash: signed.hash_hex(),
             account: key.public().to_string(),
             sequence: header.seq,
-            kind: kind.into(),
+            kind: purpose.kind.into(),
             envelope: signed.envelope.clone(),
-            send,
-            dest_min,
+            send: purpose.send,
+            dest_min: purpose.dest_min,
+            dest: purpose.dest.map(|d| d.to_string()),
             max_time: 0,
             created_ms: cx.now,
-            label: label.into(),
+            label: purpose.label,
         };
         cx.store.write(|w| kstore::put_intent(w, &intent))?;
         match venue.send(&signed.envelope).await {
@@ -181,10 +335,8 @@ impl StellarArbKeeper {
                 let e = self.settle(
                     cx,
                     &intent,
-                    0,
                     &format!("refused: {}", outcome.main_code()),
-                    0,
-                    0,
+                    None,
                 )?;
                 self.after_refusal(&outcome);
                 Ok(Some(e))
@@ -199,7 +351,7 @@ impl StellarArbKeeper {
                 Ok(None)
             }
             Err(e) => {
-                let _ = self.settle(cx, &intent, 0, &format!("not sent: {e}"), 0, 0)?;
+                let _ = self.settle(cx, &intent, &format!("not sent: {e}"), None)?;
                 Ok(None)
             }
         }
@@ -227,18 +379,8 @@ impl StellarArbKeeper {
                 Ok(TxStatus::NotFound) => tokio::time::sleep(self.poll_delay).await,
                 Ok(TxStatus::Success { ledger, outcome })
                 | Ok(TxStatus::Failed { ledger, outcome }) => {
-                    let delta = match outcome.delivered {
-                        Some(got) if outcome.succeeded() => got - intent.send - outcome.fee_charged,
-                        _ => -outcome.fee_charged,
-                    };
-                    let e = self.settle(
-                        cx,
-                        intent,
-                        delta,
-                        outcome.main_code(),
-                        ledger,
-                        outcome.fee_charged,
-                    )?;
+                    let e =
+                        self.settle(cx, intent, outcome.main_code(), Some((ledger, &outcome)))?;
                     if !outcome.succeeded() {
                         self.after_refusal(&outcome);
                     }
@@ -254,16 +396,19 @@ impl StellarArbKeeper {
     }
 
     /// One durable transaction: the intent goes, the result and its ledger
-    /// lines (the XLM change, with the fee on its own line) stay.
+    /// lines (the XLM change, with the fee on its own line) stay. No
+    /// `applied` (ledger, outcome): nothing reached a ledger, nothing moved.
     fn settle(
         &mut self,
         cx: &KeeperContext<'_>,
         intent: &Intent,
-        delta: i64,
         result: &str,
-        ledger: u32,
-        fee: i64,
+        applied: Option<(u32, &TxOutcome)>,
     ) -> Result<Execution, EngineError> {
+        let (ledger, (delta, lines)) = match applied {
+            Some((ledger, outcome)) => (ledger, effect(intent, outcome, result)),
+            None => (0, (0, Vec::new())),
+        };
         let e = Execution {
             hash: intent.hash.clone(),
             account: intent.account.clone(),
@@ -275,14 +420,6 @@ impl StellarArbKeeper {
             ledger,
             settled_ms: cx.now,
         };
-        let lines = vec![
-            (
-                "XLM".to_string(),
-                delta + fee,
-                format!("{} {}", intent.kind, result),
-            ),
-            ("XLM".to_string(), -fee, "network fee".to_string()),
-        ];
         cx.store.write(|w| kstore::settle(w, &e, &lines))?;
         self.shared.publish(json!({"result": {
             "hash": e.hash, "account": e.account, "path": e.label, "send": e.send,
@@ -434,8 +571,16 @@ impl StellarArbKeeper {
             }
             let path: Vec<StellarAsset> = o.path().to_vec();
             let label = o.label();
+            let key = self.accounts[idx].clone();
+            let purpose = Purpose {
+                kind: "cycle",
+                label: label.clone(),
+                send,
+                dest_min,
+                dest: None,
+            };
             let r = self
-                .submit(cx, idx, "cycle", &label, send, dest_min, |h| {
+                .submit(cx, &key, purpose, |h| {
                     tx::cyclic_path_payment(h, &StellarAsset::Native, send, &path, dest_min)
                 })
                 .await?;
@@ -517,10 +662,8 @@ impl StellarArbKeeper {
                         self.settle(
                             cx,
                             &intent,
-                            0,
                             "not applied (sequence used by another transaction)",
-                            0,
-                            0,
+                            None,
                         )?;
                     } else {
                         self.log(format!("{}: resending the same envelope", intent.hash));
@@ -529,10 +672,8 @@ impl StellarArbKeeper {
                                 self.settle(
                                     cx,
                                     &intent,
-                                    0,
                                     &format!("refused: {}", o.main_code()),
-                                    0,
-                                    0,
+                                    None,
                                 )?;
                             }
                             _ => {
@@ -580,11 +721,20 @@ impl Keeper for StellarArbKeeper {
 
     fn tick<'a>(&'a mut self, cx: &'a KeeperContext<'a>) -> BoxFuture<'a, Result<(), EngineError>> {
         Box::pin(async move {
-            // Open intents first (a send whose answer was lost).
-            if !kstore::intents(&cx.store.read()?)?.is_empty() {
-                self.settle_open(cx).await?;
-            }
-            match self.pass(cx).await {
+            let pass = async {
+                // Open intents first (a send whose answer was lost); nothing
+                // new leaves while one is unsettled, so no two transactions
+                // ever compete for a sequence number.
+                if !kstore::intents(&cx.store.read()?)?.is_empty() {
+                    self.settle_open(cx).await?;
+                    if !kstore::intents(&cx.store.read()?)?.is_empty() {
+                        self.view.status = "waiting for a sent transaction to settle".into();
+                        return Ok(());
+                    }
+                }
+                self.pass(cx).await
+            };
+            match pass.await {
                 // A transient venue error is not the engine's problem: show
                 // it and try again next pass.
                 Err(EngineError::Venue(e)) if e.is_transient() => {

@@ -61,6 +61,9 @@ pub struct StellarArbConfig {
     pub oracle_tolerance_bps: i64,
     /// XLM kept above the minimum balance on every account, stroops.
     pub reserve_guard: i64,
+    /// Where there is no Friendbot: the XLM (stroops) the master account
+    /// gives each trading account it creates.
+    pub account_starting_xlm: i64,
     /// Execute without waiting for `start_engine` on the WebSocket.
     pub autostart: bool,
 }
@@ -84,6 +87,7 @@ impl StellarArbConfig {
             min_edge_bps: 10,
             oracle_tolerance_bps: 300,
             reserve_guard: 20_000_000,
+            account_starting_xlm: 5 * crate::venue::stellar::ONE,
             autostart: true,
         }
     }
