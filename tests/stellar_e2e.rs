@@ -9,6 +9,7 @@ mod support;
 use arbkeep::engine::{Keeper, KeeperContext, Phase};
 use arbkeep::model::{Controls, Mode};
 use arbkeep::store::Store;
+use arbkeep::strategy::stellar_arb::keeper::{EXPIRY_MARGIN_SECS, TX_VALIDITY_SECS};
 use arbkeep::strategy::stellar_arb::store as kstore;
 use arbkeep::strategy::stellar_arb::{Network, StellarArbConfig, StellarArbKeeper, StellarShared};
 use arbkeep::venue::VenueError;
@@ -18,9 +19,9 @@ use arbkeep::venue::stellar::rpc::RpcClient;
 use arbkeep::venue::stellar::sim::{FRIENDBOT_AMOUNT, SimLedger};
 use arbkeep::venue::stellar::tx::{self, Header};
 use arbkeep::venue::stellar::{
-    AccountKey, AccountState, ContractKey, Keypair, NetworkInfo, ONE, Offer, OrderBook,
-    PUBLIC_PASSPHRASE, Price, Prices, SendStatus, StellarAsset, StellarVenue, SupportedAsset,
-    TESTNET_PASSPHRASE, TxStatus,
+    AccountKey, AccountState, ContractKey, Keypair, LedgerWindow, NetworkInfo, ONE, Offer,
+    OrderBook, PUBLIC_PASSPHRASE, Price, Prices, SendStatus, StellarAsset, StellarVenue,
+    SupportedAsset, TESTNET_PASSPHRASE, TxStatus,
 };
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
@@ -182,6 +183,23 @@ async fn accounts_funded_trustlines_set_cycle_executed_and_ledger_matches_balanc
             .sum();
         assert_eq!(now - FRIENDBOT_AMOUNT, booked, "account {id}");
     }
+    // Every transaction the keeper signed carries a maxTime.
+    let bounds: Vec<u64> = fake.with(|l| {
+        l.txs
+            .values()
+            .map(|t| match tx::decode_envelope(&t.envelope) {
+                Ok(stellar_xdr::TransactionEnvelope::Tx(v)) => match v.tx.cond {
+                    stellar_xdr::Preconditions::Time(tb) => tb.max_time.0,
+                    _ => 0,
+                },
+                _ => 0,
+            })
+            .collect()
+    });
+    assert!(
+        !bounds.is_empty() && bounds.iter().all(|&m| m > 0),
+        "{bounds:?}"
+    );
     let view = keeper.view();
     assert_eq!(view.accounts.len(), 2);
     assert!(
@@ -214,6 +232,9 @@ impl StellarVenue for MovingBook {
     }
     fn latest_ledger(&self) -> BoxFuture<'_, Result<u32, VenueError>> {
         self.inner.latest_ledger()
+    }
+    fn ledger_window(&self) -> BoxFuture<'_, Result<LedgerWindow, VenueError>> {
+        self.inner.ledger_window()
     }
     fn account(&self, id: AccountKey) -> BoxFuture<'_, Result<Option<AccountState>, VenueError>> {
         self.inner.account(id)
@@ -297,14 +318,10 @@ async fn a_book_that_moves_before_execution_fails_under_dest_min_and_costs_only_
     }
 }
 
-#[tokio::test]
-async fn recovery_resends_the_same_envelope_and_settles_it() {
-    let fake = StellarFake::start(world()).await;
-    let venue: Arc<dyn StellarVenue> =
-        Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
-    let h = Harness::new();
-    // A previous run funded account 0, signed and recorded an intent, then
-    // died before sending.
+/// What a previous run left: account 0 funded, a cycle signed (valid until
+/// the latest close + 120 s, as the keeper signs) and its intent recorded,
+/// then it died — before sending, unless `send` says otherwise.
+async fn left_intent(fake: &StellarFake, venue: &dyn StellarVenue, h: &Harness) -> kstore::Intent {
     let key = arbkeep::strategy::stellar_arb::trading_key(&master(), 0);
     assert!(venue.fund(key.public()).await.expect("fund"));
     let seq = venue
@@ -314,12 +331,14 @@ async fn recovery_resends_the_same_envelope_and_settles_it() {
         .expect("exists")
         .sequence
         + 1;
+    let signed_close = fake.with(|l| l.close_time);
+    let max_time = signed_close + TX_VALIDITY_SECS;
     let t = tx::cyclic_path_payment(
         Header {
             source: key.public(),
             seq,
             fee: 100,
-            max_time: 0,
+            max_time,
         },
         &StellarAsset::Native,
         10 * ONE,
@@ -342,7 +361,8 @@ async fn recovery_resends_the_same_envelope_and_settles_it() {
         send: 10 * ONE,
         dest_min: 10 * ONE + 200,
         dest: None,
-        max_time: 0,
+        max_time,
+        signed_close,
         created_ms: 0,
         label: "XLM → AQUA → XLM".into(),
     };
@@ -352,6 +372,23 @@ async fn recovery_resends_the_same_envelope_and_settles_it() {
             kstore::put_intent(w, &intent)
         })
         .expect("intent");
+    intent
+}
+
+fn account_seq(fake: &StellarFake, account: &str) -> Option<i64> {
+    let id = AccountKey::parse(account).expect("id");
+    fake.with(|l| l.accounts.get(&id).map(|a| a.seq))
+}
+
+#[tokio::test]
+async fn recovery_resends_the_same_envelope_and_settles_it() {
+    let fake = StellarFake::start(world()).await;
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
+    let h = Harness::new();
+    let intent = left_intent(&fake, venue.as_ref(), &h).await;
+    // Still before its maxTime: the same envelope goes again.
+    fake.with(|l| l.close_time = intent.max_time - 5);
 
     let shared = StellarShared::new(venue, false);
     let mut keeper = StellarArbKeeper::new(config(), shared, &master())
@@ -360,8 +397,7 @@ async fn recovery_resends_the_same_envelope_and_settles_it() {
     let r = kstore::results(&h.store.read().expect("read")).expect("results");
     assert_eq!(r.len(), 1);
     assert_eq!(
-        r[0].hash,
-        signed.hash_hex(),
+        r[0].hash, intent.hash,
         "the same transaction, not a re-signed one"
     );
     assert_eq!(r[0].result, "tx_success");
@@ -371,10 +407,119 @@ async fn recovery_resends_the_same_envelope_and_settles_it() {
             .is_empty()
     );
     // Applied exactly once: the account's sequence is the intent's.
+    assert_eq!(account_seq(&fake, &intent.account), Some(intent.sequence));
+}
+
+#[tokio::test]
+async fn recovery_writes_off_a_transaction_past_its_max_time_and_books_nothing() {
+    let fake = StellarFake::start(world()).await;
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
+    let h = Harness::new();
+    let intent = left_intent(&fake, venue.as_ref(), &h).await;
+    let seq0 = account_seq(&fake, &intent.account);
+    fake.with(|l| l.close_time = intent.max_time + EXPIRY_MARGIN_SECS + 1);
+
+    let shared = StellarShared::new(venue, false);
+    let mut keeper = StellarArbKeeper::new(config(), shared, &master())
+        .with_polling(5, Duration::from_millis(5));
+    keeper.recover(&h.cx(1)).await.expect("recover");
+    let read = h.store.read().expect("read");
+    let r = kstore::results(&read).expect("results");
+    assert_eq!(r.len(), 1, "{r:?}");
     assert_eq!(
-        fake.with(|l| l.accounts.get(&key.public()).map(|a| a.seq)),
-        Some(seq)
+        (r[0].hash.as_str(), r[0].result.as_str(), r[0].delta),
+        (intent.hash.as_str(), "expired unsent", 0)
     );
+    assert!(kstore::intents(&read).expect("open").is_empty());
+    assert!(
+        kstore::ledger(&read).expect("ledger").is_empty(),
+        "nothing booked"
+    );
+    assert_eq!(account_seq(&fake, &intent.account), seq0, "never sent");
+    assert!(fake.with(|l| !l.txs.contains_key(&intent.hash)));
+}
+
+#[tokio::test]
+async fn a_resend_refused_too_late_waits_out_the_margin_then_expires() {
+    let fake = StellarFake::start(world()).await;
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
+    let h = Harness::new();
+    let intent = left_intent(&fake, venue.as_ref(), &h).await;
+    let seq0 = account_seq(&fake, &intent.account);
+    // Past maxTime, within the margin: the network refuses the resend
+    // (tx_too_late), but a lagging node's word is not enough to write it off.
+    fake.with(|l| l.close_time = intent.max_time + 10);
+
+    let shared = StellarShared::new(venue, false);
+    let mut keeper = StellarArbKeeper::new(config(), shared, &master())
+        .with_polling(5, Duration::from_millis(5));
+    keeper.recover(&h.cx(1)).await.expect("recover");
+    {
+        let read = h.store.read().expect("read");
+        assert_eq!(kstore::intents(&read).expect("open").len(), 1, "still open");
+        assert!(kstore::results(&read).expect("results").is_empty());
+    }
+    assert!(
+        fake.with(|l| !l.txs.contains_key(&intent.hash)),
+        "refused: tx_too_late"
+    );
+    // Open intent: the next pass sends nothing new.
+    keeper.tick(&h.cx(2)).await.expect("tick");
+    assert_eq!(
+        fake.with(|l| l.txs.len()),
+        0,
+        "nothing sent while one is open"
+    );
+
+    fake.with(|l| l.close_time = intent.max_time + EXPIRY_MARGIN_SECS + 1);
+    keeper.tick(&h.cx(3)).await.expect("tick");
+    let read = h.store.read().expect("read");
+    let r = kstore::results(&read).expect("results");
+    let it = r.iter().find(|e| e.hash == intent.hash).expect("settled");
+    assert_eq!((it.result.as_str(), it.delta), ("expired unsent", 0));
+    assert_eq!(
+        account_seq(&fake, &intent.account).map(|s| s >= seq0.unwrap_or(0)),
+        Some(true)
+    );
+    assert!(fake.with(|l| !l.txs.contains_key(&intent.hash)));
+}
+
+#[tokio::test]
+async fn applied_beyond_the_rpc_history_with_its_sequence_used_halts_instead_of_guessing() {
+    let fake = StellarFake::start(world()).await;
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
+    let h = Harness::new();
+    let intent = left_intent(&fake, venue.as_ref(), &h).await;
+    // It did go out and apply; then the RPC's ~7-day window moved past it.
+    assert_eq!(
+        venue.send(&intent.envelope).await.expect("send"),
+        SendStatus::Pending
+    );
+    fake.with(|l| {
+        l.forget_history();
+        l.close_time = intent.max_time + 7 * 86_400;
+    });
+    let txs_before = fake.with(|l| l.txs.len());
+
+    let shared = StellarShared::new(venue, true);
+    let mut keeper = StellarArbKeeper::new(config(), shared, &master())
+        .with_polling(5, Duration::from_millis(5));
+    keeper.recover(&h.cx(1)).await.expect("recover");
+    keeper.tick(&h.cx(2)).await.expect("tick");
+    let read = h.store.read().expect("read");
+    // Judged by sequence alone it would read "not applied" and its money
+    // would go unbooked; by time it cannot be decided, so it stays open.
+    assert_eq!(kstore::intents(&read).expect("open").len(), 1);
+    assert!(kstore::results(&read).expect("results").is_empty());
+    let status = &keeper.view().status;
+    assert!(
+        status.contains("halted") && status.contains(&intent.hash),
+        "{status}"
+    );
+    assert_eq!(fake.with(|l| l.txs.len()), txs_before, "nothing sent");
 }
 
 #[tokio::test]

@@ -388,12 +388,12 @@ fn rpc(l: &mut SimLedger, body: &str) -> Value {
     let err = |code: i64, message: &str| json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}});
     let result = match method {
         "getHealth" => json!({"status": "healthy", "latestLedger": l.sequence,
-            "latestLedgerCloseTime": l.close_time.to_string(), "oldestLedger": 1,
-            "oldestLedgerCloseTime": "1700000000", "ledgerRetentionWindow": 120960}),
+            "latestLedgerCloseTime": l.close_time.to_string(), "oldestLedger": l.oldest.0,
+            "oldestLedgerCloseTime": l.oldest.1.to_string(), "ledgerRetentionWindow": 120960}),
         "getNetwork" => json!({"passphrase": l.passphrase, "protocolVersion": 23,
             "friendbotUrl": "http://127.0.0.1/friendbot"}),
         "getLatestLedger" => json!({"id": format!("{:064x}", l.sequence), "protocolVersion": 23,
-            "sequence": l.sequence}),
+            "sequence": l.sequence, "closeTime": l.close_time.to_string()}),
         "getLedgerEntries" => {
             let Some(keys) = params.get("keys").and_then(Value::as_array) else {
                 return err(-32602, "keys required");
@@ -545,7 +545,7 @@ fn rpc(l: &mut SimLedger, body: &str) -> Value {
                 return err(-32602, "hash required");
             };
             let base = json!({"txHash": h, "latestLedger": l.sequence, "latestLedgerCloseTime": l.close_time.to_string(),
-                "oldestLedger": 1, "oldestLedgerCloseTime": "1700000000"});
+                "oldestLedger": l.oldest.0, "oldestLedgerCloseTime": l.oldest.1.to_string()});
             match l.poll(h) {
                 None => {
                     let mut b = base;

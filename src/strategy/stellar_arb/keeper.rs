@@ -3,8 +3,10 @@
 //! the best cycle with an intent committed before the transaction leaves.
 //! Each result code has its handling: a fresh sequence, a higher fee, a
 //! smaller size, dropping the opportunity, or stopping for the operator.
-//! Recovery settles open intents with getTransaction and resends the *same*
-//! envelope when it is still pending — it never re-signs.
+//! Every transaction carries a maxTime (the latest close + 2 min). Recovery
+//! settles open intents with getTransaction; one not found is resent as the
+//! *same* envelope (never re-signed) until the network's clock is past its
+//! maxTime, and then written off as "expired unsent" with nothing booked.
 
 use super::cycle::{Books, Opportunity, candidate_cycles, detect};
 use super::store::{self as kstore, Booking, Execution, Intent};
@@ -14,8 +16,8 @@ use crate::engine::{EngineError, Keeper, KeeperContext, Snapshot};
 use crate::venue::VenueError;
 use crate::venue::stellar::tx::{self, Header};
 use crate::venue::stellar::{
-    AccountKey, AccountState, Handling, Keypair, OraclePrice, SendStatus, StellarAsset, TxOutcome,
-    TxStatus, format_amount, network_id,
+    AccountKey, AccountState, Handling, Keypair, LedgerWindow, OraclePrice, SendStatus,
+    StellarAsset, TxOutcome, TxStatus, format_amount, network_id,
 };
 use futures_util::future::BoxFuture;
 use serde_json::json;
@@ -27,6 +29,14 @@ use std::time::Duration;
 const MAX_FEE: u32 = 10_000;
 /// Executions shown on the console.
 const SHOWN: usize = 12;
+/// Every transaction is valid until the latest ledger's close time plus
+/// this (its maxTime): one that is lost can be written off soon after.
+pub const TX_VALIDITY_SECS: u64 = 120;
+/// How far past maxTime the latest close must be before a missing
+/// transaction is written off (an RPC node may lag the network).
+pub const EXPIRY_MARGIN_SECS: u64 = 30;
+/// The result of a transaction that expired without ever being applied.
+pub const EXPIRED_UNSENT: &str = "expired unsent";
 
 pub struct StellarArbKeeper {
     config: StellarArbConfig,
@@ -306,11 +316,14 @@ impl StellarArbKeeper {
         let Some(state) = venue.account(key.public()).await.map_err(venue_err)? else {
             return Ok(None);
         };
+        // maxTime by the network's clock (the latest close), which is what
+        // the network judges it by; lost, it can be written off soon after.
+        let signed_close = venue.ledger_window().await.map_err(venue_err)?.latest_close;
         let header = Header {
             source: key.public(),
             seq: state.sequence + 1,
             fee: self.fee,
-            max_time: 0,
+            max_time: signed_close + TX_VALIDITY_SECS,
         };
         let t = build(header).map_err(|e| venue_err(VenueError::Rejected(e.to_string())))?;
         let signed = tx::sign(t, key, &self.network_id)
@@ -324,7 +337,8 @@ impl StellarArbKeeper {
             send: purpose.send,
             dest_min: purpose.dest_min,
             dest: purpose.dest.map(|d| d.to_string()),
-            max_time: 0,
+            max_time: header.max_time,
+            signed_close,
             created_ms: cx.now,
             label: purpose.label,
         };
@@ -641,53 +655,136 @@ impl StellarArbKeeper {
         Ok(())
     }
 
-    /// Settle what a previous run left: found → settle; not found and the
-    /// account's sequence not past it → resend the same envelope; not found
-    /// and the sequence moved on → it was never applied.
+    /// Settle what a previous run (or a lost answer) left open. Found →
+    /// settle by its result. Not found → decided by time: see [`judge_missing`].
     async fn settle_open(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
         let open = kstore::intents(&cx.store.read()?)?;
         let venue = self.shared.venue.clone();
         for intent in open {
+            // Read before asking for the transaction: if it is then not
+            // found, it is in no ledger up to `window.latest`.
+            let window = venue.ledger_window().await.map_err(venue_err)?;
             match venue.transaction(&intent.hash).await.map_err(venue_err)? {
-                TxStatus::NotFound => {
-                    let id = crate::venue::stellar::AccountKey::parse(&intent.account)
-                        .map_err(|e| venue_err(VenueError::Rejected(e.to_string())))?;
-                    let seq = venue
-                        .account(id)
-                        .await
-                        .map_err(venue_err)?
-                        .map(|s| s.sequence)
-                        .unwrap_or(0);
-                    if seq >= intent.sequence {
-                        self.settle(
-                            cx,
-                            &intent,
-                            "not applied (sequence used by another transaction)",
-                            None,
-                        )?;
-                    } else {
-                        self.log(format!("{}: resending the same envelope", intent.hash));
-                        match venue.send(&intent.envelope).await.map_err(venue_err)? {
-                            SendStatus::Error(o) => {
-                                self.settle(
-                                    cx,
-                                    &intent,
-                                    &format!("refused: {}", o.main_code()),
-                                    None,
-                                )?;
-                            }
-                            _ => {
-                                self.await_result(cx, &intent).await?;
-                            }
-                        }
-                    }
-                }
                 TxStatus::Success { .. } | TxStatus::Failed { .. } => {
                     self.await_result(cx, &intent).await?;
                 }
+                TxStatus::NotFound => self.settle_missing(cx, &intent, &window).await?,
             }
         }
         Ok(())
+    }
+
+    async fn settle_missing(
+        &mut self,
+        cx: &KeeperContext<'_>,
+        intent: &Intent,
+        window: &LedgerWindow,
+    ) -> Result<(), EngineError> {
+        let venue = self.shared.venue.clone();
+        let id = AccountKey::parse(&intent.account)
+            .map_err(|e| venue_err(VenueError::Rejected(e.to_string())))?;
+        // The source's sequence, asked after the window: a transaction
+        // applied by then has consumed it.
+        let seq = venue
+            .account(id)
+            .await
+            .map_err(venue_err)?
+            .map(|s| s.sequence)
+            .unwrap_or(0);
+        match judge_missing(intent, window, seq) {
+            Missing::Resend => {
+                self.log(format!(
+                    "{}: not found before its maxTime; resending the same envelope",
+                    intent.hash
+                ));
+                match venue.send(&intent.envelope).await {
+                    Ok(SendStatus::Error(o)) => {
+                        // It may have landed between the look and the resend
+                        // (tx_bad_seq then): time decides, not this refusal.
+                        self.log(format!(
+                            "{}: resend refused ({}); settled once its maxTime has passed",
+                            intent.hash,
+                            o.main_code()
+                        ));
+                    }
+                    Ok(_) => {
+                        self.await_result(cx, intent).await?;
+                    }
+                    Err(e) => {
+                        self.log(format!("{}: resend: {e}", intent.hash));
+                    }
+                }
+            }
+            Missing::Expired => {
+                self.settle(cx, intent, EXPIRED_UNSENT, None)?;
+                self.log(format!(
+                    "{}: {EXPIRED_UNSENT} (past its maxTime, never applied); nothing booked",
+                    intent.hash
+                ));
+            }
+            Missing::SequenceUsed => {
+                self.settle(
+                    cx,
+                    intent,
+                    "not applied (sequence used by another transaction)",
+                    None,
+                )?;
+            }
+            Missing::Ambiguous => {
+                let why = format!(
+                    "transaction {} ({}) is past its maxTime and older than the RPC's history, and account {}'s sequence has moved past it: it may have applied. Look it up on Horizon or an explorer; nothing more is sent until it is settled",
+                    intent.hash, intent.label, intent.account
+                );
+                if self.halted.as_deref() != Some(why.as_str()) {
+                    tracing::error!(target: "stellar_arb", "{why}");
+                }
+                self.halted = Some(why.clone());
+                self.view.status = format!("halted: {why}");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a transaction getTransaction cannot find means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// It can still apply: send the same envelope again.
+    Resend,
+    /// Past its maxTime and provably not applied: it never will be.
+    Expired,
+    /// No time bound (an intent from before time bounds) and its sequence
+    /// is used: not applied, judged by sequence as before.
+    SequenceUsed,
+    /// Past its maxTime, but outside the RPC's history and its sequence
+    /// used: it may have applied. Only a person (or Horizon) can tell.
+    Ambiguous,
+}
+
+/// Decide a transaction that getTransaction reports NOT_FOUND, given the
+/// ledger window read before asking and the source account's sequence read
+/// after. The network applies a transaction only in a ledger closing at or
+/// before its maxTime; once the latest close is past maxTime (plus a margin
+/// for a lagging RPC node) it never will. Whether it did *before* is known
+/// from getTransaction only while the RPC's history covers its whole life
+/// (from signing on); beyond that, an unused sequence still proves it did not.
+pub fn judge_missing(intent: &Intent, window: &LedgerWindow, account_seq: i64) -> Missing {
+    let consumed = account_seq >= intent.sequence;
+    if intent.max_time == 0 {
+        return if consumed {
+            Missing::SequenceUsed
+        } else {
+            Missing::Resend
+        };
+    }
+    if window.latest_close <= intent.max_time + EXPIRY_MARGIN_SECS {
+        return Missing::Resend;
+    }
+    let history_covers = window.oldest_close <= intent.signed_close;
+    if history_covers || !consumed {
+        Missing::Expired
+    } else {
+        Missing::Ambiguous
     }
 }
 
@@ -728,7 +825,10 @@ impl Keeper for StellarArbKeeper {
                 if !kstore::intents(&cx.store.read()?)?.is_empty() {
                     self.settle_open(cx).await?;
                     if !kstore::intents(&cx.store.read()?)?.is_empty() {
-                        self.view.status = "waiting for a sent transaction to settle".into();
+                        self.view.status = match &self.halted {
+                            Some(h) => format!("halted: {h}"),
+                            None => "waiting for a sent transaction to settle".into(),
+                        };
                         return Ok(());
                     }
                 }
@@ -748,5 +848,68 @@ impl Keeper for StellarArbKeeper {
 
     fn render(&self, snapshot: &mut Snapshot) {
         snapshot.stellar = Some(self.view.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn intent(max_time: u64, signed_close: u64) -> Intent {
+        Intent {
+            hash: "h".into(),
+            account: "G".into(),
+            sequence: 10,
+            kind: "cycle".into(),
+            envelope: String::new(),
+            send: 0,
+            dest_min: 0,
+            dest: None,
+            max_time,
+            signed_close,
+            created_ms: 0,
+            label: String::new(),
+        }
+    }
+
+    fn window(latest_close: u64, oldest_close: u64) -> LedgerWindow {
+        LedgerWindow {
+            latest: 2,
+            latest_close,
+            oldest: 1,
+            oldest_close,
+        }
+    }
+
+    #[test]
+    fn a_missing_transaction_is_judged_by_time_then_history_then_sequence() {
+        let i = intent(1_120, 1_000);
+        // Before maxTime + margin: it can still apply, whatever the sequence.
+        assert_eq!(judge_missing(&i, &window(1_100, 0), 10), Missing::Resend);
+        assert_eq!(
+            judge_missing(&i, &window(1_120 + EXPIRY_MARGIN_SECS, 0), 9),
+            Missing::Resend
+        );
+        let late = 1_121 + EXPIRY_MARGIN_SECS;
+        // After: history covering its life proves it never applied, even
+        // with its sequence used (by another transaction).
+        assert_eq!(
+            judge_missing(&i, &window(late, 1_000), 10),
+            Missing::Expired
+        );
+        // History gone: an unused sequence still proves it…
+        assert_eq!(judge_missing(&i, &window(late, 1_001), 9), Missing::Expired);
+        // …a used one does not.
+        assert_eq!(
+            judge_missing(&i, &window(late, 1_001), 10),
+            Missing::Ambiguous
+        );
+        // Intents from before time bounds keep the sequence rule.
+        let old = intent(0, 0);
+        assert_eq!(judge_missing(&old, &window(late, 0), 9), Missing::Resend);
+        assert_eq!(
+            judge_missing(&old, &window(late, 0), 10),
+            Missing::SequenceUsed
+        );
     }
 }

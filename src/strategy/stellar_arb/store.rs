@@ -29,8 +29,13 @@ pub struct Intent {
     /// `send`). Absent in intents written before funding by the master.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dest: Option<String>,
-    /// Unix seconds after which it can never be applied.
+    /// Unix seconds after which it can never be applied (0: no bound, an
+    /// intent written before every transaction carried one).
     pub max_time: u64,
+    /// The latest ledger close time when it was signed: it cannot have
+    /// applied before. Recovery needs the RPC's history to reach back here.
+    #[serde(default)]
+    pub signed_close: u64,
     pub created_ms: u64,
     pub label: String,
 }
