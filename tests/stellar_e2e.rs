@@ -6,7 +6,7 @@
 
 mod support;
 
-use arbkeep::engine::{Keeper, KeeperContext, Phase};
+use arbkeep::engine::{Keeper, KeeperContext, Notice, Phase};
 use arbkeep::model::{Controls, Mode};
 use arbkeep::store::Store;
 use arbkeep::strategy::stellar_arb::keeper::{EXPIRY_MARGIN_SECS, TX_VALIDITY_SECS};
@@ -133,6 +133,17 @@ impl Harness {
     }
 }
 
+/// The Stellar notices sent so far, as (kind, message).
+fn stellar_notices(rx: &mut broadcast::Receiver<Notice>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    while let Ok(n) = rx.try_recv() {
+        if let Notice::Stellar { kind, message } = n {
+            out.push((kind, message));
+        }
+    }
+    out
+}
+
 fn master() -> Keypair {
     Keypair::from_seed([0x33; 32])
 }
@@ -147,6 +158,7 @@ async fn accounts_funded_trustlines_set_cycle_executed_and_ledger_matches_balanc
     let mut keeper = StellarArbKeeper::new(config(), shared.clone(), &master())
         .with_polling(5, Duration::from_millis(5));
     let h = Harness::new();
+    let mut notices = h.notices.subscribe();
     keeper.recover(&h.cx(1)).await.expect("recover");
     keeper.tick(&h.cx(2)).await.expect("tick");
 
@@ -208,6 +220,28 @@ async fn accounts_funded_trustlines_set_cycle_executed_and_ledger_matches_balanc
             .any(|o| o.symbol == "AQUA" && o.price == "0.001")
     );
     assert!(view.executions.iter().any(|e| e.result == "tx_success"));
+
+    // The engine's notices (what webhooks carry) name the executed cycle.
+    let told = stellar_notices(&mut notices);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].0, "cycle_executed");
+    assert!(
+        told[0].1.contains("XLM → AQUA → XLM") && told[0].1.contains(&cycles[0].hash),
+        "{told:?}"
+    );
+    let hook = arbkeep::notify::payload(
+        arbkeep::notify::WebhookFormat::Generic,
+        &Notice::Stellar {
+            kind: told[0].0.clone(),
+            message: told[0].1.clone(),
+        },
+    );
+    assert!(
+        hook["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("stellar cycle_executed: ")),
+        "{hook}"
+    );
 
     // The WebSocket stream saw an opportunity and a result.
     let mut kinds = Vec::new();
@@ -289,6 +323,7 @@ async fn a_book_that_moves_before_execution_fails_under_dest_min_and_costs_only_
     let mut keeper = StellarArbKeeper::new(config(), shared, &master())
         .with_polling(5, Duration::from_millis(5));
     let h = Harness::new();
+    let mut notices = h.notices.subscribe();
     keeper.recover(&h.cx(1)).await.expect("recover");
     keeper.tick(&h.cx(2)).await.expect("tick");
 
@@ -297,6 +332,14 @@ async fn a_book_that_moves_before_execution_fails_under_dest_min_and_costs_only_
     assert_eq!(cycles.len(), 1, "dropped, not retried: {results:?}");
     assert_eq!(cycles[0].result, "op_under_dest_min");
     assert_eq!(cycles[0].delta, -100, "only the fee");
+    // Told with its decoded reason.
+    let told = stellar_notices(&mut notices);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].0, "execution_failed");
+    assert!(
+        told[0].1.contains("op_under_dest_min") && told[0].1.contains("book moved"),
+        "{told:?}"
+    );
     let lines = kstore::ledger(&h.store.read().expect("read")).expect("ledger");
     for id in keeper.account_ids() {
         let key = AccountKey::parse(&id).expect("id");
@@ -861,10 +904,19 @@ async fn public_master_short_of_xlm_sends_nothing_until_topped_up() {
     let mut keeper = StellarArbKeeper::new(public_config(), shared, &master())
         .with_polling(5, Duration::from_millis(5));
     let h = Harness::new();
+    let mut notices = h.notices.subscribe();
     keeper.recover(&h.cx(1)).await.expect("recover");
     let seq0 = fake.with(|l| l.accounts.get(&master().public()).map(|a| a.seq));
     keeper.tick(&h.cx(2)).await.expect("tick");
     keeper.tick(&h.cx(3)).await.expect("tick");
+    // Told once, not once per pass.
+    let told = stellar_notices(&mut notices);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].0, "funding_failed");
+    assert!(
+        told[0].1.contains(&master().public().to_string()),
+        "{told:?}"
+    );
 
     assert!(
         keeper.view().status.contains("funding") && keeper.view().status.contains("master"),

@@ -12,7 +12,7 @@ use super::cycle::{Books, Opportunity, candidate_cycles, detect};
 use super::store::{self as kstore, Booking, Execution, Intent};
 use super::view::{AccountRow, ExecutionRow, OpportunityRow, OracleRow, StellarView};
 use super::{StellarArbConfig, StellarShared, trading_key};
-use crate::engine::{EngineError, Keeper, KeeperContext, Snapshot};
+use crate::engine::{EngineError, Keeper, KeeperContext, Notice, Snapshot};
 use crate::venue::VenueError;
 use crate::venue::stellar::tx::{self, Header};
 use crate::venue::stellar::{
@@ -184,8 +184,9 @@ impl StellarArbKeeper {
         for key in self.accounts.clone() {
             let id = key.public();
             if venue.account(id).await.map_err(venue_err)?.is_none() && !self.fund(cx, id).await? {
+                // The next account would fail the same way: try next pass.
                 complete = false;
-                continue;
+                break;
             }
             let Some(state) = venue.account(id).await.map_err(venue_err)? else {
                 complete = false;
@@ -254,7 +255,7 @@ impl StellarArbKeeper {
             self.funding_failed(
                 cx,
                 format!(
-                    "the master account {} can spend {} XLM above its minimum balance; creating {id} needs {} XLM",
+                    "the master account {} can spend {} XLM above its minimum balance; each trading account it creates needs {} XLM",
                     master.public(),
                     format_amount(state.spendable_xlm()),
                     format_amount(need)
@@ -291,8 +292,9 @@ impl StellarArbKeeper {
         }
     }
 
-    /// Shown on the console and logged; told once per distinct failure.
-    fn funding_failed(&mut self, _cx: &KeeperContext<'_>, message: String) {
+    /// Shown on the console, logged and told (webhooks) once per distinct
+    /// failure: a pass that fails the same way every ledger says it once.
+    fn funding_failed(&mut self, cx: &KeeperContext<'_>, message: String) {
         self.view.status = format!("funding: {message}");
         if self.funding_failure.as_deref() == Some(message.as_str()) {
             return;
@@ -300,6 +302,7 @@ impl StellarArbKeeper {
         tracing::warn!(target: "stellar_arb", "funding: {message}");
         self.shared
             .publish(json!({"log": format!("funding failed: {message}")}));
+        notify(cx, "funding_failed", message.clone());
         self.funding_failure = Some(message);
     }
 
@@ -435,6 +438,47 @@ impl StellarArbKeeper {
             settled_ms: cx.now,
         };
         cx.store.write(|w| kstore::settle(w, &e, &lines))?;
+        // Told after it is durable: a notice never runs ahead of the books.
+        match intent.kind.as_str() {
+            "cycle" if result == "tx_success" => notify(
+                cx,
+                "cycle_executed",
+                format!(
+                    "{}: sent {} XLM, {} XLM after fees (ledger {}, tx {})",
+                    e.label,
+                    format_amount(e.send),
+                    signed_xlm(e.delta),
+                    e.ledger,
+                    e.hash
+                ),
+            ),
+            "cycle" => notify(
+                cx,
+                "execution_failed",
+                format!(
+                    "{}: {} — {} ({} XLM, tx {})",
+                    e.label,
+                    e.result,
+                    reason(&e.result),
+                    signed_xlm(e.delta),
+                    e.hash
+                ),
+            ),
+            // A failed CreateAccount is told by `fund`, with the master's side.
+            "change_trust" if result != "tx_success" => notify(
+                cx,
+                "funding_failed",
+                format!(
+                    "{} for {}: {} — {} (tx {})",
+                    e.kind,
+                    e.label,
+                    e.result,
+                    reason(&e.result),
+                    e.hash
+                ),
+            ),
+            _ => {}
+        }
         self.shared.publish(json!({"result": {
             "hash": e.hash, "account": e.account, "path": e.label, "send": e.send,
             "delta": e.delta, "result": e.result, "ledger": e.ledger}}));
@@ -743,6 +787,35 @@ impl StellarArbKeeper {
             }
         }
         Ok(())
+    }
+}
+
+fn notify(cx: &KeeperContext<'_>, kind: &str, message: String) {
+    tracing::info!(target: "stellar_arb", kind, %message, "notice");
+    cx.notify(Notice::Stellar {
+        kind: kind.into(),
+        message,
+    });
+}
+
+/// "+1.2345000" / "-0.0000100": a change of XLM, sign always shown.
+fn signed_xlm(stroops: i64) -> String {
+    if stroops < 0 {
+        format!("-{}", format_amount(-stroops))
+    } else {
+        format!("+{}", format_amount(stroops))
+    }
+}
+
+/// A result as a person reads it: the result code's sentence.
+fn reason(result: &str) -> &'static str {
+    match result.strip_prefix("refused: ").unwrap_or(result) {
+        EXPIRED_UNSENT => "its time bounds passed before it was ever applied; nothing moved",
+        code if code.starts_with("not sent") => "the request never reached the network",
+        code if code.starts_with("not applied") => {
+            "its sequence number was used by another transaction"
+        }
+        code => crate::venue::stellar::codes::describe(code),
     }
 }
 
