@@ -19,67 +19,15 @@ use arbkeep::venue::stellar::rpc::RpcClient;
 use arbkeep::venue::stellar::sim::{FRIENDBOT_AMOUNT, SimLedger};
 use arbkeep::venue::stellar::tx::{self, Header};
 use arbkeep::venue::stellar::{
-    AccountKey, AccountState, ContractKey, Keypair, LedgerWindow, NetworkInfo, ONE, Offer,
-    OrderBook, PUBLIC_PASSPHRASE, Price, Prices, SendStatus, StellarAsset, StellarVenue,
-    SupportedAsset, TESTNET_PASSPHRASE, TxStatus,
+    AccountKey, AccountState, Keypair, LedgerWindow, NetworkInfo, ONE, Offer, OrderBook,
+    PUBLIC_PASSPHRASE, Price, Prices, SendStatus, StellarAsset, StellarVenue, SupportedAsset,
+    TESTNET_PASSPHRASE, TxStatus,
 };
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use std::time::Duration;
-use support::stellar_fake::StellarFake;
+use support::stellar_fake::{StellarFake, aqua, detector, issuer, reflector, world};
 use tokio::sync::broadcast;
-
-fn issuer() -> Keypair {
-    Keypair::from_seed([0x22; 32])
-}
-fn aqua() -> StellarAsset {
-    StellarAsset::Credit {
-        code: "AQUA".into(),
-        issuer: issuer().public(),
-    }
-}
-fn detector() -> ContractKey {
-    ContractKey([0xD7; 32])
-}
-fn reflector() -> ContractKey {
-    ContractKey([0xEF; 32])
-}
-
-/// XLM at 0.10 USD, AQUA at 0.001 USD: 100 AQUA per XLM. The XLM → AQUA
-/// side pays 102 for the first 10 000 AQUA: a cycle worth taking.
-fn world() -> SimLedger {
-    let mut l = SimLedger::new(TESTNET_PASSPHRASE, detector(), reflector());
-    l.create_account(issuer().public(), 100 * ONE);
-    l.supported = vec![SupportedAsset {
-        code: "AQUA".into(),
-        issuer: issuer().public().to_string(),
-    }];
-    l.oracle.insert("XLM".into(), 10_000_000_000_000);
-    l.oracle.insert("AQUA".into(), 100_000_000_000);
-    l.set_book(
-        aqua(),
-        StellarAsset::Native,
-        vec![
-            Offer {
-                amount: 10_000 * ONE,
-                price: Price { n: 1, d: 102 },
-            },
-            Offer {
-                amount: 100_000 * ONE,
-                price: Price { n: 1, d: 99 },
-            },
-        ],
-    );
-    l.set_book(
-        StellarAsset::Native,
-        aqua(),
-        vec![Offer {
-            amount: 1_000 * ONE,
-            price: Price { n: 201, d: 2 },
-        }],
-    );
-    l
-}
 
 fn endpoints(f: &StellarFake) -> Endpoints {
     Endpoints {

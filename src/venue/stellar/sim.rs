@@ -114,6 +114,10 @@ pub struct SimLedger {
     /// the RPC's retention window; older transactions read as NOT_FOUND.
     #[serde(default)]
     pub oldest: (u32, u64),
+    /// Envelopes offered to [`SimLedger::submit`], admitted or not, resends
+    /// included: tests count what a keeper sends.
+    #[serde(default)]
+    pub sends: u64,
 }
 
 pub const ORACLE_DECIMALS: u32 = 14;
@@ -182,6 +186,7 @@ impl SimLedger {
             oracle: BTreeMap::new(),
             hide_polls: 1,
             oldest: (1000, 1_700_000_000),
+            sends: 0,
         }
     }
 
@@ -325,6 +330,7 @@ impl SimLedger {
     /// admission (nothing charged). A resubmitted hash returns the original.
     pub fn submit(&mut self, envelope_b64: &str) -> Result<(String, SimTx), Refused> {
         use xdr::TransactionResultResult as T;
+        self.sends += 1;
         let malformed = || Self::refuse("tx_malformed", 0, T::TxMalformed);
         let env = xdr::TransactionEnvelope::from_xdr_base64(envelope_b64, server_limits())
             .map_err(|_| malformed())?;
