@@ -653,12 +653,13 @@ impl Config {
         if let Some(t) = r.section(&table, "evm")? {
             c.evm = Some(EvmConfig::read(&mut r, t)?);
         }
-        if c.mode != Mode::Paper && c.evm.is_none() {
+        if c.mode == Mode::Devnet && c.evm.is_none() {
             return Err(r.invalid(
                 "evm",
-                "is required in devnet and live mode (`arbkeep devnet` writes one)",
+                "is required in devnet mode (`arbkeep devnet` writes one)",
             ));
         }
+        c.check_mode(&r)?;
 
         r.reject_unknown(&table, "")?;
         Ok(c)
@@ -880,11 +881,79 @@ impl EvmConfig {
     }
 }
 
+impl Config {
+    /// What each mode can run with this build, checked before anything starts.
+    fn check_mode(&self, r: &Reader) -> Result<(), ConfigError> {
+        let hedge = self.equity_hedge.enabled_in(self.mode);
+        match self.mode {
+            Mode::Paper => {
+                if self.equity_hedge.broker == Some(HedgeBroker::Schwab) {
+                    return Err(r.invalid(
+                        "equity_hedge.broker",
+                        "paper mode hedges at the paper broker; \"schwab\" needs mode \"devnet\" or \"live\"",
+                    ));
+                }
+                return Ok(());
+            }
+            Mode::Live if self.cross_chain_loop.enabled => {
+                return Err(r.invalid(
+                    "cross_chain_loop.enabled",
+                    "the cross-chain loop cannot run live yet (its live bridges, Stargate/OFT and the OptimismPortal, are not wired): set it to false in mode \"live\"",
+                ));
+            }
+            Mode::Live if !hedge && !self.stellar_arb.enabled => {
+                return Err(r.invalid(
+                    "mode",
+                    "\"live\" with nothing to run: enable [equity_hedge] or [stellar_arb]",
+                ));
+            }
+            _ => {}
+        }
+        if hedge {
+            if self.equity_hedge.rpc_url.is_none() {
+                return Err(r.invalid(
+                    "equity_hedge.rpc",
+                    "is required when the hedge runs in devnet or live mode: the RPC of the orderbook's chain",
+                ));
+            }
+            if self.equity_hedge.broker_in(self.mode) == HedgeBroker::Schwab
+                && self.schwab.account_number.is_empty()
+            {
+                return Err(r.invalid(
+                    "schwab.account_number",
+                    "is required when the hedge trades at Schwab: the account to trade, by its number",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where the equity hedge places its orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HedgeBroker {
+    /// The simulated broker in the data dir (fills at the quoted price).
+    Paper,
+    /// Charles Schwab (`[schwab]`, logged in with `arbkeep auth schwab`).
+    Schwab,
+}
+
 /// `[equity_hedge]`: the st0x hedge of Raindex V4 fills at a broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EquityHedgeConfig {
     /// Unset: on in paper mode, off elsewhere.
     pub enabled: Option<bool>,
+    /// Unset: Schwab in live mode, the paper broker elsewhere.
+    pub broker: Option<HedgeBroker>,
+    /// The orderbook chain's RPC (devnet and live); its chain id is checked.
+    pub rpc_url: Option<String>,
+    pub ws_url: Option<String>,
+    /// First block read on the first start; unset: the head at the first start.
+    pub start_block: Option<u64>,
+    /// Fills are acted on at this many confirmations (1 = mined).
+    pub confirmations: u64,
+    /// Largest block range of one `eth_getLogs`.
+    pub log_chunk_blocks: u64,
     pub chain_id: u64,
     /// The Raindex orderbook whose logs are read (0x, 20 bytes).
     pub orderbook: String,
@@ -903,12 +972,25 @@ impl EquityHedgeConfig {
     pub fn enabled_in(&self, mode: Mode) -> bool {
         self.enabled.unwrap_or(mode == Mode::Paper)
     }
+
+    pub fn broker_in(&self, mode: Mode) -> HedgeBroker {
+        self.broker.unwrap_or(match mode {
+            Mode::Live => HedgeBroker::Schwab,
+            Mode::Paper | Mode::Devnet => HedgeBroker::Paper,
+        })
+    }
 }
 
 impl Default for EquityHedgeConfig {
     fn default() -> Self {
         Self {
             enabled: None,
+            broker: None,
+            rpc_url: None,
+            ws_url: None,
+            start_block: None,
+            confirmations: 2,
+            log_chunk_blocks: 500,
             chain_id: 8453,
             // The V4 orderbook on Base, and Base's native USDC.
             orderbook: "0x52CEB8eBEf648744fFDDE89F7Bc9C3aC35944775".into(),
@@ -932,6 +1014,47 @@ fn read_equity_hedge(
     }
     if let Some(v) = r.int(t, s, "chain_id")? {
         h.chain_id = v;
+    }
+    if let Some(v) = r.string(t, s, "broker")? {
+        h.broker = Some(match v.as_str() {
+            "paper" => HedgeBroker::Paper,
+            "schwab" => HedgeBroker::Schwab,
+            _ => {
+                return Err(r.invalid(
+                    "equity_hedge.broker",
+                    format!("{v:?}: expected \"paper\" or \"schwab\""),
+                ));
+            }
+        });
+    }
+    for (key, scheme, field) in [
+        ("rpc", ["http://", "https://"], &mut h.rpc_url),
+        ("ws", ["ws://", "wss://"], &mut h.ws_url),
+    ] {
+        if let Some(v) = r.string(t, s, key)? {
+            if !scheme.iter().any(|p| v.starts_with(p)) {
+                return Err(r.invalid(
+                    &format!("{s}.{key}"),
+                    format!("{v:?} must start with {} or {}", scheme[0], scheme[1]),
+                ));
+            }
+            *field = Some(v);
+        }
+    }
+    if let Some(v) = r.int(t, s, "start_block")? {
+        h.start_block = Some(v);
+    }
+    if let Some(v) = r.int(t, s, "confirmations")? {
+        if v == 0 {
+            return Err(r.invalid("equity_hedge.confirmations", "must be at least 1"));
+        }
+        h.confirmations = v;
+    }
+    if let Some(v) = r.int(t, s, "log_chunk_blocks")? {
+        if v == 0 {
+            return Err(r.invalid("equity_hedge.log_chunk_blocks", "must be at least 1"));
+        }
+        h.log_chunk_blocks = v;
     }
     for (key, field) in [
         ("orderbook", &mut h.orderbook),
@@ -1370,5 +1493,55 @@ router = "0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D"
         let shown = format!("{s:?}");
         assert!(!shown.contains("deadbeef"), "{shown}");
         assert!(s.private_key.is_some());
+    }
+
+    #[test]
+    fn live_mode_runs_the_hedge_and_stellar_without_the_loop() {
+        let hedge = "[equity_hedge]\nenabled = true\nrpc = \"https://base.example\"\n[schwab]\naccount_number = \"12345678\"\n";
+        // The loop is on by default, and cannot run live: the key is named.
+        let e = parse(&format!("mode = \"live\"\n{hedge}")).unwrap_err();
+        assert!(e.to_string().contains("cross_chain_loop.enabled"), "{e}");
+        let off = "[cross_chain_loop]\nenabled = false\n";
+        // Nothing enabled: nothing to run.
+        let e = parse(&format!("mode = \"live\"\n{off}")).unwrap_err();
+        assert!(e.to_string().contains("`mode`"), "{e}");
+        // The hedge needs its chain's RPC, and Schwab an account.
+        let e = parse(&format!(
+            "mode = \"live\"\n{off}[equity_hedge]\nenabled = true\n"
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("equity_hedge.rpc"), "{e}");
+        let e = parse(&format!(
+            "mode = \"live\"\n{off}[equity_hedge]\nenabled = true\nrpc = \"https://base.example\"\n"
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("schwab.account_number"), "{e}");
+        // No [evm] needed in live mode; Schwab is the live default broker.
+        let c = parse(&format!("mode = \"live\"\n{off}{hedge}")).unwrap();
+        assert_eq!(c.equity_hedge.broker_in(c.mode), HedgeBroker::Schwab);
+        assert_eq!(
+            c.equity_hedge.rpc_url.as_deref(),
+            Some("https://base.example")
+        );
+        let c = parse(
+            "mode = \"live\"\n[cross_chain_loop]\nenabled = false\n[stellar_arb]\nenabled = true\n",
+        )
+        .unwrap();
+        assert!(c.evm.is_none() && c.stellar_arb.enabled);
+    }
+
+    #[test]
+    fn hedge_keys_are_checked() {
+        let e = parse("[equity_hedge]\nbroker = \"schwab\"\n").unwrap_err();
+        assert!(e.to_string().contains("equity_hedge.broker"), "paper: {e}");
+        let e = parse("[equity_hedge]\nbroker = \"ibkr\"\n").unwrap_err();
+        assert!(e.to_string().contains("equity_hedge.broker"), "{e}");
+        let e = parse("[equity_hedge]\nrpc = \"base.example\"\n").unwrap_err();
+        assert!(e.to_string().contains("equity_hedge.rpc"), "{e}");
+        let e = parse("[equity_hedge]\nconfirmations = 0\n").unwrap_err();
+        assert!(e.to_string().contains("equity_hedge.confirmations"), "{e}");
+        let c = parse("[equity_hedge]\nstart_block = 123\nws = \"wss://base.example\"\n").unwrap();
+        assert_eq!(c.equity_hedge.start_block, Some(123));
+        assert_eq!(c.equity_hedge.broker_in(Mode::Devnet), HedgeBroker::Paper);
     }
 }

@@ -307,10 +307,7 @@ async fn run(cli: &Cli, config: Config) -> anyhow::Result<()> {
     match config.mode {
         Mode::Paper => run_paper(config, cli.drain, front).await,
         Mode::Devnet => run_devnet(config, cli.drain, front).await,
-        Mode::Live => Err(UsageError(
-            "mode \"live\" needs the live bridge and swap adapters, which this build does not have yet; use \"paper\" or \"devnet\"".into(),
-        )
-        .into()),
+        Mode::Live => run_live(config, cli.drain, front).await,
     }
 }
 
@@ -361,7 +358,8 @@ async fn run_paper(config: Config, drain: bool, front: Front) -> anyhow::Result<
         keepers,
         extensions,
     };
-    serve(config, options, world, clock, store, strategies, front).await
+    let engine = Engine::new(config.clone(), options, world, clock, store);
+    serve(&config, engine, strategies, front).await
 }
 
 /// Keepers beside the loop, and the control-API extensions they serve.
@@ -373,7 +371,7 @@ struct Strategies {
 
 /// The EVM adapters against the devnet's nodes, on the system clock.
 async fn run_devnet(config: Config, drain: bool, front: Front) -> anyhow::Result<()> {
-    use arbkeep::venue::evm::{EvmStore, EvmVenue, Wallet};
+    use arbkeep::venue::evm::{EvmVenue, Wallet};
     let secrets = Secrets::from_env()?;
     let wallet = Wallet::from_secrets(&secrets).map_err(|e| UsageError(e.to_string()))?;
     let Some(evm) = config.evm.clone() else {
@@ -381,8 +379,8 @@ async fn run_devnet(config: Config, drain: bool, front: Front) -> anyhow::Result
     };
     let dir = config.data_dir.clone();
     let clock: Arc<dyn Clock> = Arc::new(arbkeep::model::SystemClock);
-    let journal = Arc::new(EvmStore::open(&dir)?);
-    let venue = EvmVenue::connect(&evm, wallet, journal, clock.clone(), "devnet")
+    let journal = Arc::new(arbkeep::venue::evm::EvmStore::open(&dir)?);
+    let venue = EvmVenue::connect(&evm, wallet, journal.clone(), clock.clone(), "devnet")
         .await
         .map_err(|e| UsageError(e.to_string()))?;
     let store = Store::open(&dir, Mode::Devnet)?;
@@ -391,34 +389,79 @@ async fn run_devnet(config: Config, drain: bool, front: Front) -> anyhow::Result
         speed_milli: None,
         drain,
     };
-    let strategies = Strategies::default();
-    serve(
-        config,
-        options,
-        Arc::new(venue),
+    let strategies = chain_strategies(&config, journal, clock.clone()).await?;
+    let engine = Engine::new(config.clone(), options, Arc::new(venue), clock, store);
+    serve(&config, engine, strategies, front).await
+}
+
+/// The keepers against real networks on the system clock; the cross-chain
+/// loop is off (the config refuses it in live mode).
+async fn run_live(config: Config, drain: bool, front: Front) -> anyhow::Result<()> {
+    let dir = config.data_dir.clone();
+    let clock: Arc<dyn Clock> = Arc::new(arbkeep::model::SystemClock);
+    let journal = Arc::new(arbkeep::venue::evm::EvmStore::open(&dir)?);
+    let store = Store::open(&dir, Mode::Live)?;
+    let options = EngineOptions {
+        mode: Mode::Live,
+        speed_milli: None,
+        drain,
+    };
+    let strategies = chain_strategies(&config, journal, clock.clone()).await?;
+    let engine = Engine::without_loop(config.clone(), options, clock, store);
+    serve(&config, engine, strategies, front).await
+}
+
+/// The strategies beside the loop outside paper mode: the equity hedge on
+/// its orderbook's chain, and Stellar on its configured network (Stellar
+/// has no local node, so devnet mode uses the configured network too).
+async fn chain_strategies(
+    config: &Config,
+    journal: Arc<arbkeep::venue::evm::EvmStore>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Strategies> {
+    use arbkeep::strategy::equity_hedge::wiring::{HedgeWiring, chain_keeper};
+    let mut strategies = Strategies::default();
+    let wiring = HedgeWiring {
+        mode: config.mode,
+        schwab: &config.schwab,
+        data_dir: &config.data_dir,
+        journal,
         clock,
-        store,
-        strategies,
-        front,
-    )
-    .await
+        seed: config.paper.seed,
+        rpc_timeout: Duration::from_millis(
+            config
+                .evm
+                .as_ref()
+                .map(|e| e.rpc_timeout_ms)
+                .unwrap_or(10_000),
+        ),
+    };
+    if let Some(hedge) = chain_keeper(&config.equity_hedge, wiring)
+        .await
+        .map_err(|e| UsageError(e.to_string()))?
+    {
+        strategies.keepers.push(hedge);
+    }
+    if config.stellar_arb.enabled {
+        let (keeper, ws) = arbkeep::strategy::stellar_arb::wiring::network(&config.stellar_arb)
+            .map_err(|e| UsageError(e.to_string()))?;
+        strategies.keepers.push(keeper);
+        strategies.extensions.push(ws);
+    }
+    Ok(strategies)
 }
 
 /// Engine, control API, webhooks and a front end, until told to stop.
 async fn serve<V: arbkeep::venue::LoopVenue>(
-    config: Config,
-    options: EngineOptions,
-    venue: Arc<V>,
-    clock: Arc<dyn Clock>,
-    store: Store,
+    config: &Config,
+    (mut engine, handle): (Engine<V>, EngineHandle),
     strategies: Strategies,
     front: Front,
 ) -> anyhow::Result<()> {
     let dir = config.data_dir.clone();
-    let title = options.mode.label().to_ascii_lowercase();
+    let title = config.mode.label().to_ascii_lowercase();
     let control = config.control.clone();
     let notify_cfg = config.notify.clone();
-    let (mut engine, handle) = Engine::new(config, options, venue, clock, store);
     for keeper in strategies.keepers {
         engine.add_keeper(keeper);
     }

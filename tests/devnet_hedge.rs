@@ -333,3 +333,181 @@ async fn devnet_fills_are_hedged_on_schwab_exactly_once() {
     assert_eq!(sells(&w), all);
     assert_eq!(run.trades(), 3, "re-delivered fills are not new trades");
 }
+
+/// The `arbkeep` binary in devnet mode with `[equity_hedge]` on, trading at
+/// the fake Schwab: the wiring a user runs, not a hand-built keeper.
+fn arbkeep_binary(config: &Path) -> std::process::Command {
+    use arbkeep::venue::schwab::fake::{FAKE_APP_KEY, FAKE_APP_SECRET};
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_arbkeep"));
+    cmd.arg("--headless")
+        .arg("--config")
+        .arg(config)
+        .args(["--run-for", "120s"])
+        .env("ARBITRAGE_PRIVATE_KEY", devnet::KEEPER_KEY)
+        .env("SCHWAB_APP_KEY", FAKE_APP_KEY)
+        .env("SCHWAB_APP_SECRET", FAKE_APP_SECRET)
+        .env("ENCRYPTION_KEY", KEY)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    cmd
+}
+
+/// Wait until the fake has `posts` order POSTs, all filled (or fail with
+/// what the binary said).
+fn wait_for_posts(fake: &FakeSchwab, posts: usize, child: &mut std::process::Child) {
+    let started = Instant::now();
+    loop {
+        let orders = fake.orders();
+        if fake.order_posts() >= posts && orders.iter().all(|o| o.status == "FILLED") {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut err);
+            }
+            panic!("arbkeep exited ({status}) before {posts} orders: {err}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{} of {posts} orders posted: {orders:?}",
+            fake.order_posts()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_hedges_devnet_fills_at_schwab() {
+    let d = start(DevnetOptions::default()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let p = devnet::signing_provider(&d.hemi.url(), DEPLOYER_KEY).unwrap();
+    let taapl = deploy_token(&p, "tAAPL", 18).await;
+    let usdc = deploy_token(&p, "USDC", 6).await;
+
+    // The binary runs on the wall clock, whatever the hour: the fake's
+    // regular session spans every day.
+    let fake = FakeSchwab::start(Arc::new(SystemClock)).await.unwrap();
+    fake.open_around_the_clock();
+    fake.set_price("AAPL", Decimal::from(200));
+    let schwab = fake.config();
+    std::fs::create_dir_all(&data).unwrap();
+    log_in(
+        &fake,
+        &schwab,
+        &data,
+        Arc::new(ManualClock::new(SystemClock.now())),
+    )
+    .await;
+
+    let owner = Address::repeat_byte(0x57);
+    let mut toml = d.config_toml(&data).replace(
+        "[cross_chain_loop]\n",
+        "[cross_chain_loop]\nenabled = false\n",
+    );
+    toml.push_str(&format!(
+        "\n[equity_hedge]\nenabled = true\nbroker = \"schwab\"\nchain_id = {}\nrpc = \"{}\"\norderbook = \"{}\"\norder_owner = \"{owner}\"\nusdc = \"{usdc}\"\nstart_block = 0\nconfirmations = 2\n\n[schwab]\napi_url = \"{}\"\nauth_url = \"{}\"\naccount_number = \"{}\"\ncallback_url = \"{}\"\npoll_interval = \"200ms\"\n",
+        d.deployment.hemi.chain_id,
+        d.deployment.hemi.rpc_url,
+        d.deployment.hemi.raindex,
+        schwab.api_url,
+        schwab.auth_url,
+        schwab.account_number,
+        schwab.callback_url,
+    ));
+    let config_path = tmp.path().join("devnet.toml");
+    std::fs::write(&config_path, toml).unwrap();
+
+    let config = Config::default();
+    let w = World {
+        p,
+        fake,
+        clock: Arc::new(ManualClock::new(SystemClock.now())),
+        schwab,
+        owner,
+        config,
+        taapl,
+        usdc,
+        d,
+    };
+    let mut child = arbkeep_binary(&config_path).spawn().unwrap();
+    // +0.6 then +1.8 tAAPL bought by the owner's orders, another owner's 7
+    // in between: SELL 2 AAPL, and nothing for the other owner.
+    w.take(w.owner, 6 * E18 / 10, 120 * E6).await;
+    w.take(Address::repeat_byte(0x0e), 7 * E18, 1_400 * E6)
+        .await;
+    w.clear(18 * E18 / 10, 360 * E6).await;
+    wait_for_posts(&w.fake, 1, &mut child);
+    // The binary dies without warning; the next one finds the order by its
+    // records and posts nothing again.
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(sells(&w), vec![("AAPL".to_string(), OrderSide::Sell, 2)]);
+
+    let mut child = arbkeep_binary(&config_path).spawn().unwrap();
+    w.take(w.owner, 11 * E18 / 10, 220 * E6).await;
+    wait_for_posts(&w.fake, 2, &mut child);
+    // A few more passes: nothing else is due (net 3.5, 3 hedged).
+    std::thread::sleep(Duration::from_secs(4));
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(
+        sells(&w),
+        vec![
+            ("AAPL".to_string(), OrderSide::Sell, 2),
+            ("AAPL".to_string(), OrderSide::Sell, 1)
+        ]
+    );
+    assert_eq!(w.fake.order_posts(), 2);
+
+    // The same hedge in live mode (the engine without the loop), in a new
+    // data dir with no `start_block`: it begins at the chain head, so the
+    // fills above are history, and only the next one is hedged.
+    let live = tmp.path().join("live");
+    std::fs::create_dir_all(&live).unwrap();
+    log_in(
+        &w.fake,
+        &w.schwab,
+        &live,
+        Arc::new(ManualClock::new(SystemClock.now())),
+    )
+    .await;
+    let toml = std::fs::read_to_string(&config_path).unwrap();
+    let hedge = &toml[toml.find("[equity_hedge]").unwrap()..];
+    let live_toml = format!(
+        "mode = \"live\"\ndata_dir = \"{}\"\n[engine]\nreconcile_interval = \"1s\"\n[cross_chain_loop]\nenabled = false\n{}",
+        live.display(),
+        hedge.replace("start_block = 0\n", "")
+    );
+    let live_path = tmp.path().join("live.toml");
+    std::fs::write(&live_path, live_toml).unwrap();
+    let seen = w.fake.requests().len();
+    let mut child = arbkeep_binary(&live_path)
+        .env_remove("ARBITRAGE_PRIVATE_KEY")
+        .spawn()
+        .unwrap();
+    // Up once it asks Schwab something (it read the head before that).
+    let started = Instant::now();
+    while w.fake.requests().len() == seen {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "live run never called Schwab"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "live run exited");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    w.take(w.owner, 12 * E18 / 10, 240 * E6).await;
+    wait_for_posts(&w.fake, 3, &mut child);
+    std::thread::sleep(Duration::from_secs(3));
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(w.fake.order_posts(), 3);
+    assert_eq!(
+        sells(&w).last().unwrap(),
+        &("AAPL".to_string(), OrderSide::Sell, 1),
+        "live: +1.2 from the head on → SELL 1"
+    );
+}

@@ -30,7 +30,7 @@ use crate::model::{
 };
 use crate::store::{Store, StoreError, StoreReader};
 use crate::strategy::cross_chain_loop::Valuation;
-use crate::venue::{FeeSchedule, LoopVenue, VenueError, VenueHealth};
+use crate::venue::{FeeSchedule, LoopVenue, NoLoop, VenueError, VenueHealth};
 use ledger::PnlBook;
 use quotes::QuoteCache;
 use rust_decimal::Decimal;
@@ -73,6 +73,27 @@ impl EngineHandle {
     }
 }
 
+/// What a loop call answers in a run without the loop (never reached while
+/// the loop is off; a store with open loop cycles fails recovery with it).
+pub(crate) fn no_loop() -> VenueError {
+    VenueError::Rejected(
+        "this run has no cross-chain loop venue (the loop is off in this mode)".into(),
+    )
+}
+
+impl Engine<NoLoop> {
+    /// An engine for the keepers only: no loop venue, the loop off.
+    pub fn without_loop(
+        mut config: Config,
+        options: EngineOptions,
+        clock: Arc<dyn Clock>,
+        store: Store,
+    ) -> (Engine<NoLoop>, EngineHandle) {
+        config.cross_chain_loop.enabled = false;
+        Self::build(config, options, None, clock, store)
+    }
+}
+
 #[derive(Debug, Error)]
 pub enum EngineError {
     #[error(transparent)]
@@ -94,7 +115,8 @@ pub struct EngineOptions {
 pub struct Engine<V: LoopVenue> {
     config: Config,
     options: EngineOptions,
-    venue: Arc<V>,
+    /// The cross-chain loop's venue; `None` when this run has no loop.
+    venue: Option<Arc<V>>,
     clock: Arc<dyn Clock>,
     store: Arc<Store>,
     phase: Phase,
@@ -132,6 +154,16 @@ impl<V: LoopVenue> Engine<V> {
         config: Config,
         options: EngineOptions,
         venue: Arc<V>,
+        clock: Arc<dyn Clock>,
+        store: Store,
+    ) -> (Engine<V>, EngineHandle) {
+        Self::build(config, options, Some(venue), clock, store)
+    }
+
+    fn build(
+        config: Config,
+        options: EngineOptions,
+        venue: Option<Arc<V>>,
         clock: Arc<dyn Clock>,
         store: Store,
     ) -> (Engine<V>, EngineHandle) {
@@ -307,10 +339,13 @@ impl<V: LoopVenue> Engine<V> {
 
     /// The ledger's first lines: the wallet as found.
     async fn open_ledger(&mut self, now: Timestamp) -> Result<(), EngineError> {
+        let Some(venue) = self.venue.clone() else {
+            return Ok(());
+        };
         let mut lines = Vec::new();
         for chain in Chain::ALL {
             for token in TokenId::ALL.into_iter().filter(|t| t.exists_on(chain)) {
-                let amount = self.venue.balance(chain, token).await?;
+                let amount = venue.balance(chain, token).await?;
                 if amount > 0 {
                     lines.push(LedgerEntry {
                         seq: 0,
@@ -400,7 +435,10 @@ impl<V: LoopVenue> Engine<V> {
 
     /// Prices, fees, balances and venue health, read once per pass.
     async fn refresh_world(&mut self, now: Timestamp) {
-        match Valuation::read(self.venue.as_ref()).await {
+        let Some(venue) = self.venue.clone() else {
+            return;
+        };
+        match Valuation::read(venue.as_ref()).await {
             Ok((valuation, fees)) => {
                 self.valuation = Some(valuation);
                 self.fees = Some(fees);
@@ -410,7 +448,7 @@ impl<V: LoopVenue> Engine<V> {
         let mut balances = Vec::new();
         for chain in Chain::ALL {
             for token in TokenId::ALL.into_iter().filter(|t| t.exists_on(chain)) {
-                match self.venue.balance(chain, token).await {
+                match venue.balance(chain, token).await {
                     Ok(amount) => balances.push(BalanceRow {
                         chain,
                         token,
@@ -430,7 +468,7 @@ impl<V: LoopVenue> Engine<V> {
             }
         }
         self.balances = balances;
-        let mut health = self.venue.health().await;
+        let mut health = venue.health().await;
         health.retain(|h| {
             !self
                 .health

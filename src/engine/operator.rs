@@ -284,6 +284,9 @@ impl<V: LoopVenue> Engine<V> {
             .map_err(|e| e.to_string())?;
         let receipt = self
             .venue
+            .as_deref()
+            .ok_or_else(super::no_loop)
+            .map_err(|e| e.to_string())?
             .receipt(action_chain(&action), tx)
             .await
             .map_err(|e| e.to_string())?

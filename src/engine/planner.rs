@@ -224,7 +224,7 @@ impl<V: LoopVenue> Engine<V> {
         valuation: &Valuation,
     ) -> Result<i64, VenueError> {
         let mut q = CachedQuotes {
-            venue: self.venue.as_ref(),
+            venue: self.venue.as_deref().ok_or_else(super::no_loop)?,
             cache: &mut self.quote_cache,
             now,
         };
@@ -266,7 +266,7 @@ impl<V: LoopVenue> Engine<V> {
         .map_err(|e| VenueError::Rejected(format!("sizing: {e}")))?;
         let mut seen: BTreeMap<Units, Estimate> = BTreeMap::new();
         let mut q = CachedQuotes {
-            venue: self.venue.as_ref(),
+            venue: self.venue.as_deref().ok_or_else(super::no_loop)?,
             cache: &mut self.quote_cache,
             now,
         };
@@ -445,7 +445,7 @@ impl<V: LoopVenue> Engine<V> {
         };
         let route = self.config.cross_chain_loop.route(token);
         let mut q = CachedQuotes {
-            venue: self.venue.as_ref(),
+            venue: self.venue.as_deref().ok_or_else(super::no_loop)?,
             cache: &mut self.quote_cache,
             now,
         };

@@ -45,7 +45,8 @@ impl<V: LoopVenue> Engine<V> {
         now: Timestamp,
     ) -> Result<crate::model::Action, VenueError> {
         let slippage = self.config.cross_chain_loop.slippage_bps;
-        strategy::action_for(self.venue.as_ref(), cycle, step, now, slippage).await
+        let venue = self.venue.as_deref().ok_or_else(super::no_loop)?;
+        strategy::action_for(venue, cycle, step, now, slippage).await
     }
 
     pub(super) async fn reconcile(&mut self, now: Timestamp) -> Result<(), EngineError> {
@@ -162,7 +163,13 @@ impl<V: LoopVenue> Engine<V> {
                 intent
             }
         };
-        match self.venue.execute(&intent).await {
+        match self
+            .venue
+            .as_deref()
+            .ok_or_else(super::no_loop)?
+            .execute(&intent)
+            .await
+        {
             Ok(receipt) => self.finish_step(id, &intent, receipt, now, false)?,
             Err(e) => self.step_error(id, step, Some(&intent), e, now)?,
         }
@@ -177,7 +184,13 @@ impl<V: LoopVenue> Engine<V> {
         record: &StepRecord,
     ) -> Result<bool, EngineError> {
         let now = self.clock.now();
-        match self.venue.settle(record.intent.id).await {
+        match self
+            .venue
+            .as_deref()
+            .ok_or_else(super::no_loop)?
+            .settle(record.intent.id)
+            .await
+        {
             Ok(Some(receipt)) => {
                 tracing::info!(intent = %record.intent.id, tx = %receipt.tx_hash, "settled by looking: it was done");
                 self.finish_step(id, &record.intent, receipt, now, true)?;
@@ -355,7 +368,13 @@ impl<V: LoopVenue> Engine<V> {
                 false,
             );
         };
-        let status = match self.venue.bridge_status(&ticket).await {
+        let status = match self
+            .venue
+            .as_deref()
+            .ok_or_else(super::no_loop)?
+            .bridge_status(&ticket)
+            .await
+        {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(cycle = %id, error = %e, "bridge status unavailable");

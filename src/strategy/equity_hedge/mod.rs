@@ -24,6 +24,7 @@ pub mod paper_market;
 pub mod pipeline;
 pub mod symbol;
 pub mod view;
+pub mod wiring;
 
 pub use decode::{Decoder, EventKey, Fill, FillKind, Meaning, OnchainSide};
 pub use keeper::EquityHedge;

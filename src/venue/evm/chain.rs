@@ -20,31 +20,57 @@ use std::time::{Duration, Instant};
 #[derive(Debug, thiserror::Error)]
 pub enum EvmError {
     #[error(
-        "{chain} RPC {url} is chain id {found}, but the config says {expected} (evm.{key}.chain_id): is this the right endpoint?"
+        "{chain} RPC {url} is chain id {found}, but the config says {expected} ({key}): is this the right endpoint?"
     )]
     WrongChain {
-        chain: Chain,
-        key: &'static str,
+        chain: String,
+        key: String,
         url: String,
         expected: u64,
         found: u64,
     },
     #[error("{chain} RPC {url} does not answer: {reason}")]
     Unreachable {
-        chain: Chain,
+        chain: String,
         url: String,
         reason: String,
     },
     #[error("{chain}: {problem}")]
-    Contract { chain: Chain, problem: String },
+    Contract { chain: String, problem: String },
     #[error(transparent)]
     Wallet(#[from] super::wallet::WalletError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }
 
+/// Where a chain is reached, and what the config calls it (for errors).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// "Hemi", "Ethereum", or the hedge's orderbook chain.
+    pub name: String,
+    /// The config key of the chain id, named when the node disagrees.
+    pub chain_id_key: String,
+    pub chain_id: u64,
+    pub rpc_url: String,
+    pub ws_url: Option<String>,
+}
+
+impl Endpoint {
+    /// One of the loop's chains, from `[evm.hemi]` / `[evm.ethereum]`.
+    pub fn of_loop(chain: Chain, cfg: &EvmChainConfig) -> Endpoint {
+        Endpoint {
+            name: chain.name().to_string(),
+            chain_id_key: format!("evm.{}.chain_id", key(chain)),
+            chain_id: cfg.chain_id,
+            rpc_url: cfg.rpc_url.clone(),
+            ws_url: cfg.ws_url.clone(),
+        }
+    }
+}
+
 pub struct ChainClient {
-    pub chain: Chain,
+    /// The chain's name in logs, errors and venue health.
+    pub name: String,
     pub chain_id: u64,
     pub url: String,
     http: DynProvider,
@@ -73,14 +99,19 @@ pub fn revert_reason(e: &RpcError<TransportErrorKind>) -> Option<String> {
 }
 
 impl ChainClient {
-    /// Connect and check the chain id against the config.
+    /// Connect to one of the loop's chains and check its chain id.
     pub async fn connect(
         chain: Chain,
         cfg: &EvmChainConfig,
         timeout: Duration,
     ) -> Result<ChainClient, EvmError> {
+        Self::connect_to(&Endpoint::of_loop(chain, cfg), timeout).await
+    }
+
+    /// Connect to any chain and check its chain id against the config.
+    pub async fn connect_to(cfg: &Endpoint, timeout: Duration) -> Result<ChainClient, EvmError> {
         let unreachable = |reason: String| EvmError::Unreachable {
-            chain,
+            chain: cfg.name.clone(),
             url: cfg.rpc_url.clone(),
             reason,
         };
@@ -99,8 +130,8 @@ impl ChainClient {
             .map_err(|_| unreachable(format!("no answer within {timeout:?}")))?
             .map_err(|e| unreachable(e.to_string()))?;
         let wrong = |url: &str, found: u64| EvmError::WrongChain {
-            chain,
-            key: key(chain),
+            chain: cfg.name.clone(),
+            key: cfg.chain_id_key.clone(),
             url: url.to_string(),
             expected: cfg.chain_id,
             found,
@@ -130,7 +161,7 @@ impl ChainClient {
             }
         };
         Ok(ChainClient {
-            chain,
+            name: cfg.name.clone(),
             chain_id: found,
             url: cfg.rpc_url.clone(),
             http,
@@ -158,7 +189,7 @@ impl ChainClient {
             .map_err(|_| {
                 VenueError::Transient(format!(
                     "{} {what}: no answer within {:?}",
-                    self.chain, self.timeout
+                    self.name, self.timeout
                 ))
             })
     }
@@ -171,7 +202,7 @@ impl ChainClient {
     ) -> Result<T, VenueError> {
         self.timed(what, call)
             .await?
-            .map_err(|e| VenueError::Transient(format!("{} {what}: {e}", self.chain)))
+            .map_err(|e| VenueError::Transient(format!("{} {what}: {e}", self.name)))
     }
 
     /// `eth_call` from `from` (latest block); a revert is `Rejected`.
@@ -195,7 +226,7 @@ impl ChainClient {
                 Some(reason) => Err(VenueError::Rejected(reason)),
                 None => Err(VenueError::Transient(format!(
                     "{} eth_call: {e}",
-                    self.chain
+                    self.name
                 ))),
             },
         }
@@ -209,7 +240,7 @@ impl ChainClient {
         C::abi_decode_returns(&out).map_err(|e| {
             VenueError::Rejected(format!(
                 "{} {to}: cannot decode {}: {e}",
-                self.chain,
+                self.name,
                 C::SIGNATURE
             ))
         })
@@ -236,11 +267,11 @@ impl ChainClient {
             Err(e) => match revert_reason(&e) {
                 Some(reason) => Err(VenueError::Rejected(reason)),
                 None if e.to_string().contains("insufficient funds") => Err(VenueError::Rejected(
-                    format!("{}: insufficient funds for gas and value", self.chain),
+                    format!("{}: insufficient funds for gas and value", self.name),
                 )),
                 None => Err(VenueError::Transient(format!(
                     "{} eth_estimateGas: {e}",
-                    self.chain
+                    self.name
                 ))),
             },
         }

@@ -172,14 +172,14 @@ impl LogIngest {
                 oldest.saturating_sub(1)
             }
         };
-        tracing::warn!(chain = %self.client.chain, address = %self.address, back_to = st.cursor, "reorg: delivered logs taken back");
+        tracing::warn!(chain = %self.client.name, address = %self.address, back_to = st.cursor, "reorg: delivered logs taken back");
         Ok(())
     }
 
     pub async fn health(&self) -> VenueHealth {
         let st = self.state.lock().await;
         let now = self.clock.now();
-        let name = format!("logs {} {}", self.client.chain, self.address);
+        let name = format!("logs {} {}", self.client.name, self.address);
         let silent = st.head.map(|(_, at)| now.saturating_sub(at));
         let (ok, detail) = match (&st.fault, silent) {
             (Some(f), _) => (false, f.clone()),

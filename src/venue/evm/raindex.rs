@@ -40,7 +40,7 @@ impl ReceiptLogs for RaindexReads {
             // answering "no such transaction" for a transaction that exists.
             return Err(VenueError::Rejected(format!(
                 "receipt of chain {chain_id} asked of the {} client (chain {})",
-                self.client.chain, self.client.chain_id
+                self.client.name, self.client.chain_id
             )));
         }
         let hash = B256::from_str(tx_hash)

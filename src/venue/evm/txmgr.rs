@@ -82,7 +82,8 @@ pub struct TxManager {
     policy: TxPolicy,
     clock: Arc<dyn Clock>,
     /// One sender per chain: nonces are assigned by one task at a time.
-    locks: [Mutex<()>; 2],
+    /// One sender at a time per chain id: nonces are taken in order.
+    locks: std::sync::Mutex<std::collections::HashMap<u64, Arc<Mutex<()>>>>,
 }
 
 /// `v × 1.125`, rounded up.
@@ -120,7 +121,7 @@ impl TxManager {
             wallet,
             policy,
             clock,
-            locks: [Mutex::new(()), Mutex::new(())],
+            locks: Default::default(),
         }
     }
 
@@ -136,8 +137,12 @@ impl TxManager {
         &self.store
     }
 
-    fn lock(&self, client: &ChainClient) -> &Mutex<()> {
-        &self.locks[client.chain as usize]
+    fn lock(&self, client: &ChainClient) -> Arc<Mutex<()>> {
+        let mut locks = self
+            .locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        locks.entry(client.chain_id).or_default().clone()
     }
 
     /// Send `req` (or resume the one already recorded under its key) and wait
@@ -148,7 +153,8 @@ impl TxManager {
         client: &ChainClient,
         req: TxRequest,
     ) -> Result<TransactionReceipt, VenueError> {
-        let _one_sender = self.lock(client).lock().await;
+        let lock = self.lock(client);
+        let _one_sender = lock.lock().await;
         let rec = match self.store.tx(&req.intent, req.seq)? {
             Some(rec) => {
                 // Recorded earlier (before a crash): that transaction, as
@@ -200,7 +206,7 @@ impl TxManager {
         let attempt = self.sign(&rec, max_fee, tip)?;
         rec.attempts.push(attempt);
         self.store.put_tx(&rec)?;
-        tracing::info!(tx = %rec.label(), chain = %client.chain, nonce, hash = %rec.attempts[0].hash, purpose = req.purpose, "transaction committed");
+        tracing::info!(tx = %rec.label(), chain = %client.name, nonce, hash = %rec.attempts[0].hash, purpose = req.purpose, "transaction committed");
         crash::point(&format!("{}:before_broadcast", rec.label()));
         match self.broadcast(client, &mut rec, 0).await {
             Err(reason) if refused(&reason) => {
@@ -208,7 +214,7 @@ impl TxManager {
                 self.store.remove_tx(&rec.intent, rec.seq)?;
                 return Err(VenueError::Rejected(format!(
                     "{}: the node refused it: {reason}",
-                    client.chain
+                    client.name
                 )));
             }
             _ => {}
@@ -436,7 +442,7 @@ impl TxManager {
                             self.store.remove_tx(&rec.intent, rec.seq)?;
                             return Err(VenueError::Rejected(format!(
                                 "{}: the node refused it: {reason}",
-                                client.chain
+                                client.name
                             )));
                         }
                         Err(_) => {}

@@ -65,12 +65,15 @@ impl EvmVenue {
         let hemi = ChainClient::connect(Chain::Hemi, &cfg.hemi, timeout).await?;
         let ethereum = ChainClient::connect(Chain::Ethereum, &cfg.ethereum, timeout).await?;
         let mut weth = [Address::ZERO; 2];
-        for (c, chain_cfg) in [(&hemi, &cfg.hemi), (&ethereum, &cfg.ethereum)] {
+        for (chain, c, chain_cfg) in [
+            (Chain::Hemi, &hemi, &cfg.hemi),
+            (Chain::Ethereum, &ethereum, &cfg.ethereum),
+        ] {
             let problem = |problem: String| EvmError::Contract {
-                chain: c.chain,
+                chain: c.name.clone(),
                 problem,
             };
-            weth[c.chain as usize] = c
+            weth[chain as usize] = c
                 .view(chain_cfg.router, IUniswapV2Router02::WETHCall {})
                 .await
                 .map_err(|e| {
@@ -387,7 +390,8 @@ impl EvmVenue {
     /// The step's receipt, from the journal and the chain: gas of every mined
     /// transaction of the intent, amounts from the last one's logs.
     async fn build(&self, id: &str, action: &Action) -> Result<Receipt, VenueError> {
-        let c = self.client(action.chain());
+        let chain = action.chain();
+        let c = self.client(chain);
         let me = self.wallet();
         let mut gas: u128 = 0;
         let mut last: Option<(TxRecord, TransactionReceipt)> = None;
@@ -413,7 +417,7 @@ impl EvmVenue {
             .unwrap_or_else(|| self.clock.now());
         let mut receipt = Receipt {
             tx_hash: r.transaction_hash.to_string(),
-            chain: c.chain,
+            chain,
             at,
             gas_fee: gas,
             amount_in: 0,
@@ -745,11 +749,12 @@ impl LoopVenue for EvmVenue {
             .all_txs()
             .map(|all| all.iter().filter(|r| r.mined.is_none()).count())
             .unwrap_or(0);
-        for c in [&self.hemi, &self.ethereum] {
-            let name = format!("{} ({})", c.chain, self.label);
+        for chain in Chain::ALL {
+            let c = self.client(chain);
+            let name = format!("{} ({})", c.name, self.label);
             let line = match c.ping().await {
                 Ok((head, latency)) => {
-                    let moved = self.saw_head(c.chain, head);
+                    let moved = self.saw_head(chain, head);
                     let silent = now.saturating_sub(moved);
                     let gwei = c
                         .gas_price()

@@ -152,6 +152,9 @@ struct State {
     prices: HashMap<String, Decimal>,
     base_positions: BTreeMap<(String, String), Decimal>,
     holidays: BTreeSet<i64>,
+    /// The regular session spans every whole day (for tests whose keeper
+    /// runs on the wall clock, at whatever hour CI runs them).
+    around_the_clock: bool,
     requests: Vec<SeenRequest>,
     order_posts: usize,
 }
@@ -196,6 +199,7 @@ impl FakeSchwab {
             prices: HashMap::new(),
             base_positions: BTreeMap::new(),
             holidays: BTreeSet::new(),
+            around_the_clock: false,
             requests: Vec::new(),
             order_posts: 0,
         }));
@@ -317,6 +321,12 @@ impl FakeSchwab {
         if let Some(day) = parse_date(date) {
             lock(&self.state).holidays.insert(day);
         }
+    }
+
+    /// Every day, weekends included, is one regular session from midnight
+    /// to midnight in New York: same answer shape, wider hours.
+    pub fn open_around_the_clock(&self) {
+        lock(&self.state).around_the_clock = true;
     }
 
     pub fn requests(&self) -> Vec<SeenRequest> {
@@ -894,21 +904,29 @@ impl State {
     }
 
     fn open_day(&self, day: i64) -> bool {
-        !matches!(weekday(day), 0 | 6) && !self.holidays.contains(&day)
+        self.around_the_clock || (!matches!(weekday(day), 0 | 6) && !self.holidays.contains(&day))
+    }
+
+    /// The regular session of an open `day`: start and end instants.
+    fn regular(&self, day: i64) -> (Timestamp, Timestamp) {
+        if self.around_the_clock {
+            (new_york_instant(day, 0, 0), new_york_instant(day + 1, 0, 0))
+        } else {
+            (new_york_instant(day, 9, 30), new_york_instant(day, 16, 0))
+        }
     }
 
     fn open_at(&self, at: Timestamp) -> bool {
         let day = new_york_day(at);
-        self.open_day(day)
-            && at >= new_york_instant(day, 9, 30)
-            && at < new_york_instant(day, 16, 0)
+        let (start, end) = self.regular(day);
+        self.open_day(day) && at >= start && at < end
     }
 
     fn next_open(&self, at: Timestamp) -> Option<Timestamp> {
         let today = new_york_day(at);
         (today..today + 15)
             .filter(|d| self.open_day(*d))
-            .map(|d| new_york_instant(d, 9, 30))
+            .map(|d| self.regular(d).0)
             .find(|open| *open > at)
     }
 
@@ -923,12 +941,14 @@ impl State {
         let date = format_date(day);
         let body = if self.open_day(day) {
             let t = |h, m| format_new_york_time(new_york_instant(day, h, m));
+            let (start, end) = self.regular(day);
+            let (start, end) = (format_new_york_time(start), format_new_york_time(end));
             json!({"equity": {"EQ": {
                 "category": "NULL", "date": date, "exchange": "NULL", "isOpen": true,
                 "marketType": "EQUITY", "product": "EQ", "productName": "equity",
                 "sessionHours": {
                     "preMarket": [{"start": t(7, 0), "end": t(9, 30)}],
-                    "regularMarket": [{"start": t(9, 30), "end": t(16, 0)}],
+                    "regularMarket": [{"start": start, "end": end}],
                     "postMarket": [{"start": t(16, 0), "end": t(20, 0)}]
                 }
             }}})
