@@ -3,14 +3,16 @@
 //! test: accounts funded, trustlines set, an opportunity executed, the
 //! keeper's Stellar ledger equal to the balance change, the seed's WebSocket
 //! API answering on the control port; then SIGKILL and a restart that finds
-//! nothing to redo and sends nothing twice. The secret never reaches a log.
+//! nothing to redo and sends nothing twice. And a kill while a cycle is
+//! applied but not yet confirmed: the restart settles it once, by looking.
+//! The secret never reaches a log.
 
 mod support;
 
 use arbkeep::strategy::stellar_arb::store as kstore;
 use arbkeep::strategy::stellar_arb::trading_key;
 use arbkeep::venue::stellar::sim::FRIENDBOT_AMOUNT;
-use arbkeep::venue::stellar::{AccountKey, Keypair};
+use arbkeep::venue::stellar::{AccountKey, Keypair, ONE, Offer, Price, StellarAsset};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -321,5 +323,91 @@ async fn live_testnet_funds_trades_books_and_restarts_without_sending_twice() {
             "the secret leaked into {}",
             file.display()
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_while_a_cycle_is_unconfirmed_the_restart_settles_it_once() {
+    // No opportunity until the accounts are set up: only the dear AQUA.
+    let mut w = world();
+    let cheap = w.order_book(&aqua(), &StellarAsset::Native).offers;
+    w.set_book(
+        aqua(),
+        StellarAsset::Native,
+        vec![Offer {
+            amount: 100_000 * ONE,
+            price: Price { n: 1, d: 99 },
+        }],
+    );
+    let fake = StellarFake::start(w).await;
+    let tmp = tempfile::tempdir().expect("dir");
+    let dir = tmp.path();
+    let data = dir.join("data");
+    write_config(dir, &fake);
+
+    let mut engine = Engine::start(dir, 0);
+    control_addr(&data).await;
+    wait_for("accounts funded and trusting AQUA", 60, || {
+        accounts().iter().all(|id| {
+            fake.with(|l| l.account(*id))
+                .is_some_and(|a| a.trusts(&aqua()))
+        })
+    })
+    .await;
+    engine.assert_running(dir, 0);
+    // The network applies what it is sent, but getTransaction keeps
+    // answering NOT_FOUND; the cheap AQUA appears.
+    fake.with(|l| {
+        l.hide_polls = u32::MAX;
+        l.set_book(aqua(), StellarAsset::Native, cheap);
+    });
+    wait_for("the cycle applied", 60, || cycle_applied(&fake)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    engine.kill();
+
+    let (open, results, _) = store_state(&data);
+    assert_eq!(open.len(), 1, "the cycle's intent is open: {open:?}");
+    assert_eq!(open[0].kind, "cycle");
+    assert!(
+        fake.with(|l| l.txs.contains_key(&open[0].hash)),
+        "it was applied"
+    );
+    assert!(results.iter().all(|e| e.kind != "cycle"), "{results:?}");
+
+    // The network's answer comes back; the restart looks before anything.
+    fake.with(|l| {
+        l.hide_polls = 1;
+        for t in l.txs.values_mut() {
+            t.hidden_polls = 0;
+        }
+    });
+    let sends = fake.with(|l| l.sends);
+    let mut engine = Engine::start(dir, 1);
+    control_addr(&data).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    engine.assert_running(dir, 1);
+    engine.kill();
+
+    assert_eq!(
+        fake.with(|l| l.sends),
+        sends,
+        "settled by looking, not resent"
+    );
+    let (open2, results2, lines) = store_state(&data);
+    assert!(open2.is_empty(), "{open2:?}");
+    let settled: Vec<_> = results2.iter().filter(|e| e.hash == open[0].hash).collect();
+    assert_eq!(settled.len(), 1);
+    assert_eq!(settled[0].result, "tx_success");
+    assert!(settled[0].delta > 0);
+    for id in accounts() {
+        let xlm = fake
+            .with(|l| l.accounts.get(&id).map(|a| a.xlm))
+            .expect("account");
+        let booked: i64 = lines
+            .iter()
+            .filter(|l| l.account == id.to_string())
+            .map(|l| l.delta)
+            .sum();
+        assert_eq!(xlm - FRIENDBOT_AMOUNT, booked, "account {id}");
     }
 }
