@@ -7,7 +7,8 @@
 //!
 //! Trading accounts are derived from `STELLAR_SECRET_SEED` (the only secret,
 //! environment only): account i's seed is `SHA-256(master ‖ "arbkeep/stellar/" ‖ i)`,
-//! so nothing secret is ever written anywhere.
+//! so nothing secret is ever written anywhere. Friendbot funds them on
+//! TESTNET; on PUBLIC the master account creates them (CreateAccount).
 
 pub mod cycle;
 pub mod keeper;
