@@ -893,3 +893,22 @@ async fn public_master_short_of_xlm_sends_nothing_until_topped_up() {
         assert!(fake.with(|l| l.account(id)).is_some(), "created {id}");
     }
 }
+
+#[tokio::test]
+async fn paused_the_master_creates_nothing() {
+    let fake = StellarFake::start(public_world(2_000 * ONE)).await;
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(public_endpoints(&fake)).expect("venue"));
+    let shared = StellarShared::new(venue, true);
+    let mut keeper = StellarArbKeeper::new(public_config(), shared, &master())
+        .with_polling(5, Duration::from_millis(5));
+    let mut h = Harness::new();
+    h.controls.paused = true;
+    keeper.recover(&h.cx(1)).await.expect("recover");
+    keeper.tick(&h.cx(2)).await.expect("tick");
+    assert_eq!(fake.with(|l| l.sends), 0, "nothing sent while paused");
+    assert!(keeper.view().status.contains("paused"));
+    h.controls.paused = false;
+    keeper.tick(&h.cx(3)).await.expect("tick");
+    assert!(fake.with(|l| l.sends) > 0);
+}

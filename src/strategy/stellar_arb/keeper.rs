@@ -225,6 +225,7 @@ impl StellarArbKeeper {
         if self.config.friendbot_url.is_some() {
             return match venue.fund(id).await {
                 Ok(created) => {
+                    self.funding_failure = None;
                     self.log(format!(
                         "account {id} funded by Friendbot{}",
                         if created { "" } else { " (it already existed)" }
@@ -277,6 +278,7 @@ impl StellarArbKeeper {
             .await?
         {
             Some(e) if e.result == "tx_success" || e.result == "op_already_exists" => {
+                self.funding_failure = None;
                 self.log(format!(
                     "account {id} created by the master with {} XLM",
                     format_amount(starting)
@@ -662,6 +664,12 @@ impl StellarArbKeeper {
 
     async fn pass(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
         if !self.ready {
+            // Setup sends too (trustlines; on PUBLIC, XLM from the master):
+            // the same guard as any send.
+            if !cx.may_send() {
+                self.view.status = "paused (accounts not set up yet)".into();
+                return Ok(());
+            }
             self.setup(cx).await?;
             if !self.ready {
                 return Ok(());
