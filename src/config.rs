@@ -582,6 +582,22 @@ impl Config {
                     }
                 };
             }
+            // Friendbot exists on TESTNET only; on PUBLIC the master
+            // account creates the trading accounts.
+            s.friendbot_url = (s.network == Network::Testnet)
+                .then(|| crate::strategy::stellar_arb::TESTNET_FRIENDBOT.to_string());
+            if let Some(v) = r.string(t, "stellar_arb", "friendbot_url")? {
+                if s.network == Network::Public {
+                    return Err(r.invalid(
+                        "stellar_arb.friendbot_url",
+                        "PUBLIC has no Friendbot: remove the key (the master account creates and funds the trading accounts)",
+                    ));
+                }
+                if !(v.starts_with("https://") || v.starts_with("http://")) {
+                    return Err(r.invalid("stellar_arb.friendbot_url", "must be an http(s) URL"));
+                }
+                s.friendbot_url = Some(v);
+            }
             for (key, slot) in [
                 ("horizon_url", &mut s.horizon_url),
                 ("rpc_url", &mut s.rpc_url),
@@ -610,6 +626,20 @@ impl Config {
             }
             if let Some(v) = r.boolean(t, "stellar_arb", "autostart")? {
                 s.autostart = v;
+            }
+            if let Some(v) = r.decimal(t, "stellar_arb", "account_starting_xlm")? {
+                // Stroops are 7 decimals; a new account needs 1 XLM (two base
+                // reserves) or CreateAccount fails with op_low_reserve.
+                s.account_starting_xlm = crate::venue::stellar::parse_amount(&v.to_string())
+                    .filter(|x| *x >= 2 * crate::venue::stellar::BASE_RESERVE)
+                    .ok_or_else(|| {
+                        r.invalid(
+                            "stellar_arb.account_starting_xlm",
+                            format!(
+                                "{v} is not an amount of XLM of at least 1 with at most 7 decimals"
+                            ),
+                        )
+                    })?;
             }
             if let Some(list) = r.strings(t, "stellar_arb", "assets")? {
                 s.assets = list
@@ -1340,6 +1370,44 @@ mod tests {
         let c =
             parse("[risk]\napproval = \"above\"\napproval_threshold_vcred = \"2500\"\n").unwrap();
         assert_eq!(c.risk.approval, Approval::Above(2_500_000_000));
+    }
+
+    #[test]
+    fn stellar_friendbot_defaults_by_network_and_names_its_key() {
+        let c = parse("[stellar_arb]\nnetwork = \"TESTNET\"\n").unwrap();
+        assert_eq!(
+            c.stellar_arb.friendbot_url.as_deref(),
+            Some("https://friendbot.stellar.org/")
+        );
+        let c = parse("[stellar_arb]\nnetwork = \"PUBLIC\"\n").unwrap();
+        assert_eq!(c.stellar_arb.friendbot_url, None);
+        let c = parse("[stellar_arb]\nfriendbot_url = \"http://127.0.0.1:9/friendbot\"\n").unwrap();
+        assert_eq!(
+            c.stellar_arb.friendbot_url.as_deref(),
+            Some("http://127.0.0.1:9/friendbot")
+        );
+        let e = parse("[stellar_arb]\nnetwork = \"PUBLIC\"\nfriendbot_url = \"https://x/\"\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("stellar_arb.friendbot_url"), "{e}");
+        let e = parse("[stellar_arb]\nfriendbot_url = \"ftp://x\"\n").unwrap_err();
+        assert!(e.to_string().contains("stellar_arb.friendbot_url"), "{e}");
+    }
+
+    #[test]
+    fn stellar_account_starting_xlm_is_exact_and_at_least_the_minimum_balance() {
+        assert_eq!(
+            parse("").unwrap().stellar_arb.account_starting_xlm,
+            50_000_000
+        );
+        let c = parse("[stellar_arb]\naccount_starting_xlm = \"12.5\"\n").unwrap();
+        assert_eq!(c.stellar_arb.account_starting_xlm, 125_000_000);
+        for bad in ["\"0.5\"", "\"1.00000001\"", "\"ten\"", "2.5"] {
+            let e = parse(&format!("[stellar_arb]\naccount_starting_xlm = {bad}\n")).unwrap_err();
+            assert!(
+                e.to_string().contains("stellar_arb.account_starting_xlm"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -6,11 +6,12 @@
 
 mod support;
 
-use arbkeep::engine::{Keeper, KeeperContext, Phase};
+use arbkeep::engine::{Keeper, KeeperContext, Notice, Phase};
 use arbkeep::model::{Controls, Mode};
 use arbkeep::store::Store;
+use arbkeep::strategy::stellar_arb::keeper::{EXPIRY_MARGIN_SECS, TX_VALIDITY_SECS};
 use arbkeep::strategy::stellar_arb::store as kstore;
-use arbkeep::strategy::stellar_arb::{StellarArbConfig, StellarArbKeeper, StellarShared};
+use arbkeep::strategy::stellar_arb::{Network, StellarArbConfig, StellarArbKeeper, StellarShared};
 use arbkeep::venue::VenueError;
 use arbkeep::venue::stellar::horizon::{HorizonClient, HorizonError};
 use arbkeep::venue::stellar::network::{Endpoints, NetworkVenue};
@@ -18,66 +19,15 @@ use arbkeep::venue::stellar::rpc::RpcClient;
 use arbkeep::venue::stellar::sim::{FRIENDBOT_AMOUNT, SimLedger};
 use arbkeep::venue::stellar::tx::{self, Header};
 use arbkeep::venue::stellar::{
-    AccountKey, AccountState, ContractKey, Keypair, NetworkInfo, ONE, Offer, OrderBook, Price,
-    Prices, SendStatus, StellarAsset, StellarVenue, SupportedAsset, TESTNET_PASSPHRASE, TxStatus,
+    AccountKey, AccountState, Keypair, LedgerWindow, NetworkInfo, ONE, Offer, OrderBook,
+    PUBLIC_PASSPHRASE, Price, Prices, SendStatus, StellarAsset, StellarVenue, SupportedAsset,
+    TESTNET_PASSPHRASE, TxStatus,
 };
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use std::time::Duration;
-use support::stellar_fake::StellarFake;
+use support::stellar_fake::{StellarFake, aqua, detector, issuer, reflector, world};
 use tokio::sync::broadcast;
-
-fn issuer() -> Keypair {
-    Keypair::from_seed([0x22; 32])
-}
-fn aqua() -> StellarAsset {
-    StellarAsset::Credit {
-        code: "AQUA".into(),
-        issuer: issuer().public(),
-    }
-}
-fn detector() -> ContractKey {
-    ContractKey([0xD7; 32])
-}
-fn reflector() -> ContractKey {
-    ContractKey([0xEF; 32])
-}
-
-/// XLM at 0.10 USD, AQUA at 0.001 USD: 100 AQUA per XLM. The XLM → AQUA
-/// side pays 102 for the first 10 000 AQUA: a cycle worth taking.
-fn world() -> SimLedger {
-    let mut l = SimLedger::new(TESTNET_PASSPHRASE, detector(), reflector());
-    l.create_account(issuer().public(), 100 * ONE);
-    l.supported = vec![SupportedAsset {
-        code: "AQUA".into(),
-        issuer: issuer().public().to_string(),
-    }];
-    l.oracle.insert("XLM".into(), 10_000_000_000_000);
-    l.oracle.insert("AQUA".into(), 100_000_000_000);
-    l.set_book(
-        aqua(),
-        StellarAsset::Native,
-        vec![
-            Offer {
-                amount: 10_000 * ONE,
-                price: Price { n: 1, d: 102 },
-            },
-            Offer {
-                amount: 100_000 * ONE,
-                price: Price { n: 1, d: 99 },
-            },
-        ],
-    );
-    l.set_book(
-        StellarAsset::Native,
-        aqua(),
-        vec![Offer {
-            amount: 1_000 * ONE,
-            price: Price { n: 201, d: 2 },
-        }],
-    );
-    l
-}
 
 fn endpoints(f: &StellarFake) -> Endpoints {
     Endpoints {
@@ -131,6 +81,17 @@ impl Harness {
     }
 }
 
+/// The Stellar notices sent so far, as (kind, message).
+fn stellar_notices(rx: &mut broadcast::Receiver<Notice>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    while let Ok(n) = rx.try_recv() {
+        if let Notice::Stellar { kind, message } = n {
+            out.push((kind, message));
+        }
+    }
+    out
+}
+
 fn master() -> Keypair {
     Keypair::from_seed([0x33; 32])
 }
@@ -145,6 +106,7 @@ async fn accounts_funded_trustlines_set_cycle_executed_and_ledger_matches_balanc
     let mut keeper = StellarArbKeeper::new(config(), shared.clone(), &master())
         .with_polling(5, Duration::from_millis(5));
     let h = Harness::new();
+    let mut notices = h.notices.subscribe();
     keeper.recover(&h.cx(1)).await.expect("recover");
     keeper.tick(&h.cx(2)).await.expect("tick");
 
@@ -181,6 +143,23 @@ async fn accounts_funded_trustlines_set_cycle_executed_and_ledger_matches_balanc
             .sum();
         assert_eq!(now - FRIENDBOT_AMOUNT, booked, "account {id}");
     }
+    // Every transaction the keeper signed carries a maxTime.
+    let bounds: Vec<u64> = fake.with(|l| {
+        l.txs
+            .values()
+            .map(|t| match tx::decode_envelope(&t.envelope) {
+                Ok(stellar_xdr::TransactionEnvelope::Tx(v)) => match v.tx.cond {
+                    stellar_xdr::Preconditions::Time(tb) => tb.max_time.0,
+                    _ => 0,
+                },
+                _ => 0,
+            })
+            .collect()
+    });
+    assert!(
+        !bounds.is_empty() && bounds.iter().all(|&m| m > 0),
+        "{bounds:?}"
+    );
     let view = keeper.view();
     assert_eq!(view.accounts.len(), 2);
     assert!(
@@ -189,6 +168,28 @@ async fn accounts_funded_trustlines_set_cycle_executed_and_ledger_matches_balanc
             .any(|o| o.symbol == "AQUA" && o.price == "0.001")
     );
     assert!(view.executions.iter().any(|e| e.result == "tx_success"));
+
+    // The engine's notices (what webhooks carry) name the executed cycle.
+    let told = stellar_notices(&mut notices);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].0, "cycle_executed");
+    assert!(
+        told[0].1.contains("XLM → AQUA → XLM") && told[0].1.contains(&cycles[0].hash),
+        "{told:?}"
+    );
+    let hook = arbkeep::notify::payload(
+        arbkeep::notify::WebhookFormat::Generic,
+        &Notice::Stellar {
+            kind: told[0].0.clone(),
+            message: told[0].1.clone(),
+        },
+    );
+    assert!(
+        hook["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("stellar cycle_executed: ")),
+        "{hook}"
+    );
 
     // The WebSocket stream saw an opportunity and a result.
     let mut kinds = Vec::new();
@@ -213,6 +214,9 @@ impl StellarVenue for MovingBook {
     }
     fn latest_ledger(&self) -> BoxFuture<'_, Result<u32, VenueError>> {
         self.inner.latest_ledger()
+    }
+    fn ledger_window(&self) -> BoxFuture<'_, Result<LedgerWindow, VenueError>> {
+        self.inner.ledger_window()
     }
     fn account(&self, id: AccountKey) -> BoxFuture<'_, Result<Option<AccountState>, VenueError>> {
         self.inner.account(id)
@@ -267,6 +271,7 @@ async fn a_book_that_moves_before_execution_fails_under_dest_min_and_costs_only_
     let mut keeper = StellarArbKeeper::new(config(), shared, &master())
         .with_polling(5, Duration::from_millis(5));
     let h = Harness::new();
+    let mut notices = h.notices.subscribe();
     keeper.recover(&h.cx(1)).await.expect("recover");
     keeper.tick(&h.cx(2)).await.expect("tick");
 
@@ -275,6 +280,14 @@ async fn a_book_that_moves_before_execution_fails_under_dest_min_and_costs_only_
     assert_eq!(cycles.len(), 1, "dropped, not retried: {results:?}");
     assert_eq!(cycles[0].result, "op_under_dest_min");
     assert_eq!(cycles[0].delta, -100, "only the fee");
+    // Told with its decoded reason.
+    let told = stellar_notices(&mut notices);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].0, "execution_failed");
+    assert!(
+        told[0].1.contains("op_under_dest_min") && told[0].1.contains("book moved"),
+        "{told:?}"
+    );
     let lines = kstore::ledger(&h.store.read().expect("read")).expect("ledger");
     for id in keeper.account_ids() {
         let key = AccountKey::parse(&id).expect("id");
@@ -296,14 +309,10 @@ async fn a_book_that_moves_before_execution_fails_under_dest_min_and_costs_only_
     }
 }
 
-#[tokio::test]
-async fn recovery_resends_the_same_envelope_and_settles_it() {
-    let fake = StellarFake::start(world()).await;
-    let venue: Arc<dyn StellarVenue> =
-        Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
-    let h = Harness::new();
-    // A previous run funded account 0, signed and recorded an intent, then
-    // died before sending.
+/// What a previous run left: account 0 funded, a cycle signed (valid until
+/// the latest close + 120 s, as the keeper signs) and its intent recorded,
+/// then it died — before sending, unless `send` says otherwise.
+async fn left_intent(fake: &StellarFake, venue: &dyn StellarVenue, h: &Harness) -> kstore::Intent {
     let key = arbkeep::strategy::stellar_arb::trading_key(&master(), 0);
     assert!(venue.fund(key.public()).await.expect("fund"));
     let seq = venue
@@ -313,12 +322,14 @@ async fn recovery_resends_the_same_envelope_and_settles_it() {
         .expect("exists")
         .sequence
         + 1;
+    let signed_close = fake.with(|l| l.close_time);
+    let max_time = signed_close + TX_VALIDITY_SECS;
     let t = tx::cyclic_path_payment(
         Header {
             source: key.public(),
             seq,
             fee: 100,
-            max_time: 0,
+            max_time,
         },
         &StellarAsset::Native,
         10 * ONE,
@@ -340,7 +351,9 @@ async fn recovery_resends_the_same_envelope_and_settles_it() {
         envelope: signed.envelope.clone(),
         send: 10 * ONE,
         dest_min: 10 * ONE + 200,
-        max_time: 0,
+        dest: None,
+        max_time,
+        signed_close,
         created_ms: 0,
         label: "XLM → AQUA → XLM".into(),
     };
@@ -350,6 +363,23 @@ async fn recovery_resends_the_same_envelope_and_settles_it() {
             kstore::put_intent(w, &intent)
         })
         .expect("intent");
+    intent
+}
+
+fn account_seq(fake: &StellarFake, account: &str) -> Option<i64> {
+    let id = AccountKey::parse(account).expect("id");
+    fake.with(|l| l.accounts.get(&id).map(|a| a.seq))
+}
+
+#[tokio::test]
+async fn recovery_resends_the_same_envelope_and_settles_it() {
+    let fake = StellarFake::start(world()).await;
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
+    let h = Harness::new();
+    let intent = left_intent(&fake, venue.as_ref(), &h).await;
+    // Still before its maxTime: the same envelope goes again.
+    fake.with(|l| l.close_time = intent.max_time - 5);
 
     let shared = StellarShared::new(venue, false);
     let mut keeper = StellarArbKeeper::new(config(), shared, &master())
@@ -358,8 +388,7 @@ async fn recovery_resends_the_same_envelope_and_settles_it() {
     let r = kstore::results(&h.store.read().expect("read")).expect("results");
     assert_eq!(r.len(), 1);
     assert_eq!(
-        r[0].hash,
-        signed.hash_hex(),
+        r[0].hash, intent.hash,
         "the same transaction, not a re-signed one"
     );
     assert_eq!(r[0].result, "tx_success");
@@ -369,10 +398,119 @@ async fn recovery_resends_the_same_envelope_and_settles_it() {
             .is_empty()
     );
     // Applied exactly once: the account's sequence is the intent's.
+    assert_eq!(account_seq(&fake, &intent.account), Some(intent.sequence));
+}
+
+#[tokio::test]
+async fn recovery_writes_off_a_transaction_past_its_max_time_and_books_nothing() {
+    let fake = StellarFake::start(world()).await;
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
+    let h = Harness::new();
+    let intent = left_intent(&fake, venue.as_ref(), &h).await;
+    let seq0 = account_seq(&fake, &intent.account);
+    fake.with(|l| l.close_time = intent.max_time + EXPIRY_MARGIN_SECS + 1);
+
+    let shared = StellarShared::new(venue, false);
+    let mut keeper = StellarArbKeeper::new(config(), shared, &master())
+        .with_polling(5, Duration::from_millis(5));
+    keeper.recover(&h.cx(1)).await.expect("recover");
+    let read = h.store.read().expect("read");
+    let r = kstore::results(&read).expect("results");
+    assert_eq!(r.len(), 1, "{r:?}");
     assert_eq!(
-        fake.with(|l| l.accounts.get(&key.public()).map(|a| a.seq)),
-        Some(seq)
+        (r[0].hash.as_str(), r[0].result.as_str(), r[0].delta),
+        (intent.hash.as_str(), "expired unsent", 0)
     );
+    assert!(kstore::intents(&read).expect("open").is_empty());
+    assert!(
+        kstore::ledger(&read).expect("ledger").is_empty(),
+        "nothing booked"
+    );
+    assert_eq!(account_seq(&fake, &intent.account), seq0, "never sent");
+    assert!(fake.with(|l| !l.txs.contains_key(&intent.hash)));
+}
+
+#[tokio::test]
+async fn a_resend_refused_too_late_waits_out_the_margin_then_expires() {
+    let fake = StellarFake::start(world()).await;
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
+    let h = Harness::new();
+    let intent = left_intent(&fake, venue.as_ref(), &h).await;
+    let seq0 = account_seq(&fake, &intent.account);
+    // Past maxTime, within the margin: the network refuses the resend
+    // (tx_too_late), but a lagging node's word is not enough to write it off.
+    fake.with(|l| l.close_time = intent.max_time + 10);
+
+    let shared = StellarShared::new(venue, false);
+    let mut keeper = StellarArbKeeper::new(config(), shared, &master())
+        .with_polling(5, Duration::from_millis(5));
+    keeper.recover(&h.cx(1)).await.expect("recover");
+    {
+        let read = h.store.read().expect("read");
+        assert_eq!(kstore::intents(&read).expect("open").len(), 1, "still open");
+        assert!(kstore::results(&read).expect("results").is_empty());
+    }
+    assert!(
+        fake.with(|l| !l.txs.contains_key(&intent.hash)),
+        "refused: tx_too_late"
+    );
+    // Open intent: the next pass sends nothing new.
+    keeper.tick(&h.cx(2)).await.expect("tick");
+    assert_eq!(
+        fake.with(|l| l.txs.len()),
+        0,
+        "nothing sent while one is open"
+    );
+
+    fake.with(|l| l.close_time = intent.max_time + EXPIRY_MARGIN_SECS + 1);
+    keeper.tick(&h.cx(3)).await.expect("tick");
+    let read = h.store.read().expect("read");
+    let r = kstore::results(&read).expect("results");
+    let it = r.iter().find(|e| e.hash == intent.hash).expect("settled");
+    assert_eq!((it.result.as_str(), it.delta), ("expired unsent", 0));
+    assert_eq!(
+        account_seq(&fake, &intent.account).map(|s| s >= seq0.unwrap_or(0)),
+        Some(true)
+    );
+    assert!(fake.with(|l| !l.txs.contains_key(&intent.hash)));
+}
+
+#[tokio::test]
+async fn applied_beyond_the_rpc_history_with_its_sequence_used_halts_instead_of_guessing() {
+    let fake = StellarFake::start(world()).await;
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
+    let h = Harness::new();
+    let intent = left_intent(&fake, venue.as_ref(), &h).await;
+    // It did go out and apply; then the RPC's ~7-day window moved past it.
+    assert_eq!(
+        venue.send(&intent.envelope).await.expect("send"),
+        SendStatus::Pending
+    );
+    fake.with(|l| {
+        l.forget_history();
+        l.close_time = intent.max_time + 7 * 86_400;
+    });
+    let txs_before = fake.with(|l| l.txs.len());
+
+    let shared = StellarShared::new(venue, true);
+    let mut keeper = StellarArbKeeper::new(config(), shared, &master())
+        .with_polling(5, Duration::from_millis(5));
+    keeper.recover(&h.cx(1)).await.expect("recover");
+    keeper.tick(&h.cx(2)).await.expect("tick");
+    let read = h.store.read().expect("read");
+    // Judged by sequence alone it would read "not applied" and its money
+    // would go unbooked; by time it cannot be decided, so it stays open.
+    assert_eq!(kstore::intents(&read).expect("open").len(), 1);
+    assert!(kstore::results(&read).expect("results").is_empty());
+    let status = &keeper.view().status;
+    assert!(
+        status.contains("halted") && status.contains(&intent.hash),
+        "{status}"
+    );
+    assert_eq!(fake.with(|l| l.txs.len()), txs_before, "nothing sent");
 }
 
 #[tokio::test]
@@ -612,4 +750,165 @@ async fn clients_against_the_fakes() {
         TxStatus::Failed { outcome, .. } => assert_eq!(outcome.main_code(), "op_underfunded"),
         other => panic!("{other:?}"),
     }
+}
+
+/// PUBLIC: no Friendbot. The master account (the key in the environment)
+/// must exist; the fake runs on the public passphrase.
+fn public_world(master_xlm: i64) -> SimLedger {
+    let mut l = world();
+    l.passphrase = PUBLIC_PASSPHRASE.into();
+    l.create_account(master().public(), master_xlm);
+    l
+}
+
+fn public_config() -> StellarArbConfig {
+    let mut c = config();
+    c.network = Network::Public;
+    c.passphrase = PUBLIC_PASSPHRASE.into();
+    c.friendbot_url = None;
+    c.account_starting_xlm = 500 * ONE;
+    c
+}
+
+fn public_endpoints(f: &StellarFake) -> Endpoints {
+    Endpoints {
+        friendbot_url: None,
+        ..endpoints(f)
+    }
+}
+
+#[tokio::test]
+async fn public_accounts_are_created_by_the_master_and_booked_on_both_sides() {
+    let fake = StellarFake::start(public_world(2_000 * ONE)).await;
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(public_endpoints(&fake)).expect("venue"));
+    let shared = StellarShared::new(venue, true);
+    let mut keeper = StellarArbKeeper::new(public_config(), shared, &master())
+        .with_polling(5, Duration::from_millis(5));
+    let h = Harness::new();
+    keeper.recover(&h.cx(1)).await.expect("recover");
+    keeper.tick(&h.cx(2)).await.expect("tick");
+
+    let read = h.store.read().expect("read");
+    let results = kstore::results(&read).expect("results");
+    let created: Vec<_> = results
+        .iter()
+        .filter(|e| e.kind == "create_account")
+        .collect();
+    assert_eq!(created.len(), 2, "{results:?}");
+    assert!(created.iter().all(|e| e.result == "tx_success"
+        && e.account == master().public().to_string()
+        && e.delta == -500 * ONE - 100));
+    assert!(kstore::intents(&read).expect("open").is_empty());
+    let ids: Vec<AccountKey> = keeper
+        .account_ids()
+        .iter()
+        .map(|s| AccountKey::parse(s).expect("id"))
+        .collect();
+    for id in &ids {
+        let a = fake
+            .with(|l| l.account(*id))
+            .expect("created by the master");
+        assert!(a.trusts(&aqua()), "trustline set");
+    }
+    // The funded world works: a cycle ran from a created account.
+    assert!(
+        results
+            .iter()
+            .any(|e| e.kind == "cycle" && e.result == "tx_success"),
+        "{results:?}"
+    );
+    // Every balance moved exactly by its ledger lines: the master's from
+    // its 2 000 XLM, the trading accounts' from nothing.
+    let lines = kstore::ledger(&read).expect("ledger");
+    let booked = |id: &AccountKey| -> i64 {
+        lines
+            .iter()
+            .filter(|l| l.account == id.to_string())
+            .map(|l| l.delta)
+            .sum()
+    };
+    let xlm = |id: &AccountKey| {
+        fake.with(|l| l.accounts.get(id).map(|a| a.xlm))
+            .expect("account")
+    };
+    assert_eq!(
+        xlm(&master().public()) - 2_000 * ONE,
+        booked(&master().public())
+    );
+    assert_eq!(xlm(&master().public()), 2_000 * ONE - 2 * (500 * ONE + 100));
+    for id in &ids {
+        assert_eq!(xlm(id), booked(id), "account {id}");
+    }
+}
+
+#[tokio::test]
+async fn public_master_short_of_xlm_sends_nothing_until_topped_up() {
+    // 10 XLM: 1 is its minimum balance, 500 per account is far beyond it.
+    let fake = StellarFake::start(public_world(10 * ONE)).await;
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(public_endpoints(&fake)).expect("venue"));
+    let shared = StellarShared::new(venue, true);
+    let mut keeper = StellarArbKeeper::new(public_config(), shared, &master())
+        .with_polling(5, Duration::from_millis(5));
+    let h = Harness::new();
+    let mut notices = h.notices.subscribe();
+    keeper.recover(&h.cx(1)).await.expect("recover");
+    let seq0 = fake.with(|l| l.accounts.get(&master().public()).map(|a| a.seq));
+    keeper.tick(&h.cx(2)).await.expect("tick");
+    keeper.tick(&h.cx(3)).await.expect("tick");
+    // Told once, not once per pass.
+    let told = stellar_notices(&mut notices);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].0, "funding_failed");
+    assert!(
+        told[0].1.contains(&master().public().to_string()),
+        "{told:?}"
+    );
+
+    assert!(
+        keeper.view().status.contains("funding") && keeper.view().status.contains("master"),
+        "{}",
+        keeper.view().status
+    );
+    let read = h.store.read().expect("read");
+    assert!(kstore::intents(&read).expect("open").is_empty());
+    assert!(kstore::results(&read).expect("results").is_empty());
+    assert_eq!(
+        fake.with(|l| l.accounts.get(&master().public()).map(|a| a.seq)),
+        seq0,
+        "nothing was sent"
+    );
+    drop(read);
+
+    // Topped up: the next pass creates both accounts.
+    fake.with(|l| {
+        if let Some(a) = l.accounts.get_mut(&master().public()) {
+            a.xlm += 2_000 * ONE;
+        }
+    });
+    keeper.tick(&h.cx(4)).await.expect("tick");
+    for id in keeper.account_ids() {
+        let id = AccountKey::parse(&id).expect("id");
+        assert!(fake.with(|l| l.account(id)).is_some(), "created {id}");
+    }
+}
+
+#[tokio::test]
+async fn paused_the_master_creates_nothing() {
+    let fake = StellarFake::start(public_world(2_000 * ONE)).await;
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(public_endpoints(&fake)).expect("venue"));
+    let shared = StellarShared::new(venue, true);
+    let mut keeper = StellarArbKeeper::new(public_config(), shared, &master())
+        .with_polling(5, Duration::from_millis(5));
+    let mut h = Harness::new();
+    h.controls.paused = true;
+    keeper.recover(&h.cx(1)).await.expect("recover");
+    keeper.tick(&h.cx(2)).await.expect("tick");
+    assert_eq!(fake.with(|l| l.sends), 0, "nothing sent while paused");
+    assert!(keeper.view().status.contains("paused"));
+    h.controls.paused = false;
+    keeper.tick(&h.cx(3)).await.expect("tick");
+    assert!(fake.with(|l| l.sends) > 0);
 }

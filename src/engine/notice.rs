@@ -57,6 +57,9 @@ pub enum Notice {
     },
     /// Equity hedge: a hedge placed, filled or failed; a reorg after a hedge.
     EquityHedge { symbol: String, message: String },
+    /// Stellar arbitrage: a cycle executed (with its result), an execution
+    /// that failed (with its decoded reason), a funding failure.
+    Stellar { kind: String, message: String },
 }
 
 impl Notice {
@@ -113,6 +116,7 @@ impl Notice {
                 crate::model::time::format_time(*expires_at)
             ),
             Notice::EquityHedge { symbol, message } => format!("hedge {symbol}: {message}"),
+            Notice::Stellar { kind, message } => format!("stellar {kind}: {message}"),
         }
     }
 }

@@ -3,14 +3,17 @@
 //! (`GET /friendbot?addr=`) over one shared [`SimLedger`], which verifies
 //! ed25519 signatures against the configured passphrase, sequence numbers and
 //! fees, executes path payments against its books and answers with real
-//! result codes. A minimal HTTP/1.1 server: one request per connection.
+//! result codes. A minimal HTTP/1.1 server: one request per connection. Also
+//! the world the Stellar tests trade in (one profitable XLM → AQUA → XLM).
 
 #![allow(dead_code)]
 
 use arbkeep::venue::stellar::asset::{StellarAsset, format_amount};
 use arbkeep::venue::stellar::codes::TxOutcome;
 use arbkeep::venue::stellar::sim::{SimLedger, cross};
-use arbkeep::venue::stellar::{AccountKey, Price};
+use arbkeep::venue::stellar::{
+    AccountKey, ContractKey, Keypair, ONE, Offer, Price, SupportedAsset, TESTNET_PASSPHRASE,
+};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -18,6 +21,60 @@ use std::sync::{Arc, Mutex};
 use stellar_xdr::{self as xdr, Limits, ReadXdr, WriteXdr};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+// ---- the world the Stellar tests trade in -------------------------------
+
+pub fn issuer() -> Keypair {
+    Keypair::from_seed([0x22; 32])
+}
+pub fn aqua() -> StellarAsset {
+    StellarAsset::Credit {
+        code: "AQUA".into(),
+        issuer: issuer().public(),
+    }
+}
+pub fn detector() -> ContractKey {
+    ContractKey([0xD7; 32])
+}
+pub fn reflector() -> ContractKey {
+    ContractKey([0xEF; 32])
+}
+
+/// XLM at 0.10 USD, AQUA at 0.001 USD: 100 AQUA per XLM. The XLM → AQUA
+/// side pays 102 for the first 10 000 AQUA: a cycle worth taking.
+pub fn world() -> SimLedger {
+    let mut l = SimLedger::new(TESTNET_PASSPHRASE, detector(), reflector());
+    l.create_account(issuer().public(), 100 * ONE);
+    l.supported = vec![SupportedAsset {
+        code: "AQUA".into(),
+        issuer: issuer().public().to_string(),
+    }];
+    l.oracle.insert("XLM".into(), 10_000_000_000_000);
+    l.oracle.insert("AQUA".into(), 100_000_000_000);
+    l.set_book(
+        aqua(),
+        StellarAsset::Native,
+        vec![
+            Offer {
+                amount: 10_000 * ONE,
+                price: Price { n: 1, d: 102 },
+            },
+            Offer {
+                amount: 100_000 * ONE,
+                price: Price { n: 1, d: 99 },
+            },
+        ],
+    );
+    l.set_book(
+        StellarAsset::Native,
+        aqua(),
+        vec![Offer {
+            amount: 1_000 * ONE,
+            price: Price { n: 201, d: 2 },
+        }],
+    );
+    l
+}
 
 pub struct StellarFake {
     pub addr: SocketAddr,
@@ -388,12 +445,12 @@ fn rpc(l: &mut SimLedger, body: &str) -> Value {
     let err = |code: i64, message: &str| json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}});
     let result = match method {
         "getHealth" => json!({"status": "healthy", "latestLedger": l.sequence,
-            "latestLedgerCloseTime": l.close_time.to_string(), "oldestLedger": 1,
-            "oldestLedgerCloseTime": "1700000000", "ledgerRetentionWindow": 120960}),
+            "latestLedgerCloseTime": l.close_time.to_string(), "oldestLedger": l.oldest.0,
+            "oldestLedgerCloseTime": l.oldest.1.to_string(), "ledgerRetentionWindow": 120960}),
         "getNetwork" => json!({"passphrase": l.passphrase, "protocolVersion": 23,
             "friendbotUrl": "http://127.0.0.1/friendbot"}),
         "getLatestLedger" => json!({"id": format!("{:064x}", l.sequence), "protocolVersion": 23,
-            "sequence": l.sequence}),
+            "sequence": l.sequence, "closeTime": l.close_time.to_string()}),
         "getLedgerEntries" => {
             let Some(keys) = params.get("keys").and_then(Value::as_array) else {
                 return err(-32602, "keys required");
@@ -545,7 +602,7 @@ fn rpc(l: &mut SimLedger, body: &str) -> Value {
                 return err(-32602, "hash required");
             };
             let base = json!({"txHash": h, "latestLedger": l.sequence, "latestLedgerCloseTime": l.close_time.to_string(),
-                "oldestLedger": 1, "oldestLedgerCloseTime": "1700000000"});
+                "oldestLedger": l.oldest.0, "oldestLedgerCloseTime": l.oldest.1.to_string()});
             match l.poll(h) {
                 None => {
                     let mut b = base;

@@ -7,7 +7,8 @@
 //!
 //! Trading accounts are derived from `STELLAR_SECRET_SEED` (the only secret,
 //! environment only): account i's seed is `SHA-256(master ‖ "arbkeep/stellar/" ‖ i)`,
-//! so nothing secret is ever written anywhere.
+//! so nothing secret is ever written anywhere. Friendbot funds them on
+//! TESTNET; on PUBLIC the master account creates them (CreateAccount).
 
 pub mod cycle;
 pub mod keeper;
@@ -26,6 +27,9 @@ use crate::venue::stellar::{Keypair, StellarAsset};
 /// The environment variable holding the master secret (`S…`).
 pub const SECRET_ENV: &str = "STELLAR_SECRET_SEED";
 
+/// SDF's Friendbot, the default `friendbot_url` on TESTNET.
+pub const TESTNET_FRIENDBOT: &str = "https://friendbot.stellar.org/";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Network {
     Testnet,
@@ -39,6 +43,9 @@ pub struct StellarArbConfig {
     pub network: Network,
     pub horizon_url: String,
     pub rpc_url: String,
+    /// Friendbot (TESTNET); `None` on PUBLIC, where the master account
+    /// creates the trading accounts itself.
+    pub friendbot_url: Option<String>,
     pub passphrase: String,
     pub detector_contract: String,
     pub reflector_contract: String,
@@ -55,6 +62,9 @@ pub struct StellarArbConfig {
     pub oracle_tolerance_bps: i64,
     /// XLM kept above the minimum balance on every account, stroops.
     pub reserve_guard: i64,
+    /// Where there is no Friendbot: the XLM (stroops) the master account
+    /// gives each trading account it creates.
+    pub account_starting_xlm: i64,
     /// Execute without waiting for `start_engine` on the WebSocket.
     pub autostart: bool,
 }
@@ -66,6 +76,7 @@ impl StellarArbConfig {
             network: Network::Testnet,
             horizon_url: "https://horizon-testnet.stellar.org".into(),
             rpc_url: "https://soroban-testnet.stellar.org".into(),
+            friendbot_url: Some(TESTNET_FRIENDBOT.into()),
             passphrase: crate::venue::stellar::TESTNET_PASSPHRASE.into(),
             detector_contract: "CAIEZ2IDLR2NWZVA3AYTJ5OLJC2A53GSPBMB43FQSESVJRWM4CFLZ45Q".into(),
             reflector_contract: "CCYOZJCOPG34LLQQ7N24YXBM7LL62R7ONMZ3G6WZAAYPB5OYKOMJRN63".into(),
@@ -77,6 +88,7 @@ impl StellarArbConfig {
             min_edge_bps: 10,
             oracle_tolerance_bps: 300,
             reserve_guard: 20_000_000,
+            account_starting_xlm: 5 * crate::venue::stellar::ONE,
             autostart: true,
         }
     }

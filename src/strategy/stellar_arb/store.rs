@@ -25,8 +25,17 @@ pub struct Intent {
     pub envelope: String,
     pub send: i64,
     pub dest_min: i64,
-    /// Unix seconds after which it can never be applied.
+    /// `create_account`: the account being created (its starting balance is
+    /// `send`). Absent in intents written before funding by the master.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dest: Option<String>,
+    /// Unix seconds after which it can never be applied (0: no bound, an
+    /// intent written before every transaction carried one).
     pub max_time: u64,
+    /// The latest ledger close time when it was signed: it cannot have
+    /// applied before. Recovery needs the RPC's history to reach back here.
+    #[serde(default)]
+    pub signed_close: u64,
     pub created_ms: u64,
     pub label: String,
 }
@@ -44,6 +53,15 @@ pub struct Execution {
     pub result: String,
     pub ledger: u32,
     pub settled_ms: u64,
+}
+
+/// One balance change to book with a settlement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Booking {
+    pub account: String,
+    pub asset: String,
+    pub delta: i64,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,11 +101,7 @@ pub fn put_intent(w: &mut Writer, i: &Intent) -> Result<(), StoreError> {
 }
 
 /// Settle: drop the intent, keep the result and its ledger lines.
-pub fn settle(
-    w: &mut Writer,
-    e: &Execution,
-    lines: &[(String, i64, String)],
-) -> Result<(), StoreError> {
+pub fn settle(w: &mut Writer, e: &Execution, lines: &[Booking]) -> Result<(), StoreError> {
     {
         let mut t = w.transaction().open_table(INTENTS).map_err(db)?;
         t.remove(e.hash.as_str()).map_err(db)?;
@@ -103,17 +117,17 @@ pub fn settle(
         .map_err(db)?
         .map(|(k, _)| k.value() + 1)
         .unwrap_or(1);
-    for (asset, delta, reason) in lines {
-        if *delta == 0 {
+    for b in lines {
+        if b.delta == 0 {
             continue;
         }
         let line = LedgerLine {
             seq: next,
-            account: e.account.clone(),
-            asset: asset.clone(),
-            delta: *delta,
+            account: b.account.clone(),
+            asset: b.asset.clone(),
+            delta: b.delta,
             hash: e.hash.clone(),
-            reason: reason.clone(),
+            reason: b.reason.clone(),
         };
         let bytes = serde_json::to_vec(&line).map_err(db)?;
         t.insert(next, bytes.as_slice()).map_err(db)?;

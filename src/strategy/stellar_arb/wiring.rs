@@ -3,7 +3,7 @@
 //! master key from `STELLAR_SECRET_SEED`, the keeper, and the WebSocket
 //! extension — returned for `main` to register in two lines.
 
-use super::{Network, SECRET_ENV, StellarArbConfig, StellarArbKeeper, StellarShared, StellarWs};
+use super::{SECRET_ENV, StellarArbConfig, StellarArbKeeper, StellarShared, StellarWs};
 use crate::control::ControlExtension;
 use crate::engine::Keeper;
 use crate::venue::stellar::network::{Endpoints, NetworkVenue};
@@ -41,11 +41,23 @@ pub fn paper(config: &StellarArbConfig, data_dir: &Path, seed: u64) -> Result<Wi
         config.assets = paper.assets().to_vec();
     }
     config.scan_interval_ms = config.scan_interval_ms.min(5_000);
+    // The paper faucet funds accounts whatever network is configured: the
+    // paper master has no paper XLM to create them with.
+    config.friendbot_url = Some("paper".into());
     let venue: Arc<dyn StellarVenue> = Arc::new(paper);
+    Ok(build(
+        config,
+        venue,
+        &paper_master(seed),
+        Duration::from_millis(10),
+    ))
+}
+
+/// The paper master key, derived from the seed (paper money needs no secret).
+fn paper_master(seed: u64) -> Keypair {
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_be_bytes());
-    let master = Keypair::from_seed(crate::venue::stellar::keys::sha256(&bytes));
-    Ok(build(config, venue, &master, Duration::from_millis(10)))
+    Keypair::from_seed(crate::venue::stellar::keys::sha256(&bytes))
 }
 
 /// The network keeper (testnet or public), secret from the environment.
@@ -57,8 +69,7 @@ pub fn network(config: &StellarArbConfig) -> Result<Wired, WiringError> {
     let endpoints = Endpoints {
         horizon_url: config.horizon_url.clone(),
         rpc_url: config.rpc_url.clone(),
-        friendbot_url: (config.network == Network::Testnet)
-            .then(|| "https://friendbot.stellar.org/".to_string()),
+        friendbot_url: config.friendbot_url.clone(),
         detector: contract(&config.detector_contract)?,
         reflector: contract(&config.reflector_contract)?,
         timeout: Duration::from_secs(20),
@@ -82,4 +93,42 @@ fn build(
     let shared = StellarShared::new(venue, config.autostart);
     let keeper = StellarArbKeeper::new(config, shared.clone(), master).with_polling(30, poll);
     (Box::new(keeper), Arc::new(StellarWs::new(shared)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{KeeperContext, Phase};
+    use crate::model::{Controls, Mode};
+    use crate::store::Store;
+
+    #[tokio::test]
+    async fn paper_funds_from_its_faucet_even_when_public_is_configured() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut config = StellarArbConfig::testnet_defaults();
+        config.network = super::super::Network::Public;
+        config.friendbot_url = None;
+        config.num_accounts = 1;
+        let (mut keeper, _ws) = paper(&config, dir.path(), 7).expect("paper");
+        let store = Store::open(dir.path(), Mode::Paper).expect("store");
+        let (notices, _) = tokio::sync::broadcast::channel(8);
+        let controls = Controls::default();
+        let cx = KeeperContext {
+            store: &store,
+            now: 1,
+            phase: Phase::Running,
+            controls: &controls,
+            notices: &notices,
+        };
+        keeper.recover(&cx).await.expect("recover");
+        keeper.tick(&cx).await.expect("tick");
+        drop(keeper);
+        let world =
+            PaperStellar::open(Some(&dir.path().join("paper-stellar.json")), 7).expect("reopen");
+        let id = super::super::trading_key(&paper_master(7), 0).public();
+        assert!(
+            world.account(id).await.expect("account").is_some(),
+            "funded by the paper faucet"
+        );
+    }
 }

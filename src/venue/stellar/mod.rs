@@ -155,6 +155,18 @@ pub enum TxStatus {
     Failed { ledger: u32, outcome: TxOutcome },
 }
 
+/// The ledgers the RPC server knows (getHealth): what recovery needs to
+/// decide whether a transaction it cannot find can still apply. Close times
+/// are unix seconds, the clock a transaction's `maxTime` is judged by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerWindow {
+    pub latest: u32,
+    pub latest_close: u64,
+    /// getTransaction answers NOT_FOUND for anything older (~7 days).
+    pub oldest: u32,
+    pub oldest_close: u64,
+}
+
 /// The oracle's answer per symbol (`None`: unknown or stale).
 pub type Prices = Vec<(String, Option<OraclePrice>)>;
 
@@ -162,6 +174,8 @@ pub type Prices = Vec<(String, Option<OraclePrice>)>;
 pub trait StellarVenue: Send + Sync {
     fn network(&self) -> BoxFuture<'_, Result<NetworkInfo, VenueError>>;
     fn latest_ledger(&self) -> BoxFuture<'_, Result<u32, VenueError>>;
+    /// The latest and oldest ledgers getTransaction can answer for.
+    fn ledger_window(&self) -> BoxFuture<'_, Result<LedgerWindow, VenueError>>;
     /// `None`: the account does not exist (yet).
     fn account(&self, id: AccountKey) -> BoxFuture<'_, Result<Option<AccountState>, VenueError>>;
     fn order_book<'a>(

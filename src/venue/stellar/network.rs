@@ -10,8 +10,8 @@ use super::keys::{AccountKey, ContractKey};
 use super::rpc::RpcClient;
 use super::tx::{Header, invoke};
 use super::{
-    AccountState, NetworkInfo, OrderBook, SendStatus, StellarAsset, StellarVenue, SupportedAsset,
-    TxStatus,
+    AccountState, LedgerWindow, NetworkInfo, OrderBook, SendStatus, StellarAsset, StellarVenue,
+    SupportedAsset, TxStatus,
 };
 use crate::venue::VenueError;
 use futures_util::future::BoxFuture;
@@ -91,6 +91,17 @@ impl StellarVenue for NetworkVenue {
 
     fn latest_ledger(&self) -> BoxFuture<'_, Result<u32, VenueError>> {
         Box::pin(async move { Ok(self.rpc.get_latest_ledger().await?) })
+    }
+
+    fn ledger_window(&self) -> BoxFuture<'_, Result<LedgerWindow, VenueError>> {
+        Box::pin(async move {
+            self.rpc.get_health().await?.window.ok_or_else(|| {
+                VenueError::Rejected(
+                    "the RPC server's getHealth gives no ledger close times (too old a stellar-rpc)"
+                        .into(),
+                )
+            })
+        })
     }
 
     fn account(&self, id: AccountKey) -> BoxFuture<'_, Result<Option<AccountState>, VenueError>> {

@@ -7,8 +7,8 @@ use super::Prices;
 use super::keys::{AccountKey, ContractKey};
 use super::sim::SimLedger;
 use super::{
-    AccountState, NetworkInfo, ONE, Offer, OraclePrice, OrderBook, Price, SendStatus, StellarAsset,
-    StellarVenue, SupportedAsset, TxOutcome, TxStatus,
+    AccountState, LedgerWindow, NetworkInfo, ONE, Offer, OraclePrice, OrderBook, Price, SendStatus,
+    StellarAsset, StellarVenue, SupportedAsset, TxOutcome, TxStatus,
 };
 use crate::venue::VenueError;
 use futures_util::future::BoxFuture;
@@ -236,6 +236,11 @@ impl StellarVenue for PaperStellar {
             self.advance()?;
             Ok(self.lock().sequence)
         })
+    }
+
+    /// Read only: unlike `latest_ledger`, closes nothing.
+    fn ledger_window(&self) -> BoxFuture<'_, Result<LedgerWindow, VenueError>> {
+        Box::pin(async move { Ok(self.lock().window()) })
     }
 
     fn account(&self, id: AccountKey) -> BoxFuture<'_, Result<Option<AccountState>, VenueError>> {

@@ -65,6 +65,8 @@ pub(crate) fn is_loopback(url: &reqwest::Url) -> bool {
 pub struct Health {
     pub status: String,
     pub latest_ledger: u32,
+    /// Both ends of the history window; `None` from servers that omit them.
+    pub window: Option<super::LedgerWindow>,
 }
 
 /// What a simulation said.
@@ -160,11 +162,37 @@ impl RpcClient {
             status: String,
             #[serde(default)]
             latest_ledger: u32,
+            #[serde(default)]
+            oldest_ledger: u32,
+            // Close times are decimal strings on the wire.
+            latest_ledger_close_time: Option<String>,
+            oldest_ledger_close_time: Option<String>,
         }
         let h: H = Self::parse("getHealth", self.call("getHealth", json!({})).await?)?;
+        let time = |t: &Option<String>| -> Result<Option<u64>, RpcError> {
+            t.as_deref()
+                .map(|t| {
+                    t.parse::<u64>()
+                        .map_err(|_| RpcError::Shape(format!("getHealth: close time {t:?}")))
+                })
+                .transpose()
+        };
+        let window = match (
+            time(&h.latest_ledger_close_time)?,
+            time(&h.oldest_ledger_close_time)?,
+        ) {
+            (Some(latest_close), Some(oldest_close)) => Some(super::LedgerWindow {
+                latest: h.latest_ledger,
+                latest_close,
+                oldest: h.oldest_ledger,
+                oldest_close,
+            }),
+            _ => None,
+        };
         Ok(Health {
             status: h.status,
             latest_ledger: h.latest_ledger,
+            window,
         })
     }
 

@@ -12,7 +12,9 @@ use super::asset::{StellarAsset, account_key, muxed_key};
 use super::contracts;
 use super::keys::{AccountKey, ContractKey, network_id};
 use super::tx::{hex, server_limits, tx_hash};
-use super::{AccountState, BASE_RESERVE, Balance, ONE, Offer, OrderBook, Price, SupportedAsset};
+use super::{
+    AccountState, BASE_RESERVE, Balance, LedgerWindow, ONE, Offer, OrderBook, Price, SupportedAsset,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use stellar_xdr::{self as xdr, Limits, ReadXdr, WriteXdr};
@@ -108,6 +110,14 @@ pub struct SimLedger {
     pub oracle: BTreeMap<String, i128>,
     /// NOT_FOUND answers before a tx shows up in getTransaction.
     pub hide_polls: u32,
+    /// Oldest (ledger, close time) getTransaction still answers for, like
+    /// the RPC's retention window; older transactions read as NOT_FOUND.
+    #[serde(default)]
+    pub oldest: (u32, u64),
+    /// Envelopes offered to [`SimLedger::submit`], admitted or not, resends
+    /// included: tests count what a keeper sends.
+    #[serde(default)]
+    pub sends: u64,
 }
 
 pub const ORACLE_DECIMALS: u32 = 14;
@@ -175,11 +185,29 @@ impl SimLedger {
             supported: Vec::new(),
             oracle: BTreeMap::new(),
             hide_polls: 1,
+            oldest: (1000, 1_700_000_000),
+            sends: 0,
         }
     }
 
     pub fn network_id(&self) -> [u8; 32] {
         network_id(&self.passphrase)
+    }
+
+    pub fn window(&self) -> LedgerWindow {
+        LedgerWindow {
+            latest: self.sequence,
+            latest_close: self.close_time,
+            oldest: self.oldest.0,
+            oldest_close: self.oldest.1,
+        }
+    }
+
+    /// The retention window moves past everything so far, as ~7 days on
+    /// the network do: getTransaction forgets every transaction up to now.
+    pub fn forget_history(&mut self) {
+        self.close_ledger();
+        self.oldest = (self.sequence, self.close_time);
     }
 
     /// Close a ledger (5 s of network time).
@@ -302,6 +330,7 @@ impl SimLedger {
     /// admission (nothing charged). A resubmitted hash returns the original.
     pub fn submit(&mut self, envelope_b64: &str) -> Result<(String, SimTx), Refused> {
         use xdr::TransactionResultResult as T;
+        self.sends += 1;
         let malformed = || Self::refuse("tx_malformed", 0, T::TxMalformed);
         let env = xdr::TransactionEnvelope::from_xdr_base64(envelope_b64, server_limits())
             .map_err(|_| malformed())?;
@@ -592,7 +621,11 @@ impl SimLedger {
 
     /// `getTransaction`: NOT_FOUND while hidden, then the record.
     pub fn poll(&mut self, hash: &str) -> Option<SimTx> {
+        let oldest = self.oldest.0;
         let t = self.txs.get_mut(hash)?;
+        if t.ledger < oldest {
+            return None;
+        }
         if t.hidden_polls > 0 {
             t.hidden_polls -= 1;
             return None;
