@@ -69,6 +69,9 @@ pub struct EngineConfig {
     pub step_attempts: u32,
     pub retry_backoff_ms: u64,
     pub stuck_after_ms: u64,
+    /// Wall milliseconds within which a command that arrives while a pass
+    /// waits on a venue is told it was accepted (pause acts at once).
+    pub answer_within_ms: u64,
     /// Closed cycles kept in the snapshot.
     pub history_in_snapshot: usize,
 }
@@ -233,6 +236,7 @@ impl Default for Config {
                 step_attempts: 3,
                 retry_backoff_ms: MINUTE,
                 stuck_after_ms: 30 * HOUR,
+                answer_within_ms: 800,
                 history_in_snapshot: 200,
             },
             cross_chain_loop: LoopConfig {
@@ -354,6 +358,12 @@ impl Config {
             }
             if let Some(v) = r.duration(t, "engine", "stuck_after")? {
                 e.stuck_after_ms = v;
+            }
+            if let Some(v) = r.duration(t, "engine", "answer_within")? {
+                if !(1..=5 * SECOND).contains(&v) {
+                    return Err(r.invalid("engine.answer_within", "must be between 1ms and 5s"));
+                }
+                e.answer_within_ms = v;
             }
             if let Some(v) = r.int(t, "engine", "history_in_snapshot")? {
                 e.history_in_snapshot = v as usize;

@@ -116,6 +116,20 @@ enum Verb {
         #[arg(long, value_name = "DATA")]
         data: String,
     },
+    /// Decide about an open intent of any strategy (listed by `status`):
+    /// settle it by looking (optionally naming the order id or tx hash that
+    /// was its result), drop it as never sent, or retry it although its
+    /// first outcome is unknown. Audited with the reason.
+    Resolve {
+        id: String,
+        #[arg(value_parser = ["settle", "drop", "retry"])]
+        resolution: String,
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        /// The order id or transaction hash that was the send's result (settle).
+        #[arg(long, value_name = "ID")]
+        evidence: Option<String>,
+    },
     /// Start a local devnet (two anvil nodes with tokens, Uniswap V2 and
     /// bridge stand-ins), write its config, and run until Ctrl-C.
     Devnet {
@@ -247,6 +261,17 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Some(Verb::ImportProof { cycle, data }) => Command::ImportProof {
             cycle: *cycle,
             data: data.clone(),
+        },
+        Some(Verb::Resolve {
+            id,
+            resolution,
+            reason,
+            evidence,
+        }) => Command::Resolve {
+            id: id.clone(),
+            resolution: resolution.parse().map_err(UsageError)?,
+            reason: reason.clone(),
+            evidence: evidence.clone(),
         },
         Some(Verb::Devnet { .. }) => unreachable!("handled above"),
     };

@@ -6,7 +6,7 @@
 
 mod support;
 
-use arbkeep::engine::{Keeper, KeeperContext, Notice, Phase};
+use arbkeep::engine::{Keeper, KeeperContext, Notice, Phase, SendGate};
 use arbkeep::model::{Controls, Mode};
 use arbkeep::store::Store;
 use arbkeep::strategy::stellar_arb::keeper::{EXPIRY_MARGIN_SECS, TX_VALIDITY_SECS};
@@ -54,7 +54,7 @@ fn config() -> StellarArbConfig {
 struct Harness {
     _dir: tempfile::TempDir,
     store: Store,
-    controls: Controls,
+    gate: SendGate,
     notices: broadcast::Sender<arbkeep::engine::Notice>,
 }
 
@@ -66,7 +66,7 @@ impl Harness {
         Self {
             _dir: dir,
             store,
-            controls: Controls::default(),
+            gate: SendGate::default(),
             notices,
         }
     }
@@ -75,7 +75,7 @@ impl Harness {
             store: &self.store,
             now,
             phase: Phase::Running,
-            controls: &self.controls,
+            gate: &self.gate,
             notices: &self.notices,
         }
     }
@@ -902,13 +902,16 @@ async fn paused_the_master_creates_nothing() {
     let shared = StellarShared::new(venue, true);
     let mut keeper = StellarArbKeeper::new(public_config(), shared, &master())
         .with_polling(5, Duration::from_millis(5));
-    let mut h = Harness::new();
-    h.controls.paused = true;
+    let h = Harness::new();
+    h.gate.set(&Controls {
+        paused: true,
+        ..Controls::default()
+    });
     keeper.recover(&h.cx(1)).await.expect("recover");
     keeper.tick(&h.cx(2)).await.expect("tick");
     assert_eq!(fake.with(|l| l.sends), 0, "nothing sent while paused");
     assert!(keeper.view().status.contains("paused"));
-    h.controls.paused = false;
+    h.gate.set(&Controls::default());
     keeper.tick(&h.cx(3)).await.expect("tick");
     assert!(fake.with(|l| l.sends) > 0);
 }

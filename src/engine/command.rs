@@ -2,6 +2,7 @@
 //! reaches the engine over a channel, is applied by the engine alone, and is
 //! recorded in the ledger's audit trail with the operator's marker.
 
+use super::intent::Resolution;
 use crate::model::{CycleId, TokenId, Units};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -50,9 +51,30 @@ pub enum Command {
         cycle: CycleId,
         data: String,
     },
+    /// The operator's decision on an open intent of any strategy (see
+    /// `engine::intent`): settle by looking (with evidence), drop, or retry.
+    Resolve {
+        id: String,
+        resolution: Resolution,
+        reason: String,
+        #[serde(default)]
+        evidence: Option<String>,
+    },
 }
 
 impl Command {
+    /// Pause and resume commands: the command desk applies them to the send
+    /// gate at once, even while a pass waits on a venue.
+    pub fn is_gate(&self) -> bool {
+        matches!(
+            self,
+            Command::Pause
+                | Command::Resume
+                | Command::PauseToken { .. }
+                | Command::ResumeToken { .. }
+        )
+    }
+
     /// Does it change anything? (Every command does; reads are not commands.)
     pub fn describe(&self) -> String {
         match self {
@@ -81,6 +103,15 @@ impl Command {
             Command::Skip { cycle } => format!("skip the current step of {cycle}"),
             Command::Fail { cycle, reason } => format!("fail {cycle}: {reason}"),
             Command::ImportProof { cycle, .. } => format!("import bridge proof data for {cycle}"),
+            Command::Resolve {
+                id,
+                resolution,
+                reason,
+                evidence,
+            } => match evidence {
+                Some(e) => format!("{resolution} intent {id} by {e}: {reason}"),
+                None => format!("{resolution} intent {id}: {reason}"),
+            },
         }
     }
 }

@@ -4,8 +4,9 @@
 //! engine's store (its own tables, one transaction per change), tells people
 //! through notices, and adds its part of the `Snapshot`.
 
+use super::gate::SendGate;
 use super::{Command, EngineError, Notice, Phase, Snapshot};
-use crate::model::{Controls, Timestamp};
+use crate::model::Timestamp;
 use crate::store::Store;
 use futures_util::future::BoxFuture;
 use tokio::sync::broadcast;
@@ -15,14 +16,16 @@ pub struct KeeperContext<'a> {
     pub store: &'a Store,
     pub now: Timestamp,
     pub phase: Phase,
-    pub controls: &'a Controls,
+    /// Pause as it stands at this instant (a pause can arrive mid-pass).
+    pub gate: &'a SendGate,
     pub notices: &'a broadcast::Sender<Notice>,
 }
 
 impl KeeperContext<'_> {
-    /// Sending is allowed: recovered, not paused, not draining.
+    /// Sending is allowed: recovered, not paused, not draining. Asked at
+    /// every send boundary, since a pause takes effect mid-pass.
     pub fn may_send(&self) -> bool {
-        self.phase == Phase::Running && !self.controls.paused
+        self.phase == Phase::Running && !self.gate.paused()
     }
 
     /// Best effort: a notice with no listener is fine.
@@ -45,10 +48,12 @@ pub trait Keeper: Send + Sync {
     /// One pass of the keeper's own reconciliation.
     fn tick<'a>(&'a mut self, cx: &'a KeeperContext<'a>) -> BoxFuture<'a, Result<(), EngineError>>;
 
-    /// Add this keeper's part of the picture (positions, venue health …).
+    /// Add this keeper's part of the picture (positions, venue health, and
+    /// every open intent in `snapshot.intents`).
     fn render(&self, snapshot: &mut Snapshot);
 
     /// A command meant for this keeper, or `None` to leave it to others.
+    /// `Command::Resolve` names an intent id this keeper listed.
     fn command<'a>(
         &'a mut self,
         _command: &'a Command,

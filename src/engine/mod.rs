@@ -5,6 +5,9 @@
 //! the same code.
 
 pub mod command;
+mod desk;
+pub mod gate;
+pub mod intent;
 pub mod keeper;
 pub mod ledger;
 pub mod notice;
@@ -18,6 +21,8 @@ pub mod snapshot;
 mod view;
 
 pub use command::{Command, CommandEnvelope};
+pub use gate::SendGate;
+pub use intent::{IntentState, OpenIntentView, Resolution};
 pub use keeper::{Keeper, KeeperContext};
 pub use notice::Notice;
 pub use snapshot::{Mode, Phase, Snapshot};
@@ -121,6 +126,8 @@ pub struct Engine<V: LoopVenue> {
     store: Arc<Store>,
     phase: Phase,
     controls: Controls,
+    /// The controls as send boundaries see them now (flipped mid-pass by the desk).
+    gate: Arc<SendGate>,
     /// Open cycles, and failed ones still holding money, by id.
     cycles: BTreeMap<CycleId, Cycle>,
     /// Steps of the cycles above, for the timeline.
@@ -141,7 +148,7 @@ pub struct Engine<V: LoopVenue> {
     quote_cache: QuoteCache,
     health: Vec<VenueHealth>,
     stuck_notified: HashSet<CycleId>,
-    snapshot_tx: watch::Sender<Arc<Snapshot>>,
+    snapshot_tx: Arc<watch::Sender<Arc<Snapshot>>>,
     commands_rx: mpsc::Receiver<CommandEnvelope>,
     notices: broadcast::Sender<Notice>,
     seq: u64,
@@ -177,6 +184,7 @@ impl<V: LoopVenue> Engine<V> {
             snapshots,
             notices: notices.clone(),
         };
+        let snapshot_tx = Arc::new(snapshot_tx);
         let engine = Engine {
             config,
             options,
@@ -185,6 +193,7 @@ impl<V: LoopVenue> Engine<V> {
             store: Arc::new(store),
             phase: Phase::Recovering,
             controls: Controls::default(),
+            gate: Arc::new(SendGate::default()),
             cycles: BTreeMap::new(),
             steps: HashMap::new(),
             closed: VecDeque::new(),
@@ -228,7 +237,7 @@ impl<V: LoopVenue> Engine<V> {
                     store: &self.store,
                     now,
                     phase: self.phase,
-                    controls: &self.controls,
+                    gate: &self.gate,
                     notices: &self.notices,
                 };
                 let outcome = if recover {
@@ -281,6 +290,7 @@ impl<V: LoopVenue> Engine<V> {
             let r = self.store.read()?;
             (r.cycles()?, r.ledger(0)?, r.controls()?)
         };
+        self.gate.set(&controls);
         self.controls = controls;
         self.book = PnlBook::from_cycles(&cycles);
         self.ledger_balances = ledger::ledger_balances(&ledger);
@@ -508,23 +518,37 @@ impl<V: LoopVenue> Engine<V> {
     }
 
     /// Run until `shutdown` turns true (or, draining, until nothing is open).
+    /// Commands are answered while recovery or a pass waits on a venue
+    /// (`desk`): a pause holds the next send at once.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), EngineError> {
-        self.recover().await?;
+        let (_, idle) = mpsc::channel(1);
+        let mut commands = std::mem::replace(&mut self.commands_rx, idle);
+        let desk = desk::Desk {
+            gate: self.gate.clone(),
+            store: self.store.clone(),
+            snapshots: self.snapshot_tx.clone(),
+            answer_within: Duration::from_millis(self.config.engine.answer_within_ms),
+        };
+        let (recovered, later) = desk.serve_while(self.recover(), &mut commands).await;
+        self.apply_deferred(later).await;
+        recovered?;
         let mut pass = tokio::time::interval(self.pass_interval());
         pass.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = pass.tick() => {
-                    if let Err(e) = self.tick().await {
+                    let (result, later) = desk.serve_while(self.tick(), &mut commands).await;
+                    if let Err(e) = result {
                         // A failed pass is reported and retried; the engine does not die.
                         tracing::error!(error = %e, "reconcile pass failed");
                     }
+                    self.apply_deferred(later).await;
                     if self.options.drain && self.cycles.values().all(|c| !c.is_open()) {
                         tracing::info!("drained: no open cycle left");
                         break;
                     }
                 }
-                Some(envelope) = self.commands_rx.recv() => {
+                Some(envelope) = commands.recv() => {
                     let answer = self.apply(&envelope.command, &envelope.operator).await;
                     let _ = envelope.reply.send(answer);
                     self.publish();
@@ -540,6 +564,27 @@ impl<V: LoopVenue> Engine<V> {
         self.publish();
         tracing::info!("engine stopped");
         Ok(())
+    }
+
+    /// Apply the commands the desk took during a pass, in arrival order.
+    async fn apply_deferred(&mut self, later: Vec<desk::Deferred>) {
+        if later.is_empty() {
+            return;
+        }
+        for d in later {
+            let answer = self.apply(&d.command, &d.operator).await;
+            match d.reply {
+                Some(reply) => {
+                    let _ = reply.send(answer);
+                }
+                None => {
+                    if let Err(e) = answer {
+                        tracing::warn!(command = %d.command, error = %e, "a command answered early failed when applied");
+                    }
+                }
+            }
+        }
+        self.publish();
     }
 
     /// Apply every queued command now (tests drive the engine without `run`).

@@ -83,7 +83,7 @@ impl<V: LoopVenue> Engine<V> {
                 store: &self.store,
                 now,
                 phase: self.phase,
-                controls: &self.controls,
+                gate: &self.gate,
                 notices: &self.notices,
             };
             if let Some(reply) = k.command(command, &cx) {
@@ -98,35 +98,19 @@ impl<V: LoopVenue> Engine<V> {
     async fn apply_inner(&mut self, command: &Command, now: u64) -> Result<String, String> {
         let store_err = |e: EngineError| e.to_string();
         match command {
-            Command::Pause => {
-                self.set_controls(|c| c.paused = true).map_err(store_err)?;
-                if self.phase == Phase::Running {
-                    self.phase = Phase::Paused;
-                }
-                Ok("paused: no step is sent and no cycle starts until resume".into())
-            }
-            Command::Resume => {
-                self.set_controls(|c| c.paused = false).map_err(store_err)?;
-                if self.phase == Phase::Paused {
-                    self.phase = Phase::Running;
-                }
-                Ok("resumed".into())
-            }
-            Command::PauseToken { token } => {
-                let t = *token;
-                self.set_controls(|c| {
-                    c.paused_tokens.insert(t);
-                })
-                .map_err(store_err)?;
-                Ok(format!("{token} paused"))
-            }
-            Command::ResumeToken { token } => {
-                let t = *token;
-                self.set_controls(|c| {
-                    c.paused_tokens.remove(&t);
-                })
-                .map_err(store_err)?;
-                Ok(format!("{token} resumed"))
+            Command::Pause
+            | Command::Resume
+            | Command::PauseToken { .. }
+            | Command::ResumeToken { .. } => {
+                let mut controls = self.controls.clone();
+                let answer = super::gate::change(command, &mut controls).unwrap_or_default();
+                self.set_controls(|c| *c = controls).map_err(store_err)?;
+                self.phase = match (self.phase, self.controls.paused) {
+                    (Phase::Running, true) => Phase::Paused,
+                    (Phase::Paused, false) => Phase::Running,
+                    (phase, _) => phase,
+                };
+                Ok(answer)
             }
             Command::Approve {
                 opportunity,
@@ -170,6 +154,9 @@ impl<V: LoopVenue> Engine<V> {
                 .map_err(store_err)?;
                 Ok(format!("proof data stored for {cycle}"))
             }
+            Command::Resolve { id, .. } => Err(format!(
+                "no strategy holds an open intent {id:?} (the open intents are listed by `arbkeep status`; a cycle's step takes force, mark-done, skip or fail)"
+            )),
         }
     }
 
@@ -180,6 +167,7 @@ impl<V: LoopVenue> Engine<V> {
         let mut controls = self.controls.clone();
         f(&mut controls);
         self.store.write(|w| w.put_controls(&controls))?;
+        self.gate.set(&controls);
         self.controls = controls;
         Ok(())
     }

@@ -86,9 +86,7 @@ impl<V: LoopVenue> Engine<V> {
 
     /// Pause-all, pause-token and recovery hold every send.
     fn may_send(&self, cycle: &Cycle) -> bool {
-        self.phase != Phase::Recovering
-            && !self.controls.paused
-            && !self.controls.paused_tokens.contains(&cycle.token)
+        self.phase != Phase::Recovering && !self.gate.token_paused(cycle.token)
     }
 
     fn valuation(&self) -> Valuation {
@@ -143,6 +141,11 @@ impl<V: LoopVenue> Engine<V> {
                     Ok(a) => a,
                     Err(e) => return self.step_error(id, step, None, e, now).map(|_| false),
                 };
+                // The quotes above may have taken a while: a pause that came
+                // meanwhile holds the send (nothing is committed yet).
+                if !self.may_send(&cycle) {
+                    return Ok(false);
+                }
                 let intent = Intent::new(intent_id, action, now);
                 let record = StepRecord {
                     intent: intent.clone(),

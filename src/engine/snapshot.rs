@@ -207,6 +207,9 @@ pub struct Snapshot {
     pub venues: Vec<VenueHealth>,
     /// The Stellar arbitrage keeper's picture, when it runs.
     pub stellar: Option<crate::strategy::stellar_arb::StellarView>,
+    /// Every send of every strategy whose outcome is not settled yet.
+    #[serde(default)]
+    pub intents: Vec<super::intent::OpenIntentView>,
     pub stuck_after_ms: u64,
 }
 
@@ -232,6 +235,7 @@ impl Snapshot {
             pnl: PnlView::default(),
             venues: Vec::new(),
             stellar: None,
+            intents: Vec::new(),
             stuck_after_ms: 0,
         }
     }

@@ -175,8 +175,45 @@ impl<V: LoopVenue> Engine<V> {
             pnl: self.book.view(now),
             venues: self.health.clone(),
             stellar: None,
+            intents: self.loop_intents(),
             stuck_after_ms: e.stuck_after_ms,
         }
+    }
+
+    /// The loop's steps with an intent and no outcome.
+    fn loop_intents(&self) -> Vec<super::OpenIntentView> {
+        let mut out = Vec::new();
+        for c in self.cycles.values() {
+            let Some(step) = self
+                .steps
+                .get(&c.id)
+                .and_then(|s| s.iter().rev().find(|s| s.status == "intended"))
+            else {
+                continue;
+            };
+            let unsettled = c.last_error.as_deref() == Some(super::reconciler::UNSETTLED);
+            out.push(super::OpenIntentView {
+                id: c.id.to_string(),
+                strategy: "cross_chain_loop".into(),
+                what: format!("{} {} #{}", c.token, step.kind, step.attempt),
+                state: if unsettled {
+                    super::IntentState::OutcomeUnknown
+                } else {
+                    super::IntentState::Committed
+                },
+                since: step.at,
+                doing: if unsettled {
+                    "the venue cannot say yet whether it was sent: looking again each pass, never resending".into()
+                } else {
+                    "settled by looking before anything is sent again".into()
+                },
+                resolve: format!(
+                    "f force / d mark done / x fail (arbkeep force|mark-done|fail {})",
+                    c.id
+                ),
+            });
+        }
+        out
     }
 
     /// Publish the current snapshot to every front end.

@@ -9,9 +9,9 @@ use super::events::{address_of, order, take_log, units};
 use super::keeper::EquityHedge;
 use super::paper_broker::PaperBroker;
 use super::symbol::SymbolMap;
-use crate::engine::{KeeperContext, Notice, Phase};
+use crate::engine::{KeeperContext, Notice, Phase, SendGate};
 use crate::model::time::{DAY, HOUR};
-use crate::model::{Clock, Controls, ManualClock, Mode};
+use crate::model::{Clock, ManualClock, Mode};
 use crate::store::Store;
 use crate::venue::VenueError;
 use crate::venue::broker::OrderSide;
@@ -128,24 +128,24 @@ impl Rig {
     }
 
     async fn pass(&mut self) {
-        let controls = Controls::default();
+        let gate = SendGate::default();
         let cx = KeeperContext {
             store: &self.store,
             now: self.clock.now(),
             phase: Phase::Running,
-            controls: &controls,
+            gate: &gate,
             notices: &self.notices,
         };
         self.hedge.pass(&cx).await.unwrap();
     }
 
     async fn recover(&mut self) {
-        let controls = Controls::default();
+        let gate = SendGate::default();
         let cx = KeeperContext {
             store: &self.store,
             now: self.clock.now(),
             phase: Phase::Recovering,
-            controls: &controls,
+            gate: &gate,
             notices: &self.notices,
         };
         self.hedge.recover_now(&cx).await.unwrap();

@@ -98,8 +98,8 @@ fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{KeeperContext, Phase};
-    use crate::model::{Controls, Mode};
+    use crate::engine::{KeeperContext, Phase, SendGate};
+    use crate::model::Mode;
     use crate::store::Store;
 
     #[tokio::test]
@@ -112,12 +112,12 @@ mod tests {
         let (mut keeper, _ws) = paper(&config, dir.path(), 7).expect("paper");
         let store = Store::open(dir.path(), Mode::Paper).expect("store");
         let (notices, _) = tokio::sync::broadcast::channel(8);
-        let controls = Controls::default();
+        let gate = SendGate::default();
         let cx = KeeperContext {
             store: &store,
             now: 1,
             phase: Phase::Running,
-            controls: &controls,
+            gate: &gate,
             notices: &notices,
         };
         keeper.recover(&cx).await.expect("recover");
