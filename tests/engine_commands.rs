@@ -289,3 +289,148 @@ async fn skip_moves_past_a_wait_without_booking_anything() {
     assert_eq!(last.kind, LedgerKind::Operator);
     assert_eq!(last.delta, 0);
 }
+
+// ---- The command desk: answers while a venue hangs (hostile peers, defect 5) ----
+
+mod desk {
+    use arbkeep::config::Config;
+    use arbkeep::engine::stall::{SendLog, StallingKeeper};
+    use arbkeep::engine::{Command, Engine, EngineHandle, EngineOptions, Phase};
+    use arbkeep::model::{LedgerKind, Mode, SystemClock, TokenId};
+    use arbkeep::store::{Store, StoreReader};
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tokio::sync::watch;
+
+    /// Fails the test, rather than hanging it, when an answer never comes.
+    const NEVER: Duration = Duration::from_secs(20);
+
+    struct Running {
+        handle: EngineHandle,
+        log: Arc<SendLog>,
+        stop: watch::Sender<bool>,
+        task: tokio::task::JoinHandle<()>,
+        reader: StoreReader,
+        _dir: tempfile::TempDir,
+    }
+
+    /// The stored pause flag and the audit notes.
+    fn stored(r: &Running) -> (bool, Vec<String>) {
+        let read = r.reader.read().unwrap();
+        let notes = read
+            .ledger(0)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.operator && matches!(e.kind, LedgerKind::Operator | LedgerKind::Control))
+            .map(|e| e.note)
+            .collect();
+        (read.controls().unwrap().paused, notes)
+    }
+
+    fn start(per_pass: usize) -> Running {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        config.engine.reconcile_interval_ms = 20;
+        config.engine.answer_within_ms = 200;
+        let store = Store::open(tmp.path(), Mode::Paper).unwrap();
+        let options = EngineOptions {
+            mode: Mode::Paper,
+            speed_milli: None,
+            drain: false,
+        };
+        let (mut engine, handle) =
+            Engine::without_loop(config, options, Arc::new(SystemClock), store);
+        let reader = engine.reader();
+        let log = SendLog::new();
+        engine.add_keeper(Box::new(StallingKeeper {
+            log: log.clone(),
+            per_pass,
+        }));
+        let (stop, shutdown) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            engine.run(shutdown).await.unwrap();
+        });
+        Running {
+            handle,
+            log,
+            stop,
+            task,
+            reader,
+            _dir: tmp,
+        }
+    }
+
+    async fn answer(r: &Running, command: Command) -> Result<String, String> {
+        tokio::time::timeout(NEVER, r.handle.send(command, "test"))
+            .await
+            .expect("the engine answers while the venue call hangs")
+    }
+
+    #[tokio::test]
+    async fn pause_is_answered_while_a_venue_call_hangs_and_holds_the_next_send() {
+        let r = start(3);
+        // The keeper is inside its first send; the call never returns by itself.
+        r.log.wait_for(1).await;
+        let paused = answer(&r, Command::Pause).await.unwrap();
+        assert!(paused.starts_with("paused"), "{paused}");
+        assert!(r.handle.latest().paused, "the snapshot says PAUSED at once");
+        assert_eq!(r.handle.latest().phase, Phase::Paused);
+        // The call returns: the keeper's next send boundary sees the pause.
+        r.log.release(1);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(r.log.sends(), 1, "no send after the pause");
+        // The pause was applied through the engine's path too: stored and audited.
+        let read = stored(&r);
+        assert!(read.0, "the stored controls say paused");
+        assert!(
+            read.1.iter().any(|n| n.contains("pause all execution")),
+            "audited: {:?}",
+            read.1
+        );
+        // Resume: sending starts again.
+        answer(&r, Command::Resume).await.unwrap();
+        r.log.wait_for(2).await;
+        r.log.release(100);
+        let _ = r.stop.send(true);
+        let _ = tokio::time::timeout(NEVER, r.task).await;
+    }
+
+    #[tokio::test]
+    async fn other_commands_are_accepted_within_the_answer_time_and_applied_after_the_call() {
+        let r = start(1);
+        r.log.wait_for(1).await;
+        let answer_now = answer(
+            &r,
+            Command::Resolve {
+                id: "nope".into(),
+                resolution: arbkeep::engine::Resolution::Drop,
+                reason: "test".into(),
+                evidence: None,
+            },
+        )
+        .await
+        .unwrap();
+        assert!(answer_now.starts_with("accepted"), "{answer_now}");
+        let token = answer(&r, Command::PauseToken { token: TokenId::Eth })
+            .await
+            .unwrap();
+        assert!(token.contains("ETH paused"), "{token}");
+        r.log.release(100);
+        // After the call returns, the engine applies it and audits the refusal.
+        let mut audited = false;
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let (_, notes) = stored(&r);
+            if notes
+                .iter()
+                .any(|n| n.contains("drop intent nope") && n.contains("refused"))
+            {
+                audited = true;
+                break;
+            }
+        }
+        assert!(audited, "the deferred command was applied and audited");
+        let _ = r.stop.send(true);
+        let _ = tokio::time::timeout(NEVER, r.task).await;
+    }
+}

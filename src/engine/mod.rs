@@ -18,6 +18,8 @@ mod reconciler;
 pub mod risk;
 pub mod sizing;
 pub mod snapshot;
+#[cfg(any(test, feature = "fakes"))]
+pub mod stall;
 mod view;
 
 pub use command::{Command, CommandEnvelope};
