@@ -182,3 +182,160 @@ async fn devnet_stalled_transaction_is_replaced_with_higher_fees() {
         b.max_priority_fee_per_gas
     );
 }
+
+/// Hostile peers, defect 4: the operator moves past a step whose swap is
+/// signed and in the node's pool (the answer never came). Abandoning it
+/// cancels it at its nonce (a transfer of nothing to ourselves paying more);
+/// the swap is never mined, the wallet's nonce moves by one, the intent is
+/// refused from then on, and the next transaction follows with no gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_abandoned_swap_in_the_pool_is_cancelled_at_its_nonce() {
+    use arbkeep::model::{
+        Action, Clock, CycleId, Intent, IntentId, StepKind, SystemClock, TokenId,
+    };
+    use arbkeep::venue::{Abandonment, LoopVenue, VenueError};
+
+    let d = start(DevnetOptions::default()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let config = config(&d, tmp.path());
+    let store = Arc::new(EvmStore::open(tmp.path()).unwrap());
+    let v = Arc::new(venue(&config, store.clone()).await);
+    let p = devnet::signing_provider(&d.hemi.url(), DEPLOYER_KEY).unwrap();
+    let vcred = 1_000 * TokenId::Vcred.one();
+    let wbtc = v
+        .quote(Chain::Hemi, TokenId::Vcred, TokenId::Wbtc, vcred)
+        .await
+        .unwrap();
+    let swap = |attempt| {
+        Intent::new(
+            IntentId {
+                cycle: CycleId(7),
+                step: StepKind::HemiSwap,
+                attempt,
+            },
+            Action::Swap {
+                chain: Chain::Hemi,
+                token_in: TokenId::Vcred,
+                token_out: TokenId::Wbtc,
+                amount_in: vcred,
+                min_out: wbtc * 99 / 100,
+                deadline: SystemClock.now() + 30 * arbkeep::model::time::MINUTE,
+            },
+            SystemClock.now(),
+        )
+    };
+    let first = swap(0);
+    let id = first.id.to_string();
+    // The approve goes through first, with mining on.
+    let token = d.deployment.hemi.tokens[&TokenId::Vcred];
+    arbkeep::venue::evm::erc20::ensure_allowance(
+        v.tx_manager(),
+        v.client(Chain::Hemi),
+        &id,
+        0,
+        arbkeep::venue::evm::erc20::Allowance {
+            token,
+            spender: d.deployment.hemi.router,
+            amount: U256::from(2 * vcred),
+            unlimited: false,
+        },
+    )
+    .await
+    .unwrap();
+    let wbtc_before = v.balance(Chain::Hemi, TokenId::Wbtc).await.unwrap();
+    let nonce_before = v
+        .client(Chain::Hemi)
+        .nonce_latest(v.wallet())
+        .await
+        .unwrap();
+
+    // Mining paused: the swap is signed and broadcast, and stays in the pool.
+    let _: serde_json::Value = p
+        .raw_request("evm_setIntervalMining".into(), (0,))
+        .await
+        .unwrap();
+    let sender = {
+        let v = v.clone();
+        let first = first.clone();
+        tokio::spawn(async move { v.execute(&first).await })
+    };
+    let started = Instant::now();
+    let swap_hash = loop {
+        if let Some(rec) = store.txs_of(&id).unwrap().into_iter().find(|r| r.last)
+            && rec.attempts[0].broadcast
+        {
+            break rec.attempts[0].hash;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "never broadcast"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    // The answer never comes: the sender is gone; the operator skips the step.
+    sender.abort();
+    match v.abandon(first.id).await {
+        Err(VenueError::Unknown(why)) => assert!(why.contains("cancelled by"), "{why}"),
+        other => panic!("a cancel in the pool is not settled yet: {other:?}"),
+    }
+    // It cannot be carried out while, or after, it is abandoned.
+    match v.execute(&first).await {
+        Err(VenueError::Rejected(why)) => assert!(why.contains("abandoned"), "{why}"),
+        other => panic!("an abandoned intent is refused: {other:?}"),
+    }
+    let _: serde_json::Value = p
+        .raw_request("evm_setIntervalMining".into(), (1,))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let cancel = loop {
+        match v.abandon(first.id).await {
+            Ok(Abandonment::Cancelled { tx_hash }) => break tx_hash,
+            Ok(other) => panic!("expected a cancel, got {other:?}"),
+            Err(_) => {
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "cancel never mined"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    assert_ne!(cancel, swap_hash.to_string());
+    assert!(
+        p.get_transaction_receipt(swap_hash)
+            .await
+            .unwrap()
+            .is_none(),
+        "the abandoned swap was never mined"
+    );
+    assert_eq!(
+        v.client(Chain::Hemi)
+            .nonce_latest(v.wallet())
+            .await
+            .unwrap(),
+        nonce_before + 1,
+        "one nonce, taken by the cancel"
+    );
+    assert_eq!(
+        v.balance(Chain::Hemi, TokenId::Wbtc).await.unwrap(),
+        wbtc_before,
+        "no WBTC bought"
+    );
+    // The step's next attempt goes out at the next nonce, once.
+    let receipt = v.execute(&swap(1)).await.unwrap();
+    assert_eq!(receipt.amount_in, vcred);
+    assert_eq!(
+        v.client(Chain::Hemi)
+            .nonce_latest(v.wallet())
+            .await
+            .unwrap(),
+        nonce_before + 2
+    );
+    assert!(
+        p.get_transaction_receipt(swap_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

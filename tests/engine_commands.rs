@@ -411,9 +411,14 @@ mod desk {
         .await
         .unwrap();
         assert!(answer_now.starts_with("accepted"), "{answer_now}");
-        let token = answer(&r, Command::PauseToken { token: TokenId::Eth })
-            .await
-            .unwrap();
+        let token = answer(
+            &r,
+            Command::PauseToken {
+                token: TokenId::Eth,
+            },
+        )
+        .await
+        .unwrap();
         assert!(token.contains("ETH paused"), "{token}");
         r.log.release(100);
         // After the call returns, the engine applies it and audits the refusal.
@@ -432,5 +437,254 @@ mod desk {
         assert!(audited, "the deferred command was applied and audited");
         let _ = r.stop.send(true);
         let _ = tokio::time::timeout(NEVER, r.task).await;
+    }
+}
+
+// ---- One strategy's fault stops no other (hostile peers, defect 6) ----
+
+mod isolation {
+    use arbkeep::config::Config;
+    use arbkeep::engine::stall::{SendLog, StallingKeeper};
+    use arbkeep::engine::{Engine, EngineError, EngineOptions, Keeper, KeeperContext, Snapshot};
+    use arbkeep::model::{Mode, SystemClock};
+    use arbkeep::store::Store;
+    use arbkeep::venue::VenueError;
+    use futures_util::future::BoxFuture;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// A strategy whose venue fails during recovery the first `failures` times.
+    struct FailsToRecover {
+        failures: u32,
+        recovers: Arc<AtomicU32>,
+        ticks: Arc<AtomicU32>,
+    }
+
+    impl Keeper for FailsToRecover {
+        fn name(&self) -> &'static str {
+            "flaky"
+        }
+        fn recover<'a>(
+            &'a mut self,
+            _cx: &'a KeeperContext<'a>,
+        ) -> BoxFuture<'a, Result<(), EngineError>> {
+            Box::pin(async move {
+                let n = self.recovers.fetch_add(1, Ordering::SeqCst);
+                if n < self.failures {
+                    Err(VenueError::Transient("rpc: 503 during recovery".into()).into())
+                } else {
+                    Ok(())
+                }
+            })
+        }
+        fn tick<'a>(
+            &'a mut self,
+            _cx: &'a KeeperContext<'a>,
+        ) -> BoxFuture<'a, Result<(), EngineError>> {
+            self.ticks.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Ok(()) })
+        }
+        fn render(&self, _snapshot: &mut Snapshot) {}
+    }
+
+    #[tokio::test]
+    async fn a_keeper_failing_recovery_holds_only_itself_and_recovers_later() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path(), Mode::Paper).unwrap();
+        let options = EngineOptions {
+            mode: Mode::Paper,
+            speed_milli: None,
+            drain: false,
+        };
+        let (mut engine, _handle) =
+            Engine::without_loop(Config::default(), options, Arc::new(SystemClock), store);
+        let (recovers, ticks) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+        engine.add_keeper(Box::new(FailsToRecover {
+            failures: 2,
+            recovers: recovers.clone(),
+            ticks: ticks.clone(),
+        }));
+        let log = SendLog::new();
+        log.release(100);
+        engine.add_keeper(Box::new(StallingKeeper {
+            log: log.clone(),
+            per_pass: 1,
+        }));
+        engine
+            .recover()
+            .await
+            .expect("the engine recovers although one keeper did not");
+        let flaky = |s: &Snapshot| {
+            s.venues
+                .iter()
+                .find(|v| v.name == "flaky")
+                .map(|v| (v.ok, v.detail.clone()))
+        };
+        let (ok, detail) = flaky(&engine.snapshot_for_tests()).expect("shown");
+        assert!(
+            !ok && detail.contains("NOT RECOVERED") && detail.contains("503"),
+            "{detail}"
+        );
+        engine.tick().await.unwrap();
+        assert_eq!(log.sends(), 1, "the other strategy trades");
+        assert_eq!(
+            ticks.load(Ordering::SeqCst),
+            0,
+            "the unrecovered one sends nothing"
+        );
+        engine.tick().await.unwrap();
+        assert_eq!(
+            recovers.load(Ordering::SeqCst),
+            3,
+            "recovery tried again each pass"
+        );
+        assert_eq!(ticks.load(Ordering::SeqCst), 1, "recovered, then it runs");
+        assert!(flaky(&engine.snapshot_for_tests()).is_none());
+        assert_eq!(log.sends(), 2, "and the other one went on meanwhile");
+    }
+}
+
+// ---- Overrides never race the step in flight (hostile peers, defect 4) ----
+
+mod overrides {
+    use super::*;
+    use arbkeep::model::{StepRecord, StepStatus};
+
+    /// A paper engine paused with a cycle whose opening swap is committed
+    /// and has no outcome — as after "the peer acted and the answer never
+    /// came" (`acted`) or "nothing was sent" (not `acted`).
+    async fn in_flight(dir: &std::path::Path, acted: bool) -> (Paper, Intent) {
+        let mut config = Config::default();
+        config.risk.approval = Approval::Manual;
+        let mut p = paper(dir, 7, config, false, None).await;
+        assert!(
+            p.run_until(48 * 60, MINUTE, |e| e
+                .snapshot_for_tests()
+                .opportunities
+                .iter()
+                .any(|o| o.state == OpportunityState::AwaitingApproval))
+                .await
+        );
+        let o = p
+            .engine
+            .snapshot_for_tests()
+            .opportunities
+            .into_iter()
+            .find(|o| o.state == OpportunityState::AwaitingApproval)
+            .unwrap();
+        p.command(Command::Approve {
+            opportunity: o.id,
+            size_vcred: None,
+        })
+        .await
+        .unwrap();
+        p.command(Command::Pause).await.unwrap();
+        let cycle = p.engine.open_cycles().next().unwrap().clone();
+        assert_eq!(cycle.state, CycleState::Detected);
+        let action = action_for(
+            p.world.as_ref(),
+            &cycle,
+            StepKind::HemiSwap,
+            p.clock_now(),
+            50,
+        )
+        .await
+        .unwrap();
+        let intent = Intent::new(
+            IntentId {
+                cycle: cycle.id,
+                step: StepKind::HemiSwap,
+                attempt: cycle.attempt,
+            },
+            action,
+            p.clock_now(),
+        );
+        let record = StepRecord {
+            intent: intent.clone(),
+            status: StepStatus::Intended,
+            committed_at: p.clock_now(),
+            finished_at: None,
+        };
+        p.engine.store().write(|w| w.put_step(&record)).unwrap();
+        if acted {
+            p.world.execute(&intent).await.unwrap();
+        }
+        (p, intent)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn skip_of_a_step_that_was_in_fact_done_books_it_and_refuses_the_skip() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut p, intent) = in_flight(tmp.path(), true).await;
+        let id = intent.id.cycle;
+        let refused = p.command(Command::Skip { cycle: id }).await.unwrap_err();
+        assert!(refused.contains("was in fact done"), "{refused}");
+        let c = p.engine.open_cycles().find(|c| c.id == id).unwrap().clone();
+        assert_eq!(
+            c.state,
+            CycleState::HemiSwapDone,
+            "booked as done, not skipped"
+        );
+        let step = p
+            .engine
+            .store()
+            .read()
+            .unwrap()
+            .step(intent.id)
+            .unwrap()
+            .unwrap();
+        assert!(
+            matches!(step.status, StepStatus::Done { .. }),
+            "{:?}",
+            step.status
+        );
+        p.command(Command::Resume).await.unwrap();
+        assert!(
+            p.run_until(3 * 24 * 60, MINUTE, |e| e.open_cycles().all(|c| c.id != id))
+                .await
+        );
+        assert_eq!(p.world.execution_counts()[&intent.id.to_string()], 1);
+        let world = (*p.world).clone();
+        drop(p);
+        assert_books_balance(tmp.path(), &world);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn fail_abandons_the_unsent_intent_in_flight_so_it_can_never_go_out() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut p, intent) = in_flight(tmp.path(), false).await;
+        let id = intent.id.cycle;
+        let failed = p
+            .command(Command::Fail {
+                cycle: id,
+                reason: "looking by hand".into(),
+            })
+            .await
+            .unwrap();
+        assert!(failed.contains("never sent and never will be"), "{failed}");
+        let step = p
+            .engine
+            .store()
+            .read()
+            .unwrap()
+            .step(intent.id)
+            .unwrap()
+            .unwrap();
+        assert!(
+            matches!(&step.status, StepStatus::Operator { action, .. } if action == "abandoned unsent"),
+            "{:?}",
+            step.status
+        );
+        // Whoever still holds the old intent cannot carry it out.
+        assert!(p.world.execute(&intent).await.is_err());
+        // Nothing was held yet: the cycle closes, and the engine trades on.
+        assert!(p.engine.open_cycles().all(|c| c.id != id));
+        p.command(Command::Resume).await.unwrap();
+        p.run(6 * 60, MINUTE).await;
+        let counts = p.world.execution_counts();
+        assert_eq!(counts.get(&intent.id.to_string()).copied().unwrap_or(0), 0);
+        let world = (*p.world).clone();
+        drop(p);
+        assert_books_balance(tmp.path(), &world);
     }
 }

@@ -155,7 +155,16 @@ pub struct Engine<V: LoopVenue> {
     notices: broadcast::Sender<Notice>,
     seq: u64,
     /// Strategies beside the loop, driven by the same passes.
-    keepers: Vec<Box<dyn Keeper>>,
+    keepers: Vec<KeeperSlot>,
+}
+
+/// A keeper and whether its recovery has succeeded: one strategy's failed
+/// recovery holds that strategy only, and is tried again each pass.
+struct KeeperSlot {
+    keeper: Box<dyn Keeper>,
+    recovered: bool,
+    /// Why its last recovery failed, for the venue panel.
+    failure: Option<String>,
 }
 
 impl<V: LoopVenue> Engine<V> {
@@ -226,40 +235,55 @@ impl<V: LoopVenue> Engine<V> {
 
     /// Drive another strategy with this engine (before `run` or `recover`).
     pub fn add_keeper(&mut self, keeper: Box<dyn Keeper>) {
-        self.keepers.push(keeper);
+        self.keepers.push(KeeperSlot {
+            keeper,
+            recovered: false,
+            failure: None,
+        });
     }
 
-    /// Run `f` over every keeper with a context of this moment.
+    /// Recover (at boot) or tick every keeper with a context of this moment.
+    /// A keeper whose recovery failed sends nothing: its recovery is tried
+    /// again on the next pass, and the others go on (one strategy's fault
+    /// stops no other).
     async fn each_keeper(&mut self, recover: bool) -> Result<(), EngineError> {
         let mut keepers = std::mem::take(&mut self.keepers);
         let now = self.clock.now();
-        let result = async {
-            for k in keepers.iter_mut() {
-                let cx = KeeperContext {
-                    store: &self.store,
-                    now,
-                    phase: self.phase,
-                    gate: &self.gate,
-                    notices: &self.notices,
-                };
-                let outcome = if recover {
-                    k.recover(&cx).await
-                } else {
-                    k.tick(&cx).await
-                };
-                if let Err(e) = outcome {
-                    if recover {
-                        return Err(e);
+        for slot in keepers.iter_mut() {
+            let cx = KeeperContext {
+                store: &self.store,
+                now,
+                phase: self.phase,
+                gate: &self.gate,
+                notices: &self.notices,
+            };
+            let name = slot.keeper.name();
+            if recover || !slot.recovered {
+                match slot.keeper.recover(&cx).await {
+                    Ok(()) => {
+                        if slot.failure.take().is_some() {
+                            tracing::info!(keeper = name, "keeper recovered");
+                        }
+                        slot.recovered = true;
                     }
-                    // One keeper's bad pass must not stop the others.
-                    tracing::error!(keeper = k.name(), error = %e, "keeper pass failed");
+                    Err(e) => {
+                        tracing::error!(keeper = name, error = %e, "keeper recovery failed; it sends nothing and retries next pass");
+                        slot.recovered = false;
+                        slot.failure = Some(e.to_string());
+                        continue;
+                    }
+                }
+                if recover {
+                    continue;
                 }
             }
-            Ok(())
+            if let Err(e) = slot.keeper.tick(&cx).await {
+                // One keeper's bad pass must not stop the others.
+                tracing::error!(keeper = name, error = %e, "keeper pass failed");
+            }
         }
-        .await;
         self.keepers = keepers;
-        result
+        Ok(())
     }
 
     pub fn store(&self) -> &Store {
@@ -273,7 +297,7 @@ impl<V: LoopVenue> Engine<V> {
 
     /// The snapshot the engine would publish now (tests read it directly).
     pub fn snapshot_for_tests(&self) -> Snapshot {
-        self.snapshot()
+        self.full_snapshot()
     }
 
     /// Open cycles (and failed ones still holding money).

@@ -8,7 +8,7 @@ use crate::model::{
     Action, CycleId, CycleState, Intent, IntentId, LedgerEntry, LedgerKind, NextAction, StepRecord,
     StepStatus,
 };
-use crate::venue::LoopVenue;
+use crate::venue::{Abandonment, LoopVenue};
 use rust_decimal::Decimal;
 
 impl<V: LoopVenue> Engine<V> {
@@ -78,7 +78,7 @@ impl<V: LoopVenue> Engine<V> {
     ) -> Option<Result<String, String>> {
         let mut keepers = std::mem::take(&mut self.keepers);
         let mut answer = None;
-        for k in keepers.iter_mut() {
+        for k in keepers.iter_mut().map(|s| &mut s.keeper) {
             let cx = super::KeeperContext {
                 store: &self.store,
                 now,
@@ -125,11 +125,26 @@ impl<V: LoopVenue> Engine<V> {
                 o.state = OpportunityState::Rejected;
                 Ok(format!("opportunity #{opportunity} rejected"))
             }
-            Command::Force { cycle } => self.force(*cycle, now),
+            Command::Force { cycle } => {
+                let failed = self.cycles.get(cycle).map(|c| c.state) == Some(CycleState::Failed);
+                let cleared = if failed {
+                    self.clear_in_flight(*cycle, now)
+                        .await?
+                        .or_refuse("resume")?
+                } else {
+                    String::new()
+                };
+                self.force(*cycle, now).map(|a| a + &cleared)
+            }
             Command::MarkDone { cycle, tx_hash } => self.mark_done(*cycle, tx_hash, now).await,
-            Command::Skip { cycle } => self.skip(*cycle, now),
+            Command::Skip { cycle } => {
+                self.known(*cycle)?;
+                let cleared = self.clear_in_flight(*cycle, now).await?.or_refuse("skip")?;
+                self.skip(*cycle, now).map(|a| a + &cleared)
+            }
             Command::Fail { cycle, reason } => {
                 self.known(*cycle)?;
+                let cleared = self.clear_in_flight(*cycle, now).await?.or_refuse("fail")?;
                 let reason = if reason.trim().is_empty() {
                     "failed by the operator".to_string()
                 } else {
@@ -139,7 +154,7 @@ impl<V: LoopVenue> Engine<V> {
                     .map_err(store_err)?;
                 self.update(*cycle, now, |c| c.operator_touched = true)
                     .map_err(store_err)?;
-                Ok(format!("{cycle} failed: {reason}"))
+                Ok(format!("{cycle} failed: {reason}{cleared}"))
             }
             Command::ImportProof { cycle, data } => {
                 self.known(*cycle)?;
@@ -158,6 +173,64 @@ impl<V: LoopVenue> Engine<V> {
                 "no strategy holds an open intent {id:?} (the open intents are listed by `arbkeep status`; a cycle's step takes force, mark-done, skip or fail)"
             )),
         }
+    }
+
+    /// An override never races the step in flight: the cycle's intent that
+    /// has no outcome is settled first. Done after all: it is booked and the
+    /// override refused (the operator looks again). Not done: the venue
+    /// abandons it (a signed transaction that could still be mined is
+    /// cancelled at its nonce), the step is closed as the operator's, and
+    /// the answer says which. Not settled yet: nothing changes.
+    async fn clear_in_flight(&mut self, id: CycleId, now: u64) -> Result<InFlight, String> {
+        let Some(record) = self.pending_intent(id).map_err(|e| e.to_string())? else {
+            return Ok(InFlight::Cleared(String::new()));
+        };
+        let venue = self
+            .venue
+            .clone()
+            .ok_or_else(|| super::no_loop().to_string())?;
+        let step = record.intent.id.step;
+        let attempt = record.intent.id.attempt;
+        let (action, tx_hash, said) = match venue.abandon(record.intent.id).await {
+            Ok(Abandonment::Done(receipt)) => {
+                let tx = receipt.tx_hash.clone();
+                self.finish_step(id, &record.intent, receipt, now, true)
+                    .map_err(|e| e.to_string())?;
+                self.reload_steps(id).map_err(|e| e.to_string())?;
+                return Ok(InFlight::WasDone {
+                    cycle: id,
+                    step,
+                    attempt,
+                    tx_hash: tx,
+                });
+            }
+            Ok(Abandonment::NeverSent) => (
+                "abandoned unsent".to_string(),
+                None,
+                format!("; its {step} #{attempt} in flight was never sent and never will be"),
+            ),
+            Ok(Abandonment::Cancelled { tx_hash }) => (
+                "cancelled on chain".to_string(),
+                Some(tx_hash.clone()),
+                format!("; its {step} #{attempt} in flight was cancelled on chain by {tx_hash}"),
+            ),
+            Err(e) => {
+                return Err(format!(
+                    "{id}: its {step} #{attempt} is in flight and not settled yet ({e}); nothing was changed, try again shortly"
+                ));
+            }
+        };
+        let closed = StepRecord {
+            intent: record.intent.clone(),
+            status: StepStatus::Operator { action, tx_hash },
+            committed_at: record.committed_at,
+            finished_at: Some(now),
+        };
+        self.store
+            .write(|w| w.put_step(&closed))
+            .map_err(|e| e.to_string())?;
+        self.reload_steps(id).map_err(|e| e.to_string())?;
+        Ok(InFlight::Cleared(said))
     }
 
     fn set_controls(
@@ -266,6 +339,15 @@ impl<V: LoopVenue> Engine<V> {
                 "{tx:?} is not a transaction hash (0x and 64 hex digits)"
             ));
         }
+        match self.clear_in_flight(id, now).await? {
+            // The step in flight was that very transaction: booked, as asked.
+            InFlight::WasDone { tx_hash, .. } if tx_hash.eq_ignore_ascii_case(tx) => {
+                return Ok(format!("{id} {step} was done by {tx}: booked"));
+            }
+            other => {
+                other.or_refuse("mark done")?;
+            }
+        }
         let action = self
             .action_for(&cycle, step, now)
             .await
@@ -335,6 +417,37 @@ impl<V: LoopVenue> Engine<V> {
             "{id} moved from {} to {next} without acting",
             cycle.state
         ))
+    }
+}
+
+/// What became of a cycle's step in flight before an override.
+enum InFlight {
+    /// Nothing is in flight any more; the text says what was done about it.
+    Cleared(String),
+    /// It was done after all, and is booked now.
+    WasDone {
+        cycle: CycleId,
+        step: crate::model::StepKind,
+        attempt: u32,
+        tx_hash: String,
+    },
+}
+
+impl InFlight {
+    /// The override goes ahead (with what to add to its answer), or is
+    /// refused because the step turned out done.
+    fn or_refuse(self, what: &str) -> Result<String, String> {
+        match self {
+            InFlight::Cleared(said) => Ok(said),
+            InFlight::WasDone {
+                cycle,
+                step,
+                attempt,
+                tx_hash,
+            } => Err(format!(
+                "{cycle}: its {step} #{attempt} was in fact done by {tx_hash} and is booked now; the {what} was not applied (look again, then decide)"
+            )),
+        }
     }
 }
 

@@ -33,7 +33,10 @@ impl SendLog {
 
     /// When each send began.
     pub fn started(&self) -> Vec<Instant> {
-        self.started.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.started
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Wait until `n` sends have begun.

@@ -216,14 +216,29 @@ impl<V: LoopVenue> Engine<V> {
         out
     }
 
+    /// The whole picture: the engine's part and every keeper's.
+    pub(super) fn full_snapshot(&self) -> Snapshot {
+        let mut snapshot = self.snapshot();
+        for slot in &self.keepers {
+            slot.keeper.render(&mut snapshot);
+            if let Some(why) = &slot.failure {
+                snapshot.venues.push(crate::venue::VenueHealth {
+                    name: slot.keeper.name().to_string(),
+                    ok: false,
+                    head: None,
+                    latency_ms: None,
+                    last_seen: None,
+                    detail: format!("NOT RECOVERED, sends nothing, retrying each pass: {why}"),
+                });
+            }
+        }
+        snapshot
+    }
+
     /// Publish the current snapshot to every front end.
     pub(super) fn publish(&mut self) {
         self.seq += 1;
-        let mut snapshot = self.snapshot();
-        for k in &self.keepers {
-            k.render(&mut snapshot);
-        }
-        let snapshot = Arc::new(snapshot);
+        let snapshot = Arc::new(self.full_snapshot());
         self.snapshot_tx.send_replace(snapshot);
     }
 }

@@ -78,6 +78,17 @@ pub struct FeeSchedule {
     pub eth_usdc: Decimal,
 }
 
+/// What became of an intent the operator moved past (`LoopVenue::abandon`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Abandonment {
+    /// It was carried out after all: book this receipt.
+    Done(Receipt),
+    /// Nothing of it was ever sent, and now nothing ever will be.
+    NeverSent,
+    /// A transaction that does nothing took its nonce: it can never be mined.
+    Cancelled { tx_hash: String },
+}
+
 /// Health of one venue as shown on screen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VenueHealth {
@@ -123,6 +134,15 @@ pub trait LoopVenue: Send + Sync + 'static {
         intent: IntentId,
     ) -> impl Future<Output = Result<Option<Receipt>, VenueError>> + Send;
 
+    /// The operator moves past a step whose intent has no outcome: make sure
+    /// it can never be carried out later. Looks first; where a signed
+    /// transaction may still be mined, replaces it at its nonce with one that
+    /// does nothing. `Unknown` while that replacement is not mined yet.
+    fn abandon(
+        &self,
+        intent: IntentId,
+    ) -> impl Future<Output = Result<Abandonment, VenueError>> + Send;
+
     /// The receipt of a transaction by hash (operator "mark done").
     fn receipt(
         &self,
@@ -159,6 +179,9 @@ impl LoopVenue for NoLoop {
         match *self {}
     }
     async fn settle(&self, _: IntentId) -> Result<Option<Receipt>, VenueError> {
+        match *self {}
+    }
+    async fn abandon(&self, _: IntentId) -> Result<Abandonment, VenueError> {
         match *self {}
     }
     async fn receipt(&self, _: Chain, _: &str) -> Result<Option<Receipt>, VenueError> {

@@ -1,5 +1,6 @@
 //! The status bar (two lines, always on screen): mode, phase, clock and
-//! speed, approval mode; then counts, the loud alarms (stuck, half-done)
+//! speed, approval mode; then counts, the loud alarms (stuck, half-done,
+//! sends whose outcome is unknown, with the verb that resolves the oldest)
 //! and paused tokens, so the truth is visible whatever panel has the focus.
 
 use super::Ctx;
@@ -74,6 +75,23 @@ pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
         second.push(Span::raw(" "));
         second.push(Span::styled(
             format!(" !! {} HALF-DONE ", cx.view.half_done),
+            t.loud(),
+        ));
+    }
+    // Sends whose outcome nobody knows yet, of any strategy: the loudest
+    // thing on the screen, with the verb that resolves the oldest.
+    let unknown: Vec<_> = s.intents.iter().filter(|i| i.state.is_alarm()).collect();
+    if let Some(oldest) = unknown.iter().min_by_key(|i| i.since) {
+        second.push(Span::raw(" "));
+        second.push(Span::styled(
+            format!(
+                " !! {} {} {} {} ({}) ",
+                unknown.len(),
+                oldest.state.label(),
+                oldest.id,
+                format_duration(cx.now.saturating_sub(oldest.since)),
+                oldest.resolve
+            ),
             t.loud(),
         ));
     }

@@ -1,5 +1,7 @@
 //! Venue health: per venue ok or FAULT, latency, last block, when last
-//! heard from, and the venue's own words.
+//! heard from, and the venue's own words. Above them, every open intent of
+//! every strategy (OUTCOME UNKNOWN and HALTED first): its age, what it is,
+//! what arbkeep is doing about it and the verb that resolves it.
 
 use super::Ctx;
 use crate::ui::app::Panel;
@@ -20,18 +22,39 @@ pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
     let block = cx.block(Panel::Venues, &extra);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    if s.venues.is_empty() {
+    if s.venues.is_empty() && s.intents.is_empty() {
         frame.render_widget(
             Paragraph::new("no venue reported yet").style(cx.theme.dim()),
             inner,
         );
         return;
     }
-    let rows: Vec<Row> = s
-        .venues
-        .iter()
-        .take(usize::from(inner.height.saturating_sub(1)))
-        .map(|v| {
+    let mut intents: Vec<_> = s.intents.iter().collect();
+    intents.sort_by_key(|i| (!i.state.is_alarm(), i.since));
+    let intent_rows = intents.into_iter().map(|i| {
+        let style = if i.state.is_alarm() {
+            cx.theme.loud()
+        } else {
+            cx.theme.warn()
+        };
+        Row::new(vec![
+            Line::from(format!("intent {}", i.id)),
+            Line::styled(i.state.label(), style),
+            Line::from(rpad("", 7)),
+            Line::from(rpad(&age(cx.now, i.since), 10)),
+            Line::from(rpad("", 7)),
+            Line::styled(
+                format!("{} — {} — {}", i.what, i.doing, i.resolve),
+                if i.state.is_alarm() {
+                    cx.theme.bad()
+                } else {
+                    cx.theme.base()
+                },
+            ),
+        ])
+    });
+    let rows: Vec<Row> = intent_rows
+        .chain(s.venues.iter().map(|v| {
             let status = if v.ok {
                 Line::styled("ok", cx.theme.good())
             } else {
@@ -57,7 +80,8 @@ pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
                     if v.ok { cx.theme.dim() } else { cx.theme.bad() },
                 ),
             ])
-        })
+        }))
+        .take(usize::from(inner.height.saturating_sub(1)))
         .collect();
     let header = Row::new(vec![
         "venue".to_string(),

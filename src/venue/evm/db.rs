@@ -59,6 +59,10 @@ pub struct Attempt {
     pub broadcast: bool,
     /// Head when it was first broadcast: replacement counts blocks from here.
     pub sent_block: Option<u64>,
+    /// A transfer of nothing to ourselves that takes the nonce in place of
+    /// the record's call (the operator abandoned its intent).
+    #[serde(default)]
+    pub cancel: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +82,11 @@ impl TxRecord {
             .chain(self.superseded.iter().copied())
     }
 
+    /// The hash of the attempt that cancels this record, once signed.
+    pub fn cancel_hash(&self) -> Option<B256> {
+        self.attempts.iter().find(|a| a.cancel).map(|a| a.hash)
+    }
+
     pub fn label(&self) -> String {
         format!("{}#{}", self.intent, self.seq)
     }
@@ -87,6 +96,9 @@ impl TxRecord {
 pub struct IntentRecord {
     pub action: Action,
     pub payload_hash: String,
+    /// The operator moved past it: never carried out (again) from now on.
+    #[serde(default)]
+    pub abandoned: bool,
 }
 
 pub struct EvmStore {

@@ -259,7 +259,72 @@ impl TxManager {
             raw: signed.raw,
             broadcast: false,
             sent_block: None,
+            cancel: false,
         })
+    }
+
+    /// Make sure `rec` can never be mined: a transfer of nothing to
+    /// ourselves at its nonce, paying more than every attempt (+12.5 %) so
+    /// nodes take it in its place. Signed once; later calls offer the same
+    /// bytes again. Returns the cancel's hash.
+    pub async fn cancel(
+        &self,
+        client: &ChainClient,
+        rec: &mut TxRecord,
+    ) -> Result<B256, VenueError> {
+        let lock = self.lock(client);
+        let _one_sender = lock.lock().await;
+        if let Some(i) = rec.attempts.iter().position(|a| a.cancel) {
+            if !client.knows(rec.attempts[i].hash).await? {
+                let _ = self.broadcast(client, rec, i).await;
+            }
+            return Ok(rec.attempts[i].hash);
+        }
+        let (suggested_fee, suggested_tip) = self.fees(client).await?;
+        let top_tip = rec
+            .attempts
+            .iter()
+            .map(|a| a.max_priority_fee_per_gas)
+            .max()
+            .unwrap_or(0);
+        let top_fee = rec
+            .attempts
+            .iter()
+            .map(|a| a.max_fee_per_gas)
+            .max()
+            .unwrap_or(0);
+        // The ceilings are not applied: a cancel costs 21 000 gas, and one
+        // that nodes refuse would leave the abandoned call able to mine.
+        let tip = bump(top_tip).max(suggested_tip);
+        let max_fee = bump(top_fee).max(suggested_fee).max(tip);
+        let tx = TxEip1559 {
+            chain_id: rec.chain_id,
+            nonce: rec.nonce,
+            gas_limit: 21_000,
+            max_fee_per_gas: max_fee,
+            max_priority_fee_per_gas: tip,
+            to: TxKind::Call(rec.from),
+            value: U256::ZERO,
+            input: Bytes::new(),
+            ..TxEip1559::default()
+        };
+        let signed = self.wallet.sign(tx).map_err(VenueError::Rejected)?;
+        rec.attempts.push(Attempt {
+            hash: signed.hash,
+            max_fee_per_gas: max_fee,
+            max_priority_fee_per_gas: tip,
+            raw: signed.raw,
+            broadcast: false,
+            sent_block: None,
+            cancel: true,
+        });
+        self.store.put_tx(rec)?;
+        let i = rec.attempts.len() - 1;
+        tracing::warn!(tx = %rec.label(), nonce = rec.nonce, cancel = %signed.hash, "cancelling an abandoned transaction at its nonce");
+        if let Err(reason) = self.broadcast(client, rec, i).await {
+            tracing::warn!(tx = %rec.label(), %reason, "the cancel was not accepted yet; offered again on the next look");
+        }
+        Ok(signed.hash)
     }
 
     /// Broadcast attempt `i` (identical bytes every time) and note it.

@@ -628,12 +628,18 @@ impl LoopVenue for EvmVenue {
                     "{id} was carried out earlier with another payload"
                 )));
             }
+            Some(known) if known.abandoned => {
+                return Err(VenueError::Rejected(format!(
+                    "{id} was abandoned by the operator; it is never sent"
+                )));
+            }
             Some(_) => {}
             None => store.put_intent(
                 &id,
                 &IntentRecord {
                     action: intent.action.clone(),
                     payload_hash: intent.payload_hash.clone(),
+                    abandoned: false,
                 },
             )?,
         }
@@ -657,6 +663,8 @@ impl LoopVenue for EvmVenue {
         };
         let c = self.client_by_id(last.chain_id)?;
         match self.tx.look(c, last).await? {
+            // The operator abandoned it and the cancel took its nonce.
+            Look::Confirmed(r) if Some(r.transaction_hash) == last.cancel_hash() => Ok(None),
             Look::Confirmed(r) if r.status() => self.build(&id, &known.action).await.map(Some),
             // Reverted: it did not happen; carrying it out again reports why.
             Look::Confirmed(_) => Ok(None),
@@ -670,6 +678,67 @@ impl LoopVenue for EvmVenue {
             // never make a second one. So the engine may go ahead.
             Look::Pending | Look::NotSent | Look::NonceTaken => Ok(None),
         }
+    }
+
+    async fn abandon(&self, intent: IntentId) -> Result<crate::venue::Abandonment, VenueError> {
+        use crate::venue::Abandonment;
+        let id = intent.to_string();
+        let store = self.tx.store();
+        let Some(mut known) = store.intent(&id)? else {
+            // Never carried out: nothing was signed for it.
+            return Ok(Abandonment::NeverSent);
+        };
+        if !known.abandoned {
+            // First, so that nothing carries it out while we look.
+            known.abandoned = true;
+            store.put_intent(&id, &known)?;
+        }
+        let mut cancelled = None;
+        let mut waiting = Vec::new();
+        let mut step_done = false;
+        for mut rec in store.txs_of(&id)? {
+            let c = self.client_by_id(rec.chain_id)?;
+            match self.tx.look(c, &rec).await? {
+                Look::Confirmed(r) if Some(r.transaction_hash) == rec.cancel_hash() => {
+                    cancelled = Some(r.transaction_hash.to_string());
+                }
+                Look::Confirmed(r) => {
+                    // A reverted call did nothing; an approve before the
+                    // step's call only set an allowance.
+                    step_done |= rec.last && r.status();
+                }
+                Look::Mined => waiting.push(format!(
+                    "{} mined, waiting for {} confirmations",
+                    rec.label(),
+                    self.cfg.confirmations
+                )),
+                // Its nonce went to a transaction we never signed.
+                Look::NonceTaken => {}
+                Look::Pending | Look::NotSent => {
+                    let hash = self.tx.cancel(c, &mut rec).await?;
+                    waiting.push(format!(
+                        "{} cancelled by {hash} at nonce {}, not mined yet",
+                        rec.label(),
+                        rec.nonce
+                    ));
+                }
+            }
+        }
+        if step_done {
+            known.abandoned = false;
+            store.put_intent(&id, &known)?;
+            return self.build(&id, &known.action).await.map(Abandonment::Done);
+        }
+        if !waiting.is_empty() {
+            return Err(VenueError::Unknown(format!(
+                "{id}: {}; the override applies once it is mined",
+                waiting.join("; ")
+            )));
+        }
+        Ok(match cancelled {
+            Some(tx_hash) => Abandonment::Cancelled { tx_hash },
+            None => Abandonment::NeverSent,
+        })
     }
 
     async fn receipt(&self, chain: Chain, tx_hash: &str) -> Result<Option<Receipt>, VenueError> {

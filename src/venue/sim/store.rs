@@ -38,6 +38,9 @@ pub struct Execution {
     pub count: u32,
     /// The receipt of the one call that acted, if any did.
     pub receipt: Option<Receipt>,
+    /// The operator moved past it unsent: it is refused from now on.
+    #[serde(default)]
+    pub abandoned: bool,
 }
 
 pub struct Store {

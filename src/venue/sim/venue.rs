@@ -63,6 +63,10 @@ impl LoopVenue for SimWorld {
         Ok(execution.and_then(|e| e.receipt))
     }
 
+    async fn abandon(&self, intent: IntentId) -> Result<crate::venue::Abandonment, VenueError> {
+        self.abandon_intent(&intent)
+    }
+
     async fn receipt(&self, chain: Chain, tx_hash: &str) -> Result<Option<Receipt>, VenueError> {
         let state = self.synced();
         if let Some(receipt) = self.store().tx(chain, tx_hash).map_err(|e| e.transient())? {

@@ -156,7 +156,13 @@ impl SimWorld {
             .store
             .execution(&key)
             .map_err(|e| e.transient())?;
+        let abandoned = previous.as_ref().is_some_and(|e| e.abandoned);
         let done_before = previous.and_then(|e| e.receipt);
+        if abandoned && done_before.is_none() {
+            return Err(VenueError::Rejected(format!(
+                "intent {key} was abandoned by the operator; it is never sent"
+            )));
+        }
         let outcome = match &done_before {
             // A chain refuses a nonce it has already used.
             Some(done) => Err(VenueError::Rejected(format!(
@@ -173,6 +179,7 @@ impl SimWorld {
         let count = state.counts.get(&key).copied().unwrap_or(0) + u32::from(sent);
         let execution = Execution {
             count,
+            abandoned: false,
             receipt: outcome
                 .as_ref()
                 .ok()
@@ -215,6 +222,36 @@ impl SimWorld {
                 Ok(applied.receipt)
             }
         }
+    }
+}
+
+impl SimWorld {
+    /// The operator moves past an intent: its receipt if it acted, else it
+    /// is marked so that no later call carries it out.
+    pub(super) fn abandon_intent(
+        &self,
+        intent: &crate::model::IntentId,
+    ) -> Result<crate::venue::Abandonment, VenueError> {
+        let _state = self.synced();
+        let key = intent.to_string();
+        let previous = self
+            .inner
+            .store
+            .execution(&key)
+            .map_err(|e| e.transient())?;
+        if let Some(receipt) = previous.as_ref().and_then(|e| e.receipt.clone()) {
+            return Ok(crate::venue::Abandonment::Done(receipt));
+        }
+        let execution = Execution {
+            count: previous.map(|e| e.count).unwrap_or(0),
+            receipt: None,
+            abandoned: true,
+        };
+        self.inner
+            .store
+            .write(|w| w.execution(&key, &execution))
+            .map_err(|e| e.transient())?;
+        Ok(crate::venue::Abandonment::NeverSent)
     }
 }
 
