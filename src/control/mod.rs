@@ -42,16 +42,20 @@
 //! answers `unknown message type`.
 
 mod addr;
+mod admission;
 mod client;
 mod extension;
+mod handshake;
 mod ledger;
 mod protocol;
 mod server;
 mod token;
 
+pub use admission::ControlLimits;
+
 pub use client::{ControlClient, attach};
 pub use extension::{Access, ControlExtension, ExtensionReply, Outbox, OutboxClosed};
-pub use ledger::LedgerQueries;
+pub use ledger::{LedgerQueries, MAX_LEDGER_PAGE};
 pub use server::{ControlServer, serve};
 
 use std::fmt;
@@ -77,6 +81,8 @@ pub struct ControlConfig {
     pub allowed_origins: Vec<String>,
     /// Consulted in order for messages the built-in types do not cover.
     pub extensions: Vec<Arc<dyn ControlExtension>>,
+    /// Connection, message and idle limits.
+    pub limits: ControlLimits,
 }
 
 impl ControlConfig {
@@ -86,7 +92,13 @@ impl ControlConfig {
             data_dir: data_dir.into(),
             allowed_origins: Vec::new(),
             extensions: Vec::new(),
+            limits: ControlLimits::default(),
         }
+    }
+
+    pub fn with_limits(mut self, limits: ControlLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     pub fn with_port(mut self, port: u16) -> Self {
@@ -106,6 +118,7 @@ impl fmt::Debug for ControlConfig {
             .field("port", &self.port)
             .field("data_dir", &self.data_dir)
             .field("allowed_origins", &self.allowed_origins)
+            .field("limits", &self.limits)
             .field(
                 "extensions",
                 &self.extensions.iter().map(|e| e.name()).collect::<Vec<_>>(),
@@ -147,6 +160,10 @@ pub enum ControlError {
     },
     #[error("could not generate a control token: the system's random source failed")]
     Random,
+    #[error(
+        "the program listening at {addr} did not prove it holds the token in control.token; nothing was sent to it (a stale control.addr whose port another program took, or a control.token that is not this engine's)"
+    )]
+    UnprovenServer { addr: String },
     #[error("unauthorized: {0}")]
     Unauthorized(String),
     #[error("the engine refused: {0}")]
