@@ -186,6 +186,13 @@ impl<V: LoopVenue> Engine<V> {
         for k in &self.keepers {
             k.render(&mut snapshot);
         }
+        // Venue details quote library errors, and those may quote an RPC
+        // URL with its API key: the snapshot goes to every front end.
+        for venue in &mut snapshot.venues {
+            if venue.detail.contains("://") {
+                venue.detail = crate::redact::urls_in(&venue.detail);
+            }
+        }
         let snapshot = Arc::new(snapshot);
         self.snapshot_tx.send_replace(snapshot);
     }
