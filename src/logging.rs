@@ -59,9 +59,7 @@ pub fn is_wire_target(target: &str) -> bool {
 
 /// Lets everything through except wire targets above [`WIRE_LEVEL`].
 fn wire_cap() -> FilterFn<impl Fn(&Metadata<'_>) -> bool> {
-    filter_fn(|meta: &Metadata<'_>| {
-        !(is_wire_target(meta.target()) && *meta.level() > WIRE_LEVEL)
-    })
+    filter_fn(|meta: &Metadata<'_>| !(is_wire_target(meta.target()) && *meta.level() > WIRE_LEVEL))
 }
 
 /// Write one ledger line to the money log.

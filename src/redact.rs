@@ -47,7 +47,9 @@ pub fn urls_in(text: &str) -> String {
         out.push_str(&rest[..at]);
         let tail = &rest[at..];
         let end = tail
-            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`' | ')' | ']' | '}'))
+            .find(|c: char| {
+                c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`' | ')' | ']' | '}')
+            })
             .unwrap_or(tail.len());
         // A sentence's full stop or comma after the URL is not part of it.
         let candidate = tail[..end].trim_end_matches(['.', ',', ';', ':']);
@@ -98,8 +100,14 @@ mod tests {
             let text = format!("error sending request for url ({keyed}): connection refused");
             let shown = urls_in(&text);
             assert!(!shown.contains("SECRETKEY"), "{shown}");
-            assert!(shown.starts_with("error sending request for url ("), "{shown}");
-            assert!(shown.ends_with("/<redacted>): connection refused"), "{shown}");
+            assert!(
+                shown.starts_with("error sending request for url ("),
+                "{shown}"
+            );
+            assert!(
+                shown.ends_with("/<redacted>): connection refused"),
+                "{shown}"
+            );
         }
         assert_eq!(
             urls_in("see HTTPS://x.io/v2/K. and ws://127.0.0.1:9, done"),

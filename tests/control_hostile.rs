@@ -37,7 +37,9 @@ fn fake_engine() -> (EngineHandle, mpsc::UnboundedReceiver<Command>) {
         let _publish = publish;
         while let Some(envelope) = inbox.recv().await {
             let _ = record.send(envelope.command.clone());
-            let _ = envelope.reply.send(Ok(format!("done: {}", envelope.command)));
+            let _ = envelope
+                .reply
+                .send(Ok(format!("done: {}", envelope.command)));
         }
     });
     (
@@ -112,7 +114,11 @@ async fn upgraded(addr: std::net::SocketAddr) -> TcpStream {
         assert_eq!(n, 1, "the server hung up during the upgrade");
         head.push(byte[0]);
     }
-    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
     socket
 }
 
@@ -180,7 +186,10 @@ async fn idle_sockets_cannot_lock_the_operator_out_and_are_closed_when_idle() {
     assert!(operator.has_token());
     let answer = operator.command(Command::Pause).await.expect("pause");
     assert_eq!(answer, format!("done: {}", Command::Pause));
-    assert_eq!(received.try_recv().expect("the engine got it"), Command::Pause);
+    assert_eq!(
+        received.try_recv().expect("the engine got it"),
+        Command::Pause
+    );
 
     // Every idle socket is closed: the oldest to make room, the rest when
     // their idle time runs out (they never answer the server's ping).
@@ -270,15 +279,26 @@ async fn ledger_pages_are_capped_and_continue_from_next() {
 
     // No limit: one page of the cap, and where to continue.
     let page = ask(&mut ws, json!({"type": "ledger", "id": 1})).await;
-    assert_eq!(page["entries"].as_array().expect("entries").len(), 2, "{page}");
+    assert_eq!(
+        page["entries"].as_array().expect("entries").len(),
+        2,
+        "{page}"
+    );
     assert_eq!(page["next"], 3);
 
     // Over the cap: refused, saying what the cap is.
-    let refused = ask(&mut ws, json!({"type": "ledger", "id": 2, "limit": 1_000_000})).await;
+    let refused = ask(
+        &mut ws,
+        json!({"type": "ledger", "id": 2, "limit": 1_000_000}),
+    )
+    .await;
     assert_eq!(refused["type"], "error", "{refused}");
     assert_eq!(refused["id"], 2);
     assert!(
-        refused["error"].as_str().expect("text").contains("at most 2 entries"),
+        refused["error"]
+            .as_str()
+            .expect("text")
+            .contains("at most 2 entries"),
         "{refused}"
     );
 
@@ -333,7 +353,8 @@ async fn impostor(kind: Impostor) -> (std::net::SocketAddr, Arc<Mutex<Vec<String
                         (Impostor::OtherToken, Some("hello")) => {
                             let key = hmac::Key::new(hmac::HMAC_SHA256, "cd".repeat(32).as_bytes());
                             let client = hex_decode(message["nonce"].as_str().unwrap_or_default());
-                            let signed = [b"arbkeep-server".as_slice(), &client, &[0x11; 32]].concat();
+                            let signed =
+                                [b"arbkeep-server".as_slice(), &client, &[0x11; 32]].concat();
                             let tag = hmac::sign(&key, &signed);
                             json!({"type": "challenge", "id": id, "nonce": nonce, "proof": hex(tag.as_ref())})
                         }
@@ -403,15 +424,36 @@ async fn the_handshake_authenticates_a_connection_without_the_token_on_the_wire(
 
     // A wrong proof is refused and leaves the connection unauthenticated.
     let client_nonce = [7u8; 32];
-    let challenge = ask(&mut ws, json!({"type": "hello", "id": 1, "nonce": hex(&client_nonce)})).await;
+    let challenge = ask(
+        &mut ws,
+        json!({"type": "hello", "id": 1, "nonce": hex(&client_nonce)}),
+    )
+    .await;
     assert_eq!(challenge["type"], "challenge", "{challenge}");
-    let refused = ask(&mut ws, json!({"type": "auth", "id": 2, "proof": "00".repeat(32)})).await;
+    let refused = ask(
+        &mut ws,
+        json!({"type": "auth", "id": 2, "proof": "00".repeat(32)}),
+    )
+    .await;
     assert_eq!(refused["error"], "unauthorized: wrong proof");
-    let refused = ask(&mut ws, json!({"type": "command", "command": {"command": "pause"}})).await;
-    assert!(refused["error"].as_str().expect("text").starts_with("unauthorized"));
+    let refused = ask(
+        &mut ws,
+        json!({"type": "command", "command": {"command": "pause"}}),
+    )
+    .await;
+    assert!(
+        refused["error"]
+            .as_str()
+            .expect("text")
+            .starts_with("unauthorized")
+    );
 
     // The real thing: check the server's proof, then prove ours.
-    let challenge = ask(&mut ws, json!({"type": "hello", "id": 3, "nonce": hex(&client_nonce)})).await;
+    let challenge = ask(
+        &mut ws,
+        json!({"type": "hello", "id": 3, "nonce": hex(&client_nonce)}),
+    )
+    .await;
     assert_eq!(challenge["id"], 3);
     let server_nonce = hex_decode(challenge["nonce"].as_str().expect("nonce"));
     assert_eq!(server_nonce.len(), 32);
@@ -422,7 +464,11 @@ async fn the_handshake_authenticates_a_connection_without_the_token_on_the_wire(
         &key,
         &[b"arbkeep-client".as_slice(), &server_nonce, &client_nonce].concat(),
     );
-    let answer = ask(&mut ws, json!({"type": "auth", "id": 4, "proof": hex(ours.as_ref())})).await;
+    let answer = ask(
+        &mut ws,
+        json!({"type": "auth", "id": 4, "proof": hex(ours.as_ref())}),
+    )
+    .await;
     assert_eq!(answer, json!({"type": "authenticated", "id": 4}));
 
     // Commands need no token on this connection any more.
@@ -436,8 +482,16 @@ async fn the_handshake_authenticates_a_connection_without_the_token_on_the_wire(
 
     // A proof is good for one challenge only.
     let mut replay = self::ws(server.local_addr()).await;
-    let _ = ask(&mut replay, json!({"type": "hello", "nonce": hex(&client_nonce)})).await;
-    let refused = ask(&mut replay, json!({"type": "auth", "proof": hex(ours.as_ref())})).await;
+    let _ = ask(
+        &mut replay,
+        json!({"type": "hello", "nonce": hex(&client_nonce)}),
+    )
+    .await;
+    let refused = ask(
+        &mut replay,
+        json!({"type": "auth", "proof": hex(ours.as_ref())}),
+    )
+    .await;
     assert_eq!(refused["error"], "unauthorized: wrong proof");
     server.shutdown().await;
 }

@@ -50,13 +50,19 @@ async fn the_token_never_reaches_diag_jsonl_at_trace_level() {
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/", server.local_addr()))
         .await
         .expect("connect");
-    let message = json!({"type": "command", "id": 1, "token": token, "command": {"command": "pause"}});
+    let message =
+        json!({"type": "command", "id": 1, "token": token, "command": {"command": "pause"}});
     ws.send(Message::text(message.to_string()))
         .await
         .expect("send");
     let answer = loop {
-        match timeout(Duration::from_secs(5), ws.next()).await.expect("in time") {
-            Some(Ok(Message::Text(t))) => break serde_json::from_str::<Value>(t.as_str()).expect("json"),
+        match timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("in time")
+        {
+            Some(Ok(Message::Text(t))) => {
+                break serde_json::from_str::<Value>(t.as_str()).expect("json");
+            }
             Some(Ok(_)) => continue,
             other => panic!("lost: {other:?}"),
         }

@@ -25,7 +25,9 @@ async fn fake_node(chain_id: u64) -> (std::net::SocketAddr, tokio::task::JoinHan
                 let mut chunk = [0u8; 4096];
                 // Read the head, then the body by Content-Length.
                 let body = loop {
-                    let Ok(n) = socket.read(&mut chunk).await else { return };
+                    let Ok(n) = socket.read(&mut chunk).await else {
+                        return;
+                    };
                     if n == 0 {
                         return;
                     }

@@ -178,7 +178,8 @@ impl ControlClient {
         match answer.get("type").and_then(Value::as_str) {
             Some("authenticated") => Ok(()),
             _ => Err(ControlError::Protocol(
-                "the engine answered the handshake with something other than \"authenticated\"".into(),
+                "the engine answered the handshake with something other than \"authenticated\""
+                    .into(),
             )),
         }
     }

@@ -16,12 +16,12 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::time::{Instant, sleep_until};
-use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::timeout;
+use tokio::time::{Instant, sleep_until};
+use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{
     Callback, ErrorResponse, Request, Response,
@@ -243,10 +243,12 @@ async fn connection(
         authenticated: false,
         challenge: None,
     };
-    let close = |code: CloseCode, reason: String| Message::Close(Some(CloseFrame {
-        code,
-        reason: reason.into(),
-    }));
+    let close = |code: CloseCode, reason: String| {
+        Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        }))
+    };
     // Idle unauthenticated clients are pinged halfway, closed at the end.
     let mut last_heard = Instant::now();
     let mut pinged = false;
@@ -298,13 +300,15 @@ async fn connection(
             Some(Ok(Message::Close(_))) | None => break,
             Some(Err(WsError::Capacity(e))) => {
                 tracing::debug!(%peer, error = %e, "control API: a client message over the limit");
-                let _ = out.send(close(
-                    CloseCode::Size,
-                    format!(
-                        "message too big: a client message may be at most {} bytes",
-                        limits.max_client_message
-                    ),
-                )).await;
+                let _ = out
+                    .send(close(
+                        CloseCode::Size,
+                        format!(
+                            "message too big: a client message may be at most {} bytes",
+                            limits.max_client_message
+                        ),
+                    ))
+                    .await;
                 break;
             }
             Some(Err(e)) => {
