@@ -132,3 +132,23 @@ async fn a_wrong_chain_error_and_later_rpc_errors_do_not_show_the_key() {
     assert!(!text.contains(KEY), "{text}");
     assert!(!err.to_string().contains(KEY), "{err}");
 }
+
+#[test]
+fn config_errors_about_rpc_urls_do_not_show_them() {
+    let bad = [
+        format!("[evm.hemi]\nchain_id = 43111\nrpc = \"ftp://user:{KEY}@node.example/v2/{KEY}\"\n"),
+        format!(
+            "[evm.hemi]\nchain_id = 43111\nrpc = \"https://node.example/v2/{KEY}\"\nws = \"http://node.example/v2/{KEY}\"\n"
+        ),
+        // A syntax error on the line that holds the URL.
+        format!("[evm.hemi]\nrpc = \"https://node.example/v2/{KEY}\" trailing\n"),
+        format!("[evm.hemi]\nrpc = \"https://node.example/v2/{KEY}\n"),
+    ];
+    for text in bad {
+        let err = arbkeep::config::Config::from_toml(&text, "test.toml")
+            .err()
+            .unwrap_or_else(|| panic!("accepted: {text}"));
+        assert!(!err.to_string().contains(KEY), "{err}");
+        assert!(!format!("{err:?}").contains(KEY), "{err:?}");
+    }
+}
