@@ -152,3 +152,11 @@ fn config_errors_about_rpc_urls_do_not_show_them() {
         assert!(!format!("{err:?}").contains(KEY), "{err:?}");
     }
 }
+
+#[test]
+fn endpoint_debug_does_not_show_the_key() {
+    let e = endpoint(format!("https://eth-mainnet.g.alchemy.com/v2/{KEY}"), 1);
+    let shown = format!("{e:?}");
+    assert!(!shown.contains(KEY), "{shown}");
+    assert!(shown.contains("eth-mainnet.g.alchemy.com"), "{shown}");
+}

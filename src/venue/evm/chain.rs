@@ -46,7 +46,8 @@ pub enum EvmError {
 }
 
 /// Where a chain is reached, and what the config calls it (for errors).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Its `Debug` redacts the URLs.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Endpoint {
     /// "Hemi", "Ethereum", or the hedge's orderbook chain.
     pub name: String,
@@ -55,6 +56,18 @@ pub struct Endpoint {
     pub chain_id: u64,
     pub rpc_url: String,
     pub ws_url: Option<String>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("name", &self.name)
+            .field("chain_id_key", &self.chain_id_key)
+            .field("chain_id", &self.chain_id)
+            .field("rpc_url", &redact::url(&self.rpc_url))
+            .field("ws_url", &self.ws_url.as_deref().map(redact::url))
+            .finish()
+    }
 }
 
 impl Endpoint {
