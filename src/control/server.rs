@@ -260,12 +260,12 @@ async fn connection(
         };
         let frame = tokio::select! {
             _ = stop.changed() => {
-                let _ = out.send(close(CloseCode::Away, "the engine is shutting down".into())).await;
+                give_up_after_grace(&out, close(CloseCode::Away, "the engine is shutting down".into())).await;
                 break;
             }
             _ = session.ticket.evicted() => {
                 tracing::debug!(%peer, "control API: evicted an unauthenticated connection to make room");
-                let _ = out.send(close(
+                give_up_after_grace(&out, close(
                     CloseCode::Again,
                     "too many unauthenticated connections: the oldest was closed to make room".into(),
                 )).await;
@@ -274,7 +274,7 @@ async fn connection(
             _ = sleep_until(idle_deadline), if !session.authenticated => {
                 if pinged {
                     tracing::debug!(%peer, "control API: closing an idle unauthenticated connection");
-                    let _ = out.send(close(
+                    give_up_after_grace(&out, close(
                         CloseCode::Policy,
                         format!(
                             "idle for {} s without authenticating",
@@ -284,7 +284,8 @@ async fn connection(
                     break;
                 }
                 pinged = true;
-                let _ = out.send(Message::Ping(Default::default())).await;
+                // A client whose queue is full is behind anyway: no ping.
+                let _ = out.try_send(Message::Ping(Default::default()));
                 continue;
             }
             frame = source.next() => frame,
@@ -300,15 +301,11 @@ async fn connection(
             Some(Ok(Message::Close(_))) | None => break,
             Some(Err(WsError::Capacity(e))) => {
                 tracing::debug!(%peer, error = %e, "control API: a client message over the limit");
-                let _ = out
-                    .send(close(
-                        CloseCode::Size,
-                        format!(
-                            "message too big: a client message may be at most {} bytes",
-                            limits.max_client_message
-                        ),
-                    ))
-                    .await;
+                let too_big = format!(
+                    "message too big: a client message may be at most {} bytes",
+                    limits.max_client_message
+                );
+                give_up_after_grace(&out, close(CloseCode::Size, too_big)).await;
                 break;
             }
             Some(Err(e)) => {
@@ -319,10 +316,17 @@ async fn connection(
             // signs of life.
             Some(Ok(_)) => None,
         };
-        if let Some(answer) = answer
-            && out.send(Message::text(answer.to_string())).await.is_err()
-        {
-            break;
+        // A client that asks and never reads fills its queue; while we wait
+        // for room it can still be evicted, and the engine can still stop.
+        if let Some(answer) = answer {
+            let queued = tokio::select! {
+                queued = out.send(Message::text(answer.to_string())) => queued.is_ok(),
+                _ = session.ticket.evicted() => false,
+                _ = stop.changed() => false,
+            };
+            if !queued {
+                break;
+            }
         }
     }
     session.unsubscribe();
@@ -335,6 +339,12 @@ async fn connection(
         writer.abort();
     }
     tracing::debug!(%peer, "control API: client disconnected");
+}
+
+/// Queue a last frame (a close), unless the client is too far behind to
+/// take it soon: then the connection just ends.
+async fn give_up_after_grace(out: &mpsc::Sender<Message>, last: Message) {
+    let _ = timeout(SHUTDOWN_GRACE, out.send(last)).await;
 }
 
 /// One client's state between messages.
