@@ -154,8 +154,8 @@ fn short_limits() -> ControlLimits {
     ControlLimits {
         max_connections: 6,
         max_unauthenticated: 3,
-        handshake_timeout: Duration::from_millis(300),
-        idle_timeout: Duration::from_millis(400),
+        handshake_timeout: Duration::from_secs(1),
+        idle_timeout: Duration::from_secs(1),
         ..ControlLimits::default()
     }
 }
