@@ -6,6 +6,7 @@ pub mod engine;
 pub mod logging;
 pub mod model;
 pub mod notify;
+pub mod redact;
 pub mod store;
 pub mod strategy;
 pub mod ui;

@@ -1,7 +1,9 @@
 //! Logs: a diagnostic JSONL file, an append-only money JSONL file (swaps,
 //! bridges, prove/finalize, balance deltas, cycle P&L), and either the
 //! terminal (headless) or tui-logger (console). Secrets never reach them:
-//! their types redact themselves.
+//! their types redact themselves, and the libraries that log what goes over
+//! the wire (WebSocket frames, HTTP bodies, request URLs) are held at INFO
+//! whatever `log_level` or `ARBKEEP_LOG` asks for — see [`WIRE_TARGETS`].
 
 use crate::model::LedgerEntry;
 use crate::model::money::format_delta;
@@ -10,7 +12,8 @@ use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Mutex;
-use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing::Metadata;
+use tracing_subscriber::filter::{FilterExt, FilterFn, LevelFilter, Targets, filter_fn};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -18,6 +21,46 @@ use tracing_subscriber::{EnvFilter, Layer};
 
 /// The tracing target of money lines.
 pub const MONEY: &str = "money";
+
+/// Libraries whose DEBUG and TRACE lines carry wire contents: tungstenite
+/// logs every frame (a control command with its token, a Stellar seed
+/// message) and the URL it connects to; alloy's HTTP transport puts the RPC
+/// URL (often with an API key in it) on a DEBUG span and response bodies at
+/// TRACE; hyper, h2, reqwest and rustls log headers and connection details.
+/// Their lines above INFO are dropped by every log layer.
+pub const WIRE_TARGETS: &[&str] = &[
+    "tungstenite",
+    "tokio_tungstenite",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "reqwest",
+    "rustls",
+    "tokio_rustls",
+    "alloy_transport",
+    "alloy_transport_http",
+    "alloy_transport_ws",
+    "alloy_pubsub",
+    "alloy_rpc_client",
+    "alloy_provider",
+];
+
+/// The most a wire target may log.
+const WIRE_LEVEL: LevelFilter = LevelFilter::INFO;
+
+/// Is `target` one of [`WIRE_TARGETS`] or a module inside one?
+pub fn is_wire_target(target: &str) -> bool {
+    WIRE_TARGETS.iter().any(|w| {
+        target
+            .strip_prefix(w)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    })
+}
+
+/// Lets everything through except wire targets above [`WIRE_LEVEL`].
+fn wire_cap() -> FilterFn<impl Fn(&Metadata<'_>) -> bool> {
+    filter_fn(|meta: &Metadata<'_>| !(is_wire_target(meta.target()) && *meta.level() > WIRE_LEVEL))
+}
 
 /// Write one ledger line to the money log.
 pub fn money(e: &LedgerEntry) {
@@ -100,7 +143,7 @@ pub fn init(log_dir: Option<&Path>, level: &str, screen: Screen) -> io::Result<(
             tracing_subscriber::fmt::layer()
                 .json()
                 .with_writer(diag)
-                .with_filter(level)
+                .with_filter(level.and(wire_cap()))
                 .boxed(),
         );
         let money = append(&dir.join("money.jsonl"))?;
@@ -120,7 +163,7 @@ pub fn init(log_dir: Option<&Path>, level: &str, screen: Screen) -> io::Result<(
             layers.push(
                 tracing_subscriber::fmt::layer()
                     .with_target(false)
-                    .with_filter(filter)
+                    .with_filter(filter.and(wire_cap()))
                     .boxed(),
             );
         }
@@ -129,7 +172,7 @@ pub fn init(log_dir: Option<&Path>, level: &str, screen: Screen) -> io::Result<(
             tui_logger::set_default_level(tui_logger::LevelFilter::Info);
             layers.push(
                 tui_logger::TuiTracingSubscriberLayer
-                    .with_filter(level)
+                    .with_filter(level.and(wire_cap()))
                     .boxed(),
             );
         }
@@ -146,4 +189,19 @@ pub fn init(log_dir: Option<&Path>, level: &str, screen: Screen) -> io::Result<(
         .with(layers)
         .try_init()
         .map_err(io::Error::other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_targets_match_whole_path_segments() {
+        assert!(is_wire_target("tungstenite"));
+        assert!(is_wire_target("tungstenite::protocol"));
+        assert!(is_wire_target("tokio_tungstenite::compat"));
+        assert!(is_wire_target("alloy_transport_http::reqwest_transport"));
+        assert!(!is_wire_target("tungstenite_extra"));
+        assert!(!is_wire_target("arbkeep::control::server"));
+    }
 }

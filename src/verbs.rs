@@ -198,14 +198,26 @@ pub async fn pnl(config: &Config, json: bool) -> anyhow::Result<()> {
 pub async fn ledger(config: &Config, json: bool, cycle: Option<CycleId>) -> anyhow::Result<()> {
     let entries: Vec<LedgerEntry> = match running(config) {
         Some(pid) => {
-            let mut request = json!({"type": "ledger"});
-            if let Some(c) = cycle {
-                request["cycle"] = json!(c.to_string());
+            // The engine answers in bounded pages; follow "next" to the end.
+            let mut client = engine(config, pid).await?;
+            let mut entries = Vec::new();
+            let mut from = Some(0u64);
+            while let Some(start) = from {
+                let mut request = json!({"type": "ledger", "from": start});
+                if let Some(c) = cycle {
+                    request["cycle"] = json!(c.to_string());
+                }
+                let mut answer = client.request(request).await?;
+                let page = answer.get_mut("entries").map(serde_json::Value::take);
+                let page: Vec<LedgerEntry> = serde_json::from_value(page.unwrap_or_default())
+                    .context("the engine's ledger answer")?;
+                entries.extend(page);
+                from = answer
+                    .get("next")
+                    .and_then(serde_json::Value::as_u64)
+                    .filter(|next| *next > start);
             }
-            let mut answer = engine(config, pid).await?.request(request).await?;
-            let entries = answer.get_mut("entries").map(serde_json::Value::take);
-            serde_json::from_value(entries.unwrap_or_default())
-                .context("the engine's ledger answer")?
+            entries
         }
         None => {
             let store = offline(config)?;

@@ -1,6 +1,8 @@
 //! `control.addr`: how a client finds the running engine. The server writes
 //! the address it actually bound; a client refuses anything but loopback,
-//! because it is about to send the token there.
+//! and even there trusts the listener only once it proved it holds the
+//! token (the handshake), since a stale file may name a port another
+//! program has taken since.
 
 use super::token::write_private;
 use super::{ADDR_FILE, ControlError};

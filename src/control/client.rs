@@ -1,9 +1,14 @@
 //! The client side of the control API: [`ControlClient`] for one-shot verbs
 //! (`arbkeep status`, `arbkeep pause`) and [`attach`], which turns a remote
 //! engine into a local [`EngineHandle`] so the normal TUI can drive it.
+//!
+//! With the token at hand the client opens every connection with the
+//! handshake of `handshake.rs`: the server must prove it holds the token
+//! before the client sends anything derived from it, and the token itself
+//! never goes on the wire.
 
 use super::token::{self, ControlToken};
-use super::{ControlError, addr};
+use super::{ControlError, addr, handshake};
 use crate::engine::{Command, CommandEnvelope, EngineHandle, Snapshot};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
@@ -20,8 +25,13 @@ use tokio::task::JoinHandle;
 use tokio::time::timeout;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Snapshots can be large, but a program at a stale address must not make
+/// us buffer without bound either.
+const MAX_SERVER_MESSAGE: usize = 64 << 20;
+const MAX_SERVER_FRAME: usize = 16 << 20;
 /// Longer than the server's own command timeout, so its answer wins.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(35);
 /// The id `attach` gives its subscription; requests count up from 1.
@@ -35,7 +45,8 @@ pub struct ControlClient {
     ws: Ws,
     addr: SocketAddr,
     data_dir: PathBuf,
-    token: Option<ControlToken>,
+    /// The handshake succeeded: the server holds our token and knows we do.
+    authenticated: bool,
     operator: String,
     next_id: u64,
 }
@@ -45,16 +56,19 @@ impl fmt::Debug for ControlClient {
         f.debug_struct("ControlClient")
             .field("addr", &self.addr)
             .field("data_dir", &self.data_dir)
-            .field("has_token", &self.token.is_some())
+            .field("authenticated", &self.authenticated)
             .field("operator", &self.operator)
             .finish()
     }
 }
 
 impl ControlClient {
-    /// Find the engine through `<data_dir>/control.addr` and connect. The
-    /// token is read from `control.token` when present; without it, reads
-    /// work and commands are refused.
+    /// Find the engine through `<data_dir>/control.addr` and connect. When
+    /// `control.token` is readable, the server must first prove it holds
+    /// that token ([`ControlError::UnprovenServer`] otherwise, with nothing
+    /// sent but a random nonce), then the client proves it does, and the
+    /// connection may send commands. Without the token file, reads work and
+    /// commands are refused.
     pub async fn connect(data_dir: impl AsRef<Path>) -> Result<Self, ControlError> {
         let data_dir = data_dir.as_ref().to_path_buf();
         let addr = addr::read(&data_dir)?;
@@ -79,11 +93,14 @@ impl ControlClient {
                 });
             }
         };
-        // The token never goes in the URL: only inside command messages.
+        // The token never goes on the wire: the handshake proves it.
         let url = format!("ws://{addr}/");
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(MAX_SERVER_MESSAGE))
+            .max_frame_size(Some(MAX_SERVER_FRAME));
         let ws = match timeout(
             CONNECT_TIMEOUT,
-            tokio_tungstenite::client_async(url, stream),
+            tokio_tungstenite::client_async_with_config(url, stream, Some(config)),
         )
         .await
         {
@@ -101,14 +118,70 @@ impl ControlClient {
                 });
             }
         };
-        Ok(Self {
+        let mut client = Self {
             ws,
             addr,
             data_dir,
-            token,
+            authenticated: false,
             operator: "cli".into(),
             next_id: SUBSCRIPTION_ID + 1,
-        })
+        };
+        if let Some(token) = token {
+            match timeout(CONNECT_TIMEOUT, client.authenticate(&token)).await {
+                Ok(Ok(())) => client.authenticated = true,
+                Ok(Err(e)) => {
+                    let _ = client.ws.close(None).await;
+                    return Err(e);
+                }
+                Err(_) => {
+                    let _ = client.ws.close(None).await;
+                    return Err(ControlError::UnprovenServer {
+                        addr: addr.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(client)
+    }
+
+    /// The handshake: our nonce out, the server's proof checked before
+    /// anything derived from the token goes out, then our proof.
+    async fn authenticate(&mut self, token: &ControlToken) -> Result<(), ControlError> {
+        let addr = self.addr.to_string();
+        let unproven = move || ControlError::UnprovenServer { addr: addr.clone() };
+        let client_nonce = handshake::nonce()?;
+        let challenge = match self
+            .request(json!({"type": "hello", "nonce": handshake::hex(&client_nonce)}))
+            .await
+        {
+            Ok(answer) => answer,
+            // An error answer, a lost connection, garbage: not our engine.
+            Err(_) => return Err(unproven()),
+        };
+        let server_nonce = challenge
+            .get("nonce")
+            .and_then(Value::as_str)
+            .and_then(handshake::parse_nonce);
+        let proof = challenge.get("proof").and_then(Value::as_str);
+        let (Some(server_nonce), Some(proof), Some("challenge")) = (
+            server_nonce,
+            proof,
+            challenge.get("type").and_then(Value::as_str),
+        ) else {
+            return Err(unproven());
+        };
+        if !handshake::verify_server(token, &client_nonce, &server_nonce, proof) {
+            return Err(unproven());
+        }
+        let ours = handshake::client_proof(token, &server_nonce, &client_nonce);
+        let answer = self.request(json!({"type": "auth", "proof": ours})).await?;
+        match answer.get("type").and_then(Value::as_str) {
+            Some("authenticated") => Ok(()),
+            _ => Err(ControlError::Protocol(
+                "the engine answered the handshake with something other than \"authenticated\""
+                    .into(),
+            )),
+        }
     }
 
     /// Name this front end in the engine's audit trail (default "cli").
@@ -121,9 +194,9 @@ impl ControlClient {
         self.addr
     }
 
-    /// Does this client hold a token (can it send commands)?
+    /// Did the handshake succeed (can this client send commands)?
     pub fn has_token(&self) -> bool {
-        self.token.is_some()
+        self.authenticated
     }
 
     /// The short status object (`mode`, `phase`, `paused`, `cycles`, …).
@@ -167,18 +240,12 @@ impl ControlClient {
         }
     }
 
-    /// Send any message (an extension's) with the token added.
-    pub async fn authorized_request(&mut self, mut message: Value) -> Result<Value, ControlError> {
-        let token = self
-            .token
-            .as_ref()
-            .ok_or_else(|| no_token(&self.data_dir))?;
-        let Value::Object(map) = &mut message else {
-            return Err(ControlError::Protocol(
-                "a request must be a JSON object".into(),
-            ));
-        };
-        map.insert("token".into(), Value::String(token.as_str().to_string()));
+    /// Send a message that needs the token (an extension's) over this
+    /// authenticated connection; the token itself is never added.
+    pub async fn authorized_request(&mut self, message: Value) -> Result<Value, ControlError> {
+        if !self.authenticated {
+            return Err(no_token(&self.data_dir));
+        }
         self.request(message).await
     }
 
@@ -245,7 +312,7 @@ impl ControlClient {
         let mirror = Mirror {
             sink,
             source,
-            token: self.token,
+            authenticated: self.authenticated,
             data_dir: self.data_dir,
             snapshots: snapshots_tx,
             commands: commands_rx,
@@ -266,8 +333,8 @@ impl ControlClient {
 
 /// Build a local [`EngineHandle`] for the engine whose data directory is
 /// `data_dir`: its snapshots arrive over a `subscribe` stream into a local
-/// watch channel, and commands sent on the local channel are forwarded with
-/// the token, their answers returned through each envelope's reply. The task
+/// watch channel, and commands sent on the local channel are forwarded over
+/// the authenticated connection, their answers returned through each envelope's reply. The task
 /// ends with `Ok` when every copy of the handle is dropped, or with the
 /// reason the connection was lost (the handle's snapshot channel then
 /// closes, which a TUI can show as "disconnected").
@@ -351,7 +418,7 @@ fn decode_snapshot(answer: &mut Value) -> Result<Snapshot, ControlError> {
 struct Mirror {
     sink: SplitSink<Ws, Message>,
     source: SplitStream<Ws>,
-    token: Option<ControlToken>,
+    authenticated: bool,
     data_dir: PathBuf,
     snapshots: watch::Sender<Arc<Snapshot>>,
     commands: mpsc::Receiver<CommandEnvelope>,
@@ -399,18 +466,17 @@ impl Mirror {
     }
 
     async fn forward(&mut self, envelope: CommandEnvelope) -> Result<(), ControlError> {
-        let Some(token) = &self.token else {
+        if !self.authenticated {
             let _ = envelope
                 .reply
                 .send(Err(no_token(&self.data_dir).to_string()));
             return Ok(());
-        };
+        }
         let id = self.next_id;
         self.next_id += 1;
         let message = json!({
             "type": "command",
             "id": id,
-            "token": token.as_str(),
             "command": envelope.command,
             "operator": envelope.operator,
         });

@@ -9,7 +9,8 @@
 //! `<data_dir>/control.addr` and removes it on shutdown. Commands need the
 //! token in `<data_dir>/control.token`: 32 random bytes as 64 hex digits,
 //! mode 0600, made once and reused while it stays valid and private. Reading
-//! that file is the proof of being the operator.
+//! that file is the proof of being the operator; the handshake proves it
+//! without sending it.
 //!
 //! Browsers always send an `Origin` header on WebSocket upgrades; the server
 //! refuses any upgrade whose `Origin` is not in
@@ -25,7 +26,26 @@
 //! | `{"type":"status"}` | `{"type":"status","status":{"seq","mode","phase","paused","paused_tokens","approval","now","cycles":{"open","completed","failed"}}}` | no |
 //! | `{"type":"snapshot"}` | `{"type":"snapshot","snapshot":{…}}` once | no |
 //! | `{"type":"subscribe"}` | `{"type":"snapshot",…}` now and after every change, until the client closes or sends `{"type":"unsubscribe"}` (answered `{"type":"unsubscribed"}`). Snapshots that change faster than the client reads are coalesced: the client always gets the latest. | no |
-//! | `{"type":"command","token":"…","command":{"command":"pause"},"operator":"cli"}` | `{"type":"result","ok":true,"message":"…"}` or `"ok":false` with the engine's reason | yes |
+//! | `{"type":"hello","nonce":"<64 hex>"}` | `{"type":"challenge","nonce":"<64 hex>","proof":"<64 hex>"}` | no |
+//! | `{"type":"auth","proof":"<64 hex>"}` | `{"type":"authenticated"}` or `"unauthorized: wrong proof"` | proves it |
+//! | `{"type":"command","command":{"command":"pause"},"operator":"cli"}` | `{"type":"result","ok":true,"message":"…"}` or `"ok":false` with the engine's reason | yes |
+//!
+//! # The token: a handshake, or in the message
+//! `hello`/`auth` is the challenge–response of `handshake.rs`: the server
+//! proves it holds the token before the client sends anything derived from
+//! it, then the client proves it does, and the connection is authenticated
+//! for the rest of its life. [`ControlClient`] and [`attach`] always do this
+//! and never put the token on the wire, so a program listening on a stale
+//! `control.addr` port learns nothing. Clients that cannot (the Stellar
+//! seed's frontend) may instead carry `"token":"…"` in each message that
+//! needs it; a right one authenticates the connection too.
+//!
+//! # Limits
+//! [`ControlLimits`]: connections that have not authenticated have their own
+//! share of the slots, the oldest is evicted (close code 1013) when a newcomer
+//! needs room, and they are closed when idle (1008); the rest of the slots are
+//! kept for authenticated ones. Client messages over the size limit close
+//! that connection (1009). Ledger pages are capped ([`MAX_LEDGER_PAGE`]).
 //!
 //! `command` is an [`crate::engine::Command`] in its JSON form; `operator`
 //! (optional, `[A-Za-z0-9_-]{1,32}`) names the front end in the audit trail as
@@ -33,8 +53,9 @@
 //!
 //! Errors are `{"type":"error","id":…,"error":"…"}`; the connection stays
 //! open. A missing or wrong token gives `"unauthorized: …"` and nothing
-//! reaches the engine. The token is compared in constant time and never
-//! logged or echoed.
+//! reaches the engine. Tokens and proofs are compared in constant time and
+//! never logged or echoed (`logging` holds tungstenite, which logs frames,
+//! at INFO).
 //!
 //! Messages the built-in types do not cover (an unknown `type`, or none at
 //! all, like the Stellar seed's `{"command":"get_supported_assets"}`) are
@@ -42,16 +63,20 @@
 //! answers `unknown message type`.
 
 mod addr;
+mod admission;
 mod client;
 mod extension;
+mod handshake;
 mod ledger;
 mod protocol;
 mod server;
 mod token;
 
+pub use admission::ControlLimits;
+
 pub use client::{ControlClient, attach};
 pub use extension::{Access, ControlExtension, ExtensionReply, Outbox, OutboxClosed};
-pub use ledger::LedgerQueries;
+pub use ledger::{LedgerQueries, MAX_LEDGER_PAGE};
 pub use server::{ControlServer, serve};
 
 use std::fmt;
@@ -77,6 +102,8 @@ pub struct ControlConfig {
     pub allowed_origins: Vec<String>,
     /// Consulted in order for messages the built-in types do not cover.
     pub extensions: Vec<Arc<dyn ControlExtension>>,
+    /// Connection, message and idle limits.
+    pub limits: ControlLimits,
 }
 
 impl ControlConfig {
@@ -86,7 +113,13 @@ impl ControlConfig {
             data_dir: data_dir.into(),
             allowed_origins: Vec::new(),
             extensions: Vec::new(),
+            limits: ControlLimits::default(),
         }
+    }
+
+    pub fn with_limits(mut self, limits: ControlLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     pub fn with_port(mut self, port: u16) -> Self {
@@ -106,6 +139,7 @@ impl fmt::Debug for ControlConfig {
             .field("port", &self.port)
             .field("data_dir", &self.data_dir)
             .field("allowed_origins", &self.allowed_origins)
+            .field("limits", &self.limits)
             .field(
                 "extensions",
                 &self.extensions.iter().map(|e| e.name()).collect::<Vec<_>>(),
@@ -147,6 +181,10 @@ pub enum ControlError {
     },
     #[error("could not generate a control token: the system's random source failed")]
     Random,
+    #[error(
+        "the program listening at {addr} did not prove it holds the token in control.token; nothing was sent to it (a stale control.addr whose port another program took, or a control.token that is not this engine's)"
+    )]
+    UnprovenServer { addr: String },
     #[error("unauthorized: {0}")]
     Unauthorized(String),
     #[error("the engine refused: {0}")]

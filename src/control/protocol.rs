@@ -12,6 +12,10 @@ pub(crate) enum Kind {
     Snapshot,
     Subscribe,
     Unsubscribe,
+    /// The handshake's first step: the client's nonce.
+    Hello,
+    /// The handshake's second step: the client's proof.
+    Auth,
     Command,
     /// Anything else: offered to the extensions, then refused. Holds the
     /// `type` if there was one.
@@ -42,6 +46,8 @@ pub(crate) fn parse(text: &str) -> Result<Incoming, (Option<Value>, String)> {
             "snapshot" => Kind::Snapshot,
             "subscribe" => Kind::Subscribe,
             "unsubscribe" => Kind::Unsubscribe,
+            "hello" => Kind::Hello,
+            "auth" => Kind::Auth,
             "command" => Kind::Command,
             other => Kind::Other(Some(other.to_string())),
         },
@@ -62,18 +68,26 @@ pub(crate) fn error(id: &Option<Value>, message: impl Into<String>) -> Value {
     with_id(json!({"type": "error", "error": message.into()}), id)
 }
 
+/// The server's half of the handshake: its nonce and its proof.
+pub(crate) fn challenge(id: &Option<Value>, nonce: &str, proof: &str) -> Value {
+    with_id(
+        json!({"type": "challenge", "nonce": nonce, "proof": proof}),
+        id,
+    )
+}
+
 pub(crate) fn unknown_type(id: &Option<Value>, kind: &Option<String>) -> Value {
     match kind {
         Some(t) => error(
             id,
             format!(
-                "unknown message type {:?} (expected status, snapshot, subscribe, unsubscribe or command)",
+                "unknown message type {:?} (expected status, snapshot, subscribe, unsubscribe, hello, auth or command)",
                 truncate(t, 64)
             ),
         ),
         None => error(
             id,
-            "unknown message type: the message has no \"type\" (expected status, snapshot, subscribe, unsubscribe or command)",
+            "unknown message type: the message has no \"type\" (expected status, snapshot, subscribe, unsubscribe, hello, auth or command)",
         ),
     }
 }

@@ -1,12 +1,14 @@
 //! The control server: binds loopback, publishes `control.addr`, accepts
-//! WebSocket clients and answers them one message at a time. Nothing here
-//! changes state except by sending a `Command` to the engine, and only after
-//! the token checked out.
+//! WebSocket clients within the limits of [`super::ControlLimits`] and answers them
+//! one message at a time. Nothing here changes state except by sending a
+//! `Command` to the engine, and only after the token checked out (by the
+//! handshake of `handshake.rs`, or a message carrying it).
 
+use super::admission::{Admission, Ticket};
 use super::extension::{Access, ControlExtension, Outbox};
 use super::protocol::{self, Incoming, Kind};
-use super::token::{self, TokenVerifier};
-use super::{ControlConfig, ControlError, addr};
+use super::token::{self, ControlToken, TokenVerifier};
+use super::{ControlConfig, ControlError, addr, handshake};
 use crate::engine::{Command, EngineHandle};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -18,6 +20,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::timeout;
+use tokio::time::{Instant, sleep_until};
+use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{
     Callback, ErrorResponse, Request, Response,
@@ -26,17 +30,11 @@ use tokio_tungstenite::tungstenite::http::{StatusCode, header};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 
-/// A client that opens a socket and says nothing is dropped after this.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The engine answers commands from its loop; longer than this means it is
 /// stuck, and the client should be told rather than left hanging.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
-/// Client messages are small; snapshots go the other way.
-const MAX_CLIENT_MESSAGE: usize = 1 << 20;
 /// Frames queued for one client before senders wait for it.
 const OUTBOX_CAPACITY: usize = 64;
-/// Loopback only, but a runaway script should not exhaust file descriptors.
-const MAX_CONNECTIONS: usize = 64;
 /// How long shutdown waits for connections to say goodbye.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
@@ -80,9 +78,12 @@ impl Drop for ControlServer {
 /// What every connection shares.
 struct Shared {
     engine: EngineHandle,
+    /// For the handshake's proofs; never logged (its `Debug` redacts).
+    token: ControlToken,
     verifier: TokenVerifier,
     extensions: Vec<Arc<dyn ControlExtension>>,
     allowed_origins: Vec<String>,
+    admission: Arc<Admission>,
 }
 
 /// Start the control server on `127.0.0.1:<config.port>`.
@@ -91,10 +92,10 @@ pub async fn serve(
     config: ControlConfig,
 ) -> Result<ControlServer, ControlError> {
     addr::ensure_dir(&config.data_dir)?;
-    let verifier = TokenVerifier::new(&token::load_or_create(&config.data_dir)?)?;
+    let token = token::load_or_create(&config.data_dir)?;
+    let verifier = TokenVerifier::new(&token)?;
 
-    // Loopback is not configurable: the token is the only guard, and it
-    // travels in clear inside the WebSocket.
+    // Loopback is not configurable: the token is the only guard.
     let wanted = SocketAddr::from((Ipv4Addr::LOCALHOST, config.port));
     let listener = TcpListener::bind(wanted)
         .await
@@ -110,9 +111,11 @@ pub async fn serve(
 
     let shared = Arc::new(Shared {
         engine,
+        token,
         verifier,
         extensions: config.extensions,
         allowed_origins: config.allowed_origins,
+        admission: Admission::new(config.limits),
     });
     let (stop, stop_rx) = watch::channel(false);
     let task = tokio::spawn(accept_loop(listener, shared, stop_rx));
@@ -133,13 +136,14 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
             _ = stop.changed() => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    if connections.len() >= MAX_CONNECTIONS {
-                        tracing::warn!(%peer, "control API: too many connections; refusing one");
-                        continue;
+                Ok((stream, peer)) => match shared.admission.admit() {
+                    Ok(ticket) => {
+                        connections.spawn(connection(stream, peer, ticket, shared.clone(), stop.clone()));
                     }
-                    connections.spawn(connection(stream, peer, shared.clone(), stop.clone()));
-                }
+                    Err(full) => {
+                        tracing::warn!(%peer, "control API: refusing a connection: {full}");
+                    }
+                },
                 Err(e) => {
                     // Usually out of file descriptors: back off instead of spinning.
                     tracing::warn!(error = %e, "control API: accept failed");
@@ -182,27 +186,37 @@ impl Callback for OriginCheck {
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
+    mut ticket: Ticket,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let limits = shared.admission.limits().clone();
+    // Incoming frames and messages are bounded; tungstenite refuses an
+    // oversized frame from its header, before reading its payload.
     let config = WebSocketConfig::default()
-        .max_message_size(Some(MAX_CLIENT_MESSAGE))
-        .max_frame_size(Some(MAX_CLIENT_MESSAGE));
+        .max_message_size(Some(limits.max_client_message))
+        .max_frame_size(Some(limits.max_client_message));
     let handshake = tokio_tungstenite::accept_hdr_async_with_config(
         stream,
         OriginCheck(shared.allowed_origins.clone()),
         Some(config),
     );
-    let ws = match timeout(HANDSHAKE_TIMEOUT, handshake).await {
-        Ok(Ok(ws)) => ws,
-        Ok(Err(e)) => {
-            tracing::debug!(%peer, error = %e, "control API: handshake refused or failed");
+    let ws = tokio::select! {
+        _ = ticket.evicted() => {
+            tracing::debug!(%peer, "control API: evicted before its handshake");
             return;
         }
-        Err(_) => {
-            tracing::debug!(%peer, "control API: handshake timed out");
-            return;
-        }
+        handshake = timeout(limits.handshake_timeout, handshake) => match handshake {
+            Ok(Ok(ws)) => ws,
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, error = %e, "control API: handshake refused or failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "control API: handshake timed out");
+                return;
+            }
+        },
     };
     tracing::debug!(%peer, "control API: client connected");
     let (mut sink, mut source) = ws.split();
@@ -225,19 +239,59 @@ async fn connection(
         peer,
         out: out.clone(),
         subscription: None,
+        ticket,
+        authenticated: false,
+        challenge: None,
     };
+    let close = |code: CloseCode, reason: String| {
+        Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        }))
+    };
+    // Idle unauthenticated clients are pinged halfway, closed at the end.
+    let mut last_heard = Instant::now();
+    let mut pinged = false;
     loop {
+        let idle_deadline = if pinged {
+            last_heard + limits.idle_timeout
+        } else {
+            last_heard + limits.idle_timeout / 2
+        };
         let frame = tokio::select! {
             _ = stop.changed() => {
-                let goodbye = CloseFrame {
-                    code: CloseCode::Away,
-                    reason: "the engine is shutting down".into(),
-                };
-                let _ = out.send(Message::Close(Some(goodbye))).await;
+                give_up_after_grace(&out, close(CloseCode::Away, "the engine is shutting down".into())).await;
                 break;
+            }
+            _ = session.ticket.evicted() => {
+                tracing::debug!(%peer, "control API: evicted an unauthenticated connection to make room");
+                give_up_after_grace(&out, close(
+                    CloseCode::Again,
+                    "too many unauthenticated connections: the oldest was closed to make room".into(),
+                )).await;
+                break;
+            }
+            _ = sleep_until(idle_deadline), if !session.authenticated => {
+                if pinged {
+                    tracing::debug!(%peer, "control API: closing an idle unauthenticated connection");
+                    give_up_after_grace(&out, close(
+                        CloseCode::Policy,
+                        format!(
+                            "idle for {} s without authenticating",
+                            limits.idle_timeout.as_secs_f64()
+                        ),
+                    )).await;
+                    break;
+                }
+                pinged = true;
+                // A client whose queue is full is behind anyway: no ping.
+                let _ = out.try_send(Message::Ping(Default::default()));
+                continue;
             }
             frame = source.next() => frame,
         };
+        last_heard = Instant::now();
+        pinged = false;
         let answer = match frame {
             Some(Ok(Message::Text(text))) => session.handle_text(text.as_str()).await,
             Some(Ok(Message::Binary(_))) => Some(protocol::error(
@@ -245,17 +299,34 @@ async fn connection(
                 "binary frames are not supported: send JSON as text",
             )),
             Some(Ok(Message::Close(_))) | None => break,
+            Some(Err(WsError::Capacity(e))) => {
+                tracing::debug!(%peer, error = %e, "control API: a client message over the limit");
+                let too_big = format!(
+                    "message too big: a client message may be at most {} bytes",
+                    limits.max_client_message
+                );
+                give_up_after_grace(&out, close(CloseCode::Size, too_big)).await;
+                break;
+            }
             Some(Err(e)) => {
                 tracing::debug!(%peer, error = %e, "control API: read failed");
                 break;
             }
-            // Pings are answered by tungstenite itself.
+            // Pings are answered by tungstenite itself; pongs only count as
+            // signs of life.
             Some(Ok(_)) => None,
         };
-        if let Some(answer) = answer
-            && out.send(Message::text(answer.to_string())).await.is_err()
-        {
-            break;
+        // A client that asks and never reads fills its queue; while we wait
+        // for room it can still be evicted, and the engine can still stop.
+        if let Some(answer) = answer {
+            let queued = tokio::select! {
+                queued = out.send(Message::text(answer.to_string())) => queued.is_ok(),
+                _ = session.ticket.evicted() => false,
+                _ = stop.changed() => false,
+            };
+            if !queued {
+                break;
+            }
         }
     }
     session.unsubscribe();
@@ -270,12 +341,24 @@ async fn connection(
     tracing::debug!(%peer, "control API: client disconnected");
 }
 
+/// Queue a last frame (a close), unless the client is too far behind to
+/// take it soon: then the connection just ends.
+async fn give_up_after_grace(out: &mpsc::Sender<Message>, last: Message) {
+    let _ = timeout(SHUTDOWN_GRACE, out.send(last)).await;
+}
+
 /// One client's state between messages.
 struct Session {
     shared: Arc<Shared>,
     peer: SocketAddr,
     out: mpsc::Sender<Message>,
     subscription: Option<JoinHandle<()>>,
+    /// This connection's slot.
+    ticket: Ticket,
+    /// The client proved the token (handshake or a message carrying it).
+    authenticated: bool,
+    /// The nonces of the last `hello` (client's, server's), until `auth`.
+    challenge: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Session {
@@ -302,10 +385,67 @@ impl Session {
                     &message.id,
                 ))
             }
+            Kind::Hello => Some(self.hello(&message)),
+            Kind::Auth => Some(self.auth(&message)),
             Kind::Command => Some(self.command(message).await),
             Kind::Other(ref kind) => {
                 let kind = kind.clone();
                 self.extension(message, kind).await
+            }
+        }
+    }
+
+    /// Prove we hold the token, over the client's nonce and a fresh one.
+    fn hello(&mut self, message: &Incoming) -> Value {
+        let id = &message.id;
+        let Some(client) = message
+            .body
+            .get("nonce")
+            .and_then(Value::as_str)
+            .and_then(handshake::parse_nonce)
+        else {
+            return protocol::error(
+                id,
+                format!(
+                    "a hello needs a \"nonce\": {} random bytes in hex",
+                    handshake::NONCE_BYTES
+                ),
+            );
+        };
+        let server = match handshake::nonce() {
+            Ok(n) => n.to_vec(),
+            Err(e) => return protocol::error(id, e.to_string()),
+        };
+        let proof = handshake::server_proof(&self.shared.token, &client, &server);
+        let answer = protocol::challenge(id, &handshake::hex(&server), &proof);
+        self.challenge = Some((client, server));
+        answer
+    }
+
+    /// Check the client's proof over the last challenge (one try each).
+    fn auth(&mut self, message: &Incoming) -> Value {
+        let id = &message.id;
+        let Some((client, server)) = self.challenge.take() else {
+            return protocol::error(id, "unauthorized: send a hello first, then auth");
+        };
+        let proof = message.body.get("proof").and_then(Value::as_str);
+        match proof {
+            Some(p) if handshake::verify_client(&self.shared.token, &server, &client, p) => {
+                self.promote();
+                protocol::with_id(json!({"type": "authenticated"}), id)
+            }
+            _ => {
+                tracing::warn!(peer = %self.peer, "control API: refused a handshake with a wrong proof");
+                protocol::error(id, "unauthorized: wrong proof")
+            }
+        }
+    }
+
+    fn promote(&mut self) {
+        if !self.authenticated {
+            self.authenticated = true;
+            if !self.ticket.promote() {
+                tracing::debug!(peer = %self.peer, "control API: authenticated after being evicted");
             }
         }
     }
@@ -338,15 +478,23 @@ impl Session {
         }
     }
 
-    /// `Ok` when the message carries the right token. The reason never
-    /// repeats what was presented.
-    fn authorize(&self, token: Option<&Value>) -> Result<(), String> {
+    /// `Ok` when the connection has authenticated or the message carries
+    /// the right token (clients that do not do the handshake, like the
+    /// Stellar seed's frontend); the latter authenticates the connection
+    /// too. The reason never repeats what was presented.
+    fn authorize(&mut self, token: Option<&Value>) -> Result<(), String> {
+        if self.authenticated {
+            return Ok(());
+        }
         match token {
             None | Some(Value::Null) => Err(
-                "unauthorized: this message needs the control token (\"token\", from control.token in the data directory)"
+                "unauthorized: this message needs the control token (do the hello/auth handshake, or put \"token\" from control.token in the data directory in the message)"
                     .into(),
             ),
-            Some(Value::String(t)) if self.shared.verifier.verify(t) => Ok(()),
+            Some(Value::String(t)) if self.shared.verifier.verify(t) => {
+                self.promote();
+                Ok(())
+            }
             Some(_) => {
                 tracing::warn!(peer = %self.peer, "control API: refused a message with a wrong token");
                 Err("unauthorized: wrong token".into())
@@ -354,7 +502,7 @@ impl Session {
         }
     }
 
-    async fn command(&self, message: Incoming) -> Value {
+    async fn command(&mut self, message: Incoming) -> Value {
         let id = &message.id;
         // The token first: an unauthorized client learns nothing else.
         if let Err(reason) = self.authorize(message.body.get("token")) {
@@ -385,7 +533,7 @@ impl Session {
     }
 
     /// Offer the message to the extensions; the first that claims it answers.
-    async fn extension(&self, mut message: Incoming, kind: Option<String>) -> Option<Value> {
+    async fn extension(&mut self, mut message: Incoming, kind: Option<String>) -> Option<Value> {
         let token = message.body.remove("token");
         let body = Value::Object(std::mem::take(&mut message.body));
         let claimed = self

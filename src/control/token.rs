@@ -32,7 +32,7 @@ impl ControlToken {
         Ok(Self(bytes.iter().map(|b| format!("{b:02x}")).collect()))
     }
 
-    fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         let t = text.trim();
         (t.len() == TOKEN_HEX_LEN && t.bytes().all(|b| b.is_ascii_hexdigit()))
             .then(|| Self(t.to_ascii_lowercase()))

@@ -232,6 +232,13 @@ impl<V: LoopVenue> Engine<V> {
                 });
             }
         }
+        // Venue details quote library errors, and those may quote an RPC
+        // URL with its API key: the snapshot goes to every front end.
+        for venue in &mut snapshot.venues {
+            if venue.detail.contains("://") {
+                venue.detail = crate::redact::urls_in(&venue.detail);
+            }
+        }
         snapshot
     }
 

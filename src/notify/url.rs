@@ -1,5 +1,6 @@
 //! The webhook URL as a secret: Slack and Discord put the credential in the
-//! path, so the URL is only ever shown as `scheme://host/<redacted>`.
+//! path, so the URL is only ever shown as `scheme://host/<redacted>` (by
+//! [`crate::redact`], which shows every URL the same way).
 
 use super::WebhookError;
 use std::fmt;
@@ -67,7 +68,7 @@ impl fmt::Debug for WebhookUrl {
 
 impl fmt::Display for WebhookUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}/<redacted>", self.0.scheme(), self.host())
+        f.write_str(&crate::redact::parsed(&self.0))
     }
 }
 

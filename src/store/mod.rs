@@ -307,6 +307,30 @@ impl Reader {
         }
         Ok(out)
     }
+
+    /// At most `limit` ledger lines from `from` on that `keep` accepts, and
+    /// the `seq` to continue from when there may be more. Memory stays
+    /// bounded by `limit` however long the ledger is.
+    pub fn ledger_page(
+        &self,
+        from: u64,
+        limit: usize,
+        mut keep: impl FnMut(&LedgerEntry) -> bool,
+    ) -> Result<(Vec<LedgerEntry>, Option<u64>), StoreError> {
+        let table = self.txn.open_table(LEDGER).map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in table.range(from..).map_err(db_err)? {
+            let (k, v) = row.map_err(db_err)?;
+            if out.len() >= limit {
+                return Ok((out, Some(k.value())));
+            }
+            let entry: LedgerEntry = decode("ledger", k.value(), v.value())?;
+            if keep(&entry) {
+                out.push(entry);
+            }
+        }
+        Ok((out, None))
+    }
 }
 
 /// The inside of one write transaction.

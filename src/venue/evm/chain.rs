@@ -5,6 +5,7 @@
 
 use crate::config::EvmChainConfig;
 use crate::model::Chain;
+use crate::redact;
 use crate::venue::VenueError;
 use alloy::eips::BlockNumberOrTag;
 use alloy::network::TransactionBuilder;
@@ -16,7 +17,8 @@ use alloy::transports::{RpcError, TransportErrorKind};
 use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
-/// Start-up errors of the EVM adapters: each says what to fix.
+/// Start-up errors of the EVM adapters: each says what to fix. URLs in them
+/// are redacted (RPC URLs often carry an API key).
 #[derive(Debug, thiserror::Error)]
 pub enum EvmError {
     #[error(
@@ -44,7 +46,8 @@ pub enum EvmError {
 }
 
 /// Where a chain is reached, and what the config calls it (for errors).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Its `Debug` redacts the URLs.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Endpoint {
     /// "Hemi", "Ethereum", or the hedge's orderbook chain.
     pub name: String,
@@ -53,6 +56,18 @@ pub struct Endpoint {
     pub chain_id: u64,
     pub rpc_url: String,
     pub ws_url: Option<String>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("name", &self.name)
+            .field("chain_id_key", &self.chain_id_key)
+            .field("chain_id", &self.chain_id)
+            .field("rpc_url", &redact::url(&self.rpc_url))
+            .field("ws_url", &self.ws_url.as_deref().map(redact::url))
+            .finish()
+    }
 }
 
 impl Endpoint {
@@ -72,6 +87,8 @@ pub struct ChainClient {
     /// The chain's name in logs, errors and venue health.
     pub name: String,
     pub chain_id: u64,
+    /// The RPC URL as it may be shown (see [`crate::redact`]); the real one
+    /// lives only inside the provider.
     pub url: String,
     http: DynProvider,
     ws: Option<DynProvider>,
@@ -83,6 +100,12 @@ fn key(chain: Chain) -> &'static str {
         Chain::Hemi => "hemi",
         Chain::Ethereum => "ethereum",
     }
+}
+
+/// An RPC error as text that may be shown: the transport quotes the URL it
+/// failed on (reqwest: "error sending request for url (…)"), key and all.
+pub fn describe(e: &RpcError<TransportErrorKind>) -> String {
+    redact::urls_in(&e.to_string())
 }
 
 /// A revert's reason from an RPC error, when it is one.
@@ -112,8 +135,8 @@ impl ChainClient {
     pub async fn connect_to(cfg: &Endpoint, timeout: Duration) -> Result<ChainClient, EvmError> {
         let unreachable = |reason: String| EvmError::Unreachable {
             chain: cfg.name.clone(),
-            url: cfg.rpc_url.clone(),
-            reason,
+            url: redact::url(&cfg.rpc_url),
+            reason: redact::urls_in(&reason),
         };
         // alloy shares the crate's reqwest, built without a TLS provider.
         crate::notify::ensure_crypto_provider();
@@ -128,11 +151,11 @@ impl ChainClient {
         let found = tokio::time::timeout(timeout, http.get_chain_id().into_future())
             .await
             .map_err(|_| unreachable(format!("no answer within {timeout:?}")))?
-            .map_err(|e| unreachable(e.to_string()))?;
+            .map_err(|e| unreachable(describe(&e)))?;
         let wrong = |url: &str, found: u64| EvmError::WrongChain {
             chain: cfg.name.clone(),
             key: cfg.chain_id_key.clone(),
-            url: url.to_string(),
+            url: redact::url(url),
             expected: cfg.chain_id,
             found,
         };
@@ -142,18 +165,19 @@ impl ChainClient {
         let ws = match &cfg.ws_url {
             None => None,
             Some(ws_url) => {
+                let shown = redact::url(ws_url);
                 let connect = ProviderBuilder::new()
                     .disable_recommended_fillers()
                     .connect_ws(WsConnect::new(ws_url.clone()));
                 let p = tokio::time::timeout(timeout, connect)
                     .await
-                    .map_err(|_| unreachable(format!("{ws_url}: no answer within {timeout:?}")))?
-                    .map_err(|e| unreachable(format!("{ws_url}: {e}")))?
+                    .map_err(|_| unreachable(format!("{shown}: no answer within {timeout:?}")))?
+                    .map_err(|e| unreachable(format!("{shown}: {e}")))?
                     .erased();
                 let found = tokio::time::timeout(timeout, p.get_chain_id().into_future())
                     .await
-                    .map_err(|_| unreachable(format!("{ws_url}: no answer")))?
-                    .map_err(|e| unreachable(format!("{ws_url}: {e}")))?;
+                    .map_err(|_| unreachable(format!("{shown}: no answer")))?
+                    .map_err(|e| unreachable(format!("{shown}: {e}")))?;
                 if found != cfg.chain_id {
                     return Err(wrong(ws_url, found));
                 }
@@ -163,7 +187,7 @@ impl ChainClient {
         Ok(ChainClient {
             name: cfg.name.clone(),
             chain_id: found,
-            url: cfg.rpc_url.clone(),
+            url: redact::url(&cfg.rpc_url),
             http,
             ws,
             timeout,
@@ -202,7 +226,7 @@ impl ChainClient {
     ) -> Result<T, VenueError> {
         self.timed(what, call)
             .await?
-            .map_err(|e| VenueError::Transient(format!("{} {what}: {e}", self.name)))
+            .map_err(|e| VenueError::Transient(format!("{} {what}: {}", self.name, describe(&e))))
     }
 
     /// `eth_call` from `from` (latest block); a revert is `Rejected`.
@@ -225,8 +249,9 @@ impl ChainClient {
             Err(e) => match revert_reason(&e) {
                 Some(reason) => Err(VenueError::Rejected(reason)),
                 None => Err(VenueError::Transient(format!(
-                    "{} eth_call: {e}",
-                    self.name
+                    "{} eth_call: {}",
+                    self.name,
+                    describe(&e)
                 ))),
             },
         }
@@ -270,8 +295,9 @@ impl ChainClient {
                     format!("{}: insufficient funds for gas and value", self.name),
                 )),
                 None => Err(VenueError::Transient(format!(
-                    "{} eth_estimateGas: {e}",
-                    self.name
+                    "{} eth_estimateGas: {}",
+                    self.name,
+                    describe(&e)
                 ))),
             },
         }

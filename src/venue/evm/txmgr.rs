@@ -354,7 +354,8 @@ impl TxManager {
             Ok(()) => Ok(()),
             Err(_) if accepted => Ok(()),
             Err(e) => {
-                let reason = e.to_string();
+                // The node's answer, without the RPC URL the transport quotes.
+                let reason = super::chain::describe(&e);
                 tracing::warn!(tx = %rec.label(), hash = %rec.attempts[i].hash, %reason, "broadcast not accepted");
                 Err(reason)
             }

@@ -18,8 +18,9 @@ use futures_util::future::BoxFuture;
 use std::time::Duration;
 use stellar_xdr as xdr;
 
-/// Where the network is.
-#[derive(Debug, Clone)]
+/// Where the network is. Its `Debug` redacts the URLs (providers put API
+/// keys in them).
+#[derive(Clone)]
 pub struct Endpoints {
     pub horizon_url: String,
     pub rpc_url: String,
@@ -27,6 +28,20 @@ pub struct Endpoints {
     pub detector: ContractKey,
     pub reflector: ContractKey,
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for Endpoints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::redact::url;
+        f.debug_struct("Endpoints")
+            .field("horizon_url", &url(&self.horizon_url))
+            .field("rpc_url", &url(&self.rpc_url))
+            .field("friendbot_url", &self.friendbot_url.as_deref().map(url))
+            .field("detector", &self.detector)
+            .field("reflector", &self.reflector)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 pub struct NetworkVenue {
