@@ -634,6 +634,12 @@ impl Config {
             if let Some(v) = r.duration(t, "stellar_arb", "scan_interval")? {
                 s.scan_interval_ms = v;
             }
+            if let Some(v) = r.duration(t, "stellar_arb", "oracle_max_age")? {
+                if v < 1_000 {
+                    return Err(r.invalid("stellar_arb.oracle_max_age", "must be at least 1s"));
+                }
+                s.oracle_max_age_secs = v / 1_000;
+            }
             if let Some(v) = r.boolean(t, "stellar_arb", "autostart")? {
                 s.autostart = v;
             }
