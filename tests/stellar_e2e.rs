@@ -1550,3 +1550,169 @@ async fn paused_mid_pass_the_cycle_is_not_sent() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_lost_friendbot_answer_is_settled_by_looking_at_the_account() {
+    use support::stellar_fake::{Fault, Rule};
+    let fake = StellarFake::start(world()).await;
+    // Friendbot creates the account, then the reply is lost.
+    fake.fault(Rule::new("/friendbot", Fault::ActThenDrop, 1));
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
+    let shared = StellarShared::new(venue, true);
+    let mut keeper = StellarArbKeeper::new(config(), shared, &master())
+        .with_polling(5, Duration::from_millis(5));
+    let h = Harness::new();
+    keeper.recover(&h.cx(1)).await.expect("recover");
+    keeper.tick(&h.cx(2)).await.expect("tick");
+    let open = kstore::intents(&h.store.read().expect("read")).expect("open");
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].kind, "friendbot");
+    let listed = listed_intents(&keeper);
+    assert!(
+        listed
+            .iter()
+            .any(|i| i.state == arbkeep::engine::IntentState::OutcomeUnknown
+                && i.what.contains("Friendbot")),
+        "{listed:?}"
+    );
+    // Looking finds the account: funded, and the keeper goes on to trade.
+    keeper.tick(&h.cx(3)).await.expect("tick");
+    keeper.tick(&h.cx(4)).await.expect("tick");
+    let read = h.store.read().expect("read");
+    assert!(kstore::intents(&read).expect("open").is_empty());
+    let results = kstore::results(&read).expect("results");
+    assert!(
+        results
+            .iter()
+            .any(|e| e.kind == "friendbot" && e.result.starts_with("funded (seen")),
+        "{results:?}"
+    );
+    drop(read);
+    assert_eq!(fake.applied_cycles().len(), 1);
+    assert_books_match(&fake, &h, &keeper, "friendbot");
+}
+
+#[tokio::test]
+async fn a_create_account_answered_503_after_applying_is_booked_once_on_both_sides() {
+    use support::stellar_fake::{Fault, Rule};
+    let fake = StellarFake::start(public_world(2_000 * ONE)).await;
+    // The first send is the master's CreateAccount.
+    fake.fault(Rule::new(
+        "sendTransaction",
+        Fault::Status {
+            status: 503,
+            after: true,
+            retry_after: None,
+        },
+        1,
+    ));
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(public_endpoints(&fake)).expect("venue"));
+    let shared = StellarShared::new(venue, true);
+    let mut keeper = StellarArbKeeper::new(public_config(), shared, &master())
+        .with_polling(5, Duration::from_millis(5));
+    let h = Harness::new();
+    keeper.recover(&h.cx(1)).await.expect("recover");
+    keeper.tick(&h.cx(2)).await.expect("tick");
+    let open = kstore::intents(&h.store.read().expect("read")).expect("open");
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].kind, "create_account");
+    for now in 3..7 {
+        keeper.tick(&h.cx(now)).await.expect("tick");
+    }
+    let read = h.store.read().expect("read");
+    assert!(kstore::intents(&read).expect("open").is_empty());
+    let results = kstore::results(&read).expect("results");
+    let created: Vec<_> = results
+        .iter()
+        .filter(|e| e.kind == "create_account")
+        .collect();
+    assert_eq!(created.len(), 2, "{results:?}");
+    assert!(created.iter().all(|e| e.result == "tx_success"));
+    let lines = kstore::ledger(&read).expect("ledger");
+    let booked = |id: &AccountKey| -> i64 {
+        lines
+            .iter()
+            .filter(|l| l.account == id.to_string())
+            .map(|l| l.delta)
+            .sum()
+    };
+    let xlm = |id: &AccountKey| {
+        fake.with(|l| l.accounts.get(id).map(|a| a.xlm))
+            .expect("account")
+    };
+    assert_eq!(
+        xlm(&master().public()) - 2_000 * ONE,
+        booked(&master().public())
+    );
+    assert_eq!(xlm(&master().public()), 2_000 * ONE - 2 * (500 * ONE + 100));
+    for id in keeper.account_ids() {
+        let id = AccountKey::parse(&id).expect("id");
+        assert_eq!(xlm(&id), booked(&id), "account {id}");
+    }
+    let subs = fake.submissions();
+    for ((account, seq), hashes) in &subs.by_seq {
+        assert_eq!(hashes.len(), 1, "{account} {seq}: {hashes:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_horizon_submission_answered_502_after_applying_is_an_unknown_outcome() {
+    use support::stellar_fake::{Fault, Rule};
+    let fake = StellarFake::start(world()).await;
+    let kp = Keypair::from_seed([0x46; 32]);
+    fake.with(|l| l.friendbot(kp.public()));
+    let horizon = HorizonClient::new(&fake.horizon_url(), Duration::from_secs(5)).expect("h");
+    let seq = horizon
+        .account(kp.public())
+        .await
+        .expect("account")
+        .expect("exists")
+        .sequence;
+    let t = tx::change_trust(
+        Header {
+            source: kp.public(),
+            seq: seq + 1,
+            fee: 100,
+            max_time: 0,
+        },
+        &aqua(),
+        tx::TRUST_LIMIT,
+    )
+    .expect("tx");
+    let signed = tx::sign(
+        t,
+        &kp,
+        &arbkeep::venue::stellar::network_id(TESTNET_PASSPHRASE),
+    )
+    .expect("sign");
+    for fault in [
+        Fault::Status {
+            status: 502,
+            after: true,
+            retry_after: None,
+        },
+        Fault::Malformed,
+        Fault::Truncated,
+    ] {
+        fake.fault(Rule::new("/transactions", fault.clone(), 1));
+        let e = horizon
+            .submit(&signed.envelope)
+            .await
+            .expect_err("no answer");
+        assert!(
+            matches!(VenueError::from(e), VenueError::Unknown(_)),
+            "{fault:?}"
+        );
+    }
+    // It applied the first time; the same envelope returns its result.
+    assert!(
+        horizon
+            .submit(&signed.envelope)
+            .await
+            .expect("again")
+            .outcome
+            .succeeded()
+    );
+}
