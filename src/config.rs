@@ -1410,6 +1410,20 @@ mod tests {
     }
 
     #[test]
+    fn stellar_oracle_max_age_defaults_to_ten_minutes_and_is_a_duration() {
+        assert_eq!(parse("").unwrap().stellar_arb.oracle_max_age_secs, 600);
+        let c = parse("[stellar_arb]\noracle_max_age = \"3m\"\n").unwrap();
+        assert_eq!(c.stellar_arb.oracle_max_age_secs, 180);
+        for bad in ["\"500ms\"", "\"soon\"", "5"] {
+            let e = parse(&format!("[stellar_arb]\noracle_max_age = {bad}\n")).unwrap_err();
+            assert!(
+                e.to_string().contains("stellar_arb.oracle_max_age"),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
     fn stellar_account_starting_xlm_is_exact_and_at_least_the_minimum_balance() {
         assert_eq!(
             parse("").unwrap().stellar_arb.account_starting_xlm,

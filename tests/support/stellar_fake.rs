@@ -413,10 +413,11 @@ async fn serve(
         let mut l = ledger.lock().expect("ledger");
         route(&mut l, &method, path, &q, &body)
     };
-    if call == "getLatestLedger" && lag > 0 {
-        if let Some(seq) = answer.pointer_mut("/result/sequence") {
-            *seq = json!(seq.as_u64().unwrap_or(0).saturating_sub(u64::from(lag)));
-        }
+    if call == "getLatestLedger"
+        && lag > 0
+        && let Some(seq) = answer.pointer_mut("/result/sequence")
+    {
+        *seq = json!(seq.as_u64().unwrap_or(0).saturating_sub(u64::from(lag)));
     }
     let text = answer.to_string();
     match fault {

@@ -143,8 +143,6 @@ impl StellarArbKeeper {
         self.funding_failure = Some(message);
     }
 
-    /// Build (with a fresh sequence), sign, commit the intent, send, and
-
     /// Friendbot funding, with an intent like any send: committed before
     /// the call; a definite refusal settles it; anything else leaves it
     /// open (OUTCOME UNKNOWN) until the account is looked at.
