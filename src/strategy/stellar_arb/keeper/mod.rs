@@ -300,6 +300,7 @@ impl Keeper for StellarArbKeeper {
             let past = kstore::results(&cx.store.read()?)?;
             self.view.executions = past
                 .iter()
+                .filter(|e| e.kind != recovery::FRIENDBOT)
                 .rev()
                 .take(SHOWN)
                 .map(|e| ExecutionRow {

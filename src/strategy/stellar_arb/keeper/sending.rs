@@ -320,6 +320,11 @@ impl StellarArbKeeper {
             ),
             _ => {}
         }
+        if intent.kind == super::recovery::FRIENDBOT {
+            // Funding is not an execution: logged, not listed or streamed.
+            self.log(format!("{}: {result}", intent.label));
+            return Ok(e);
+        }
         self.shared.publish(json!({"result": {
             "hash": e.hash, "account": e.account, "path": e.label, "send": e.send,
             "delta": e.delta, "result": e.result, "ledger": e.ledger}}));
