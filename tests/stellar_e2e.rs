@@ -1108,6 +1108,10 @@ async fn seeded_faults_on_every_call_never_double_send_and_the_books_match() {
             // settles).
             let open = kstore::intents(&h.store.read().expect("read")).expect("open");
             assert_eq!(listed_intents(&keeper).len(), open.len(), "{what}");
+            assert!(
+                open.len() <= 1,
+                "{what}: nothing new while one is open: {open:?}"
+            );
             if open.is_empty() {
                 assert_books_match(&fake, &h, &keeper, &what);
             }
@@ -1715,4 +1719,82 @@ async fn a_horizon_submission_answered_502_after_applying_is_an_unknown_outcome(
             .outcome
             .succeeded()
     );
+}
+
+#[tokio::test]
+async fn operator_evidence_is_checked_and_a_drop_of_a_send_that_applied_is_refused() {
+    use support::stellar_fake::{Fault, Rule};
+    let fake = StellarFake::start(world()).await;
+    fake.fault(Rule::cycle_send(Fault::ActThenDrop));
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
+    let shared = StellarShared::new(venue, true);
+    let mut keeper = StellarArbKeeper::new(config(), shared, &master())
+        .with_polling(2, Duration::from_millis(5));
+    let h = Harness::new();
+    keeper.recover(&h.cx(1)).await.expect("recover");
+    keeper.tick(&h.cx(2)).await.expect("tick");
+    // The cycle applied, its answer lost, and the node's listing lags far
+    // behind.
+    let cycle = fake.applied_cycles();
+    assert_eq!(cycle.len(), 1);
+    fake.with(|l| {
+        if let Some(t) = l.txs.get_mut(&cycle[0]) {
+            t.hidden_polls = 1_000;
+        }
+    });
+    let listed = listed_intents(&keeper);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let id = listed[0].id.clone();
+    let hash = kstore::intents(&h.store.read().expect("read")).expect("o")[0]
+        .hash
+        .clone();
+    let resolve = |resolution, evidence: Option<&str>| arbkeep::engine::Command::Resolve {
+        id: id.clone(),
+        resolution,
+        reason: "checked on stellar.expert".into(),
+        evidence: evidence.map(String::from),
+    };
+    // Evidence naming another transaction is refused.
+    let wrong = resolve(arbkeep::engine::Resolution::Settle, Some(&"ab".repeat(32)));
+    let r = keeper.command(&wrong, &h.cx(3)).expect("ours").await;
+    assert!(r.is_err_and(|e| e.contains("not this send")));
+    // The right hash, but getTransaction cannot confirm it yet: nothing is
+    // booked on the operator's word alone.
+    let unconfirmed = resolve(arbkeep::engine::Resolution::Settle, Some(&hash));
+    let r = keeper.command(&unconfirmed, &h.cx(3)).expect("ours").await;
+    assert!(r.is_err_and(|e| e.contains("cannot be checked")));
+    assert_eq!(
+        kstore::intents(&h.store.read().expect("read"))
+            .expect("o")
+            .len(),
+        1
+    );
+    // A drop of a send that applied would lose its money: once the listing
+    // catches up, drop is refused and the result is booked instead.
+    for t in fake.with(|l| l.txs.keys().cloned().collect::<Vec<_>>()) {
+        fake.with(|l| {
+            if let Some(x) = l.txs.get_mut(&t) {
+                x.hidden_polls = 0;
+            }
+        });
+    }
+    let drop_cmd = resolve(arbkeep::engine::Resolution::Drop, None);
+    let r = keeper.command(&drop_cmd, &h.cx(4)).expect("ours").await;
+    assert!(
+        r.is_err_and(|e| e.contains("not dropped")),
+        "applied: not dropped"
+    );
+    let read = h.store.read().expect("read");
+    assert!(kstore::intents(&read).expect("open").is_empty());
+    let results = kstore::results(&read).expect("results");
+    let it = results.iter().find(|e| e.hash == hash).expect("booked");
+    assert_eq!(it.result, "tx_success");
+    assert_eq!(kstore::resolutions(&read).expect("r").len(), 3);
+    drop(read);
+    assert_books_match(&fake, &h, &keeper, "settled by the operator's look");
+    // And a settle by evidence of a send no longer open is refused.
+    let again = resolve(arbkeep::engine::Resolution::Settle, Some(&hash));
+    let r = keeper.command(&again, &h.cx(5)).expect("ours").await;
+    assert!(r.is_err_and(|e| e.contains("no open Stellar send")));
 }

@@ -52,10 +52,16 @@ impl StellarArbKeeper {
                     dest_min: 0,
                     dest: None,
                 };
-                let done = self
+                let Some(done) = self
                     .submit(cx, &key, purpose, |h| tx::change_trust(h, &asset, limit))
-                    .await?;
-                if done.is_none_or(|e| e.result != "tx_success") {
+                    .await?
+                else {
+                    // Open (not settled yet) or paused: nothing more leaves
+                    // until it is settled, on any account.
+                    self.ready = false;
+                    return Ok(());
+                };
+                if done.result != "tx_success" {
                     complete = false;
                     break;
                 }
