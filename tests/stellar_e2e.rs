@@ -2,7 +2,14 @@
 //! Friendbot: accounts funded, trustlines set, a cycle detected and executed
 //! with the balance change equal to the keeper's Stellar ledger; a book that
 //! moves between detection and execution fails with op_under_dest_min and
-//! costs only the fee; and the clients' calls against the fakes.
+//! costs only the fee; and the clients' calls against the fakes. Hostile
+//! peers: every fault on the send path (drop before or after acting, 5xx,
+//! 429, malformed, truncated, silent) and seeded faults on every call leave
+//! the send OUTCOME UNKNOWN on screen and settle it once, by looking, with
+//! no second envelope and the books equal to the ledger; bad books, oversized
+//! answers and stale oracle prices are refused; a Stellar failure during
+//! recovery degrades the keeper instead of stopping the engine; the operator
+//! resolves open sends (`Command::Resolve`).
 
 mod support;
 

@@ -5,6 +5,8 @@
 //! API answering on the control port; then SIGKILL and a restart that finds
 //! nothing to redo and sends nothing twice. And a kill while a cycle is
 //! applied but not yet confirmed: the restart settles it once, by looking.
+//! And a cycle whose answer is lost (a 502 after the fake applied it) while
+//! the node's listing lags: OUTCOME UNKNOWN in the snapshot, then booked once.
 //! The secret never reaches a log.
 
 mod support;
