@@ -634,6 +634,12 @@ impl Config {
             if let Some(v) = r.duration(t, "stellar_arb", "scan_interval")? {
                 s.scan_interval_ms = v;
             }
+            if let Some(v) = r.duration(t, "stellar_arb", "oracle_max_age")? {
+                if v < 1_000 {
+                    return Err(r.invalid("stellar_arb.oracle_max_age", "must be at least 1s"));
+                }
+                s.oracle_max_age_secs = v / 1_000;
+            }
             if let Some(v) = r.boolean(t, "stellar_arb", "autostart")? {
                 s.autostart = v;
             }
@@ -1401,6 +1407,20 @@ mod tests {
         assert!(e.to_string().contains("stellar_arb.friendbot_url"), "{e}");
         let e = parse("[stellar_arb]\nfriendbot_url = \"ftp://x\"\n").unwrap_err();
         assert!(e.to_string().contains("stellar_arb.friendbot_url"), "{e}");
+    }
+
+    #[test]
+    fn stellar_oracle_max_age_defaults_to_ten_minutes_and_is_a_duration() {
+        assert_eq!(parse("").unwrap().stellar_arb.oracle_max_age_secs, 600);
+        let c = parse("[stellar_arb]\noracle_max_age = \"3m\"\n").unwrap();
+        assert_eq!(c.stellar_arb.oracle_max_age_secs, 180);
+        for bad in ["\"500ms\"", "\"soon\"", "5"] {
+            let e = parse(&format!("[stellar_arb]\noracle_max_age = {bad}\n")).unwrap_err();
+            assert!(
+                e.to_string().contains("stellar_arb.oracle_max_age"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

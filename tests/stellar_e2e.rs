@@ -2,7 +2,14 @@
 //! Friendbot: accounts funded, trustlines set, a cycle detected and executed
 //! with the balance change equal to the keeper's Stellar ledger; a book that
 //! moves between detection and execution fails with op_under_dest_min and
-//! costs only the fee; and the clients' calls against the fakes.
+//! costs only the fee; and the clients' calls against the fakes. Hostile
+//! peers: every fault on the send path (drop before or after acting, 5xx,
+//! 429, malformed, truncated, silent) and seeded faults on every call leave
+//! the send OUTCOME UNKNOWN on screen and settle it once, by looking, with
+//! no second envelope and the books equal to the ledger; bad books, oversized
+//! answers and stale oracle prices are refused; a Stellar failure during
+//! recovery degrades the keeper instead of stopping the engine; the operator
+//! resolves open sends (`Command::Resolve`).
 
 mod support;
 
@@ -54,7 +61,7 @@ fn config() -> StellarArbConfig {
 struct Harness {
     _dir: tempfile::TempDir,
     store: Store,
-    gate: SendGate,
+    gate: Arc<SendGate>,
     notices: broadcast::Sender<arbkeep::engine::Notice>,
 }
 
@@ -66,7 +73,7 @@ impl Harness {
         Self {
             _dir: dir,
             store,
-            gate: SendGate::default(),
+            gate: Arc::new(SendGate::default()),
             notices,
         }
     }
@@ -914,4 +921,887 @@ async fn paused_the_master_creates_nothing() {
     h.gate.set(&Controls::default());
     keeper.tick(&h.cx(3)).await.expect("tick");
     assert!(fake.with(|l| l.sends) > 0);
+}
+
+// ---- hostile peers: faults on the send path ------------------------------
+
+fn endpoints_timeout(f: &StellarFake, timeout: Duration) -> Endpoints {
+    Endpoints {
+        timeout,
+        ..endpoints(f)
+    }
+}
+
+/// The open Stellar sends as the engine's snapshot lists them.
+fn listed_intents(keeper: &StellarArbKeeper) -> Vec<arbkeep::engine::OpenIntentView> {
+    let mut snap = arbkeep::engine::Snapshot::empty(Mode::Paper, 0);
+    keeper.render(&mut snap);
+    snap.intents
+}
+
+/// Every trading account's XLM equals what its ledger lines say.
+fn assert_books_match(fake: &StellarFake, h: &Harness, keeper: &StellarArbKeeper, what: &str) {
+    let lines = kstore::ledger(&h.store.read().expect("read")).expect("ledger");
+    for id in keeper.account_ids() {
+        let key = AccountKey::parse(&id).expect("id");
+        let booked: i64 = lines
+            .iter()
+            .filter(|l| l.account == id)
+            .map(|l| l.delta)
+            .sum();
+        // Not funded yet: nothing may be booked on it.
+        let now = fake
+            .with(|l| l.accounts.get(&key).map(|a| a.xlm))
+            .unwrap_or(FRIENDBOT_AMOUNT);
+        assert_eq!(now - FRIENDBOT_AMOUNT, booked, "{what}: account {id}");
+    }
+}
+
+/// At the fake: at most one cycle envelope ever, no (account, sequence)
+/// with two different envelopes, and at most one cycle applied.
+fn assert_sent_once(fake: &StellarFake, what: &str) {
+    let subs = fake.submissions();
+    assert!(
+        subs.cycles.len() <= 1,
+        "{what}: a second cycle envelope is a double send: {:?}",
+        subs.cycles
+    );
+    for ((account, seq), hashes) in &subs.by_seq {
+        assert_eq!(
+            hashes.len(),
+            1,
+            "{what}: two envelopes for {account} sequence {seq}: {hashes:?}"
+        );
+    }
+    assert!(fake.applied_cycles().len() <= 1, "{what}: applied twice");
+}
+
+#[tokio::test]
+async fn every_fault_on_the_cycle_send_is_outcome_unknown_then_settled_once_by_looking() {
+    use support::stellar_fake::{Fault, Rule};
+    let faults = [
+        Fault::DropBefore,
+        Fault::ActThenDrop,
+        Fault::Status {
+            status: 502,
+            after: false,
+            retry_after: None,
+        },
+        Fault::Status {
+            status: 503,
+            after: true,
+            retry_after: None,
+        },
+        Fault::Status {
+            status: 429,
+            after: false,
+            retry_after: Some(1),
+        },
+        Fault::Status {
+            status: 429,
+            after: true,
+            retry_after: None,
+        },
+        Fault::Malformed,
+        Fault::Truncated,
+        Fault::Silent { ms: 1_500 },
+    ];
+    for fault in faults {
+        let what = format!("{fault:?}");
+        let fake = StellarFake::start(world()).await;
+        fake.fault(Rule::cycle_send(fault.clone()));
+        let venue: Arc<dyn StellarVenue> = Arc::new(
+            NetworkVenue::new(endpoints_timeout(&fake, Duration::from_millis(700))).expect("venue"),
+        );
+        let shared = StellarShared::new(venue, true);
+        let mut keeper = StellarArbKeeper::new(config(), shared, &master())
+            .with_polling(3, Duration::from_millis(5));
+        let h = Harness::new();
+        keeper.recover(&h.cx(1)).await.expect("recover");
+        keeper.tick(&h.cx(2)).await.expect("tick");
+        assert_eq!(fake.fired().len(), 1, "{what}: the fault fired");
+        // The answer is lost: nothing booked, the intent open and shown.
+        let open = kstore::intents(&h.store.read().expect("read")).expect("open");
+        assert_eq!(open.len(), 1, "{what}: the cycle stays open: {open:?}");
+        assert_eq!(open[0].kind, "cycle", "{what}");
+        let listed = listed_intents(&keeper);
+        assert!(
+            listed
+                .iter()
+                .any(|i| i.state == arbkeep::engine::IntentState::OutcomeUnknown
+                    && i.what.contains(&open[0].hash)
+                    && i.doing.contains("getTransaction")
+                    && i.resolve.starts_with("arbkeep resolve s:")),
+            "{what}: {listed:?}"
+        );
+        assert_eq!(
+            fake.applied_cycles().len(),
+            usize::from(fault.acts()),
+            "{what}"
+        );
+        // Nothing booked for it while its outcome is unknown.
+        assert!(
+            kstore::results(&h.store.read().expect("read"))
+                .expect("results")
+                .iter()
+                .all(|e| e.kind != "cycle"),
+            "{what}"
+        );
+
+        // Settled by looking: found (or resent as the same envelope).
+        for now in 3..8 {
+            keeper.tick(&h.cx(now)).await.expect("tick");
+        }
+        let read = h.store.read().expect("read");
+        assert!(kstore::intents(&read).expect("open").is_empty(), "{what}");
+        let cycles: Vec<_> = kstore::results(&read)
+            .expect("results")
+            .into_iter()
+            .filter(|e| e.kind == "cycle")
+            .collect();
+        assert_eq!(cycles.len(), 1, "{what}: booked once: {cycles:?}");
+        assert_eq!(cycles[0].hash, open[0].hash, "{what}: the same transaction");
+        assert_eq!(cycles[0].result, "tx_success", "{what}");
+        assert_eq!(fake.applied_cycles(), vec![open[0].hash.clone()], "{what}");
+        drop(read);
+        assert_sent_once(&fake, &what);
+        assert_books_match(&fake, &h, &keeper, &what);
+        assert!(listed_intents(&keeper).is_empty(), "{what}");
+    }
+}
+
+#[tokio::test]
+async fn seeded_faults_on_every_call_never_double_send_and_the_books_match() {
+    use support::stellar_fake::Fault;
+    for seed in [7_u64, 11, 2026] {
+        let what = format!("seed {seed}");
+        let fake = StellarFake::start(world()).await;
+        fake.seeded(
+            seed,
+            300,
+            &[
+                "sendTransaction",
+                "getTransaction",
+                "getHealth",
+                "getLatestLedger",
+            ],
+            vec![
+                Fault::DropBefore,
+                Fault::ActThenDrop,
+                Fault::Status {
+                    status: 502,
+                    after: true,
+                    retry_after: None,
+                },
+                Fault::Malformed,
+                Fault::Truncated,
+            ],
+        );
+        fake.faults.lock().expect("faults").ledger_lag = 3;
+        fake.with(|l| l.hide_polls = 3);
+        let venue: Arc<dyn StellarVenue> = Arc::new(
+            NetworkVenue::new(endpoints_timeout(&fake, Duration::from_millis(700))).expect("venue"),
+        );
+        let shared = StellarShared::new(venue, true);
+        let mut keeper = StellarArbKeeper::new(config(), shared, &master())
+            .with_polling(2, Duration::from_millis(5));
+        let h = Harness::new();
+        keeper.recover(&h.cx(1)).await.expect("recover");
+        for now in 2..14 {
+            keeper.tick(&h.cx(now)).await.expect("tick");
+            assert_sent_once(&fake, &what);
+            // Whatever is open is listed; with nothing open, the books
+            // equal the ledger (an open send's money is booked when it
+            // settles).
+            let open = kstore::intents(&h.store.read().expect("read")).expect("open");
+            assert_eq!(listed_intents(&keeper).len(), open.len(), "{what}");
+            assert!(
+                open.len() <= 1,
+                "{what}: nothing new while one is open: {open:?}"
+            );
+            if open.is_empty() {
+                assert_books_match(&fake, &h, &keeper, &what);
+            }
+        }
+        fake.heal();
+        for now in 14..20 {
+            keeper.tick(&h.cx(now)).await.expect("tick");
+        }
+        let read = h.store.read().expect("read");
+        assert!(kstore::intents(&read).expect("open").is_empty(), "{what}");
+        let results = kstore::results(&read).expect("results");
+        for hash in fake.with(|l| l.txs.keys().cloned().collect::<Vec<_>>()) {
+            assert_eq!(
+                results.iter().filter(|e| e.hash == hash).count(),
+                1,
+                "{what}: applied {hash} settled once"
+            );
+        }
+        drop(read);
+        assert_sent_once(&fake, &what);
+        assert_books_match(&fake, &h, &keeper, &what);
+        assert!(!fake.fired().is_empty(), "{what}: faults fired");
+        assert_eq!(fake.applied_cycles().len(), 1, "{what}: the cycle ran once");
+    }
+}
+
+#[tokio::test]
+async fn a_stellar_fault_during_recovery_degrades_the_keeper_instead_of_stopping_the_engine() {
+    use support::stellar_fake::{Fault, Rule};
+    let fake = StellarFake::start(world()).await;
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
+    let h = Harness::new();
+    // A cycle signed and recorded by a previous run, still valid.
+    let intent = left_intent(&fake, venue.as_ref(), &h).await;
+    fake.with(|l| l.close_time = intent.max_time - 60);
+    fake.fault(Rule::new(
+        "getHealth",
+        Fault::Status {
+            status: 503,
+            after: false,
+            retry_after: None,
+        },
+        2,
+    ));
+    let shared = StellarShared::new(venue, true);
+    let mut keeper = StellarArbKeeper::new(config(), shared, &master())
+        .with_polling(5, Duration::from_millis(5));
+    keeper
+        .recover(&h.cx(1_000))
+        .await
+        .expect("a Stellar fault does not stop the engine");
+    let mut snap = arbkeep::engine::Snapshot::empty(Mode::Paper, 0);
+    keeper.render(&mut snap);
+    let health = snap
+        .venues
+        .iter()
+        .find(|v| v.name == "stellar")
+        .expect("stellar on the venue panel");
+    assert!(
+        !health.ok && health.detail.contains("DEGRADED"),
+        "{health:?}"
+    );
+    assert!(
+        keeper.view().status.contains("DEGRADED"),
+        "{}",
+        keeper.view().status
+    );
+    assert_eq!(snap.intents.len(), 1, "the open cycle is listed");
+    // Before the backoff has passed: not even a look.
+    let sends = fake.with(|l| l.sends);
+    keeper.tick(&h.cx(1_500)).await.expect("tick");
+    // The next attempt fails too (the second 503): still nothing sent.
+    keeper.tick(&h.cx(2_100)).await.expect("tick");
+    assert_eq!(fake.with(|l| l.sends), sends, "nothing sent while degraded");
+    assert!(
+        kstore::results(&h.store.read().expect("read"))
+            .expect("r")
+            .is_empty()
+    );
+    // The node is back: recovery finishes, the open cycle is settled, the
+    // accounts are set up and the keeper trades.
+    for now in [10_000, 10_001, 10_002] {
+        keeper.tick(&h.cx(now)).await.expect("tick");
+    }
+    let read = h.store.read().expect("read");
+    let results = kstore::results(&read).expect("results");
+    let settled = results
+        .iter()
+        .find(|e| e.hash == intent.hash)
+        .expect("settled");
+    assert_eq!(settled.result, "tx_success");
+    assert!(kstore::intents(&read).expect("open").is_empty());
+    assert!(
+        results
+            .iter()
+            .any(|e| e.kind == "change_trust" && e.result == "tx_success"),
+        "{results:?}"
+    );
+    let mut snap = arbkeep::engine::Snapshot::empty(Mode::Paper, 0);
+    keeper.render(&mut snap);
+    assert!(
+        snap.venues.iter().any(|v| v.name == "stellar" && v.ok),
+        "{:?}",
+        snap.venues
+    );
+}
+
+#[tokio::test]
+async fn a_stale_oracle_price_is_refused_with_the_reason_on_screen() {
+    let mut w = world();
+    // Reflector's last update is an hour before the latest close.
+    w.oracle_age = 3_600;
+    let fake = StellarFake::start(w).await;
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
+    let shared = StellarShared::new(venue, true);
+    let mut keeper = StellarArbKeeper::new(config(), shared, &master())
+        .with_polling(5, Duration::from_millis(5));
+    let h = Harness::new();
+    keeper.recover(&h.cx(1)).await.expect("recover");
+    keeper.tick(&h.cx(2)).await.expect("tick");
+    let cycles = |h: &Harness| {
+        kstore::results(&h.store.read().expect("read"))
+            .expect("results")
+            .into_iter()
+            .filter(|e| e.kind == "cycle")
+            .count()
+    };
+    assert_eq!(cycles(&h), 0, "nothing traded on a stale price");
+    assert_eq!(fake.submissions().cycles.len(), 0);
+    let aqua_row = keeper
+        .view()
+        .oracle
+        .iter()
+        .find(|o| o.symbol == "AQUA")
+        .cloned()
+        .expect("row");
+    assert!(aqua_row.price.contains("stale"), "{aqua_row:?}");
+    assert!(
+        keeper.view().status.contains("stale") && keeper.view().status.contains("oracle_max_age"),
+        "{}",
+        keeper.view().status
+    );
+    // A fresh price: the cycle runs.
+    fake.with(|l| {
+        l.oracle_age = 0;
+        l.close_ledger();
+    });
+    keeper.tick(&h.cx(3)).await.expect("tick");
+    assert_eq!(cycles(&h), 1);
+}
+
+#[tokio::test]
+async fn a_book_with_zero_negative_or_huge_figures_is_dropped_not_the_process() {
+    use arbkeep::venue::stellar::sim::SimBook;
+    let mut w = world();
+    // Bypass set_book's own checks: a hostile Horizon serves these.
+    for b in w.books.iter_mut() {
+        if b.selling == aqua() {
+            b.offers.insert(
+                0,
+                Offer {
+                    amount: 5 * ONE,
+                    price: Price { n: 0, d: 1 },
+                },
+            );
+            b.offers.insert(
+                1,
+                Offer {
+                    amount: 5 * ONE,
+                    price: Price { n: 1, d: 0 },
+                },
+            );
+            b.offers.insert(
+                2,
+                Offer {
+                    amount: -5 * ONE,
+                    price: Price { n: 1, d: 102 },
+                },
+            );
+        }
+    }
+    w.books.push(SimBook {
+        selling: StellarAsset::Native,
+        buying: StellarAsset::Native,
+        offers: vec![Offer {
+            amount: i64::MAX,
+            price: Price { n: i32::MAX, d: 1 },
+        }],
+    });
+    let fake = StellarFake::start(w).await;
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
+    let book = venue
+        .order_book(&aqua(), &StellarAsset::Native)
+        .await
+        .expect("the book, without its bad offers");
+    assert!(
+        book.offers
+            .iter()
+            .all(|o| o.amount > 0 && o.price.n > 0 && o.price.d > 0),
+        "{book:?}"
+    );
+    assert_eq!(book.offers[0].price, Price { n: 1, d: 102 });
+    // The keeper scans and trades over what is left, without a panic.
+    let shared = StellarShared::new(venue, true);
+    let mut keeper = StellarArbKeeper::new(config(), shared, &master())
+        .with_polling(5, Duration::from_millis(5));
+    let h = Harness::new();
+    keeper.recover(&h.cx(1)).await.expect("recover");
+    keeper.tick(&h.cx(2)).await.expect("tick");
+    assert!(!keeper.view().opportunities.is_empty());
+}
+
+#[tokio::test]
+async fn an_answer_larger_than_the_cap_is_refused_saying_so() {
+    use support::stellar_fake::{Fault, Rule};
+    let fake = StellarFake::start(world()).await;
+    fake.fault(Rule::new(
+        "getLatestLedger",
+        Fault::Huge {
+            bytes: 5 * 1024 * 1024,
+        },
+        1,
+    ));
+    fake.fault(Rule::new(
+        "/order_book",
+        Fault::Huge {
+            bytes: 5 * 1024 * 1024,
+        },
+        1,
+    ));
+    let rpc = RpcClient::new(&fake.rpc_url(), Duration::from_secs(5)).expect("rpc");
+    let e = rpc.get_latest_ledger().await.expect_err("capped");
+    assert!(e.to_string().contains("larger than 4194304 bytes"), "{e}");
+    let horizon = HorizonClient::new(&fake.horizon_url(), Duration::from_secs(5)).expect("h");
+    let e = horizon
+        .order_book(&aqua(), &StellarAsset::Native, 20)
+        .await
+        .expect_err("capped");
+    assert!(e.to_string().contains("larger than 4194304 bytes"), "{e}");
+    // The next answers are normal.
+    assert!(rpc.get_latest_ledger().await.is_ok());
+}
+
+#[tokio::test]
+async fn the_operator_drops_the_halted_intent_and_the_keeper_runs_again() {
+    let fake = StellarFake::start(world()).await;
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
+    let h = Harness::new();
+    let intent = left_intent(&fake, venue.as_ref(), &h).await;
+    // Its sequence is used by another transaction, and the RPC's history
+    // no longer reaches back: it cannot be decided by looking.
+    let key = arbkeep::strategy::stellar_arb::trading_key(&master(), 0);
+    let other = tx::payment(
+        Header {
+            source: key.public(),
+            seq: intent.sequence,
+            fee: 100,
+            max_time: 0,
+        },
+        issuer().public(),
+        &StellarAsset::Native,
+        ONE,
+    )
+    .expect("tx");
+    let signed = tx::sign(
+        other,
+        &key,
+        &arbkeep::venue::stellar::network_id(TESTNET_PASSPHRASE),
+    )
+    .expect("sign");
+    venue.send(&signed.envelope).await.expect("send");
+    fake.with(|l| {
+        l.forget_history();
+        l.close_time = intent.max_time + 7 * 86_400;
+    });
+    let shared = StellarShared::new(venue, true);
+    let mut keeper = StellarArbKeeper::new(config(), shared, &master())
+        .with_polling(5, Duration::from_millis(5));
+    let mut notices = h.notices.subscribe();
+    keeper.recover(&h.cx(1)).await.expect("recover");
+    let listed = listed_intents(&keeper);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].state, arbkeep::engine::IntentState::Halted);
+    assert!(
+        listed[0].doing.contains("HALTED") && listed[0].doing.contains(&intent.hash),
+        "{listed:?}"
+    );
+    let id = listed[0].id.clone();
+    assert_eq!(id, format!("s:{}", &intent.hash[..12]));
+    // An id of another strategy is left to others.
+    let other_cmd = arbkeep::engine::Command::Resolve {
+        id: "h12".into(),
+        resolution: arbkeep::engine::Resolution::Drop,
+        reason: "x".into(),
+        evidence: None,
+    };
+    assert!(keeper.command(&other_cmd, &h.cx(2)).is_none());
+    // Retry cannot prove it dead: refused, still halted.
+    let retry = arbkeep::engine::Command::Resolve {
+        id: id.clone(),
+        resolution: arbkeep::engine::Resolution::Retry,
+        reason: "try".into(),
+        evidence: None,
+    };
+    let r = keeper.command(&retry, &h.cx(2)).expect("ours").await;
+    assert!(r.is_err(), "{r:?}");
+    assert_eq!(
+        kstore::intents(&h.store.read().expect("read"))
+            .expect("o")
+            .len(),
+        1
+    );
+    // The operator checked an explorer: it never applied.
+    let drop_cmd = arbkeep::engine::Command::Resolve {
+        id: id.clone(),
+        resolution: arbkeep::engine::Resolution::Drop,
+        reason: "stellar.expert shows the payment, not the cycle".into(),
+        evidence: None,
+    };
+    let r = keeper
+        .command(&drop_cmd, &h.cx(3))
+        .expect("ours")
+        .await
+        .expect("dropped");
+    assert!(r.contains("dropped"), "{r}");
+    let read = h.store.read().expect("read");
+    assert!(kstore::intents(&read).expect("open").is_empty());
+    let rec = kstore::resolutions(&read).expect("resolutions");
+    assert_eq!(rec.len(), 2, "both decisions recorded: {rec:?}");
+    assert_eq!(rec[1].resolution, "drop");
+    assert_eq!(rec[1].hash, intent.hash);
+    let r = kstore::results(&read).expect("results");
+    let it = r
+        .iter()
+        .find(|e| e.hash == intent.hash)
+        .expect("written off");
+    assert_eq!(it.delta, 0, "nothing booked");
+    drop(read);
+    assert!(
+        stellar_notices(&mut notices)
+            .iter()
+            .any(|(k, m)| k == "intent_resolved" && m.contains(&id))
+    );
+    assert!(listed_intents(&keeper).is_empty());
+    // Un-halted: the next pass sets up the accounts and trades.
+    fake.with(|l| l.close_ledger());
+    keeper.tick(&h.cx(4)).await.expect("tick");
+    assert!(
+        !keeper.view().status.contains("halted"),
+        "{}",
+        keeper.view().status
+    );
+    assert!(fake.applied_cycles().len() == 1, "{:?}", fake.submissions());
+}
+
+#[tokio::test]
+async fn paused_mid_pass_the_cycle_is_not_sent() {
+    // The gate closes while the pass waits on the network, just before the
+    // cycle would be sent: checked at the last moment, nothing leaves.
+    struct PauseOnBook {
+        inner: NetworkVenue,
+        gate: Arc<SendGate>,
+        armed: std::sync::atomic::AtomicBool,
+    }
+    impl StellarVenue for PauseOnBook {
+        fn network(&self) -> BoxFuture<'_, Result<NetworkInfo, VenueError>> {
+            self.inner.network()
+        }
+        fn latest_ledger(&self) -> BoxFuture<'_, Result<u32, VenueError>> {
+            self.inner.latest_ledger()
+        }
+        fn ledger_window(&self) -> BoxFuture<'_, Result<LedgerWindow, VenueError>> {
+            self.inner.ledger_window()
+        }
+        fn account(
+            &self,
+            id: AccountKey,
+        ) -> BoxFuture<'_, Result<Option<AccountState>, VenueError>> {
+            // The operator pauses while the pass reads balances to execute.
+            if self.armed.load(std::sync::atomic::Ordering::SeqCst) {
+                self.gate.set(&Controls {
+                    paused: true,
+                    ..Controls::default()
+                });
+            }
+            self.inner.account(id)
+        }
+        fn order_book<'a>(
+            &'a self,
+            s: &'a StellarAsset,
+            b: &'a StellarAsset,
+        ) -> BoxFuture<'a, Result<OrderBook, VenueError>> {
+            self.inner.order_book(s, b)
+        }
+        fn oracle_prices<'a>(
+            &'a self,
+            s: &'a [String],
+        ) -> BoxFuture<'a, Result<Prices, VenueError>> {
+            // Detection is next: arm the pause for the execution's reads.
+            self.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+            self.inner.oracle_prices(s)
+        }
+        fn supported_assets(&self) -> BoxFuture<'_, Result<Vec<SupportedAsset>, VenueError>> {
+            self.inner.supported_assets()
+        }
+        fn fund(&self, id: AccountKey) -> BoxFuture<'_, Result<bool, VenueError>> {
+            self.inner.fund(id)
+        }
+        fn send<'a>(&'a self, e: &'a str) -> BoxFuture<'a, Result<SendStatus, VenueError>> {
+            self.inner.send(e)
+        }
+        fn transaction<'a>(&'a self, h: &'a str) -> BoxFuture<'a, Result<TxStatus, VenueError>> {
+            self.inner.transaction(h)
+        }
+    }
+    let fake = StellarFake::start(world()).await;
+    let h = Harness::new();
+    let venue: Arc<dyn StellarVenue> = Arc::new(PauseOnBook {
+        inner: NetworkVenue::new(endpoints(&fake)).expect("venue"),
+        gate: h.gate.clone(),
+        armed: std::sync::atomic::AtomicBool::new(false),
+    });
+    let shared = StellarShared::new(venue, true);
+    let mut keeper = StellarArbKeeper::new(config(), shared, &master())
+        .with_polling(5, Duration::from_millis(5));
+    keeper.recover(&h.cx(1)).await.expect("recover");
+    keeper.tick(&h.cx(2)).await.expect("tick");
+    assert_eq!(
+        fake.submissions().cycles.len(),
+        0,
+        "no cycle sent after the pause"
+    );
+    assert!(
+        kstore::intents(&h.store.read().expect("read"))
+            .expect("o")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_lost_friendbot_answer_is_settled_by_looking_at_the_account() {
+    use support::stellar_fake::{Fault, Rule};
+    let fake = StellarFake::start(world()).await;
+    // Friendbot creates the account, then the reply is lost.
+    fake.fault(Rule::new("/friendbot", Fault::ActThenDrop, 1));
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
+    let shared = StellarShared::new(venue, true);
+    let mut keeper = StellarArbKeeper::new(config(), shared, &master())
+        .with_polling(5, Duration::from_millis(5));
+    let h = Harness::new();
+    keeper.recover(&h.cx(1)).await.expect("recover");
+    keeper.tick(&h.cx(2)).await.expect("tick");
+    let open = kstore::intents(&h.store.read().expect("read")).expect("open");
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].kind, "friendbot");
+    let listed = listed_intents(&keeper);
+    assert!(
+        listed
+            .iter()
+            .any(|i| i.state == arbkeep::engine::IntentState::OutcomeUnknown
+                && i.what.contains("Friendbot")),
+        "{listed:?}"
+    );
+    // Looking finds the account: funded, and the keeper goes on to trade.
+    keeper.tick(&h.cx(3)).await.expect("tick");
+    keeper.tick(&h.cx(4)).await.expect("tick");
+    let read = h.store.read().expect("read");
+    assert!(kstore::intents(&read).expect("open").is_empty());
+    let results = kstore::results(&read).expect("results");
+    assert!(
+        results
+            .iter()
+            .any(|e| e.kind == "friendbot" && e.result.starts_with("funded (seen")),
+        "{results:?}"
+    );
+    drop(read);
+    assert_eq!(fake.applied_cycles().len(), 1);
+    assert_books_match(&fake, &h, &keeper, "friendbot");
+}
+
+#[tokio::test]
+async fn a_create_account_answered_503_after_applying_is_booked_once_on_both_sides() {
+    use support::stellar_fake::{Fault, Rule};
+    let fake = StellarFake::start(public_world(2_000 * ONE)).await;
+    // The first send is the master's CreateAccount.
+    fake.fault(Rule::new(
+        "sendTransaction",
+        Fault::Status {
+            status: 503,
+            after: true,
+            retry_after: None,
+        },
+        1,
+    ));
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(public_endpoints(&fake)).expect("venue"));
+    let shared = StellarShared::new(venue, true);
+    let mut keeper = StellarArbKeeper::new(public_config(), shared, &master())
+        .with_polling(5, Duration::from_millis(5));
+    let h = Harness::new();
+    keeper.recover(&h.cx(1)).await.expect("recover");
+    keeper.tick(&h.cx(2)).await.expect("tick");
+    let open = kstore::intents(&h.store.read().expect("read")).expect("open");
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].kind, "create_account");
+    for now in 3..7 {
+        keeper.tick(&h.cx(now)).await.expect("tick");
+    }
+    let read = h.store.read().expect("read");
+    assert!(kstore::intents(&read).expect("open").is_empty());
+    let results = kstore::results(&read).expect("results");
+    let created: Vec<_> = results
+        .iter()
+        .filter(|e| e.kind == "create_account")
+        .collect();
+    assert_eq!(created.len(), 2, "{results:?}");
+    assert!(created.iter().all(|e| e.result == "tx_success"));
+    let lines = kstore::ledger(&read).expect("ledger");
+    let booked = |id: &AccountKey| -> i64 {
+        lines
+            .iter()
+            .filter(|l| l.account == id.to_string())
+            .map(|l| l.delta)
+            .sum()
+    };
+    let xlm = |id: &AccountKey| {
+        fake.with(|l| l.accounts.get(id).map(|a| a.xlm))
+            .expect("account")
+    };
+    assert_eq!(
+        xlm(&master().public()) - 2_000 * ONE,
+        booked(&master().public())
+    );
+    assert_eq!(xlm(&master().public()), 2_000 * ONE - 2 * (500 * ONE + 100));
+    for id in keeper.account_ids() {
+        let id = AccountKey::parse(&id).expect("id");
+        assert_eq!(xlm(&id), booked(&id), "account {id}");
+    }
+    let subs = fake.submissions();
+    for ((account, seq), hashes) in &subs.by_seq {
+        assert_eq!(hashes.len(), 1, "{account} {seq}: {hashes:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_horizon_submission_answered_502_after_applying_is_an_unknown_outcome() {
+    use support::stellar_fake::{Fault, Rule};
+    let fake = StellarFake::start(world()).await;
+    let kp = Keypair::from_seed([0x46; 32]);
+    fake.with(|l| l.friendbot(kp.public()));
+    let horizon = HorizonClient::new(&fake.horizon_url(), Duration::from_secs(5)).expect("h");
+    let seq = horizon
+        .account(kp.public())
+        .await
+        .expect("account")
+        .expect("exists")
+        .sequence;
+    let t = tx::change_trust(
+        Header {
+            source: kp.public(),
+            seq: seq + 1,
+            fee: 100,
+            max_time: 0,
+        },
+        &aqua(),
+        tx::TRUST_LIMIT,
+    )
+    .expect("tx");
+    let signed = tx::sign(
+        t,
+        &kp,
+        &arbkeep::venue::stellar::network_id(TESTNET_PASSPHRASE),
+    )
+    .expect("sign");
+    for fault in [
+        Fault::Status {
+            status: 502,
+            after: true,
+            retry_after: None,
+        },
+        Fault::Malformed,
+        Fault::Truncated,
+    ] {
+        fake.fault(Rule::new("/transactions", fault.clone(), 1));
+        let e = horizon
+            .submit(&signed.envelope)
+            .await
+            .expect_err("no answer");
+        assert!(
+            matches!(VenueError::from(e), VenueError::Unknown(_)),
+            "{fault:?}"
+        );
+    }
+    // It applied the first time; the same envelope returns its result.
+    assert!(
+        horizon
+            .submit(&signed.envelope)
+            .await
+            .expect("again")
+            .outcome
+            .succeeded()
+    );
+}
+
+#[tokio::test]
+async fn operator_evidence_is_checked_and_a_drop_of_a_send_that_applied_is_refused() {
+    use support::stellar_fake::{Fault, Rule};
+    let fake = StellarFake::start(world()).await;
+    fake.fault(Rule::cycle_send(Fault::ActThenDrop));
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
+    let shared = StellarShared::new(venue, true);
+    let mut keeper = StellarArbKeeper::new(config(), shared, &master())
+        .with_polling(2, Duration::from_millis(5));
+    let h = Harness::new();
+    keeper.recover(&h.cx(1)).await.expect("recover");
+    keeper.tick(&h.cx(2)).await.expect("tick");
+    // The cycle applied, its answer lost, and the node's listing lags far
+    // behind.
+    let cycle = fake.applied_cycles();
+    assert_eq!(cycle.len(), 1);
+    fake.with(|l| {
+        if let Some(t) = l.txs.get_mut(&cycle[0]) {
+            t.hidden_polls = 1_000;
+        }
+    });
+    let listed = listed_intents(&keeper);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let id = listed[0].id.clone();
+    let hash = kstore::intents(&h.store.read().expect("read")).expect("o")[0]
+        .hash
+        .clone();
+    let resolve = |resolution, evidence: Option<&str>| arbkeep::engine::Command::Resolve {
+        id: id.clone(),
+        resolution,
+        reason: "checked on stellar.expert".into(),
+        evidence: evidence.map(String::from),
+    };
+    // Evidence naming another transaction is refused.
+    let wrong = resolve(arbkeep::engine::Resolution::Settle, Some(&"ab".repeat(32)));
+    let r = keeper.command(&wrong, &h.cx(3)).expect("ours").await;
+    assert!(r.is_err_and(|e| e.contains("not this send")));
+    // The right hash, but getTransaction cannot confirm it yet: nothing is
+    // booked on the operator's word alone.
+    let unconfirmed = resolve(arbkeep::engine::Resolution::Settle, Some(&hash));
+    let r = keeper.command(&unconfirmed, &h.cx(3)).expect("ours").await;
+    assert!(r.is_err_and(|e| e.contains("cannot be checked")));
+    assert_eq!(
+        kstore::intents(&h.store.read().expect("read"))
+            .expect("o")
+            .len(),
+        1
+    );
+    // A drop of a send that applied would lose its money: once the listing
+    // catches up, drop is refused and the result is booked instead.
+    for t in fake.with(|l| l.txs.keys().cloned().collect::<Vec<_>>()) {
+        fake.with(|l| {
+            if let Some(x) = l.txs.get_mut(&t) {
+                x.hidden_polls = 0;
+            }
+        });
+    }
+    let drop_cmd = resolve(arbkeep::engine::Resolution::Drop, None);
+    let r = keeper.command(&drop_cmd, &h.cx(4)).expect("ours").await;
+    assert!(
+        r.is_err_and(|e| e.contains("not dropped")),
+        "applied: not dropped"
+    );
+    let read = h.store.read().expect("read");
+    assert!(kstore::intents(&read).expect("open").is_empty());
+    let results = kstore::results(&read).expect("results");
+    let it = results.iter().find(|e| e.hash == hash).expect("booked");
+    assert_eq!(it.result, "tx_success");
+    assert_eq!(kstore::resolutions(&read).expect("r").len(), 3);
+    drop(read);
+    assert_books_match(&fake, &h, &keeper, "settled by the operator's look");
+    // And a settle by evidence of a send no longer open is refused.
+    let again = resolve(arbkeep::engine::Resolution::Settle, Some(&hash));
+    let r = keeper.command(&again, &h.cx(5)).expect("ours").await;
+    assert!(r.is_err_and(|e| e.contains("no open Stellar send")));
 }

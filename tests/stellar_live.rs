@@ -5,6 +5,8 @@
 //! API answering on the control port; then SIGKILL and a restart that finds
 //! nothing to redo and sends nothing twice. And a kill while a cycle is
 //! applied but not yet confirmed: the restart settles it once, by looking.
+//! And a cycle whose answer is lost (a 502 after the fake applied it) while
+//! the node's listing lags: OUTCOME UNKNOWN in the snapshot, then booked once.
 //! The secret never reaches a log.
 
 mod support;
@@ -399,6 +401,129 @@ async fn killed_while_a_cycle_is_unconfirmed_the_restart_settles_it_once() {
     assert_eq!(settled.len(), 1);
     assert_eq!(settled[0].result, "tx_success");
     assert!(settled[0].delta > 0);
+    for id in accounts() {
+        let xlm = fake
+            .with(|l| l.accounts.get(&id).map(|a| a.xlm))
+            .expect("account");
+        let booked: i64 = lines
+            .iter()
+            .filter(|l| l.account == id.to_string())
+            .map(|l| l.delta)
+            .sum();
+        assert_eq!(xlm - FRIENDBOT_AMOUNT, booked, "account {id}");
+    }
+}
+
+/// Subscribe to the control API's snapshots and wait until `done` holds
+/// for one; returns it.
+async fn wait_snapshot(addr: &str, what: &str, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
+        .await
+        .expect("ws connects");
+    ws.send(Message::Text(
+        json!({"type": "subscribe", "id": "s"}).to_string().into(),
+    ))
+    .await
+    .expect("subscribe");
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "timed out waiting: {what}");
+        let Ok(Some(Ok(Message::Text(t)))) = tokio::time::timeout(left, ws.next()).await else {
+            continue;
+        };
+        let v: Value = serde_json::from_str(&t).expect("json");
+        if v["type"] == "snapshot" && done(&v["snapshot"]) {
+            return v["snapshot"].clone();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_a_lost_answer_to_the_cycle_is_outcome_unknown_on_screen_then_booked_once() {
+    use support::stellar_fake::{Fault, Rule};
+    // No opportunity until the accounts are set up: only the dear AQUA.
+    let mut w = world();
+    let cheap = w.order_book(&aqua(), &StellarAsset::Native).offers;
+    w.set_book(
+        aqua(),
+        StellarAsset::Native,
+        vec![Offer {
+            amount: 100_000 * ONE,
+            price: Price { n: 1, d: 99 },
+        }],
+    );
+    let fake = StellarFake::start(w).await;
+    let tmp = tempfile::tempdir().expect("dir");
+    let dir = tmp.path();
+    let data = dir.join("data");
+    write_config(dir, &fake);
+
+    let mut engine = Engine::start(dir, 0);
+    let addr = control_addr(&data).await;
+    wait_for("accounts funded and trusting AQUA", 60, || {
+        accounts().iter().all(|id| {
+            fake.with(|l| l.account(*id))
+                .is_some_and(|a| a.trusts(&aqua()))
+        })
+    })
+    .await;
+    // The cycle applies but its answer is lost (a gateway's 502 after
+    // forwarding), and the node's listing lags: getTransaction says
+    // NOT_FOUND for a while.
+    fake.fault(Rule::cycle_send(Fault::Status {
+        status: 502,
+        after: true,
+        retry_after: None,
+    }));
+    fake.with(|l| {
+        l.hide_polls = 40;
+        l.set_book(aqua(), StellarAsset::Native, cheap);
+    });
+    let snap = wait_snapshot(&addr, "the cycle OUTCOME UNKNOWN on screen", 60, |s| {
+        s["intents"].as_array().is_some_and(|a| {
+            a.iter().any(|i| {
+                i["strategy"] == "stellar_arb"
+                    && i["state"] == "OUTCOME_UNKNOWN"
+                    && i["id"].as_str().is_some_and(|id| id.starts_with("s:"))
+            })
+        })
+    })
+    .await;
+    assert_eq!(fake.applied_cycles().len(), 1, "it applied: {snap}");
+    engine.assert_running(dir, 0);
+    // The listing catches up: settled by looking, booked once.
+    fake.with(|l| {
+        for t in l.txs.values_mut() {
+            t.hidden_polls = 0;
+        }
+        l.hide_polls = 1;
+    });
+    wait_snapshot(&addr, "settled", 60, |s| {
+        s["intents"].as_array().is_some_and(|a| a.is_empty())
+            && s["stellar"]["executions"].as_array().is_some_and(|e| {
+                e.iter().any(|x| {
+                    x["result"] == "tx_success"
+                        && x["path"].as_str().is_some_and(|p| p.contains("AQUA"))
+                })
+            })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    engine.kill();
+
+    let subs = fake.submissions();
+    assert_eq!(subs.cycles.len(), 1, "one cycle envelope only: {subs:?}");
+    for ((account, seq), hashes) in &subs.by_seq {
+        assert_eq!(hashes.len(), 1, "{account} {seq}: {hashes:?}");
+    }
+    let applied = fake.applied_cycles();
+    assert_eq!(applied.len(), 1);
+    let (open, results, lines) = store_state(&data);
+    assert!(open.is_empty(), "{open:?}");
+    let settled: Vec<_> = results.iter().filter(|e| e.hash == applied[0]).collect();
+    assert_eq!(settled.len(), 1, "booked once: {results:?}");
+    assert_eq!(settled[0].result, "tx_success");
     for id in accounts() {
         let xlm = fake
             .with(|l| l.accounts.get(&id).map(|a| a.xlm))

@@ -5,6 +5,15 @@
 //! fees, executes path payments against its books and answers with real
 //! result codes. A minimal HTTP/1.1 server: one request per connection. Also
 //! the world the Stellar tests trade in (one profitable XLM → AQUA → XLM).
+//!
+//! Hostile on demand: [`Fault`]s injected per call, scripted ([`Rule`]) or
+//! from a seed ([`StellarFake::seeded`]) — drop before acting, act then drop
+//! the reply, 5xx before or after acting, 429 with or without Retry-After,
+//! malformed or truncated bodies, oversized bodies, a silent node — and a
+//! lagging node (`getLatestLedger` behind, `SimLedger::hide_polls` for
+//! getTransaction's listing lag). Every envelope that reaches the fake is
+//! counted per transaction hash and per (account, sequence), before any
+//! fault acts: [`Submissions`].
 
 #![allow(dead_code)]
 
@@ -79,7 +88,147 @@ pub fn world() -> SimLedger {
 pub struct StellarFake {
     pub addr: SocketAddr,
     pub ledger: Arc<Mutex<SimLedger>>,
+    pub faults: Arc<Mutex<Faults>>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// One way a call goes wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Close the connection without acting or answering.
+    DropBefore,
+    /// Act (the transaction applies), then close without answering.
+    ActThenDrop,
+    /// Answer `status` (with Retry-After, if given) — before acting, or after.
+    Status {
+        status: u16,
+        after: bool,
+        retry_after: Option<u32>,
+    },
+    /// Act, then answer 200 with a body that is not JSON.
+    Malformed,
+    /// Act, then announce the whole body and send half of it.
+    Truncated,
+    /// Act, then answer 200 with a body of `bytes` bytes (a valid prefix,
+    /// then padding).
+    Huge { bytes: usize },
+    /// Accept and say nothing for `ms` (no acting), then close.
+    Silent { ms: u64 },
+}
+
+impl Fault {
+    /// Whether the fake applies the call before the fault shows.
+    pub fn acts(&self) -> bool {
+        match self {
+            Fault::DropBefore | Fault::Silent { .. } => false,
+            Fault::Status { after, .. } => *after,
+            _ => true,
+        }
+    }
+}
+
+/// A scripted fault: the next `times` calls of `method` (a JSON-RPC method,
+/// or an HTTP path such as `/transactions`), optionally only those that
+/// submit a path payment.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub method: String,
+    pub path_payment_only: bool,
+    pub fault: Fault,
+    pub times: u32,
+}
+
+impl Rule {
+    pub fn new(method: &str, fault: Fault, times: u32) -> Self {
+        Self {
+            method: method.into(),
+            path_payment_only: false,
+            fault,
+            times,
+        }
+    }
+    /// The next cycle (path payment) submitted by sendTransaction.
+    pub fn cycle_send(fault: Fault) -> Self {
+        Self {
+            method: "sendTransaction".into(),
+            path_payment_only: true,
+            fault,
+            times: 1,
+        }
+    }
+}
+
+/// Envelopes that reached the fake, counted before any fault.
+#[derive(Debug, Clone, Default)]
+pub struct Submissions {
+    /// tx hash → times submitted.
+    pub by_hash: BTreeMap<String, u32>,
+    /// (source account, sequence) → the distinct hashes submitted for it.
+    pub by_seq: BTreeMap<(String, i64), std::collections::BTreeSet<String>>,
+    /// The distinct hashes of path payments (cycles) submitted.
+    pub cycles: std::collections::BTreeSet<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Faults {
+    pub rules: Vec<Rule>,
+    /// (xorshift state, faults per 1000 calls, the methods it applies to, the menu).
+    pub seeded: Option<(u64, u32, Vec<String>, Vec<Fault>)>,
+    /// getLatestLedger answers this many ledgers behind.
+    pub ledger_lag: u32,
+    /// Every fault that fired: (method, fault).
+    pub fired: Vec<(String, Fault)>,
+    pub submissions: Submissions,
+}
+
+impl Faults {
+    fn pick(&mut self, method: &str, path_payment: bool) -> Option<Fault> {
+        if let Some(r) = self
+            .rules
+            .iter_mut()
+            .find(|r| r.times > 0 && r.method == method && (!r.path_payment_only || path_payment))
+        {
+            r.times -= 1;
+            let f = r.fault.clone();
+            self.fired.push((method.into(), f.clone()));
+            return Some(f);
+        }
+        let (state, per_mille, methods, menu) = self.seeded.as_mut()?;
+        if !methods.iter().any(|m| m == method) || menu.is_empty() {
+            return None;
+        }
+        // xorshift64: deterministic for a seed.
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        if (*state % 1000) as u32 >= *per_mille {
+            return None;
+        }
+        let f = menu[((*state >> 20) % menu.len() as u64) as usize].clone();
+        self.fired.push((method.into(), f.clone()));
+        Some(f)
+    }
+}
+
+/// What an envelope is: (hash, source account, sequence, a path payment?).
+fn envelope_facts(l: &SimLedger, b64: &str) -> Option<(String, String, i64, bool)> {
+    let xdr::TransactionEnvelope::Tx(v) =
+        xdr::TransactionEnvelope::from_xdr_base64(b64, Limits::none()).ok()?
+    else {
+        return None;
+    };
+    let hash = arbkeep::venue::stellar::tx::tx_hash(&v.tx, &l.network_id()).ok()?;
+    let source = arbkeep::venue::stellar::asset::muxed_key(&v.tx.source_account).to_string();
+    let pp =
+        v.tx.operations
+            .iter()
+            .any(|o| matches!(o.body, xdr::OperationBody::PathPaymentStrictSend(_)));
+    Some((
+        arbkeep::venue::stellar::tx::hex(&hash),
+        source,
+        v.tx.seq_num.0,
+        pp,
+    ))
 }
 
 impl Drop for StellarFake {
@@ -93,16 +242,69 @@ impl StellarFake {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let ledger = Arc::new(Mutex::new(ledger));
+        let faults = Arc::new(Mutex::new(Faults::default()));
         let shared = ledger.clone();
+        let shared_faults = faults.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let l = shared.clone();
+                let f = shared_faults.clone();
                 tokio::spawn(async move {
-                    let _ = serve(stream, l).await;
+                    let _ = serve(stream, l, f).await;
                 });
             }
         });
-        Self { addr, ledger, task }
+        Self {
+            addr,
+            ledger,
+            faults,
+            task,
+        }
+    }
+
+    /// Script a fault.
+    pub fn fault(&self, rule: Rule) {
+        self.faults.lock().expect("faults").rules.push(rule);
+    }
+
+    /// Faults from a seed: `per_mille` of the calls of `methods` fail with
+    /// one of `menu`, the same ones for the same seed.
+    pub fn seeded(&self, seed: u64, per_mille: u32, methods: &[&str], menu: Vec<Fault>) {
+        self.faults.lock().expect("faults").seeded = Some((
+            seed.max(1),
+            per_mille,
+            methods.iter().map(|m| m.to_string()).collect(),
+            menu,
+        ));
+    }
+
+    /// No more faults (scripted or seeded).
+    pub fn heal(&self) {
+        let mut f = self.faults.lock().expect("faults");
+        f.rules.clear();
+        f.seeded = None;
+        f.ledger_lag = 0;
+    }
+
+    pub fn submissions(&self) -> Submissions {
+        self.faults.lock().expect("faults").submissions.clone()
+    }
+
+    pub fn fired(&self) -> Vec<(String, Fault)> {
+        self.faults.lock().expect("faults").fired.clone()
+    }
+
+    /// Successful path payments applied at the fake (the cycles that ran).
+    pub fn applied_cycles(&self) -> Vec<String> {
+        self.with(|l| {
+            l.txs
+                .iter()
+                .filter(|(_, t)| {
+                    t.success && envelope_facts(l, &t.envelope).is_some_and(|(_, _, _, pp)| pp)
+                })
+                .map(|(h, _)| h.clone())
+                .collect()
+        })
     }
 
     pub fn rpc_url(&self) -> String {
@@ -119,7 +321,11 @@ impl StellarFake {
     }
 }
 
-async fn serve(mut s: TcpStream, ledger: Arc<Mutex<SimLedger>>) -> std::io::Result<()> {
+async fn serve(
+    mut s: TcpStream,
+    ledger: Arc<Mutex<SimLedger>>,
+    faults: Arc<Mutex<Faults>>,
+) -> std::io::Result<()> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     let header_end = loop {
@@ -154,14 +360,123 @@ async fn serve(mut s: TcpStream, ledger: Arc<Mutex<SimLedger>>) -> std::io::Resu
     let target = first.next().unwrap_or("/").to_string();
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     let q = parse_form(query);
-    let (status, answer) = {
+    // Which call this is, what it submits, and whether a fault hits it.
+    let json_body = serde_json::from_str::<Value>(&body).ok();
+    let call = match (method.as_str(), path) {
+        ("POST", "/rpc") => json_body
+            .as_ref()
+            .and_then(|b| b.get("method").and_then(Value::as_str))
+            .unwrap_or("")
+            .to_string(),
+        (_, p) => p.to_string(),
+    };
+    let submitted: Option<String> = match call.as_str() {
+        "sendTransaction" => json_body
+            .as_ref()
+            .and_then(|b| b.pointer("/params/transaction").and_then(Value::as_str))
+            .map(String::from),
+        "/transactions" => parse_form(&body).get("tx").cloned(),
+        _ => None,
+    };
+    let (fault, lag) = {
+        let l = ledger.lock().expect("ledger");
+        let facts = submitted.as_deref().and_then(|e| envelope_facts(&l, e));
+        let mut f = faults.lock().expect("faults");
+        if let Some((hash, account, seq, pp)) = &facts {
+            let sub = &mut f.submissions;
+            *sub.by_hash.entry(hash.clone()).or_default() += 1;
+            sub.by_seq
+                .entry((account.clone(), *seq))
+                .or_default()
+                .insert(hash.clone());
+            if *pp {
+                sub.cycles.insert(hash.clone());
+            }
+        }
+        let pp = facts.as_ref().is_some_and(|x| x.3);
+        (f.pick(&call, pp), f.ledger_lag)
+    };
+    match &fault {
+        Some(Fault::DropBefore) => return Ok(()),
+        Some(Fault::Silent { ms }) => {
+            tokio::time::sleep(std::time::Duration::from_millis(*ms)).await;
+            return Ok(());
+        }
+        Some(Fault::Status {
+            status,
+            after: false,
+            retry_after,
+        }) => return reply_status(&mut s, *status, *retry_after).await,
+        _ => {}
+    }
+    let (status, mut answer) = {
         let mut l = ledger.lock().expect("ledger");
         route(&mut l, &method, path, &q, &body)
     };
+    if call == "getLatestLedger"
+        && lag > 0
+        && let Some(seq) = answer.pointer_mut("/result/sequence")
+    {
+        *seq = json!(seq.as_u64().unwrap_or(0).saturating_sub(u64::from(lag)));
+    }
     let text = answer.to_string();
+    match fault {
+        Some(Fault::ActThenDrop) => return Ok(()),
+        Some(Fault::Status {
+            status,
+            retry_after,
+            ..
+        }) => return reply_status(&mut s, status, retry_after).await,
+        Some(Fault::Malformed) => {
+            return reply(
+                &mut s,
+                200,
+                "{\"jsonrpc\": \"2.0\", \"result\": {\"status\": PEND",
+                None,
+            )
+            .await;
+        }
+        Some(Fault::Truncated) => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                text.len()
+            );
+            s.write_all(head.as_bytes()).await?;
+            s.write_all(&text.as_bytes()[..text.len() / 2]).await?;
+            return s.shutdown().await;
+        }
+        Some(Fault::Huge { bytes }) => {
+            let mut big = String::from("{\"jsonrpc\": \"2.0\", \"result\": {\"pad\": \"");
+            big.push_str(&"x".repeat(bytes));
+            big.push_str("\"}}");
+            return reply(&mut s, 200, &big, None).await;
+        }
+        _ => {}
+    }
+    reply(&mut s, status, &text, None).await
+}
+
+async fn reply_status(
+    s: &mut TcpStream,
+    status: u16,
+    retry_after: Option<u32>,
+) -> std::io::Result<()> {
+    let body = json!({"title": "injected", "status": status}).to_string();
+    reply(s, status, &body, retry_after).await
+}
+
+async fn reply(
+    s: &mut TcpStream,
+    status: u16,
+    text: &str,
+    retry_after: Option<u32>,
+) -> std::io::Result<()> {
     let reason = if status == 200 { "OK" } else { "Error" };
+    let retry = retry_after
+        .map(|r| format!("Retry-After: {r}\r\n"))
+        .unwrap_or_default();
     let out = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{retry}Connection: close\r\n\r\n{text}",
         text.len()
     );
     s.write_all(out.as_bytes()).await?;
@@ -301,7 +616,10 @@ fn route(
             };
             let level = |p: Price, amount: i64| {
                 json!({"price_r": {"n": p.n, "d": p.d},
-                       "price": format!("{:.7}", rust_decimal::Decimal::from(p.n) / rust_decimal::Decimal::from(p.d)),
+                       "price": rust_decimal::Decimal::from(p.n)
+                           .checked_div(rust_decimal::Decimal::from(p.d))
+                           .map(|x| format!("{x:.7}"))
+                           .unwrap_or_else(|| "0".into()),
                        "amount": format_amount(amount)})
             };
             let asks: Vec<Value> = l

@@ -64,7 +64,9 @@ pub struct Opportunity {
 
 impl Opportunity {
     pub fn profit(&self) -> i64 {
-        self.expected - self.send - self.fee
+        self.expected
+            .saturating_sub(self.send)
+            .saturating_sub(self.fee)
     }
 
     pub fn label(&self) -> String {
@@ -97,7 +99,7 @@ pub fn best_size(
     let profit = |a: i64| {
         books
             .walk(hops, a)
-            .map(|out| out - a - fee)
+            .and_then(|out| out.checked_sub(a)?.checked_sub(fee))
             .unwrap_or(i64::MIN)
     };
     let (mut lo, mut hi) = (min, max);
@@ -136,12 +138,24 @@ pub fn oracle_agrees(
         let Some(out) = books.walk(w, amount) else {
             return false;
         };
-        // oracle out = amount × pf / pt; compare in i128.
-        let fair = i128::from(amount) * pf.price / pt.price;
+        // oracle out = amount × pf / pt; compare in i128, checked: the
+        // oracle's figures come from outside.
+        let Some(fair) = i128::from(amount)
+            .checked_mul(pf.price)
+            .map(|x| x / pt.price)
+        else {
+            return false;
+        };
         if fair <= 0 {
             return false;
         }
-        let dev = (i128::from(out) - fair).abs() * 10_000 / fair;
+        let Some(dev) = (i128::from(out) - fair)
+            .checked_abs()
+            .and_then(|d| d.checked_mul(10_000))
+            .map(|d| d / fair)
+        else {
+            return false;
+        };
         if dev > i128::from(tolerance_bps) {
             return false;
         }
@@ -166,13 +180,14 @@ pub fn detect(
         .iter()
         .filter_map(|hops| {
             let (send, expected) = best_size(books, hops, min_send, max_send, fee)?;
-            let profit = expected - send - fee;
+            let profit = expected.checked_sub(send)?.checked_sub(fee)?;
             Some(Opportunity {
                 hops: hops.clone(),
                 send,
                 expected,
                 fee,
-                edge_bps: (i128::from(profit) * 10_000 / i128::from(send.max(1))) as i64,
+                edge_bps: i64::try_from(i128::from(profit) * 10_000 / i128::from(send.max(1)))
+                    .unwrap_or(if profit < 0 { i64::MIN } else { i64::MAX }),
                 oracle_ok: oracle_agrees(books, hops, prices, min_send, tolerance_bps),
                 ledger,
             })

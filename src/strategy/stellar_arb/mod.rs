@@ -60,6 +60,9 @@ pub struct StellarArbConfig {
     pub min_edge_bps: i64,
     /// How far a hop's price may be from the oracle's.
     pub oracle_tolerance_bps: i64,
+    /// An oracle price older than this (seconds before the latest ledger's
+    /// close) is refused: no cycle is checked against it.
+    pub oracle_max_age_secs: u64,
     /// XLM kept above the minimum balance on every account, stroops.
     pub reserve_guard: i64,
     /// Where there is no Friendbot: the XLM (stroops) the master account
@@ -87,6 +90,8 @@ impl StellarArbConfig {
             max_send: 10_000_000_000,
             min_edge_bps: 10,
             oracle_tolerance_bps: 300,
+            // Reflector updates every 300 s: two periods.
+            oracle_max_age_secs: 600,
             reserve_guard: 20_000_000,
             account_starting_xlm: 5 * crate::venue::stellar::ONE,
             autostart: true,

@@ -13,6 +13,22 @@ const INTENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("stellar_inte
 const RESULTS: TableDefinition<&str, &[u8]> = TableDefinition::new("stellar_results");
 /// sequence → JSON [`LedgerLine`].
 const LEDGER: TableDefinition<u64, &[u8]> = TableDefinition::new("stellar_ledger");
+/// sequence → JSON [`ResolutionRecord`]: the operator's decisions.
+const RESOLUTIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("stellar_resolutions");
+
+/// An operator's decision on an open send (`arbkeep resolve`), and what
+/// the keeper made of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolutionRecord {
+    pub id: String,
+    pub hash: String,
+    /// settle, drop or retry.
+    pub resolution: String,
+    pub reason: String,
+    pub evidence: Option<String>,
+    pub at_ms: u64,
+    pub outcome: String,
+}
 
 /// A signed transaction about to be (or being) sent. Carries the envelope
 /// (public data) so recovery can resend the *same* bytes, never re-sign.
@@ -90,7 +106,35 @@ pub fn ensure_tables(w: &mut Writer) -> Result<(), StoreError> {
     w.transaction().open_table(INTENTS).map_err(db)?;
     w.transaction().open_table(RESULTS).map_err(db)?;
     w.transaction().open_table(LEDGER).map_err(db)?;
+    w.transaction().open_table(RESOLUTIONS).map_err(db)?;
     Ok(())
+}
+
+pub fn put_resolution(w: &mut Writer, r: &ResolutionRecord) -> Result<(), StoreError> {
+    let bytes = serde_json::to_vec(r).map_err(db)?;
+    let mut t = w.transaction().open_table(RESOLUTIONS).map_err(db)?;
+    let next = t
+        .last()
+        .map_err(db)?
+        .map(|(k, _)| k.value() + 1)
+        .unwrap_or(1);
+    t.insert(next, bytes.as_slice()).map_err(db)?;
+    Ok(())
+}
+
+pub fn resolutions(r: &Reader) -> Result<Vec<ResolutionRecord>, StoreError> {
+    let Ok(t) = r.transaction().open_table(RESOLUTIONS) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for row in t.iter().map_err(db)? {
+        let (k, v) = row.map_err(db)?;
+        out.push(
+            serde_json::from_slice(v.value())
+                .map_err(|e| corrupt("stellar_resolutions", &k.value().to_string(), e))?,
+        );
+    }
+    Ok(out)
 }
 
 pub fn put_intent(w: &mut Writer, i: &Intent) -> Result<(), StoreError> {

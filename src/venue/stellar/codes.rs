@@ -106,6 +106,46 @@ impl TxOutcome {
         handling(self.main_code())
     }
 
+    /// A `sendTransaction` ERROR proves the transaction was not applied
+    /// only with a transaction-level admission code (bad sequence, fee,
+    /// auth, time bounds …) and no operation results: a result that
+    /// claims success or carries operation codes does not belong in an
+    /// admission refusal, and is not believed.
+    pub fn proves_not_applied(&self) -> bool {
+        self.op_codes.is_empty()
+            && matches!(
+                self.tx_code.as_str(),
+                "tx_too_early"
+                    | "tx_too_late"
+                    | "tx_missing_operation"
+                    | "tx_bad_seq"
+                    | "tx_bad_auth"
+                    | "tx_insufficient_balance"
+                    | "tx_no_source_account"
+                    | "tx_insufficient_fee"
+                    | "tx_bad_auth_extra"
+                    | "tx_not_supported"
+                    | "tx_bad_sponsorship"
+                    | "tx_bad_minseq_age_or_gap"
+                    | "tx_malformed"
+                    | "tx_soroban_invalid"
+            )
+    }
+
+    /// The figures a ledger booking takes from this result, checked: a fee
+    /// and a delivered amount that are not negative.
+    pub fn check_figures(&self) -> Result<(), String> {
+        if self.fee_charged < 0 {
+            return Err(format!("feeCharged {} is negative", self.fee_charged));
+        }
+        if let Some(d) = self.delivered
+            && d < 0
+        {
+            return Err(format!("delivered amount {d} is negative"));
+        }
+        Ok(())
+    }
+
     /// "op_under_dest_min: the cycle paid out less than destMin when applied".
     pub fn describe(&self) -> String {
         format!("{}: {}", self.main_code(), describe(self.main_code()))
@@ -344,5 +384,21 @@ mod tests {
             assert_eq!(o.handling(), h, "{code}");
             assert!(!describe(code).contains("unrecognised"), "{code}");
         }
+    }
+
+    #[test]
+    fn only_admission_codes_prove_a_send_was_not_applied() {
+        let o = |tx: &str, ops: &[&str]| TxOutcome {
+            fee_charged: 0,
+            tx_code: tx.into(),
+            op_codes: ops.iter().map(|c| c.to_string()).collect(),
+            delivered: None,
+        };
+        assert!(o("tx_bad_seq", &[]).proves_not_applied());
+        assert!(o("tx_insufficient_fee", &[]).proves_not_applied());
+        assert!(!o("tx_success", &["op_success"]).proves_not_applied());
+        assert!(!o("tx_failed", &["op_under_dest_min"]).proves_not_applied());
+        assert!(!o("tx_internal_error", &[]).proves_not_applied());
+        assert!(!o("tx_unknown", &[]).proves_not_applied());
     }
 }

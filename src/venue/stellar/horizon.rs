@@ -5,6 +5,7 @@
 //! the path), so cycles are built from order books or two path queries.
 
 use super::asset::{StellarAsset, parse_amount};
+use super::body::{MAX_BODY, read_capped};
 use super::codes::TxOutcome;
 use super::keys::AccountKey;
 use super::rpc::{http_client, is_loopback};
@@ -27,12 +28,21 @@ pub enum HorizonError {
     Timeout,
     #[error("unexpected answer from Horizon: {0}")]
     Shape(String),
+    /// A submission whose answer never came or could not be read (reset,
+    /// 5xx, 429, a cut or malformed body): it may have applied.
+    #[error("Horizon gave no definite answer to the submission ({0}); it may have applied")]
+    OutcomeUnknown(String),
+    /// Too large or cut off mid-body.
+    #[error("Horizon answer unreadable: {0}")]
+    Body(#[from] super::body::BodyError),
 }
 
 impl From<HorizonError> for VenueError {
     fn from(e: HorizonError) -> Self {
         match e {
-            HorizonError::Timeout => VenueError::Unknown(e.to_string()),
+            HorizonError::Timeout | HorizonError::OutcomeUnknown(_) => {
+                VenueError::Unknown(e.to_string())
+            }
             HorizonError::TxFailed(_) | HorizonError::Shape(_) => {
                 VenueError::Rejected(e.to_string())
             }
@@ -89,6 +99,23 @@ fn amount(text: &str) -> Result<i64, HorizonError> {
     parse_amount(text).ok_or_else(|| HorizonError::Shape(format!("amount {text:?}")))
 }
 
+/// One ask level as Horizon gives it, checked: a positive amount and a
+/// price whose numerator and denominator are both positive (a zero would
+/// divide by zero when the offer is crossed).
+pub fn offer(amount_text: &str, n: i32, d: i32) -> Result<Offer, String> {
+    let amount = parse_amount(amount_text).ok_or_else(|| format!("amount {amount_text:?}"))?;
+    if amount <= 0 {
+        return Err(format!("amount {amount_text} is not positive"));
+    }
+    if n <= 0 || d <= 0 {
+        return Err(format!("price {n}/{d} is not a positive ratio"));
+    }
+    Ok(Offer {
+        amount,
+        price: Price { n, d },
+    })
+}
+
 pub struct HorizonClient {
     http: reqwest::Client,
     base: reqwest::Url,
@@ -125,19 +152,17 @@ impl HorizonClient {
         if status == 404 {
             return Ok(None);
         }
+        let body = read_capped(r, MAX_BODY, "Horizon").await?;
         if status != 200 {
-            let title = r
-                .json::<serde_json::Value>()
-                .await
+            let title = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
                 .and_then(|v| v.get("title").and_then(|t| t.as_str()).map(String::from))
                 .unwrap_or_default();
             return Err(HorizonError::Problem { status, title });
         }
-        r.json()
-            .await
+        serde_json::from_slice(&body)
             .map(Some)
-            .map_err(|e| HorizonError::Shape(e.without_url().to_string()))
+            .map_err(|e| HorizonError::Shape(e.to_string()))
     }
 
     pub async fn account(&self, id: AccountKey) -> Result<Option<AccountState>, HorizonError> {
@@ -230,19 +255,19 @@ impl HorizonClient {
             .get_json(url)
             .await?
             .ok_or_else(|| HorizonError::Shape("order_book: 404".into()))?;
-        let offers = book
-            .asks
-            .iter()
-            .map(|l| {
-                Ok(Offer {
-                    amount: amount(&l.amount)?,
-                    price: Price {
-                        n: l.price_r.n,
-                        d: l.price_r.d,
-                    },
-                })
-            })
-            .collect::<Result<Vec<_>, HorizonError>>()?;
+        let mut offers = Vec::with_capacity(book.asks.len());
+        for l in &book.asks {
+            match offer(&l.amount, l.price_r.n, l.price_r.d) {
+                Ok(o) => offers.push(o),
+                // One bad level is dropped, not the book and not the process.
+                Err(why) => tracing::warn!(
+                    target: "stellar_arb",
+                    selling = %selling.code(),
+                    buying = %buying.code(),
+                    "order book offer dropped: {why}"
+                ),
+            }
+        }
         Ok(OrderBook {
             selling: selling.clone(),
             buying: buying.clone(),
@@ -344,35 +369,41 @@ impl HorizonClient {
                 if e.is_timeout() {
                     HorizonError::Timeout
                 } else {
-                    HorizonError::Transport(e.without_url().to_string())
+                    // The request may have left before the connection broke.
+                    HorizonError::OutcomeUnknown(e.without_url().to_string())
                 }
             })?;
         let status = r.status().as_u16();
-        let body: serde_json::Value = r
-            .json()
+        let unknown = |why: String| HorizonError::OutcomeUnknown(format!("HTTP {status}: {why}"));
+        if status == 504 {
+            return Err(HorizonError::Timeout);
+        }
+        let bytes = read_capped(r, MAX_BODY, "Horizon POST /transactions")
             .await
-            .map_err(|e| HorizonError::Shape(e.without_url().to_string()))?;
+            .map_err(|e| unknown(e.to_string()))?;
+        let body: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| unknown(e.to_string()))?;
         match status {
             200 => {
                 let ok: Ok200 = serde_json::from_value(body)
-                    .map_err(|e| HorizonError::Shape(format!("transaction: {e}")))?;
-                let outcome = TxOutcome::decode(&ok.result_xdr)
-                    .map_err(|e| HorizonError::Shape(e.to_string()))?;
+                    .map_err(|e| unknown(format!("transaction: {e}")))?;
+                let outcome =
+                    TxOutcome::decode(&ok.result_xdr).map_err(|e| unknown(e.to_string()))?;
                 Ok(Submitted {
                     hash: ok.hash,
                     ledger: ok.ledger,
                     outcome,
                 })
             }
-            504 => Err(HorizonError::Timeout),
-            _ => {
+            // Only a 400 that carries a decodable result is definite.
+            400 => {
                 let result_xdr = body
                     .pointer("/extras/result_xdr")
                     .and_then(|v| v.as_str())
                     .map(String::from);
                 match result_xdr {
                     Some(x) => Err(HorizonError::TxFailed(
-                        TxOutcome::decode(&x).map_err(|e| HorizonError::Shape(e.to_string()))?,
+                        TxOutcome::decode(&x).map_err(|e| unknown(e.to_string()))?,
                     )),
                     None => Err(HorizonError::Problem {
                         status,
@@ -384,6 +415,12 @@ impl HorizonClient {
                     }),
                 }
             }
+            _ => Err(unknown(
+                body.get("title")
+                    .and_then(|t| t.as_str())
+                    .unwrap_or("no title")
+                    .to_string(),
+            )),
         }
     }
 }
@@ -403,7 +440,8 @@ pub async fn friendbot(url: &str, id: AccountKey, timeout: Duration) -> Result<b
     if status == 200 {
         return Ok(true);
     }
-    let text = r.text().await.unwrap_or_default();
+    let body = read_capped(r, MAX_BODY, "Friendbot").await?;
+    let text = String::from_utf8_lossy(&body);
     if status == 400 && (text.contains("AlreadyExist") || text.contains("already funded")) {
         return Ok(false);
     }
@@ -425,4 +463,25 @@ fn form_body(envelope: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_offer_with_a_zero_or_negative_figure_is_refused() {
+        assert!(offer("1.0000000", 1, 2).is_ok());
+        for (a, n, d) in [
+            ("1.0000000", 0, 1),
+            ("1.0000000", 1, 0),
+            ("1.0000000", -1, 2),
+            ("-1.0000000", 1, 2),
+            ("0.0000000", 1, 2),
+            ("99999999999999999999", 1, 2),
+            ("x", 1, 2),
+        ] {
+            assert!(offer(a, n, d).is_err(), "{a} {n}/{d}");
+        }
+    }
 }

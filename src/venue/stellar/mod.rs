@@ -11,6 +11,7 @@
 //! loopback fakes under `tests/support/stellar_fake.rs`.
 
 pub mod asset;
+pub mod body;
 pub mod codes;
 pub mod contracts;
 pub mod horizon;
@@ -51,7 +52,7 @@ impl AccountState {
 
     /// `(2 + subentries) × base reserve`.
     pub fn min_balance(&self) -> i64 {
-        (2 + i64::from(self.subentries)) * BASE_RESERVE
+        (2 + i64::from(self.subentries)).saturating_mul(BASE_RESERVE)
     }
 
     /// XLM that can leave without breaking the reserve.
@@ -60,7 +61,11 @@ impl AccountState {
         let (amount, selling) = b
             .map(|b| (b.amount, b.selling_liabilities))
             .unwrap_or((0, 0));
-        (amount - self.min_balance() - selling).max(0)
+        // Saturating: the figures come from outside and may be absurd.
+        amount
+            .saturating_sub(self.min_balance())
+            .saturating_sub(selling.max(0))
+            .max(0)
     }
 
     pub fn trusts(&self, asset: &StellarAsset) -> bool {

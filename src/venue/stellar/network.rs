@@ -174,11 +174,13 @@ impl StellarVenue for NetworkVenue {
 
     fn send<'a>(&'a self, envelope: &'a str) -> BoxFuture<'a, Result<SendStatus, VenueError>> {
         Box::pin(async move {
+            // Only a readable status is an answer. Anything else — a reset,
+            // a timeout, a gateway's 5xx or 429, a cut or malformed body, an
+            // ERROR whose result cannot be decoded — may follow a forwarded
+            // transaction: settle by looking, never as "not sent".
             match self.rpc.send_transaction(envelope).await {
                 Ok((_, status)) => Ok(status),
-                // After the request left, silence means "maybe": settle by looking.
-                Err(super::rpc::RpcError::Transport(e)) => Err(VenueError::Unknown(e)),
-                Err(e) => Err(e.into()),
+                Err(e) => Err(VenueError::Unknown(e.to_string())),
             }
         })
     }

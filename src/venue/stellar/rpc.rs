@@ -26,6 +26,9 @@ pub enum RpcError {
     JsonRpc { code: i64, message: String },
     #[error("unexpected answer from Stellar RPC: {0}")]
     Shape(String),
+    /// The answer was too large or cut off mid-body.
+    #[error("Stellar RPC answer unreadable: {0}")]
+    Body(#[from] super::body::BodyError),
 }
 
 impl From<RpcError> for VenueError {
@@ -131,10 +134,9 @@ impl RpcClient {
         if !response.status().is_success() {
             return Err(RpcError::Http(response.status().as_u16()));
         }
-        let mut answer: Value = response
-            .json()
-            .await
-            .map_err(|e| RpcError::Shape(e.without_url().to_string()))?;
+        let bytes = super::body::read_capped(response, super::body::MAX_BODY, method).await?;
+        let mut answer: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| RpcError::Shape(format!("{method}: {e}")))?;
         if let Some(err) = answer.get("error") {
             return Err(RpcError::JsonRpc {
                 code: err.get("code").and_then(Value::as_i64).unwrap_or(0),

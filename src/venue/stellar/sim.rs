@@ -118,6 +118,10 @@ pub struct SimLedger {
     /// included: tests count what a keeper sends.
     #[serde(default)]
     pub sends: u64,
+    /// Reflector's prices are this many seconds older than the latest
+    /// close (a stalled oracle).
+    #[serde(default)]
+    pub oracle_age: u64,
 }
 
 pub const ORACLE_DECIMALS: u32 = 14;
@@ -127,36 +131,53 @@ fn ratio_lt(a: Price, b: Price) -> bool {
     (a.n as i128) * (b.d as i128) < (b.n as i128) * (a.d as i128)
 }
 
-/// `x × n / d` rounded down / up, in i128 so nothing overflows.
-fn mul_div_floor(x: i64, n: i32, d: i32) -> i64 {
-    ((x as i128 * n as i128) / d as i128).min(i64::MAX as i128) as i64
+/// `x × n / d` rounded down / up, in i128 so nothing overflows; `None`
+/// for a non-positive denominator (offers come from outside).
+fn mul_div_floor(x: i64, n: i32, d: i32) -> Option<i64> {
+    if d <= 0 {
+        return None;
+    }
+    let q = (i128::from(x) * i128::from(n)) / i128::from(d);
+    Some(q.clamp(0, i128::from(i64::MAX)) as i64)
 }
 
-fn mul_div_ceil(x: i64, n: i32, d: i32) -> i64 {
-    let (num, den) = (x as i128 * n as i128, d as i128);
-    ((num + den - 1) / den).min(i64::MAX as i128) as i64
+fn mul_div_ceil(x: i64, n: i32, d: i32) -> Option<i64> {
+    if d <= 0 {
+        return None;
+    }
+    let (num, den) = (i128::from(x) * i128::from(n), i128::from(d));
+    Some(((num + den - 1) / den).clamp(0, i128::from(i64::MAX)) as i64)
 }
 
 /// Send `amount` of `buying` into offers that sell `selling`; returns what
-/// arrives and the book after, or `None` if the book runs dry.
+/// arrives and the book after, or `None` if the book runs dry — or holds an
+/// offer no network would (a price with a zero or negative side, a
+/// non-positive amount), or the sum leaves i64. Nothing here can panic on
+/// what a peer sent.
 pub fn cross(offers: &[Offer], amount: i64) -> Option<(i64, Vec<Offer>)> {
+    if amount < 0 {
+        return None;
+    }
     let mut left = amount;
     let mut got = 0i64;
     let mut after = Vec::with_capacity(offers.len());
     let mut it = offers.iter();
     for o in it.by_ref() {
+        if o.amount <= 0 || o.price.n <= 0 || o.price.d <= 0 {
+            return None;
+        }
         if left == 0 {
             after.push(*o);
             break;
         }
         // Cost of the whole offer in the buying asset.
-        let cost = mul_div_ceil(o.amount, o.price.n, o.price.d);
+        let cost = mul_div_ceil(o.amount, o.price.n, o.price.d)?;
         if cost <= left {
             left -= cost;
-            got += o.amount;
+            got = got.checked_add(o.amount)?;
         } else {
-            let take = mul_div_floor(left, o.price.d, o.price.n);
-            got += take;
+            let take = mul_div_floor(left, o.price.d, o.price.n)?;
+            got = got.checked_add(take)?;
             left = 0;
             if o.amount > take {
                 after.push(Offer {
@@ -166,7 +187,13 @@ pub fn cross(offers: &[Offer], amount: i64) -> Option<(i64, Vec<Offer>)> {
             }
         }
     }
-    after.extend(it.copied());
+    // The offers not reached must be sane too, to be kept.
+    for o in it {
+        if o.amount <= 0 || o.price.n <= 0 || o.price.d <= 0 {
+            return None;
+        }
+        after.push(*o);
+    }
     (left == 0).then_some((got, after))
 }
 
@@ -187,6 +214,7 @@ impl SimLedger {
             hide_polls: 1,
             oldest: (1000, 1_700_000_000),
             sends: 0,
+            oracle_age: 0,
         }
     }
 
@@ -666,7 +694,8 @@ impl SimLedger {
             };
         }
         if contract == self.reflector {
-            let ts = self.close_time / u64::from(ORACLE_RESOLUTION) * u64::from(ORACLE_RESOLUTION);
+            let ts = self.close_time.saturating_sub(self.oracle_age) / u64::from(ORACLE_RESOLUTION)
+                * u64::from(ORACLE_RESOLUTION);
             return match function {
                 "decimals" => Ok(xdr::ScVal::U32(ORACLE_DECIMALS)),
                 "resolution" => Ok(xdr::ScVal::U32(ORACLE_RESOLUTION)),
@@ -709,6 +738,45 @@ mod tests {
 
     fn p(n: i32, d: i32) -> Price {
         Price { n, d }
+    }
+
+    #[test]
+    fn crossing_a_book_with_absurd_offers_is_refused_without_a_panic() {
+        let ok = Offer {
+            amount: 100,
+            price: p(1, 2),
+        };
+        for bad in [p(0, 1), p(1, 0), p(-1, 3), p(3, -1)] {
+            let book = [
+                ok,
+                Offer {
+                    amount: 100,
+                    price: bad,
+                },
+            ];
+            assert!(cross(&book, 1_000).is_none(), "{bad:?}");
+            // Even when the walk would stop before it.
+            assert!(cross(&book, 10).is_none(), "{bad:?}");
+        }
+        assert!(
+            cross(
+                &[Offer {
+                    amount: -5,
+                    price: p(1, 1)
+                }],
+                1
+            )
+            .is_none()
+        );
+        assert!(cross(&[ok], -1).is_none());
+        // Huge figures: no overflow, the sum checked.
+        let huge = Offer {
+            amount: i64::MAX,
+            price: p(1, i32::MAX),
+        };
+        assert!(cross(&[huge, huge], i64::MAX).is_none());
+        let (got, _) = cross(&[huge], 1).expect("one stroop buys a lot");
+        assert!(got > 0);
     }
 
     #[test]
