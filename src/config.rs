@@ -405,9 +405,8 @@ impl Config {
                         "must be 1 to 1000 (0.01 % to 10 %)",
                     ));
                 }
-                l.slippage_bps = u32::try_from(v).map_err(|_| {
-                    r.invalid("cross_chain_loop.slippage_bps", "must be 1 to 1000")
-                })?;
+                l.slippage_bps = u32::try_from(v)
+                    .map_err(|_| r.invalid("cross_chain_loop.slippage_bps", "must be 1 to 1000"))?;
             }
             if let Some(v) = r.string(t, s, "sizing")? {
                 l.sizing = match v.as_str() {
@@ -428,9 +427,8 @@ impl Config {
                 if v < 3 {
                     return Err(r.invalid("cross_chain_loop.quote_budget", "must be at least 3"));
                 }
-                l.quote_budget = u32::try_from(v).map_err(|_| {
-                    r.invalid("cross_chain_loop.quote_budget", "is too large")
-                })?;
+                l.quote_budget = u32::try_from(v)
+                    .map_err(|_| r.invalid("cross_chain_loop.quote_budget", "is too large"))?;
             }
             if let Some(v) = r.int_signed(t, s, "min_edge_bps")? {
                 l.min_edge_bps = v;
@@ -527,8 +525,8 @@ impl Config {
                 c.notify.timeout_ms = v;
             }
             if let Some(v) = r.int(t, "notify", "retries")? {
-                c.notify.retries = u32::try_from(v)
-                    .map_err(|_| r.invalid("notify.retries", "is too large"))?;
+                c.notify.retries =
+                    u32::try_from(v).map_err(|_| r.invalid("notify.retries", "is too large"))?;
             }
         }
 

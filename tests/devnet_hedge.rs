@@ -515,7 +515,8 @@ async fn the_binary_hedges_devnet_fills_at_schwab() {
     // in either data dir.
     let tokens = w.fake.issued_tokens();
     assert!(!tokens.is_empty(), "the fake issued tokens");
-    let mut secrets: Vec<(&str, String)> = tokens.into_iter().map(|t| ("a Schwab token", t)).collect();
+    let mut secrets: Vec<(&str, String)> =
+        tokens.into_iter().map(|t| ("a Schwab token", t)).collect();
     secrets.extend([
         ("the Schwab app key", FAKE_APP_KEY.to_string()),
         ("the Schwab app secret", FAKE_APP_SECRET.to_string()),

@@ -90,12 +90,11 @@ impl Hedge {
     /// Decode and interpret: never a panic; a fill is a sane fill.
     fn interpret(&self, log: &ChainLog, batch: &[ChainLog]) {
         let _ = abi::decode(log);
-        let meaning = self.runtime.block_on(self.decoder.interpret(
-            log,
-            batch,
-            &self.receipts,
-            &self.tokens,
-        ));
+        let meaning =
+            self.runtime.block_on(
+                self.decoder
+                    .interpret(log, batch, &self.receipts, &self.tokens),
+            );
         match meaning {
             Ok(Meaning::Fill(f)) => {
                 let cap = Decimal::from(1_000_000_000_000_000_u64);
@@ -155,7 +154,14 @@ fn index() -> impl Strategy<Value = usize> {
 }
 
 fn decimals() -> impl Strategy<Value = u8> {
-    prop_oneof![Just(6u8), Just(18u8), Just(0u8), Just(28u8), Just(29u8), any::<u8>()]
+    prop_oneof![
+        Just(6u8),
+        Just(18u8),
+        Just(0u8),
+        Just(28u8),
+        Just(29u8),
+        any::<u8>()
+    ]
 }
 
 /// (token pick, decimals) of one IO: 0 = USDC, 1 = tAAPL, 2 = WETH, 3 = unknown.
@@ -421,9 +427,12 @@ fn example_tables() -> Vec<toml::Table> {
             match t.strip_prefix("# ") {
                 Some(rest)
                     if rest.starts_with('[')
-                        || rest
-                            .split_once('=')
-                            .is_some_and(|(k, _)| k.trim().chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !k.trim().is_empty()) =>
+                        || rest.split_once('=').is_some_and(|(k, _)| {
+                            k.trim()
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                                && !k.trim().is_empty()
+                        }) =>
                 {
                     rest
                 }
@@ -659,7 +668,10 @@ fn the_example_config_loads() {
 #[test]
 fn config_numbers_past_their_type_name_the_key() {
     for (text, key) in [
-        ("[paper]\nspeed = \"79228162514264337593543950335\"\n", "paper.speed"),
+        (
+            "[paper]\nspeed = \"79228162514264337593543950335\"\n",
+            "paper.speed",
+        ),
         (
             "[cross_chain_loop]\nquote_budget = 4294967299\n",
             "cross_chain_loop.quote_budget",
@@ -712,7 +724,11 @@ mod stellar {
         const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         let mut out = String::new();
         for chunk in bytes.chunks(3) {
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
             let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
             for i in 0..4 {
                 if i <= chunk.len() {
@@ -748,7 +764,13 @@ mod stellar {
     }
 
     fn read_scval(text: &str) {
-        if let Ok(v) = ScVal::from_xdr_base64(text, Limits { depth: 64, len: 1 << 16 }) {
+        if let Ok(v) = ScVal::from_xdr_base64(
+            text,
+            Limits {
+                depth: 64,
+                len: 1 << 16,
+            },
+        ) {
             let _ = decode_bool(&v);
             let _ = decode_u32(&v);
             let _ = decode_scan(&v);
@@ -846,7 +868,9 @@ mod json_peers {
                     let mut seen = Vec::new();
                     // Read the head, and the body its Content-Length names.
                     loop {
-                        let Ok(n) = sock.read(&mut buf).await else { return };
+                        let Ok(n) = sock.read(&mut buf).await else {
+                            return;
+                        };
                         if n == 0 {
                             return;
                         }
@@ -902,8 +926,13 @@ mod json_peers {
             any::<bool>().prop_map(Value::Bool),
             any::<i64>().prop_map(Value::from),
             any::<u64>().prop_map(Value::from),
-            prop_oneof![Just(0i64), Just(-1), Just(i32::MIN as i64), Just(u32::MAX as i64 + 1)]
-                .prop_map(Value::from),
+            prop_oneof![
+                Just(0i64),
+                Just(-1),
+                Just(i32::MIN as i64),
+                Just(u32::MAX as i64 + 1)
+            ]
+            .prop_map(Value::from),
             texts.prop_map(|t| Value::String(t.to_string())),
             ".{0,12}".prop_map(Value::String),
         ]
@@ -973,10 +1002,9 @@ mod json_peers {
         let horizon = HorizonClient::new(&p.url, Duration::from_secs(5)).expect("horizon");
         let rpc = RpcClient::new(&p.url, Duration::from_secs(5)).expect("rpc");
         let me = Keypair::from_seed([3; 32]).public();
-        let aqua = StellarAsset::parse(
-            "AQUA:GBNZILSTVQZ4R7IKQDGHYGY2QXL5QOFJYQMXPKWRRM5PAV7Y4M67AQUA",
-        )
-        .expect("asset");
+        let aqua =
+            StellarAsset::parse("AQUA:GBNZILSTVQZ4R7IKQDGHYGY2QXL5QOFJYQMXPKWRRM5PAV7Y4M67AQUA")
+                .expect("asset");
         let _ = horizon.account(me).await;
         if let Ok(book) = horizon.order_book(&aqua, &StellarAsset::Native, 10).await {
             for o in &book.offers {

@@ -872,7 +872,10 @@ async fn an_answer_over_the_body_cap_is_an_error_that_says_so() {
     );
     let e = w.broker.positions().await.unwrap_err();
     assert!(matches!(e, VenueError::Transient(_)), "{e:?}");
-    assert!(e.to_string().contains("larger than the 4194304-byte cap"), "{e}");
+    assert!(
+        e.to_string().contains("larger than the 4194304-byte cap"),
+        "{e}"
+    );
     // The next answer is read as usual.
     w.broker.positions().await.unwrap();
 

@@ -344,7 +344,10 @@ fn secrets() -> Vec<(String, Vec<u8>)> {
     for (name, key) in keys {
         let seed = key.seed_bytes();
         let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
-        out.push((format!("{name} secret seed"), key.expose_secret().into_bytes()));
+        out.push((
+            format!("{name} secret seed"),
+            key.expose_secret().into_bytes(),
+        ));
         out.push((format!("{name} raw seed"), seed.to_vec()));
         out.push((format!("{name} seed as hex"), hex.into_bytes()));
     }

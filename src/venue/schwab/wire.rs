@@ -376,8 +376,14 @@ mod tests {
             error_text(br#"{"message":"","error":"invalid_grant"}"#),
             "invalid_grant"
         );
-        assert_eq!(error_text(br#"{"message":" "}"#), "an unrecognised error body");
-        assert_eq!(error_text(br#"{"errors":[]}"#), "an unrecognised error body");
+        assert_eq!(
+            error_text(br#"{"message":" "}"#),
+            "an unrecognised error body"
+        );
+        assert_eq!(
+            error_text(br#"{"errors":[]}"#),
+            "an unrecognised error body"
+        );
         assert_eq!(error_text(br#"{"errors":[""]}"#), "error");
     }
 }

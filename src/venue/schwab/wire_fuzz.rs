@@ -10,8 +10,8 @@
 
 use super::clock_text::{parse_date, parse_time};
 use super::wire::{
-    AccountNumberHash, TokenResponse, day_hours, decimal, error_text, fill_average,
-    order_identity, placed_order, positions,
+    AccountNumberHash, TokenResponse, day_hours, decimal, error_text, fill_average, order_identity,
+    placed_order, positions,
 };
 use crate::venue::broker::OrderState;
 use proptest::prelude::*;
