@@ -165,13 +165,15 @@ fn decimals() -> impl Strategy<Value = u8> {
 }
 
 /// (token pick, decimals) of one IO: 0 = USDC, 1 = tAAPL, 2 = WETH, 3 = unknown.
-fn ios() -> impl Strategy<Value = Vec<(u8, u8)>> {
+fn ios() -> impl Strategy<Value = Ios> {
     prop::collection::vec((any::<u8>(), decimals()), 0..4)
 }
 
 /// An order's inputs and outputs: half the time the hedge's own shape (one
 /// USDC and one equity IO, either way round), else anything.
-fn shape() -> impl Strategy<Value = (Vec<(u8, u8)>, Vec<(u8, u8)>)> {
+type Ios = Vec<(u8, u8)>;
+
+fn shape() -> impl Strategy<Value = (Ios, Ios)> {
     prop_oneof![
         (any::<bool>(), decimals(), decimals()).prop_map(|(sells, u, e)| if sells {
             (vec![(0, u)], vec![(1, e)])
@@ -1012,7 +1014,7 @@ mod json_peers {
             }
         }
         let _ = horizon
-            .strict_send_paths(&StellarAsset::Native, 10, &[aqua.clone()])
+            .strict_send_paths(&StellarAsset::Native, 10, std::slice::from_ref(&aqua))
             .await;
         let _ = horizon.submit("AAAA").await;
         let _ = rpc.get_transaction("ab").await;
