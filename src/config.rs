@@ -366,7 +366,8 @@ impl Config {
                 e.answer_within_ms = v;
             }
             if let Some(v) = r.int(t, "engine", "history_in_snapshot")? {
-                e.history_in_snapshot = v as usize;
+                e.history_in_snapshot = usize::try_from(v)
+                    .map_err(|_| r.invalid("engine.history_in_snapshot", "is too large"))?;
             }
         }
 
@@ -414,7 +415,8 @@ impl Config {
                         "must be 1 to 1000 (0.01 % to 10 %)",
                     ));
                 }
-                l.slippage_bps = v as u32;
+                l.slippage_bps = u32::try_from(v)
+                    .map_err(|_| r.invalid("cross_chain_loop.slippage_bps", "must be 1 to 1000"))?;
             }
             if let Some(v) = r.string(t, s, "sizing")? {
                 l.sizing = match v.as_str() {
@@ -435,7 +437,8 @@ impl Config {
                 if v < 3 {
                     return Err(r.invalid("cross_chain_loop.quote_budget", "must be at least 3"));
                 }
-                l.quote_budget = v as u32;
+                l.quote_budget = u32::try_from(v)
+                    .map_err(|_| r.invalid("cross_chain_loop.quote_budget", "is too large"))?;
             }
             if let Some(v) = r.int_signed(t, s, "min_edge_bps")? {
                 l.min_edge_bps = v;
@@ -532,7 +535,8 @@ impl Config {
                 c.notify.timeout_ms = v;
             }
             if let Some(v) = r.int(t, "notify", "retries")? {
-                c.notify.retries = v as u32;
+                c.notify.retries =
+                    u32::try_from(v).map_err(|_| r.invalid("notify.retries", "is too large"))?;
             }
         }
 
@@ -1117,7 +1121,10 @@ fn read_equity_hedge(
 
 /// "3000" or "0.5" → speed ×1000.
 pub fn speed_milli(v: Decimal) -> Result<u64, String> {
-    let milli = (v * Decimal::from(1000)).trunc();
+    let milli = v
+        .checked_mul(Decimal::from(1000))
+        .ok_or_else(|| "must be above 0 and at most 100000".to_string())?
+        .trunc();
     let milli = u64::try_from(milli).map_err(|_| "must be a positive number".to_string())?;
     if milli == 0 || milli > 100_000_000 {
         return Err("must be above 0 and at most 100000".into());

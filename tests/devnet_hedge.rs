@@ -510,19 +510,32 @@ async fn the_binary_hedges_devnet_fills_at_schwab() {
         "live: +1.2 from the head on → SELL 1"
     );
 
-    // No token, app secret or key in any file the binary wrote (store,
-    // token vault, diagnostic and money logs) in either data dir.
-    let mut secrets = w.fake.issued_tokens();
-    secrets.extend([FAKE_APP_SECRET.to_string(), KEY.to_string()]);
+    // No token, app key, app secret, encryption key or wallet key in any
+    // file the binary wrote (store, token vault, diagnostic and money logs)
+    // in either data dir.
+    let tokens = w.fake.issued_tokens();
+    assert!(!tokens.is_empty(), "the fake issued tokens");
+    let mut secrets: Vec<(&str, String)> =
+        tokens.into_iter().map(|t| ("a Schwab token", t)).collect();
+    secrets.extend([
+        ("the Schwab app key", FAKE_APP_KEY.to_string()),
+        ("the Schwab app secret", FAKE_APP_SECRET.to_string()),
+        ("ENCRYPTION_KEY", KEY.to_string()),
+        ("the wallet key", devnet::KEEPER_KEY.to_string()),
+        (
+            "the wallet key",
+            devnet::KEEPER_KEY.trim_start_matches("0x").to_string(),
+        ),
+    ]);
     let mut files = 0;
     for dir in [&data, &live] {
         for path in files_under(dir) {
             let bytes = std::fs::read(&path).unwrap();
             files += 1;
-            for s in &secrets {
+            for (what, s) in &secrets {
                 assert!(
                     !bytes.windows(s.len()).any(|w| w == s.as_bytes()),
-                    "a secret in plain text in {}",
+                    "{what} in plain text in {}",
                     path.display()
                 );
             }

@@ -167,3 +167,58 @@ async fn the_same_seed_gives_the_same_ledger() {
     assert!(la.len() > 10, "the run traded");
     assert_eq!(la, strip(ledger(b.path())));
 }
+
+/// `assert_sent_once` can fail: the same step of the same cycle sent a second
+/// time under a new attempt number (each intent id then counts once) is
+/// caught, and so is a plain double send.
+#[tokio::test(flavor = "current_thread")]
+async fn a_step_sent_again_under_a_new_attempt_number_is_caught() {
+    use arbkeep::model::{
+        Action, Chain, Clock, CycleId, Intent, IntentId, ManualClock, StepKind, TokenId,
+    };
+    use arbkeep::venue::LoopVenue;
+    use arbkeep::venue::sim::{PAPER_EPOCH, SimWorld};
+    use std::sync::Arc;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(PAPER_EPOCH));
+    let world = SimWorld::open(&tmp.path().join(WORLD_FILE), 7, clock.clone()).unwrap();
+    let action = Action::Swap {
+        chain: Chain::Hemi,
+        token_in: TokenId::Vcred,
+        token_out: TokenId::Wbtc,
+        amount_in: 100 * TokenId::Vcred.one(),
+        min_out: 1,
+        deadline: clock.now() + HOUR,
+    };
+    let intent = |attempt| {
+        let id = IntentId {
+            cycle: CycleId(1),
+            step: StepKind::HemiSwap,
+            attempt,
+        };
+        Intent::new(id, action.clone(), clock.now())
+    };
+    world.execute(&intent(0)).await.expect("first send");
+    let once = world.execution_counts();
+    assert!(steps_sent_twice(&once).is_empty(), "{once:?}");
+    assert_eq!(sends_per_step(&once).get("c1/hemi_swap"), Some(&1));
+
+    world.execute(&intent(1)).await.expect("the world takes it");
+    let twice = world.execution_counts();
+    // Per intent id, nothing looks wrong: this is what the old check missed.
+    assert!(twice.values().all(|n| *n == 1), "{twice:?}");
+    let caught = steps_sent_twice(&twice);
+    assert_eq!(caught.len(), 1, "{caught:?}");
+    assert!(
+        caught[0].starts_with("c1/hemi_swap was sent 2 times"),
+        "{caught:?}"
+    );
+
+    // The same intent id sent twice is caught as well.
+    let _ = world.execute(&intent(1)).await;
+    assert_eq!(
+        sends_per_step(&world.execution_counts()).get("c1/hemi_swap"),
+        Some(&3)
+    );
+}

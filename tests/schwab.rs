@@ -702,11 +702,17 @@ async fn the_vault_file_never_holds_a_token_in_plain_text() {
             );
         }
     }
-    assert!(
-        !bytes
-            .windows(arbkeep::venue::schwab::fake::FAKE_APP_SECRET.len())
-            .any(|win| win == arbkeep::venue::schwab::fake::FAKE_APP_SECRET.as_bytes())
-    );
+    for (what, secret) in [
+        ("app secret", arbkeep::venue::schwab::fake::FAKE_APP_SECRET),
+        ("app key", arbkeep::venue::schwab::fake::FAKE_APP_KEY),
+    ] {
+        assert!(
+            !bytes
+                .windows(secret.len())
+                .any(|win| win == secret.as_bytes()),
+            "the vault holds the {what} in plain text"
+        );
+    }
 }
 
 #[tokio::test]
@@ -839,4 +845,65 @@ async fn a_code_pasted_after_thirty_seconds_is_refused_clearly() {
         "{}",
         h[0].detail
     );
+}
+
+#[tokio::test]
+async fn an_answer_over_the_body_cap_is_an_error_that_says_so() {
+    let w = world().await;
+    let five_mib = 5 * 1024 * 1024;
+    // Declared over the cap: refused before the body is read.
+    w.fake.fail_next(
+        FaultRoute::Read,
+        Fault::Oversized {
+            bytes: five_mib,
+            declared: true,
+        },
+    );
+    let e = w.broker.positions().await.unwrap_err();
+    assert!(matches!(e, VenueError::Transient(_)), "{e:?}");
+    assert!(e.to_string().contains("4194304-byte cap"), "{e}");
+    // No length, streamed until the connection closes: stopped at the cap.
+    w.fake.fail_next(
+        FaultRoute::Read,
+        Fault::Oversized {
+            bytes: five_mib,
+            declared: false,
+        },
+    );
+    let e = w.broker.positions().await.unwrap_err();
+    assert!(matches!(e, VenueError::Transient(_)), "{e:?}");
+    assert!(
+        e.to_string().contains("larger than the 4194304-byte cap"),
+        "{e}"
+    );
+    // The next answer is read as usual.
+    w.broker.positions().await.unwrap();
+
+    // An order POST answered with an oversized body may have placed the
+    // order: unknown, looked for, never posted again by the adapter.
+    w.fake.fail_next(
+        FaultRoute::PlaceOrder,
+        Fault::Oversized {
+            bytes: five_mib,
+            declared: false,
+        },
+    );
+    let req = request(&w, "SPY", OrderSide::Buy, 1);
+    let e = w.broker.place(&req).await.unwrap_err();
+    assert!(matches!(e, VenueError::Unknown(_)), "{e:?}");
+    assert!(e.to_string().contains("cap"), "{e}");
+    assert_eq!(w.fake.order_posts(), 1, "exactly one POST");
+
+    // The token endpoint too: a refresh answered with 5 MiB fails clearly.
+    w.fake.fail_next(
+        FaultRoute::Token,
+        Fault::Oversized {
+            bytes: five_mib,
+            declared: true,
+        },
+    );
+    w.clock.advance(26 * MINUTE);
+    let e = w.broker.positions().await.unwrap_err();
+    assert!(e.to_string().contains("cap"), "{e}");
+    w.broker.positions().await.unwrap();
 }

@@ -316,15 +316,60 @@ async fn live_testnet_funds_trades_books_and_restarts_without_sending_twice() {
     // XLM is the only asset booked: the AQUA leg is inside one payment.
     assert!(lines2.iter().all(|l| l.asset == "XLM"));
 
-    // The secret is in no file the engine wrote, nor in its output.
-    let secret = master().expose_secret();
-    for file in files_under(dir) {
-        let bytes = std::fs::read(&file).unwrap_or_default();
-        assert!(
-            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-            "the secret leaked into {}",
-            file.display()
+    // No secret is in a file the engine wrote, nor in its output: neither
+    // the master's nor any derived trading account's.
+    assert_no_secret_in(dir);
+}
+
+/// Every secret the engine holds, in every form it could be written: the
+/// master's and each derived trading account's `S…` strkey, raw 32-byte
+/// seed and its hex. The derivation (`SHA-256(master seed ‖
+/// "arbkeep/stellar/" ‖ i as u32 big-endian)`) is computed here, not taken
+/// from the keeper, and checked against the accounts the keeper traded.
+fn secrets() -> Vec<(String, Vec<u8>)> {
+    let master = master();
+    let mut keys = vec![("master".to_string(), master.clone())];
+    // More than ACCOUNTS: a keeper deriving extra accounts is covered too.
+    for i in 0..ACCOUNTS + 8 {
+        let mut bytes = master.seed_bytes().to_vec();
+        bytes.extend_from_slice(b"arbkeep/stellar/");
+        bytes.extend_from_slice(&i.to_be_bytes());
+        let derived = Keypair::from_seed(arbkeep::venue::stellar::keys::sha256(&bytes));
+        assert_eq!(
+            derived.public(),
+            trading_key(&master, i).public(),
+            "the test derives trading account {i} as the keeper does"
         );
+        keys.push((format!("trading account {i}"), derived));
+    }
+    let mut out = Vec::new();
+    for (name, key) in keys {
+        let seed = key.seed_bytes();
+        let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+        out.push((
+            format!("{name} secret seed"),
+            key.expose_secret().into_bytes(),
+        ));
+        out.push((format!("{name} raw seed"), seed.to_vec()));
+        out.push((format!("{name} seed as hex"), hex.into_bytes()));
+    }
+    out
+}
+
+fn assert_no_secret_in(dir: &Path) {
+    let secrets = secrets();
+    assert!(secrets.len() >= 3 * (1 + ACCOUNTS as usize));
+    let files = files_under(dir);
+    assert!(files.len() >= 4, "the store and the logs: {files:?}");
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        for (what, secret) in &secrets {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_slice()),
+                "the {what} leaked into {}",
+                file.display()
+            );
+        }
     }
 }
 
@@ -412,6 +457,7 @@ async fn killed_while_a_cycle_is_unconfirmed_the_restart_settles_it_once() {
             .sum();
         assert_eq!(xlm - FRIENDBOT_AMOUNT, booked, "account {id}");
     }
+    assert_no_secret_in(dir);
 }
 
 /// Subscribe to the control API's snapshots and wait until `done` holds

@@ -302,13 +302,10 @@ impl<V: LoopVenue> Engine<V> {
         wallet.saturating_sub(reserved)
     }
 
+    /// What the gate sees: open cycles and failed ones still holding money
+    /// (in the caps, and their VCRED as lost in the loss limit).
     pub(super) fn exposure(&self, token: TokenId) -> Exposure {
-        let open = self.cycles.values().filter(|c| c.is_open()).count() as u32;
-        let token_open = self
-            .cycles
-            .values()
-            .filter(|c| c.is_open() && c.token == token)
-            .count() as u32;
+        let c = risk::commitments(self.cycles.values(), token);
         Exposure {
             recovering: self.phase == Phase::Recovering,
             draining: self.options.drain,
@@ -316,10 +313,13 @@ impl<V: LoopVenue> Engine<V> {
             token_paused: self.controls.paused_tokens.contains(&token),
             today_profit: self.book.today(self.clock.now()).profit_vcred,
             daily_loss_limit: self.config.risk.daily_loss_limit_vcred,
-            open,
+            open: c.open,
             max_open: self.config.engine.max_open_cycles,
-            token_open,
+            token_open: c.token_open,
             max_token_open: self.config.cross_chain_loop.max_cycles_per_token,
+            stranded: c.stranded,
+            token_stranded: c.token_stranded,
+            stranded_vcred: c.stranded_vcred,
         }
     }
 

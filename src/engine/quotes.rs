@@ -222,20 +222,60 @@ mod tests {
     fn clock_stepping_back_does_not_break_ttl() {
         let mut cache = QuoteCache::new(1_000, 8);
         cache.put(key(1), 7, 5_000);
+        cache.put(key(2), 8, 5_000);
+        // Behind the time it was stored: not expired early ...
         assert_eq!(cache.get(&key(1), 4_000), Some(7));
+        assert_eq!(cache.get(&key(1), 0), Some(7), "even far behind");
+        cache.evict_expired(4_000);
+        assert_eq!(cache.len(), 2, "a step back evicts nothing");
+        // ... and once the clock is past stored + ttl, gone: the step back
+        // did not make the quote live forever.
+        assert_eq!(cache.get(&key(1), 5_999), Some(7));
+        assert_eq!(cache.get(&key(1), 6_000), None, "expired at stored + ttl");
+        cache.evict_expired(6_000);
+        assert!(cache.is_empty(), "evict_expired drops it too");
+        assert_eq!(cache.get(&key(2), 4_500), None);
     }
 
     #[test]
     fn capacity_evicts_oldest_first() {
+        // Key order is the reverse of age order, so evicting by key (or by
+        // hash order) instead of by age is caught.
         let mut cache = QuoteCache::new(60_000, 3);
-        for (i, at) in [(1, 100), (2, 200), (3, 300)] {
+        for (i, at) in [(9, 100), (5, 200), (1, 300)] {
             cache.put(key(i), i * 10, at);
         }
-        cache.put(key(4), 40, 400);
+        let present = |cache: &mut QuoteCache, keys: &[Units]| -> Vec<Option<Units>> {
+            keys.iter().map(|k| cache.get(&key(*k), 500)).collect()
+        };
+        cache.put(key(7), 70, 400);
         assert_eq!(cache.len(), 3);
-        assert_eq!(cache.get(&key(1), 500), None, "the oldest went");
-        assert_eq!(cache.get(&key(2), 500), Some(20));
-        assert_eq!(cache.get(&key(4), 500), Some(40));
+        assert_eq!(
+            present(&mut cache, &[9, 5, 1, 7]),
+            vec![None, Some(50), Some(10), Some(70)],
+            "the oldest (9, stored at 100) went, and only it"
+        );
+        // Reading an entry does not make it younger: age is from storing.
+        cache.put(key(3), 30, 450);
+        assert_eq!(
+            present(&mut cache, &[5, 1, 7, 3]),
+            vec![None, Some(10), Some(70), Some(30)],
+            "then 5 (stored at 200), though it was just read"
+        );
+        // Same millisecond: insertion order breaks the tie.
+        cache.put(key(8), 80, 450);
+        cache.put(key(2), 20, 450);
+        assert_eq!(
+            present(&mut cache, &[1, 7, 3, 8, 2]),
+            vec![None, None, Some(30), Some(80), Some(20)]
+        );
+        cache.put(key(4), 40, 450);
+        assert_eq!(
+            present(&mut cache, &[3, 8, 2, 4]),
+            vec![None, Some(80), Some(20), Some(40)],
+            "3 was stored first of the three at 450"
+        );
+        assert_eq!(cache.len(), 3);
     }
 
     #[test]

@@ -122,25 +122,60 @@ pub fn assert_books_balance(dir: &Path, world: &SimWorld) {
     );
 }
 
-/// No intent was sent twice: every step the store records as done was sent
-/// exactly once, and every other intent at most once.
+/// Sends per logical step — one cycle's one step, every attempt number
+/// together — from the world's per-intent counts (`c3/eth_swap/0` and
+/// `c3/eth_swap/1` both count for `c3/eth_swap`). A step sent again under a
+/// new attempt number is still the same money sent twice.
+pub fn sends_per_step(counts: &BTreeMap<String, u32>) -> BTreeMap<String, u32> {
+    let mut out = BTreeMap::new();
+    for (intent, n) in counts {
+        let step = match intent.rsplit_once('/') {
+            Some((step, attempt)) if attempt.parse::<u32>().is_ok() => step,
+            _ => panic!("intent id {intent:?} is not cycle/step/attempt"),
+        };
+        *out.entry(step.to_string()).or_insert(0) += n;
+    }
+    out
+}
+
+/// The steps sent more than once across all their attempts, with the
+/// per-attempt counts, for the failure message.
+pub fn steps_sent_twice(counts: &BTreeMap<String, u32>) -> Vec<String> {
+    sends_per_step(counts)
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(step, n)| {
+            let attempts: Vec<String> = counts
+                .iter()
+                .filter(|(id, _)| id.rsplit_once('/').is_some_and(|(s, _)| s == step))
+                .map(|(id, k)| format!("{id}: {k}"))
+                .collect();
+            format!("{step} was sent {n} times ({})", attempts.join(", "))
+        })
+        .collect()
+}
+
+/// No step was sent twice, under the same attempt number or another: every
+/// step the store records as done was sent exactly once over all its
+/// attempts, and every other step at most once.
 pub fn assert_sent_once(reader: &arbkeep::store::Reader, world: &SimWorld) {
     use arbkeep::model::StepStatus;
     let counts = world.execution_counts();
-    for (intent, n) in &counts {
-        assert!(*n <= 1, "intent {intent} was sent {n} times");
-    }
+    let twice = steps_sent_twice(&counts);
+    assert!(twice.is_empty(), "sent more than once: {twice:?}");
+    let per_step = sends_per_step(&counts);
     let mut done = 0;
     for cycle in reader.cycles().expect("cycles") {
         for step in reader.steps(cycle.id).expect("steps") {
             if let StepStatus::Done { .. } = step.status {
                 done += 1;
-                let key = step.intent.id.to_string();
+                let key = format!("{}/{}", step.intent.id.cycle, step.intent.id.step);
                 assert_eq!(
-                    counts.get(&key),
+                    per_step.get(&key),
                     Some(&1),
-                    "done step {key} was sent {:?} times",
-                    counts.get(&key)
+                    "done step {key} (attempt {}) was sent {:?} times over all attempts",
+                    step.intent.id.attempt,
+                    per_step.get(&key)
                 );
             }
         }

@@ -112,6 +112,12 @@ struct OrderFill<'a> {
     output_amount: U256,
 }
 
+/// The most shares or USDC one fill may claim: 10^15 (every share of every
+/// listed company, or every dollar there is, is far less).
+fn max_amount() -> Decimal {
+    Decimal::from(1_000_000_000_000_000_u64)
+}
+
 fn amount(value: U256, decimals: u8) -> Result<Decimal, String> {
     let units = u128::try_from(value).map_err(|_| format!("amount {value} does not fit"))?;
     to_decimal(units, decimals).map_err(|e| format!("amount {value} at {decimals} decimals: {e}"))
@@ -286,7 +292,21 @@ impl Decoder {
                 "zero amount ({shares} {token_symbol} for {usdc} USDC)"
             )));
         }
-        let price = (usdc / shares).round_dp(8);
+        // No real fill comes near this; bounding what the chain may claim
+        // keeps every sum the book makes of fills far from overflowing.
+        if shares > max_amount() || usdc > max_amount() {
+            return Ok(Meaning::Skipped(format!(
+                "implausible amount ({shares} {token_symbol} for {usdc} USDC; at most {} of either)",
+                max_amount()
+            )));
+        }
+        // Both fit a decimal, yet their ratio may not (1e-18 shares for
+        // 1e22 USDC): refused with the numbers, never a panic.
+        let Some(price) = usdc.checked_div(shares).map(|p| p.round_dp(8)) else {
+            return Ok(Meaning::Skipped(format!(
+                "price of {usdc} USDC for {shares} {token_symbol} does not fit a decimal"
+            )));
+        };
         Ok(Meaning::Fill(Fill {
             key: EventKey::of(log),
             block_number: log.block_number,

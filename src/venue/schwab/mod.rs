@@ -14,6 +14,8 @@ mod login;
 mod session;
 mod vault;
 mod wire;
+#[cfg(test)]
+mod wire_fuzz;
 
 pub use broker::SchwabBroker;
 pub use crypto::{CryptoError, ENCRYPTION_KEY_ENV, EncryptionKey};

@@ -16,6 +16,7 @@ use crate::config::Secret;
 use crate::model::time::{SECOND, format_time};
 use crate::model::{Clock, Timestamp};
 use crate::venue::VenueError;
+use crate::venue::http_body::{BodyError, DEFAULT_BODY_CAP, read_capped};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use reqwest::{Client, RequestBuilder, Url};
 use std::sync::{Arc, Mutex};
@@ -25,6 +26,8 @@ use std::time::{Duration, Instant};
 const THROTTLE_RETRIES: u32 = 4;
 /// The longest back-off honoured from a `Retry-After`.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// No answer of Schwab's is read past this many bytes.
+pub(crate) const MAX_BODY: usize = DEFAULT_BODY_CAP;
 
 /// Whether a call may be repeated: reads may; an order POST may not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,10 +167,12 @@ impl Session {
             reason: self.scrub(&describe(&e), None),
         })?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|e| TokenFailure {
-            status: Some(status),
-            reason: self.scrub(&describe(&e), None),
-        })?;
+        let body = read_capped(response, MAX_BODY)
+            .await
+            .map_err(|e| TokenFailure {
+                status: Some(status),
+                reason: self.scrub(&body_error(&e), None),
+            })?;
         tracing::debug!(
             status,
             ms = started.elapsed().as_millis() as u64,
@@ -205,10 +210,7 @@ impl Session {
         let tokens = Tokens {
             access_token: Secret::new(answer.access_token),
             refresh_token: Secret::new(refresh),
-            access_expires_at: now
-                + answer
-                    .expires_in
-                    .map_or(ACCESS_TOKEN_LIFETIME, |s| s * SECOND),
+            access_expires_at: access_expiry(now, answer.expires_in),
             authorized_at: now,
             refreshed_at: now,
             refreshes: 0,
@@ -276,13 +278,10 @@ impl Session {
                 .refresh_token
                 .map(Secret::new)
                 .unwrap_or(current.refresh_token),
-            access_expires_at: now
-                + answer
-                    .expires_in
-                    .map_or(ACCESS_TOKEN_LIFETIME, |s| s * SECOND),
+            access_expires_at: access_expiry(now, answer.expires_in),
             authorized_at: current.authorized_at,
             refreshed_at: now,
-            refreshes: current.refreshes + 1,
+            refreshes: current.refreshes.saturating_add(1),
         };
         // Sealed to disk before the new access token is used.
         self.vault.save(&refreshed)?;
@@ -369,14 +368,21 @@ impl Session {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
-            let body = match response.bytes().await {
-                Ok(b) => b.to_vec(),
+            let body = match read_capped(response, MAX_BODY).await {
+                Ok(b) => b,
+                // An error status is classified by its status; its oversized
+                // body only loses its text.
+                Err(e) if e.is_too_large() && !(200..300).contains(&status) => {
+                    format!("HTTP {status} with an error body over the cap").into_bytes()
+                }
                 Err(e) => {
-                    let reason = self.scrub(&describe(&e), None);
+                    let reason = self.scrub(&body_error(&e), None);
+                    self.status().last_error = Some(format!("{what}: {reason}"));
+                    tracing::warn!(call = what, status, error = %reason, "schwab: answer not read");
                     return Err(match kind {
                         Call::Read => VenueError::Transient(format!("Schwab {what}: {reason}")),
                         Call::PlaceOrder => VenueError::Unknown(format!(
-                            "Schwab {what}: the answer broke off ({reason}); the order may exist"
+                            "Schwab {what}: HTTP {status}, {reason}; the order may exist"
                         )),
                     });
                 }
@@ -462,6 +468,16 @@ impl Session {
     }
 }
 
+/// When an access token issued at `now` stops working: `expires_in`
+/// seconds as the answer says, never past the documented 30 minutes (an
+/// answer of `u64::MAX` neither overflows nor keeps a dead token in use).
+fn access_expiry(now: Timestamp, expires_in: Option<u64>) -> Timestamp {
+    let lifetime = expires_in.map_or(ACCESS_TOKEN_LIFETIME, |s| {
+        s.saturating_mul(SECOND).min(ACCESS_TOKEN_LIFETIME)
+    });
+    now.saturating_add(lifetime)
+}
+
 fn is_loopback(url: &str) -> bool {
     Url::parse(url)
         .ok()
@@ -477,6 +493,14 @@ pub(crate) fn form_body(pairs: &[(&str, &str)]) -> String {
     };
     url.query_pairs_mut().extend_pairs(pairs);
     url.query().unwrap_or_default().to_string()
+}
+
+/// A body that could not be read, with its cause, without the URL.
+fn body_error(e: &BodyError) -> String {
+    match e {
+        BodyError::Transport(cause) => format!("{e}: {}", describe(cause)),
+        too_large => too_large.to_string(),
+    }
 }
 
 /// reqwest's error with its causes, without the URL (it may carry a query).
@@ -532,6 +556,19 @@ mod tests {
         );
         assert_eq!(base64(b"a"), "YQ==");
         assert_eq!(base64(b"ab"), "YWI=");
+    }
+
+    #[test]
+    fn any_expires_in_gives_an_expiry_within_the_lifetime() {
+        assert_eq!(access_expiry(1_000, Some(1_800)), 1_000 + 1_800 * SECOND);
+        assert_eq!(access_expiry(1_000, Some(60)), 1_000 + 60 * SECOND);
+        assert_eq!(access_expiry(1_000, None), 1_000 + ACCESS_TOKEN_LIFETIME);
+        assert_eq!(
+            access_expiry(1_000, Some(u64::MAX)),
+            1_000 + ACCESS_TOKEN_LIFETIME
+        );
+        assert_eq!(access_expiry(u64::MAX - 1, Some(1_800)), u64::MAX);
+        assert_eq!(access_expiry(1_000, Some(0)), 1_000);
     }
 
     #[test]

@@ -107,8 +107,10 @@ pub fn order_identity(v: &Value) -> Option<(String, String, OrderSide, u64)> {
 
 /// Average price over `EXECUTION`/`FILL` legs only: a `CANCELED` activity
 /// carries a price-0 leg that must not be averaged in (§2.4, §4.10).
-/// Rounded to 6 places, half away from zero.
-pub fn fill_average(v: &Value) -> Option<(Decimal, Option<Timestamp>)> {
+/// Rounded to 6 places, half away from zero. `Ok(None)` when no FILL leg has
+/// a quantity; an error for a negative quantity or price, or sums too large
+/// for a decimal (never a panic, whatever the numbers).
+pub fn fill_average(v: &Value) -> Result<Option<(Decimal, Option<Timestamp>)>, String> {
     let mut qty = Decimal::ZERO;
     let mut notional = Decimal::ZERO;
     let mut last = None;
@@ -126,20 +128,30 @@ pub fn fill_average(v: &Value) -> Option<(Decimal, Option<Timestamp>)> {
             let (Some(q), Some(p)) = (decimal(&leg["quantity"]), decimal(&leg["price"])) else {
                 continue;
             };
-            qty += q;
-            notional += q * p;
+            if q.is_sign_negative() || p.is_sign_negative() {
+                return Err(format!("a FILL leg of {q} shares at {p}: negative"));
+            }
+            let too_large = || format!("FILL legs too large to add up ({q} shares at {p})");
+            qty = qty.checked_add(q).ok_or_else(too_large)?;
+            notional = q
+                .checked_mul(p)
+                .and_then(|n| notional.checked_add(n))
+                .ok_or_else(too_large)?;
             if let Some(t) = leg["time"].as_str().and_then(parse_time) {
                 last = Some(last.map_or(t, |l: Timestamp| l.max(t)));
             }
         }
     }
     if qty.is_zero() {
-        return None;
+        return Ok(None);
     }
-    Some((
-        (notional / qty).round_dp_with_strategy(6, RoundingStrategy::MidpointAwayFromZero),
+    let average = notional
+        .checked_div(qty)
+        .ok_or_else(|| format!("average of {notional} over {qty} shares does not fit"))?;
+    Ok(Some((
+        average.round_dp_with_strategy(6, RoundingStrategy::MidpointAwayFromZero),
         last,
-    ))
+    )))
 }
 
 /// One order in the broker's words (§2.4): FILLED is done; REJECTED,
@@ -154,6 +166,7 @@ pub fn placed_order(v: &Value) -> Result<PlacedOrder, String> {
     let state = match status {
         "FILLED" => {
             let (average_price, leg_time) = fill_average(v)
+                .map_err(|e| format!("order {order_id}: {e}"))?
                 .ok_or_else(|| format!("order {order_id} is FILLED without FILL executions"))?;
             let filled_at = v["closeTime"]
                 .as_str()
@@ -204,9 +217,11 @@ pub fn positions(v: &Value) -> Vec<BrokerPosition> {
             let symbol = p["instrument"]["symbol"].as_str()?.to_string();
             let long = decimal(&p["longQuantity"]).unwrap_or_default();
             let short = decimal(&p["shortQuantity"]).unwrap_or_default();
+            // Saturating: a quantity past 7.9e28 is absurd, and shown as such
+            // rather than panicking.
             Some(BrokerPosition {
                 symbol,
-                quantity: (long - short).normalize(),
+                quantity: long.saturating_sub(short).normalize(),
             })
         })
         .collect()
@@ -253,24 +268,29 @@ pub fn error_text(body: &[u8]) -> String {
             text.chars().take(200).collect()
         };
     };
-    if let Some(m) = v["message"].as_str() {
+    let said = |s: &str| !s.trim().is_empty();
+    if let Some(m) = v["message"].as_str().filter(|m| said(m)) {
         return m.to_string();
     }
-    if let Some(errors) = v["errors"].as_array() {
+    if let Some(errors) = v["errors"].as_array().filter(|e| !e.is_empty()) {
         let parts: Vec<String> = errors
             .iter()
             .map(|e| match e {
-                Value::String(s) => s.clone(),
+                Value::String(s) if said(s) => s.clone(),
                 other => other["detail"]
                     .as_str()
-                    .or(other["title"].as_str())
+                    .filter(|s| said(s))
+                    .or(other["title"].as_str().filter(|s| said(s)))
                     .unwrap_or("error")
                     .to_string(),
             })
             .collect();
         return parts.join("; ");
     }
-    match (v["error"].as_str(), v["error_description"].as_str()) {
+    match (
+        v["error"].as_str().filter(|s| said(s)),
+        v["error_description"].as_str().filter(|s| said(s)),
+    ) {
         (Some(e), Some(d)) => format!("{e}: {d}"),
         (Some(e), None) => e.to_string(),
         _ => "an unrecognised error body".into(),
@@ -318,7 +338,7 @@ mod tests {
             {"activityType":"EXECUTION","executionType":"CANCELED","executionLegs":[{"quantity":3.0,"price":0.0}]}
         ]});
         assert_eq!(
-            fill_average(&v).unwrap().0,
+            fill_average(&v).unwrap().unwrap().0,
             Decimal::from_str("10.5").unwrap()
         );
     }
@@ -351,5 +371,19 @@ mod tests {
             error_text(b"<HTML>Access Denied</HTML>"),
             "an HTML page (gateway)"
         );
+        // Found by the property tests: an empty message said nothing.
+        assert_eq!(
+            error_text(br#"{"message":"","error":"invalid_grant"}"#),
+            "invalid_grant"
+        );
+        assert_eq!(
+            error_text(br#"{"message":" "}"#),
+            "an unrecognised error body"
+        );
+        assert_eq!(
+            error_text(br#"{"errors":[]}"#),
+            "an unrecognised error body"
+        );
+        assert_eq!(error_text(br#"{"errors":[""]}"#), "error");
     }
 }

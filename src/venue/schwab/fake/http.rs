@@ -51,6 +51,8 @@ pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Send `Content-Length` (else the body ends when the connection closes).
+    pub declare_length: bool,
 }
 
 impl Response {
@@ -59,6 +61,7 @@ impl Response {
             status,
             headers: Vec::new(),
             body: Vec::new(),
+            declare_length: true,
         }
     }
 
@@ -166,10 +169,10 @@ pub async fn write_response(sock: &mut TcpStream, r: &Response) -> std::io::Resu
     for (n, v) in &r.headers {
         out.push_str(&format!("{n}: {v}\r\n"));
     }
-    out.push_str(&format!(
-        "Content-Length: {}\r\nConnection: close\r\n\r\n",
-        r.body.len()
-    ));
+    if r.declare_length {
+        out.push_str(&format!("Content-Length: {}\r\n", r.body.len()));
+    }
+    out.push_str("Connection: close\r\n\r\n");
     sock.write_all(out.as_bytes()).await?;
     sock.write_all(&r.body).await?;
     sock.flush().await?;

@@ -73,6 +73,10 @@ pub enum Fault {
     TooManyRequests { retry_after: Option<u64> },
     /// An Akamai-style HTML page with this status.
     Html(u16),
+    /// A 200 whose JSON body is `bytes` long (a list that never ends);
+    /// with `declared: false` it is sent without a `Content-Length`, until
+    /// the connection closes.
+    Oversized { bytes: usize, declared: bool },
 }
 
 /// How the next order POST is answered (the order is recorded in all but `Refuse`).
@@ -449,6 +453,21 @@ fn fault_outcome(fault: Fault) -> Outcome {
             let mut r = Response::new(s);
             r.headers.push(("Content-Type".into(), "text/html".into()));
             r.body = b"<HTML><HEAD><TITLE>Access Denied</TITLE></HEAD><BODY>You don't have permission to access this server.</BODY></HTML>".to_vec();
+            respond(r)
+        }
+        Fault::Oversized { bytes, declared } => {
+            let mut r = Response::new(200);
+            r.headers
+                .push(("Content-Type".into(), "application/json".into()));
+            let mut body = Vec::with_capacity(bytes);
+            body.push(b'[');
+            while body.len() + 3 < bytes {
+                body.extend_from_slice(b"{},");
+            }
+            body.resize(bytes.max(2) - 1, b' ');
+            body.push(b']');
+            r.body = body;
+            r.declare_length = declared;
             respond(r)
         }
     }
