@@ -342,7 +342,10 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
                 }
             }
         }
-        if self.through.is_none_or(|t| batch.through_block > t) {
+        // Every event of the batch is processed: only now may the source
+        // move its committed position past them (a batch with events is
+        // committed even at the same block, or it comes again).
+        if !batch.events.is_empty() || self.through.is_none_or(|t| batch.through_block > t) {
             cx.store
                 .write(|w| pipeline::set_watermark(w.transaction(), batch.through_block))?;
             if let Err(e) = self.logs.commit(batch.through_block).await {

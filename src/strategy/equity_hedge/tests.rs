@@ -28,10 +28,19 @@ const OPEN: u64 = PAPER_EPOCH + 15 * HOUR;
 /// The same day at 22:00: closed.
 const CLOSED: u64 = PAPER_EPOCH + 22 * HOUR;
 
+/// Scripted log batches that behave like a real source: a batch that was
+/// delivered and not committed through its block is delivered again (from
+/// the committed position), so a keeper that stops mid-batch sees it again.
 #[derive(Default)]
 struct Script {
     batches: Mutex<VecDeque<LogBatch>>,
+    /// Delivered, not yet committed: the next poll delivers it again.
+    uncommitted: Mutex<Option<LogBatch>>,
+    /// The last block delivered (an empty poll reports it, as a source with
+    /// nothing new does).
+    through: Mutex<u64>,
     committed: Mutex<Vec<u64>>,
+    polls: Mutex<u64>,
 }
 
 impl Script {
@@ -45,23 +54,64 @@ impl Script {
 
 impl LogSource for Script {
     async fn poll(&self) -> Result<LogBatch, VenueError> {
-        Ok(self
-            .batches
-            .lock()
-            .unwrap()
-            .pop_front()
-            .unwrap_or(LogBatch {
+        *self.polls.lock().unwrap() += 1;
+        if let Some(again) = self.uncommitted.lock().unwrap().clone() {
+            return Ok(again);
+        }
+        let next = self.batches.lock().unwrap().pop_front();
+        match next {
+            Some(batch) => {
+                *self.through.lock().unwrap() = batch.through_block;
+                *self.uncommitted.lock().unwrap() = Some(batch.clone());
+                Ok(batch)
+            }
+            None => Ok(LogBatch {
                 events: Vec::new(),
-                through_block: 0,
-            }))
+                through_block: *self.through.lock().unwrap(),
+            }),
+        }
     }
     async fn commit(&self, block: u64) -> Result<(), VenueError> {
         self.committed.lock().unwrap().push(block);
+        let mut pending = self.uncommitted.lock().unwrap();
+        if pending.as_ref().is_some_and(|b| b.through_block <= block) {
+            *pending = None;
+        }
         Ok(())
     }
 }
 
-type Hedge = EquityHedge<PaperBroker, Script, MemoryReceipts, StaticTokens>;
+/// The test tokens' `symbol()`, with reads that fail once on demand (a
+/// node that did not answer).
+#[derive(Default)]
+struct Tokens {
+    known: StaticTokens,
+    fail_once: Mutex<Vec<alloy_primitives::Address>>,
+}
+
+impl Tokens {
+    fn fail_once(&self, token: alloy_primitives::Address) {
+        self.fail_once.lock().unwrap().push(token);
+    }
+}
+
+impl super::chain::TokenSymbols for Tokens {
+    async fn symbol(&self, token: alloy_primitives::Address) -> Result<String, VenueError> {
+        let failed = {
+            let mut failing = self.fail_once.lock().unwrap();
+            let at = failing.iter().position(|t| *t == token);
+            at.map(|i| failing.remove(i)).is_some()
+        };
+        if failed {
+            return Err(VenueError::Transient(format!(
+                "symbol() of {token}: timed out"
+            )));
+        }
+        self.known.symbol(token).await
+    }
+}
+
+type Hedge = EquityHedge<PaperBroker, Script, MemoryReceipts, Tokens>;
 
 struct Rig {
     _dir: tempfile::TempDir,
@@ -69,6 +119,7 @@ struct Rig {
     clock: Arc<ManualClock>,
     broker: Arc<PaperBroker>,
     logs: Arc<Script>,
+    tokens: Arc<Tokens>,
     notices: broadcast::Sender<Notice>,
     hedge: Hedge,
 }
@@ -89,7 +140,7 @@ fn tokens() -> StaticTokens {
     ]))
 }
 
-fn keeper(broker: Arc<PaperBroker>, logs: Arc<Script>) -> Hedge {
+fn keeper(broker: Arc<PaperBroker>, logs: Arc<Script>, tokens: Arc<Tokens>) -> Hedge {
     let decoder = Decoder {
         owner: address_of("owner"),
         usdc: usdc(),
@@ -101,7 +152,7 @@ fn keeper(broker: Arc<PaperBroker>, logs: Arc<Script>) -> Hedge {
         "paper",
         logs,
         Arc::new(MemoryReceipts::default()),
-        Arc::new(tokens()),
+        tokens,
     )
 }
 
@@ -114,7 +165,11 @@ impl Rig {
             Arc::new(PaperBroker::open(&dir.path().join("broker.redb"), 1, dyn_clock).unwrap());
         let logs = Arc::new(Script::default());
         let store = Store::open(dir.path(), Mode::Paper).unwrap();
-        let hedge = keeper(broker.clone(), logs.clone());
+        let tokens = Arc::new(Tokens {
+            known: tokens(),
+            ..Tokens::default()
+        });
+        let hedge = keeper(broker.clone(), logs.clone(), tokens.clone());
         let (notices, _) = broadcast::channel(64);
         Rig {
             _dir: dir,
@@ -122,6 +177,7 @@ impl Rig {
             clock,
             broker,
             logs,
+            tokens,
             notices,
             hedge,
         }
@@ -165,7 +221,19 @@ impl Rig {
 /// A take of the owner's tAAPL order: `bought` (owner received the equity)
 /// or sold, `shares` at 200 USDC.
 fn fill(block: u64, tx: &str, log_index: u64, owner_bought: bool, shares: &str) -> ChainLog {
-    let aapl = address_of("tAAPL");
+    fill_of("tAAPL", block, tx, log_index, owner_bought, shares)
+}
+
+/// The same for the owner's order of `token` (an onchain symbol).
+fn fill_of(
+    token: &str,
+    block: u64,
+    tx: &str,
+    log_index: u64,
+    owner_bought: bool,
+    shares: &str,
+) -> ChainLog {
+    let equity = address_of(token);
     let place = LogPlace {
         chain_id: 8453,
         address: "0x52CEB8eBEf648744fFDDE89F7Bc9C3aC35944775".into(),
@@ -178,10 +246,10 @@ fn fill(block: u64, tx: &str, log_index: u64, owner_bought: bool, shares: &str) 
     let cash = units(d(shares) * d("200"), 6).unwrap();
     if owner_bought {
         // The order receives tAAPL (taker's output) and gives USDC (taker's input).
-        let o = order(address_of("owner"), &[(aapl, 18)], &[(usdc(), 6)]);
+        let o = order(address_of("owner"), &[(equity, 18)], &[(usdc(), 6)]);
         take_log(&place, o, 0, 0, cash, eq)
     } else {
-        let o = order(address_of("owner"), &[(usdc(), 6)], &[(aapl, 18)]);
+        let o = order(address_of("owner"), &[(usdc(), 6)], &[(equity, 18)]);
         take_log(&place, o, 0, 0, eq, cash)
     }
 }
@@ -374,7 +442,7 @@ async fn a_crash_between_post_and_recording_the_id_is_settled_by_finding_the_ord
         "outcome unknown: still pending"
     );
     // Restart: a new keeper on the same store and broker.
-    r.hedge = keeper(r.broker.clone(), r.logs.clone());
+    r.hedge = keeper(r.broker.clone(), r.logs.clone(), r.tokens.clone());
     r.recover().await;
     let e = r.hedge.records().executions[0].clone();
     assert!(matches!(&e.state, ExecState::Filled { order_id, .. } if order_id == "1"));
@@ -417,4 +485,45 @@ async fn removed_logs_reverse_unhedged_trades_and_flag_hedged_ones() {
     assert!(notice.headline().contains("REORG"));
     // 0.7 + 0.6 = 1.3, 1 hedged; t2 (0xb1) gave 0.3 of it, 0.3 unhedged is undone.
     assert_eq!(r.position("AAPL").net(), d("0"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_symbol_read_failing_mid_batch_redelivers_it_and_the_fill_after_it_is_hedged_once() {
+    let mut r = Rig::new(OPEN);
+    // The node does not answer NVDA0x's symbol() once, in the middle of a batch.
+    r.tokens.fail_once(address_of("NVDA0x"));
+    r.logs.push(
+        vec![
+            added(fill(10, "0xa1", 0, true, "1.2")),
+            added(fill_of("NVDA0x", 11, "0xb1", 0, true, "0.5")),
+            added(fill(12, "0xa2", 0, true, "1.3")),
+        ],
+        12,
+    );
+    r.pass().await;
+    assert_eq!(r.broker.orders().unwrap().len(), 1, "AAPL 1.2 → SELL 1");
+    assert!(
+        r.logs.committed.lock().unwrap().is_empty(),
+        "nothing committed past the fill it could not read"
+    );
+    assert_eq!(r.hedge.records().trade_count, 1);
+    // The next pass gets the whole batch again: the first fill is a
+    // duplicate, the other two count, and 0.2 + 1.3 crosses a share.
+    r.pass().await;
+    r.pass().await;
+    let orders = r.broker.orders().unwrap();
+    let shapes: Vec<_> = orders
+        .iter()
+        .map(|o| (o.symbol.as_str(), o.side, o.shares))
+        .collect();
+    assert_eq!(
+        shapes,
+        vec![("AAPL", OrderSide::Sell, 1), ("AAPL", OrderSide::Sell, 1)],
+        "the fill after the failed read is hedged, exactly once"
+    );
+    assert_eq!(r.hedge.records().trade_count, 3, "each fill once");
+    assert_eq!(r.position("AAPL").net(), d("0.5"));
+    assert_eq!(r.position("NVDA").net(), d("0.5"));
+    assert_eq!(*r.logs.committed.lock().unwrap(), vec![12]);
+    assert_eq!(r.hedge.records().watermark, Some(12));
 }
