@@ -976,6 +976,12 @@ pub struct EquityHedgeConfig {
     pub symbol_patterns: Vec<String>,
     /// Base ticker → broker ticker (corporate renames).
     pub remaps: BTreeMap<String, String>,
+    /// After an unknown outcome, the order is looked for over this long
+    /// (ms; the broker's listing lag) before anything is placed again.
+    pub listing_window_ms: u64,
+    /// Once the window has passed with the order absent, place it again by
+    /// itself (audited, notified) instead of waiting for `arbkeep resolve`.
+    pub replace_after_window: bool,
 }
 
 impl EquityHedgeConfig {
@@ -1009,6 +1015,8 @@ impl Default for EquityHedgeConfig {
             usdc: "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913".into(),
             symbol_patterns: ["wt*", "t*", "*0x", "*s1"].map(String::from).to_vec(),
             remaps: BTreeMap::new(),
+            listing_window_ms: 10 * crate::model::time::MINUTE,
+            replace_after_window: false,
         }
     }
 }
@@ -1092,6 +1100,18 @@ fn read_equity_hedge(
     }
     if let Some(v) = r.strings(t, s, "symbol_patterns")? {
         h.symbol_patterns = v;
+    }
+    if let Some(v) = r.duration(t, s, "listing_window")? {
+        if v == 0 {
+            return Err(r.invalid(
+                "equity_hedge.listing_window",
+                "must be above 0: an order just placed may not be listed yet",
+            ));
+        }
+        h.listing_window_ms = v;
+    }
+    if let Some(v) = r.boolean(t, s, "replace_after_window")? {
+        h.replace_after_window = v;
     }
     if let Some(remaps) = r.section(t, "remaps")? {
         r.seen.insert("equity_hedge.remaps".into());

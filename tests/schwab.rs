@@ -321,7 +321,7 @@ async fn a_429_on_an_order_post_is_unknown_and_not_resent() {
     ));
     assert_eq!(w.fake.order_posts(), 1);
     assert_eq!(
-        w.broker.find(&req).await.unwrap(),
+        w.broker.find(&req, &[]).await.unwrap(),
         None,
         "nothing was created"
     );
@@ -370,7 +370,10 @@ async fn a_missing_location_is_settled_by_find() {
     w.fake.next_order_reply(OrderReply::NoLocation);
     w.clock.advance(400); // committed mid-second: enteredTime shows whole seconds
     let req = request(&w, "AAPL", OrderSide::Sell, 5);
-    let placed = w.broker.place(&req).await.unwrap();
+    // Accepted without an id: the outcome is unknown until it is found.
+    let e = w.broker.place(&req).await.unwrap_err();
+    assert!(matches!(e, VenueError::Unknown(_)), "{e:?}");
+    let placed = w.broker.find(&req, &[]).await.unwrap().expect("listed");
     let orders = w.fake.orders();
     assert_eq!(orders.len(), 1);
     assert_eq!(placed.order_id, orders[0].id);
@@ -391,7 +394,7 @@ async fn a_dropped_answer_after_accept_is_unknown_and_find_finds_exactly_one() {
     assert!(matches!(e, VenueError::Unknown(_)), "{e:?}");
     let found = w
         .broker
-        .find(&req)
+        .find(&req, &[])
         .await
         .unwrap()
         .expect("the accepted order is found");
@@ -414,7 +417,7 @@ async fn a_5xx_on_an_order_post_is_unknown_and_never_reposted() {
         Err(VenueError::Unknown(_))
     ));
     assert_eq!(w.fake.order_posts(), 1, "exactly one POST");
-    assert!(w.broker.find(&req).await.unwrap().is_some());
+    assert!(w.broker.find(&req, &[]).await.unwrap().is_some());
 
     // Refused with a 500 before anything was recorded.
     w.clock.advance(MINUTE);
@@ -425,7 +428,7 @@ async fn a_5xx_on_an_order_post_is_unknown_and_never_reposted() {
         Err(VenueError::Unknown(_))
     ));
     assert_eq!(w.fake.order_posts(), 2);
-    assert_eq!(w.broker.find(&req).await.unwrap(), None);
+    assert_eq!(w.broker.find(&req, &[]).await.unwrap(), None);
     assert_eq!(w.fake.orders().len(), 1);
 }
 
@@ -438,7 +441,7 @@ async fn a_timed_out_order_post_is_unknown_and_never_reposted() {
     let e = w.broker.place(&req).await.unwrap_err();
     assert!(matches!(e, VenueError::Unknown(_)), "{e:?}");
     assert_eq!(w.fake.order_posts(), 1);
-    assert!(w.broker.find(&req).await.unwrap().is_some());
+    assert!(w.broker.find(&req, &[]).await.unwrap().is_some());
 }
 
 #[tokio::test]

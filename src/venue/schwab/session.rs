@@ -456,10 +456,26 @@ impl Session {
                 // An order just placed may not be listed yet; a read that
                 // finds nothing has not shown that anything did not happen.
                 404 if kind == Call::Read => return Err(VenueError::Transient(reason())),
+                // An order POST is refused only by a 400/403 that says so
+                // in Schwab's error shape; any other answer may have acted.
+                _ if kind == Call::PlaceOrder && !refused_order(status, &body) => {
+                    return Err(VenueError::Unknown(format!(
+                        "{}; the order may exist",
+                        reason()
+                    )));
+                }
                 _ => return Err(VenueError::Rejected(reason())),
             }
         }
     }
+}
+
+/// A definite refusal of an order POST: 400 or 403 with Schwab's JSON
+/// error body (`message` or `errors`), not a gateway page or a broken body.
+fn refused_order(status: u16, body: &[u8]) -> bool {
+    matches!(status, 400 | 403)
+        && serde_json::from_slice::<serde_json::Value>(body)
+            .is_ok_and(|v| v.get("message").is_some() || v.get("errors").is_some())
 }
 
 fn is_loopback(url: &str) -> bool {
