@@ -121,6 +121,8 @@ struct Rig {
     logs: Arc<Script>,
     tokens: Arc<Tokens>,
     notices: broadcast::Sender<Notice>,
+    /// The send gate as the engine's command desk flips it (mid-pass too).
+    gate: Arc<SendGate>,
     hedge: Hedge,
 }
 
@@ -179,17 +181,17 @@ impl Rig {
             logs,
             tokens,
             notices,
+            gate: Arc::new(SendGate::default()),
             hedge,
         }
     }
 
     async fn pass(&mut self) {
-        let gate = SendGate::default();
         let cx = KeeperContext {
             store: &self.store,
             now: self.clock.now(),
             phase: Phase::Running,
-            gate: &gate,
+            gate: &self.gate,
             notices: &self.notices,
         };
         self.hedge.pass(&cx).await.unwrap();
@@ -525,4 +527,84 @@ async fn a_symbol_read_failing_mid_batch_redelivers_it_and_the_fill_after_it_is_
     assert_eq!(r.position("NVDA").net(), d("0.5"));
     assert_eq!(*r.logs.committed.lock().unwrap(), vec![12]);
     assert_eq!(r.hedge.records().watermark, Some(12));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_pause_arriving_mid_batch_sends_nothing_after_it() {
+    let mut r = Rig::new(OPEN);
+    // The pause arrives while the keeper waits on the broker's first answer.
+    let gate = r.gate.clone();
+    r.broker.on_place(move || {
+        gate.set(&crate::model::Controls {
+            paused: true,
+            ..Default::default()
+        })
+    });
+    r.logs.push(
+        vec![
+            added(fill(10, "0xa1", 0, true, "1.5")),
+            added(fill_of("NVDA0x", 11, "0xb1", 0, true, "1.5")),
+        ],
+        11,
+    );
+    r.pass().await;
+    assert_eq!(r.broker.places(), 1, "nothing sent after the pause");
+    assert_eq!(r.position("NVDA").net(), d("1.5"), "recorded, not hedged");
+    assert_eq!(r.hedge.records().trade_count, 2, "the fill is not skipped");
+    r.clock.advance(crate::model::time::MINUTE);
+    r.pass().await;
+    assert_eq!(r.broker.places(), 1, "still paused");
+    // Resumed: the sweeper hedges NVDA.
+    r.broker.on_place(|| {});
+    r.gate.set(&crate::model::Controls::default());
+    r.pass().await;
+    assert_eq!(r.broker.places(), 2);
+    assert_eq!(r.position("NVDA").net(), d("0.5"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_old_pending_record_is_looked_for_never_placed_blindly() {
+    // A hedge written before `sending` existed (no field) and left pending:
+    // it may have been sent, so it is looked for first.
+    let mut r = Rig::new(OPEN);
+    r.logs
+        .push(vec![added(fill(10, "0xa1", 0, true, "1.5"))], 10);
+    r.gate.set(&crate::model::Controls {
+        paused: true,
+        ..Default::default()
+    });
+    r.pass().await;
+    assert_eq!(r.broker.places(), 0);
+    // Not decided while paused; decide it by hand and strip the new fields
+    // as an old record would lack them.
+    r.store
+        .write(|w| super::pipeline::decide(w.transaction(), "AAPL", r.clock.now()))
+        .unwrap()
+        .expect("a hedge");
+    let old = {
+        let rd = r.store.read().unwrap();
+        let e = super::pipeline::execution(rd.transaction(), 1)
+            .unwrap()
+            .unwrap();
+        let mut v = serde_json::to_value(&e).unwrap();
+        let m = v.as_object_mut().unwrap();
+        m.remove("sending");
+        m.remove("posts");
+        serde_json::from_value::<super::book::Execution>(v).unwrap()
+    };
+    assert_eq!(old.sending, None);
+    assert!(!old.may_place());
+    r.store
+        .write(|w| {
+            super::lifecycle::note_look(w.transaction(), 1, None, r.clock.now())?;
+            super::pipeline::put_execution(w.transaction(), &old)
+        })
+        .unwrap();
+    r.gate.set(&crate::model::Controls::default());
+    r.pass().await;
+    assert_eq!(r.broker.places(), 0, "looked for, not placed");
+    assert!(matches!(
+        r.hedge.records().executions[0].state,
+        ExecState::OutcomeUnknown { .. }
+    ));
 }

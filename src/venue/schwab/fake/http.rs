@@ -1,6 +1,7 @@
 //! Just enough HTTP/1.1 for the fake: one request per connection
 //! (`Connection: close`), a `Content-Length` body, and the power to close a
-//! connection without answering (an order accepted, its answer lost).
+//! connection without answering (an order accepted, its answer lost) or in
+//! the middle of the body (a truncated answer).
 
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -51,6 +52,8 @@ pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Announce the whole body but close after half of it.
+    pub truncated: bool,
 }
 
 impl Response {
@@ -59,6 +62,7 @@ impl Response {
             status,
             headers: Vec::new(),
             body: Vec::new(),
+            truncated: false,
         }
     }
 
@@ -171,7 +175,12 @@ pub async fn write_response(sock: &mut TcpStream, r: &Response) -> std::io::Resu
         r.body.len()
     ));
     sock.write_all(out.as_bytes()).await?;
-    sock.write_all(&r.body).await?;
+    let sent = if r.truncated {
+        &r.body[..r.body.len() / 2]
+    } else {
+        &r.body[..]
+    };
+    sock.write_all(sent).await?;
     sock.flush().await?;
     sock.shutdown().await
 }
