@@ -1570,6 +1570,15 @@ router = "0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D"
         assert!(e.to_string().contains("equity_hedge.rpc"), "{e}");
         let e = parse("[equity_hedge]\nconfirmations = 0\n").unwrap_err();
         assert!(e.to_string().contains("equity_hedge.confirmations"), "{e}");
+        let c = parse("[equity_hedge]\nlisting_window = \"3m\"\nreplace_after_window = true\n")
+            .unwrap();
+        assert_eq!(c.equity_hedge.listing_window_ms, 3 * 60_000);
+        assert!(c.equity_hedge.replace_after_window);
+        let d = parse("").unwrap();
+        assert_eq!(d.equity_hedge.listing_window_ms, 10 * 60_000);
+        assert!(!d.equity_hedge.replace_after_window);
+        let e = parse("[equity_hedge]\nlisting_window = \"0s\"\n").unwrap_err();
+        assert!(e.to_string().contains("equity_hedge.listing_window"), "{e}");
         let c = parse("[equity_hedge]\nstart_block = 123\nws = \"wss://base.example\"\n").unwrap();
         assert_eq!(c.equity_hedge.start_block, Some(123));
         assert_eq!(c.equity_hedge.broker_in(Mode::Devnet), HedgeBroker::Paper);

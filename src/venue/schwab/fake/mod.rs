@@ -159,7 +159,7 @@ impl Chaos {
     }
 
     fn draw(&mut self) -> Option<PlaceFault> {
-        if self.next() % self.one_in.max(1) != 0 {
+        if !self.next().is_multiple_of(self.one_in.max(1)) {
             return None;
         }
         let all = PlaceFault::all();
