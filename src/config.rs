@@ -986,6 +986,12 @@ pub struct EquityHedgeConfig {
     pub symbol_patterns: Vec<String>,
     /// Base ticker → broker ticker (corporate renames).
     pub remaps: BTreeMap<String, String>,
+    /// After an unknown outcome, the order is looked for over this long
+    /// (ms; the broker's listing lag) before anything is placed again.
+    pub listing_window_ms: u64,
+    /// Once the window has passed with the order absent, place it again by
+    /// itself (audited, notified) instead of waiting for `arbkeep resolve`.
+    pub replace_after_window: bool,
 }
 
 impl EquityHedgeConfig {
@@ -1019,6 +1025,8 @@ impl Default for EquityHedgeConfig {
             usdc: "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913".into(),
             symbol_patterns: ["wt*", "t*", "*0x", "*s1"].map(String::from).to_vec(),
             remaps: BTreeMap::new(),
+            listing_window_ms: 10 * crate::model::time::MINUTE,
+            replace_after_window: false,
         }
     }
 }
@@ -1102,6 +1110,18 @@ fn read_equity_hedge(
     }
     if let Some(v) = r.strings(t, s, "symbol_patterns")? {
         h.symbol_patterns = v;
+    }
+    if let Some(v) = r.duration(t, s, "listing_window")? {
+        if v == 0 {
+            return Err(r.invalid(
+                "equity_hedge.listing_window",
+                "must be above 0: an order just placed may not be listed yet",
+            ));
+        }
+        h.listing_window_ms = v;
+    }
+    if let Some(v) = r.boolean(t, s, "replace_after_window")? {
+        h.replace_after_window = v;
     }
     if let Some(remaps) = r.section(t, "remaps")? {
         r.seen.insert("equity_hedge.remaps".into());
@@ -1577,6 +1597,15 @@ router = "0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D"
         assert!(e.to_string().contains("equity_hedge.rpc"), "{e}");
         let e = parse("[equity_hedge]\nconfirmations = 0\n").unwrap_err();
         assert!(e.to_string().contains("equity_hedge.confirmations"), "{e}");
+        let c = parse("[equity_hedge]\nlisting_window = \"3m\"\nreplace_after_window = true\n")
+            .unwrap();
+        assert_eq!(c.equity_hedge.listing_window_ms, 3 * 60_000);
+        assert!(c.equity_hedge.replace_after_window);
+        let d = parse("").unwrap();
+        assert_eq!(d.equity_hedge.listing_window_ms, 10 * 60_000);
+        assert!(!d.equity_hedge.replace_after_window);
+        let e = parse("[equity_hedge]\nlisting_window = \"0s\"\n").unwrap_err();
+        assert!(e.to_string().contains("equity_hedge.listing_window"), "{e}");
         let c = parse("[equity_hedge]\nstart_block = 123\nws = \"wss://base.example\"\n").unwrap();
         assert_eq!(c.equity_hedge.start_block, Some(123));
         assert_eq!(c.equity_hedge.broker_in(Mode::Devnet), HedgeBroker::Paper);

@@ -1,8 +1,9 @@
 //! Log ingestion on a devnet: Raindex V4 events from the emitter, delivered
 //! at the confirmation depth in bounded `eth_getLogs` ranges; a persisted
 //! watermark; a reorg (`anvil_reorg`) while the consumer is down answered
-//! with `Removed` for the logs taken back and the new chain's logs; a
-//! stalled chain shown as a fault.
+//! with `Removed` for the logs taken back and the new chain's logs; a batch
+//! the consumer did not commit delivered again from the committed
+//! watermark; a stalled chain shown as a fault.
 
 mod devnet_common;
 
@@ -32,12 +33,14 @@ fn take_order(input: u64) -> Vec<u8> {
     .abi_encode()
 }
 
-/// Poll until `n` logs were added in total, returning every event seen.
+/// Poll until `n` logs were added in total, returning every event seen;
+/// each batch is committed, as a consumer does once it processed it.
 async fn poll_until(ingest: &LogIngest, added: usize) -> Vec<LogEvent> {
     let started = Instant::now();
     let mut all = Vec::new();
     loop {
         let batch = ingest.poll().await.unwrap();
+        ingest.commit(batch.through_block).await.unwrap();
         all.extend(batch.events);
         let n = all
             .iter()
@@ -172,6 +175,44 @@ async fn devnet_ingestion_backfills_confirms_and_survives_a_reorg() {
     .unwrap();
     assert_eq!(new.2, U256::from(7));
     assert!(ingest.reorgs().await >= 1);
+
+    // A consumer that stops in the middle of a batch (a failed read) does
+    // not commit it: the next poll delivers it again, from the committed
+    // watermark, and only a commit moves past it.
+    let tx = TransactionRequest::default()
+        .with_to(emitter)
+        .with_input(Bytes::from(take_order(4)));
+    let fourth = devnet::send_mined(&p, tx).await.unwrap();
+    let fourth = fourth.transaction_hash.to_string();
+    let is_fourth = |e: &LogEvent| matches!(e, LogEvent::Added { log } if log.tx_hash == fourth);
+    let started = Instant::now();
+    let first = loop {
+        let batch = ingest.poll().await.unwrap();
+        if batch.events.iter().any(is_fourth) {
+            break batch;
+        }
+        // Nothing of interest in it: processed, committed.
+        ingest.commit(batch.through_block).await.unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the fourth fill never came"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let again = ingest.poll().await.unwrap();
+    assert_eq!(
+        again.events.iter().filter(|e| is_fourth(e)).count(),
+        1,
+        "an uncommitted batch is delivered again: {again:?}"
+    );
+    assert!(again.through_block >= first.through_block);
+    ingest.commit(again.through_block).await.unwrap();
+    let after = ingest.poll().await.unwrap();
+    assert!(
+        !after.events.iter().any(is_fourth),
+        "a committed batch is not delivered again: {after:?}"
+    );
+    ingest.commit(after.through_block).await.unwrap();
 
     // A chain that stops making blocks is a fault on the health panel.
     let _: serde_json::Value = p

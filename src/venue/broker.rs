@@ -2,13 +2,18 @@
 //! their status, positions and market hours. Schwab and the paper broker
 //! implement it alike. Brokers have no idempotency key, so `place` is never
 //! retried by an adapter after an unknown outcome: the caller settles by
-//! looking (`find`) first.
+//! looking (`find`) first, over the broker's listing lag, with a margin for
+//! the broker's clock, never claiming an order another hedge holds.
 
 use super::{VenueError, VenueHealth};
 use crate::model::Timestamp;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
+
+/// `find` counts orders entered up to this long before the request was
+/// committed: the broker's clock is not ours.
+pub const CLOCK_SKEW_MARGIN: Timestamp = 2 * crate::model::time::MINUTE;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -72,18 +77,26 @@ pub struct BrokerPosition {
 }
 
 pub trait Broker: Send + Sync + 'static {
-    /// Place a market order. `Unknown` after a timeout or a 5xx: the order
-    /// may exist; the caller must `find` before anything else.
+    /// Place a market order. `Rejected`: the broker refused it (nothing
+    /// exists). `Transient`: it never reached the broker (nothing exists).
+    /// `Unknown` whenever the broker may have acted (a timeout, a lost or
+    /// unreadable answer, a 5xx or 429 after forwarding, a 2xx without an
+    /// order id): the caller must `find` before anything else.
     fn place(
         &self,
         order: &OrderRequest,
     ) -> impl Future<Output = Result<PlacedOrder, VenueError>> + Send;
 
-    /// Look, never send: an order placed since `order.committed_at` that
-    /// matches symbol, side and shares, if any.
+    /// Look, never send: an order entered since `order.committed_at` (less
+    /// `CLOCK_SKEW_MARGIN`) that matches symbol, side and shares and is not
+    /// one of `taken` (ids other hedges hold), if any; the earliest entered
+    /// after the commit first. `Ok(None)` only when the listing proves no
+    /// such order is listed; a matching order that cannot be read is an
+    /// error, never "absent".
     fn find(
         &self,
         order: &OrderRequest,
+        taken: &[String],
     ) -> impl Future<Output = Result<Option<PlacedOrder>, VenueError>> + Send;
 
     /// The order's current state.

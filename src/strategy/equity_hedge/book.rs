@@ -96,9 +96,24 @@ pub struct Link {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ExecState {
-    /// Committed, not known to the broker yet (or the answer was lost):
-    /// settle with `find` before any `place`.
+    /// Committed, not known to the broker. `Execution::sending` says
+    /// whether a send may have left: `Some(false)` (never sent, or refused
+    /// before it reached the broker) may be placed; anything else is an
+    /// unknown outcome and is looked for first.
     Pending,
+    /// Sent, and the answer never came or could not be read (a timeout, a
+    /// 5xx or 429 after forwarding, a 2xx without an order id): looked for
+    /// with `find` over the listing window, never placed again unless the
+    /// operator says so (`arbkeep resolve hN retry`) or, once the window has
+    /// passed, `equity_hedge.replace_after_window` is on.
+    OutcomeUnknown {
+        /// When the unknown answer came.
+        since: Timestamp,
+        /// The broker may not list the order before this.
+        look_until: Timestamp,
+        /// Why the outcome is unknown (the send's answer).
+        reason: String,
+    },
     Submitted {
         order_id: String,
     },
@@ -119,12 +134,16 @@ pub enum ExecState {
 
 impl ExecState {
     pub fn is_open(&self) -> bool {
-        matches!(self, ExecState::Pending | ExecState::Submitted { .. })
+        matches!(
+            self,
+            ExecState::Pending | ExecState::OutcomeUnknown { .. } | ExecState::Submitted { .. }
+        )
     }
 
     pub fn label(&self) -> &'static str {
         match self {
             ExecState::Pending => "pending",
+            ExecState::OutcomeUnknown { .. } => "outcome unknown",
             ExecState::Submitted { .. } => "working",
             ExecState::Filled { .. } => "filled",
             ExecState::Failed { .. } => "failed",
@@ -143,6 +162,15 @@ pub struct Execution {
     pub updated_at: Timestamp,
     pub attempts: u32,
     pub last_error: Option<String>,
+    /// Intent before action: `Some(true)` is written before every `place`
+    /// and cleared when its answer is recorded; `Some(false)`: no send can
+    /// be out. `None` (records written before this field): unknown, so a
+    /// pending one is looked for, never placed blindly.
+    #[serde(default)]
+    pub sending: Option<bool>,
+    /// Order POSTs begun for this hedge (1 unless the operator retried).
+    #[serde(default)]
+    pub posts: u32,
 }
 
 impl Execution {
@@ -152,6 +180,22 @@ impl Execution {
 
     pub fn side(&self) -> OrderSide {
         self.request.side
+    }
+
+    /// Pending and provably never at the broker: it may be placed.
+    pub fn may_place(&self) -> bool {
+        self.state == ExecState::Pending && self.sending == Some(false)
+    }
+
+    /// The broker order id it holds, if any.
+    pub fn order_id(&self) -> Option<&str> {
+        match &self.state {
+            ExecState::Submitted { order_id } | ExecState::Filled { order_id, .. } => {
+                Some(order_id).filter(|o| !o.is_empty()).map(String::as_str)
+            }
+            ExecState::Failed { order_id, .. } => order_id.as_deref(),
+            ExecState::Pending | ExecState::OutcomeUnknown { .. } => None,
+        }
     }
 }
 

@@ -1,22 +1,25 @@
-//! The equity hedge as an engine keeper. Recovery settles every committed
-//! hedge by looking (`find`, `order`) and sends nothing. Each pass: refresh
-//! market hours, settle open hedges, take the next batch of logs (each event
-//! its own store transaction, the hedge it decides placed right after the
-//! commit), commit the watermark, then sweep positions that crossed a whole
-//! share without a new fill. Nothing is sent unless the engine allows it and
-//! the market is open; fills keep queueing meanwhile.
+//! The equity hedge as an engine keeper: its passes. Recovery settles every
+//! committed hedge by looking (`find`, `order`) and sends nothing. Each
+//! pass: refresh market hours, settle open hedges (`orders`), take the next
+//! batch of logs (each event its own store transaction, the hedge it decides
+//! placed right after the commit), commit the watermark once every event of
+//! the batch is processed, then sweep positions that crossed a whole share
+//! without a new fill. Nothing is sent unless the send gate allows it at
+//! that instant (a pause can arrive mid-pass) and the market is open; fills
+//! keep queueing meanwhile. Open hedges are listed in `snapshot.intents`;
+//! the operator resolves them through `resolve`.
 
-use super::book::{ExecState, Execution};
+use super::book::Execution;
 use super::chain::{ReceiptLogs, TokenSymbols};
 use super::decode::{DecodeError, Decoder, EventKey, Meaning};
 use super::pipeline::{self, Recorded, Records, Removal};
-use super::view::{hedge_view, position_row};
-use crate::engine::{EngineError, Keeper, KeeperContext, Notice, Snapshot};
+use super::view::{hedge_view, open_intents, position_row};
+use crate::engine::{Command, EngineError, Keeper, KeeperContext, Notice, Snapshot};
 use crate::model::Timestamp;
 use crate::model::time::MINUTE;
-use crate::venue::broker::{Broker, MarketHours, OrderState, PlacedOrder};
+use crate::venue::VenueHealth;
+use crate::venue::broker::{Broker, MarketHours};
 use crate::venue::logs::{LogEvent, LogSource};
-use crate::venue::{VenueError, VenueHealth};
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
 
@@ -25,15 +28,46 @@ const RECENT: usize = 20;
 /// Market hours are asked again after this long at the latest.
 const HOURS_TTL: u64 = 5 * MINUTE;
 
+/// How the hedge treats an unknown outcome (`[equity_hedge]` config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HedgePolicy {
+    /// How long after an unknown outcome the broker may not list the order
+    /// yet: it is looked for over this window before anything else.
+    pub listing_window: Timestamp,
+    /// Once the window has passed with the order still absent, place it
+    /// again by itself (audited, notified) instead of waiting for
+    /// `arbkeep resolve hN retry`.
+    pub replace_after_window: bool,
+}
+
+impl Default for HedgePolicy {
+    fn default() -> Self {
+        HedgePolicy {
+            listing_window: 10 * MINUTE,
+            replace_after_window: false,
+        }
+    }
+}
+
+impl HedgePolicy {
+    pub fn of(cfg: &crate::config::EquityHedgeConfig) -> Self {
+        HedgePolicy {
+            listing_window: cfg.listing_window_ms,
+            replace_after_window: cfg.replace_after_window,
+        }
+    }
+}
+
 pub struct EquityHedge<B, L, R, T> {
-    broker: Arc<B>,
+    pub(super) broker: Arc<B>,
     logs: Arc<L>,
     receipts: Arc<R>,
     tokens: Arc<T>,
     decoder: Decoder,
     /// Name for the Positions panel ("raindex") and the broker's name.
     venue: String,
-    broker_name: String,
+    pub(super) broker_name: String,
+    pub(super) policy: HedgePolicy,
     market: Option<(MarketHours, Timestamp)>,
     records: Records,
     health: Vec<VenueHealth>,
@@ -61,6 +95,7 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
             decoder,
             venue: "raindex".into(),
             broker_name: broker_name.into(),
+            policy: HedgePolicy::default(),
             market: None,
             records: Records::default(),
             health: Vec::new(),
@@ -77,7 +112,13 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
         }
     }
 
-    fn init(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
+    /// Treat unknown outcomes by `policy` (the listing window, re-placing).
+    pub fn with_policy(mut self, policy: HedgePolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    pub(super) fn init(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
         if !self.initialized {
             cx.store.write(|w| pipeline::init(w.transaction()))?;
             self.initialized = true;
@@ -89,11 +130,11 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
         &self.records
     }
 
-    fn market_open(&self) -> Option<bool> {
+    pub(super) fn market_open(&self) -> Option<bool> {
         self.market.as_ref().map(|(m, _)| m.open_now)
     }
 
-    fn notify(cx: &KeeperContext<'_>, symbol: &str, message: String) {
+    pub(super) fn notify(cx: &KeeperContext<'_>, symbol: &str, message: String) {
         tracing::info!(symbol, %message, "equity hedge");
         cx.notify(Notice::EquityHedge {
             symbol: symbol.to_string(),
@@ -119,149 +160,13 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
         }
     }
 
-    fn reload(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
+    pub(super) fn reload(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
         let r = cx.store.read()?;
         self.records = pipeline::read(r.transaction(), RECENT)?;
         Ok(())
     }
 
-    /// What the broker says about an order, written down.
-    fn record_order(
-        cx: &KeeperContext<'_>,
-        exec: u64,
-        order: &PlacedOrder,
-    ) -> Result<Execution, EngineError> {
-        let now = cx.now;
-        let e = cx.store.write(|w| {
-            let txn = w.transaction();
-            pipeline::submitted(txn, exec, &order.order_id, now)?;
-            match &order.state {
-                OrderState::Working { .. } => pipeline::get_execution(txn, exec),
-                OrderState::Filled {
-                    shares,
-                    average_price,
-                    filled_at,
-                } => pipeline::filled(txn, exec, *shares, *average_price, *filled_at, now),
-                OrderState::Rejected {
-                    reason,
-                    filled_shares,
-                } => pipeline::failed(txn, exec, reason, *filled_shares, now),
-            }
-        })?;
-        match &e.state {
-            ExecState::Filled {
-                shares,
-                average_price,
-                ..
-            } => Self::notify(
-                cx,
-                e.symbol(),
-                format!(
-                    "h{} {:?} {shares} filled at {average_price} (offsets {})",
-                    e.id,
-                    e.side(),
-                    links_text(&e)
-                ),
-            ),
-            ExecState::Failed {
-                reason, returned, ..
-            } => Self::notify(
-                cx,
-                e.symbol(),
-                format!("h{} failed: {reason}; {returned} back to net", e.id),
-            ),
-            _ => {}
-        }
-        Ok(e)
-    }
-
-    /// Send a committed hedge (`fresh`: created this pass, never sent, so
-    /// nothing to look for first).
-    async fn send(
-        &self,
-        cx: &KeeperContext<'_>,
-        exec: &Execution,
-        fresh: bool,
-    ) -> Result<(), EngineError> {
-        if !fresh {
-            match self.broker.find(&exec.request).await {
-                Ok(Some(order)) => {
-                    Self::record_order(cx, exec.id, &order)?;
-                    return Ok(());
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    cx.store.write(|w| {
-                        pipeline::attempt_failed(w.transaction(), exec.id, &e.to_string(), cx.now)
-                    })?;
-                    return Ok(());
-                }
-            }
-        }
-        match self.broker.place(&exec.request).await {
-            Ok(order) => {
-                Self::notify(
-                    cx,
-                    exec.symbol(),
-                    format!(
-                        "h{} {:?} {} placed, order {}",
-                        exec.id,
-                        exec.side(),
-                        exec.request.shares,
-                        order.order_id
-                    ),
-                );
-                Self::record_order(cx, exec.id, &order)?;
-            }
-            Err(VenueError::Rejected(reason)) => {
-                cx.store
-                    .write(|w| pipeline::failed(w.transaction(), exec.id, &reason, 0, cx.now))?;
-                Self::notify(
-                    cx,
-                    exec.symbol(),
-                    format!(
-                        "h{} rejected: {reason}; {} back to net",
-                        exec.id, exec.request.shares
-                    ),
-                );
-            }
-            Err(e) => {
-                // Transient or unknown: stays pending; the next pass looks first.
-                cx.store.write(|w| {
-                    pipeline::attempt_failed(w.transaction(), exec.id, &e.to_string(), cx.now)
-                })?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Settle every open hedge by looking; place pending ones the broker
-    /// does not have when `may_place`.
-    async fn settle(&self, cx: &KeeperContext<'_>, may_place: bool) -> Result<(), EngineError> {
-        let open = pipeline::open_executions(cx.store.read()?.transaction())?;
-        for exec in open {
-            match &exec.state {
-                ExecState::Pending if may_place => self.send(cx, &exec, false).await?,
-                ExecState::Pending => match self.broker.find(&exec.request).await {
-                    Ok(Some(order)) => {
-                        Self::record_order(cx, exec.id, &order)?;
-                    }
-                    Ok(None) => {}
-                    Err(e) => tracing::warn!(hedge = exec.id, error = %e, "find failed"),
-                },
-                ExecState::Submitted { order_id } => match self.broker.order(order_id).await {
-                    Ok(order) => {
-                        Self::record_order(cx, exec.id, &order)?;
-                    }
-                    Err(e) => tracing::warn!(hedge = exec.id, error = %e, "order status failed"),
-                },
-                _ => {}
-            }
-        }
-        Ok(())
-    }
-
-    async fn ingest(&mut self, cx: &KeeperContext<'_>, may_hedge: bool) -> Result<(), EngineError> {
+    async fn ingest(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
         let batch = match self.logs.poll().await {
             Ok(b) => b,
             Err(e) => {
@@ -306,6 +211,8 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
                             }
                         }
                         Meaning::Fill(fill) => {
+                            // Asked per event: a pause may have arrived mid-batch.
+                            let may_hedge = cx.may_send() && self.market_open() == Some(true);
                             let recorded = cx.store.write(|w| {
                                 pipeline::record_fill(w.transaction(), &fill, cx.now, may_hedge)
                             })?;
@@ -313,7 +220,7 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
                                 hedge: Some(exec), ..
                             } = recorded
                             {
-                                self.send(cx, &exec, true).await?;
+                                self.place(cx, &exec).await?;
                             }
                         }
                     }
@@ -342,7 +249,10 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
                 }
             }
         }
-        if self.through.is_none_or(|t| batch.through_block > t) {
+        // Every event of the batch is processed: only now may the source
+        // move its committed position past them (a batch with events is
+        // committed even at the same block, or it comes again).
+        if !batch.events.is_empty() || self.through.is_none_or(|t| batch.through_block > t) {
             cx.store
                 .write(|w| pipeline::set_watermark(w.transaction(), batch.through_block))?;
             if let Err(e) = self.logs.commit(batch.through_block).await {
@@ -364,7 +274,7 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
                 .store
                 .write(|w| pipeline::decide(w.transaction(), &symbol, cx.now))?;
             if let Some(exec) = exec {
-                self.send(cx, &exec, true).await?;
+                self.place(cx, &exec).await?;
             }
         }
         Ok(())
@@ -374,10 +284,9 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
     pub async fn pass(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
         self.init(cx)?;
         self.refresh_market(cx.now).await;
-        let may_hedge = cx.may_send() && self.market_open() == Some(true);
-        self.settle(cx, may_hedge).await?;
-        self.ingest(cx, may_hedge).await?;
-        if may_hedge {
+        self.settle(cx).await?;
+        self.ingest(cx).await?;
+        if cx.may_send() && self.market_open() == Some(true) {
             self.sweep(cx).await?;
         }
         self.health = self.broker.health().await;
@@ -387,13 +296,13 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
     /// Boot: settle by looking only.
     pub async fn recover_now(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
         self.init(cx)?;
-        self.settle(cx, false).await?;
+        self.settle(cx).await?;
         self.refresh_market(cx.now).await;
         self.reload(cx)
     }
 }
 
-fn links_text(e: &Execution) -> String {
+pub(super) fn links_text(e: &Execution) -> String {
     e.links
         .iter()
         .map(|l| format!("t{} {}", l.trade, l.shares))
@@ -434,5 +343,36 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> Keeper for Equity
         ));
         snapshot.venues.extend(self.health.iter().cloned());
         snapshot.venues.push(self.ingest.clone());
+        snapshot.intents.extend(open_intents(
+            &self.records,
+            &self.broker_name,
+            self.policy.replace_after_window,
+            snapshot.now,
+        ));
+    }
+
+    /// `arbkeep resolve hN …`: the hedge's own ids only.
+    fn command<'a>(
+        &'a mut self,
+        command: &'a Command,
+        cx: &'a KeeperContext<'a>,
+    ) -> Option<BoxFuture<'a, Result<String, String>>> {
+        let Command::Resolve {
+            id,
+            resolution,
+            reason,
+            evidence,
+        } = command
+        else {
+            return None;
+        };
+        let n: u64 = id.strip_prefix('h')?.parse().ok()?;
+        Some(Box::pin(self.resolve(
+            cx,
+            n,
+            *resolution,
+            reason,
+            evidence.as_deref(),
+        )))
     }
 }

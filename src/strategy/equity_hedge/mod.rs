@@ -19,17 +19,20 @@ pub mod chain;
 pub mod decode;
 pub mod events;
 pub mod keeper;
+pub mod lifecycle;
+mod orders;
 pub mod paper;
 pub mod paper_book;
 pub mod paper_broker;
 pub mod paper_market;
 pub mod pipeline;
+mod resolve;
 pub mod symbol;
 pub mod view;
 pub mod wiring;
 
 pub use decode::{Decoder, EventKey, Fill, FillKind, Meaning, OnchainSide};
-pub use keeper::EquityHedge;
+pub use keeper::{EquityHedge, HedgePolicy};
 pub use view::HedgeView;
 #[cfg(test)]
 mod tests;

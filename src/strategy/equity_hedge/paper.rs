@@ -3,7 +3,7 @@
 //! same decoder and pipeline as a live hedge.
 
 use super::decode::Decoder;
-use super::keeper::EquityHedge;
+use super::keeper::{EquityHedge, HedgePolicy};
 use super::paper_book::{PaperBook, PaperBookConfig, paper_tokens};
 use super::paper_broker::PaperBroker;
 use super::symbol::SymbolMap;
@@ -62,7 +62,8 @@ impl PaperHedge {
             book.clone(),
             book.clone(),
             Arc::new(paper_tokens(usdc)),
-        );
+        )
+        .with_policy(HedgePolicy::of(cfg));
         Ok(PaperHedge {
             keeper,
             broker,

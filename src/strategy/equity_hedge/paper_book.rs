@@ -213,6 +213,8 @@ impl PaperBook {
 }
 
 impl LogSource for PaperBook {
+    /// Always from the committed (persisted) watermark: a batch the keeper
+    /// did not commit is delivered again, as `LogIngest` does.
     async fn poll(&self) -> Result<LogBatch, VenueError> {
         let from = self.watermark()? + 1;
         let head = self.head();

@@ -6,7 +6,8 @@
 use super::paper_market;
 use crate::model::{Clock, Timestamp};
 use crate::venue::broker::{
-    Broker, BrokerPosition, MarketHours, OrderRequest, OrderSide, OrderState, PlacedOrder,
+    Broker, BrokerPosition, CLOCK_SKEW_MARGIN, MarketHours, OrderRequest, OrderSide, OrderState,
+    PlacedOrder,
 };
 use crate::venue::{VenueError, VenueHealth};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
@@ -24,11 +25,16 @@ struct Knobs {
     places: u64,
 }
 
+/// Run after each order the broker takes (tests: something happening while
+/// a pass waits on the broker, e.g. a pause).
+type PlaceHook = Box<dyn Fn() + Send + Sync>;
+
 pub struct PaperBroker {
     db: Database,
     seed: u64,
     clock: Arc<dyn Clock>,
     knobs: Mutex<Knobs>,
+    on_place: Mutex<Option<PlaceHook>>,
 }
 
 fn err(e: impl std::fmt::Display) -> VenueError {
@@ -44,7 +50,15 @@ impl PaperBroker {
             seed,
             clock,
             knobs: Mutex::new(Knobs::default()),
+            on_place: Mutex::new(None),
         })
+    }
+
+    /// Call `hook` after every order taken, before the answer returns.
+    pub fn on_place(&self, hook: impl Fn() + Send + Sync + 'static) {
+        if let Ok(mut h) = self.on_place.lock() {
+            *h = Some(Box::new(hook));
+        }
     }
 
     /// The next `place` takes the order, then loses the answer (a timeout
@@ -135,22 +149,52 @@ impl Broker for PaperBroker {
             state: OrderState::Working { filled_shares: 0 },
         };
         self.save(id, &order)?;
-        let order = self.settle(order, now)?;
+        // Taken: from here on a failure leaves an order that exists.
+        let order = self
+            .settle(order, now)
+            .map_err(|e| VenueError::Unknown(format!("paper broker: {e}")))?;
+        if let Ok(hook) = self.on_place.lock()
+            && let Some(hook) = hook.as_ref()
+        {
+            hook();
+        }
         if lose {
             return Err(VenueError::Unknown("paper broker: response lost".into()));
         }
         Ok(order)
     }
 
-    async fn find(&self, request: &OrderRequest) -> Result<Option<PlacedOrder>, VenueError> {
+    async fn find(
+        &self,
+        request: &OrderRequest,
+        taken: &[String],
+    ) -> Result<Option<PlacedOrder>, VenueError> {
         let now = self.clock.now();
-        let found = self.orders()?.into_iter().find(|o| {
-            o.symbol == request.symbol
-                && o.side == request.side
-                && o.shares == request.shares
-                && o.entered_at >= request.committed_at
+        let since = request.committed_at.saturating_sub(CLOCK_SKEW_MARGIN);
+        let mut matches: Vec<PlacedOrder> = self
+            .orders()?
+            .into_iter()
+            .filter(|o| {
+                o.symbol == request.symbol
+                    && o.side == request.side
+                    && o.shares == request.shares
+                    && o.entered_at >= since
+                    && !taken.contains(&o.order_id)
+            })
+            .collect();
+        // After the commit, earliest first; then the latest within the margin.
+        matches.sort_by_key(|o| {
+            if o.entered_at >= request.committed_at {
+                (0, o.entered_at)
+            } else {
+                (1, u64::MAX - o.entered_at)
+            }
         });
-        found.map(|o| self.settle(o, now)).transpose()
+        matches
+            .into_iter()
+            .next()
+            .map(|o| self.settle(o, now))
+            .transpose()
     }
 
     async fn order(&self, order_id: &str) -> Result<PlacedOrder, VenueError> {

@@ -2,8 +2,8 @@
 //! write transaction: dedupe on (chain, tx hash, log index), the trade, the
 //! position, the hedge decision (whole shares of |net| ≥ 1, opposite side,
 //! one in flight per symbol, offsetting trades oldest first), and the
-//! execution's lifecycle (a failure gives its unfilled shares back to the
-//! net). The keeper commits one event per transaction; the bench batches.
+//! execution's lifecycle (`lifecycle`, re-exported here). The keeper
+//! commits one event per transaction; the bench batches.
 
 use super::book::{Alert, ExecState, Execution, Link, Position, Trade, TradeState};
 use super::decode::{EventKey, Fill, OnchainSide};
@@ -18,15 +18,18 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use super::lifecycle::*;
+
 /// (chain id, tx hash, log index) → trade id, or 0 for a skipped log.
 const SEEN: TableDefinition<(u64, &str, u64), u64> = TableDefinition::new("equity_hedge.seen");
 const TRADES: TableDefinition<u64, &[u8]> = TableDefinition::new("equity_hedge.trades");
 /// (symbol, side, block, log index) → trade id, for trades with shares not
 /// yet offset: a hedge takes them in chain order, oldest first.
-const OPEN: TableDefinition<(&str, u8, u64, u64), u64> =
+pub(super) const OPEN: TableDefinition<(&str, u8, u64, u64), u64> =
     TableDefinition::new("equity_hedge.open_trades");
 const POSITIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("equity_hedge.positions");
-const EXECUTIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("equity_hedge.executions");
+pub(super) const EXECUTIONS: TableDefinition<u64, &[u8]> =
+    TableDefinition::new("equity_hedge.executions");
 const ALERTS: TableDefinition<u64, &[u8]> = TableDefinition::new("equity_hedge.alerts");
 const META: TableDefinition<&str, u64> = TableDefinition::new("equity_hedge.meta");
 
@@ -41,15 +44,15 @@ pub fn retry_delay(n: u32) -> Timestamp {
     (RETRY_AFTER_FAILURE << doublings).min(RETRY_AT_MOST)
 }
 
-fn db(e: impl std::fmt::Display) -> StoreError {
+pub(super) fn db(e: impl std::fmt::Display) -> StoreError {
     StoreError::Database(e.to_string())
 }
 
-fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+pub(super) fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(v).map_err(db)
 }
 
-fn dec<T: DeserializeOwned>(
+pub(super) fn dec<T: DeserializeOwned>(
     table: &'static str,
     key: impl ToString,
     b: &[u8],
@@ -92,7 +95,7 @@ pub fn init(txn: &WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn get_position(txn: &WriteTransaction, symbol: &str) -> Result<Position, StoreError> {
+pub(super) fn get_position(txn: &WriteTransaction, symbol: &str) -> Result<Position, StoreError> {
     let t = txn.open_table(POSITIONS).map_err(db)?;
     let found = t.get(symbol).map_err(db)?;
     match found {
@@ -104,7 +107,7 @@ fn get_position(txn: &WriteTransaction, symbol: &str) -> Result<Position, StoreE
     }
 }
 
-fn put_position(txn: &WriteTransaction, p: &Position) -> Result<(), StoreError> {
+pub(super) fn put_position(txn: &WriteTransaction, p: &Position) -> Result<(), StoreError> {
     let bytes = enc(p)?;
     txn.open_table(POSITIONS)
         .map_err(db)?
@@ -143,15 +146,15 @@ fn put_record<T: serde::Serialize>(
     Ok(())
 }
 
-fn get_trade(txn: &WriteTransaction, id: u64) -> Result<Trade, StoreError> {
+pub(super) fn get_trade(txn: &WriteTransaction, id: u64) -> Result<Trade, StoreError> {
     get_record(txn, TRADES, "equity_hedge.trades", id)
 }
 
-fn put_trade(txn: &WriteTransaction, trade: &Trade) -> Result<(), StoreError> {
+pub(super) fn put_trade(txn: &WriteTransaction, trade: &Trade) -> Result<(), StoreError> {
     put_record(txn, TRADES, trade.id, trade)
 }
 
-fn open_key(trade: &Trade) -> (&str, u8, u64, u64) {
+pub(super) fn open_key(trade: &Trade) -> (&str, u8, u64, u64) {
     (
         trade.symbol.as_str(),
         side_code(trade.side),
@@ -164,7 +167,7 @@ pub fn get_execution(txn: &WriteTransaction, id: u64) -> Result<Execution, Store
     get_record(txn, EXECUTIONS, "equity_hedge.executions", id)
 }
 
-fn put_execution(txn: &WriteTransaction, e: &Execution) -> Result<(), StoreError> {
+pub(super) fn put_execution(txn: &WriteTransaction, e: &Execution) -> Result<(), StoreError> {
     put_record(txn, EXECUTIONS, e.id, e)
 }
 
@@ -338,6 +341,8 @@ fn decide_for(
         updated_at: now,
         attempts: 0,
         last_error: None,
+        sending: Some(false),
+        posts: 0,
     };
     put_execution(txn, &exec)?;
     pos.pending = Some(id);
@@ -401,171 +406,6 @@ fn allocate(
         });
     }
     Ok(links)
-}
-
-/// The broker knows the order: record its id.
-pub fn submitted(
-    txn: &WriteTransaction,
-    id: u64,
-    order_id: &str,
-    now: Timestamp,
-) -> Result<Execution, StoreError> {
-    let mut e = get_execution(txn, id)?;
-    if e.state == ExecState::Pending {
-        e.state = ExecState::Submitted {
-            order_id: order_id.to_string(),
-        };
-        e.updated_at = now;
-        e.last_error = None;
-        put_execution(txn, &e)?;
-    }
-    Ok(e)
-}
-
-/// A send that did not settle (transient or unknown): note it, stay pending.
-pub fn attempt_failed(
-    txn: &WriteTransaction,
-    id: u64,
-    error: &str,
-    now: Timestamp,
-) -> Result<Execution, StoreError> {
-    let mut e = get_execution(txn, id)?;
-    e.attempts += 1;
-    e.last_error = Some(error.to_string());
-    e.updated_at = now;
-    put_execution(txn, &e)?;
-    Ok(e)
-}
-
-/// Filled (fully or in part): a short fill gives the rest back to the net.
-pub fn filled(
-    txn: &WriteTransaction,
-    id: u64,
-    shares: u64,
-    average_price: Decimal,
-    filled_at: Timestamp,
-    now: Timestamp,
-) -> Result<Execution, StoreError> {
-    let mut e = get_execution(txn, id)?;
-    if !e.state.is_open() {
-        return Ok(e);
-    }
-    let order_id = match &e.state {
-        ExecState::Submitted { order_id } => order_id.clone(),
-        _ => String::new(),
-    };
-    let shares = shares.min(e.request.shares);
-    let unfilled = e.request.shares - shares;
-    give_back(txn, &mut e, unfilled, now)?;
-    e.state = ExecState::Filled {
-        order_id,
-        shares,
-        average_price,
-        filled_at,
-    };
-    e.updated_at = now;
-    put_execution(txn, &e)?;
-    let mut pos = get_position(txn, &e.request.symbol)?;
-    pos.hedged_shares += shares;
-    if shares > 0 {
-        pos.failures_in_a_row = 0;
-    }
-    release(&mut pos, e.id, now);
-    put_position(txn, &pos)?;
-    Ok(e)
-}
-
-/// Definitely not (fully) executed: the unfilled shares go back to the net,
-/// never dropped.
-pub fn failed(
-    txn: &WriteTransaction,
-    id: u64,
-    reason: &str,
-    filled_shares: u64,
-    now: Timestamp,
-) -> Result<Execution, StoreError> {
-    let mut e = get_execution(txn, id)?;
-    if !e.state.is_open() {
-        return Ok(e);
-    }
-    let order_id = match &e.state {
-        ExecState::Submitted { order_id } => Some(order_id.clone()),
-        _ => None,
-    };
-    let filled_shares = filled_shares.min(e.request.shares);
-    let returned = e.request.shares - filled_shares;
-    give_back(txn, &mut e, returned, now)?;
-    e.state = ExecState::Failed {
-        reason: reason.to_string(),
-        order_id,
-        filled_shares,
-        returned,
-    };
-    e.updated_at = now;
-    put_execution(txn, &e)?;
-    let mut pos = get_position(txn, &e.request.symbol)?;
-    pos.hedged_shares += filled_shares;
-    pos.failures_in_a_row = pos.failures_in_a_row.saturating_add(1);
-    pos.retry_after = Some(now + retry_delay(pos.failures_in_a_row));
-    release(&mut pos, e.id, now);
-    put_position(txn, &pos)?;
-    Ok(e)
-}
-
-fn release(pos: &mut Position, exec: u64, now: Timestamp) {
-    if pos.pending == Some(exec) {
-        pos.pending = None;
-        pos.pending_shares = 0;
-    }
-    pos.touch_exposure(now);
-}
-
-/// Undo `shares` of the execution's links, newest first, returning them to
-/// their trades and to the position's bucket.
-fn give_back(
-    txn: &WriteTransaction,
-    e: &mut Execution,
-    shares: u64,
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    let mut left = Decimal::from(shares);
-    let mut to_bucket = Decimal::ZERO;
-    let mut side = None;
-    while !left.is_zero() {
-        let Some(link) = e.links.last_mut() else {
-            break;
-        };
-        let take = link.shares.min(left);
-        let mut t = get_trade(txn, link.trade)?;
-        side = Some(t.side);
-        if t.state == TradeState::Live {
-            if t.unallocated.is_zero() {
-                txn.open_table(OPEN)
-                    .map_err(db)?
-                    .insert(open_key(&t), t.id)
-                    .map_err(db)?;
-            }
-            t.unallocated += take;
-            to_bucket += take;
-            put_trade(txn, &t)?;
-        }
-        link.shares -= take;
-        left -= take;
-        if link.shares.is_zero() {
-            e.links.pop();
-        }
-    }
-    if !to_bucket.is_zero() {
-        let mut pos = get_position(txn, &e.request.symbol)?;
-        match side {
-            Some(OnchainSide::Bought) => pos.long += to_bucket,
-            Some(OnchainSide::Sold) => pos.short += to_bucket,
-            None => {}
-        }
-        pos.touch_exposure(now);
-        put_position(txn, &pos)?;
-    }
-    Ok(())
 }
 
 /// What a removed (reorged) log did.
@@ -716,6 +556,36 @@ pub fn open_executions(txn: &ReadTransaction) -> Result<Vec<Execution>, StoreErr
             let e: Execution = dec("equity_hedge.executions", k.value(), v.value())?;
             if e.state.is_open() {
                 out.push(e);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One execution by id, if it exists.
+pub fn execution(txn: &ReadTransaction, id: u64) -> Result<Option<Execution>, StoreError> {
+    let Some(t) = open_ro(txn, EXECUTIONS)? else {
+        return Ok(None);
+    };
+    let found = t.get(id).map_err(db)?;
+    found
+        .map(|v| dec("equity_hedge.executions", id, v.value()))
+        .transpose()
+}
+
+/// Every broker order id a hedge other than `except` holds: `find` never
+/// claims one of them for another hedge.
+pub fn held_order_ids(txn: &ReadTransaction, except: u64) -> Result<Vec<String>, StoreError> {
+    let mut out = Vec::new();
+    if let Some(t) = open_ro(txn, EXECUTIONS)? {
+        for entry in t.iter().map_err(db)? {
+            let (k, v) = entry.map_err(db)?;
+            if k.value() == except {
+                continue;
+            }
+            let e: Execution = dec("equity_hedge.executions", k.value(), v.value())?;
+            if let Some(id) = e.order_id() {
+                out.push(id.to_string());
             }
         }
     }

@@ -1,12 +1,16 @@
-//! What the hedge shows: per-symbol position rows for the Positions panel
-//! and the `HedgeView` (recent trades, executions with the trades each one
-//! offsets, alerts) that crosses the control API inside the `Snapshot`.
+//! What the hedge shows: per-symbol position rows for the Positions panel,
+//! the `HedgeView` (recent trades, executions with the trades each one
+//! offsets, alerts) that crosses the control API inside the `Snapshot`, and
+//! every open hedge as an open intent (`snapshot.intents`) saying what
+//! arbkeep is doing about it.
 
 use super::book::{ExecState, Execution, Position, Trade, TradeState};
 use super::decode::OnchainSide;
 use super::pipeline::Records;
+use crate::engine::intent::{IntentState, OpenIntentView, resolve_hint};
 use crate::engine::snapshot::PositionRow;
 use crate::model::Timestamp;
+use crate::model::time::format_time;
 use crate::venue::broker::OrderSide;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -34,7 +38,7 @@ pub struct ExecutionRow {
     pub symbol: String,
     pub side: OrderSide,
     pub shares: u64,
-    /// "pending", "working", "filled", "failed".
+    /// "pending", "outcome unknown", "working", "filled", "failed".
     pub state: String,
     pub order_id: Option<String>,
     pub average_price: Option<Decimal>,
@@ -83,6 +87,16 @@ fn trade_row(t: &Trade) -> TradeRow {
 fn execution_row(e: &Execution) -> ExecutionRow {
     let (order_id, average_price, note) = match &e.state {
         ExecState::Pending => (None, None, e.last_error.clone().unwrap_or_default()),
+        ExecState::OutcomeUnknown {
+            look_until, reason, ..
+        } => (
+            None,
+            None,
+            match &e.last_error {
+                Some(note) => format!("{reason}; {note}"),
+                None => format!("{reason}; looking until {} UTC", format_time(*look_until)),
+            },
+        ),
         ExecState::Submitted { order_id } => (Some(order_id.clone()), None, String::new()),
         ExecState::Filled {
             order_id,
@@ -166,4 +180,92 @@ pub fn hedge_view(
             .map(|a| format!("{} {}", crate::model::time::format_time(a.at), a.message))
             .collect(),
     }
+}
+
+fn side_word(side: OrderSide) -> &'static str {
+    match side {
+        OrderSide::Buy => "BUY",
+        OrderSide::Sell => "SELL",
+    }
+}
+
+/// Every open hedge as an open intent: what it sends, where it stands, and
+/// what arbkeep is doing about it at `now`.
+pub fn open_intents(
+    records: &Records,
+    broker: &str,
+    replace_after_window: bool,
+    now: Timestamp,
+) -> Vec<OpenIntentView> {
+    records
+        .executions
+        .iter()
+        .filter(|e| e.state.is_open())
+        .map(|e| {
+            let (state, doing) = match &e.state {
+                ExecState::Pending if e.may_place() => (
+                    IntentState::Committed,
+                    match &e.last_error {
+                        Some(err) => format!(
+                            "not sent ({err}); placing it again at {broker} when sending is allowed"
+                        ),
+                        None => format!(
+                            "committed; placing it at {broker} when the market is open and sending is allowed"
+                        ),
+                    },
+                ),
+                ExecState::Pending => (
+                    IntentState::OutcomeUnknown,
+                    format!("a send may have left unanswered; looking for it at {broker}"),
+                ),
+                ExecState::OutcomeUnknown {
+                    look_until, reason, ..
+                } => {
+                    let looking = if now < *look_until {
+                        format!(
+                            "order not listed yet; looking for it at {broker} until {} UTC (listing window)",
+                            format_time(*look_until)
+                        )
+                    } else if replace_after_window {
+                        format!(
+                            "not listed at {broker} after the listing window; placing it again when sending is allowed (replace_after_window)"
+                        )
+                    } else {
+                        format!(
+                            "not listed at {broker} after the listing window; still looking, nothing placed again until the operator resolves it"
+                        )
+                    };
+                    let looking = match &e.last_error {
+                        Some(note) if note.starts_with("cannot look") => {
+                            format!("{looking}; {note}")
+                        }
+                        _ => looking,
+                    };
+                    (IntentState::OutcomeUnknown, format!("{looking} — {reason}"))
+                }
+                ExecState::Submitted { order_id } => (
+                    IntentState::Sent,
+                    format!("working at {broker}, order {order_id}"),
+                ),
+                ExecState::Filled { .. } | ExecState::Failed { .. } => {
+                    (IntentState::Sent, String::new())
+                }
+            };
+            let id = format!("h{}", e.id);
+            OpenIntentView {
+                resolve: resolve_hint(&id),
+                id,
+                strategy: "equity_hedge".into(),
+                what: format!(
+                    "{} {} {} at {broker}",
+                    side_word(e.request.side),
+                    e.request.shares,
+                    e.request.symbol
+                ),
+                state,
+                since: e.created_at,
+                doing,
+            }
+        })
+        .collect()
 }

@@ -6,7 +6,7 @@
 
 use super::abi::watched_topics;
 use super::decode::Decoder;
-use super::keeper::EquityHedge;
+use super::keeper::{EquityHedge, HedgePolicy};
 use super::paper::BROKER_FILE;
 use super::paper_broker::PaperBroker;
 use super::symbol::SymbolMap;
@@ -123,25 +123,31 @@ pub async fn chain_keeper(
                 SchwabSecrets::from_env()?,
                 w.clock,
             )?;
-            Box::new(EquityHedge::new(
-                decoder,
-                Arc::new(broker),
-                "schwab",
-                ingest,
-                reads.clone(),
-                reads,
-            ))
+            Box::new(
+                EquityHedge::new(
+                    decoder,
+                    Arc::new(broker),
+                    "schwab",
+                    ingest,
+                    reads.clone(),
+                    reads,
+                )
+                .with_policy(HedgePolicy::of(cfg)),
+            )
         }
         HedgeBroker::Paper => {
             let broker = PaperBroker::open(&w.data_dir.join(BROKER_FILE), w.seed, w.clock)?;
-            Box::new(EquityHedge::new(
-                decoder,
-                Arc::new(broker),
-                "paper broker",
-                ingest,
-                reads.clone(),
-                reads,
-            ))
+            Box::new(
+                EquityHedge::new(
+                    decoder,
+                    Arc::new(broker),
+                    "paper broker",
+                    ingest,
+                    reads.clone(),
+                    reads,
+                )
+                .with_policy(HedgePolicy::of(cfg)),
+            )
         }
     };
     Ok(Some(keeper))

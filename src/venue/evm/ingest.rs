@@ -5,6 +5,12 @@
 //! reorg (a block hash that changed under a delivered block) answered with
 //! `Removed` for every log of the blocks taken back, then the new chain's
 //! logs; a head that stops moving past a threshold is a fault in `health`.
+//!
+//! Delivery is at least once from the COMMITTED watermark: a batch the
+//! consumer did not `commit` (it stopped on a failed read, or errored) is
+//! delivered again by the next `poll`, which first puts the cursor and the
+//! remembered blocks back where the last commit left them. The consumer
+//! dedupes on (chain, tx hash, log index), which makes it exactly once.
 
 use super::chain::ChainClient;
 use super::db::EvmStore;
@@ -69,6 +75,11 @@ struct State {
     /// Delivered through this block.
     cursor: u64,
     seen: VecDeque<Seen>,
+    /// Where the last `commit` (or the persisted watermark) left the cursor
+    /// and the remembered blocks: a `poll` after a batch nobody committed
+    /// starts again from here.
+    committed_cursor: u64,
+    committed_seen: VecDeque<Seen>,
     head: Option<(u64, Timestamp)>,
     fault: Option<String>,
     reorgs: u64,
@@ -111,7 +122,7 @@ impl LogIngest {
     ) -> Result<LogIngest, VenueError> {
         let key = format!("{}:{}", client.chain_id, address.to_checksum(None));
         let wm: Option<Watermark> = store.watermark(&key)?;
-        let (cursor, seen) = match wm {
+        let (cursor, seen): (u64, VecDeque<Seen>) = match wm {
             Some(w) => (w.through, w.blocks.into_iter().collect()),
             None => (cfg.start_block.saturating_sub(1), VecDeque::new()),
         };
@@ -125,6 +136,8 @@ impl LogIngest {
             clock,
             state: Mutex::new(State {
                 cursor,
+                committed_cursor: cursor,
+                committed_seen: seen.clone(),
                 seen,
                 head: None,
                 fault: None,
@@ -210,6 +223,11 @@ impl LogIngest {
 impl LogSource for LogIngest {
     async fn poll(&self) -> Result<LogBatch, VenueError> {
         let mut st = self.state.lock().await;
+        // Whatever was delivered and not committed comes again: from the
+        // committed cursor, with the blocks remembered at that commit (so a
+        // reorg answered in an uncommitted batch is answered again too).
+        st.cursor = st.committed_cursor;
+        st.seen = st.committed_seen.clone();
         let head = match self.client.head().await {
             Ok(h) => h,
             Err(e) => {
@@ -284,16 +302,22 @@ impl LogSource for LogIngest {
     }
 
     async fn commit(&self, block: u64) -> Result<(), VenueError> {
-        let st = self.state.lock().await;
+        let mut st = self.state.lock().await;
+        let through = block.min(st.cursor);
+        let blocks: VecDeque<Seen> = st
+            .seen
+            .iter()
+            .filter(|s| s.number <= through)
+            .cloned()
+            .collect();
         let wm = Watermark {
-            through: block.min(st.cursor),
-            blocks: st
-                .seen
-                .iter()
-                .filter(|s| s.number <= block)
-                .cloned()
-                .collect(),
+            through,
+            blocks: blocks.iter().cloned().collect(),
         };
-        self.store.put_watermark(&self.key, &wm)
+        self.store.put_watermark(&self.key, &wm)?;
+        // Only once it is durable does the next poll start after it.
+        st.committed_cursor = through;
+        st.committed_seen = blocks;
+        Ok(())
     }
 }

@@ -1,11 +1,14 @@
 //! `SchwabBroker`: the [`Broker`] trait over a [`Session`]. The account is
 //! chosen by its configured number and addressed by its hash (§2.1, §4.5).
 //! `place` sends one POST and takes the id from `Location`; a missing
-//! `Location` is settled by looking (`find`), never by sending again.
+//! `Location` is an unknown outcome, settled by looking (`find`), never by
+//! sending again. `find` lists orders from the commit less the clock-skew
+//! margin, skips ids other hedges hold, and fails (never answers "absent")
+//! on a listing or a matching order it cannot read.
 //! Market hours come from the markets endpoint for New York's date, open
 //! and closed shapes alike.
 
-use super::clock_text::{format_date, format_query_time, new_york_day};
+use super::clock_text::{format_date, format_query_time, new_york_day, parse_time};
 use super::login::last_digits;
 use super::session::{Call, Session};
 use super::vault::TokenVault;
@@ -15,7 +18,7 @@ use crate::engine::Notice;
 use crate::model::time::{MINUTE, SECOND, format_duration, format_time};
 use crate::model::{Clock, Timestamp};
 use crate::venue::broker::{
-    Broker, BrokerPosition, MarketHours, OrderRequest, OrderState, PlacedOrder,
+    Broker, BrokerPosition, CLOCK_SKEW_MARGIN, MarketHours, OrderRequest, OrderState, PlacedOrder,
 };
 use crate::venue::{VenueError, VenueHealth};
 use serde_json::Value;
@@ -213,6 +216,51 @@ fn order_id_from_location(location: &str, hash: &str) -> Result<Option<String>, 
     Ok(Some((*id).to_string()))
 }
 
+/// One listed order against the request: `Ok(None)` when it is not ours
+/// (another symbol, side or size, an id another hedge holds, entered before
+/// the window); an error when it may be ours but cannot be read.
+fn matching(
+    o: &Value,
+    order: &OrderRequest,
+    taken: &[String],
+    from: Timestamp,
+) -> Result<Option<PlacedOrder>, VenueError> {
+    let symbol = o["orderLegCollection"][0]["instrument"]["symbol"].as_str();
+    if symbol.is_some_and(|s| s != order.symbol) {
+        return Ok(None);
+    }
+    let Some((id, symbol, side, shares)) = wire::order_identity(o) else {
+        return Err(VenueError::Transient(format!(
+            "Schwab list orders: an order{} cannot be read (id, symbol or instruction); it may be the {} {} {} looked for",
+            symbol.map(|s| format!(" of {s}")).unwrap_or_default(),
+            wire::instruction(order.side),
+            order.shares,
+            order.symbol
+        )));
+    };
+    if symbol != order.symbol || side != order.side || shares != order.shares {
+        return Ok(None);
+    }
+    if taken.contains(&id) {
+        return Ok(None);
+    }
+    let Some(entered_at) = o["enteredTime"].as_str().and_then(parse_time) else {
+        return Err(VenueError::Transient(format!(
+            "Schwab order {id} matches {} {shares} {symbol} but its enteredTime cannot be read",
+            wire::instruction(side)
+        )));
+    };
+    if entered_at < from {
+        return Ok(None);
+    }
+    wire::placed_order(o).map(Some).map_err(|e| {
+        VenueError::Transient(format!(
+            "Schwab order {id} matches {} {shares} {symbol} but cannot be read: {e}",
+            wire::instruction(side)
+        ))
+    })
+}
+
 impl Broker for SchwabBroker {
     async fn place(&self, order: &OrderRequest) -> Result<PlacedOrder, VenueError> {
         if order.shares == 0 {
@@ -250,20 +298,16 @@ impl Broker for SchwabBroker {
             _ => None,
         };
         let Some(order_id) = id else {
-            // Accepted (HTTP {status}) without an id: look, never resend.
+            // Accepted (HTTP {status}) without an id: the order may exist;
+            // the caller looks for it, never resends.
             tracing::warn!(
                 status = reply.status,
-                "schwab: order accepted without a Location; looking it up"
+                "schwab: order accepted without a Location; outcome unknown"
             );
-            return match self.find(order).await {
-                Ok(Some(found)) => Ok(found),
-                Ok(None) => Err(VenueError::Unknown(
-                    "Schwab accepted the order without a Location and does not list it yet; look again".into(),
-                )),
-                Err(e) => Err(VenueError::Unknown(format!(
-                    "Schwab accepted the order without a Location; looking it up failed: {e}"
-                ))),
-            };
+            return Err(VenueError::Unknown(format!(
+                "Schwab answered HTTP {} without the order's Location; look for it in the order list",
+                reply.status
+            )));
         };
         tracing::info!(order_id = %order_id, client_id = %order.client_id, "schwab: order accepted");
         Ok(PlacedOrder {
@@ -276,44 +320,56 @@ impl Broker for SchwabBroker {
         })
     }
 
-    async fn find(&self, order: &OrderRequest) -> Result<Option<PlacedOrder>, VenueError> {
+    async fn find(
+        &self,
+        order: &OrderRequest,
+        taken: &[String],
+    ) -> Result<Option<PlacedOrder>, VenueError> {
         let hash = self.account_hash().await?;
         // Schwab's enteredTime has whole seconds: an order sent 300 ms after
-        // the commit may show the commit's second.
+        // the commit may show the commit's second; and Schwab's clock is not
+        // ours, so orders entered a little before the commit count too.
         let since = order.committed_at - order.committed_at % SECOND;
+        let from = since.saturating_sub(CLOCK_SKEW_MARGIN);
         let now = self.session.clock.now();
         let until = now.max(since) + MINUTE;
         let url = format!(
             "{}/accounts/{hash}/orders?fromEnteredTime={}&toEnteredTime={}",
             self.trader(),
-            format_query_time(since),
+            format_query_time(from),
             format_query_time(until)
         );
         let v = self.get_json("list orders", &url).await?;
-        let mut matches: Vec<PlacedOrder> = v
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|o| {
-                wire::order_identity(o).is_some_and(|(_, symbol, side, shares)| {
-                    symbol == order.symbol && side == order.side && shares == order.shares
-                })
-            })
-            .filter_map(|o| wire::placed_order(o).ok())
-            .filter(|p| p.entered_at >= since)
-            .collect();
+        let list = v.as_array().ok_or_else(|| {
+            VenueError::Transient("Schwab list orders: the answer is not a list of orders".into())
+        })?;
+        let mut matches = Vec::new();
+        for o in list {
+            if let Some(found) = matching(o, order, taken, from)? {
+                matches.push(found);
+            }
+        }
+        // After the commit, earliest first; then the latest inside the margin.
         matches.sort_by(|a, b| {
-            (a.entered_at, a.order_id.len(), &a.order_id).cmp(&(
-                b.entered_at,
-                b.order_id.len(),
-                &b.order_id,
-            ))
+            let key = |p: &PlacedOrder| {
+                if p.entered_at >= since {
+                    (0, p.entered_at, p.order_id.len(), p.order_id.clone())
+                } else {
+                    (
+                        1,
+                        u64::MAX - p.entered_at,
+                        p.order_id.len(),
+                        p.order_id.clone(),
+                    )
+                }
+            };
+            key(a).cmp(&key(b))
         });
         if matches.len() > 1 {
             tracing::warn!(
                 client_id = %order.client_id,
                 count = matches.len(),
-                "schwab: several orders match; taking the earliest"
+                "schwab: several orders match; taking the first entered after the commit"
             );
         }
         Ok(matches.into_iter().next())

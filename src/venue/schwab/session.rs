@@ -462,6 +462,14 @@ impl Session {
                 // An order just placed may not be listed yet; a read that
                 // finds nothing has not shown that anything did not happen.
                 404 if kind == Call::Read => return Err(VenueError::Transient(reason())),
+                // An order POST is refused only by a 400/403 that says so
+                // in Schwab's error shape; any other answer may have acted.
+                _ if kind == Call::PlaceOrder && !refused_order(status, &body) => {
+                    return Err(VenueError::Unknown(format!(
+                        "{}; the order may exist",
+                        reason()
+                    )));
+                }
                 _ => return Err(VenueError::Rejected(reason())),
             }
         }
@@ -476,6 +484,14 @@ fn access_expiry(now: Timestamp, expires_in: Option<u64>) -> Timestamp {
         s.saturating_mul(SECOND).min(ACCESS_TOKEN_LIFETIME)
     });
     now.saturating_add(lifetime)
+}
+
+/// A definite refusal of an order POST: 400 or 403 with Schwab's JSON
+/// error body (`message` or `errors`), not a gateway page or a broken body.
+fn refused_order(status: u16, body: &[u8]) -> bool {
+    matches!(status, 400 | 403)
+        && serde_json::from_slice::<serde_json::Value>(body)
+            .is_ok_and(|v| v.get("message").is_some() || v.get("errors").is_some())
 }
 
 fn is_loopback(url: &str) -> bool {

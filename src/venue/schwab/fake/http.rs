@@ -1,6 +1,7 @@
 //! Just enough HTTP/1.1 for the fake: one request per connection
 //! (`Connection: close`), a `Content-Length` body, and the power to close a
-//! connection without answering (an order accepted, its answer lost).
+//! connection without answering (an order accepted, its answer lost) or in
+//! the middle of the body (a truncated answer).
 
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -53,6 +54,8 @@ pub struct Response {
     pub body: Vec<u8>,
     /// Send `Content-Length` (else the body ends when the connection closes).
     pub declare_length: bool,
+    /// Announce the whole body but close after half of it.
+    pub truncated: bool,
 }
 
 impl Response {
@@ -62,6 +65,7 @@ impl Response {
             headers: Vec::new(),
             body: Vec::new(),
             declare_length: true,
+            truncated: false,
         }
     }
 
@@ -174,7 +178,12 @@ pub async fn write_response(sock: &mut TcpStream, r: &Response) -> std::io::Resu
     }
     out.push_str("Connection: close\r\n\r\n");
     sock.write_all(out.as_bytes()).await?;
-    sock.write_all(&r.body).await?;
+    let sent = if r.truncated {
+        &r.body[..r.body.len() / 2]
+    } else {
+        &r.body[..]
+    };
+    sock.write_all(sent).await?;
     sock.flush().await?;
     sock.shutdown().await
 }

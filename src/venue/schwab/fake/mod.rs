@@ -3,14 +3,22 @@
 //! single-use codes, 30-minute access tokens and 7-day refresh lineages
 //! that rotate on every refresh; account numbers → hashes; orders that fill
 //! at once, late, partially, are rejected later or held while the market is
-//! closed; 401, 429, 5xx, a missing `Location` and an order accepted whose
-//! answer is lost. Served on 127.0.0.1:0 by a minimal HTTP/1.1 loop; its
-//! clock is injected, so every expiry is deterministic.
+//! closed. As unkind as Schwab: 401; 429 with and without `Retry-After`;
+//! 5xx; a connection dropped before acting; an order taken whose answer is
+//! lost (reset, timeout, 5xx, 429, a truncated body, no `Location`);
+//! malformed and truncated bodies; and listing lag (a placed order left out
+//! of the orders list for a while of the fake's clock or a number of list
+//! calls). Served on 127.0.0.1:0 by a minimal HTTP/1.1 loop; its clock is
+//! injected, so every expiry is deterministic.
 //!
 //! Scripting: [`FakeSchwab::script_next_order`] (how the next order
 //! executes), [`FakeSchwab::next_order_reply`] (how the next order POST is
-//! answered), [`FakeSchwab::fail_next`] (a fault on the next call of a
-//! route), [`FakeSchwab::revoke_access_tokens`], [`FakeSchwab::set_holiday`].
+//! answered after acting), [`FakeSchwab::fail_next`] (a fault on the next
+//! call of a route, before acting), [`FakeSchwab::place_faults_from_seed`]
+//! (every order POST draws one of those from a seed),
+//! [`FakeSchwab::set_listing_lag`], [`FakeSchwab::revoke_access_tokens`],
+//! [`FakeSchwab::set_holiday`]. Every order POST is counted, whatever the
+//! attempt and whatever was answered ([`FakeSchwab::order_posts`]).
 //! Observation: [`FakeSchwab::requests`], [`FakeSchwab::order_posts`],
 //! [`FakeSchwab::orders`], the live tokens (to grep for them).
 
@@ -77,6 +85,12 @@ pub enum Fault {
     /// with `declared: false` it is sent without a `Content-Length`, until
     /// the connection closes.
     Oversized { bytes: usize, declared: bool },
+    /// The connection closes without a byte of answer; nothing was done.
+    Drop,
+    /// This status with a body that is not JSON (cut mid-object).
+    Malformed(u16),
+    /// This status with a JSON body announced whole and cut halfway.
+    Truncated(u16),
 }
 
 /// How the next order POST is answered (the order is recorded in all but `Refuse`).
@@ -92,6 +106,70 @@ pub enum OrderReply {
     ErrorAfterAccept(u16),
     /// Answer after this wall-clock delay (the client may time out first).
     Delay(Duration),
+    /// The order is recorded, then 429 (Schwab's gateway may forward first).
+    TooManyAfterAccept { retry_after: Option<u64> },
+    /// The order is recorded, then a 201 whose body is cut halfway.
+    TruncatedAfterAccept,
+}
+
+/// What a seeded order POST may meet (one drawn per POST).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlaceFault {
+    /// Refused or lost before acting (nothing recorded).
+    Before(Fault),
+    /// Recorded, then answered so.
+    After(OrderReply),
+}
+
+impl PlaceFault {
+    /// Every fault of the place path, before and after acting.
+    pub fn all() -> Vec<PlaceFault> {
+        vec![
+            PlaceFault::Before(Fault::Drop),
+            PlaceFault::Before(Fault::Status(500)),
+            PlaceFault::Before(Fault::Status(503)),
+            PlaceFault::Before(Fault::TooManyRequests { retry_after: None }),
+            PlaceFault::Before(Fault::TooManyRequests {
+                retry_after: Some(1),
+            }),
+            PlaceFault::Before(Fault::Malformed(502)),
+            PlaceFault::Before(Fault::Truncated(503)),
+            PlaceFault::After(OrderReply::DropAfterAccept),
+            PlaceFault::After(OrderReply::ErrorAfterAccept(500)),
+            PlaceFault::After(OrderReply::ErrorAfterAccept(504)),
+            PlaceFault::After(OrderReply::TooManyAfterAccept { retry_after: None }),
+            PlaceFault::After(OrderReply::TooManyAfterAccept {
+                retry_after: Some(1),
+            }),
+            PlaceFault::After(OrderReply::NoLocation),
+            PlaceFault::After(OrderReply::TruncatedAfterAccept),
+        ]
+    }
+}
+
+/// Seeded faults on order POSTs: one in `one_in` POSTs meets one.
+struct Chaos {
+    state: u64,
+    one_in: u64,
+}
+
+impl Chaos {
+    fn next(&mut self) -> u64 {
+        // xorshift64*: deterministic per seed.
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        self.state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn draw(&mut self) -> Option<PlaceFault> {
+        if !self.next().is_multiple_of(self.one_in.max(1)) {
+            return None;
+        }
+        let all = PlaceFault::all();
+        let i = (self.next() % all.len() as u64) as usize;
+        all.into_iter().nth(i)
+    }
 }
 
 /// One request as the fake saw it (credentials are never kept).
@@ -161,6 +239,11 @@ struct State {
     around_the_clock: bool,
     requests: Vec<SeenRequest>,
     order_posts: usize,
+    chaos: Option<Chaos>,
+    /// Listing lag of orders placed from now on: (ms, list calls).
+    listing_lag: (u64, u32),
+    /// Place faults drawn so far (seeded), for a test's message.
+    drawn: Vec<PlaceFault>,
 }
 
 /// The fake server. Dropping it stops it.
@@ -206,6 +289,9 @@ impl FakeSchwab {
             around_the_clock: false,
             requests: Vec::new(),
             order_posts: 0,
+            chaos: None,
+            listing_lag: (0, 0),
+            drawn: Vec::new(),
         }));
         let serving = state.clone();
         let task = tokio::spawn(async move {
@@ -293,6 +379,36 @@ impl FakeSchwab {
             .entry(route)
             .or_default()
             .push_back(fault);
+    }
+
+    /// Every order POST from now on meets one of [`PlaceFault::all`] in
+    /// `one_in` calls, drawn from `seed` (the same seed, the same faults).
+    pub fn place_faults_from_seed(&self, seed: u64, one_in: u64) {
+        lock(&self.state).chaos = Some(Chaos {
+            state: seed | 1,
+            one_in,
+        });
+    }
+
+    /// The seeded faults drawn so far, in order.
+    pub fn drawn_faults(&self) -> Vec<PlaceFault> {
+        lock(&self.state).drawn.clone()
+    }
+
+    /// Orders placed from now on are left out of the orders list for `ms`
+    /// of the fake's clock and for `lists` list calls (both must pass); a
+    /// GET by id shows them at once.
+    pub fn set_listing_lag(&self, ms: u64, lists: u32) {
+        lock(&self.state).listing_lag = (ms, lists);
+    }
+
+    /// Order `id` is shown in a shape the client cannot read (FILLED without
+    /// executions, an unreadable `enteredTime`).
+    pub fn garble_order(&self, id: &str) {
+        let mut s = lock(&self.state);
+        if let Some(o) = id.parse::<u64>().ok().and_then(|i| s.orders.get_mut(&i)) {
+            o.garbled = true;
+        }
     }
 
     /// Schwab invalidates live access tokens early (backend change): the
@@ -470,6 +586,22 @@ fn fault_outcome(fault: Fault) -> Outcome {
             r.declare_length = declared;
             respond(r)
         }
+        Fault::Drop => Outcome::Drop,
+        Fault::Malformed(s) => {
+            let mut r = Response::new(s);
+            r.headers
+                .push(("Content-Type".into(), "application/json".into()));
+            r.body = br#"{"message": "Internal Serv"#.to_vec();
+            respond(r)
+        }
+        Fault::Truncated(s) => {
+            let mut r = Response::json(
+                s,
+                &json!({"message": "scripted failure, answer cut halfway", "errors": ["cut"]}),
+            );
+            r.truncated = true;
+            respond(r)
+        }
     }
 }
 
@@ -538,6 +670,15 @@ impl State {
                 };
                 if let Some(f) = self.take_fault(route) {
                     return fault_outcome(f);
+                }
+                if route == FaultRoute::PlaceOrder
+                    && let Some(fault) = self.chaos.as_mut().and_then(Chaos::draw)
+                {
+                    self.drawn.push(fault.clone());
+                    match fault {
+                        PlaceFault::Before(f) => return fault_outcome(f),
+                        PlaceFault::After(reply) => self.next_replies.push_front(reply),
+                    }
                 }
                 self.api(r, &segments)
             }
@@ -853,6 +994,9 @@ impl State {
                 active_from,
                 script,
                 canceled_at: None,
+                listed_from: now + self.listing_lag.0,
+                hidden_lists: self.listing_lag.1,
+                garbled: false,
             },
         );
         let location = format!("{}/trader/v1/accounts/{hash}/orders/{id}", self.base_url);
@@ -865,11 +1009,20 @@ impl State {
                 response: Response::new(201).with_header("Location", location),
                 delay: Some(d),
             },
+            OrderReply::TooManyAfterAccept { retry_after } => {
+                fault_outcome(Fault::TooManyRequests { retry_after })
+            }
+            OrderReply::TruncatedAfterAccept => {
+                let mut r = Response::json(201, &json!({"note": "accepted; answer cut halfway"}))
+                    .with_header("Location", location);
+                r.truncated = true;
+                respond(r)
+            }
         }
     }
 
     fn list(
-        &self,
+        &mut self,
         number: &str,
         from: Option<String>,
         to: Option<String>,
@@ -888,11 +1041,20 @@ impl State {
         if from + 60 * DAY < now {
             return message(400, "fromEnteredTime must be within 60 days");
         }
+        // Listing lag: an order placed a moment ago is not listed yet (this
+        // call counts towards the list calls it is hidden from).
+        let mut hidden = BTreeSet::new();
+        for o in self.orders.values_mut() {
+            if o.account_number == number && (now < o.listed_from || o.hidden_lists > 0) {
+                o.hidden_lists = o.hidden_lists.saturating_sub(1);
+                hidden.insert(o.id);
+            }
+        }
         // Schwab keeps whole seconds of enteredTime.
         let mut list: Vec<&FakeOrder> = self
             .orders
             .values()
-            .filter(|o| o.account_number == number)
+            .filter(|o| o.account_number == number && !hidden.contains(&o.id))
             .filter(|o| {
                 let entered = o.entered_at - o.entered_at % SECOND;
                 entered >= from && entered <= to

@@ -56,6 +56,13 @@ pub struct FakeOrder {
     pub script: OrderScript,
     /// Set by DELETE.
     pub canceled_at: Option<Timestamp>,
+    /// Listing lag: the orders list leaves it out before this instant …
+    pub listed_from: Timestamp,
+    /// … and from this many more list calls.
+    pub hidden_lists: u32,
+    /// Shown FILLED with no executions and an unreadable `enteredTime` (a
+    /// shape the client cannot read).
+    pub garbled: bool,
 }
 
 /// What an order looks like at one moment.
@@ -227,6 +234,13 @@ impl FakeOrder {
         }
         if !activities.is_empty() {
             o["orderActivityCollection"] = Value::Array(activities);
+        }
+        if self.garbled {
+            o["status"] = json!("FILLED");
+            o["enteredTime"] = json!("Mon, 1 Jul 2024 10:00");
+            if let Some(m) = o.as_object_mut() {
+                m.remove("orderActivityCollection");
+            }
         }
         o
     }
