@@ -1,266 +1,284 @@
 //! The equity hedge keeper against the fake Schwab when Schwab is unkind:
 //! every fault of the place path (before and after acting), listing lag
-//! longer than one pass, and the operator's retry and drop. Each run goes
-//! through the listing window and checks: exactly one order POST at the fake
-//! per hedge, no fill skipped, the fake's position equal to the hedge's
-//! books, OUTCOME UNKNOWN in `snapshot.intents` while unknown, and filled
-//! once listed.
+//! longer than one pass, seeded faults on every POST, and the operator's
+//! settle, retry and drop. Each run goes through the listing window and
+//! checks: exactly one order POST at the fake per hedge, no fill skipped,
+//! the fake's position equal to the hedge's books, OUTCOME UNKNOWN in
+//! `snapshot.intents` while unknown, and filled once listed.
 
-use arbkeep::engine::{
-    Command, IntentState, Keeper, KeeperContext, Notice, Phase, Resolution, SendGate, Snapshot,
-};
+mod rig;
+
+use super::{World, dec, monday_open, world_with};
+use arbkeep::engine::{IntentState, Resolution};
 use arbkeep::model::time::{MINUTE, SECOND};
-use arbkeep::model::{Clock, ManualClock, Mode};
-use arbkeep::store::Store;
-use arbkeep::strategy::equity_hedge::abi::LogPlace;
+use arbkeep::strategy::equity_hedge::HedgePolicy;
 use arbkeep::strategy::equity_hedge::book::ExecState;
-use arbkeep::strategy::equity_hedge::chain::{MemoryReceipts, StaticTokens};
-use arbkeep::strategy::equity_hedge::events::{address_of, order, take_log, units};
-use arbkeep::strategy::equity_hedge::symbol::SymbolMap;
-use arbkeep::strategy::equity_hedge::{Decoder, EquityHedge, HedgePolicy};
-use arbkeep::venue::VenueError;
-use arbkeep::venue::broker::Broker;
-use arbkeep::venue::logs::{ChainLog, LogBatch, LogEvent, LogSource};
-use arbkeep::venue::schwab::SchwabBroker;
-use arbkeep::venue::schwab::fake::FakeSchwab;
+use arbkeep::venue::schwab::fake::{Fault, FaultRoute, OrderReply, PlaceFault};
+use rig::{Desk, PASS, WINDOW, bought};
 use rust_decimal::Decimal;
-use std::collections::{BTreeMap, VecDeque};
-use std::str::FromStr;
-use std::sync::{Arc, Mutex};
-use tokio::sync::broadcast;
+use std::time::Duration;
 
-/// Log batches that are delivered again until committed (a real source).
-#[derive(Default)]
-pub struct Feed {
-    batches: Mutex<VecDeque<LogBatch>>,
-    uncommitted: Mutex<Option<LogBatch>>,
-    through: Mutex<u64>,
+async fn desk(policy: HedgePolicy) -> Desk {
+    // Short request timeouts: a POST answered late times out (the peer acted).
+    let World {
+        clock,
+        fake,
+        dir,
+        broker,
+    } = world_with(monday_open(), |c| c.request_timeout_ms = 1_000).await;
+    Desk::new(clock, fake, broker, dir, policy)
 }
 
-impl Feed {
-    pub fn push(&self, log: ChainLog) {
-        let through = log.block_number;
-        self.batches.lock().unwrap().push_back(LogBatch {
-            events: vec![LogEvent::Added { log }],
-            through_block: through,
-        });
-    }
+/// Every fault of the place path, and an answer that comes too late.
+fn place_faults() -> Vec<PlaceFault> {
+    let mut all = PlaceFault::all();
+    all.push(PlaceFault::After(OrderReply::Delay(Duration::from_millis(
+        2_000,
+    ))));
+    all
 }
 
-impl LogSource for Feed {
-    async fn poll(&self) -> Result<LogBatch, VenueError> {
-        if let Some(again) = self.uncommitted.lock().unwrap().clone() {
-            return Ok(again);
+#[tokio::test]
+async fn the_peer_acted_and_the_answer_never_came_while_the_listing_lags_longer_than_a_pass() {
+    let mut d = desk(HedgePolicy::default()).await;
+    // The order is taken, the answer is lost, and the orders list leaves it
+    // out for 2 minutes and 5 list calls: several passes see "absent".
+    d.fake.set_listing_lag(2 * MINUTE, 5);
+    d.fake.next_order_reply(OrderReply::DropAfterAccept);
+    d.feed.push(bought("tAAPL", 10, "1.5"));
+    d.pass().await;
+    assert_eq!(d.fake.order_posts(), 1);
+    let mut unknown_passes = 0;
+    for _ in 0..30 {
+        if let Some((state, doing)) = d.intent("h1") {
+            assert_eq!(state, IntentState::OutcomeUnknown, "{doing}");
+            assert!(doing.contains("looking for it at schwab until"), "{doing}");
+            assert!(matches!(d.state(1), ExecState::OutcomeUnknown { .. }));
+            unknown_passes += 1;
         }
-        let next = self.batches.lock().unwrap().pop_front();
-        Ok(match next {
-            Some(b) => {
-                *self.through.lock().unwrap() = b.through_block;
-                *self.uncommitted.lock().unwrap() = Some(b.clone());
-                b
-            }
-            None => LogBatch {
-                events: Vec::new(),
-                through_block: *self.through.lock().unwrap(),
-            },
-        })
+        d.clock.advance(PASS);
+        d.pass().await;
+        assert_eq!(d.fake.order_posts(), 1, "never POSTed again");
     }
+    assert!(unknown_passes >= 4, "unknown over {unknown_passes} passes");
+    assert!(
+        matches!(d.state(1), ExecState::Filled { shares: 1, .. }),
+        "{:?}",
+        d.state(1)
+    );
+    assert_eq!(d.intent("h1"), None, "settled: no longer an open intent");
+    assert_eq!(d.fake.orders().len(), 1);
+    assert_eq!(d.at_broker("AAPL").await, Decimal::from(-1));
+    assert_eq!(d.hedged("AAPL"), d.at_broker("AAPL").await);
+    assert_eq!(d.net("AAPL"), dec("0.5"));
+}
 
-    async fn commit(&self, block: u64) -> Result<(), VenueError> {
-        let mut u = self.uncommitted.lock().unwrap();
-        if u.as_ref().is_some_and(|b| b.through_block <= block) {
-            *u = None;
+#[tokio::test]
+async fn every_place_fault_posts_once_per_hedge_and_settles_by_looking_through_the_window() {
+    for fault in place_faults() {
+        let mut d = desk(HedgePolicy::default()).await;
+        d.fake.set_listing_lag(90 * SECOND, 3);
+        let acted = matches!(fault, PlaceFault::After(_));
+        match fault.clone() {
+            PlaceFault::Before(f) => d.fake.fail_next(FaultRoute::PlaceOrder, f),
+            PlaceFault::After(r) => d.fake.next_order_reply(r),
         }
-        Ok(())
+        d.feed.push(bought("tAAPL", 10, "1.5"));
+        d.pass().await;
+        let (state, doing) = d.intent("h1").expect("listed while unknown");
+        assert_eq!(state, IntentState::OutcomeUnknown, "{fault:?}: {doing}");
+        // A second fill while h1 is unknown: recorded, not hedged (one in
+        // flight per symbol), never skipped.
+        d.feed.push(bought("tAAPL", 11, "1.0"));
+        d.run_for(WINDOW + 2 * MINUTE, PASS).await;
+        assert_eq!(
+            d.hedge.records().trade_count,
+            2,
+            "{fault:?}: no fill skipped"
+        );
+        if acted {
+            assert!(
+                matches!(d.state(1), ExecState::Filled { shares: 1, .. }),
+                "{fault:?}: {:?}",
+                d.state(1)
+            );
+            // h1 filled, then h2 hedged the next whole share: two POSTs, two hedges.
+            assert_eq!(d.fake.order_posts(), 2, "{fault:?}: one POST per hedge");
+            assert_eq!(d.at_broker("AAPL").await, Decimal::from(-2), "{fault:?}");
+        } else {
+            // Nothing was placed: still unknown after the window, waiting
+            // for the operator, nothing POSTed again.
+            let (state, doing) = d.intent("h1").expect("still open");
+            assert_eq!(state, IntentState::OutcomeUnknown, "{fault:?}");
+            assert!(
+                doing.contains("after the listing window"),
+                "{fault:?}: {doing}"
+            );
+            assert_eq!(d.fake.order_posts(), 1, "{fault:?}: one POST");
+            assert_eq!(d.at_broker("AAPL").await, Decimal::ZERO, "{fault:?}");
+        }
+        assert_eq!(d.hedged("AAPL"), d.at_broker("AAPL").await, "{fault:?}");
+        let total = d.net("AAPL")
+            + Decimal::from(d.hedge.records().positions[0].hedged_shares)
+            + Decimal::from(d.hedge.records().positions[0].pending_shares);
+        assert_eq!(total, dec("2.5"), "{fault:?}: every share accounted for");
     }
 }
 
-pub type SchwabHedge = EquityHedge<SchwabBroker, Feed, MemoryReceipts, StaticTokens>;
-
-/// The owner's order of `token` bought `shares` at 200 USDC (hedge: SELL).
-pub fn bought(token: &str, block: u64, shares: &str) -> ChainLog {
-    let equity = address_of(token);
-    let usdc = address_of("USDC");
-    let place = LogPlace {
-        chain_id: 8453,
-        address: "0x52CEB8eBEf648744fFDDE89F7Bc9C3aC35944775".into(),
-        block_number: block,
-        block_hash: format!("0xb{block}"),
-        tx_hash: format!("0x{block:064x}"),
-        log_index: 0,
-    };
-    let s = Decimal::from_str(shares).unwrap();
-    let eq = units(s, 18).unwrap();
-    let cash = units(s * Decimal::from(200), 6).unwrap();
-    let o = order(address_of("owner"), &[(equity, 18)], &[(usdc, 6)]);
-    take_log(&place, o, 0, 0, cash, eq)
+#[tokio::test]
+async fn the_operators_retry_after_the_window_places_exactly_one_more_order_and_drop_gives_the_shares_back()
+ {
+    let mut d = desk(HedgePolicy::default()).await;
+    d.fake.set_listing_lag(MINUTE, 2);
+    // h1: refused with a 503 before anything was recorded; its outcome is unknown.
+    d.fake.fail_next(FaultRoute::PlaceOrder, Fault::Status(503));
+    d.feed.push(bought("tAAPL", 10, "1.5"));
+    d.pass().await;
+    // h2: the connection drops before Schwab acts.
+    d.fake.fail_next(FaultRoute::PlaceOrder, Fault::Drop);
+    d.feed.push(bought("NVDA0x", 11, "2.25"));
+    d.pass().await;
+    assert_eq!(d.fake.order_posts(), 2);
+    // Retry is for an unknown outcome only, and only of an open hedge.
+    assert!(d.resolve("h9", Resolution::Retry, None).await.is_err());
+    d.run_for(WINDOW + MINUTE, PASS).await;
+    assert_eq!(d.fake.order_posts(), 2, "nothing placed again by itself");
+    // The operator checked: h1 was not placed. Retry: exactly one more POST.
+    let answer = d.resolve("h1", Resolution::Retry, None).await.unwrap();
+    assert!(answer.contains("placed again"), "{answer}");
+    assert_eq!(d.fake.order_posts(), 3);
+    d.run_for(3 * MINUTE, PASS).await;
+    assert!(
+        matches!(d.state(1), ExecState::Filled { shares: 1, .. }),
+        "{:?}",
+        d.state(1)
+    );
+    assert_eq!(d.fake.order_posts(), 3);
+    assert_eq!(d.at_broker("AAPL").await, Decimal::from(-1));
+    assert_eq!(d.hedged("AAPL"), Decimal::from(-1));
+    // A filled hedge is not open any more.
+    assert!(d.resolve("h1", Resolution::Retry, None).await.is_err());
+    // Drop h2: it was not placed; its 2 shares go back to NVDA's net.
+    assert_eq!(d.net("NVDA"), dec("0.25"));
+    let answer = d.resolve("h2", Resolution::Drop, None).await.unwrap();
+    assert!(answer.contains("2 NVDA back to net"), "{answer}");
+    assert_eq!(d.net("NVDA"), dec("2.25"));
+    assert!(matches!(d.state(2), ExecState::Failed { returned: 2, .. }));
+    assert_eq!(d.intent("h2"), None);
+    assert_eq!(d.fake.order_posts(), 3, "drop sends nothing");
+    let alerts = &d.hedge.records().alerts;
+    assert!(
+        alerts.iter().any(|a| a.message.contains("operator retry")),
+        "{alerts:?}"
+    );
+    assert!(
+        alerts.iter().any(|a| a.message.contains("operator drop")),
+        "{alerts:?}"
+    );
 }
 
-pub struct Desk {
-    pub clock: Arc<ManualClock>,
-    pub fake: FakeSchwab,
-    pub broker: Arc<SchwabBroker>,
-    pub feed: Arc<Feed>,
-    pub store: Store,
-    pub gate: SendGate,
-    pub notices: broadcast::Sender<Notice>,
-    pub hedge: SchwabHedge,
-    _store_dir: tempfile::TempDir,
-    _vault_dir: tempfile::TempDir,
+#[tokio::test]
+async fn settle_with_evidence_books_that_order_after_checking_it_and_refuses_one_held_elsewhere() {
+    let mut d = desk(HedgePolicy::default()).await;
+    // h1 fills normally.
+    d.feed.push(bought("tAAPL", 10, "1.2"));
+    d.pass().await;
+    d.pass().await;
+    assert!(
+        matches!(d.state(1), ExecState::Filled { .. }),
+        "{:?}",
+        d.state(1)
+    );
+    let h1_order = d.fake.orders()[0].id.clone();
+    // h2's answer is lost and the listing lags for ever (within the test).
+    d.fake.set_listing_lag(60 * MINUTE, 1000);
+    d.fake.next_order_reply(OrderReply::DropAfterAccept);
+    d.clock.advance(2 * MINUTE);
+    d.feed.push(bought("tAAPL", 11, "1.0"));
+    d.pass().await;
+    assert!(matches!(d.state(2), ExecState::OutcomeUnknown { .. }));
+    let h2_order = d.fake.orders()[1].id.clone();
+    // h1's order is not h2's to take.
+    let e = d
+        .resolve("h2", Resolution::Settle, Some(&h1_order))
+        .await
+        .unwrap_err();
+    assert!(e.contains("already held"), "{e}");
+    let answer = d
+        .resolve("h2", Resolution::Settle, Some(&h2_order))
+        .await
+        .unwrap();
+    assert!(answer.contains("filled"), "{answer}");
+    assert!(matches!(&d.state(2), ExecState::Filled { order_id, .. } if *order_id == h2_order));
+    assert_eq!(d.fake.order_posts(), 2);
+    assert_eq!(d.at_broker("AAPL").await, d.hedged("AAPL"));
 }
 
-impl Desk {
-    pub fn new(
-        clock: Arc<ManualClock>,
-        fake: FakeSchwab,
-        broker: SchwabBroker,
-        vault_dir: tempfile::TempDir,
-        policy: HedgePolicy,
-    ) -> Desk {
-        let store_dir = tempfile::tempdir().unwrap();
-        let store = Store::open(store_dir.path(), Mode::Paper).unwrap();
-        let broker = Arc::new(broker);
-        let feed = Arc::new(Feed::default());
-        let tokens = StaticTokens(BTreeMap::from([
-            (address_of("tAAPL"), "tAAPL".to_string()),
-            (address_of("NVDA0x"), "NVDA0x".to_string()),
-            (address_of("USDC"), "USDC".to_string()),
-        ]));
-        let decoder = Decoder {
-            owner: address_of("owner"),
-            usdc: address_of("USDC"),
-            symbols: SymbolMap::st0x(),
-        };
-        let hedge = EquityHedge::new(
-            decoder,
-            broker.clone(),
-            "schwab",
-            feed.clone(),
-            Arc::new(MemoryReceipts::default()),
-            Arc::new(tokens),
-        )
-        .with_policy(policy);
-        let (notices, _) = broadcast::channel(256);
-        Desk {
-            clock,
-            fake,
-            broker,
-            feed,
-            store,
-            gate: SendGate::default(),
-            notices,
-            hedge,
-            _store_dir: store_dir,
-            _vault_dir: vault_dir,
-        }
-    }
-
-    pub async fn pass(&mut self) {
-        let cx = KeeperContext {
-            store: &self.store,
-            now: self.clock.now(),
-            phase: Phase::Running,
-            gate: &self.gate,
-            notices: &self.notices,
-        };
-        self.hedge.pass(&cx).await.unwrap();
-    }
-
-    /// Passes `every` apart until `until` has passed on the clock.
-    pub async fn run_for(&mut self, span: u64, every: u64) {
-        let end = self.clock.now() + span;
-        while self.clock.now() < end {
-            self.clock.advance(every);
-            self.pass().await;
-        }
-    }
-
-    pub async fn resolve(
-        &mut self,
-        id: &str,
-        resolution: Resolution,
-        evidence: Option<&str>,
-    ) -> Result<String, String> {
-        let command = Command::Resolve {
-            id: id.into(),
-            resolution,
-            reason: "checked at schwab.com".into(),
-            evidence: evidence.map(str::to_string),
-        };
-        let cx = KeeperContext {
-            store: &self.store,
-            now: self.clock.now(),
-            phase: Phase::Running,
-            gate: &self.gate,
-            notices: &self.notices,
-        };
-        let answer = self
-            .hedge
-            .command(&command, &cx)
-            .expect("the hedge owns h ids");
-        answer.await
-    }
-
-    pub fn snapshot(&self) -> Snapshot {
-        let mut snap = Snapshot::empty(Mode::Paper, self.clock.now());
-        self.hedge.render(&mut snap);
-        snap
-    }
-
-    /// (state, doing) of the open intent `id`, if listed.
-    pub fn intent(&self, id: &str) -> Option<(IntentState, String)> {
-        self.snapshot()
-            .intents
-            .into_iter()
-            .find(|i| i.id == id)
-            .map(|i| (i.state, i.doing))
-    }
-
-    pub fn state(&self, id: u64) -> ExecState {
-        self.hedge
+#[tokio::test]
+async fn replace_after_window_places_again_by_itself_once_audited() {
+    let mut d = desk(HedgePolicy {
+        replace_after_window: true,
+        ..HedgePolicy::default()
+    })
+    .await;
+    d.fake.fail_next(FaultRoute::PlaceOrder, Fault::Status(502));
+    let mut notices = d.notices.subscribe();
+    d.feed.push(bought("tAAPL", 10, "1.5"));
+    d.pass().await;
+    d.run_for(WINDOW - MINUTE, PASS).await;
+    assert_eq!(d.fake.order_posts(), 1, "not inside the window");
+    d.run_for(3 * MINUTE, PASS).await;
+    assert_eq!(d.fake.order_posts(), 2, "once after it");
+    assert!(matches!(d.state(1), ExecState::Filled { shares: 1, .. }));
+    d.run_for(WINDOW, PASS).await;
+    assert_eq!(d.fake.order_posts(), 2);
+    assert!(
+        d.hedge
             .records()
-            .executions
+            .alerts
             .iter()
-            .find(|e| e.id == id)
-            .map(|e| e.state.clone())
-            .expect("the hedge exists")
+            .any(|a| a.message.contains("replace_after_window"))
+    );
+    let mut told = false;
+    while let Ok(n) = notices.try_recv() {
+        told |= n.headline().contains("replace_after_window");
     }
-
-    /// Shares of `symbol` the fake's account holds (short negative).
-    pub async fn at_broker(&self, symbol: &str) -> Decimal {
-        self.broker
-            .positions()
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|p| p.symbol == symbol)
-            .map(|p| p.quantity)
-            .unwrap_or_default()
-    }
-
-    /// What the hedge's books say is sold at the broker for `symbol`.
-    pub fn hedged(&self, symbol: &str) -> Decimal {
-        let p = self
-            .hedge
-            .records()
-            .positions
-            .iter()
-            .find(|p| p.symbol == symbol)
-            .cloned()
-            .unwrap_or_default();
-        -Decimal::from(p.hedged_shares)
-    }
-
-    pub fn net(&self, symbol: &str) -> Decimal {
-        self.hedge
-            .records()
-            .positions
-            .iter()
-            .find(|p| p.symbol == symbol)
-            .map(|p| p.net())
-            .unwrap_or_default()
-    }
+    assert!(told, "notified");
 }
 
-pub const PASS: u64 = 30 * SECOND;
-pub const WINDOW: u64 = 10 * MINUTE;
+#[tokio::test]
+async fn seeded_faults_on_every_post_never_double_place_and_the_books_match_the_broker() {
+    let mut d = desk(HedgePolicy {
+        replace_after_window: true,
+        ..HedgePolicy::default()
+    })
+    .await;
+    d.fake.place_faults_from_seed(0x5eed, 2);
+    d.fake.set_listing_lag(45 * SECOND, 2);
+    for block in 10..22 {
+        d.feed.push(bought("tAAPL", block, "1.0"));
+        d.run_for(2 * MINUTE, PASS).await;
+    }
+    d.run_for(3 * WINDOW, PASS).await;
+    let drawn = d.fake.drawn_faults();
+    let before = drawn
+        .iter()
+        .filter(|f| matches!(f, PlaceFault::Before(_)))
+        .count();
+    let hedges = d.hedge.records().executions.len();
+    let posts = d.fake.order_posts();
+    // One POST per hedge, plus one per re-place after a fault that did not act.
+    assert!(
+        posts <= hedges + before,
+        "{posts} POSTs, {hedges} hedges, {drawn:?}"
+    );
+    let at_fake: u64 = d.fake.orders().iter().map(|o| o.filled).sum();
+    assert_eq!(
+        at_fake,
+        d.hedge.records().positions[0].hedged_shares,
+        "{drawn:?}"
+    );
+    assert_eq!(d.hedged("AAPL"), d.at_broker("AAPL").await, "{drawn:?}");
+    assert_eq!(d.hedge.records().trade_count, 12, "no fill skipped");
+    assert_eq!(d.net("AAPL"), Decimal::ZERO, "{drawn:?}");
+}

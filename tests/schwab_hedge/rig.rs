@@ -1,0 +1,262 @@
+//! The rig: the hedge keeper over the Schwab adapter and the fake Schwab,
+//! a log feed that redelivers until committed, a store, a send gate, and
+//! readings of the hedge's books, the fake's position and the open intents.
+
+use arbkeep::engine::{
+    Command, IntentState, Keeper, KeeperContext, Notice, Phase, Resolution, SendGate, Snapshot,
+};
+use arbkeep::model::time::{MINUTE, SECOND};
+use arbkeep::model::{Clock, ManualClock, Mode};
+use arbkeep::store::Store;
+use arbkeep::strategy::equity_hedge::abi::LogPlace;
+use arbkeep::strategy::equity_hedge::book::ExecState;
+use arbkeep::strategy::equity_hedge::chain::{MemoryReceipts, StaticTokens};
+use arbkeep::strategy::equity_hedge::events::{address_of, order, take_log, units};
+use arbkeep::strategy::equity_hedge::symbol::SymbolMap;
+use arbkeep::strategy::equity_hedge::{Decoder, EquityHedge, HedgePolicy};
+use arbkeep::venue::VenueError;
+use arbkeep::venue::broker::Broker;
+use arbkeep::venue::logs::{ChainLog, LogBatch, LogEvent, LogSource};
+use arbkeep::venue::schwab::SchwabBroker;
+use arbkeep::venue::schwab::fake::FakeSchwab;
+use rust_decimal::Decimal;
+use std::collections::{BTreeMap, VecDeque};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast;
+
+/// Log batches that are delivered again until committed (a real source).
+#[derive(Default)]
+pub struct Feed {
+    batches: Mutex<VecDeque<LogBatch>>,
+    uncommitted: Mutex<Option<LogBatch>>,
+    through: Mutex<u64>,
+}
+
+impl Feed {
+    pub fn push(&self, log: ChainLog) {
+        let through = log.block_number;
+        self.batches.lock().unwrap().push_back(LogBatch {
+            events: vec![LogEvent::Added { log }],
+            through_block: through,
+        });
+    }
+}
+
+impl LogSource for Feed {
+    async fn poll(&self) -> Result<LogBatch, VenueError> {
+        if let Some(again) = self.uncommitted.lock().unwrap().clone() {
+            return Ok(again);
+        }
+        let next = self.batches.lock().unwrap().pop_front();
+        Ok(match next {
+            Some(b) => {
+                *self.through.lock().unwrap() = b.through_block;
+                *self.uncommitted.lock().unwrap() = Some(b.clone());
+                b
+            }
+            None => LogBatch {
+                events: Vec::new(),
+                through_block: *self.through.lock().unwrap(),
+            },
+        })
+    }
+
+    async fn commit(&self, block: u64) -> Result<(), VenueError> {
+        let mut u = self.uncommitted.lock().unwrap();
+        if u.as_ref().is_some_and(|b| b.through_block <= block) {
+            *u = None;
+        }
+        Ok(())
+    }
+}
+
+pub type SchwabHedge = EquityHedge<SchwabBroker, Feed, MemoryReceipts, StaticTokens>;
+
+/// The owner's order of `token` bought `shares` at 200 USDC (hedge: SELL).
+pub fn bought(token: &str, block: u64, shares: &str) -> ChainLog {
+    let equity = address_of(token);
+    let usdc = address_of("USDC");
+    let place = LogPlace {
+        chain_id: 8453,
+        address: "0x52CEB8eBEf648744fFDDE89F7Bc9C3aC35944775".into(),
+        block_number: block,
+        block_hash: format!("0xb{block}"),
+        tx_hash: format!("0x{block:064x}"),
+        log_index: 0,
+    };
+    let s = Decimal::from_str(shares).unwrap();
+    let eq = units(s, 18).unwrap();
+    let cash = units(s * Decimal::from(200), 6).unwrap();
+    let o = order(address_of("owner"), &[(equity, 18)], &[(usdc, 6)]);
+    take_log(&place, o, 0, 0, cash, eq)
+}
+
+pub struct Desk {
+    pub clock: Arc<ManualClock>,
+    pub fake: FakeSchwab,
+    pub broker: Arc<SchwabBroker>,
+    pub feed: Arc<Feed>,
+    pub store: Store,
+    pub gate: SendGate,
+    pub notices: broadcast::Sender<Notice>,
+    pub hedge: SchwabHedge,
+    _store_dir: tempfile::TempDir,
+    _vault_dir: tempfile::TempDir,
+}
+
+impl Desk {
+    pub fn new(
+        clock: Arc<ManualClock>,
+        fake: FakeSchwab,
+        broker: SchwabBroker,
+        vault_dir: tempfile::TempDir,
+        policy: HedgePolicy,
+    ) -> Desk {
+        let store_dir = tempfile::tempdir().unwrap();
+        let store = Store::open(store_dir.path(), Mode::Paper).unwrap();
+        let broker = Arc::new(broker);
+        let feed = Arc::new(Feed::default());
+        let tokens = StaticTokens(BTreeMap::from([
+            (address_of("tAAPL"), "tAAPL".to_string()),
+            (address_of("NVDA0x"), "NVDA0x".to_string()),
+            (address_of("USDC"), "USDC".to_string()),
+        ]));
+        let decoder = Decoder {
+            owner: address_of("owner"),
+            usdc: address_of("USDC"),
+            symbols: SymbolMap::st0x(),
+        };
+        let hedge = EquityHedge::new(
+            decoder,
+            broker.clone(),
+            "schwab",
+            feed.clone(),
+            Arc::new(MemoryReceipts::default()),
+            Arc::new(tokens),
+        )
+        .with_policy(policy);
+        let (notices, _) = broadcast::channel(256);
+        Desk {
+            clock,
+            fake,
+            broker,
+            feed,
+            store,
+            gate: SendGate::default(),
+            notices,
+            hedge,
+            _store_dir: store_dir,
+            _vault_dir: vault_dir,
+        }
+    }
+
+    pub async fn pass(&mut self) {
+        let cx = KeeperContext {
+            store: &self.store,
+            now: self.clock.now(),
+            phase: Phase::Running,
+            gate: &self.gate,
+            notices: &self.notices,
+        };
+        self.hedge.pass(&cx).await.unwrap();
+    }
+
+    /// Passes `every` apart until `until` has passed on the clock.
+    pub async fn run_for(&mut self, span: u64, every: u64) {
+        let end = self.clock.now() + span;
+        while self.clock.now() < end {
+            self.clock.advance(every);
+            self.pass().await;
+        }
+    }
+
+    pub async fn resolve(
+        &mut self,
+        id: &str,
+        resolution: Resolution,
+        evidence: Option<&str>,
+    ) -> Result<String, String> {
+        let command = Command::Resolve {
+            id: id.into(),
+            resolution,
+            reason: "checked at schwab.com".into(),
+            evidence: evidence.map(str::to_string),
+        };
+        let cx = KeeperContext {
+            store: &self.store,
+            now: self.clock.now(),
+            phase: Phase::Running,
+            gate: &self.gate,
+            notices: &self.notices,
+        };
+        let answer = self
+            .hedge
+            .command(&command, &cx)
+            .expect("the hedge owns h ids");
+        answer.await
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let mut snap = Snapshot::empty(Mode::Paper, self.clock.now());
+        self.hedge.render(&mut snap);
+        snap
+    }
+
+    /// (state, doing) of the open intent `id`, if listed.
+    pub fn intent(&self, id: &str) -> Option<(IntentState, String)> {
+        self.snapshot()
+            .intents
+            .into_iter()
+            .find(|i| i.id == id)
+            .map(|i| (i.state, i.doing))
+    }
+
+    pub fn state(&self, id: u64) -> ExecState {
+        self.hedge
+            .records()
+            .executions
+            .iter()
+            .find(|e| e.id == id)
+            .map(|e| e.state.clone())
+            .expect("the hedge exists")
+    }
+
+    /// Shares of `symbol` the fake's account holds (short negative).
+    pub async fn at_broker(&self, symbol: &str) -> Decimal {
+        self.broker
+            .positions()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|p| p.symbol == symbol)
+            .map(|p| p.quantity)
+            .unwrap_or_default()
+    }
+
+    /// What the hedge's books say is sold at the broker for `symbol`.
+    pub fn hedged(&self, symbol: &str) -> Decimal {
+        let p = self
+            .hedge
+            .records()
+            .positions
+            .iter()
+            .find(|p| p.symbol == symbol)
+            .cloned()
+            .unwrap_or_default();
+        -Decimal::from(p.hedged_shares)
+    }
+
+    pub fn net(&self, symbol: &str) -> Decimal {
+        self.hedge
+            .records()
+            .positions
+            .iter()
+            .find(|p| p.symbol == symbol)
+            .map(|p| p.net())
+            .unwrap_or_default()
+    }
+}
+
+pub const PASS: u64 = 30 * SECOND;
+pub const WINDOW: u64 = 10 * MINUTE;
