@@ -16,14 +16,29 @@ use crate::store::StoreError;
 use redb::WriteTransaction;
 use rust_decimal::Decimal;
 
+/// Read hedge `id`, change it with `f` (which says whether it changed),
+/// and write it back stamped `now`: every step of a hedge's life below.
+fn change(
+    txn: &WriteTransaction,
+    id: u64,
+    now: Timestamp,
+    f: impl FnOnce(&mut Execution) -> bool,
+) -> Result<Execution, StoreError> {
+    let mut e = get_execution(txn, id)?;
+    if f(&mut e) {
+        e.updated_at = now;
+        put_execution(txn, &e)?;
+    }
+    Ok(e)
+}
+
 /// Intent before action: a `place` of this hedge is about to leave.
 pub fn sending(txn: &WriteTransaction, id: u64, now: Timestamp) -> Result<Execution, StoreError> {
-    let mut e = get_execution(txn, id)?;
-    e.sending = Some(true);
-    e.posts = e.posts.saturating_add(1);
-    e.updated_at = now;
-    put_execution(txn, &e)?;
-    Ok(e)
+    change(txn, id, now, |e| {
+        e.sending = Some(true);
+        e.posts = e.posts.saturating_add(1);
+        true
+    })
 }
 
 /// The send was refused before it reached the broker (nothing can exist):
@@ -34,13 +49,12 @@ pub fn not_sent(
     error: &str,
     now: Timestamp,
 ) -> Result<Execution, StoreError> {
-    let mut e = get_execution(txn, id)?;
-    e.attempts += 1;
-    e.sending = Some(false);
-    e.last_error = Some(error.to_string());
-    e.updated_at = now;
-    put_execution(txn, &e)?;
-    Ok(e)
+    change(txn, id, now, |e| {
+        e.attempts += 1;
+        e.sending = Some(false);
+        e.last_error = Some(error.to_string());
+        true
+    })
 }
 
 /// The send may have acted and nobody knows: OUTCOME UNKNOWN, looked for
@@ -52,24 +66,23 @@ pub fn outcome_unknown(
     now: Timestamp,
     look_until: Timestamp,
 ) -> Result<Execution, StoreError> {
-    let mut e = get_execution(txn, id)?;
-    if !matches!(
-        e.state,
-        ExecState::Pending | ExecState::OutcomeUnknown { .. }
-    ) {
-        return Ok(e);
-    }
-    e.attempts += 1;
-    e.sending = Some(false);
-    e.last_error = None;
-    e.state = ExecState::OutcomeUnknown {
-        since: now,
-        look_until,
-        reason: reason.to_string(),
-    };
-    e.updated_at = now;
-    put_execution(txn, &e)?;
-    Ok(e)
+    change(txn, id, now, |e| {
+        if !matches!(
+            e.state,
+            ExecState::Pending | ExecState::OutcomeUnknown { .. }
+        ) {
+            return false;
+        }
+        e.attempts += 1;
+        e.sending = Some(false);
+        e.last_error = None;
+        e.state = ExecState::OutcomeUnknown {
+            since: now,
+            look_until,
+            reason: reason.to_string(),
+        };
+        true
+    })
 }
 
 /// What the last look (`find`) said, when it matters: it could not tell,
@@ -80,11 +93,10 @@ pub fn note_look(
     note: Option<&str>,
     now: Timestamp,
 ) -> Result<Execution, StoreError> {
-    let mut e = get_execution(txn, id)?;
-    e.last_error = note.map(str::to_string);
-    e.updated_at = now;
-    put_execution(txn, &e)?;
-    Ok(e)
+    change(txn, id, now, |e| {
+        e.last_error = note.map(str::to_string);
+        true
+    })
 }
 
 /// Place an OUTCOME UNKNOWN hedge again (the operator's retry, or
