@@ -6,8 +6,8 @@
 mod common;
 
 use arbkeep::config::{Approval, Config};
-use arbkeep::engine::Command;
 use arbkeep::engine::snapshot::OpportunityState;
+use arbkeep::engine::{Command, Resolution};
 use arbkeep::model::time::MINUTE;
 use arbkeep::model::{CycleState, Intent, IntentId, LedgerKind, StepKind, TokenId};
 use arbkeep::strategy::cross_chain_loop::action_for;
@@ -683,6 +683,154 @@ mod overrides {
         p.run(6 * 60, MINUTE).await;
         let counts = p.world.execution_counts();
         assert_eq!(counts.get(&intent.id.to_string()).copied().unwrap_or(0), 0);
+        let world = (*p.world).clone();
+        drop(p);
+        assert_books_balance(tmp.path(), &world);
+    }
+
+    // ---- `arbkeep resolve` on a cycle's step: the same verb as any strategy's ----
+
+    fn resolve(id: arbkeep::model::CycleId, resolution: Resolution, reason: &str) -> Command {
+        Command::Resolve {
+            id: id.to_string(),
+            resolution,
+            reason: reason.into(),
+            evidence: None,
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn resolve_retry_sends_an_unsent_step_once_under_the_next_attempt() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut p, intent) = in_flight(tmp.path(), false).await;
+        let id = intent.id.cycle;
+        let said = p
+            .command(resolve(
+                id,
+                Resolution::Retry,
+                "checked the explorer: absent",
+            ))
+            .await
+            .unwrap();
+        assert!(said.contains("new attempt"), "{said}");
+        assert!(said.contains("never sent and never will be"), "{said}");
+        // The first attempt can never go out any more.
+        assert!(p.world.execute(&intent).await.is_err());
+        p.command(Command::Resume).await.unwrap();
+        assert!(
+            p.run_until(3 * 24 * 60, MINUTE, |e| e.open_cycles().all(|c| c.id != id))
+                .await
+        );
+        let counts = p.world.execution_counts();
+        let next = IntentId {
+            attempt: intent.id.attempt + 1,
+            ..intent.id
+        };
+        assert_eq!(counts.get(&intent.id.to_string()).copied().unwrap_or(0), 0);
+        assert_eq!(
+            counts.get(&next.to_string()).copied(),
+            Some(1),
+            "{counts:?}"
+        );
+        assert!(
+            audit_notes(&p)
+                .iter()
+                .any(|n| n.contains("retry intent") && n.contains("checked the explorer")),
+            "{:?}",
+            audit_notes(&p)
+        );
+        let world = (*p.world).clone();
+        drop(p);
+        assert_books_balance(tmp.path(), &world);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn resolve_retry_of_a_step_the_peer_did_books_it_and_sends_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut p, intent) = in_flight(tmp.path(), true).await;
+        let id = intent.id.cycle;
+        let refused = p
+            .command(resolve(id, Resolution::Retry, "looks absent"))
+            .await
+            .unwrap_err();
+        assert!(refused.contains("was in fact done"), "{refused}");
+        p.command(Command::Resume).await.unwrap();
+        assert!(
+            p.run_until(3 * 24 * 60, MINUTE, |e| e.open_cycles().all(|c| c.id != id))
+                .await
+        );
+        let counts = p.world.execution_counts();
+        assert_eq!(counts[&intent.id.to_string()], 1);
+        let next = IntentId {
+            attempt: intent.id.attempt + 1,
+            ..intent.id
+        };
+        assert_eq!(counts.get(&next.to_string()).copied().unwrap_or(0), 0);
+        let world = (*p.world).clone();
+        drop(p);
+        assert_books_balance(tmp.path(), &world);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn resolve_settle_looks_again_and_books_what_the_peer_did() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut p, intent) = in_flight(tmp.path(), true).await;
+        let id = intent.id.cycle;
+        let said = p
+            .command(resolve(
+                id,
+                Resolution::Settle,
+                "the swap shows on the explorer",
+            ))
+            .await
+            .unwrap();
+        assert!(said.contains("was done: booked"), "{said}");
+        let c = p.engine.open_cycles().find(|c| c.id == id).unwrap().clone();
+        assert_eq!(c.state, CycleState::HemiSwapDone);
+        let world = (*p.world).clone();
+        drop(p);
+        assert_books_balance(tmp.path(), &world);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn resolve_settle_of_an_unsent_step_books_nothing_and_says_so() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut p, intent) = in_flight(tmp.path(), false).await;
+        let id = intent.id.cycle;
+        let said = p
+            .command(resolve(id, Resolution::Settle, "is it there?"))
+            .await
+            .unwrap();
+        assert!(said.contains("not seen as done yet"), "{said}");
+        let c = p.engine.open_cycles().find(|c| c.id == id).unwrap().clone();
+        assert_eq!(c.state, CycleState::Detected, "nothing booked");
+        assert_eq!(
+            p.world
+                .execution_counts()
+                .get(&intent.id.to_string())
+                .copied()
+                .unwrap_or(0),
+            0
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn resolve_drop_abandons_the_step_and_closes_the_cycle_with_the_reason() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut p, intent) = in_flight(tmp.path(), false).await;
+        let id = intent.id.cycle;
+        let refused = p
+            .command(resolve(id, Resolution::Drop, "  "))
+            .await
+            .unwrap_err();
+        assert!(refused.contains("--reason"), "{refused}");
+        let said = p
+            .command(resolve(id, Resolution::Drop, "venue delisted the pool"))
+            .await
+            .unwrap();
+        assert!(said.contains("dropped"), "{said}");
+        assert!(p.world.execute(&intent).await.is_err());
+        assert!(p.engine.open_cycles().all(|c| c.id != id));
         let world = (*p.world).clone();
         drop(p);
         assert_books_balance(tmp.path(), &world);

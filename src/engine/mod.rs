@@ -24,7 +24,7 @@ mod view;
 
 pub use command::{Command, CommandEnvelope};
 pub use gate::SendGate;
-pub use intent::{IntentState, OpenIntentView, Resolution};
+pub use intent::{IntentState, OpenIntentView, Resolution, resolve_hint};
 pub use keeper::{Keeper, KeeperContext};
 pub use notice::Notice;
 pub use snapshot::{Mode, Phase, Snapshot};

@@ -3,7 +3,7 @@
 //! import proof). Each is recorded in the ledger's audit trail with who did it.
 
 use super::snapshot::OpportunityState;
-use super::{Command, Engine, EngineError, Phase};
+use super::{Command, Engine, EngineError, Phase, Resolution};
 use crate::model::{
     Action, CycleId, CycleState, Intent, IntentId, LedgerEntry, LedgerKind, NextAction, StepRecord,
     StepStatus,
@@ -169,9 +169,92 @@ impl<V: LoopVenue> Engine<V> {
                 .map_err(store_err)?;
                 Ok(format!("proof data stored for {cycle}"))
             }
-            Command::Resolve { id, .. } => Err(format!(
-                "no strategy holds an open intent {id:?} (the open intents are listed by `arbkeep status`; a cycle's step takes force, mark-done, skip or fail)"
-            )),
+            Command::Resolve {
+                id,
+                resolution,
+                reason,
+                evidence,
+            } => {
+                let Ok(cycle) = id.parse::<CycleId>() else {
+                    return Err(format!(
+                        "no strategy holds an open intent {id:?} (the open intents are listed by `arbkeep status`)"
+                    ));
+                };
+                self.resolve(cycle, *resolution, reason, evidence.as_deref(), now)
+                    .await
+            }
+        }
+    }
+
+    /// The one operator verb on a cycle's step, as on any strategy's
+    /// intent: `settle` looks again now (with evidence, books that
+    /// transaction: mark done); `drop` closes the cycle without sending
+    /// (the step in flight is abandoned first: fail); `retry` sends the
+    /// step again under a new attempt once the one in flight is proven
+    /// not done (abandoned or cancelled at its nonce), or resumes a failed
+    /// cycle where it stopped (force).
+    async fn resolve(
+        &mut self,
+        id: CycleId,
+        resolution: Resolution,
+        reason: &str,
+        evidence: Option<&str>,
+        now: u64,
+    ) -> Result<String, String> {
+        self.known(id)?;
+        if reason.trim().is_empty() {
+            return Err("a resolution needs --reason (it goes in the audit trail)".into());
+        }
+        let store_err = |e: EngineError| e.to_string();
+        match (resolution, evidence) {
+            (Resolution::Settle, Some(tx)) => self.mark_done(id, tx, now).await,
+            (Resolution::Settle, None) => {
+                let record = self
+                    .pending_intent(id)
+                    .map_err(store_err)?
+                    .ok_or_else(|| format!("{id} has no step in flight to settle"))?;
+                if self.settle(id, &record).await.map_err(store_err)? {
+                    self.reload_steps(id).map_err(store_err)?;
+                    return Ok(format!(
+                        "{id} {} #{} was done: booked",
+                        record.intent.id.step, record.intent.id.attempt
+                    ));
+                }
+                Ok(format!(
+                    "{id} {} #{} is not seen as done yet; still looking each pass, never resending (retry once you know it is absent, or settle --evidence TX)",
+                    record.intent.id.step, record.intent.id.attempt
+                ))
+            }
+            (Resolution::Drop, _) => {
+                let cleared = self.clear_in_flight(id, now).await?.or_refuse("drop")?;
+                self.fail(id, format!("dropped by the operator: {reason}"), now, true)
+                    .map_err(store_err)?;
+                self.update(id, now, |c| c.operator_touched = true)
+                    .map_err(store_err)?;
+                Ok(format!("{id} dropped: {reason}{cleared}"))
+            }
+            (Resolution::Retry, _) => {
+                let failed = self.cycles.get(&id).map(|c| c.state) == Some(CycleState::Failed);
+                let in_flight = self.pending_intent(id).map_err(store_err)?.is_some();
+                let cleared = self.clear_in_flight(id, now).await?.or_refuse("retry")?;
+                if failed || !in_flight {
+                    return self.force(id, now).map(|a| a + &cleared);
+                }
+                // The attempt in flight is closed as the operator's: the
+                // step goes again under the next attempt number.
+                self.ready_at.remove(&id);
+                self.update(id, now, |c| {
+                    c.attempt += 1;
+                    c.not_before = None;
+                    c.last_error = None;
+                    c.operator_touched = true;
+                })
+                .map_err(store_err)?;
+                self.reload_steps(id).map_err(store_err)?;
+                Ok(format!(
+                    "{id}: its step goes again as a new attempt{cleared}"
+                ))
+            }
         }
     }
 

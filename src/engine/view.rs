@@ -208,8 +208,8 @@ impl<V: LoopVenue> Engine<V> {
                     "settled by looking before anything is sent again".into()
                 },
                 resolve: format!(
-                    "f force / d mark done / x fail (arbkeep force|mark-done|fail {})",
-                    c.id
+                    "{} (keys: f force, d mark done, x fail)",
+                    super::resolve_hint(&c.id.to_string())
                 ),
             });
         }
