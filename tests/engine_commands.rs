@@ -835,4 +835,26 @@ mod overrides {
         drop(p);
         assert_books_balance(tmp.path(), &world);
     }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn resolve_of_an_id_nobody_lists_is_refused_with_the_open_ones() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut p, intent) = in_flight(tmp.path(), false).await;
+        let refused = p
+            .command(Command::Resolve {
+                id: "h99".into(),
+                resolution: Resolution::Drop,
+                reason: "typo".into(),
+                evidence: None,
+            })
+            .await
+            .unwrap_err();
+        assert!(refused.contains("no strategy holds"), "{refused}");
+        assert!(
+            refused.contains("open now:"),
+            "names the open ones: {refused}"
+        );
+        // And nothing was touched: the cycle's step is still in flight.
+        assert!(p.engine.open_cycles().any(|c| c.id == intent.id.cycle));
+    }
 }

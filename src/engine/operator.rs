@@ -70,15 +70,31 @@ impl<V: LoopVenue> Engine<V> {
         result
     }
 
-    /// Offer the command to each keeper first; the first that takes it answers.
+    /// Offer the command to each keeper first; the first that takes it
+    /// answers. A `resolve` goes only to the strategy that lists the intent
+    /// in the snapshot (the loop's cycles, and ids nobody lists, are the
+    /// engine's to answer).
     async fn keeper_command(
         &mut self,
         command: &Command,
         now: u64,
     ) -> Option<Result<String, String>> {
+        let owner = match command {
+            Command::Resolve { id, .. } => Some(
+                self.full_snapshot()
+                    .intents
+                    .into_iter()
+                    .find(|i| i.id == *id)
+                    .map(|i| i.strategy)?,
+            ),
+            _ => None,
+        };
         let mut keepers = std::mem::take(&mut self.keepers);
         let mut answer = None;
         for k in keepers.iter_mut().map(|s| &mut s.keeper) {
+            if owner.as_deref().is_some_and(|o| o != k.name()) {
+                continue;
+            }
             let cx = super::KeeperContext {
                 store: &self.store,
                 now,
@@ -176,8 +192,19 @@ impl<V: LoopVenue> Engine<V> {
                 evidence,
             } => {
                 let Ok(cycle) = id.parse::<CycleId>() else {
+                    let open: Vec<String> = self
+                        .full_snapshot()
+                        .intents
+                        .into_iter()
+                        .map(|i| i.id)
+                        .collect();
                     return Err(format!(
-                        "no strategy holds an open intent {id:?} (the open intents are listed by `arbkeep status`)"
+                        "no strategy holds an open intent {id:?}; open now: {}",
+                        if open.is_empty() {
+                            "none".to_string()
+                        } else {
+                            open.join(", ")
+                        }
                     ));
                 };
                 self.resolve(cycle, *resolution, reason, evidence.as_deref(), now)
