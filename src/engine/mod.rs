@@ -8,6 +8,7 @@ pub mod command;
 mod desk;
 pub mod gate;
 pub mod intent;
+pub mod journal;
 pub mod keeper;
 pub mod ledger;
 pub mod notice;

@@ -13,11 +13,15 @@ use super::chain::{ReceiptLogs, TokenSymbols};
 use super::keeper::{EquityHedge, links_text};
 use super::lifecycle;
 use super::pipeline;
+use crate::engine::journal::{
+    self, AfterWindow, Answer, IntentRecord, Looked, SendPath, Sent, Sighting, Via,
+};
 use crate::engine::{EngineError, KeeperContext};
+use crate::model::Timestamp;
 use crate::model::time::format_time;
-use crate::venue::VenueError;
-use crate::venue::broker::{Broker, OrderState, PlacedOrder};
+use crate::venue::broker::{Broker, OrderRequest, OrderState, PlacedOrder};
 use crate::venue::logs::LogSource;
+use futures_util::future::BoxFuture;
 
 /// The note an OUTCOME UNKNOWN hedge carries once its window has passed.
 pub(super) const WINDOW_PASSED: &str = "not listed after the listing window";
@@ -74,80 +78,36 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
     }
 
     /// Place a hedge that may be placed (pending, provably never at the
-    /// broker) if sending is allowed at this instant; `false` when it was
-    /// not sent.
+    /// broker) through the journal (the gate read at the last instant,
+    /// `sending` before the POST, the answer classified once) if the market
+    /// is open; `false` when it was not sent.
     pub(super) async fn place(
         &self,
         cx: &KeeperContext<'_>,
         exec: &Execution,
     ) -> Result<bool, EngineError> {
-        if !exec.may_place() || !cx.may_send() || self.market_open() != Some(true) {
+        if !exec.may_place() || self.market_open() != Some(true) {
             return Ok(false);
         }
-        cx.store
-            .write(|w| lifecycle::sending(w.transaction(), exec.id, cx.now))?;
-        let answer = self.broker.place(&exec.request).await;
-        self.answer(cx, exec, answer)?;
-        Ok(true)
+        let path = self.send_path(exec, Vec::new());
+        let sent = journal::send(cx, &path, &mut self.intent(exec)).await?;
+        Ok(sent != Sent::Held)
     }
 
-    fn answer(
-        &self,
-        cx: &KeeperContext<'_>,
-        exec: &Execution,
-        answer: Result<PlacedOrder, VenueError>,
-    ) -> Result<(), EngineError> {
-        match answer {
-            Ok(order) => {
-                Self::notify(
-                    cx,
-                    exec.symbol(),
-                    format!(
-                        "h{} {:?} {} placed, order {}",
-                        exec.id,
-                        exec.side(),
-                        exec.request.shares,
-                        order.order_id
-                    ),
-                );
-                Self::record_order(cx, exec.id, &order)?;
-            }
-            Err(VenueError::Rejected(reason)) => {
-                cx.store
-                    .write(|w| lifecycle::failed(w.transaction(), exec.id, &reason, 0, cx.now))?;
-                Self::notify(
-                    cx,
-                    exec.symbol(),
-                    format!(
-                        "h{} rejected: {reason}; {} back to net",
-                        exec.id, exec.request.shares
-                    ),
-                );
-            }
-            Err(VenueError::Transient(e)) => {
-                // It never reached the broker: pending, placed again later.
-                tracing::warn!(hedge = exec.id, error = %e, "hedge not sent");
-                cx.store
-                    .write(|w| lifecycle::not_sent(w.transaction(), exec.id, &e, cx.now))?;
-            }
-            Err(VenueError::Unknown(e)) => {
-                let until = cx.now + self.policy.listing_window;
-                cx.store.write(|w| {
-                    lifecycle::outcome_unknown(w.transaction(), exec.id, &e, cx.now, until)
-                })?;
-                Self::notify(
-                    cx,
-                    exec.symbol(),
-                    format!(
-                        "h{} OUTCOME UNKNOWN ({e}): looking for it at {} until {} UTC; nothing is placed again before",
-                        exec.id,
-                        self.broker_name,
-                        format_time(until)
-                    ),
-                );
-            }
+    fn send_path<'a>(&'a self, exec: &'a Execution, taken: Vec<String>) -> HedgeSend<'a, B> {
+        HedgeSend {
+            broker: &self.broker,
+            request: &exec.request,
+            taken,
+            window: self.policy.listing_window,
         }
-        Ok(())
+    }
+
+    fn intent(&self, exec: &Execution) -> HedgeIntent<'_, B, L, R, T> {
+        HedgeIntent {
+            hedge: self,
+            exec: exec.clone(),
+        }
     }
 
     /// Settle every open hedge by looking; place pending ones that were
@@ -189,7 +149,10 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
         Ok(())
     }
 
-    /// Look for an OUTCOME UNKNOWN hedge at the broker (`true`: found).
+    /// Look for an OUTCOME UNKNOWN hedge at the broker, through the
+    /// journal: found → recorded; not listed → looked for until the
+    /// window has passed, then the operator's (or placed again with
+    /// `replace_after_window`, while the market is open). `true`: found.
     pub(super) async fn look(
         &self,
         cx: &KeeperContext<'_>,
@@ -199,63 +162,191 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
             return Ok(false);
         };
         let taken = pipeline::held_order_ids(cx.store.read()?.transaction(), exec.id)?;
-        match self.broker.find(&exec.request, &taken).await {
-            Ok(Some(order)) => {
-                Self::notify(
-                    cx,
-                    exec.symbol(),
-                    format!(
-                        "h{} found at {}: order {} (its outcome was unknown)",
-                        exec.id, self.broker_name, order.order_id
-                    ),
-                );
-                Self::record_order(cx, exec.id, &order)?;
-                Ok(true)
-            }
-            Ok(None) if cx.now < *look_until => {
-                if exec.last_error.is_some() {
-                    cx.store
-                        .write(|w| lifecycle::note_look(w.transaction(), exec.id, None, cx.now))?;
+        let after = match (self.policy.replace_after_window, self.market_open()) {
+            (false, _) => AfterWindow::Operator,
+            (true, Some(true)) => AfterWindow::SendAgain,
+            (true, _) => AfterWindow::NotNow,
+        };
+        let path = self.send_path(exec, taken);
+        let looked = journal::look(cx, &path, &mut self.intent(exec), *look_until, after).await?;
+        Ok(looked == Looked::Done)
+    }
+}
+
+/// The broker's side of one hedge's send: the journal's three questions.
+struct HedgeSend<'a, B> {
+    broker: &'a B,
+    request: &'a OrderRequest,
+    /// Order ids other hedges hold: never claimed by a look.
+    taken: Vec<String>,
+    /// `equity_hedge.listing_window`: how long the broker may not list an
+    /// order it took.
+    window: u64,
+}
+
+impl<B: Broker> SendPath for HedgeSend<'_, B> {
+    type Receipt = PlacedOrder;
+
+    fn send(&self) -> BoxFuture<'_, Answer<PlacedOrder>> {
+        Box::pin(async move { Answer::of(self.broker.place(self.request).await) })
+    }
+
+    fn look(&self) -> BoxFuture<'_, Sighting<PlacedOrder>> {
+        Box::pin(async move {
+            match self.broker.find(self.request, &self.taken).await {
+                Ok(Some(order)) => Sighting::Found(order),
+                Ok(None) => Sighting::NotSeen,
+                Err(e) => {
+                    tracing::warn!(symbol = %self.request.symbol, error = %e, "cannot look for the hedge's order");
+                    Sighting::CannotLook(e.to_string())
                 }
-                Ok(false)
             }
-            Ok(None) => {
-                if self.policy.replace_after_window {
-                    if cx.may_send() && self.market_open() == Some(true) {
-                        let note = format!(
-                            "not listed at {} after the listing window: placed again (equity_hedge.replace_after_window)",
-                            self.broker_name
-                        );
-                        let e = cx
-                            .store
-                            .write(|w| lifecycle::retry(w.transaction(), exec.id, &note, cx.now))?;
-                        Self::notify(cx, exec.symbol(), format!("h{}: {note}", exec.id));
-                        self.place(cx, &e).await?;
-                    }
-                } else if exec.last_error.as_deref() != Some(WINDOW_PASSED) {
-                    cx.store.write(|w| {
-                        lifecycle::note_look(w.transaction(), exec.id, Some(WINDOW_PASSED), cx.now)
-                    })?;
-                    Self::notify(
-                        cx,
-                        exec.symbol(),
-                        format!(
-                            "h{id} still not listed at {} after the listing window; nothing placed again: `arbkeep resolve h{id} retry|drop|settle --reason …`",
-                            self.broker_name,
-                            id = exec.id
-                        ),
-                    );
-                }
-                Ok(false)
-            }
-            Err(e) => {
-                tracing::warn!(hedge = exec.id, error = %e, "cannot look for the hedge's order");
-                let note = format!("cannot look: {e}");
-                cx.store.write(|w| {
-                    lifecycle::note_look(w.transaction(), exec.id, Some(&note), cx.now)
-                })?;
-                Ok(false)
-            }
+        })
+    }
+
+    fn invisible_for(&self) -> u64 {
+        self.window
+    }
+}
+
+/// The hedge's record of its send, for the journal: each transition one
+/// write of the hedge's own tables, told after it is durable.
+struct HedgeIntent<'h, B, L, R, T> {
+    hedge: &'h EquityHedge<B, L, R, T>,
+    exec: Execution,
+}
+
+impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> IntentRecord
+    for HedgeIntent<'_, B, L, R, T>
+{
+    type Receipt = PlacedOrder;
+
+    fn sending(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
+        let id = self.exec.id;
+        self.exec = cx
+            .store
+            .write(|w| lifecycle::sending(w.transaction(), id, cx.now))?;
+        Ok(())
+    }
+
+    fn done(
+        &mut self,
+        cx: &KeeperContext<'_>,
+        order: &PlacedOrder,
+        via: Via,
+    ) -> Result<(), EngineError> {
+        let e = &self.exec;
+        let told = match via {
+            Via::Answer => format!(
+                "h{} {:?} {} placed, order {}",
+                e.id,
+                e.side(),
+                e.request.shares,
+                order.order_id
+            ),
+            Via::Look => format!(
+                "h{} found at {}: order {} (its outcome was unknown)",
+                e.id, self.hedge.broker_name, order.order_id
+            ),
+        };
+        EquityHedge::<B, L, R, T>::notify(cx, e.symbol(), told);
+        self.exec = EquityHedge::<B, L, R, T>::record_order(cx, e.id, order)?;
+        Ok(())
+    }
+
+    fn refused(&mut self, cx: &KeeperContext<'_>, reason: &str) -> Result<(), EngineError> {
+        let id = self.exec.id;
+        self.exec = cx
+            .store
+            .write(|w| lifecycle::failed(w.transaction(), id, reason, 0, cx.now))?;
+        EquityHedge::<B, L, R, T>::notify(
+            cx,
+            self.exec.symbol(),
+            format!(
+                "h{id} rejected: {reason}; {} back to net",
+                self.exec.request.shares
+            ),
+        );
+        Ok(())
+    }
+
+    fn not_sent(&mut self, cx: &KeeperContext<'_>, reason: &str) -> Result<(), EngineError> {
+        // It never reached the broker: pending, placed again later.
+        let id = self.exec.id;
+        tracing::warn!(hedge = id, error = %reason, "hedge not sent");
+        self.exec = cx
+            .store
+            .write(|w| lifecycle::not_sent(w.transaction(), id, reason, cx.now))?;
+        Ok(())
+    }
+
+    fn unknown(
+        &mut self,
+        cx: &KeeperContext<'_>,
+        reason: &str,
+        until: Timestamp,
+    ) -> Result<(), EngineError> {
+        let id = self.exec.id;
+        self.exec = cx
+            .store
+            .write(|w| lifecycle::outcome_unknown(w.transaction(), id, reason, cx.now, until))?;
+        EquityHedge::<B, L, R, T>::notify(
+            cx,
+            self.exec.symbol(),
+            format!(
+                "h{id} OUTCOME UNKNOWN ({reason}): looking for it at {} until {} UTC; nothing is placed again before",
+                self.hedge.broker_name,
+                format_time(until)
+            ),
+        );
+        Ok(())
+    }
+
+    fn still_unknown(
+        &mut self,
+        cx: &KeeperContext<'_>,
+        note: Option<&str>,
+    ) -> Result<(), EngineError> {
+        // Only a change is written: a clean "not listed yet" clears a note.
+        if note.is_none() && self.exec.last_error.is_none() {
+            return Ok(());
         }
+        let id = self.exec.id;
+        self.exec = cx
+            .store
+            .write(|w| lifecycle::note_look(w.transaction(), id, note, cx.now))?;
+        Ok(())
+    }
+
+    fn window_passed(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
+        if self.exec.last_error.as_deref() == Some(WINDOW_PASSED) {
+            return Ok(());
+        }
+        let id = self.exec.id;
+        self.exec = cx
+            .store
+            .write(|w| lifecycle::note_look(w.transaction(), id, Some(WINDOW_PASSED), cx.now))?;
+        EquityHedge::<B, L, R, T>::notify(
+            cx,
+            self.exec.symbol(),
+            format!(
+                "h{id} still not listed at {} after the listing window; nothing placed again: `arbkeep resolve h{id} retry|drop|settle --reason …`",
+                self.hedge.broker_name
+            ),
+        );
+        Ok(())
+    }
+
+    fn send_again(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
+        let id = self.exec.id;
+        let note = format!(
+            "not listed at {} after the listing window: placed again (equity_hedge.replace_after_window)",
+            self.hedge.broker_name
+        );
+        self.exec = cx
+            .store
+            .write(|w| lifecycle::retry(w.transaction(), id, &note, cx.now))?;
+        EquityHedge::<B, L, R, T>::notify(cx, self.exec.symbol(), format!("h{id}: {note}"));
+        Ok(())
     }
 }
