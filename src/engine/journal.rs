@@ -93,6 +93,13 @@ pub trait SendPath: Sync {
 pub trait IntentRecord {
     type Receipt;
 
+    /// The send gate for this intent, read at the last instant: recovered,
+    /// not paused, not draining (a strategy that finishes open work while
+    /// draining, or pauses per token, says so here).
+    fn may_send(&self, cx: &KeeperContext<'_>) -> bool {
+        cx.may_send()
+    }
+
     /// Intent before action: a send is about to leave.
     fn sending(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError>;
 
@@ -185,7 +192,7 @@ where
     R: IntentRecord<Receipt = P::Receipt>,
 {
     // The gate at the last instant: a pause can arrive mid-pass.
-    if !cx.may_send() {
+    if !record.may_send(cx) {
         return Ok(Sent::Held);
     }
     record.sending(cx)?;
@@ -246,7 +253,7 @@ where
                 record.window_passed(cx)?;
                 Looked::Operator
             }
-            AfterWindow::SendAgain if cx.may_send() => {
+            AfterWindow::SendAgain if record.may_send(cx) => {
                 record.send_again(cx)?;
                 Looked::SentAgain(send(cx, path, record).await?)
             }

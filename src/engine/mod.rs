@@ -11,6 +11,7 @@ pub mod intent;
 pub mod journal;
 pub mod keeper;
 pub mod ledger;
+mod loop_send;
 pub mod notice;
 mod operator;
 mod planner;

@@ -4,8 +4,10 @@
 //! state; a step found with an intent and no outcome is settled by looking,
 //! never by sending blindly. At most K money-moving actions per pass.
 
+use super::journal::{self, AfterWindow, Looked, Sent};
+use super::loop_send::{StepIntent, StepSend};
 use super::view::{self, step_views};
-use super::{Engine, EngineError, Notice, Phase};
+use super::{Engine, EngineError, KeeperContext, Notice, Phase};
 use crate::model::{
     Cycle, CycleId, CycleResult, CycleState, Failure, Holding, Intent, IntentId, LedgerEntry,
     LedgerKind, NextAction, Receipt, StepKind, StepRecord, StepStatus, Timestamp, TokenId, Wait,
@@ -85,7 +87,7 @@ impl<V: LoopVenue> Engine<V> {
     }
 
     /// Pause-all, pause-token and recovery hold every send.
-    fn may_send(&self, cycle: &Cycle) -> bool {
+    pub(super) fn may_send(&self, cycle: &Cycle) -> bool {
         self.phase != Phase::Recovering && !self.gate.token_paused(cycle.token)
     }
 
@@ -114,27 +116,28 @@ impl<V: LoopVenue> Engine<V> {
             attempt: cycle.attempt,
         };
         let existing = self.store.read()?.step(intent_id)?;
-        let intent = match existing {
+        match existing {
             Some(record) if record.status == StepStatus::Intended => {
-                // Committed earlier and never settled: look before anything else.
-                if self.settle(id, &record).await? {
-                    return Ok(true);
-                }
-                if self
-                    .cycles
-                    .get(&id)
-                    .is_some_and(|c| c.last_error.as_deref() == Some(UNSETTLED))
-                {
-                    return Ok(false);
-                }
-                record.intent
+                // Committed earlier and never settled: look before anything
+                // else; what the venue does not show as done goes again as
+                // the same intent (the venue makes that idempotent).
+                let looked = self
+                    .through_journal(id, record.intent, true, |cx, path, step| {
+                        Box::pin(journal::look(cx, path, step, 0, AfterWindow::SendAgain))
+                    })
+                    .await?;
+                Ok(match looked {
+                    Looked::Done => true,
+                    Looked::SentAgain(sent) => sent != Sent::Held,
+                    Looked::Absent | Looked::Looking | Looked::Operator => false,
+                })
             }
             Some(record) => {
                 // An outcome exists for this attempt but the cycle did not move:
                 // only possible if a write was lost; take the next attempt.
                 tracing::warn!(cycle = %id, %step, status = ?record.status, "step has an outcome; moving to the next attempt");
                 self.update(id, now, |c| c.attempt += 1)?;
-                return Ok(false);
+                Ok(false)
             }
             None => {
                 let action = match self.action_for(&cycle, step, now).await {
@@ -147,76 +150,73 @@ impl<V: LoopVenue> Engine<V> {
                     return Ok(false);
                 }
                 let intent = Intent::new(intent_id, action, now);
-                let record = StepRecord {
-                    intent: intent.clone(),
-                    status: StepStatus::Intended,
-                    committed_at: now,
-                    finished_at: None,
-                };
-                self.store.write(|w| w.put_step(&record))?;
-                self.steps
-                    .entry(id)
-                    .or_default()
-                    .push(view::step_view(&record));
-                self.notify(Notice::TxSubmitted {
-                    cycle: id,
-                    step,
-                    intent: intent_id.to_string(),
-                });
-                intent
+                let sent = self
+                    .through_journal(id, intent, false, |cx, path, step| {
+                        Box::pin(journal::send(cx, path, step))
+                    })
+                    .await?;
+                Ok(sent != Sent::Held)
             }
-        };
-        match self
-            .venue
-            .as_deref()
-            .ok_or_else(super::no_loop)?
-            .execute(&intent)
-            .await
-        {
-            Ok(receipt) => self.finish_step(id, &intent, receipt, now, false)?,
-            Err(e) => self.step_error(id, step, Some(&intent), e, now)?,
         }
-        Ok(true)
     }
 
-    /// Settle an intent that has no outcome by asking the venue. Returns true
-    /// when it turned out to be done (and is now booked).
+    /// Run one journal call for a step's intent: the loop venue's send
+    /// path, the step's record, and the context the journal reads (the
+    /// gate, the clock) — the same protocol every strategy's sends use.
+    async fn through_journal<T>(
+        &mut self,
+        cycle: CycleId,
+        intent: Intent,
+        committed: bool,
+        call: impl for<'c> FnOnce(
+            &'c KeeperContext<'c>,
+            &'c StepSend<'c, V>,
+            &'c mut StepIntent<'c, V>,
+        )
+            -> futures_util::future::BoxFuture<'c, Result<T, EngineError>>,
+    ) -> Result<T, EngineError> {
+        let venue = self.venue.clone().ok_or_else(super::no_loop)?;
+        let (store, gate, notices) = (self.store.clone(), self.gate.clone(), self.notices.clone());
+        let cx = KeeperContext {
+            store: &store,
+            now: self.clock.now(),
+            phase: self.phase,
+            gate: &gate,
+            notices: &notices,
+        };
+        let path_intent = intent.clone();
+        let path = StepSend {
+            venue: venue.as_ref(),
+            intent: &path_intent,
+        };
+        let mut record = StepIntent {
+            engine: self,
+            cycle,
+            intent,
+            committed,
+        };
+        call(&cx, &path, &mut record).await
+    }
+
+    /// Settle an intent that has no outcome by asking the venue; never
+    /// sends. Returns true when it turned out to be done (and is now booked).
     pub(super) async fn settle(
         &mut self,
         id: CycleId,
         record: &StepRecord,
     ) -> Result<bool, EngineError> {
-        let now = self.clock.now();
-        match self
-            .venue
-            .as_deref()
-            .ok_or_else(super::no_loop)?
-            .settle(record.intent.id)
-            .await
-        {
-            Ok(Some(receipt)) => {
-                tracing::info!(intent = %record.intent.id, tx = %receipt.tx_hash, "settled by looking: it was done");
-                self.finish_step(id, &record.intent, receipt, now, true)?;
-                Ok(true)
-            }
-            Ok(None) => {
-                self.update(id, now, |c| {
-                    if c.last_error.as_deref() == Some(UNSETTLED) {
-                        c.last_error = None;
-                    }
-                })?;
-                Ok(false)
-            }
-            Err(e) => {
-                tracing::warn!(intent = %record.intent.id, error = %e, "cannot settle yet; holding the step");
-                let backoff = self.config.engine.retry_backoff_ms;
-                self.update(id, now, |c| {
-                    c.last_error = Some(UNSETTLED.into());
-                    c.not_before = Some(now + backoff);
-                })?;
-                Ok(false)
-            }
-        }
+        let looked = self
+            .through_journal(id, record.intent.clone(), true, |cx, path, step| {
+                Box::pin(journal::look(
+                    cx,
+                    path,
+                    step,
+                    u64::MAX,
+                    AfterWindow::Operator,
+                ))
+            })
+            .await?;
+        Ok(looked == Looked::Done)
     }
 
     /// Book a receipt: step done, ledger lines, new holding and state — one transaction.
@@ -294,7 +294,7 @@ impl<V: LoopVenue> Engine<V> {
     }
 
     /// A step did not happen (or may not have): decide what the cycle does next.
-    fn step_error(
+    pub(super) fn step_error(
         &mut self,
         id: CycleId,
         step: StepKind,
