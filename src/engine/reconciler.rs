@@ -139,7 +139,14 @@ impl<V: LoopVenue> Engine<V> {
             None => {
                 let action = match self.action_for(&cycle, step, now).await {
                     Ok(a) => a,
-                    Err(e) => return self.step_error(id, step, None, e, now).map(|_| false),
+                    Err(e) => {
+                        let never_sent = step == StepKind::HemiSwap
+                            && matches!(e, VenueError::Rejected(_))
+                            && self.nothing_sent(id, None).await?;
+                        return self
+                            .step_error(id, step, None, e, now, never_sent)
+                            .map(|_| false);
+                    }
                 };
                 // The quotes above may have taken a while: a pause that came
                 // meanwhile holds the send (nothing is committed yet).
@@ -174,7 +181,20 @@ impl<V: LoopVenue> Engine<V> {
             .await
         {
             Ok(receipt) => self.finish_step(id, &intent, receipt, now, false)?,
-            Err(e) => self.step_error(id, step, Some(&intent), e, now)?,
+            Err(VenueError::Rejected(reason)) if step == StepKind::HemiSwap => {
+                // Refused: was anything of it sent? Only the venue can say,
+                // and asking it also makes sure nothing ever will be.
+                let never_sent = self.nothing_sent(id, Some(&intent)).await?;
+                self.step_error(
+                    id,
+                    step,
+                    Some(&intent),
+                    VenueError::Rejected(reason),
+                    now,
+                    never_sent,
+                )?
+            }
+            Err(e) => self.step_error(id, step, Some(&intent), e, now, false)?,
         }
         Ok(true)
     }
@@ -293,7 +313,43 @@ impl<V: LoopVenue> Engine<V> {
         Ok(())
     }
 
-    /// A step did not happen (or may not have): decide what the cycle does next.
+    /// Has no step of cycle `id` ever been sent? True when the store holds
+    /// no step of it but `current` (the opening swap's intent just refused,
+    /// if it got that far) and the venue, asked to abandon that intent,
+    /// proves nothing of it was sent. Anything else, or a venue that cannot
+    /// say, is not proof: the cycle then fails for the operator as before.
+    async fn nothing_sent(
+        &mut self,
+        id: CycleId,
+        current: Option<&Intent>,
+    ) -> Result<bool, EngineError> {
+        let steps = self.store.read()?.steps(id)?;
+        let others = steps
+            .iter()
+            .filter(|r| Some(r.intent.id) != current.map(|i| i.id))
+            .count();
+        if others > 0 {
+            return Ok(false);
+        }
+        let Some(intent) = current else {
+            return Ok(true);
+        };
+        let venue = self.venue.as_deref().ok_or_else(super::no_loop)?;
+        match venue.abandon(intent.id).await {
+            Ok(crate::venue::Abandonment::NeverSent) => Ok(true),
+            Ok(other) => {
+                tracing::warn!(cycle = %id, intent = %intent.id, answer = ?other, "a refused opening swap left a trace at the venue");
+                Ok(false)
+            }
+            Err(e) => {
+                tracing::warn!(cycle = %id, intent = %intent.id, error = %e, "cannot prove a refused opening swap was never sent");
+                Ok(false)
+            }
+        }
+    }
+
+    /// A step did not happen (or may not have): decide what the cycle does
+    /// next. `never_sent`: no step of the cycle was ever sent, proven.
     fn step_error(
         &mut self,
         id: CycleId,
@@ -301,6 +357,7 @@ impl<V: LoopVenue> Engine<V> {
         intent: Option<&Intent>,
         error: VenueError,
         now: Timestamp,
+        never_sent: bool,
     ) -> Result<(), EngineError> {
         let backoff = self.config.engine.retry_backoff_ms;
         match &error {
@@ -333,7 +390,9 @@ impl<V: LoopVenue> Engine<V> {
                     return Ok(());
                 };
                 // The opening swap is not chased: its edge has gone, and nothing moved.
-                if step == StepKind::HemiSwap || cycle.attempt + 1 >= attempts {
+                if step == StepKind::HemiSwap && never_sent {
+                    self.close_not_started(id, reason, now)
+                } else if step == StepKind::HemiSwap || cycle.attempt + 1 >= attempts {
                     self.fail(id, reason, now, false)
                 } else {
                     self.update(id, now, |c| {
@@ -560,6 +619,42 @@ impl<V: LoopVenue> Engine<V> {
             self.cycles.remove(&id);
             self.remember_closed(cycle, steps, now);
         }
+        Ok(())
+    }
+
+    /// Close a cycle refused before any of its steps was sent: NOT_STARTED,
+    /// with its reason. It holds nothing, asks nothing of the operator and
+    /// counts toward neither the caps nor the loss limit.
+    fn close_not_started(
+        &mut self,
+        id: CycleId,
+        reason: String,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let Some(mut cycle) = self.cycles.get(&id).cloned() else {
+            return Ok(());
+        };
+        if !cycle.is_open() {
+            return Ok(());
+        }
+        cycle.refusal = Some(reason.clone());
+        cycle.last_error = Some(reason.clone());
+        cycle.not_before = None;
+        cycle.holding.amount = 0;
+        cycle.enter(CycleState::NotStarted, now);
+        self.store.write(|w| w.put_cycle(&cycle))?;
+        self.counts.open = self.counts.open.saturating_sub(1);
+        self.counts.not_started += 1;
+        tracing::warn!(cycle = %id, token = %cycle.token, %reason, "cycle not started: refused before anything was sent");
+        self.notify(Notice::CycleNotStarted {
+            cycle: id,
+            token: cycle.token,
+            reason,
+        });
+        self.ready_at.remove(&id);
+        let steps = self.steps.remove(&id).unwrap_or_default();
+        self.cycles.remove(&id);
+        self.remember_closed(cycle, steps, now);
         Ok(())
     }
 

@@ -39,6 +39,10 @@ pub fn next_text(view: &CycleView, now: Timestamp) -> String {
             Some(failure) => format!("failed: {}", failure.reason),
             None => "failed".into(),
         },
+        CycleState::NotStarted => match &cycle.refusal {
+            Some(reason) => format!("not started: {reason}"),
+            None => "not started".into(),
+        },
         _ => {
             if let Some(at) = view.ready_at {
                 format!("{} {}", view.next, countdown(now, at))
@@ -57,10 +61,20 @@ pub fn wait_ratio(view: &CycleView, now: Timestamp) -> Option<f64> {
     Some(progress(view.cycle.state_since(), at, now))
 }
 
+/// The state as the list shows it: a cycle refused before anything was
+/// sent reads as closed, not as a failure waiting for someone.
+pub fn state_label(state: CycleState) -> &'static str {
+    match state {
+        CycleState::NotStarted => "NOT STARTED (closed)",
+        other => other.name(),
+    }
+}
+
 fn state_style(cx: &Ctx, state: CycleState) -> Style {
     match state {
         CycleState::Completed => cx.theme.good(),
         CycleState::Failed => cx.theme.bad(),
+        CycleState::NotStarted => cx.theme.dim(),
         _ => cx.theme.base(),
     }
 }
@@ -153,7 +167,7 @@ fn row<'a>(cx: &Ctx, v: &CycleView, selected: bool, full: bool) -> Row<'a> {
         cells.push(Cell::from(c.route.name()));
     }
     cells.push(Cell::from(Span::styled(
-        c.state.name(),
+        state_label(c.state),
         state_style(cx, c.state),
     )));
     if full {
