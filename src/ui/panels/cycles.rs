@@ -1,8 +1,9 @@
-//! Cycles: every open cycle (then recent closed ones) with its state, age,
-//! what it does or waits for next with a countdown and a bar of the wait,
-//! and a loud mark on anything stuck or half-done.
+//! Cycles: every open or half-done cycle, pinned above the recent closed
+//! ones (which scroll beneath them), with its state, age, what it does or
+//! waits for next with a countdown and a bar of the wait, and a loud mark on
+//! anything stuck or half-done.
 
-use super::{Ctx, window};
+use super::{Ctx, pinned_window};
 use crate::engine::snapshot::CycleView;
 use crate::model::{CycleState, Timestamp};
 use crate::ui::app::Panel;
@@ -110,8 +111,9 @@ pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
     let full = inner.width >= 118;
     let selected = cx.app.cycle_position(cx.snapshot).or(Some(0));
     let height = usize::from(inner.height.saturating_sub(1));
-    let (start, end) = window(view.cycles.len(), selected, height);
-    let rows: Vec<Row> = (start..end)
+    // Open and half-done cycles stay above the closed ones, which scroll.
+    let rows: Vec<Row> = pinned_window(view.cycles.len(), view.pinned, selected, height)
+        .into_iter()
         .filter_map(|pos| {
             let v = cx.snapshot.cycles.get(*view.cycles.get(pos)?)?;
             Some(row(cx, v, Some(pos) == selected, full))
