@@ -33,6 +33,8 @@ struct Facts {
     open: u64,
     completed: u64,
     failed: u64,
+    /// Closed NOT_STARTED: refused before anything was sent.
+    not_started: u64,
 }
 
 fn offline(config: &Config) -> anyhow::Result<ReadOnlyStore> {
@@ -88,6 +90,7 @@ async fn facts(config: &Config) -> anyhow::Result<Facts> {
             open: count("open"),
             completed: count("completed"),
             failed: count("failed"),
+            not_started: count("not_started"),
         });
     }
     let store = offline(config)?;
@@ -110,6 +113,7 @@ async fn facts(config: &Config) -> anyhow::Result<Facts> {
         open: count(&|s| !s.is_terminal()),
         completed: count(&|s| s == CycleState::Completed),
         failed: count(&|s| s == CycleState::Failed),
+        not_started: count(&|s| s == CycleState::NotStarted),
     })
 }
 
@@ -123,7 +127,12 @@ pub async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
             "phase": f.phase,
             "paused": f.paused,
             "paused_tokens": f.paused_tokens,
-            "cycles": {"open": f.open, "completed": f.completed, "failed": f.failed},
+            "cycles": {
+                "open": f.open,
+                "completed": f.completed,
+                "failed": f.failed,
+                "not_started": f.not_started,
+            },
         });
         out!("{v}");
     } else {
@@ -143,10 +152,11 @@ pub async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
             }
         );
         out!(
-            "cycles  open {}, completed {}, failed {}",
+            "cycles  open {}, completed {}, failed {}, not started {}",
             f.open,
             f.completed,
-            f.failed
+            f.failed,
+            f.not_started
         );
     }
     Ok(())

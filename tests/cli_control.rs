@@ -69,7 +69,7 @@ fn status(dir: &Path) -> Value {
 }
 
 fn total(s: &Value) -> u64 {
-    ["open", "completed", "failed"]
+    ["open", "completed", "failed", "not_started"]
         .iter()
         .map(|k| s["cycles"][*k].as_u64().unwrap())
         .sum()

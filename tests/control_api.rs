@@ -161,7 +161,7 @@ async fn status_is_open_without_a_token() {
     assert_eq!(status["paused"], false);
     assert_eq!(
         status["cycles"],
-        json!({"open": 0, "completed": 2, "failed": 0})
+        json!({"open": 0, "completed": 2, "failed": 0, "not_started": 0})
     );
     server.shutdown().await;
 }

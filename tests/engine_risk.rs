@@ -165,3 +165,86 @@ async fn the_vcred_a_failed_cycle_went_in_with_counts_toward_the_loss_limit() {
         "the refusal says why: {notes:?}"
     );
 }
+
+/// A cycle whose opening swap is refused before anything is sent (its
+/// simulation returns less than the slippage bound allows) closes NOT
+/// STARTED with its reason: it holds nothing, is no failure for the
+/// operator, and counts toward neither the cap nor the loss limit.
+#[tokio::test(flavor = "current_thread")]
+async fn a_cycle_refused_before_anything_was_sent_closes_not_started() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.risk.approval = arbkeep::config::Approval::Manual;
+    config.engine.max_open_cycles = 1;
+    // Below any cycle's size: one cycle counted as lost would be past it.
+    config.risk.daily_loss_limit_vcred = rust_decimal::Decimal::from(50);
+    config.cross_chain_loop.min_swap_vcred = 100 * arbkeep::model::TokenId::Vcred.one();
+    // The tightest bound: any move against us between approval and send refuses it.
+    config.cross_chain_loop.slippage_bps = 1;
+    let mut p = paper(tmp.path(), 7, config, false, None).await;
+    let awaiting = |e: &arbkeep::engine::Engine<arbkeep::venue::sim::SimWorld>| {
+        e.snapshot_for_tests()
+            .opportunities
+            .into_iter()
+            .find(|o| o.state == OpportunityState::AwaitingApproval)
+    };
+    assert!(
+        p.run_until(48 * 60, MINUTE, |e| awaiting(e).is_some())
+            .await,
+        "an opportunity waits for approval"
+    );
+    let o = awaiting(&p.engine).unwrap();
+    p.command(Command::Approve {
+        opportunity: o.id,
+        size_vcred: None,
+    })
+    .await
+    .unwrap();
+    let id = p.engine.open_cycles().next().unwrap().id;
+    // Held before its opening swap while the market moves on, then let go.
+    p.command(Command::Pause).await.unwrap();
+    p.run(12 * 60, MINUTE).await;
+    p.command(Command::Resume).await.unwrap();
+    assert!(
+        p.run_until(60, MINUTE, |e| e.open_cycles().all(|c| c.id != id))
+            .await,
+        "the refused cycle closed"
+    );
+    let snapshot = p.engine.snapshot_for_tests();
+    let closed = snapshot
+        .cycles
+        .iter()
+        .find(|v| v.cycle.id == id)
+        .expect("the closed cycle is listed");
+    assert_eq!(closed.cycle.state, CycleState::NotStarted);
+    let reason = closed.cycle.refusal.clone().unwrap_or_default();
+    assert!(reason.contains("slippage"), "its reason: {reason:?}");
+    assert_eq!(closed.cycle.holding.amount, 0, "it holds nothing");
+    assert!(closed.cycle.failure.is_none(), "no failure to resolve");
+    assert!(!closed.half_done, "nothing half-done about it");
+    assert!(
+        closed.next.starts_with("NOT STARTED (closed)"),
+        "{}",
+        closed.next
+    );
+    assert_eq!(snapshot.counts.not_started, 1);
+    assert_eq!(snapshot.counts.failed, 0);
+
+    // Neither the cap (max 1 open) nor the loss limit (50 VCRED) holds the next one.
+    assert!(
+        p.run_until(24 * 60, MINUTE, |e| awaiting(e).is_some())
+            .await,
+        "another opportunity waits for approval"
+    );
+    let o = awaiting(&p.engine).unwrap();
+    let answer = p
+        .command(Command::Approve {
+            opportunity: o.id,
+            size_vcred: None,
+        })
+        .await;
+    assert!(answer.is_ok(), "a new cycle may start: {answer:?}");
+    let world = p.world.clone();
+    drop(p);
+    assert_books_balance(tmp.path(), &world);
+}

@@ -84,7 +84,7 @@ fn cycles_started(dir: &Path) -> u64 {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    ["open", "completed", "failed"]
+    ["open", "completed", "failed", "not_started"]
         .iter()
         .map(|k| v["cycles"][*k].as_u64().unwrap())
         .sum()

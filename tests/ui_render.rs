@@ -484,3 +484,73 @@ fn mark_done_confirm_shows_the_whole_tx_hash() {
         );
     }
 }
+
+/// The row, within the Cycles panel, of the first line showing `id` as a word.
+fn line_of(text: &str, id: &str) -> Option<usize> {
+    text.lines()
+        .skip_while(|l| !l.contains("2 Cycles"))
+        .take_while(|l| !l.contains('└'))
+        .position(|l| {
+            l.split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|word| word == id)
+        })
+}
+
+#[test]
+fn open_and_half_done_cycles_stay_above_closed_ones_however_the_selection_moves() {
+    let mut snapshot = fixture::big_snapshot(200, 2);
+    // Ids short enough for the narrow layout's column.
+    for (n, v) in snapshot
+        .cycles
+        .iter_mut()
+        .filter(|v| v.is_open())
+        .enumerate()
+    {
+        v.cycle.id = CycleId(900 + n as u64);
+    }
+    // A failed cycle still holding money is half-done; it arrives last.
+    let at = snapshot
+        .cycles
+        .iter()
+        .position(|v| v.cycle.id == CycleId(20))
+        .unwrap();
+    let mut stranded = snapshot.cycles.remove(at);
+    assert_eq!(stranded.cycle.state, arbkeep::model::CycleState::Failed);
+    stranded.half_done = true;
+    snapshot.cycles.push(stranded);
+    let mut app = app_for(&snapshot);
+    app.update(Action::Focus(Panel::Cycles), &snapshot);
+    let moves = [
+        Action::Top,
+        Action::Down,
+        Action::PageDown,
+        Action::PageDown,
+        Action::Bottom,
+        Action::Up,
+        Action::PageUp,
+    ];
+    for action in moves {
+        app.update(action, &snapshot);
+        let selected = app.selected_cycle.expect("a cycle is selected");
+        for size in SIZES {
+            let text = screen(&app, &snapshot, size);
+            let pinned = ["c900", "c901", "c20"].map(|id| {
+                line_of(&text, id)
+                    .unwrap_or_else(|| panic!("{id} on screen after {action:?}:\n{text}"))
+            });
+            let first_closed = (1..=200)
+                .filter(|n| *n != 20)
+                .filter_map(|n| line_of(&text, &format!("c{n}")))
+                .min()
+                .expect("closed cycles on screen");
+            assert!(
+                pinned.iter().all(|line| *line < first_closed),
+                "open and half-done above closed after {action:?}:\n{text}"
+            );
+            assert!(
+                line_of(&text, &selected.to_string()).is_some(),
+                "the selection {selected} on screen after {action:?}:\n{text}"
+            );
+        }
+    }
+}

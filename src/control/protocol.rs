@@ -109,6 +109,7 @@ pub(crate) fn status(id: &Option<Value>, s: &Snapshot) -> Value {
                     "open": s.counts.open,
                     "completed": s.counts.completed,
                     "failed": s.counts.failed,
+                    "not_started": s.counts.not_started,
                 },
             },
         }),

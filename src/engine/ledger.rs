@@ -155,6 +155,7 @@ mod tests {
             not_before: None,
             last_error: None,
             failure: None,
+            refusal: None,
             result: Some(CycleResult {
                 vcred_out: 1_000_000_000,
                 profit_vcred: Decimal::from(profit),

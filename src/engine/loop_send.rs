@@ -9,21 +9,47 @@
 use super::journal::{Answer, IntentRecord, SendPath, Sighting, Via};
 use super::view;
 use super::{Engine, EngineError, KeeperContext, Notice, reconciler::UNSETTLED};
-use crate::model::{CycleId, Intent, Receipt, StepRecord, StepStatus, Timestamp};
-use crate::venue::{LoopVenue, VenueError};
+use crate::model::{CycleId, Intent, Receipt, StepKind, StepRecord, StepStatus, Timestamp};
+use crate::venue::{Abandonment, LoopVenue, VenueError};
 use futures_util::future::BoxFuture;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The loop venue's answers about one step's intent.
 pub(super) struct StepSend<'a, V> {
     pub venue: &'a V,
     pub intent: &'a Intent,
+    /// Set when the venue refused the opening swap and, asked to abandon
+    /// it, proved that nothing of it was ever sent (a refused step may
+    /// still have mined its approve).
+    pub proven_unsent: &'a AtomicBool,
 }
 
 impl<V: LoopVenue> SendPath for StepSend<'_, V> {
     type Receipt = Receipt;
 
     fn send(&self) -> BoxFuture<'_, Answer<Receipt>> {
-        Box::pin(async move { Answer::of(self.venue.execute(self.intent).await) })
+        Box::pin(async move {
+            let result = self.venue.execute(self.intent).await;
+            if matches!(result, Err(VenueError::Rejected(_)))
+                && self.intent.id.step == StepKind::HemiSwap
+            {
+                // Was anything of it sent? Only the venue can say, and
+                // asking it also makes sure nothing ever will be.
+                let proof = match self.venue.abandon(self.intent.id).await {
+                    Ok(Abandonment::NeverSent) => true,
+                    Ok(other) => {
+                        tracing::warn!(intent = %self.intent.id, answer = ?other, "a refused opening swap left a trace at the venue");
+                        false
+                    }
+                    Err(e) => {
+                        tracing::warn!(intent = %self.intent.id, error = %e, "cannot prove a refused opening swap was never sent");
+                        false
+                    }
+                };
+                self.proven_unsent.store(proof, Ordering::SeqCst);
+            }
+            Answer::of(result)
+        })
     }
 
     fn look(&self) -> BoxFuture<'_, Sighting<Receipt>> {
@@ -51,14 +77,21 @@ pub(super) struct StepIntent<'e, V: LoopVenue> {
     pub intent: Intent,
     /// Already in the store (a look, or the same intent again).
     pub committed: bool,
+    /// The send path's proof that a refused intent was never sent.
+    pub proven_unsent: &'e AtomicBool,
 }
 
 impl<V: LoopVenue> StepIntent<'_, V> {
     fn error(&mut self, error: VenueError, now: Timestamp) -> Result<(), EngineError> {
         let step = self.intent.id.step;
         let intent = self.intent.clone();
+        // A refused opening swap the venue proved unsent, in a cycle with no
+        // other step: nothing of the cycle was ever sent (NOT STARTED).
+        let never_sent = matches!(error, VenueError::Rejected(_))
+            && self.proven_unsent.load(Ordering::SeqCst)
+            && self.engine.no_other_step(self.cycle, Some(intent.id))?;
         self.engine
-            .step_error(self.cycle, step, Some(&intent), error, now)
+            .step_error(self.cycle, step, Some(&intent), error, now, never_sent)
     }
 }
 

@@ -326,6 +326,7 @@ impl<V: LoopVenue> Engine<V> {
             match c.state {
                 crate::model::CycleState::Completed => self.counts.completed += 1,
                 crate::model::CycleState::Failed => self.counts.failed += 1,
+                crate::model::CycleState::NotStarted => self.counts.not_started += 1,
                 _ => self.counts.open += 1,
             }
             if view::needs_attention(&c) {

@@ -44,6 +44,12 @@ pub enum Notice {
         token: TokenId,
         reason: String,
     },
+    /// Refused before anything was sent: closed, holding nothing.
+    CycleNotStarted {
+        cycle: CycleId,
+        token: TokenId,
+        reason: String,
+    },
     /// In one state longer than the configured threshold.
     Stuck {
         cycle: CycleId,
@@ -103,6 +109,11 @@ impl Notice {
                 token,
                 reason,
             } => format!("{cycle} {token} FAILED: {reason}"),
+            Notice::CycleNotStarted {
+                cycle,
+                token,
+                reason,
+            } => format!("{cycle} {token} not started: {reason}"),
             Notice::Stuck {
                 cycle,
                 state,

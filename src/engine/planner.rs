@@ -405,6 +405,7 @@ impl<V: LoopVenue> Engine<V> {
                 not_before: None,
                 last_error: None,
                 failure: None,
+                refusal: None,
                 result: None,
                 history: vec![(CycleState::Detected, now)],
                 proof_data: None,

@@ -15,6 +15,7 @@ use crate::model::{
 use crate::strategy::cross_chain_loop::{self as strategy, Valuation};
 use crate::venue::{BridgeStatus, LoopVenue, VenueError};
 use rust_decimal::Decimal;
+use std::sync::atomic::AtomicBool;
 
 /// A line of the ledger for `cycle`.
 pub(super) fn line(
@@ -142,7 +143,14 @@ impl<V: LoopVenue> Engine<V> {
             None => {
                 let action = match self.action_for(&cycle, step, now).await {
                     Ok(a) => a,
-                    Err(e) => return self.step_error(id, step, None, e, now).map(|_| false),
+                    Err(e) => {
+                        let never_sent = step == StepKind::HemiSwap
+                            && matches!(e, VenueError::Rejected(_))
+                            && self.no_other_step(id, None)?;
+                        return self
+                            .step_error(id, step, None, e, now, never_sent)
+                            .map(|_| false);
+                    }
                 };
                 // The quotes above may have taken a while: a pause that came
                 // meanwhile holds the send (nothing is committed yet).
@@ -185,15 +193,18 @@ impl<V: LoopVenue> Engine<V> {
             notices: &notices,
         };
         let path_intent = intent.clone();
+        let proven_unsent = AtomicBool::new(false);
         let path = StepSend {
             venue: venue.as_ref(),
             intent: &path_intent,
+            proven_unsent: &proven_unsent,
         };
         let mut record = StepIntent {
             engine: self,
             cycle,
             intent,
             committed,
+            proven_unsent: &proven_unsent,
         };
         call(&cx, &path, &mut record).await
     }
@@ -293,7 +304,21 @@ impl<V: LoopVenue> Engine<V> {
         Ok(())
     }
 
-    /// A step did not happen (or may not have): decide what the cycle does next.
+    /// Does the store hold no step of cycle `id` but `current` (the
+    /// opening swap's intent just refused, if it got that far)? With the
+    /// venue's proof that `current` itself was never sent (the loop's send
+    /// path asks it), no step of the cycle was ever sent.
+    pub(super) fn no_other_step(
+        &self,
+        id: CycleId,
+        current: Option<IntentId>,
+    ) -> Result<bool, EngineError> {
+        let steps = self.store.read()?.steps(id)?;
+        Ok(steps.iter().all(|r| Some(r.intent.id) == current))
+    }
+
+    /// A step did not happen (or may not have): decide what the cycle does
+    /// next. `never_sent`: no step of the cycle was ever sent, proven.
     pub(super) fn step_error(
         &mut self,
         id: CycleId,
@@ -301,6 +326,7 @@ impl<V: LoopVenue> Engine<V> {
         intent: Option<&Intent>,
         error: VenueError,
         now: Timestamp,
+        never_sent: bool,
     ) -> Result<(), EngineError> {
         let backoff = self.config.engine.retry_backoff_ms;
         match &error {
@@ -333,7 +359,9 @@ impl<V: LoopVenue> Engine<V> {
                     return Ok(());
                 };
                 // The opening swap is not chased: its edge has gone, and nothing moved.
-                if step == StepKind::HemiSwap || cycle.attempt + 1 >= attempts {
+                if step == StepKind::HemiSwap && never_sent {
+                    self.close_not_started(id, reason, now)
+                } else if step == StepKind::HemiSwap || cycle.attempt + 1 >= attempts {
                     self.fail(id, reason, now, false)
                 } else {
                     self.update(id, now, |c| {
@@ -560,6 +588,42 @@ impl<V: LoopVenue> Engine<V> {
             self.cycles.remove(&id);
             self.remember_closed(cycle, steps, now);
         }
+        Ok(())
+    }
+
+    /// Close a cycle refused before any of its steps was sent: NOT_STARTED,
+    /// with its reason. It holds nothing, asks nothing of the operator and
+    /// counts toward neither the caps nor the loss limit.
+    fn close_not_started(
+        &mut self,
+        id: CycleId,
+        reason: String,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let Some(mut cycle) = self.cycles.get(&id).cloned() else {
+            return Ok(());
+        };
+        if !cycle.is_open() {
+            return Ok(());
+        }
+        cycle.refusal = Some(reason.clone());
+        cycle.last_error = Some(reason.clone());
+        cycle.not_before = None;
+        cycle.holding.amount = 0;
+        cycle.enter(CycleState::NotStarted, now);
+        self.store.write(|w| w.put_cycle(&cycle))?;
+        self.counts.open = self.counts.open.saturating_sub(1);
+        self.counts.not_started += 1;
+        tracing::warn!(cycle = %id, token = %cycle.token, %reason, "cycle not started: refused before anything was sent");
+        self.notify(Notice::CycleNotStarted {
+            cycle: id,
+            token: cycle.token,
+            reason,
+        });
+        self.ready_at.remove(&id);
+        let steps = self.steps.remove(&id).unwrap_or_default();
+        self.cycles.remove(&id);
+        self.remember_closed(cycle, steps, now);
         Ok(())
     }
 

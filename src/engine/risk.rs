@@ -361,6 +361,7 @@ mod tests {
                 at: 0,
                 by_operator: true,
             }),
+            refusal: None,
             result: None,
             history: Vec::new(),
             proof_data: None,
@@ -503,6 +504,37 @@ mod tests {
             ),
             Ok(())
         );
+    }
+
+    #[test]
+    fn a_cycle_that_never_started_holds_no_place_in_the_caps_or_the_loss_limit() {
+        let mut never = cycle(
+            1,
+            TokenId::Eth,
+            CycleState::NotStarted,
+            holding(Chain::Hemi, TokenId::Vcred, 0, false),
+        );
+        never.refusal = Some("hemi_swap rejected: slippage".into());
+        // Even one that somehow still names the VCRED it was sized at.
+        let mut sized = never.clone();
+        sized.id = CycleId(2);
+        sized.holding.amount = sized.vcred_in;
+        assert!(!is_stranded(&never) && !is_stranded(&sized));
+        assert_eq!(
+            commitments([&never, &sized], TokenId::Eth),
+            Commitments::default()
+        );
+        // An old record, written before the state existed, still loads.
+        let mut old = serde_json::to_value(cycle(
+            3,
+            TokenId::Eth,
+            CycleState::Completed,
+            holding(Chain::Hemi, TokenId::Vcred, 0, false),
+        ))
+        .unwrap();
+        old.as_object_mut().unwrap().remove("refusal");
+        let loaded: Cycle = serde_json::from_value(old).unwrap();
+        assert_eq!(loaded.refusal, None);
     }
 
     #[test]

@@ -179,6 +179,9 @@ pub struct CycleCounts {
     pub open: u64,
     pub completed: u64,
     pub failed: u64,
+    /// Closed NOT_STARTED: refused before anything was sent.
+    #[serde(default)]
+    pub not_started: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

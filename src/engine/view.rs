@@ -68,6 +68,11 @@ pub fn next_text(
     {
         return format!("FAILED in {}: {} — f to resume", f.in_state, f.reason);
     }
+    if let Some(reason) = &c.refusal
+        && c.state == CycleState::NotStarted
+    {
+        return format!("NOT STARTED (closed): {reason}");
+    }
     let held = controls.paused || controls.paused_tokens.contains(&c.token);
     match c.state.next_action(c.route) {
         NextAction::Step(step) => match c.not_before {

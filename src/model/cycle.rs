@@ -66,6 +66,10 @@ pub enum CycleState {
     HemiCloseSwapDone,
     Completed,
     Failed,
+    /// Closed before anything was sent: the opening swap was refused (its
+    /// simulation over the slippage bound, a quote that no longer holds, a
+    /// pre-flight refusal). It holds nothing and asks nothing of the operator.
+    NotStarted,
 }
 
 /// An action that moves money: each is one intent, one transaction.
@@ -107,7 +111,7 @@ pub enum NextAction {
 }
 
 impl CycleState {
-    pub const ALL: [CycleState; 13] = [
+    pub const ALL: [CycleState; 14] = [
         CycleState::Detected,
         CycleState::HemiSwapDone,
         CycleState::BridgeOutSent,
@@ -121,10 +125,14 @@ impl CycleState {
         CycleState::HemiCloseSwapDone,
         CycleState::Completed,
         CycleState::Failed,
+        CycleState::NotStarted,
     ];
 
     pub fn is_terminal(self) -> bool {
-        matches!(self, CycleState::Completed | CycleState::Failed)
+        matches!(
+            self,
+            CycleState::Completed | CycleState::Failed | CycleState::NotStarted
+        )
     }
 
     pub fn name(self) -> &'static str {
@@ -142,6 +150,7 @@ impl CycleState {
             CycleState::HemiCloseSwapDone => "HEMI_CLOSE_SWAP_DONE",
             CycleState::Completed => "COMPLETED",
             CycleState::Failed => "FAILED",
+            CycleState::NotStarted => "NOT_STARTED",
         }
     }
 
@@ -161,7 +170,7 @@ impl CycleState {
             (UsdcBridgeBackSent, _) => NextAction::Await(Wait::ArrivalOnHemi),
             (OnHemiUsdc, _) => NextAction::Step(StepKind::CloseSwap),
             (HemiCloseSwapDone, _) => NextAction::Complete,
-            (Completed | Failed, _) => NextAction::Nothing,
+            (Completed | Failed | NotStarted, _) => NextAction::Nothing,
         }
     }
 
@@ -256,11 +265,11 @@ mod tests {
     }
 
     #[test]
-    fn tunnel_path_visits_every_state_but_failed() {
+    fn tunnel_path_visits_every_state_but_the_unhappy_ends() {
         let path = CycleState::path(Route::HemiTunnel);
         let expected: Vec<_> = CycleState::ALL
             .into_iter()
-            .filter(|s| *s != CycleState::Failed)
+            .filter(|s| !matches!(s, CycleState::Failed | CycleState::NotStarted))
             .collect();
         assert_eq!(path, expected);
     }
@@ -273,6 +282,25 @@ mod tests {
                 NextAction::Nothing
             );
             assert_eq!(CycleState::Failed.next_action(route), NextAction::Nothing);
+            assert_eq!(
+                CycleState::NotStarted.next_action(route),
+                NextAction::Nothing
+            );
+        }
+        assert!(CycleState::NotStarted.is_terminal());
+    }
+
+    #[test]
+    fn not_started_is_stored_by_its_name_and_old_names_still_load() {
+        assert_eq!(
+            serde_json::to_string(&CycleState::NotStarted)
+                .ok()
+                .as_deref(),
+            Some("\"NOT_STARTED\"")
+        );
+        for s in CycleState::ALL {
+            let json = format!("\"{}\"", s.name());
+            assert_eq!(serde_json::from_str::<CycleState>(&json).ok(), Some(s));
         }
     }
 

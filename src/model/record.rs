@@ -61,6 +61,10 @@ pub struct Cycle {
     pub last_error: Option<String>,
     /// Why the cycle failed, and the state it failed in (so force can resume it).
     pub failure: Option<Failure>,
+    /// Why the cycle closed NOT_STARTED: the refusal that came before any of
+    /// its steps was sent. Absent in records written before the state existed.
+    #[serde(default)]
+    pub refusal: Option<String>,
     pub result: Option<CycleResult>,
     /// Timeline: every state entered, with its time.
     pub history: Vec<(CycleState, Timestamp)>,

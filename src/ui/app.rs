@@ -490,7 +490,11 @@ impl App {
             }
             Action::Force => {
                 // Force may resume a failed cycle, so only completed ones are refused here.
-                let cycle = self.cycle_for("force", snapshot, &[CycleState::Completed])?;
+                let cycle = self.cycle_for(
+                    "force",
+                    snapshot,
+                    &[CycleState::Completed, CycleState::NotStarted],
+                )?;
                 self.popup = Some(Popup::Confirm {
                     command: Command::Force { cycle },
                 });
@@ -624,7 +628,11 @@ impl App {
     }
 }
 
-const TERMINAL: &[CycleState] = &[CycleState::Completed, CycleState::Failed];
+const TERMINAL: &[CycleState] = &[
+    CycleState::Completed,
+    CycleState::Failed,
+    CycleState::NotStarted,
+];
 
 /// "1234.5" VCRED → base units, exact; refuses zero, negatives and more
 /// than six decimals rather than rounding someone's money.

@@ -107,6 +107,7 @@ pub fn cycle(
             at,
             by_operator: false,
         }),
+        refusal: None,
         result: (state == CycleState::Completed).then(|| CycleResult {
             vcred_out: 2_512_340_000,
             profit_vcred: dec(1234, 2),
@@ -303,6 +304,7 @@ pub fn snapshot() -> Snapshot {
             open: 3,
             completed: 120,
             failed: 2,
+            not_started: 0,
         },
         balances: vec![
             BalanceRow {
@@ -466,6 +468,7 @@ pub fn big_snapshot(closed: usize, open: usize) -> Snapshot {
         open: open as u64,
         completed: closed as u64,
         failed: (closed / 19) as u64,
+        not_started: 0,
     };
     s.pnl.cumulative = (0..closed.min(2_000))
         .map(|i| (NOW - i as u64 * MINUTE, Decimal::new(i as i64 * 1234, 2)))

@@ -13,9 +13,13 @@ pub struct View {
     /// The snapshot and filter this was built for.
     pub seq: u64,
     pub filter: String,
-    /// Indices into `snapshot.cycles` that pass the filter, in snapshot
-    /// order (open first, oldest first; then recent closed ones).
+    /// Indices into `snapshot.cycles` that pass the filter: the pinned ones
+    /// (open or half-done) first, then the closed ones, each part in
+    /// snapshot order — whatever order the snapshot came in.
     pub cycles: Vec<usize>,
+    /// How many of `cycles` lead as pinned: the list draws them above every
+    /// closed one however the selection moves.
+    pub pinned: usize,
     /// Indices into `snapshot.opportunities` that pass the filter.
     pub opportunities: Vec<usize>,
     /// Alarms over *all* cycles, filter or not: a filter must never hide one.
@@ -70,8 +74,11 @@ impl View {
                     || (view.stuck && contains("stuck", needle))
                     || (view.half_done && contains("half-done", needle))
             })
-            .map(|(i, _)| i)
-            .collect();
+            .map(|(i, _)| i);
+        let (mut cycles, closed): (Vec<usize>, Vec<usize>) =
+            cycles.partition(|i| snapshot.cycles.get(*i).is_some_and(is_pinned));
+        let pinned = cycles.len();
+        cycles.extend(closed);
         let opportunities = snapshot
             .opportunities
             .iter()
@@ -116,6 +123,7 @@ impl View {
             seq: snapshot.seq,
             filter: filter.to_string(),
             cycles,
+            pinned,
             opportunities,
             stuck,
             half_done,
@@ -127,6 +135,11 @@ impl View {
             spark_high,
         }
     }
+}
+
+/// Open, or half-done (failed with money still out): above every closed cycle.
+pub fn is_pinned(view: &crate::engine::snapshot::CycleView) -> bool {
+    view.is_open() || view.half_done
 }
 
 /// Cumulative P&L as bar heights 0..=1000 above its own minimum (a

@@ -1,8 +1,9 @@
-//! Cycles: every open cycle (then recent closed ones) with its state, age,
-//! what it does or waits for next with a countdown and a bar of the wait,
-//! and a loud mark on anything stuck or half-done.
+//! Cycles: every open or half-done cycle, pinned above the recent closed
+//! ones (which scroll beneath them), with its state, age, what it does or
+//! waits for next with a countdown and a bar of the wait, and a loud mark on
+//! anything stuck or half-done.
 
-use super::{Ctx, window};
+use super::{Ctx, pinned_window};
 use crate::engine::snapshot::CycleView;
 use crate::model::{CycleState, Timestamp};
 use crate::ui::app::Panel;
@@ -39,6 +40,10 @@ pub fn next_text(view: &CycleView, now: Timestamp) -> String {
             Some(failure) => format!("failed: {}", failure.reason),
             None => "failed".into(),
         },
+        CycleState::NotStarted => match &cycle.refusal {
+            Some(reason) => format!("not started: {reason}"),
+            None => "not started".into(),
+        },
         _ => {
             if let Some(at) = view.ready_at {
                 format!("{} {}", view.next, countdown(now, at))
@@ -57,10 +62,20 @@ pub fn wait_ratio(view: &CycleView, now: Timestamp) -> Option<f64> {
     Some(progress(view.cycle.state_since(), at, now))
 }
 
+/// The state as the list shows it: a cycle refused before anything was
+/// sent reads as closed, not as a failure waiting for someone.
+pub fn state_label(state: CycleState) -> &'static str {
+    match state {
+        CycleState::NotStarted => "NOT STARTED (closed)",
+        other => other.name(),
+    }
+}
+
 fn state_style(cx: &Ctx, state: CycleState) -> Style {
     match state {
         CycleState::Completed => cx.theme.good(),
         CycleState::Failed => cx.theme.bad(),
+        CycleState::NotStarted => cx.theme.dim(),
         _ => cx.theme.base(),
     }
 }
@@ -96,8 +111,9 @@ pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
     let full = inner.width >= 118;
     let selected = cx.app.cycle_position(cx.snapshot).or(Some(0));
     let height = usize::from(inner.height.saturating_sub(1));
-    let (start, end) = window(view.cycles.len(), selected, height);
-    let rows: Vec<Row> = (start..end)
+    // Open and half-done cycles stay above the closed ones, which scroll.
+    let rows: Vec<Row> = pinned_window(view.cycles.len(), view.pinned, selected, height)
+        .into_iter()
         .filter_map(|pos| {
             let v = cx.snapshot.cycles.get(*view.cycles.get(pos)?)?;
             Some(row(cx, v, Some(pos) == selected, full))
@@ -153,7 +169,7 @@ fn row<'a>(cx: &Ctx, v: &CycleView, selected: bool, full: bool) -> Row<'a> {
         cells.push(Cell::from(c.route.name()));
     }
     cells.push(Cell::from(Span::styled(
-        c.state.name(),
+        state_label(c.state),
         state_style(cx, c.state),
     )));
     if full {

@@ -76,9 +76,49 @@ pub fn window(len: usize, selected: Option<usize>, height: usize) -> (usize, usi
     (start, start + height)
 }
 
+/// The rows of a list whose first `pinned` rows stay on screen (while they
+/// fit in `height`) and whose other rows scroll under them to keep
+/// `selected` visible. Row positions, top to bottom.
+pub fn pinned_window(
+    len: usize,
+    pinned: usize,
+    selected: Option<usize>,
+    height: usize,
+) -> Vec<usize> {
+    let pinned = pinned.min(len);
+    if pinned >= height {
+        // More pinned rows than fit: scroll the whole list, which still
+        // keeps every pinned row above every other.
+        let (start, end) = window(len, selected, height);
+        return (start..end).collect();
+    }
+    let below = selected.and_then(|s| s.checked_sub(pinned));
+    let (start, end) = window(len - pinned, below, height - pinned);
+    (0..pinned).chain(pinned + start..pinned + end).collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::window;
+    use super::{pinned_window, window};
+
+    #[test]
+    fn pinned_rows_stay_on_top_while_the_rest_scrolls() {
+        // 3 pinned of 100, 10 high, the selection at the bottom.
+        let rows = pinned_window(100, 3, Some(99), 10);
+        assert_eq!(rows, vec![0, 1, 2, 93, 94, 95, 96, 97, 98, 99]);
+        // The selection on a pinned row: the rest from its top.
+        assert_eq!(
+            pinned_window(100, 3, Some(1), 10),
+            vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+        );
+        // Too many pinned to fit: the plain window over the whole list.
+        assert_eq!(
+            pinned_window(100, 20, Some(50), 10),
+            (45..55).collect::<Vec<_>>()
+        );
+        assert_eq!(pinned_window(5, 2, Some(4), 10), vec![0, 1, 2, 3, 4]);
+        assert!(pinned_window(5, 2, None, 0).is_empty());
+    }
 
     #[test]
     fn window_keeps_selection_visible() {
