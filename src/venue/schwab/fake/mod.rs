@@ -23,7 +23,7 @@
 //! [`FakeSchwab::orders`], the live tokens (to grep for them).
 
 mod faults;
-mod http;
+pub(crate) mod http;
 mod orders;
 
 pub use faults::{Fault, FaultRoute, OrderReply, PlaceFault};
