@@ -676,7 +676,9 @@ impl LoopVenue for EvmVenue {
             // recorded transaction (replacing it at the same nonce if it is
             // stuck, re-broadcasting its bytes if no node has them): it can
             // never make a second one. So the engine may go ahead.
-            Look::Pending | Look::NotSent | Look::NonceTaken => Ok(None),
+            Look::Pending | Look::NotSent | Look::NonceTaken { .. } => Ok(None),
+            // Ours may be mined: hold the step, never carry it out again.
+            Look::NonceUnproven(why) => Err(VenueError::Unknown(format!("{id}: {why}"))),
         }
     }
 
@@ -713,7 +715,9 @@ impl LoopVenue for EvmVenue {
                     self.cfg.confirmations
                 )),
                 // Its nonce went to a transaction we never signed.
-                Look::NonceTaken => {}
+                Look::NonceTaken { .. } => {}
+                // Nothing can be cancelled at a used nonce; ours may be mined.
+                Look::NonceUnproven(why) => waiting.push(format!("{}: {why}", rec.label())),
                 Look::Pending | Look::NotSent => {
                     let hash = self.tx.cancel(c, &mut rec).await?;
                     waiting.push(format!(
