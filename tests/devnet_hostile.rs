@@ -71,6 +71,10 @@ async fn hostile(edit: impl FnOnce(&mut arbkeep::config::EvmConfig)) -> Hostile 
 }
 
 impl Hostile {
+    fn dir(&self) -> &std::path::Path {
+        self._tmp.path()
+    }
+
     fn token(&self, t: TokenId) -> Address {
         self.d.deployment.hemi.tokens[&t]
     }
@@ -191,4 +195,125 @@ async fn lagging_receipts_with_a_nonce_from_ahead_never_sign_the_swap_twice() {
         "one signed transaction per nonce, no second swap"
     );
     h.assert_booked(before, after, &r, 2);
+}
+
+/// Defect 8: a transaction mined and reverted still paid its gas. The
+/// engine's opening swap is held at the proxy while the chain's clock jumps
+/// past the swap's deadline, so it is mined and reverts. The step
+/// fails, and the ledger books the gas of the reverted swap (and of the
+/// approve before it) on the step's own line with the reason: the wallet
+/// equals the ledger, every token on both chains.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reverted_swap_books_its_gas_and_the_wallet_equals_the_ledger() {
+    use alloy::providers::Provider;
+    use arbkeep::engine::{Engine, EngineOptions, Mode};
+    use arbkeep::model::{CycleState, LedgerKind};
+    use arbkeep::store::Store;
+    use arbkeep::venue::evm::devnet::{self, DEPLOYER_KEY};
+    use std::collections::BTreeMap;
+
+    let h = hostile(|evm| evm.rpc_timeout_ms = 5_000).await;
+    let mut config = h.config.clone();
+    config.cross_chain_loop.tokens = vec![TokenId::Wbtc];
+    // The approve is the wallet's first send through the proxy, the opening swap its second.
+    let gate = h.proxy.gate("eth_sendRawTransaction", 2);
+    let store = Store::open(h.dir(), Mode::Devnet).unwrap();
+    let options = EngineOptions {
+        mode: Mode::Devnet,
+        speed_milli: None,
+        drain: false,
+    };
+    let (mut engine, _handle) =
+        Engine::new(config, options, h.v.clone(), Arc::new(SystemClock), store);
+    engine.recover().await.unwrap();
+    let anvil = devnet::signing_provider(&h.d.hemi.url(), DEPLOYER_KEY).unwrap();
+    let expire = async {
+        gate.reached().await;
+        // Before the node sees the swap: its block will be an hour later.
+        let _: serde_json::Value = anvil
+            .raw_request("evm_increaseTime".into(), (U256::from(3_600u64),))
+            .await
+            .unwrap();
+        gate.open();
+    };
+    let run = async {
+        let started = std::time::Instant::now();
+        loop {
+            engine.tick().await.unwrap();
+            let cycles = engine.store().read().unwrap().cycles().unwrap();
+            if cycles.iter().any(|c| c.state == CycleState::Failed) {
+                break cycles;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(90),
+                "the opening swap never failed: {:?}",
+                cycles
+                    .iter()
+                    .map(|c| (c.id, c.state, c.last_error.clone()))
+                    .collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let ((), cycles) = tokio::join!(expire, run);
+    let failed = cycles
+        .iter()
+        .find(|c| c.state == CycleState::Failed)
+        .unwrap();
+    let reason = failed.failure.as_ref().unwrap().reason.clone();
+    // (Its reason is replayed on the block before, where it had not expired.)
+    assert!(reason.contains("reverted"), "{reason}");
+
+    // Counted at the proxy and on the node: the approve and the swap, once
+    // each; the swap was mined and reverted.
+    let sends = h.proxy.sends();
+    assert_eq!(
+        h.sent_per_nonce()
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect::<Vec<_>>(),
+        vec![1, 1],
+        "{sends:?}"
+    );
+    let mut paid: u128 = 0;
+    for (i, sent) in sends.iter().enumerate() {
+        let r = anvil
+            .get_transaction_receipt(sent.hash)
+            .await
+            .unwrap()
+            .expect("mined");
+        assert_eq!(r.status(), i == 0, "the approve succeeds, the swap reverts");
+        paid += u128::from(r.gas_used) * r.effective_gas_price;
+    }
+
+    // The gas is on the step's own line, with the reason.
+    let read = engine.store().read().unwrap();
+    let ledger = read.ledger(0).unwrap();
+    let gas: Vec<_> = ledger
+        .iter()
+        .filter(|e| e.kind == LedgerKind::Gas && e.cycle == Some(failed.id))
+        .collect();
+    assert_eq!(
+        gas.iter().map(|e| e.delta).sum::<i128>(),
+        -(paid as i128),
+        "{gas:?}"
+    );
+    assert!(gas.iter().all(|e| e.note.contains("reverted")), "{gas:?}");
+    assert_eq!(failed.costs.gas_wei, paid);
+    // The wallet equals the ledger, every token on both chains.
+    let books = arbkeep::engine::ledger::ledger_balances(&ledger);
+    let mut wallet = BTreeMap::new();
+    for chain in Chain::ALL {
+        for token in TokenId::ALL.into_iter().filter(|t| t.exists_on(chain)) {
+            let amount = h.v.balance(chain, token).await.unwrap();
+            wallet.insert((chain, token), amount as i128);
+        }
+    }
+    for (key, amount) in &wallet {
+        assert_eq!(
+            books.get(key).copied().unwrap_or(0),
+            *amount,
+            "{key:?}: ledger vs wallet"
+        );
+    }
 }

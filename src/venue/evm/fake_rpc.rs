@@ -124,6 +124,26 @@ impl Lag {
     }
 }
 
+/// A call held before forwarding until the test opens it: the test acts
+/// on the chain while the node has not seen the call yet.
+#[derive(Clone, Default)]
+pub struct Gate {
+    reached: Arc<tokio::sync::Notify>,
+    open: Arc<tokio::sync::Notify>,
+}
+
+impl Gate {
+    /// Wait until the held call arrives.
+    pub async fn reached(&self) {
+        self.reached.notified().await;
+    }
+
+    /// Let the held call through.
+    pub fn open(&self) {
+        self.open.notify_one();
+    }
+}
+
 /// One `eth_sendRawTransaction` the node received through the proxy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Forwarded {
@@ -174,6 +194,8 @@ struct State {
     script: HashMap<(String, u64), RpcFault>,
     chaos: Option<Chaos>,
     lag: Option<Lag>,
+    /// (method, call number) → a gate the call waits at before forwarding.
+    gates: HashMap<(String, u64), Gate>,
     forwarded: Vec<Forwarded>,
     /// Every fault met: (method, call number, fault).
     met: Vec<(String, u64, RpcFault)>,
@@ -245,6 +267,21 @@ impl FakeRpc {
         let mut s = self.state();
         let next = s.calls.get(method).copied().unwrap_or(0) + 1;
         s.script.insert((method.to_string(), next), fault);
+    }
+
+    /// Forget every scripted fault not met yet.
+    pub fn clear_script(&self) {
+        self.state().script.clear();
+    }
+
+    /// Hold call number `call` of `method` before forwarding until the
+    /// returned gate is opened.
+    pub fn gate(&self, method: &str, call: u64) -> Gate {
+        let gate = Gate::default();
+        self.state()
+            .gates
+            .insert((method.to_string(), call), gate.clone());
+        gate
     }
 
     /// Seeded faults on `methods`: one call in `one_in` meets one of `faults`.
@@ -366,16 +403,20 @@ async fn serve(mut sock: TcpStream, state: &Mutex<State>, upstream: &Upstream) {
         one => vec![one],
     };
     // Count every call; the first fault any of them meets is the request's.
-    let (fault, numbers, lag) = {
+    let (fault, numbers, lag, gates) = {
         let mut s = lock(state);
         let mut fault = None;
         let mut numbers = Vec::new();
+        let mut gates = Vec::new();
         for call in &calls {
             let method = method_of(call);
             let n = s.calls.entry(method.clone()).or_insert(0);
             *n += 1;
             let n = *n;
             numbers.push(n);
+            if let Some(g) = s.gates.remove(&(method.clone(), n)) {
+                gates.push(g);
+            }
             let scripted = s.script.remove(&(method.clone(), n));
             let drawn = s.chaos.as_mut().and_then(|c| c.draw(&method));
             if fault.is_none()
@@ -385,8 +426,12 @@ async fn serve(mut sock: TcpStream, state: &Mutex<State>, upstream: &Upstream) {
                 fault = Some(f);
             }
         }
-        (fault, numbers, s.lag)
+        (fault, numbers, s.lag, gates)
     };
+    for g in gates {
+        g.reached.notify_one();
+        g.open.notified().await;
+    }
     if let Some(f) = &fault
         && !f.forwards()
     {
