@@ -174,6 +174,30 @@ impl<V: LoopVenue> Engine<V> {
             .await
         {
             Ok(receipt) => self.finish_step(id, &intent, receipt, now, false)?,
+            Err(VenueError::Rejected(reason)) => {
+                // Refused or reverted: a reverted call (and an approve before
+                // it) paid gas all the same.
+                let paid = self
+                    .venue
+                    .as_deref()
+                    .ok_or_else(super::no_loop)?
+                    .gas_paid(intent.id)
+                    .await;
+                match paid {
+                    Ok(gas) => self.step_failed(id, step, &intent, reason, gas, now)?,
+                    // What it paid cannot be read yet: hold the step (the
+                    // next pass settles it and fails it again, then books).
+                    Err(e) => self.step_error(
+                        id,
+                        step,
+                        Some(&intent),
+                        VenueError::Unknown(format!(
+                            "{reason}; the gas it paid cannot be read yet: {e}"
+                        )),
+                        now,
+                    )?,
+                }
+            }
             Err(e) => self.step_error(id, step, Some(&intent), e, now)?,
         }
         Ok(true)
@@ -291,6 +315,53 @@ impl<V: LoopVenue> Engine<V> {
             tx_hash: receipt.tx_hash,
         });
         Ok(())
+    }
+
+    /// A step was refused or reverted, having paid `gas` wei: the step fails
+    /// with its reason and the gas is booked on its own ledger line, in one
+    /// write with the cycle's costs; then the cycle moves on as for any refusal.
+    fn step_failed(
+        &mut self,
+        id: CycleId,
+        step: StepKind,
+        intent: &Intent,
+        reason: String,
+        gas: crate::model::Units,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        if gas == 0 {
+            return self.step_error(id, step, Some(intent), VenueError::Rejected(reason), now);
+        }
+        let Some(mut cycle) = self.cycles.get(&id).cloned() else {
+            return Ok(());
+        };
+        let valuation = self.valuation();
+        let m = strategy::gas_movement(
+            intent.action.chain(),
+            gas,
+            &valuation,
+            format!("gas for {step}, which failed: {reason}"),
+        );
+        cycle.costs.gas_wei += gas;
+        cycle.costs.gas_vcred -= m.value_vcred;
+        let record = StepRecord {
+            intent: intent.clone(),
+            status: StepStatus::Failed {
+                reason: format!("{step} rejected: {reason}"),
+            },
+            committed_at: intent.created_at,
+            finished_at: Some(now),
+        };
+        let lines = vec![line(now.max(intent.created_at), Some(id), &m, None)];
+        let written = self.store.write(|w| {
+            w.put_step(&record)?;
+            w.put_cycle(&cycle)?;
+            w.append_all(lines)
+        })?;
+        self.after_ledger(&written);
+        self.cycles.insert(id, cycle);
+        tracing::warn!(cycle = %id, %step, gas_wei = gas, "a failed step paid gas; booked");
+        self.step_error(id, step, Some(intent), VenueError::Rejected(reason), now)
     }
 
     /// A step did not happen (or may not have): decide what the cycle does next.
