@@ -20,7 +20,7 @@ use arbkeep::venue::evm::{ChainClient, EvmStore, EvmVenue, erc20};
 use arbkeep::venue::{LoopVenue, VenueError};
 use devnet_common::*;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A devnet whose Hemi node is reached only through the proxy.
 struct Hostile {
@@ -128,15 +128,85 @@ impl Hostile {
         Ok(u128::try_from(out).unwrap())
     }
 
-    /// Every transaction of the wallet the node received, one per nonce:
-    /// (nonce, how many distinct signed transactions at it).
-    fn sent_per_nonce(&self) -> Vec<(u64, usize)> {
+    /// The swap's approve, sent first (with no fault) so the swap is the
+    /// only transaction the intent still needs.
+    async fn approve(&self, intent: &Intent) {
+        erc20::ensure_allowance(
+            self.v.tx_manager(),
+            self.v.client(Chain::Hemi),
+            &intent.id.to_string(),
+            0,
+            erc20::Allowance {
+                token: self.token(TokenId::Vcred),
+                spender: self.d.deployment.hemi.router,
+                amount: U256::from(u128::MAX),
+                unlimited: false,
+            },
+        )
+        .await
+        .expect("the approve goes through");
+    }
+
+    /// Carry the intent out as the engine does: after a transient or unknown
+    /// answer, settle by looking first, and carry it out again only when
+    /// settling says it was not done. Returns the receipt and every error
+    /// met on the way (what the step showed meanwhile).
+    async fn carry_out(&self, intent: &Intent, within: Duration) -> (Receipt, Vec<VenueError>) {
+        let started = Instant::now();
+        let mut seen = Vec::new();
+        loop {
+            match self.v.execute(intent).await {
+                Ok(r) => return (r, seen),
+                Err(VenueError::Rejected(why)) => panic!("rejected: {why} (after {seen:?})"),
+                Err(e) => seen.push(e),
+            }
+            loop {
+                assert!(started.elapsed() < within, "not done in time: {seen:?}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                match self.v.settle(intent.id).await {
+                    Ok(Some(r)) => return (r, seen),
+                    Ok(None) => break,
+                    Err(e) => seen.push(e),
+                }
+            }
+        }
+    }
+
+    /// The intent's last transaction as recorded.
+    fn swap_record(&self, intent: &Intent) -> arbkeep::venue::evm::db::TxRecord {
+        self.store
+            .txs_of(&intent.id.to_string())
+            .unwrap()
+            .into_iter()
+            .find(|r| r.last)
+            .expect("the swap is recorded")
+    }
+
+    /// The nonces at which the node received the wallet's transactions.
+    /// Every signature at a nonce must be one journal record's (a
+    /// replacement at the same nonce is fine; two records at one nonce, or a
+    /// signature the journal does not hold, are not).
+    fn nonces_sent(&self) -> Vec<u64> {
         let me = self.v.wallet();
+        let records = self.store.all_txs().unwrap();
         self.proxy
             .sends_by_nonce()
             .into_iter()
             .filter(|((sender, _), _)| *sender == me)
-            .map(|((_, nonce), hashes)| (nonce, hashes.len()))
+            .map(|((_, nonce), hashes)| {
+                let owners: std::collections::BTreeSet<(String, u32)> = hashes
+                    .iter()
+                    .map(|h| {
+                        records
+                            .iter()
+                            .find(|r| r.hashes().any(|x| x == *h))
+                            .map(|r| (r.intent.clone(), r.seq))
+                            .unwrap_or_else(|| panic!("{h} is not in the journal"))
+                    })
+                    .collect();
+                assert_eq!(owners.len(), 1, "nonce {nonce} signed for {owners:?}");
+                nonce
+            })
             .collect()
     }
 
@@ -190,9 +260,9 @@ async fn lagging_receipts_with_a_nonce_from_ahead_never_sign_the_swap_twice() {
     let after = h.wallet().await;
     // The approve and the swap, each signed once, at consecutive nonces.
     assert_eq!(
-        h.sent_per_nonce(),
-        vec![(before.nonce, 1), (before.nonce + 1, 1)],
-        "one signed transaction per nonce, no second swap"
+        h.nonces_sent(),
+        vec![before.nonce, before.nonce + 1],
+        "one nonce per transaction, no second swap"
     );
     h.assert_booked(before, after, &r, 2);
 }
@@ -264,26 +334,27 @@ async fn a_reverted_swap_books_its_gas_and_the_wallet_equals_the_ledger() {
     // (Its reason is replayed on the block before, where it had not expired.)
     assert!(reason.contains("reverted"), "{reason}");
 
-    // Counted at the proxy and on the node: the approve and the swap, once
-    // each; the swap was mined and reverted.
-    let sends = h.proxy.sends();
-    assert_eq!(
-        h.sent_per_nonce()
-            .into_iter()
-            .map(|(_, n)| n)
-            .collect::<Vec<_>>(),
-        vec![1, 1],
-        "{sends:?}"
-    );
+    // Counted at the proxy and on the node: the approve and the swap, one
+    // nonce each; the approve succeeded, the swap was mined and reverted.
+    let nonces = h.nonces_sent();
+    assert_eq!(nonces.len(), 2, "{:?}", h.proxy.sends());
+    let records = h.store.all_txs().unwrap();
+    assert_eq!(records.len(), 2);
     let mut paid: u128 = 0;
-    for (i, sent) in sends.iter().enumerate() {
-        let r = anvil
-            .get_transaction_receipt(sent.hash)
-            .await
-            .unwrap()
-            .expect("mined");
-        assert_eq!(r.status(), i == 0, "the approve succeeds, the swap reverts");
-        paid += u128::from(r.gas_used) * r.effective_gas_price;
+    for rec in &records {
+        let mut mined = Vec::new();
+        for hash in rec.hashes() {
+            if let Some(r) = anvil.get_transaction_receipt(hash).await.unwrap() {
+                mined.push(r);
+            }
+        }
+        assert_eq!(mined.len(), 1, "{} mined once", rec.label());
+        assert_eq!(
+            mined[0].status(),
+            !rec.last,
+            "the approve succeeds, the swap reverts"
+        );
+        paid += u128::from(mined[0].gas_used) * mined[0].effective_gas_price;
     }
 
     // The gas is on the step's own line, with the reason.
@@ -316,4 +387,272 @@ async fn a_reverted_swap_books_its_gas_and_the_wallet_equals_the_ledger() {
             "{key:?}: ledger vs wallet"
         );
     }
+}
+
+/// A fault on the swap's broadcast, before or after the node saw it: the
+/// swap happens once, at one nonce, signed once; the wallet moves by what
+/// the receipt books.
+async fn send_fault_row(fault: RpcFault) {
+    let h = hostile(|_| {}).await;
+    let intent = h.swap(2, 1_000 * TokenId::Vcred.one()).await;
+    let before = h.wallet().await;
+    h.approve(&intent).await;
+    h.proxy.fail_next("eth_sendRawTransaction", fault.clone());
+    let (r, seen) = h.carry_out(&intent, Duration::from_secs(60)).await;
+    let after = h.wallet().await;
+    assert!(
+        h.proxy
+            .faults_met()
+            .iter()
+            .any(|(m, _, f)| m == "eth_sendRawTransaction" && *f == fault),
+        "the fault was met"
+    );
+    assert_eq!(
+        h.nonces_sent(),
+        vec![before.nonce, before.nonce + 1],
+        "the approve and the swap, one nonce each ({seen:?})"
+    );
+    let swap = h.swap_record(&intent);
+    assert_eq!(swap.attempts.len(), 1);
+    assert_eq!(r.tx_hash, swap.attempts[0].hash.to_string());
+    h.assert_booked(before, after, &r, 2);
+}
+
+macro_rules! send_fault_rows {
+    ($($name:ident: $fault:expr,)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            send_fault_row($fault).await;
+        }
+    )*};
+}
+
+send_fault_rows! {
+    send_dropped_before_forwarding: RpcFault::DropBefore,
+    send_forwarded_then_connection_closed: RpcFault::DropAfter,
+    send_forwarded_then_no_answer_in_time: RpcFault::TimeoutAfter(Duration::from_secs(3)),
+    send_502_before_forwarding: RpcFault::Status { status: 502, forwarded: false },
+    send_503_after_forwarding: RpcFault::Status { status: 503, forwarded: true },
+    send_429_without_retry_after: RpcFault::TooManyRequests { retry_after: None },
+    send_429_with_retry_after: RpcFault::TooManyRequests { retry_after: Some(1) },
+    send_malformed_body_before_forwarding: RpcFault::Malformed { forwarded: false },
+    send_malformed_body_after_forwarding: RpcFault::Malformed { forwarded: true },
+    send_truncated_body_before_forwarding: RpcFault::Truncated { forwarded: false },
+    send_truncated_body_after_forwarding: RpcFault::Truncated { forwarded: true },
+}
+
+/// Seeded faults on every call of the send path (reads, estimates, the
+/// broadcast): the swap and its approve happen once each, signed once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeded_faults_on_every_call_of_the_send_path() {
+    let h = hostile(|_| {}).await;
+    let intent = h.swap(3, 1_000 * TokenId::Vcred.one()).await;
+    let before = h.wallet().await;
+    h.proxy.chaos(
+        0x5eed_0001,
+        4,
+        &[
+            "eth_sendRawTransaction",
+            "eth_getTransactionReceipt",
+            "eth_getTransactionByHash",
+            "eth_getTransactionCount",
+            "eth_blockNumber",
+            "eth_getBlockByNumber",
+            "eth_estimateGas",
+            "eth_call",
+        ],
+        RpcFault::all(Duration::from_millis(1_500)),
+    );
+    let (r, seen) = h.carry_out(&intent, Duration::from_secs(120)).await;
+    h.proxy.chaos(0, 1, &[], Vec::new());
+    let after = h.wallet().await;
+    assert!(
+        h.proxy.faults_met().len() >= 5,
+        "faults met: {:?}",
+        h.proxy.faults_met()
+    );
+    assert_eq!(
+        h.nonces_sent(),
+        vec![before.nonce, before.nonce + 1],
+        "the approve and the swap, one nonce each ({seen:?})"
+    );
+    assert_eq!(after.nonce, before.nonce + 2);
+    assert_eq!(before.vcred - after.vcred, U256::from(r.amount_in));
+    assert_eq!(after.wbtc - before.wbtc, U256::from(r.amount_out));
+    assert_eq!(before.eth - after.eth, U256::from(r.gas_fee));
+}
+
+/// Receipts and blocks from a node far behind while the nonce comes from
+/// one at the head: whose transaction used the nonce cannot be proven. The
+/// swap is never re-signed; past the transaction timeout its outcome is
+/// unknown, and settling says so (the step stays held). When the provider
+/// catches up, the swap is found done, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unprovable_nonce_is_unknown_and_never_re_signed() {
+    let h = hostile(|evm| evm.tx_timeout_ms = 5_000).await;
+    let intent = h.swap(4, 1_000 * TokenId::Vcred.one()).await;
+    let before = h.wallet().await;
+    h.approve(&intent).await;
+    // The provider starts lagging as the swap goes out (its approve, done
+    // before, is looked at again first).
+    let gate = h.proxy.gate(
+        "eth_sendRawTransaction",
+        h.proxy.calls("eth_sendRawTransaction") + 1,
+    );
+    let lag = async {
+        gate.reached().await;
+        h.proxy.set_lag(Some(Lag {
+            blocks: 100_000,
+            head: false,
+            nonce: false,
+            receipts: true,
+            history: true,
+        }));
+        gate.open();
+    };
+    let (outcome, ()) = tokio::join!(h.v.execute(&intent), lag);
+    match outcome {
+        Err(VenueError::Unknown(why)) => {
+            assert!(why.contains("not re-signed"), "{why}")
+        }
+        other => panic!("the outcome is unknown: {other:?}"),
+    }
+    match h.v.settle(intent.id).await {
+        Err(VenueError::Unknown(why)) => assert!(why.contains("no receipt of ours"), "{why}"),
+        other => panic!("settling holds the step: {other:?}"),
+    }
+    assert_eq!(
+        h.nonces_sent(),
+        vec![before.nonce, before.nonce + 1],
+        "never re-signed"
+    );
+    // It was mined all along.
+    assert_eq!(h.wallet().await.nonce, before.nonce + 2);
+    h.proxy.set_lag(None);
+    let (r, _) = h.carry_out(&intent, Duration::from_secs(30)).await;
+    let after = h.wallet().await;
+    assert_eq!(h.nonces_sent().len(), 2, "nothing more signed");
+    h.assert_booked(before, after, &r, 2);
+}
+
+/// A stale nonce from a lagging node, and a transaction the wallet sent
+/// outside arbkeep at that nonce: the intent's first transaction (its
+/// approve) is signed at a used nonce, the node refuses it, and once the
+/// chain shows the nonce taken by a transaction we never signed (read from
+/// its block), it is re-signed at the next nonce — once. The first
+/// signature never reaches the chain; the swap follows once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_nonce_taken_by_another_transaction_is_re_signed_once() {
+    use alloy::network::TransactionBuilder;
+    use alloy::providers::Provider;
+    use arbkeep::venue::evm::devnet::{self, KEEPER_KEY};
+
+    let h = hostile(|_| {}).await;
+    let intent = h.swap(5, 1_000 * TokenId::Vcred.one()).await;
+    let me = h.v.wallet();
+    let before = h.wallet().await;
+    let outside = devnet::signing_provider(&h.d.hemi.url(), KEEPER_KEY).unwrap();
+    let theirs = outside
+        .send_transaction(
+            alloy::rpc::types::TransactionRequest::default()
+                .with_to(me)
+                .with_value(U256::ZERO),
+        )
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let their_gas = u128::from(theirs.gas_used) * theirs.effective_gas_price;
+    h.proxy.set_lag(Some(Lag {
+        blocks: 6,
+        head: false,
+        nonce: true,
+        receipts: false,
+        history: false,
+    }));
+    let (r, _) = h.carry_out(&intent, Duration::from_secs(60)).await;
+    let after = h.wallet().await;
+    // The approve was signed at the taken nonce, refused, and re-signed once.
+    let records = h.store.txs_of(&intent.id.to_string()).unwrap();
+    let approve = records.iter().find(|r| !r.last).expect("an approve");
+    assert_eq!(
+        approve.nonce,
+        before.nonce + 1,
+        "re-signed at the next free nonce"
+    );
+    assert_eq!(approve.superseded.len(), 1, "re-signed once");
+    let first = approve.superseded[0];
+    assert_ne!(first, theirs.transaction_hash);
+    assert!(
+        h.node.receipt(first).await.unwrap().is_none(),
+        "the first signature was never mined"
+    );
+    let swap = h.swap_record(&intent);
+    assert_eq!((swap.nonce, swap.superseded.len()), (before.nonce + 2, 0));
+    assert_eq!(
+        h.nonces_sent(),
+        vec![before.nonce, before.nonce + 1, before.nonce + 2],
+        "one signature at the taken nonce (refused), then the approve and the swap"
+    );
+    assert_eq!(after.nonce, before.nonce + 3);
+    assert_eq!(before.vcred - after.vcred, U256::from(r.amount_in));
+    assert_eq!(after.wbtc - before.wbtc, U256::from(r.amount_out));
+    assert_eq!(
+        before.eth - after.eth,
+        U256::from(r.gas_fee + their_gas),
+        "gas booked + the outside transaction's = gas paid"
+    );
+}
+
+/// The proxy forwards JSON-RPC batches and answers each call by its id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_forwards_batches() {
+    let h = hostile(|_| {}).await;
+    let body = serde_json::json!([
+        {"jsonrpc": "2.0", "id": 7, "method": "eth_chainId", "params": []},
+        {"jsonrpc": "2.0", "id": 8, "method": "eth_blockNumber", "params": []},
+    ]);
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(h.proxy.url())
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let answers = answer.as_array().expect("a batch answer");
+    assert_eq!(answers.len(), 2);
+    assert_eq!(answers[0]["id"], 7);
+    assert_eq!(
+        answers[0]["result"],
+        format!("0x{:x}", Chain::Hemi.chain_id())
+    );
+    assert_eq!(answers[1]["id"], 8);
+    assert!(
+        answers[1]["result"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("0x"))
+    );
+    assert!(h.proxy.calls("eth_chainId") >= 1);
+    // A lagging node answers inside a batch too.
+    h.proxy.set_lag(Some(Lag::everything(3)));
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(h.proxy.url())
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stale = answer[1]["result"]
+        .as_str()
+        .and_then(|n| u64::from_str_radix(n.trim_start_matches("0x"), 16).ok())
+        .expect("a head");
+    let head = h.node.head().await.unwrap();
+    assert!(stale + 3 <= head, "stale head {stale}, head {head}");
 }
