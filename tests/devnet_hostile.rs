@@ -605,6 +605,57 @@ async fn a_stale_nonce_taken_by_another_transaction_is_re_signed_once() {
     );
 }
 
+/// A lagging node: the swap (and its approve) carried out with some of the
+/// provider's answers from a node behind the head. Once each, one nonce each.
+async fn lag_row(lag: Lag) {
+    let h = hostile(|_| {}).await;
+    let intent = h.swap(6, 1_000 * TokenId::Vcred.one()).await;
+    let before = h.wallet().await;
+    h.proxy.set_lag(Some(lag));
+    let (r, seen) = h.carry_out(&intent, Duration::from_secs(60)).await;
+    h.proxy.set_lag(None);
+    let after = h.wallet().await;
+    assert_eq!(
+        h.nonces_sent(),
+        vec![before.nonce, before.nonce + 1],
+        "the approve and the swap, one nonce each ({seen:?})"
+    );
+    h.assert_booked(before, after, &r, 2);
+}
+
+/// A stale head: blocks seem to come late, confirmations take longer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_head_sends_once() {
+    lag_row(Lag {
+        blocks: 6,
+        head: true,
+        nonce: false,
+        receipts: false,
+        history: false,
+    })
+    .await;
+}
+
+/// A node behind on everything (head, nonce, receipts, state): consistent,
+/// only late.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_behind_on_everything_sends_once() {
+    lag_row(Lag::everything(6)).await;
+}
+
+/// A stale nonce alone (the journal knows the wallet's last nonce better).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_nonce_alone_sends_once() {
+    lag_row(Lag {
+        blocks: 6,
+        head: false,
+        nonce: true,
+        receipts: false,
+        history: false,
+    })
+    .await;
+}
+
 /// The proxy forwards JSON-RPC batches and answers each call by its id.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_proxy_forwards_batches() {
