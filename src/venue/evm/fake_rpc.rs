@@ -356,7 +356,8 @@ fn fault_response(fault: &RpcFault, upstream: Option<&Response>) -> Option<Respo
     let error = |status: u16| {
         Response::json(
             status,
-            &json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32000, "message": "scripted upstream failure"}}),
+            // What gateways say when their backend failed them.
+            &json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32603, "message": "upstream returned an invalid response"}}),
         )
     };
     match fault {

@@ -102,6 +102,36 @@ fn bump(v: u128) -> u128 {
     v + v.div_ceil(8)
 }
 
+/// Why a broadcast was not accepted.
+#[derive(Debug, Clone)]
+enum NotAccepted {
+    /// The node itself answered with a refusal (a JSON-RPC error of the
+    /// transaction pool, see [`refusal`]): it did not keep the transaction.
+    Refused(String),
+    /// Anything else — a dropped connection, a timeout, a gateway's error
+    /// (5xx, 429, an internal error), an answer that cannot be read: the
+    /// node may well have it.
+    Unclear(String),
+}
+
+impl NotAccepted {
+    fn reason(&self) -> &str {
+        match self {
+            NotAccepted::Refused(r) | NotAccepted::Unclear(r) => r,
+        }
+    }
+}
+
+/// Whether a node's error answer to a broadcast is a refusal: an error
+/// object with a transaction-pool code (geth and anvil answer -32000,
+/// -32003 "transaction rejected" or -32602 invalid params; an internal
+/// error, -32603, is what gateways answer when their backend failed them)
+/// and a refusal's message.
+fn refusal(e: &alloy::transports::RpcError<alloy::transports::TransportErrorKind>) -> bool {
+    e.as_error_resp()
+        .is_some_and(|p| matches!(p.code, -32000 | -32003 | -32602) && refused(&p.message))
+}
+
 /// Node errors that mean "refused, not kept": the nonce stays free.
 fn refused(text: &str) -> bool {
     let t = text.to_ascii_lowercase();
@@ -220,7 +250,11 @@ impl TxManager {
         tracing::info!(tx = %rec.label(), chain = %client.name, nonce, hash = %rec.attempts[0].hash, purpose = req.purpose, "transaction committed");
         crash::point(&format!("{}:before_broadcast", rec.label()));
         match self.broadcast(client, &mut rec, 0).await {
-            Err(reason) if refused(&reason) => {
+            // Forgotten only when the node refused it and does not hold it
+            // (behind a load balancer another node may have taken it).
+            Err(NotAccepted::Refused(reason))
+                if !client.knows(rec.attempts[0].hash).await.unwrap_or(true) =>
+            {
                 tracing::warn!(tx = %rec.label(), %reason, "node refused the transaction; forgetting it");
                 self.store.remove_tx(&rec.intent, rec.seq)?;
                 return Err(VenueError::Rejected(format!(
@@ -332,8 +366,8 @@ impl TxManager {
         self.store.put_tx(rec)?;
         let i = rec.attempts.len() - 1;
         tracing::warn!(tx = %rec.label(), nonce = rec.nonce, cancel = %signed.hash, "cancelling an abandoned transaction at its nonce");
-        if let Err(reason) = self.broadcast(client, rec, i).await {
-            tracing::warn!(tx = %rec.label(), %reason, "the cancel was not accepted yet; offered again on the next look");
+        if let Err(why) = self.broadcast(client, rec, i).await {
+            tracing::warn!(tx = %rec.label(), reason = why.reason(), "the cancel was not accepted yet; offered again on the next look");
         }
         Ok(signed.hash)
     }
@@ -344,7 +378,7 @@ impl TxManager {
         client: &ChainClient,
         rec: &mut TxRecord,
         i: usize,
-    ) -> Result<(), String> {
+    ) -> Result<(), NotAccepted> {
         let raw = rec.attempts[i].raw.clone();
         let outcome = client.send_raw(&raw).await;
         let accepted = match &outcome {
@@ -368,7 +402,11 @@ impl TxManager {
                 // The node's answer, without the RPC URL the transport quotes.
                 let reason = super::chain::describe(&e);
                 tracing::warn!(tx = %rec.label(), hash = %rec.attempts[i].hash, %reason, "broadcast not accepted");
-                Err(reason)
+                Err(if refusal(&e) {
+                    NotAccepted::Refused(reason)
+                } else {
+                    NotAccepted::Unclear(reason)
+                })
             }
         }
     }
@@ -574,14 +612,14 @@ impl TxManager {
                         Ok(()) => crash::point(&format!("{}:after_broadcast", rec.label())),
                         // Dropped for paying too little (the base fee rose):
                         // the same nonce again, with fees that can pay.
-                        Err(reason)
+                        Err(why)
                             if rec.attempts.iter().any(|a| a.broadcast)
-                                && reason.to_ascii_lowercase().contains("fee") =>
+                                && why.reason().to_ascii_lowercase().contains("fee") =>
                         {
                             self.replace(client, &mut rec).await?;
                         }
-                        Err(reason)
-                            if refused(&reason) && !rec.attempts.iter().any(|a| a.broadcast) =>
+                        Err(NotAccepted::Refused(reason))
+                            if !rec.attempts.iter().any(|a| a.broadcast) =>
                         {
                             self.store.remove_tx(&rec.intent, rec.seq)?;
                             return Err(VenueError::Rejected(format!(
@@ -715,6 +753,33 @@ mod tests {
             assert!(bump(v) * 10 >= v * 11, "{v}");
             assert!(bump(v) > v);
         }
+    }
+
+    #[test]
+    fn only_the_pools_own_error_is_a_refusal() {
+        use alloy::rpc::json_rpc::ErrorPayload;
+        use alloy::transports::RpcError;
+        let answer = |code: i64, message: &'static str| {
+            RpcError::<alloy::transports::TransportErrorKind>::ErrorResp(ErrorPayload {
+                code,
+                message: message.into(),
+                data: None,
+            })
+        };
+        assert!(refusal(&answer(
+            -32000,
+            "insufficient funds for gas * price + value"
+        )));
+        assert!(refusal(&answer(-32003, "intrinsic gas too low")));
+        // A gateway's internal error, whatever it says, is not the node's refusal.
+        assert!(!refusal(&answer(
+            -32603,
+            "upstream returned an invalid response"
+        )));
+        assert!(!refusal(&answer(-32000, "nonce too low")));
+        assert!(!refusal(&RpcError::local_usage_str(
+            "invalid response body"
+        )));
     }
 
     #[test]
