@@ -757,14 +757,12 @@ mod tests {
 
     #[test]
     fn only_the_pools_own_error_is_a_refusal() {
-        use alloy::rpc::json_rpc::ErrorPayload;
         use alloy::transports::RpcError;
         let answer = |code: i64, message: &'static str| {
-            RpcError::<alloy::transports::TransportErrorKind>::ErrorResp(ErrorPayload {
-                code,
-                message: message.into(),
-                data: None,
-            })
+            let payload =
+                serde_json::from_value(serde_json::json!({"code": code, "message": message}))
+                    .expect("an error object");
+            RpcError::<alloy::transports::TransportErrorKind>::ErrorResp(payload)
         };
         assert!(refusal(&answer(
             -32000,
