@@ -300,12 +300,7 @@ impl<V: LoopVenue> Engine<V> {
             committed_at: intent.created_at,
             finished_at: Some(now),
         };
-        let written = self.store.write(|w| {
-            w.put_step(&record)?;
-            w.put_cycle(&cycle)?;
-            w.append_all(lines)
-        })?;
-        self.after_ledger(&written);
+        self.book(&record, &cycle, lines)?;
         self.replace_step_view(id, &record);
         tracing::info!(cycle = %id, %step, tx = %receipt.tx_hash, settled, state = %cycle.state, "step done");
         self.cycles.insert(id, cycle);
@@ -314,6 +309,22 @@ impl<V: LoopVenue> Engine<V> {
             step,
             tx_hash: receipt.tx_hash,
         });
+        Ok(())
+    }
+
+    /// A step's outcome, its cycle and its ledger lines: one write.
+    fn book(
+        &mut self,
+        record: &StepRecord,
+        cycle: &Cycle,
+        lines: Vec<LedgerEntry>,
+    ) -> Result<(), EngineError> {
+        let written = self.store.write(|w| {
+            w.put_step(record)?;
+            w.put_cycle(cycle)?;
+            w.append_all(lines)
+        })?;
+        self.after_ledger(&written);
         Ok(())
     }
 
@@ -353,12 +364,7 @@ impl<V: LoopVenue> Engine<V> {
             finished_at: Some(now),
         };
         let lines = vec![line(now.max(intent.created_at), Some(id), &m, None)];
-        let written = self.store.write(|w| {
-            w.put_step(&record)?;
-            w.put_cycle(&cycle)?;
-            w.append_all(lines)
-        })?;
-        self.after_ledger(&written);
+        self.book(&record, &cycle, lines)?;
         self.cycles.insert(id, cycle);
         tracing::warn!(cycle = %id, %step, gas_wei = gas, "a failed step paid gas; booked");
         self.step_error(id, step, Some(intent), VenueError::Rejected(reason), now)

@@ -167,11 +167,7 @@ struct Chaos {
 
 impl Chaos {
     fn next(&mut self) -> u64 {
-        // xorshift64*: deterministic per seed.
-        self.state ^= self.state >> 12;
-        self.state ^= self.state << 25;
-        self.state ^= self.state >> 27;
-        self.state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        crate::venue::schwab::fake::faults::xorshift(&mut self.state)
     }
 
     fn draw(&mut self, method: &str) -> Option<RpcFault> {

@@ -22,7 +22,7 @@
 //! Observation: [`FakeSchwab::requests`], [`FakeSchwab::order_posts`],
 //! [`FakeSchwab::orders`], the live tokens (to grep for them).
 
-mod faults;
+pub(crate) mod faults;
 pub(crate) mod http;
 mod orders;
 
