@@ -687,3 +687,133 @@ async fn the_proxy_forwards_batches() {
     let head = h.node.head().await.unwrap();
     assert!(stale + 3 <= head, "stale head {stale}, head {head}");
 }
+
+/// Defect 8, the operator's side: the engine's opening swap is in the pool
+/// (mining paused) and its answer never came; the operator fails the cycle.
+/// The swap is cancelled at its nonce, and the gas the cancel and the
+/// approve before it paid is booked on the step's own line: the wallet
+/// equals the ledger, and the swap never happened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swap_cancelled_by_the_operator_books_the_cancels_gas() {
+    use alloy::providers::Provider;
+    use arbkeep::engine::{Command, Engine, EngineOptions, Mode};
+    use arbkeep::model::{CycleState, LedgerKind};
+    use arbkeep::store::Store;
+    use arbkeep::venue::evm::devnet::{self, DEPLOYER_KEY};
+
+    let h = hostile(|evm| {
+        evm.rpc_timeout_ms = 5_000;
+        evm.tx_timeout_ms = 4_000;
+    })
+    .await;
+    let mut config = h.config.clone();
+    config.cross_chain_loop.tokens = vec![TokenId::Wbtc];
+    let gate = h.proxy.gate("eth_sendRawTransaction", 2);
+    let store = Store::open(h.dir(), Mode::Devnet).unwrap();
+    let options = EngineOptions {
+        mode: Mode::Devnet,
+        speed_milli: None,
+        drain: false,
+    };
+    let (mut engine, handle) =
+        Engine::new(config, options, h.v.clone(), Arc::new(SystemClock), store);
+    engine.recover().await.unwrap();
+    let before = h.wallet().await;
+    let anvil = devnet::signing_provider(&h.d.hemi.url(), DEPLOYER_KEY).unwrap();
+    let mining = |on: u64| {
+        let anvil = anvil.clone();
+        async move {
+            let _: serde_json::Value = anvil
+                .raw_request("evm_setIntervalMining".into(), (on,))
+                .await
+                .unwrap();
+        }
+    };
+    let hold = async {
+        gate.reached().await;
+        mining(0).await;
+        gate.open();
+    };
+    let run = async {
+        let started = Instant::now();
+        loop {
+            engine.tick().await.unwrap();
+            if let Some(c) = engine.open_cycles().find(|c| c.last_error.is_some())
+                && h.proxy.calls("eth_sendRawTransaction") >= 2
+            {
+                break c.id;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the swap never went out"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let ((), id) = tokio::join!(hold, run);
+    // The operator fails the cycle: refused while the cancel is not mined.
+    let fail = || Command::Fail {
+        cycle: id,
+        reason: "the swap's answer never came".into(),
+    };
+    let mut command = async |c: Command| {
+        let handle = handle.clone();
+        let task = tokio::spawn(async move { handle.send(c, "test").await });
+        while !task.is_finished() {
+            tokio::task::yield_now().await;
+            engine.drain_commands().await;
+        }
+        task.await.unwrap()
+    };
+    let first = command(fail()).await;
+    assert!(
+        first.as_ref().is_err_and(|e| e.contains("not settled yet")),
+        "{first:?}"
+    );
+    mining(1).await;
+    let started = Instant::now();
+    while let Err(e) = command(fail()).await {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never failed: {e}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let read = engine.store().read().unwrap();
+    let cycle = read
+        .cycles()
+        .unwrap()
+        .into_iter()
+        .find(|c| c.id == id)
+        .unwrap();
+    assert_eq!(cycle.state, CycleState::Failed);
+    // The swap never happened; the approve and the cancel did, one nonce each.
+    let after = h.wallet().await;
+    assert_eq!(after.vcred, before.vcred, "no VCRED left");
+    assert_eq!(after.wbtc, before.wbtc, "no WBTC bought");
+    assert_eq!(after.nonce, before.nonce + 2);
+    assert_eq!(h.nonces_sent(), vec![before.nonce, before.nonce + 1]);
+    // The gas both paid is on the step's own line; the wallet equals the ledger.
+    let ledger = read.ledger(0).unwrap();
+    let gas: i128 = ledger
+        .iter()
+        .filter(|e| e.kind == LedgerKind::Gas && e.cycle == Some(id))
+        .map(|e| e.delta)
+        .sum();
+    let paid = before.eth - after.eth;
+    assert_eq!(
+        U256::from(gas.unsigned_abs()),
+        paid,
+        "gas booked = gas paid"
+    );
+    assert_eq!(U256::from(cycle.costs.gas_wei), paid);
+    let books = arbkeep::engine::ledger::ledger_balances(&ledger);
+    assert_eq!(
+        books
+            .get(&(Chain::Hemi, TokenId::Eth))
+            .copied()
+            .unwrap_or(0),
+        i128::try_from(after.eth).unwrap(),
+        "Hemi ETH: ledger vs wallet"
+    );
+}

@@ -329,8 +329,8 @@ impl<V: LoopVenue> Engine<V> {
     }
 
     /// A step was refused or reverted, having paid `gas` wei: the step fails
-    /// with its reason and the gas is booked on its own ledger line, in one
-    /// write with the cycle's costs; then the cycle moves on as for any refusal.
+    /// with its reason and the gas is booked on its own ledger line; then
+    /// the cycle moves on as for any refusal.
     fn step_failed(
         &mut self,
         id: CycleId,
@@ -340,21 +340,6 @@ impl<V: LoopVenue> Engine<V> {
         gas: crate::model::Units,
         now: Timestamp,
     ) -> Result<(), EngineError> {
-        if gas == 0 {
-            return self.step_error(id, step, Some(intent), VenueError::Rejected(reason), now);
-        }
-        let Some(mut cycle) = self.cycles.get(&id).cloned() else {
-            return Ok(());
-        };
-        let valuation = self.valuation();
-        let m = strategy::gas_movement(
-            intent.action.chain(),
-            gas,
-            &valuation,
-            format!("gas for {step}, which failed: {reason}"),
-        );
-        cycle.costs.gas_wei += gas;
-        cycle.costs.gas_vcred -= m.value_vcred;
         let record = StepRecord {
             intent: intent.clone(),
             status: StepStatus::Failed {
@@ -363,11 +348,37 @@ impl<V: LoopVenue> Engine<V> {
             committed_at: intent.created_at,
             finished_at: Some(now),
         };
-        let lines = vec![line(now.max(intent.created_at), Some(id), &m, None)];
-        self.book(&record, &cycle, lines)?;
-        self.cycles.insert(id, cycle);
-        tracing::warn!(cycle = %id, %step, gas_wei = gas, "a failed step paid gas; booked");
+        let note = format!("gas for {step}, which failed: {reason}");
+        self.close_step(id, &record, gas, note, now)?;
         self.step_error(id, step, Some(intent), VenueError::Rejected(reason), now)
+    }
+
+    /// Close a step that did not happen as asked (failed, or ended by the
+    /// operator) and book the `gas` wei its mined transactions paid (a
+    /// reverted call, a cancel, an approve before them) on its own ledger
+    /// line: step, cycle costs and line in one write.
+    pub(super) fn close_step(
+        &mut self,
+        id: CycleId,
+        record: &StepRecord,
+        gas: crate::model::Units,
+        note: String,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let cycle = self.cycles.get(&id).cloned();
+        let (Some(mut cycle), true) = (cycle, gas > 0) else {
+            self.store.write(|w| w.put_step(record))?;
+            return Ok(());
+        };
+        let valuation = self.valuation();
+        let m = strategy::gas_movement(record.intent.action.chain(), gas, &valuation, note);
+        cycle.costs.gas_wei += gas;
+        cycle.costs.gas_vcred -= m.value_vcred;
+        let at = now.max(record.intent.created_at);
+        self.book(record, &cycle, vec![line(at, Some(id), &m, None)])?;
+        self.cycles.insert(id, cycle);
+        tracing::warn!(cycle = %id, step = %record.intent.id.step, gas_wei = gas, "a step that did not happen paid gas; booked");
+        Ok(())
     }
 
     /// A step did not happen (or may not have): decide what the cycle does next.
