@@ -9,19 +9,28 @@
 use super::journal::{Answer, IntentRecord, SendPath, Sighting, Via};
 use super::view;
 use super::{Engine, EngineError, KeeperContext, Notice, reconciler::UNSETTLED};
-use crate::model::{CycleId, Intent, Receipt, StepKind, StepRecord, StepStatus, Timestamp};
+use crate::model::{CycleId, Intent, Receipt, StepKind, StepRecord, StepStatus, Timestamp, Units};
 use crate::venue::{Abandonment, LoopVenue, VenueError};
 use futures_util::future::BoxFuture;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 /// The loop venue's answers about one step's intent.
 pub(super) struct StepSend<'a, V> {
     pub venue: &'a V,
     pub intent: &'a Intent,
-    /// Set when the venue refused the opening swap and, asked to abandon
-    /// it, proved that nothing of it was ever sent (a refused step may
-    /// still have mined its approve).
-    pub proven_unsent: &'a AtomicBool,
+    /// What the venue said about a refusal, for the record.
+    pub refusal: &'a Mutex<Refusal>,
+}
+
+/// What the venue says about a refused step beyond the refusal itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Refusal {
+    /// Wei its mined transactions paid all the same (a reverted call, the
+    /// approve before it): booked with the failed step.
+    pub gas: Units,
+    /// The opening swap, asked to be abandoned, proved never sent (a
+    /// refused step may still have mined its approve).
+    pub never_sent: bool,
 }
 
 impl<V: LoopVenue> SendPath for StepSend<'_, V> {
@@ -30,12 +39,26 @@ impl<V: LoopVenue> SendPath for StepSend<'_, V> {
     fn send(&self) -> BoxFuture<'_, Answer<Receipt>> {
         Box::pin(async move {
             let result = self.venue.execute(self.intent).await;
-            if matches!(result, Err(VenueError::Rejected(_)))
-                && self.intent.id.step == StepKind::HemiSwap
-            {
-                // Was anything of it sent? Only the venue can say, and
-                // asking it also makes sure nothing ever will be.
-                let proof = match self.venue.abandon(self.intent.id).await {
+            let Err(VenueError::Rejected(reason)) = result else {
+                return Answer::of(result);
+            };
+            // Refused or reverted: a reverted call (and an approve before
+            // it) paid gas all the same. Not readable yet: unknown, and the
+            // next pass settles it and is refused again, then books.
+            let gas = match self.venue.gas_paid(self.intent.id).await {
+                Ok(gas) => gas,
+                Err(e) => {
+                    return Answer::Unknown(format!(
+                        "{reason}; the gas it paid cannot be read yet: {e}"
+                    ));
+                }
+            };
+            // The opening swap: was anything of it sent? Gas paid says yes
+            // (it was mined and reverted); else only the venue can say, and
+            // asking it also makes sure nothing ever will be.
+            let never_sent = self.intent.id.step == StepKind::HemiSwap
+                && gas == 0
+                && match self.venue.abandon(self.intent.id).await {
                     Ok(Abandonment::NeverSent) => true,
                     Ok(other) => {
                         tracing::warn!(intent = %self.intent.id, answer = ?other, "a refused opening swap left a trace at the venue");
@@ -46,9 +69,8 @@ impl<V: LoopVenue> SendPath for StepSend<'_, V> {
                         false
                     }
                 };
-                self.proven_unsent.store(proof, Ordering::SeqCst);
-            }
-            Answer::of(result)
+            *self.refusal.lock().unwrap_or_else(|p| p.into_inner()) = Refusal { gas, never_sent };
+            Answer::Refused(reason)
         })
     }
 
@@ -77,21 +99,16 @@ pub(super) struct StepIntent<'e, V: LoopVenue> {
     pub intent: Intent,
     /// Already in the store (a look, or the same intent again).
     pub committed: bool,
-    /// The send path's proof that a refused intent was never sent.
-    pub proven_unsent: &'e AtomicBool,
+    /// What the send path learnt of a refusal.
+    pub refusal: &'e Mutex<Refusal>,
 }
 
 impl<V: LoopVenue> StepIntent<'_, V> {
     fn error(&mut self, error: VenueError, now: Timestamp) -> Result<(), EngineError> {
         let step = self.intent.id.step;
         let intent = self.intent.clone();
-        // A refused opening swap the venue proved unsent, in a cycle with no
-        // other step: nothing of the cycle was ever sent (NOT STARTED).
-        let never_sent = matches!(error, VenueError::Rejected(_))
-            && self.proven_unsent.load(Ordering::SeqCst)
-            && self.engine.no_other_step(self.cycle, Some(intent.id))?;
         self.engine
-            .step_error(self.cycle, step, Some(&intent), error, now, never_sent)
+            .step_error(self.cycle, step, Some(&intent), error, now, false)
     }
 }
 
@@ -152,8 +169,23 @@ impl<V: LoopVenue> IntentRecord for StepIntent<'_, V> {
         )
     }
 
+    /// Refused (or proven absent): the step fails, booking the gas its
+    /// mined transactions paid; a refused opening swap the venue proved
+    /// unsent, in a cycle with no other step, closes NOT STARTED.
     fn refused(&mut self, cx: &KeeperContext<'_>, reason: &str) -> Result<(), EngineError> {
-        self.error(VenueError::Rejected(reason.to_string()), cx.now)
+        let facts = *self.refusal.lock().unwrap_or_else(|p| p.into_inner());
+        let intent = self.intent.clone();
+        let never_sent =
+            facts.never_sent && self.engine.no_other_step(self.cycle, Some(intent.id))?;
+        self.engine.step_failed(
+            self.cycle,
+            intent.id.step,
+            &intent,
+            reason.to_string(),
+            facts.gas,
+            cx.now,
+            never_sent,
+        )
     }
 
     /// Not sent: the intent stays, and the next pass settles it first.

@@ -330,14 +330,21 @@ impl<V: LoopVenue> Engine<V> {
                 ));
             }
         };
+        // A cancel mined at the step's nonce paid gas, and so did an approve
+        // mined before the step's call: booked on the step's own line.
+        let gas = venue.gas_paid(record.intent.id).await.map_err(|e| {
+            format!(
+                "{id}: its {step} #{attempt} is {action}, but the gas it paid cannot be read yet ({e}); nothing was changed, try again shortly"
+            )
+        })?;
+        let note = format!("gas for {step}, {action} by the operator");
         let closed = StepRecord {
             intent: record.intent.clone(),
             status: StepStatus::Operator { action, tx_hash },
             committed_at: record.committed_at,
             finished_at: Some(now),
         };
-        self.store
-            .write(|w| w.put_step(&closed))
+        self.close_step(id, &closed, gas, note, now)
             .map_err(|e| e.to_string())?;
         self.reload_steps(id).map_err(|e| e.to_string())?;
         Ok(InFlight::Cleared(said))

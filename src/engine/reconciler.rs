@@ -5,7 +5,7 @@
 //! never by sending blindly. At most K money-moving actions per pass.
 
 use super::journal::{self, AfterWindow, Looked, Sent};
-use super::loop_send::{StepIntent, StepSend};
+use super::loop_send::{Refusal, StepIntent, StepSend};
 use super::view::{self, step_views};
 use super::{Engine, EngineError, KeeperContext, Notice, Phase};
 use crate::model::{
@@ -15,7 +15,7 @@ use crate::model::{
 use crate::strategy::cross_chain_loop::{self as strategy, Valuation};
 use crate::venue::{BridgeStatus, LoopVenue, VenueError};
 use rust_decimal::Decimal;
-use std::sync::atomic::AtomicBool;
+use std::sync::Mutex;
 
 /// A line of the ledger for `cycle`.
 pub(super) fn line(
@@ -193,18 +193,18 @@ impl<V: LoopVenue> Engine<V> {
             notices: &notices,
         };
         let path_intent = intent.clone();
-        let proven_unsent = AtomicBool::new(false);
+        let refusal = Mutex::new(Refusal::default());
         let path = StepSend {
             venue: venue.as_ref(),
             intent: &path_intent,
-            proven_unsent: &proven_unsent,
+            refusal: &refusal,
         };
         let mut record = StepIntent {
             engine: self,
             cycle,
             intent,
             committed,
-            proven_unsent: &proven_unsent,
+            refusal: &refusal,
         };
         call(&cx, &path, &mut record).await
     }
@@ -287,12 +287,7 @@ impl<V: LoopVenue> Engine<V> {
             committed_at: intent.created_at,
             finished_at: Some(now),
         };
-        let written = self.store.write(|w| {
-            w.put_step(&record)?;
-            w.put_cycle(&cycle)?;
-            w.append_all(lines)
-        })?;
-        self.after_ledger(&written);
+        self.book(&record, &cycle, lines)?;
         self.replace_step_view(id, &record);
         tracing::info!(cycle = %id, %step, tx = %receipt.tx_hash, settled, state = %cycle.state, "step done");
         self.cycles.insert(id, cycle);
@@ -315,6 +310,85 @@ impl<V: LoopVenue> Engine<V> {
     ) -> Result<bool, EngineError> {
         let steps = self.store.read()?.steps(id)?;
         Ok(steps.iter().all(|r| Some(r.intent.id) == current))
+    }
+
+    /// A step's outcome, its cycle and its ledger lines: one write.
+    fn book(
+        &mut self,
+        record: &StepRecord,
+        cycle: &Cycle,
+        lines: Vec<LedgerEntry>,
+    ) -> Result<(), EngineError> {
+        let written = self.store.write(|w| {
+            w.put_step(record)?;
+            w.put_cycle(cycle)?;
+            w.append_all(lines)
+        })?;
+        self.after_ledger(&written);
+        Ok(())
+    }
+
+    /// A step was refused or reverted, having paid `gas` wei: the step fails
+    /// with its reason and the gas is booked on its own ledger line; then
+    /// the cycle moves on as for any refusal (`never_sent`: proven that no
+    /// step of the cycle was ever sent).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn step_failed(
+        &mut self,
+        id: CycleId,
+        step: StepKind,
+        intent: &Intent,
+        reason: String,
+        gas: crate::model::Units,
+        now: Timestamp,
+        never_sent: bool,
+    ) -> Result<(), EngineError> {
+        let record = StepRecord {
+            intent: intent.clone(),
+            status: StepStatus::Failed {
+                reason: format!("{step} rejected: {reason}"),
+            },
+            committed_at: intent.created_at,
+            finished_at: Some(now),
+        };
+        let note = format!("gas for {step}, which failed: {reason}");
+        self.close_step(id, &record, gas, note, now)?;
+        self.step_error(
+            id,
+            step,
+            Some(intent),
+            VenueError::Rejected(reason),
+            now,
+            never_sent,
+        )
+    }
+
+    /// Close a step that did not happen as asked (failed, or ended by the
+    /// operator) and book the `gas` wei its mined transactions paid (a
+    /// reverted call, a cancel, an approve before them) on its own ledger
+    /// line: step, cycle costs and line in one write.
+    pub(super) fn close_step(
+        &mut self,
+        id: CycleId,
+        record: &StepRecord,
+        gas: crate::model::Units,
+        note: String,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let cycle = self.cycles.get(&id).cloned();
+        let (Some(mut cycle), true) = (cycle, gas > 0) else {
+            self.store.write(|w| w.put_step(record))?;
+            return Ok(());
+        };
+        let valuation = self.valuation();
+        let m = strategy::gas_movement(record.intent.action.chain(), gas, &valuation, note);
+        cycle.costs.gas_wei += gas;
+        cycle.costs.gas_vcred -= m.value_vcred;
+        let at = now.max(record.intent.created_at);
+        self.book(record, &cycle, vec![line(at, Some(id), &m, None)])?;
+        self.cycles.insert(id, cycle);
+        tracing::warn!(cycle = %id, step = %record.intent.id.step, gas_wei = gas, "a step that did not happen paid gas; booked");
+        Ok(())
     }
 
     /// A step did not happen (or may not have): decide what the cycle does

@@ -231,6 +231,18 @@ pub struct Movement {
     pub note: String,
 }
 
+/// Gas paid on `chain`, in wei of its ETH.
+pub fn gas_movement(chain: Chain, wei: Units, valuation: &Valuation, note: String) -> Movement {
+    Movement {
+        kind: LedgerKind::Gas,
+        chain,
+        token: TokenId::Eth,
+        delta: -i128::try_from(wei).unwrap_or(i128::MAX),
+        value_vcred: -valuation.wei_to_vcred(wei),
+        note,
+    }
+}
+
 /// What a receipt of `step` does: the ledger lines, and where the money is after.
 pub fn movements(
     cycle: &Cycle,
@@ -242,14 +254,12 @@ pub fn movements(
     let mut out = Vec::new();
     let signed = |u: Units| i128::try_from(u).unwrap_or(i128::MAX);
     if receipt.gas_fee > 0 {
-        out.push(Movement {
-            kind: LedgerKind::Gas,
-            chain: receipt.chain,
-            token: TokenId::Eth,
-            delta: -signed(receipt.gas_fee),
-            value_vcred: -valuation.wei_to_vcred(receipt.gas_fee),
-            note: format!("gas for {step}"),
-        });
+        out.push(gas_movement(
+            receipt.chain,
+            receipt.gas_fee,
+            valuation,
+            format!("gas for {step}"),
+        ));
     }
     if receipt.bridge_fee_native > 0 {
         out.push(Movement {

@@ -135,6 +135,14 @@ pub trait LoopVenue: Send + Sync + 'static {
         intent: IntentId,
     ) -> impl Future<Output = Result<Option<Receipt>, VenueError>> + Send;
 
+    /// Gas the intent's mined transactions paid, in wei of its chain's ETH —
+    /// a reverted call pays too, so a failed step still books this. Venues
+    /// whose refusals cost nothing keep the default.
+    fn gas_paid(&self, intent: IntentId) -> impl Future<Output = Result<Units, VenueError>> + Send {
+        let _ = intent;
+        async { Ok(0) }
+    }
+
     /// The operator moves past a step whose intent has no outcome: make sure
     /// it can never be carried out later. Looks first; where a signed
     /// transaction may still be mined, replaces it at its nonce with one that

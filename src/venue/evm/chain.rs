@@ -386,6 +386,39 @@ impl ChainClient {
         .await
     }
 
+    /// The sender's transaction count after block `number` (needs the
+    /// node to hold that block's state).
+    pub async fn nonce_at(&self, who: Address, number: u64) -> Result<u64, VenueError> {
+        self.rpc(
+            "eth_getTransactionCount",
+            self.http.get_transaction_count(who).number(number),
+        )
+        .await
+    }
+
+    /// Every transaction of block `number` as (hash, sender, nonce); `None`
+    /// when the node does not have the block.
+    pub async fn block_senders(
+        &self,
+        number: u64,
+    ) -> Result<Option<Vec<(B256, Address, u64)>>, VenueError> {
+        use alloy::consensus::Transaction as _;
+        let block = self
+            .rpc(
+                "eth_getBlockByNumber",
+                self.http
+                    .get_block_by_number(BlockNumberOrTag::Number(number))
+                    .full(),
+            )
+            .await?;
+        Ok(block.map(|b| {
+            b.into_transactions_vec()
+                .into_iter()
+                .map(|t| (*t.inner.tx_hash(), t.inner.signer(), t.inner.nonce()))
+                .collect()
+        }))
+    }
+
     pub async fn nonce_pending(&self, who: Address) -> Result<u64, VenueError> {
         self.rpc(
             "eth_getTransactionCount",

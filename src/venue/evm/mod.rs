@@ -1,5 +1,6 @@
 //! The EVM adapters (alloy 2.x): chains, wallet, transaction manager, ERC-20,
-//! Uniswap V2, the bridge routes, log ingestion, and the local devnet.
+//! Uniswap V2, the bridge routes, log ingestion, the local devnet, and (for
+//! tests) a hostile JSON-RPC proxy in front of it.
 
 pub mod abi;
 pub mod bridge;
@@ -8,6 +9,8 @@ pub mod crash;
 pub mod db;
 pub mod devnet;
 pub mod erc20;
+#[cfg(any(test, feature = "fakes"))]
+pub mod fake_rpc;
 pub mod ingest;
 pub mod raindex;
 pub mod txmgr;

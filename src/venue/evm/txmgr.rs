@@ -11,7 +11,14 @@
 //! read from the chain, and the identical signed bytes are broadcast again
 //! (which cannot make a second transaction). Only when the chain shows the
 //! nonce taken by a transaction this wallet never signed — so none of ours
-//! can ever be mined — is the record moved to a fresh nonce.
+//! can ever be mined — is the record moved to a fresh nonce. "Shows" means
+//! proven: a used nonce with no receipt of ours is common on a lagging or
+//! load-balanced provider (the nonce from a node ahead, receipts from one
+//! behind), so the manager finds the block where the sender's count passed
+//! the nonce and reads the sender's transaction at that nonce from it. Ours:
+//! mined, wait for its receipt. Another: taken. Not found (the node lacks
+//! the state or the block): unproven — keep looking, and past the timeout
+//! report the outcome unknown; never re-sign.
 
 use super::chain::ChainClient;
 use super::crash;
@@ -72,8 +79,12 @@ pub enum Look {
     Pending,
     /// No node has it and its nonce is free: it was never broadcast, or dropped.
     NotSent,
-    /// Its nonce was taken by a transaction we did not sign: ours can never mine.
-    NonceTaken,
+    /// Its nonce was taken by a transaction we did not sign (`by`), read
+    /// from the block where the nonce was used: ours can never mine.
+    NonceTaken { by: B256 },
+    /// Its nonce is used, no receipt of ours is found, and the chain does not
+    /// (yet) show whose transaction used it: ours may be mined. Never re-signed.
+    NonceUnproven(String),
 }
 
 pub struct TxManager {
@@ -89,6 +100,36 @@ pub struct TxManager {
 /// `v × 1.125`, rounded up.
 fn bump(v: u128) -> u128 {
     v + v.div_ceil(8)
+}
+
+/// Why a broadcast was not accepted.
+#[derive(Debug, Clone)]
+enum NotAccepted {
+    /// The node itself answered with a refusal (a JSON-RPC error of the
+    /// transaction pool, see [`refusal`]): it did not keep the transaction.
+    Refused(String),
+    /// Anything else — a dropped connection, a timeout, a gateway's error
+    /// (5xx, 429, an internal error), an answer that cannot be read: the
+    /// node may well have it.
+    Unclear(String),
+}
+
+impl NotAccepted {
+    fn reason(&self) -> &str {
+        match self {
+            NotAccepted::Refused(r) | NotAccepted::Unclear(r) => r,
+        }
+    }
+}
+
+/// Whether a node's error answer to a broadcast is a refusal: an error
+/// object with a transaction-pool code (geth and anvil answer -32000,
+/// -32003 "transaction rejected" or -32602 invalid params; an internal
+/// error, -32603, is what gateways answer when their backend failed them)
+/// and a refusal's message.
+fn refusal(e: &alloy::transports::RpcError<alloy::transports::TransportErrorKind>) -> bool {
+    e.as_error_resp()
+        .is_some_and(|p| matches!(p.code, -32000 | -32003 | -32602) && refused(&p.message))
 }
 
 /// Node errors that mean "refused, not kept": the nonce stays free.
@@ -209,7 +250,11 @@ impl TxManager {
         tracing::info!(tx = %rec.label(), chain = %client.name, nonce, hash = %rec.attempts[0].hash, purpose = req.purpose, "transaction committed");
         crash::point(&format!("{}:before_broadcast", rec.label()));
         match self.broadcast(client, &mut rec, 0).await {
-            Err(reason) if refused(&reason) => {
+            // Forgotten only when the node refused it and does not hold it
+            // (behind a load balancer another node may have taken it).
+            Err(NotAccepted::Refused(reason))
+                if !client.knows(rec.attempts[0].hash).await.unwrap_or(true) =>
+            {
                 tracing::warn!(tx = %rec.label(), %reason, "node refused the transaction; forgetting it");
                 self.store.remove_tx(&rec.intent, rec.seq)?;
                 return Err(VenueError::Rejected(format!(
@@ -321,8 +366,8 @@ impl TxManager {
         self.store.put_tx(rec)?;
         let i = rec.attempts.len() - 1;
         tracing::warn!(tx = %rec.label(), nonce = rec.nonce, cancel = %signed.hash, "cancelling an abandoned transaction at its nonce");
-        if let Err(reason) = self.broadcast(client, rec, i).await {
-            tracing::warn!(tx = %rec.label(), %reason, "the cancel was not accepted yet; offered again on the next look");
+        if let Err(why) = self.broadcast(client, rec, i).await {
+            tracing::warn!(tx = %rec.label(), reason = why.reason(), "the cancel was not accepted yet; offered again on the next look");
         }
         Ok(signed.hash)
     }
@@ -333,7 +378,7 @@ impl TxManager {
         client: &ChainClient,
         rec: &mut TxRecord,
         i: usize,
-    ) -> Result<(), String> {
+    ) -> Result<(), NotAccepted> {
         let raw = rec.attempts[i].raw.clone();
         let outcome = client.send_raw(&raw).await;
         let accepted = match &outcome {
@@ -357,7 +402,11 @@ impl TxManager {
                 // The node's answer, without the RPC URL the transport quotes.
                 let reason = super::chain::describe(&e);
                 tracing::warn!(tx = %rec.label(), hash = %rec.attempts[i].hash, %reason, "broadcast not accepted");
-                Err(reason)
+                Err(if refusal(&e) {
+                    NotAccepted::Refused(reason)
+                } else {
+                    NotAccepted::Unclear(reason)
+                })
             }
         }
     }
@@ -451,9 +500,75 @@ impl TxManager {
                     return Ok(Look::Mined);
                 }
             }
-            return Ok(Look::NonceTaken);
+            return Ok(self.nonce_user(client, rec).await);
         }
         Ok(Look::NotSent)
+    }
+
+    /// Whose transaction used `rec.nonce`: the block where the sender's
+    /// count passed it (searched back from the head, then halved), and in it
+    /// the sender's transaction at that nonce. Anything the node cannot
+    /// answer leaves it unproven.
+    async fn nonce_user(&self, client: &ChainClient, rec: &TxRecord) -> Look {
+        let unproven = |why: String| {
+            Look::NonceUnproven(format!(
+                "nonce {} of {} is used on {} and no receipt of ours is found; {why}",
+                rec.nonce, rec.from, client.name
+            ))
+        };
+        let passed = |count: u64| count > rec.nonce;
+        let count_at = |block: u64| client.nonce_at(rec.from, block);
+        let mut hi = match client.head().await {
+            Ok(head) => head,
+            Err(e) => return unproven(format!("no head: {e}")),
+        };
+        match count_at(hi).await {
+            Ok(count) if passed(count) => {}
+            Ok(_) => return unproven(format!("its state at block {hi} does not show it used")),
+            Err(e) => return unproven(format!("no state at block {hi}: {e}")),
+        }
+        // Back from the head in doubling steps to a block before the nonce
+        // was used (recent state is what a full node keeps).
+        let mut step = 1;
+        let mut lo = loop {
+            if hi == 0 {
+                return unproven("the genesis state already shows it used".into());
+            }
+            let b = hi.saturating_sub(step);
+            match count_at(b).await {
+                Ok(count) if passed(count) => {
+                    hi = b;
+                    step *= 2;
+                }
+                Ok(_) => break b,
+                Err(e) => return unproven(format!("no state at block {b}: {e}")),
+            }
+        };
+        // count(lo) ≤ nonce < count(hi): halve to the block that used it.
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            match count_at(mid).await {
+                Ok(count) if passed(count) => hi = mid,
+                Ok(_) => lo = mid,
+                Err(e) => return unproven(format!("no state at block {mid}: {e}")),
+            }
+        }
+        let txs = match client.block_senders(hi).await {
+            Ok(Some(txs)) => txs,
+            Ok(None) => return unproven(format!("block {hi} is not found")),
+            Err(e) => return unproven(format!("block {hi}: {e}")),
+        };
+        match txs
+            .iter()
+            .find(|(_, from, nonce)| *from == rec.from && *nonce == rec.nonce)
+        {
+            // Ours, mined; its receipt is not indexed yet where we asked.
+            Some((hash, ..)) if rec.hashes().any(|h| h == *hash) => Look::Mined,
+            Some((hash, ..)) => Look::NonceTaken { by: *hash },
+            None => unproven(format!(
+                "block {hi} holds no transaction of the sender at that nonce"
+            )),
+        }
     }
 
     /// Wait for the record's receipt, re-broadcasting, replacing and
@@ -464,6 +579,7 @@ impl TxManager {
         mut rec: TxRecord,
     ) -> Result<TransactionReceipt, VenueError> {
         let started = Instant::now();
+        let mut unproven: Option<String> = None;
         loop {
             let state = self.look(client, &rec).await?;
             match &state {
@@ -496,14 +612,14 @@ impl TxManager {
                         Ok(()) => crash::point(&format!("{}:after_broadcast", rec.label())),
                         // Dropped for paying too little (the base fee rose):
                         // the same nonce again, with fees that can pay.
-                        Err(reason)
+                        Err(why)
                             if rec.attempts.iter().any(|a| a.broadcast)
-                                && reason.to_ascii_lowercase().contains("fee") =>
+                                && why.reason().to_ascii_lowercase().contains("fee") =>
                         {
                             self.replace(client, &mut rec).await?;
                         }
-                        Err(reason)
-                            if refused(&reason) && !rec.attempts.iter().any(|a| a.broadcast) =>
+                        Err(NotAccepted::Refused(reason))
+                            if !rec.attempts.iter().any(|a| a.broadcast) =>
                         {
                             self.store.remove_tx(&rec.intent, rec.seq)?;
                             return Err(VenueError::Rejected(format!(
@@ -514,10 +630,17 @@ impl TxManager {
                         Err(_) => {}
                     }
                 }
-                Look::NonceTaken => {
+                Look::NonceUnproven(why) => {
+                    // Ours may be mined: keep looking, never re-sign.
+                    if unproven.is_none() {
+                        tracing::warn!(tx = %rec.label(), %why, "nonce used, not proven by whom; looking again");
+                    }
+                    unproven = Some(why.clone());
+                }
+                Look::NonceTaken { by } => {
                     // None of ours can be mined any more: move to a fresh nonce.
                     let pending = self.next_nonce(client).await?;
-                    tracing::warn!(tx = %rec.label(), nonce = rec.nonce, new_nonce = pending, "nonce taken by a transaction we did not sign; re-signing at a fresh nonce");
+                    tracing::warn!(tx = %rec.label(), nonce = rec.nonce, taken_by = %by, new_nonce = pending, "nonce taken by a transaction we did not sign; re-signing at a fresh nonce");
                     let old: Vec<B256> = rec.attempts.iter().map(|a| a.hash).collect();
                     rec.superseded.extend(old);
                     rec.nonce = pending;
@@ -533,8 +656,11 @@ impl TxManager {
                     .last()
                     .map(|a| a.hash.to_string())
                     .unwrap_or_default();
+                let why = unproven
+                    .map(|why| format!("; {why}; not re-signed"))
+                    .unwrap_or_default();
                 return Err(VenueError::Unknown(format!(
-                    "{} ({hash}) not confirmed after {:?}; it may still be mined",
+                    "{} ({hash}) not confirmed after {:?}; it may still be mined{why}",
                     rec.label(),
                     self.policy.tx_timeout
                 )));
@@ -627,6 +753,31 @@ mod tests {
             assert!(bump(v) * 10 >= v * 11, "{v}");
             assert!(bump(v) > v);
         }
+    }
+
+    #[test]
+    fn only_the_pools_own_error_is_a_refusal() {
+        use alloy::transports::RpcError;
+        let answer = |code: i64, message: &'static str| {
+            let payload =
+                serde_json::from_value(serde_json::json!({"code": code, "message": message}))
+                    .expect("an error object");
+            RpcError::<alloy::transports::TransportErrorKind>::ErrorResp(payload)
+        };
+        assert!(refusal(&answer(
+            -32000,
+            "insufficient funds for gas * price + value"
+        )));
+        assert!(refusal(&answer(-32003, "intrinsic gas too low")));
+        // A gateway's internal error, whatever it says, is not the node's refusal.
+        assert!(!refusal(&answer(
+            -32603,
+            "upstream returned an invalid response"
+        )));
+        assert!(!refusal(&answer(-32000, "nonce too low")));
+        assert!(!refusal(&RpcError::local_usage_str(
+            "invalid response body"
+        )));
     }
 
     #[test]

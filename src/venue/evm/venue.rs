@@ -387,14 +387,15 @@ impl EvmVenue {
         Ok(w)
     }
 
-    /// The step's receipt, from the journal and the chain: gas of every mined
-    /// transaction of the intent, amounts from the last one's logs.
-    async fn build(&self, id: &str, action: &Action) -> Result<Receipt, VenueError> {
-        let chain = action.chain();
-        let c = self.client(chain);
-        let me = self.wallet();
+    /// Gas paid by every mined transaction of the intent (succeeded or
+    /// reverted), and its last transaction with its receipt once mined.
+    async fn mined(
+        &self,
+        c: &ChainClient,
+        id: &str,
+    ) -> Result<(u128, Option<(TxRecord, TransactionReceipt)>), VenueError> {
         let mut gas: u128 = 0;
-        let mut last: Option<(TxRecord, TransactionReceipt)> = None;
+        let mut last = None;
         for rec in self.tx.store().txs_of(id)? {
             for hash in rec.hashes() {
                 if let Some(r) = c.receipt(hash).await? {
@@ -406,6 +407,16 @@ impl EvmVenue {
                 }
             }
         }
+        Ok((gas, last))
+    }
+
+    /// The step's receipt, from the journal and the chain: gas of every mined
+    /// transaction of the intent, amounts from the last one's logs.
+    async fn build(&self, id: &str, action: &Action) -> Result<Receipt, VenueError> {
+        let chain = action.chain();
+        let c = self.client(chain);
+        let me = self.wallet();
+        let (gas, last) = self.mined(c, id).await?;
         let (rec, r) = last.ok_or_else(|| {
             VenueError::Unknown(format!("{id}: its last transaction is not mined yet"))
         })?;
@@ -676,8 +687,19 @@ impl LoopVenue for EvmVenue {
             // recorded transaction (replacing it at the same nonce if it is
             // stuck, re-broadcasting its bytes if no node has them): it can
             // never make a second one. So the engine may go ahead.
-            Look::Pending | Look::NotSent | Look::NonceTaken => Ok(None),
+            Look::Pending | Look::NotSent | Look::NonceTaken { .. } => Ok(None),
+            // Ours may be mined: hold the step, never carry it out again.
+            Look::NonceUnproven(why) => Err(VenueError::Unknown(format!("{id}: {why}"))),
         }
+    }
+
+    async fn gas_paid(&self, intent: IntentId) -> Result<Units, VenueError> {
+        let id = intent.to_string();
+        let Some(known) = self.tx.store().intent(&id)? else {
+            return Ok(0);
+        };
+        let c = self.client(known.action.chain());
+        self.mined(c, &id).await.map(|(gas, _)| gas)
     }
 
     async fn abandon(&self, intent: IntentId) -> Result<crate::venue::Abandonment, VenueError> {
@@ -713,7 +735,9 @@ impl LoopVenue for EvmVenue {
                     self.cfg.confirmations
                 )),
                 // Its nonce went to a transaction we never signed.
-                Look::NonceTaken => {}
+                Look::NonceTaken { .. } => {}
+                // Nothing can be cancelled at a used nonce; ours may be mined.
+                Look::NonceUnproven(why) => waiting.push(format!("{}: {why}", rec.label())),
                 Look::Pending | Look::NotSent => {
                     let hash = self.tx.cancel(c, &mut rec).await?;
                     waiting.push(format!(

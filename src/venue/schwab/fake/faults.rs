@@ -101,13 +101,17 @@ pub(super) struct Chaos {
     pub(super) one_in: u64,
 }
 
+/// xorshift64*: the fakes' seeded draws, deterministic per seed.
+pub(crate) fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+}
+
 impl Chaos {
     fn next(&mut self) -> u64 {
-        // xorshift64*: deterministic per seed.
-        self.state ^= self.state >> 12;
-        self.state ^= self.state << 25;
-        self.state ^= self.state >> 27;
-        self.state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        xorshift(&mut self.state)
     }
 
     pub(super) fn draw(&mut self) -> Option<PlaceFault> {

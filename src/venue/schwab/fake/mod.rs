@@ -22,8 +22,8 @@
 //! Observation: [`FakeSchwab::requests`], [`FakeSchwab::order_posts`],
 //! [`FakeSchwab::orders`], the live tokens (to grep for them).
 
-mod faults;
-mod http;
+pub(crate) mod faults;
+pub(crate) mod http;
 mod orders;
 
 pub use faults::{Fault, FaultRoute, OrderReply, PlaceFault};

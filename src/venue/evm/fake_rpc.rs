@@ -1,0 +1,697 @@
+//! A hostile JSON-RPC provider for tests: a proxy on 127.0.0.1:0 in front of
+//! an anvil node. It forwards JSON-RPC over HTTP (single calls and batches)
+//! and, per call — scripted by method name and call number, or drawn from a
+//! seed — drops the request before forwarding, forwards it and drops the
+//! reply, forwards it and holds the answer past the client's timeout,
+//! answers 5xx before or after forwarding, 429 with or without
+//! `Retry-After`, or a malformed or truncated body. It can also lag like a
+//! load-balanced provider whose backend is behind: a stale head, a stale
+//! nonce, receipts and transactions "not yet indexed", and no state or
+//! blocks past its head.
+//!
+//! It owns the count of what reached the node: every `eth_sendRawTransaction`
+//! it forwarded, by (sender, nonce) and by hash, whatever the attempt and
+//! whatever the client was told ([`FakeRpc::sends`]).
+
+use crate::venue::schwab::fake::http::{Response, read_request, write_response};
+use alloy::consensus::{Transaction, TxEnvelope};
+use alloy::eips::eip2718::Decodable2718;
+use alloy::primitives::{Address, B256, keccak256};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// Why the proxy cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum FakeRpcError {
+    #[error("cannot bind the fake RPC on 127.0.0.1: {0}")]
+    Bind(#[from] std::io::Error),
+    #[error("cannot build the fake RPC's client to {upstream}: {reason}")]
+    Client { upstream: String, reason: String },
+}
+
+/// A scripted failure of one JSON-RPC call (of the HTTP request carrying it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RpcFault {
+    /// The connection closes without an answer; nothing was forwarded.
+    DropBefore,
+    /// Forwarded; the connection closes before a byte of the answer.
+    DropAfter,
+    /// Forwarded; the answer is held this long (past the client's
+    /// timeout), then the connection closes.
+    TimeoutAfter(Duration),
+    /// This status with a JSON-RPC error body, before or after forwarding.
+    Status { status: u16, forwarded: bool },
+    /// 429, with `Retry-After: secs` when given; nothing was forwarded.
+    TooManyRequests { retry_after: Option<u64> },
+    /// A 200 whose body is not JSON (cut mid-object).
+    Malformed { forwarded: bool },
+    /// A 200 announced whole and cut halfway (after forwarding: the node's
+    /// own answer, cut).
+    Truncated { forwarded: bool },
+}
+
+impl RpcFault {
+    /// Every fault, before and after forwarding (the timeout held `hold`).
+    pub fn all(hold: Duration) -> Vec<RpcFault> {
+        vec![
+            RpcFault::DropBefore,
+            RpcFault::DropAfter,
+            RpcFault::TimeoutAfter(hold),
+            RpcFault::Status {
+                status: 502,
+                forwarded: false,
+            },
+            RpcFault::Status {
+                status: 503,
+                forwarded: true,
+            },
+            RpcFault::TooManyRequests { retry_after: None },
+            RpcFault::TooManyRequests {
+                retry_after: Some(1),
+            },
+            RpcFault::Malformed { forwarded: false },
+            RpcFault::Malformed { forwarded: true },
+            RpcFault::Truncated { forwarded: false },
+            RpcFault::Truncated { forwarded: true },
+        ]
+    }
+
+    /// Whether the node saw the request.
+    pub fn forwards(&self) -> bool {
+        match self {
+            RpcFault::DropBefore | RpcFault::TooManyRequests { .. } => false,
+            RpcFault::DropAfter | RpcFault::TimeoutAfter(_) => true,
+            RpcFault::Status { forwarded, .. }
+            | RpcFault::Malformed { forwarded }
+            | RpcFault::Truncated { forwarded } => *forwarded,
+        }
+    }
+}
+
+/// A node behind the head by `blocks`, as a load balancer may route to.
+/// Each flag says which answers come from the node behind; the others come
+/// from the node at the head (so the two may disagree, as they do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lag {
+    pub blocks: u64,
+    /// `eth_blockNumber` answers the stale head.
+    pub head: bool,
+    /// `eth_getTransactionCount` at `latest` / `pending` answers as of the stale head.
+    pub nonce: bool,
+    /// `eth_getTransactionReceipt` and `eth_getTransactionByHash` of a
+    /// transaction mined past the stale head answer `null` (not yet indexed).
+    pub receipts: bool,
+    /// State and blocks past the stale head are missing: `eth_getBlockByNumber`
+    /// answers `null`, `eth_getTransactionCount` at such a block an error.
+    pub history: bool,
+}
+
+impl Lag {
+    /// Every answer from the node behind.
+    pub fn everything(blocks: u64) -> Lag {
+        Lag {
+            blocks,
+            head: true,
+            nonce: true,
+            receipts: true,
+            history: true,
+        }
+    }
+}
+
+/// A call held before forwarding until the test opens it: the test acts
+/// on the chain while the node has not seen the call yet.
+#[derive(Clone, Default)]
+pub struct Gate {
+    reached: Arc<tokio::sync::Notify>,
+    open: Arc<tokio::sync::Notify>,
+}
+
+impl Gate {
+    /// Wait until the held call arrives.
+    pub async fn reached(&self) {
+        self.reached.notified().await;
+    }
+
+    /// Let the held call through.
+    pub fn open(&self) {
+        self.open.notify_one();
+    }
+}
+
+/// One `eth_sendRawTransaction` the node received through the proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forwarded {
+    pub hash: B256,
+    /// `None` when the bytes do not decode (the node refuses them too).
+    pub sender: Option<Address>,
+    pub nonce: Option<u64>,
+    /// Which call of `eth_sendRawTransaction` it was (1-based).
+    pub call: u64,
+    /// The fault the client met on this call, if any.
+    pub fault: Option<RpcFault>,
+}
+
+/// Seeded faults: one call in `one_in` of the listed methods meets one of `faults`.
+struct Chaos {
+    state: u64,
+    one_in: u64,
+    methods: Vec<String>,
+    faults: Vec<RpcFault>,
+}
+
+impl Chaos {
+    fn next(&mut self) -> u64 {
+        crate::venue::schwab::fake::faults::xorshift(&mut self.state)
+    }
+
+    fn draw(&mut self, method: &str) -> Option<RpcFault> {
+        if !self.methods.iter().any(|m| m == method) || self.faults.is_empty() {
+            return None;
+        }
+        if !self.next().is_multiple_of(self.one_in.max(1)) {
+            return None;
+        }
+        let i = (self.next() % self.faults.len() as u64) as usize;
+        self.faults.get(i).cloned()
+    }
+}
+
+#[derive(Default)]
+struct State {
+    /// Calls per method so far.
+    calls: HashMap<String, u64>,
+    /// (method, call number) → fault.
+    script: HashMap<(String, u64), RpcFault>,
+    chaos: Option<Chaos>,
+    lag: Option<Lag>,
+    /// (method, call number) → a gate the call waits at before forwarding.
+    gates: HashMap<(String, u64), Gate>,
+    forwarded: Vec<Forwarded>,
+    /// Every fault met: (method, call number, fault).
+    met: Vec<(String, u64, RpcFault)>,
+}
+
+/// The proxy. Dropping it stops serving.
+pub struct FakeRpc {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for FakeRpc {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct Upstream {
+    url: String,
+    http: reqwest::Client,
+}
+
+impl FakeRpc {
+    /// Serve on 127.0.0.1:0 in front of `upstream` (an anvil URL).
+    pub async fn start(upstream: &str) -> Result<FakeRpc, FakeRpcError> {
+        crate::notify::ensure_crypto_provider();
+        let http = reqwest::Client::builder()
+            .build()
+            .map_err(|e| FakeRpcError::Client {
+                upstream: upstream.to_string(),
+                reason: e.to_string(),
+            })?;
+        let upstream = Arc::new(Upstream {
+            url: upstream.to_string(),
+            http,
+        });
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let state: Arc<Mutex<State>> = Arc::default();
+        let shared = state.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                let state = shared.clone();
+                let upstream = upstream.clone();
+                tokio::spawn(async move { serve(sock, &state, &upstream).await });
+            }
+        });
+        Ok(FakeRpc { addr, state, task })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    /// Fail call number `call` (1-based, counted since start) of `method`.
+    pub fn script(&self, method: &str, call: u64, fault: RpcFault) {
+        self.state()
+            .script
+            .insert((method.to_string(), call), fault);
+    }
+
+    /// Fail the next call of `method`.
+    pub fn fail_next(&self, method: &str, fault: RpcFault) {
+        let mut s = self.state();
+        let next = s.calls.get(method).copied().unwrap_or(0) + 1;
+        s.script.insert((method.to_string(), next), fault);
+    }
+
+    /// Forget every scripted fault not met yet.
+    pub fn clear_script(&self) {
+        self.state().script.clear();
+    }
+
+    /// Hold call number `call` of `method` before forwarding until the
+    /// returned gate is opened.
+    pub fn gate(&self, method: &str, call: u64) -> Gate {
+        let gate = Gate::default();
+        self.state()
+            .gates
+            .insert((method.to_string(), call), gate.clone());
+        gate
+    }
+
+    /// Seeded faults on `methods`: one call in `one_in` meets one of `faults`.
+    pub fn chaos(&self, seed: u64, one_in: u64, methods: &[&str], faults: Vec<RpcFault>) {
+        self.state().chaos = Some(Chaos {
+            state: seed.max(1),
+            one_in,
+            methods: methods.iter().map(|m| m.to_string()).collect(),
+            faults,
+        });
+    }
+
+    /// Lag from now on (`None`: every answer from the node at the head).
+    pub fn set_lag(&self, lag: Option<Lag>) {
+        self.state().lag = lag;
+    }
+
+    /// Calls of `method` so far.
+    pub fn calls(&self, method: &str) -> u64 {
+        self.state().calls.get(method).copied().unwrap_or(0)
+    }
+
+    /// Every `eth_sendRawTransaction` forwarded to the node, in order.
+    pub fn sends(&self) -> Vec<Forwarded> {
+        self.state().forwarded.clone()
+    }
+
+    /// Distinct transactions forwarded, by (sender, nonce): their hashes.
+    pub fn sends_by_nonce(&self) -> BTreeMap<(Address, u64), Vec<B256>> {
+        let mut out: BTreeMap<(Address, u64), Vec<B256>> = BTreeMap::new();
+        for f in self.state().forwarded.iter() {
+            if let (Some(sender), Some(nonce)) = (f.sender, f.nonce) {
+                let hashes = out.entry((sender, nonce)).or_default();
+                if !hashes.contains(&f.hash) {
+                    hashes.push(f.hash);
+                }
+            }
+        }
+        out
+    }
+
+    /// How many times the node received the transaction `hash`.
+    pub fn sends_of(&self, hash: B256) -> usize {
+        self.state()
+            .forwarded
+            .iter()
+            .filter(|f| f.hash == hash)
+            .count()
+    }
+
+    /// Every fault met so far: (method, call number, fault).
+    pub fn faults_met(&self) -> Vec<(String, u64, RpcFault)> {
+        self.state().met.clone()
+    }
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn method_of(call: &Value) -> String {
+    call.get("method")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+/// The fabricated answer of a fault met before forwarding, or of one met after.
+fn fault_response(fault: &RpcFault, upstream: Option<&Response>) -> Option<Response> {
+    let error = |status: u16| {
+        Response::json(
+            status,
+            // What gateways say when their backend failed them.
+            &json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32603, "message": "upstream returned an invalid response"}}),
+        )
+    };
+    match fault {
+        RpcFault::DropBefore | RpcFault::DropAfter | RpcFault::TimeoutAfter(_) => None,
+        RpcFault::Status { status, .. } => Some(error(*status)),
+        RpcFault::TooManyRequests { retry_after } => {
+            let mut r = Response::json(
+                429,
+                &json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32005, "message": "rate limited"}}),
+            );
+            if let Some(secs) = retry_after {
+                r = r.with_header("Retry-After", secs.to_string());
+            }
+            Some(r)
+        }
+        RpcFault::Malformed { .. } => {
+            let mut r = Response::new(200);
+            r.headers
+                .push(("Content-Type".into(), "application/json".into()));
+            r.body = br#"{"jsonrpc": "2.0", "id": 1, "resul"#.to_vec();
+            Some(r)
+        }
+        RpcFault::Truncated { .. } => {
+            let mut r = upstream.cloned().unwrap_or_else(|| {
+                Response::json(200, &json!({"jsonrpc": "2.0", "id": 1, "result": "0x0"}))
+            });
+            r.truncated = true;
+            Some(r)
+        }
+    }
+}
+
+async fn serve(mut sock: TcpStream, state: &Mutex<State>, upstream: &Upstream) {
+    let Some(req) = read_request(&mut sock).await else {
+        return;
+    };
+    let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
+        let _ = write_response(&mut sock, &Response::new(400)).await;
+        return;
+    };
+    let batch = body.is_array();
+    let calls: Vec<Value> = match body {
+        Value::Array(calls) => calls,
+        one => vec![one],
+    };
+    // Count every call; the first fault any of them meets is the request's.
+    let (fault, numbers, lag, gates) = {
+        let mut s = lock(state);
+        let mut fault = None;
+        let mut numbers = Vec::new();
+        let mut gates = Vec::new();
+        for call in &calls {
+            let method = method_of(call);
+            let n = s.calls.entry(method.clone()).or_insert(0);
+            *n += 1;
+            let n = *n;
+            numbers.push(n);
+            if let Some(g) = s.gates.remove(&(method.clone(), n)) {
+                gates.push(g);
+            }
+            let scripted = s.script.remove(&(method.clone(), n));
+            let drawn = s.chaos.as_mut().and_then(|c| c.draw(&method));
+            if fault.is_none()
+                && let Some(f) = scripted.or(drawn)
+            {
+                s.met.push((method, n, f.clone()));
+                fault = Some(f);
+            }
+        }
+        (fault, numbers, s.lag, gates)
+    };
+    for g in gates {
+        g.reached.notify_one();
+        g.open.notified().await;
+    }
+    if let Some(f) = &fault
+        && !f.forwards()
+    {
+        match fault_response(f, None) {
+            Some(r) => {
+                let _ = write_response(&mut sock, &r).await;
+            }
+            None => drop(sock),
+        }
+        return;
+    }
+    // Forward, as the lagging node would be asked.
+    let stale_head = match lag {
+        Some(lag) => match upstream_call(upstream, "eth_blockNumber", json!([])).await {
+            Some(head) => hex_u64(&head).map(|h| h.saturating_sub(lag.blocks)),
+            None => None,
+        },
+        None => None,
+    };
+    let lag = lag.zip(stale_head);
+    let mut answers: Vec<Option<Value>> = vec![None; calls.len()];
+    let mut forward = Vec::new();
+    for (i, call) in calls.iter().enumerate() {
+        match lag.and_then(|(lag, head)| before(lag, head, call)) {
+            Some(Early::Answer(v)) => answers[i] = Some(v),
+            Some(Early::Rewrite(c)) => forward.push((i, c)),
+            None => forward.push((i, call.clone())),
+        }
+    }
+    {
+        let mut s = lock(state);
+        for (i, call) in &forward {
+            if method_of(call) == "eth_sendRawTransaction" {
+                s.forwarded
+                    .push(decode_send(call, numbers[*i], fault.clone()));
+            }
+        }
+    }
+    let mut status = 200;
+    if !forward.is_empty() {
+        let out: Vec<Value> = forward.iter().map(|(_, c)| c.clone()).collect();
+        let payload = if batch || out.len() > 1 {
+            Value::Array(out)
+        } else {
+            out.into_iter().next().unwrap_or(Value::Null)
+        };
+        let Some((s, reply)) = post(upstream, &payload).await else {
+            drop(sock);
+            return;
+        };
+        status = s;
+        let replies: Vec<Value> = match reply {
+            Value::Array(r) => r,
+            one => vec![one],
+        };
+        // Batch answers may come in any order: match them by id.
+        for (i, call) in &forward {
+            let found = replies
+                .iter()
+                .find(|r| r.get("id") == call.get("id"))
+                .cloned()
+                .or_else(|| (replies.len() == 1).then(|| replies[0].clone()));
+            answers[*i] = found;
+        }
+    }
+    let answers: Vec<Value> = calls
+        .iter()
+        .zip(answers)
+        .map(|(call, a)| {
+            let a = a.unwrap_or_else(|| json!({"jsonrpc": "2.0", "id": call.get("id"), "error": {"code": -32603, "message": "no answer from upstream"}}));
+            match lag {
+                Some((lag, head)) => after(lag, head, call, a),
+                None => a,
+            }
+        })
+        .collect();
+    let body = if batch {
+        Value::Array(answers)
+    } else {
+        answers.into_iter().next().unwrap_or(Value::Null)
+    };
+    let response = Response::json(status, &body);
+    match fault {
+        None => {
+            let _ = write_response(&mut sock, &response).await;
+        }
+        Some(RpcFault::TimeoutAfter(hold)) => {
+            tokio::time::sleep(hold).await;
+            drop(sock);
+        }
+        Some(f) => match fault_response(&f, Some(&response)) {
+            Some(r) => {
+                let _ = write_response(&mut sock, &r).await;
+            }
+            None => drop(sock),
+        },
+    }
+}
+
+fn decode_send(call: &Value, n: u64, fault: Option<RpcFault>) -> Forwarded {
+    let raw = call
+        .get("params")
+        .and_then(|p| p.get(0))
+        .and_then(Value::as_str)
+        .and_then(|s| alloy::primitives::hex::decode(s).ok())
+        .unwrap_or_default();
+    let envelope = TxEnvelope::decode_2718(&mut raw.as_slice()).ok();
+    Forwarded {
+        hash: keccak256(&raw),
+        sender: envelope.as_ref().and_then(|e| {
+            e.signature()
+                .recover_address_from_prehash(&e.signature_hash())
+                .ok()
+        }),
+        nonce: envelope.as_ref().map(|e| e.nonce()),
+        call: n,
+        fault,
+    }
+}
+
+fn hex_u64(v: &Value) -> Option<u64> {
+    let s = v.as_str()?;
+    u64::from_str_radix(s.trim_start_matches("0x"), 16).ok()
+}
+
+fn hex(n: u64) -> Value {
+    Value::String(format!("0x{n:x}"))
+}
+
+/// What the lagging node does with a call before it reaches the node at the head.
+enum Early {
+    /// Answered without forwarding.
+    Answer(Value),
+    /// Forwarded as rewritten.
+    Rewrite(Value),
+}
+
+fn result(call: &Value, v: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": call.get("id"), "result": v})
+}
+
+fn before(lag: Lag, head: u64, call: &Value) -> Option<Early> {
+    let method = method_of(call);
+    let params = call.get("params").and_then(Value::as_array)?;
+    match method.as_str() {
+        "eth_blockNumber" if lag.head => Some(Early::Answer(result(call, hex(head)))),
+        "eth_getTransactionCount" => {
+            let tag = params.get(1).cloned().unwrap_or(Value::Null);
+            let at = match tag.as_str() {
+                Some("latest") | Some("pending") | None if lag.nonce => Some(head),
+                Some(t) => hex_u64(&Value::String(t.to_string())),
+                None => None,
+            };
+            match at {
+                Some(n) if lag.history && n > head => Some(Early::Answer(json!({
+                    "jsonrpc": "2.0", "id": call.get("id"),
+                    "error": {"code": -32000, "message": format!("header not found (block {n})")}
+                }))),
+                Some(n)
+                    if lag.nonce && matches!(tag.as_str(), Some("latest" | "pending") | None) =>
+                {
+                    let mut c = call.clone();
+                    c["params"] = json!([params.first().cloned().unwrap_or(Value::Null), hex(n)]);
+                    Some(Early::Rewrite(c))
+                }
+                _ => None,
+            }
+        }
+        "eth_getBlockByNumber" if lag.history => {
+            let n = params.first().and_then(hex_u64)?;
+            (n > head).then(|| Early::Answer(result(call, Value::Null)))
+        }
+        _ => None,
+    }
+}
+
+fn after(lag: Lag, head: u64, call: &Value, answer: Value) -> Value {
+    let method = method_of(call);
+    let hidden = match method.as_str() {
+        "eth_getTransactionReceipt" | "eth_getTransactionByHash" if lag.receipts => answer
+            .get("result")
+            .and_then(|r| r.get("blockNumber"))
+            .and_then(hex_u64)
+            .is_some_and(|n| n > head),
+        _ => false,
+    };
+    if hidden {
+        result(call, Value::Null)
+    } else {
+        answer
+    }
+}
+
+async fn upstream_call(upstream: &Upstream, method: &str, params: Value) -> Option<Value> {
+    let (_, reply) = post(
+        upstream,
+        &json!({"jsonrpc": "2.0", "id": 0, "method": method, "params": params}),
+    )
+    .await?;
+    reply.get("result").cloned()
+}
+
+async fn post(upstream: &Upstream, payload: &Value) -> Option<(u16, Value)> {
+    let r = upstream
+        .http
+        .post(&upstream.url)
+        .header("Content-Type", "application/json")
+        .body(payload.to_string())
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .ok()?;
+    let status = r.status().as_u16();
+    let bytes = r.bytes().await.ok()?;
+    Some((status, serde_json::from_slice(&bytes).ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chaos_is_deterministic_per_seed_and_only_on_its_methods() {
+        let draws = |seed| {
+            let mut c = Chaos {
+                state: seed,
+                one_in: 3,
+                methods: vec!["eth_sendRawTransaction".into()],
+                faults: RpcFault::all(Duration::from_secs(1)),
+            };
+            (0..50)
+                .map(|_| c.draw("eth_sendRawTransaction"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(draws(7), draws(7));
+        assert_ne!(draws(7), draws(8));
+        assert!(draws(7).iter().any(Option::is_some));
+        let mut c = Chaos {
+            state: 7,
+            one_in: 1,
+            methods: vec!["eth_sendRawTransaction".into()],
+            faults: RpcFault::all(Duration::from_secs(1)),
+        };
+        assert_eq!(c.draw("eth_call"), None);
+    }
+
+    #[test]
+    fn a_lagging_node_answers_as_of_its_stale_head() {
+        let lag = Lag::everything(5);
+        let call = json!({"jsonrpc": "2.0", "id": 3, "method": "eth_getTransactionCount", "params": ["0x00", "latest"]});
+        match before(lag, 100, &call) {
+            Some(Early::Rewrite(c)) => assert_eq!(c["params"][1], json!("0x64")),
+            _ => panic!("the nonce is read at the stale head"),
+        }
+        let past = json!({"jsonrpc": "2.0", "id": 4, "method": "eth_getTransactionCount", "params": ["0x00", "0x65"]});
+        match before(lag, 100, &past) {
+            Some(Early::Answer(a)) => assert!(a.get("error").is_some()),
+            _ => panic!("no state past the stale head"),
+        }
+        let receipt = json!({"jsonrpc": "2.0", "id": 5, "method": "eth_getTransactionReceipt", "params": ["0x00"]});
+        let mined = json!({"jsonrpc": "2.0", "id": 5, "result": {"blockNumber": "0x65"}});
+        assert_eq!(after(lag, 100, &receipt, mined)["result"], Value::Null);
+        let older = json!({"jsonrpc": "2.0", "id": 5, "result": {"blockNumber": "0x64"}});
+        assert_eq!(after(lag, 100, &receipt, older.clone()), older);
+    }
+}
