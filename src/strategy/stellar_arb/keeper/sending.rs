@@ -11,13 +11,20 @@ use super::{
     EXPIRY_MARGIN_SECS, MAX_FEE, Purpose, SHOWN, StellarArbKeeper, notify, reason, signed_xlm,
     utc_time, venue_err,
 };
+use crate::engine::journal::{self, Answer, IntentRecord, SendPath, Sent, Sighting, Via};
 use crate::engine::{EngineError, IntentState, KeeperContext};
+use crate::model::Timestamp;
 use crate::strategy::stellar_arb::store::{self as kstore, Booking, Execution, Intent};
 use crate::strategy::stellar_arb::view::ExecutionRow;
 use crate::venue::VenueError;
 use crate::venue::stellar::tx::{self, Header};
-use crate::venue::stellar::{Handling, Keypair, SendStatus, TxOutcome, TxStatus, format_amount};
+use crate::venue::stellar::{
+    Handling, Keypair, SendStatus, StellarVenue, TxOutcome, TxStatus, format_amount,
+};
+use futures_util::future::BoxFuture;
 use serde_json::json;
+use std::sync::Mutex;
+use std::time::Duration;
 
 /// The source's XLM change and the bookings a settled transaction makes:
 /// the change itself (fee on its own line) and, for a created account, its
@@ -105,63 +112,29 @@ impl StellarArbKeeper {
             created_ms: cx.now,
             label: purpose.label,
         };
-        // The send gate, read at the last moment: a pause can arrive while
-        // this pass waited on the network above.
-        if !cx.may_send() {
-            self.view.status = "paused".into();
-            return Ok(None);
+        let facts = Mutex::new(SendFacts::default());
+        let hash = intent.hash.clone();
+        let path = EnvelopeSend {
+            venue: venue.as_ref(),
+            envelope: &signed.envelope,
+            hash: &hash,
+            polls: self.polls,
+            poll_delay: self.poll_delay,
+            facts: &facts,
+        };
+        let mut record = EnvelopeIntent {
+            keeper: self,
+            intent,
+            facts: &facts,
+            settled: None,
+        };
+        // Through the journal: the gate read at the last moment (a pause can
+        // arrive while this pass waited on the network above), the intent
+        // committed before the send, the answer classified once.
+        if journal::send(cx, &path, &mut record).await? == Sent::Held {
+            record.keeper.view.status = "paused".into();
         }
-        cx.store.write(|w| kstore::put_intent(w, &intent))?;
-        self.note(&intent, IntentState::Committed, "committed; sending".into());
-        match venue.send(&signed.envelope).await {
-            Ok(SendStatus::Error(outcome)) if outcome.proves_not_applied() => {
-                // Refused at admission: nothing applied, no fee charged.
-                let e = self.settle(
-                    cx,
-                    &intent,
-                    &format!("refused: {}", outcome.main_code()),
-                    None,
-                )?;
-                self.after_refusal(&outcome);
-                Ok(Some(e))
-            }
-            Ok(SendStatus::Error(outcome)) => {
-                self.mark_unknown(
-                    &intent,
-                    &format!(
-                        "an ERROR whose result ({}) does not prove it unapplied",
-                        outcome.main_code()
-                    ),
-                );
-                Ok(None)
-            }
-            Ok(SendStatus::TryAgainLater) => {
-                // Not taken now: the same envelope goes again next pass.
-                self.note(
-                    &intent,
-                    IntentState::Committed,
-                    format!(
-                        "the node said TRY_AGAIN_LATER; the same envelope goes again until maxTime {}",
-                        utc_time(intent.max_time)
-                    ),
-                );
-                Ok(None)
-            }
-            Ok(status) => {
-                self.note(
-                    &intent,
-                    IntentState::Sent,
-                    format!("{status:?}: asking getTransaction for its result"),
-                );
-                self.await_result(cx, &intent).await
-            }
-            // No definite answer: the intent stays; the next pass (or a
-            // restart) settles it by looking.
-            Err(e) => {
-                self.mark_unknown(&intent, &e.to_string());
-                Ok(None)
-            }
-        }
+        Ok(record.settled)
     }
 
     /// The send's answer was lost or unreadable: it may have applied.
@@ -199,20 +172,10 @@ impl StellarArbKeeper {
         intent: &Intent,
     ) -> Result<Option<Execution>, EngineError> {
         let venue = self.shared.venue.clone();
-        for _ in 0..self.polls {
-            match venue.transaction(&intent.hash).await {
-                Ok(TxStatus::NotFound) => tokio::time::sleep(self.poll_delay).await,
-                Ok(TxStatus::Success { ledger, outcome })
-                | Ok(TxStatus::Failed { ledger, outcome }) => {
-                    return self.settle_applied(cx, intent, ledger, &outcome);
-                }
-                Err(e) => {
-                    tracing::warn!(target: "stellar_arb", hash = %intent.hash, error = %e, "getTransaction");
-                    tokio::time::sleep(self.poll_delay).await;
-                }
-            }
+        match poll_result(venue.as_ref(), &intent.hash, self.polls, self.poll_delay).await {
+            Some((ledger, outcome)) => self.settle_applied(cx, intent, ledger, &outcome),
+            None => Ok(None),
         }
-        Ok(None)
     }
 
     /// Settle a transaction getTransaction found in a ledger. A result
@@ -340,5 +303,221 @@ impl StellarArbKeeper {
         );
         self.view.executions.truncate(SHOWN);
         Ok(e)
+    }
+}
+
+/// Ask getTransaction up to `polls` times for a result; `None` when it was
+/// not found by then (or the RPC kept failing).
+async fn poll_result(
+    venue: &dyn StellarVenue,
+    hash: &str,
+    polls: u32,
+    delay: Duration,
+) -> Option<(u32, TxOutcome)> {
+    for _ in 0..polls {
+        match venue.transaction(hash).await {
+            Ok(TxStatus::Success { ledger, outcome })
+            | Ok(TxStatus::Failed { ledger, outcome }) => {
+                return Some((ledger, outcome));
+            }
+            Ok(TxStatus::NotFound) => tokio::time::sleep(delay).await,
+            Err(e) => {
+                tracing::warn!(target: "stellar_arb", %hash, error = %e, "getTransaction");
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+    None
+}
+
+/// What the send learnt beyond its classified answer, for the record.
+#[derive(Default)]
+struct SendFacts {
+    /// The refusal's decoded result (a fee to raise, a reason to halt).
+    refusal: Option<TxOutcome>,
+    /// The node took it (PENDING, DUPLICATE): its result is awaited, SENT.
+    accepted: Option<String>,
+}
+
+/// One signed envelope's send path: sendTransaction, its answer classified
+/// (only a decoded ERROR that proves the transaction unapplied is a
+/// refusal; TRY_AGAIN_LATER is not sent; anything but a result is
+/// unknown), and getTransaction to look.
+struct EnvelopeSend<'a> {
+    venue: &'a dyn StellarVenue,
+    envelope: &'a str,
+    hash: &'a str,
+    polls: u32,
+    poll_delay: Duration,
+    facts: &'a Mutex<SendFacts>,
+}
+
+impl EnvelopeSend<'_> {
+    fn facts(&self) -> std::sync::MutexGuard<'_, SendFacts> {
+        self.facts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl SendPath for EnvelopeSend<'_> {
+    type Receipt = (u32, TxOutcome);
+
+    fn send(&self) -> BoxFuture<'_, Answer<(u32, TxOutcome)>> {
+        Box::pin(async move {
+            match self.venue.send(self.envelope).await {
+                Ok(SendStatus::Error(outcome)) if outcome.proves_not_applied() => {
+                    // Refused at admission: nothing applied, no fee charged.
+                    let why = format!("refused: {}", outcome.main_code());
+                    self.facts().refusal = Some(outcome);
+                    Answer::Refused(why)
+                }
+                Ok(SendStatus::Error(outcome)) => Answer::Unknown(format!(
+                    "an ERROR whose result ({}) does not prove it unapplied",
+                    outcome.main_code()
+                )),
+                Ok(SendStatus::TryAgainLater) => {
+                    Answer::NotSent("the node said TRY_AGAIN_LATER".into())
+                }
+                Ok(status) => {
+                    self.facts().accepted = Some(format!("{status:?}"));
+                    match poll_result(self.venue, self.hash, self.polls, self.poll_delay).await {
+                        Some(result) => Answer::Done(result),
+                        None => Answer::Unknown(format!("{status:?}: no result yet")),
+                    }
+                }
+                // No definite answer: the intent stays; the next pass (or a
+                // restart) settles it by looking.
+                Err(e) => Answer::Unknown(e.to_string()),
+            }
+        })
+    }
+
+    fn look(&self) -> BoxFuture<'_, Sighting<(u32, TxOutcome)>> {
+        Box::pin(async move {
+            match self.venue.transaction(self.hash).await {
+                Ok(TxStatus::Success { ledger, outcome })
+                | Ok(TxStatus::Failed { ledger, outcome }) => Sighting::Found((ledger, outcome)),
+                Ok(TxStatus::NotFound) => Sighting::NotSeen,
+                Err(e) => Sighting::CannotLook(e.to_string()),
+            }
+        })
+    }
+
+    /// A transaction can apply only until its maxTime (the latest close
+    /// plus `TX_VALIDITY_SECS`), and a node may lag by the margin.
+    fn invisible_for(&self) -> u64 {
+        (super::TX_VALIDITY_SECS + EXPIRY_MARGIN_SECS) * 1_000
+    }
+}
+
+/// The keeper's record of one envelope's send, for the journal.
+struct EnvelopeIntent<'k> {
+    keeper: &'k mut StellarArbKeeper,
+    intent: Intent,
+    facts: &'k Mutex<SendFacts>,
+    /// Settled by this send (a refusal, or a result found in time).
+    settled: Option<Execution>,
+}
+
+impl IntentRecord for EnvelopeIntent<'_> {
+    type Receipt = (u32, TxOutcome);
+
+    fn sending(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
+        cx.store.write(|w| kstore::put_intent(w, &self.intent))?;
+        self.keeper.note(
+            &self.intent,
+            IntentState::Committed,
+            "committed; sending".into(),
+        );
+        Ok(())
+    }
+
+    fn done(
+        &mut self,
+        cx: &KeeperContext<'_>,
+        (ledger, outcome): &(u32, TxOutcome),
+        _: Via,
+    ) -> Result<(), EngineError> {
+        self.settled = self
+            .keeper
+            .settle_applied(cx, &self.intent, *ledger, outcome)?;
+        Ok(())
+    }
+
+    fn refused(&mut self, cx: &KeeperContext<'_>, reason: &str) -> Result<(), EngineError> {
+        self.settled = Some(self.keeper.settle(cx, &self.intent, reason, None)?);
+        let refusal = self
+            .facts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .refusal
+            .take();
+        if let Some(outcome) = refusal {
+            self.keeper.after_refusal(&outcome);
+        }
+        Ok(())
+    }
+
+    /// Not taken now: the same envelope goes again next pass.
+    fn not_sent(&mut self, _: &KeeperContext<'_>, reason: &str) -> Result<(), EngineError> {
+        self.keeper.note(
+            &self.intent,
+            IntentState::Committed,
+            format!(
+                "{reason}; the same envelope goes again until maxTime {}",
+                utc_time(self.intent.max_time)
+            ),
+        );
+        Ok(())
+    }
+
+    fn unknown(
+        &mut self,
+        _: &KeeperContext<'_>,
+        reason: &str,
+        _: Timestamp,
+    ) -> Result<(), EngineError> {
+        let accepted = self
+            .facts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .accepted
+            .clone();
+        match accepted {
+            // Taken by the node: SENT, its result asked for until maxTime.
+            Some(status) => self.keeper.note(
+                &self.intent,
+                IntentState::Sent,
+                format!("{status}: asking getTransaction for its result"),
+            ),
+            None => self.keeper.mark_unknown(&self.intent, reason),
+        }
+        Ok(())
+    }
+
+    fn still_unknown(
+        &mut self,
+        _: &KeeperContext<'_>,
+        note: Option<&str>,
+    ) -> Result<(), EngineError> {
+        if let Some(why) = note {
+            self.keeper.mark_unknown(&self.intent, why);
+        }
+        Ok(())
+    }
+
+    /// Not seen past its maxTime: what `judge_missing` then decides
+    /// (expired, or the operator's when the RPC's history cannot tell) is
+    /// the keeper's recovery; the record only says it is being decided.
+    fn window_passed(&mut self, _: &KeeperContext<'_>) -> Result<(), EngineError> {
+        self.keeper.mark_unknown(
+            &self.intent,
+            "not seen by getTransaction past its maxTime: deciding by the ledger's history",
+        );
+        Ok(())
+    }
+
+    /// Never re-signed: the same envelope is what goes again.
+    fn send_again(&mut self, _: &KeeperContext<'_>) -> Result<(), EngineError> {
+        Ok(())
     }
 }
