@@ -128,6 +128,37 @@ impl Hostile {
         Ok(u128::try_from(out).unwrap())
     }
 
+    /// The engine over this venue, trading WBTC only, recovered; and a gate
+    /// holding its opening swap at the proxy (the approve is the wallet's
+    /// first send through it, the swap its second).
+    async fn engine_at_the_opening_swap(
+        &self,
+    ) -> (
+        arbkeep::venue::evm::fake_rpc::Gate,
+        arbkeep::engine::Engine<EvmVenue>,
+        arbkeep::engine::EngineHandle,
+    ) {
+        use arbkeep::engine::{Engine, EngineOptions, Mode};
+        let mut config = self.config.clone();
+        config.cross_chain_loop.tokens = vec![TokenId::Wbtc];
+        let gate = self.proxy.gate("eth_sendRawTransaction", 2);
+        let store = arbkeep::store::Store::open(self.dir(), Mode::Devnet).unwrap();
+        let options = EngineOptions {
+            mode: Mode::Devnet,
+            speed_milli: None,
+            drain: false,
+        };
+        let (mut engine, handle) = Engine::new(
+            config,
+            options,
+            self.v.clone(),
+            Arc::new(SystemClock),
+            store,
+        );
+        engine.recover().await.unwrap();
+        (gate, engine, handle)
+    }
+
     /// The swap's approve, sent first (with no fault) so the swap is the
     /// only transaction the intent still needs.
     async fn approve(&self, intent: &Intent) {
@@ -262,26 +293,12 @@ async fn lagging_receipts_with_a_nonce_from_ahead_never_sign_the_swap_twice() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reverted_swap_books_its_gas_and_the_wallet_equals_the_ledger() {
     use alloy::providers::Provider;
-    use arbkeep::engine::{Engine, EngineOptions, Mode};
     use arbkeep::model::{CycleState, LedgerKind};
-    use arbkeep::store::Store;
     use arbkeep::venue::evm::devnet::{self, DEPLOYER_KEY};
     use std::collections::BTreeMap;
 
     let h = hostile(|evm| evm.rpc_timeout_ms = 5_000).await;
-    let mut config = h.config.clone();
-    config.cross_chain_loop.tokens = vec![TokenId::Wbtc];
-    // The approve is the wallet's first send through the proxy, the opening swap its second.
-    let gate = h.proxy.gate("eth_sendRawTransaction", 2);
-    let store = Store::open(h.dir(), Mode::Devnet).unwrap();
-    let options = EngineOptions {
-        mode: Mode::Devnet,
-        speed_milli: None,
-        drain: false,
-    };
-    let (mut engine, _handle) =
-        Engine::new(config, options, h.v.clone(), Arc::new(SystemClock), store);
-    engine.recover().await.unwrap();
+    let (gate, mut engine, _handle) = h.engine_at_the_opening_swap().await;
     let anvil = devnet::signing_provider(&h.d.hemi.url(), DEPLOYER_KEY).unwrap();
     let expire = async {
         gate.reached().await;
@@ -696,9 +713,8 @@ async fn the_proxy_forwards_batches() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_swap_cancelled_by_the_operator_books_the_cancels_gas() {
     use alloy::providers::Provider;
-    use arbkeep::engine::{Command, Engine, EngineOptions, Mode};
+    use arbkeep::engine::Command;
     use arbkeep::model::{CycleState, LedgerKind};
-    use arbkeep::store::Store;
     use arbkeep::venue::evm::devnet::{self, DEPLOYER_KEY};
 
     let h = hostile(|evm| {
@@ -706,18 +722,7 @@ async fn a_swap_cancelled_by_the_operator_books_the_cancels_gas() {
         evm.tx_timeout_ms = 4_000;
     })
     .await;
-    let mut config = h.config.clone();
-    config.cross_chain_loop.tokens = vec![TokenId::Wbtc];
-    let gate = h.proxy.gate("eth_sendRawTransaction", 2);
-    let store = Store::open(h.dir(), Mode::Devnet).unwrap();
-    let options = EngineOptions {
-        mode: Mode::Devnet,
-        speed_milli: None,
-        drain: false,
-    };
-    let (mut engine, handle) =
-        Engine::new(config, options, h.v.clone(), Arc::new(SystemClock), store);
-    engine.recover().await.unwrap();
+    let (gate, mut engine, handle) = h.engine_at_the_opening_swap().await;
     let before = h.wallet().await;
     let anvil = devnet::signing_provider(&h.d.hemi.url(), DEPLOYER_KEY).unwrap();
     let mining = |on: u64| {
