@@ -822,3 +822,96 @@ async fn a_swap_cancelled_by_the_operator_books_the_cancels_gas() {
         "Hemi ETH: ledger vs wallet"
     );
 }
+
+/// The unprovable nonce as the operator sees it: while receipts and state
+/// come from a node far behind, the engine's opening swap cannot be
+/// settled. Its intent is listed OUTCOME UNKNOWN, pass after pass, and
+/// nothing is sent again; once the provider catches up the step is booked,
+/// once, and the wallet equals the ledger on Hemi.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsettled_swap_is_listed_outcome_unknown_until_the_provider_catches_up() {
+    use arbkeep::engine::IntentState;
+    use arbkeep::model::CycleState;
+
+    let h = hostile(|evm| {
+        evm.rpc_timeout_ms = 5_000;
+        evm.tx_timeout_ms = 3_000;
+    })
+    .await;
+    let (gate, mut engine, _handle) = h.engine_at_the_opening_swap().await;
+    let before = h.wallet().await;
+    let lag = async {
+        gate.reached().await;
+        h.proxy.set_lag(Some(Lag {
+            blocks: 100_000,
+            head: false,
+            nonce: false,
+            receipts: true,
+            history: true,
+        }));
+        gate.open();
+    };
+    let unknown = |engine: &arbkeep::engine::Engine<EvmVenue>| {
+        engine
+            .snapshot_for_tests()
+            .intents
+            .into_iter()
+            .find(|i| i.state == IntentState::OutcomeUnknown)
+    };
+    let run = async {
+        let started = Instant::now();
+        loop {
+            engine.tick().await.unwrap();
+            if let Some(i) = unknown(&engine) {
+                break i;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "never listed unknown: {:?}",
+                engine.snapshot_for_tests().intents
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let ((), listed) = tokio::join!(lag, run);
+    assert_eq!(listed.strategy, "cross_chain_loop");
+    assert!(listed.doing.contains("never resending"), "{listed:?}");
+    // Pass after pass: still unknown, nothing signed again.
+    for _ in 0..5 {
+        engine.tick().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(unknown(&engine).is_some(), "still unknown");
+    assert_eq!(h.nonces_sent(), vec![before.nonce, before.nonce + 1]);
+    // The provider catches up: settled by looking, booked once.
+    h.proxy.set_lag(None);
+    let started = Instant::now();
+    let cycle = loop {
+        engine.tick().await.unwrap();
+        if let Some(c) = engine
+            .open_cycles()
+            .find(|c| c.state == CycleState::HemiSwapDone)
+        {
+            break c.clone();
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "never settled");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let after = h.wallet().await;
+    assert_eq!(h.nonces_sent(), vec![before.nonce, before.nonce + 1]);
+    assert_eq!(after.nonce, before.nonce + 2);
+    assert_eq!(before.vcred - after.vcred, U256::from(cycle.vcred_in));
+    let ledger = engine.store().read().unwrap().ledger(0).unwrap();
+    let books = arbkeep::engine::ledger::ledger_balances(&ledger);
+    for (token, amount) in [
+        (TokenId::Eth, after.eth),
+        (TokenId::Vcred, after.vcred),
+        (TokenId::Wbtc, after.wbtc),
+    ] {
+        assert_eq!(
+            books.get(&(Chain::Hemi, token)).copied().unwrap_or(0),
+            i128::try_from(amount).unwrap(),
+            "Hemi {token}: ledger vs wallet"
+        );
+    }
+}
