@@ -504,13 +504,7 @@ async fn an_unprovable_nonce_is_unknown_and_never_re_signed() {
     );
     let lag = async {
         gate.reached().await;
-        h.proxy.set_lag(Some(Lag {
-            blocks: 100_000,
-            head: false,
-            nonce: false,
-            receipts: true,
-            history: true,
-        }));
+        h.proxy.set_lag(Some(Lag::receipts_and_state(100_000)));
         gate.open();
     };
     let (outcome, ()) = tokio::join!(h.v.execute(&intent), lag);
@@ -842,13 +836,7 @@ async fn an_unsettled_swap_is_listed_outcome_unknown_until_the_provider_catches_
     let before = h.wallet().await;
     let lag = async {
         gate.reached().await;
-        h.proxy.set_lag(Some(Lag {
-            blocks: 100_000,
-            head: false,
-            nonce: false,
-            receipts: true,
-            history: true,
-        }));
+        h.proxy.set_lag(Some(Lag::receipts_and_state(100_000)));
         gate.open();
     };
     let unknown = |engine: &arbkeep::engine::Engine<EvmVenue>| {

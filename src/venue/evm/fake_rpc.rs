@@ -113,6 +113,19 @@ pub struct Lag {
 }
 
 impl Lag {
+    /// Receipts, blocks and state from the node behind; the head and the
+    /// nonce from the node at the head (whose transaction used a nonce
+    /// cannot be read).
+    pub fn receipts_and_state(blocks: u64) -> Lag {
+        Lag {
+            blocks,
+            head: false,
+            nonce: false,
+            receipts: true,
+            history: true,
+        }
+    }
+
     /// Every answer from the node behind.
     pub fn everything(blocks: u64) -> Lag {
         Lag {
