@@ -128,6 +128,37 @@ impl Hostile {
         Ok(u128::try_from(out).unwrap())
     }
 
+    /// The engine over this venue, trading WBTC only, recovered; and a gate
+    /// holding its opening swap at the proxy (the approve is the wallet's
+    /// first send through it, the swap its second).
+    async fn engine_at_the_opening_swap(
+        &self,
+    ) -> (
+        arbkeep::venue::evm::fake_rpc::Gate,
+        arbkeep::engine::Engine<EvmVenue>,
+        arbkeep::engine::EngineHandle,
+    ) {
+        use arbkeep::engine::{Engine, EngineOptions, Mode};
+        let mut config = self.config.clone();
+        config.cross_chain_loop.tokens = vec![TokenId::Wbtc];
+        let gate = self.proxy.gate("eth_sendRawTransaction", 2);
+        let store = arbkeep::store::Store::open(self.dir(), Mode::Devnet).unwrap();
+        let options = EngineOptions {
+            mode: Mode::Devnet,
+            speed_milli: None,
+            drain: false,
+        };
+        let (mut engine, handle) = Engine::new(
+            config,
+            options,
+            self.v.clone(),
+            Arc::new(SystemClock),
+            store,
+        );
+        engine.recover().await.unwrap();
+        (gate, engine, handle)
+    }
+
     /// The swap's approve, sent first (with no fault) so the swap is the
     /// only transaction the intent still needs.
     async fn approve(&self, intent: &Intent) {
@@ -262,26 +293,12 @@ async fn lagging_receipts_with_a_nonce_from_ahead_never_sign_the_swap_twice() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reverted_swap_books_its_gas_and_the_wallet_equals_the_ledger() {
     use alloy::providers::Provider;
-    use arbkeep::engine::{Engine, EngineOptions, Mode};
     use arbkeep::model::{CycleState, LedgerKind};
-    use arbkeep::store::Store;
     use arbkeep::venue::evm::devnet::{self, DEPLOYER_KEY};
     use std::collections::BTreeMap;
 
     let h = hostile(|evm| evm.rpc_timeout_ms = 5_000).await;
-    let mut config = h.config.clone();
-    config.cross_chain_loop.tokens = vec![TokenId::Wbtc];
-    // The approve is the wallet's first send through the proxy, the opening swap its second.
-    let gate = h.proxy.gate("eth_sendRawTransaction", 2);
-    let store = Store::open(h.dir(), Mode::Devnet).unwrap();
-    let options = EngineOptions {
-        mode: Mode::Devnet,
-        speed_milli: None,
-        drain: false,
-    };
-    let (mut engine, _handle) =
-        Engine::new(config, options, h.v.clone(), Arc::new(SystemClock), store);
-    engine.recover().await.unwrap();
+    let (gate, mut engine, _handle) = h.engine_at_the_opening_swap().await;
     let anvil = devnet::signing_provider(&h.d.hemi.url(), DEPLOYER_KEY).unwrap();
     let expire = async {
         gate.reached().await;
@@ -487,13 +504,7 @@ async fn an_unprovable_nonce_is_unknown_and_never_re_signed() {
     );
     let lag = async {
         gate.reached().await;
-        h.proxy.set_lag(Some(Lag {
-            blocks: 100_000,
-            head: false,
-            nonce: false,
-            receipts: true,
-            history: true,
-        }));
+        h.proxy.set_lag(Some(Lag::receipts_and_state(100_000)));
         gate.open();
     };
     let (outcome, ()) = tokio::join!(h.v.execute(&intent), lag);
@@ -696,9 +707,8 @@ async fn the_proxy_forwards_batches() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_swap_cancelled_by_the_operator_books_the_cancels_gas() {
     use alloy::providers::Provider;
-    use arbkeep::engine::{Command, Engine, EngineOptions, Mode};
+    use arbkeep::engine::Command;
     use arbkeep::model::{CycleState, LedgerKind};
-    use arbkeep::store::Store;
     use arbkeep::venue::evm::devnet::{self, DEPLOYER_KEY};
 
     let h = hostile(|evm| {
@@ -706,18 +716,7 @@ async fn a_swap_cancelled_by_the_operator_books_the_cancels_gas() {
         evm.tx_timeout_ms = 4_000;
     })
     .await;
-    let mut config = h.config.clone();
-    config.cross_chain_loop.tokens = vec![TokenId::Wbtc];
-    let gate = h.proxy.gate("eth_sendRawTransaction", 2);
-    let store = Store::open(h.dir(), Mode::Devnet).unwrap();
-    let options = EngineOptions {
-        mode: Mode::Devnet,
-        speed_milli: None,
-        drain: false,
-    };
-    let (mut engine, handle) =
-        Engine::new(config, options, h.v.clone(), Arc::new(SystemClock), store);
-    engine.recover().await.unwrap();
+    let (gate, mut engine, handle) = h.engine_at_the_opening_swap().await;
     let before = h.wallet().await;
     let anvil = devnet::signing_provider(&h.d.hemi.url(), DEPLOYER_KEY).unwrap();
     let mining = |on: u64| {
@@ -816,4 +815,91 @@ async fn a_swap_cancelled_by_the_operator_books_the_cancels_gas() {
         i128::try_from(after.eth).unwrap(),
         "Hemi ETH: ledger vs wallet"
     );
+}
+
+/// The unprovable nonce as the operator sees it: while receipts and state
+/// come from a node far behind, the engine's opening swap cannot be
+/// settled. Its intent is listed OUTCOME UNKNOWN, pass after pass, and
+/// nothing is sent again; once the provider catches up the step is booked,
+/// once, and the wallet equals the ledger on Hemi.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsettled_swap_is_listed_outcome_unknown_until_the_provider_catches_up() {
+    use arbkeep::engine::IntentState;
+    use arbkeep::model::CycleState;
+
+    let h = hostile(|evm| {
+        evm.rpc_timeout_ms = 5_000;
+        evm.tx_timeout_ms = 3_000;
+    })
+    .await;
+    let (gate, mut engine, _handle) = h.engine_at_the_opening_swap().await;
+    let before = h.wallet().await;
+    let lag = async {
+        gate.reached().await;
+        h.proxy.set_lag(Some(Lag::receipts_and_state(100_000)));
+        gate.open();
+    };
+    let unknown = |engine: &arbkeep::engine::Engine<EvmVenue>| {
+        engine
+            .snapshot_for_tests()
+            .intents
+            .into_iter()
+            .find(|i| i.state == IntentState::OutcomeUnknown)
+    };
+    let run = async {
+        let started = Instant::now();
+        loop {
+            engine.tick().await.unwrap();
+            if let Some(i) = unknown(&engine) {
+                break i;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "never listed unknown: {:?}",
+                engine.snapshot_for_tests().intents
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let ((), listed) = tokio::join!(lag, run);
+    assert_eq!(listed.strategy, "cross_chain_loop");
+    assert!(listed.doing.contains("never resending"), "{listed:?}");
+    // Pass after pass: still unknown, nothing signed again.
+    for _ in 0..5 {
+        engine.tick().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(unknown(&engine).is_some(), "still unknown");
+    assert_eq!(h.nonces_sent(), vec![before.nonce, before.nonce + 1]);
+    // The provider catches up: settled by looking, booked once.
+    h.proxy.set_lag(None);
+    let started = Instant::now();
+    let cycle = loop {
+        engine.tick().await.unwrap();
+        if let Some(c) = engine
+            .open_cycles()
+            .find(|c| c.state == CycleState::HemiSwapDone)
+        {
+            break c.clone();
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "never settled");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let after = h.wallet().await;
+    assert_eq!(h.nonces_sent(), vec![before.nonce, before.nonce + 1]);
+    assert_eq!(after.nonce, before.nonce + 2);
+    assert_eq!(before.vcred - after.vcred, U256::from(cycle.vcred_in));
+    let ledger = engine.store().read().unwrap().ledger(0).unwrap();
+    let books = arbkeep::engine::ledger::ledger_balances(&ledger);
+    for (token, amount) in [
+        (TokenId::Eth, after.eth),
+        (TokenId::Vcred, after.vcred),
+        (TokenId::Wbtc, after.wbtc),
+    ] {
+        assert_eq!(
+            books.get(&(Chain::Hemi, token)).copied().unwrap_or(0),
+            i128::try_from(amount).unwrap(),
+            "Hemi {token}: ledger vs wallet"
+        );
+    }
 }

@@ -7,7 +7,8 @@
 //! `Retry-After`, or a malformed or truncated body. It can also lag like a
 //! load-balanced provider whose backend is behind: a stale head, a stale
 //! nonce, receipts and transactions "not yet indexed", and no state or
-//! blocks past its head.
+//! blocks past its head. A [`Gate`] holds one call before forwarding, so a
+//! test can change the chain while the node has not seen it yet.
 //!
 //! It owns the count of what reached the node: every `eth_sendRawTransaction`
 //! it forwarded, by (sender, nonce) and by hash, whatever the attempt and
@@ -112,6 +113,19 @@ pub struct Lag {
 }
 
 impl Lag {
+    /// Receipts, blocks and state from the node behind; the head and the
+    /// nonce from the node at the head (whose transaction used a nonce
+    /// cannot be read).
+    pub fn receipts_and_state(blocks: u64) -> Lag {
+        Lag {
+            blocks,
+            head: false,
+            nonce: false,
+            receipts: true,
+            history: true,
+        }
+    }
+
     /// Every answer from the node behind.
     pub fn everything(blocks: u64) -> Lag {
         Lag {
