@@ -5,6 +5,7 @@ use anyhow::Context;
 use arbkeep::config::Config;
 use arbkeep::control::ControlClient;
 use arbkeep::engine::ledger::PnlBook;
+use arbkeep::engine::{OpenIntentView, needs_attention, open_intent, step_views};
 use arbkeep::model::money::format_delta;
 use arbkeep::model::time::format_time;
 use arbkeep::model::{CycleId, CycleState, LedgerEntry};
@@ -35,6 +36,8 @@ struct Facts {
     failed: u64,
     /// Closed NOT_STARTED: refused before anything was sent.
     not_started: u64,
+    /// Every send whose outcome is not settled yet.
+    intents: Vec<OpenIntentView>,
 }
 
 fn offline(config: &Config) -> anyhow::Result<ReadOnlyStore> {
@@ -91,6 +94,12 @@ async fn facts(config: &Config) -> anyhow::Result<Facts> {
             completed: count("completed"),
             failed: count("failed"),
             not_started: count("not_started"),
+            // An engine from before the list existed sends none.
+            intents: match status.get("intents") {
+                None => Vec::new(),
+                Some(v) => serde_json::from_value(v.clone())
+                    .context("the engine's status lists open intents arbkeep cannot read")?,
+            },
         });
     }
     let store = offline(config)?;
@@ -100,6 +109,14 @@ async fn facts(config: &Config) -> anyhow::Result<Facts> {
     let mode: Option<String> = r.meta("mode")?;
     let count =
         |f: &dyn Fn(CycleState) -> bool| cycles.iter().filter(|c| f(c.state)).count() as u64;
+    // The loop's open intents, as the engine would list them. (The other
+    // strategies' keep their own books, read by their engine when it runs.)
+    let mut intents = Vec::new();
+    for c in cycles.iter().filter(|c| needs_attention(c)) {
+        if let Some(intent) = open_intent(c, &step_views(&r.steps(c.id)?)) {
+            intents.push(intent);
+        }
+    }
     Ok(Facts {
         engine_pid: None,
         mode: mode.unwrap_or_default(),
@@ -114,6 +131,7 @@ async fn facts(config: &Config) -> anyhow::Result<Facts> {
         completed: count(&|s| s == CycleState::Completed),
         failed: count(&|s| s == CycleState::Failed),
         not_started: count(&|s| s == CycleState::NotStarted),
+        intents,
     })
 }
 
@@ -133,6 +151,7 @@ pub async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
                 "failed": f.failed,
                 "not_started": f.not_started,
             },
+            "intents": f.intents,
         });
         out!("{v}");
     } else {
@@ -158,6 +177,18 @@ pub async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
             f.failed,
             f.not_started
         );
+        out!("intents {} open", f.intents.len());
+        for i in &f.intents {
+            out!(
+                "  {} {} {} since {}: {}; {}",
+                i.id,
+                i.what,
+                i.state.label(),
+                format_time(i.since),
+                i.doing,
+                i.resolve
+            );
+        }
     }
     Ok(())
 }

@@ -84,6 +84,10 @@ fn pause_through_the_cli_stops_new_cycles_and_status_sees_it() {
     assert_eq!(before["mode"], "paper");
     assert_eq!(before["paused"], false);
     assert_eq!(before["engine_running"], true);
+    assert!(
+        before["intents"].is_array(),
+        "the engine's open intents: {before}"
+    );
 
     let answer = ok(arbkeep(dir).arg("pause").output().unwrap());
     assert!(answer.contains("paused"), "{answer}");
@@ -209,4 +213,72 @@ fn a_malformed_config_is_refused_before_anything_starts() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("risk.daily_loss_limt_vcred"));
+}
+
+#[test]
+fn status_lists_the_open_intents_from_the_store_when_no_engine_runs() {
+    use arbkeep::engine::Mode;
+    use arbkeep::model::{
+        Action, Chain, CycleId, CycleState, Intent, IntentId, Route, StepKind, StepRecord,
+        StepStatus, TokenId,
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("config.toml"), "[control]\nport = 0\n").unwrap();
+    let now = 1_767_268_800_000;
+    {
+        // A cycle whose bridge-out intent was committed, and the engine stopped.
+        let store = arbkeep::store::Store::open(&dir.join("data"), Mode::Paper).unwrap();
+        let cycle = arbkeep::ui::fixture::cycle(
+            3,
+            TokenId::Eth,
+            Route::Stargate,
+            CycleState::HemiSwapDone,
+            now - 60_000,
+            1_000,
+        );
+        let intent = Intent::new(
+            IntentId {
+                cycle: CycleId(3),
+                step: StepKind::BridgeOut,
+                attempt: 0,
+            },
+            Action::Swap {
+                chain: Chain::Hemi,
+                token_in: TokenId::Vcred,
+                token_out: TokenId::Eth,
+                amount_in: 1,
+                min_out: 1,
+                deadline: now,
+            },
+            now,
+        );
+        let step = StepRecord {
+            intent,
+            status: StepStatus::Intended,
+            committed_at: now,
+            finished_at: None,
+        };
+        store
+            .write(|w| {
+                w.put_cycle(&cycle)?;
+                w.put_step(&step)
+            })
+            .unwrap();
+    }
+    let s = status(dir);
+    assert_eq!(s["engine_running"], false, "{s}");
+    let intents = s["intents"].as_array().expect("an intents list");
+    assert_eq!(intents.len(), 1, "{s}");
+    assert_eq!(intents[0]["id"], "c3", "{s}");
+    assert_eq!(intents[0]["strategy"], "cross_chain_loop", "{s}");
+    assert_eq!(intents[0]["state"], "COMMITTED", "{s}");
+    assert_eq!(intents[0]["since"], now, "{s}");
+    assert!(
+        intents[0]["what"].as_str().unwrap().contains("bridge_out"),
+        "{s}"
+    );
+    let text = ok(arbkeep(dir).arg("status").output().unwrap());
+    assert!(text.contains("intents 1 open"), "{text}");
+    assert!(text.contains("c3 ETH bridge_out #0 COMMITTED"), "{text}");
 }

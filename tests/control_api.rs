@@ -163,6 +163,35 @@ async fn status_is_open_without_a_token() {
         status["cycles"],
         json!({"open": 0, "completed": 2, "failed": 0, "not_started": 0})
     );
+    assert_eq!(status["intents"], json!([]));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn status_carries_the_open_intents() {
+    use arbkeep::engine::{IntentState, OpenIntentView};
+    let dir = TempDir::new();
+    let (server, fake) = start(ControlConfig::new(dir.path())).await;
+    let intent = OpenIntentView {
+        id: "h12".into(),
+        strategy: "equity_hedge".into(),
+        what: "SELL 2 AAPL at schwab".into(),
+        state: IntentState::OutcomeUnknown,
+        since: 1_000,
+        doing: "looking for it at Schwab".into(),
+        resolve: "arbkeep resolve h12 settle|drop|retry --reason …".into(),
+    };
+    fake.publish.send_modify(|s| {
+        let mut next = (**s).clone();
+        next.seq += 1;
+        next.intents = vec![intent.clone()];
+        *s = Arc::new(next);
+    });
+    let mut ws = connect(&server).await;
+    let answer = ask(&mut ws, json!({"type": "status", "id": 1})).await;
+    let listed: Vec<OpenIntentView> =
+        serde_json::from_value(answer["status"]["intents"].clone()).unwrap();
+    assert_eq!(listed, vec![intent]);
     server.shutdown().await;
 }
 

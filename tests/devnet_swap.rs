@@ -69,6 +69,12 @@ async fn devnet_swap_quotes_approves_swaps_and_settles() {
     // Refused before anything was signed: not even the approve.
     assert!(store.txs_of(&first.id.to_string()).unwrap().is_empty());
     assert_eq!(v.settle(first.id).await.unwrap(), None);
+    // Asked (as the engine does before closing a cycle NOT_STARTED), the
+    // venue proves nothing of it was sent, and makes sure nothing will be.
+    assert_eq!(
+        v.abandon(first.id).await.unwrap(),
+        arbkeep::venue::Abandonment::NeverSent
+    );
 
     // A revert is decoded into the step's error: hemiBTC is no tunnel token.
     let tunnel = Action::BridgeSend {

@@ -1,5 +1,7 @@
 //! Webhooks against a tiny HTTP receiver on 127.0.0.1:0 that answers from a
-//! script (or never answers), recording every request it gets.
+//! script, from seeded faults (5xx, 429 with Retry-After, a reset after the
+//! request was read) or never, recording every request it gets and how it
+//! was answered.
 
 use arbkeep::engine::Notice;
 use arbkeep::model::{CycleId, Route, TokenId};
@@ -30,6 +32,8 @@ struct Request {
     path: String,
     headers: String,
     body: String,
+    /// How the receiver answered it: a status line, "reset" or "hang".
+    answer: String,
 }
 
 impl Request {
@@ -44,6 +48,47 @@ enum Behaviour {
     Script(VecDeque<&'static str>),
     /// Accept, read the request, never answer.
     Hang,
+    /// Each request gets a fault drawn from this seed (or a 200): a 5xx,
+    /// a 429 with `Retry-After: 1`, or a reset once the request was read.
+    Seeded(u64),
+}
+
+/// How one request is answered.
+enum Answer {
+    Status(&'static str),
+    /// Read the request whole, then reset the connection: the receiver got
+    /// the notice, the sender never hears so.
+    Reset,
+    Hang,
+}
+
+/// The receiver's choice of answers, request after request.
+struct Answers {
+    behaviour: Behaviour,
+}
+
+impl Answers {
+    fn next(&mut self) -> Answer {
+        match &mut self.behaviour {
+            Behaviour::Script(script) => Answer::Status(script.pop_front().unwrap_or("200 OK")),
+            Behaviour::Hang => Answer::Hang,
+            Behaviour::Seeded(state) => {
+                // xorshift64*: the same seed, the same faults in the same order.
+                *state ^= *state >> 12;
+                *state ^= *state << 25;
+                *state ^= *state >> 27;
+                let draw = state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32;
+                match draw % 10 {
+                    0 => Answer::Status("500 Internal Server Error"),
+                    1 => Answer::Status("502 Bad Gateway"),
+                    2 => Answer::Status("503 Service Unavailable"),
+                    3 => Answer::Status("429 Too Many Requests\r\nRetry-After: 1"),
+                    4 | 5 => Answer::Reset,
+                    _ => Answer::Status("200 OK"),
+                }
+            }
+        }
+    }
 }
 
 struct Receiver {
@@ -59,30 +104,37 @@ impl Receiver {
         let (tx, requests) = mpsc::unbounded_channel();
         let connections = Arc::new(AtomicUsize::new(0));
         let counter = connections.clone();
-        let hang = matches!(behaviour, Behaviour::Hang);
-        let script = Arc::new(Mutex::new(match behaviour {
-            Behaviour::Script(s) => s,
-            Behaviour::Hang => VecDeque::new(),
-        }));
+        let answers = Arc::new(Mutex::new(Answers { behaviour }));
         tokio::spawn(async move {
             while let Ok((mut stream, _)) = listener.accept().await {
                 counter.fetch_add(1, Ordering::SeqCst);
                 let tx = tx.clone();
-                let script = script.clone();
+                let answers = answers.clone();
                 tokio::spawn(async move {
-                    let Some(request) = read_request(&mut stream).await else {
+                    let Some(mut request) = read_request(&mut stream).await else {
                         return;
                     };
+                    let answer = answers.lock().expect("answers").next();
+                    request.answer = match &answer {
+                        Answer::Status(status) => status.to_string(),
+                        Answer::Reset => "reset".into(),
+                        Answer::Hang => "hang".into(),
+                    };
                     let _ = tx.send(request);
-                    if hang {
-                        // Hold the socket open, say nothing.
-                        std::future::pending::<()>().await;
-                    }
-                    let status = script
-                        .lock()
-                        .expect("script")
-                        .pop_front()
-                        .unwrap_or("200 OK");
+                    let status = match answer {
+                        Answer::Status(status) => status,
+                        Answer::Reset => {
+                            // RST, not FIN: the sender sees a reset connection.
+                            let _ = stream.set_zero_linger();
+                            drop(stream);
+                            return;
+                        }
+                        Answer::Hang => {
+                            // Hold the socket open, say nothing.
+                            std::future::pending::<()>().await;
+                            return;
+                        }
+                    };
                     let response = format!(
                         "HTTP/1.1 {status}\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
                     );
@@ -149,6 +201,7 @@ async fn read_request(stream: &mut TcpStream) -> Option<Request> {
         path: request_line.split(' ').nth(1)?.to_string(),
         headers: headers.to_string(),
         body: String::from_utf8_lossy(&buf[header_end..header_end + length]).to_string(),
+        answer: String::new(),
     })
 }
 
@@ -383,4 +436,87 @@ async fn a_hanging_receiver_never_blocks_the_engine() {
     assert!(stats.dropped() >= 990, "dropped {}", stats.dropped());
     assert_eq!(stats.delivered(), 0);
     task.abort();
+}
+
+/// Seeded faults on every request — 5xx, 429 with `Retry-After`, a reset
+/// after the request was read — and still: every notice reaches the
+/// receiver at least once (a reset one may arrive twice; deduplicated by
+/// its cycle id, the payload carrying no id of its own), `Retry-After` is
+/// honoured, nothing is given up, and broadcasting never waits.
+#[tokio::test]
+async fn seeded_faults_delay_but_never_lose_a_notice_nor_block_the_engine() {
+    const NOTICES: u64 = 12;
+    for seed in [7u64, 1_234_567, 0x9E37_79B9_7F4A_7C15] {
+        let mut receiver = Receiver::start(Behaviour::Seeded(seed)).await;
+        let (sender, notices) = broadcast::channel(64);
+        let mut config = fast(receiver.url(), WebhookFormat::Generic);
+        config.max_retries = 20;
+        config.initial_backoff = Duration::from_millis(5);
+        config.max_backoff = Duration::from_secs(1);
+        let (task, stats) = spawn_webhooks_with_stats(notices, config);
+
+        let started = Instant::now();
+        for i in 0..NOTICES {
+            sender
+                .send(Notice::CycleCompleted {
+                    cycle: CycleId(100 + i),
+                    token: TokenId::Vcred,
+                    profit_vcred: Decimal::ONE,
+                })
+                .expect("listener");
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(100),
+            "seed {seed}: broadcasting waited {:?}",
+            started.elapsed()
+        );
+
+        let mut requests: Vec<Request> = Vec::new();
+        let mut delivered = std::collections::BTreeSet::new();
+        timeout(Duration::from_secs(60), async {
+            while delivered.len() < NOTICES as usize {
+                let r = receiver.next().await;
+                let id = r.json()["event"]["cycle"].as_u64().expect("a cycle id");
+                if r.answer.starts_with("200") {
+                    delivered.insert(id);
+                }
+                requests.push(r);
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("seed {seed}: only {delivered:?} delivered"));
+        finish(sender, task).await;
+
+        let answers: Vec<&str> = requests.iter().map(|r| r.answer.as_str()).collect();
+        for fault in ["reset", "429", "5"] {
+            assert!(
+                answers.iter().any(|a| a.starts_with(fault)),
+                "seed {seed}: no {fault} among {answers:?}"
+            );
+        }
+        // Every notice's body was received; the faults only repeated some.
+        let received: std::collections::BTreeSet<u64> = requests
+            .iter()
+            .filter_map(|r| r.json()["event"]["cycle"].as_u64())
+            .collect();
+        assert_eq!(received, (100..100 + NOTICES).collect());
+        assert_eq!(delivered, received);
+        // After a 429 with Retry-After: 1, the next try waited for it.
+        for pair in requests.windows(2) {
+            if pair[0].answer.starts_with("429") {
+                let gap = pair[1].at.duration_since(pair[0].at);
+                assert!(gap >= Duration::from_millis(950), "seed {seed}: {gap:?}");
+            }
+        }
+        assert_eq!(
+            (stats.delivered(), stats.failed(), stats.dropped()),
+            (NOTICES, 0, 0),
+            "seed {seed}"
+        );
+        assert_eq!(
+            stats.retries(),
+            requests.len() as u64 - NOTICES,
+            "seed {seed}: every faulted request was retried"
+        );
+    }
 }

@@ -111,6 +111,7 @@ pub(crate) fn status(id: &Option<Value>, s: &Snapshot) -> Value {
                     "failed": s.counts.failed,
                     "not_started": s.counts.not_started,
                 },
+                "intents": s.intents,
             },
         }),
         id,

@@ -30,6 +30,7 @@ pub use intent::{IntentState, OpenIntentView, Resolution, resolve_hint};
 pub use keeper::{Keeper, KeeperContext};
 pub use notice::Notice;
 pub use snapshot::{Mode, Phase, Snapshot};
+pub use view::{needs_attention, open_intent, step_views};
 
 use crate::config::Config;
 use crate::model::time::SECOND;

@@ -324,6 +324,13 @@ impl<V: LoopVenue> Engine<V> {
                 Some(tx_hash.clone()),
                 format!("; its {step} #{attempt} in flight was cancelled on chain by {tx_hash}"),
             ),
+            Ok(Abandonment::Reverted { tx_hash }) => (
+                "reverted on chain".to_string(),
+                Some(tx_hash.clone()),
+                format!(
+                    "; its {step} #{attempt} in flight was mined and reverted ({tx_hash}): it did nothing and never will"
+                ),
+            ),
             Err(e) => {
                 return Err(format!(
                     "{id}: its {step} #{attempt} is in flight and not settled yet ({e}); nothing was changed, try again shortly"

@@ -2,6 +2,7 @@
 //! records to what a person reads (next action in words, countdowns, the
 //! stuck and half-done marks).
 
+use super::intent::{IntentState, OpenIntentView};
 use super::snapshot::{CycleView, InFlightRow, Snapshot, StepView};
 use super::{Engine, Phase};
 use crate::model::time::format_duration;
@@ -114,6 +115,35 @@ pub fn cycle_view(
     }
 }
 
+/// The cross-chain loop's open intent of cycle `c`: its latest step with an
+/// intent and no outcome, if any. The engine's snapshot and the read verbs
+/// (from the store, when no engine runs) say it the same way.
+pub fn open_intent(c: &Cycle, steps: &[StepView]) -> Option<OpenIntentView> {
+    let step = steps.iter().rev().find(|s| s.status == "intended")?;
+    let unsettled = c.last_error.as_deref() == Some(super::reconciler::UNSETTLED);
+    Some(OpenIntentView {
+        id: c.id.to_string(),
+        strategy: "cross_chain_loop".into(),
+        what: format!("{} {} #{}", c.token, step.kind, step.attempt),
+        state: if unsettled {
+            IntentState::OutcomeUnknown
+        } else {
+            IntentState::Committed
+        },
+        since: step.at,
+        doing: if unsettled {
+            "the venue cannot say yet whether it was sent: looking again each pass, never resending"
+                .into()
+        } else {
+            "settled by looking before anything is sent again".into()
+        },
+        resolve: format!(
+            "{} (keys: f force, d mark done, x fail)",
+            super::resolve_hint(&c.id.to_string())
+        ),
+    })
+}
+
 impl<V: LoopVenue> Engine<V> {
     pub(super) fn snapshot(&self) -> Snapshot {
         let now = self.clock.now();
@@ -187,38 +217,10 @@ impl<V: LoopVenue> Engine<V> {
 
     /// The loop's steps with an intent and no outcome.
     fn loop_intents(&self) -> Vec<super::OpenIntentView> {
-        let mut out = Vec::new();
-        for c in self.cycles.values() {
-            let Some(step) = self
-                .steps
-                .get(&c.id)
-                .and_then(|s| s.iter().rev().find(|s| s.status == "intended"))
-            else {
-                continue;
-            };
-            let unsettled = c.last_error.as_deref() == Some(super::reconciler::UNSETTLED);
-            out.push(super::OpenIntentView {
-                id: c.id.to_string(),
-                strategy: "cross_chain_loop".into(),
-                what: format!("{} {} #{}", c.token, step.kind, step.attempt),
-                state: if unsettled {
-                    super::IntentState::OutcomeUnknown
-                } else {
-                    super::IntentState::Committed
-                },
-                since: step.at,
-                doing: if unsettled {
-                    "the venue cannot say yet whether it was sent: looking again each pass, never resending".into()
-                } else {
-                    "settled by looking before anything is sent again".into()
-                },
-                resolve: format!(
-                    "{} (keys: f force, d mark done, x fail)",
-                    super::resolve_hint(&c.id.to_string())
-                ),
-            });
-        }
-        out
+        self.cycles
+            .values()
+            .filter_map(|c| open_intent(c, self.steps.get(&c.id).map(Vec::as_slice)?))
+            .collect()
     }
 
     /// The whole picture: the engine's part and every keeper's.

@@ -1,6 +1,6 @@
-//! Reading an HTTP response body with a size cap, for every venue that talks
-//! to a server it does not control (Schwab today; Horizon, Soroban RPC and the
-//! aggregators can use it too). A declared `Content-Length` over the cap is
+//! Reading an HTTP response body with a size cap, the one helper for every
+//! venue that talks to a server it does not control (Schwab; Stellar's
+//! Horizon, Soroban RPC and Friendbot; the aggregators can use it too). A declared `Content-Length` over the cap is
 //! refused before a byte of the body is read; a body without one (or lying
 //! about it) is read chunk by chunk and dropped the moment it passes the cap,
 //! so a hostile or broken peer cannot make us buffer more than `cap` bytes.

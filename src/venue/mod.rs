@@ -88,6 +88,9 @@ pub enum Abandonment {
     NeverSent,
     /// A transaction that does nothing took its nonce: it can never be mined.
     Cancelled { tx_hash: String },
+    /// It was sent, mined and reverted: it did nothing but pay its gas, and
+    /// it can never be mined again.
+    Reverted { tx_hash: String },
 }
 
 /// Health of one venue as shown on screen.

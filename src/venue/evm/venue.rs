@@ -716,6 +716,7 @@ impl LoopVenue for EvmVenue {
             store.put_intent(&id, &known)?;
         }
         let mut cancelled = None;
+        let mut reverted = None;
         let mut waiting = Vec::new();
         let mut step_done = false;
         for mut rec in store.txs_of(&id)? {
@@ -725,9 +726,13 @@ impl LoopVenue for EvmVenue {
                     cancelled = Some(r.transaction_hash.to_string());
                 }
                 Look::Confirmed(r) => {
-                    // A reverted call did nothing; an approve before the
-                    // step's call only set an allowance.
+                    // A reverted call did nothing (but it was sent, and paid
+                    // its gas); an approve before the step's call only set
+                    // an allowance.
                     step_done |= rec.last && r.status();
+                    if !r.status() {
+                        reverted = Some(r.transaction_hash.to_string());
+                    }
                 }
                 Look::Mined => waiting.push(format!(
                     "{} mined, waiting for {} confirmations",
@@ -759,9 +764,10 @@ impl LoopVenue for EvmVenue {
                 waiting.join("; ")
             )));
         }
-        Ok(match cancelled {
-            Some(tx_hash) => Abandonment::Cancelled { tx_hash },
-            None => Abandonment::NeverSent,
+        Ok(match (cancelled, reverted) {
+            (Some(tx_hash), _) => Abandonment::Cancelled { tx_hash },
+            (None, Some(tx_hash)) => Abandonment::Reverted { tx_hash },
+            (None, None) => Abandonment::NeverSent,
         })
     }
 

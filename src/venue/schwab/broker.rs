@@ -392,7 +392,7 @@ impl Broker for SchwabBroker {
         let hash = self.account_hash().await?;
         let url = format!("{}/accounts/{hash}?fields=positions", self.trader());
         let v = self.get_json("positions", &url).await?;
-        Ok(wire::positions(&v))
+        wire::positions(&v).map_err(|e| VenueError::Transient(format!("Schwab positions: {e}")))
     }
 
     async fn market_hours(&self) -> Result<MarketHours, VenueError> {

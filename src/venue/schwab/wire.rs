@@ -203,24 +203,44 @@ pub fn placed_order(v: &Value) -> Result<PlacedOrder, String> {
 }
 
 /// Net positions (`longQuantity - shortQuantity`) of one `securitiesAccount`.
-pub fn positions(v: &Value) -> Vec<BrokerPosition> {
+/// An account without a `positions` list holds none (Schwab leaves it out);
+/// a list that is not one, or a position without a symbol or with a
+/// quantity that cannot be read, is an error naming it — never dropped or
+/// read as zero, for a position we cannot see may be the one that matters.
+pub fn positions(v: &Value) -> Result<Vec<BrokerPosition>, String> {
     let account = if v["securitiesAccount"].is_object() {
         &v["securitiesAccount"]
     } else {
         v
     };
-    account["positions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| {
-            let symbol = p["instrument"]["symbol"].as_str()?.to_string();
-            let long = decimal(&p["longQuantity"]).unwrap_or_default();
-            let short = decimal(&p["shortQuantity"]).unwrap_or_default();
+    if !account.is_object() {
+        return Err("the account answer is not an object".into());
+    }
+    let list = match &account["positions"] {
+        Value::Null => return Ok(Vec::new()),
+        Value::Array(list) => list,
+        _ => return Err("the account's positions are not a list".into()),
+    };
+    list.iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let symbol = p["instrument"]["symbol"]
+                .as_str()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| format!("position {i} has no instrument symbol"))?;
+            let quantity = |field: &str| {
+                decimal(&p[field]).ok_or_else(|| match &p[field] {
+                    Value::Null => format!("position {i} ({symbol}) has no {field}"),
+                    _ => format!("position {i} ({symbol}) has an unreadable {field}"),
+                })
+            };
+            let long = quantity("longQuantity")?;
+            let short = quantity("shortQuantity")?;
             // Saturating: a quantity past 7.9e28 is absurd, and shown as such
             // rather than panicking.
-            Some(BrokerPosition {
-                symbol,
+            Ok(BrokerPosition {
+                symbol: symbol.to_string(),
                 quantity: long.saturating_sub(short).normalize(),
             })
         })

@@ -407,7 +407,38 @@ fn an_overflowing_position_is_saturated_not_a_panic() {
     let v = json!({"securitiesAccount":{"positions":[{"instrument":{"symbol":"GME"},
         "longQuantity":"79228162514264337593543950335",
         "shortQuantity":"-79228162514264337593543950335"}]}});
-    let p = positions(&v);
+    let p = positions(&v).expect("read");
     assert_eq!(p.len(), 1);
     assert_eq!(p[0].quantity, Decimal::MAX);
+}
+
+#[test]
+fn a_position_that_cannot_be_read_is_an_error_naming_it_not_dropped_or_zero() {
+    let good = json!({"instrument":{"symbol":"AAPL"},"longQuantity":3.0,"shortQuantity":0.0});
+    let account = |positions: Value| json!({"securitiesAccount":{"positions":positions}});
+    assert_eq!(
+        positions(&account(json!([good.clone()]))).expect("read")[0].quantity,
+        Decimal::from(3)
+    );
+    // No list at all: an account without positions.
+    assert_eq!(positions(&json!({"securitiesAccount":{}})), Ok(Vec::new()));
+    let cases = [
+        (
+            json!([good.clone(), {"instrument":{"assetType":"EQUITY"},"longQuantity":2.0,"shortQuantity":0.0}]),
+            "position 1 has no instrument symbol",
+        ),
+        (
+            json!([{"instrument":{"symbol":"TSLA"},"longQuantity":"lots","shortQuantity":0.0}]),
+            "position 0 (TSLA) has an unreadable longQuantity",
+        ),
+        (
+            json!([{"instrument":{"symbol":"TSLA"},"longQuantity":1.0}]),
+            "position 0 (TSLA) has no shortQuantity",
+        ),
+    ];
+    for (list, why) in cases {
+        assert_eq!(positions(&account(list)), Err(why.to_string()));
+    }
+    assert!(positions(&account(json!({"AAPL": 3}))).is_err());
+    assert!(positions(&json!("positions")).is_err());
 }

@@ -5,12 +5,12 @@
 //! the path), so cycles are built from order books or two path queries.
 
 use super::asset::{StellarAsset, parse_amount};
-use super::body::{MAX_BODY, read_capped};
 use super::codes::TxOutcome;
 use super::keys::AccountKey;
 use super::rpc::{http_client, is_loopback};
 use super::{AccountState, Balance, Offer, OrderBook, Price};
 use crate::venue::VenueError;
+use crate::venue::http_body::{BodyError, DEFAULT_BODY_CAP, read_capped};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -32,9 +32,20 @@ pub enum HorizonError {
     /// 5xx, 429, a cut or malformed body): it may have applied.
     #[error("Horizon gave no definite answer to the submission ({0}); it may have applied")]
     OutcomeUnknown(String),
-    /// Too large or cut off mid-body.
-    #[error("Horizon answer unreadable: {0}")]
-    Body(#[from] super::body::BodyError),
+    /// Too large or cut off mid-body; `what` names the call.
+    #[error("Horizon answer unreadable ({what}): {source}")]
+    Body {
+        what: &'static str,
+        #[source]
+        source: BodyError,
+    },
+}
+
+/// The body of a Horizon (or Friendbot) answer, at most the shared cap.
+async fn capped(r: reqwest::Response, what: &'static str) -> Result<Vec<u8>, HorizonError> {
+    read_capped(r, DEFAULT_BODY_CAP)
+        .await
+        .map_err(|source| HorizonError::Body { what, source })
 }
 
 impl From<HorizonError> for VenueError {
@@ -152,7 +163,7 @@ impl HorizonClient {
         if status == 404 {
             return Ok(None);
         }
-        let body = read_capped(r, MAX_BODY, "Horizon").await?;
+        let body = capped(r, "Horizon").await?;
         if status != 200 {
             let title = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
@@ -378,7 +389,7 @@ impl HorizonClient {
         if status == 504 {
             return Err(HorizonError::Timeout);
         }
-        let bytes = read_capped(r, MAX_BODY, "Horizon POST /transactions")
+        let bytes = capped(r, "Horizon POST /transactions")
             .await
             .map_err(|e| unknown(e.to_string()))?;
         let body: serde_json::Value =
@@ -440,7 +451,7 @@ pub async fn friendbot(url: &str, id: AccountKey, timeout: Duration) -> Result<b
     if status == 200 {
         return Ok(true);
     }
-    let body = read_capped(r, MAX_BODY, "Friendbot").await?;
+    let body = capped(r, "Friendbot").await?;
     let text = String::from_utf8_lossy(&body);
     if status == 400 && (text.contains("AlreadyExist") || text.contains("already funded")) {
         return Ok(false);

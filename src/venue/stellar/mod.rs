@@ -11,7 +11,6 @@
 //! loopback fakes under `tests/support/stellar_fake.rs`.
 
 pub mod asset;
-pub mod body;
 pub mod codes;
 pub mod contracts;
 pub mod horizon;

@@ -26,9 +26,13 @@ pub enum RpcError {
     JsonRpc { code: i64, message: String },
     #[error("unexpected answer from Stellar RPC: {0}")]
     Shape(String),
-    /// The answer was too large or cut off mid-body.
-    #[error("Stellar RPC answer unreadable: {0}")]
-    Body(#[from] super::body::BodyError),
+    /// The answer was too large or cut off mid-body; `method` names the call.
+    #[error("Stellar RPC answer unreadable ({method}): {source}")]
+    Body {
+        method: String,
+        #[source]
+        source: crate::venue::http_body::BodyError,
+    },
 }
 
 impl From<RpcError> for VenueError {
@@ -134,7 +138,15 @@ impl RpcClient {
         if !response.status().is_success() {
             return Err(RpcError::Http(response.status().as_u16()));
         }
-        let bytes = super::body::read_capped(response, super::body::MAX_BODY, method).await?;
+        let bytes = crate::venue::http_body::read_capped(
+            response,
+            crate::venue::http_body::DEFAULT_BODY_CAP,
+        )
+        .await
+        .map_err(|source| RpcError::Body {
+            method: method.to_string(),
+            source,
+        })?;
         let mut answer: Value = serde_json::from_slice(&bytes)
             .map_err(|e| RpcError::Shape(format!("{method}: {e}")))?;
         if let Some(err) = answer.get("error") {
