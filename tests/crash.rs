@@ -98,6 +98,10 @@ fn sigkill_at_random_moments_loses_nothing_and_sends_nothing_twice() {
                 let f = c.failure.as_ref().expect("a failed cycle says why");
                 assert!(!f.reason.is_empty());
             }
+            CycleState::NotStarted => {
+                let why = c.refusal.as_deref().expect("a cycle not started says why");
+                assert!(!why.is_empty());
+            }
             other => panic!("{} left open in {other}", c.id),
         }
     }

@@ -554,3 +554,30 @@ fn open_and_half_done_cycles_stay_above_closed_ones_however_the_selection_moves(
         }
     }
 }
+
+#[test]
+fn a_cycle_that_never_started_reads_as_closed_not_as_a_failure() {
+    let mut snapshot = fixture::snapshot();
+    let v = snapshot
+        .cycles
+        .iter_mut()
+        .find(|v| v.cycle.state == arbkeep::model::CycleState::Failed)
+        .expect("the fixture's failed cycle");
+    v.cycle.state = arbkeep::model::CycleState::NotStarted;
+    v.cycle.failure = None;
+    v.cycle.refusal = Some("hemi_swap rejected: slippage bound".into());
+    let id = v.cycle.id.to_string();
+    let mut app = app_for(&snapshot);
+    app.update(Action::Focus(Panel::Cycles), &snapshot);
+    for size in SIZES {
+        let text = screen(&app, &snapshot, size);
+        let row = text
+            .lines()
+            .skip_while(|l| !l.contains("2 Cycles"))
+            .find(|l| l.split_whitespace().any(|w| w.trim_matches('│') == id))
+            .unwrap_or_else(|| panic!("{id} listed:\n{text}"));
+        assert!(row.contains("NOT STARTED (closed)"), "{row}");
+        assert!(row.contains("not started: hemi_swap rejected"), "{row}");
+        assert!(!row.contains("FAILED") && !row.contains("!!"), "{row}");
+    }
+}

@@ -39,13 +39,14 @@ pub enum WebhookError {
 }
 
 /// The notices' `event` names (their JSON tag), for filters.
-pub const EVENT_NAMES: [&str; 8] = [
+pub const EVENT_NAMES: [&str; 9] = [
     "opportunity_detected",
     "tx_submitted",
     "tx_confirmed",
     "bridge_stage_ready",
     "cycle_completed",
     "cycle_failed",
+    "cycle_not_started",
     "stuck",
     "token_expiry",
 ];
@@ -235,4 +236,27 @@ async fn run(mut notices: broadcast::Receiver<Notice>, config: WebhookConfig, st
     };
 
     tokio::join!(intake, delivery);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CycleId, TokenId};
+
+    #[test]
+    fn a_cycle_that_never_started_can_be_filtered_by_its_event_name() {
+        let notice = Notice::CycleNotStarted {
+            cycle: CycleId(3),
+            token: TokenId::Eth,
+            reason: "hemi_swap rejected: slippage".into(),
+        };
+        assert_eq!(event_name(&notice), "cycle_not_started");
+        assert!(EVENT_NAMES.contains(&event_name(&notice).as_str()));
+        let only = EventFilter::only(["cycle_not_started"]).expect("a known event");
+        assert!(only.allows(&notice));
+        assert_eq!(
+            notice.headline(),
+            "c3 ETH not started: hemi_swap rejected: slippage"
+        );
+    }
 }
