@@ -551,6 +551,16 @@ fn open_and_half_done_cycles_stay_above_closed_ones_however_the_selection_moves(
                 line_of(&text, &selected.to_string()).is_some(),
                 "the selection {selected} on screen after {action:?}:\n{text}"
             );
+            // Failed but still holding money: loud on its row and counted.
+            let row = text
+                .lines()
+                .find(|l| l.contains("c20 "))
+                .unwrap_or_else(|| panic!("c20's row:\n{text}"));
+            assert!(row.contains("HALF-DONE"), "{row}");
+            assert!(
+                text.contains("HALF-DONE "),
+                "the status bar counts it:\n{text}"
+            );
         }
     }
 }

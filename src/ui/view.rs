@@ -95,9 +95,10 @@ impl View {
         let mut stuck = 0;
         let mut half_done = 0;
         let mut next_ready: Option<Timestamp> = None;
+        // Half-done counts closed cycles still holding money too.
+        half_done += snapshot.cycles.iter().filter(|v| v.half_done).count();
         for view in snapshot.cycles.iter().filter(|v| v.is_open()) {
             stuck += usize::from(view.stuck);
-            half_done += usize::from(view.half_done);
             if let Some(at) = view.ready_at.filter(|at| *at > snapshot.now) {
                 next_ready = Some(next_ready.map_or(at, |n| n.min(at)));
             }

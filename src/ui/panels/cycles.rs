@@ -14,13 +14,12 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
-/// The alarm for a cycle, if any: half-done first (money may have moved).
+/// The alarm for a cycle, if any: half-done first (money may have moved;
+/// a failed cycle still holding money is half-done too), then stuck.
 pub fn alarm(view: &CycleView) -> Option<&'static str> {
-    if !view.is_open() {
-        None
-    } else if view.half_done {
+    if view.half_done {
         Some("!! HALF-DONE")
-    } else if view.stuck {
+    } else if view.stuck && view.is_open() {
         Some("!! STUCK")
     } else {
         None
