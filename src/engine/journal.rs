@@ -61,6 +61,9 @@ pub enum Sighting<R> {
     /// The venue could not be asked, or its answer could not be read:
     /// nothing is concluded.
     CannotLook(String),
+    /// Past the time it could appear, and the venue cannot prove it either
+    /// way (its history no longer reaches back): the operator's.
+    Unprovable(String),
 }
 
 /// How a send was carried (the record's notices say which).
@@ -133,8 +136,9 @@ pub trait IntentRecord {
         note: Option<&str>,
     ) -> Result<(), EngineError>;
 
-    /// The window passed and it was never seen: the operator decides.
-    fn window_passed(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError>;
+    /// The window passed and it was never seen, or the venue cannot prove
+    /// it either way (`why`): the operator decides.
+    fn window_passed(&mut self, cx: &KeeperContext<'_>, why: &str) -> Result<(), EngineError>;
 
     /// Opted in to sending again after the window: it becomes sendable
     /// anew (committed now), with an audit line saying why.
@@ -244,13 +248,17 @@ where
             record.still_unknown(cx, Some(&format!("cannot look: {why}")))?;
             Looked::Looking
         }
+        Sighting::Unprovable(why) => {
+            record.window_passed(cx, &why)?;
+            Looked::Operator
+        }
         Sighting::NotSeen if cx.now < look_until => {
             record.still_unknown(cx, None)?;
             Looked::Looking
         }
         Sighting::NotSeen => match after {
             AfterWindow::Operator => {
-                record.window_passed(cx)?;
+                record.window_passed(cx, "not seen within the window")?;
                 Looked::Operator
             }
             AfterWindow::SendAgain if record.may_send(cx) => {

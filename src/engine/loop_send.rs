@@ -224,7 +224,7 @@ impl<V: LoopVenue> IntentRecord for StepIntent<'_, V> {
     }
 
     /// Only a look that never sends asks for this: the operator decides.
-    fn window_passed(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
+    fn window_passed(&mut self, cx: &KeeperContext<'_>, _: &str) -> Result<(), EngineError> {
         self.clear_unsettled(cx.now)
     }
 

@@ -95,8 +95,8 @@ impl IntentRecord for Record {
         self.log.push(format!("still unknown {note:?}"));
         Ok(())
     }
-    fn window_passed(&mut self, _: &KeeperContext<'_>) -> Result<(), EngineError> {
-        self.log.push("window passed".into());
+    fn window_passed(&mut self, _: &KeeperContext<'_>, why: &str) -> Result<(), EngineError> {
+        self.log.push(format!("window passed: {why}"));
         Ok(())
     }
     fn send_again(&mut self, _: &KeeperContext<'_>) -> Result<(), EngineError> {
@@ -242,7 +242,10 @@ async fn past_the_window_an_unseen_send_is_the_operators_unless_opted_in() {
     .unwrap();
     assert_eq!(looked, Looked::Operator);
     assert_eq!(venue.sends(), 1);
-    assert_eq!(record.log.last().unwrap(), "window passed");
+    assert_eq!(
+        record.log.last().unwrap(),
+        "window passed: not seen within the window"
+    );
 
     // Opted in: sent again once, and only while the gate is open.
     let venue = Venue::answering(
@@ -334,5 +337,31 @@ async fn refused_and_not_sent_are_recorded_as_such() {
             "sending",
             "not sent connection refused"
         ]
+    );
+}
+
+#[tokio::test]
+async fn a_send_the_venue_cannot_prove_either_way_is_the_operators() {
+    let w = World::new();
+    let venue = Venue::answering(
+        vec![Answer::Unknown("reset".into())],
+        vec![Sighting::Unprovable("older than the history".into())],
+    );
+    let mut record = Record::default();
+    send(&w.cx(0), &venue, &mut record).await.unwrap();
+    let looked = look(
+        &w.cx(1),
+        &venue,
+        &mut record,
+        u64::MAX,
+        AfterWindow::SendAgain,
+    )
+    .await
+    .unwrap();
+    assert_eq!(looked, Looked::Operator);
+    assert_eq!(venue.sends(), 1, "never sent again, even opted in");
+    assert_eq!(
+        record.log.last().unwrap(),
+        "window passed: older than the history"
     );
 }

@@ -318,7 +318,7 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> IntentRecord
         Ok(())
     }
 
-    fn window_passed(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
+    fn window_passed(&mut self, cx: &KeeperContext<'_>, _: &str) -> Result<(), EngineError> {
         if self.exec.last_error.as_deref() == Some(WINDOW_PASSED) {
             return Ok(());
         }

@@ -208,6 +208,15 @@ impl StellarArbKeeper {
         );
     }
 
+    /// How an open send is shown while it is looked for: SENT if the node
+    /// took it, else OUTCOME UNKNOWN.
+    fn open_state(&self, intent: &Intent) -> IntentState {
+        match self.open.get(&intent.hash) {
+            Some(n) if n.state == IntentState::Sent => IntentState::Sent,
+            _ => IntentState::OutcomeUnknown,
+        }
+    }
+
     /// Re-read the open intents from the store: any the keeper has no note
     /// for (left by a previous run) is of unknown outcome until looked at.
     fn load_open(&mut self, cx: &KeeperContext<'_>) -> Result<Vec<Intent>, EngineError> {

@@ -8,14 +8,18 @@
 //! recovery leaves the keeper DEGRADED and retried with backoff instead of
 //! stopping the engine.
 
+use super::sending::{SendFacts, poll_result};
 use super::{
     EXPIRED_UNSENT, EXPIRY_MARGIN_SECS, RECOVERY_BACKOFF_MAX_MS, RECOVERY_BACKOFF_MS, Recovery,
     StellarArbKeeper, utc_time, venue_err,
 };
+use crate::engine::journal::Sighting;
 use crate::engine::{EngineError, IntentState, KeeperContext};
 use crate::strategy::stellar_arb::store::Intent;
 use crate::venue::VenueError;
-use crate::venue::stellar::{AccountKey, LedgerWindow, SendStatus, TxStatus};
+use crate::venue::stellar::{
+    AccountKey, LedgerWindow, SendStatus, StellarVenue, TxOutcome, TxStatus,
+};
 
 /// The kind of an intent that asks Friendbot to fund an account.
 pub(super) const FRIENDBOT: &str = "friendbot";
@@ -84,17 +88,7 @@ impl StellarArbKeeper {
         if intent.kind == FRIENDBOT {
             return self.settle_friendbot(cx, intent).await;
         }
-        let venue = self.shared.venue.clone();
-        // Read before asking for the transaction: if it is then not
-        // found, it is in no ledger up to `window.latest`.
-        let window = venue.ledger_window().await.map_err(venue_err)?;
-        match venue.transaction(&intent.hash).await.map_err(venue_err)? {
-            TxStatus::Success { ledger, outcome } | TxStatus::Failed { ledger, outcome } => {
-                self.settle_applied(cx, intent, ledger, &outcome)?;
-            }
-            TxStatus::NotFound => self.settle_missing(cx, intent, &window).await?,
-        }
-        Ok(())
+        self.look_through_journal(cx, intent).await
     }
 
     /// A Friendbot funding whose answer was lost: the account decides. It
@@ -122,113 +116,98 @@ impl StellarArbKeeper {
         self.settle(cx, intent, result, None)?;
         Ok(())
     }
+}
 
-    async fn settle_missing(
-        &mut self,
-        cx: &KeeperContext<'_>,
-        intent: &Intent,
-        window: &LedgerWindow,
-    ) -> Result<(), EngineError> {
-        let venue = self.shared.venue.clone();
-        let id = AccountKey::parse(&intent.account)
-            .map_err(|e| venue_err(VenueError::Rejected(e.to_string())))?;
-        // The source's sequence, asked after the window: a transaction
-        // applied by then has consumed it.
-        let seq = venue
-            .account(id)
-            .await
-            .map_err(venue_err)?
-            .map(|s| s.sequence)
-            .unwrap_or(0);
-        let until = format!(
-            "maxTime {} + {EXPIRY_MARGIN_SECS} s",
-            utc_time(intent.max_time)
-        );
-        let unknown = self
-            .open
-            .get(&intent.hash)
-            .is_none_or(|n| n.state != IntentState::Sent);
-        let state = if unknown {
-            IntentState::OutcomeUnknown
-        } else {
-            IntentState::Sent
-        };
-        match judge_missing(intent, window, seq) {
-            Missing::Resend => {
-                self.log(format!(
-                    "{}: not found before its maxTime; resending the same envelope",
-                    intent.hash
-                ));
-                // The same envelope of an open intent: settling, not a new
-                // send, so the pause does not hold it.
-                match venue.send(&intent.envelope).await {
-                    Ok(SendStatus::Error(o)) => {
-                        // It may have landed between the look and the resend
-                        // (tx_bad_seq then): time decides, not this refusal.
-                        self.note(
-                            intent,
-                            state,
-                            format!(
-                                "not found yet; the resend was refused ({}); asking getTransaction until {until}",
-                                o.main_code()
-                            ),
-                        );
-                    }
-                    Ok(_) => {
-                        self.note(
-                            intent,
-                            state,
-                            format!("not found yet; same envelope resent; asking getTransaction until {until}"),
-                        );
-                        self.await_result(cx, intent).await?;
-                    }
-                    Err(e) => {
-                        self.log(format!("{}: resend: {e}", intent.hash));
-                        self.note(
-                            intent,
-                            IntentState::OutcomeUnknown,
-                            format!("not found yet; the resend got no definite answer ({e}); asking getTransaction until {until}"),
-                        );
-                    }
-                }
-            }
-            Missing::Expired => {
-                self.settle(cx, intent, EXPIRED_UNSENT, None)?;
-                self.log(format!(
-                    "{}: {EXPIRED_UNSENT} (past its maxTime, never applied); nothing booked",
-                    intent.hash
-                ));
-            }
-            Missing::SequenceUsed => {
-                self.settle(
-                    cx,
-                    intent,
-                    "not applied (sequence used by another transaction)",
+/// Look for one open transaction, as the journal asks the venue: found by
+/// getTransaction → its result; not found → judged by time
+/// ([`judge_missing`]): before maxTime the same envelope is offered again
+/// (what that did is left in `facts` for the record) and it is not seen
+/// yet; past it, absent (expired, or its sequence used by another); past it
+/// and beyond the RPC's history with the sequence used → unprovable, the
+/// operator's. A failed call is left in `facts` too.
+pub(super) async fn look_for(
+    venue: &dyn StellarVenue,
+    intent: &Intent,
+    polls: u32,
+    delay: std::time::Duration,
+    facts: &std::sync::Mutex<SendFacts>,
+) -> Sighting<(u32, TxOutcome)> {
+    let failed = |e: VenueError| {
+        let shown = e.to_string();
+        facts.lock().unwrap_or_else(|p| p.into_inner()).look_error = Some(e);
+        Sighting::CannotLook(shown)
+    };
+    // Read before asking for the transaction: if it is then not found, it
+    // is in no ledger up to `window.latest`.
+    let window = match venue.ledger_window().await {
+        Ok(w) => w,
+        Err(e) => return failed(e),
+    };
+    match venue.transaction(&intent.hash).await {
+        Ok(TxStatus::Success { ledger, outcome }) | Ok(TxStatus::Failed { ledger, outcome }) => {
+            return Sighting::Found((ledger, outcome));
+        }
+        Ok(TxStatus::NotFound) => {}
+        Err(e) => return failed(e),
+    }
+    let id = match AccountKey::parse(&intent.account) {
+        Ok(id) => id,
+        Err(e) => return failed(VenueError::Rejected(e.to_string())),
+    };
+    // The source's sequence, asked after the window: a transaction applied
+    // by then has consumed it.
+    let seq = match venue.account(id).await {
+        Ok(state) => state.map(|s| s.sequence).unwrap_or(0),
+        Err(e) => return failed(e),
+    };
+    let until = format!(
+        "maxTime {} + {EXPIRY_MARGIN_SECS} s",
+        utc_time(intent.max_time)
+    );
+    let unseen = |state: Option<IntentState>, note: String| {
+        facts.lock().unwrap_or_else(|p| p.into_inner()).unseen = Some((state, note));
+        Sighting::NotSeen
+    };
+    match judge_missing(intent, &window, seq) {
+        Missing::Resend => {
+            tracing::info!(target: "stellar_arb", hash = %intent.hash, "not found before its maxTime; resending the same envelope");
+            // The same envelope of an open intent: settling, not a new send,
+            // so the pause does not hold it.
+            match venue.send(&intent.envelope).await {
+                // It may have landed between the look and the resend
+                // (tx_bad_seq then): time decides, not this refusal.
+                Ok(SendStatus::Error(o)) => unseen(
                     None,
-                )?;
-            }
-            Missing::Ambiguous => {
-                let why = format!(
-                    "transaction {} ({}) is past its maxTime and older than the RPC's history, and account {}'s sequence has moved past it: it may have applied. Look it up on Horizon or an explorer; nothing more is sent until it is settled",
-                    intent.hash, intent.label, intent.account
-                );
-                if self.halted.as_deref() != Some(why.as_str()) {
-                    tracing::error!(target: "stellar_arb", "{why}");
-                }
-                self.note(
-                    intent,
-                    IntentState::Halted,
                     format!(
-                        "HALTED: older than the RPC's history and its sequence was used — check tx {} on an explorer",
-                        intent.hash
+                        "not found yet; the resend was refused ({}); asking getTransaction until {until}",
+                        o.main_code()
                     ),
-                );
-                self.halted = Some(why.clone());
-                self.halted_on = Some(intent.hash.clone());
-                self.view.status = format!("halted: {why}");
+                ),
+                Ok(_) => match poll_result(venue, &intent.hash, polls, delay).await {
+                    Some(result) => Sighting::Found(result),
+                    None => unseen(
+                        None,
+                        format!(
+                            "not found yet; same envelope resent; asking getTransaction until {until}"
+                        ),
+                    ),
+                },
+                Err(e) => unseen(
+                    Some(IntentState::OutcomeUnknown),
+                    format!(
+                        "not found yet; the resend got no definite answer ({e}); asking getTransaction until {until}"
+                    ),
+                ),
             }
         }
-        Ok(())
+        Missing::Expired => Sighting::Absent(EXPIRED_UNSENT.into()),
+        Missing::SequenceUsed => {
+            Sighting::Absent("not applied (sequence used by another transaction)".into())
+        }
+        Missing::Ambiguous => Sighting::Unprovable(format!(
+            "transaction {} ({}) is past its maxTime and older than the RPC's history, and account {}'s sequence has moved past it: it may have applied. Look it up on Horizon or an explorer; nothing more is sent until it is settled",
+            intent.hash, intent.label, intent.account
+        )),
     }
 }
 

@@ -11,7 +11,9 @@ use super::{
     EXPIRY_MARGIN_SECS, MAX_FEE, Purpose, SHOWN, StellarArbKeeper, notify, reason, signed_xlm,
     utc_time, venue_err,
 };
-use crate::engine::journal::{self, Answer, IntentRecord, SendPath, Sent, Sighting, Via};
+use crate::engine::journal::{
+    self, AfterWindow, Answer, IntentRecord, SendPath, Sent, Sighting, Via,
+};
 use crate::engine::{EngineError, IntentState, KeeperContext};
 use crate::model::Timestamp;
 use crate::strategy::stellar_arb::store::{self as kstore, Booking, Execution, Intent};
@@ -113,11 +115,10 @@ impl StellarArbKeeper {
             label: purpose.label,
         };
         let facts = Mutex::new(SendFacts::default());
-        let hash = intent.hash.clone();
+        let sent_intent = intent.clone();
         let path = EnvelopeSend {
             venue: venue.as_ref(),
-            envelope: &signed.envelope,
-            hash: &hash,
+            intent: &sent_intent,
             polls: self.polls,
             poll_delay: self.poll_delay,
             facts: &facts,
@@ -164,18 +165,34 @@ impl StellarArbKeeper {
         }
     }
 
-    /// Poll getTransaction a few times; settle what it finds. Not found by
-    /// then: left open for the next pass.
-    pub(super) async fn await_result(
+    /// Look once at one open transaction through the journal (the
+    /// venue's look: [`super::recovery::look_for`]) and settle it if the
+    /// network has decided. A Stellar call that failed is the keeper's
+    /// venue error, as before (DEGRADED in recovery, shown on a pass).
+    pub(super) async fn look_through_journal(
         &mut self,
         cx: &KeeperContext<'_>,
         intent: &Intent,
-    ) -> Result<Option<Execution>, EngineError> {
+    ) -> Result<(), EngineError> {
         let venue = self.shared.venue.clone();
-        match poll_result(venue.as_ref(), &intent.hash, self.polls, self.poll_delay).await {
-            Some((ledger, outcome)) => self.settle_applied(cx, intent, ledger, &outcome),
-            None => Ok(None),
-        }
+        let facts = Mutex::new(SendFacts::default());
+        let path = EnvelopeSend {
+            venue: venue.as_ref(),
+            intent,
+            polls: self.polls,
+            poll_delay: self.poll_delay,
+            facts: &facts,
+        };
+        let mut record = EnvelopeIntent {
+            keeper: self,
+            intent: intent.clone(),
+            facts: &facts,
+            settled: None,
+        };
+        // maxTime, judged by the network's clock, is the window: the venue
+        // says when it has passed (absent, or unprovable).
+        journal::look(cx, &path, &mut record, u64::MAX, AfterWindow::Operator).await?;
+        Ok(())
     }
 
     /// Settle a transaction getTransaction found in a ledger. A result
@@ -308,7 +325,7 @@ impl StellarArbKeeper {
 
 /// Ask getTransaction up to `polls` times for a result; `None` when it was
 /// not found by then (or the RPC kept failing).
-async fn poll_result(
+pub(super) async fn poll_result(
     venue: &dyn StellarVenue,
     hash: &str,
     polls: u32,
@@ -330,13 +347,19 @@ async fn poll_result(
     None
 }
 
-/// What the send learnt beyond its classified answer, for the record.
+/// What the send or the look learnt beyond its classified answer, for the
+/// record.
 #[derive(Default)]
-struct SendFacts {
+pub(super) struct SendFacts {
     /// The refusal's decoded result (a fee to raise, a reason to halt).
     refusal: Option<TxOutcome>,
     /// The node took it (PENDING, DUPLICATE): its result is awaited, SENT.
     accepted: Option<String>,
+    /// Not seen yet: what was done about it (the same envelope offered
+    /// again), and the state to show if it changes.
+    pub(super) unseen: Option<(Option<IntentState>, String)>,
+    /// A Stellar call of the look failed.
+    pub(super) look_error: Option<VenueError>,
 }
 
 /// One signed envelope's send path: sendTransaction, its answer classified
@@ -345,8 +368,7 @@ struct SendFacts {
 /// unknown), and getTransaction to look.
 struct EnvelopeSend<'a> {
     venue: &'a dyn StellarVenue,
-    envelope: &'a str,
-    hash: &'a str,
+    intent: &'a Intent,
     polls: u32,
     poll_delay: Duration,
     facts: &'a Mutex<SendFacts>,
@@ -363,7 +385,7 @@ impl SendPath for EnvelopeSend<'_> {
 
     fn send(&self) -> BoxFuture<'_, Answer<(u32, TxOutcome)>> {
         Box::pin(async move {
-            match self.venue.send(self.envelope).await {
+            match self.venue.send(&self.intent.envelope).await {
                 Ok(SendStatus::Error(outcome)) if outcome.proves_not_applied() => {
                     // Refused at admission: nothing applied, no fee charged.
                     let why = format!("refused: {}", outcome.main_code());
@@ -379,7 +401,9 @@ impl SendPath for EnvelopeSend<'_> {
                 }
                 Ok(status) => {
                     self.facts().accepted = Some(format!("{status:?}"));
-                    match poll_result(self.venue, self.hash, self.polls, self.poll_delay).await {
+                    match poll_result(self.venue, &self.intent.hash, self.polls, self.poll_delay)
+                        .await
+                    {
                         Some(result) => Answer::Done(result),
                         None => Answer::Unknown(format!("{status:?}: no result yet")),
                     }
@@ -392,14 +416,13 @@ impl SendPath for EnvelopeSend<'_> {
     }
 
     fn look(&self) -> BoxFuture<'_, Sighting<(u32, TxOutcome)>> {
-        Box::pin(async move {
-            match self.venue.transaction(self.hash).await {
-                Ok(TxStatus::Success { ledger, outcome })
-                | Ok(TxStatus::Failed { ledger, outcome }) => Sighting::Found((ledger, outcome)),
-                Ok(TxStatus::NotFound) => Sighting::NotSeen,
-                Err(e) => Sighting::CannotLook(e.to_string()),
-            }
-        })
+        Box::pin(super::recovery::look_for(
+            self.venue,
+            self.intent,
+            self.polls,
+            self.poll_delay,
+            self.facts,
+        ))
     }
 
     /// A transaction can apply only until its maxTime (the latest close
@@ -443,8 +466,16 @@ impl IntentRecord for EnvelopeIntent<'_> {
         Ok(())
     }
 
+    /// Refused at admission, or proven absent by the look (expired unsent,
+    /// its sequence used by another): nothing applied, nothing booked.
     fn refused(&mut self, cx: &KeeperContext<'_>, reason: &str) -> Result<(), EngineError> {
         self.settled = Some(self.keeper.settle(cx, &self.intent, reason, None)?);
+        if reason == super::EXPIRED_UNSENT {
+            self.keeper.log(format!(
+                "{}: {reason} (past its maxTime, never applied); nothing booked",
+                self.intent.hash
+            ));
+        }
         let refusal = self
             .facts
             .lock()
@@ -494,25 +525,50 @@ impl IntentRecord for EnvelopeIntent<'_> {
         Ok(())
     }
 
+    /// Not seen yet (what the look did about it is noted), or a Stellar
+    /// call failed: that is the keeper's venue error, as it always was.
     fn still_unknown(
         &mut self,
         _: &KeeperContext<'_>,
         note: Option<&str>,
     ) -> Result<(), EngineError> {
-        if let Some(why) = note {
-            self.keeper.mark_unknown(&self.intent, why);
+        let (failed, unseen) = {
+            let mut f = self.facts.lock().unwrap_or_else(|p| p.into_inner());
+            (f.look_error.take(), f.unseen.take())
+        };
+        if let Some(e) = failed {
+            return Err(venue_err(e));
+        }
+        match (unseen, note) {
+            (Some((state, doing)), _) => {
+                let state = state.unwrap_or_else(|| self.keeper.open_state(&self.intent));
+                self.keeper.note(&self.intent, state, doing);
+            }
+            (None, Some(why)) => self.keeper.mark_unknown(&self.intent, why),
+            (None, None) => {}
         }
         Ok(())
     }
 
-    /// Not seen past its maxTime: what `judge_missing` then decides
-    /// (expired, or the operator's when the RPC's history cannot tell) is
-    /// the keeper's recovery; the record only says it is being decided.
-    fn window_passed(&mut self, _: &KeeperContext<'_>) -> Result<(), EngineError> {
-        self.keeper.mark_unknown(
+    /// Past its maxTime, older than the RPC's history, and its sequence
+    /// used: it may have applied. HALTED: nothing more is sent until the
+    /// operator settles it.
+    fn window_passed(&mut self, _: &KeeperContext<'_>, why: &str) -> Result<(), EngineError> {
+        let k = &mut *self.keeper;
+        if k.halted.as_deref() != Some(why) {
+            tracing::error!(target: "stellar_arb", "{why}");
+        }
+        k.note(
             &self.intent,
-            "not seen by getTransaction past its maxTime: deciding by the ledger's history",
+            IntentState::Halted,
+            format!(
+                "HALTED: older than the RPC's history and its sequence was used — check tx {} on an explorer",
+                self.intent.hash
+            ),
         );
+        k.halted = Some(why.to_string());
+        k.halted_on = Some(self.intent.hash.clone());
+        k.view.status = format!("halted: {why}");
         Ok(())
     }
 
