@@ -6,12 +6,16 @@
 use super::{SECRET_ENV, StellarArbConfig, StellarArbKeeper, StellarShared, StellarWs};
 use crate::control::ControlExtension;
 use crate::engine::Keeper;
+use crate::venue::faults::FaultDice;
 use crate::venue::stellar::network::{Endpoints, NetworkVenue};
 use crate::venue::stellar::paper::{PAPER_PASSPHRASE, PaperStellar, paper_contract};
 use crate::venue::stellar::{ContractKey, Keypair, StellarVenue};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The paper Stellar's file in the data dir.
+pub const PAPER_FILE: &str = "paper-stellar.json";
 
 /// The keeper and its WebSocket extension, for `main` to register.
 pub type Wired = (Box<dyn Keeper>, Arc<dyn ControlExtension>);
@@ -30,9 +34,16 @@ pub enum WiringError {
 
 /// The paper keeper: a simulated Stellar in `<data_dir>/paper-stellar.json`.
 /// Paper money needs no secret; the master key is derived from the seed.
-pub fn paper(config: &StellarArbConfig, data_dir: &Path, seed: u64) -> Result<Wired, WiringError> {
-    let paper = PaperStellar::open(Some(&data_dir.join("paper-stellar.json")), seed)
-        .map_err(|e| WiringError::Venue(e.to_string()))?;
+/// `faults` are injected at its `sendTransaction`.
+pub fn paper(
+    config: &StellarArbConfig,
+    data_dir: &Path,
+    seed: u64,
+    faults: FaultDice,
+) -> Result<Wired, WiringError> {
+    let paper = PaperStellar::open(Some(&data_dir.join(PAPER_FILE)), seed)
+        .map_err(|e| WiringError::Venue(e.to_string()))?
+        .with_faults(faults);
     let mut config = config.clone();
     config.passphrase = PAPER_PASSPHRASE.into();
     config.detector_contract = paper_contract(0xD7).to_string();
@@ -109,7 +120,7 @@ mod tests {
         config.network = super::super::Network::Public;
         config.friendbot_url = None;
         config.num_accounts = 1;
-        let (mut keeper, _ws) = paper(&config, dir.path(), 7).expect("paper");
+        let (mut keeper, _ws) = paper(&config, dir.path(), 7, FaultDice::off()).expect("paper");
         let store = Store::open(dir.path(), Mode::Paper).expect("store");
         let (notices, _) = tokio::sync::broadcast::channel(8);
         let gate = SendGate::default();
