@@ -97,6 +97,11 @@ impl FaultDice {
         }
     }
 
+    /// Scripted draws not taken yet.
+    pub fn scripted_left(&self) -> usize {
+        self.script.lock().map(|s| s.len()).unwrap_or(0)
+    }
+
     /// The fault of the next send, if any.
     pub fn draw(&self) -> Option<SendFault> {
         if let Ok(mut s) = self.script.lock()
@@ -177,8 +182,10 @@ mod tests {
     fn a_script_comes_first_then_the_dice() {
         let d = FaultDice::off();
         d.script([Some(SendFault::LoseReply), None]);
+        assert_eq!(d.scripted_left(), 2);
         assert_eq!(d.draw(), Some(SendFault::LoseReply));
         assert_eq!(d.draw(), None);
+        assert_eq!(d.scripted_left(), 0);
         assert_eq!(d.draw(), None);
     }
 }

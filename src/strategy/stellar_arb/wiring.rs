@@ -142,4 +142,57 @@ mod tests {
             "funded by the paper faucet"
         );
     }
+
+    #[tokio::test]
+    async fn a_send_that_acted_then_lost_its_answer_is_settled_by_looking_never_re_signed() {
+        use crate::venue::faults::SendFault;
+        for fault in [
+            SendFault::LoseReply,
+            SendFault::ServerErrorAfter,
+            SendFault::TimeoutAfter,
+        ] {
+            let dir = tempfile::tempdir().expect("dir");
+            let mut config = StellarArbConfig::testnet_defaults();
+            config.num_accounts = 1;
+            let faults = FaultDice::off();
+            faults.script([Some(SendFault::RefuseBefore), Some(fault)]);
+            let (mut keeper, _ws) = paper(&config, dir.path(), 7, faults).expect("paper");
+            let store = Store::open(dir.path(), Mode::Paper).expect("store");
+            let (notices, _) = tokio::sync::broadcast::channel(64);
+            let gate = SendGate::default();
+            for pass in 0..40u64 {
+                let cx = KeeperContext {
+                    store: &store,
+                    now: 1 + pass * 5_000,
+                    phase: Phase::Running,
+                    gate: &gate,
+                    notices: &notices,
+                };
+                if pass == 0 {
+                    keeper.recover(&cx).await.expect("recover");
+                }
+                keeper.tick(&cx).await.expect("tick");
+            }
+            drop(keeper);
+            let ledger = PaperStellar::open(Some(&dir.path().join(PAPER_FILE)), 7)
+                .expect("reopen")
+                .ledger();
+            assert!(!ledger.txs.is_empty(), "{fault:?}: something was sent");
+            for (slot, hashes) in &ledger.offered {
+                assert_eq!(hashes.len(), 1, "{fault:?}: {slot} re-signed: {hashes:?}");
+            }
+            let read = store.read().expect("read");
+            let booked: std::collections::BTreeSet<String> = super::super::store::results(&read)
+                .expect("results")
+                .into_iter()
+                .map(|r| r.hash)
+                .collect();
+            for hash in ledger.txs.keys() {
+                assert!(
+                    booked.contains(hash),
+                    "{fault:?}: {hash} applied but never settled"
+                );
+            }
+        }
+    }
 }
