@@ -155,6 +155,8 @@ fn main() -> ExitCode {
     // About what → the latest words about it.
     let (mut duplicates, mut lost, mut stuck) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
     let mut done = 0;
+    let mut acted = [0; 3];
+    let mut snapshots = 0;
     for round in 0..kills {
         let mut child = match arbkeep(dir).spawn() {
             Ok(c) => c,
@@ -168,6 +170,7 @@ fn main() -> ExitCode {
         if (round % 10 == 9 || round + 1 == kills)
             && let Some(snap) = snapshot(&runtime, &data)
         {
+            snapshots += 1;
             stuck.extend(unexplained_stuck(&snap));
         }
         if let Ok(Some(status)) = child.try_wait() {
@@ -185,6 +188,7 @@ fn main() -> ExitCode {
         match books::look(&data, WORLD_SEED) {
             Ok(found) => {
                 duplicates.extend(found.duplicate_sends);
+                acted = found.acted;
                 lost.extend(found.lost_units);
             }
             Err(e) => {
@@ -202,6 +206,14 @@ fn main() -> ExitCode {
             );
         }
     }
+    println!(
+        "soak: {done} kills in {:.0?}; acted at the fakes: {} loop sends, {} broker orders, {} Stellar transactions; {} snapshots looked at",
+        started.elapsed(),
+        acted[0],
+        acted[1],
+        acted[2],
+        snapshots
+    );
     for (what, found) in [
         ("duplicate send", &duplicates),
         ("lost units", &lost),

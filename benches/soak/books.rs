@@ -3,9 +3,10 @@
 //! the engine's books do not explain, per strategy.
 
 use crate::common::{WORLD_FILE, steps_sent_twice};
+use arbkeep::engine::Mode;
 use arbkeep::engine::ledger::ledger_balances;
 use arbkeep::model::{Chain, ManualClock, StepStatus, TokenId};
-use arbkeep::store::ReadOnlyStore;
+use arbkeep::store::{Reader, Store};
 use arbkeep::strategy::cross_chain_loop::{Valuation, movements};
 use arbkeep::strategy::equity_hedge::paper::BROKER_FILE;
 use arbkeep::strategy::stellar_arb::store as kstore;
@@ -27,6 +28,9 @@ pub type Finding = (String, String);
 pub struct Findings {
     pub duplicate_sends: Vec<Finding>,
     pub lost_units: Vec<Finding>,
+    /// What there was to check: sends that acted at the paper chains,
+    /// orders at the paper broker, transactions on the paper Stellar.
+    pub acted: [usize; 3],
 }
 
 /// A finding about the thing named before the first ':'.
@@ -39,15 +43,22 @@ impl Findings {
     fn extend(&mut self, other: Findings) {
         self.duplicate_sends.extend(other.duplicate_sends);
         self.lost_units.extend(other.lost_units);
+        for (mine, theirs) in self.acted.iter_mut().zip(other.acted) {
+            *mine += theirs;
+        }
     }
 }
 
 /// Every check over `data`, for the loop (world seed `seed`), the hedge and Stellar.
+/// The engine's store is opened writable, as a restart would: a file left
+/// by a SIGKILL is repaired on open, which a read-only open refuses.
 pub fn look(data: &Path, seed: u64) -> Result<Findings, String> {
+    let store = Store::open(data, Mode::Paper).map_err(|e| e.to_string())?;
+    let reader = store.read().map_err(|e| e.to_string())?;
     let mut all = Findings::default();
-    all.extend(cross_chain_loop(data, seed)?);
+    all.extend(cross_chain_loop(data, &reader, seed)?);
     all.extend(equity_hedge(data, seed)?);
-    all.extend(stellar(data)?);
+    all.extend(stellar(data, &reader)?);
     Ok(all)
 }
 
@@ -55,7 +66,7 @@ pub fn look(data: &Path, seed: u64) -> Result<Findings, String> {
 /// world balance differs from the ledger by more than what the world did
 /// and the engine has not booked yet (a send whose receipt is not in the
 /// ledger, a Stargate delivery not yet credited).
-fn cross_chain_loop(data: &Path, seed: u64) -> Result<Findings, String> {
+fn cross_chain_loop(data: &Path, reader: &Reader, seed: u64) -> Result<Findings, String> {
     let path = data.join(WORLD_FILE);
     let Some(time) = SimWorld::resume_time(&path).map_err(|e| e.to_string())? else {
         return Ok(Findings::default());
@@ -74,8 +85,6 @@ fn cross_chain_loop(data: &Path, seed: u64) -> Result<Findings, String> {
         })
         .collect();
 
-    let store = ReadOnlyStore::open(data).map_err(|e| e.to_string())?;
-    let reader = store.read().map_err(|e| e.to_string())?;
     let entries = reader.ledger(0).map_err(|e| e.to_string())?;
     let booked: BTreeSet<&str> = entries
         .iter()
@@ -127,6 +136,12 @@ fn cross_chain_loop(data: &Path, seed: u64) -> Result<Findings, String> {
             );
         }
     }
+    let acted = world
+        .executions()
+        .map_err(|e| e.to_string())?
+        .values()
+        .filter(|e| e.receipt.is_some())
+        .count();
     let mut lost_units = Vec::new();
     let actual: BTreeMap<(Chain, TokenId), i128> = world
         .balances()
@@ -149,6 +164,7 @@ fn cross_chain_loop(data: &Path, seed: u64) -> Result<Findings, String> {
     Ok(Findings {
         duplicate_sends,
         lost_units,
+        acted: [acted, 0, 0],
     })
 }
 
@@ -172,13 +188,14 @@ fn equity_hedge(data: &Path, seed: u64) -> Result<Findings, String> {
             .map(|(id, n)| finding(format!("hedge {id}: {n} orders at the paper broker")))
             .collect(),
         lost_units: Vec::new(),
+        acted: [0, broker.orders().map_err(|e| e.to_string())?.len(), 0],
     })
 }
 
 /// Stellar: a sequence number offered two different envelopes (a re-signed
 /// send); an account whose XLM differs from its booked lines while it has
 /// no open send.
-fn stellar(data: &Path) -> Result<Findings, String> {
+fn stellar(data: &Path, reader: &Reader) -> Result<Findings, String> {
     let path = data.join(PAPER_FILE);
     if !path.exists() {
         return Ok(Findings::default());
@@ -197,15 +214,13 @@ fn stellar(data: &Path) -> Result<Findings, String> {
         })
         .collect();
 
-    let store = ReadOnlyStore::open(data).map_err(|e| e.to_string())?;
-    let reader = store.read().map_err(|e| e.to_string())?;
-    let intents = kstore::intents(&reader).map_err(|e| e.to_string())?;
-    let settled: BTreeSet<String> = kstore::results(&reader)
+    let intents = kstore::intents(reader).map_err(|e| e.to_string())?;
+    let settled: BTreeSet<String> = kstore::results(reader)
         .map_err(|e| e.to_string())?
         .into_iter()
         .map(|r| r.hash)
         .collect();
-    let lines = kstore::ledger(&reader).map_err(|e| e.to_string())?;
+    let lines = kstore::ledger(reader).map_err(|e| e.to_string())?;
     let open: BTreeSet<&str> = intents
         .iter()
         .filter(|i| !settled.contains(&i.hash))
@@ -233,5 +248,6 @@ fn stellar(data: &Path) -> Result<Findings, String> {
     Ok(Findings {
         duplicate_sends,
         lost_units,
+        acted: [0, 0, ledger.txs.len()],
     })
 }
