@@ -157,6 +157,7 @@ fn main() -> ExitCode {
     let mut done = 0;
     let mut acted = [0; 3];
     let mut snapshots = 0;
+    let mut last_open = Vec::new();
     for round in 0..kills {
         let mut child = match arbkeep(dir).spawn() {
             Ok(c) => c,
@@ -172,6 +173,11 @@ fn main() -> ExitCode {
         {
             snapshots += 1;
             stuck.extend(unexplained_stuck(&snap));
+            last_open = snap
+                .intents
+                .iter()
+                .map(|i| format!("{} {}: {}", i.id, i.state.label(), i.doing))
+                .collect();
         }
         if let Ok(Some(status)) = child.try_wait() {
             eprintln!(
@@ -214,6 +220,9 @@ fn main() -> ExitCode {
         acted[2],
         snapshots
     );
+    for open in &last_open {
+        println!("soak: open at the last look: {open}");
+    }
     for (what, found) in [
         ("duplicate send", &duplicates),
         ("lost units", &lost),
