@@ -13,54 +13,16 @@
 mod books;
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "soak/run.rs"]
+mod run;
 
 use arbkeep::control::ControlClient;
 use arbkeep::engine::Snapshot;
+use run::{Dice, FAULTS_PER_MILLE, WORLD_SEED, arbkeep, config};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Child, ExitCode};
 use std::time::{Duration, Instant};
-
-const WORLD_SEED: u64 = 11;
-const FAULT_SEED: u64 = 7;
-const FAULTS_PER_MILLE: u32 = 50;
-
-/// xorshift64*: the kill moments are random but the same every run.
-struct Dice(u64);
-
-impl Dice {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
-    }
-}
-
-fn config() -> String {
-    format!(
-        "[paper]\nseed = {WORLD_SEED}\nspeed = 20000\n\
-         [paper.faults]\nrate_per_mille = {FAULTS_PER_MILLE}\nseed = {FAULT_SEED}\n\
-         [control]\nport = 0\n\
-         [engine]\nmax_actions_per_tick = 2\n\
-         [equity_hedge]\nenabled = true\n\
-         [stellar_arb]\nenabled = true\n"
-    )
-}
-
-fn arbkeep(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_arbkeep"));
-    cmd.arg("--headless")
-        .arg("--config")
-        .arg(dir.join("config.toml"))
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .args(["--run-for", "120s"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    cmd
-}
 
 /// The running engine's snapshot, if it answers in time.
 fn snapshot(runtime: &tokio::runtime::Runtime, data: &Path) -> Option<Snapshot> {
@@ -136,7 +98,7 @@ fn main() -> ExitCode {
     };
     let dir = tmp.path();
     let data = dir.join("data");
-    if let Err(e) = std::fs::write(dir.join("config.toml"), config()) {
+    if let Err(e) = std::fs::write(dir.join("config.toml"), config(FAULTS_PER_MILLE)) {
         eprintln!("soak: writing the config: {e}");
         return ExitCode::FAILURE;
     }
