@@ -57,6 +57,17 @@ pub struct PaperConfig {
     pub seed: u64,
     /// Simulated seconds per wall second, ×1000.
     pub speed_milli: u64,
+    /// Seeded send faults of the paper venues (`[paper.faults]`).
+    pub faults: PaperFaults,
+}
+
+/// `[paper.faults]`: how often the paper venues' sends fault, on which
+/// seed. Off (0) by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PaperFaults {
+    /// Faulty sends per thousand, 0–1000.
+    pub rate_per_mille: u32,
+    pub seed: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,6 +239,7 @@ impl Default for Config {
             paper: PaperConfig {
                 seed: 1,
                 speed_milli: 3_000_000,
+                faults: PaperFaults::default(),
             },
             engine: EngineConfig {
                 reconcile_interval_ms: 12 * SECOND,
@@ -336,6 +348,20 @@ impl Config {
             }
             if let Some(v) = r.decimal(t, "paper", "speed")? {
                 c.paper.speed_milli = speed_milli(v).map_err(|p| r.invalid("paper.speed", p))?;
+            }
+            if let Some(f) = r.section(t, "faults")? {
+                r.seen.insert("paper.faults".into());
+                if let Some(v) = r.int(f, "paper.faults", "rate_per_mille")? {
+                    c.paper.faults.rate_per_mille = u32::try_from(v)
+                        .ok()
+                        .filter(|v| *v <= 1000)
+                        .ok_or_else(|| {
+                            r.invalid("paper.faults.rate_per_mille", "must be 0 to 1000")
+                        })?;
+                }
+                if let Some(v) = r.int(f, "paper.faults", "seed")? {
+                    c.paper.faults.seed = v;
+                }
             }
         }
 
@@ -1391,6 +1417,23 @@ mod tests {
                 key: "risk.daily_loss_limit".into()
             }
         );
+    }
+
+    #[test]
+    fn paper_faults_are_off_by_default_and_read_and_checked_by_key() {
+        assert_eq!(parse("").unwrap().paper.faults, PaperFaults::default());
+        let c = parse("[paper.faults]\nrate_per_mille = 50\nseed = 9\n").unwrap();
+        assert_eq!(
+            c.paper.faults,
+            PaperFaults {
+                rate_per_mille: 50,
+                seed: 9
+            }
+        );
+        let e = parse("[paper.faults]\nrate_per_mille = 1001\n").unwrap_err();
+        assert!(e.to_string().contains("paper.faults.rate_per_mille"), "{e}");
+        let e = parse("[paper.faults]\nrate = 5\n").unwrap_err();
+        assert!(e.to_string().contains("paper.faults.rate"), "{e}");
     }
 
     #[test]

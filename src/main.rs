@@ -10,6 +10,7 @@ use arbkeep::model::{Clock, CycleId, ScaledClock, TokenId, from_decimal};
 use arbkeep::notify::{self, WebhookConfig, WebhookFormat, WebhookUrl};
 use arbkeep::store::{InstanceLock, Store};
 use arbkeep::ui::{self, UiOptions};
+use arbkeep::venue::faults::FaultDice;
 use arbkeep::venue::sim::{PAPER_EPOCH, SimWorld};
 use clap::{Parser, Subcommand};
 use rust_decimal::Decimal;
@@ -348,10 +349,13 @@ async fn run_paper(config: Config, drain: bool, front: Front) -> anyhow::Result<
     let world_path = dir.join("paper-world.redb");
     let origin = SimWorld::resume_time(&world_path)?.unwrap_or(PAPER_EPOCH);
     let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(origin, config.paper.speed_milli));
-    let world = Arc::new(SimWorld::open(
+    let faults = config.paper.faults;
+    let dice = |venue: &str| FaultDice::seeded(faults.rate_per_mille, faults.seed, venue);
+    let world = Arc::new(SimWorld::open_with_faults(
         &world_path,
         config.paper.seed,
         clock.clone(),
+        dice("paper chains"),
     )?);
     let store = Store::open(&dir, Mode::Paper)?;
     let options = EngineOptions {
@@ -367,6 +371,7 @@ async fn run_paper(config: Config, drain: bool, front: Front) -> anyhow::Result<
         &dir,
         config.paper.seed,
         clock.clone(),
+        dice("paper broker"),
     )? {
         keepers.push(hedge);
     }
@@ -375,6 +380,7 @@ async fn run_paper(config: Config, drain: bool, front: Front) -> anyhow::Result<
             &config.stellar_arb,
             &dir,
             config.paper.seed,
+            dice("paper Stellar"),
         )?;
         keepers.push(keeper);
         extensions.push(ws);

@@ -4,6 +4,7 @@
 
 pub mod broker;
 pub mod evm;
+pub mod faults;
 pub mod http_body;
 pub mod logs;
 pub mod schwab;

@@ -10,6 +10,7 @@ use super::symbol::SymbolMap;
 use crate::config::EquityHedgeConfig;
 use crate::engine::Keeper;
 use crate::model::Clock;
+use crate::venue::faults::FaultDice;
 use alloy_primitives::Address;
 use std::path::Path;
 use std::str::FromStr;
@@ -36,6 +37,17 @@ impl PaperHedge {
         seed: u64,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<PaperHedge> {
+        Self::open_with_faults(cfg, dir, seed, clock, FaultDice::off())
+    }
+
+    /// `open`, with `faults` at the paper broker's order placement.
+    pub fn open_with_faults(
+        cfg: &EquityHedgeConfig,
+        dir: &Path,
+        seed: u64,
+        clock: Arc<dyn Clock>,
+        faults: FaultDice,
+    ) -> anyhow::Result<PaperHedge> {
         let owner = address("order_owner", &cfg.order_owner)?;
         let usdc = address("usdc", &cfg.usdc)?;
         let symbols = SymbolMap::new(&cfg.symbol_patterns, cfg.remaps.clone())?;
@@ -50,7 +62,8 @@ impl PaperHedge {
                 usdc,
             },
         )?);
-        let broker = Arc::new(PaperBroker::open(&dir.join(BROKER_FILE), seed, clock)?);
+        let broker =
+            Arc::new(PaperBroker::open(&dir.join(BROKER_FILE), seed, clock)?.with_faults(faults));
         let keeper = EquityHedge::new(
             Decoder {
                 owner,
@@ -72,17 +85,19 @@ impl PaperHedge {
     }
 }
 
-/// The keeper for `run_paper`, or `None` when the hedge is off.
+/// The keeper for `run_paper`, or `None` when the hedge is off; `faults`
+/// at its broker's order placement.
 pub fn paper_keeper(
     cfg: &EquityHedgeConfig,
     dir: &Path,
     seed: u64,
     clock: Arc<dyn Clock>,
+    faults: FaultDice,
 ) -> anyhow::Result<Option<Box<dyn Keeper>>> {
     if !cfg.enabled_in(crate::model::Mode::Paper) {
         return Ok(None);
     }
     Ok(Some(Box::new(
-        PaperHedge::open(cfg, dir, seed, clock)?.keeper,
+        PaperHedge::open_with_faults(cfg, dir, seed, clock, faults)?.keeper,
     )))
 }

@@ -1,7 +1,9 @@
 //! The paper broker: whole-share market orders filled at the paper price
 //! while the market is open (held as working while closed), persisted in its
-//! own redb file so a restart finds every order it took. Knobs let tests
-//! lose a response after the order was taken, or reject the next order.
+//! own redb file so a restart finds every order it took, with how many
+//! orders each client order id (the hedge) was taken for. Knobs let tests
+//! lose a response after the order was taken, or reject the next order;
+//! seeded send faults ([`FaultDice`]) may refuse a place or lose its answer.
 
 use super::paper_market;
 use crate::model::{Clock, Timestamp};
@@ -9,6 +11,7 @@ use crate::venue::broker::{
     Broker, BrokerPosition, CLOCK_SKEW_MARGIN, MarketHours, OrderRequest, OrderSide, OrderState,
     PlacedOrder,
 };
+use crate::venue::faults::FaultDice;
 use crate::venue::{VenueError, VenueHealth};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 use rust_decimal::Decimal;
@@ -17,6 +20,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 const ORDERS: TableDefinition<u64, &[u8]> = TableDefinition::new("orders");
+/// client order id → how many orders the broker took for it.
+const TAKEN: TableDefinition<&str, u64> = TableDefinition::new("orders_per_client_id");
+
+/// How the broker's faults name it in their errors.
+const FAULT_VENUE: &str = "paper broker";
 
 #[derive(Debug, Default)]
 struct Knobs {
@@ -35,6 +43,7 @@ pub struct PaperBroker {
     clock: Arc<dyn Clock>,
     knobs: Mutex<Knobs>,
     on_place: Mutex<Option<PlaceHook>>,
+    faults: FaultDice,
 }
 
 fn err(e: impl std::fmt::Display) -> VenueError {
@@ -51,7 +60,35 @@ impl PaperBroker {
             clock,
             knobs: Mutex::new(Knobs::default()),
             on_place: Mutex::new(None),
+            faults: FaultDice::off(),
         })
+    }
+
+    /// The same broker with `faults` at every `place`.
+    pub fn with_faults(mut self, faults: FaultDice) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// The send faults (tests script them).
+    pub fn faults(&self) -> &FaultDice {
+        &self.faults
+    }
+
+    /// Orders taken per client order id, across restarts.
+    pub fn taken_per_client_id(&self) -> Result<BTreeMap<String, u64>, VenueError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = match txn.open_table(TAKEN) {
+            Ok(t) => t,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(BTreeMap::new()),
+            Err(e) => return Err(err(e)),
+        };
+        let mut out = BTreeMap::new();
+        for entry in table.iter().map_err(err)? {
+            let (k, v) = entry.map_err(err)?;
+            out.insert(k.value().to_string(), v.value());
+        }
+        Ok(out)
     }
 
     /// Call `hook` after every order taken, before the answer returns.
@@ -98,12 +135,32 @@ impl PaperBroker {
     }
 
     fn save(&self, id: u64, order: &PlacedOrder) -> Result<(), VenueError> {
+        self.save_taken(id, order, None)
+    }
+
+    /// Store `order`; a new one (`client_id`) is counted for its client
+    /// order id in the same transaction.
+    fn save_taken(
+        &self,
+        id: u64,
+        order: &PlacedOrder,
+        client_id: Option<&str>,
+    ) -> Result<(), VenueError> {
         let bytes = serde_json::to_vec(order).map_err(err)?;
         let txn = self.db.begin_write().map_err(err)?;
         txn.open_table(ORDERS)
             .map_err(err)?
             .insert(id, bytes.as_slice())
             .map_err(err)?;
+        if let Some(client_id) = client_id {
+            let mut taken = txn.open_table(TAKEN).map_err(err)?;
+            let before = taken
+                .get(client_id)
+                .map_err(err)?
+                .map(|v| v.value())
+                .unwrap_or(0);
+            taken.insert(client_id, before + 1).map_err(err)?;
+        }
         txn.commit().map_err(err)
     }
 
@@ -135,6 +192,10 @@ impl Broker for PaperBroker {
         if let Some(reason) = reject {
             return Err(VenueError::Rejected(reason));
         }
+        let fault = self.faults.draw();
+        if let Some(f) = fault.filter(|f| !f.acts()) {
+            return Err(f.error(FAULT_VENUE));
+        }
         if request.shares == 0 {
             return Err(VenueError::Rejected("quantity must be at least 1".into()));
         }
@@ -148,7 +209,7 @@ impl Broker for PaperBroker {
             entered_at: now,
             state: OrderState::Working { filled_shares: 0 },
         };
-        self.save(id, &order)?;
+        self.save_taken(id, &order, Some(&request.client_id))?;
         // Taken: from here on a failure leaves an order that exists.
         let order = self
             .settle(order, now)
@@ -160,6 +221,9 @@ impl Broker for PaperBroker {
         }
         if lose {
             return Err(VenueError::Unknown("paper broker: response lost".into()));
+        }
+        if let Some(f) = fault {
+            return Err(f.error(FAULT_VENUE));
         }
         Ok(order)
     }

@@ -6,12 +6,16 @@
 use super::{SECRET_ENV, StellarArbConfig, StellarArbKeeper, StellarShared, StellarWs};
 use crate::control::ControlExtension;
 use crate::engine::Keeper;
+use crate::venue::faults::FaultDice;
 use crate::venue::stellar::network::{Endpoints, NetworkVenue};
 use crate::venue::stellar::paper::{PAPER_PASSPHRASE, PaperStellar, paper_contract};
 use crate::venue::stellar::{ContractKey, Keypair, StellarVenue};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The paper Stellar's file in the data dir.
+pub const PAPER_FILE: &str = "paper-stellar.json";
 
 /// The keeper and its WebSocket extension, for `main` to register.
 pub type Wired = (Box<dyn Keeper>, Arc<dyn ControlExtension>);
@@ -30,9 +34,16 @@ pub enum WiringError {
 
 /// The paper keeper: a simulated Stellar in `<data_dir>/paper-stellar.json`.
 /// Paper money needs no secret; the master key is derived from the seed.
-pub fn paper(config: &StellarArbConfig, data_dir: &Path, seed: u64) -> Result<Wired, WiringError> {
-    let paper = PaperStellar::open(Some(&data_dir.join("paper-stellar.json")), seed)
-        .map_err(|e| WiringError::Venue(e.to_string()))?;
+/// `faults` are injected at its `sendTransaction`.
+pub fn paper(
+    config: &StellarArbConfig,
+    data_dir: &Path,
+    seed: u64,
+    faults: FaultDice,
+) -> Result<Wired, WiringError> {
+    let paper = PaperStellar::open(Some(&data_dir.join(PAPER_FILE)), seed)
+        .map_err(|e| WiringError::Venue(e.to_string()))?
+        .with_faults(faults);
     let mut config = config.clone();
     config.passphrase = PAPER_PASSPHRASE.into();
     config.detector_contract = paper_contract(0xD7).to_string();
@@ -109,7 +120,7 @@ mod tests {
         config.network = super::super::Network::Public;
         config.friendbot_url = None;
         config.num_accounts = 1;
-        let (mut keeper, _ws) = paper(&config, dir.path(), 7).expect("paper");
+        let (mut keeper, _ws) = paper(&config, dir.path(), 7, FaultDice::off()).expect("paper");
         let store = Store::open(dir.path(), Mode::Paper).expect("store");
         let (notices, _) = tokio::sync::broadcast::channel(8);
         let gate = SendGate::default();
@@ -130,5 +141,58 @@ mod tests {
             world.account(id).await.expect("account").is_some(),
             "funded by the paper faucet"
         );
+    }
+
+    #[tokio::test]
+    async fn a_send_that_acted_then_lost_its_answer_is_settled_by_looking_never_re_signed() {
+        use crate::venue::faults::SendFault;
+        for fault in [
+            SendFault::LoseReply,
+            SendFault::ServerErrorAfter,
+            SendFault::TimeoutAfter,
+        ] {
+            let dir = tempfile::tempdir().expect("dir");
+            let mut config = StellarArbConfig::testnet_defaults();
+            config.num_accounts = 1;
+            let faults = FaultDice::off();
+            faults.script([Some(SendFault::RefuseBefore), Some(fault)]);
+            let (mut keeper, _ws) = paper(&config, dir.path(), 7, faults).expect("paper");
+            let store = Store::open(dir.path(), Mode::Paper).expect("store");
+            let (notices, _) = tokio::sync::broadcast::channel(64);
+            let gate = SendGate::default();
+            for pass in 0..40u64 {
+                let cx = KeeperContext {
+                    store: &store,
+                    now: 1 + pass * 5_000,
+                    phase: Phase::Running,
+                    gate: &gate,
+                    notices: &notices,
+                };
+                if pass == 0 {
+                    keeper.recover(&cx).await.expect("recover");
+                }
+                keeper.tick(&cx).await.expect("tick");
+            }
+            drop(keeper);
+            let ledger = PaperStellar::open(Some(&dir.path().join(PAPER_FILE)), 7)
+                .expect("reopen")
+                .ledger();
+            assert!(!ledger.txs.is_empty(), "{fault:?}: something was sent");
+            for (slot, hashes) in &ledger.offered {
+                assert_eq!(hashes.len(), 1, "{fault:?}: {slot} re-signed: {hashes:?}");
+            }
+            let read = store.read().expect("read");
+            let booked: std::collections::BTreeSet<String> = super::super::store::results(&read)
+                .expect("results")
+                .into_iter()
+                .map(|r| r.hash)
+                .collect();
+            for hash in ledger.txs.keys() {
+                assert!(
+                    booked.contains(hash),
+                    "{fault:?}: {hash} applied but never settled"
+                );
+            }
+        }
     }
 }

@@ -256,6 +256,25 @@ impl Store {
         self.get_json(EXECUTIONS, "executions", intent)
     }
 
+    /// Every intent id the world was asked to execute, with what it did.
+    pub fn executions(&self) -> Result<BTreeMap<String, Execution>, SimError> {
+        let txn = self.db.begin_read()?;
+        let table = match txn.open_table(EXECUTIONS) {
+            Ok(t) => t,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(BTreeMap::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = BTreeMap::new();
+        for row in table.iter()? {
+            let (k, v) = row?;
+            out.insert(
+                k.value().to_string(),
+                decode("executions", k.value(), v.value())?,
+            );
+        }
+        Ok(out)
+    }
+
     pub fn tx(&self, chain: Chain, hash: &str) -> Result<Option<Receipt>, SimError> {
         self.get_json(TXS, "txs", &tx_key(chain, hash))
     }

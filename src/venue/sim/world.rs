@@ -10,6 +10,7 @@ use super::state::State;
 use super::store::{Execution, Store, Writer};
 use crate::model::{Chain, Clock, Intent, Receipt, Timestamp, TokenId, Units};
 use crate::venue::VenueError;
+use crate::venue::faults::FaultDice;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -27,7 +28,12 @@ struct Inner {
     store: Store,
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
+    /// Seeded faults at the send boundary (`execute`); off by default.
+    faults: FaultDice,
 }
+
+/// How the chains' faults name the venue in their errors.
+const FAULT_VENUE: &str = "paper chain RPC";
 
 impl std::fmt::Debug for SimWorld {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -44,6 +50,16 @@ impl SimWorld {
     /// `max(clock.now(), PAPER_EPOCH)`. A file made under another seed is
     /// refused: its history only makes sense under its own seed.
     pub fn open(path: &Path, seed: u64, clock: Arc<dyn Clock>) -> Result<SimWorld, SimError> {
+        Self::open_with_faults(path, seed, clock, FaultDice::off())
+    }
+
+    /// `open`, with `faults` injected at every `execute`.
+    pub fn open_with_faults(
+        path: &Path,
+        seed: u64,
+        clock: Arc<dyn Clock>,
+        faults: FaultDice,
+    ) -> Result<SimWorld, SimError> {
         let store = Store::open(path)?;
         let state = match store.load()? {
             Some(state) if state.seed != seed => {
@@ -68,6 +84,7 @@ impl SimWorld {
                 store,
                 clock,
                 state: Mutex::new(state),
+                faults,
             }),
         };
         world.checkpoint()?;
@@ -95,6 +112,22 @@ impl SimWorld {
     /// sending (slippage, deadline, balance) is not a send.
     pub fn execution_counts(&self) -> BTreeMap<String, u32> {
         self.lock().counts.clone()
+    }
+
+    /// Every intent id sent here, with its count and the receipt of the
+    /// call that acted (the soak compares them with the engine's books).
+    pub fn executions(&self) -> Result<BTreeMap<String, Execution>, SimError> {
+        self.inner.store.executions()
+    }
+
+    /// Every bridge transfer the world has seen, delivered or not.
+    pub fn transfers(&self) -> Vec<super::bridge::Transfer> {
+        self.synced().transfers.values().cloned().collect()
+    }
+
+    /// The send faults (tests script them).
+    pub fn faults(&self) -> &FaultDice {
+        &self.inner.faults
     }
 
     /// Bring the world up to `clock.now()` and store it durably.
@@ -148,7 +181,21 @@ impl SimWorld {
 
     /// `LoopVenue::execute`: count the send and store its effect in one
     /// durable transaction.
+    /// A seeded fault may refuse the call before anything happens, or let
+    /// it act (counted and stored like any other) and then lose its answer.
     pub(super) fn execute_intent(&self, intent: &Intent) -> Result<Receipt, VenueError> {
+        let fault = self.inner.faults.draw();
+        if let Some(f) = fault.filter(|f| !f.acts()) {
+            return Err(f.error(FAULT_VENUE));
+        }
+        let answer = self.execute_unfaulted(intent);
+        match fault {
+            Some(f) => Err(f.error(FAULT_VENUE)),
+            None => answer,
+        }
+    }
+
+    fn execute_unfaulted(&self, intent: &Intent) -> Result<Receipt, VenueError> {
         let mut state = self.synced();
         let key = intent.id.to_string();
         let previous = self

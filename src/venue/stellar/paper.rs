@@ -11,6 +11,7 @@ use super::{
     StellarAsset, StellarVenue, SupportedAsset, TxOutcome, TxStatus,
 };
 use crate::venue::VenueError;
+use crate::venue::faults::FaultDice;
 use futures_util::future::BoxFuture;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -40,7 +41,11 @@ pub struct PaperStellar {
     path: Option<PathBuf>,
     seed: u64,
     assets: Vec<StellarAsset>,
+    faults: FaultDice,
 }
+
+/// How the paper network's faults name it in their errors.
+const FAULT_VENUE: &str = "paper Stellar RPC";
 
 /// The paper issuer (seed of 0x11s): a fixed key so persisted worlds agree.
 pub fn paper_issuer() -> AccountKey {
@@ -107,9 +112,26 @@ impl PaperStellar {
             path: path.map(Path::to_path_buf),
             seed,
             assets,
+            faults: FaultDice::off(),
         };
         me.restock();
         Ok(me)
+    }
+
+    /// The same network with `faults` at every `sendTransaction`.
+    pub fn with_faults(mut self, faults: FaultDice) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// The send faults (tests script them).
+    pub fn faults(&self) -> &FaultDice {
+        &self.faults
+    }
+
+    /// The ledger as it stands (the soak and tests read its counts).
+    pub fn ledger(&self) -> SimLedger {
+        self.lock().clone()
     }
 
     pub fn assets(&self) -> &[StellarAsset] {
@@ -292,9 +314,16 @@ impl StellarVenue for PaperStellar {
 
     fn send<'a>(&'a self, envelope: &'a str) -> BoxFuture<'a, Result<SendStatus, VenueError>> {
         Box::pin(async move {
+            let fault = self.faults.draw();
+            if let Some(f) = fault.filter(|f| !f.acts()) {
+                return Err(f.error(FAULT_VENUE));
+            }
             let mut l = self.lock();
             let r = l.submit(envelope);
             self.save(&l)?;
+            if let Some(f) = fault {
+                return Err(f.error(FAULT_VENUE));
+            }
             match r {
                 Ok(_) => Ok(SendStatus::Pending),
                 Err(refused) => Ok(SendStatus::Error(

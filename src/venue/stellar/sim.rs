@@ -16,7 +16,7 @@ use super::{
     AccountState, BASE_RESERVE, Balance, LedgerWindow, ONE, Offer, OrderBook, Price, SupportedAsset,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use stellar_xdr::{self as xdr, Limits, ReadXdr, WriteXdr};
 
 /// What Friendbot gives.
@@ -122,6 +122,10 @@ pub struct SimLedger {
     /// close (a stalled oracle).
     #[serde(default)]
     pub oracle_age: u64,
+    /// "account:sequence" → the distinct envelope hashes offered for that
+    /// sequence number, admitted or not. Two is a re-signed send.
+    #[serde(default)]
+    pub offered: BTreeMap<String, BTreeSet<String>>,
 }
 
 pub const ORACLE_DECIMALS: u32 = 14;
@@ -215,6 +219,7 @@ impl SimLedger {
             oldest: (1000, 1_700_000_000),
             sends: 0,
             oracle_age: 0,
+            offered: BTreeMap::new(),
         }
     }
 
@@ -368,6 +373,14 @@ impl SimLedger {
         let tx = &v1.tx;
         let hash = tx_hash(tx, &self.network_id()).map_err(|_| malformed())?;
         let hash_hex = hex(&hash);
+        self.offered
+            .entry(format!(
+                "{}:{}",
+                muxed_key(&tx.source_account),
+                tx.seq_num.0
+            ))
+            .or_default()
+            .insert(hash_hex.clone());
         if let Some(done) = self.txs.get(&hash_hex) {
             return Ok((hash_hex, done.clone()));
         }

@@ -1,0 +1,51 @@
+//! How the soak runs the binary: its config (paper mode, all three
+//! strategies, seeded faults, a fast clock), its command line, and the
+//! dice of the kill moments. Shared by the bench and its smoke test.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// The paper world's seed (the books check opens the world under it).
+pub const WORLD_SEED: u64 = 11;
+const FAULT_SEED: u64 = 7;
+/// The bench's fault rate.
+pub const FAULTS_PER_MILLE: u32 = 50;
+
+/// xorshift64*: the kill moments are random but the same every run.
+pub struct Dice(pub u64);
+
+impl Dice {
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+    }
+}
+
+/// Paper mode at 20 000×, all three strategies on, `rate_per_mille` faults.
+pub fn config(rate_per_mille: u32) -> String {
+    format!(
+        "[paper]\nseed = {WORLD_SEED}\nspeed = 20000\n\
+         [paper.faults]\nrate_per_mille = {rate_per_mille}\nseed = {FAULT_SEED}\n\
+         [control]\nport = 0\n\
+         [engine]\nmax_actions_per_tick = 2\n\
+         [equity_hedge]\nenabled = true\n\
+         [stellar_arb]\nenabled = true\n"
+    )
+}
+
+/// The binary, headless on `dir`'s config and data dir, stderr kept.
+pub fn arbkeep(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_arbkeep"));
+    cmd.arg("--headless")
+        .arg("--config")
+        .arg(dir.join("config.toml"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(["--run-for", "120s"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    cmd
+}
