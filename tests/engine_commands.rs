@@ -638,15 +638,9 @@ mod overrides {
             "{:?}",
             step.status
         );
-        p.command(Command::Resume).await.unwrap();
-        assert!(
-            p.run_until(3 * 24 * 60, MINUTE, |e| e.open_cycles().all(|c| c.id != id))
-                .await
-        );
-        assert_eq!(p.world.execution_counts()[&intent.id.to_string()], 1);
-        let world = (*p.world).clone();
-        drop(p);
-        assert_books_balance(tmp.path(), &world);
+        resume_until_closed(&mut p, id).await;
+        assert_eq!(acted(&p, intent.id), 1);
+        assert_balanced(p, tmp.path());
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -681,11 +675,8 @@ mod overrides {
         assert!(p.engine.open_cycles().all(|c| c.id != id));
         p.command(Command::Resume).await.unwrap();
         p.run(6 * 60, MINUTE).await;
-        let counts = p.world.execution_counts();
-        assert_eq!(counts.get(&intent.id.to_string()).copied().unwrap_or(0), 0);
-        let world = (*p.world).clone();
-        drop(p);
-        assert_books_balance(tmp.path(), &world);
+        assert_eq!(acted(&p, intent.id), 0);
+        assert_balanced(p, tmp.path());
     }
 
     // ---- `arbkeep resolve` on a cycle's step: the same verb as any strategy's ----
@@ -697,6 +688,29 @@ mod overrides {
             reason: reason.into(),
             evidence: None,
         }
+    }
+
+    /// Sends of `intent` that acted at the paper venue.
+    fn acted(p: &Paper, intent: IntentId) -> u32 {
+        let counts = p.world.execution_counts();
+        counts.get(&intent.to_string()).copied().unwrap_or(0)
+    }
+
+    /// Resume and run until cycle `id` has closed.
+    async fn resume_until_closed(p: &mut Paper, id: arbkeep::model::CycleId) {
+        p.command(Command::Resume).await.unwrap();
+        assert!(
+            p.run_until(3 * 24 * 60, MINUTE, |e| e.open_cycles().all(|c| c.id != id))
+                .await,
+            "{id} closed"
+        );
+    }
+
+    /// Stop the engine; the paper wallet must equal the ledger.
+    fn assert_balanced(p: Paper, dir: &std::path::Path) {
+        let world = (*p.world).clone();
+        drop(p);
+        assert_books_balance(dir, &world);
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -716,11 +730,7 @@ mod overrides {
         assert!(said.contains("never sent and never will be"), "{said}");
         // The first attempt can never go out any more.
         assert!(p.world.execute(&intent).await.is_err());
-        p.command(Command::Resume).await.unwrap();
-        assert!(
-            p.run_until(3 * 24 * 60, MINUTE, |e| e.open_cycles().all(|c| c.id != id))
-                .await
-        );
+        resume_until_closed(&mut p, id).await;
         let counts = p.world.execution_counts();
         let next = IntentId {
             attempt: intent.id.attempt + 1,
@@ -739,9 +749,7 @@ mod overrides {
             "{:?}",
             audit_notes(&p)
         );
-        let world = (*p.world).clone();
-        drop(p);
-        assert_books_balance(tmp.path(), &world);
+        assert_balanced(p, tmp.path());
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -754,21 +762,14 @@ mod overrides {
             .await
             .unwrap_err();
         assert!(refused.contains("was in fact done"), "{refused}");
-        p.command(Command::Resume).await.unwrap();
-        assert!(
-            p.run_until(3 * 24 * 60, MINUTE, |e| e.open_cycles().all(|c| c.id != id))
-                .await
-        );
-        let counts = p.world.execution_counts();
-        assert_eq!(counts[&intent.id.to_string()], 1);
+        resume_until_closed(&mut p, id).await;
         let next = IntentId {
             attempt: intent.id.attempt + 1,
             ..intent.id
         };
-        assert_eq!(counts.get(&next.to_string()).copied().unwrap_or(0), 0);
-        let world = (*p.world).clone();
-        drop(p);
-        assert_books_balance(tmp.path(), &world);
+        assert_eq!(acted(&p, intent.id), 1);
+        assert_eq!(acted(&p, next), 0);
+        assert_balanced(p, tmp.path());
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -787,9 +788,7 @@ mod overrides {
         assert!(said.contains("was done: booked"), "{said}");
         let c = p.engine.open_cycles().find(|c| c.id == id).unwrap().clone();
         assert_eq!(c.state, CycleState::HemiSwapDone);
-        let world = (*p.world).clone();
-        drop(p);
-        assert_books_balance(tmp.path(), &world);
+        assert_balanced(p, tmp.path());
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -804,14 +803,7 @@ mod overrides {
         assert!(said.contains("not seen as done yet"), "{said}");
         let c = p.engine.open_cycles().find(|c| c.id == id).unwrap().clone();
         assert_eq!(c.state, CycleState::Detected, "nothing booked");
-        assert_eq!(
-            p.world
-                .execution_counts()
-                .get(&intent.id.to_string())
-                .copied()
-                .unwrap_or(0),
-            0
-        );
+        assert_eq!(acted(&p, intent.id), 0);
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -831,9 +823,7 @@ mod overrides {
         assert!(said.contains("dropped"), "{said}");
         assert!(p.world.execute(&intent).await.is_err());
         assert!(p.engine.open_cycles().all(|c| c.id != id));
-        let world = (*p.world).clone();
-        drop(p);
-        assert_books_balance(tmp.path(), &world);
+        assert_balanced(p, tmp.path());
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -123,6 +123,12 @@ impl World {
             notices: broadcast::channel(4).0,
         }
     }
+    fn pause(&self, paused: bool) {
+        self.gate.set(&Controls {
+            paused,
+            ..Controls::default()
+        });
+    }
     fn cx(&self, now: u64) -> KeeperContext<'_> {
         KeeperContext {
             store: &self.store,
@@ -154,10 +160,7 @@ fn answers_are_classified_once_from_the_venues_errors() {
 #[tokio::test]
 async fn a_closed_gate_sends_and_records_nothing() {
     let w = World::new();
-    w.gate.set(&Controls {
-        paused: true,
-        ..Controls::default()
-    });
+    w.pause(true);
     let venue = Venue::answering(vec![], vec![]);
     let mut record = Record::default();
     let sent = send(&w.cx(1), &venue, &mut record).await.unwrap();
@@ -254,10 +257,7 @@ async fn past_the_window_an_unseen_send_is_the_operators_unless_opted_in() {
     );
     let mut record = Record::default();
     send(&w.cx(0), &venue, &mut record).await.unwrap();
-    w.gate.set(&Controls {
-        paused: true,
-        ..Controls::default()
-    });
+    w.pause(true);
     let held = look(
         &w.cx(700_000),
         &venue,
@@ -269,7 +269,7 @@ async fn past_the_window_an_unseen_send_is_the_operators_unless_opted_in() {
     .unwrap();
     assert_eq!(held, Looked::Looking);
     assert_eq!(venue.sends(), 1, "paused: nothing sent again");
-    w.gate.set(&Controls::default());
+    w.pause(false);
     let again = look(
         &w.cx(700_000),
         &venue,
