@@ -16,6 +16,7 @@ use arbkeep::model::{
 };
 use arbkeep::venue::evm::devnet::{Devnet, DevnetOptions};
 use arbkeep::venue::evm::fake_rpc::{FakeRpc, Lag, RpcFault};
+use arbkeep::venue::evm::fake_ws::FakeWs;
 use arbkeep::venue::evm::{ChainClient, EvmStore, EvmVenue, erc20};
 use arbkeep::venue::{LoopVenue, VenueError};
 use devnet_common::*;
@@ -26,6 +27,8 @@ use std::time::{Duration, Instant};
 struct Hostile {
     d: Devnet,
     proxy: FakeRpc,
+    /// The relay the venue's WebSocket goes through, when it has one.
+    ws: Option<FakeWs>,
     _tmp: tempfile::TempDir,
     config: Config,
     store: Arc<EvmStore>,
@@ -44,14 +47,24 @@ struct Wallet {
 }
 
 async fn hostile(edit: impl FnOnce(&mut arbkeep::config::EvmConfig)) -> Hostile {
+    hostile_with(false, edit).await
+}
+
+/// As [`hostile`]; with `ws`, the venue's Hemi WebSocket goes through a
+/// relay that can fall silent.
+async fn hostile_with(ws: bool, edit: impl FnOnce(&mut arbkeep::config::EvmConfig)) -> Hostile {
     let d = start(DevnetOptions::default()).await;
     let proxy = FakeRpc::start(&d.hemi.url()).await.expect("proxy starts");
+    let ws = match ws {
+        true => Some(FakeWs::start(&d.hemi.ws_url()).await.expect("relay starts")),
+        false => None,
+    };
     let tmp = tempfile::tempdir().unwrap();
     let mut config = config(&d, tmp.path());
     let evm = config.evm.as_mut().unwrap();
     let direct = evm.hemi.clone();
     evm.hemi.rpc_url = proxy.url();
-    evm.hemi.ws_url = None;
+    evm.hemi.ws_url = ws.as_ref().map(|w| w.url());
     evm.rpc_timeout_ms = 1_000;
     edit(evm);
     let store = Arc::new(EvmStore::open(tmp.path()).unwrap());
@@ -62,6 +75,7 @@ async fn hostile(edit: impl FnOnce(&mut arbkeep::config::EvmConfig)) -> Hostile 
     Hostile {
         d,
         proxy,
+        ws,
         _tmp: tmp,
         config,
         store,
@@ -902,4 +916,139 @@ async fn an_unsettled_swap_is_listed_outcome_unknown_until_the_provider_catches_
             "Hemi {token}: ledger vs wallet"
         );
     }
+}
+
+/// The Hemi line of the venue's health panel.
+async fn hemi_health(h: &Hostile) -> arbkeep::venue::VenueHealth {
+    let name = &h.v.client(Chain::Hemi).name;
+    h.v.health()
+        .await
+        .into_iter()
+        .find(|l| l.name.starts_with(name.as_str()))
+        .expect("a Hemi line")
+}
+
+/// A silent WebSocket: the provider's stream stays open and nothing comes
+/// back. The Hemi health line says so, with the head read over HTTP; the
+/// next look does not wait on the dead stream again (nothing more is asked
+/// of it before `WS_RETRY`); and the swap goes on over HTTP, sent once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_websocket_is_shown_and_sends_go_on_over_http() {
+    let h = hostile_with(true, |_| {}).await;
+    let ws = h.ws.as_ref().expect("a relay");
+    let speaking = hemi_health(&h).await;
+    assert!(speaking.ok, "{speaking:?}");
+    assert!(!speaking.detail.contains("WebSocket"), "{speaking:?}");
+    assert!(ws.relayed() > 0, "the head was read over the WebSocket");
+
+    ws.silence();
+    let silent = hemi_health(&h).await;
+    assert!(!silent.ok, "a silent stream is not healthy: {silent:?}");
+    assert!(
+        silent.detail.contains("WebSocket") && silent.detail.contains("no answer within"),
+        "{silent:?}"
+    );
+    let head = h.node.head().await.unwrap();
+    assert!(
+        silent.head.is_some_and(|seen| seen + 4 >= head),
+        "the head is still read, over HTTP: {silent:?} vs {head}"
+    );
+    assert_eq!(ws.swallowed(), 1);
+    let again = hemi_health(&h).await;
+    assert!(!again.ok && again.detail.contains("WebSocket"), "{again:?}");
+    assert_eq!(
+        ws.swallowed(),
+        1,
+        "the dead stream is left alone for a while"
+    );
+
+    let intent = h.swap(8, 1_000 * TokenId::Vcred.one()).await;
+    let before = h.wallet().await;
+    let (r, seen) = h.carry_out(&intent, Duration::from_secs(60)).await;
+    let after = h.wallet().await;
+    assert_eq!(
+        h.nonces_sent(),
+        vec![before.nonce, before.nonce + 1],
+        "the approve and the swap, one nonce each ({seen:?})"
+    );
+    h.assert_booked(before, after, &r, 2);
+}
+
+/// A reorg takes the swap's block back after the manager saw it mined and
+/// before its confirmations (anvil drops the reorged transactions, as a
+/// node that never had them would). The manager sees the receipt gone and
+/// the nonce unused, offers the identical signed bytes again (one nonce,
+/// one signature), and books the swap once, from its canonical block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reorg_before_the_confirmations_offers_the_same_bytes_again_and_books_once() {
+    use alloy::providers::Provider;
+    use arbkeep::venue::evm::devnet::{self, DEPLOYER_KEY};
+
+    let h = hostile(|evm| evm.rpc_timeout_ms = 5_000).await;
+    let intent = h.swap(9, 1_000 * TokenId::Vcred.one()).await;
+    let before = h.wallet().await;
+    h.approve(&intent).await;
+    let sent_before = h.proxy.sends().len();
+    // The head seen through the proxy stays behind, so the swap, once
+    // mined, stays short of its confirmations until the reorg.
+    h.proxy.set_lag(Some(Lag {
+        blocks: 20,
+        head: true,
+        nonce: false,
+        receipts: false,
+        history: false,
+    }));
+    let anvil = devnet::signing_provider(&h.d.hemi.url(), DEPLOYER_KEY).unwrap();
+    let reorg = async {
+        let started = Instant::now();
+        let (hash, block) = loop {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the swap never mined"
+            );
+            if let Some(sent) = h.proxy.sends().get(sent_before)
+                && let Some(r) = h.node.receipt(sent.hash).await.unwrap()
+            {
+                break (sent.hash, r.block_number.unwrap());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        // The manager has looked at it mined (twice, to be sure).
+        let looked = h.proxy.calls("eth_getTransactionReceipt");
+        while h.proxy.calls("eth_getTransactionReceipt") < looked + 2 {
+            assert!(started.elapsed() < Duration::from_secs(60), "never looked");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let depth = h.node.head().await.unwrap() - block + 1;
+        let _: serde_json::Value = anvil
+            .raw_request("anvil_reorg".into(), (depth, Vec::<()>::new()))
+            .await
+            .unwrap();
+        assert!(
+            h.node.receipt(hash).await.unwrap().is_none(),
+            "the reorg took the swap back"
+        );
+        h.proxy.set_lag(None);
+        hash
+    };
+    let ((r, seen), hash) = tokio::join!(h.carry_out(&intent, Duration::from_secs(90)), reorg);
+    let after = h.wallet().await;
+    assert!(
+        h.proxy.sends_of(hash) >= 2,
+        "the same bytes were offered again after the reorg"
+    );
+    assert_eq!(
+        h.nonces_sent(),
+        vec![before.nonce, before.nonce + 1],
+        "the approve and the swap, one nonce each ({seen:?})"
+    );
+    // The receipt books the gas of every transaction of the intent.
+    h.assert_booked(before, after, &r, 2);
+    let mined = h.swap_record(&intent).mined.expect("booked as mined");
+    assert_eq!(mined.hash, hash);
+    assert_eq!(
+        h.node.block(mined.block_number).await.unwrap().map(|b| b.0),
+        Some(mined.block_hash),
+        "booked from the canonical block"
+    );
 }

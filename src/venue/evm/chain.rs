@@ -92,7 +92,24 @@ pub struct ChainClient {
     pub url: String,
     http: DynProvider,
     ws: Option<DynProvider>,
+    /// The WebSocket's last failure and when it may be tried again: a
+    /// silent stream costs one timeout per [`WS_RETRY`], not one per pass.
+    ws_trouble: std::sync::Mutex<Option<(String, Instant)>>,
     timeout: Duration,
+}
+
+/// How long a failed WebSocket is left alone before the next try.
+pub const WS_RETRY: Duration = Duration::from_secs(30);
+
+/// One look at a chain's head for the health panel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ping {
+    pub head: u64,
+    /// How long the node took to answer the head.
+    pub latency: Duration,
+    /// The configured WebSocket's trouble, when it did not answer (the head
+    /// then came over HTTP).
+    pub ws_trouble: Option<String>,
 }
 
 fn key(chain: Chain) -> &'static str {
@@ -190,6 +207,7 @@ impl ChainClient {
             url: redact::url(&cfg.rpc_url),
             http,
             ws,
+            ws_trouble: std::sync::Mutex::new(None),
             timeout,
         })
     }
@@ -335,17 +353,65 @@ impl ChainClient {
     }
 
     /// Head, and how long the node took to answer: over the WebSocket when
-    /// configured (so a dead stream shows on the health panel), else HTTP.
-    pub async fn ping(&self) -> Result<(u64, Duration), VenueError> {
+    /// configured (so a dead stream shows on the health panel), else — or
+    /// when the WebSocket fails, and until [`WS_RETRY`] has passed — HTTP.
+    pub async fn ping(&self) -> Result<Ping, VenueError> {
+        if let Some(ws) = &self.ws {
+            let trouble = self.ws_trouble_now();
+            let trouble = match trouble {
+                Some((why, retry_at)) if Instant::now() < retry_at => Some(why),
+                _ => {
+                    let started = Instant::now();
+                    match self
+                        .rpc("eth_blockNumber (ws)", ws.get_block_number())
+                        .await
+                    {
+                        Ok(head) => {
+                            self.set_ws_trouble(None);
+                            return Ok(Ping {
+                                head,
+                                latency: started.elapsed(),
+                                ws_trouble: None,
+                            });
+                        }
+                        Err(e) => {
+                            tracing::warn!(chain = %self.name, error = %e, "the WebSocket does not answer; reading the head over HTTP");
+                            let why = e.to_string();
+                            self.set_ws_trouble(Some((why.clone(), Instant::now() + WS_RETRY)));
+                            Some(why)
+                        }
+                    }
+                }
+            };
+            let started = Instant::now();
+            let head = self.head().await?;
+            return Ok(Ping {
+                head,
+                latency: started.elapsed(),
+                ws_trouble: trouble,
+            });
+        }
         let started = Instant::now();
-        let head = match &self.ws {
-            Some(ws) => {
-                self.rpc("eth_blockNumber (ws)", ws.get_block_number())
-                    .await?
-            }
-            None => self.head().await?,
-        };
-        Ok((head, started.elapsed()))
+        let head = self.head().await?;
+        Ok(Ping {
+            head,
+            latency: started.elapsed(),
+            ws_trouble: None,
+        })
+    }
+
+    fn ws_trouble_now(&self) -> Option<(String, Instant)> {
+        match self.ws_trouble.lock() {
+            Ok(t) => t.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn set_ws_trouble(&self, trouble: Option<(String, Instant)>) {
+        match self.ws_trouble.lock() {
+            Ok(mut t) => *t = trouble,
+            Err(poisoned) => *poisoned.into_inner() = trouble,
+        }
     }
 
     /// Hash and timestamp (seconds) of a block, `None` past the head.

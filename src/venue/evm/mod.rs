@@ -1,6 +1,7 @@
 //! The EVM adapters (alloy 2.x): chains, wallet, transaction manager, ERC-20,
 //! Uniswap V2, the bridge routes, log ingestion, the local devnet, and (for
-//! tests) a hostile JSON-RPC proxy in front of it.
+//! tests) a hostile JSON-RPC proxy and a WebSocket that falls silent in front
+//! of it.
 
 pub mod abi;
 pub mod bridge;
@@ -11,6 +12,8 @@ pub mod devnet;
 pub mod erc20;
 #[cfg(any(test, feature = "fakes"))]
 pub mod fake_rpc;
+#[cfg(any(test, feature = "fakes"))]
+pub mod fake_ws;
 pub mod ingest;
 pub mod raindex;
 pub mod txmgr;

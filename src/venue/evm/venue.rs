@@ -852,29 +852,30 @@ impl LoopVenue for EvmVenue {
             let c = self.client(chain);
             let name = format!("{} ({})", c.name, self.label);
             let line = match c.ping().await {
-                Ok((head, latency)) => {
-                    let moved = self.saw_head(chain, head);
+                Ok(ping) => {
+                    let moved = self.saw_head(chain, ping.head);
                     let silent = now.saturating_sub(moved);
                     let gwei = c
                         .gas_price()
                         .await
                         .map(|g| format_units(g / 1_000_000, 3))
                         .unwrap_or_else(|_| "?".into());
-                    let ok = silent <= self.cfg.silent_after_ms;
+                    let moving = silent <= self.cfg.silent_after_ms;
+                    let detail = match (&ping.ws_trouble, moving) {
+                        (Some(why), _) => format!("WebSocket: {why}; head read over HTTP"),
+                        (None, true) => format!("gas {gwei} gwei, chain id {}", c.chain_id),
+                        (None, false) => format!(
+                            "no new block for {}",
+                            crate::model::time::format_duration(silent)
+                        ),
+                    };
                     VenueHealth {
                         name,
-                        ok,
-                        head: Some(head),
-                        latency_ms: Some(latency.as_millis() as u64),
+                        ok: moving && ping.ws_trouble.is_none(),
+                        head: Some(ping.head),
+                        latency_ms: Some(ping.latency.as_millis() as u64),
                         last_seen: Some(moved),
-                        detail: if ok {
-                            format!("gas {gwei} gwei, chain id {}", c.chain_id)
-                        } else {
-                            format!(
-                                "no new block for {}",
-                                crate::model::time::format_duration(silent)
-                            )
-                        },
+                        detail,
                     }
                 }
                 Err(e) => VenueHealth {
