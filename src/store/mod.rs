@@ -218,7 +218,17 @@ impl ReadOnlyStore {
         if !path.exists() {
             return Err(StoreError::Missing(path.display().to_string()));
         }
-        let db = ReadOnlyDatabase::open(&path).map_err(db_err)?;
+        let db = match ReadOnlyDatabase::open(&path) {
+            // Left unclean by a crash: a read-only open cannot repair it.
+            // With no engine on the data dir (its lock is free), repair it
+            // as the next start would, then read.
+            Err(redb::DatabaseError::RepairAborted) => {
+                let _lock = InstanceLock::acquire(dir)?;
+                drop(redb::Database::open(&path).map_err(db_err)?);
+                ReadOnlyDatabase::open(&path).map_err(db_err)?
+            }
+            other => other.map_err(db_err)?,
+        };
         Ok(ReadOnlyStore { db })
     }
 
