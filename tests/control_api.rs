@@ -180,6 +180,7 @@ async fn status_carries_the_open_intents() {
         since: 1_000,
         doing: "looking for it at Schwab".into(),
         resolve: "arbkeep resolve h12 settle|drop|retry --reason …".into(),
+        awaits_operator: false,
     };
     fake.publish.send_modify(|s| {
         let mut next = (**s).clone();

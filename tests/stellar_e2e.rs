@@ -1566,12 +1566,89 @@ async fn paused_mid_pass_the_cycle_is_not_sent() {
     );
 }
 
+/// Friendbot creates the account and its answer is lost — the connection
+/// dropped, a 502 or 503 from its gateway, a 429 after acting — through the
+/// journal: OUTCOME UNKNOWN, settled by looking at the account, booked
+/// once. (A 200 is Friendbot's whole answer: its body is never read.)
 #[tokio::test]
 async fn a_lost_friendbot_answer_is_settled_by_looking_at_the_account() {
     use support::stellar_fake::{Fault, Rule};
+    for fault in [
+        Fault::ActThenDrop,
+        Fault::Status {
+            status: 503,
+            after: true,
+            retry_after: None,
+        },
+        Fault::Status {
+            status: 502,
+            after: true,
+            retry_after: None,
+        },
+        Fault::Status {
+            status: 429,
+            after: true,
+            retry_after: Some(1),
+        },
+    ] {
+        let fake = StellarFake::start(world()).await;
+        fake.fault(Rule::new("/friendbot", fault.clone(), 1));
+        let venue: Arc<dyn StellarVenue> =
+            Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
+        let shared = StellarShared::new(venue, true);
+        let mut keeper = StellarArbKeeper::new(config(), shared, &master())
+            .with_polling(5, Duration::from_millis(5));
+        let h = Harness::new();
+        keeper.recover(&h.cx(1)).await.expect("recover");
+        keeper.tick(&h.cx(2)).await.expect("tick");
+        let open = kstore::intents(&h.store.read().expect("read")).expect("open");
+        assert_eq!(open.len(), 1, "{fault:?}: {open:?}");
+        assert_eq!(open[0].kind, "friendbot");
+        let listed = listed_intents(&keeper);
+        assert!(
+            listed
+                .iter()
+                .any(|i| i.state == arbkeep::engine::IntentState::OutcomeUnknown
+                    && i.what.contains("Friendbot")),
+            "{fault:?}: {listed:?}"
+        );
+        // Looking finds the account: funded, and the keeper goes on to trade.
+        keeper.tick(&h.cx(3)).await.expect("tick");
+        keeper.tick(&h.cx(4)).await.expect("tick");
+        let read = h.store.read().expect("read");
+        assert!(
+            kstore::intents(&read).expect("open").is_empty(),
+            "{fault:?}"
+        );
+        let results = kstore::results(&read).expect("results");
+        assert!(
+            results
+                .iter()
+                .any(|e| e.kind == "friendbot" && e.result.starts_with("funded (seen")),
+            "{fault:?}: {results:?}"
+        );
+        drop(read);
+        assert_eq!(fake.applied_cycles().len(), 1, "{fault:?}");
+        assert_books_match(&fake, &h, &keeper, "friendbot");
+    }
+}
+
+/// Friendbot refuses (a 400 before acting): the funding closes as refused
+/// with the reason, nothing is created, nothing is left open, and the next
+/// pass asks again.
+#[tokio::test]
+async fn a_friendbot_refusal_closes_the_funding_and_the_next_pass_asks_again() {
+    use support::stellar_fake::{Fault, Rule};
     let fake = StellarFake::start(world()).await;
-    // Friendbot creates the account, then the reply is lost.
-    fake.fault(Rule::new("/friendbot", Fault::ActThenDrop, 1));
+    fake.fault(Rule::new(
+        "/friendbot",
+        Fault::Status {
+            status: 400,
+            after: false,
+            retry_after: None,
+        },
+        1,
+    ));
     let venue: Arc<dyn StellarVenue> =
         Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
     let shared = StellarShared::new(venue, true);
@@ -1580,32 +1657,34 @@ async fn a_lost_friendbot_answer_is_settled_by_looking_at_the_account() {
     let h = Harness::new();
     keeper.recover(&h.cx(1)).await.expect("recover");
     keeper.tick(&h.cx(2)).await.expect("tick");
-    let open = kstore::intents(&h.store.read().expect("read")).expect("open");
-    assert_eq!(open.len(), 1, "{open:?}");
-    assert_eq!(open[0].kind, "friendbot");
-    let listed = listed_intents(&keeper);
-    assert!(
-        listed
-            .iter()
-            .any(|i| i.state == arbkeep::engine::IntentState::OutcomeUnknown
-                && i.what.contains("Friendbot")),
-        "{listed:?}"
-    );
-    // Looking finds the account: funded, and the keeper goes on to trade.
-    keeper.tick(&h.cx(3)).await.expect("tick");
-    keeper.tick(&h.cx(4)).await.expect("tick");
     let read = h.store.read().expect("read");
     assert!(kstore::intents(&read).expect("open").is_empty());
     let results = kstore::results(&read).expect("results");
     assert!(
         results
             .iter()
-            .any(|e| e.kind == "friendbot" && e.result.starts_with("funded (seen")),
+            .any(|e| e.kind == "friendbot" && e.result.starts_with("refused")),
         "{results:?}"
     );
     drop(read);
+    assert!(
+        keeper.view().status.contains("Friendbot could not fund"),
+        "{}",
+        keeper.view().status
+    );
+    keeper.tick(&h.cx(3)).await.expect("tick");
+    keeper.tick(&h.cx(4)).await.expect("tick");
+    let read = h.store.read().expect("read");
+    let results = kstore::results(&read).expect("results");
+    assert!(
+        results
+            .iter()
+            .any(|e| e.kind == "friendbot" && e.result == "funded"),
+        "asked again and funded: {results:?}"
+    );
+    drop(read);
     assert_eq!(fake.applied_cycles().len(), 1);
-    assert_books_match(&fake, &h, &keeper, "friendbot");
+    assert_books_match(&fake, &h, &keeper, "friendbot refused once");
 }
 
 #[tokio::test]

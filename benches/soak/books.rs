@@ -9,6 +9,7 @@ use arbkeep::model::{Chain, ManualClock, StepStatus, TokenId};
 use arbkeep::store::{Reader, Store};
 use arbkeep::strategy::cross_chain_loop::{Valuation, movements};
 use arbkeep::strategy::equity_hedge::paper::BROKER_FILE;
+use arbkeep::strategy::equity_hedge::pipeline;
 use arbkeep::strategy::stellar_arb::store as kstore;
 use arbkeep::strategy::stellar_arb::wiring::PAPER_FILE;
 use arbkeep::venue::sim::SimWorld;
@@ -57,7 +58,7 @@ pub fn look(data: &Path, seed: u64) -> Result<Findings, String> {
     let reader = store.read().map_err(|e| e.to_string())?;
     let mut all = Findings::default();
     all.extend(cross_chain_loop(data, &reader, seed)?);
-    all.extend(equity_hedge(data, seed)?);
+    all.extend(equity_hedge(data, &reader, seed)?);
     all.extend(stellar(data, &reader)?);
     Ok(all)
 }
@@ -168,8 +169,14 @@ fn cross_chain_loop(data: &Path, reader: &Reader, seed: u64) -> Result<Findings,
     })
 }
 
-/// The hedge: a client order id the paper broker took more than one order for.
-fn equity_hedge(data: &Path, seed: u64) -> Result<Findings, String> {
+/// The hedge: a client order id the paper broker took more than one order
+/// for; and every order the broker filled against the hedge records: a
+/// filled hedge must hold a filled order of its shares and side, a failed
+/// one no filled order, and a filled order no record holds must be one an
+/// open hedge (its answer unknown) is still looking for.
+fn equity_hedge(data: &Path, reader: &Reader, seed: u64) -> Result<Findings, String> {
+    use arbkeep::strategy::equity_hedge::book::ExecState;
+    use arbkeep::venue::broker::OrderState;
     let path = data.join(BROKER_FILE);
     if !path.exists() {
         return Ok(Findings::default());
@@ -181,15 +188,158 @@ fn equity_hedge(data: &Path, seed: u64) -> Result<Findings, String> {
     )
     .map_err(|e| e.to_string())?;
     let taken = broker.taken_per_client_id().map_err(|e| e.to_string())?;
+    let orders = broker.orders().map_err(|e| e.to_string())?;
+    let records = pipeline::read(reader.transaction(), usize::MAX).map_err(|e| e.to_string())?;
+    let by_id: BTreeMap<&str, _> = orders.iter().map(|o| (o.order_id.as_str(), o)).collect();
+    let mut lost_units = Vec::new();
+    let mut held = BTreeSet::new();
+    // Open hedges that may hold an order they have not found yet.
+    let mut looking: Vec<_> = Vec::new();
+    for e in &records.executions {
+        let filled_at_broker = |id: &str| {
+            by_id.get(id).and_then(|o| match o.state {
+                OrderState::Filled { shares, .. } => Some((o.symbol.as_str(), o.side, shares)),
+                _ => None,
+            })
+        };
+        match &e.state {
+            ExecState::Filled {
+                order_id, shares, ..
+            } => {
+                held.insert(order_id.as_str());
+                if filled_at_broker(order_id) != Some((e.symbol(), e.side(), *shares)) {
+                    lost_units.push(finding(format!(
+                        "hedge h{}: booked {:?} {shares} {} filled as order {order_id}; the broker has {:?}",
+                        e.id,
+                        e.side(),
+                        e.symbol(),
+                        by_id.get(order_id.as_str()).map(|o| (&o.state, o.shares))
+                    )));
+                }
+            }
+            ExecState::Failed {
+                order_id: Some(order_id),
+                reason,
+                filled_shares,
+                ..
+            } => {
+                held.insert(order_id.as_str());
+                let at_broker = by_id.get(order_id.as_str()).map(|o| &o.state);
+                let agrees = match at_broker {
+                    Some(OrderState::Filled { .. }) => false,
+                    Some(OrderState::Rejected {
+                        filled_shares: theirs,
+                        ..
+                    }) => theirs == filled_shares,
+                    Some(OrderState::Working { .. }) | None => *filled_shares == 0,
+                };
+                if !agrees {
+                    lost_units.push(finding(format!(
+                        "hedge h{}: failed ({reason}) with {filled_shares} shares filled; its order {order_id} at the broker: {at_broker:?}",
+                        e.id
+                    )));
+                }
+            }
+            ExecState::Submitted { order_id } => {
+                held.insert(order_id.as_str());
+            }
+            ExecState::Pending | ExecState::OutcomeUnknown { .. } => {
+                looking.push((e.symbol(), e.side(), e.request.shares));
+            }
+            ExecState::Failed { order_id: None, .. } => {}
+        }
+    }
+    for o in &orders {
+        let OrderState::Filled { shares, .. } = o.state else {
+            continue;
+        };
+        if held.contains(o.order_id.as_str()) {
+            continue;
+        }
+        match looking
+            .iter()
+            .position(|l| *l == (o.symbol.as_str(), o.side, shares))
+        {
+            Some(i) => {
+                looking.swap_remove(i);
+            }
+            None => lost_units.push(finding(format!(
+                "hedge order {}: {:?} {shares} {} filled at the broker, and no hedge record holds or looks for it",
+                o.order_id, o.side, o.symbol
+            ))),
+        }
+    }
     Ok(Findings {
         duplicate_sends: taken
             .into_iter()
             .filter(|(_, n)| *n > 1)
             .map(|(id, n)| finding(format!("hedge {id}: {n} orders at the paper broker")))
             .collect(),
-        lost_units: Vec::new(),
-        acted: [0, broker.orders().map_err(|e| e.to_string())?.len(), 0],
+        lost_units,
+        acted: [0, orders.len(), 0],
     })
+}
+
+/// What a drain left open, from the stores.
+#[derive(Debug, Default)]
+pub struct Unsettled {
+    /// Open and not waiting for anyone: a drain must not leave these — an
+    /// open cycle, a hedge order working or of unknown outcome inside its
+    /// listing window, a Stellar send with no result.
+    pub stuck: Vec<Finding>,
+    /// A hedge not listed after its listing window: nothing is placed
+    /// again until the operator resolves it (the default,
+    /// `equity_hedge.replace_after_window = false`), and the drain does
+    /// not wait for it.
+    pub left_to_operator: Vec<Finding>,
+}
+
+/// After a drain: what is still unsettled in the stores.
+pub fn unsettled(data: &Path) -> Result<Unsettled, String> {
+    use arbkeep::strategy::equity_hedge::book::ExecState;
+    let now = SimWorld::resume_time(&data.join(WORLD_FILE))
+        .map_err(|e| e.to_string())?
+        .unwrap_or(0);
+    let store = Store::open(data, Mode::Paper).map_err(|e| e.to_string())?;
+    let reader = store.read().map_err(|e| e.to_string())?;
+    let mut out = Unsettled::default();
+    for c in reader.cycles().map_err(|e| e.to_string())? {
+        if c.is_open() {
+            out.stuck.push(finding(format!(
+                "cycle {}: still {} after the drain",
+                c.id, c.state
+            )));
+        }
+    }
+    let hedges = pipeline::read(reader.transaction(), 0).map_err(|e| e.to_string())?;
+    for e in hedges.executions {
+        match &e.state {
+            ExecState::OutcomeUnknown { look_until, .. } if *look_until <= now => {
+                out.left_to_operator.push(finding(format!(
+                    "hedge h{}: not listed after its listing window, for the operator",
+                    e.id
+                )))
+            }
+            ExecState::OutcomeUnknown { .. } | ExecState::Submitted { .. } => out.stuck.push(
+                finding(format!("hedge h{}: {:?} after the drain", e.id, e.state)),
+            ),
+            _ => {}
+        }
+    }
+    let settled: BTreeSet<String> = kstore::results(&reader)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|r| r.hash)
+        .collect();
+    for i in kstore::intents(&reader).map_err(|e| e.to_string())? {
+        if !settled.contains(&i.hash) {
+            out.stuck.push(finding(format!(
+                "stellar {}: no result after the drain",
+                i.hash
+            )));
+        }
+    }
+    Ok(out)
 }
 
 /// Stellar: a sequence number offered two different envelopes (a re-signed

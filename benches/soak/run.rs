@@ -1,9 +1,11 @@
 //! How the soak runs the binary: its config (paper mode, all three
 //! strategies, seeded faults, a fast clock), its command line, and the
-//! dice of the kill moments. Shared by the bench and its smoke test.
+//! dice of the kill moments, and the final drain. Shared by the bench and
+//! its smoke test.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// The paper world's seed (the books check opens the world under it).
 pub const WORLD_SEED: u64 = 11;
@@ -37,15 +39,48 @@ pub fn config(rate_per_mille: u32) -> String {
 
 /// The binary, headless on `dir`'s config and data dir, stderr kept.
 pub fn arbkeep(dir: &Path) -> Command {
+    arbkeep_for(dir, "120s")
+}
+
+/// As [`arbkeep`], stopping by itself after `run_for` of wall time.
+fn arbkeep_for(dir: &Path, run_for: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_arbkeep"));
     cmd.arg("--headless")
         .arg("--config")
         .arg(dir.join("config.toml"))
         .arg("--data-dir")
         .arg(dir.join("data"))
-        .args(["--run-for", "120s"])
+        .args(["--run-for", run_for])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     cmd
+}
+
+/// The last run: the faults stop (the config is rewritten without them)
+/// and the binary drains — it exits by itself once no cycle is open and no
+/// send of any strategy is unsettled. `Err` says why it did not, within
+/// `within`.
+pub fn drain(dir: &Path, within: Duration) -> Result<(), String> {
+    std::fs::write(dir.join("config.toml"), config(0)).map_err(|e| e.to_string())?;
+    // Longer than `within`: an exit by the clock is not a drain.
+    let mut child = arbkeep_for(dir, "3600s")
+        .arg("--drain")
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("arbkeep does not start: {e}"))?;
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => return Err(format!("the drain exited with {status}")),
+            Ok(None) if started.elapsed() > within => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("not drained within {within:?}"));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
 }

@@ -56,6 +56,11 @@ pub struct OpenIntentView {
     pub doing: String,
     /// How the operator resolves it ("arbkeep resolve h12 settle|drop|retry --reason …").
     pub resolve: String,
+    /// Looking can no longer conclude by itself (its window passed and
+    /// nothing is sent again, or the venue cannot prove it either way):
+    /// it waits for the operator. A drain does not wait for it.
+    #[serde(default)]
+    pub awaits_operator: bool,
 }
 
 /// What the operator decides about an open intent.

@@ -573,8 +573,7 @@ impl<V: LoopVenue> Engine<V> {
                         tracing::error!(error = %e, "reconcile pass failed");
                     }
                     self.apply_deferred(later).await;
-                    if self.options.drain && self.cycles.values().all(|c| !c.is_open()) {
-                        tracing::info!("drained: no open cycle left");
+                    if self.options.drain && self.drained() {
                         break;
                     }
                 }
@@ -594,6 +593,29 @@ impl<V: LoopVenue> Engine<V> {
         self.publish();
         tracing::info!("engine stopped");
         Ok(())
+    }
+
+    /// Draining is done when no cycle is open and no strategy holds a send
+    /// that left and is not settled (its answer awaited, or its outcome
+    /// unknown and being looked for) unless it awaits the operator. What
+    /// may stay open (committed and never sent, left to the operator) is
+    /// found by the next start, and named in the log.
+    fn drained(&self) -> bool {
+        if self.cycles.values().any(|c| c.is_open()) {
+            return false;
+        }
+        let open = self.full_snapshot().intents;
+        if open.iter().any(|i| {
+            matches!(i.state, IntentState::Sent | IntentState::OutcomeUnknown) && !i.awaits_operator
+        }) {
+            return false;
+        }
+        let left: Vec<String> = open
+            .iter()
+            .map(|i| format!("{} {}", i.id, i.state.label()))
+            .collect();
+        tracing::info!(left = ?left, "drained: no open cycle and no send left unsettled");
+        true
     }
 
     /// Apply the commands the desk took during a pass, in arrival order.

@@ -137,6 +137,7 @@ pub fn open_intent(c: &Cycle, steps: &[StepView]) -> Option<OpenIntentView> {
         } else {
             "settled by looking before anything is sent again".into()
         },
+        awaits_operator: false,
         resolve: format!(
             "{} (keys: f force, d mark done, x fail)",
             super::resolve_hint(&c.id.to_string())

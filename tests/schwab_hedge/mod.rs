@@ -114,6 +114,13 @@ async fn every_place_fault_posts_once_per_hedge_and_settles_by_looking_through_t
                 doing.contains("after the listing window"),
                 "{fault:?}: {doing}"
             );
+            assert!(
+                d.snapshot()
+                    .intents
+                    .iter()
+                    .any(|i| i.id == "h1" && i.awaits_operator),
+                "{fault:?}: listed as awaiting the operator (a drain does not wait for it)"
+            );
             assert_eq!(d.fake.order_posts(), 1, "{fault:?}: one POST");
             assert_eq!(d.at_broker("AAPL").await, Decimal::ZERO, "{fault:?}");
         }

@@ -202,6 +202,7 @@ pub fn open_intents(
         .iter()
         .filter(|e| e.state.is_open())
         .map(|e| {
+            let mut awaits_operator = false;
             let (state, doing) = match &e.state {
                 ExecState::Pending if e.may_place() => (
                     IntentState::Committed,
@@ -231,6 +232,7 @@ pub fn open_intents(
                             "not listed at {broker} after the listing window; placing it again when sending is allowed (replace_after_window)"
                         )
                     } else {
+                        awaits_operator = true;
                         format!(
                             "not listed at {broker} after the listing window; still looking, nothing placed again until the operator resolves it"
                         )
@@ -265,6 +267,7 @@ pub fn open_intents(
                 state,
                 since: e.created_at,
                 doing,
+                awaits_operator,
             }
         })
         .collect()

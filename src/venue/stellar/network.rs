@@ -168,7 +168,15 @@ impl StellarVenue for NetworkVenue {
                     "no Friendbot on this network: fund the account yourself".into(),
                 )
             })?;
-            Ok(friendbot(url, id, self.endpoints.timeout).await?)
+            match friendbot(url, id, self.endpoints.timeout).await {
+                Ok(created) => Ok(created),
+                Err(e) => match VenueError::from(e) {
+                    VenueError::Rejected(why) => Err(VenueError::Rejected(why)),
+                    // A reset, a timeout, a 5xx or 429 may follow an account
+                    // Friendbot created: the account is looked at.
+                    other => Err(VenueError::Unknown(other.to_string())),
+                },
+            }
         })
     }
 

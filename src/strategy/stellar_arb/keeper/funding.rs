@@ -1,14 +1,11 @@
 //! Account lifecycle: every trading account funded (Friendbot on TESTNET,
 //! a CreateAccount from the master on PUBLIC, checked against the master's
 //! balance first) and trusting every configured asset. Funding and
-//! trustlines are sends like any other: an intent first, the send gate
-//! read at the last moment, an unknown answer left open and looked at.
+//! trustlines are sends like any other, through the journal (Friendbot's
+//! path is [`super::friendbot`]).
 
-use super::recovery::FRIENDBOT;
 use super::{Purpose, StellarArbKeeper, notify, venue_err};
-use crate::engine::{EngineError, IntentState, KeeperContext};
-use crate::strategy::stellar_arb::store::{self as kstore, Intent};
-use crate::venue::VenueError;
+use crate::engine::{EngineError, KeeperContext};
 use crate::venue::stellar::tx;
 use crate::venue::stellar::{AccountKey, format_amount};
 use serde_json::json;
@@ -147,62 +144,5 @@ impl StellarArbKeeper {
             .publish(json!({"log": format!("funding failed: {message}")}));
         notify(cx, "funding_failed", message.clone());
         self.funding_failure = Some(message);
-    }
-
-    /// Friendbot funding, with an intent like any send: committed before
-    /// the call; a definite refusal settles it; anything else leaves it
-    /// open (OUTCOME UNKNOWN) until the account is looked at.
-    async fn friendbot(
-        &mut self,
-        cx: &KeeperContext<'_>,
-        id: AccountKey,
-    ) -> Result<bool, EngineError> {
-        if !cx.may_send() {
-            self.view.status = "paused".into();
-            return Ok(false);
-        }
-        let intent = Intent {
-            hash: format!("fb-{id}"),
-            account: id.to_string(),
-            sequence: 0,
-            kind: FRIENDBOT.into(),
-            envelope: String::new(),
-            send: 0,
-            dest_min: 0,
-            dest: Some(id.to_string()),
-            max_time: 0,
-            signed_close: 0,
-            created_ms: cx.now,
-            label: format!("fund {id} by Friendbot"),
-        };
-        cx.store.write(|w| kstore::put_intent(w, &intent))?;
-        self.note(&intent, IntentState::Sent, "asking Friendbot".into());
-        match self.shared.venue.fund(id).await {
-            Ok(created) => {
-                let result = if created { "funded" } else { "already funded" };
-                self.settle(cx, &intent, result, None)?;
-                self.funding_failure = None;
-                self.log(format!(
-                    "account {id} funded by Friendbot{}",
-                    if created { "" } else { " (it already existed)" }
-                ));
-                Ok(true)
-            }
-            // Friendbot said no: nothing was created.
-            Err(VenueError::Rejected(e)) => {
-                self.settle(cx, &intent, &format!("refused: {e}"), None)?;
-                self.funding_failed(cx, format!("Friendbot could not fund {id}: {e}"));
-                Ok(false)
-            }
-            Err(e) => {
-                self.note(
-                    &intent,
-                    IntentState::OutcomeUnknown,
-                    format!("Friendbot gave no definite answer ({e}); looking at the account before asking again"),
-                );
-                self.funding_failed(cx, format!("Friendbot could not fund {id}: {e}"));
-                Ok(false)
-            }
-        }
     }
 }

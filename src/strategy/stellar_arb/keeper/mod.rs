@@ -14,6 +14,7 @@
 //! clock is past its maxTime, and then written off as "expired unsent" with
 //! nothing booked. Nothing new leaves while any send is open.
 
+mod friendbot;
 mod funding;
 mod operator;
 mod recovery;

@@ -11,7 +11,7 @@
 use super::recovery::FRIENDBOT;
 use super::{EXPIRED_UNSENT, Missing, StellarArbKeeper, intent_id, judge_missing, notify};
 use crate::engine::intent::resolve_hint;
-use crate::engine::{KeeperContext, OpenIntentView, Resolution};
+use crate::engine::{IntentState, KeeperContext, OpenIntentView, Resolution};
 use crate::strategy::stellar_arb::store::{self as kstore, Intent, ResolutionRecord};
 use crate::venue::stellar::{AccountKey, SendStatus, TxStatus};
 
@@ -33,6 +33,7 @@ impl StellarArbKeeper {
                     state: n.state,
                     since: n.intent.created_ms,
                     doing: n.doing.clone(),
+                    awaits_operator: n.state == IntentState::Halted,
                 }
             })
             .collect()

@@ -11,7 +11,7 @@
 use super::sending::{SendFacts, poll_result};
 use super::{
     EXPIRED_UNSENT, EXPIRY_MARGIN_SECS, RECOVERY_BACKOFF_MAX_MS, RECOVERY_BACKOFF_MS, Recovery,
-    StellarArbKeeper, utc_time, venue_err,
+    StellarArbKeeper, utc_time,
 };
 use crate::engine::journal::Sighting;
 use crate::engine::{EngineError, IntentState, KeeperContext};
@@ -89,32 +89,6 @@ impl StellarArbKeeper {
             return self.settle_friendbot(cx, intent).await;
         }
         self.look_through_journal(cx, intent).await
-    }
-
-    /// A Friendbot funding whose answer was lost: the account decides. It
-    /// exists → funded. It does not → not funded; asking Friendbot again is
-    /// safe (it only ever creates an account, never pays one twice).
-    async fn settle_friendbot(
-        &mut self,
-        cx: &KeeperContext<'_>,
-        intent: &Intent,
-    ) -> Result<(), EngineError> {
-        let id = AccountKey::parse(&intent.account)
-            .map_err(|e| venue_err(VenueError::Rejected(e.to_string())))?;
-        let exists = self
-            .shared
-            .venue
-            .account(id)
-            .await
-            .map_err(venue_err)?
-            .is_some();
-        let result = if exists {
-            "funded (seen on the ledger)"
-        } else {
-            "not funded (no such account yet)"
-        };
-        self.settle(cx, intent, result, None)?;
-        Ok(())
     }
 }
 
