@@ -848,3 +848,99 @@ mod overrides {
         assert!(p.engine.open_cycles().any(|c| c.id == intent.id.cycle));
     }
 }
+
+// ---- A drain leaves no send unsettled (hostile peers) ----
+
+mod drain {
+    use arbkeep::config::Config;
+    use arbkeep::engine::{
+        Engine, EngineError, EngineOptions, IntentState, Keeper, KeeperContext, OpenIntentView,
+        Snapshot,
+    };
+    use arbkeep::model::{Mode, SystemClock};
+    use arbkeep::store::Store;
+    use futures_util::future::BoxFuture;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+    use tokio::sync::watch;
+
+    /// A strategy holding one send of unknown outcome that its looks settle
+    /// on the `settles_on`-th pass, and one left to the operator for good.
+    struct Unsettled {
+        ticks: Arc<AtomicU32>,
+        settles_on: u32,
+    }
+
+    fn intent(id: &str, state: IntentState, awaits_operator: bool) -> OpenIntentView {
+        OpenIntentView {
+            id: id.into(),
+            strategy: "unsettled".into(),
+            what: "a send".into(),
+            state,
+            since: 0,
+            doing: "looking".into(),
+            resolve: format!("arbkeep resolve {id} settle|drop|retry --reason …"),
+            awaits_operator,
+        }
+    }
+
+    impl Keeper for Unsettled {
+        fn name(&self) -> &'static str {
+            "unsettled"
+        }
+        fn recover<'a>(
+            &'a mut self,
+            _cx: &'a KeeperContext<'a>,
+        ) -> BoxFuture<'a, Result<(), EngineError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn tick<'a>(
+            &'a mut self,
+            _cx: &'a KeeperContext<'a>,
+        ) -> BoxFuture<'a, Result<(), EngineError>> {
+            self.ticks.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Ok(()) })
+        }
+        fn render(&self, snapshot: &mut Snapshot) {
+            if self.ticks.load(Ordering::SeqCst) < self.settles_on {
+                snapshot
+                    .intents
+                    .push(intent("u1", IntentState::OutcomeUnknown, false));
+            }
+            snapshot
+                .intents
+                .push(intent("u2", IntentState::OutcomeUnknown, true));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_drain_waits_for_unknown_outcomes_but_not_for_the_operators() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path(), Mode::Paper).unwrap();
+        let options = EngineOptions {
+            mode: Mode::Paper,
+            speed_milli: None,
+            drain: true,
+        };
+        let mut config = Config::default();
+        config.engine.reconcile_interval_ms = 20;
+        let (mut engine, _handle) =
+            Engine::without_loop(config, options, Arc::new(SystemClock), store);
+        let ticks = Arc::new(AtomicU32::new(0));
+        engine.add_keeper(Box::new(Unsettled {
+            ticks: ticks.clone(),
+            settles_on: 5,
+        }));
+        let (_stop, shutdown) = watch::channel(false);
+        tokio::time::timeout(Duration::from_secs(30), engine.run(shutdown))
+            .await
+            .expect("the drain ends by itself")
+            .expect("runs");
+        assert_eq!(
+            ticks.load(Ordering::SeqCst),
+            5,
+            "drained on the pass that settled u1, with u2 left to the operator"
+        );
+    }
+}
