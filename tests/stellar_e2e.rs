@@ -1566,6 +1566,13 @@ async fn paused_mid_pass_the_cycle_is_not_sent() {
     );
 }
 
+/// A TESTNET keeper (Friendbot funding) over `fake`, polling fast.
+fn testnet_keeper(fake: &StellarFake) -> StellarArbKeeper {
+    let venue: Arc<dyn StellarVenue> = Arc::new(NetworkVenue::new(endpoints(fake)).expect("venue"));
+    let shared = StellarShared::new(venue, true);
+    StellarArbKeeper::new(config(), shared, &master()).with_polling(5, Duration::from_millis(5))
+}
+
 /// Friendbot creates the account and its answer is lost — the connection
 /// dropped, a 502 or 503 from its gateway, a 429 after acting — through the
 /// journal: OUTCOME UNKNOWN, settled by looking at the account, booked
@@ -1593,11 +1600,7 @@ async fn a_lost_friendbot_answer_is_settled_by_looking_at_the_account() {
     ] {
         let fake = StellarFake::start(world()).await;
         fake.fault(Rule::new("/friendbot", fault.clone(), 1));
-        let venue: Arc<dyn StellarVenue> =
-            Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
-        let shared = StellarShared::new(venue, true);
-        let mut keeper = StellarArbKeeper::new(config(), shared, &master())
-            .with_polling(5, Duration::from_millis(5));
+        let mut keeper = testnet_keeper(&fake);
         let h = Harness::new();
         keeper.recover(&h.cx(1)).await.expect("recover");
         keeper.tick(&h.cx(2)).await.expect("tick");
@@ -1649,11 +1652,7 @@ async fn a_friendbot_refusal_closes_the_funding_and_the_next_pass_asks_again() {
         },
         1,
     ));
-    let venue: Arc<dyn StellarVenue> =
-        Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
-    let shared = StellarShared::new(venue, true);
-    let mut keeper = StellarArbKeeper::new(config(), shared, &master())
-        .with_polling(5, Duration::from_millis(5));
+    let mut keeper = testnet_keeper(&fake);
     let h = Harness::new();
     keeper.recover(&h.cx(1)).await.expect("recover");
     keeper.tick(&h.cx(2)).await.expect("tick");
