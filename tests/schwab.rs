@@ -8,12 +8,11 @@
 mod schwab_hedge;
 mod schwab_login;
 
-use arbkeep::engine::Notice;
 use arbkeep::model::time::{DAY, MINUTE, SECOND};
 use arbkeep::model::{Clock, ManualClock, Timestamp};
 use arbkeep::store::InstanceLock;
 use arbkeep::venue::VenueError;
-use arbkeep::venue::broker::{Broker, OrderRequest, OrderSide, OrderState};
+use arbkeep::venue::broker::{Broker, LoginExpiry, OrderRequest, OrderSide, OrderState};
 use arbkeep::venue::schwab::clock_text::parse_time;
 use arbkeep::venue::schwab::fake::{
     FakeSchwab, Fault, FaultRoute, FillLeg, OrderReply, OrderScript, PlaceFault,
@@ -230,16 +229,16 @@ async fn the_login_dies_after_seven_days_with_a_clear_message_and_a_health_fault
 
     // A day before: one TokenExpiry notice, and only one.
     w.clock.set(deadline - DAY - 1);
-    assert_eq!(w.broker.expiry_notice(), None);
+    assert_eq!(w.broker.login_expiring(), None);
     w.clock.set(deadline - DAY);
     assert_eq!(
-        w.broker.expiry_notice(),
-        Some(Notice::TokenExpiry {
+        w.broker.login_expiring(),
+        Some(LoginExpiry {
             venue: "schwab".into(),
             expires_at: deadline
         })
     );
-    assert_eq!(w.broker.expiry_notice(), None);
+    assert_eq!(w.broker.login_expiring(), None);
     assert!(
         w.broker.health().await[0]
             .detail

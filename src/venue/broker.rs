@@ -109,4 +109,19 @@ pub trait Broker: Send + Sync + 'static {
 
     /// Health lines, including credential expiry (e.g. Schwab's 7-day refresh token).
     fn health(&self) -> impl Future<Output = Vec<VenueHealth>> + Send;
+
+    /// Once per login, from a day before it dies (Schwab's 7-day refresh
+    /// token): the keeper tells the operator. Brokers whose logins do not
+    /// expire say `None`.
+    fn login_expiring(&self) -> Option<LoginExpiry> {
+        None
+    }
+}
+
+/// A broker login that dies soon: the operator must log in again before
+/// `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginExpiry {
+    pub venue: String,
+    pub expires_at: Timestamp,
 }

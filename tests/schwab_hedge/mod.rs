@@ -289,3 +289,33 @@ async fn seeded_faults_on_every_post_never_double_place_and_the_books_match_the_
     assert_eq!(d.hedge.records().trade_count, 12, "no fill skipped");
     assert_eq!(d.net("AAPL"), Decimal::ZERO, "{drawn:?}");
 }
+
+/// The hedge keeper tells the operator, once, a day before the Schwab login
+/// dies (the `token_expiry` webhook and the console's notice).
+#[tokio::test]
+async fn the_keeper_tells_once_a_day_before_the_schwab_login_dies() {
+    use arbkeep::engine::Notice;
+    use arbkeep::model::time::DAY;
+    let mut d = desk(HedgePolicy::default()).await;
+    let deadline = d.broker.login_deadline().expect("logged in");
+    let mut notices = d.notices.subscribe();
+    let expiry = |rx: &mut tokio::sync::broadcast::Receiver<Notice>| {
+        let mut seen = Vec::new();
+        while let Ok(n) = rx.try_recv() {
+            if let Notice::TokenExpiry { venue, expires_at } = n {
+                seen.push((venue, expires_at));
+            }
+        }
+        seen
+    };
+    d.pass().await;
+    assert!(expiry(&mut notices).is_empty(), "a week ahead: nothing yet");
+    d.clock.set(deadline - DAY);
+    d.pass().await;
+    d.pass().await;
+    assert_eq!(
+        expiry(&mut notices),
+        vec![("schwab".to_string(), deadline)],
+        "told once"
+    );
+}

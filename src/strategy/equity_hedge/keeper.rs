@@ -290,6 +290,12 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
             self.sweep(cx).await?;
         }
         self.health = self.broker.health().await;
+        if let Some(expiring) = self.broker.login_expiring() {
+            cx.notify(Notice::TokenExpiry {
+                venue: expiring.venue,
+                expires_at: expiring.expires_at,
+            });
+        }
         self.reload(cx)
     }
 

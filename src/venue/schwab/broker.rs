@@ -14,11 +14,11 @@ use super::session::{Call, Session};
 use super::vault::TokenVault;
 use super::wire::{self, AccountNumberHash, DayHours};
 use super::{EXPIRY_WARNING, SchwabConfig, SchwabError, SchwabSecrets, VENUE};
-use crate::engine::Notice;
 use crate::model::time::{MINUTE, SECOND, format_duration, format_time};
 use crate::model::{Clock, Timestamp};
 use crate::venue::broker::{
-    Broker, BrokerPosition, CLOCK_SKEW_MARGIN, MarketHours, OrderRequest, OrderState, PlacedOrder,
+    Broker, BrokerPosition, CLOCK_SKEW_MARGIN, LoginExpiry, MarketHours, OrderRequest, OrderState,
+    PlacedOrder,
 };
 use crate::venue::{VenueError, VenueHealth};
 use serde_json::Value;
@@ -79,9 +79,9 @@ impl SchwabBroker {
         self.status().login_deadline
     }
 
-    /// `Notice::TokenExpiry` once per login, from a day before it dies. The
-    /// keeper calls this every pass and broadcasts what it gets.
-    pub fn expiry_notice(&self) -> Option<Notice> {
+    /// Once per login, from a day before it dies (see
+    /// [`Broker::login_expiring`]).
+    pub fn login_expiring(&self) -> Option<LoginExpiry> {
         let now = self.session.clock.now();
         let mut s = self
             .session
@@ -93,7 +93,7 @@ impl SchwabBroker {
             return None;
         }
         s.warned_for = Some(deadline);
-        Some(Notice::TokenExpiry {
+        Some(LoginExpiry {
             venue: VENUE.to_string(),
             expires_at: deadline,
         })
@@ -262,6 +262,10 @@ fn matching(
 }
 
 impl Broker for SchwabBroker {
+    fn login_expiring(&self) -> Option<LoginExpiry> {
+        SchwabBroker::login_expiring(self)
+    }
+
     async fn place(&self, order: &OrderRequest) -> Result<PlacedOrder, VenueError> {
         if order.shares == 0 {
             return Err(VenueError::Rejected(
