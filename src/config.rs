@@ -136,6 +136,8 @@ pub struct NotifyConfig {
     pub format: String,
     pub timeout_ms: u64,
     pub retries: u32,
+    /// Only these events are posted (their `event` names); empty: all.
+    pub events: Vec<String>,
 }
 
 /// A value that must never be printed.
@@ -283,6 +285,7 @@ impl Default for Config {
                 format: "generic".into(),
                 timeout_ms: 5 * SECOND,
                 retries: 5,
+                events: Vec::new(),
             },
             schwab: Default::default(),
             log_level: "info".into(),
@@ -563,6 +566,16 @@ impl Config {
             if let Some(v) = r.int(t, "notify", "retries")? {
                 c.notify.retries =
                     u32::try_from(v).map_err(|_| r.invalid("notify.retries", "is too large"))?;
+            }
+            if let Some(list) = r.strings(t, "notify", "events")? {
+                let known = crate::engine::Notice::events();
+                if let Some(unknown) = list.iter().find(|e| !known.contains(&e.as_str())) {
+                    return Err(r.invalid(
+                        "notify.events",
+                        format!("unknown event {unknown:?} (known: {})", known.join(", ")),
+                    ));
+                }
+                c.notify.events = list;
             }
         }
 
@@ -1404,6 +1417,29 @@ mod tests {
         assert!(
             e.to_string().contains("cross_chain_loop.routes.WBTC"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn webhook_events_are_known_names_and_the_example_lists_every_one() {
+        let c = parse("[notify]\nevents = [\"equity_hedge\", \"stellar\"]\n").unwrap();
+        assert_eq!(c.notify.events, ["equity_hedge", "stellar"]);
+        let e = parse("[notify]\nevents = [\"cycle_done\"]\n").unwrap_err();
+        assert!(e.to_string().contains("notify.events"), "{e}");
+        assert!(e.to_string().contains("cycle_done"), "{e}");
+        let example = include_str!("../config.toml.example");
+        let listed: Vec<&str> = example
+            .split("# Events:")
+            .nth(1)
+            .and_then(|rest| rest.split("events = []").next())
+            .expect("the example lists the events")
+            .split(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+            .filter(|w| !w.is_empty())
+            .collect();
+        assert_eq!(
+            listed,
+            crate::engine::Notice::events(),
+            "config.toml.example"
         );
     }
 

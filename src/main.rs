@@ -525,6 +525,10 @@ async fn serve<V: arbkeep::venue::LoopVenue>(
         let mut cfg = WebhookConfig::new(url, format);
         cfg.timeout = Duration::from_millis(notify_cfg.timeout_ms);
         cfg.max_retries = notify_cfg.retries;
+        if !notify_cfg.events.is_empty() {
+            // Checked when the config was read: every name is known.
+            cfg.events = notify::EventFilter::only(&notify_cfg.events)?;
+        }
         notify::spawn_webhooks(handle.notices.subscribe(), cfg);
     }
 

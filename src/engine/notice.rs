@@ -7,8 +7,15 @@ use crate::model::{CycleId, CycleState, Route, StepKind, Timestamp, TokenId, Uni
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Each variant's `event` name (its JSON tag) is also its
+/// [`NoticeKind`]'s name: the webhook filter's list is derived from here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, strum::EnumDiscriminants)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[strum_discriminants(
+    name(NoticeKind),
+    derive(strum::EnumIter, strum::IntoStaticStr),
+    strum(serialize_all = "snake_case")
+)]
 pub enum Notice {
     OpportunityDetected {
         token: TokenId,
@@ -69,6 +76,17 @@ pub enum Notice {
 }
 
 impl Notice {
+    /// The `event` name: the JSON tag webhooks carry and filters select.
+    pub fn event(&self) -> &'static str {
+        NoticeKind::from(self).into()
+    }
+
+    /// Every event name, in declaration order.
+    pub fn events() -> Vec<&'static str> {
+        use strum::IntoEnumIterator;
+        NoticeKind::iter().map(<&'static str>::from).collect()
+    }
+
     /// One line a person can read on a phone.
     pub fn headline(&self) -> String {
         match self {

@@ -32,31 +32,15 @@ pub enum WebhookError {
     /// Never contains the URL itself.
     #[error("invalid webhook URL: {0}")]
     InvalidUrl(String),
-    #[error("unknown webhook event {0:?} (known: {known})", known = EVENT_NAMES.join(", "))]
+    #[error("unknown webhook event {0:?} (known: {known})", known = Notice::events().join(", "))]
     UnknownEvent(String),
     #[error("could not build the webhook HTTP client: {0}")]
     Client(String),
 }
 
-/// The notices' `event` names (their JSON tag), for filters.
-pub const EVENT_NAMES: [&str; 9] = [
-    "opportunity_detected",
-    "tx_submitted",
-    "tx_confirmed",
-    "bridge_stage_ready",
-    "cycle_completed",
-    "cycle_failed",
-    "cycle_not_started",
-    "stuck",
-    "token_expiry",
-];
-
 /// The `event` name of a notice (its serde tag).
 pub fn event_name(notice: &Notice) -> String {
-    serde_json::to_value(notice)
-        .ok()
-        .and_then(|v| v.get("event").and_then(|e| e.as_str()).map(str::to_string))
-        .unwrap_or_default()
+    notice.event().to_string()
 }
 
 /// Which notices to post.
@@ -74,7 +58,7 @@ impl EventFilter {
         let mut set = BTreeSet::new();
         for name in names {
             let name = name.as_ref().trim();
-            if !EVENT_NAMES.contains(&name) {
+            if !Notice::events().contains(&name) {
                 return Err(WebhookError::UnknownEvent(name.to_string()));
             }
             set.insert(name.to_string());
@@ -251,12 +235,87 @@ mod tests {
             reason: "hemi_swap rejected: slippage".into(),
         };
         assert_eq!(event_name(&notice), "cycle_not_started");
-        assert!(EVENT_NAMES.contains(&event_name(&notice).as_str()));
+        assert!(Notice::events().contains(&event_name(&notice).as_str()));
         let only = EventFilter::only(["cycle_not_started"]).expect("a known event");
         assert!(only.allows(&notice));
         assert_eq!(
             notice.headline(),
             "c3 ETH not started: hemi_swap rejected: slippage"
         );
+    }
+
+    /// Every variant's JSON tag is the name the filter knows: the hedge's
+    /// and Stellar's notices too.
+    #[test]
+    fn the_filter_knows_every_notice_by_its_json_tag() {
+        use crate::model::{CycleState, Route, StepKind};
+        let every = [
+            Notice::OpportunityDetected {
+                token: TokenId::Eth,
+                route: Route::Stargate,
+                size_vcred: 1,
+                est_profit_vcred: 1.into(),
+                edge_bps: 1,
+            },
+            Notice::TxSubmitted {
+                cycle: CycleId(1),
+                step: StepKind::HemiSwap,
+                intent: "c1".into(),
+            },
+            Notice::TxConfirmed {
+                cycle: CycleId(1),
+                step: StepKind::HemiSwap,
+                tx_hash: "0x".into(),
+            },
+            Notice::BridgeStageReady {
+                cycle: CycleId(1),
+                token: TokenId::Eth,
+                stage: "prove".into(),
+            },
+            Notice::CycleCompleted {
+                cycle: CycleId(1),
+                token: TokenId::Eth,
+                profit_vcred: 1.into(),
+            },
+            Notice::CycleFailed {
+                cycle: CycleId(1),
+                token: TokenId::Eth,
+                reason: "r".into(),
+            },
+            Notice::CycleNotStarted {
+                cycle: CycleId(1),
+                token: TokenId::Eth,
+                reason: "r".into(),
+            },
+            Notice::Stuck {
+                cycle: CycleId(1),
+                state: CycleState::Detected,
+                since: 0,
+            },
+            Notice::TokenExpiry {
+                venue: "schwab".into(),
+                expires_at: 0,
+            },
+            Notice::EquityHedge {
+                symbol: "AAPL".into(),
+                message: "m".into(),
+            },
+            Notice::Stellar {
+                kind: "k".into(),
+                message: "m".into(),
+            },
+        ];
+        assert_eq!(
+            every.len(),
+            Notice::events().len(),
+            "one example per variant"
+        );
+        for notice in &every {
+            let json = serde_json::to_value(notice).expect("serializes");
+            assert_eq!(json["event"], notice.event(), "{notice:?}");
+            assert!(Notice::events().contains(&notice.event()));
+        }
+        assert!(EventFilter::only(["equity_hedge", "stellar", "token_expiry"]).is_ok());
+        assert!(EventFilter::only(["stellar_arb"]).is_err());
     }
 }
