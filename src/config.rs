@@ -220,7 +220,7 @@ pub struct Config {
     pub evm: Option<EvmConfig>,
 }
 
-/// The route a token leaves Hemi by unless configured (seed 003 §3).
+/// The route a token leaves Hemi by unless configured.
 pub fn default_route(token: TokenId) -> Route {
     match token {
         TokenId::Eth | TokenId::HemiBtc => Route::Stargate,

@@ -308,7 +308,7 @@ impl<V: LoopVenue> Engine<V> {
         self.cycles.values()
     }
 
-    /// Boot is recovery (rule 7): load the store, settle every intent that has
+    /// Boot is recovery (docs/architecture.md §2, R7): load the store, settle every intent that has
     /// no outcome by looking, check balances against the ledger, and only
     /// then allow sending.
     pub async fn recover(&mut self) -> Result<(), EngineError> {

@@ -1,4 +1,4 @@
-//! Notices: the events worth telling a person about (seed 003 §16). The
+//! Notices: the events worth telling a person about. The
 //! engine broadcasts them; webhooks and the log listen. The engine never
 //! waits for a listener.
 

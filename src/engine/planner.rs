@@ -1,5 +1,5 @@
 //! The planner: per token, probe the price gap at a small size, size the
-//! cycle with the search of rule 8 over end-to-end estimates (seed §7.2),
+//! cycle with the search of R9 over end-to-end estimates (docs/architecture.md §4.2),
 //! pass the risk gate and the approval mode, and open the cycle. Every
 //! opportunity is shown, including the ones it did not take and why.
 

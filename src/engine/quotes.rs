@@ -1,6 +1,6 @@
 //! Quote reuse and quote rationing: a bounded cache of swap quotes that
-//! expire after a TTL, and a per-decision budget of quote calls (seed 003 §8,
-//! "Guardrails": max quote calls per token per loop, cache quotes briefly).
+//! expire after a TTL, and a per-decision budget of quote calls (at most so
+//! many quote calls per token per decision; quotes cached briefly).
 //!
 //! The sizing search probes the same sizes loop after loop (it always starts
 //! at the configured `start` and doubles), so an exact-amount cache saves RPC

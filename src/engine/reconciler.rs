@@ -1,4 +1,4 @@
-//! The reconciler (seed §9.3, rules 1–2): for each open cycle, the next
+//! The reconciler (docs/architecture.md §2, R1–R2): for each open cycle, the next
 //! required action. A step's intent is committed before it is sent and its
 //! receipt after, in the same transaction as the ledger lines and the new
 //! state; a step found with an intent and no outcome is settled by looking,

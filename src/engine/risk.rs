@@ -1,4 +1,4 @@
-//! The risk gate (rule 5): every new cycle passes pause-all, pause-token,
+//! The risk gate (docs/architecture.md §2, R5): every new cycle passes pause-all, pause-token,
 //! drain, the daily loss limit, open-cycle caps, available capital and the
 //! size bounds. A refusal says why, so the screen can too.
 //!
@@ -226,7 +226,7 @@ pub fn may_start(token: TokenId, e: &Exposure) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Is `size` within the hard bounds (seed §12.1)?
+/// Is `size` within the hard bounds (`risk.min_size`, `risk.max_size`)?
 pub fn size_ok(size: Units, min: Units, max: Units) -> Result<(), Refusal> {
     if size < min || size > max {
         return Err(Refusal::OutOfBounds { size, min, max });

@@ -3,13 +3,13 @@
 //! probe by probe — `next_probe`, price that size however it prices things,
 //! `observe` — so the same search runs over simulated quotes and RPC quotes.
 //!
-//! Two rules (shared/DESIGN.md rule 8):
+//! Two rules (docs/architecture.md §2, R9):
 //! - [`SizingMode::MaxProfit`], the default: the size whose profit is largest.
 //!   A round trip through constant-product pools minus fixed fees is concave
 //!   in size, so a bracket followed by safeguarded parabolic interpolation
 //!   (Brent's method, golden-section fallback) finds its top in a handful of
 //!   probes.
-//! - [`SizingMode::MaxSize`], the seed's rule (seed 003 §8.2): the largest
+//! - [`SizingMode::MaxSize`], the seed's rule: the largest
 //!   size whose profit is still above the floor. It ends where profit has
 //!   fallen back to about the floor, which is why it is not the default.
 //!

@@ -1,4 +1,4 @@
-//! The cross-chain loop's cycle: its canonical states (seed 003 §9.2), the
+//! The cross-chain loop's cycle: its canonical states (docs/architecture.md §4.1), the
 //! steps that move it, and the waits between them. The transition table
 //! lives here so that every part of the program agrees on it.
 
@@ -25,7 +25,7 @@ impl std::str::FromStr for CycleId {
     }
 }
 
-/// How X leaves Hemi for Ethereum (seed 003 §10.1).
+/// How X leaves Hemi for Ethereum (docs/architecture.md §4.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Route {

@@ -1,4 +1,4 @@
-//! Intents and receipts (rule 1): an intent names one money-moving action and
+//! Intents and receipts (docs/architecture.md §2, R1): an intent names one money-moving action and
 //! is committed before the action is sent; a receipt is what the venue says
 //! happened, committed after. A bridge ticket follows a transfer in flight.
 

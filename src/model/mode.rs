@@ -38,7 +38,7 @@ impl std::str::FromStr for Mode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SizingMode {
-    /// The size with the largest profit above the floor (rule 8).
+    /// The size with the largest profit above the floor (docs/architecture.md §2, R9).
     #[default]
     MaxProfit,
     /// The seed's rule: the largest size with profit above the floor.

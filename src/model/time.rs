@@ -1,4 +1,4 @@
-//! Time as an injected `Clock` (rule 6): the real clock, a clock that runs
+//! Time as an injected `Clock` (docs/architecture.md §2, R6): the real clock, a clock that runs
 //! the simulated world faster than the wall, and a manual one for tests.
 
 use std::sync::Arc;

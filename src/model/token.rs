@@ -1,7 +1,7 @@
 //! Tokens and chains: the single source of truth for symbols, decimals and
-//! addresses. Logic names a `TokenId`, never a raw address. Addresses are from
-//! `shared/reference/evm.md` §1.5 and §2.1 (the seed's Hemi addresses fail
-//! their EIP-55 checksums and are not used).
+//! addresses. Logic names a `TokenId`, never a raw address. The seed's Hemi
+//! addresses fail their EIP-55 checksums and are not used; these are the
+//! corrected ones (docs/architecture.md §5).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -1,4 +1,4 @@
-//! Webhooks (seed 003 §16): the engine's notices, posted to a Slack, Discord
+//! Webhooks: the engine's notices, posted to a Slack, Discord
 //! or generic receiver. The engine only `broadcast::send`s; everything here
 //! runs on its own task behind a bounded drop-oldest queue, so a slow or
 //! hanging receiver costs old notices, never the engine's time.

@@ -1,4 +1,5 @@
-//! The VCRED cross-chain loop (seed 003): the end-to-end profit model of §7.2,
+//! The VCRED cross-chain loop (docs/architecture.md §4.1): the end-to-end
+//! profit model (§4.2),
 //! the venue action behind each step, and what each receipt means for the
 //! ledger and for where the cycle's money is.
 
@@ -54,7 +55,7 @@ impl Valuation {
     }
 }
 
-/// The expected outcome of one cycle at one size (seed §7.2).
+/// The expected outcome of one cycle at one size (docs/architecture.md §4.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Estimate {
     pub vcred_in: Units,

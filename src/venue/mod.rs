@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use std::future::Future;
 use thiserror::Error;
 
-/// Every venue error says which of rule 4's three kinds it is.
+/// Every venue error says which of the three kinds it is (docs/architecture.md §2, R4).
 #[derive(Debug, Clone, Error, PartialEq, Eq, Serialize, Deserialize)]
 pub enum VenueError {
     /// Did not happen, may succeed later: retry with backoff.

@@ -1,5 +1,5 @@
-//! `stellar_arb`: cyclic arbitrage on the Stellar DEX (seed 004), corrected
-//! by `reference/stellar.md`: cycles XLM → A (→ B) → XLM are built from order
+//! `stellar_arb`: cyclic arbitrage on the Stellar DEX (docs/architecture.md
+//! §4.4): cycles XLM → A (→ B) → XLM are built from order
 //! books (Horizon never returns a cycle), checked against the Reflector
 //! oracle, sized within the books' depth, and executed as one path payment
 //! strict send to self whose `destMin` is above the amount sent plus fees.

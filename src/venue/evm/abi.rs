@@ -80,7 +80,7 @@ sol! {
         event WithdrawalFinalized(bytes32 indexed withdrawalHash, bool success);
     }
 
-    /// Raindex IOrderBookV4's fill events (shared/reference/st0x.md §4).
+    /// Raindex IOrderBookV4's fill events (docs/architecture.md §4.3).
     #[sol(all_derives)]
     interface IRaindexV4 {
         struct IO { address token; uint8 decimals; uint256 vaultId; }
@@ -105,7 +105,7 @@ mod tests {
 
     #[test]
     fn raindex_topics_match_the_reference() {
-        // shared/reference/st0x.md §4.2 and evm.md §3.2.
+        // The deployed signatures' topic hashes, checked against a second source.
         assert_eq!(
             IRaindexV4::ClearV2::SIGNATURE_HASH.to_string(),
             "0x692ee69af2843c70772be93470669f3c73e583316a047b6bfefdae5629de37ce"

@@ -1,6 +1,6 @@
 //! One chain as the adapters see it: an HTTP provider (and a WebSocket one
 //! when configured), the chain id checked at start against the config, and
-//! every call under a timeout with its error classified (rule 4): a revert
+//! every call under a timeout with its error classified (docs/architecture.md §2, R4): a revert
 //! is `Rejected` with its decoded reason, anything else `Transient`.
 
 use crate::config::EvmChainConfig;

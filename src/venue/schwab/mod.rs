@@ -1,9 +1,9 @@
 //! Charles Schwab as a [`Broker`](super::broker::Broker): the OAuth login
 //! (`arbkeep auth schwab`), sealed tokens refreshed before they expire, the
 //! account hash, whole-share MARKET DAY orders that are never re-sent after
-//! an unknown outcome, status, positions and market hours. Facts about the
-//! API are in `reference/schwab.md`; the fake server beside it (feature
-//! `fakes`) follows that file's §6.
+//! an unknown outcome, status, positions and market hours. The API's facts
+//! this relies on are in docs/architecture.md §5; the fake server beside it
+//! (feature `fakes`) answers as the real one does.
 
 mod broker;
 pub mod clock_text;

@@ -1,5 +1,5 @@
 //! What can go wrong with the paper world's file, and how each failure shows
-//! to the engine as one of rule 4's three kinds of venue error.
+//! to the engine as one of the three kinds of venue error (docs/architecture.md §2, R4).
 
 use crate::venue::VenueError;
 use std::path::PathBuf;

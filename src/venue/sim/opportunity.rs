@@ -1,4 +1,4 @@
-//! The loop's end-to-end profit as seed 003 §7.2 models it, computed straight
+//! The loop's end-to-end profit as docs/architecture.md §4.2 models it, computed straight
 //! from the paper markets: VCRED→X on Hemi, bridge X out, X→USDC on Ethereum,
 //! USDC back by Stargate, USDC→VCRED on Hemi, less every gas and bridge fee
 //! converted to VCRED. Used to tune the paper world so that it offers the
@@ -11,7 +11,7 @@ use super::fees::{
 use super::market::Market;
 use crate::model::{Chain, Route, TokenId, Units};
 
-/// The default route out of Hemi per token (seed 003 §3).
+/// The default route out of Hemi per token.
 pub fn default_route(token: TokenId) -> Route {
     match token {
         TokenId::Eth | TokenId::HemiBtc => Route::Stargate,

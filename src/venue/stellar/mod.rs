@@ -174,7 +174,7 @@ pub struct LedgerWindow {
 /// The oracle's answer per symbol (`None`: unknown or stale).
 pub type Prices = Vec<(String, Option<OraclePrice>)>;
 
-/// Everything the keeper asks of Stellar. Errors say rule 4's kind.
+/// Everything the keeper asks of Stellar. Errors say their kind (docs/architecture.md §2, R4).
 pub trait StellarVenue: Send + Sync {
     fn network(&self) -> BoxFuture<'_, Result<NetworkInfo, VenueError>>;
     fn latest_ledger(&self) -> BoxFuture<'_, Result<u32, VenueError>>;

@@ -1,5 +1,5 @@
 //! A fake Charles Schwab for tests and benches (feature `fakes`), shaped
-//! like the real API per `reference/schwab.md` §6: OAuth with 30-second
+//! like the real API (docs/architecture.md §5): OAuth with 30-second
 //! single-use codes, 30-minute access tokens and 7-day refresh lineages
 //! that rotate on every refresh; account numbers → hashes; orders that fill
 //! at once, late, partially, are rejected later or held while the market is
