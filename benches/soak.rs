@@ -15,7 +15,7 @@
 
 #[path = "soak/books.rs"]
 mod books;
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 #[path = "soak/run.rs"]
 mod run;

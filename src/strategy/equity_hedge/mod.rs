@@ -9,7 +9,7 @@
 //! the orderbook address and `abi::watched_topics()`), and the chain reads
 //! the decoder needs are `chain::ReceiptLogs` and `chain::TokenSymbols`
 //! (over EVM: `venue::evm::raindex::RaindexReads`). `wiring` assembles them
-//! for devnet and live runs, `paper` for paper runs. `tests/devnet_hedge.rs`
+//! for devnet and live runs, `paper` for paper runs. `tests/it/devnet_hedge.rs`
 //! runs it end to end: emitter fills on anvil, `LogIngest`, the fake Schwab,
 //! by hand and through the binary.
 

@@ -11,7 +11,7 @@
 //! recovery degrades the keeper instead of stopping the engine; the operator
 //! resolves open sends (`Command::Resolve`).
 
-mod support;
+use crate::support;
 
 use arbkeep::engine::{Keeper, KeeperContext, Notice, Phase, SendGate};
 use arbkeep::model::{Controls, Mode};

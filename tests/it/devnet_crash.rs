@@ -6,7 +6,7 @@
 //! transaction twice (counted on the nodes) and left no nonce gap, and the
 //! wallet equals the ledger.
 
-mod devnet_common;
+use crate::devnet_common;
 
 use alloy::eips::BlockNumberOrTag;
 use alloy::providers::Provider;

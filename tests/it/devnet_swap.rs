@@ -3,7 +3,7 @@
 //! decoded into the step's error, an approve already mined reused (not
 //! re-sent), the gas of both booked, settle by looking.
 
-mod devnet_common;
+use crate::devnet_common;
 
 use arbkeep::model::time::MINUTE;
 use arbkeep::model::{

@@ -9,7 +9,7 @@
 //! the node's listing lags: OUTCOME UNKNOWN in the snapshot, then booked once.
 //! The secret never reaches a log.
 
-mod support;
+use crate::support;
 
 use arbkeep::strategy::stellar_arb::store as kstore;
 use arbkeep::strategy::stellar_arb::trading_key;

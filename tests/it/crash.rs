@@ -3,7 +3,7 @@
 //! let it drain. Every cycle must end completed or failed with a reason, no
 //! intent may have been executed twice, and the wallet must equal the ledger.
 
-mod common;
+use crate::common;
 
 use arbkeep::model::{CycleState, ManualClock};
 use arbkeep::store::ReadOnlyStore;

@@ -418,7 +418,7 @@ fn a_fill_whose_price_overflows_is_skipped_not_a_panic() {
 
 // ---- config.toml ----------------------------------------------------------
 
-const EXAMPLE: &str = include_str!("../config.toml.example");
+const EXAMPLE: &str = include_str!("../../config.toml.example");
 
 /// The example, and the example with its commented-out keys switched on.
 fn example_tables() -> Vec<toml::Table> {

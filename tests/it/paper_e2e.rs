@@ -3,7 +3,7 @@
 //! ledger exactly; P&L equals the ledger; no intent is executed twice; and
 //! the same seed gives the same ledger.
 
-mod common;
+use crate::common;
 
 use arbkeep::config::Config;
 use arbkeep::engine::ledger::{PnlBook, cycle_pnl_from_ledger};

@@ -3,7 +3,7 @@
 //! toward the open-cycle cap (overall and per token), and the VCRED it went
 //! in with counts as lost toward the daily loss limit.
 
-mod common;
+use crate::common;
 
 use arbkeep::config::Config;
 use arbkeep::engine::Command;

@@ -2,7 +2,7 @@
 //! API): a venue's health detail that quotes a library error, and with it an
 //! RPC URL and its API key, is shown with the URL redacted.
 
-mod common;
+use crate::common;
 
 use arbkeep::config::Config;
 use arbkeep::engine::{EngineError, Keeper, KeeperContext, Snapshot};

@@ -4,7 +4,7 @@
 //! clock, real passes); every cycle completes, the wallet equals the ledger
 //! to the last wei, and each cycle's wall time is printed.
 
-mod devnet_common;
+use crate::devnet_common;
 
 use arbkeep::engine::{Engine, EngineOptions, Mode};
 use arbkeep::model::{Chain, Clock, CycleState, Route, SystemClock, TokenId};

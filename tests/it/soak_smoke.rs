@@ -5,10 +5,9 @@
 //! (hedge orders by hedge records too); then it drains by itself with
 //! nothing left unsettled.
 
-#[path = "../benches/soak/books.rs"]
+#[path = "../../benches/soak/books.rs"]
 mod books;
-mod common;
-#[path = "../benches/soak/run.rs"]
+#[path = "../../benches/soak/run.rs"]
 mod run;
 
 use std::time::Duration;

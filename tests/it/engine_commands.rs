@@ -3,7 +3,7 @@
 //! with a real transaction, skip. Every override lands in the audit trail and
 //! the wallet still equals the ledger afterwards.
 
-mod common;
+use crate::common;
 
 use arbkeep::config::{Approval, Config};
 use arbkeep::engine::snapshot::OpportunityState;

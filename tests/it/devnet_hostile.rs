@@ -7,7 +7,7 @@
 //! arbkeep's receipt books, and an outcome that cannot be known is shown as
 //! unknown, never re-sent.
 
-mod devnet_common;
+use crate::devnet_common;
 
 use alloy::primitives::{Address, U256};
 use arbkeep::config::Config;

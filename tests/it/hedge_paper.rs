@@ -5,7 +5,7 @@
 //! they offset; a restart continues from the watermark without redoing
 //! anything.
 
-mod common;
+use crate::common;
 
 use arbkeep::config::Config;
 use arbkeep::engine::{Engine, EngineOptions, Mode};

@@ -5,7 +5,7 @@
 //! the consumer did not commit delivered again from the committed
 //! watermark; a stalled chain shown as a fault.
 
-mod devnet_common;
+use crate::devnet_common;
 
 use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, Bytes, U256};

@@ -6,8 +6,8 @@
 //! owner's fill is ignored, and neither a restart nor a full re-delivery of
 //! every log from block 0 posts anything again.
 
-mod devnet_common;
-mod schwab_login;
+use crate::devnet_common;
+use crate::schwab_login;
 
 use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, B256, Bytes, U256};

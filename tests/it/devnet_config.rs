@@ -2,7 +2,7 @@
 //! fails its EIP-55 checksum and a node on the wrong chain id are refused by
 //! the binary with errors that say what to fix (exit code 2).
 
-mod devnet_common;
+use crate::devnet_common;
 
 use arbkeep::venue::evm::devnet::{DevnetOptions, KEEPER_KEY};
 use devnet_common::*;

@@ -3,7 +3,7 @@
 //! answer (reset, 502, timeout) is settled by looking — exactly one act at
 //! the paper venue, booked once, the books equal to the venue.
 
-mod common;
+use crate::common;
 
 use arbkeep::config::Config;
 use arbkeep::engine::{Engine, EngineOptions, IntentState, Mode};

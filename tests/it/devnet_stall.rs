@@ -5,7 +5,7 @@
 //! died and a new one resumes it from the journal. One transaction is
 //! mined, the wallet's nonce moves by one.
 
-mod devnet_common;
+use crate::devnet_common;
 
 use alloy::primitives::U256;
 use alloy::providers::Provider;

@@ -1,0 +1,43 @@
+//! Every integration test in one binary (one link of alloy instead of one
+//! per file), each file a module. Two stay their own binaries, because
+//! each installs the process-wide log subscriber at TRACE, which would
+//! capture every other test's logs: `tests/schwab.rs` (its secret scan) and
+//! `tests/control_logging.rs` (the control token never in `diag.jsonl`).
+
+mod common;
+mod devnet_common;
+#[path = "../schwab_login/mod.rs"]
+mod schwab_login;
+mod support;
+
+mod cli_control;
+mod control_api;
+mod control_hostile;
+mod crash;
+mod devnet_config;
+mod devnet_crash;
+mod devnet_e2e;
+mod devnet_hedge;
+mod devnet_hostile;
+mod devnet_ingest;
+mod devnet_stall;
+mod devnet_swap;
+mod engine_commands;
+mod engine_risk;
+mod fuzz_decoders;
+mod hedge_paper;
+mod hedge_ui;
+mod notify_webhooks;
+mod paper_e2e;
+mod paper_faults;
+mod rpc_redaction;
+mod schwab_cli;
+mod snapshot_redaction;
+mod soak_smoke;
+mod stellar_e2e;
+mod stellar_live;
+mod stellar_signing;
+mod stellar_ws;
+mod tmux_smoke;
+mod ui_reducer;
+mod ui_render;
