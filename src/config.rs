@@ -4,7 +4,7 @@
 //! from the environment only and never print.
 
 use crate::model::time::{HOUR, MINUTE, SECOND};
-use crate::model::{Mode, Route, SizingMode, TokenId, Units, from_decimal};
+use crate::model::{Chain, Mode, Route, SizingMode, TokenId, Units, from_decimal};
 use alloy::primitives::Address;
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet};
@@ -85,6 +85,23 @@ pub struct EngineConfig {
     pub answer_within_ms: u64,
     /// Closed cycles kept in the snapshot.
     pub history_in_snapshot: usize,
+    /// Wall milliseconds without a completed pass before the watchdog
+    /// raises the liveness alarm.
+    pub liveness_after_ms: u64,
+    /// Wall milliseconds a pass in progress may take to finish after
+    /// SIGTERM (no new send starts meanwhile).
+    pub stop_grace_ms: u64,
+}
+
+/// `[alerts]`: the watchdog's thresholds (see `engine::watchdog`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertsConfig {
+    /// A raised alarm is told again this often while it holds (0: once).
+    pub realert_after_ms: u64,
+    /// Native gas (wei of ETH) below which a chain's alarm is raised.
+    pub low_gas_wei: BTreeMap<Chain, Units>,
+    /// XLM (stroops) below which a Stellar account's alarm is raised.
+    pub low_xlm_stroops: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,6 +228,7 @@ pub struct Config {
     pub risk: RiskConfig,
     pub control: ControlConfig,
     pub notify: NotifyConfig,
+    pub alerts: AlertsConfig,
     /// The Schwab broker (`[schwab]`); used by the equity hedge and `arbkeep auth schwab`.
     pub schwab: crate::venue::schwab::SchwabConfig,
     pub log_level: String,
@@ -252,6 +270,8 @@ impl Default for Config {
                 stuck_after_ms: 30 * HOUR,
                 answer_within_ms: 800,
                 history_in_snapshot: 200,
+                liveness_after_ms: 5 * MINUTE,
+                stop_grace_ms: 10 * SECOND,
             },
             cross_chain_loop: LoopConfig {
                 enabled: true,
@@ -286,6 +306,11 @@ impl Default for Config {
                 timeout_ms: 5 * SECOND,
                 retries: 5,
                 events: Vec::new(),
+            },
+            alerts: AlertsConfig {
+                realert_after_ms: 6 * HOUR,
+                low_gas_wei: BTreeMap::new(),
+                low_xlm_stroops: None,
             },
             schwab: Default::default(),
             log_level: "info".into(),
@@ -397,6 +422,15 @@ impl Config {
             if let Some(v) = r.int(t, "engine", "history_in_snapshot")? {
                 e.history_in_snapshot = usize::try_from(v)
                     .map_err(|_| r.invalid("engine.history_in_snapshot", "is too large"))?;
+            }
+            if let Some(v) = r.duration(t, "engine", "liveness_after")? {
+                if v < SECOND {
+                    return Err(r.invalid("engine.liveness_after", "must be at least 1s"));
+                }
+                e.liveness_after_ms = v;
+            }
+            if let Some(v) = r.duration(t, "engine", "stop_grace")? {
+                e.stop_grace_ms = v;
             }
         }
 
@@ -577,6 +611,10 @@ impl Config {
                 }
                 c.notify.events = list;
             }
+        }
+
+        if let Some(t) = r.section(&table, "alerts")? {
+            read_alerts(&mut r, t, &mut c.alerts)?;
         }
 
         if let Some(t) = r.section(&table, "schwab")? {
@@ -1213,6 +1251,37 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
     };
     n.checked_mul(factor)
         .ok_or_else(|| format!("{text:?} is too long"))
+}
+
+/// `[alerts]`: `realert_after`, `low_xlm`, and `[alerts.low_gas]` with a
+/// threshold (ETH) per chain name.
+fn read_alerts(r: &mut Reader, t: &toml::Table, a: &mut AlertsConfig) -> Result<(), ConfigError> {
+    if let Some(v) = r.duration(t, "alerts", "realert_after")? {
+        a.realert_after_ms = v;
+    }
+    if let Some(v) = r.decimal(t, "alerts", "low_xlm")? {
+        let stroops = from_decimal(v, 7)
+            .ok()
+            .and_then(|u| i64::try_from(u).ok())
+            .ok_or_else(|| r.invalid("alerts.low_xlm", "must be a positive amount of XLM"))?;
+        a.low_xlm_stroops = Some(stroops);
+    }
+    if let Some(gas) = r.section(t, "low_gas")? {
+        r.seen.insert("alerts.low_gas".into());
+        for name in gas.keys() {
+            let key = format!("alerts.low_gas.{name}");
+            let chain = Chain::ALL
+                .into_iter()
+                .find(|c| c.name().eq_ignore_ascii_case(name))
+                .ok_or_else(|| r.invalid(&key, "unknown chain (expected hemi or ethereum)"))?;
+            let Some(v) = r.decimal(gas, "alerts.low_gas", name)? else {
+                continue;
+            };
+            let wei = from_decimal(v, 18).map_err(|e| r.invalid(&key, e.to_string()))?;
+            a.low_gas_wei.insert(chain, wei);
+        }
+    }
+    Ok(())
 }
 
 /// Reads typed values out of a TOML table, remembering which keys it read.

@@ -497,6 +497,8 @@ async fn serve<V: arbkeep::venue::LoopVenue>(
         engine.add_keeper(keeper);
     }
     let reader = engine.reader();
+    // Apart from the engine's loop: it tells when no pass completes.
+    tokio::spawn(engine.watchdog().run());
     let (stop, stopped) = watch::channel(false);
     let mut engine_task = tokio::spawn(engine.run(stopped));
 

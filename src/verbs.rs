@@ -4,6 +4,7 @@
 use anyhow::Context;
 use arbkeep::config::Config;
 use arbkeep::control::ControlClient;
+use arbkeep::engine::alarm::AlarmView;
 use arbkeep::engine::ledger::PnlBook;
 use arbkeep::engine::{OpenIntentView, needs_attention, open_intent, step_views};
 use arbkeep::model::money::format_delta;
@@ -38,6 +39,8 @@ struct Facts {
     not_started: u64,
     /// Every send whose outcome is not settled yet.
     intents: Vec<OpenIntentView>,
+    /// The watchdog's raised alarms (a running engine only).
+    alarms: Vec<AlarmView>,
 }
 
 fn offline(config: &Config) -> anyhow::Result<ReadOnlyStore> {
@@ -100,6 +103,11 @@ async fn facts(config: &Config) -> anyhow::Result<Facts> {
                 Some(v) => serde_json::from_value(v.clone())
                     .context("the engine's status lists open intents arbkeep cannot read")?,
             },
+            alarms: match status.get("alarms") {
+                None => Vec::new(),
+                Some(v) => serde_json::from_value(v.clone())
+                    .context("the engine's status lists alarms arbkeep cannot read")?,
+            },
         });
     }
     let store = offline(config)?;
@@ -132,6 +140,7 @@ async fn facts(config: &Config) -> anyhow::Result<Facts> {
         failed: count(&|s| s == CycleState::Failed),
         not_started: count(&|s| s == CycleState::NotStarted),
         intents,
+        alarms: Vec::new(),
     })
 }
 
@@ -152,6 +161,7 @@ pub async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
                 "not_started": f.not_started,
             },
             "intents": f.intents,
+            "alarms": f.alarms,
         });
         out!("{v}");
     } else {
@@ -161,6 +171,9 @@ pub async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
             None => out!("engine  not running"),
         }
         out!("phase   {}", f.phase);
+        for a in &f.alarms {
+            out!("ALARM   {} {}: {}", a.kind, a.subject, a.message);
+        }
         out!(
             "paused  {}{}",
             if f.paused { "YES" } else { "no" },

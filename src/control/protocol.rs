@@ -112,6 +112,7 @@ pub(crate) fn status(id: &Option<Value>, s: &Snapshot) -> Value {
                     "not_started": s.counts.not_started,
                 },
                 "intents": s.intents,
+                "alarms": s.alarms,
             },
         }),
         id,

@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 #[derive(Debug, Default)]
 pub struct SendGate {
     paused: AtomicBool,
+    /// The process is stopping (SIGTERM): no new send, not stored as a pause.
+    stopping: AtomicBool,
     tokens: Mutex<BTreeSet<TokenId>>,
 }
 
@@ -29,8 +31,14 @@ impl SendGate {
         *tokens = controls.paused_tokens.clone();
     }
 
+    /// No send may start: paused, or the process is stopping.
     pub fn paused(&self) -> bool {
-        self.paused.load(Ordering::SeqCst)
+        self.paused.load(Ordering::SeqCst) || self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// The process is stopping: every send boundary holds from now on.
+    pub fn hold_for_stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
     }
 
     pub fn token_paused(&self, token: TokenId) -> bool {
@@ -44,7 +52,7 @@ impl SendGate {
 
     pub fn controls(&self) -> Controls {
         Controls {
-            paused: self.paused(),
+            paused: self.paused.load(Ordering::SeqCst),
             paused_tokens: self
                 .tokens
                 .lock()

@@ -4,6 +4,7 @@
 //! through the `Clock` and the venue traits, so paper, devnet and tests run
 //! the same code.
 
+pub mod alarm;
 pub mod command;
 mod desk;
 pub mod gate;
@@ -15,6 +16,7 @@ mod loop_send;
 pub mod notice;
 mod operator;
 mod planner;
+pub mod pulse;
 pub mod quotes;
 mod reconciler;
 pub mod risk;
@@ -23,6 +25,7 @@ pub mod snapshot;
 #[cfg(any(test, feature = "fakes"))]
 pub mod stall;
 mod view;
+pub mod watchdog;
 
 pub use command::{Command, CommandEnvelope};
 pub use gate::SendGate;
@@ -159,6 +162,10 @@ pub struct Engine<V: LoopVenue> {
     seq: u64,
     /// Strategies beside the loop, driven by the same passes.
     keepers: Vec<KeeperSlot>,
+    /// Beats after every completed pass, for watchers outside the loop.
+    pulse: Arc<pulse::Pulse>,
+    /// The watchdog's raised alarms, put in every snapshot.
+    alarms: watchdog::RaisedAlarms,
 }
 
 /// A keeper and whether its recovery has succeeded: one strategy's failed
@@ -228,12 +235,34 @@ impl<V: LoopVenue> Engine<V> {
             notices,
             seq: 0,
             keepers: Vec::new(),
+            pulse: Arc::new(pulse::Pulse::new()),
+            alarms: watchdog::RaisedAlarms::default(),
         };
         (engine, handle)
     }
 
     pub fn phase(&self) -> Phase {
         self.phase
+    }
+
+    /// The engine's pulse (passes completed, the quiet since the last).
+    pub fn pulse(&self) -> Arc<pulse::Pulse> {
+        self.pulse.clone()
+    }
+
+    /// A watchdog over this engine (spawn its `run` beside `run`): it
+    /// raises the liveness and low-balance alarms the engine cannot raise
+    /// about itself while a pass hangs.
+    pub fn watchdog(&self) -> watchdog::Watchdog {
+        let rules =
+            watchdog::WatchdogRules::new(self.config.engine.liveness_after_ms, &self.config.alerts);
+        watchdog::Watchdog::new(
+            rules,
+            self.pulse.clone(),
+            self.snapshot_tx.clone(),
+            self.notices.clone(),
+            self.alarms.clone(),
+        )
     }
 
     /// Drive another strategy with this engine (before `run` or `recover`).
@@ -559,21 +588,40 @@ impl<V: LoopVenue> Engine<V> {
             snapshots: self.snapshot_tx.clone(),
             answer_within: Duration::from_millis(self.config.engine.answer_within_ms),
         };
-        let (recovered, later) = desk.serve_while(self.recover(), &mut commands).await;
+        let gate = self.gate.clone();
+        let grace = Duration::from_millis(self.config.engine.stop_grace_ms);
+        let started = tokio::time::Instant::now();
+        let recovery = desk.serve_while(self.recover(), &mut commands);
+        let Some((recovered, later)) = finish_or_stop(recovery, &mut shutdown, &gate, grace).await
+        else {
+            self.stopped();
+            return Ok(());
+        };
         self.apply_deferred(later).await;
         recovered?;
+        self.pulse.beat(started);
         let mut pass = tokio::time::interval(self.pass_interval());
         pass.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = pass.tick() => {
-                    let (result, later) = desk.serve_while(self.tick(), &mut commands).await;
-                    if let Err(e) = result {
-                        // A failed pass is reported and retried; the engine does not die.
-                        tracing::error!(error = %e, "reconcile pass failed");
+                    let started = tokio::time::Instant::now();
+                    let work = desk.serve_while(self.tick(), &mut commands);
+                    let Some((result, later)) = finish_or_stop(work, &mut shutdown, &gate, grace).await
+                    else {
+                        break;
+                    };
+                    match result {
+                        // A failed pass is reported and retried; the engine
+                        // does not die. It is not a completed pass.
+                        Err(e) => tracing::error!(error = %e, "reconcile pass failed"),
+                        Ok(()) => self.pulse.beat(started),
                     }
                     self.apply_deferred(later).await;
                     if self.options.drain && self.drained() {
+                        break;
+                    }
+                    if *shutdown.borrow() {
                         break;
                     }
                 }
@@ -589,10 +637,14 @@ impl<V: LoopVenue> Engine<V> {
                 }
             }
         }
+        self.stopped();
+        Ok(())
+    }
+
+    fn stopped(&mut self) {
         self.phase = Phase::Stopped;
         self.publish();
         tracing::info!("engine stopped");
-        Ok(())
     }
 
     /// Draining is done when no cycle is open and no strategy holds a send
@@ -660,5 +712,39 @@ impl<V: LoopVenue> Engine<V> {
         tracing::info!(notice = %notice.headline(), "notice");
         // No receiver is fine: notices are best effort, the ledger is the record.
         let _ = self.notices.send(notice);
+    }
+}
+
+/// Run `work` (a pass or recovery) to its end unless a stop is asked
+/// meanwhile: then every send boundary holds at once, the work has `grace`
+/// to reach its end, and is dropped after that (`None`). Dropping it at an
+/// await is safe: every send's intent is in the store before it leaves, and
+/// the next boot settles whatever answer was still awaited by looking.
+async fn finish_or_stop<F: std::future::Future>(
+    work: F,
+    shutdown: &mut watch::Receiver<bool>,
+    gate: &SendGate,
+    grace: Duration,
+) -> Option<F::Output> {
+    tokio::pin!(work);
+    if !*shutdown.borrow() {
+        tokio::select! {
+            out = &mut work => return Some(out),
+            _ = shutdown.wait_for(|stop| *stop) => {}
+        }
+    }
+    gate.hold_for_stop();
+    tracing::info!(
+        grace_ms = grace.as_millis() as u64,
+        "stopping: no new send; the pass in progress may finish"
+    );
+    match tokio::time::timeout(grace, work).await {
+        Ok(out) => Some(out),
+        Err(_) => {
+            tracing::warn!(
+                "stopping: the pass did not finish within the grace; what it awaited is settled at the next start"
+            );
+            None
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! engine broadcasts them; webhooks and the log listen. The engine never
 //! waits for a listener.
 
+use super::alarm::AlarmKind;
 use crate::model::intent::units_str;
 use crate::model::{CycleId, CycleState, Route, StepKind, Timestamp, TokenId, Units};
 use rust_decimal::Decimal;
@@ -73,6 +74,20 @@ pub enum Notice {
     /// Stellar arbitrage: a cycle executed (with its result), an execution
     /// that failed (with its decoded reason), a funding failure.
     Stellar { kind: String, message: String },
+    /// An alarm raised (`repeat` 0) or still holding and told again
+    /// (`repeat` n): no pass for too long, gas or XLM running low.
+    Alarm {
+        alarm: AlarmKind,
+        subject: String,
+        message: String,
+        repeat: u32,
+    },
+    /// An alarm's condition no longer holds.
+    AlarmCleared {
+        alarm: AlarmKind,
+        subject: String,
+        lasted_ms: u64,
+    },
 }
 
 impl Notice {
@@ -146,6 +161,23 @@ impl Notice {
             ),
             Notice::EquityHedge { symbol, message } => format!("hedge {symbol}: {message}"),
             Notice::Stellar { kind, message } => format!("stellar {kind}: {message}"),
+            Notice::Alarm {
+                alarm,
+                subject,
+                message,
+                repeat,
+            } => match repeat {
+                0 => format!("ALARM {alarm} {subject}: {message}"),
+                n => format!("ALARM {alarm} {subject} (still, reminder {n}): {message}"),
+            },
+            Notice::AlarmCleared {
+                alarm,
+                subject,
+                lasted_ms,
+            } => format!(
+                "cleared: {alarm} {subject} after {}",
+                crate::model::time::format_duration(*lasted_ms)
+            ),
         }
     }
 }

@@ -214,6 +214,9 @@ pub struct Snapshot {
     #[serde(default)]
     pub intents: Vec<super::intent::OpenIntentView>,
     pub stuck_after_ms: u64,
+    /// The watchdog's raised alarms (no pass for too long, low gas or XLM).
+    #[serde(default)]
+    pub alarms: Vec<super::alarm::AlarmView>,
 }
 
 impl Snapshot {
@@ -240,6 +243,7 @@ impl Snapshot {
             stellar: None,
             intents: Vec::new(),
             stuck_after_ms: 0,
+            alarms: Vec::new(),
         }
     }
 

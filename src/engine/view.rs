@@ -213,6 +213,7 @@ impl<V: LoopVenue> Engine<V> {
             stellar: None,
             intents: self.loop_intents(),
             stuck_after_ms: e.stuck_after_ms,
+            alarms: Vec::new(),
         }
     }
 
@@ -227,6 +228,12 @@ impl<V: LoopVenue> Engine<V> {
     /// The whole picture: the engine's part and every keeper's.
     pub(super) fn full_snapshot(&self) -> Snapshot {
         let mut snapshot = self.snapshot();
+        // The watchdog's, so a publication never hides a raised alarm.
+        snapshot.alarms = self
+            .alarms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         for slot in &self.keepers {
             slot.keeper.render(&mut snapshot);
             if let Some(why) = &slot.failure {

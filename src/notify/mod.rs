@@ -304,6 +304,17 @@ mod tests {
                 kind: "k".into(),
                 message: "m".into(),
             },
+            Notice::Alarm {
+                alarm: crate::engine::alarm::AlarmKind::Liveness,
+                subject: "engine".into(),
+                message: "m".into(),
+                repeat: 0,
+            },
+            Notice::AlarmCleared {
+                alarm: crate::engine::alarm::AlarmKind::Liveness,
+                subject: "engine".into(),
+                lasted_ms: 1,
+            },
         ];
         assert_eq!(
             every.len(),

@@ -387,6 +387,7 @@ pub fn snapshot() -> Snapshot {
         stellar: None,
         intents: Vec::new(),
         stuck_after_ms: 2 * HOUR,
+        alarms: Vec::new(),
     }
 }
 

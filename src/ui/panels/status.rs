@@ -57,13 +57,23 @@ pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
     }
 
     let c = s.counts;
-    let mut second = vec![Span::raw(format!(
+    let mut second = Vec::new();
+    // The watchdog's alarms first: a quiet engine or an empty gas tank
+    // explains everything else on the screen.
+    for alarm in &s.alarms {
+        second.push(Span::styled(
+            format!(" !! {} ", alarm_words(alarm)),
+            t.loud(),
+        ));
+        second.push(Span::raw(" "));
+    }
+    second.push(Span::raw(format!(
         " open {}  done {}  failed {}  opps {} ",
         c.open,
         c.completed,
         c.failed,
         s.opportunities.len()
-    ))];
+    )));
     if cx.view.stuck > 0 {
         second.push(Span::raw(" "));
         second.push(Span::styled(
@@ -114,6 +124,20 @@ pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
         Paragraph::new(vec![Line::from(first), Line::from(second)]),
         area,
     );
+}
+
+/// "NO PASS: ALARM SENT", "LOW GAS hemi", "LOW XLM GABCDE…" (the quiet's
+/// length is the "engine quiet" beside it, counted by the console itself).
+fn alarm_words(alarm: &crate::engine::alarm::AlarmView) -> String {
+    use crate::engine::alarm::AlarmKind;
+    match alarm.kind {
+        AlarmKind::Liveness => "NO PASS: ALARM SENT".to_string(),
+        AlarmKind::LowGas => format!("LOW GAS {}", alarm.subject),
+        AlarmKind::LowXlm => {
+            let short: String = alarm.subject.chars().take(6).collect();
+            format!("LOW XLM {short}…")
+        }
+    }
 }
 
 #[cfg(test)]

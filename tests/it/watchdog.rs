@@ -1,0 +1,111 @@
+//! The liveness watchdog over a real engine whose pass hangs on a venue:
+//! one alarm while it hangs (not one per look), on the snapshot as well as
+//! in the notices, and one "cleared" when passes complete again. Tokio's
+//! paused clock drives it: no wall-time sleeps.
+
+use arbkeep::config::Config;
+use arbkeep::engine::alarm::AlarmKind;
+use arbkeep::engine::stall::{SendLog, StallingKeeper};
+use arbkeep::engine::{Engine, EngineOptions, Notice};
+use arbkeep::model::{Mode, SystemClock};
+use arbkeep::store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, watch};
+
+async fn next_alarm(rx: &mut broadcast::Receiver<Notice>) -> Notice {
+    loop {
+        match rx.recv().await.expect("notices flow") {
+            n @ (Notice::Alarm { .. } | Notice::AlarmCleared { .. }) => return n,
+            _ => continue,
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_pass_raises_one_liveness_alarm_then_its_recovery() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path(), Mode::Paper).unwrap();
+    let mut config = Config::default();
+    config.engine.reconcile_interval_ms = 1_000;
+    config.engine.liveness_after_ms = 60_000;
+    config.alerts.realert_after_ms = 3_600_000;
+    let options = EngineOptions {
+        mode: Mode::Paper,
+        speed_milli: None,
+        drain: false,
+    };
+    let (mut engine, handle) = Engine::without_loop(config, options, Arc::new(SystemClock), store);
+    let log = SendLog::new();
+    log.release(5);
+    engine.add_keeper(Box::new(StallingKeeper {
+        log: log.clone(),
+        per_pass: 1,
+    }));
+    let pulse = engine.pulse();
+    let mut notices = handle.notices.subscribe();
+    tokio::spawn(engine.watchdog().run());
+    let (_stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(engine.run(stopped));
+
+    // Five passes complete, the sixth hangs in its send.
+    log.wait_for(6).await;
+    let passes = pulse.passes();
+    assert!(passes >= 5, "recovery and passes beat the pulse: {passes}");
+
+    let raised = tokio::time::timeout(Duration::from_secs(120), next_alarm(&mut notices))
+        .await
+        .expect("an alarm within two liveness windows");
+    match &raised {
+        Notice::Alarm {
+            alarm,
+            subject,
+            message,
+            repeat,
+        } => {
+            assert_eq!(
+                (*alarm, subject.as_str(), *repeat),
+                (AlarmKind::Liveness, "engine", 0)
+            );
+            assert!(
+                message.contains("no engine pass has completed for"),
+                "{message}"
+            );
+        }
+        other => panic!("expected the liveness alarm, got {other:?}"),
+    }
+    let shown = handle.latest();
+    assert!(
+        shown.alarms.iter().any(|a| a.kind == AlarmKind::Liveness),
+        "the console sees the alarm while the engine is stuck: {:?}",
+        shown.alarms
+    );
+    assert_eq!(pulse.passes(), passes, "still hung");
+
+    // Thirty more minutes of hanging: no second alarm (re-alert is hourly).
+    let quiet = tokio::time::timeout(Duration::from_secs(1_800), next_alarm(&mut notices)).await;
+    assert!(quiet.is_err(), "told once, not once per look: {quiet:?}");
+
+    // The venue answers again: passes complete, the alarm clears once.
+    log.release(1_000);
+    let cleared = tokio::time::timeout(Duration::from_secs(60), next_alarm(&mut notices))
+        .await
+        .expect("cleared once a pass completes");
+    assert!(
+        matches!(
+            cleared,
+            Notice::AlarmCleared {
+                alarm: AlarmKind::Liveness,
+                ..
+            }
+        ),
+        "{cleared:?}"
+    );
+    assert!(pulse.passes() > passes);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        handle.latest().alarms.is_empty(),
+        "the next snapshot is clear"
+    );
+    task.abort();
+}
