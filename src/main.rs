@@ -329,6 +329,7 @@ async fn run(cli: &Cli, config: Config) -> anyhow::Result<()> {
         headless,
         run_for,
         webhook,
+        config_path: cli.config.clone(),
     };
     match config.mode {
         Mode::Paper => run_paper(config, cli.drain, front).await,
@@ -342,6 +343,8 @@ struct Front {
     headless: bool,
     run_for: Option<u64>,
     webhook: Option<WebhookUrl>,
+    /// Re-read on SIGHUP.
+    config_path: Option<PathBuf>,
 }
 
 async fn run_paper(config: Config, drain: bool, front: Front) -> anyhow::Result<()> {
@@ -534,6 +537,14 @@ async fn serve<V: arbkeep::venue::LoopVenue>(
         notify::spawn_webhooks(handle.notices.subscribe(), cfg);
     }
 
+    // Headless only: a console's SIGHUP is its terminal going away.
+    let reload = front.headless.then(|| {
+        tokio::spawn(reload_on_hangup(
+            handle.clone(),
+            config.clone(),
+            front.config_path.clone(),
+        ))
+    });
     let ended = tokio::select! {
         _ = wait_for_front(&handle, front.headless, front.run_for, &title) => None,
         // The engine ends by itself when drained, or on an error it cannot pass.
@@ -546,6 +557,9 @@ async fn serve<V: arbkeep::venue::LoopVenue>(
             engine_task.await
         }
     };
+    if let Some(reload) = reload {
+        reload.abort();
+    }
     if let Some(server) = server {
         server.shutdown().await;
     }
@@ -557,7 +571,7 @@ async fn serve<V: arbkeep::venue::LoopVenue>(
 /// (the console handles its own signals), or --run-for ends.
 async fn wait_for_front(handle: &EngineHandle, headless: bool, run_for: Option<u64>, title: &str) {
     if headless {
-        return wait_for_stop(run_for).await;
+        return wait_for_stop(run_for, false).await;
     }
     let console = ui::run(handle.clone(), UiOptions::from_env(title));
     tokio::select! {
@@ -575,11 +589,65 @@ async fn sleep_for(run_for: Option<u64>) {
     }
 }
 
-/// Ctrl-C, SIGTERM, SIGHUP, or the end of --run-for.
-pub(crate) async fn wait_for_stop(run_for: Option<u64>) {
+/// SIGHUP: re-read the config; the risk limits and caps change in the
+/// running engine (an audited `reload` command), and every other setting
+/// that differs is named as needing a restart. A config that no longer
+/// reads changes nothing and says why.
+async fn reload_on_hangup(handle: EngineHandle, mut running: Config, path: Option<PathBuf>) {
+    use arbkeep::engine::limits::{Limits, needs_restart};
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        let new = match Config::load(path.as_deref()) {
+            Ok(mut new) => {
+                // Command-line overrides stay as started.
+                new.data_dir = running.data_dir.clone();
+                new.paper = running.paper.clone();
+                new
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "SIGHUP: the config was not reloaded");
+                continue;
+            }
+        };
+        let restart = needs_restart(&running, &new);
+        let limits = Limits::of(&new);
+        match handle
+            .send(
+                Command::Reload {
+                    limits: limits.clone(),
+                },
+                "sighup",
+            )
+            .await
+        {
+            Ok(answer) => {
+                limits.apply(&mut running);
+                tracing::info!(answer = %answer, "SIGHUP: config re-read");
+            }
+            Err(e) => tracing::error!(error = %e, "SIGHUP: the limits were not reloaded"),
+        }
+        if !restart.is_empty() {
+            tracing::warn!(
+                sections = %restart.join(", "),
+                "SIGHUP: these settings changed and need a restart to take effect"
+            );
+        }
+    }
+}
+
+/// Ctrl-C, SIGTERM, SIGHUP (when `stop_on_hangup`; a running engine
+/// reloads on it instead), or the end of --run-for.
+pub(crate) async fn wait_for_stop(run_for: Option<u64>, stop_on_hangup: bool) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).ok();
-    let mut hup = signal(SignalKind::hangup()).ok();
+    let mut hup = if stop_on_hangup {
+        signal(SignalKind::hangup()).ok()
+    } else {
+        None
+    };
     let term = async {
         match term.as_mut() {
             Some(t) => t.recv().await,

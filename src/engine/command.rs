@@ -60,6 +60,10 @@ pub enum Command {
         #[serde(default)]
         evidence: Option<String>,
     },
+    /// New risk limits and caps from a re-read config (SIGHUP).
+    Reload {
+        limits: super::limits::Limits,
+    },
 }
 
 impl Command {
@@ -112,6 +116,7 @@ impl Command {
                 Some(e) => format!("{resolution} intent {id} by {e}: {reason}"),
                 None => format!("{resolution} intent {id}: {reason}"),
             },
+            Command::Reload { .. } => "reload the risk limits and caps".into(),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod intent;
 pub mod journal;
 pub mod keeper;
 pub mod ledger;
+pub mod limits;
 mod loop_send;
 pub mod notice;
 mod operator;

@@ -185,6 +185,14 @@ impl<V: LoopVenue> Engine<V> {
                 .map_err(store_err)?;
                 Ok(format!("proof data stored for {cycle}"))
             }
+            Command::Reload { limits } => {
+                let changes = super::limits::Limits::of(&self.config).changes(limits);
+                limits.apply(&mut self.config);
+                Ok(match changes.is_empty() {
+                    true => "reloaded: no limit changed".into(),
+                    false => format!("reloaded: {}", changes.join(", ")),
+                })
+            }
             Command::Resolve {
                 id,
                 resolution,

@@ -304,3 +304,61 @@ fn status_after_a_sigkill_repairs_the_store_and_answers() {
     // The repair left no lock behind: an engine starts on the data dir.
     let _again = start(dir);
 }
+
+/// SIGHUP re-reads the config: the limits change in the running engine
+/// (audited), what needs a restart is named, and the engine goes on; SIGTERM
+/// then stops it cleanly (exit 0).
+#[test]
+fn sighup_reloads_the_limits_and_names_what_needs_a_restart_then_sigterm_stops_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut engine = start(dir);
+    std::fs::write(
+        dir.join("config.toml"),
+        "[control]\nport = 1\n[paper]\nspeed = 5000\n[risk]\ndaily_loss_limit_vcred = \"200\"\n",
+    )
+    .unwrap();
+    let pid = i32::try_from(engine.0.id()).unwrap();
+    // SAFETY: a signal to our own child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let audit = loop {
+        let ledger = ok(arbkeep(dir).args(["ledger", "--json"]).output().unwrap());
+        if ledger.contains("reloaded") {
+            break ledger;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no reload in the audit trail: {ledger}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        audit.contains("risk.daily_loss_limit_vcred 500 → 200"),
+        "the changed limit is named: {audit}"
+    );
+    assert!(
+        engine.0.try_wait().unwrap().is_none(),
+        "SIGHUP does not stop it"
+    );
+    assert_eq!(status(dir)["engine_running"], true);
+
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        if let Some(exit) = engine.0.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "SIGTERM did not stop it");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "a clean stop: {exit:?}");
+    let diag = std::fs::read_to_string(dir.join("data/logs/diag.jsonl")).unwrap();
+    let restart = diag
+        .lines()
+        .find(|l| l.contains("need a restart"))
+        .unwrap_or_else(|| panic!("no restart warning in the log"));
+    assert!(restart.contains("control"), "{restart}");
+    assert!(!restart.contains("risk"), "risk was reloaded: {restart}");
+}

@@ -1,0 +1,142 @@
+//! What a running engine may change without a restart (SIGHUP): the risk
+//! limits and the engine's caps. `Limits` travels in `Command::Reload`, so a
+//! reload is applied by the engine like every other command and audited;
+//! `needs_restart` names every other setting that differs, so the operator
+//! is told what a re-read config did *not* change.
+
+use crate::config::Config;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    pub daily_loss_limit_vcred: Decimal,
+    pub min_profit_vcred: Decimal,
+    pub max_open_cycles: u32,
+    pub max_cycles_per_token: u32,
+    pub max_actions_per_tick: u32,
+    pub stuck_after_ms: u64,
+}
+
+impl Limits {
+    pub fn of(c: &Config) -> Self {
+        Self {
+            daily_loss_limit_vcred: c.risk.daily_loss_limit_vcred,
+            min_profit_vcred: c.cross_chain_loop.min_profit_vcred,
+            max_open_cycles: c.engine.max_open_cycles,
+            max_cycles_per_token: c.cross_chain_loop.max_cycles_per_token,
+            max_actions_per_tick: c.engine.max_actions_per_tick,
+            stuck_after_ms: c.engine.stuck_after_ms,
+        }
+    }
+
+    pub fn apply(&self, c: &mut Config) {
+        c.risk.daily_loss_limit_vcred = self.daily_loss_limit_vcred;
+        c.cross_chain_loop.min_profit_vcred = self.min_profit_vcred;
+        c.engine.max_open_cycles = self.max_open_cycles;
+        c.cross_chain_loop.max_cycles_per_token = self.max_cycles_per_token;
+        c.engine.max_actions_per_tick = self.max_actions_per_tick;
+        c.engine.stuck_after_ms = self.stuck_after_ms;
+    }
+
+    /// "risk.daily_loss_limit_vcred 500 → 200", one per changed limit.
+    pub fn changes(&self, new: &Limits) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut diff = |key: &str, old: String, new: String| {
+            if old != new {
+                out.push(format!("{key} {old} → {new}"));
+            }
+        };
+        diff(
+            "risk.daily_loss_limit_vcred",
+            self.daily_loss_limit_vcred.to_string(),
+            new.daily_loss_limit_vcred.to_string(),
+        );
+        diff(
+            "cross_chain_loop.min_profit_vcred",
+            self.min_profit_vcred.to_string(),
+            new.min_profit_vcred.to_string(),
+        );
+        diff(
+            "engine.max_open_cycles",
+            self.max_open_cycles.to_string(),
+            new.max_open_cycles.to_string(),
+        );
+        diff(
+            "cross_chain_loop.max_cycles_per_token",
+            self.max_cycles_per_token.to_string(),
+            new.max_cycles_per_token.to_string(),
+        );
+        diff(
+            "engine.max_actions_per_tick",
+            self.max_actions_per_tick.to_string(),
+            new.max_actions_per_tick.to_string(),
+        );
+        diff(
+            "engine.stuck_after",
+            format!("{}ms", self.stuck_after_ms),
+            format!("{}ms", new.stuck_after_ms),
+        );
+        out
+    }
+}
+
+/// The settings of `new` that differ from `running` beyond the limits: a
+/// restart is needed for them to take effect.
+pub fn needs_restart(running: &Config, new: &Config) -> Vec<&'static str> {
+    let mut probe = new.clone();
+    Limits::of(running).apply(&mut probe);
+    let mut out = Vec::new();
+    let mut check = |name: &'static str, differs: bool| {
+        if differs {
+            out.push(name);
+        }
+    };
+    check("mode", probe.mode != running.mode);
+    check("data_dir", probe.data_dir != running.data_dir);
+    check("log_level", probe.log_level != running.log_level);
+    check("paper", probe.paper != running.paper);
+    check("engine", probe.engine != running.engine);
+    check(
+        "cross_chain_loop",
+        probe.cross_chain_loop != running.cross_chain_loop,
+    );
+    check("risk", probe.risk != running.risk);
+    check("control", probe.control != running.control);
+    check("notify", probe.notify != running.notify);
+    check("alerts", probe.alerts != running.alerts);
+    check("schwab", probe.schwab != running.schwab);
+    check("equity_hedge", probe.equity_hedge != running.equity_hedge);
+    check("stellar_arb", probe.stellar_arb != running.stellar_arb);
+    check("evm", probe.evm != running.evm);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_change_in_place_and_the_rest_is_named_for_a_restart() {
+        let running = Config::default();
+        let mut new = running.clone();
+        new.risk.daily_loss_limit_vcred = Decimal::from(200);
+        new.engine.max_open_cycles = 3;
+        assert!(needs_restart(&running, &new).is_empty(), "limits only");
+        let changes = Limits::of(&running).changes(&Limits::of(&new));
+        assert_eq!(
+            changes,
+            vec![
+                "risk.daily_loss_limit_vcred 500 → 200".to_string(),
+                "engine.max_open_cycles 12 → 3".to_string()
+            ]
+        );
+        new.log_level = "debug".into();
+        new.control.port = 9000;
+        assert_eq!(needs_restart(&running, &new), vec!["log_level", "control"]);
+        let mut applied = running.clone();
+        Limits::of(&new).apply(&mut applied);
+        assert_eq!(applied.risk.daily_loss_limit_vcred, Decimal::from(200));
+        assert_eq!(applied.engine.max_open_cycles, 3);
+    }
+}
