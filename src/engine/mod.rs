@@ -15,6 +15,7 @@ mod loop_send;
 pub mod notice;
 mod operator;
 mod planner;
+pub mod pulse;
 pub mod quotes;
 mod reconciler;
 pub mod risk;
@@ -29,6 +30,7 @@ pub use gate::SendGate;
 pub use intent::{IntentState, OpenIntentView, Resolution, resolve_hint};
 pub use keeper::{Keeper, KeeperContext};
 pub use notice::Notice;
+pub use pulse::Pulse;
 pub use snapshot::{Mode, Phase, Snapshot};
 pub use view::{needs_attention, open_intent, step_views};
 
@@ -159,6 +161,8 @@ pub struct Engine<V: LoopVenue> {
     seq: u64,
     /// Strategies beside the loop, driven by the same passes.
     keepers: Vec<KeeperSlot>,
+    /// Passes completed, their durations and the last one's end (`pulse`).
+    pulse: Arc<Pulse>,
 }
 
 /// A keeper and whether its recovery has succeeded: one strategy's failed
@@ -228,6 +232,7 @@ impl<V: LoopVenue> Engine<V> {
             notices,
             seq: 0,
             keepers: Vec::new(),
+            pulse: Arc::new(Pulse::new()),
         };
         (engine, handle)
     }
@@ -291,6 +296,12 @@ impl<V: LoopVenue> Engine<V> {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// This engine's pulse (passes, their durations, the last one's end),
+    /// for readers in this process: the metrics endpoint, a watchdog.
+    pub fn pulse(&self) -> Arc<Pulse> {
+        self.pulse.clone()
     }
 
     /// Reads of the store for front ends in this process.
@@ -523,8 +534,16 @@ impl<V: LoopVenue> Engine<V> {
         self.quote_cache.evict_expired(now);
     }
 
-    /// One pass: refresh, plan, reconcile at most K actions, publish.
+    /// One pass: refresh, plan, reconcile at most K actions, publish; its
+    /// end and duration go to the pulse.
     pub async fn tick(&mut self) -> Result<(), EngineError> {
+        let started = std::time::Instant::now();
+        let passed = self.pass().await;
+        self.pulse.record(started.elapsed(), passed.is_ok());
+        passed
+    }
+
+    async fn pass(&mut self) -> Result<(), EngineError> {
         let now = self.clock.now();
         self.refresh_world(now).await;
         if self.phase != Phase::Recovering {
