@@ -154,19 +154,16 @@ async fn answer(mut stream: TcpStream, exposition: &Exposition, limits: &Metrics
     {
         Ok(Ok(asked)) => asked,
         Ok(Err(Refused::TooLarge)) => {
-            respond(
-                &mut stream,
-                limits,
-                431,
-                "text/plain",
-                b"request head too large\n",
-            )
-            .await;
+            Answer::text(431, b"request head too large\n")
+                .send(&mut stream, limits)
+                .await;
             return;
         }
         Ok(Err(Refused::Closed)) => return,
         Err(_) => {
-            respond(&mut stream, limits, 408, "text/plain", b"request timeout\n").await;
+            Answer::text(408, b"request timeout\n")
+                .send(&mut stream, limits)
+                .await;
             return;
         }
     };
@@ -175,37 +172,36 @@ async fn answer(mut stream: TcpStream, exposition: &Exposition, limits: &Metrics
             let format = Format::for_accept(accept.as_deref());
             match exposition.render(format) {
                 Ok(body) => {
-                    let body = if head { Vec::new() } else { body.into_bytes() };
-                    respond(&mut stream, limits, 200, format.content_type(), &body).await;
+                    let answer = Answer {
+                        status: 200,
+                        content_type: format.content_type(),
+                        body: body.as_bytes(),
+                        head_only: head,
+                    };
+                    answer.send(&mut stream, limits).await;
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "metrics: cannot encode");
-                    respond(&mut stream, limits, 500, "text/plain", b"cannot encode\n").await;
+                    Answer::text(500, b"cannot encode\n")
+                        .send(&mut stream, limits)
+                        .await;
                 }
             }
         }
         Asked::NotFound => {
-            respond(
-                &mut stream,
-                limits,
-                404,
-                "text/plain",
-                b"not found: GET /metrics\n",
-            )
-            .await
+            Answer::text(404, b"not found: GET /metrics\n")
+                .send(&mut stream, limits)
+                .await
         }
         Asked::MethodNotAllowed => {
-            respond(
-                &mut stream,
-                limits,
-                405,
-                "text/plain",
-                b"GET or HEAD only\n",
-            )
-            .await
+            Answer::text(405, b"GET or HEAD only\n")
+                .send(&mut stream, limits)
+                .await
         }
         Asked::BadRequest => {
-            respond(&mut stream, limits, 400, "text/plain", b"bad request\n").await
+            Answer::text(400, b"bad request\n")
+                .send(&mut stream, limits)
+                .await
         }
     }
 }
@@ -233,39 +229,56 @@ async fn read_head(stream: &mut TcpStream, max: usize) -> Result<Asked, Refused>
     }
 }
 
-async fn respond(
-    stream: &mut TcpStream,
-    limits: &MetricsLimits,
+/// One answer; every answer closes the connection.
+struct Answer<'a> {
     status: u16,
-    content_type: &str,
-    body: &[u8],
-) {
-    let reason = match status {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        431 => "Request Header Fields Too Large",
-        _ => "Internal Server Error",
-    };
-    let allow = if status == 405 {
-        "Allow: GET, HEAD\r\n"
-    } else {
-        ""
-    };
-    let head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{allow}Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    let send = async {
-        stream.write_all(head.as_bytes()).await?;
-        stream.write_all(body).await?;
-        stream.shutdown().await
-    };
-    // A client that does not take its answer loses it; nothing else waits.
-    if let Ok(Ok(())) = tokio::time::timeout(limits.write_timeout, send).await {
-        linger(stream).await;
+    content_type: &'a str,
+    body: &'a [u8],
+    /// `HEAD`: the head as `GET` would have it, without the body.
+    head_only: bool,
+}
+
+impl<'a> Answer<'a> {
+    fn text(status: u16, body: &'a [u8]) -> Self {
+        Self {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body,
+            head_only: false,
+        }
+    }
+
+    async fn send(self, stream: &mut TcpStream, limits: &MetricsLimits) {
+        let status = self.status;
+        let reason = match status {
+            200 => "OK",
+            400 => "Bad Request",
+            404 => "Not Found",
+            405 => "Method Not Allowed",
+            408 => "Request Timeout",
+            431 => "Request Header Fields Too Large",
+            _ => "Internal Server Error",
+        };
+        let allow = if status == 405 {
+            "Allow: GET, HEAD\r\n"
+        } else {
+            ""
+        };
+        let head = format!(
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{allow}Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+            self.content_type,
+            self.body.len()
+        );
+        let body = if self.head_only { &[][..] } else { self.body };
+        let send = async {
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(body).await?;
+            stream.shutdown().await
+        };
+        // A client that does not take its answer loses it; nothing else waits.
+        if let Ok(Ok(())) = tokio::time::timeout(limits.write_timeout, send).await {
+            linger(stream).await;
+        }
     }
 }
 

@@ -81,6 +81,7 @@ fn start(dir: &Path) -> (Engine, SocketAddr) {
 struct Answer {
     status: u16,
     content_type: Option<String>,
+    length: Option<usize>,
     body: String,
 }
 
@@ -110,20 +111,14 @@ fn exchange(addr: SocketAddr, request: &[u8]) -> Answer {
             _ => {}
         }
     }
+    if !request.starts_with(b"HEAD") {
+        assert_eq!(length, Some(body.len()), "Content-Length");
+    }
     Answer {
         status,
         content_type,
+        length,
         body: body.to_string(),
-    }
-    .checked(length, request.starts_with(b"HEAD"))
-}
-
-impl Answer {
-    fn checked(self, length: Option<usize>, head: bool) -> Self {
-        if !head {
-            assert_eq!(length, Some(self.body.len()), "Content-Length");
-        }
-        self
     }
 }
 
@@ -349,6 +344,22 @@ fn a_paper_run_is_scraped_over_loopback_and_parsed() {
         if open_intents != listed {
             continue;
         }
+        // P&L: the exact decimal `arbkeep pnl --json` shows, as a float.
+        let pnl: Value =
+            serde_json::from_str(&ok(arbkeep(dir).args(["pnl", "--json"]).output().unwrap()))
+                .unwrap();
+        let lifetime: f64 = pnl["lifetime"]["profit_vcred"]
+            .as_str()
+            .expect("an exact decimal as text")
+            .parse()
+            .unwrap();
+        let shown = e
+            .value("arbkeep_pnl_vcred", &[("period", "lifetime")])
+            .unwrap();
+        assert!(
+            (shown - lifetime).abs() <= 1e-9 * lifetime.abs().max(1.0),
+            "arbkeep_pnl_vcred {shown} against pnl --json {lifetime}"
+        );
         agreed = true;
         break;
     }
@@ -376,6 +387,11 @@ fn only_get_metrics_is_served_and_idle_clients_do_not_hold_a_scrape() {
     assert_eq!(exchange(addr, huge.as_bytes()).status, 431);
     let head = exchange(addr, b"HEAD /metrics HTTP/1.1\r\n\r\n");
     assert_eq!((head.status, head.body.as_str()), (200, ""));
+    assert!(
+        head.length.is_some_and(|n| n > 1000),
+        "HEAD tells GET's length: {:?}",
+        head.length
+    );
 
     // A crowd of idle sockets and a client that trickles its request.
     let idle: Vec<TcpStream> = (0..40)

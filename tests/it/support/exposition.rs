@@ -171,7 +171,7 @@ pub fn parse(body: &str, flavor: Flavor) -> Result<Exposition, String> {
                 sample.name, family.kind
             )));
         }
-        if family.kind == "counter" && !(sample.value >= 0.0) {
+        if family.kind == "counter" && (sample.value.is_nan() || sample.value < 0.0) {
             return Err(err("a counter below zero".into()));
         }
         if !series.insert((sample.name.clone(), sample.labels.clone())) {
@@ -218,7 +218,7 @@ fn check_histogram(name: &str, family: &Family) -> Result<(), String> {
     for (labels, buckets) in by_set {
         let mut last = (f64::NEG_INFINITY, 0.0);
         for (le, n) in &buckets {
-            if !(*le > last.0) || *n < last.1 {
+            if le.is_nan() || *le <= last.0 || *n < last.1 {
                 return Err(format!(
                     "{name}{labels:?}: buckets not cumulative at le={le}"
                 ));
