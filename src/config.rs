@@ -147,6 +147,14 @@ pub struct ControlConfig {
     pub port: u16,
 }
 
+/// `[metrics]`: the Prometheus endpoint on loopback. Absent: off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// Port on 127.0.0.1; 0 takes a free one (logged, and written to
+    /// `<data_dir>/metrics.addr`).
+    pub port: u16,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotifyConfig {
     /// "generic", "slack" or "discord".
@@ -227,6 +235,8 @@ pub struct Config {
     pub cross_chain_loop: LoopConfig,
     pub risk: RiskConfig,
     pub control: ControlConfig,
+    /// The metrics endpoint (`[metrics]`); `None`: off.
+    pub metrics: Option<MetricsConfig>,
     pub notify: NotifyConfig,
     pub alerts: AlertsConfig,
     /// The Schwab broker (`[schwab]`); used by the equity hedge and `arbkeep auth schwab`.
@@ -301,6 +311,7 @@ impl Default for Config {
                 enabled: true,
                 port: 8768,
             },
+            metrics: None,
             notify: NotifyConfig {
                 format: "generic".into(),
                 timeout_ms: 5 * SECOND,
@@ -582,6 +593,16 @@ impl Config {
                 c.control.port = u16::try_from(v)
                     .map_err(|_| r.invalid("control.port", "must be 0 to 65535"))?;
             }
+        }
+
+        if let Some(t) = r.section(&table, "metrics")? {
+            let port = r.int(t, "metrics", "port")?.ok_or_else(|| {
+                r.invalid("metrics.port", "is required: 0 to 65535 (0: any free port)")
+            })?;
+            c.metrics = Some(MetricsConfig {
+                port: u16::try_from(port)
+                    .map_err(|_| r.invalid("metrics.port", "must be 0 to 65535"))?,
+            });
         }
 
         if let Some(t) = r.section(&table, "notify")? {
@@ -1469,6 +1490,27 @@ mod tests {
         let text = include_str!("../config.toml.example");
         let c = parse(text).unwrap();
         assert_eq!(c.mode, Mode::Paper);
+    }
+
+    #[test]
+    fn metrics_are_off_unless_configured_and_the_port_is_checked() {
+        assert_eq!(parse("").unwrap().metrics, None);
+        let c = parse("[metrics]\nport = 9464\n").unwrap();
+        assert_eq!(c.metrics, Some(MetricsConfig { port: 9464 }));
+        assert_eq!(
+            parse("[metrics]\nport = 0\n").unwrap().metrics,
+            Some(MetricsConfig { port: 0 })
+        );
+        for bad in [
+            "[metrics]\n",
+            "[metrics]\nport = 70000\n",
+            "[metrics]\nport = -1\n",
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(e.to_string().contains("metrics.port"), "{bad:?}: {e}");
+        }
+        let e = parse("[metrics]\nport = 1\nbind = \"0.0.0.0\"\n").unwrap_err();
+        assert!(e.to_string().contains("metrics.bind"), "{e}");
     }
 
     #[test]

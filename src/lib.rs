@@ -4,6 +4,7 @@ pub mod config;
 pub mod control;
 pub mod engine;
 pub mod logging;
+pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod redact;

@@ -5,7 +5,9 @@
 use anyhow::{Context, anyhow};
 use arbkeep::config::{self, Config, Secrets};
 use arbkeep::control::{self, ControlClient, ControlConfig, ControlExtension, LedgerQueries};
+use arbkeep::engine::journal::SendTally;
 use arbkeep::engine::{Command, Engine, EngineHandle, EngineOptions, Keeper, Mode};
+use arbkeep::metrics;
 use arbkeep::model::{Clock, CycleId, ScaledClock, TokenId, from_decimal};
 use arbkeep::notify::{self, WebhookConfig, WebhookFormat, WebhookUrl};
 use arbkeep::store::{InstanceLock, Store};
@@ -485,7 +487,7 @@ async fn chain_strategies(
     Ok(strategies)
 }
 
-/// Engine, control API, webhooks and a front end, until told to stop.
+/// Engine, control API, webhooks, metrics and a front end, until told to stop.
 async fn serve<V: arbkeep::venue::LoopVenue>(
     config: &Config,
     (mut engine, handle): (Engine<V>, EngineHandle),
@@ -502,6 +504,7 @@ async fn serve<V: arbkeep::venue::LoopVenue>(
     let reader = engine.reader();
     // Apart from the engine's loop: it tells when no pass completes.
     tokio::spawn(engine.watchdog().run());
+    let pulse = engine.pulse();
     let (stop, stopped) = watch::channel(false);
     let mut engine_task = tokio::spawn(engine.run(stopped));
 
@@ -521,7 +524,7 @@ async fn serve<V: arbkeep::venue::LoopVenue>(
     } else {
         None
     };
-    if let Some(url) = front.webhook {
+    let webhook_stats = front.webhook.map(|url| {
         let format = match notify_cfg.format.as_str() {
             "slack" => WebhookFormat::Slack,
             "discord" => WebhookFormat::Discord,
@@ -534,8 +537,28 @@ async fn serve<V: arbkeep::venue::LoopVenue>(
             // Checked when the config was read: every name is known.
             cfg.events = notify::EventFilter::only(&notify_cfg.events)?;
         }
-        notify::spawn_webhooks(handle.notices.subscribe(), cfg);
-    }
+        let (_task, stats) = notify::spawn_webhooks_with_stats(handle.notices.subscribe(), cfg);
+        Ok::<_, anyhow::Error>(stats)
+    });
+    let webhook_stats = webhook_stats.transpose()?;
+    let metrics = match config.metrics {
+        Some(m) => {
+            let sources = metrics::Sources {
+                snapshots: handle.snapshots.clone(),
+                pulse,
+                sends: SendTally::global(),
+                webhooks: webhook_stats,
+            };
+            let exposition = Arc::new(metrics::Exposition::new(sources));
+            let server =
+                metrics::serve(m.port, &dir, exposition, metrics::MetricsLimits::default())
+                    .await
+                    .context("metrics endpoint ([metrics] port)")?;
+            tracing::info!(addr = %server.local_addr(), "metrics listening on loopback: GET /metrics");
+            Some(server)
+        }
+        None => None,
+    };
 
     // Headless only: a console's SIGHUP is its terminal going away.
     let reload = front.headless.then(|| {
@@ -562,6 +585,9 @@ async fn serve<V: arbkeep::venue::LoopVenue>(
     }
     if let Some(server) = server {
         server.shutdown().await;
+    }
+    if let Some(metrics) = metrics {
+        metrics.shutdown().await;
     }
     outcome.map_err(|e| anyhow!("engine task: {e}"))??;
     Ok(())

@@ -63,7 +63,7 @@
 //! answers `unknown message type`.
 
 mod addr;
-mod admission;
+pub(crate) mod admission;
 mod client;
 mod extension;
 mod handshake;

@@ -13,11 +13,16 @@
 //!   declares; it is never sent again unless the venue proves it absent,
 //!   the operator retries it, or the strategy opted in to sending again
 //!   once the window has passed ([`AfterWindow`]).
+//!
+//! Every send that leaves is counted by venue and outcome ([`tally`]).
 
 use super::{EngineError, KeeperContext};
 use crate::model::Timestamp;
 use crate::venue::VenueError;
 use futures_util::future::BoxFuture;
+
+pub mod tally;
+pub use tally::{SendOutcome, SendTally};
 
 /// A venue's answer to one send, classified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +49,16 @@ impl<R> Answer<R> {
             Err(VenueError::Rejected(why)) => Answer::Refused(why),
             Err(VenueError::Transient(why)) => Answer::NotSent(why),
             Err(VenueError::Unknown(why)) => Answer::Unknown(why),
+        }
+    }
+
+    /// Its class, for the count of sends.
+    pub fn outcome(&self) -> SendOutcome {
+        match self {
+            Answer::Done(_) => SendOutcome::Done,
+            Answer::Refused(_) => SendOutcome::Refused,
+            Answer::NotSent(_) => SendOutcome::NotSent,
+            Answer::Unknown(_) => SendOutcome::Unknown,
         }
     }
 }
@@ -78,6 +93,11 @@ pub enum Via {
 /// One venue's send path for one intent: the three questions.
 pub trait SendPath: Sync {
     type Receipt: Send;
+
+    /// The venue sends go to, for the count of sends per venue
+    /// ([`tally`]): a fixed name ("hemi", "stargate", "schwab",
+    /// "stellar"), never an address or anything secret.
+    fn venue(&self) -> &str;
 
     /// Send it once and classify the answer.
     fn send(&self) -> BoxFuture<'_, Answer<Self::Receipt>>;
@@ -200,7 +220,9 @@ where
         return Ok(Sent::Held);
     }
     record.sending(cx)?;
-    Ok(match path.send().await {
+    let answer = path.send().await;
+    SendTally::global().count(path.venue(), answer.outcome());
+    Ok(match answer {
         Answer::Done(receipt) => {
             record.done(cx, &receipt, Via::Answer)?;
             Sent::Done

@@ -9,7 +9,10 @@
 use super::journal::{Answer, IntentRecord, SendPath, Sighting, Via};
 use super::view;
 use super::{Engine, EngineError, KeeperContext, Notice, reconciler::UNSETTLED};
-use crate::model::{CycleId, Intent, Receipt, StepKind, StepRecord, StepStatus, Timestamp, Units};
+use crate::model::{
+    Action, Chain, CycleId, Intent, Receipt, Route, StepKind, StepRecord, StepStatus, Timestamp,
+    Units,
+};
 use crate::venue::{Abandonment, LoopVenue, VenueError};
 use futures_util::future::BoxFuture;
 use std::sync::Mutex;
@@ -35,6 +38,30 @@ pub(super) struct Refusal {
 
 impl<V: LoopVenue> SendPath for StepSend<'_, V> {
     type Receipt = Receipt;
+
+    /// A swap goes to its chain's pool, a bridge send to its route, prove
+    /// and finalize to the tunnel.
+    fn venue(&self) -> &str {
+        match &self.intent.action {
+            Action::Swap {
+                chain: Chain::Hemi, ..
+            } => "hemi",
+            Action::Swap {
+                chain: Chain::Ethereum,
+                ..
+            } => "ethereum",
+            Action::BridgeSend {
+                route: Route::Stargate,
+                ..
+            } => "stargate",
+            Action::BridgeSend {
+                route: Route::HemiTunnel,
+                ..
+            }
+            | Action::Prove { .. }
+            | Action::Finalize { .. } => "hemi_tunnel",
+        }
+    }
 
     fn send(&self) -> BoxFuture<'_, Answer<Receipt>> {
         Box::pin(async move {

@@ -33,6 +33,7 @@ pub use gate::SendGate;
 pub use intent::{IntentState, OpenIntentView, Resolution, resolve_hint};
 pub use keeper::{Keeper, KeeperContext};
 pub use notice::Notice;
+pub use pulse::Pulse;
 pub use snapshot::{Mode, Phase, Snapshot};
 pub use view::{needs_attention, open_intent, step_views};
 
@@ -163,8 +164,8 @@ pub struct Engine<V: LoopVenue> {
     seq: u64,
     /// Strategies beside the loop, driven by the same passes.
     keepers: Vec<KeeperSlot>,
-    /// Beats after every completed pass, for watchers outside the loop.
-    pulse: Arc<pulse::Pulse>,
+    /// Passes completed, their durations and the last one's end (`pulse`).
+    pulse: Arc<Pulse>,
     /// The watchdog's raised alarms, put in every snapshot.
     alarms: watchdog::RaisedAlarms,
 }
@@ -236,7 +237,7 @@ impl<V: LoopVenue> Engine<V> {
             notices,
             seq: 0,
             keepers: Vec::new(),
-            pulse: Arc::new(pulse::Pulse::new()),
+            pulse: Arc::new(Pulse::new()),
             alarms: watchdog::RaisedAlarms::default(),
         };
         (engine, handle)
@@ -244,11 +245,6 @@ impl<V: LoopVenue> Engine<V> {
 
     pub fn phase(&self) -> Phase {
         self.phase
-    }
-
-    /// The engine's pulse (passes completed, the quiet since the last).
-    pub fn pulse(&self) -> Arc<pulse::Pulse> {
-        self.pulse.clone()
     }
 
     /// A watchdog over this engine (spawn its `run` beside `run`): it
@@ -321,6 +317,12 @@ impl<V: LoopVenue> Engine<V> {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// This engine's pulse (passes, their durations, the last one's end),
+    /// for readers in this process: the metrics endpoint, a watchdog.
+    pub fn pulse(&self) -> Arc<Pulse> {
+        self.pulse.clone()
     }
 
     /// Reads of the store for front ends in this process.
@@ -553,8 +555,16 @@ impl<V: LoopVenue> Engine<V> {
         self.quote_cache.evict_expired(now);
     }
 
-    /// One pass: refresh, plan, reconcile at most K actions, publish.
+    /// One pass: refresh, plan, reconcile at most K actions, publish; its
+    /// end and duration go to the pulse.
     pub async fn tick(&mut self) -> Result<(), EngineError> {
+        let started = std::time::Instant::now();
+        let passed = self.pass().await;
+        self.pulse.record(started.elapsed(), passed.is_ok());
+        passed
+    }
+
+    async fn pass(&mut self) -> Result<(), EngineError> {
         let now = self.clock.now();
         self.refresh_world(now).await;
         if self.phase != Phase::Recovering {
@@ -591,7 +601,6 @@ impl<V: LoopVenue> Engine<V> {
         };
         let gate = self.gate.clone();
         let grace = Duration::from_millis(self.config.engine.stop_grace_ms);
-        let started = tokio::time::Instant::now();
         let recovery = desk.serve_while(self.recover(), &mut commands);
         let Some((recovered, later)) = finish_or_stop(recovery, &mut shutdown, &gate, grace).await
         else {
@@ -600,23 +609,19 @@ impl<V: LoopVenue> Engine<V> {
         };
         self.apply_deferred(later).await;
         recovered?;
-        self.pulse.beat(started);
         let mut pass = tokio::time::interval(self.pass_interval());
         pass.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = pass.tick() => {
-                    let started = tokio::time::Instant::now();
                     let work = desk.serve_while(self.tick(), &mut commands);
                     let Some((result, later)) = finish_or_stop(work, &mut shutdown, &gate, grace).await
                     else {
                         break;
                     };
-                    match result {
-                        // A failed pass is reported and retried; the engine
-                        // does not die. It is not a completed pass.
-                        Err(e) => tracing::error!(error = %e, "reconcile pass failed"),
-                        Ok(()) => self.pulse.beat(started),
+                    if let Err(e) = result {
+                        // A failed pass is reported and retried; the engine does not die.
+                        tracing::error!(error = %e, "reconcile pass failed");
                     }
                     self.apply_deferred(later).await;
                     if self.options.drain && self.drained() {

@@ -1,23 +1,44 @@
-//! The engine's pulse: how many passes have completed, when the last one
-//! did and how long it took. Written by the engine after every pass (and
-//! after recovery), read lock-free by whatever watches it from outside the
-//! engine's loop (the liveness watchdog, metrics). Time is tokio's
-//! monotonic clock, so a test with paused time drives it deterministically.
+//! The engine's pulse: how many passes it has completed, how long each took,
+//! and when the last one ended — kept in atomics behind an `Arc`, so anything
+//! in the process (the metrics endpoint, a liveness watchdog) reads it at any
+//! time without asking the engine, and a reader never slows a pass.
+//!
+//! It measures the *process*, not the world: times are the monotonic clock
+//! of this machine ([`Instant`]), not the engine's [`Clock`](crate::model::Clock)
+//! (which runs scaled in paper mode and manual in tests). "The last pass
+//! ended 40 s ago" means 40 wall seconds, whatever the paper speed.
+//!
+//! A pass is one [`Engine::tick`](super::Engine::tick): refresh, plan,
+//! reconcile, every keeper's tick, publish. Recovery is not a pass: until the
+//! first pass after it, [`Pulse::last_pass_completed_at`] is `None` and
+//! [`Pulse::started_at`] says since when the engine has been waiting for one.
+//! A pass that returned an error still completed (the engine goes on to the
+//! next); it counts in [`Pulse::passes`] and in [`Pulse::failed_passes`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+// tokio's clock: a test with paused time drives the pulse and its watchdog.
 use tokio::time::Instant;
 
-/// No pass has completed yet.
-const NEVER: u64 = u64::MAX;
+/// Upper bounds (seconds) of the pass-duration buckets; a last bucket takes
+/// everything slower. From a paper pass (a few ms) to a pass held by a slow
+/// venue (a minute).
+pub const PASS_DURATION_BOUNDS: [f64; 13] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
 
+/// The pulse of one engine. Cheap to read from any thread.
 #[derive(Debug)]
 pub struct Pulse {
-    born: Instant,
+    /// When the pulse was made (with the engine): the origin of the stamps below.
+    origin: Instant,
     passes: AtomicU64,
-    /// Milliseconds after `born` of the last completion, or `NEVER`.
-    last_done_ms: AtomicU64,
-    last_duration_us: AtomicU64,
+    failed: AtomicU64,
+    /// Nanoseconds from `origin` to the end of the last pass, plus one (0: none yet).
+    last_end: AtomicU64,
+    /// Nanoseconds the last pass took.
+    last_duration: AtomicU64,
+    durations: PassDurations,
 }
 
 impl Default for Pulse {
@@ -29,56 +50,114 @@ impl Default for Pulse {
 impl Pulse {
     pub fn new() -> Self {
         Self {
-            born: Instant::now(),
+            origin: Instant::now(),
             passes: AtomicU64::new(0),
-            last_done_ms: AtomicU64::new(NEVER),
-            last_duration_us: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            last_end: AtomicU64::new(0),
+            last_duration: AtomicU64::new(0),
+            durations: PassDurations::default(),
         }
     }
 
-    /// A pass (or recovery) that started at `started` has just completed.
-    pub fn beat(&self, started: Instant) {
-        let now = Instant::now();
-        let took = now.saturating_duration_since(started);
-        let at = u64::try_from(now.saturating_duration_since(self.born).as_millis())
-            .unwrap_or(NEVER - 1);
-        self.last_duration_us.store(
-            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
-        self.last_done_ms.store(at, Ordering::Relaxed);
-        self.passes.fetch_add(1, Ordering::Relaxed);
+    /// A pass ended now after `took`; `ok` is false when it returned an error.
+    pub fn record(&self, took: Duration, ok: bool) {
+        let end = nanos(self.origin.elapsed()).saturating_add(1);
+        self.last_duration.store(nanos(took), Ordering::Relaxed);
+        self.durations.observe(took);
+        if !ok {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        self.last_end.store(end, Ordering::Release);
+        self.passes.fetch_add(1, Ordering::Release);
     }
 
-    /// Completed passes (recovery counts as one).
+    /// When the engine (and this pulse) was made.
+    pub fn started_at(&self) -> Instant {
+        self.origin
+    }
+
+    /// Passes completed since the engine was made, failed ones included.
     pub fn passes(&self) -> u64 {
-        self.passes.load(Ordering::Relaxed)
+        self.passes.load(Ordering::Acquire)
     }
 
-    /// Time since the last completed pass, or since the engine was built
-    /// when none has completed yet (a recovery that hangs is quiet too).
-    pub fn since_last_pass(&self) -> Duration {
-        let elapsed = Instant::now().saturating_duration_since(self.born);
-        match self.last_done_ms.load(Ordering::Relaxed) {
-            NEVER => elapsed,
-            at => elapsed.saturating_sub(Duration::from_millis(at)),
+    /// Passes that returned an error.
+    pub fn failed_passes(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// When the last pass ended; `None` before the first.
+    pub fn last_pass_completed_at(&self) -> Option<Instant> {
+        match self.last_end.load(Ordering::Acquire) {
+            0 => None,
+            end => Some(self.origin + Duration::from_nanos(end - 1)),
         }
     }
 
-    /// How long the last completed pass took.
+    /// How long the last pass took; `None` before the first.
     pub fn last_pass_duration(&self) -> Option<Duration> {
-        (self.passes() > 0)
-            .then(|| Duration::from_micros(self.last_duration_us.load(Ordering::Relaxed)))
+        self.last_pass_completed_at()
+            .map(|_| Duration::from_nanos(self.last_duration.load(Ordering::Relaxed)))
     }
 
-    /// Milliseconds since this pulse was made: the watchdog's alarm clock.
-    pub fn age_ms(&self) -> u64 {
-        u64::try_from(
-            Instant::now()
-                .saturating_duration_since(self.born)
-                .as_millis(),
-        )
-        .unwrap_or(u64::MAX)
+    /// Time since the last pass ended or, before the first, since the engine
+    /// was made: what a watchdog compares with its limit.
+    pub fn quiet_for(&self) -> Duration {
+        self.last_pass_completed_at()
+            .unwrap_or(self.origin)
+            .elapsed()
+    }
+
+    /// Every pass's duration so far, by bucket.
+    pub fn durations(&self) -> DurationCounts {
+        self.durations.read()
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Pass durations counted into the buckets of [`PASS_DURATION_BOUNDS`].
+#[derive(Debug, Default)]
+struct PassDurations {
+    /// One per bound, and one more for slower passes.
+    buckets: [AtomicU64; PASS_DURATION_BOUNDS.len() + 1],
+    sum_nanos: AtomicU64,
+}
+
+impl PassDurations {
+    fn observe(&self, took: Duration) {
+        let secs = took.as_secs_f64();
+        let bucket = PASS_DURATION_BOUNDS
+            .iter()
+            .position(|bound| secs <= *bound)
+            .unwrap_or(PASS_DURATION_BOUNDS.len());
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.sum_nanos.fetch_add(nanos(took), Ordering::Relaxed);
+    }
+
+    fn read(&self) -> DurationCounts {
+        DurationCounts {
+            per_bucket: std::array::from_fn(|i| self.buckets[i].load(Ordering::Relaxed)),
+            sum: Duration::from_nanos(self.sum_nanos.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+/// A reading of the pass durations: how many passes fell in each bucket
+/// (not cumulative) and their total time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurationCounts {
+    /// `per_bucket[i]`: passes that took at most `PASS_DURATION_BOUNDS[i]`
+    /// and more than the bound before; the last: slower than every bound.
+    pub per_bucket: [u64; PASS_DURATION_BOUNDS.len() + 1],
+    pub sum: Duration,
+}
+
+impl DurationCounts {
+    pub fn count(&self) -> u64 {
+        self.per_bucket.iter().sum()
     }
 }
 
@@ -86,24 +165,37 @@ impl Pulse {
 mod tests {
     use super::*;
 
-    #[tokio::test(start_paused = true)]
-    async fn counts_beats_and_measures_the_quiet_since_the_last() {
+    #[test]
+    fn a_new_pulse_has_no_pass_and_counts_quiet_time_from_its_start() {
         let pulse = Pulse::new();
-        tokio::time::sleep(Duration::from_secs(3)).await;
         assert_eq!(pulse.passes(), 0);
-        assert_eq!(
-            pulse.since_last_pass(),
-            Duration::from_secs(3),
-            "quiet since birth"
-        );
+        assert_eq!(pulse.last_pass_completed_at(), None);
         assert_eq!(pulse.last_pass_duration(), None);
-        let started = Instant::now();
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        pulse.beat(started);
-        assert_eq!(pulse.passes(), 1);
-        assert_eq!(pulse.last_pass_duration(), Some(Duration::from_millis(250)));
-        tokio::time::sleep(Duration::from_secs(7)).await;
-        assert_eq!(pulse.since_last_pass(), Duration::from_secs(7));
-        assert_eq!(pulse.age_ms(), 10_250);
+        assert!(pulse.quiet_for() >= Duration::ZERO);
+        assert_eq!(pulse.durations().count(), 0);
+    }
+
+    #[test]
+    fn each_pass_is_counted_with_its_duration_and_end() {
+        let pulse = Pulse::new();
+        let before = Instant::now();
+        pulse.record(Duration::from_millis(3), true);
+        pulse.record(Duration::from_millis(70), false);
+        pulse.record(Duration::from_secs(90), true);
+        assert_eq!(pulse.passes(), 3);
+        assert_eq!(pulse.failed_passes(), 1);
+        assert_eq!(pulse.last_pass_duration(), Some(Duration::from_secs(90)));
+        let end = pulse.last_pass_completed_at().expect("a pass ended");
+        assert!(end >= before && end <= Instant::now());
+        let d = pulse.durations();
+        assert_eq!(d.count(), 3);
+        assert_eq!(d.per_bucket[0], 1, "3 ms: the first bucket (≤ 5 ms)");
+        assert_eq!(d.per_bucket[4], 1, "70 ms: ≤ 100 ms");
+        assert_eq!(
+            d.per_bucket[PASS_DURATION_BOUNDS.len()],
+            1,
+            "90 s: slower than all"
+        );
+        assert_eq!(d.sum, Duration::from_millis(90_073));
     }
 }

@@ -88,8 +88,9 @@ impl Watchdog {
             if snapshot.phase == Phase::Stopped {
                 return;
             }
-            let now_ms = self.pulse.age_ms();
-            let quiet = self.pulse.since_last_pass();
+            let now_ms =
+                u64::try_from(self.pulse.started_at().elapsed().as_millis()).unwrap_or(u64::MAX);
+            let quiet = self.pulse.quiet_for();
             let notices = self.check(&snapshot, quiet, now_ms);
             if notices.is_empty() {
                 continue;

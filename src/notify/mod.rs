@@ -113,6 +113,8 @@ struct Counters {
     failed: AtomicU64,
     dropped: AtomicU64,
     retries: AtomicU64,
+    /// Notices in the queue now, waiting for delivery.
+    queued: AtomicU64,
 }
 
 /// Counters of a webhook task, for the screen and for tests.
@@ -136,6 +138,10 @@ impl WebhookStats {
     /// Retries made, all notices together.
     pub fn retries(&self) -> u64 {
         self.0.retries.load(Ordering::Relaxed)
+    }
+    /// Notices waiting in the queue now (the one being delivered excluded).
+    pub fn queued(&self) -> u64 {
+        self.0.queued.load(Ordering::Relaxed)
     }
 }
 
@@ -179,6 +185,7 @@ async fn run(mut notices: broadcast::Receiver<Notice>, config: WebhookConfig, st
                 Ok(notice) => {
                     if config.events.allows(&notice) {
                         queue.push(notice, &counters.dropped);
+                        counters.queued.store(queue.len(), Ordering::Relaxed);
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
@@ -195,6 +202,7 @@ async fn run(mut notices: broadcast::Receiver<Notice>, config: WebhookConfig, st
 
     let delivery = async {
         while let Some(notice) = queue.pop().await {
+            counters.queued.store(queue.len(), Ordering::Relaxed);
             let body = payload(config.format, &notice);
             match deliverer.deliver(&body).await {
                 Ok(retries) => {

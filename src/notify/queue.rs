@@ -46,6 +46,11 @@ impl<T> DropOldest<T> {
         self.ready.notify_one();
     }
 
+    /// Items waiting now.
+    pub(crate) fn len(&self) -> u64 {
+        u64::try_from(self.lock().items.len()).unwrap_or(u64::MAX)
+    }
+
     /// No more items will come; `pop` returns `None` once it is empty.
     pub(crate) fn close(&self) {
         self.lock().closed = true;
@@ -88,6 +93,7 @@ mod tests {
         for i in 0..5 {
             q.push(i, &dropped);
         }
+        assert_eq!(q.len(), 2);
         q.close();
         assert_eq!(dropped.load(Ordering::Relaxed), 3);
         assert_eq!(q.pop().await, Some(3));

@@ -28,6 +28,7 @@ mod engine_stop;
 mod fuzz_decoders;
 mod hedge_paper;
 mod hedge_ui;
+mod metrics;
 mod notify_webhooks;
 mod paper_e2e;
 mod paper_faults;

@@ -18,6 +18,8 @@ struct Venue {
     sightings: Mutex<VecDeque<Sighting<u32>>>,
     sends: AtomicU32,
     looks: AtomicU32,
+    /// Its name in the process-wide send tally ("scripted venue" if empty).
+    name: &'static str,
 }
 
 impl Venue {
@@ -35,6 +37,13 @@ impl Venue {
 
 impl SendPath for Venue {
     type Receipt = u32;
+    fn venue(&self) -> &str {
+        if self.name.is_empty() {
+            "scripted venue"
+        } else {
+            self.name
+        }
+    }
     fn send(&self) -> BoxFuture<'_, Answer<u32>> {
         Box::pin(async move {
             self.sends.fetch_add(1, Ordering::SeqCst);
@@ -180,6 +189,51 @@ async fn the_intent_is_recorded_before_the_send_and_the_answer_after() {
     );
     assert_eq!(record.log, vec!["sending", "done 7 Answer"]);
     assert_eq!(venue.sends(), 1);
+}
+
+/// Every send that left is counted once under its venue and outcome (the
+/// tally is process-wide: this venue's name is this test's own); a held
+/// send and a look are not sends.
+#[tokio::test]
+async fn each_send_that_left_is_counted_by_venue_and_outcome() {
+    let w = World::new();
+    let tally = SendTally::global();
+    let venue = Venue {
+        name: "tally test venue",
+        ..Venue::answering(
+            vec![
+                Answer::Done(1),
+                Answer::Refused("no".into()),
+                Answer::NotSent("offline".into()),
+                Answer::Unknown("reset".into()),
+                Answer::Done(2),
+            ],
+            vec![Sighting::NotSeen],
+        )
+    };
+    for _ in 0..5 {
+        send(&w.cx(1), &venue, &mut Record::default())
+            .await
+            .unwrap();
+    }
+    look(
+        &w.cx(2),
+        &venue,
+        &mut Record::default(),
+        10,
+        AfterWindow::Operator,
+    )
+    .await
+    .unwrap();
+    w.pause(true);
+    assert_eq!(
+        send(&w.cx(3), &venue, &mut Record::default())
+            .await
+            .unwrap(),
+        Sent::Held
+    );
+    let counts = tally.read()["tally test venue"];
+    assert_eq!(counts, [2, 1, 1, 1], "done, refused, not_sent, unknown");
 }
 
 /// The peer acted and the answer never came: looked for, never sent again

@@ -97,6 +97,7 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
     fn send_path<'a>(&'a self, exec: &'a Execution, taken: Vec<String>) -> HedgeSend<'a, B> {
         HedgeSend {
             broker: &self.broker,
+            broker_name: &self.broker_name,
             request: &exec.request,
             taken,
             window: self.policy.listing_window,
@@ -176,6 +177,7 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
 /// The broker's side of one hedge's send: the journal's three questions.
 struct HedgeSend<'a, B> {
     broker: &'a B,
+    broker_name: &'a str,
     request: &'a OrderRequest,
     /// Order ids other hedges hold: never claimed by a look.
     taken: Vec<String>,
@@ -186,6 +188,11 @@ struct HedgeSend<'a, B> {
 
 impl<B: Broker> SendPath for HedgeSend<'_, B> {
     type Receipt = PlacedOrder;
+
+    /// The broker's name ("schwab", "paper broker").
+    fn venue(&self) -> &str {
+        self.broker_name
+    }
 
     fn send(&self) -> BoxFuture<'_, Answer<PlacedOrder>> {
         Box::pin(async move { Answer::of(self.broker.place(self.request).await) })

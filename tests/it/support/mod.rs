@@ -1,2 +1,3 @@
 //! Shared helpers for integration tests that need them.
+pub mod exposition;
 pub mod stellar_fake;

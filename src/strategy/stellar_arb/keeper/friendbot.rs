@@ -108,6 +108,10 @@ struct FriendbotSend<'a> {
 impl SendPath for FriendbotSend<'_> {
     type Receipt = &'static str;
 
+    fn venue(&self) -> &str {
+        "friendbot"
+    }
+
     fn send(&self) -> BoxFuture<'_, Answer<&'static str>> {
         Box::pin(async move {
             match self.venue.fund(self.id).await {

@@ -383,6 +383,10 @@ impl EnvelopeSend<'_> {
 impl SendPath for EnvelopeSend<'_> {
     type Receipt = (u32, TxOutcome);
 
+    fn venue(&self) -> &str {
+        "stellar"
+    }
+
     fn send(&self) -> BoxFuture<'_, Answer<(u32, TxOutcome)>> {
         Box::pin(async move {
             match self.venue.send(&self.intent.envelope).await {
