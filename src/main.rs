@@ -322,8 +322,13 @@ async fn run(cli: &Cli, config: Config) -> anyhow::Result<()> {
     } else {
         arbkeep::logging::Screen::Tui
     };
-    arbkeep::logging::init(Some(&dir.join("logs")), &config.log_level, screen)
-        .context("cannot open the log files")?;
+    arbkeep::logging::init(
+        Some(&dir.join("logs")),
+        &config.log_level,
+        screen,
+        &config.logs,
+    )
+    .context("cannot open the log files")?;
     tracing::info!(mode = ?config.mode, data_dir = %dir.display(), config = %config.source, "arbkeep starting");
     let front = Front {
         headless,
