@@ -24,6 +24,7 @@ mod devnet_stall;
 mod devnet_swap;
 mod engine_commands;
 mod engine_risk;
+mod export;
 mod fuzz_decoders;
 mod hedge_paper;
 mod hedge_ui;
