@@ -8,7 +8,12 @@ use std::path::PathBuf;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub async fn run(dir: Option<PathBuf>) -> anyhow::Result<()> {
-    let _ = arbkeep::logging::init(None, "warn", arbkeep::logging::Screen::Stdout);
+    let _ = arbkeep::logging::init(
+        None,
+        "warn",
+        arbkeep::logging::Screen::Stdout,
+        &Default::default(),
+    );
     let dir = dir.unwrap_or_else(|| {
         let secs = SystemTime::now()
             .duration_since(UNIX_EPOCH)

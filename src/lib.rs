@@ -3,6 +3,7 @@
 pub mod config;
 pub mod control;
 pub mod engine;
+pub mod export;
 pub mod logging;
 pub mod metrics;
 pub mod model;

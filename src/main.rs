@@ -4,9 +4,12 @@
 
 use anyhow::{Context, anyhow};
 use arbkeep::config::{self, Config, Secrets};
-use arbkeep::control::{self, ControlClient, ControlConfig, ControlExtension, LedgerQueries};
+use arbkeep::control::{
+    self, ControlClient, ControlConfig, ControlExtension, ExportQueries, LedgerQueries,
+};
 use arbkeep::engine::journal::SendTally;
 use arbkeep::engine::{Command, Engine, EngineHandle, EngineOptions, Keeper, Mode};
+use arbkeep::export::Day;
 use arbkeep::metrics;
 use arbkeep::model::{Clock, CycleId, ScaledClock, TokenId, from_decimal};
 use arbkeep::notify::{self, WebhookConfig, WebhookFormat, WebhookUrl};
@@ -64,11 +67,33 @@ enum Verb {
     Status {
         #[arg(long)]
         json: bool,
+        /// Exit 1 when no engine runs on the data dir (a health check).
+        #[arg(long)]
+        require_running: bool,
     },
     /// Profit and loss: lifetime, today, per day, per token.
     Pnl {
         #[arg(long)]
         json: bool,
+        /// Only cycles completed from this UTC day on (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        since: Option<Day>,
+        /// … up to and including this UTC day.
+        #[arg(long, value_name = "DATE")]
+        until: Option<Day>,
+    },
+    /// A period's records for accounting, as CSV or a JSON array.
+    Export {
+        #[arg(long, value_parser = ["ledger", "cycles", "trades", "hedges"])]
+        what: String,
+        /// The first UTC day (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        since: Day,
+        /// The last UTC day, included (default: up to now).
+        #[arg(long, value_name = "DATE")]
+        until: Option<Day>,
+        #[arg(long, value_parser = ["csv", "json"], default_value = "csv")]
+        format: String,
     },
     /// The append-only ledger (money moves and the audit trail).
     Ledger {
@@ -223,8 +248,19 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let config = settle_config(&cli)?;
     let command = match &cli.verb {
         None => return run(&cli, config).await,
-        Some(Verb::Status { json }) => return verbs::status(&config, *json).await,
-        Some(Verb::Pnl { json }) => return verbs::pnl(&config, *json).await,
+        Some(Verb::Status {
+            json,
+            require_running,
+        }) => return verbs::status(&config, *json, *require_running).await,
+        Some(Verb::Pnl { json, since, until }) => {
+            return verbs::pnl(&config, *json, *since, *until).await;
+        }
+        Some(Verb::Export {
+            what,
+            since,
+            until,
+            format,
+        }) => return verbs::export(&config, what, *since, *until, format).await,
         Some(Verb::Ledger { json, cycle }) => return verbs::ledger(&config, *json, *cycle).await,
         Some(Verb::Attach) => return attach(&config).await,
         Some(Verb::Auth {
@@ -324,8 +360,13 @@ async fn run(cli: &Cli, config: Config) -> anyhow::Result<()> {
     } else {
         arbkeep::logging::Screen::Tui
     };
-    arbkeep::logging::init(Some(&dir.join("logs")), &config.log_level, screen)
-        .context("cannot open the log files")?;
+    arbkeep::logging::init(
+        Some(&dir.join("logs")),
+        &config.log_level,
+        screen,
+        &config.logs,
+    )
+    .context("cannot open the log files")?;
     tracing::info!(mode = ?config.mode, data_dir = %dir.display(), config = %config.source, "arbkeep starting");
     let front = Front {
         headless,
@@ -511,7 +552,8 @@ async fn serve<V: arbkeep::venue::LoopVenue>(
     let server = if control.enabled {
         let cfg = ControlConfig::new(&dir)
             .with_port(control.port)
-            .with_extension(Arc::new(LedgerQueries::new(reader)));
+            .with_extension(Arc::new(LedgerQueries::new(reader.clone())))
+            .with_extension(Arc::new(ExportQueries::new(reader)));
         let cfg = strategies
             .extensions
             .into_iter()

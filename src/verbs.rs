@@ -1,5 +1,9 @@
-//! The read verbs — `status`, `pnl`, `ledger` — answered by the running
-//! engine when there is one, else from the store opened read-only.
+//! The read verbs — `status`, `pnl`, `ledger`, `export` — answered by the
+//! running engine when there is one, else from the store opened read-only.
+
+mod export;
+
+pub use export::export;
 
 use anyhow::Context;
 use arbkeep::config::Config;
@@ -7,6 +11,7 @@ use arbkeep::control::ControlClient;
 use arbkeep::engine::alarm::AlarmView;
 use arbkeep::engine::ledger::PnlBook;
 use arbkeep::engine::{OpenIntentView, needs_attention, open_intent, step_views};
+use arbkeep::export::{Day, Period};
 use arbkeep::model::money::format_delta;
 use arbkeep::model::time::format_time;
 use arbkeep::model::{CycleId, CycleState, LedgerEntry};
@@ -144,7 +149,15 @@ async fn facts(config: &Config) -> anyhow::Result<Facts> {
     })
 }
 
-pub async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
+/// `status --require-running` with no engine on the data dir (a health check).
+#[derive(Debug, thiserror::Error)]
+#[error("no engine runs on {0}")]
+pub struct NotRunning(String);
+
+pub async fn status(config: &Config, json: bool, require_running: bool) -> anyhow::Result<()> {
+    if require_running && running(config).is_none() {
+        return Err(NotRunning(config.data_dir.display().to_string()).into());
+    }
     let f = facts(config).await?;
     if json {
         let v = json!({
@@ -206,7 +219,19 @@ pub async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn pnl(config: &Config, json: bool) -> anyhow::Result<()> {
+/// `pnl`: lifetime, today, per day and per token; with `--since`/`--until`,
+/// only the cycles that completed in that period (P&L is realised when a
+/// cycle completes, as the daily roll-up books it).
+pub async fn pnl(
+    config: &Config,
+    json: bool,
+    since: Option<Day>,
+    until: Option<Day>,
+) -> anyhow::Result<()> {
+    if since.is_some() || until.is_some() {
+        let period = Period::days(since, until).map_err(|e| crate::UsageError(e.to_string()))?;
+        return pnl_in(config, json, period, since, until).await;
+    }
     let view = match running(config) {
         Some(pid) => engine(config, pid).await?.snapshot().await?.pnl,
         None => {
@@ -216,13 +241,58 @@ pub async fn pnl(config: &Config, json: bool) -> anyhow::Result<()> {
             PnlBook::from_cycles(&cycles).view(now)
         }
     };
+    print_pnl(&view, json, None)
+}
+
+/// The P&L of the cycles that completed in `period`.
+async fn pnl_in(
+    config: &Config,
+    json: bool,
+    period: Period,
+    since: Option<Day>,
+    until: Option<Day>,
+) -> anyhow::Result<()> {
+    let cycles = export::all_cycles(config).await?;
+    let now = cycles.iter().map(|c| c.updated_at).max().unwrap_or(0);
+    let closed = cycles.iter().filter(|c| {
+        c.result
+            .as_ref()
+            .is_some_and(|r| period.contains(r.completed_at))
+    });
+    let view = PnlBook::from_cycles(closed).view(now);
+    let shown = (since.map(|d| d.to_string()), until.map(|d| d.to_string()));
+    print_pnl(&view, json, Some(shown))
+}
+
+/// The P&L view; `period` (since, until as given) heads it when set.
+fn print_pnl(
+    view: &arbkeep::engine::snapshot::PnlView,
+    json: bool,
+    period: Option<(Option<String>, Option<String>)>,
+) -> anyhow::Result<()> {
     if json {
-        out!("{}", serde_json::to_string(&view)?);
+        let mut v = serde_json::to_value(view)?;
+        if let (Some((since, until)), Some(map)) = (&period, v.as_object_mut()) {
+            map.insert("period".into(), json!({"since": since, "until": until}));
+        }
+        out!("{v}");
         return Ok(());
+    }
+    if let Some((since, until)) = &period {
+        out!(
+            "period    {} to {} (UTC, both days included; cycles by completion)",
+            since.as_deref().unwrap_or("the start"),
+            until.as_deref().unwrap_or("now")
+        );
     }
     let l = &view.lifetime;
     out!(
-        "lifetime  {} cycles, P&L {} VCRED (gas {}, bridge fees {})",
+        "{}  {} cycles, P&L {} VCRED (gas {}, bridge fees {})",
+        if period.is_some() {
+            "total   "
+        } else {
+            "lifetime"
+        },
         l.cycles,
         l.profit_vcred.round_dp(6),
         l.gas_vcred.round_dp(6),

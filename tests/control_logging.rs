@@ -36,7 +36,7 @@ fn fake_engine() -> EngineHandle {
 async fn the_token_never_reaches_diag_jsonl_at_trace_level() {
     let dir = tempfile::tempdir().expect("dir");
     let logs = dir.path().join("logs");
-    logging::init(Some(&logs), "trace", Screen::Quiet).expect("logging");
+    logging::init(Some(&logs), "trace", Screen::Quiet, &Default::default()).expect("logging");
     let data = dir.path().join("data");
     let server = control::serve(fake_engine(), ControlConfig::new(&data).with_port(0))
         .await

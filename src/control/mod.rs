@@ -65,6 +65,7 @@
 mod addr;
 pub(crate) mod admission;
 mod client;
+mod export;
 mod extension;
 mod handshake;
 mod ledger;
@@ -75,6 +76,7 @@ mod token;
 pub use admission::ControlLimits;
 
 pub use client::{ControlClient, attach};
+pub use export::{ExportQueries, MAX_EXPORT_PAGE};
 pub use extension::{Access, ControlExtension, ExtensionReply, Outbox, OutboxClosed};
 pub use ledger::{LedgerQueries, MAX_LEDGER_PAGE};
 pub use server::{ControlServer, serve};

@@ -107,6 +107,54 @@ pub fn format_day(day: u64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// The UTC day number of `YYYY-MM-DD` (days-from-civil, Howard Hinnant);
+/// the inverse of [`format_day`]. Refuses days before 1970 and days that do
+/// not exist (2026-02-30).
+pub fn parse_day(text: &str) -> Result<u64, String> {
+    let bad = || format!("{text:?} is not a date (expected YYYY-MM-DD, UTC)");
+    let b = text.as_bytes();
+    let digits = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = b.get(r)?;
+        if !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(part).ok()?.parse().ok()
+    };
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return Err(bad());
+    }
+    let (y, m, d) = match (digits(0..4), digits(5..7), digits(8..10)) {
+        (Some(y), Some(m), Some(d)) => (y, m, d),
+        _ => return Err(bad()),
+    };
+    if y < 1970 || !(1..=12).contains(&m) || d < 1 {
+        return Err(bad());
+    }
+    let ym = if m <= 2 { y - 1 } else { y };
+    let era = ym.div_euclid(400);
+    let yoe = ym - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let day = u64::try_from(era * 146_097 + doe - 719_468).map_err(|_| bad())?;
+    // 2026-02-30 computes to 2026-03-02: refuse days a month does not have.
+    if format_day(day) != text {
+        return Err(bad());
+    }
+    Ok(day)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ`: RFC 3339 in UTC, to the millisecond.
+pub fn format_rfc3339(at: Timestamp) -> String {
+    let secs = at / SECOND;
+    let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
+    format!(
+        "{}T{h:02}:{m:02}:{s:02}.{:03}Z",
+        format_day(day_of(at)),
+        at % SECOND
+    )
+}
+
 /// `YYYY-MM-DD HH:MM:SS` UTC.
 pub fn format_time(at: Timestamp) -> String {
     let secs = at / SECOND;
@@ -138,6 +186,29 @@ mod tests {
         assert_eq!(format_time(1_767_225_600_000), "2026-01-01 00:00:00");
         assert_eq!(format_duration(23 * HOUR + 12 * MINUTE), "23h 12m");
         assert_eq!(format_duration(65 * SECOND), "1m 05s");
+    }
+
+    #[test]
+    fn days_parse_back_to_what_format_day_printed() {
+        for day in [0, 1, 59, 60, 10_956, 20_454, 20_513, 30_000] {
+            assert_eq!(parse_day(&format_day(day)), Ok(day), "{}", format_day(day));
+        }
+        assert_eq!(parse_day("2026-01-01"), Ok(1_767_225_600_000 / DAY));
+        for bad in [
+            "2026-02-30",
+            "2026-13-01",
+            "2026-1-01",
+            "1969-12-31",
+            "yesterday",
+            "2026-01-01T00:00",
+            "+026-01-01",
+        ] {
+            assert!(parse_day(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            format_rfc3339(1_767_225_600_000 + 90_061_001),
+            "2026-01-02T01:01:01.001Z"
+        );
     }
 
     #[test]

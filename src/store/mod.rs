@@ -117,6 +117,37 @@ pub fn ensure_private_file(path: &Path) -> Result<(), StoreError> {
         .map_err(|e| StoreError::io(path, e))
 }
 
+/// At most `limit` records of a u64-keyed JSON table from key `from` on
+/// that `keep` accepts, and the key to continue from when there may be
+/// more (as [`Reader::ledger_page`]). A table not created yet reads as
+/// empty. For the store's own tables and the keepers' (`export`).
+pub fn page<T: DeserializeOwned>(
+    txn: &ReadTransaction,
+    def: TableDefinition<u64, &[u8]>,
+    name: &'static str,
+    from: u64,
+    limit: usize,
+    mut keep: impl FnMut(&T) -> bool,
+) -> Result<(Vec<T>, Option<u64>), StoreError> {
+    let table = match txn.open_table(def) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok((Vec::new(), None)),
+        Err(e) => return Err(db_err(e)),
+    };
+    let mut out = Vec::new();
+    for row in table.range(from..).map_err(db_err)? {
+        let (k, v) = row.map_err(db_err)?;
+        if out.len() >= limit {
+            return Ok((out, Some(k.value())));
+        }
+        let record: T = decode(name, k.value(), v.value())?;
+        if keep(&record) {
+            out.push(record);
+        }
+    }
+    Ok((out, None))
+}
+
 /// The writable store, held by the engine.
 pub struct Store {
     db: Database,
@@ -305,6 +336,16 @@ impl Reader {
             Some(v) => decode("steps", id, v.value()).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// At most `limit` cycles from id `from` on that `keep` accepts (see [`page`]).
+    pub fn cycles_page(
+        &self,
+        from: u64,
+        limit: usize,
+        keep: impl FnMut(&Cycle) -> bool,
+    ) -> Result<(Vec<Cycle>, Option<u64>), StoreError> {
+        page(&self.txn, CYCLES, "cycles", from, limit, keep)
     }
 
     /// Ledger entries with `seq >= from`, in order.

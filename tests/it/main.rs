@@ -25,6 +25,7 @@ mod devnet_swap;
 mod engine_commands;
 mod engine_risk;
 mod engine_stop;
+mod export;
 mod fuzz_decoders;
 mod hedge_paper;
 mod hedge_ui;

@@ -547,6 +547,35 @@ pub fn read(txn: &ReadTransaction, recent: usize) -> Result<Records, StoreError>
     Ok(r)
 }
 
+/// At most `limit` trades from id `from` on that `keep` accepts, and the id
+/// to continue from (`export`).
+pub fn trades_page(
+    txn: &ReadTransaction,
+    from: u64,
+    limit: usize,
+    keep: impl FnMut(&Trade) -> bool,
+) -> Result<(Vec<Trade>, Option<u64>), StoreError> {
+    crate::store::page(txn, TRADES, "equity_hedge.trades", from, limit, keep)
+}
+
+/// At most `limit` executions (hedges) from id `from` on that `keep`
+/// accepts, and the id to continue from (`export`).
+pub fn executions_page(
+    txn: &ReadTransaction,
+    from: u64,
+    limit: usize,
+    keep: impl FnMut(&Execution) -> bool,
+) -> Result<(Vec<Execution>, Option<u64>), StoreError> {
+    crate::store::page(
+        txn,
+        EXECUTIONS,
+        "equity_hedge.executions",
+        from,
+        limit,
+        keep,
+    )
+}
+
 /// Open executions, for settling (recovery and every pass).
 pub fn open_executions(txn: &ReadTransaction) -> Result<Vec<Execution>, StoreError> {
     let mut out = Vec::new();

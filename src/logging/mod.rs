@@ -1,23 +1,34 @@
-//! Logs: a diagnostic JSONL file, an append-only money JSONL file (swaps,
-//! bridges, prove/finalize, balance deltas, cycle P&L), and either the
-//! terminal (headless) or tui-logger (console). Secrets never reach them:
+//! Logs: a diagnostic JSONL file rotated by size (`rotate`), an append-only
+//! money JSONL file (swaps, bridges, prove/finalize, balance deltas, cycle
+//! P&L) rolled into one file per day and never deleted (`daily`), and either
+//! the terminal (headless) or tui-logger (console). Secrets never reach them:
 //! their types redact themselves, and the libraries that log what goes over
 //! the wire (WebSocket frames, HTTP bodies, request URLs) are held at INFO
 //! whatever `log_level` or `ARBKEEP_LOG` asks for — see [`WIRE_TARGETS`].
 
+mod daily;
+mod rotate;
+
+pub use daily::DailyRolled;
+pub use rotate::SizeRotated;
+
+use crate::config::LogsConfig;
 use crate::model::LedgerEntry;
 use crate::model::money::format_delta;
 use std::fs::OpenOptions;
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
-use std::sync::Mutex;
 use tracing::Metadata;
 use tracing_subscriber::filter::{FilterExt, FilterFn, LevelFilter, Targets, filter_fn};
-use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
+
+/// The diagnostic log in the log dir; old ones are `diag.1.jsonl` ….
+pub const DIAG_FILE: &str = "diag.jsonl";
+/// The money log in the log dir; earlier days are `money-YYYY-MM-DD.jsonl`.
+pub const MONEY_FILE: &str = "money.jsonl";
 
 /// The tracing target of money lines.
 pub const MONEY: &str = "money";
@@ -96,49 +107,31 @@ pub enum Screen {
     Quiet,
 }
 
-/// An append-only file opened 0600, shared by one layer.
-struct AppendFile(Mutex<std::fs::File>);
-
-impl<'a> MakeWriter<'a> for AppendFile {
-    type Writer = AppendWriter<'a>;
-    fn make_writer(&'a self) -> Self::Writer {
-        AppendWriter(&self.0)
-    }
-}
-
-struct AppendWriter<'a>(&'a Mutex<std::fs::File>);
-
-impl io::Write for AppendWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut f = self
-            .0
-            .lock()
-            .map_err(|_| io::Error::other("log file lock poisoned"))?;
-        // One write per line with O_APPEND: lines never interleave.
-        f.write_all(buf)?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-fn append(path: &Path) -> io::Result<AppendFile> {
+/// Open `path` for appending, created 0600 (and tightened to 0600 if it
+/// was not), for the log files.
+fn private_append(path: &Path) -> io::Result<std::fs::File> {
     let f = OpenOptions::new()
         .create(true)
         .append(true)
         .mode(0o600)
         .open(path)?;
-    Ok(AppendFile(Mutex::new(f)))
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(f)
 }
 
-/// Install the global subscriber. `log_dir` gets diag.jsonl and money.jsonl.
-pub fn init(log_dir: Option<&Path>, level: &str, screen: Screen) -> io::Result<()> {
+/// Install the global subscriber. `log_dir` gets `diag.jsonl` (rotated by
+/// size as `files` says) and `money.jsonl` (rolled by day, never deleted).
+pub fn init(
+    log_dir: Option<&Path>,
+    level: &str,
+    screen: Screen,
+    files: &LogsConfig,
+) -> io::Result<()> {
     let level: LevelFilter = level.parse().unwrap_or(LevelFilter::INFO);
     let mut layers: Vec<Box<dyn Layer<_> + Send + Sync>> = Vec::new();
     if let Some(dir) = log_dir {
         crate::store::ensure_private_dir(dir).map_err(io::Error::other)?;
-        let diag = append(&dir.join("diag.jsonl"))?;
+        let diag = SizeRotated::open(&dir.join(DIAG_FILE), files.diag_max_bytes, files.diag_keep)?;
         layers.push(
             tracing_subscriber::fmt::layer()
                 .json()
@@ -146,7 +139,7 @@ pub fn init(log_dir: Option<&Path>, level: &str, screen: Screen) -> io::Result<(
                 .with_filter(level.and(wire_cap()))
                 .boxed(),
         );
-        let money = append(&dir.join("money.jsonl"))?;
+        let money = DailyRolled::open(&dir.join(MONEY_FILE))?;
         layers.push(
             tracing_subscriber::fmt::layer()
                 .json()
