@@ -141,6 +141,8 @@ pub enum SchwabError {
         "{0}: the sealed Schwab tokens were altered or are corrupt; delete the file and run `arbkeep auth schwab`"
     )]
     Tampered(String),
+    #[error("{0} is open in another process (a running engine): it cannot be read beside it")]
+    VaultBusy(String),
     #[error("Schwab token vault {path}: {reason}")]
     Vault { path: String, reason: String },
     #[error("the pasted redirect URL: {0}")]
