@@ -26,10 +26,9 @@ pub fn skew(venue: &str, what: &str, now: Timestamp, theirs: Timestamp) -> Check
         (now - theirs, "behind")
     };
     let detail = format!(
-        "{what} {} is {} {side} this machine's clock ({} UTC)",
+        "{what} at {} UTC is {} {side} this machine's clock",
         format_time(theirs),
         shown(gap),
-        format_time(now)
     );
     let fix = "sync this machine's clock (`timedatectl set-ntp true`, chrony); if the clock is right, the node is stale: use another endpoint";
     if gap > FAIL_SKEW {

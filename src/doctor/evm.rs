@@ -40,35 +40,38 @@ struct ChainPlan {
 }
 
 pub async fn checks(config: &Config, env: &Env, clock: &dyn Clock) -> Vec<Check> {
-    let mut plans = Vec::new();
-    let mut checks = Vec::new();
+    // Each chain is a plan to run, or the reason it is not checked; the
+    // plans run at once, the results are shown in this order.
+    let mut slots: Vec<Result<ChainPlan, Check>> = Vec::new();
     match (&config.evm, config.mode) {
         (Some(evm), Mode::Devnet) => {
             let timeout = Duration::from_millis(evm.rpc_timeout_ms);
             let wallet = wallet(env);
             for (chain, cfg) in [(Chain::Hemi, &evm.hemi), (Chain::Ethereum, &evm.ethereum)] {
-                plans.push(loop_plan(chain, cfg, wallet, timeout));
+                slots.push(Ok(loop_plan(chain, cfg, wallet, timeout)));
             }
         }
-        _ => checks.push(Check::skip(
+        _ => slots.push(Err(Check::skip(
             Group::Evm,
             "loop chains",
             "the cross-chain loop runs on chains in devnet mode only",
-        )),
+        ))),
     }
-    match hedge_plan(config) {
-        Some(plan) => plans.push(plan),
-        None => checks.push(Check::skip(
-            Group::Evm,
-            "orderbook chain",
-            "the equity hedge is off",
-        )),
-    }
-    let runs = plans.into_iter().map(|p| chain(p, clock));
-    for mut found in futures_util::future::join_all(runs).await {
-        checks.append(&mut found);
-    }
-    checks
+    slots.push(
+        hedge_plan(config)
+            .ok_or_else(|| Check::skip(Group::Evm, "orderbook chain", "the equity hedge is off")),
+    );
+    let runs = slots.into_iter().map(|slot| async move {
+        match slot {
+            Ok(plan) => chain(plan, clock).await,
+            Err(skipped) => vec![skipped],
+        }
+    });
+    futures_util::future::join_all(runs)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// The devnet wallet's address, when its secret is set and valid (the
@@ -302,7 +305,7 @@ async fn head_clock(client: &ChainClient, label: &str, clock: &dyn Clock) -> Che
     match read.await {
         Ok((head, Some((_, secs)))) => clock::skew(
             label,
-            &format!("block #{head} of"),
+            &format!("the head block #{head}"),
             clock.now(),
             secs.saturating_mul(1000),
         ),

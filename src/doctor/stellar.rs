@@ -161,7 +161,7 @@ async fn network(venue: &NetworkVenue, s: &StellarArbConfig, clock: &dyn Clock) 
         Ok(h) => match h.window {
             Some(w) => clock::skew(
                 "Stellar",
-                &format!("ledger {} of Stellar closed at", w.latest),
+                &format!("the close of ledger {}", w.latest),
                 clock.now(),
                 w.latest_close.saturating_mul(1000),
             ),
