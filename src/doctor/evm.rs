@@ -12,6 +12,7 @@ use super::{Check, Env, Group, clock};
 use crate::config::{Config, EvmChainConfig, Secret, Secrets, checksummed};
 use crate::model::{Chain, Clock, Mode, TokenId, format_units};
 use crate::redact;
+use crate::venue::VenueError;
 use crate::venue::evm::chain::Endpoint;
 use crate::venue::evm::{ChainClient, EvmError, Wallet, erc20};
 use alloy::primitives::Address;
@@ -63,7 +64,12 @@ pub async fn checks(config: &Config, env: &Env, clock: &dyn Clock) -> Vec<Check>
     );
     let runs = slots.into_iter().map(|slot| async move {
         match slot {
-            Ok(plan) => chain(plan, clock).await,
+            // Each read has its timeout; the budget bounds a node that
+            // answers every read just in time.
+            Ok(plan) => {
+                let name = format!("{} checks", plan.label);
+                super::within_budget(Group::Evm, &name, chain(plan, clock)).await
+            }
             Err(skipped) => vec![skipped],
         }
     });
@@ -167,7 +173,7 @@ async fn chain(plan: ChainPlan, clock: &dyn Clock) -> Vec<Check> {
     let label = plan.label.clone();
     let name = |what: &str| format!("{label} {what}");
     let mut checks = vec![addresses(&plan)];
-    let rest = name("contracts");
+    let rest = name("remaining checks");
     let http_only = Endpoint {
         ws_url: None,
         ..plan.endpoint.clone()
@@ -300,7 +306,7 @@ async fn head_clock(client: &ChainClient, label: &str, clock: &dyn Clock) -> Che
     let name = format!("{label} clock");
     let read = async {
         let head = client.head().await?;
-        Ok::<_, crate::venue::VenueError>((head, client.block(head).await?))
+        Ok::<_, VenueError>((head, client.block(head).await?))
     };
     match read.await {
         Ok((head, Some((_, secs)))) => clock::skew(
@@ -376,7 +382,11 @@ async fn code(client: &ChainClient, plan: &ChainPlan) -> Check {
         match client.code(*address).await {
             Ok(code) if code.is_empty() => missing.push(format!("{key} {address}: no code")),
             Ok(_) => {}
-            Err(e) => missing.push(format!("{key} {address}: {e}")),
+            Err(e) => {
+                // The node failed, not the address: the next read would too.
+                missing.push(format!("{key} {address}: {e} (the rest not read)"));
+                break;
+            }
         }
     }
     if missing.is_empty() {
@@ -408,7 +418,14 @@ async fn decimals(client: &ChainClient, plan: &ChainPlan) -> Check {
                 "{key} {address} has {found} decimals; the token table says {token} has {}",
                 token.decimals()
             )),
-            Err(e) => wrong.push(format!("{key} {address} does not answer decimals(): {e}")),
+            Err(e @ VenueError::Rejected(_)) => {
+                wrong.push(format!("{key} {address} does not answer decimals(): {e}"))
+            }
+            Err(e) => {
+                // The node failed, not the token: the next read would too.
+                wrong.push(format!("{key} {address}: {e} (the rest not read)"));
+                break;
+            }
         }
     }
     if wrong.is_empty() {

@@ -309,7 +309,7 @@ async fn a_chain_id_other_than_the_nodes_fails_naming_the_key() {
         "{detail}"
     );
     assert!(detail.contains("evm.hemi.chain_id"), "{detail}");
-    assert_status(&r, "Hemi contracts", Status::Skip);
+    assert_status(&r, "Hemi remaining checks", Status::Skip);
     assert_status(&r, "Ethereum chain id", Status::Ok);
     assert_eq!(r.summary().exit_code, 1);
 }
@@ -420,7 +420,7 @@ async fn an_rpc_or_websocket_that_does_not_answer_fails() {
         detail.contains(&format!("http://127.0.0.1:{port} does not answer")),
         "{detail}"
     );
-    assert_status(&r, "Ethereum contracts", Status::Skip);
+    assert_status(&r, "Ethereum remaining checks", Status::Skip);
     let detail = assert_status(&r, "Hemi WebSocket", Status::Fail);
     assert!(
         detail.contains(&format!("ws://127.0.0.1:{ws_port}")),
@@ -465,7 +465,7 @@ async fn a_slow_rpc_warns_and_one_past_its_timeout_fails() {
     let r = examine_toml(&text, &secrets).await;
     let detail = assert_status(&r, "Hemi RPC", Status::Fail);
     assert!(detail.contains("no answer within 1.5s"), "{detail}");
-    assert_status(&r, "Hemi contracts", Status::Skip);
+    assert_status(&r, "Hemi remaining checks", Status::Skip);
     assert!(proxy.sends().is_empty(), "doctor sent nothing");
 }
 

@@ -224,3 +224,42 @@ fn unseal(key: &EncryptionKey, path: &Path, sealed: &[u8]) -> Result<Tokens, Sch
         refreshes: r.refreshes,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(byte: u8) -> EncryptionKey {
+        EncryptionKey::from_hex(&format!("{byte:02x}").repeat(32)).unwrap()
+    }
+
+    #[test]
+    fn peek_reads_without_writing_and_never_beside_an_open_vault() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(TokenVault::peek(dir.path(), &key(7)).unwrap().is_none());
+        assert!(
+            !dir.path().join(VAULT_FILE).exists(),
+            "peek creates nothing"
+        );
+        let vault = TokenVault::open(dir.path(), key(7)).unwrap();
+        let tokens = Tokens {
+            access_token: Secret::new("access".into()),
+            refresh_token: Secret::new("refresh".into()),
+            access_expires_at: 2,
+            authorized_at: 1,
+            refreshed_at: 1,
+            refreshes: 0,
+        };
+        vault.save(&tokens).unwrap();
+        assert!(matches!(
+            TokenVault::peek(dir.path(), &key(7)),
+            Err(SchwabError::VaultBusy(_))
+        ));
+        drop(vault);
+        assert_eq!(TokenVault::peek(dir.path(), &key(7)).unwrap(), Some(tokens));
+        assert!(matches!(
+            TokenVault::peek(dir.path(), &key(8)),
+            Err(SchwabError::WrongKey(_))
+        ));
+    }
+}
