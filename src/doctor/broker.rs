@@ -4,7 +4,9 @@
 //! a warning within its last day, a failure once past. The vault is read
 //! read-only and nothing is sent to Schwab: a token refresh rotates the
 //! refresh token, and racing a running engine's refresh would log it out.
-//! The paper broker has no login.
+//! A vault held by a running process, or left unclean by a killed one (only
+//! a writer repairs it), is not read: the check says why. The paper broker
+//! has no login.
 
 use super::{Check, Env, Group};
 use crate::config::{Config, HedgeBroker};
@@ -66,7 +68,7 @@ pub fn checks(config: &Config, env: &Env, now: Timestamp, engine: Option<u32>) -
             Group::Broker,
             "Schwab login",
             format!(
-                "the running engine (pid {pid}) holds {VAULT_FILE}; its login countdown is on the Venues panel"
+                "an arbkeep process (pid {pid}) holds the data dir and {VAULT_FILE}; an engine shows the login's countdown on its Venues panel"
             ),
         ));
         return checks;
@@ -87,6 +89,15 @@ pub fn checks(config: &Config, env: &Env, now: Timestamp, engine: Option<u32>) -
                 Group::Broker,
                 "Schwab login",
                 format!("{path} is open in another process (an engine, or `arbkeep auth schwab`)"),
+            ));
+            return checks;
+        }
+        Err(e @ SchwabError::VaultUnclean(_)) => {
+            checks.push(Check::warn(
+                Group::Broker,
+                "Schwab login",
+                format!("{e}: the login cannot be read before that"),
+                "start the engine (it repairs the vault and shows the login's countdown), then run doctor again",
             ));
             return checks;
         }

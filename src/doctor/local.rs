@@ -265,8 +265,14 @@ fn file_permissions(dir: &Path) -> Check {
     let mut open = Vec::new();
     let mut unreadable = Vec::new();
     for sub in [dir.to_path_buf(), dir.join("logs")] {
-        let Ok(entries) = std::fs::read_dir(&sub) else {
-            continue;
+        let entries = match std::fs::read_dir(&sub) {
+            Ok(entries) => entries,
+            // No logs yet: the first start writes them.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                unreadable.push(format!("{}: {e}", sub.display()));
+                continue;
+            }
         };
         for entry in entries.flatten() {
             let path = entry.path();

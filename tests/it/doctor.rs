@@ -932,3 +932,51 @@ async fn paper_mode_skips_every_venue_and_a_bad_data_dir_exits_1() {
     assert_eq!(json_check(&run.json(), "data dir")["status"], "fail");
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
 }
+
+/// `arbkeep auth schwab` waiting for its paste holds the data dir and the
+/// vault: doctor says so; killed there, it leaves the vault for the next
+/// start to repair: doctor warns instead of reading it or repairing it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vault_held_by_another_process_or_left_unclean_is_not_read() {
+    let d = shared().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let fake = logged_in(&data, HOUR).await;
+    let config = tmp.path().join("live.toml");
+    std::fs::write(&config, schwab_toml(d, &data, &fake)).unwrap();
+    let schwab = [
+        ("SCHWAB_APP_KEY", FAKE_APP_KEY),
+        ("SCHWAB_APP_SECRET", FAKE_APP_SECRET),
+        ("ENCRYPTION_KEY", schwab_login::KEY),
+    ];
+    let mut auth = std::process::Command::new(BIN);
+    auth.args(["--config", config.to_str().unwrap(), "auth", "schwab"])
+        .envs(schwab)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut auth = auth.spawn().expect("auth starts");
+    let stdout = auth.stdout.take().unwrap();
+    tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        while let Some(Ok(line)) = lines.next() {
+            if line.contains("/v1/oauth/authorize?") {
+                return;
+            }
+        }
+        panic!("auth printed no URL");
+    })
+    .await
+    .unwrap();
+    let text = schwab_toml(d, &data, &fake);
+    let r = examine_toml(&text, &schwab).await;
+    let detail = assert_status(&r, "Schwab login", Status::Skip);
+    assert!(detail.contains(&format!("(pid {})", auth.id())), "{detail}");
+
+    auth.kill().unwrap();
+    auth.wait().unwrap();
+    let r = examine_toml(&text, &schwab).await;
+    let detail = assert_status(&r, "Schwab login", Status::Warn);
+    assert!(detail.contains("was not closed cleanly"), "{detail}");
+}

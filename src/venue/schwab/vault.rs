@@ -142,7 +142,8 @@ impl TokenVault {
     /// The stored tokens of the vault in `dir`, read without creating or
     /// writing anything (for `arbkeep doctor`): `Ok(None)` when no login was
     /// stored; [`SchwabError::WrongKey`] when `key` did not seal it;
-    /// [`SchwabError::VaultBusy`] while another process (the engine) has it open.
+    /// [`SchwabError::VaultBusy`] while another process (the engine) has it
+    /// open; [`SchwabError::VaultUnclean`] after a crash, until a start repairs it.
     pub fn peek(dir: &Path, key: &EncryptionKey) -> Result<Option<Tokens>, SchwabError> {
         let path = dir.join(VAULT_FILE);
         if !path.exists() {
@@ -151,6 +152,8 @@ impl TokenVault {
         let shown = path.display().to_string();
         let db = ReadOnlyDatabase::open(&path).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => SchwabError::VaultBusy(shown.clone()),
+            // Only a writer repairs; doctor must not be one.
+            redb::DatabaseError::RepairAborted => SchwabError::VaultUnclean(shown.clone()),
             other => SchwabError::Vault {
                 path: shown.clone(),
                 reason: other.to_string(),
