@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod control;
+pub mod doctor;
 pub mod engine;
 pub mod export;
 pub mod logging;

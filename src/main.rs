@@ -165,6 +165,13 @@ enum Verb {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// Check the setup without sending anything: config, secrets (never
+    /// shown), data dir, chains, broker login, Stellar accounts, clocks.
+    /// Exit code 1 when a check fails, 2 when the config does not load.
+    Doctor {
+        #[arg(long)]
+        json: bool,
+    },
     /// Log in to a broker (interactive; no engine may run on the data dir).
     Auth {
         #[command(subcommand)]
@@ -245,6 +252,20 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     if let Some(Verb::Devnet { dir }) = &cli.verb {
         return devnet::run(dir.clone()).await;
     }
+    if let Some(Verb::Doctor { json }) = &cli.verb {
+        // Before the config is loaded: a bad one is one of its checks.
+        let done = arbkeep::doctor::run(
+            cli.config.as_deref(),
+            cli.data_dir.as_deref(),
+            *json,
+            &mut std::io::stdout(),
+        )
+        .await;
+        return done.map_err(|e| match e {
+            arbkeep::doctor::DoctorError::Config(e) => e.into(),
+            e => e.into(),
+        });
+    }
     let config = settle_config(&cli)?;
     let command = match &cli.verb {
         None => return run(&cli, config).await,
@@ -312,7 +333,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             reason: reason.clone(),
             evidence: evidence.clone(),
         },
-        Some(Verb::Devnet { .. }) => unreachable!("handled above"),
+        Some(Verb::Devnet { .. } | Verb::Doctor { .. }) => unreachable!("handled above"),
     };
     let mut client = ControlClient::connect(&config.data_dir)
         .await?

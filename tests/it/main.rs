@@ -22,6 +22,7 @@ mod devnet_hostile;
 mod devnet_ingest;
 mod devnet_stall;
 mod devnet_swap;
+mod doctor;
 mod engine_commands;
 mod engine_risk;
 mod engine_stop;

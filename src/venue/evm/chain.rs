@@ -493,6 +493,11 @@ impl ChainClient {
         .await
     }
 
+    /// The code deployed at `at` (empty for an account without code).
+    pub async fn code(&self, at: Address) -> Result<Bytes, VenueError> {
+        self.rpc("eth_getCode", self.http.get_code_at(at)).await
+    }
+
     pub async fn native_balance(&self, who: Address) -> Result<U256, VenueError> {
         self.rpc("eth_getBalance", self.http.get_balance(who)).await
     }

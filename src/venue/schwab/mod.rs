@@ -141,6 +141,12 @@ pub enum SchwabError {
         "{0}: the sealed Schwab tokens were altered or are corrupt; delete the file and run `arbkeep auth schwab`"
     )]
     Tampered(String),
+    #[error("{0} is open in another process (a running engine): it cannot be read beside it")]
+    VaultBusy(String),
+    #[error(
+        "{0} was not closed cleanly (the process that had it open was killed); the next start repairs it"
+    )]
+    VaultUnclean(String),
     #[error("Schwab token vault {path}: {reason}")]
     Vault { path: String, reason: String },
     #[error("the pasted redirect URL: {0}")]

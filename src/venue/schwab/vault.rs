@@ -14,7 +14,7 @@ use super::crypto::{CryptoError, EncryptionKey};
 use crate::config::Secret;
 use crate::model::Timestamp;
 use crate::store::{ensure_private_dir, ensure_private_file};
-use redb::{Database, ReadableDatabase, TableDefinition};
+use redb::{Database, ReadOnlyDatabase, ReadableDatabase, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -115,14 +115,7 @@ impl TokenVault {
     }
 
     fn read(&self, key: &str) -> Result<Option<Vec<u8>>, SchwabError> {
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let table = match txn.open_table(TABLE) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(self.err(e)),
-        };
-        let value = table.get(key).map_err(|e| self.err(e))?;
-        Ok(value.map(|v| v.value().to_vec()))
+        read_record(&self.db, &self.path, key)
     }
 
     fn write(&self, records: &[(&str, Vec<u8>)]) -> Result<(), SchwabError> {
@@ -140,26 +133,43 @@ impl TokenVault {
 
     /// The stored tokens, if a login happened.
     pub fn load(&self) -> Result<Option<Tokens>, SchwabError> {
-        let Some(sealed) = self.read(TOKENS)? else {
+        match self.read(TOKENS)? {
+            Some(sealed) => unseal(&self.key, &self.path, &sealed).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The stored tokens of the vault in `dir`, read without creating or
+    /// writing anything (for `arbkeep doctor`): `Ok(None)` when no login was
+    /// stored; [`SchwabError::WrongKey`] when `key` did not seal it;
+    /// [`SchwabError::VaultBusy`] while another process (the engine) has it
+    /// open; [`SchwabError::VaultUnclean`] after a crash, until a start repairs it.
+    pub fn peek(dir: &Path, key: &EncryptionKey) -> Result<Option<Tokens>, SchwabError> {
+        let path = dir.join(VAULT_FILE);
+        if !path.exists() {
             return Ok(None);
-        };
-        let plain = self.key.open(TOKENS, &sealed).map_err(|e| match e {
-            // The key opened `key_check`, so this record itself was altered.
-            CryptoError::Open(_) | CryptoError::Malformed(_) => {
-                SchwabError::Tampered(self.path.display().to_string())
-            }
-            other => SchwabError::Crypto(other),
+        }
+        let shown = path.display().to_string();
+        let db = ReadOnlyDatabase::open(&path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => SchwabError::VaultBusy(shown.clone()),
+            // Only a writer repairs; doctor must not be one.
+            redb::DatabaseError::RepairAborted => SchwabError::VaultUnclean(shown.clone()),
+            other => SchwabError::Vault {
+                path: shown.clone(),
+                reason: other.to_string(),
+            },
         })?;
-        let r: TokensRecord = serde_json::from_slice(&plain)
-            .map_err(|_| SchwabError::Tampered(self.path.display().to_string()))?;
-        Ok(Some(Tokens {
-            access_token: Secret::new(r.access_token),
-            refresh_token: Secret::new(r.refresh_token),
-            access_expires_at: r.access_expires_at,
-            authorized_at: r.authorized_at,
-            refreshed_at: r.refreshed_at,
-            refreshes: r.refreshes,
-        }))
+        match read_record(&db, &path, KEY_CHECK)? {
+            Some(sealed) => match key.open(KEY_CHECK, &sealed) {
+                Ok(text) if text == KEY_CHECK_TEXT => {}
+                _ => return Err(SchwabError::WrongKey(shown)),
+            },
+            None => return Ok(None),
+        }
+        match read_record(&db, &path, TOKENS)? {
+            Some(sealed) => unseal(key, &path, &sealed).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Seal and store `tokens` durably (a fresh nonce every time).
@@ -175,5 +185,84 @@ impl TokenVault {
         let plain = serde_json::to_vec(&record).map_err(|e| self.err(e))?;
         let sealed = self.key.seal(TOKENS, &plain)?;
         self.write(&[(TOKENS, sealed)])
+    }
+}
+
+fn read_record(
+    db: &impl ReadableDatabase,
+    path: &Path,
+    key: &str,
+) -> Result<Option<Vec<u8>>, SchwabError> {
+    let err = |e: &dyn fmt::Display| SchwabError::Vault {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let txn = db.begin_read().map_err(|e| err(&e))?;
+    let table = match txn.open_table(TABLE) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(e) => return Err(err(&e)),
+    };
+    let value = table.get(key).map_err(|e| err(&e))?;
+    Ok(value.map(|v| v.value().to_vec()))
+}
+
+/// The tokens record opened with `key` (which already opened `key_check`,
+/// so a record that does not open was altered).
+fn unseal(key: &EncryptionKey, path: &Path, sealed: &[u8]) -> Result<Tokens, SchwabError> {
+    let plain = key.open(TOKENS, sealed).map_err(|e| match e {
+        CryptoError::Open(_) | CryptoError::Malformed(_) => {
+            SchwabError::Tampered(path.display().to_string())
+        }
+        other => SchwabError::Crypto(other),
+    })?;
+    let r: TokensRecord = serde_json::from_slice(&plain)
+        .map_err(|_| SchwabError::Tampered(path.display().to_string()))?;
+    Ok(Tokens {
+        access_token: Secret::new(r.access_token),
+        refresh_token: Secret::new(r.refresh_token),
+        access_expires_at: r.access_expires_at,
+        authorized_at: r.authorized_at,
+        refreshed_at: r.refreshed_at,
+        refreshes: r.refreshes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(byte: u8) -> EncryptionKey {
+        EncryptionKey::from_hex(&format!("{byte:02x}").repeat(32)).unwrap()
+    }
+
+    #[test]
+    fn peek_reads_without_writing_and_never_beside_an_open_vault() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(TokenVault::peek(dir.path(), &key(7)).unwrap().is_none());
+        assert!(
+            !dir.path().join(VAULT_FILE).exists(),
+            "peek creates nothing"
+        );
+        let vault = TokenVault::open(dir.path(), key(7)).unwrap();
+        let tokens = Tokens {
+            access_token: Secret::new("access".into()),
+            refresh_token: Secret::new("refresh".into()),
+            access_expires_at: 2,
+            authorized_at: 1,
+            refreshed_at: 1,
+            refreshes: 0,
+        };
+        vault.save(&tokens).unwrap();
+        assert!(matches!(
+            TokenVault::peek(dir.path(), &key(7)),
+            Err(SchwabError::VaultBusy(_))
+        ));
+        drop(vault);
+        assert_eq!(TokenVault::peek(dir.path(), &key(7)).unwrap(), Some(tokens));
+        assert!(matches!(
+            TokenVault::peek(dir.path(), &key(8)),
+            Err(SchwabError::WrongKey(_))
+        ));
     }
 }
