@@ -5,7 +5,9 @@
 //! rename is a hard link that fails rather than replace a file, and a day
 //! that already has a file (the clock went back) gets `money-YYYY-MM-DD.2.jsonl`
 //! and so on. A line's day is the UTC date of its `"timestamp"` (the
-//! JSON formatter writes it first), or today's when it has none. Rolls
+//! JSON formatter writes it first: the wall clock when the line was
+//! written, not the ledger's `at`, which is simulated in paper mode), or
+//! today's when it has none. Rolls
 //! happen only between lines; every file is 0600.
 //!
 //! A roll that fails (a filesystem without hard links falls back to a
@@ -106,13 +108,13 @@ impl Daily {
     fn write_line(&mut self, buf: &[u8]) -> io::Result<()> {
         if !self.mid_line {
             let day = line_day(buf).unwrap_or_else(today);
-            if let Some(old) = self.day.clone().filter(|old| *old != day) {
-                if let Err(e) = self.roll(&old) {
-                    eprintln!(
-                        "arbkeep: cannot roll {} into its day's file: {e}; still writing to it",
-                        self.path.display()
-                    );
-                }
+            if let Some(old) = self.day.clone().filter(|old| *old != day)
+                && let Err(e) = self.roll(&old)
+            {
+                eprintln!(
+                    "arbkeep: cannot roll {} into its day's file: {e}; still writing to it",
+                    self.path.display()
+                );
             }
             self.day = Some(day);
         }

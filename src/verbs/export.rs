@@ -19,14 +19,14 @@ use std::io::{self, BufWriter};
 
 /// Where the pages come from.
 enum Source {
-    Engine(ControlClient),
+    Engine(Box<ControlClient>),
     Store(Reader),
 }
 
 impl Source {
     async fn open(config: &Config) -> anyhow::Result<Source> {
         Ok(match running(config) {
-            Some(pid) => Source::Engine(engine(config, pid).await?),
+            Some(pid) => Source::Engine(Box::new(engine(config, pid).await?)),
             None => Source::Store(offline(config)?.read()?),
         })
     }
