@@ -19,7 +19,6 @@ use std::io::{self, BufWriter};
 
 /// Where the pages come from.
 enum Source {
-    // Boxed: a client is large beside a store reader.
     Engine(Box<ControlClient>),
     Store(Reader),
 }
