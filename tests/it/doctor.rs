@@ -406,7 +406,8 @@ async fn an_rpc_or_websocket_that_does_not_answer_fails() {
     let text = devnet_toml(d, &tmp.path().join("data"))
         .replacen(
             &format!("rpc = \"{}\"", d.ethereum.rpc_url),
-            &format!("rpc = \"http://127.0.0.1:{port}\""),
+            // A provider's key in the path: never shown.
+            &format!("rpc = \"http://127.0.0.1:{port}/v2/RPC-KEY-5150\""),
             1,
         )
         .replacen(
@@ -417,9 +418,12 @@ async fn an_rpc_or_websocket_that_does_not_answer_fails() {
     let r = examine_toml(&text, &[("ARBITRAGE_PRIVATE_KEY", KEEPER_KEY)]).await;
     let detail = assert_status(&r, "Ethereum RPC", Status::Fail);
     assert!(
-        detail.contains(&format!("http://127.0.0.1:{port} does not answer")),
+        detail.contains(&format!(
+            "http://127.0.0.1:{port}/<redacted> does not answer"
+        )),
         "{detail}"
     );
+    assert!(!format!("{r:?}").contains("RPC-KEY-5150"), "{detail}");
     assert_status(&r, "Ethereum remaining checks", Status::Skip);
     let detail = assert_status(&r, "Hemi WebSocket", Status::Fail);
     assert!(
