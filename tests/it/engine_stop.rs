@@ -5,20 +5,26 @@
 
 use arbkeep::config::Config;
 use arbkeep::engine::stall::{SendLog, StallingKeeper};
-use arbkeep::engine::{Engine, EngineOptions, Phase};
+use arbkeep::engine::{Engine, EngineHandle, EngineOptions, Phase};
 use arbkeep::model::{Mode, SystemClock};
 use arbkeep::store::Store;
+use arbkeep::venue::NoLoop;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-#[tokio::test(start_paused = true)]
-async fn a_stop_holds_every_send_and_ends_a_hung_pass_after_the_grace() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path(), Mode::Paper).unwrap();
+/// An engine (no loop, a pass every second) over one keeper whose sends
+/// hang until `SendLog::release`; `tune` adjusts the config first.
+pub(crate) fn over_a_stalling_keeper(
+    dir: &Path,
+    per_pass: usize,
+    tune: impl FnOnce(&mut Config),
+) -> (Engine<NoLoop>, EngineHandle, Arc<SendLog>) {
+    let store = Store::open(dir, Mode::Paper).unwrap();
     let mut config = Config::default();
     config.engine.reconcile_interval_ms = 1_000;
-    config.engine.stop_grace_ms = 10_000;
+    tune(&mut config);
     let options = EngineOptions {
         mode: Mode::Paper,
         speed_milli: None,
@@ -26,11 +32,22 @@ async fn a_stop_holds_every_send_and_ends_a_hung_pass_after_the_grace() {
     };
     let (mut engine, handle) = Engine::without_loop(config, options, Arc::new(SystemClock), store);
     let log = SendLog::new();
-    log.release(2);
     engine.add_keeper(Box::new(StallingKeeper {
         log: log.clone(),
-        per_pass: 5,
+        per_pass,
     }));
+    (engine, handle, log)
+}
+
+fn stopping_in_10s(config: &mut Config) {
+    config.engine.stop_grace_ms = 10_000;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_holds_every_send_and_ends_a_hung_pass_after_the_grace() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (engine, handle, log) = over_a_stalling_keeper(tmp.path(), 5, stopping_in_10s);
+    log.release(2);
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(engine.run(stopped));
     // Two sends answered, the third hangs in its venue call.
@@ -58,21 +75,7 @@ async fn a_stop_holds_every_send_and_ends_a_hung_pass_after_the_grace() {
 #[tokio::test(start_paused = true)]
 async fn a_pass_that_never_returns_is_dropped_after_the_grace() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path(), Mode::Paper).unwrap();
-    let mut config = Config::default();
-    config.engine.reconcile_interval_ms = 1_000;
-    config.engine.stop_grace_ms = 10_000;
-    let options = EngineOptions {
-        mode: Mode::Paper,
-        speed_milli: None,
-        drain: false,
-    };
-    let (mut engine, handle) = Engine::without_loop(config, options, Arc::new(SystemClock), store);
-    let log = SendLog::new();
-    engine.add_keeper(Box::new(StallingKeeper {
-        log: log.clone(),
-        per_pass: 1,
-    }));
+    let (engine, handle, log) = over_a_stalling_keeper(tmp.path(), 1, stopping_in_10s);
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(engine.run(stopped));
     log.wait_for(1).await;

@@ -3,13 +3,9 @@
 //! in the notices, and one "cleared" when passes complete again. Tokio's
 //! paused clock drives it: no wall-time sleeps.
 
-use arbkeep::config::Config;
+use crate::engine_stop::over_a_stalling_keeper;
+use arbkeep::engine::Notice;
 use arbkeep::engine::alarm::AlarmKind;
-use arbkeep::engine::stall::{SendLog, StallingKeeper};
-use arbkeep::engine::{Engine, EngineOptions, Notice};
-use arbkeep::model::{Mode, SystemClock};
-use arbkeep::store::Store;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 
@@ -25,23 +21,11 @@ async fn next_alarm(rx: &mut broadcast::Receiver<Notice>) -> Notice {
 #[tokio::test(start_paused = true)]
 async fn a_hanging_pass_raises_one_liveness_alarm_then_its_recovery() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path(), Mode::Paper).unwrap();
-    let mut config = Config::default();
-    config.engine.reconcile_interval_ms = 1_000;
-    config.engine.liveness_after_ms = 60_000;
-    config.alerts.realert_after_ms = 3_600_000;
-    let options = EngineOptions {
-        mode: Mode::Paper,
-        speed_milli: None,
-        drain: false,
-    };
-    let (mut engine, handle) = Engine::without_loop(config, options, Arc::new(SystemClock), store);
-    let log = SendLog::new();
+    let (engine, handle, log) = over_a_stalling_keeper(tmp.path(), 1, |config| {
+        config.engine.liveness_after_ms = 60_000;
+        config.alerts.realert_after_ms = 3_600_000;
+    });
     log.release(5);
-    engine.add_keeper(Box::new(StallingKeeper {
-        log: log.clone(),
-        per_pass: 1,
-    }));
     let pulse = engine.pulse();
     let mut notices = handle.notices.subscribe();
     tokio::spawn(engine.watchdog().run());
