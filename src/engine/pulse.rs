@@ -20,11 +20,11 @@ use std::time::Duration;
 // tokio's clock: a test with paused time drives the pulse and its watchdog.
 use tokio::time::Instant;
 
-/// Upper bounds (seconds) of the pass-duration buckets; a last bucket takes
+/// Upper bounds (milliseconds) of the pass-duration buckets; a last bucket takes
 /// everything slower. From a paper pass (a few ms) to a pass held by a slow
 /// venue (a minute).
-pub const PASS_DURATION_BOUNDS: [f64; 13] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+pub const PASS_DURATION_BOUNDS_MS: [u64; 13] = [
+    5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000,
 ];
 
 /// The pulse of one engine. Cheap to read from any thread.
@@ -118,21 +118,21 @@ fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// Pass durations counted into the buckets of [`PASS_DURATION_BOUNDS`].
+/// Pass durations counted into the buckets of [`PASS_DURATION_BOUNDS_MS`].
 #[derive(Debug, Default)]
 struct PassDurations {
     /// One per bound, and one more for slower passes.
-    buckets: [AtomicU64; PASS_DURATION_BOUNDS.len() + 1],
+    buckets: [AtomicU64; PASS_DURATION_BOUNDS_MS.len() + 1],
     sum_nanos: AtomicU64,
 }
 
 impl PassDurations {
     fn observe(&self, took: Duration) {
-        let secs = took.as_secs_f64();
-        let bucket = PASS_DURATION_BOUNDS
+        let micros = took.as_micros();
+        let bucket = PASS_DURATION_BOUNDS_MS
             .iter()
-            .position(|bound| secs <= *bound)
-            .unwrap_or(PASS_DURATION_BOUNDS.len());
+            .position(|bound_ms| micros <= u128::from(*bound_ms) * 1_000)
+            .unwrap_or(PASS_DURATION_BOUNDS_MS.len());
         self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
         self.sum_nanos.fetch_add(nanos(took), Ordering::Relaxed);
     }
@@ -149,9 +149,9 @@ impl PassDurations {
 /// (not cumulative) and their total time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DurationCounts {
-    /// `per_bucket[i]`: passes that took at most `PASS_DURATION_BOUNDS[i]`
+    /// `per_bucket[i]`: passes that took at most `PASS_DURATION_BOUNDS_MS[i]`
     /// and more than the bound before; the last: slower than every bound.
-    pub per_bucket: [u64; PASS_DURATION_BOUNDS.len() + 1],
+    pub per_bucket: [u64; PASS_DURATION_BOUNDS_MS.len() + 1],
     pub sum: Duration,
 }
 
@@ -192,7 +192,7 @@ mod tests {
         assert_eq!(d.per_bucket[0], 1, "3 ms: the first bucket (≤ 5 ms)");
         assert_eq!(d.per_bucket[4], 1, "70 ms: ≤ 100 ms");
         assert_eq!(
-            d.per_bucket[PASS_DURATION_BOUNDS.len()],
+            d.per_bucket[PASS_DURATION_BOUNDS_MS.len()],
             1,
             "90 s: slower than all"
         );

@@ -11,7 +11,7 @@ use super::Sources;
 use crate::engine::Snapshot;
 use crate::engine::intent::IntentState;
 use crate::engine::journal::SendOutcome;
-use crate::engine::pulse::{DurationCounts, PASS_DURATION_BOUNDS};
+use crate::engine::pulse::{DurationCounts, PASS_DURATION_BOUNDS_MS};
 use crate::engine::snapshot::Phase;
 use crate::model::Units;
 use crate::model::money::to_decimal;
@@ -362,9 +362,10 @@ fn counter(e: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> fmt
 }
 
 fn histogram(e: &mut DescriptorEncoder, name: &str, help: &str, d: &DurationCounts) -> fmt::Result {
-    let buckets: Vec<(f64, u64)> = PASS_DURATION_BOUNDS
+    // Seconds as floats only here, at the exposition edge.
+    let buckets: Vec<(f64, u64)> = PASS_DURATION_BOUNDS_MS
         .iter()
-        .copied()
+        .map(|ms| *ms as f64 / 1_000.0)
         .chain(std::iter::once(f64::INFINITY))
         .zip(d.per_bucket)
         .collect();
