@@ -12,7 +12,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 const BIN: &str = env!("CARGO_BIN_EXE_arbkeep");
 
-fn arbkeep(dir: &Path) -> Command {
+/// The binary on `dir/config.toml` and `dir/data` (the metrics tests use it too).
+pub(crate) fn arbkeep(dir: &Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.arg("--config")
         .arg(dir.join("config.toml"))
@@ -21,7 +22,8 @@ fn arbkeep(dir: &Path) -> Command {
     cmd
 }
 
-struct Engine(Child);
+/// A running binary, killed when dropped.
+pub(crate) struct Engine(pub(crate) Child);
 
 impl Drop for Engine {
     fn drop(&mut self) {
@@ -51,7 +53,8 @@ fn start(dir: &Path) -> Engine {
     Engine(child)
 }
 
-fn ok(out: Output) -> String {
+/// Its stdout, after asserting it succeeded.
+pub(crate) fn ok(out: Output) -> String {
     assert!(
         out.status.success(),
         "failed: {}",

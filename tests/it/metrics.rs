@@ -6,39 +6,20 @@
 //! counted, no URL or secret is in the body; only `GET /metrics` is served,
 //! and idle or slow clients do not hold a scrape.
 
+use crate::cli_control::{Engine, arbkeep, ok};
 use crate::support::exposition::{self, Exposition, Flavor};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_arbkeep");
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// In the webhook URL's path: must never reach a scrape.
 const WEBHOOK_SECRET: &str = "T0KEN-IN-THE-WEBHOOK-PATH";
 
-fn arbkeep(dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("--config")
-        .arg(dir.join("config.toml"))
-        .arg("--data-dir")
-        .arg(dir.join("data"));
-    cmd
-}
-
-struct Engine(Child);
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A loopback port nothing listens on.
 fn dead_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
@@ -160,15 +141,6 @@ fn scrape_openmetrics(addr: SocketAddr) -> (Exposition, String) {
 fn one(e: &Exposition, name: &str) -> f64 {
     e.value(name, &[])
         .unwrap_or_else(|| panic!("no {name} in the exposition"))
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 fn status(dir: &Path) -> Value {
