@@ -344,6 +344,7 @@ impl<V: LoopVenue> Engine<V> {
     /// no outcome by looking, check balances against the ledger, and only
     /// then allow sending.
     pub async fn recover(&mut self) -> Result<(), EngineError> {
+        let started = std::time::Instant::now();
         self.phase = Phase::Recovering;
         self.publish();
         let now = self.clock.now();
@@ -392,6 +393,7 @@ impl<V: LoopVenue> Engine<V> {
             settled,
             completed = self.counts.completed,
             failed = self.counts.failed,
+            ms = started.elapsed().as_millis() as u64,
             "recovery done"
         );
         self.phase = self.steady_phase();
@@ -611,17 +613,28 @@ impl<V: LoopVenue> Engine<V> {
         recovered?;
         let mut pass = tokio::time::interval(self.pass_interval());
         pass.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut first_pass = true;
         loop {
             tokio::select! {
                 _ = pass.tick() => {
+                    let started = std::time::Instant::now();
                     let work = desk.serve_while(self.tick(), &mut commands);
                     let Some((result, later)) = finish_or_stop(work, &mut shutdown, &gate, grace).await
                     else {
                         break;
                     };
-                    if let Err(e) = result {
+                    if let Err(e) = &result {
                         // A failed pass is reported and retried; the engine does not die.
                         tracing::error!(error = %e, "reconcile pass failed");
+                    }
+                    if std::mem::take(&mut first_pass) {
+                        // Recovered and acting on the venues: the end of a restart.
+                        tracing::info!(
+                            phase = self.phase.label(),
+                            ok = result.is_ok(),
+                            ms = started.elapsed().as_millis() as u64,
+                            "first pass done"
+                        );
                     }
                     self.apply_deferred(later).await;
                     if self.options.drain && self.drained() {
