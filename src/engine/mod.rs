@@ -348,14 +348,18 @@ impl<V: LoopVenue> Engine<V> {
         self.phase = Phase::Recovering;
         self.publish();
         let now = self.clock.now();
-        let (cycles, ledger, controls) = {
+        let (cycles, (balances, ledger_lines), controls) = {
             let r = self.store.read()?;
-            (r.cycles()?, r.ledger(0)?, r.controls()?)
+            (r.cycles()?, r.ledger_balances()?, r.controls()?)
         };
         self.gate.set(&controls);
         self.controls = controls;
         self.book = PnlBook::from_cycles(&cycles);
-        self.ledger_balances = ledger::ledger_balances(&ledger);
+        self.ledger_balances = balances;
+        // Only the most recent closed cycles are shown: the older ones are
+        // counted, not made into views that would be dropped at once.
+        let closed = cycles.iter().filter(|c| !view::needs_attention(c)).count();
+        let mut unshown = closed.saturating_sub(self.config.engine.history_in_snapshot);
         for c in cycles {
             match c.state {
                 crate::model::CycleState::Completed => self.counts.completed += 1,
@@ -367,11 +371,13 @@ impl<V: LoopVenue> Engine<V> {
                 let steps = view::step_views(&self.store.read()?.steps(c.id)?);
                 self.steps.insert(c.id, steps);
                 self.cycles.insert(c.id, c);
+            } else if unshown > 0 {
+                unshown -= 1;
             } else {
                 self.remember_closed(c, Vec::new(), now);
             }
         }
-        if ledger.is_empty() {
+        if ledger_lines == 0 {
             self.open_ledger(now).await?;
         }
         // Settle every committed intent that has no outcome.

@@ -8,13 +8,17 @@ mod lock;
 
 pub use lock::{InstanceLock, LOCK_FILE};
 
-use crate::model::{Controls, Cycle, CycleId, IntentId, LedgerEntry, Mode, StepKind, StepRecord};
+use crate::model::{
+    Chain, Controls, Cycle, CycleId, IntentId, LedgerEntry, LedgerKind, Mode, StepKind, StepRecord,
+    TokenId,
+};
 use redb::{
     Database, ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition,
     WriteTransaction,
 };
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fs::{DirBuilder, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -359,6 +363,35 @@ impl Reader {
         Ok(out)
     }
 
+    /// Σ delta per (chain, token) of the ledger lines that move money, and
+    /// how many lines the ledger has: what recovery needs of a long ledger.
+    /// Each line is read for its kind, place and delta only (its note, hash
+    /// and value are skipped, not decoded), so a restart does not build
+    /// every `LedgerEntry` to add them up.
+    pub fn ledger_balances(&self) -> Result<(BTreeMap<(Chain, TokenId), i128>, u64), StoreError> {
+        /// The part of a stored `LedgerEntry` a balance needs.
+        #[derive(Deserialize)]
+        struct Move {
+            kind: LedgerKind,
+            chain: Option<Chain>,
+            token: Option<TokenId>,
+            #[serde(with = "crate::model::intent::delta_str")]
+            delta: i128,
+        }
+        let table = self.txn.open_table(LEDGER).map_err(db_err)?;
+        let mut out = BTreeMap::new();
+        let mut lines = 0;
+        for row in table.iter().map_err(db_err)? {
+            let (k, v) = row.map_err(db_err)?;
+            let m: Move = decode("ledger", k.value(), v.value())?;
+            lines += 1;
+            if let (true, Some(chain), Some(token)) = (m.kind.moves_money(), m.chain, m.token) {
+                *out.entry((chain, token)).or_default() += m.delta;
+            }
+        }
+        Ok((out, lines))
+    }
+
     /// At most `limit` ledger lines from `from` on that `keep` accepts, and
     /// the `seq` to continue from when there may be more. Memory stays
     /// bounded by `limit` however long the ledger is.
@@ -458,4 +491,60 @@ impl Writer {
 /// The step ordinal used in keys, exposed for tests of the timeline order.
 pub fn step_ordinal(step: StepKind) -> u8 {
     step as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::Decimal;
+
+    fn line(kind: LedgerKind, place: Option<(Chain, TokenId)>, delta: i128) -> LedgerEntry {
+        LedgerEntry {
+            seq: 0,
+            at: 1,
+            kind,
+            cycle: Some(CycleId(3)),
+            chain: place.map(|p| p.0),
+            token: place.map(|p| p.1),
+            delta,
+            value_vcred: Decimal::new(-15, 1),
+            tx_hash: Some("0x\"quoted\" é".into()),
+            note: "a note with \\ escapes\n".into(),
+            operator: false,
+        }
+    }
+
+    #[test]
+    fn ledger_balances_add_up_as_the_full_lines_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Mode::Paper).unwrap();
+        assert_eq!(
+            store.read().unwrap().ledger_balances().unwrap(),
+            (BTreeMap::new(), 0)
+        );
+        let hemi_vcred = Some((Chain::Hemi, TokenId::Vcred));
+        let lines = vec![
+            line(LedgerKind::Opening, hemi_vcred, 1_000_000),
+            line(LedgerKind::SwapIn, hemi_vcred, -400),
+            line(
+                LedgerKind::SwapOut,
+                Some((Chain::Hemi, TokenId::Eth)),
+                i128::MAX / 2,
+            ),
+            line(LedgerKind::Gas, Some((Chain::Ethereum, TokenId::Eth)), -7),
+            // No money moves on these, whatever they carry.
+            line(LedgerKind::CycleClosed, hemi_vcred, 5),
+            line(LedgerKind::Control, None, 0),
+        ];
+        store.write(|w| w.append_all(lines).map(|_| ())).unwrap();
+        let r = store.read().unwrap();
+        let full = r.ledger(0).unwrap();
+        let mut expected = BTreeMap::new();
+        for e in &full {
+            if let (true, Some(c), Some(t)) = (e.kind.moves_money(), e.chain, e.token) {
+                *expected.entry((c, t)).or_insert(0i128) += e.delta;
+            }
+        }
+        assert_eq!(r.ledger_balances().unwrap(), (expected, 6));
+    }
 }

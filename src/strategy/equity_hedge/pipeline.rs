@@ -503,6 +503,24 @@ fn open_ro<K: redb::Key + 'static, V: redb::Value + 'static>(
     }
 }
 
+/// Whether a stored execution is open, read from its state's tag alone:
+/// the rest of the record (its request, its links to trades) is skipped,
+/// not decoded. A pass looks through every execution for the open ones;
+/// the closed ones, nearly all of them after months, are not built for it.
+/// A tag this does not know is taken as open, so the full decode decides.
+pub(super) fn open_record(id: u64, bytes: &[u8]) -> Result<bool, StoreError> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        state: Tag,
+    }
+    #[derive(serde::Deserialize)]
+    struct Tag {
+        state: String,
+    }
+    let head: Head = dec("equity_hedge.executions", id, bytes)?;
+    Ok(!matches!(head.state.state.as_str(), "filled" | "failed"))
+}
+
 /// Read the records (`recent` trades, closed executions and alerts at most).
 pub fn read(txn: &ReadTransaction, recent: usize) -> Result<Records, StoreError> {
     let mut r = Records::default();
@@ -525,6 +543,9 @@ pub fn read(txn: &ReadTransaction, recent: usize) -> Result<Records, StoreError>
         let mut closed = 0;
         for entry in t.iter().map_err(db)?.rev() {
             let (k, v) = entry.map_err(db)?;
+            if closed >= recent && !open_record(k.value(), v.value())? {
+                continue;
+            }
             let e: Execution = dec("equity_hedge.executions", k.value(), v.value())?;
             if e.state.is_open() {
                 r.executions.push(e);
@@ -582,6 +603,9 @@ pub fn open_executions(txn: &ReadTransaction) -> Result<Vec<Execution>, StoreErr
     if let Some(t) = open_ro(txn, EXECUTIONS)? {
         for entry in t.iter().map_err(db)? {
             let (k, v) = entry.map_err(db)?;
+            if !open_record(k.value(), v.value())? {
+                continue;
+            }
             let e: Execution = dec("equity_hedge.executions", k.value(), v.value())?;
             if e.state.is_open() {
                 out.push(e);

@@ -608,3 +608,69 @@ async fn an_old_pending_record_is_looked_for_never_placed_blindly() {
         ExecState::OutcomeUnknown { .. }
     ));
 }
+
+#[test]
+fn the_open_check_on_a_stored_execution_agrees_with_its_state() {
+    use super::book::{Execution, Link};
+    use super::decode::EventKey;
+    use crate::venue::broker::OrderRequest;
+    let states = [
+        ExecState::Pending,
+        ExecState::OutcomeUnknown {
+            since: 1,
+            look_until: 2,
+            reason: "timeout".into(),
+        },
+        ExecState::Submitted {
+            order_id: "77".into(),
+        },
+        ExecState::Filled {
+            order_id: "77".into(),
+            shares: 1,
+            average_price: d("201.5"),
+            filled_at: 3,
+        },
+        ExecState::Failed {
+            reason: "rejected".into(),
+            order_id: None,
+            filled_shares: 0,
+            returned: 1,
+        },
+    ];
+    for state in states {
+        let open = state.is_open();
+        let e = Execution {
+            id: 9,
+            request: OrderRequest {
+                client_id: "h9".into(),
+                symbol: "AAPL".into(),
+                side: OrderSide::Sell,
+                shares: 1,
+                committed_at: 1,
+            },
+            state,
+            links: vec![Link {
+                trade: 4,
+                key: EventKey {
+                    chain_id: 8453,
+                    tx_hash: "0xab".into(),
+                    log_index: 0,
+                },
+                shares: d("1"),
+            }],
+            created_at: 1,
+            updated_at: 1,
+            attempts: 0,
+            last_error: None,
+            sending: Some(false),
+            posts: 1,
+        };
+        let bytes = serde_json::to_vec(&e).unwrap();
+        assert_eq!(
+            super::pipeline::open_record(9, &bytes).unwrap(),
+            open,
+            "{:?}",
+            e.state
+        );
+    }
+}
