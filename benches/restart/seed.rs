@@ -316,10 +316,11 @@ fn closed_cycle(n: u64, at: Timestamp, profit: i128) -> (Cycle, Vec<StepRecord>,
     cycle.enter(CycleState::Completed, end);
     let c = Some(id);
     let (h, e) = (Chain::Hemi, Chain::Ethereum);
+    // As `movements` books them: SwapIn is what goes into a swap, SwapOut what comes out.
     let mut lines = vec![
         line(
             at,
-            LedgerKind::SwapOut,
+            LedgerKind::SwapIn,
             c,
             Some((h, TokenId::Vcred)),
             -signed(vcred_in),
@@ -327,7 +328,7 @@ fn closed_cycle(n: u64, at: Timestamp, profit: i128) -> (Cycle, Vec<StepRecord>,
         ),
         line(
             at,
-            LedgerKind::SwapIn,
+            LedgerKind::SwapOut,
             c,
             Some((h, token)),
             signed(x),
@@ -351,7 +352,7 @@ fn closed_cycle(n: u64, at: Timestamp, profit: i128) -> (Cycle, Vec<StepRecord>,
         ),
         line(
             at + 4 * MINUTE,
-            LedgerKind::SwapOut,
+            LedgerKind::SwapIn,
             c,
             Some((e, token)),
             -signed(x),
@@ -359,7 +360,7 @@ fn closed_cycle(n: u64, at: Timestamp, profit: i128) -> (Cycle, Vec<StepRecord>,
         ),
         line(
             at + 4 * MINUTE,
-            LedgerKind::SwapIn,
+            LedgerKind::SwapOut,
             c,
             Some((e, TokenId::Usdc)),
             signed(usdc),
@@ -383,7 +384,7 @@ fn closed_cycle(n: u64, at: Timestamp, profit: i128) -> (Cycle, Vec<StepRecord>,
         ),
         line(
             at + 6 * MINUTE,
-            LedgerKind::SwapOut,
+            LedgerKind::SwapIn,
             c,
             Some((h, TokenId::Usdc)),
             -signed(usdc),
@@ -391,7 +392,7 @@ fn closed_cycle(n: u64, at: Timestamp, profit: i128) -> (Cycle, Vec<StepRecord>,
         ),
         line(
             at + 6 * MINUTE,
-            LedgerKind::SwapIn,
+            LedgerKind::SwapOut,
             c,
             Some((h, TokenId::Vcred)),
             signed(vcred_out),
