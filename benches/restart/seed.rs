@@ -147,7 +147,7 @@ fn closed_cycle(n: u64, at: Timestamp, profit: i128) -> (Cycle, Vec<StepRecord>,
     let x: Units = token.one() / 100 + u128::from(n % 997);
     let usdc: Units = vcred_in + (n % 50) as u128 * TokenId::Usdc.one() / 100;
     let vcred_out = u128::try_from(signed(vcred_in) + profit).unwrap_or(0);
-    let refused = n % (CLOSED / NOT_STARTED) == 0;
+    let refused = n.is_multiple_of(CLOSED / NOT_STARTED);
     let mut cycle = Cycle {
         id,
         token,
@@ -418,7 +418,7 @@ fn closed_cycle(n: u64, at: Timestamp, profit: i128) -> (Cycle, Vec<StepRecord>,
 /// The profit of history cycle `n`, in VCRED base units: mostly a few
 /// VCRED, now and then a small loss.
 fn profit_of(n: u64) -> i128 {
-    let cents = if n % 17 == 0 {
+    let cents = if n.is_multiple_of(17) {
         -40
     } else {
         50 + (n % 300) as i128
@@ -552,7 +552,7 @@ pub async fn seed(data: &Path) -> Seeding<Seeded> {
     // The opening lines: the wallet at genesis, less the history's profit
     // (the history made it), so the ledger ends equal to the wallet.
     let history_profit: i128 = (1..=CLOSED)
-        .filter(|n| n % (CLOSED / NOT_STARTED) != 0)
+        .filter(|n| !n.is_multiple_of(CLOSED / NOT_STARTED))
         .map(profit_of)
         .sum();
     let mut opening = Vec::new();
@@ -603,8 +603,8 @@ pub async fn seed(data: &Path) -> Seeding<Seeded> {
         pending_cycles.push((cycle, steps));
         pending_lines.extend(lines);
         // An audit line now and then, spread over the history.
-        if written_audit < audit && n % (CLOSED / audit.max(1)).max(1) == 0 {
-            let paused = written_audit % 2 == 0;
+        if written_audit < audit && n.is_multiple_of((CLOSED / audit.max(1)).max(1)) {
+            let paused = written_audit.is_multiple_of(2);
             let mut l = line(
                 at + 8 * MINUTE,
                 LedgerKind::Control,
@@ -667,14 +667,14 @@ pub async fn seed(data: &Path) -> Seeding<Seeded> {
                         log_index: t % 3,
                     },
                     block_number: 20_000_000 + t,
-                    kind: if t % 3 == 0 {
+                    kind: if t.is_multiple_of(3) {
                         FillKind::Clear
                     } else {
                         FillKind::Take
                     },
                     symbol: symbol.into(),
                     token_symbol: token_symbol.into(),
-                    side: if t % 2 == 0 {
+                    side: if t.is_multiple_of(2) {
                         OnchainSide::Bought
                     } else {
                         OnchainSide::Sold

@@ -152,6 +152,9 @@ pub fn page<T: DeserializeOwned>(
     Ok((out, None))
 }
 
+/// Σ delta per (chain, token), in base units.
+pub type Balances = BTreeMap<(Chain, TokenId), i128>;
+
 /// The writable store, held by the engine.
 pub struct Store {
     db: Database,
@@ -368,7 +371,7 @@ impl Reader {
     /// Each line is read for its kind, place and delta only (its note, hash
     /// and value are skipped, not decoded), so a restart does not build
     /// every `LedgerEntry` to add them up.
-    pub fn ledger_balances(&self) -> Result<(BTreeMap<(Chain, TokenId), i128>, u64), StoreError> {
+    pub fn ledger_balances(&self) -> Result<(Balances, u64), StoreError> {
         /// The part of a stored `LedgerEntry` a balance needs.
         #[derive(Deserialize)]
         struct Move {
