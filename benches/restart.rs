@@ -66,7 +66,10 @@ fn pct(v: &[f64], q: f64) -> f64 {
     v[i]
 }
 
-/// Copy the seeded data dir (files and folders, not the lock or the logs).
+/// Copy the seeded data dir (files and folders, not the lock or the logs),
+/// each file synced to disk: a store a previous run left behind is on disk,
+/// and an unsynced copy would make the restart's first commit (its
+/// `fdatasync`) write back the whole copy and be timed for it.
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
@@ -80,9 +83,10 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
             copy_dir(&entry.path(), &target)?;
         } else {
             std::fs::copy(entry.path(), &target)?;
+            std::fs::File::open(&target)?.sync_all()?;
         }
     }
-    Ok(())
+    std::fs::File::open(to)?.sync_all()
 }
 
 fn stop(child: &mut Child) -> Result<(), String> {
