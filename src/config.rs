@@ -139,7 +139,31 @@ impl LoopConfig {
 pub struct RiskConfig {
     pub daily_loss_limit_vcred: Decimal,
     pub approval: Approval,
+    /// The kill switch's drawdown limit over every strategy per UTC day
+    /// (`engine::kill`); off when `None`.
+    pub daily_drawdown_usd: Option<Decimal>,
+    /// `[risk.caps]`: the most each venue may hold of an asset.
+    pub caps: Vec<BalanceCap>,
 }
+
+/// `[risk.caps]` `"venue.asset" = amount`: the most of `asset` that `venue`
+/// may hold before the kill switch trips.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BalanceCap {
+    pub venue: String,
+    pub asset: String,
+    pub max: Decimal,
+}
+
+impl BalanceCap {
+    /// Its key in the config: `venue.asset`.
+    pub fn key(&self) -> String {
+        format!("{}.{}", self.venue, self.asset)
+    }
+}
+
+/// The venues whose holdings the kill switch sees, for `[risk.caps]` keys.
+pub const CAP_VENUES: [&str; 3] = ["hemi", "ethereum", "stellar"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ControlConfig {
@@ -331,6 +355,8 @@ impl Default for Config {
             risk: RiskConfig {
                 daily_loss_limit_vcred: Decimal::from(500),
                 approval: Approval::Auto,
+                daily_drawdown_usd: None,
+                caps: Vec::new(),
             },
             control: ControlConfig {
                 enabled: true,
@@ -604,6 +630,18 @@ impl Config {
                     return Err(r.invalid("risk.daily_loss_limit_vcred", "must not be negative"));
                 }
                 c.risk.daily_loss_limit_vcred = v;
+            }
+            if let Some(v) = r.decimal(t, "risk", "daily_drawdown_usd")? {
+                if v.is_sign_negative() || v.is_zero() {
+                    return Err(r.invalid(
+                        "risk.daily_drawdown_usd",
+                        "must be above 0 (leave it out to turn the kill switch's drawdown off)",
+                    ));
+                }
+                c.risk.daily_drawdown_usd = Some(v);
+            }
+            if let Some(caps) = r.section(t, "caps")? {
+                c.risk.caps = read_caps(&mut r, caps)?;
             }
             let threshold = r.decimal(t, "risk", "approval_threshold_vcred")?;
             if let Some(v) = r.string(t, "risk", "approval")? {
@@ -1351,6 +1389,52 @@ fn read_alerts(r: &mut Reader, t: &toml::Table, a: &mut AlertsConfig) -> Result<
     Ok(())
 }
 
+/// `[risk.caps]`: `"venue.asset" = amount`, the venue one the kill switch
+/// sees (`CAP_VENUES`), the asset one that venue holds.
+fn read_caps(r: &mut Reader, t: &toml::Table) -> Result<Vec<BalanceCap>, ConfigError> {
+    r.seen.insert("risk.caps".into());
+    let mut caps = Vec::new();
+    for name in t.keys() {
+        let key = format!("risk.caps.\"{name}\"");
+        let (venue, asset) = name
+            .split_once('.')
+            .map(|(v, a)| (v.trim().to_ascii_lowercase(), a.trim().to_string()))
+            .filter(|(v, a)| !v.is_empty() && !a.is_empty())
+            .ok_or_else(|| {
+                r.invalid(
+                    &key,
+                    "expected \"venue.asset\", e.g. \"hemi.VCRED\" or \"stellar.XLM\"",
+                )
+            })?;
+        if !CAP_VENUES.contains(&venue.as_str()) {
+            return Err(r.invalid(
+                &key,
+                format!(
+                    "unknown venue {venue:?} (expected one of {})",
+                    CAP_VENUES.join(", ")
+                ),
+            ));
+        }
+        if let Some(chain) = Chain::ALL
+            .into_iter()
+            .find(|c| c.name().eq_ignore_ascii_case(&venue))
+            && !TokenId::ALL
+                .into_iter()
+                .any(|tok| tok.exists_on(chain) && tok.symbol().eq_ignore_ascii_case(&asset))
+        {
+            return Err(r.invalid(&key, format!("{asset} is not a token on {}", chain.name())));
+        }
+        let Some(max) = r.decimal(t, "risk.caps", name)? else {
+            continue;
+        };
+        if max.is_sign_negative() {
+            return Err(r.invalid(&key, "must not be negative"));
+        }
+        caps.push(BalanceCap { venue, asset, max });
+    }
+    Ok(caps)
+}
+
 /// Reads typed values out of a TOML table, remembering which keys it read.
 struct Reader {
     path: String,
@@ -1520,6 +1604,41 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::from_toml(text, "test.toml")
+    }
+
+    #[test]
+    fn the_kill_switch_reads_its_drawdown_and_caps_and_names_a_bad_key() {
+        let c = parse("[risk]\ndaily_drawdown_usd = \"250.5\"\n[risk.caps]\n\"hemi.VCRED\" = \"50000\"\n\"stellar.XLM\" = 20000\n").unwrap();
+        assert_eq!(c.risk.daily_drawdown_usd, Some("250.5".parse().unwrap()));
+        let keys: Vec<String> = c.risk.caps.iter().map(|c| c.key()).collect();
+        assert_eq!(keys, ["hemi.VCRED", "stellar.XLM"]);
+        assert_eq!(
+            parse("").unwrap().risk.daily_drawdown_usd,
+            None,
+            "off by default"
+        );
+        for (text, key) in [
+            (
+                "[risk]\ndaily_drawdown_usd = \"0\"\n",
+                "risk.daily_drawdown_usd",
+            ),
+            ("[risk.caps]\nhemi = \"1\"\n", "risk.caps.\"hemi\""),
+            (
+                "[risk.caps]\n\"binance.BTC\" = \"1\"\n",
+                "risk.caps.\"binance.BTC\"",
+            ),
+            (
+                "[risk.caps]\n\"hemi.DOGE\" = \"1\"\n",
+                "risk.caps.\"hemi.DOGE\"",
+            ),
+            (
+                "[risk.caps]\n\"hemi.ETH\" = \"-1\"\n",
+                "risk.caps.\"hemi.ETH\"",
+            ),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(key), "{text:?}: {e}");
+        }
     }
 
     #[test]

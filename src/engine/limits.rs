@@ -1,9 +1,10 @@
 //! What a running engine may change without a restart (SIGHUP): the risk
-//! limits and the engine's caps. `Limits` travels in `Command::Reload`, so a
+//! limits, the kill switch's limits and the engine's caps. `Limits` travels in `Command::Reload`, so a
 //! reload is applied by the engine like every other command and audited;
 //! `needs_restart` names every other setting that differs, so the operator
 //! is told what a re-read config did *not* change.
 
+use super::kill::KillLimits;
 use crate::config::Config;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,9 @@ pub struct Limits {
     pub max_cycles_per_token: u32,
     pub max_actions_per_tick: u32,
     pub stuck_after_ms: u64,
+    /// The kill switch's drawdown limit and balance caps.
+    #[serde(default)]
+    pub kill: KillLimits,
 }
 
 impl Limits {
@@ -27,6 +31,7 @@ impl Limits {
             max_cycles_per_token: c.cross_chain_loop.max_cycles_per_token,
             max_actions_per_tick: c.engine.max_actions_per_tick,
             stuck_after_ms: c.engine.stuck_after_ms,
+            kill: KillLimits::of(c),
         }
     }
 
@@ -37,6 +42,8 @@ impl Limits {
         c.cross_chain_loop.max_cycles_per_token = self.max_cycles_per_token;
         c.engine.max_actions_per_tick = self.max_actions_per_tick;
         c.engine.stuck_after_ms = self.stuck_after_ms;
+        c.risk.daily_drawdown_usd = self.kill.daily_drawdown_usd;
+        c.risk.caps = self.kill.caps.clone();
     }
 
     /// "risk.daily_loss_limit_vcred 500 → 200", one per changed limit.
@@ -72,6 +79,24 @@ impl Limits {
             self.max_actions_per_tick.to_string(),
             new.max_actions_per_tick.to_string(),
         );
+        let off = || "off".to_string();
+        diff(
+            "risk.daily_drawdown_usd",
+            self.kill
+                .daily_drawdown_usd
+                .map_or_else(off, |v| v.to_string()),
+            new.kill
+                .daily_drawdown_usd
+                .map_or_else(off, |v| v.to_string()),
+        );
+        let caps = |l: &KillLimits| {
+            l.caps
+                .iter()
+                .map(|c| format!("{}={}", c.key(), c.max))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        diff("risk.caps", caps(&self.kill), caps(&new.kill));
         diff(
             "engine.stuck_after",
             format!("{}ms", self.stuck_after_ms),

@@ -8,9 +8,11 @@ pub mod alarm;
 pub mod command;
 mod desk;
 pub mod gate;
+mod guard;
 pub mod intent;
 pub mod journal;
 pub mod keeper;
+pub mod kill;
 pub mod ledger;
 pub mod limits;
 mod loop_send;
@@ -168,6 +170,8 @@ pub struct Engine<V: LoopVenue> {
     pulse: Arc<Pulse>,
     /// The watchdog's raised alarms, put in every snapshot.
     alarms: watchdog::RaisedAlarms,
+    /// The kill switch's figures as last assessed (`guard`).
+    day_risk: kill::DayRisk,
 }
 
 /// A keeper and whether its recovery has succeeded: one strategy's failed
@@ -239,6 +243,7 @@ impl<V: LoopVenue> Engine<V> {
             keepers: Vec::new(),
             pulse: Arc::new(Pulse::new()),
             alarms: watchdog::RaisedAlarms::default(),
+            day_risk: kill::DayRisk::default(),
         };
         (engine, handle)
     }
@@ -278,7 +283,8 @@ impl<V: LoopVenue> Engine<V> {
     async fn each_keeper(&mut self, recover: bool) -> Result<(), EngineError> {
         let mut keepers = std::mem::take(&mut self.keepers);
         let now = self.clock.now();
-        for slot in keepers.iter_mut() {
+        for i in 0..keepers.len() {
+            let slot = &mut keepers[i];
             let cx = KeeperContext {
                 store: &self.store,
                 now,
@@ -310,6 +316,8 @@ impl<V: LoopVenue> Engine<V> {
                 // One keeper's bad pass must not stop the others.
                 tracing::error!(keeper = name, error = %e, "keeper pass failed");
             }
+            // What this keeper booked may trip the switch before the next sends.
+            self.guard_with(&keepers);
         }
         self.keepers = keepers;
         Ok(())
@@ -387,6 +395,7 @@ impl<V: LoopVenue> Engine<V> {
         self.refresh_world(now).await;
         self.check_balances();
         self.each_keeper(true).await?;
+        self.guard();
         tracing::info!(
             open = self.cycles.len(),
             settled,
@@ -567,10 +576,13 @@ impl<V: LoopVenue> Engine<V> {
     async fn pass(&mut self) -> Result<(), EngineError> {
         let now = self.clock.now();
         self.refresh_world(now).await;
+        // Before anything of this pass is sent, and after each strategy's part.
+        self.guard();
         if self.phase != Phase::Recovering {
             self.plan(now).await?;
         }
         self.reconcile(now).await?;
+        self.guard();
         self.each_keeper(false).await?;
         self.flag_stuck(now);
         self.publish();

@@ -119,7 +119,9 @@ impl<V: LoopVenue> Engine<V> {
             | Command::PauseToken { .. }
             | Command::ResumeToken { .. } => {
                 let mut controls = self.controls.clone();
-                let answer = super::gate::change(command, &mut controls).unwrap_or_default();
+                let breach = self.gate.breach();
+                let answer = super::gate::change(command, &mut controls, breach.as_deref())
+                    .unwrap_or_else(|| Ok(String::new()))?;
                 self.set_controls(|c| *c = controls).map_err(store_err)?;
                 self.phase = match (self.phase, self.controls.paused) {
                     (Phase::Running, true) => Phase::Paused,
@@ -188,6 +190,9 @@ impl<V: LoopVenue> Engine<V> {
             Command::Reload { limits } => {
                 let changes = super::limits::Limits::of(&self.config).changes(limits);
                 limits.apply(&mut self.config);
+                // A raised limit may clear the kill switch's breach: a resume
+                // right after the reload sees the new finding.
+                self.guard();
                 Ok(match changes.is_empty() {
                     true => "reloaded: no limit changed".into(),
                     false => format!("reloaded: {}", changes.join(", ")),
@@ -365,7 +370,7 @@ impl<V: LoopVenue> Engine<V> {
         Ok(InFlight::Cleared(said))
     }
 
-    fn set_controls(
+    pub(super) fn set_controls(
         &mut self,
         f: impl FnOnce(&mut crate::model::Controls),
     ) -> Result<(), EngineError> {

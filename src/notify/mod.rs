@@ -323,6 +323,7 @@ mod tests {
                 subject: "engine".into(),
                 lasted_ms: 1,
             },
+            Notice::KillSwitch { reason: "r".into() },
         ];
         assert_eq!(
             every.len(),

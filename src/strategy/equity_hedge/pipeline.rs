@@ -490,6 +490,11 @@ pub struct Records {
     pub alerts: Vec<Alert>,
     pub watermark: Option<u64>,
     pub trade_count: u64,
+    /// Each hedge filled at or after `read`'s `since`: when, and what it
+    /// realised in USD (`Execution::realised_usd`).
+    pub realised: Vec<(Timestamp, Decimal)>,
+    /// Filled hedges since then whose result could not be valued.
+    pub unvalued: u32,
 }
 
 fn open_ro<K: redb::Key + 'static, V: redb::Value + 'static>(
@@ -503,8 +508,9 @@ fn open_ro<K: redb::Key + 'static, V: redb::Value + 'static>(
     }
 }
 
-/// Read the records (`recent` trades, closed executions and alerts at most).
-pub fn read(txn: &ReadTransaction, recent: usize) -> Result<Records, StoreError> {
+/// Read the records (`recent` trades, closed executions and alerts at
+/// most), and what the hedges filled since `since` realised.
+pub fn read(txn: &ReadTransaction, recent: usize, since: Timestamp) -> Result<Records, StoreError> {
     let mut r = Records::default();
     if let Some(t) = open_ro(txn, POSITIONS)? {
         for entry in t.iter().map_err(db)? {
@@ -526,6 +532,14 @@ pub fn read(txn: &ReadTransaction, recent: usize) -> Result<Records, StoreError>
         for entry in t.iter().map_err(db)?.rev() {
             let (k, v) = entry.map_err(db)?;
             let e: Execution = dec("equity_hedge.executions", k.value(), v.value())?;
+            if let ExecState::Filled { filled_at, .. } = &e.state
+                && *filled_at >= since
+            {
+                match e.realised_usd(|id| trade_price(txn, id)) {
+                    Some(result) => r.realised.push(result),
+                    None => r.unvalued += 1,
+                }
+            }
             if e.state.is_open() {
                 r.executions.push(e);
             } else if closed < recent {
@@ -545,6 +559,14 @@ pub fn read(txn: &ReadTransaction, recent: usize) -> Result<Records, StoreError>
         r.watermark = t.get("watermark").map_err(db)?.map(|v| v.value());
     }
     Ok(r)
+}
+
+/// The onchain price of trade `id`, for valuing a hedge against it.
+fn trade_price(txn: &ReadTransaction, id: u64) -> Option<Decimal> {
+    let table = open_ro(txn, TRADES).ok()??;
+    let raw = table.get(id).ok()??;
+    let trade: Trade = dec("equity_hedge.trades", id, raw.value()).ok()?;
+    Some(trade.price)
 }
 
 /// At most `limit` trades from id `from` on that `keep` accepts, and the id

@@ -60,6 +60,11 @@ pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
     let mut second = Vec::new();
     // The watchdog's alarms first: a quiet engine or an empty gas tank
     // explains everything else on the screen.
+    // The kill switch before all: nothing is sent until the operator resumes.
+    if let Some(trip) = &s.kill_switch {
+        second.push(Span::styled(" !! KILL SWITCH: ALL PAUSED ", t.loud()));
+        second.push(Span::styled(format!(" {} ", trip.reason), t.warn()));
+    }
     for alarm in &s.alarms {
         second.push(Span::styled(
             format!(" !! {} ", alarm_words(alarm)),
