@@ -381,7 +381,7 @@ async fn run(cli: &Cli, config: Config) -> anyhow::Result<()> {
     } else {
         arbkeep::logging::Screen::Tui
     };
-    arbkeep::logging::init(
+    let log_level = arbkeep::logging::init(
         Some(&dir.join("logs")),
         &config.log_level,
         screen,
@@ -394,6 +394,7 @@ async fn run(cli: &Cli, config: Config) -> anyhow::Result<()> {
         run_for,
         webhook,
         config_path: cli.config.clone(),
+        log_level,
     };
     match config.mode {
         Mode::Paper => run_paper(config, cli.drain, front).await,
@@ -409,6 +410,8 @@ struct Front {
     webhook: Option<WebhookUrl>,
     /// Re-read on SIGHUP.
     config_path: Option<PathBuf>,
+    /// Set on SIGHUP when `log_level` changed.
+    log_level: arbkeep::logging::LogLevel,
 }
 
 async fn run_paper(config: Config, drain: bool, front: Front) -> anyhow::Result<()> {
@@ -629,6 +632,7 @@ async fn serve<V: arbkeep::venue::LoopVenue>(
             handle.clone(),
             config.clone(),
             front.config_path.clone(),
+            front.log_level.clone(),
         ))
     });
     let ended = tokio::select! {
@@ -678,12 +682,19 @@ async fn sleep_for(run_for: Option<u64>) {
     }
 }
 
-/// SIGHUP: re-read the config; the risk limits and caps change in the
-/// running engine (an audited `reload` command), and every other setting
-/// that differs is named as needing a restart. A config that no longer
-/// reads changes nothing and says why.
-async fn reload_on_hangup(handle: EngineHandle, mut running: Config, path: Option<PathBuf>) {
-    use arbkeep::engine::limits::{Limits, needs_restart};
+/// SIGHUP: re-read the config; the log level changes on the log layers,
+/// the risk limits and caps in the running engine (an audited `reload`
+/// command, whose answer also lists what changed in place and what did not),
+/// and every other setting that differs is named as needing a restart — the
+/// webhook URL always, as it comes from the environment. A config that no
+/// longer reads changes nothing and says why.
+async fn reload_on_hangup(
+    handle: EngineHandle,
+    mut running: Config,
+    path: Option<PathBuf>,
+    log_level: arbkeep::logging::LogLevel,
+) {
+    use arbkeep::engine::limits::{Limits, WEBHOOK_URL_NEEDS_RESTART, needs_restart};
     use tokio::signal::unix::{SignalKind, signal};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
         return;
@@ -701,12 +712,33 @@ async fn reload_on_hangup(handle: EngineHandle, mut running: Config, path: Optio
                 continue;
             }
         };
-        let restart = needs_restart(&running, &new);
+        let mut in_place = Vec::new();
+        let mut restart: Vec<String> = needs_restart(&running, &new)
+            .into_iter()
+            .map(String::from)
+            .collect();
+        if new.log_level != running.log_level {
+            match log_level.set(&new.log_level) {
+                Ok(change) => {
+                    tracing::info!(%change, "SIGHUP: log level changed");
+                    in_place.push(format!("log_level {change}"));
+                    running.log_level = new.log_level.clone();
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "SIGHUP: the log level was not changed");
+                    restart.push("log_level".into());
+                }
+            }
+        }
+        let sections = restart.join(", ");
+        restart.push(WEBHOOK_URL_NEEDS_RESTART.into());
         let limits = Limits::of(&new);
         match handle
             .send(
                 Command::Reload {
                     limits: limits.clone(),
+                    in_place,
+                    restart,
                 },
                 "sighup",
             )
@@ -718,9 +750,9 @@ async fn reload_on_hangup(handle: EngineHandle, mut running: Config, path: Optio
             }
             Err(e) => tracing::error!(error = %e, "SIGHUP: the limits were not reloaded"),
         }
-        if !restart.is_empty() {
+        if !sections.is_empty() {
             tracing::warn!(
-                sections = %restart.join(", "),
+                %sections,
                 "SIGHUP: these settings changed and need a restart to take effect"
             );
         }
