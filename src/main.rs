@@ -12,7 +12,9 @@ use arbkeep::engine::{Command, Engine, EngineHandle, EngineOptions, Keeper, Mode
 use arbkeep::export::Day;
 use arbkeep::metrics;
 use arbkeep::model::{Clock, CycleId, ScaledClock, TokenId, from_decimal};
-use arbkeep::notify::{self, WebhookConfig, WebhookFormat, WebhookUrl};
+use arbkeep::notify::{
+    self, WebhookConfig, WebhookFormat, WebhookReload, WebhookSettings, WebhookUrl,
+};
 use arbkeep::store::{InstanceLock, Store};
 use arbkeep::ui::{self, UiOptions};
 use arbkeep::venue::faults::FaultDice;
@@ -590,23 +592,14 @@ async fn serve<V: arbkeep::venue::LoopVenue>(
     } else {
         None
     };
-    let webhook_stats = front.webhook.map(|url| {
-        let format = match notify_cfg.format.as_str() {
-            "slack" => WebhookFormat::Slack,
-            "discord" => WebhookFormat::Discord,
-            _ => WebhookFormat::Generic,
-        };
-        let mut cfg = WebhookConfig::new(url, format);
-        cfg.timeout = Duration::from_millis(notify_cfg.timeout_ms);
-        cfg.max_retries = notify_cfg.retries;
-        if !notify_cfg.events.is_empty() {
-            // Checked when the config was read: every name is known.
-            cfg.events = notify::EventFilter::only(&notify_cfg.events)?;
-        }
-        let (_task, stats) = notify::spawn_webhooks_with_stats(handle.notices.subscribe(), cfg);
-        Ok::<_, anyhow::Error>(stats)
+    let webhooks = front.webhook.map(|url| {
+        let cfg = WebhookConfig::new(url, WebhookFormat::Generic)
+            .with_settings(webhook_settings(&notify_cfg)?);
+        let (_task, stats, reload) =
+            notify::spawn_webhooks_reloadable(handle.notices.subscribe(), cfg);
+        Ok::<_, anyhow::Error>((stats, reload))
     });
-    let webhook_stats = webhook_stats.transpose()?;
+    let (webhook_stats, webhook_reload) = webhooks.transpose()?.unzip();
     let metrics = match config.metrics {
         Some(m) => {
             let sources = metrics::Sources {
@@ -633,6 +626,7 @@ async fn serve<V: arbkeep::venue::LoopVenue>(
             config.clone(),
             front.config_path.clone(),
             front.log_level.clone(),
+            webhook_reload,
         ))
     });
     let ended = tokio::select! {
@@ -660,6 +654,27 @@ async fn serve<V: arbkeep::venue::LoopVenue>(
     Ok(())
 }
 
+/// `[notify]` as the webhook task reads it.
+fn webhook_settings(n: &config::NotifyConfig) -> Result<WebhookSettings, notify::WebhookError> {
+    let format = match n.format.as_str() {
+        "slack" => WebhookFormat::Slack,
+        "discord" => WebhookFormat::Discord,
+        _ => WebhookFormat::Generic,
+    };
+    let events = if n.events.is_empty() {
+        notify::EventFilter::All
+    } else {
+        // Checked when the config was read: every name is known.
+        notify::EventFilter::only(&n.events)?
+    };
+    Ok(WebhookSettings {
+        format,
+        timeout: Duration::from_millis(n.timeout_ms),
+        max_retries: n.retries,
+        events,
+    })
+}
+
 /// Headless: a signal or the end of --run-for. Console: the operator quits
 /// (the console handles its own signals), or --run-for ends.
 async fn wait_for_front(handle: &EngineHandle, headless: bool, run_for: Option<u64>, title: &str) {
@@ -683,7 +698,7 @@ async fn sleep_for(run_for: Option<u64>) {
 }
 
 /// SIGHUP: re-read the config; the log level changes on the log layers,
-/// the risk limits and caps in the running engine (an audited `reload`
+/// `[notify]` on the running webhook task, the risk limits and caps in the running engine (an audited `reload`
 /// command, whose answer also lists what changed in place and what did not),
 /// and every other setting that differs is named as needing a restart — the
 /// webhook URL always, as it comes from the environment. A config that no
@@ -693,6 +708,7 @@ async fn reload_on_hangup(
     mut running: Config,
     path: Option<PathBuf>,
     log_level: arbkeep::logging::LogLevel,
+    webhooks: Option<WebhookReload>,
 ) {
     use arbkeep::engine::limits::{Limits, WEBHOOK_URL_NEEDS_RESTART, needs_restart};
     use tokio::signal::unix::{SignalKind, signal};
@@ -727,6 +743,22 @@ async fn reload_on_hangup(
                 Err(e) => {
                     tracing::error!(error = %e, "SIGHUP: the log level was not changed");
                     restart.push("log_level".into());
+                }
+            }
+        }
+        if new.notify != running.notify {
+            match (webhook_settings(&new.notify), &webhooks) {
+                (Ok(settings), Some(reload)) => {
+                    let changes = reload.set(settings);
+                    tracing::info!(changes = %changes.join(", "), "SIGHUP: webhook settings changed");
+                    in_place.extend(changes);
+                    running.notify = new.notify.clone();
+                }
+                // No webhook runs: the next start reads them.
+                (Ok(_), None) => running.notify = new.notify.clone(),
+                (Err(e), _) => {
+                    tracing::error!(error = %e, "SIGHUP: the webhook settings were not changed");
+                    restart.push("notify".into());
                 }
             }
         }

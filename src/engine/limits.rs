@@ -1,6 +1,7 @@
 //! What a running process may change without a restart (SIGHUP): the risk
-//! limits and the engine's caps, and `log_level` (set by the binary on its
-//! log layers, see `logging::LogLevel`). `Limits` travels in
+//! limits and the engine's caps, `log_level` (set by the binary on its log
+//! layers, see `logging::LogLevel`) and `[notify]` (format, timeout,
+//! retries, events: set on the running webhook task, `notify::WebhookReload`). `Limits` travels in
 //! `Command::Reload`, so a reload is applied by the engine like every other
 //! command and audited, with what else changed in place and what did not;
 //! `needs_restart` names every other setting that differs, so the operator
@@ -90,12 +91,13 @@ pub const WEBHOOK_URL_NEEDS_RESTART: &str =
     "notify webhook URL comes from the environment (ARBKEEP_WEBHOOK_URL): restart to change it";
 
 /// The settings of `new` that differ from `running` beyond what a reload
-/// changes in place (the limits, `log_level`): a restart is needed for them
-/// to take effect.
+/// changes in place (the limits, `log_level`, `[notify]`): a restart is
+/// needed for them to take effect.
 pub fn needs_restart(running: &Config, new: &Config) -> Vec<&'static str> {
     let mut probe = new.clone();
     Limits::of(running).apply(&mut probe);
     probe.log_level = running.log_level.clone();
+    probe.notify = running.notify.clone();
     let mut out = Vec::new();
     let mut check = |name: &'static str, differs: bool| {
         if differs {
@@ -114,7 +116,6 @@ pub fn needs_restart(running: &Config, new: &Config) -> Vec<&'static str> {
     check("control", probe.control != running.control);
     check("metrics", probe.metrics != running.metrics);
     check("logs", probe.logs != running.logs);
-    check("notify", probe.notify != running.notify);
     check("alerts", probe.alerts != running.alerts);
     check("schwab", probe.schwab != running.schwab);
     check("equity_hedge", probe.equity_hedge != running.equity_hedge);
@@ -143,9 +144,11 @@ mod tests {
             ]
         );
         new.log_level = "debug".into();
+        new.notify.retries = 1;
+        new.notify.format = "slack".into();
         assert!(
             needs_restart(&running, &new).is_empty(),
-            "the log level changes in place"
+            "the log level and the notify settings change in place"
         );
         new.control.port = 9000;
         new.logs.diag_keep = 1;
