@@ -12,7 +12,9 @@ use arbkeep::engine::{Command, Engine, EngineHandle, EngineOptions, Keeper, Mode
 use arbkeep::export::Day;
 use arbkeep::metrics;
 use arbkeep::model::{Clock, CycleId, ScaledClock, TokenId, from_decimal};
-use arbkeep::notify::{self, WebhookConfig, WebhookFormat, WebhookUrl};
+use arbkeep::notify::{
+    self, WebhookConfig, WebhookFormat, WebhookReload, WebhookSettings, WebhookUrl,
+};
 use arbkeep::store::{InstanceLock, Store};
 use arbkeep::ui::{self, UiOptions};
 use arbkeep::venue::faults::FaultDice;
@@ -381,7 +383,7 @@ async fn run(cli: &Cli, config: Config) -> anyhow::Result<()> {
     } else {
         arbkeep::logging::Screen::Tui
     };
-    arbkeep::logging::init(
+    let log_level = arbkeep::logging::init(
         Some(&dir.join("logs")),
         &config.log_level,
         screen,
@@ -394,6 +396,7 @@ async fn run(cli: &Cli, config: Config) -> anyhow::Result<()> {
         run_for,
         webhook,
         config_path: cli.config.clone(),
+        log_level,
     };
     match config.mode {
         Mode::Paper => run_paper(config, cli.drain, front).await,
@@ -409,6 +412,8 @@ struct Front {
     webhook: Option<WebhookUrl>,
     /// Re-read on SIGHUP.
     config_path: Option<PathBuf>,
+    /// Set on SIGHUP when `log_level` changed.
+    log_level: arbkeep::logging::LogLevel,
 }
 
 async fn run_paper(config: Config, drain: bool, front: Front) -> anyhow::Result<()> {
@@ -587,23 +592,14 @@ async fn serve<V: arbkeep::venue::LoopVenue>(
     } else {
         None
     };
-    let webhook_stats = front.webhook.map(|url| {
-        let format = match notify_cfg.format.as_str() {
-            "slack" => WebhookFormat::Slack,
-            "discord" => WebhookFormat::Discord,
-            _ => WebhookFormat::Generic,
-        };
-        let mut cfg = WebhookConfig::new(url, format);
-        cfg.timeout = Duration::from_millis(notify_cfg.timeout_ms);
-        cfg.max_retries = notify_cfg.retries;
-        if !notify_cfg.events.is_empty() {
-            // Checked when the config was read: every name is known.
-            cfg.events = notify::EventFilter::only(&notify_cfg.events)?;
-        }
-        let (_task, stats) = notify::spawn_webhooks_with_stats(handle.notices.subscribe(), cfg);
-        Ok::<_, anyhow::Error>(stats)
+    let webhooks = front.webhook.map(|url| {
+        let cfg = WebhookConfig::new(url, WebhookFormat::Generic)
+            .with_settings(webhook_settings(&notify_cfg)?);
+        let (_task, stats, reload) =
+            notify::spawn_webhooks_reloadable(handle.notices.subscribe(), cfg);
+        Ok::<_, anyhow::Error>((stats, reload))
     });
-    let webhook_stats = webhook_stats.transpose()?;
+    let (webhook_stats, webhook_reload) = webhooks.transpose()?.unzip();
     let metrics = match config.metrics {
         Some(m) => {
             let sources = metrics::Sources {
@@ -629,6 +625,8 @@ async fn serve<V: arbkeep::venue::LoopVenue>(
             handle.clone(),
             config.clone(),
             front.config_path.clone(),
+            front.log_level.clone(),
+            webhook_reload,
         ))
     });
     let ended = tokio::select! {
@@ -656,6 +654,27 @@ async fn serve<V: arbkeep::venue::LoopVenue>(
     Ok(())
 }
 
+/// `[notify]` as the webhook task reads it.
+fn webhook_settings(n: &config::NotifyConfig) -> Result<WebhookSettings, notify::WebhookError> {
+    let format = match n.format.as_str() {
+        "slack" => WebhookFormat::Slack,
+        "discord" => WebhookFormat::Discord,
+        _ => WebhookFormat::Generic,
+    };
+    let events = if n.events.is_empty() {
+        notify::EventFilter::All
+    } else {
+        // Checked when the config was read: every name is known.
+        notify::EventFilter::only(&n.events)?
+    };
+    Ok(WebhookSettings {
+        format,
+        timeout: Duration::from_millis(n.timeout_ms),
+        max_retries: n.retries,
+        events,
+    })
+}
+
 /// Headless: a signal or the end of --run-for. Console: the operator quits
 /// (the console handles its own signals), or --run-for ends.
 async fn wait_for_front(handle: &EngineHandle, headless: bool, run_for: Option<u64>, title: &str) {
@@ -678,12 +697,20 @@ async fn sleep_for(run_for: Option<u64>) {
     }
 }
 
-/// SIGHUP: re-read the config; the risk limits and caps change in the
-/// running engine (an audited `reload` command), and every other setting
-/// that differs is named as needing a restart. A config that no longer
-/// reads changes nothing and says why.
-async fn reload_on_hangup(handle: EngineHandle, mut running: Config, path: Option<PathBuf>) {
-    use arbkeep::engine::limits::{Limits, needs_restart};
+/// SIGHUP: re-read the config; the log level changes on the log layers,
+/// `[notify]` on the running webhook task, the risk limits and caps in the running engine (an audited `reload`
+/// command, whose answer also lists what changed in place and what did not),
+/// and every other setting that differs is named as needing a restart — the
+/// webhook URL always, as it comes from the environment. A config that no
+/// longer reads changes nothing and says why.
+async fn reload_on_hangup(
+    handle: EngineHandle,
+    mut running: Config,
+    path: Option<PathBuf>,
+    log_level: arbkeep::logging::LogLevel,
+    webhooks: Option<WebhookReload>,
+) {
+    use arbkeep::engine::limits::{Limits, WEBHOOK_URL_NEEDS_RESTART, needs_restart};
     use tokio::signal::unix::{SignalKind, signal};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
         return;
@@ -701,12 +728,49 @@ async fn reload_on_hangup(handle: EngineHandle, mut running: Config, path: Optio
                 continue;
             }
         };
-        let restart = needs_restart(&running, &new);
+        let mut in_place = Vec::new();
+        let mut restart: Vec<String> = needs_restart(&running, &new)
+            .into_iter()
+            .map(String::from)
+            .collect();
+        if new.log_level != running.log_level {
+            match log_level.set(&new.log_level) {
+                Ok(change) => {
+                    tracing::info!(%change, "SIGHUP: log level changed");
+                    in_place.push(format!("log_level {change}"));
+                    running.log_level = new.log_level.clone();
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "SIGHUP: the log level was not changed");
+                    restart.push("log_level".into());
+                }
+            }
+        }
+        if new.notify != running.notify {
+            match (webhook_settings(&new.notify), &webhooks) {
+                (Ok(settings), Some(reload)) => {
+                    let changes = reload.set(settings);
+                    tracing::info!(changes = %changes.join(", "), "SIGHUP: webhook settings changed");
+                    in_place.extend(changes);
+                    running.notify = new.notify.clone();
+                }
+                // No webhook runs: the next start reads them.
+                (Ok(_), None) => running.notify = new.notify.clone(),
+                (Err(e), _) => {
+                    tracing::error!(error = %e, "SIGHUP: the webhook settings were not changed");
+                    restart.push("notify".into());
+                }
+            }
+        }
+        let sections = restart.join(", ");
+        restart.push(WEBHOOK_URL_NEEDS_RESTART.into());
         let limits = Limits::of(&new);
         match handle
             .send(
                 Command::Reload {
                     limits: limits.clone(),
+                    in_place,
+                    restart,
                 },
                 "sighup",
             )
@@ -718,9 +782,9 @@ async fn reload_on_hangup(handle: EngineHandle, mut running: Config, path: Optio
             }
             Err(e) => tracing::error!(error = %e, "SIGHUP: the limits were not reloaded"),
         }
-        if !restart.is_empty() {
+        if !sections.is_empty() {
             tracing::warn!(
-                sections = %restart.join(", "),
+                %sections,
                 "SIGHUP: these settings changed and need a restart to take effect"
             );
         }

@@ -1,8 +1,14 @@
-//! What a running engine may change without a restart (SIGHUP): the risk
-//! limits, the kill switch's limits and the engine's caps. `Limits` travels in `Command::Reload`, so a
-//! reload is applied by the engine like every other command and audited;
-//! `needs_restart` names every other setting that differs, so the operator
-//! is told what a re-read config did *not* change.
+//! What a running process may change without a restart (SIGHUP): the risk
+//! limits, the kill switch's limits and the engine's caps; `log_level` (set
+//! by the binary on its log layers, see `logging::LogLevel`); and
+//! `[notify]` (format, timeout, retries, events: set on the running webhook
+//! task, `notify::WebhookReload`). `Limits` travels in `Command::Reload`, so
+//! a reload is applied by the engine like every other command and audited,
+//! with what else changed in place and what did not; `needs_restart` names
+//! every other setting that differs, so the operator is told what a re-read
+//! config did *not* change. The webhook URL is not in the config at all: it
+//! is a secret from the environment, which a running process cannot see
+//! change ([`WEBHOOK_URL_NEEDS_RESTART`]).
 
 use super::kill::KillLimits;
 use crate::config::Config;
@@ -106,11 +112,18 @@ impl Limits {
     }
 }
 
-/// The settings of `new` that differ from `running` beyond the limits: a
-/// restart is needed for them to take effect.
+/// Said on every SIGHUP: the one notify setting no re-read can change.
+pub const WEBHOOK_URL_NEEDS_RESTART: &str =
+    "notify webhook URL comes from the environment (ARBKEEP_WEBHOOK_URL): restart to change it";
+
+/// The settings of `new` that differ from `running` beyond what a reload
+/// changes in place (the limits, `log_level`, `[notify]`): a restart is
+/// needed for them to take effect.
 pub fn needs_restart(running: &Config, new: &Config) -> Vec<&'static str> {
     let mut probe = new.clone();
     Limits::of(running).apply(&mut probe);
+    probe.log_level = running.log_level.clone();
+    probe.notify = running.notify.clone();
     let mut out = Vec::new();
     let mut check = |name: &'static str, differs: bool| {
         if differs {
@@ -119,7 +132,6 @@ pub fn needs_restart(running: &Config, new: &Config) -> Vec<&'static str> {
     };
     check("mode", probe.mode != running.mode);
     check("data_dir", probe.data_dir != running.data_dir);
-    check("log_level", probe.log_level != running.log_level);
     check("paper", probe.paper != running.paper);
     check("engine", probe.engine != running.engine);
     check(
@@ -128,7 +140,8 @@ pub fn needs_restart(running: &Config, new: &Config) -> Vec<&'static str> {
     );
     check("risk", probe.risk != running.risk);
     check("control", probe.control != running.control);
-    check("notify", probe.notify != running.notify);
+    check("metrics", probe.metrics != running.metrics);
+    check("logs", probe.logs != running.logs);
     check("alerts", probe.alerts != running.alerts);
     check("schwab", probe.schwab != running.schwab);
     check("equity_hedge", probe.equity_hedge != running.equity_hedge);
@@ -157,8 +170,15 @@ mod tests {
             ]
         );
         new.log_level = "debug".into();
+        new.notify.retries = 1;
+        new.notify.format = "slack".into();
+        assert!(
+            needs_restart(&running, &new).is_empty(),
+            "the log level and the notify settings change in place"
+        );
         new.control.port = 9000;
-        assert_eq!(needs_restart(&running, &new), vec!["log_level", "control"]);
+        new.logs.diag_keep = 1;
+        assert_eq!(needs_restart(&running, &new), vec!["control", "logs"]);
         let mut applied = running.clone();
         Limits::of(&new).apply(&mut applied);
         assert_eq!(applied.risk.daily_loss_limit_vcred, Decimal::from(200));

@@ -181,6 +181,8 @@ struct KeeperSlot {
     recovered: bool,
     /// Why its last recovery failed, for the venue panel.
     failure: Option<String>,
+    /// Why its last tick failed (`None`: it did not), for the pulse.
+    tick_error: Option<String>,
 }
 
 impl<V: LoopVenue> Engine<V> {
@@ -273,6 +275,7 @@ impl<V: LoopVenue> Engine<V> {
             keeper,
             recovered: false,
             failure: None,
+            tick_error: None,
         });
     }
 
@@ -293,6 +296,7 @@ impl<V: LoopVenue> Engine<V> {
                 notices: &self.notices,
             };
             let name = slot.keeper.name();
+            slot.tick_error = None;
             if recover || !slot.recovered {
                 match slot.keeper.recover(&cx).await {
                     Ok(()) => {
@@ -315,6 +319,7 @@ impl<V: LoopVenue> Engine<V> {
             if let Err(e) = slot.keeper.tick(&cx).await {
                 // One keeper's bad pass must not stop the others.
                 tracing::error!(keeper = name, error = %e, "keeper pass failed");
+                slot.tick_error = Some(format!("keeper {name}: {e}"));
             }
             // What this keeper booked may trip the switch before the next sends.
             self.guard_with(&keepers);
@@ -565,11 +570,22 @@ impl<V: LoopVenue> Engine<V> {
     }
 
     /// One pass: refresh, plan, reconcile at most K actions, publish; its
-    /// end and duration go to the pulse.
+    /// end, duration and outcome go to the pulse (failed: the pass, or a
+    /// keeper's recovery or tick, returned an error).
     pub async fn tick(&mut self) -> Result<(), EngineError> {
         let started = std::time::Instant::now();
         let passed = self.pass().await;
-        self.pulse.record(started.elapsed(), passed.is_ok());
+        let error = match &passed {
+            Err(e) => Some(e.to_string()),
+            Ok(()) => self.keepers.iter().find_map(|k| {
+                k.tick_error.clone().or_else(|| {
+                    k.failure
+                        .as_ref()
+                        .map(|why| format!("keeper {} not recovered: {why}", k.keeper.name()))
+                })
+            }),
+        };
+        self.pulse.record(started.elapsed(), error.as_deref());
         passed
     }
 

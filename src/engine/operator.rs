@@ -187,16 +187,27 @@ impl<V: LoopVenue> Engine<V> {
                 .map_err(store_err)?;
                 Ok(format!("proof data stored for {cycle}"))
             }
-            Command::Reload { limits } => {
+            Command::Reload {
+                limits,
+                in_place,
+                restart,
+            } => {
                 let changes = super::limits::Limits::of(&self.config).changes(limits);
                 limits.apply(&mut self.config);
                 // A raised limit may clear the kill switch's breach: a resume
                 // right after the reload sees the new finding.
                 self.guard();
-                Ok(match changes.is_empty() {
-                    true => "reloaded: no limit changed".into(),
+                let mut answer = match changes.is_empty() {
+                    true => "reloaded: no limit changed".to_string(),
                     false => format!("reloaded: {}", changes.join(", ")),
-                })
+                };
+                if !in_place.is_empty() {
+                    answer.push_str(&format!("; also changed in place: {}", in_place.join(", ")));
+                }
+                if !restart.is_empty() {
+                    answer.push_str(&format!("; needs a restart: {}", restart.join("; ")));
+                }
+                Ok(answer)
             }
             Command::Resolve {
                 id,

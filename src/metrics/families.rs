@@ -61,7 +61,8 @@ fn build(e: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
     ])
 }
 
-/// Passes completed, their durations, and the time since the last one.
+/// Passes completed, their durations, and the time since the last one and
+/// the last successful one.
 fn passes(e: &mut DescriptorEncoder, sources: &Sources) -> fmt::Result {
     let pulse = &sources.pulse;
     counter(
@@ -73,7 +74,7 @@ fn passes(e: &mut DescriptorEncoder, sources: &Sources) -> fmt::Result {
     counter(
         e,
         "arbkeep_pass_failures",
-        "Engine passes that returned an error (the engine goes on to the next).",
+        "Engine passes that failed: returned an error, or a keeper's recovery or tick did (the engine goes on to the next).",
         pulse.failed_passes(),
     )?;
     histogram(
@@ -88,6 +89,13 @@ fn passes(e: &mut DescriptorEncoder, sources: &Sources) -> fmt::Result {
         "Wall seconds since the last engine pass ended (before the first: since the engine started).",
         None,
         pulse.quiet_for().as_secs_f64(),
+    )?;
+    gauge(
+        e,
+        "arbkeep_seconds_since_last_successful_pass",
+        "Wall seconds since the last engine pass that did not fail ended (before the first: since the engine started).",
+        None,
+        pulse.since_success().as_secs_f64(),
     )
 }
 

@@ -116,8 +116,8 @@ fn snapshot() -> Snapshot {
 fn sources(s: Snapshot) -> (Sources, watch::Sender<Arc<Snapshot>>) {
     let (tx, rx) = watch::channel(Arc::new(s));
     let pulse = Arc::new(Pulse::new());
-    pulse.record(Duration::from_millis(4), true);
-    pulse.record(Duration::from_millis(40), false);
+    pulse.record(Duration::from_millis(4), None);
+    pulse.record(Duration::from_millis(40), Some("venue down"));
     let sends: &'static SendTally = Box::leak(Box::default());
     sends.count("hemi", SendOutcome::Done);
     sends.count("hemi", SendOutcome::Done);
@@ -157,6 +157,7 @@ fn every_family_is_rendered_from_the_snapshot_and_the_pulse() {
     has(&body, "arbkeep_pass_duration_seconds_bucket{le=\"0.05\"} 2");
     has(&body, "arbkeep_pass_duration_seconds_bucket{le=\"+Inf\"} 2");
     assert!(body.contains("\narbkeep_seconds_since_last_pass "));
+    assert!(body.contains("\narbkeep_seconds_since_last_successful_pass "));
     has(&body, "arbkeep_phase{phase=\"running\"} 1");
     has(&body, "arbkeep_phase{phase=\"paused\"} 0");
     has(&body, "arbkeep_paused 0");

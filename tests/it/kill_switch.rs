@@ -147,7 +147,14 @@ async fn stranded_loop_money_past_the_drawdown_limit_stops_every_strategy_until_
     // The limit arrives by reload (as SIGHUP brings it): it trips at once.
     let mut notices = a.handle.notices.subscribe();
     let limits = a.limits(Some("10"));
-    let answer = a.command(Command::Reload { limits }).await.unwrap();
+    let answer = a
+        .command(Command::Reload {
+            limits,
+            in_place: Vec::new(),
+            restart: Vec::new(),
+        })
+        .await
+        .unwrap();
     assert!(
         answer.contains("risk.daily_drawdown_usd off → 10"),
         "{answer}"
@@ -197,7 +204,13 @@ async fn stranded_loop_money_past_the_drawdown_limit_stops_every_strategy_until_
 
     // The operator raises the limit (reload), then resumes: sends go on.
     let limits = a.limits(Some("1000000"));
-    a.command(Command::Reload { limits }).await.unwrap();
+    a.command(Command::Reload {
+        limits,
+        in_place: Vec::new(),
+        restart: Vec::new(),
+    })
+    .await
+    .unwrap();
     let answer = a.command(Command::Resume).await.unwrap();
     assert!(answer.contains("kill switch is reset"), "{answer}");
     let snap = a.engine.snapshot_for_tests();
@@ -267,6 +280,8 @@ async fn a_balance_over_its_cap_trips_before_any_send_and_a_restart_keeps_it() {
     let answer = p
         .command(Command::Reload {
             limits: Limits::of(&lifted),
+            in_place: Vec::new(),
+            restart: Vec::new(),
         })
         .await
         .unwrap();
