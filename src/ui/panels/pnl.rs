@@ -28,32 +28,29 @@ fn totals_line<'a>(cx: &Ctx, label: &str, t: &PnlTotals) -> Line<'a> {
 }
 
 /// Every strategy's P&L today in USD against the kill switch's drawdown
-/// limit: "all USD  -12.30 drawdown 20.00 / 100".
-fn all_strategies_line<'a>(cx: &Ctx) -> Line<'a> {
+/// limit, for the panel's title (it takes no line from the sparkline):
+/// "VCRED · all USD today -12.30, drawdown 20.00 / 100".
+fn all_strategies(cx: &Ctx) -> String {
     let r = &cx.snapshot.risk_today;
-    let mut spans = vec![
-        Span::styled(format!("{:<9}", "all USD"), cx.theme.title()),
-        Span::styled(
-            rpad(&signed(r.today_usd, 2), 11),
-            cx.theme.signed(r.today_usd.is_sign_negative()),
-        ),
-        Span::styled(" drawdown ", cx.theme.dim()),
-        Span::raw(plain(r.drawdown_usd, 2)),
-    ];
-    match r.limit_usd {
-        Some(limit) => spans.push(Span::raw(format!(" / {}", plain(limit, 2)))),
-        None => spans.push(Span::styled(" (no limit)", cx.theme.dim())),
-    }
-    if !r.unvalued.is_empty() {
-        spans.push(Span::styled(" unvalued: ", cx.theme.dim()));
-        spans.push(Span::styled(r.unvalued.join("; "), cx.theme.warn()));
-    }
-    Line::from(spans)
+    let limit = match r.limit_usd {
+        Some(limit) => format!(" / {}", plain(limit, 2)),
+        None => " (no limit)".to_string(),
+    };
+    let unvalued = if r.unvalued.is_empty() {
+        ""
+    } else {
+        ", some unvalued"
+    };
+    format!(
+        "VCRED · all USD today {}, drawdown {}{limit}{unvalued}",
+        signed(r.today_usd, 2),
+        plain(r.drawdown_usd, 2)
+    )
 }
 
 pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
     let p = &cx.snapshot.pnl;
-    let block = cx.block(Panel::Pnl, "VCRED");
+    let block = cx.block(Panel::Pnl, &all_strategies(cx));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let mut lines = vec![
@@ -63,7 +60,6 @@ pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
     for (token, totals) in &p.per_token {
         lines.push(totals_line(cx, &format!(" {}", token.symbol()), totals));
     }
-    lines.push(all_strategies_line(cx));
     // Side by side when there is room, else the sparkline under the numbers.
     let (text, graph) = if inner.width >= 80 {
         let [text, graph] =
