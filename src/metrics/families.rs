@@ -170,6 +170,39 @@ fn money(e: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
         ]
         .map(|(period, v)| ([("period", period)], decimal_f64(v))),
     )?;
+    let r = &s.risk_today;
+    gauge_family(
+        e,
+        "arbkeep_pnl_today_usd",
+        "Realised P&L today (UTC day) per strategy in USD, as the kill switch values it.",
+        None,
+        r.by_strategy
+            .iter()
+            .map(|(name, v)| ([("strategy", label_value(name))], decimal_f64(v))),
+    )?;
+    gauge(
+        e,
+        "arbkeep_drawdown_today_usd",
+        "Today's drawdown over every strategy in USD: peak to trough of the realised P&L since midnight UTC.",
+        None,
+        decimal_f64(&r.drawdown_usd),
+    )?;
+    if let Some(limit) = &r.limit_usd {
+        gauge(
+            e,
+            "arbkeep_drawdown_limit_usd",
+            "The kill switch's daily drawdown limit (risk.daily_drawdown_usd).",
+            None,
+            decimal_f64(limit),
+        )?;
+    }
+    gauge(
+        e,
+        "arbkeep_kill_switch_tripped",
+        "1 while the kill switch holds everything paused, until the operator resumes.",
+        None,
+        i64::from(s.kill_switch.is_some()),
+    )?;
     gauge_family(
         e,
         "arbkeep_balance",
