@@ -60,6 +60,11 @@ pub enum Command {
         #[serde(default)]
         evidence: Option<String>,
     },
+    /// Start a strategy that waits to be started (Stellar's `start_engine`
+    /// when `stellar_arb.autostart` is off); its keeper answers.
+    Start {
+        strategy: String,
+    },
     /// New risk limits and caps from a re-read config (SIGHUP). The engine
     /// applies the limits; `in_place` (what the binary already changed
     /// itself, e.g. "log_level info → debug") and `restart` (what did not
@@ -124,6 +129,7 @@ impl Command {
                 None => format!("{resolution} intent {id}: {reason}"),
             },
             Command::Reload { .. } => "reload the config (SIGHUP)".into(),
+            Command::Start { strategy } => format!("start {strategy}"),
         }
     }
 }

@@ -209,6 +209,10 @@ impl<V: LoopVenue> Engine<V> {
                 }
                 Ok(answer)
             }
+            // A strategy that takes it has answered before this point.
+            Command::Start { strategy } => Err(format!(
+                "no strategy named {strategy:?} waits to be started in this run"
+            )),
             Command::Resolve {
                 id,
                 resolution,

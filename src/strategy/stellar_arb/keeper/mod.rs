@@ -442,6 +442,20 @@ impl Keeper for StellarArbKeeper {
         command: &'a Command,
         cx: &'a KeeperContext<'a>,
     ) -> Option<BoxFuture<'a, Result<String, String>>> {
+        if let Command::Start { strategy } = command {
+            if strategy != self.name() {
+                return None;
+            }
+            // Through the engine's command path: audited like every command.
+            let fresh = self.shared.start();
+            return Some(Box::pin(async move {
+                Ok(if fresh {
+                    "Arbitrage engine started".to_string()
+                } else {
+                    "Arbitrage engine already running".to_string()
+                })
+            }));
+        }
         let Command::Resolve {
             id,
             resolution,
