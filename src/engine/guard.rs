@@ -109,11 +109,9 @@ impl<V: LoopVenue> Engine<V> {
         if let Err(e) = stored {
             // The gate holds in this process even if the store cannot say so.
             tracing::error!(error = %e, "kill switch: the store could not record the trip");
-            self.gate.set(&crate::model::Controls {
-                paused: true,
-                tripped: Some(trip.clone()),
-                ..self.controls.clone()
-            });
+            self.controls.paused = true;
+            self.controls.tripped = Some(trip.clone());
+            self.gate.set(&self.controls);
         }
         if self.phase == Phase::Running {
             self.phase = Phase::Paused;
