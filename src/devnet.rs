@@ -44,7 +44,7 @@ pub async fn run(dir: Option<PathBuf>) -> anyhow::Result<()> {
         "Run the console on it from another shell (the key is anvil's public dev key #2):\n\n  ARBITRAGE_PRIVATE_KEY={KEEPER_KEY} arbkeep --config {}\n\nCtrl-C here stops the nodes.",
         config.display()
     );
-    crate::wait_for_stop(None, true).await;
+    crate::app::wait_for_stop(None, true).await;
     drop(devnet);
     println!("devnet stopped");
     Ok(())

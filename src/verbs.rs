@@ -46,6 +46,8 @@ struct Facts {
     intents: Vec<OpenIntentView>,
     /// The watchdog's raised alarms (a running engine only).
     alarms: Vec<AlarmView>,
+    /// The kill switch, when tripped (stored: known with no engine too).
+    kill_switch: Option<arbkeep::model::Trip>,
 }
 
 fn offline(config: &Config) -> anyhow::Result<ReadOnlyStore> {
@@ -113,6 +115,11 @@ async fn facts(config: &Config) -> anyhow::Result<Facts> {
                 Some(v) => serde_json::from_value(v.clone())
                     .context("the engine's status lists alarms arbkeep cannot read")?,
             },
+            kill_switch: match status.get("kill_switch") {
+                None => None,
+                Some(v) => serde_json::from_value(v.clone())
+                    .context("the engine's status has a kill switch arbkeep cannot read")?,
+            },
         });
     }
     let store = offline(config)?;
@@ -146,6 +153,7 @@ async fn facts(config: &Config) -> anyhow::Result<Facts> {
         not_started: count(&|s| s == CycleState::NotStarted),
         intents,
         alarms: Vec::new(),
+        kill_switch: controls.tripped.clone(),
     })
 }
 
@@ -175,6 +183,7 @@ pub async fn status(config: &Config, json: bool, require_running: bool) -> anyho
             },
             "intents": f.intents,
             "alarms": f.alarms,
+            "kill_switch": f.kill_switch,
         });
         out!("{v}");
     } else {
@@ -184,6 +193,13 @@ pub async fn status(config: &Config, json: bool, require_running: bool) -> anyho
             None => out!("engine  not running"),
         }
         out!("phase   {}", f.phase);
+        if let Some(trip) = &f.kill_switch {
+            out!(
+                "KILL    tripped at {}: {} (everything paused; `arbkeep resume` once it is dealt with)",
+                arbkeep::model::time::format_time(trip.at),
+                trip.reason
+            );
+        }
         for a in &f.alarms {
             out!("ALARM   {} {}: {}", a.kind, a.subject, a.message);
         }

@@ -189,7 +189,7 @@ fn equity_hedge(data: &Path, reader: &Reader, seed: u64) -> Result<Findings, Str
     .map_err(|e| e.to_string())?;
     let taken = broker.taken_per_client_id().map_err(|e| e.to_string())?;
     let orders = broker.orders().map_err(|e| e.to_string())?;
-    let records = pipeline::read(reader.transaction(), usize::MAX).map_err(|e| e.to_string())?;
+    let records = pipeline::read(reader.transaction(), usize::MAX, 0).map_err(|e| e.to_string())?;
     let by_id: BTreeMap<&str, _> = orders.iter().map(|o| (o.order_id.as_str(), o)).collect();
     let mut lost_units = Vec::new();
     let mut held = BTreeSet::new();
@@ -311,7 +311,7 @@ pub fn unsettled(data: &Path) -> Result<Unsettled, String> {
             )));
         }
     }
-    let hedges = pipeline::read(reader.transaction(), 0).map_err(|e| e.to_string())?;
+    let hedges = pipeline::read(reader.transaction(), 0, u64::MAX).map_err(|e| e.to_string())?;
     for e in hedges.executions {
         match &e.state {
             ExecState::OutcomeUnknown { look_until, .. } if *look_until <= now => {

@@ -10,6 +10,7 @@
 //! token, like status and ledger.
 
 use super::extension::{Access, ControlExtension, ExtensionReply, Outbox};
+use crate::engine::EngineHandle;
 use crate::export::{Period, What, read_page};
 use crate::store::StoreReader;
 use serde_json::{Value, json};
@@ -70,7 +71,7 @@ impl ControlExtension for ExportQueries {
         (message.get("type").and_then(Value::as_str) == Some("export")).then_some(Access::Open)
     }
 
-    fn handle(&self, message: Value, _outbox: Outbox) -> ExtensionReply {
+    fn handle(&self, message: Value, _outbox: Outbox, _engine: EngineHandle) -> ExtensionReply {
         let reader = self.reader.clone();
         Box::pin(async move {
             let id = message.get("id").cloned();

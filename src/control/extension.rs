@@ -7,6 +7,7 @@
 //! anything, so an extension cannot forget the check. The message handed to
 //! [`ControlExtension::handle`] has its `"token"` field removed.
 
+use crate::engine::EngineHandle;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -35,8 +36,10 @@ pub trait ControlExtension: Send + Sync {
     fn claim(&self, message: &Value) -> Option<Access>;
 
     /// Answer a claimed message. The `outbox` sends further messages to the
-    /// same client (a stream of scan results) until it disconnects.
-    fn handle(&self, message: Value, outbox: Outbox) -> ExtensionReply;
+    /// same client (a stream of scan results) until it disconnects; what
+    /// changes anything goes to the `engine` as a `Command`, so it is applied
+    /// and audited like every other command.
+    fn handle(&self, message: Value, outbox: Outbox, engine: EngineHandle) -> ExtensionReply;
 }
 
 /// The client has gone; stop streaming to it.

@@ -8,6 +8,7 @@
 //! status.
 
 use super::extension::{Access, ControlExtension, ExtensionReply, Outbox};
+use crate::engine::EngineHandle;
 use crate::model::CycleId;
 use crate::store::StoreReader;
 use serde_json::{Value, json};
@@ -44,7 +45,7 @@ impl ControlExtension for LedgerQueries {
         (message.get("type").and_then(Value::as_str) == Some("ledger")).then_some(Access::Open)
     }
 
-    fn handle(&self, message: Value, _outbox: Outbox) -> ExtensionReply {
+    fn handle(&self, message: Value, _outbox: Outbox, _engine: EngineHandle) -> ExtensionReply {
         let reader = self.reader.clone();
         let cap = self.page_cap;
         Box::pin(async move {

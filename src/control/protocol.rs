@@ -113,6 +113,8 @@ pub(crate) fn status(id: &Option<Value>, s: &Snapshot) -> Value {
                 },
                 "intents": s.intents,
                 "alarms": s.alarms,
+                "kill_switch": s.kill_switch,
+                "risk_today": s.risk_today,
             },
         }),
         id,

@@ -553,7 +553,7 @@ impl Session {
         let outbox = Outbox {
             tx: self.out.clone(),
         };
-        match ext.handle(body, outbox).await {
+        match ext.handle(body, outbox, self.shared.engine.clone()).await {
             Value::Null => None,
             answer => Some(protocol::with_id(answer, &message.id)),
         }

@@ -139,6 +139,32 @@ pub fn engine(holder: Option<u32>) -> Check {
     }
 }
 
+/// The kill switch's limits: off is allowed, but with real money it is a
+/// warning.
+pub fn kill_switch(config: &Config) -> Check {
+    let caps = config.risk.caps.len();
+    match config.risk.daily_drawdown_usd {
+        Some(limit) => Check::ok(
+            Group::Local,
+            "kill switch",
+            format!("daily drawdown limit {limit} USD over every strategy, {caps} balance caps"),
+        ),
+        None if config.mode == crate::model::Mode::Paper => Check::ok(
+            Group::Local,
+            "kill switch",
+            format!("no daily drawdown limit (paper money), {caps} balance caps"),
+        ),
+        None => Check::warn(
+            Group::Local,
+            "kill switch",
+            format!(
+                "no daily drawdown limit: nothing pauses every strategy on a bad day ({caps} balance caps)"
+            ),
+            "set risk.daily_drawdown_usd (USD, over the loop, the hedge and Stellar together)",
+        ),
+    }
+}
+
 /// The data dir: there (or creatable), ours, writable, private (0700),
 /// its files private (0600), and room on its filesystem.
 pub fn data_dir(dir: &Path, limits: &DiskLimits) -> Vec<Check> {
@@ -413,6 +439,20 @@ mod tests {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.clone())
         })
+    }
+
+    #[test]
+    fn no_drawdown_limit_warns_with_real_money_only() {
+        let mut c = Config::default();
+        assert_eq!(kill_switch(&c).status, Status::Ok, "paper");
+        c.mode = crate::model::Mode::Live;
+        let w = kill_switch(&c);
+        assert_eq!(w.status, Status::Warn);
+        assert!(w.fix.unwrap().contains("risk.daily_drawdown_usd"));
+        c.risk.daily_drawdown_usd = Some(rust_decimal::Decimal::from(500));
+        let ok = kill_switch(&c);
+        assert_eq!(ok.status, Status::Ok);
+        assert!(ok.detail.contains("500 USD"), "{}", ok.detail);
     }
 
     #[test]

@@ -267,6 +267,7 @@ pub async fn examine(setup: &Setup) -> Report {
     checks.extend(local::secrets(config, &setup.env));
     checks.extend(local::data_dir(&config.data_dir, &setup.limits));
     checks.push(local::engine(engine));
+    checks.push(local::kill_switch(config));
     if config.mode == Mode::Paper {
         checks.push(Check::skip(Group::Evm, "chains", PAPER));
         checks.push(Check::skip(Group::Broker, "broker", PAPER));

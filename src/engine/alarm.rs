@@ -1,5 +1,5 @@
 //! Alarms: conditions that stay wrong until they are not (no pass for too
-//! long, gas or XLM running low). One state machine for all of them: an
+//! long, passes that all fail, gas or XLM running low). One state machine for all of them: an
 //! alarm is told once when it is raised, again every `realert_after` while
 //! it holds (so a muted phone is not the end of it), and once more when it
 //! clears. Pure: the caller says what holds now and what time it is.
@@ -15,6 +15,8 @@ use std::fmt;
 pub enum AlarmKind {
     /// No engine pass has completed for `engine.liveness_after`.
     Liveness,
+    /// Passes complete, but none has succeeded for `engine.liveness_after`.
+    Failing,
     /// A chain's native gas balance is below its `alerts.low_gas` threshold.
     LowGas,
     /// A Stellar account's XLM is below `alerts.low_xlm`.
@@ -25,6 +27,7 @@ impl AlarmKind {
     pub fn name(self) -> &'static str {
         match self {
             AlarmKind::Liveness => "liveness",
+            AlarmKind::Failing => "failing",
             AlarmKind::LowGas => "low_gas",
             AlarmKind::LowXlm => "low_xlm",
         }

@@ -60,9 +60,21 @@ pub enum Command {
         #[serde(default)]
         evidence: Option<String>,
     },
-    /// New risk limits and caps from a re-read config (SIGHUP).
+    /// Start a strategy that waits to be started (Stellar's `start_engine`
+    /// when `stellar_arb.autostart` is off); its keeper answers.
+    Start {
+        strategy: String,
+    },
+    /// New risk limits and caps from a re-read config (SIGHUP). The engine
+    /// applies the limits; `in_place` (what the binary already changed
+    /// itself, e.g. "log_level info → debug") and `restart` (what did not
+    /// change) go into its answer, so the audit line says all of it.
     Reload {
         limits: super::limits::Limits,
+        #[serde(default)]
+        in_place: Vec<String>,
+        #[serde(default)]
+        restart: Vec<String>,
     },
 }
 
@@ -116,7 +128,8 @@ impl Command {
                 Some(e) => format!("{resolution} intent {id} by {e}: {reason}"),
                 None => format!("{resolution} intent {id}: {reason}"),
             },
-            Command::Reload { .. } => "reload the risk limits and caps".into(),
+            Command::Reload { .. } => "reload the config (SIGHUP)".into(),
+            Command::Start { strategy } => format!("start {strategy}"),
         }
     }
 }

@@ -75,8 +75,13 @@ impl Desk {
             reply,
         } = envelope;
         let mut controls = self.gate.controls();
-        let reply = match gate::change(&command, &mut controls) {
-            Some(answer) => {
+        let breach = self.gate.breach();
+        let reply = match gate::change(&command, &mut controls, breach.as_deref()) {
+            Some(Err(refusal)) => {
+                let _ = reply.send(Err(refusal));
+                None
+            }
+            Some(Ok(answer)) => {
                 // The gate first: even if the store cannot record it, no
                 // further send goes out.
                 self.gate.set(&controls);

@@ -5,6 +5,7 @@
 //! through notices, and adds its part of the `Snapshot`.
 
 use super::gate::SendGate;
+use super::kill::Standing;
 use super::{Command, EngineError, Notice, Phase, Snapshot};
 use crate::model::Timestamp;
 use crate::store::Store;
@@ -51,6 +52,13 @@ pub trait Keeper: Send + Sync {
     /// Add this keeper's part of the picture (positions, venue health, and
     /// every open intent in `snapshot.intents`).
     fn render(&self, snapshot: &mut Snapshot);
+
+    /// What this strategy realised since `since` (the day's start) and what
+    /// it holds, valued in USD for the kill switch (`kill`). Cheap: asked
+    /// after every pass's step, from what the keeper holds in memory.
+    fn standing(&self, _since: Timestamp) -> Standing {
+        Standing::default()
+    }
 
     /// A command meant for this keeper, or `None` to leave it to others.
     /// `Command::Resolve` names an intent id this keeper listed.

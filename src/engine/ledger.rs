@@ -3,7 +3,7 @@
 //! cycles close. Also the ledger's own view of every balance.
 
 use super::snapshot::{DailyPnl, PnlTotals, PnlView};
-use crate::model::time::{day_of, format_day};
+use crate::model::time::{DAY, day_of, format_day};
 use crate::model::{
     Chain, Cycle, CycleId, CycleResult, LedgerEntry, LedgerKind, Timestamp, TokenId,
 };
@@ -19,6 +19,9 @@ pub struct PnlBook {
     daily: BTreeMap<u64, PnlTotals>,
     per_token: BTreeMap<TokenId, PnlTotals>,
     curve: VecDeque<(Timestamp, Decimal)>,
+    /// Each completed cycle's profit, of today and yesterday only (the kill
+    /// switch's drawdown is over the events of one day, in time order).
+    recent: VecDeque<(Timestamp, Decimal)>,
 }
 
 fn add(t: &mut PnlTotals, cycle: &Cycle, r: &CycleResult) {
@@ -57,6 +60,20 @@ impl PnlBook {
         while self.curve.len() > CURVE_POINTS {
             self.curve.pop_front();
         }
+        self.recent.push_back((r.completed_at, r.profit_vcred));
+        let keep_from = day_of(r.completed_at).saturating_sub(1) * DAY;
+        while self.recent.front().is_some_and(|(at, _)| *at < keep_from) {
+            self.recent.pop_front();
+        }
+    }
+
+    /// Each completed cycle's profit (VCRED) at or after `since`, which must
+    /// be no earlier than yesterday's start.
+    pub fn realised_since(&self, since: Timestamp) -> impl Iterator<Item = (Timestamp, Decimal)> {
+        self.recent
+            .iter()
+            .copied()
+            .filter(move |(at, _)| *at >= since)
     }
 
     pub fn lifetime(&self) -> &PnlTotals {

@@ -1,9 +1,16 @@
-//! What a running engine may change without a restart (SIGHUP): the risk
-//! limits and the engine's caps. `Limits` travels in `Command::Reload`, so a
-//! reload is applied by the engine like every other command and audited;
-//! `needs_restart` names every other setting that differs, so the operator
-//! is told what a re-read config did *not* change.
+//! What a running process may change without a restart (SIGHUP): the risk
+//! limits, the kill switch's limits and the engine's caps; `log_level` (set
+//! by the binary on its log layers, see `logging::LogLevel`); and
+//! `[notify]` (format, timeout, retries, events: set on the running webhook
+//! task, `notify::WebhookReload`). `Limits` travels in `Command::Reload`, so
+//! a reload is applied by the engine like every other command and audited,
+//! with what else changed in place and what did not; `needs_restart` names
+//! every other setting that differs, so the operator is told what a re-read
+//! config did *not* change. The webhook URL is not in the config at all: it
+//! is a secret from the environment, which a running process cannot see
+//! change ([`WEBHOOK_URL_NEEDS_RESTART`]).
 
+use super::kill::KillLimits;
 use crate::config::Config;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -16,6 +23,9 @@ pub struct Limits {
     pub max_cycles_per_token: u32,
     pub max_actions_per_tick: u32,
     pub stuck_after_ms: u64,
+    /// The kill switch's drawdown limit and balance caps.
+    #[serde(default)]
+    pub kill: KillLimits,
 }
 
 impl Limits {
@@ -27,6 +37,7 @@ impl Limits {
             max_cycles_per_token: c.cross_chain_loop.max_cycles_per_token,
             max_actions_per_tick: c.engine.max_actions_per_tick,
             stuck_after_ms: c.engine.stuck_after_ms,
+            kill: KillLimits::of(c),
         }
     }
 
@@ -37,6 +48,8 @@ impl Limits {
         c.cross_chain_loop.max_cycles_per_token = self.max_cycles_per_token;
         c.engine.max_actions_per_tick = self.max_actions_per_tick;
         c.engine.stuck_after_ms = self.stuck_after_ms;
+        c.risk.daily_drawdown_usd = self.kill.daily_drawdown_usd;
+        c.risk.caps = self.kill.caps.clone();
     }
 
     /// "risk.daily_loss_limit_vcred 500 → 200", one per changed limit.
@@ -72,6 +85,24 @@ impl Limits {
             self.max_actions_per_tick.to_string(),
             new.max_actions_per_tick.to_string(),
         );
+        let off = || "off".to_string();
+        diff(
+            "risk.daily_drawdown_usd",
+            self.kill
+                .daily_drawdown_usd
+                .map_or_else(off, |v| v.to_string()),
+            new.kill
+                .daily_drawdown_usd
+                .map_or_else(off, |v| v.to_string()),
+        );
+        let caps = |l: &KillLimits| {
+            l.caps
+                .iter()
+                .map(|c| format!("{}={}", c.key(), c.max))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        diff("risk.caps", caps(&self.kill), caps(&new.kill));
         diff(
             "engine.stuck_after",
             format!("{}ms", self.stuck_after_ms),
@@ -81,11 +112,18 @@ impl Limits {
     }
 }
 
-/// The settings of `new` that differ from `running` beyond the limits: a
-/// restart is needed for them to take effect.
+/// Said on every SIGHUP: the one notify setting no re-read can change.
+pub const WEBHOOK_URL_NEEDS_RESTART: &str =
+    "notify webhook URL comes from the environment (ARBKEEP_WEBHOOK_URL): restart to change it";
+
+/// The settings of `new` that differ from `running` beyond what a reload
+/// changes in place (the limits, `log_level`, `[notify]`): a restart is
+/// needed for them to take effect.
 pub fn needs_restart(running: &Config, new: &Config) -> Vec<&'static str> {
     let mut probe = new.clone();
     Limits::of(running).apply(&mut probe);
+    probe.log_level = running.log_level.clone();
+    probe.notify = running.notify.clone();
     let mut out = Vec::new();
     let mut check = |name: &'static str, differs: bool| {
         if differs {
@@ -94,7 +132,6 @@ pub fn needs_restart(running: &Config, new: &Config) -> Vec<&'static str> {
     };
     check("mode", probe.mode != running.mode);
     check("data_dir", probe.data_dir != running.data_dir);
-    check("log_level", probe.log_level != running.log_level);
     check("paper", probe.paper != running.paper);
     check("engine", probe.engine != running.engine);
     check(
@@ -103,7 +140,8 @@ pub fn needs_restart(running: &Config, new: &Config) -> Vec<&'static str> {
     );
     check("risk", probe.risk != running.risk);
     check("control", probe.control != running.control);
-    check("notify", probe.notify != running.notify);
+    check("metrics", probe.metrics != running.metrics);
+    check("logs", probe.logs != running.logs);
     check("alerts", probe.alerts != running.alerts);
     check("schwab", probe.schwab != running.schwab);
     check("equity_hedge", probe.equity_hedge != running.equity_hedge);
@@ -132,8 +170,15 @@ mod tests {
             ]
         );
         new.log_level = "debug".into();
+        new.notify.retries = 1;
+        new.notify.format = "slack".into();
+        assert!(
+            needs_restart(&running, &new).is_empty(),
+            "the log level and the notify settings change in place"
+        );
         new.control.port = 9000;
-        assert_eq!(needs_restart(&running, &new), vec!["log_level", "control"]);
+        new.logs.diag_keep = 1;
+        assert_eq!(needs_restart(&running, &new), vec!["control", "logs"]);
         let mut applied = running.clone();
         Limits::of(&new).apply(&mut applied);
         assert_eq!(applied.risk.daily_loss_limit_vcred, Decimal::from(200));

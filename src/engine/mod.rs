@@ -8,9 +8,11 @@ pub mod alarm;
 pub mod command;
 mod desk;
 pub mod gate;
+mod guard;
 pub mod intent;
 pub mod journal;
 pub mod keeper;
+pub mod kill;
 pub mod ledger;
 pub mod limits;
 mod loop_send;
@@ -168,6 +170,8 @@ pub struct Engine<V: LoopVenue> {
     pulse: Arc<Pulse>,
     /// The watchdog's raised alarms, put in every snapshot.
     alarms: watchdog::RaisedAlarms,
+    /// The kill switch's figures as last assessed (`guard`).
+    day_risk: kill::DayRisk,
 }
 
 /// A keeper and whether its recovery has succeeded: one strategy's failed
@@ -177,6 +181,8 @@ struct KeeperSlot {
     recovered: bool,
     /// Why its last recovery failed, for the venue panel.
     failure: Option<String>,
+    /// Why its last tick failed (`None`: it did not), for the pulse.
+    tick_error: Option<String>,
 }
 
 impl<V: LoopVenue> Engine<V> {
@@ -239,6 +245,7 @@ impl<V: LoopVenue> Engine<V> {
             keepers: Vec::new(),
             pulse: Arc::new(Pulse::new()),
             alarms: watchdog::RaisedAlarms::default(),
+            day_risk: kill::DayRisk::default(),
         };
         (engine, handle)
     }
@@ -268,6 +275,7 @@ impl<V: LoopVenue> Engine<V> {
             keeper,
             recovered: false,
             failure: None,
+            tick_error: None,
         });
     }
 
@@ -278,7 +286,8 @@ impl<V: LoopVenue> Engine<V> {
     async fn each_keeper(&mut self, recover: bool) -> Result<(), EngineError> {
         let mut keepers = std::mem::take(&mut self.keepers);
         let now = self.clock.now();
-        for slot in keepers.iter_mut() {
+        for i in 0..keepers.len() {
+            let slot = &mut keepers[i];
             let cx = KeeperContext {
                 store: &self.store,
                 now,
@@ -287,6 +296,7 @@ impl<V: LoopVenue> Engine<V> {
                 notices: &self.notices,
             };
             let name = slot.keeper.name();
+            slot.tick_error = None;
             if recover || !slot.recovered {
                 match slot.keeper.recover(&cx).await {
                     Ok(()) => {
@@ -309,7 +319,10 @@ impl<V: LoopVenue> Engine<V> {
             if let Err(e) = slot.keeper.tick(&cx).await {
                 // One keeper's bad pass must not stop the others.
                 tracing::error!(keeper = name, error = %e, "keeper pass failed");
+                slot.tick_error = Some(format!("keeper {name}: {e}"));
             }
+            // What this keeper booked may trip the switch before the next sends.
+            self.guard_with(&keepers);
         }
         self.keepers = keepers;
         Ok(())
@@ -394,6 +407,7 @@ impl<V: LoopVenue> Engine<V> {
         self.refresh_world(now).await;
         self.check_balances();
         self.each_keeper(true).await?;
+        self.guard();
         tracing::info!(
             open = self.cycles.len(),
             settled,
@@ -564,21 +578,35 @@ impl<V: LoopVenue> Engine<V> {
     }
 
     /// One pass: refresh, plan, reconcile at most K actions, publish; its
-    /// end and duration go to the pulse.
+    /// end, duration and outcome go to the pulse (failed: the pass, or a
+    /// keeper's recovery or tick, returned an error).
     pub async fn tick(&mut self) -> Result<(), EngineError> {
         let started = std::time::Instant::now();
         let passed = self.pass().await;
-        self.pulse.record(started.elapsed(), passed.is_ok());
+        let error = match &passed {
+            Err(e) => Some(e.to_string()),
+            Ok(()) => self.keepers.iter().find_map(|k| {
+                k.tick_error.clone().or_else(|| {
+                    k.failure
+                        .as_ref()
+                        .map(|why| format!("keeper {} not recovered: {why}", k.keeper.name()))
+                })
+            }),
+        };
+        self.pulse.record(started.elapsed(), error.as_deref());
         passed
     }
 
     async fn pass(&mut self) -> Result<(), EngineError> {
         let now = self.clock.now();
         self.refresh_world(now).await;
+        // Before anything of this pass is sent, and after each strategy's part.
+        self.guard();
         if self.phase != Phase::Recovering {
             self.plan(now).await?;
         }
         self.reconcile(now).await?;
+        self.guard();
         self.each_keeper(false).await?;
         self.flag_stuck(now);
         self.publish();

@@ -88,6 +88,9 @@ pub enum Notice {
         subject: String,
         lasted_ms: u64,
     },
+    /// The kill switch tripped: everything is paused until the operator
+    /// resumes.
+    KillSwitch { reason: String },
 }
 
 impl Notice {
@@ -170,6 +173,9 @@ impl Notice {
                 0 => format!("ALARM {alarm} {subject}: {message}"),
                 n => format!("ALARM {alarm} {subject} (still, reminder {n}): {message}"),
             },
+            Notice::KillSwitch { reason } => {
+                format!("KILL SWITCH: {reason}. Everything is paused until the operator resumes")
+            }
             Notice::AlarmCleared {
                 alarm,
                 subject,

@@ -119,7 +119,9 @@ impl<V: LoopVenue> Engine<V> {
             | Command::PauseToken { .. }
             | Command::ResumeToken { .. } => {
                 let mut controls = self.controls.clone();
-                let answer = super::gate::change(command, &mut controls).unwrap_or_default();
+                let breach = self.gate.breach();
+                let answer = super::gate::change(command, &mut controls, breach.as_deref())
+                    .unwrap_or_else(|| Ok(String::new()))?;
                 self.set_controls(|c| *c = controls).map_err(store_err)?;
                 self.phase = match (self.phase, self.controls.paused) {
                     (Phase::Running, true) => Phase::Paused,
@@ -185,14 +187,32 @@ impl<V: LoopVenue> Engine<V> {
                 .map_err(store_err)?;
                 Ok(format!("proof data stored for {cycle}"))
             }
-            Command::Reload { limits } => {
+            Command::Reload {
+                limits,
+                in_place,
+                restart,
+            } => {
                 let changes = super::limits::Limits::of(&self.config).changes(limits);
                 limits.apply(&mut self.config);
-                Ok(match changes.is_empty() {
-                    true => "reloaded: no limit changed".into(),
+                // A raised limit may clear the kill switch's breach: a resume
+                // right after the reload sees the new finding.
+                self.guard();
+                let mut answer = match changes.is_empty() {
+                    true => "reloaded: no limit changed".to_string(),
                     false => format!("reloaded: {}", changes.join(", ")),
-                })
+                };
+                if !in_place.is_empty() {
+                    answer.push_str(&format!("; also changed in place: {}", in_place.join(", ")));
+                }
+                if !restart.is_empty() {
+                    answer.push_str(&format!("; needs a restart: {}", restart.join("; ")));
+                }
+                Ok(answer)
             }
+            // A strategy that takes it has answered before this point.
+            Command::Start { strategy } => Err(format!(
+                "no strategy named {strategy:?} waits to be started in this run"
+            )),
             Command::Resolve {
                 id,
                 resolution,
@@ -365,7 +385,7 @@ impl<V: LoopVenue> Engine<V> {
         Ok(InFlight::Cleared(said))
     }
 
-    fn set_controls(
+    pub(super) fn set_controls(
         &mut self,
         f: impl FnOnce(&mut crate::model::Controls),
     ) -> Result<(), EngineError> {

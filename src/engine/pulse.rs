@@ -12,9 +12,15 @@
 //! reconcile, every keeper's tick, publish. Recovery is not a pass: until the
 //! first pass after it, [`Pulse::last_pass_completed_at`] is `None` and
 //! [`Pulse::started_at`] says since when the engine has been waiting for one.
-//! A pass that returned an error still completed (the engine goes on to the
-//! next); it counts in [`Pulse::passes`] and in [`Pulse::failed_passes`].
+//! A pass that failed still completed (the engine goes on to the next); it
+//! counts in [`Pulse::passes`] and in [`Pulse::failed_passes`]. A pass fails
+//! when it returned an error or a keeper's recovery or tick did. The pulse
+//! also keeps when the last pass *succeeded* and, while passes fail, why the
+//! last one did (cut short): [`Pulse::failing`] is what the watchdog's
+//! `failing` alarm reads — an engine whose every pass fails is alive but
+//! doing nothing.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 // tokio's clock: a test with paused time drives the pulse and its watchdog.
@@ -38,7 +44,27 @@ pub struct Pulse {
     last_end: AtomicU64,
     /// Nanoseconds the last pass took.
     last_duration: AtomicU64,
+    /// As `last_end`, for the last pass that succeeded.
+    last_ok_end: AtomicU64,
+    /// Since the last success: failed passes in a row, and the last one's
+    /// reason. `None` while the last pass succeeded (or before any).
+    failing: Mutex<Option<(u64, String)>>,
     durations: PassDurations,
+}
+
+/// The most of a failed pass's reason the pulse keeps.
+pub const REASON_MAX_CHARS: usize = 200;
+
+/// Passes are failing: since when none has succeeded, and why the last failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failing {
+    /// Since the last successful pass ended (or, when none has, since the
+    /// engine was made).
+    pub for_: Duration,
+    /// Failed passes since the last success.
+    pub in_a_row: u64,
+    /// The last failed pass's reason, at most [`REASON_MAX_CHARS`].
+    pub last_error: String,
 }
 
 impl Default for Pulse {
@@ -55,20 +81,59 @@ impl Pulse {
             failed: AtomicU64::new(0),
             last_end: AtomicU64::new(0),
             last_duration: AtomicU64::new(0),
+            last_ok_end: AtomicU64::new(0),
+            failing: Mutex::new(None),
             durations: PassDurations::default(),
         }
     }
 
-    /// A pass ended now after `took`; `ok` is false when it returned an error.
-    pub fn record(&self, took: Duration, ok: bool) {
+    /// A pass ended now after `took`; `error` says why when it failed.
+    pub fn record(&self, took: Duration, error: Option<&str>) {
         let end = nanos(self.origin.elapsed()).saturating_add(1);
         self.last_duration.store(nanos(took), Ordering::Relaxed);
         self.durations.observe(took);
-        if !ok {
-            self.failed.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut failing = self.failing.lock().unwrap_or_else(|p| p.into_inner());
+            match error {
+                Some(why) => {
+                    self.failed.fetch_add(1, Ordering::Relaxed);
+                    let in_a_row = failing.as_ref().map_or(0, |(n, _)| *n) + 1;
+                    *failing = Some((in_a_row, short(why)));
+                }
+                None => {
+                    self.last_ok_end.store(end, Ordering::Release);
+                    *failing = None;
+                }
+            }
         }
         self.last_end.store(end, Ordering::Release);
         self.passes.fetch_add(1, Ordering::Release);
+    }
+
+    /// When the last successful pass ended; `None` before the first.
+    pub fn last_success_at(&self) -> Option<Instant> {
+        match self.last_ok_end.load(Ordering::Acquire) {
+            0 => None,
+            end => Some(self.origin + Duration::from_nanos(end - 1)),
+        }
+    }
+
+    /// Time since the last successful pass ended or, before the first, since
+    /// the engine was made.
+    pub fn since_success(&self) -> Duration {
+        self.last_success_at().unwrap_or(self.origin).elapsed()
+    }
+
+    /// `Some` while the last completed pass failed: for how long none has
+    /// succeeded, how many failed, and the last reason.
+    pub fn failing(&self) -> Option<Failing> {
+        let failing = self.failing.lock().unwrap_or_else(|p| p.into_inner());
+        let (in_a_row, last_error) = failing.as_ref()?;
+        Some(Failing {
+            for_: self.since_success(),
+            in_a_row: *in_a_row,
+            last_error: last_error.clone(),
+        })
     }
 
     /// When the engine (and this pulse) was made.
@@ -111,6 +176,15 @@ impl Pulse {
     /// Every pass's duration so far, by bucket.
     pub fn durations(&self) -> DurationCounts {
         self.durations.read()
+    }
+}
+
+/// `why` on one line, at most [`REASON_MAX_CHARS`].
+fn short(why: &str) -> String {
+    let line = why.split_whitespace().collect::<Vec<_>>().join(" ");
+    match line.char_indices().nth(REASON_MAX_CHARS) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line,
     }
 }
 
@@ -179,9 +253,9 @@ mod tests {
     fn each_pass_is_counted_with_its_duration_and_end() {
         let pulse = Pulse::new();
         let before = Instant::now();
-        pulse.record(Duration::from_millis(3), true);
-        pulse.record(Duration::from_millis(70), false);
-        pulse.record(Duration::from_secs(90), true);
+        pulse.record(Duration::from_millis(3), None);
+        pulse.record(Duration::from_millis(70), Some("venue down"));
+        pulse.record(Duration::from_secs(90), None);
         assert_eq!(pulse.passes(), 3);
         assert_eq!(pulse.failed_passes(), 1);
         assert_eq!(pulse.last_pass_duration(), Some(Duration::from_secs(90)));
@@ -197,5 +271,27 @@ mod tests {
             "90 s: slower than all"
         );
         assert_eq!(d.sum, Duration::from_millis(90_073));
+    }
+
+    #[test]
+    fn failing_passes_are_counted_since_the_last_success_with_the_last_reason() {
+        let pulse = Pulse::new();
+        assert_eq!(pulse.failing(), None, "no pass yet: not failing");
+        assert_eq!(pulse.last_success_at(), None);
+        pulse.record(Duration::from_millis(1), Some("venue down"));
+        let long = format!("keeper stalling:\n{}", "x".repeat(500));
+        pulse.record(Duration::from_millis(1), Some(&long));
+        let failing = pulse.failing().expect("failing");
+        assert_eq!(failing.in_a_row, 2);
+        assert!(failing.last_error.starts_with("keeper stalling: xx"));
+        assert_eq!(failing.last_error.chars().count(), REASON_MAX_CHARS + 1);
+        assert!(failing.last_error.ends_with('…'));
+        assert_eq!(pulse.last_success_at(), None, "none succeeded yet");
+        pulse.record(Duration::from_millis(1), None);
+        assert_eq!(pulse.failing(), None, "a success clears it");
+        assert_eq!(pulse.last_success_at(), pulse.last_pass_completed_at());
+        pulse.record(Duration::from_millis(1), Some("again"));
+        assert_eq!(pulse.failing().map(|f| f.in_a_row), Some(1));
+        assert_eq!(pulse.failed_passes(), 3);
     }
 }

@@ -217,6 +217,12 @@ pub struct Snapshot {
     /// The watchdog's raised alarms (no pass for too long, low gas or XLM).
     #[serde(default)]
     pub alarms: Vec<super::alarm::AlarmView>,
+    /// The kill switch, when tripped: when and why.
+    #[serde(default)]
+    pub kill_switch: Option<crate::model::Trip>,
+    /// The day's P&L over every strategy, its drawdown and limit (`kill`).
+    #[serde(default)]
+    pub risk_today: super::kill::DayRisk,
 }
 
 impl Snapshot {
@@ -244,6 +250,8 @@ impl Snapshot {
             intents: Vec::new(),
             stuck_after_ms: 0,
             alarms: Vec::new(),
+            kill_switch: None,
+            risk_today: super::kill::DayRisk::default(),
         }
     }
 

@@ -214,6 +214,8 @@ impl<V: LoopVenue> Engine<V> {
             intents: self.loop_intents(),
             stuck_after_ms: e.stuck_after_ms,
             alarms: Vec::new(),
+            kill_switch: self.controls.tripped.clone(),
+            risk_today: self.day_risk().clone(),
         }
     }
 

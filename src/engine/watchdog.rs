@@ -1,7 +1,10 @@
 //! The watchdog: a task apart from the engine's loop that raises alarms the
 //! engine cannot raise about itself. *Liveness*: no pass has completed for
 //! `engine.liveness_after` (a pass hung on a venue, a deadlock, a recovery
-//! that never ends). *Low balances*: a chain's native gas below
+//! that never ends). *Failing*: passes complete, but none has succeeded for
+//! `engine.liveness_after` (a venue down, an error every pass — alive, and
+//! doing nothing); the message names how long, how many, and the last
+//! error the pulse kept. *Low balances*: a chain's native gas below
 //! `alerts.low_gas`, a Stellar account's XLM below `alerts.low_xlm`, read
 //! from the snapshot the engine last published. Every alarm goes through
 //! one `Alarms` state machine (told once, again every `alerts.realert_after`
@@ -10,7 +13,7 @@
 //! shows it even while the engine itself is stuck.
 
 use super::alarm::{AlarmId, AlarmKind, AlarmView, Alarms};
-use super::pulse::Pulse;
+use super::pulse::{Failing, Pulse};
 use super::{Notice, Phase, Snapshot};
 use crate::config::AlertsConfig;
 use crate::model::time::format_duration;
@@ -91,7 +94,8 @@ impl Watchdog {
             let now_ms =
                 u64::try_from(self.pulse.started_at().elapsed().as_millis()).unwrap_or(u64::MAX);
             let quiet = self.pulse.quiet_for();
-            let notices = self.check(&snapshot, quiet, now_ms);
+            let mut notices = self.check(&snapshot, quiet, now_ms);
+            notices.extend(self.check_failing(self.pulse.failing().as_ref(), now_ms));
             if notices.is_empty() {
                 continue;
             }
@@ -177,6 +181,25 @@ impl Watchdog {
         out
     }
 
+    /// One look at the passes' outcomes: `failing` is the pulse's (`None`
+    /// while the last pass succeeded); the notice due now, if any.
+    pub fn check_failing(&mut self, failing: Option<&Failing>, now_ms: u64) -> Option<Notice> {
+        let problem = failing.and_then(|f| {
+            let for_ms = u64::try_from(f.for_.as_millis()).unwrap_or(u64::MAX);
+            (for_ms >= self.rules.liveness_after_ms).then(|| {
+                format!(
+                    "no engine pass has succeeded for {} (limit {}; {} failed in a row; last error: {})",
+                    format_duration(for_ms),
+                    format_duration(self.rules.liveness_after_ms),
+                    f.in_a_row,
+                    f.last_error
+                )
+            })
+        });
+        self.alarms
+            .observe(AlarmId::new(AlarmKind::Failing, "engine"), problem, now_ms)
+    }
+
     pub fn alarms(&self) -> Vec<AlarmView> {
         self.alarms.views()
     }
@@ -258,6 +281,51 @@ mod tests {
             ),
             "{cleared:?}"
         );
+        assert!(d.alarms().is_empty());
+    }
+
+    #[test]
+    fn passes_that_keep_failing_raise_their_own_alarm_once_and_clear_on_a_success() {
+        let mut d = dog(rules());
+        let failing = |secs| Failing {
+            for_: Duration::from_secs(secs),
+            in_a_row: secs,
+            last_error: "keeper failing: venue down".into(),
+        };
+        assert_eq!(d.check_failing(None, 0), None);
+        assert_eq!(
+            d.check_failing(Some(&failing(59)), 59_000),
+            None,
+            "within the window"
+        );
+        match d.check_failing(Some(&failing(60)), 60_000) {
+            Some(Notice::Alarm {
+                alarm: AlarmKind::Failing,
+                subject,
+                message,
+                repeat: 0,
+            }) => {
+                assert_eq!(subject, "engine");
+                assert!(message.contains("succeeded for 1m"), "{message}");
+                assert!(message.contains("60 failed in a row"), "{message}");
+                assert!(message.contains("venue down"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            d.check_failing(Some(&failing(600)), 600_000),
+            None,
+            "told once"
+        );
+        assert_eq!(d.alarms()[0].kind, AlarmKind::Failing);
+        assert!(matches!(
+            d.check_failing(None, 601_000),
+            Some(Notice::AlarmCleared {
+                alarm: AlarmKind::Failing,
+                lasted_ms: 541_000,
+                ..
+            })
+        ));
         assert!(d.alarms().is_empty());
     }
 

@@ -61,7 +61,8 @@ fn build(e: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
     ])
 }
 
-/// Passes completed, their durations, and the time since the last one.
+/// Passes completed, their durations, and the time since the last one and
+/// the last successful one.
 fn passes(e: &mut DescriptorEncoder, sources: &Sources) -> fmt::Result {
     let pulse = &sources.pulse;
     counter(
@@ -73,7 +74,7 @@ fn passes(e: &mut DescriptorEncoder, sources: &Sources) -> fmt::Result {
     counter(
         e,
         "arbkeep_pass_failures",
-        "Engine passes that returned an error (the engine goes on to the next).",
+        "Engine passes that failed: returned an error, or a keeper's recovery or tick did (the engine goes on to the next).",
         pulse.failed_passes(),
     )?;
     histogram(
@@ -88,6 +89,13 @@ fn passes(e: &mut DescriptorEncoder, sources: &Sources) -> fmt::Result {
         "Wall seconds since the last engine pass ended (before the first: since the engine started).",
         None,
         pulse.quiet_for().as_secs_f64(),
+    )?;
+    gauge(
+        e,
+        "arbkeep_seconds_since_last_successful_pass",
+        "Wall seconds since the last engine pass that did not fail ended (before the first: since the engine started).",
+        None,
+        pulse.since_success().as_secs_f64(),
     )
 }
 
@@ -161,6 +169,39 @@ fn money(e: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
             ("today", &s.pnl.today.profit_vcred),
         ]
         .map(|(period, v)| ([("period", period)], decimal_f64(v))),
+    )?;
+    let r = &s.risk_today;
+    gauge_family(
+        e,
+        "arbkeep_pnl_today_usd",
+        "Realised P&L today (UTC day) per strategy in USD, as the kill switch values it.",
+        None,
+        r.by_strategy
+            .iter()
+            .map(|(name, v)| ([("strategy", label_value(name))], decimal_f64(v))),
+    )?;
+    gauge(
+        e,
+        "arbkeep_drawdown_today_usd",
+        "Today's drawdown over every strategy in USD: peak to trough of the realised P&L since midnight UTC.",
+        None,
+        decimal_f64(&r.drawdown_usd),
+    )?;
+    if let Some(limit) = &r.limit_usd {
+        gauge(
+            e,
+            "arbkeep_drawdown_limit_usd",
+            "The kill switch's daily drawdown limit (risk.daily_drawdown_usd).",
+            None,
+            decimal_f64(limit),
+        )?;
+    }
+    gauge(
+        e,
+        "arbkeep_kill_switch_tripped",
+        "1 while the kill switch holds everything paused, until the operator resumes.",
+        None,
+        i64::from(s.kill_switch.is_some()),
     )?;
     gauge_family(
         e,

@@ -13,7 +13,8 @@
 //!
 //! The families (all prefixed `arbkeep_`): `build_info`, `passes_total`,
 //! `pass_failures_total`, `pass_duration_seconds` (histogram),
-//! `seconds_since_last_pass`, `phase{phase}`, `paused`, `cycles{state}`,
+//! `seconds_since_last_pass`, `seconds_since_last_successful_pass`,
+//! `phase{phase}`, `paused`, `cycles{state}`,
 //! `open_intents{state}`, `pnl_vcred{period}`, `balance{chain,token}`,
 //! `hedge_exposure_seconds`, `venue_up{venue}`,
 //! `venue_latency_seconds{venue}`, `sends_total{venue,outcome}`, and with

@@ -52,6 +52,13 @@ fn intent(id: &str, state: IntentState) -> OpenIntentView {
     }
 }
 
+fn trip() -> crate::model::Trip {
+    crate::model::Trip {
+        at: NOW,
+        reason: "daily drawdown".into(),
+    }
+}
+
 fn snapshot() -> Snapshot {
     let mut s = Snapshot::empty(Mode::Paper, NOW);
     s.phase = Phase::Running;
@@ -63,6 +70,13 @@ fn snapshot() -> Snapshot {
     };
     s.pnl.lifetime.profit_vcred = "784.83".parse().unwrap();
     s.pnl.today.profit_vcred = "-1.5".parse().unwrap();
+    s.risk_today.by_strategy = vec![
+        ("cross_chain_loop".into(), "-1.25".parse().unwrap()),
+        ("stellar_arb".into(), "0.5".parse().unwrap()),
+    ];
+    s.risk_today.drawdown_usd = "2.75".parse().unwrap();
+    s.risk_today.limit_usd = Some("100".parse().unwrap());
+    s.kill_switch = Some(trip());
     s.balances = vec![
         BalanceRow {
             chain: Chain::Hemi,
@@ -116,8 +130,8 @@ fn snapshot() -> Snapshot {
 fn sources(s: Snapshot) -> (Sources, watch::Sender<Arc<Snapshot>>) {
     let (tx, rx) = watch::channel(Arc::new(s));
     let pulse = Arc::new(Pulse::new());
-    pulse.record(Duration::from_millis(4), true);
-    pulse.record(Duration::from_millis(40), false);
+    pulse.record(Duration::from_millis(4), None);
+    pulse.record(Duration::from_millis(40), Some("venue down"));
     let sends: &'static SendTally = Box::leak(Box::default());
     sends.count("hemi", SendOutcome::Done);
     sends.count("hemi", SendOutcome::Done);
@@ -157,6 +171,7 @@ fn every_family_is_rendered_from_the_snapshot_and_the_pulse() {
     has(&body, "arbkeep_pass_duration_seconds_bucket{le=\"0.05\"} 2");
     has(&body, "arbkeep_pass_duration_seconds_bucket{le=\"+Inf\"} 2");
     assert!(body.contains("\narbkeep_seconds_since_last_pass "));
+    assert!(body.contains("\narbkeep_seconds_since_last_successful_pass "));
     has(&body, "arbkeep_phase{phase=\"running\"} 1");
     has(&body, "arbkeep_phase{phase=\"paused\"} 0");
     has(&body, "arbkeep_paused 0");
@@ -169,6 +184,14 @@ fn every_family_is_rendered_from_the_snapshot_and_the_pulse() {
     has(&body, "arbkeep_open_intents{state=\"halted\"} 0");
     has(&body, "arbkeep_pnl_vcred{period=\"lifetime\"} 784.83");
     has(&body, "arbkeep_pnl_vcred{period=\"today\"} -1.5");
+    has(
+        &body,
+        "arbkeep_pnl_today_usd{strategy=\"cross_chain_loop\"} -1.25",
+    );
+    has(&body, "arbkeep_pnl_today_usd{strategy=\"stellar_arb\"} 0.5");
+    has(&body, "arbkeep_drawdown_today_usd 2.75");
+    has(&body, "arbkeep_drawdown_limit_usd 100.0");
+    has(&body, "arbkeep_kill_switch_tripped 1");
     has(
         &body,
         "arbkeep_balance{chain=\"hemi\",token=\"VCRED\"} 99014.886631",

@@ -15,7 +15,7 @@ pub use mode::{Mode, SizingMode};
 pub use money::{MoneyError, Units, format_units, from_decimal, to_decimal};
 pub use record::{
     Controls, Cycle, CycleCosts, CycleResult, Failure, Holding, LedgerEntry, LedgerKind,
-    StepRecord, StepStatus,
+    StepRecord, StepStatus, Trip,
 };
 pub use time::{Clock, ManualClock, ScaledClock, SystemClock, Timestamp};
 pub use token::{Chain, TokenId, TokenInfo, UnknownToken};

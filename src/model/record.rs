@@ -201,4 +201,15 @@ pub struct LedgerEntry {
 pub struct Controls {
     pub paused: bool,
     pub paused_tokens: std::collections::BTreeSet<TokenId>,
+    /// The kill switch tripped (and `paused` with it): only the operator's
+    /// resume clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tripped: Option<Trip>,
+}
+
+/// When and why the kill switch tripped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trip {
+    pub at: Timestamp,
+    pub reason: String,
 }

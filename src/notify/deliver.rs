@@ -12,7 +12,6 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RetryPolicy {
-    pub max_retries: u32,
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
 }
@@ -65,8 +64,9 @@ impl Deliverer {
             // local relay.
             builder = builder.no_proxy();
         }
+        // The whole attempt's timeout is set per request (it may change
+        // while the task runs); connecting is capped here.
         let client = builder
-            .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             // A webhook that redirects is misconfigured; do not follow it
             // somewhere else with our payload.
@@ -78,7 +78,6 @@ impl Deliverer {
             client,
             url: config.url.clone(),
             policy: RetryPolicy {
-                max_retries: config.max_retries,
                 initial_backoff: config.initial_backoff,
                 max_backoff: config.max_backoff,
             },
@@ -86,17 +85,23 @@ impl Deliverer {
         })
     }
 
-    /// Deliver `body`, retrying as the policy allows. `Ok(retries used)`, or
-    /// the last reason it failed with the retries used.
-    pub(crate) async fn deliver(&self, body: &Value) -> Result<u32, (String, u32)> {
+    /// Deliver `body`, each attempt within `timeout`, retrying at most
+    /// `max_retries` times with the policy's backoff. `Ok(retries used)`,
+    /// or the last reason it failed with the retries used.
+    pub(crate) async fn deliver(
+        &self,
+        body: &Value,
+        timeout: Duration,
+        max_retries: u32,
+    ) -> Result<u32, (String, u32)> {
         let mut retry = 0;
         loop {
-            let (after, why) = match self.attempt(body).await {
+            let (after, why) = match self.attempt(body, timeout).await {
                 Attempt::Delivered => return Ok(retry),
                 Attempt::GiveUp(why) => return Err((why, retry)),
                 Attempt::Retry { after, why } => (after, why),
             };
-            if retry >= self.policy.max_retries {
+            if retry >= max_retries {
                 return Err((format!("{why} (after {} attempts)", retry + 1), retry));
             }
             // Retry-After is honoured, but capped so one notice cannot stall
@@ -110,10 +115,11 @@ impl Deliverer {
         }
     }
 
-    async fn attempt(&self, body: &Value) -> Attempt {
+    async fn attempt(&self, body: &Value, timeout: Duration) -> Attempt {
         let response = match self
             .client
             .post(self.url.expose().clone())
+            .timeout(timeout)
             .json(body)
             .send()
             .await
@@ -204,7 +210,6 @@ mod tests {
     #[test]
     fn backoff_doubles_with_bounded_jitter() {
         let p = RetryPolicy {
-            max_retries: 5,
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(1),
         };

@@ -5,7 +5,11 @@
 //!
 //! The URL usually embeds a credential: it comes from the environment
 //! ([`WEBHOOK_URL_ENV`], read by the caller), is shown redacted, and never
-//! goes into a payload or a log line.
+//! goes into a payload or a log line. It is fixed for the task's life (the
+//! process environment does not change under it); the rest — format,
+//! per-attempt timeout, retries, the event filter ([`WebhookSettings`]) — is
+//! read for each notice from a `watch` channel, so SIGHUP can change it
+//! through [`WebhookReload`] without dropping the queue.
 
 mod deliver;
 pub use deliver::ensure_crypto_provider;
@@ -24,7 +28,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +111,92 @@ impl WebhookConfig {
     }
 }
 
+impl WebhookConfig {
+    /// The part a running task may change.
+    pub fn settings(&self) -> WebhookSettings {
+        WebhookSettings {
+            format: self.format,
+            timeout: self.timeout,
+            max_retries: self.max_retries,
+            events: self.events.clone(),
+        }
+    }
+
+    /// These settings instead of the ones it has.
+    pub fn with_settings(mut self, s: WebhookSettings) -> Self {
+        self.format = s.format;
+        self.timeout = s.timeout;
+        self.max_retries = s.max_retries;
+        self.events = s.events;
+        self
+    }
+}
+
+/// What a running webhook task reads for every notice (`notify.format`,
+/// `timeout`, `retries`, `events`). A new timeout applies to each attempt
+/// from the next on; connecting stays capped by the one the task started
+/// with (at most 10 s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSettings {
+    pub format: WebhookFormat,
+    pub timeout: Duration,
+    pub max_retries: u32,
+    pub events: EventFilter,
+}
+
+impl WebhookSettings {
+    /// "notify.retries 5 → 2", one per changed setting.
+    pub fn changes(&self, new: &WebhookSettings) -> Vec<String> {
+        fn events(e: &EventFilter) -> String {
+            match e {
+                EventFilter::All => "all".into(),
+                EventFilter::Only(names) => names.iter().cloned().collect::<Vec<_>>().join(" "),
+            }
+        }
+        let mut out = Vec::new();
+        let mut diff = |key: &str, old: String, new: String| {
+            if old != new {
+                out.push(format!("notify.{key} {old} → {new}"));
+            }
+        };
+        diff(
+            "format",
+            format!("{:?}", self.format).to_ascii_lowercase(),
+            format!("{:?}", new.format).to_ascii_lowercase(),
+        );
+        diff(
+            "timeout",
+            format!("{}ms", self.timeout.as_millis()),
+            format!("{}ms", new.timeout.as_millis()),
+        );
+        diff(
+            "retries",
+            self.max_retries.to_string(),
+            new.max_retries.to_string(),
+        );
+        diff("events", events(&self.events), events(&new.events));
+        out
+    }
+}
+
+/// Changes the settings of a running webhook task (SIGHUP).
+#[derive(Debug, Clone)]
+pub struct WebhookReload(Arc<watch::Sender<WebhookSettings>>);
+
+impl WebhookReload {
+    /// The settings in force.
+    pub fn current(&self) -> WebhookSettings {
+        self.0.borrow().clone()
+    }
+
+    /// Use `new` from the next notice on; what changed, in words.
+    pub fn set(&self, new: WebhookSettings) -> Vec<String> {
+        let changes = self.0.borrow().changes(&new);
+        self.0.send_replace(new);
+        changes
+    }
+}
+
 #[derive(Debug, Default)]
 struct Counters {
     delivered: AtomicU64,
@@ -160,12 +250,28 @@ pub fn spawn_webhooks_with_stats(
     notices: broadcast::Receiver<Notice>,
     config: WebhookConfig,
 ) -> (JoinHandle<()>, WebhookStats) {
-    let stats = WebhookStats::default();
-    let task = tokio::spawn(run(notices, config, stats.clone()));
+    let (task, stats, _) = spawn_webhooks_reloadable(notices, config);
     (task, stats)
 }
 
-async fn run(mut notices: broadcast::Receiver<Notice>, config: WebhookConfig, stats: WebhookStats) {
+/// [`spawn_webhooks_with_stats`], also returning what changes its settings
+/// while it runs.
+pub fn spawn_webhooks_reloadable(
+    notices: broadcast::Receiver<Notice>,
+    config: WebhookConfig,
+) -> (JoinHandle<()>, WebhookStats, WebhookReload) {
+    let stats = WebhookStats::default();
+    let (settings, read) = watch::channel(config.settings());
+    let task = tokio::spawn(run(notices, config, read, stats.clone()));
+    (task, stats, WebhookReload(Arc::new(settings)))
+}
+
+async fn run(
+    mut notices: broadcast::Receiver<Notice>,
+    config: WebhookConfig,
+    settings: watch::Receiver<WebhookSettings>,
+    stats: WebhookStats,
+) {
     let deliverer = match Deliverer::new(&config) {
         Ok(d) => d,
         Err(e) => {
@@ -183,7 +289,8 @@ async fn run(mut notices: broadcast::Receiver<Notice>, config: WebhookConfig, st
         loop {
             match notices.recv().await {
                 Ok(notice) => {
-                    if config.events.allows(&notice) {
+                    let allowed = settings.borrow().events.allows(&notice);
+                    if allowed {
                         queue.push(notice, &counters.dropped);
                         counters.queued.store(queue.len(), Ordering::Relaxed);
                     }
@@ -203,8 +310,9 @@ async fn run(mut notices: broadcast::Receiver<Notice>, config: WebhookConfig, st
     let delivery = async {
         while let Some(notice) = queue.pop().await {
             counters.queued.store(queue.len(), Ordering::Relaxed);
-            let body = payload(config.format, &notice);
-            match deliverer.deliver(&body).await {
+            let now = settings.borrow().clone();
+            let body = payload(now.format, &notice);
+            match deliverer.deliver(&body, now.timeout, now.max_retries).await {
                 Ok(retries) => {
                     counters.delivered.fetch_add(1, Ordering::Relaxed);
                     counters
@@ -323,6 +431,7 @@ mod tests {
                 subject: "engine".into(),
                 lasted_ms: 1,
             },
+            Notice::KillSwitch { reason: "r".into() },
         ];
         assert_eq!(
             every.len(),

@@ -388,6 +388,8 @@ pub fn snapshot() -> Snapshot {
         intents: Vec::new(),
         stuck_after_ms: 2 * HOUR,
         alarms: Vec::new(),
+        kill_switch: None,
+        risk_today: Default::default(),
     }
 }
 

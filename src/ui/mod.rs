@@ -9,6 +9,7 @@
 pub mod action;
 pub mod app;
 #[doc(hidden)]
+#[cfg(any(test, feature = "fakes"))]
 pub mod fixture;
 pub mod format;
 pub mod keymap;

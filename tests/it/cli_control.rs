@@ -308,17 +308,31 @@ fn status_after_a_sigkill_repairs_the_store_and_answers() {
     let _again = start(dir);
 }
 
+/// Lines of the diag log so far (empty before it exists).
+fn diag(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("data/logs/diag.jsonl")).unwrap_or_default()
+}
+
 /// SIGHUP re-reads the config: the limits change in the running engine
-/// (audited), what needs a restart is named, and the engine goes on; SIGTERM
+/// (audited), the log level changes in place (debug lines appear in
+/// diag.jsonl from then on), what needs a restart is named (the webhook URL
+/// always: it comes from the environment), and the engine goes on; SIGTERM
 /// then stops it cleanly (exit 0).
 #[test]
 fn sighup_reloads_the_limits_and_names_what_needs_a_restart_then_sigterm_stops_cleanly() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let mut engine = start(dir);
+    // At info a control-API connection is not logged (it is at debug).
+    assert_eq!(status(dir)["engine_running"], true);
+    let connected = |l: &&str| l.contains("control API: client connected");
+    assert!(
+        !diag(dir).lines().any(|l| connected(&l)),
+        "no debug line at log_level info"
+    );
     std::fs::write(
         dir.join("config.toml"),
-        "[control]\nport = 1\n[paper]\nspeed = 5000\n[risk]\ndaily_loss_limit_vcred = \"200\"\n",
+        "log_level = \"debug\"\n[control]\nport = 1\n[paper]\nspeed = 5000\n[risk]\ndaily_loss_limit_vcred = \"200\"\n[notify]\nretries = 1\n",
     )
     .unwrap();
     let pid = i32::try_from(engine.0.id()).unwrap();
@@ -341,10 +355,41 @@ fn sighup_reloads_the_limits_and_names_what_needs_a_restart_then_sigterm_stops_c
         "the changed limit is named: {audit}"
     );
     assert!(
+        audit.contains("log_level info → debug"),
+        "the level change is audited: {audit}"
+    );
+    assert!(
+        audit.contains("ARBKEEP_WEBHOOK_URL") && audit.contains("restart to change it"),
+        "the webhook URL is named as needing a restart: {audit}"
+    );
+    let log = diag(dir);
+    assert!(
+        log.lines()
+            .any(|l| l.contains("log level changed") && l.contains("info → debug")),
+        "the log says the level changed: {log}"
+    );
+    // From now on a connection (the ledger verb above, this status) is
+    // logged at debug.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert_eq!(status(dir)["engine_running"], true);
+        if diag(dir)
+            .lines()
+            .any(|l| connected(&l) && l.contains("\"DEBUG\""))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no debug line after the reload: {}",
+            diag(dir)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
         engine.0.try_wait().unwrap().is_none(),
         "SIGHUP does not stop it"
     );
-    assert_eq!(status(dir)["engine_running"], true);
 
     // SAFETY: as above.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
@@ -357,11 +402,19 @@ fn sighup_reloads_the_limits_and_names_what_needs_a_restart_then_sigterm_stops_c
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exit.success(), "a clean stop: {exit:?}");
-    let diag = std::fs::read_to_string(dir.join("data/logs/diag.jsonl")).unwrap();
-    let restart = diag
+    let log = diag(dir);
+    let restart = log
         .lines()
         .find(|l| l.contains("need a restart"))
         .unwrap_or_else(|| panic!("no restart warning in the log"));
     assert!(restart.contains("control"), "{restart}");
     assert!(!restart.contains("risk"), "risk was reloaded: {restart}");
+    assert!(
+        !restart.contains("log_level") && !restart.contains("notify"),
+        "the level and the notify settings change in place: {restart}"
+    );
+    assert!(
+        !log.contains("https://"),
+        "no webhook URL (none is set) nor any URL in the log"
+    );
 }

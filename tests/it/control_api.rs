@@ -519,7 +519,12 @@ impl ControlExtension for Stellar {
         }
     }
 
-    fn handle(&self, message: Value, outbox: Outbox) -> ExtensionReply {
+    fn handle(
+        &self,
+        message: Value,
+        outbox: Outbox,
+        _engine: arbkeep::engine::EngineHandle,
+    ) -> ExtensionReply {
         Box::pin(async move {
             assert!(message.get("token").is_none(), "the token must be stripped");
             match message["command"].as_str() {

@@ -32,7 +32,7 @@ fn arbkeep(dir: &Path) -> Command {
 fn paper_run(dir: &Path, secs: u32) {
     std::fs::write(
         dir.join("config.toml"),
-        "[control]\nport = 0\n[paper]\nspeed = 20000\n[equity_hedge]\nenabled = true\n",
+        "[control]\nport = 0\n[paper]\nspeed = 40000\n[equity_hedge]\nenabled = true\n",
     )
     .unwrap();
     let out = arbkeep(dir)

@@ -30,6 +30,7 @@ mod export;
 mod fuzz_decoders;
 mod hedge_paper;
 mod hedge_ui;
+mod kill_switch;
 mod metrics;
 mod notify_webhooks;
 mod paper_e2e;

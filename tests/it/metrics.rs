@@ -212,6 +212,11 @@ fn a_paper_run_is_scraped_over_loopback_and_parsed() {
     assert!(second > first, "passes {first} then {second}");
     let quiet = one(&e, "arbkeep_seconds_since_last_pass");
     assert!((0.0..5.0).contains(&quiet), "last pass {quiet} s ago");
+    let since_ok = one(&e, "arbkeep_seconds_since_last_successful_pass");
+    assert!(
+        since_ok >= quiet,
+        "a success is never after the last pass: {since_ok} s"
+    );
     assert_eq!(
         one(&e, "arbkeep_pass_duration_seconds_count"),
         second,

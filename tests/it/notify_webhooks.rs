@@ -6,7 +6,8 @@
 use arbkeep::engine::Notice;
 use arbkeep::model::{CycleId, Route, TokenId};
 use arbkeep::notify::{
-    EventFilter, WebhookConfig, WebhookFormat, WebhookStats, WebhookUrl, spawn_webhooks_with_stats,
+    EventFilter, WebhookConfig, WebhookFormat, WebhookStats, WebhookUrl, spawn_webhooks_reloadable,
+    spawn_webhooks_with_stats,
 };
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -395,6 +396,45 @@ async fn the_event_filter_selects_notices() {
         EventFilter::only(["cycle_complete"]).is_err(),
         "typos are refused"
     );
+}
+
+/// SIGHUP's path: the format and the event filter change under a running
+/// task, from the next notice on, and the change is told in words.
+#[tokio::test]
+async fn settings_change_while_the_task_runs() {
+    let mut receiver = Receiver::start(Behaviour::Script(VecDeque::new())).await;
+    let (sender, notices) = broadcast::channel(16);
+    let mut config = fast(receiver.url(), WebhookFormat::Slack);
+    config.events = EventFilter::only(["cycle_completed"]).expect("known event");
+    let (task, stats, reload) = spawn_webhooks_reloadable(notices, config);
+    sender.send(opportunity_notice()).expect("listener");
+    sender.send(completed_notice()).expect("listener");
+    let first = receiver.next().await;
+    assert!(first.json()["text"].is_string(), "slack: {}", first.body);
+
+    let mut settings = reload.current();
+    settings.format = WebhookFormat::Discord;
+    settings.events = EventFilter::All;
+    settings.max_retries = 1;
+    let changes = reload.set(settings);
+    assert_eq!(
+        changes,
+        vec![
+            "notify.format slack → discord".to_string(),
+            "notify.retries 3 → 1".to_string(),
+            "notify.events cycle_completed → all".to_string(),
+        ]
+    );
+    sender.send(opportunity_notice()).expect("listener");
+    let second = receiver.next().await;
+    assert!(
+        second.json()["content"].is_string(),
+        "discord, and the opportunity passes the new filter: {}",
+        second.body
+    );
+    finish(sender, task).await;
+    assert_eq!(stats.delivered(), 2);
+    assert!(receiver.requests.try_recv().is_err());
 }
 
 #[tokio::test]

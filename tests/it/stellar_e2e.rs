@@ -1887,3 +1887,34 @@ async fn operator_evidence_is_checked_and_a_drop_of_a_send_that_applied_is_refus
     let r = keeper.command(&again, &h.cx(5)).expect("ours").await;
     assert!(r.is_err_and(|e| e.contains("no open Stellar send")));
 }
+
+#[tokio::test]
+async fn start_engine_is_a_command_the_keeper_answers_and_it_starts_once() {
+    let fake = StellarFake::start(world()).await;
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
+    // autostart off: the keeper waits for the operator.
+    let shared = StellarShared::new(venue, false);
+    let mut keeper = StellarArbKeeper::new(config(), shared.clone(), &master());
+    let h = Harness::new();
+    let cx = h.cx(1);
+    let start = |strategy: &str| arbkeep::engine::Command::Start {
+        strategy: strategy.into(),
+    };
+    assert!(
+        keeper.command(&start("equity_hedge"), &cx).is_none(),
+        "another strategy's start is not this keeper's"
+    );
+    assert!(!shared.started());
+    let first = keeper
+        .command(&start("stellar_arb"), &cx)
+        .expect("taken")
+        .await;
+    assert_eq!(first.as_deref(), Ok("Arbitrage engine started"));
+    assert!(shared.started());
+    let again = keeper
+        .command(&start("stellar_arb"), &cx)
+        .expect("taken")
+        .await;
+    assert_eq!(again.as_deref(), Ok("Arbitrage engine already running"));
+}

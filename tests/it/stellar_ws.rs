@@ -60,7 +60,20 @@ async fn the_seed_frontend_gets_assets_starts_the_engine_and_receives_the_stream
     let config = ControlConfig::new(dir.path())
         .with_port(0)
         .with_extension(Arc::new(StellarWs::new(shared.clone())));
-    let (handle, _ends) = engine();
+    let (handle, (_publish, mut inbox)) = engine();
+    // The engine's part: `start_engine` arrives as an audited command, which
+    // the Stellar keeper answers by starting (as `Keeper::command` does).
+    let keeper_side = shared.clone();
+    let engine_side = tokio::spawn(async move {
+        let envelope = inbox.recv().await.expect("a command");
+        let started = keeper_side.start();
+        let _ = envelope.reply.send(Ok(if started {
+            "Arbitrage engine started".into()
+        } else {
+            "Arbitrage engine already running".into()
+        }));
+        (envelope.command, envelope.operator)
+    });
     let server = control::serve(handle, config).await.expect("serve");
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/", server.local_addr()))
         .await
@@ -110,6 +123,17 @@ async fn the_seed_frontend_gets_assets_starts_the_engine_and_receives_the_stream
         json!({"log": "Arbitrage engine started"})
     );
     assert!(shared.started());
+    let (command, operator) = engine_side.await.expect("engine side");
+    assert_eq!(
+        (command, operator.as_str()),
+        (
+            arbkeep::engine::Command::Start {
+                strategy: "stellar_arb".into()
+            },
+            "api"
+        ),
+        "started through the engine's command path"
+    );
 
     shared.publish(json!({"opportunity": {"path": "XLM → AQUA → XLM", "edge_bps": 42}}));
     shared.publish(json!({"result": {"hash": "ab", "result": "tx_success"}}));

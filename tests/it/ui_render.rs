@@ -247,6 +247,9 @@ fn pnl_shows_today_lifetime_per_token_and_sparkline() {
             text.contains('█') || text.contains('▇'),
             "sparkline drawn:\n{text}"
         );
+        if size == LARGE {
+            assert_shows(&text, &["all USD", "drawdown", "(no limit)"]);
+        }
     }
 }
 

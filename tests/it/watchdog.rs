@@ -1,11 +1,18 @@
-//! The liveness watchdog over a real engine whose pass hangs on a venue:
+//! The watchdog over a real engine. Liveness: its pass hangs on a venue —
 //! one alarm while it hangs (not one per look), on the snapshot as well as
-//! in the notices, and one "cleared" when passes complete again. Tokio's
-//! paused clock drives it: no wall-time sleeps.
+//! in the notices, and one "cleared" when passes complete again. Failing:
+//! its passes complete but every one fails — one `failing` alarm (and no
+//! liveness alarm), one "cleared" once a pass succeeds. Tokio's paused
+//! clock drives it: no wall-time sleeps.
 
 use crate::engine_stop::over_a_stalling_keeper;
-use arbkeep::engine::Notice;
+use arbkeep::config::Config;
 use arbkeep::engine::alarm::AlarmKind;
+use arbkeep::engine::stall::{FailSwitch, FailingKeeper};
+use arbkeep::engine::{Engine, EngineOptions, Mode, Notice};
+use arbkeep::model::SystemClock;
+use arbkeep::store::Store;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 
@@ -87,6 +94,96 @@ async fn a_hanging_pass_raises_one_liveness_alarm_then_its_recovery() {
     );
     assert!(pulse.passes() > passes);
     tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        handle.latest().alarms.is_empty(),
+        "the next snapshot is clear"
+    );
+    task.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn passes_that_all_fail_raise_one_failing_alarm_then_its_recovery() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path(), Mode::Paper).unwrap();
+    let mut config = Config::default();
+    config.engine.reconcile_interval_ms = 1_000;
+    config.engine.liveness_after_ms = 60_000;
+    config.alerts.realert_after_ms = 3_600_000;
+    let options = EngineOptions {
+        mode: Mode::Paper,
+        speed_milli: None,
+        drain: false,
+    };
+    let (mut engine, handle) = Engine::without_loop(config, options, Arc::new(SystemClock), store);
+    let switch = FailSwitch::failing();
+    engine.add_keeper(Box::new(FailingKeeper {
+        switch: switch.clone(),
+    }));
+    let pulse = engine.pulse();
+    let mut notices = handle.notices.subscribe();
+    tokio::spawn(engine.watchdog().run());
+    let (_stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(engine.run(stopped));
+
+    switch.wait_for(3).await;
+    assert!(pulse.passes() >= 2, "passes complete: {}", pulse.passes());
+    assert_eq!(pulse.failed_passes(), pulse.passes(), "and every one fails");
+
+    // The first alarm is `failing`, not liveness: passes do complete.
+    let raised = tokio::time::timeout(Duration::from_secs(120), next_alarm(&mut notices))
+        .await
+        .expect("an alarm within two windows");
+    match &raised {
+        Notice::Alarm {
+            alarm,
+            subject,
+            message,
+            repeat,
+        } => {
+            assert_eq!(
+                (*alarm, subject.as_str(), *repeat),
+                (AlarmKind::Failing, "engine", 0)
+            );
+            assert!(
+                message.contains("no engine pass has succeeded for"),
+                "{message}"
+            );
+            assert!(
+                message.contains("keeper failing") && message.contains("venue is down"),
+                "the last error is named: {message}"
+            );
+        }
+        other => panic!("expected the failing alarm, got {other:?}"),
+    }
+    let shown = handle.latest();
+    assert!(
+        shown.alarms.iter().any(|a| a.kind == AlarmKind::Failing),
+        "the snapshot (status --json, the status bar) shows it: {:?}",
+        shown.alarms
+    );
+
+    // Ten more minutes of failing passes: no second alarm (re-alert is hourly).
+    let quiet = tokio::time::timeout(Duration::from_secs(600), next_alarm(&mut notices)).await;
+    assert!(quiet.is_err(), "told once, not once per look: {quiet:?}");
+
+    // The venue is back: the next pass succeeds, the alarm clears once.
+    switch.set_failing(false);
+    let cleared = tokio::time::timeout(Duration::from_secs(60), next_alarm(&mut notices))
+        .await
+        .expect("cleared once a pass succeeds");
+    assert!(
+        matches!(
+            cleared,
+            Notice::AlarmCleared {
+                alarm: AlarmKind::Failing,
+                ..
+            }
+        ),
+        "{cleared:?}"
+    );
+    assert!(pulse.failing().is_none());
+    let quiet = tokio::time::timeout(Duration::from_secs(60), next_alarm(&mut notices)).await;
+    assert!(quiet.is_err(), "cleared once: {quiet:?}");
     assert!(
         handle.latest().alarms.is_empty(),
         "the next snapshot is clear"

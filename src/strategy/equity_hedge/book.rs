@@ -206,3 +206,111 @@ pub struct Alert {
     pub symbol: Option<String>,
     pub message: String,
 }
+
+impl Execution {
+    /// What this hedge realised, in USD, when it filled: the broker's
+    /// average price against the onchain prices of the trades it offsets
+    /// (weighted by the shares linked), times the shares filled. A broker
+    /// sell offsets onchain buys (sold above them: a gain); a broker buy
+    /// offsets onchain sells. `None` until filled, or without linked trades
+    /// or prices to compare.
+    pub fn realised_usd(
+        &self,
+        onchain_price: impl Fn(u64) -> Option<Decimal>,
+    ) -> Option<(Timestamp, Decimal)> {
+        let ExecState::Filled {
+            shares,
+            average_price,
+            filled_at,
+            ..
+        } = &self.state
+        else {
+            return None;
+        };
+        let (mut linked, mut cost) = (Decimal::ZERO, Decimal::ZERO);
+        for link in &self.links {
+            let price = onchain_price(link.trade)?;
+            linked = linked.checked_add(link.shares)?;
+            cost = cost.checked_add(link.shares.checked_mul(price)?)?;
+        }
+        if linked <= Decimal::ZERO {
+            return None;
+        }
+        let onchain = cost.checked_div(linked)?;
+        let per_share = match self.request.side {
+            OrderSide::Sell => average_price.checked_sub(onchain)?,
+            OrderSide::Buy => onchain.checked_sub(*average_price)?,
+        };
+        Some((*filled_at, per_share.checked_mul(Decimal::from(*shares))?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hedge(side: OrderSide, filled: u64, at_price: &str, links: &[(u64, &str)]) -> Execution {
+        Execution {
+            id: 1,
+            request: OrderRequest {
+                client_id: "h1".into(),
+                symbol: "AAPL".into(),
+                side,
+                shares: filled,
+                committed_at: 0,
+            },
+            state: ExecState::Filled {
+                order_id: "o1".into(),
+                shares: filled,
+                average_price: at_price.parse().unwrap(),
+                filled_at: 77,
+            },
+            links: links
+                .iter()
+                .map(|(trade, shares)| Link {
+                    trade: *trade,
+                    key: EventKey {
+                        chain_id: 8453,
+                        tx_hash: format!("0x{trade}"),
+                        log_index: 0,
+                    },
+                    shares: shares.parse().unwrap(),
+                })
+                .collect(),
+            created_at: 0,
+            updated_at: 0,
+            attempts: 1,
+            last_error: None,
+            sending: Some(false),
+            posts: 1,
+        }
+    }
+
+    fn price(id: u64) -> Option<Decimal> {
+        match id {
+            1 => Some(Decimal::from(100)),
+            2 => Some(Decimal::from(103)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_hedge_realises_the_broker_price_against_the_linked_onchain_prices() {
+        // Onchain buys of 1.5 at 100 and 0.5 at 103 (average 100.75), sold
+        // at the broker at 101: +0.25 a share on 2 shares.
+        let sell = hedge(OrderSide::Sell, 2, "101", &[(1, "1.5"), (2, "0.5")]);
+        assert_eq!(sell.realised_usd(price), Some((77, "0.5".parse().unwrap())));
+        // Onchain sells at 100 bought back at 101: a loss of 1 a share.
+        let buy = hedge(OrderSide::Buy, 3, "101", &[(1, "3")]);
+        assert_eq!(buy.realised_usd(price), Some((77, Decimal::from(-3))));
+        // No price for a linked trade, no links, not filled: not valued.
+        assert_eq!(
+            hedge(OrderSide::Buy, 1, "1", &[(9, "1")]).realised_usd(price),
+            None
+        );
+        assert_eq!(hedge(OrderSide::Buy, 1, "1", &[]).realised_usd(price), None);
+        let mut open = buy.clone();
+        open.state = ExecState::Pending;
+        assert_eq!(open.realised_usd(price), None);
+    }
+}

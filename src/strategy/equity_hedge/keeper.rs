@@ -14,6 +14,7 @@ use super::chain::{ReceiptLogs, TokenSymbols};
 use super::decode::{DecodeError, Decoder, EventKey, Meaning};
 use super::pipeline::{self, Recorded, Records, Removal};
 use super::view::{hedge_view, open_intents, position_row};
+use crate::engine::kill::{Realised, Standing};
 use crate::engine::{Command, EngineError, Keeper, KeeperContext, Notice, Snapshot};
 use crate::model::Timestamp;
 use crate::model::time::MINUTE;
@@ -162,7 +163,9 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
 
     pub(super) fn reload(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
         let r = cx.store.read()?;
-        self.records = pipeline::read(r.transaction(), RECENT)?;
+        // Yesterday's too: the kill switch asks for the day it is in.
+        let since = crate::engine::kill::day_start(cx.now).saturating_sub(crate::model::time::DAY);
+        self.records = pipeline::read(r.transaction(), RECENT, since)?;
         Ok(())
     }
 
@@ -330,6 +333,26 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> Keeper for Equity
 
     fn tick<'a>(&'a mut self, cx: &'a KeeperContext<'a>) -> BoxFuture<'a, Result<(), EngineError>> {
         Box::pin(self.pass(cx))
+    }
+
+    fn standing(&self, since: Timestamp) -> Standing {
+        let realised = self
+            .records
+            .realised
+            .iter()
+            .filter(|(at, _)| *at >= since)
+            .map(|(at, usd)| Realised { at: *at, usd: *usd })
+            .collect();
+        Standing {
+            realised,
+            holdings: Vec::new(),
+            unvalued: (self.records.unvalued > 0).then(|| {
+                format!(
+                    "{} filled hedges without linked trades to value them against",
+                    self.records.unvalued
+                )
+            }),
+        }
     }
 
     fn render(&self, snapshot: &mut Snapshot) {

@@ -85,7 +85,7 @@ impl PaperHedge {
     }
 }
 
-/// The keeper for `run_paper`, or `None` when the hedge is off; `faults`
+/// The keeper for paper mode (`src/app/`), or `None` when the hedge is off; `faults`
 /// at its broker's order placement.
 pub fn paper_keeper(
     cfg: &EquityHedgeConfig,

@@ -490,6 +490,11 @@ pub struct Records {
     pub alerts: Vec<Alert>,
     pub watermark: Option<u64>,
     pub trade_count: u64,
+    /// Each hedge filled at or after `read`'s `since`: when, and what it
+    /// realised in USD (`Execution::realised_usd`).
+    pub realised: Vec<(Timestamp, Decimal)>,
+    /// Filled hedges since then whose result could not be valued.
+    pub unvalued: u32,
 }
 
 fn open_ro<K: redb::Key + 'static, V: redb::Value + 'static>(
@@ -503,12 +508,20 @@ fn open_ro<K: redb::Key + 'static, V: redb::Value + 'static>(
     }
 }
 
-/// Whether a stored execution is open, read from its state's tag alone:
-/// the rest of the record (its request, its links to trades) is skipped,
-/// not decoded. A pass looks through every execution for the open ones;
-/// the closed ones, nearly all of them after months, are not built for it.
-/// A tag this does not know is taken as open, so the full decode decides.
-pub(super) fn open_record(id: u64, bytes: &[u8]) -> Result<bool, StoreError> {
+/// What a stored execution's state tag says, read from the tag alone: the
+/// rest of the record (its request, its links to trades) is skipped, not
+/// decoded. A pass looks through every execution for the open ones (and
+/// the kill switch for those filled today); the closed ones, nearly all of
+/// them after months, are not built for it. A tag this does not know is
+/// taken as open, so the full decode decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct RecordHead {
+    pub open: bool,
+    /// When a filled one filled.
+    pub filled_at: Option<Timestamp>,
+}
+
+pub(super) fn record_head(id: u64, bytes: &[u8]) -> Result<RecordHead, StoreError> {
     #[derive(serde::Deserialize)]
     struct Head {
         state: Tag,
@@ -516,13 +529,20 @@ pub(super) fn open_record(id: u64, bytes: &[u8]) -> Result<bool, StoreError> {
     #[derive(serde::Deserialize)]
     struct Tag {
         state: String,
+        #[serde(default)]
+        filled_at: Option<Timestamp>,
     }
     let head: Head = dec("equity_hedge.executions", id, bytes)?;
-    Ok(!matches!(head.state.state.as_str(), "filled" | "failed"))
+    let tag = head.state.state.as_str();
+    Ok(RecordHead {
+        open: !matches!(tag, "filled" | "failed"),
+        filled_at: (tag == "filled").then_some(head.state.filled_at).flatten(),
+    })
 }
 
-/// Read the records (`recent` trades, closed executions and alerts at most).
-pub fn read(txn: &ReadTransaction, recent: usize) -> Result<Records, StoreError> {
+/// Read the records (`recent` trades, closed executions and alerts at
+/// most), and what the hedges filled since `since` realised.
+pub fn read(txn: &ReadTransaction, recent: usize, since: Timestamp) -> Result<Records, StoreError> {
     let mut r = Records::default();
     if let Some(t) = open_ro(txn, POSITIONS)? {
         for entry in t.iter().map_err(db)? {
@@ -543,10 +563,20 @@ pub fn read(txn: &ReadTransaction, recent: usize) -> Result<Records, StoreError>
         let mut closed = 0;
         for entry in t.iter().map_err(db)?.rev() {
             let (k, v) = entry.map_err(db)?;
-            if closed >= recent && !open_record(k.value(), v.value())? {
+            let head = record_head(k.value(), v.value())?;
+            let realised_since = head.filled_at.is_some_and(|at| at >= since);
+            if closed >= recent && !head.open && !realised_since {
                 continue;
             }
             let e: Execution = dec("equity_hedge.executions", k.value(), v.value())?;
+            if let ExecState::Filled { filled_at, .. } = &e.state
+                && *filled_at >= since
+            {
+                match e.realised_usd(|id| trade_price(txn, id)) {
+                    Some(result) => r.realised.push(result),
+                    None => r.unvalued += 1,
+                }
+            }
             if e.state.is_open() {
                 r.executions.push(e);
             } else if closed < recent {
@@ -566,6 +596,14 @@ pub fn read(txn: &ReadTransaction, recent: usize) -> Result<Records, StoreError>
         r.watermark = t.get("watermark").map_err(db)?.map(|v| v.value());
     }
     Ok(r)
+}
+
+/// The onchain price of trade `id`, for valuing a hedge against it.
+fn trade_price(txn: &ReadTransaction, id: u64) -> Option<Decimal> {
+    let table = open_ro(txn, TRADES).ok()??;
+    let raw = table.get(id).ok()??;
+    let trade: Trade = dec("equity_hedge.trades", id, raw.value()).ok()?;
+    Some(trade.price)
 }
 
 /// At most `limit` trades from id `from` on that `keep` accepts, and the id
@@ -603,7 +641,7 @@ pub fn open_executions(txn: &ReadTransaction) -> Result<Vec<Execution>, StoreErr
     if let Some(t) = open_ro(txn, EXECUTIONS)? {
         for entry in t.iter().map_err(db)? {
             let (k, v) = entry.map_err(db)?;
-            if !open_record(k.value(), v.value())? {
+            if !record_head(k.value(), v.value())?.open {
                 continue;
             }
             let e: Execution = dec("equity_hedge.executions", k.value(), v.value())?;

@@ -667,7 +667,7 @@ fn the_open_check_on_a_stored_execution_agrees_with_its_state() {
         };
         let bytes = serde_json::to_vec(&e).unwrap();
         assert_eq!(
-            super::pipeline::open_record(9, &bytes).unwrap(),
+            super::pipeline::record_head(9, &bytes).unwrap().open,
             open,
             "{:?}",
             e.state

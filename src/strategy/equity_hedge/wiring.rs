@@ -1,4 +1,4 @@
-//! How `main` adds the equity hedge in devnet and live mode: a client of the
+//! How the binary's assembly (`src/app/`) adds the equity hedge in devnet and live mode: a client of the
 //! orderbook's chain (its chain id checked), log ingestion of the orderbook
 //! from the shared EVM journal, the EVM reads the decoder needs (receipts,
 //! `symbol()`), and the configured broker — Schwab, or the paper broker for

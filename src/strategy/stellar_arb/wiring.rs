@@ -1,7 +1,7 @@
-//! How `main` adds the Stellar keeper: the venue for the mode (the paper
+//! How the binary's assembly (`src/app/`) adds the Stellar keeper: the venue for the mode (the paper
 //! Stellar in the data dir, or the network's RPC/Horizon/Friendbot), the
 //! master key from `STELLAR_SECRET_SEED`, the keeper, and the WebSocket
-//! extension — returned for `main` to register in two lines.
+//! extension — returned for the assembly to register in two lines.
 
 use super::{SECRET_ENV, StellarArbConfig, StellarArbKeeper, StellarShared, StellarWs};
 use crate::control::ControlExtension;
@@ -17,7 +17,7 @@ use std::time::Duration;
 /// The paper Stellar's file in the data dir.
 pub const PAPER_FILE: &str = "paper-stellar.json";
 
-/// The keeper and its WebSocket extension, for `main` to register.
+/// The keeper and its WebSocket extension, for the assembly to register.
 pub type Wired = (Box<dyn Keeper>, Arc<dyn ControlExtension>);
 
 #[derive(Debug, thiserror::Error)]

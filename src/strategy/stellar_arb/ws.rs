@@ -7,6 +7,7 @@
 //! `{"error":"…"}`, as the seed's frontend expects.
 
 use crate::control::{Access, ControlExtension, ExtensionReply, Outbox};
+use crate::engine::{Command, EngineHandle};
 use crate::venue::stellar::StellarVenue;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -75,7 +76,7 @@ impl ControlExtension for StellarWs {
         }
     }
 
-    fn handle(&self, message: Value, outbox: Outbox) -> ExtensionReply {
+    fn handle(&self, message: Value, outbox: Outbox, engine: EngineHandle) -> ExtensionReply {
         let shared = self.shared.clone();
         Box::pin(async move {
             match command(&message) {
@@ -84,7 +85,20 @@ impl ControlExtension for StellarWs {
                     Err(e) => json!({"error": format!("get_supported_assets: {e}")}),
                 },
                 Some("start_engine") => {
-                    let fresh = shared.start();
+                    // Started by the engine (an audited `start` command), so
+                    // the stream follows only once the engine has said so.
+                    let started = engine
+                        .send(
+                            Command::Start {
+                                strategy: "stellar_arb".into(),
+                            },
+                            "api",
+                        )
+                        .await;
+                    let text = match started {
+                        Ok(text) => text,
+                        Err(e) => return json!({"error": format!("start_engine: {e}")}),
+                    };
                     let mut rx = shared.subscribe();
                     tokio::spawn(async move {
                         loop {
@@ -100,11 +114,6 @@ impl ControlExtension for StellarWs {
                             }
                         }
                     });
-                    let text = if fresh {
-                        "Arbitrage engine started"
-                    } else {
-                        "Arbitrage engine already running"
-                    };
                     json!({"log": text})
                 }
                 _ => json!({"error": "unknown command"}),

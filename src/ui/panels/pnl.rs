@@ -27,9 +27,30 @@ fn totals_line<'a>(cx: &Ctx, label: &str, t: &PnlTotals) -> Line<'a> {
     ])
 }
 
+/// Every strategy's P&L today in USD against the kill switch's drawdown
+/// limit, for the panel's title (it takes no line from the sparkline):
+/// "VCRED · all USD today -12.30, drawdown 20.00 / 100".
+fn all_strategies(cx: &Ctx) -> String {
+    let r = &cx.snapshot.risk_today;
+    let limit = match r.limit_usd {
+        Some(limit) => format!(" / {}", plain(limit, 2)),
+        None => " (no limit)".to_string(),
+    };
+    let unvalued = if r.unvalued.is_empty() {
+        ""
+    } else {
+        ", some unvalued"
+    };
+    format!(
+        "VCRED · all USD today {}, drawdown {}{limit}{unvalued}",
+        signed(r.today_usd, 2),
+        plain(r.drawdown_usd, 2)
+    )
+}
+
 pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
     let p = &cx.snapshot.pnl;
-    let block = cx.block(Panel::Pnl, "VCRED");
+    let block = cx.block(Panel::Pnl, &all_strategies(cx));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let mut lines = vec![

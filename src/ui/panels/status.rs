@@ -60,6 +60,11 @@ pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
     let mut second = Vec::new();
     // The watchdog's alarms first: a quiet engine or an empty gas tank
     // explains everything else on the screen.
+    // The kill switch before all: nothing is sent until the operator resumes.
+    if let Some(trip) = &s.kill_switch {
+        second.push(Span::styled(" !! KILL SWITCH: ALL PAUSED ", t.loud()));
+        second.push(Span::styled(format!(" {} ", trip.reason), t.warn()));
+    }
     for alarm in &s.alarms {
         second.push(Span::styled(
             format!(" !! {} ", alarm_words(alarm)),
@@ -126,12 +131,14 @@ pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
     );
 }
 
-/// "NO PASS: ALARM SENT", "LOW GAS hemi", "LOW XLM GABCDE…" (the quiet's
-/// length is the "engine quiet" beside it, counted by the console itself).
+/// "NO PASS: ALARM SENT", "PASSES FAILING: ALARM SENT", "LOW GAS hemi",
+/// "LOW XLM GABCDE…" (the quiet's length is the "engine quiet" beside it,
+/// counted by the console itself).
 fn alarm_words(alarm: &crate::engine::alarm::AlarmView) -> String {
     use crate::engine::alarm::AlarmKind;
     match alarm.kind {
         AlarmKind::Liveness => "NO PASS: ALARM SENT".to_string(),
+        AlarmKind::Failing => "PASSES FAILING: ALARM SENT".to_string(),
         AlarmKind::LowGas => format!("LOW GAS {}", alarm.subject),
         AlarmKind::LowXlm => {
             let short: String = alarm.subject.chars().take(6).collect();
@@ -147,5 +154,18 @@ mod tests {
         assert_eq!(super::speed(3_000_000), "×3000");
         assert_eq!(super::speed(1_500), "×1.5");
         assert_eq!(super::speed(1_000), "×1");
+    }
+
+    #[test]
+    fn failing_passes_have_their_own_words() {
+        use crate::engine::alarm::{AlarmKind, AlarmView};
+        let view = AlarmView {
+            kind: AlarmKind::Failing,
+            subject: "engine".into(),
+            message: "every pass has failed for 5m".into(),
+            for_ms: 0,
+            told: 1,
+        };
+        assert_eq!(super::alarm_words(&view), "PASSES FAILING: ALARM SENT");
     }
 }

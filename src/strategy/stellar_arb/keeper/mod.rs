@@ -26,6 +26,7 @@ pub use recovery::{Missing, judge_missing};
 use super::store::{self as kstore, Intent};
 use super::view::{ExecutionRow, StellarView};
 use super::{StellarArbConfig, StellarShared, trading_key};
+use crate::engine::kill::{Realised, Standing, VenueBalance};
 use crate::engine::{Command, EngineError, IntentState, Keeper, KeeperContext, Notice, Snapshot};
 use crate::venue::stellar::tx;
 use crate::venue::stellar::{AccountKey, Keypair, format_amount, network_id};
@@ -40,6 +41,8 @@ use std::time::Duration;
 const MAX_FEE: u32 = 10_000;
 /// Executions shown on the console.
 const SHOWN: usize = 12;
+/// The kind of an arbitrage cycle's send (its P&L counts for the kill switch).
+pub const CYCLE: &str = "cycle";
 /// Every transaction is valid until the latest ledger's close time plus
 /// this (its maxTime): one that is lost can be written off soon after.
 pub const TX_VALIDITY_SECS: u64 = 120;
@@ -83,6 +86,11 @@ pub struct StellarArbKeeper {
     /// oracle price), shown with the status.
     scan_notes: Vec<String>,
     view: StellarView,
+    /// Each arbitrage cycle settled since yesterday's start: when, and the
+    /// XLM (stroops) it made or lost, for the kill switch.
+    realised: Vec<(u64, i64)>,
+    /// USD per XLM from the oracle's last accepted price.
+    xlm_usd: Option<rust_decimal::Decimal>,
 }
 
 /// What the keeper is doing about one open send.
@@ -158,6 +166,8 @@ impl StellarArbKeeper {
             halted: None,
             halted_on: None,
             funding_failure: None,
+            realised: Vec::new(),
+            xlm_usd: None,
             open: BTreeMap::new(),
             recovery: Recovery::Failed {
                 error: "not started".into(),
@@ -308,6 +318,13 @@ impl Keeper for StellarArbKeeper {
         Box::pin(async move {
             cx.store.write(kstore::ensure_tables)?;
             let past = kstore::results(&cx.store.read()?)?;
+            let since =
+                crate::engine::kill::day_start(cx.now).saturating_sub(crate::model::time::DAY);
+            self.realised = past
+                .iter()
+                .filter(|e| e.kind == CYCLE && e.settled_ms >= since)
+                .map(|e| (e.settled_ms, e.delta))
+                .collect();
             self.view.executions = past
                 .iter()
                 .filter(|e| e.kind != recovery::FRIENDBOT)
@@ -323,6 +340,49 @@ impl Keeper for StellarArbKeeper {
                 .collect();
             self.try_recover(cx).await
         })
+    }
+
+    fn standing(&self, since: u64) -> Standing {
+        let day: Vec<&(u64, i64)> = self
+            .realised
+            .iter()
+            .filter(|(at, _)| *at >= since)
+            .collect();
+        let per_xlm = self.xlm_usd;
+        let stroops = |v: i64| rust_decimal::Decimal::new(v, 7);
+        let realised = match per_xlm {
+            Some(price) => day
+                .iter()
+                .filter_map(|(at, delta)| {
+                    Some(Realised {
+                        at: *at,
+                        usd: stroops(*delta).checked_mul(price)?,
+                    })
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let mut holdings = Vec::new();
+        for a in &self.view.accounts {
+            holdings.push(VenueBalance {
+                venue: "stellar".into(),
+                asset: "XLM".into(),
+                amount: stroops(a.xlm),
+            });
+            for (code, balance) in &a.lines {
+                holdings.push(VenueBalance {
+                    venue: "stellar".into(),
+                    asset: code.clone(),
+                    amount: stroops(*balance),
+                });
+            }
+        }
+        Standing {
+            realised,
+            holdings,
+            unvalued: (per_xlm.is_none() && !day.is_empty())
+                .then(|| "no XLM price from the oracle yet".to_string()),
+        }
     }
 
     fn tick<'a>(&'a mut self, cx: &'a KeeperContext<'a>) -> BoxFuture<'a, Result<(), EngineError>> {
@@ -382,6 +442,20 @@ impl Keeper for StellarArbKeeper {
         command: &'a Command,
         cx: &'a KeeperContext<'a>,
     ) -> Option<BoxFuture<'a, Result<String, String>>> {
+        if let Command::Start { strategy } = command {
+            if strategy != self.name() {
+                return None;
+            }
+            // Through the engine's command path: audited like every command.
+            let fresh = self.shared.start();
+            return Some(Box::pin(async move {
+                Ok(if fresh {
+                    "Arbitrage engine started".to_string()
+                } else {
+                    "Arbitrage engine already running".to_string()
+                })
+            }));
+        }
         let Command::Resolve {
             id,
             resolution,

@@ -236,7 +236,7 @@ mod tests {
             hash: "h".into(),
             account: "G".into(),
             sequence: 10,
-            kind: "cycle".into(),
+            kind: super::super::CYCLE.into(),
             envelope: String::new(),
             send: 0,
             dest_min: 0,

@@ -85,6 +85,11 @@ impl StellarArbKeeper {
                 None => true,
             }
         });
+        if let Some(p) = prices.get("XLM") {
+            self.xlm_usd = rust_decimal::Decimal::try_from_i128_with_scale(p.price, p.decimals)
+                .ok()
+                .filter(|v| *v > rust_decimal::Decimal::ZERO);
+        }
         for (s, why) in &refused {
             notes.push(format!("oracle {s} refused: {why}"));
         }
@@ -201,7 +206,7 @@ impl StellarArbKeeper {
             let label = o.label();
             let key = self.accounts[idx].clone();
             let purpose = Purpose {
-                kind: "cycle",
+                kind: super::CYCLE,
                 label: label.clone(),
                 send,
                 dest_min,

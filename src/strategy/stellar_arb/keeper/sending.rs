@@ -253,6 +253,12 @@ impl StellarArbKeeper {
             settled_ms: cx.now,
         };
         cx.store.write(|w| kstore::settle(w, &e, &lines))?;
+        if e.kind == super::CYCLE {
+            self.realised.push((e.settled_ms, e.delta));
+            let keep_from =
+                crate::engine::kill::day_start(cx.now).saturating_sub(crate::model::time::DAY);
+            self.realised.retain(|(at, _)| *at >= keep_from);
+        }
         self.open.remove(&intent.hash);
         if self.halted_on.as_deref() == Some(intent.hash.as_str()) {
             // What it halted on is settled: the keeper runs again.

@@ -1,0 +1,41 @@
+//! Devnet mode: the EVM adapters against the local devnet's nodes (the
+//! `[evm]` section, the wallet from the environment) on the system clock;
+//! the strategies beside the loop on their networks; the engine with the
+//! loop. Starting the devnet itself is `arbkeep devnet` (`crate::devnet`).
+
+use super::serve::serve;
+use super::{Front, Strategies, World};
+use crate::UsageError;
+use arbkeep::config::{Config, Secrets};
+use arbkeep::engine::{Engine, EngineOptions, Mode};
+use arbkeep::model::{Clock, SystemClock};
+use arbkeep::store::Store;
+use arbkeep::venue::evm::{EvmStore, EvmVenue, Wallet};
+use std::sync::Arc;
+
+pub(super) async fn run(config: Config, drain: bool, front: Front) -> anyhow::Result<()> {
+    let secrets = Secrets::from_env()?;
+    let wallet = Wallet::from_secrets(&secrets).map_err(|e| UsageError(e.to_string()))?;
+    let Some(evm) = config.evm.clone() else {
+        return Err(UsageError("devnet mode needs an [evm] section".into()).into());
+    };
+    let dir = config.data_dir.clone();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let journal = Arc::new(EvmStore::open(&dir)?);
+    let venue = EvmVenue::connect(&evm, wallet, journal.clone(), clock.clone(), "devnet")
+        .await
+        .map_err(|e| UsageError(e.to_string()))?;
+    let store = Store::open(&dir, Mode::Devnet)?;
+    let options = EngineOptions {
+        mode: Mode::Devnet,
+        speed_milli: None,
+        drain,
+    };
+    let networks = World::Networks {
+        journal,
+        clock: clock.clone(),
+    };
+    let strategies = Strategies::assemble(&config, networks).await?;
+    let engine = Engine::new(config.clone(), options, Arc::new(venue), clock, store);
+    serve(&config, engine, strategies, front).await
+}

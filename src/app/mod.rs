@@ -1,0 +1,138 @@
+//! Assembly: the one place where concrete venues, strategies and the engine
+//! meet (the binary's edge; it may import everything). Per mode — `paper`,
+//! `devnet`, `live` — the venues, then each enabled strategy beside the
+//! loop from its own config section (built here, for every mode), then the
+//! engine, handed to `serve` with the front that shows it.
+
+mod devnet;
+mod live;
+mod paper;
+mod serve;
+
+pub(crate) use serve::wait_for_stop;
+
+use arbkeep::config::Config;
+use arbkeep::control::ControlExtension;
+use arbkeep::engine::{Keeper, Mode};
+use arbkeep::model::Clock;
+use arbkeep::notify::WebhookUrl;
+use arbkeep::venue::evm::EvmStore;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How the engine is shown and told to stop.
+pub(crate) struct Front {
+    pub(crate) headless: bool,
+    pub(crate) run_for: Option<u64>,
+    pub(crate) webhook: Option<WebhookUrl>,
+    /// Re-read on SIGHUP.
+    pub(crate) config_path: Option<PathBuf>,
+    /// Set on SIGHUP when `log_level` changed.
+    pub(crate) log_level: arbkeep::logging::LogLevel,
+}
+
+/// The engine of `config.mode`, with its venues and strategies, served until
+/// told to stop (or drained, with `drain`).
+pub(crate) async fn run(config: Config, drain: bool, front: Front) -> anyhow::Result<()> {
+    match config.mode {
+        Mode::Paper => paper::run(config, drain, front).await,
+        Mode::Devnet => devnet::run(config, drain, front).await,
+        Mode::Live => live::run(config, drain, front).await,
+    }
+}
+
+/// Keepers beside the loop, and the control-API extensions they serve.
+#[derive(Default)]
+struct Strategies {
+    keepers: Vec<Box<dyn Keeper>>,
+    extensions: Vec<Arc<dyn ControlExtension>>,
+}
+
+/// What the strategies beside the loop trade against.
+enum World {
+    /// The paper broker and the paper Stellar in the data dir, on the paper
+    /// clock, seed and fault dice.
+    Paper { clock: Arc<dyn Clock> },
+    /// Outside paper mode: the equity hedge on its orderbook's chain, and
+    /// Stellar on its configured network (Stellar has no local node, so
+    /// devnet mode uses the configured network too).
+    Networks {
+        /// The data dir's EVM journal, shared with the loop's venue.
+        journal: Arc<EvmStore>,
+        clock: Arc<dyn Clock>,
+    },
+}
+
+impl Strategies {
+    /// Each enabled strategy from its own section: `[equity_hedge]`, then
+    /// `[stellar_arb]`.
+    async fn assemble(config: &Config, world: World) -> anyhow::Result<Self> {
+        let mut strategies = Strategies::default();
+        if let Some(hedge) = hedge_keeper(config, &world).await? {
+            strategies.keepers.push(hedge);
+        }
+        if config.stellar_arb.enabled {
+            let (keeper, ws) = stellar_keeper(config, &world)?;
+            strategies.keepers.push(keeper);
+            strategies.extensions.push(ws);
+        }
+        Ok(strategies)
+    }
+}
+
+/// The equity hedge from `[equity_hedge]`, when it is enabled in this mode.
+async fn hedge_keeper(config: &Config, world: &World) -> anyhow::Result<Option<Box<dyn Keeper>>> {
+    use arbkeep::strategy::equity_hedge::{
+        paper_keeper,
+        wiring::{HedgeWiring, chain_keeper},
+    };
+    match world {
+        World::Paper { clock } => paper_keeper(
+            &config.equity_hedge,
+            &config.data_dir,
+            config.paper.seed,
+            clock.clone(),
+            paper::dice(config, "paper broker"),
+        ),
+        World::Networks { journal, clock } => {
+            let wiring = HedgeWiring {
+                mode: config.mode,
+                schwab: &config.schwab,
+                data_dir: &config.data_dir,
+                journal: journal.clone(),
+                clock: clock.clone(),
+                seed: config.paper.seed,
+                rpc_timeout: Duration::from_millis(
+                    config
+                        .evm
+                        .as_ref()
+                        .map(|e| e.rpc_timeout_ms)
+                        .unwrap_or(10_000),
+                ),
+            };
+            let hedge = chain_keeper(&config.equity_hedge, wiring).await;
+            Ok(hedge.map_err(|e| crate::UsageError(e.to_string()))?)
+        }
+    }
+}
+
+/// The Stellar keeper from `[stellar_arb]` and its WebSocket extension.
+fn stellar_keeper(
+    config: &Config,
+    world: &World,
+) -> anyhow::Result<arbkeep::strategy::stellar_arb::wiring::Wired> {
+    use arbkeep::strategy::stellar_arb::wiring;
+    match world {
+        World::Paper { .. } => Ok(wiring::paper(
+            &config.stellar_arb,
+            &config.data_dir,
+            config.paper.seed,
+            paper::dice(config, "paper Stellar"),
+        )?),
+        World::Networks { .. } => {
+            Ok(wiring::network(&config.stellar_arb)
+                .map_err(|e| crate::UsageError(e.to_string()))?)
+        }
+    }
+}

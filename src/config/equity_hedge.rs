@@ -1,0 +1,230 @@
+//! `[equity_hedge]`: the st0x hedge of Raindex V4 fills at a broker: which
+//! broker (`HedgeBroker`), the orderbook chain's endpoints and contracts,
+//! and the symbols hedged. Whether it may run in a mode, and with which
+//! broker account, is checked across sections (`Config::check_mode`).
+
+use super::ConfigError;
+use super::reader::Reader;
+use crate::model::Mode;
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+/// Where the equity hedge places its orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HedgeBroker {
+    /// The simulated broker in the data dir (fills at the quoted price).
+    Paper,
+    /// Charles Schwab (`[schwab]`, logged in with `arbkeep auth schwab`).
+    Schwab,
+}
+
+/// `[equity_hedge]`: the st0x hedge of Raindex V4 fills at a broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EquityHedgeConfig {
+    /// Unset: on in paper mode, off elsewhere.
+    pub enabled: Option<bool>,
+    /// Unset: Schwab in live mode, the paper broker elsewhere.
+    pub broker: Option<HedgeBroker>,
+    /// The orderbook chain's RPC (devnet and live); its chain id is checked.
+    pub rpc_url: Option<String>,
+    pub ws_url: Option<String>,
+    /// First block read on the first start; unset: the head at the first start.
+    pub start_block: Option<u64>,
+    /// Fills are acted on at this many confirmations (1 = mined).
+    pub confirmations: u64,
+    /// Largest block range of one `eth_getLogs`.
+    pub log_chunk_blocks: u64,
+    pub chain_id: u64,
+    /// The Raindex orderbook whose logs are read (0x, 20 bytes).
+    pub orderbook: String,
+    /// Whose orders' fills are hedged.
+    pub order_owner: String,
+    /// Only "v4" (ClearV2 / AfterClear / TakeOrderV2) is decoded.
+    pub raindex_version: String,
+    pub usdc: String,
+    /// Tokenized-equity symbol patterns, one `*` each ("t*", "*0x").
+    pub symbol_patterns: Vec<String>,
+    /// Base ticker → broker ticker (corporate renames).
+    pub remaps: BTreeMap<String, String>,
+    /// After an unknown outcome, the order is looked for over this long
+    /// (ms; the broker's listing lag) before anything is placed again.
+    pub listing_window_ms: u64,
+    /// Once the window has passed with the order absent, place it again by
+    /// itself (audited, notified) instead of waiting for `arbkeep resolve`.
+    pub replace_after_window: bool,
+}
+
+impl EquityHedgeConfig {
+    pub fn enabled_in(&self, mode: Mode) -> bool {
+        self.enabled.unwrap_or(mode == Mode::Paper)
+    }
+
+    pub fn broker_in(&self, mode: Mode) -> HedgeBroker {
+        self.broker.unwrap_or(match mode {
+            Mode::Live => HedgeBroker::Schwab,
+            Mode::Paper | Mode::Devnet => HedgeBroker::Paper,
+        })
+    }
+}
+
+impl Default for EquityHedgeConfig {
+    fn default() -> Self {
+        Self {
+            enabled: None,
+            broker: None,
+            rpc_url: None,
+            ws_url: None,
+            start_block: None,
+            confirmations: 2,
+            log_chunk_blocks: 500,
+            chain_id: 8453,
+            // The V4 orderbook on Base, and Base's native USDC.
+            orderbook: "0x52CEB8eBEf648744fFDDE89F7Bc9C3aC35944775".into(),
+            order_owner: "0x00000000000000000000000000000000000057a0".into(),
+            raindex_version: "v4".into(),
+            usdc: "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913".into(),
+            symbol_patterns: ["wt*", "t*", "*0x", "*s1"].map(String::from).to_vec(),
+            remaps: BTreeMap::new(),
+            listing_window_ms: 10 * crate::model::time::MINUTE,
+            replace_after_window: false,
+        }
+    }
+}
+
+pub(super) fn read_equity_hedge(
+    r: &mut Reader,
+    t: &toml::Table,
+    h: &mut EquityHedgeConfig,
+) -> Result<(), ConfigError> {
+    let s = "equity_hedge";
+    if let Some(v) = r.boolean(t, s, "enabled")? {
+        h.enabled = Some(v);
+    }
+    if let Some(v) = r.int(t, s, "chain_id")? {
+        h.chain_id = v;
+    }
+    if let Some(v) = r.string(t, s, "broker")? {
+        h.broker = Some(match v.as_str() {
+            "paper" => HedgeBroker::Paper,
+            "schwab" => HedgeBroker::Schwab,
+            _ => {
+                return Err(r.invalid(
+                    "equity_hedge.broker",
+                    format!("{v:?}: expected \"paper\" or \"schwab\""),
+                ));
+            }
+        });
+    }
+    for (key, scheme, field) in [
+        ("rpc", ["http://", "https://"], &mut h.rpc_url),
+        ("ws", ["ws://", "wss://"], &mut h.ws_url),
+    ] {
+        if let Some(v) = r.string(t, s, key)? {
+            if !scheme.iter().any(|p| v.starts_with(p)) {
+                return Err(r.invalid(
+                    &format!("{s}.{key}"),
+                    format!("{v:?} must start with {} or {}", scheme[0], scheme[1]),
+                ));
+            }
+            *field = Some(v);
+        }
+    }
+    if let Some(v) = r.int(t, s, "start_block")? {
+        h.start_block = Some(v);
+    }
+    if let Some(v) = r.int(t, s, "confirmations")? {
+        if v == 0 {
+            return Err(r.invalid("equity_hedge.confirmations", "must be at least 1"));
+        }
+        h.confirmations = v;
+    }
+    if let Some(v) = r.int(t, s, "log_chunk_blocks")? {
+        if v == 0 {
+            return Err(r.invalid("equity_hedge.log_chunk_blocks", "must be at least 1"));
+        }
+        h.log_chunk_blocks = v;
+    }
+    for (key, field) in [
+        ("orderbook", &mut h.orderbook),
+        ("order_owner", &mut h.order_owner),
+        ("usdc", &mut h.usdc),
+    ] {
+        if let Some(v) = r.string(t, s, key)? {
+            alloy_primitives::Address::from_str(&v).map_err(|e| {
+                r.invalid(
+                    &format!("{s}.{key}"),
+                    format!("{v:?} is not an address: {e}"),
+                )
+            })?;
+            *field = v;
+        }
+    }
+    if let Some(v) = r.string(t, s, "raindex_version")? {
+        if v != "v4" {
+            return Err(r.invalid(
+                "equity_hedge.raindex_version",
+                "only \"v4\" (ClearV2 / AfterClear / TakeOrderV2) is supported",
+            ));
+        }
+        h.raindex_version = v;
+    }
+    if let Some(v) = r.strings(t, s, "symbol_patterns")? {
+        h.symbol_patterns = v;
+    }
+    if let Some(v) = r.duration(t, s, "listing_window")? {
+        if v == 0 {
+            return Err(r.invalid(
+                "equity_hedge.listing_window",
+                "must be above 0: an order just placed may not be listed yet",
+            ));
+        }
+        h.listing_window_ms = v;
+    }
+    if let Some(v) = r.boolean(t, s, "replace_after_window")? {
+        h.replace_after_window = v;
+    }
+    if let Some(remaps) = r.section(t, "remaps")? {
+        r.seen.insert("equity_hedge.remaps".into());
+        for (from, to) in remaps {
+            let key = format!("equity_hedge.remaps.{from}");
+            r.seen.insert(key.clone());
+            let to = to
+                .as_str()
+                .ok_or_else(|| r.invalid(&key, "expected a ticker string"))?;
+            h.remaps.insert(from.clone(), to.to_string());
+        }
+    }
+    crate::strategy::equity_hedge::symbol::SymbolMap::new(&h.symbol_patterns, h.remaps.clone())
+        .map_err(|e| r.invalid("equity_hedge.symbol_patterns", e.to_string()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse;
+
+    #[test]
+    fn hedge_keys_are_checked() {
+        let e = parse("[equity_hedge]\nbroker = \"schwab\"\n").unwrap_err();
+        assert!(e.to_string().contains("equity_hedge.broker"), "paper: {e}");
+        let e = parse("[equity_hedge]\nbroker = \"ibkr\"\n").unwrap_err();
+        assert!(e.to_string().contains("equity_hedge.broker"), "{e}");
+        let e = parse("[equity_hedge]\nrpc = \"base.example\"\n").unwrap_err();
+        assert!(e.to_string().contains("equity_hedge.rpc"), "{e}");
+        let e = parse("[equity_hedge]\nconfirmations = 0\n").unwrap_err();
+        assert!(e.to_string().contains("equity_hedge.confirmations"), "{e}");
+        let c = parse("[equity_hedge]\nlisting_window = \"3m\"\nreplace_after_window = true\n")
+            .unwrap();
+        assert_eq!(c.equity_hedge.listing_window_ms, 3 * 60_000);
+        assert!(c.equity_hedge.replace_after_window);
+        let d = parse("").unwrap();
+        assert_eq!(d.equity_hedge.listing_window_ms, 10 * 60_000);
+        assert!(!d.equity_hedge.replace_after_window);
+        let e = parse("[equity_hedge]\nlisting_window = \"0s\"\n").unwrap_err();
+        assert!(e.to_string().contains("equity_hedge.listing_window"), "{e}");
+        let c = parse("[equity_hedge]\nstart_block = 123\nws = \"wss://base.example\"\n").unwrap();
+        assert_eq!(c.equity_hedge.start_block, Some(123));
+        assert_eq!(c.equity_hedge.broker_in(Mode::Devnet), HedgeBroker::Paper);
+    }
+}

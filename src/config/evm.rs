@@ -1,0 +1,297 @@
+//! `[evm]`: the EVM adapters (devnet and live): confirmations, fee
+//! ceilings, timeouts and countdowns, and `[evm.hemi]` / `[evm.ethereum]`
+//! (`EvmChainConfig`), each chain's endpoints and contract addresses, every
+//! address EIP-55 checked (`checksummed`).
+
+use super::ConfigError;
+use super::reader::Reader;
+use crate::model::time::{HOUR, MINUTE, SECOND};
+use crate::model::{TokenId, from_decimal};
+use alloy::primitives::Address;
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+/// One chain's endpoints and contract addresses, every address EIP-55 checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvmChainConfig {
+    pub chain_id: u64,
+    pub rpc_url: String,
+    pub ws_url: Option<String>,
+    /// LayerZero endpoint id of this chain (Stargate messages name it).
+    pub eid: u32,
+    /// Uniswap-V2-style router02.
+    pub router: Address,
+    /// The Stargate-like bridge (devnet: the lock-and-release stand-in).
+    pub stargate: Option<Address>,
+    /// Hemi: the tunnel's L2 bridge; Ethereum: its portal.
+    pub tunnel: Option<Address>,
+    /// ERC-20 per token (ETH is native and has none; WETH is the router's).
+    pub tokens: BTreeMap<TokenId, Address>,
+}
+
+impl EvmChainConfig {
+    pub fn token(&self, token: TokenId) -> Option<Address> {
+        self.tokens.get(&token).copied()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvmConfig {
+    pub hemi: EvmChainConfig,
+    pub ethereum: EvmChainConfig,
+    /// Receipts and logs are acted on at this many confirmations (1 = mined).
+    pub confirmations: u64,
+    /// A transaction not mined after this many blocks is replaced with both
+    /// its fee cap and its tip raised by at least 10 %.
+    pub replace_after_blocks: u64,
+    /// Ceilings of the EIP-1559 fee cap and tip, in wei.
+    pub max_fee_per_gas: u128,
+    pub max_priority_fee_per_gas: u128,
+    /// A send not confirmed after this long answers "outcome unknown".
+    pub tx_timeout_ms: u64,
+    /// Every RPC call's timeout.
+    pub rpc_timeout_ms: u64,
+    /// How often a waiting transaction or a log stream is polled.
+    pub poll_interval_ms: u64,
+    /// Largest block range of one `eth_getLogs`.
+    pub log_chunk_blocks: u64,
+    /// A chain whose head has not moved for this long is a fault.
+    pub silent_after_ms: u64,
+    /// Expected Stargate delivery time, for countdowns.
+    pub stargate_delay_ms: u64,
+    /// Expected wait before a tunnel withdrawal can be proven, for countdowns.
+    pub tunnel_prove_delay_ms: u64,
+    /// Approve exactly what a step spends (default), never an unlimited allowance.
+    pub unlimited_approvals: bool,
+}
+
+impl Default for EvmConfig {
+    fn default() -> Self {
+        let chain = |chain: crate::model::Chain, eid: u32| EvmChainConfig {
+            chain_id: chain.chain_id(),
+            rpc_url: String::new(),
+            ws_url: None,
+            eid,
+            router: Address::ZERO,
+            stargate: None,
+            tunnel: None,
+            tokens: BTreeMap::new(),
+        };
+        EvmConfig {
+            hemi: chain(crate::model::Chain::Hemi, 30_329),
+            ethereum: chain(crate::model::Chain::Ethereum, 30_101),
+            confirmations: 2,
+            replace_after_blocks: 3,
+            max_fee_per_gas: 500_000_000_000,
+            max_priority_fee_per_gas: 50_000_000_000,
+            tx_timeout_ms: 5 * MINUTE,
+            rpc_timeout_ms: 10 * SECOND,
+            poll_interval_ms: 250,
+            log_chunk_blocks: 500,
+            silent_after_ms: MINUTE,
+            stargate_delay_ms: 5 * MINUTE,
+            tunnel_prove_delay_ms: HOUR,
+            unlimited_approvals: false,
+        }
+    }
+}
+
+/// A configured address, refused unless it carries its EIP-55 checksum.
+pub fn checksummed(key: &str, text: &str) -> Result<Address, String> {
+    let text = text.trim();
+    match Address::parse_checksummed(text, None) {
+        Ok(a) => Ok(a),
+        Err(_) => match Address::from_str(text) {
+            Ok(a) => Err(format!(
+                "{text} fails its EIP-55 checksum (the checksummed form is {}); \
+                 check that {key} is the address you meant",
+                a.to_checksum(None)
+            )),
+            Err(_) => Err(format!("{text:?} is not an address (0x and 40 hex digits)")),
+        },
+    }
+}
+
+impl EvmConfig {
+    fn read(r: &mut Reader, t: &toml::Table) -> Result<EvmConfig, ConfigError> {
+        let s = "evm";
+        let mut e = EvmConfig::default();
+        for (key, field) in [
+            ("confirmations", &mut e.confirmations),
+            ("replace_after_blocks", &mut e.replace_after_blocks),
+            ("log_chunk_blocks", &mut e.log_chunk_blocks),
+        ] {
+            if let Some(v) = r.int(t, s, key)? {
+                if v == 0 {
+                    return Err(r.invalid(&format!("evm.{key}"), "must be at least 1"));
+                }
+                *field = v;
+            }
+        }
+        for (key, field) in [
+            ("max_fee_gwei", &mut e.max_fee_per_gas),
+            ("max_priority_fee_gwei", &mut e.max_priority_fee_per_gas),
+        ] {
+            if let Some(v) = r.decimal(t, s, key)? {
+                *field = from_decimal(v, 9)
+                    .map_err(|p| r.invalid(&format!("evm.{key}"), p.to_string()))?;
+            }
+        }
+        for (key, field) in [
+            ("tx_timeout", &mut e.tx_timeout_ms),
+            ("rpc_timeout", &mut e.rpc_timeout_ms),
+            ("poll_interval", &mut e.poll_interval_ms),
+            ("silent_after", &mut e.silent_after_ms),
+            ("stargate_delay", &mut e.stargate_delay_ms),
+            ("tunnel_prove_delay", &mut e.tunnel_prove_delay_ms),
+        ] {
+            if let Some(v) = r.duration(t, s, key)? {
+                *field = v;
+            }
+        }
+        if let Some(v) = r.boolean(t, s, "unlimited_approvals")? {
+            e.unlimited_approvals = v;
+        }
+        let hemi = e.hemi.clone();
+        e.hemi = Self::read_chain(r, t, "hemi", hemi)?;
+        let ethereum = e.ethereum.clone();
+        e.ethereum = Self::read_chain(r, t, "ethereum", ethereum)?;
+        Ok(e)
+    }
+
+    fn read_chain(
+        r: &mut Reader,
+        t: &toml::Table,
+        name: &str,
+        mut c: EvmChainConfig,
+    ) -> Result<EvmChainConfig, ConfigError> {
+        let s = format!("evm.{name}");
+        let Some(t) = r.section(t, name)? else {
+            return Err(r.invalid(&s, "is required ([evm.hemi] and [evm.ethereum])"));
+        };
+        r.seen.insert(s.clone());
+        if let Some(v) = r.int(t, &s, "chain_id")? {
+            c.chain_id = v;
+        }
+        if let Some(v) = r.int(t, &s, "eid")? {
+            c.eid = u32::try_from(v).map_err(|_| r.invalid(&format!("{s}.eid"), "too large"))?;
+        }
+        match r.string(t, &s, "rpc")? {
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                c.rpc_url = url
+            }
+            Some(_) => return Err(r.invalid(&format!("{s}.rpc"), "must be an http(s):// URL")),
+            None => return Err(r.invalid(&format!("{s}.rpc"), "is required")),
+        }
+        if let Some(url) = r.string(t, &s, "ws")? {
+            if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+                return Err(r.invalid(&format!("{s}.ws"), "must be a ws(s):// URL"));
+            }
+            c.ws_url = Some(url);
+        }
+        let address = |r: &mut Reader, key: &str| -> Result<Option<Address>, ConfigError> {
+            let full = format!("{s}.{key}");
+            match r.string(t, &s, key)? {
+                None => Ok(None),
+                Some(text) => checksummed(&full, &text)
+                    .map(Some)
+                    .map_err(|p| r.invalid(&full, p)),
+            }
+        };
+        c.router = address(r, "router")?
+            .ok_or_else(|| r.invalid(&format!("{s}.router"), "is required"))?;
+        c.stargate = address(r, "stargate")?;
+        c.tunnel = address(r, "tunnel")?;
+        if let Some(tokens) = r.section(t, "tokens")? {
+            let ts = format!("{s}.tokens");
+            r.seen.insert(ts.clone());
+            for (symbol, value) in tokens {
+                let key = format!("{ts}.{symbol}");
+                r.seen.insert(key.clone());
+                let token =
+                    TokenId::from_str(symbol).map_err(|e| r.invalid(&key, e.to_string()))?;
+                if token.is_native() {
+                    return Err(r.invalid(&key, "ETH is native and has no token address"));
+                }
+                let text = value
+                    .as_str()
+                    .ok_or_else(|| r.invalid(&key, "expected an address string"))?;
+                let a = checksummed(&key, text).map_err(|p| r.invalid(&key, p))?;
+                c.tokens.insert(token, a);
+            }
+        }
+        Ok(c)
+    }
+}
+
+/// `[evm]`, with `[evm.hemi]` and `[evm.ethereum]` both required.
+pub(super) fn read_evm(r: &mut Reader, t: &toml::Table) -> Result<EvmConfig, ConfigError> {
+    EvmConfig::read(r, t)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::parse;
+    use crate::model::TokenId;
+
+    const EVM: &str = r#"
+mode = "devnet"
+[evm]
+confirmations = 3
+max_fee_gwei = "120.5"
+[evm.hemi]
+rpc = "http://127.0.0.1:1"
+router = "0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D"
+[evm.hemi.tokens]
+VCRED = "0x71881974e96152643C74A8e0214B877CfB2A0Aa1"
+[evm.ethereum]
+rpc = "http://127.0.0.1:2"
+router = "0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D"
+"#;
+
+    #[test]
+    fn evm_section_parses_with_checksummed_addresses() {
+        let c = parse(EVM).unwrap();
+        let e = c.evm.unwrap();
+        assert_eq!(e.confirmations, 3);
+        assert_eq!(e.max_fee_per_gas, 120_500_000_000);
+        assert_eq!((e.hemi.chain_id, e.ethereum.chain_id), (43_111, 1));
+        assert_eq!(
+            e.hemi.token(TokenId::Vcred).unwrap().to_checksum(None),
+            "0x71881974e96152643C74A8e0214B877CfB2A0Aa1"
+        );
+    }
+
+    #[test]
+    fn a_bad_checksum_is_refused_with_the_right_form() {
+        // The seed's VCRED address (evm.md §0): not a valid checksum.
+        let text = EVM.replace(
+            "0x71881974e96152643C74A8e0214B877CfB2A0Aa1",
+            "0x390D9C7c5b48dB6d15D76b96D1D8a9bfD94d93B0",
+        );
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains("evm.hemi.tokens.VCRED"), "{e}");
+        assert!(e.contains("fails its EIP-55 checksum"), "{e}");
+        assert!(
+            e.contains("0x390D9C7C5B48Db6D15d76B96D1d8a9bfd94d93b0"),
+            "{e}"
+        );
+        let e = parse(&EVM.replace("0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D", "0x7a25"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("evm.hemi.router") && e.contains("not an address"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn devnet_mode_needs_an_evm_section() {
+        let e = parse("mode = \"devnet\"\n").unwrap_err().to_string();
+        assert!(e.contains("`evm`"), "{e}");
+        let e = parse(&EVM.replace("[evm.ethereum]", "[evm.nowhere]")).unwrap_err();
+        assert!(e.to_string().contains("evm.ethereum"), "{e}");
+        let e = parse(&EVM.replace("confirmations = 3", "confirmation = 3")).unwrap_err();
+        assert!(e.to_string().contains("evm.confirmation"), "{e}");
+    }
+}

@@ -1,0 +1,329 @@
+//! `config.toml` and environment secrets, validated before anything starts.
+//! Every error names the key and the problem; unknown keys are errors (a typo
+//! in a risk limit must not silently fall back to a default). Secrets come
+//! from the environment only and never print.
+//!
+//! This module owns `Config` itself: loading it (`Config::load`,
+//! `from_toml`), the top-level keys (`mode`, `data_dir`, `log_level`), and
+//! the checks across sections (what each mode can run). Each section's
+//! type, defaults and validation sit in the file named by it; `reader` is
+//! the one reader they all use, and `secret` the environment's secrets.
+//! Everything is re-exported here: `config::X` is the path to use.
+
+mod alerts;
+mod control;
+mod cross_chain_loop;
+mod engine;
+mod equity_hedge;
+mod evm;
+mod logs;
+mod metrics;
+mod notify;
+mod paper;
+mod reader;
+mod risk;
+mod schwab;
+mod secret;
+mod stellar_arb;
+
+pub use alerts::AlertsConfig;
+pub use control::ControlConfig;
+pub use cross_chain_loop::{LoopConfig, default_route};
+pub use engine::EngineConfig;
+pub use equity_hedge::{EquityHedgeConfig, HedgeBroker};
+pub use evm::{EvmChainConfig, EvmConfig, checksummed};
+pub use logs::{LogsConfig, MAX_DIAG_KEEP, MIN_DIAG_MAX_BYTES};
+pub use metrics::MetricsConfig;
+pub use notify::NotifyConfig;
+pub use paper::{PaperConfig, PaperFaults, speed_milli};
+pub use reader::{ConfigError, parse_duration};
+pub use risk::{Approval, BalanceCap, CAP_VENUES, RiskConfig};
+pub use secret::{Secret, Secrets};
+
+use crate::model::Mode;
+use reader::Reader;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Where the file came from ("defaults" when none).
+    pub source: String,
+    pub mode: Mode,
+    pub data_dir: PathBuf,
+    pub paper: PaperConfig,
+    pub engine: EngineConfig,
+    pub cross_chain_loop: LoopConfig,
+    pub risk: RiskConfig,
+    pub control: ControlConfig,
+    /// The metrics endpoint (`[metrics]`); `None`: off.
+    pub metrics: Option<MetricsConfig>,
+    pub notify: NotifyConfig,
+    pub alerts: AlertsConfig,
+    /// The Schwab broker (`[schwab]`); used by the equity hedge and `arbkeep auth schwab`.
+    pub schwab: crate::venue::schwab::SchwabConfig,
+    pub log_level: String,
+    pub logs: LogsConfig,
+    pub equity_hedge: EquityHedgeConfig,
+    pub stellar_arb: crate::strategy::stellar_arb::StellarArbConfig,
+    /// The EVM adapters (devnet and live); `None` in paper mode.
+    pub evm: Option<EvmConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            source: "defaults".into(),
+            mode: Mode::Paper,
+            data_dir: PathBuf::from("./data/paper"),
+            paper: PaperConfig::default(),
+            engine: EngineConfig::default(),
+            cross_chain_loop: LoopConfig::default(),
+            risk: RiskConfig::default(),
+            control: ControlConfig::default(),
+            metrics: None,
+            notify: NotifyConfig::default(),
+            alerts: AlertsConfig::default(),
+            schwab: Default::default(),
+            log_level: "info".into(),
+            logs: LogsConfig::default(),
+            equity_hedge: EquityHedgeConfig::default(),
+            stellar_arb: crate::strategy::stellar_arb::StellarArbConfig::testnet_defaults(),
+            evm: None,
+        }
+    }
+}
+
+impl Config {
+    /// `path` if given; else `./config.toml` if present; else paper defaults.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        match path {
+            Some(p) => Self::from_file(p),
+            None if Path::new("config.toml").exists() => Self::from_file(Path::new("config.toml")),
+            None => Ok(Config::default()),
+        }
+    }
+
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        Self::from_toml(&text, &shown)
+    }
+
+    pub fn from_toml(text: &str, source: &str) -> Result<Config, ConfigError> {
+        let table: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                    path: source.to_string(),
+                    reason: e.message().to_string(),
+                })?;
+        let mut r = Reader {
+            path: source.to_string(),
+            seen: BTreeSet::new(),
+        };
+        let mut c = Config {
+            source: source.to_string(),
+            ..Config::default()
+        };
+
+        if let Some(mode) = r.string(&table, "", "mode")? {
+            c.mode = Mode::from_str(&mode).map_err(|p| r.invalid("mode", p))?;
+            c.data_dir = PathBuf::from(format!("./data/{}", mode.to_ascii_lowercase()));
+        }
+        if let Some(dir) = r.string(&table, "", "data_dir")? {
+            c.data_dir = PathBuf::from(dir);
+        }
+        if let Some(level) = r.string(&table, "", "log_level")? {
+            if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
+                return Err(r.invalid("log_level", "expected error, warn, info, debug or trace"));
+            }
+            c.log_level = level;
+        }
+
+        if let Some(t) = r.section(&table, "logs")? {
+            logs::read_logs(&mut r, t, &mut c.logs)?;
+        }
+        if let Some(t) = r.section(&table, "paper")? {
+            paper::read_paper(&mut r, t, &mut c.paper)?;
+        }
+        if let Some(t) = r.section(&table, "engine")? {
+            engine::read_engine(&mut r, t, &mut c.engine)?;
+        }
+        if let Some(t) = r.section(&table, "cross_chain_loop")? {
+            cross_chain_loop::read_cross_chain_loop(&mut r, t, &mut c.cross_chain_loop)?;
+        }
+        if let Some(t) = r.section(&table, "risk")? {
+            risk::read_risk(&mut r, t, &mut c.risk)?;
+        }
+        if let Some(t) = r.section(&table, "control")? {
+            control::read_control(&mut r, t, &mut c.control)?;
+        }
+        if let Some(t) = r.section(&table, "metrics")? {
+            c.metrics = Some(metrics::read_metrics(&mut r, t)?);
+        }
+        if let Some(t) = r.section(&table, "notify")? {
+            notify::read_notify(&mut r, t, &mut c.notify)?;
+        }
+        if let Some(t) = r.section(&table, "alerts")? {
+            alerts::read_alerts(&mut r, t, &mut c.alerts)?;
+        }
+        if let Some(t) = r.section(&table, "schwab")? {
+            schwab::read_schwab(&mut r, t, &mut c.schwab)?;
+        }
+        if let Some(t) = r.section(&table, "equity_hedge")? {
+            equity_hedge::read_equity_hedge(&mut r, t, &mut c.equity_hedge)?;
+        }
+        if let Some(t) = r.section(&table, "stellar_arb")? {
+            stellar_arb::read_stellar_arb(&mut r, t, &mut c.stellar_arb)?;
+        }
+        if let Some(t) = r.section(&table, "evm")? {
+            c.evm = Some(evm::read_evm(&mut r, t)?);
+        }
+        if c.mode == Mode::Devnet && c.evm.is_none() {
+            return Err(r.invalid(
+                "evm",
+                "is required in devnet mode (`arbkeep devnet` writes one)",
+            ));
+        }
+        c.check_mode(&r)?;
+
+        r.reject_unknown(&table, "")?;
+        Ok(c)
+    }
+
+    /// What each mode can run with this build, checked before anything starts.
+    fn check_mode(&self, r: &Reader) -> Result<(), ConfigError> {
+        let hedge = self.equity_hedge.enabled_in(self.mode);
+        match self.mode {
+            Mode::Paper => {
+                if self.equity_hedge.broker == Some(HedgeBroker::Schwab) {
+                    return Err(r.invalid(
+                        "equity_hedge.broker",
+                        "paper mode hedges at the paper broker; \"schwab\" needs mode \"devnet\" or \"live\"",
+                    ));
+                }
+                return Ok(());
+            }
+            Mode::Live if self.cross_chain_loop.enabled => {
+                return Err(r.invalid(
+                    "cross_chain_loop.enabled",
+                    "the cross-chain loop cannot run live yet (its live bridges, Stargate/OFT and the OptimismPortal, are not wired): set it to false in mode \"live\"",
+                ));
+            }
+            Mode::Live if !hedge && !self.stellar_arb.enabled => {
+                return Err(r.invalid(
+                    "mode",
+                    "\"live\" with nothing to run: enable [equity_hedge] or [stellar_arb]",
+                ));
+            }
+            _ => {}
+        }
+        if hedge {
+            if self.equity_hedge.rpc_url.is_none() {
+                return Err(r.invalid(
+                    "equity_hedge.rpc",
+                    "is required when the hedge runs in devnet or live mode: the RPC of the orderbook's chain",
+                ));
+            }
+            if self.equity_hedge.broker_in(self.mode) == HedgeBroker::Schwab
+                && self.schwab.account_number.is_empty()
+            {
+                return Err(r.invalid(
+                    "schwab.account_number",
+                    "is required when the hedge trades at Schwab: the account to trade, by its number",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The tests' parse: `text` as the file `test.toml`.
+#[cfg(test)]
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::from_toml(text, "test.toml")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Route, TokenId};
+
+    #[test]
+    fn empty_file_is_paper_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.mode, Mode::Paper);
+        assert_eq!(c.cross_chain_loop.min_swap_vcred, 100_000_000);
+        assert_eq!(c.cross_chain_loop.route(TokenId::Eth), Route::Stargate);
+        assert_eq!(c.cross_chain_loop.route(TokenId::Wbtc), Route::HemiTunnel);
+    }
+
+    #[test]
+    fn example_file_parses() {
+        let text = include_str!("../../config.toml.example");
+        let c = parse(text).unwrap();
+        assert_eq!(c.mode, Mode::Paper);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = parse("[cross_chain_loop]\nslippage_bps = 0\n").unwrap_err();
+        assert!(
+            e.to_string().contains("cross_chain_loop.slippage_bps"),
+            "{e}"
+        );
+        let e = parse("[engine]\nreconcile_interval = \"12 parsecs\"\n").unwrap_err();
+        assert!(e.to_string().contains("engine.reconcile_interval"), "{e}");
+        let e = parse("mode = \"moon\"\n").unwrap_err();
+        assert!(e.to_string().contains("`mode`"), "{e}");
+        let e = parse("[cross_chain_loop.routes]\nWBTC = \"ferry\"\n").unwrap_err();
+        assert!(
+            e.to_string().contains("cross_chain_loop.routes.WBTC"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_are_reported() {
+        assert!(matches!(parse("mode = "), Err(ConfigError::Syntax { .. })));
+    }
+
+    #[test]
+    fn live_mode_runs_the_hedge_and_stellar_without_the_loop() {
+        let hedge = "[equity_hedge]\nenabled = true\nrpc = \"https://base.example\"\n[schwab]\naccount_number = \"12345678\"\n";
+        // The loop is on by default, and cannot run live: the key is named.
+        let e = parse(&format!("mode = \"live\"\n{hedge}")).unwrap_err();
+        assert!(e.to_string().contains("cross_chain_loop.enabled"), "{e}");
+        let off = "[cross_chain_loop]\nenabled = false\n";
+        // Nothing enabled: nothing to run.
+        let e = parse(&format!("mode = \"live\"\n{off}")).unwrap_err();
+        assert!(e.to_string().contains("`mode`"), "{e}");
+        // The hedge needs its chain's RPC, and Schwab an account.
+        let e = parse(&format!(
+            "mode = \"live\"\n{off}[equity_hedge]\nenabled = true\n"
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("equity_hedge.rpc"), "{e}");
+        let e = parse(&format!(
+            "mode = \"live\"\n{off}[equity_hedge]\nenabled = true\nrpc = \"https://base.example\"\n"
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("schwab.account_number"), "{e}");
+        // No [evm] needed in live mode; Schwab is the live default broker.
+        let c = parse(&format!("mode = \"live\"\n{off}{hedge}")).unwrap();
+        assert_eq!(c.equity_hedge.broker_in(c.mode), HedgeBroker::Schwab);
+        assert_eq!(
+            c.equity_hedge.rpc_url.as_deref(),
+            Some("https://base.example")
+        );
+        let c = parse(
+            "mode = \"live\"\n[cross_chain_loop]\nenabled = false\n[stellar_arb]\nenabled = true\n",
+        )
+        .unwrap();
+        assert!(c.evm.is_none() && c.stellar_arb.enabled);
+    }
+}

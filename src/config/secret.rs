@@ -1,0 +1,81 @@
+//! Secrets: the values read from the environment only (the private key,
+//! the mnemonic, the webhook URL), never from `config.toml`, and a `Secret`
+//! that never prints.
+
+use super::ConfigError;
+use std::fmt;
+
+/// A value that must never be printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+    /// The only way to the value: named so that every use is easy to audit.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Secrets read from the environment at start-up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Secrets {
+    pub private_key: Option<Secret>,
+    pub mnemonic: Option<Secret>,
+    pub webhook_url: Option<Secret>,
+}
+
+impl Secrets {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let read = |name: &str| get(name).filter(|v| !v.trim().is_empty()).map(Secret::new);
+        let secrets = Secrets {
+            private_key: read("ARBITRAGE_PRIVATE_KEY"),
+            mnemonic: read("ARBITRAGE_MNEMONIC"),
+            webhook_url: read("ARBKEEP_WEBHOOK_URL"),
+        };
+        if let Some(url) = &secrets.webhook_url {
+            let u = url.expose();
+            if !(u.starts_with("https://") || u.starts_with("http://")) {
+                return Err(ConfigError::Env {
+                    var: "ARBKEEP_WEBHOOK_URL".into(),
+                    problem: "must start with https:// or http://".into(),
+                });
+            }
+        }
+        Ok(secrets)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secrets::from_lookup(|k| {
+            (k == "ARBITRAGE_PRIVATE_KEY").then(|| "0xdeadbeef".to_string())
+        })
+        .unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("deadbeef"), "{shown}");
+        assert!(s.private_key.is_some());
+    }
+}
