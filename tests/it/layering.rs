@@ -161,17 +161,6 @@ const KNOWN: &[(&str, &str, &str)] = &[
         "crate::control::Outbox",
         "the Stellar WS API implements control's extension; to be removed by moving the extension trait to engine/",
     ),
-    // A venue implements a strategy's traits (reaching up).
-    (
-        "src/venue/evm/raindex.rs",
-        "crate::strategy::equity_hedge::chain::ReceiptLogs",
-        "the EVM client implements the hedge's chain-read trait; to be removed by moving ReceiptLogs to venue/logs.rs",
-    ),
-    (
-        "src/venue/evm/raindex.rs",
-        "crate::strategy::equity_hedge::chain::TokenSymbols",
-        "the EVM client implements the hedge's chain-read trait; to be removed by moving TokenSymbols to venue/logs.rs",
-    ),
 ];
 
 #[test]
