@@ -178,7 +178,7 @@ fn month_index(s: &str) -> Option<u64> {
 }
 
 fn days_in_month(year: u64, month0: u64) -> u64 {
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
     match month0 {
         1 if leap => 29,
         1 => 28,
