@@ -263,7 +263,7 @@ pub async fn examine(setup: &Setup) -> Report {
         }
     };
     checks.push(local::config_loaded(config));
-    let engine = crate::store::InstanceLock::holder(&config.data_dir);
+    let engine = crate::files::InstanceLock::holder(&config.data_dir);
     checks.extend(local::secrets(config, &setup.env));
     checks.extend(local::data_dir(&config.data_dir, &setup.limits));
     checks.push(local::engine(engine));

@@ -240,7 +240,7 @@ pub fn init(
     let mut stdout_from_env = false;
     let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = Vec::new();
     if let Some(dir) = log_dir {
-        crate::store::ensure_private_dir(dir).map_err(io::Error::other)?;
+        crate::files::ensure_private_dir(dir).map_err(io::Error::other)?;
         let diag = SizeRotated::open(&dir.join(DIAG_FILE), files.diag_max_bytes, files.diag_keep)?;
         layers.push(
             tracing_subscriber::fmt::layer()

@@ -1,11 +1,12 @@
 //! One webhook POST with retries: exponential backoff with jitter on
 //! timeouts, connection failures, 408, 429 (honouring `Retry-After`) and
 //! 5xx; give up at once on other 4xx (a deleted webhook will not come back).
-//! Errors are described without the URL: reqwest puts it in its messages.
+//! Errors are described without the URL (`crate::net::describe`): reqwest
+//! puts it in its messages.
 
 use super::{WebhookConfig, WebhookError, WebhookUrl};
+use crate::net::{describe, ensure_crypto_provider, retry_after};
 use reqwest::StatusCode;
-use reqwest::header::RETRY_AFTER;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::Value;
 use std::time::Duration;
@@ -139,7 +140,7 @@ impl Deliverer {
         if status.is_success() {
             return Attempt::Delivered;
         }
-        let after = retry_after(response.headers());
+        let after = retry_after(response.headers(), unix_now_ms());
         if status == StatusCode::TOO_MANY_REQUESTS
             || status == StatusCode::REQUEST_TIMEOUT
             || status.is_server_error()
@@ -161,46 +162,12 @@ impl Deliverer {
     }
 }
 
-/// `Retry-After` in seconds (the HTTP-date form is rare for webhooks and
-/// falls back to our own backoff).
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(|s| Duration::from_secs_f64(s.min(86_400.0)))
-}
-
-/// The error and its causes, without the URL.
-fn describe(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else {
-        "request failed"
-    };
-    let mut text = kind.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-/// reqwest is built without a default crypto provider (to keep aws-lc out);
-/// use ring unless the process already chose one.
-pub fn ensure_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Err only means another thread installed one first; that one is used.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
+/// The wall clock in unix milliseconds, for an HTTP-date `Retry-After`
+/// (webhooks run on real time, whatever the engine's clock).
+fn unix_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
@@ -227,17 +194,5 @@ mod tests {
         let config = WebhookConfig::new(url, super::super::WebhookFormat::Slack);
         assert!(Deliverer::new(&config).is_ok());
         assert!(rustls::crypto::CryptoProvider::get_default().is_some());
-    }
-
-    #[test]
-    fn retry_after_seconds() {
-        let mut h = reqwest::header::HeaderMap::new();
-        h.insert(RETRY_AFTER, reqwest::header::HeaderValue::from_static("2"));
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
-        h.insert(
-            RETRY_AFTER,
-            reqwest::header::HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
-        );
-        assert_eq!(retry_after(&h), None);
     }
 }

@@ -12,7 +12,6 @@
 //! through [`WebhookReload`] without dropping the queue.
 
 mod deliver;
-pub use deliver::ensure_crypto_provider;
 mod payload;
 mod queue;
 mod url;

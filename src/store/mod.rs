@@ -4,9 +4,11 @@
 //! leaves either all of a change or none of it. Read verbs open it read-only
 //! when no engine runs.
 
-mod lock;
-
-pub use lock::{InstanceLock, LOCK_FILE};
+/// The private-file helpers and the instance lock live in `crate::files`
+/// (the venues use them too); these paths stay for the engine's callers.
+pub use crate::files::{
+    FileError, InstanceLock, LOCK_FILE, ensure_private_dir, ensure_private_file,
+};
 
 use crate::model::{
     Chain, Controls, Cycle, CycleId, IntentId, LedgerEntry, LedgerKind, Mode, StepKind, StepRecord,
@@ -19,8 +21,6 @@ use redb::{
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fs::{DirBuilder, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -63,11 +63,12 @@ pub enum StoreError {
     Missing(String),
 }
 
-impl StoreError {
-    pub(crate) fn io(path: &Path, e: std::io::Error) -> Self {
-        StoreError::Io {
-            path: path.display().to_string(),
-            reason: e.to_string(),
+/// The same messages as before the helpers moved to `crate::files`.
+impl From<FileError> for StoreError {
+    fn from(e: FileError) -> Self {
+        match e {
+            FileError::AlreadyRunning { dir, pid } => StoreError::AlreadyRunning { dir, pid },
+            FileError::Io { path, reason } => StoreError::Io { path, reason },
         }
     }
 }
@@ -94,31 +95,6 @@ fn decode<T: DeserializeOwned>(
 
 fn step_key(id: IntentId) -> (u64, u8, u32) {
     (id.cycle.0, id.step as u8, id.attempt)
-}
-
-/// Create the data dir 0700 (and parents), or tighten an existing one.
-pub fn ensure_private_dir(dir: &Path) -> Result<(), StoreError> {
-    if !dir.exists() {
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| StoreError::io(dir, e))?;
-    }
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .map_err(|e| StoreError::io(dir, e))
-}
-
-/// Create `path` empty with mode 0600 if absent, so no other user ever can read it.
-pub fn ensure_private_file(path: &Path) -> Result<(), StoreError> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| StoreError::io(path, e))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| StoreError::io(path, e))
 }
 
 /// At most `limit` records of a u64-keyed JSON table from key `from` on

@@ -93,7 +93,7 @@ mod tests {
     }
 
     async fn fetch(url: &str, cap: usize) -> Result<Vec<u8>, BodyError> {
-        crate::notify::ensure_crypto_provider();
+        crate::net::ensure_crypto_provider();
         let client = reqwest::Client::builder()
             .no_proxy()
             .build()

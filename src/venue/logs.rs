@@ -1,9 +1,12 @@
 //! Contract event logs as strategies consume them: confirmed logs in chain
 //! order, and removals when a reorg takes one back. EVM log ingestion
 //! (backfill, subscription, watermark, reorg detection) and the paper
-//! orderbook implement it alike.
+//! orderbook implement it alike. Beside the stream, the two chain reads
+//! the equity hedge's decoder needs ([`ReceiptLogs`], [`TokenSymbols`]),
+//! implemented by the EVM adapter and the paper book.
 
 use super::VenueError;
+use alloy_primitives::Address;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 
@@ -50,4 +53,22 @@ pub trait LogSource: Send + Sync + 'static {
     /// The consumer has durably processed everything through `block`:
     /// persist the watermark so a restart resumes after it.
     fn commit(&self, block: u64) -> impl Future<Output = Result<(), VenueError>> + Send;
+}
+
+/// A transaction receipt's logs (the hedge's `AfterClear` fallback, for
+/// nodes whose `eth_getLogs` answers are incomplete).
+pub trait ReceiptLogs: Send + Sync + 'static {
+    /// Every log of the transaction's receipt, in log-index order; `Ok(None)`
+    /// when the node knows no such transaction.
+    fn receipt_logs(
+        &self,
+        chain_id: u64,
+        tx_hash: &str,
+    ) -> impl Future<Output = Result<Option<Vec<ChainLog>>, VenueError>> + Send;
+}
+
+/// An ERC-20's `symbol()`.
+pub trait TokenSymbols: Send + Sync + 'static {
+    /// The token's ERC-20 `symbol()`.
+    fn symbol(&self, token: Address) -> impl Future<Output = Result<String, VenueError>> + Send;
 }

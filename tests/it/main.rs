@@ -31,6 +31,7 @@ mod fuzz_decoders;
 mod hedge_paper;
 mod hedge_ui;
 mod kill_switch;
+mod layering;
 mod metrics;
 mod notify_webhooks;
 mod paper_e2e;

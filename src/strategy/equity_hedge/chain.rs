@@ -2,28 +2,16 @@
 //! transaction receipt's logs (the `AfterClear` fallback, for nodes whose
 //! `eth_getLogs` answers are incomplete) and an ERC-20's `symbol()`. The EVM
 //! adapter implements both; paper and tests use the in-memory ones here.
+//! The traits live with the log stream's in `venue::logs` (a venue
+//! implements them and must not import a strategy); re-exported here.
+
+pub use crate::venue::logs::{ReceiptLogs, TokenSymbols};
 
 use crate::venue::VenueError;
 use crate::venue::logs::ChainLog;
 use alloy_primitives::Address;
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::Mutex;
-
-pub trait ReceiptLogs: Send + Sync + 'static {
-    /// Every log of the transaction's receipt, in log-index order; `Ok(None)`
-    /// when the node knows no such transaction.
-    fn receipt_logs(
-        &self,
-        chain_id: u64,
-        tx_hash: &str,
-    ) -> impl Future<Output = Result<Option<Vec<ChainLog>>, VenueError>> + Send;
-}
-
-pub trait TokenSymbols: Send + Sync + 'static {
-    /// The token's ERC-20 `symbol()`.
-    fn symbol(&self, token: Address) -> impl Future<Output = Result<String, VenueError>> + Send;
-}
 
 /// Symbols known up front (paper, tests).
 #[derive(Debug, Default, Clone)]

@@ -42,7 +42,7 @@ pub enum EvmError {
     #[error(transparent)]
     Wallet(#[from] super::wallet::WalletError),
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Journal(#[from] super::db::JournalError),
 }
 
 /// Where a chain is reached, and what the config calls it (for errors).
@@ -156,7 +156,7 @@ impl ChainClient {
             reason: redact::urls_in(&reason),
         };
         // alloy shares the crate's reqwest, built without a TLS provider.
-        crate::notify::ensure_crypto_provider();
+        crate::net::ensure_crypto_provider();
         let url = cfg
             .rpc_url
             .parse()

@@ -6,8 +6,8 @@
 //! the venue's chain-side journal must be durable inside one `execute`
 //! (between signing and broadcast), like the paper world's own file.
 
+use crate::files::{FileError, ensure_private_dir, ensure_private_file};
 use crate::model::Action;
-use crate::store::{StoreError, ensure_private_file};
 use crate::venue::VenueError;
 use alloy::primitives::{Address, B256, Bytes, U256};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -101,6 +101,24 @@ pub struct IntentRecord {
     pub abandoned: bool,
 }
 
+/// Why the journal could not be opened. The messages are the ones the
+/// engine's store gives for the same faults.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// The data dir or the file could not be made private (or created).
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// redb refused to open or initialise the file.
+    #[error("store: {0}")]
+    Database(String),
+}
+
+impl JournalError {
+    fn database(e: impl std::fmt::Display) -> Self {
+        JournalError::Database(e.to_string())
+    }
+}
+
 pub struct EvmStore {
     db: Database,
 }
@@ -110,24 +128,18 @@ fn err(e: impl std::fmt::Display) -> VenueError {
 }
 
 impl EvmStore {
-    pub fn open(dir: &Path) -> Result<EvmStore, StoreError> {
-        crate::store::ensure_private_dir(dir)?;
+    pub fn open(dir: &Path) -> Result<EvmStore, JournalError> {
+        ensure_private_dir(dir)?;
         let path = dir.join(FILE);
         ensure_private_file(&path)?;
-        let db = Database::create(&path).map_err(|e| StoreError::Database(e.to_string()))?;
-        let txn = db
-            .begin_write()
-            .map_err(|e| StoreError::Database(e.to_string()))?;
+        let db = Database::create(&path).map_err(JournalError::database)?;
+        let txn = db.begin_write().map_err(JournalError::database)?;
         {
-            txn.open_table(TXS)
-                .map_err(|e| StoreError::Database(e.to_string()))?;
-            txn.open_table(INTENTS)
-                .map_err(|e| StoreError::Database(e.to_string()))?;
-            txn.open_table(WATERMARKS)
-                .map_err(|e| StoreError::Database(e.to_string()))?;
+            txn.open_table(TXS).map_err(JournalError::database)?;
+            txn.open_table(INTENTS).map_err(JournalError::database)?;
+            txn.open_table(WATERMARKS).map_err(JournalError::database)?;
         }
-        txn.commit()
-            .map_err(|e| StoreError::Database(e.to_string()))?;
+        txn.commit().map_err(JournalError::database)?;
         Ok(EvmStore { db })
     }
 

@@ -310,7 +310,7 @@ impl Drop for Anvil {
 
 /// A provider that signs with `key` (nonces and fees filled by alloy).
 pub fn signing_provider(url: &str, key: &str) -> anyhow::Result<DynProvider> {
-    crate::notify::ensure_crypto_provider();
+    crate::net::ensure_crypto_provider();
     let signer = PrivateKeySigner::from_str(key).map_err(|_| anyhow!("bad dev key"))?;
     Ok(ProviderBuilder::new()
         .wallet(EthereumWallet::from(signer))

@@ -232,7 +232,7 @@ struct Upstream {
 impl FakeRpc {
     /// Serve on 127.0.0.1:0 in front of `upstream` (an anvil URL).
     pub async fn start(upstream: &str) -> Result<FakeRpc, FakeRpcError> {
-        crate::notify::ensure_crypto_provider();
+        crate::net::ensure_crypto_provider();
         let http = reqwest::Client::builder()
             .build()
             .map_err(|e| FakeRpcError::Client {

@@ -22,6 +22,6 @@ pub mod venue;
 pub mod wallet;
 
 pub use chain::{ChainClient, EvmError};
-pub use db::EvmStore;
+pub use db::{EvmStore, JournalError};
 pub use venue::EvmVenue;
 pub use wallet::Wallet;

@@ -6,9 +6,8 @@
 use super::abi::IERC20;
 use super::chain::ChainClient;
 use super::ingest::to_chain_log;
-use crate::strategy::equity_hedge::chain::{ReceiptLogs, TokenSymbols};
 use crate::venue::VenueError;
-use crate::venue::logs::ChainLog;
+use crate::venue::logs::{ChainLog, ReceiptLogs, TokenSymbols};
 use alloy::primitives::{Address, B256};
 use std::collections::BTreeMap;
 use std::str::FromStr;

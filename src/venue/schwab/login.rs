@@ -9,9 +9,9 @@ use super::session::Session;
 use super::vault::TokenVault;
 use super::{LOGIN_LIFETIME, SchwabConfig, SchwabError, SchwabSecrets, VENUE};
 use crate::config::Secret;
+use crate::files::{FileError, InstanceLock};
 use crate::model::time::format_time;
 use crate::model::{Clock, SystemClock};
-use crate::store::{InstanceLock, StoreError};
 use reqwest::Url;
 use ring::rand::{SecureRandom, SystemRandom};
 use std::io::{BufRead, Write};
@@ -169,9 +169,9 @@ pub(crate) fn last_digits(number: &str) -> String {
 /// `arbkeep auth schwab` from `main`: secrets from the environment, the
 /// instance lock held, stdin and stdout.
 pub async fn run_auth_command(config: &SchwabConfig, data_dir: &Path) -> Result<(), SchwabError> {
-    crate::store::ensure_private_dir(data_dir).map_err(|e| SchwabError::Io(e.to_string()))?;
+    crate::files::ensure_private_dir(data_dir).map_err(|e| SchwabError::Io(e.to_string()))?;
     let _lock = InstanceLock::acquire(data_dir).map_err(|e| match e {
-        StoreError::AlreadyRunning { dir, pid } => SchwabError::EngineRunning {
+        FileError::AlreadyRunning { dir, pid } => SchwabError::EngineRunning {
             dir,
             pid: pid
                 .map(|p| p.to_string())

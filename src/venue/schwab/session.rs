@@ -15,9 +15,10 @@ use super::{
 use crate::config::Secret;
 use crate::model::time::{SECOND, format_time};
 use crate::model::{Clock, Timestamp};
+use crate::net::{describe, retry_after};
 use crate::venue::VenueError;
 use crate::venue::http_body::{BodyError, DEFAULT_BODY_CAP, read_capped};
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use reqwest::{Client, RequestBuilder, Url};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -81,7 +82,7 @@ impl Session {
         vault: TokenVault,
         clock: Arc<dyn Clock>,
     ) -> Result<Session, SchwabError> {
-        crate::notify::ensure_crypto_provider();
+        crate::net::ensure_crypto_provider();
         let mut builder = Client::builder();
         if is_loopback(&config.api_url) || is_loopback(&config.auth_url) {
             // A proxy from the environment must not swallow a local server.
@@ -362,12 +363,7 @@ impl Session {
                 .get(LOCATION)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let retry_after = response
-                .headers()
-                .get(RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+            let retry_after = retry_after(response.headers(), self.clock.now());
             let body = match read_capped(response, MAX_BODY).await {
                 Ok(b) => b,
                 // An error status is classified by its status; its oversized
@@ -517,24 +513,6 @@ fn body_error(e: &BodyError) -> String {
         BodyError::Transport(cause) => format!("{e}: {}", describe(cause)),
         too_large => too_large.to_string(),
     }
-}
-
-/// reqwest's error with its causes, without the URL (it may carry a query).
-fn describe(e: &reqwest::Error) -> String {
-    let mut text = if e.is_timeout() {
-        "timed out".to_string()
-    } else if e.is_connect() {
-        "could not connect".to_string()
-    } else {
-        "transport error".to_string()
-    };
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Standard base64 with padding (RFC 4648), for Basic credentials.

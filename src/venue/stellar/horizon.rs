@@ -158,7 +158,7 @@ impl HorizonClient {
             .get(url)
             .send()
             .await
-            .map_err(|e| HorizonError::Transport(e.without_url().to_string()))?;
+            .map_err(|e| HorizonError::Transport(crate::net::describe(&e)))?;
         let status = r.status().as_u16();
         if status == 404 {
             return Ok(None);
@@ -381,7 +381,7 @@ impl HorizonClient {
                     HorizonError::Timeout
                 } else {
                     // The request may have left before the connection broke.
-                    HorizonError::OutcomeUnknown(e.without_url().to_string())
+                    HorizonError::OutcomeUnknown(crate::net::describe(&e))
                 }
             })?;
         let status = r.status().as_u16();
@@ -446,7 +446,7 @@ pub async fn friendbot(url: &str, id: AccountKey, timeout: Duration) -> Result<b
         .get(url)
         .send()
         .await
-        .map_err(|e| HorizonError::Transport(e.without_url().to_string()))?;
+        .map_err(|e| HorizonError::Transport(crate::net::describe(&e)))?;
     let status = r.status().as_u16();
     if status == 200 {
         return Ok(true);

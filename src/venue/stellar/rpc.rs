@@ -134,7 +134,7 @@ impl RpcClient {
             .json(&body)
             .send()
             .await
-            .map_err(|e| RpcError::Transport(e.without_url().to_string()))?;
+            .map_err(|e| RpcError::Transport(crate::net::describe(&e)))?;
         if !response.status().is_success() {
             return Err(RpcError::Http(response.status().as_u16()));
         }
