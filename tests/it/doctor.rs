@@ -961,18 +961,22 @@ async fn a_vault_held_by_another_process_or_left_unclean_is_not_read() {
         .stderr(std::process::Stdio::null());
     let mut auth = auth.spawn().expect("auth starts");
     let stdout = auth.stdout.take().unwrap();
-    tokio::task::spawn_blocking(move || {
+    // Keep reading to the end: a closed pipe would make `auth`'s next line
+    // fail, and it would exit (and free the lock) before doctor looks.
+    let (url_seen, url) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
         use std::io::BufRead;
-        let mut lines = std::io::BufReader::new(stdout).lines();
-        while let Some(Ok(line)) = lines.next() {
-            if line.contains("/v1/oauth/authorize?") {
-                return;
+        let mut url_seen = Some(url_seen);
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line.contains("/v1/oauth/authorize?")
+                && let Some(tx) = url_seen.take()
+            {
+                let _ = tx.send(());
             }
         }
-        panic!("auth printed no URL");
-    })
-    .await
-    .unwrap();
+    });
+    url.await.expect("auth printed its URL");
     let text = schwab_toml(d, &data, &fake);
     let r = examine_toml(&text, &schwab).await;
     let detail = assert_status(&r, "Schwab login", Status::Skip);
