@@ -1,0 +1,385 @@
+//! Deploying a chain: tokens with their real decimals, WETH9, Uniswap V2
+//! and the pools with their price gap, the bridge stand-ins; both chains
+//! together as a `Deployment`.
+
+use super::*;
+use crate::model::{Chain, TokenId};
+use crate::venue::evm::abi::{IDevToken, IERC20, ITunnelL2Bridge, IUniswapV2Router02};
+use alloy::network::TransactionBuilder;
+use alloy::primitives::{Address, Bytes, U256};
+use alloy::providers::{DynProvider, Provider};
+use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::{SolCall, SolValue};
+use anyhow::anyhow;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::str::FromStr;
+
+pub(super) async fn deploy(
+    p: &DynProvider,
+    code: &Bytes,
+    args: Vec<u8>,
+) -> anyhow::Result<Address> {
+    let mut input = code.to_vec();
+    input.extend(args);
+    let r = send_mined(
+        p,
+        TransactionRequest::default().with_deploy_code(Bytes::from(input)),
+    )
+    .await?;
+    r.contract_address
+        .ok_or_else(|| anyhow!("deployment created no contract"))
+}
+
+pub(super) async fn call(
+    p: &DynProvider,
+    to: Address,
+    data: Vec<u8>,
+    value: U256,
+) -> anyhow::Result<TransactionReceipt> {
+    send_mined(
+        p,
+        TransactionRequest::default()
+            .with_to(to)
+            .with_input(Bytes::from(data))
+            .with_value(value),
+    )
+    .await
+}
+
+/// What was deployed on one chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainDeployment {
+    pub chain: Chain,
+    pub chain_id: u64,
+    pub rpc_url: String,
+    pub ws_url: String,
+    pub eid: u32,
+    pub weth: Address,
+    pub factory: Address,
+    pub router: Address,
+    pub stargate: Address,
+    /// Hemi: the tunnel's L2 bridge; Ethereum: its portal.
+    pub tunnel: Address,
+    /// The Raindex V4 event emitter (Hemi only; zero elsewhere).
+    pub raindex: Address,
+    pub tokens: BTreeMap<TokenId, Address>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    pub hemi: ChainDeployment,
+    pub ethereum: ChainDeployment,
+    pub keeper: Address,
+    pub relayer: Address,
+}
+
+impl Deployment {
+    pub fn chain(&self, chain: Chain) -> &ChainDeployment {
+        match chain {
+            Chain::Hemi => &self.hemi,
+            Chain::Ethereum => &self.ethereum,
+        }
+    }
+}
+
+pub(super) fn base_units(token: TokenId, whole: u128) -> U256 {
+    U256::from(whole) * U256::from(10u64).pow(U256::from(token.decimals()))
+}
+
+/// Deploy everything on one chain (without pools).
+pub(super) async fn deploy_chain(
+    root: &Path,
+    code: &HashMap<String, Artifact>,
+    anvil: &Anvil,
+    chain: Chain,
+    eid: u32,
+    opts: &DevnetOptions,
+) -> anyhow::Result<(DynProvider, ChainDeployment)> {
+    let p = signing_provider(&anvil.url(), DEPLOYER_KEY)?;
+    let relayer = PrivateKeySigner::from_str(RELAYER_KEY)?.address();
+    let get = |n: &str| {
+        code.get(n)
+            .ok_or_else(|| anyhow!("contract {n} was not compiled"))
+    };
+    let weth = deploy(
+        &p,
+        &uniswap_artifact(root, "v2-periphery", "WETH9")?.bytecode,
+        vec![],
+    )
+    .await?;
+    let deployer = PrivateKeySigner::from_str(DEPLOYER_KEY)?.address();
+    let factory = deploy(
+        &p,
+        &uniswap_artifact(root, "v2-core", "UniswapV2Factory")?.bytecode,
+        deployer.abi_encode(),
+    )
+    .await?;
+    let router = deploy(
+        &p,
+        &uniswap_artifact(root, "v2-periphery", "UniswapV2Router02")?.bytecode,
+        (factory, weth).abi_encode_params(),
+    )
+    .await?;
+    let list: &[TokenId] = match chain {
+        Chain::Hemi => &HEMI_TOKENS,
+        Chain::Ethereum => &ETHEREUM_TOKENS,
+    };
+    let mut tokens = BTreeMap::new();
+    for t in list {
+        let a = deploy(
+            &p,
+            &get("DevToken")?.bytecode,
+            (
+                t.symbol().to_string(),
+                t.symbol().to_string(),
+                U256::from(t.decimals()),
+            )
+                .abi_encode_params(),
+        )
+        .await?;
+        tokens.insert(*t, a);
+    }
+    let stargate = deploy(
+        &p,
+        &get("StargateStandIn")?.bytecode,
+        (
+            relayer,
+            U256::from(eid),
+            U256::from(opts.stargate_native_fee_wei),
+            U256::from(opts.stargate_fee_bps),
+        )
+            .abi_encode_params(),
+    )
+    .await?;
+    let tunnel = match chain {
+        Chain::Hemi => deploy(&p, &get("TunnelL2Bridge")?.bytecode, vec![]).await?,
+        Chain::Ethereum => {
+            deploy(
+                &p,
+                &get("TunnelPortal")?.bytecode,
+                (relayer, U256::from(opts.finalization_period_secs)).abi_encode_params(),
+            )
+            .await?
+        }
+    };
+    let raindex = match chain {
+        Chain::Hemi => deploy(&p, &get("RaindexEmitter")?.bytecode, vec![]).await?,
+        Chain::Ethereum => Address::ZERO,
+    };
+    Ok((
+        p,
+        ChainDeployment {
+            chain,
+            chain_id: anvil.chain_id,
+            rpc_url: anvil.url(),
+            ws_url: anvil.ws_url(),
+            eid,
+            weth,
+            factory,
+            router,
+            stargate,
+            tunnel,
+            raindex,
+            tokens,
+        },
+    ))
+}
+
+pub(super) async fn mint(
+    p: &DynProvider,
+    token: Address,
+    to: Address,
+    amount: U256,
+) -> anyhow::Result<()> {
+    call(
+        p,
+        token,
+        IDevToken::mintCall { to, value: amount }.abi_encode(),
+        U256::ZERO,
+    )
+    .await?;
+    Ok(())
+}
+
+/// A pool of `a`/`b` at these reserves (`None`: native ETH through WETH).
+pub(super) async fn pool(
+    p: &DynProvider,
+    d: &ChainDeployment,
+    a: Address,
+    amount_a: U256,
+    b: Option<Address>,
+    amount_b: U256,
+) -> anyhow::Result<()> {
+    let me = PrivateKeySigner::from_str(DEPLOYER_KEY)?.address();
+    let deadline = U256::from(u64::MAX / 2);
+    mint(p, a, me, amount_a).await?;
+    call(
+        p,
+        a,
+        IERC20::approveCall {
+            spender: d.router,
+            value: amount_a,
+        }
+        .abi_encode(),
+        U256::ZERO,
+    )
+    .await?;
+    match b {
+        Some(b) => {
+            mint(p, b, me, amount_b).await?;
+            call(
+                p,
+                b,
+                IERC20::approveCall {
+                    spender: d.router,
+                    value: amount_b,
+                }
+                .abi_encode(),
+                U256::ZERO,
+            )
+            .await?;
+            let data = IUniswapV2Router02::addLiquidityCall {
+                tokenA: a,
+                tokenB: b,
+                amountADesired: amount_a,
+                amountBDesired: amount_b,
+                amountAMin: amount_a,
+                amountBMin: amount_b,
+                to: me,
+                deadline,
+            };
+            call(p, d.router, data.abi_encode(), U256::ZERO).await?;
+        }
+        None => {
+            let data = IUniswapV2Router02::addLiquidityETHCall {
+                token: a,
+                amountTokenDesired: amount_a,
+                amountTokenMin: amount_a,
+                amountETHMin: amount_b,
+                to: me,
+                deadline,
+            };
+            call(p, d.router, data.abi_encode(), amount_b).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Give an address native ETH (anvil's cheat code).
+pub async fn set_balance(p: &DynProvider, who: Address, wei: U256) -> anyhow::Result<()> {
+    let _: serde_json::Value = p.raw_request("anvil_setBalance".into(), (who, wei)).await?;
+    Ok(())
+}
+
+/// Deploy and seed both chains.
+pub async fn deploy_all(
+    root: &Path,
+    hemi: &Anvil,
+    ethereum: &Anvil,
+    opts: &DevnetOptions,
+) -> anyhow::Result<Deployment> {
+    let code = tokio::task::block_in_place(|| contracts(root))?;
+    let (ph, h) = deploy_chain(root, &code, hemi, Chain::Hemi, 30_329, opts).await?;
+    let (pe, e) = deploy_chain(root, &code, ethereum, Chain::Ethereum, 30_101, opts).await?;
+    let keeper = PrivateKeySigner::from_str(KEEPER_KEY)?.address();
+    let relayer = PrivateKeySigner::from_str(RELAYER_KEY)?.address();
+    let gap = 10_000 - opts.gap_bps;
+
+    // Hemi: VCRED/X pools a gap below Ethereum's price, and a deep VCRED/USDC at par.
+    let vcred = h.tokens[&TokenId::Vcred];
+    let depth_usd: u128 = 1_000_000;
+    for x in [
+        TokenId::Eth,
+        TokenId::Wbtc,
+        TokenId::HemiBtc,
+        TokenId::CbBtc,
+        TokenId::Xaut,
+        TokenId::Vusd,
+    ] {
+        let vcred_amount = base_units(TokenId::Vcred, depth_usd * gap) / U256::from(10_000u64);
+        let x_amount = base_units(x, depth_usd) / U256::from(usd_price(x));
+        let other = if x.is_native() {
+            None
+        } else {
+            Some(h.tokens[&x])
+        };
+        pool(&ph, &h, vcred, vcred_amount, other, x_amount).await?;
+    }
+    pool(
+        &ph,
+        &h,
+        vcred,
+        base_units(TokenId::Vcred, 20_000_000),
+        Some(h.tokens[&TokenId::Usdc]),
+        base_units(TokenId::Usdc, 20_000_000),
+    )
+    .await?;
+    // Ethereum: X/USDC at the reference prices, five times deeper.
+    let usdc = e.tokens[&TokenId::Usdc];
+    for x in [
+        TokenId::Eth,
+        TokenId::Wbtc,
+        TokenId::HemiBtc,
+        TokenId::CbBtc,
+        TokenId::Xaut,
+        TokenId::Vusd,
+    ] {
+        let usdc_amount = base_units(TokenId::Usdc, 5 * depth_usd);
+        let x_amount = base_units(x, 5 * depth_usd) / U256::from(usd_price(x));
+        match x.is_native() {
+            true => pool(&pe, &e, usdc, usdc_amount, None, x_amount).await?,
+            false => pool(&pe, &e, e.tokens[&x], x_amount, Some(usdc), usdc_amount).await?,
+        }
+    }
+
+    // Bridges: Stargate liquidity on both sides; the tunnel's L2 bridge may
+    // burn its tokens and the portal holds their L1 escrow.
+    for (p, d) in [(&ph, &h), (&pe, &e)] {
+        for (t, a) in &d.tokens {
+            mint(
+                p,
+                *a,
+                d.stargate,
+                base_units(*t, 10_000_000) / U256::from(usd_price(*t)),
+            )
+            .await?;
+        }
+        set_balance(p, d.stargate, base_units(TokenId::Eth, 5_000)).await?;
+    }
+    for t in TUNNEL_TOKENS {
+        let data = ITunnelL2Bridge::setTunnelTokenCall {
+            l2Token: h.tokens[&t],
+            l1Token: e.tokens[&t],
+        };
+        call(&ph, h.tunnel, data.abi_encode(), U256::ZERO).await?;
+        let minter = IDevToken::setMinterCall {
+            account: h.tunnel,
+            allowed: true,
+        };
+        call(&ph, h.tokens[&t], minter.abi_encode(), U256::ZERO).await?;
+        mint(
+            &pe,
+            e.tokens[&t],
+            e.tunnel,
+            base_units(t, 10_000_000) / U256::from(usd_price(t)),
+        )
+        .await?;
+    }
+
+    // The keeper's wallet: VCRED on Hemi (ETH for gas comes with anvil).
+    mint(
+        &ph,
+        vcred,
+        keeper,
+        base_units(TokenId::Vcred, u128::from(opts.keeper_vcred)),
+    )
+    .await?;
+    Ok(Deployment {
+        hemi: h,
+        ethereum: e,
+        keeper,
+        relayer,
+    })
+}
