@@ -127,6 +127,13 @@ fn err(e: impl std::fmt::Display) -> VenueError {
     VenueError::Transient(format!("evm journal: {e}"))
 }
 
+/// A record that no longer reads is not a passing fault to retry: what it
+/// said was sent cannot be known from it, so the send's outcome is unknown
+/// (settled by looking or by the operator, never sent again).
+fn corrupt(table: &str, key: impl std::fmt::Display, e: serde_json::Error) -> VenueError {
+    VenueError::Unknown(format!("evm journal record {table}/{key} is corrupt: {e}"))
+}
+
 impl EvmStore {
     pub fn open(dir: &Path) -> Result<EvmStore, JournalError> {
         ensure_private_dir(dir)?;
@@ -170,7 +177,9 @@ impl EvmStore {
         let txn = self.db.begin_read().map_err(err)?;
         let t = txn.open_table(TXS).map_err(err)?;
         match t.get((intent, seq)).map_err(err)? {
-            Some(v) => serde_json::from_slice(v.value()).map(Some).map_err(err),
+            Some(v) => serde_json::from_slice(v.value())
+                .map(Some)
+                .map_err(|e| corrupt("evm_txs", format_args!("{intent}#{seq}"), e)),
             None => Ok(None),
         }
     }
@@ -181,8 +190,12 @@ impl EvmStore {
         let t = txn.open_table(TXS).map_err(err)?;
         let mut out = Vec::new();
         for row in t.range((intent, 0u32)..=(intent, u32::MAX)).map_err(err)? {
-            let (_, v) = row.map_err(err)?;
-            out.push(serde_json::from_slice(v.value()).map_err(err)?);
+            let (k, v) = row.map_err(err)?;
+            let (_, seq) = k.value();
+            out.push(
+                serde_json::from_slice(v.value())
+                    .map_err(|e| corrupt("evm_txs", format_args!("{intent}#{seq}"), e))?,
+            );
         }
         Ok(out)
     }
@@ -192,8 +205,12 @@ impl EvmStore {
         let t = txn.open_table(TXS).map_err(err)?;
         let mut out = Vec::new();
         for row in t.iter().map_err(err)? {
-            let (_, v) = row.map_err(err)?;
-            out.push(serde_json::from_slice(v.value()).map_err(err)?);
+            let (k, v) = row.map_err(err)?;
+            let (intent, seq) = k.value();
+            out.push(
+                serde_json::from_slice(v.value())
+                    .map_err(|e| corrupt("evm_txs", format_args!("{intent}#{seq}"), e))?,
+            );
         }
         Ok(out)
     }
@@ -212,7 +229,9 @@ impl EvmStore {
         let txn = self.db.begin_read().map_err(err)?;
         let t = txn.open_table(INTENTS).map_err(err)?;
         match t.get(id).map_err(err)? {
-            Some(v) => serde_json::from_slice(v.value()).map(Some).map_err(err),
+            Some(v) => serde_json::from_slice(v.value())
+                .map(Some)
+                .map_err(|e| corrupt("evm_intents", id, e)),
             None => Ok(None),
         }
     }
@@ -234,8 +253,62 @@ impl EvmStore {
         let txn = self.db.begin_read().map_err(err)?;
         let t = txn.open_table(WATERMARKS).map_err(err)?;
         match t.get(key).map_err(err)? {
-            Some(v) => serde_json::from_slice(v.value()).map(Some).map_err(err),
+            Some(v) => serde_json::from_slice(v.value())
+                .map(Some)
+                .map_err(|e| corrupt("evm_watermarks", key, e)),
             None => Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spoil(store: &EvmStore) {
+        let txn = store.db.begin_write().unwrap();
+        {
+            let mut t = txn.open_table(TXS).unwrap();
+            t.insert(("c1/eth_swap", 0u32), b"{\"intent\":".as_slice())
+                .unwrap();
+            let mut i = txn.open_table(INTENTS).unwrap();
+            i.insert("c1/eth_swap", b"not json".as_slice()).unwrap();
+            let mut w = txn.open_table(WATERMARKS).unwrap();
+            w.insert("hedge", b"\xff".as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+
+    #[test]
+    fn a_corrupt_record_is_an_unknown_outcome_naming_it_not_a_fault_to_retry() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EvmStore::open(dir.path()).unwrap();
+        spoil(&store);
+        let unknown = |r: VenueError, what: &str| match r {
+            VenueError::Unknown(m) => assert!(m.contains(what) && m.contains("corrupt"), "{m}"),
+            other => panic!("{what}: {other:?}"),
+        };
+        unknown(
+            store.tx("c1/eth_swap", 0).unwrap_err(),
+            "evm_txs/c1/eth_swap#0",
+        );
+        unknown(
+            store.txs_of("c1/eth_swap").unwrap_err(),
+            "evm_txs/c1/eth_swap#0",
+        );
+        unknown(store.all_txs().unwrap_err(), "evm_txs/c1/eth_swap#0");
+        unknown(
+            store.intent("c1/eth_swap").unwrap_err(),
+            "evm_intents/c1/eth_swap",
+        );
+        unknown(
+            store.watermark::<u64>("hedge").unwrap_err(),
+            "evm_watermarks/hedge",
+        );
+        assert_eq!(
+            store.tx("c2/eth_swap", 0).unwrap(),
+            None,
+            "absent is not corrupt"
+        );
     }
 }
