@@ -9,8 +9,8 @@
 //! defaults to, and may not exceed, [`MAX_EXPORT_PAGE`]. Reading needs no
 //! token, like status and ledger.
 
-use super::extension::{Access, ControlExtension, ExtensionReply, Outbox};
 use crate::engine::EngineHandle;
+use crate::engine::extension::{Access, ControlExtension, ExtensionReply, Outbox};
 use crate::export::{Period, What, read_page};
 use crate::store::StoreReader;
 use serde_json::{Value, json};

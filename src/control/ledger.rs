@@ -7,8 +7,8 @@
 //! refused with an error that names the cap. Reading needs no token, like
 //! status.
 
-use super::extension::{Access, ControlExtension, ExtensionReply, Outbox};
 use crate::engine::EngineHandle;
+use crate::engine::extension::{Access, ControlExtension, ExtensionReply, Outbox};
 use crate::model::CycleId;
 use crate::store::StoreReader;
 use serde_json::{Value, json};

@@ -66,7 +66,6 @@ mod addr;
 pub(crate) mod admission;
 mod client;
 mod export;
-mod extension;
 mod handshake;
 mod ledger;
 mod protocol;
@@ -75,9 +74,11 @@ mod token;
 
 pub use admission::ControlLimits;
 
+pub use crate::engine::extension::{
+    Access, ControlExtension, ExtensionReply, Outbox, OutboxClosed, OutboxSink,
+};
 pub use client::{ControlClient, attach};
 pub use export::{ExportQueries, MAX_EXPORT_PAGE};
-pub use extension::{Access, ControlExtension, ExtensionReply, Outbox, OutboxClosed};
 pub use ledger::{LedgerQueries, MAX_LEDGER_PAGE};
 pub use server::{ControlServer, serve};
 

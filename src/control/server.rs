@@ -5,10 +5,10 @@
 //! handshake of `handshake.rs`, or a message carrying it).
 
 use super::admission::{Admission, Ticket};
-use super::extension::{Access, ControlExtension, Outbox};
 use super::protocol::{self, Incoming, Kind};
 use super::token::{self, ControlToken, TokenVerifier};
 use super::{ControlConfig, ControlError, addr, handshake};
+use crate::engine::extension::{Access, ControlExtension, Outbox, OutboxClosed, OutboxSink};
 use crate::engine::{Command, EngineHandle};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -550,12 +550,32 @@ impl Session {
             return Some(protocol::error(&message.id, reason));
         }
         tracing::debug!(peer = %self.peer, extension = ext.name(), "control API: extension message");
-        let outbox = Outbox {
-            tx: self.out.clone(),
-        };
+        let outbox = Outbox::new(Arc::new(SocketOutbox(self.out.clone())));
         match ext.handle(body, outbox, self.shared.engine.clone()).await {
             Value::Null => None,
             answer => Some(protocol::with_id(answer, &message.id)),
         }
+    }
+}
+
+/// An extension's [`Outbox`] on this connection: JSON text frames, in order
+/// with the server's own answers.
+struct SocketOutbox(mpsc::Sender<Message>);
+
+impl OutboxSink for SocketOutbox {
+    fn send(
+        &self,
+        message: Value,
+    ) -> futures_util::future::BoxFuture<'_, Result<(), OutboxClosed>> {
+        Box::pin(async move {
+            self.0
+                .send(Message::text(message.to_string()))
+                .await
+                .map_err(|_| OutboxClosed)
+        })
+    }
+
+    fn is_closed(&self) -> bool {
+        self.0.is_closed()
     }
 }

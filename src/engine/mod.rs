@@ -7,6 +7,7 @@
 pub mod alarm;
 pub mod command;
 mod desk;
+pub mod extension;
 pub mod gate;
 mod guard;
 pub mod intent;

@@ -135,32 +135,6 @@ const KNOWN: &[(&str, &str, &str)] = &[
         "crate::strategy::stellar_arb::view::StellarView",
         "a watchdog test builds the Stellar view; goes with Snapshot's stellar field",
     ),
-    // The seed's WebSocket API is served on the control socket.
-    (
-        "src/strategy/stellar_arb/wiring.rs",
-        "crate::control::ControlExtension",
-        "the Stellar WS API plugs into the control server; to be removed by moving ControlExtension (and Access, ExtensionReply, Outbox) to engine/ or the wiring to src/app/",
-    ),
-    (
-        "src/strategy/stellar_arb/ws.rs",
-        "crate::control::Access",
-        "the Stellar WS API implements control's extension; to be removed by moving the extension trait to engine/",
-    ),
-    (
-        "src/strategy/stellar_arb/ws.rs",
-        "crate::control::ControlExtension",
-        "the Stellar WS API implements control's extension; to be removed by moving the extension trait to engine/",
-    ),
-    (
-        "src/strategy/stellar_arb/ws.rs",
-        "crate::control::ExtensionReply",
-        "the Stellar WS API implements control's extension; to be removed by moving the extension trait to engine/",
-    ),
-    (
-        "src/strategy/stellar_arb/ws.rs",
-        "crate::control::Outbox",
-        "the Stellar WS API implements control's extension; to be removed by moving the extension trait to engine/",
-    ),
 ];
 
 #[test]

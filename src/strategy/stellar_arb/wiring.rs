@@ -4,8 +4,8 @@
 //! extension — returned for the assembly to register in two lines.
 
 use super::{SECRET_ENV, StellarArbConfig, StellarArbKeeper, StellarShared, StellarWs};
-use crate::control::ControlExtension;
 use crate::engine::Keeper;
+use crate::engine::extension::ControlExtension;
 use crate::venue::faults::FaultDice;
 use crate::venue::stellar::network::{Endpoints, NetworkVenue};
 use crate::venue::stellar::paper::{PAPER_PASSPHRASE, PaperStellar, paper_contract};

@@ -6,7 +6,7 @@
 //! and `{"log":"…"}` messages until the client leaves. Errors are
 //! `{"error":"…"}`, as the seed's frontend expects.
 
-use crate::control::{Access, ControlExtension, ExtensionReply, Outbox};
+use crate::engine::extension::{Access, ControlExtension, ExtensionReply, Outbox};
 use crate::engine::{Command, EngineHandle};
 use crate::venue::stellar::StellarVenue;
 use serde_json::{Value, json};

@@ -1,17 +1,20 @@
-//! The extension point: a strategy (the Stellar one first) can answer its own
-//! messages on the control socket — `{"command":"get_supported_assets"}`,
-//! `{"command":"start_engine"}` — without the server knowing about it.
+//! What a strategy offers the front ends beyond the engine's commands, in
+//! the engine's terms: messages it answers (the Stellar seed's
+//! `{"command":"get_supported_assets"}`, `{"command":"start_engine"}`) and
+//! streams it sends to a client through an [`Outbox`]. The control API
+//! serves them over its socket without knowing any strategy, and the
+//! strategy knows no socket: what changes anything is a `Command` it sends
+//! to the engine.
 //!
 //! An extension first *claims* a message and says what access it needs; the
 //! server enforces the token for [`Access::Token`] before the extension sees
 //! anything, so an extension cannot forget the check. The message handed to
 //! [`ControlExtension::handle`] has its `"token"` field removed.
 
-use crate::engine::EngineHandle;
+use super::EngineHandle;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
-use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Message;
+use std::sync::Arc;
 
 /// What a claimed message needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,22 +50,38 @@ pub trait ControlExtension: Send + Sync {
 #[error("the control client has disconnected")]
 pub struct OutboxClosed;
 
-/// Sends JSON messages to one connected client, in order with the server's
-/// own answers. Bounded: a slow client slows the sender, never the engine.
-#[derive(Debug, Clone)]
+/// Where an [`Outbox`] delivers: the front end's connection to one client.
+pub trait OutboxSink: Send + Sync {
+    fn send(&self, message: Value) -> BoxFuture<'_, Result<(), OutboxClosed>>;
+    fn is_closed(&self) -> bool;
+}
+
+/// Sends JSON messages to one connected client, in order with the front
+/// end's own answers. Bounded by the sink: a slow client slows the sender,
+/// never the engine.
+#[derive(Clone)]
 pub struct Outbox {
-    pub(crate) tx: mpsc::Sender<Message>,
+    sink: Arc<dyn OutboxSink>,
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbox")
+            .field("closed", &self.sink.is_closed())
+            .finish()
+    }
 }
 
 impl Outbox {
+    pub fn new(sink: Arc<dyn OutboxSink>) -> Self {
+        Outbox { sink }
+    }
+
     pub async fn send(&self, message: Value) -> Result<(), OutboxClosed> {
-        self.tx
-            .send(Message::text(message.to_string()))
-            .await
-            .map_err(|_| OutboxClosed)
+        self.sink.send(message).await
     }
 
     pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
+        self.sink.is_closed()
     }
 }
