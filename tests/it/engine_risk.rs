@@ -16,24 +16,11 @@ use common::*;
 /// holds X (or X in flight), not VCRED. Returns its id.
 async fn strand_one(p: &mut Paper) -> CycleId {
     assert!(
-        p.run_until(48 * 60, MINUTE, |e| e.open_cycles().any(|c| matches!(
-            c.state,
-            CycleState::HemiSwapDone | CycleState::BridgeOutSent
-        )))
-        .await,
+        p.run_until(48 * 60, MINUTE, |e| past_its_opening_swap(e).is_some())
+            .await,
         "a cycle got past its opening swap"
     );
-    let id = p
-        .engine
-        .open_cycles()
-        .find(|c| {
-            matches!(
-                c.state,
-                CycleState::HemiSwapDone | CycleState::BridgeOutSent
-            )
-        })
-        .unwrap()
-        .id;
+    let id = past_its_opening_swap(&p.engine).unwrap();
     p.command(Command::Fail {
         cycle: id,
         reason: "stuck bridge, checking by hand".into(),

@@ -6,96 +6,70 @@
 //! balance over its cap trips it before anything is sent, and a restart
 //! keeps it tripped.
 
-use crate::common::{self, Paper, paper};
+use crate::common::{Paper, paper, paper_with_keepers, past_its_opening_swap};
 
 use arbkeep::config::{BalanceCap, Config};
 use arbkeep::engine::limits::Limits;
-use arbkeep::engine::{Command, Engine, EngineHandle, EngineOptions, Mode, Notice};
+use arbkeep::engine::{Command, Notice};
 use arbkeep::model::time::MINUTE;
-use arbkeep::model::{Clock, CycleState, ManualClock};
-use arbkeep::store::Store;
+use arbkeep::model::{CycleState, ManualClock};
 use arbkeep::strategy::equity_hedge::PaperHedge;
 use arbkeep::strategy::equity_hedge::paper_broker::PaperBroker;
 use arbkeep::strategy::stellar_arb::store as kstore;
 use arbkeep::venue::faults::FaultDice;
-use arbkeep::venue::sim::{PAPER_EPOCH, SimWorld};
+use arbkeep::venue::sim::PAPER_EPOCH;
 use rust_decimal::Decimal;
 use std::path::Path;
 use std::sync::Arc;
 
+/// The loop, the paper hedge and the paper Stellar keeper on one engine.
 struct All {
-    engine: Engine<SimWorld>,
-    handle: EngineHandle,
-    world: Arc<SimWorld>,
+    p: Paper,
     broker: Arc<PaperBroker>,
-    clock: Arc<ManualClock>,
 }
 
-/// The loop, the paper hedge and the paper Stellar keeper on one engine.
 async fn all_three(dir: &Path, config: Config) -> All {
+    let mut broker = None;
+    let (hedge_config, stellar_config) = (config.equity_hedge.clone(), config.stellar_arb.clone());
     let clock = Arc::new(ManualClock::new(PAPER_EPOCH));
-    let dyn_clock: Arc<dyn Clock> = clock.clone();
-    let world =
-        Arc::new(SimWorld::open(&dir.join(common::WORLD_FILE), 11, dyn_clock.clone()).unwrap());
-    let hedge = PaperHedge::open(&config.equity_hedge, dir, 11, dyn_clock.clone()).unwrap();
-    let broker = hedge.broker.clone();
-    let (stellar, _ws) = arbkeep::strategy::stellar_arb::wiring::paper(
-        &config.stellar_arb,
-        dir,
-        11,
-        FaultDice::off(),
-    )
-    .unwrap();
-    let store = Store::open(dir, Mode::Paper).unwrap();
-    let options = EngineOptions {
-        mode: Mode::Paper,
-        speed_milli: None,
-        drain: false,
-    };
-    let (mut engine, handle) = Engine::new(config, options, world.clone(), dyn_clock, store);
-    engine.add_keeper(Box::new(hedge.keeper));
-    engine.add_keeper(stellar);
-    engine.recover().await.unwrap();
+    let p = paper_with_keepers(dir, 11, config, false, clock, |clock| {
+        let hedge = PaperHedge::open(&hedge_config, dir, 11, clock).unwrap();
+        broker = Some(hedge.broker.clone());
+        let (stellar, _ws) = arbkeep::strategy::stellar_arb::wiring::paper(
+            &stellar_config,
+            dir,
+            11,
+            FaultDice::off(),
+        )
+        .unwrap();
+        vec![Box::new(hedge.keeper), stellar]
+    })
+    .await;
     All {
-        engine,
-        handle,
-        world,
-        broker,
-        clock,
+        p,
+        broker: broker.unwrap(),
     }
 }
 
 impl All {
-    async fn run(&mut self, passes: usize, step_ms: u64) {
-        for _ in 0..passes {
-            self.clock.advance(step_ms);
-            self.engine.tick().await.unwrap();
-        }
-    }
-
-    async fn command(&mut self, command: Command) -> Result<String, String> {
-        let handle = self.handle.clone();
-        let task = tokio::spawn(async move { handle.send(command, "test").await });
-        while !task.is_finished() {
-            tokio::task::yield_now().await;
-            self.engine.drain_commands().await;
-        }
-        task.await.unwrap()
-    }
-
     /// Sends counted at each paper venue: loop transactions, broker orders,
     /// Stellar transactions settled plus those still open.
     fn sends(&self) -> (u32, u64, usize) {
-        let loop_sends = self.world.execution_counts().values().sum();
-        let read = self.engine.store().read().unwrap();
+        let loop_sends = self.p.world.execution_counts().values().sum();
+        let read = self.p.engine.store().read().unwrap();
         let stellar = kstore::results(&read).unwrap().len() + kstore::intents(&read).unwrap().len();
         (loop_sends, self.broker.places(), stellar)
     }
+}
 
-    fn limits(&self, drawdown_usd: Option<&str>) -> Limits {
-        let mut config = Config::default();
-        config.risk.daily_drawdown_usd = drawdown_usd.map(|v| v.parse().unwrap());
-        Limits::of(&config)
+/// The kill switch's limits with this drawdown limit, as a reload carries them.
+fn reload(drawdown_usd: Option<&str>) -> Command {
+    let mut config = Config::default();
+    config.risk.daily_drawdown_usd = drawdown_usd.map(|v| v.parse().unwrap());
+    Command::Reload {
+        limits: Limits::of(&config),
+        in_place: Vec::new(),
+        restart: Vec::new(),
     }
 }
 
@@ -112,32 +86,16 @@ async fn stranded_loop_money_past_the_drawdown_limit_stops_every_strategy_until_
     // past its opening swap.
     let mut warmed = false;
     for _ in 0..(4 * 24 * 12) {
-        a.run(1, 5 * MINUTE).await;
+        a.p.run(1, 5 * MINUTE).await;
         let (l, b, s) = a.sends();
-        let holding = a.engine.open_cycles().any(|c| {
-            matches!(
-                c.state,
-                CycleState::HemiSwapDone | CycleState::BridgeOutSent
-            )
-        });
-        if l > 0 && b > 0 && s > 0 && holding {
+        if l > 0 && b > 0 && s > 0 && past_its_opening_swap(&a.p.engine).is_some() {
             warmed = true;
             break;
         }
     }
     assert!(warmed, "every strategy sent something: {:?}", a.sends());
-    let stranded = a
-        .engine
-        .open_cycles()
-        .find(|c| {
-            matches!(
-                c.state,
-                CycleState::HemiSwapDone | CycleState::BridgeOutSent
-            )
-        })
-        .unwrap()
-        .id;
-    a.command(Command::Fail {
+    let stranded = past_its_opening_swap(&a.p.engine).unwrap();
+    a.p.command(Command::Fail {
         cycle: stranded,
         reason: "stuck bridge, checking by hand".into(),
     })
@@ -145,21 +103,13 @@ async fn stranded_loop_money_past_the_drawdown_limit_stops_every_strategy_until_
     .unwrap();
 
     // The limit arrives by reload (as SIGHUP brings it): it trips at once.
-    let mut notices = a.handle.notices.subscribe();
-    let limits = a.limits(Some("10"));
-    let answer = a
-        .command(Command::Reload {
-            limits,
-            in_place: Vec::new(),
-            restart: Vec::new(),
-        })
-        .await
-        .unwrap();
+    let mut notices = a.p.handle.notices.subscribe();
+    let answer = a.p.command(reload(Some("10"))).await.unwrap();
     assert!(
         answer.contains("risk.daily_drawdown_usd off → 10"),
         "{answer}"
     );
-    let snap = a.engine.snapshot_for_tests();
+    let snap = a.p.engine.snapshot_for_tests();
     let trip = snap.kill_switch.clone().expect("tripped");
     assert!(snap.paused, "everything paused");
     assert!(
@@ -176,17 +126,17 @@ async fn stranded_loop_money_past_the_drawdown_limit_stops_every_strategy_until_
         1,
         "told once: {told:?}"
     );
-    let stored = a.engine.store().read().unwrap().controls().unwrap();
+    let stored = a.p.engine.store().read().unwrap().controls().unwrap();
     assert_eq!(stored.tripped.as_ref(), Some(&trip), "stored");
 
     // Two days of passes, through market hours and ledgers: nothing is sent
     // by any strategy, and the switch is told about no more than once.
     let before = a.sends();
-    let cycles_before: Vec<_> = a.engine.open_cycles().map(|c| c.id).collect();
-    a.run(2 * 24 * 12, 5 * MINUTE).await;
+    let cycles_before: Vec<_> = a.p.engine.open_cycles().map(|c| c.id).collect();
+    a.p.run(2 * 24 * 12, 5 * MINUTE).await;
     assert_eq!(a.sends(), before, "loop, broker and Stellar sends held");
     assert!(
-        a.engine
+        a.p.engine
             .open_cycles()
             .all(|c| cycles_before.contains(&c.id)),
         "no cycle started"
@@ -198,22 +148,15 @@ async fn stranded_loop_money_past_the_drawdown_limit_stops_every_strategy_until_
     );
 
     // The stranded money still counts: a resume is refused and says how.
-    let refused = a.command(Command::Resume).await.unwrap_err();
+    let refused = a.p.command(Command::Resume).await.unwrap_err();
     assert!(refused.contains("the kill switch holds"), "{refused}");
-    assert!(a.engine.snapshot_for_tests().kill_switch.is_some());
+    assert!(a.p.engine.snapshot_for_tests().kill_switch.is_some());
 
     // The operator raises the limit (reload), then resumes: sends go on.
-    let limits = a.limits(Some("1000000"));
-    a.command(Command::Reload {
-        limits,
-        in_place: Vec::new(),
-        restart: Vec::new(),
-    })
-    .await
-    .unwrap();
-    let answer = a.command(Command::Resume).await.unwrap();
+    a.p.command(reload(Some("1000000"))).await.unwrap();
+    let answer = a.p.command(Command::Resume).await.unwrap();
     assert!(answer.contains("kill switch is reset"), "{answer}");
-    let snap = a.engine.snapshot_for_tests();
+    let snap = a.p.engine.snapshot_for_tests();
     assert!(snap.kill_switch.is_none() && !snap.paused);
     // Up to a few days: the broker trades in market hours only.
     let mut after = a.sends();
@@ -221,7 +164,7 @@ async fn stranded_loop_money_past_the_drawdown_limit_stops_every_strategy_until_
         if after.0 > before.0 && after.1 > before.1 && after.2 > before.2 {
             break;
         }
-        a.run(1, 5 * MINUTE).await;
+        a.p.run(1, 5 * MINUTE).await;
         after = a.sends();
     }
     assert!(
@@ -230,7 +173,7 @@ async fn stranded_loop_money_past_the_drawdown_limit_stops_every_strategy_until_
     );
     // The stranded cycle was never the switch's to touch.
     assert!(
-        a.engine
+        a.p.engine
             .open_cycles()
             .any(|c| c.id == stranded && c.state == CycleState::Failed)
     );

@@ -29,6 +29,19 @@ pub async fn paper(
     clock: Option<Arc<ManualClock>>,
 ) -> Paper {
     let clock = clock.unwrap_or_else(|| Arc::new(ManualClock::new(PAPER_EPOCH)));
+    paper_with_keepers(dir, seed, config, drain, clock, |_| Vec::new()).await
+}
+
+/// The same, with the strategies `keepers` builds (on the engine's clock)
+/// beside the loop.
+pub async fn paper_with_keepers(
+    dir: &Path,
+    seed: u64,
+    config: Config,
+    drain: bool,
+    clock: Arc<ManualClock>,
+    keepers: impl FnOnce(Arc<dyn Clock>) -> Vec<Box<dyn arbkeep::engine::Keeper>>,
+) -> Paper {
     let dyn_clock: Arc<dyn Clock> = clock.clone();
     let world = Arc::new(
         SimWorld::open(&dir.join(WORLD_FILE), seed, dyn_clock.clone()).expect("world opens"),
@@ -39,7 +52,11 @@ pub async fn paper(
         speed_milli: None,
         drain,
     };
+    let keepers = keepers(dyn_clock.clone());
     let (mut engine, handle) = Engine::new(config, options, world.clone(), dyn_clock, store);
+    for keeper in keepers {
+        engine.add_keeper(keeper);
+    }
     engine.recover().await.expect("recovery");
     Paper {
         clock,
@@ -78,6 +95,20 @@ pub fn world_balances(world: &SimWorld) -> BTreeMap<(Chain, TokenId), i128> {
 
 pub fn nonzero(m: BTreeMap<(Chain, TokenId), i128>) -> BTreeMap<(Chain, TokenId), i128> {
     m.into_iter().filter(|(_, v)| *v != 0).collect()
+}
+
+/// An open cycle past its opening swap: it holds X (or X in flight), not VCRED.
+pub fn past_its_opening_swap(engine: &Engine<SimWorld>) -> Option<arbkeep::model::CycleId> {
+    engine
+        .open_cycles()
+        .find(|c| {
+            matches!(
+                c.state,
+                arbkeep::model::CycleState::HemiSwapDone
+                    | arbkeep::model::CycleState::BridgeOutSent
+            )
+        })
+        .map(|c| c.id)
 }
 
 impl Paper {
