@@ -25,6 +25,40 @@ async fn next_alarm(rx: &mut broadcast::Receiver<Notice>) -> Notice {
     }
 }
 
+/// `notice` raises (not a reminder) the engine's `kind` alarm, saying each of `says`.
+fn assert_raised(notice: &Notice, kind: AlarmKind, says: &[&str]) {
+    let Notice::Alarm {
+        alarm,
+        subject,
+        message,
+        repeat,
+    } = notice
+    else {
+        panic!("expected the {kind} alarm, got {notice:?}");
+    };
+    assert_eq!((*alarm, subject.as_str(), *repeat), (kind, "engine", 0));
+    for words in says {
+        assert!(message.contains(words), "{words:?} in {message}");
+    }
+}
+
+/// The snapshot (the status bar, `status --json`) shows the `kind` alarm.
+fn assert_shown(handle: &arbkeep::engine::EngineHandle, kind: AlarmKind) {
+    let shown = handle.latest();
+    assert!(
+        shown.alarms.iter().any(|a| a.kind == kind),
+        "the console sees the {kind} alarm: {:?}",
+        shown.alarms
+    );
+}
+
+fn assert_cleared(notice: &Notice, kind: AlarmKind) {
+    assert!(
+        matches!(notice, Notice::AlarmCleared { alarm, .. } if *alarm == kind),
+        "{notice:?}"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_hanging_pass_raises_one_liveness_alarm_then_its_recovery() {
     let tmp = tempfile::tempdir().unwrap();
@@ -47,30 +81,12 @@ async fn a_hanging_pass_raises_one_liveness_alarm_then_its_recovery() {
     let raised = tokio::time::timeout(Duration::from_secs(120), next_alarm(&mut notices))
         .await
         .expect("an alarm within two liveness windows");
-    match &raised {
-        Notice::Alarm {
-            alarm,
-            subject,
-            message,
-            repeat,
-        } => {
-            assert_eq!(
-                (*alarm, subject.as_str(), *repeat),
-                (AlarmKind::Liveness, "engine", 0)
-            );
-            assert!(
-                message.contains("no engine pass has completed for"),
-                "{message}"
-            );
-        }
-        other => panic!("expected the liveness alarm, got {other:?}"),
-    }
-    let shown = handle.latest();
-    assert!(
-        shown.alarms.iter().any(|a| a.kind == AlarmKind::Liveness),
-        "the console sees the alarm while the engine is stuck: {:?}",
-        shown.alarms
+    assert_raised(
+        &raised,
+        AlarmKind::Liveness,
+        &["no engine pass has completed for"],
     );
+    assert_shown(&handle, AlarmKind::Liveness);
     assert_eq!(pulse.passes(), passes, "still hung");
 
     // Thirty more minutes of hanging: no second alarm (re-alert is hourly).
@@ -82,16 +98,7 @@ async fn a_hanging_pass_raises_one_liveness_alarm_then_its_recovery() {
     let cleared = tokio::time::timeout(Duration::from_secs(60), next_alarm(&mut notices))
         .await
         .expect("cleared once a pass completes");
-    assert!(
-        matches!(
-            cleared,
-            Notice::AlarmCleared {
-                alarm: AlarmKind::Liveness,
-                ..
-            }
-        ),
-        "{cleared:?}"
-    );
+    assert_cleared(&cleared, AlarmKind::Liveness);
     assert!(pulse.passes() > passes);
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
@@ -133,34 +140,17 @@ async fn passes_that_all_fail_raise_one_failing_alarm_then_its_recovery() {
     let raised = tokio::time::timeout(Duration::from_secs(120), next_alarm(&mut notices))
         .await
         .expect("an alarm within two windows");
-    match &raised {
-        Notice::Alarm {
-            alarm,
-            subject,
-            message,
-            repeat,
-        } => {
-            assert_eq!(
-                (*alarm, subject.as_str(), *repeat),
-                (AlarmKind::Failing, "engine", 0)
-            );
-            assert!(
-                message.contains("no engine pass has succeeded for"),
-                "{message}"
-            );
-            assert!(
-                message.contains("keeper failing") && message.contains("venue is down"),
-                "the last error is named: {message}"
-            );
-        }
-        other => panic!("expected the failing alarm, got {other:?}"),
-    }
-    let shown = handle.latest();
-    assert!(
-        shown.alarms.iter().any(|a| a.kind == AlarmKind::Failing),
-        "the snapshot (status --json, the status bar) shows it: {:?}",
-        shown.alarms
+    // The last error is named too.
+    assert_raised(
+        &raised,
+        AlarmKind::Failing,
+        &[
+            "no engine pass has succeeded for",
+            "keeper failing",
+            "venue is down",
+        ],
     );
+    assert_shown(&handle, AlarmKind::Failing);
 
     // Ten more minutes of failing passes: no second alarm (re-alert is hourly).
     let quiet = tokio::time::timeout(Duration::from_secs(600), next_alarm(&mut notices)).await;
@@ -171,16 +161,7 @@ async fn passes_that_all_fail_raise_one_failing_alarm_then_its_recovery() {
     let cleared = tokio::time::timeout(Duration::from_secs(60), next_alarm(&mut notices))
         .await
         .expect("cleared once a pass succeeds");
-    assert!(
-        matches!(
-            cleared,
-            Notice::AlarmCleared {
-                alarm: AlarmKind::Failing,
-                ..
-            }
-        ),
-        "{cleared:?}"
-    );
+    assert_cleared(&cleared, AlarmKind::Failing);
     assert!(pulse.failing().is_none());
     let quiet = tokio::time::timeout(Duration::from_secs(60), next_alarm(&mut notices)).await;
     assert!(quiet.is_err(), "cleared once: {quiet:?}");
