@@ -14,7 +14,7 @@
 //! rename onto a free name) keeps writing to the file it has, so the worst
 //! case is a file that holds two days, never a lost line.
 
-use super::private_append;
+use super::{LineSink, LineWriter, private_append};
 use crate::model::time::{day_of, format_day, parse_day};
 use crate::model::{Clock, SystemClock};
 use std::fs::File;
@@ -104,7 +104,7 @@ impl DailyRolled {
     }
 }
 
-impl Daily {
+impl LineSink for Daily {
     fn write_line(&mut self, buf: &[u8]) -> io::Result<()> {
         if !self.mid_line {
             let day = line_day(buf).unwrap_or_else(today);
@@ -122,7 +122,9 @@ impl Daily {
         self.mid_line = buf.last().is_some_and(|b| *b != b'\n');
         Ok(())
     }
+}
 
+impl Daily {
     /// Give the current file its day's name, then start a new one.
     fn roll(&mut self, day: &str) -> io::Result<()> {
         let mut n = 1;
@@ -149,26 +151,9 @@ impl Daily {
 }
 
 impl<'a> MakeWriter<'a> for DailyRolled {
-    type Writer = DailyWriter<'a>;
+    type Writer = LineWriter<'a>;
     fn make_writer(&'a self) -> Self::Writer {
-        DailyWriter(&self.state)
-    }
-}
-
-/// One event's writer: each `write` is appended whole, under the lock.
-pub struct DailyWriter<'a>(&'a Mutex<Daily>);
-
-impl io::Write for DailyWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut state = self
-            .0
-            .lock()
-            .map_err(|_| io::Error::other("log file lock poisoned"))?;
-        state.write_line(buf)?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        LineWriter(&self.state)
     }
 }
 

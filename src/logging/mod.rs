@@ -114,6 +114,30 @@ pub enum Screen {
     Quiet,
 }
 
+/// A log file that takes whole lines (one `tracing` event each), and may
+/// start a new file between them: by size (`rotate`) or by day (`daily`).
+trait LineSink {
+    fn write_line(&mut self, buf: &[u8]) -> io::Result<()>;
+}
+
+/// One event's writer for a [`LineSink`]: each `write` is appended whole,
+/// under the file's lock.
+pub struct LineWriter<'a>(&'a std::sync::Mutex<dyn LineSink + Send>);
+
+impl io::Write for LineWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut sink = self
+            .0
+            .lock()
+            .map_err(|_| io::Error::other("log file lock poisoned"))?;
+        sink.write_line(buf)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Open `path` for appending, created 0600 (and tightened to 0600 if it
 /// was not), for the log files.
 fn private_append(path: &Path) -> io::Result<std::fs::File> {

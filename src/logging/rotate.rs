@@ -12,7 +12,7 @@
 //! `max_bytes`, so a failing rename cannot walk the old files out one line
 //! at a time.
 
-use super::private_append;
+use super::{LineSink, LineWriter, private_append};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -85,7 +85,7 @@ impl SizeRotated {
     }
 }
 
-impl Rotating {
+impl LineSink for Rotating {
     fn write_line(&mut self, buf: &[u8]) -> io::Result<()> {
         let grown = self.len.saturating_add(buf.len() as u64);
         let may_try = self
@@ -110,7 +110,9 @@ impl Rotating {
         self.mid_line = buf.last().is_some_and(|b| *b != b'\n');
         Ok(())
     }
+}
 
+impl Rotating {
     fn rotate(&mut self) -> io::Result<()> {
         let next = fresh_name(&self.path);
         let fresh = OpenOptions::new()
@@ -139,26 +141,9 @@ impl Rotating {
 }
 
 impl<'a> MakeWriter<'a> for SizeRotated {
-    type Writer = RotatingWriter<'a>;
+    type Writer = LineWriter<'a>;
     fn make_writer(&'a self) -> Self::Writer {
-        RotatingWriter(&self.state)
-    }
-}
-
-/// One event's writer: each `write` is appended whole, under the lock.
-pub struct RotatingWriter<'a>(&'a Mutex<Rotating>);
-
-impl io::Write for RotatingWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut state = self
-            .0
-            .lock()
-            .map_err(|_| io::Error::other("log file lock poisoned"))?;
-        state.write_line(buf)?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        LineWriter(&self.state)
     }
 }
 
