@@ -21,25 +21,6 @@ fn run(config: &std::path::Path) -> (i32, String) {
     )
 }
 
-/// Flip the case of the first letter of the hex part: a checksum error.
-fn miscase(address: &str) -> String {
-    let mut out = String::from("0x");
-    let mut flipped = false;
-    for c in address[2..].chars() {
-        if !flipped && c.is_ascii_alphabetic() {
-            flipped = true;
-            out.push(if c.is_ascii_uppercase() {
-                c.to_ascii_lowercase()
-            } else {
-                c.to_ascii_uppercase()
-            });
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devnet_config_refuses_bad_checksums_and_wrong_chain_ids() {
     let d = start(DevnetOptions::default()).await;

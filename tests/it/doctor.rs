@@ -151,25 +151,6 @@ fn closed_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
-/// Flip the case of the first letter of an address's hex: a checksum error.
-fn miscase(address: &str) -> String {
-    let mut out = String::from("0x");
-    let mut flipped = false;
-    for c in address[2..].chars() {
-        if !flipped && c.is_ascii_alphabetic() {
-            flipped = true;
-            out.push(if c.is_ascii_uppercase() {
-                c.to_ascii_lowercase()
-            } else {
-                c.to_ascii_uppercase()
-            });
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 struct Run {
     code: i32,
     stdout: String,
@@ -364,7 +345,7 @@ async fn a_bad_checksum_fails_the_config_with_exit_code_2_or_the_hedge_address_c
     // reported as the config check, naming the key and the right form.
     let vcred = d.hemi.tokens[&TokenId::Vcred].to_checksum(None);
     let bad = tmp.path().join("checksum.toml");
-    std::fs::write(&bad, text.replace(&vcred, &miscase(&vcred))).unwrap();
+    std::fs::write(&bad, text.replace(&vcred, &devnet_common::miscase(&vcred))).unwrap();
     let run = doctor_bin(&["--config", bad.to_str().unwrap(), "--json"], &[]).await;
     assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
     let v = run.json();
@@ -387,7 +368,7 @@ async fn a_bad_checksum_fails_the_config_with_exit_code_2_or_the_hedge_address_c
     let owner = d.keeper.to_checksum(None);
     let text = text.replace(
         &format!("order_owner = \"{owner}\""),
-        &format!("order_owner = \"{}\"", miscase(&owner)),
+        &format!("order_owner = \"{}\"", devnet_common::miscase(&owner)),
     );
     let r = examine_toml(&text, &[("ARBITRAGE_PRIVATE_KEY", KEEPER_KEY)]).await;
     let detail = assert_status(&r, "orderbook chain addresses", Status::Fail);

@@ -46,3 +46,22 @@ pub async fn venue(config: &Config, store: Arc<EvmStore>) -> EvmVenue {
         .await
         .expect("venue connects")
 }
+
+/// Flip the case of the first letter of an address's hex: a checksum error.
+pub fn miscase(address: &str) -> String {
+    let mut out = String::from("0x");
+    let mut flipped = false;
+    for c in address[2..].chars() {
+        if !flipped && c.is_ascii_alphabetic() {
+            flipped = true;
+            out.push(if c.is_ascii_uppercase() {
+                c.to_ascii_lowercase()
+            } else {
+                c.to_ascii_uppercase()
+            });
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
