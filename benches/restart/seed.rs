@@ -28,9 +28,9 @@
 use arbkeep::config::{Config, default_route};
 use arbkeep::model::time::{DAY, MINUTE, SECOND};
 use arbkeep::model::{
-    Action, Chain, Clock, Cycle, CycleCosts, CycleId, CycleResult, CycleState, Holding, Intent,
-    IntentId, LedgerEntry, LedgerKind, ManualClock, Mode, Receipt, Route, StepKind, StepRecord,
-    StepStatus, Timestamp, TokenId, Units,
+    Action, Chain, Clock, Cycle, CycleId, CycleResult, CycleState, Holding, Intent, IntentId,
+    LedgerEntry, LedgerKind, ManualClock, Mode, Receipt, Route, StepKind, StepRecord, StepStatus,
+    Timestamp, TokenId, Units,
 };
 use arbkeep::store::Store;
 use arbkeep::strategy::cross_chain_loop::{self as strategy, Valuation};
@@ -149,35 +149,11 @@ fn closed_cycle(n: u64, at: Timestamp, profit: i128) -> (Cycle, Vec<StepRecord>,
     let vcred_out = u128::try_from(signed(vcred_in) + profit).unwrap_or(0);
     let refused = n.is_multiple_of(CLOSED / NOT_STARTED);
     let mut cycle = Cycle {
-        id,
-        token,
-        route,
-        state: CycleState::Detected,
-        created_at: at,
-        updated_at: at,
-        vcred_in,
         expected_x: x,
         expected_profit_vcred: Decimal::new(2, 0),
         expected_fees_vcred: Decimal::new(3, 1),
         edge_bps: 60 + (n % 40) as i64,
-        holding: Holding {
-            chain: Chain::Hemi,
-            token: TokenId::Vcred,
-            amount: vcred_in,
-            in_flight: false,
-        },
-        bridge_out: None,
-        bridge_back: None,
-        attempt: 0,
-        not_before: None,
-        last_error: None,
-        failure: None,
-        refusal: None,
-        result: None,
-        history: vec![(CycleState::Detected, at)],
-        proof_data: None,
-        operator_touched: false,
-        costs: CycleCosts::default(),
+        ..Cycle::detected(id, token, route, vcred_in, at)
     };
     let swap = |chain, token_in, token_out, amount_in| Action::Swap {
         chain,
@@ -458,35 +434,11 @@ pub async fn seed(data: &Path) -> Seeding<Seeded> {
             .quote(Chain::Hemi, TokenId::Vcred, token, vcred_in)
             .await?;
         let mut cycle = Cycle {
-            id: CycleId(n),
-            token,
-            route: default_route(token),
-            state: CycleState::Detected,
-            created_at: now,
-            updated_at: now,
-            vcred_in,
             expected_x,
             expected_profit_vcred: Decimal::new(15, 1),
             expected_fees_vcred: Decimal::new(4, 1),
             edge_bps: 75,
-            holding: Holding {
-                chain: Chain::Hemi,
-                token: TokenId::Vcred,
-                amount: vcred_in,
-                in_flight: false,
-            },
-            bridge_out: None,
-            bridge_back: None,
-            attempt: 0,
-            not_before: None,
-            last_error: None,
-            failure: None,
-            refusal: None,
-            result: None,
-            history: vec![(CycleState::Detected, now)],
-            proof_data: None,
-            operator_touched: false,
-            costs: CycleCosts::default(),
+            ..Cycle::detected(CycleId(n), token, default_route(token), vcred_in, now)
         };
         let action =
             strategy::action_for(&world, &cycle, StepKind::HemiSwap, now, slippage).await?;

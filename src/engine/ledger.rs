@@ -145,46 +145,20 @@ pub fn cycle_pnl_from_ledger<'a>(
 mod tests {
     use super::*;
     use crate::model::time::DAY;
-    use crate::model::{CycleCosts, CycleState, Holding, Route};
+    use crate::model::{CycleState, Route};
 
     fn closed(id: u64, token: TokenId, at: Timestamp, profit: i64) -> Cycle {
-        Cycle {
-            id: CycleId(id),
-            token,
-            route: Route::Stargate,
-            state: CycleState::Completed,
-            created_at: at,
-            updated_at: at,
-            vcred_in: 1_000_000_000,
-            expected_x: 0,
-            expected_profit_vcred: Decimal::ZERO,
-            expected_fees_vcred: Decimal::ZERO,
-            edge_bps: 0,
-            holding: Holding {
-                chain: Chain::Hemi,
-                token: TokenId::Vcred,
-                amount: 0,
-                in_flight: false,
-            },
-            bridge_out: None,
-            bridge_back: None,
-            attempt: 0,
-            not_before: None,
-            last_error: None,
-            failure: None,
-            refusal: None,
-            result: Some(CycleResult {
-                vcred_out: 1_000_000_000,
-                profit_vcred: Decimal::from(profit),
-                gas_vcred: Decimal::ONE,
-                bridge_fees_vcred: Decimal::TWO,
-                completed_at: at,
-            }),
-            history: vec![],
-            proof_data: None,
-            operator_touched: false,
-            costs: CycleCosts::default(),
-        }
+        let mut c = Cycle::detected(CycleId(id), token, Route::Stargate, 1_000_000_000, at);
+        c.state = CycleState::Completed;
+        c.holding.amount = 0;
+        c.result = Some(CycleResult {
+            vcred_out: 1_000_000_000,
+            profit_vcred: Decimal::from(profit),
+            gas_vcred: Decimal::ONE,
+            bridge_fees_vcred: Decimal::TWO,
+            completed_at: at,
+        });
+        c
     }
 
     #[test]

@@ -8,9 +8,7 @@ use super::risk::{self, Exposure, Refusal};
 use super::sizing::{SizeBounds, SizeSearch};
 use super::snapshot::{OpportunityState, OpportunityView};
 use super::{Engine, EngineError, Notice, Phase};
-use crate::model::{
-    Chain, Cycle, CycleCosts, CycleState, Holding, Route, Timestamp, TokenId, Units, to_decimal,
-};
+use crate::model::{Chain, Cycle, CycleState, Route, Timestamp, TokenId, Units, to_decimal};
 use crate::strategy::cross_chain_loop::{self as strategy, Estimate, Quoter, Valuation};
 use crate::venue::{FeeSchedule, LoopVenue, VenueError};
 use rust_decimal::Decimal;
@@ -382,35 +380,11 @@ impl<V: LoopVenue> Engine<V> {
         let cycle = self.store.write(|w| {
             let id = w.next_cycle_id()?;
             let cycle = Cycle {
-                id,
-                token,
-                route,
-                state: CycleState::Detected,
-                created_at: now,
-                updated_at: now,
-                vcred_in: e.vcred_in,
                 expected_x: e.x_out,
                 expected_profit_vcred: e.profit_vcred,
                 expected_fees_vcred: e.fees_vcred,
                 edge_bps,
-                holding: Holding {
-                    chain: Chain::Hemi,
-                    token: TokenId::Vcred,
-                    amount: e.vcred_in,
-                    in_flight: false,
-                },
-                bridge_out: None,
-                bridge_back: None,
-                attempt: 0,
-                not_before: None,
-                last_error: None,
-                failure: None,
-                refusal: None,
-                result: None,
-                history: vec![(CycleState::Detected, now)],
-                proof_data: None,
-                operator_touched: false,
-                costs: CycleCosts::default(),
+                ..Cycle::detected(id, token, route, e.vcred_in, now)
             };
             w.put_cycle(&cycle)?;
             Ok(cycle)

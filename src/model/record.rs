@@ -94,6 +94,48 @@ pub struct Failure {
 }
 
 impl Cycle {
+    /// A cycle just detected: it holds its VCRED on Hemi, nothing is sent or
+    /// paid yet, and nothing is expected of it until the caller says so.
+    pub fn detected(
+        id: CycleId,
+        token: TokenId,
+        route: Route,
+        vcred_in: Units,
+        now: Timestamp,
+    ) -> Cycle {
+        Cycle {
+            id,
+            token,
+            route,
+            state: CycleState::Detected,
+            created_at: now,
+            updated_at: now,
+            vcred_in,
+            expected_x: 0,
+            expected_profit_vcred: Decimal::ZERO,
+            expected_fees_vcred: Decimal::ZERO,
+            edge_bps: 0,
+            holding: Holding {
+                chain: Chain::Hemi,
+                token: TokenId::Vcred,
+                amount: vcred_in,
+                in_flight: false,
+            },
+            bridge_out: None,
+            bridge_back: None,
+            attempt: 0,
+            not_before: None,
+            last_error: None,
+            failure: None,
+            refusal: None,
+            result: None,
+            history: vec![(CycleState::Detected, now)],
+            proof_data: None,
+            operator_touched: false,
+            costs: CycleCosts::default(),
+        }
+    }
+
     pub fn is_open(&self) -> bool {
         !self.state.is_terminal()
     }
