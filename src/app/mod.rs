@@ -76,6 +76,11 @@ impl Strategies {
             let (keeper, ws) = stellar_keeper(config, &world)?;
             strategies.keepers.push(keeper);
             strategies.extensions.push(ws);
+        } else {
+            // The seed's frontend is told Stellar is off, not "unknown message".
+            strategies
+                .extensions
+                .push(Arc::new(arbkeep::strategy::stellar_arb::StellarOff));
         }
         Ok(strategies)
     }

@@ -141,3 +141,34 @@ async fn the_seed_frontend_gets_assets_starts_the_engine_and_receives_the_stream
     assert_eq!(recv(&mut ws).await["result"]["result"], "tx_success");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn with_stellar_off_the_seed_commands_are_told_stellar_is_not_enabled() {
+    let dir = tempfile::tempdir().expect("dir");
+    // What the assembly registers when `[stellar_arb] enabled = false`.
+    let config = ControlConfig::new(dir.path())
+        .with_port(0)
+        .with_extension(Arc::new(arbkeep::strategy::stellar_arb::StellarOff));
+    let (handle, (_publish, mut inbox)) = engine();
+    let server = control::serve(handle, config).await.expect("serve");
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/", server.local_addr()))
+        .await
+        .expect("connect");
+    for command in ["get_supported_assets", "start_engine"] {
+        ws.send(Message::text(json!({"command": command}).to_string()))
+            .await
+            .expect("send");
+        let answer = recv(&mut ws).await;
+        let error = answer["error"].as_str().expect("the seed's error shape");
+        assert!(
+            error.contains("Stellar arbitrage is not enabled")
+                && error.contains("[stellar_arb]")
+                && error.starts_with(command),
+            "{answer}"
+        );
+        assert!(!error.contains("unknown message type"), "{answer}");
+    }
+    // Nothing reached the engine: it is only an answer.
+    assert!(inbox.try_recv().is_err());
+    server.shutdown().await;
+}

@@ -16,10 +16,12 @@ pub mod store;
 pub mod view;
 pub mod wiring;
 pub mod ws;
+pub mod ws_off;
 
 pub use keeper::StellarArbKeeper;
 pub use view::StellarView;
 pub use ws::{StellarShared, StellarWs};
+pub use ws_off::StellarOff;
 
 use crate::venue::stellar::keys::sha256;
 use crate::venue::stellar::{Keypair, StellarAsset};
