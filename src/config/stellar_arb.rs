@@ -102,7 +102,7 @@ pub(super) fn read_stellar_arb(
             .collect::<Result<_, _>>()
             .map_err(|e| r.invalid("stellar_arb.assets", e.to_string()))?;
     }
-    Ok(())
+    super::stellar_listening::read(r, t, s)
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@ use super::{Command, EngineError, Notice, Phase, Snapshot};
 use crate::model::Timestamp;
 use crate::store::Store;
 use futures_util::future::BoxFuture;
-use tokio::sync::broadcast;
+use std::sync::Arc;
+use tokio::sync::{Notify, broadcast};
 
 /// What a keeper may use during one call.
 pub struct KeeperContext<'a> {
@@ -58,6 +59,23 @@ pub trait Keeper: Send + Sync {
     /// after every pass's step, from what the keeper holds in memory.
     fn standing(&self, _since: Timestamp) -> Standing {
         Standing::default()
+    }
+
+    /// A signal this keeper pokes when something it watches happened (a
+    /// ledger closed) and it wants a turn before the next pass. `None`: it
+    /// runs on the passes only. Asked once, when the engine starts running.
+    fn wake(&self) -> Option<Arc<Notify>> {
+        None
+    }
+
+    /// The early turn asked through `wake`: only this keeper, between
+    /// passes, with the kill switch assessed before and after as in a
+    /// pass. Never called before this keeper has recovered.
+    fn woken<'a>(
+        &'a mut self,
+        cx: &'a KeeperContext<'a>,
+    ) -> BoxFuture<'a, Result<(), EngineError>> {
+        self.tick(cx)
     }
 
     /// A command meant for this keeper, or `None` to leave it to others.

@@ -29,6 +29,7 @@ pub mod snapshot;
 #[cfg(any(test, feature = "fakes"))]
 pub mod stall;
 mod view;
+mod wake;
 pub mod watchdog;
 
 pub use command::{Command, CommandEnvelope};
@@ -649,8 +650,24 @@ impl<V: LoopVenue> Engine<V> {
         let mut pass = tokio::time::interval(self.pass_interval());
         pass.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut first_pass = true;
+        let wakes = self.wakes();
         loop {
             tokio::select! {
+                i = wakes.next() => {
+                    // A keeper asked for an early turn; commands are still answered.
+                    let work = desk.serve_while(self.wake_turn(i), &mut commands);
+                    let Some((result, later)) = finish_or_stop(work, &mut shutdown, &gate, grace).await
+                    else {
+                        break;
+                    };
+                    if let Err(e) = &result {
+                        tracing::error!(error = %e, "early keeper turn failed");
+                    }
+                    self.apply_deferred(later).await;
+                    if (self.options.drain && self.drained()) || *shutdown.borrow() {
+                        break;
+                    }
+                }
                 _ = pass.tick() => {
                     let started = std::time::Instant::now();
                     let work = desk.serve_while(self.tick(), &mut commands);

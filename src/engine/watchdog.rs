@@ -392,6 +392,7 @@ mod tests {
             oracle: Vec::new(),
             opportunities: Vec::new(),
             executions: Vec::new(),
+            ..StellarView::default()
         });
         let n = d.check(&s, Duration::ZERO, 0);
         match &n[..] {

@@ -43,6 +43,7 @@ mod soak_smoke;
 mod stellar_e2e;
 mod stellar_live;
 mod stellar_signing;
+mod stellar_stream;
 mod stellar_ws;
 mod tmux_smoke;
 mod ui_reducer;

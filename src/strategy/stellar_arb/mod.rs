@@ -72,6 +72,18 @@ pub struct StellarArbConfig {
     pub account_starting_xlm: i64,
     /// Execute without waiting for `start_engine` on the WebSocket.
     pub autostart: bool,
+    /// Follow Horizon's ledger stream and scan on each close (else: on the
+    /// engine's passes only).
+    pub ledger_stream: bool,
+    /// No ledger on the stream for this long: poll getLatestLedger instead.
+    pub stream_silence_ms: u64,
+    /// getLatestLedger this often while the stream is down.
+    pub stream_poll_ms: u64,
+    /// The stream is tried again after this much polling.
+    pub stream_retry_ms: u64,
+    /// How far Horizon's strict-send quote for a cycle's legs may be below
+    /// the keeper's own prediction before the cycle is dropped, bps.
+    pub path_check_tolerance_bps: i64,
 }
 
 impl StellarArbConfig {
@@ -97,6 +109,12 @@ impl StellarArbConfig {
             reserve_guard: 20_000_000,
             account_starting_xlm: 5 * crate::venue::stellar::ONE,
             autostart: true,
+            ledger_stream: true,
+            // Two ledger times.
+            stream_silence_ms: 10_000,
+            stream_poll_ms: 1_000,
+            stream_retry_ms: 30_000,
+            path_check_tolerance_bps: 50,
         }
     }
 }

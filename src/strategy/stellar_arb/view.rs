@@ -16,6 +16,14 @@ pub struct StellarView {
     pub oracle: Vec<OracleRow>,
     pub opportunities: Vec<OpportunityRow>,
     pub executions: Vec<ExecutionRow>,
+    /// Where ledger closes come from: "stream", "polling (why)", "paper";
+    /// empty when the keeper runs on the engine's passes only.
+    #[serde(default)]
+    pub ledger_source: String,
+    /// Cycles dropped because Horizon's path finding disagreed with the
+    /// keeper's prediction by more than `path_check_tolerance_bps`.
+    #[serde(default)]
+    pub path_check_drops: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,6 +9,7 @@ use crate::engine::extension::ControlExtension;
 use crate::venue::faults::FaultDice;
 use crate::venue::stellar::network::{Endpoints, NetworkVenue};
 use crate::venue::stellar::paper::{PAPER_PASSPHRASE, PaperStellar, paper_contract};
+use crate::venue::stellar::stream::{FeedSettings, LedgerFeed};
 use crate::venue::stellar::{ContractKey, Keypair, StellarVenue};
 use std::path::Path;
 use std::sync::Arc;
@@ -55,13 +56,16 @@ pub fn paper(
     // The paper faucet funds accounts whatever network is configured: the
     // paper master has no paper XLM to create them with.
     config.friendbot_url = Some("paper".into());
+    let feed = config.ledger_stream.then(|| paper.ledger_feed());
     let venue: Arc<dyn StellarVenue> = Arc::new(paper);
-    Ok(build(
+    let (keeper, ws) = build(
         config,
         venue,
         &paper_master(seed),
         Duration::from_millis(10),
-    ))
+        feed,
+    );
+    Ok((keeper, ws))
 }
 
 /// The paper master key, derived from the seed (paper money needs no secret).
@@ -87,12 +91,30 @@ pub fn network(config: &StellarArbConfig) -> Result<Wired, WiringError> {
     };
     let venue: Arc<dyn StellarVenue> =
         Arc::new(NetworkVenue::new(endpoints).map_err(|e| WiringError::Venue(e.to_string()))?);
+    let feed = if config.ledger_stream {
+        Some(
+            LedgerFeed::horizon(&config.horizon_url, venue.clone(), feed_settings(config))
+                .map_err(|e| WiringError::Venue(e.to_string()))?,
+        )
+    } else {
+        None
+    };
     Ok(build(
         config.clone(),
         venue,
         &master,
         Duration::from_millis(1000),
+        feed,
     ))
+}
+
+/// The ledger stream's timings from `[stellar_arb]`.
+pub fn feed_settings(config: &StellarArbConfig) -> FeedSettings {
+    FeedSettings {
+        silence: Duration::from_millis(config.stream_silence_ms),
+        poll_every: Duration::from_millis(config.stream_poll_ms),
+        stream_retry: Duration::from_millis(config.stream_retry_ms),
+    }
 }
 
 fn build(
@@ -100,9 +122,13 @@ fn build(
     venue: Arc<dyn StellarVenue>,
     master: &Keypair,
     poll: Duration,
+    feed: Option<LedgerFeed>,
 ) -> Wired {
     let shared = StellarShared::new(venue, config.autostart);
-    let keeper = StellarArbKeeper::new(config, shared.clone(), master).with_polling(30, poll);
+    let mut keeper = StellarArbKeeper::new(config, shared.clone(), master).with_polling(30, poll);
+    if let Some(feed) = feed {
+        keeper = keeper.with_ledger_feed(feed);
+    }
     (Box::new(keeper), Arc::new(StellarWs::new(shared)))
 }
 

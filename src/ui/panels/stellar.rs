@@ -35,8 +35,17 @@ fn short(id: &str) -> String {
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, v: &StellarView, theme: Theme) {
+    let source = if v.ledger_source.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", v.ledger_source)
+    };
+    let drops = match v.path_check_drops {
+        0 => String::new(),
+        n => format!(" · {n} dropped by path check"),
+    };
     let title = format!(
-        " Stellar {} · ledger {} · {} ",
+        " Stellar {} · ledger {}{source} · {}{drops} ",
         v.network, v.ledger, v.status
     );
     let block = Block::default()
@@ -173,6 +182,7 @@ mod tests {
                 delta: 13_999_900,
                 result: "tx_success".into(),
             }],
+            ..StellarView::default()
         }
     }
 

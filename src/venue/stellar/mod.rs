@@ -19,6 +19,8 @@ pub mod network;
 pub mod paper;
 pub mod rpc;
 pub mod sim;
+pub mod sse;
+pub mod stream;
 pub mod tx;
 
 pub use asset::{ONE, StellarAsset, format_amount, parse_amount};

@@ -42,6 +42,8 @@ pub struct PaperStellar {
     seed: u64,
     assets: Vec<StellarAsset>,
     faults: FaultDice,
+    /// Each ledger this world closes, for its ledger feed.
+    closes: tokio::sync::watch::Sender<super::stream::Heard>,
 }
 
 /// How the paper network's faults name it in their errors.
@@ -113,6 +115,10 @@ impl PaperStellar {
             seed,
             assets,
             faults: FaultDice::off(),
+            closes: tokio::sync::watch::channel(super::stream::Heard::new(
+                super::stream::FeedSource::Paper,
+            ))
+            .0,
         };
         me.restock();
         Ok(me)
@@ -208,7 +214,18 @@ impl PaperStellar {
         }
         self.restock();
         let l = self.lock();
-        self.save(&l)
+        let close = super::stream::LedgerClose {
+            sequence: l.sequence,
+            closed_at: Some(l.close_time),
+        };
+        self.save(&l)?;
+        self.closes.send_modify(|h| h.close = Some(close));
+        Ok(())
+    }
+
+    /// The ledgers this world closes, as they close.
+    pub fn ledger_feed(&self) -> super::stream::LedgerFeed {
+        super::stream::LedgerFeed::told(self.closes.subscribe())
     }
 }
 

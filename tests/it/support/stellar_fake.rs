@@ -14,6 +14,12 @@
 //! getTransaction's listing lag). Every envelope that reaches the fake is
 //! counted per transaction hash and per (account, sequence), before any
 //! fault acts: [`Submissions`].
+//!
+//! `GET /ledgers` with `Accept: text/event-stream` is Horizon's ledger
+//! stream (`sse_ledgers`): `"hello"`, then one event per ledger closed
+//! (`StellarFake::close_ledger`), each timestamped at the fake; hostile on
+//! demand ([`StreamFault`]: a withheld ledger, a cut stream, a malformed
+//! event; `mute_stream` for a stream gone silent).
 
 #![allow(dead_code)]
 
@@ -167,6 +173,21 @@ pub struct Submissions {
     pub by_seq: BTreeMap<(String, i64), std::collections::BTreeSet<String>>,
     /// The distinct hashes of path payments (cycles) submitted.
     pub cycles: std::collections::BTreeSet<String>,
+    /// Each path payment's arrival at the fake, in order.
+    pub cycle_arrivals: Vec<(String, std::time::Instant)>,
+    /// `GET /paths/strict-send` calls answered.
+    pub path_queries: u32,
+}
+
+/// One way the ledger stream misbehaves, at the next ledger it would send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamFault {
+    /// Say nothing about this ledger.
+    Withhold,
+    /// Close the connection instead.
+    Cut,
+    /// Send an event that is not a ledger.
+    Malformed,
 }
 
 #[derive(Debug, Default)]
@@ -179,6 +200,18 @@ pub struct Faults {
     /// Every fault that fired: (method, fault).
     pub fired: Vec<(String, Fault)>,
     pub submissions: Submissions,
+    /// The ledger stream's next misbehaviours, one per ledger.
+    pub stream_faults: std::collections::VecDeque<StreamFault>,
+    /// While set, every stream stays open and says nothing.
+    pub stream_muted: bool,
+    /// Each ledger event sent on a stream: (sequence, when).
+    pub ledgers_sent: Vec<(u32, std::time::Instant)>,
+    /// Ledger streams opened.
+    pub streams_opened: u32,
+    /// Poked on every `close_ledger`, so streams send at once.
+    pub ledger_closed: Arc<tokio::sync::Notify>,
+    /// The fake is gone: streams end.
+    pub stopped: bool,
 }
 
 impl Faults {
@@ -233,6 +266,9 @@ fn envelope_facts(l: &SimLedger, b64: &str) -> Option<(String, String, i64, bool
 
 impl Drop for StellarFake {
     fn drop(&mut self) {
+        if let Ok(mut f) = self.faults.lock() {
+            f.stopped = true;
+        }
         self.task.abort();
     }
 }
@@ -319,6 +355,133 @@ impl StellarFake {
     pub fn with<R>(&self, f: impl FnOnce(&mut SimLedger) -> R) -> R {
         f(&mut self.ledger.lock().expect("ledger"))
     }
+
+    /// Close a ledger and tell the ledger streams at once; its sequence.
+    pub fn close_ledger(&self) -> u32 {
+        let seq = self.with(|l| {
+            l.close_ledger();
+            l.sequence
+        });
+        self.faults
+            .lock()
+            .expect("faults")
+            .ledger_closed
+            .notify_waiters();
+        seq
+    }
+
+    /// The ledger stream misbehaves at its next ledger.
+    pub fn stream_fault(&self, fault: StreamFault) {
+        self.faults
+            .lock()
+            .expect("faults")
+            .stream_faults
+            .push_back(fault);
+    }
+
+    /// Every ledger stream goes silent (or speaks again).
+    pub fn mute_stream(&self, muted: bool) {
+        self.faults.lock().expect("faults").stream_muted = muted;
+    }
+
+    pub fn ledgers_sent(&self) -> Vec<(u32, std::time::Instant)> {
+        self.faults.lock().expect("faults").ledgers_sent.clone()
+    }
+
+    pub fn streams_opened(&self) -> u32 {
+        self.faults.lock().expect("faults").streams_opened
+    }
+}
+
+/// Horizon's `GET /ledgers?cursor=now` as server-sent events: the hello,
+/// then every ledger closed from now on, until the client leaves, a fault
+/// cuts it or the fake stops.
+async fn sse_ledgers(
+    mut s: TcpStream,
+    ledger: Arc<Mutex<SimLedger>>,
+    faults: Arc<Mutex<Faults>>,
+) -> std::io::Result<()> {
+    s.write_all(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
+    )
+    .await?;
+    s.write_all(b"retry: 1000\nevent: open\ndata: \"hello\"\n\n")
+        .await?;
+    let wake = {
+        let mut f = faults.lock().expect("faults");
+        f.streams_opened += 1;
+        f.ledger_closed.clone()
+    };
+    let mut told = ledger.lock().expect("ledger").sequence;
+    loop {
+        // Made before looking, so a close between the look and the wait wakes it.
+        let closed = wake.notified();
+        let (seq, close_time) = {
+            let l = ledger.lock().expect("ledger");
+            (l.sequence, l.close_time)
+        };
+        while told < seq {
+            told += 1;
+            let fault = {
+                let mut f = faults.lock().expect("faults");
+                if f.stopped {
+                    return Ok(());
+                }
+                if f.stream_muted {
+                    Some(StreamFault::Withhold)
+                } else {
+                    f.stream_faults.pop_front()
+                }
+            };
+            let closed_at = close_time.saturating_sub(5 * u64::from(seq - told));
+            let frame = match fault {
+                Some(StreamFault::Withhold) => continue,
+                Some(StreamFault::Cut) => return s.shutdown().await,
+                Some(StreamFault::Malformed) => {
+                    format!("id: {told}\ndata: {{\"sequence\": \"{told}\", \"closed_at\": 7\n\n")
+                }
+                None => {
+                    let day = closed_at / 86_400;
+                    let t = closed_at % 86_400;
+                    let record = json!({
+                        "id": format!("{told:064x}"),
+                        "paging_token": (u64::from(told) << 32).to_string(),
+                        "hash": format!("{told:064x}"),
+                        "sequence": told,
+                        "successful_transaction_count": 0,
+                        "failed_transaction_count": 0,
+                        "operation_count": 0,
+                        "closed_at": format!(
+                            "{}T{:02}:{:02}:{:02}Z",
+                            arbkeep::model::time::format_day(day),
+                            t / 3_600,
+                            t / 60 % 60,
+                            t % 60
+                        ),
+                        "base_fee_in_stroops": 100,
+                        "base_reserve_in_stroops": 5_000_000,
+                    });
+                    format!("id: {}\ndata: {record}\n\n", u64::from(told) << 32)
+                }
+            };
+            s.write_all(frame.as_bytes()).await?;
+            if fault.is_none() {
+                faults
+                    .lock()
+                    .expect("faults")
+                    .ledgers_sent
+                    .push((told, std::time::Instant::now()));
+            }
+        }
+        if faults.lock().expect("faults").stopped {
+            return Ok(());
+        }
+        tokio::select! {
+            _ = closed => {}
+            // Closes made through `with` are found within this.
+            _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {}
+        }
+    }
 }
 
 async fn serve(
@@ -391,6 +554,8 @@ async fn serve(
                 .insert(hash.clone());
             if *pp {
                 sub.cycles.insert(hash.clone());
+                sub.cycle_arrivals
+                    .push((hash.clone(), std::time::Instant::now()));
             }
         }
         let pp = facts.as_ref().is_some_and(|x| x.3);
@@ -408,6 +573,15 @@ async fn serve(
             retry_after,
         }) => return reply_status(&mut s, *status, *retry_after).await,
         _ => {}
+    }
+    if method == "GET"
+        && path == "/ledgers"
+        && head.to_ascii_lowercase().contains("text/event-stream")
+    {
+        return sse_ledgers(s, ledger, faults).await;
+    }
+    if path == "/paths/strict-send" {
+        faults.lock().expect("faults").submissions.path_queries += 1;
     }
     let (status, mut answer) = {
         let mut l = ledger.lock().expect("ledger");

@@ -16,6 +16,7 @@
 
 mod friendbot;
 mod funding;
+mod listening;
 mod operator;
 mod recovery;
 mod scanning;
@@ -91,6 +92,10 @@ pub struct StellarArbKeeper {
     realised: Vec<(u64, i64)>,
     /// USD per XLM from the oracle's last accepted price.
     xlm_usd: Option<rust_decimal::Decimal>,
+    /// Ledger closes as they happen (`listening`); `None`: passes only.
+    feed: Option<crate::venue::stellar::stream::LedgerFeed>,
+    /// The ledger an early turn heard, scanned by that turn.
+    heard: Option<u32>,
 }
 
 /// What the keeper is doing about one open send.
@@ -176,6 +181,8 @@ impl StellarArbKeeper {
             },
             venue_fault: None,
             scan_notes: Vec::new(),
+            feed: None,
+            heard: None,
         }
     }
 
@@ -338,6 +345,7 @@ impl Keeper for StellarArbKeeper {
                     result: e.result.clone(),
                 })
                 .collect();
+            self.start_listening();
             self.try_recover(cx).await
         })
     }
@@ -410,8 +418,21 @@ impl Keeper for StellarArbKeeper {
         })
     }
 
+    fn wake(&self) -> Option<Arc<tokio::sync::Notify>> {
+        self.feed.as_ref().map(|f| f.wake())
+    }
+
+    fn woken<'a>(
+        &'a mut self,
+        cx: &'a KeeperContext<'a>,
+    ) -> BoxFuture<'a, Result<(), EngineError>> {
+        Box::pin(self.on_ledger_close(cx))
+    }
+
     fn render(&self, snapshot: &mut Snapshot) {
-        snapshot.stellar = Some(self.view.clone());
+        let mut view = self.view.clone();
+        view.ledger_source = self.listening_line();
+        snapshot.stellar = Some(view);
         let (ok, detail) = match (&self.recovery, &self.venue_fault) {
             (
                 Recovery::Failed {

@@ -249,7 +249,7 @@ impl StellarArbKeeper {
             }
         }
         let venue = self.shared.venue.clone();
-        let ledger = venue.latest_ledger().await.map_err(venue_err)?;
+        let ledger = self.next_ledger().await?;
         let due = cx.now.saturating_sub(self.last_scan_ms) >= self.config.scan_interval_ms;
         if ledger == self.last_ledger && !due {
             return Ok(());
