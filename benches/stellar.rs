@@ -1,7 +1,16 @@
 //! From a new ledger's order-book data arriving to a signed transaction
 //! ready: detect every cycle over the books, check the oracle, size within
 //! depth, build the path payment and sign it. Side by side: detection alone
-//! and signing alone. Last line: `BENCH stellar detect_to_signed_ms_p99=<x>`.
+//! and signing alone. Then ledger close → transaction submitted, end to
+//! end through the loopback fake's ledger stream, the real engine and
+//! keeper (`stellar/ledger_to_submit.rs`; `STELLAR_BENCH_CLOSES` closes,
+//! default 50). Last line: `BENCH stellar detect_to_signed_ms_p99=<x>
+//! ledger_to_submit_ms_median=<m> ledger_to_submit_ms_p99=<y>`.
+
+#[path = "stellar/ledger_to_submit.rs"]
+mod ledger_to_submit;
+#[path = "../tests/it/support/stellar_fake.rs"]
+mod stellar_fake;
 
 use arbkeep::strategy::stellar_arb::cycle::{Books, candidate_cycles, detect};
 use arbkeep::venue::stellar::tx::{Header, cyclic_path_payment, sign};
@@ -132,5 +141,22 @@ fn main() {
         "detect → signed           median {fm:.3} ms  p99 {fp:.3} ms  (sign share of median {:.1}%)",
         sm / fm * 100.0
     );
-    println!("BENCH stellar detect_to_signed_ms_p99={fp:.3}");
+    let closes: usize = std::env::var("STELLAR_BENCH_CLOSES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50)
+        .max(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut e2e = runtime.block_on(ledger_to_submit::measure(closes));
+    let (em, ep) = (pct(&mut e2e, 0.5), pct(&mut e2e, 0.99));
+    println!(
+        "ledger close → submitted  median {em:.3} ms  p99 {ep:.3} ms  ({closes} closes through the fake's stream, engine and keeper)"
+    );
+    println!(
+        "BENCH stellar detect_to_signed_ms_p99={fp:.3} ledger_to_submit_ms_median={em:.3} ledger_to_submit_ms_p99={ep:.3}"
+    );
 }

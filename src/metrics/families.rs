@@ -221,6 +221,14 @@ fn money(e: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
             hedge_exposure_secs(s),
         )?;
     }
+    if let Some(stellar) = &s.stellar {
+        counter(
+            e,
+            "arbkeep_stellar_path_check_drops",
+            "Stellar cycles dropped before sending because Horizon's strict-send path finding quoted less than the keeper's prediction by more than path_check_tolerance_bps.",
+            stellar.path_check_drops,
+        )?;
+    }
     Ok(())
 }
 

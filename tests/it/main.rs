@@ -42,6 +42,7 @@ mod snapshot_redaction;
 mod soak_smoke;
 mod stellar_e2e;
 mod stellar_live;
+mod stellar_path_check;
 mod stellar_signing;
 mod stellar_stream;
 mod stellar_ws;

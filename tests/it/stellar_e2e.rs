@@ -20,7 +20,7 @@ use arbkeep::strategy::stellar_arb::keeper::{EXPIRY_MARGIN_SECS, TX_VALIDITY_SEC
 use arbkeep::strategy::stellar_arb::store as kstore;
 use arbkeep::strategy::stellar_arb::{Network, StellarArbConfig, StellarArbKeeper, StellarShared};
 use arbkeep::venue::VenueError;
-use arbkeep::venue::stellar::horizon::{HorizonClient, HorizonError};
+use arbkeep::venue::stellar::horizon::{HorizonClient, HorizonError, PathQuote};
 use arbkeep::venue::stellar::network::{Endpoints, NetworkVenue};
 use arbkeep::venue::stellar::rpc::RpcClient;
 use arbkeep::venue::stellar::sim::{FRIENDBOT_AMOUNT, SimLedger};
@@ -264,6 +264,14 @@ impl StellarVenue for MovingBook {
     }
     fn transaction<'a>(&'a self, hash: &'a str) -> BoxFuture<'a, Result<TxStatus, VenueError>> {
         self.inner.transaction(hash)
+    }
+    fn strict_send_paths<'a>(
+        &'a self,
+        source: &'a StellarAsset,
+        amount: i64,
+        destinations: &'a [StellarAsset],
+    ) -> BoxFuture<'a, Result<Vec<PathQuote>, VenueError>> {
+        self.inner.strict_send_paths(source, amount, destinations)
     }
 }
 
@@ -1540,6 +1548,14 @@ async fn paused_mid_pass_the_cycle_is_not_sent() {
         }
         fn transaction<'a>(&'a self, h: &'a str) -> BoxFuture<'a, Result<TxStatus, VenueError>> {
             self.inner.transaction(h)
+        }
+        fn strict_send_paths<'a>(
+            &'a self,
+            source: &'a StellarAsset,
+            amount: i64,
+            destinations: &'a [StellarAsset],
+        ) -> BoxFuture<'a, Result<Vec<PathQuote>, VenueError>> {
+            self.inner.strict_send_paths(source, amount, destinations)
         }
     }
     let fake = StellarFake::start(world()).await;

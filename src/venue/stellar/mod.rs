@@ -17,6 +17,7 @@ pub mod horizon;
 pub mod keys;
 pub mod network;
 pub mod paper;
+pub mod paths;
 pub mod rpc;
 pub mod sim;
 pub mod sse;
@@ -199,4 +200,13 @@ pub trait StellarVenue: Send + Sync {
     fn fund(&self, id: AccountKey) -> BoxFuture<'_, Result<bool, VenueError>>;
     fn send<'a>(&'a self, envelope: &'a str) -> BoxFuture<'a, Result<SendStatus, VenueError>>;
     fn transaction<'a>(&'a self, hash: &'a str) -> BoxFuture<'a, Result<TxStatus, VenueError>>;
+    /// Horizon's strict-send path finding: what `amount` of `source`
+    /// becomes in each of `destinations`, by the routes Horizon finds (never
+    /// a cycle), best first per destination.
+    fn strict_send_paths<'a>(
+        &'a self,
+        source: &'a StellarAsset,
+        amount: i64,
+        destinations: &'a [StellarAsset],
+    ) -> BoxFuture<'a, Result<Vec<horizon::PathQuote>, VenueError>>;
 }

@@ -196,4 +196,18 @@ impl StellarVenue for NetworkVenue {
     fn transaction<'a>(&'a self, hash: &'a str) -> BoxFuture<'a, Result<TxStatus, VenueError>> {
         Box::pin(async move { Ok(self.rpc.get_transaction(hash).await?) })
     }
+
+    fn strict_send_paths<'a>(
+        &'a self,
+        source: &'a StellarAsset,
+        amount: i64,
+        destinations: &'a [StellarAsset],
+    ) -> BoxFuture<'a, Result<Vec<super::horizon::PathQuote>, VenueError>> {
+        Box::pin(async move {
+            Ok(self
+                .horizon
+                .strict_send_paths(source, amount, destinations)
+                .await?)
+        })
+    }
 }

@@ -357,6 +357,23 @@ impl StellarVenue for PaperStellar {
             sim_status(l.poll(hash))
         })
     }
+
+    /// What Horizon would quote over this world's books.
+    fn strict_send_paths<'a>(
+        &'a self,
+        source: &'a StellarAsset,
+        amount: i64,
+        destinations: &'a [StellarAsset],
+    ) -> BoxFuture<'a, Result<Vec<super::horizon::PathQuote>, VenueError>> {
+        Box::pin(async move {
+            Ok(super::paths::strict_send(
+                &self.lock(),
+                source,
+                amount,
+                destinations,
+            ))
+        })
+    }
 }
 
 /// A sim record as getTransaction reports it.

@@ -212,6 +212,9 @@ pub struct Faults {
     pub ledger_closed: Arc<tokio::sync::Notify>,
     /// The fake is gone: streams end.
     pub stopped: bool,
+    /// `/paths/strict-send` quotes this many bps less than its books give
+    /// (a path finder that sees another market than the keeper's books).
+    pub path_skew_bps: i64,
 }
 
 impl Faults {
@@ -377,6 +380,11 @@ impl StellarFake {
             .expect("faults")
             .stream_faults
             .push_back(fault);
+    }
+
+    /// Path finding quotes `bps` less than the books give.
+    pub fn skew_paths(&self, bps: i64) {
+        self.faults.lock().expect("faults").path_skew_bps = bps;
     }
 
     /// Every ledger stream goes silent (or speaks again).
@@ -587,6 +595,10 @@ async fn serve(
         let mut l = ledger.lock().expect("ledger");
         route(&mut l, &method, path, &q, &body)
     };
+    let skew = faults.lock().expect("faults").path_skew_bps;
+    if path == "/paths/strict-send" && skew > 0 {
+        skew_paths(&mut answer, skew);
+    }
     if call == "getLatestLedger"
         && lag > 0
         && let Some(seq) = answer.pointer_mut("/result/sequence")
@@ -628,6 +640,27 @@ async fn serve(
         _ => {}
     }
     reply(&mut s, status, &text, None).await
+}
+
+/// Lower every quoted destination amount by `bps`.
+fn skew_paths(answer: &mut Value, bps: i64) {
+    let Some(records) = answer
+        .pointer_mut("/_embedded/records")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for r in records {
+        let Some(amount) = r
+            .get("destination_amount")
+            .and_then(Value::as_str)
+            .and_then(arbkeep::venue::stellar::parse_amount)
+        else {
+            continue;
+        };
+        let lowered = i128::from(amount) * i128::from(10_000 - bps) / 10_000;
+        r["destination_amount"] = json!(format_amount(i64::try_from(lowered).unwrap_or_default()));
+    }
 }
 
 async fn reply_status(

@@ -18,6 +18,7 @@ mod friendbot;
 mod funding;
 mod listening;
 mod operator;
+mod path_check;
 mod recovery;
 mod scanning;
 mod sending;

@@ -273,7 +273,7 @@ impl StellarArbKeeper {
             && self.shared.started()
             && cx.may_send()
         {
-            self.execute(cx, &o).await?;
+            self.checked_execute(cx, &o).await?;
             self.refresh_accounts().await?;
         }
         Ok(())
