@@ -102,6 +102,7 @@ fn snapshot() -> Snapshot {
                 lines: vec![],
             },
         ],
+        path_check_drops: 2,
         ..StellarView::default()
     });
     s.hedge = Some(HedgeView::default());
@@ -209,6 +210,7 @@ fn every_family_is_rendered_from_the_snapshot_and_the_pulse() {
         "arbkeep_balance{chain=\"stellar\",token=\"USDC\"} 2.5",
     );
     has(&body, "arbkeep_hedge_exposure_seconds 90.0");
+    has(&body, "arbkeep_stellar_path_check_drops_total 2");
     has(&body, "arbkeep_venue_up{venue=\"Hemi (paper)\"} 1");
     has(&body, "arbkeep_venue_up{venue=\"stellar\"} 0");
     has(

@@ -26,6 +26,7 @@ mod doctor;
 mod engine_commands;
 mod engine_risk;
 mod engine_stop;
+mod engine_wake;
 mod export;
 mod fuzz_decoders;
 mod hedge_paper;

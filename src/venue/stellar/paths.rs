@@ -58,3 +58,36 @@ pub fn strict_send(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::venue::stellar::paper::PaperStellar;
+
+    #[test]
+    fn the_paper_quote_for_a_cycle_by_two_queries_equals_walking_its_books() {
+        let paper = PaperStellar::open(None, 7).expect("paper");
+        let l = paper.ledger();
+        let xlm = StellarAsset::Native;
+        for a in paper.assets() {
+            let amount = 50 * crate::venue::stellar::ONE;
+            let out = strict_send(&l, &xlm, amount, std::slice::from_ref(a));
+            assert!(out.iter().all(|q| !q.path.contains(&xlm)), "no cycles");
+            let direct = out.iter().find(|q| q.path.is_empty()).expect("direct");
+            let (got, _) =
+                cross(&l.order_book(a, &xlm).offers, amount).expect("the book is deep enough");
+            assert_eq!(direct.destination_amount, got);
+            assert!(
+                out.first()
+                    .is_some_and(|best| best.destination_amount >= got)
+            );
+            let back = strict_send(&l, a, got, std::slice::from_ref(&xlm));
+            assert!(
+                back.iter()
+                    .any(|q| q.path.is_empty() && q.destination_amount > 0)
+            );
+        }
+        // Never a quote to the source itself.
+        assert!(strict_send(&l, &xlm, 1, std::slice::from_ref(&xlm)).is_empty());
+    }
+}
