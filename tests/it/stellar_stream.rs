@@ -186,7 +186,8 @@ async fn the_keeper_sends_on_a_ledger_close_heard_on_the_stream_without_waiting_
         passes,
         "no pass ran: it was the early turn"
     );
-    let v = run.until(Duration::from_secs(5), |v| v.ledger == seq).await;
+    // The send closes a fake ledger too: the keeper may be past `seq`.
+    let v = run.until(Duration::from_secs(5), |v| v.ledger >= seq).await;
     assert_eq!(v.ledger_source, "stream");
     assert!(seq > first.ledger);
     assert!(fake.ledgers_sent().iter().any(|(s, _)| *s == seq));
@@ -281,4 +282,48 @@ async fn a_cut_or_malformed_stream_is_dropped_polled_over_and_followed_again() {
             "{fault:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_stream_refused_at_connection_is_polled_over_then_followed() {
+    use crate::support::stellar_fake::{Fault, Rule};
+    let fake = StellarFake::start(world()).await;
+    fake.fault(Rule::new(
+        "/ledgers",
+        Fault::Status {
+            status: 503,
+            after: false,
+            retry_after: None,
+        },
+        1,
+    ));
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
+    let settings = FeedSettings {
+        silence: Duration::from_secs(30),
+        poll_every: Duration::from_millis(20),
+        stream_retry: Duration::from_millis(300),
+    };
+    let mut feed = LedgerFeed::horizon(&fake.horizon_url(), venue, settings).expect("feed");
+    feed.start();
+    let fault = StreamFault::Cut;
+    // The refusal: polling, with the reason.
+    wait_for(fault, || feed.heard().source == FeedSource::Polling).await;
+    let why = feed.heard().fault.expect("why");
+    assert!(why.contains("HTTP 503"), "{why}");
+    let polled = fake.close_ledger();
+    wait_for(fault, || {
+        feed.latest().is_some_and(|c| c.sequence == polled)
+    })
+    .await;
+    // Then the stream, once it answers.
+    wait_for(fault, || fake.streams_opened() == 1).await;
+    let streamed = fake.close_ledger();
+    wait_for(fault, || {
+        let h = feed.heard();
+        h.source == FeedSource::Stream && h.close.is_some_and(|c| c.sequence == streamed)
+    })
+    .await;
+    let close = feed.latest().expect("close");
+    assert!(close.closed_at.is_some(), "the stream gives the close time");
 }
