@@ -326,3 +326,33 @@ async fn stream_once(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::venue::stellar::paper::PaperStellar;
+
+    #[tokio::test]
+    async fn the_paper_world_tells_its_feed_each_ledger_it_closes() {
+        let paper = PaperStellar::open(None, 7).expect("paper");
+        let mut feed = paper.ledger_feed();
+        feed.start();
+        let wake = feed.wake();
+        assert_eq!(feed.latest(), None);
+        for _ in 0..3 {
+            paper.advance().expect("close");
+            tokio::time::timeout(Duration::from_secs(5), wake.notified())
+                .await
+                .expect("woken on the close");
+            let l = paper.ledger();
+            assert_eq!(
+                feed.latest(),
+                Some(LedgerClose {
+                    sequence: l.sequence,
+                    closed_at: Some(l.close_time),
+                })
+            );
+            assert_eq!(feed.heard().source, FeedSource::Paper);
+        }
+    }
+}
