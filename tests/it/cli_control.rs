@@ -161,6 +161,16 @@ async fn commands_without_the_right_token_are_refused() {
     // Reading is open, and shows that nothing changed.
     let s = ask(json!({"type": "status", "id": 3})).await;
     assert_eq!(s["status"]["paused"], false, "{s}");
+    // Stellar is off in this run: the seed's commands are told so.
+    for command in ["get_supported_assets", "start_engine"] {
+        let off = ask(json!({"command": command})).await;
+        assert!(
+            off["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("Stellar arbitrage is not enabled")),
+            "{off}"
+        );
+    }
     // The right token works.
     let token = std::fs::read_to_string(dir.join("data").join("control.token")).unwrap();
     let right = ask(
