@@ -216,6 +216,14 @@ struct MovingBook {
 }
 
 impl StellarVenue for MovingBook {
+    fn liquidity_pool<'a>(
+        &'a self,
+        a: &'a StellarAsset,
+        b: &'a StellarAsset,
+    ) -> BoxFuture<'a, Result<Option<arbkeep::venue::stellar::pool::LiquidityPool>, VenueError>>
+    {
+        self.inner.liquidity_pool(a, b)
+    }
     fn network(&self) -> BoxFuture<'_, Result<NetworkInfo, VenueError>> {
         self.inner.network()
     }
@@ -1500,6 +1508,14 @@ async fn paused_mid_pass_the_cycle_is_not_sent() {
         armed: std::sync::atomic::AtomicBool,
     }
     impl StellarVenue for PauseOnBook {
+        fn liquidity_pool<'a>(
+            &'a self,
+            a: &'a StellarAsset,
+            b: &'a StellarAsset,
+        ) -> BoxFuture<'a, Result<Option<arbkeep::venue::stellar::pool::LiquidityPool>, VenueError>>
+        {
+            self.inner.liquidity_pool(a, b)
+        }
         fn network(&self) -> BoxFuture<'_, Result<NetworkInfo, VenueError>> {
             self.inner.network()
         }

@@ -1,35 +1,57 @@
-//! Cycle detection from order books: every XLM → A → XLM and XLM → A → B →
-//! XLM over the configured assets, walked through the books exactly as the
-//! network crosses offers (integer stroops, rational prices), checked
-//! against the oracle, and sized within the books' depth.
+//! Cycle detection from order books and liquidity pools: every XLM → A →
+//! XLM and XLM → A → B → XLM over the configured assets, walked hop by hop
+//! exactly as the network takes a path payment (each hop through the book
+//! or the pool, whichever pays more — [`best_hop`]; integer stroops),
+//! checked against the oracle, and sized within the market's depth.
 
-use crate::venue::stellar::sim::cross;
+use crate::venue::stellar::market::{Via, best_hop};
+use crate::venue::stellar::pool::{LiquidityPool, ordered};
 use crate::venue::stellar::{OraclePrice, OrderBook, StellarAsset};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-/// Books by (selling, buying): the offers a conversion buying → selling crosses.
+/// What a scan read: books by (selling, buying) — the offers a conversion
+/// buying → selling crosses — and pools by their pair in protocol order.
 #[derive(Debug, Default, Clone)]
-pub struct Books(pub HashMap<(StellarAsset, StellarAsset), OrderBook>);
+pub struct Books {
+    pub books: HashMap<(StellarAsset, StellarAsset), OrderBook>,
+    pub pools: HashMap<(StellarAsset, StellarAsset), LiquidityPool>,
+}
 
 impl Books {
     pub fn insert(&mut self, b: OrderBook) {
-        self.0.insert((b.selling.clone(), b.buying.clone()), b);
+        self.books.insert((b.selling.clone(), b.buying.clone()), b);
+    }
+
+    pub fn insert_pool(&mut self, p: LiquidityPool) {
+        self.pools.insert((p.asset_a.clone(), p.asset_b.clone()), p);
+    }
+
+    pub fn pool(&self, a: &StellarAsset, b: &StellarAsset) -> Option<&LiquidityPool> {
+        self.pools.get(&ordered(a, b))
     }
 
     /// What `amount` of `hops[0]` becomes after walking every hop; `None`
-    /// when a book is missing or too thin.
+    /// when a hop has neither a book nor a pool deep enough.
     pub fn walk(&self, hops: &[StellarAsset], amount: i64) -> Option<i64> {
+        self.walk_legs(hops, amount).map(|(out, _)| out)
+    }
+
+    /// [`Books::walk`], with where each hop went.
+    pub fn walk_legs(&self, hops: &[StellarAsset], amount: i64) -> Option<(i64, Vec<Via>)> {
         let mut amt = amount;
+        let mut vias = Vec::with_capacity(hops.len().saturating_sub(1));
         for w in hops.windows(2) {
-            let book = self.0.get(&(w[1].clone(), w[0].clone()))?;
-            let (got, _) = cross(&book.offers, amt)?;
-            if got <= 0 {
-                return None;
-            }
+            let offers = self
+                .books
+                .get(&(w[1].clone(), w[0].clone()))
+                .map(|b| b.offers.as_slice())
+                .unwrap_or(&[]);
+            let (got, via) = best_hop(offers, self.pool(&w[0], &w[1]), &w[0], amt)?;
+            vias.push(via);
             amt = got;
         }
-        Some(amt)
+        Some((amt, vias))
     }
 }
 
@@ -60,6 +82,10 @@ pub struct Opportunity {
     /// The oracle agrees with every hop's price within the tolerance.
     pub oracle_ok: bool,
     pub ledger: u32,
+    /// Where each hop goes at `send` (one per hop); empty in data stored
+    /// before pools were modelled.
+    #[serde(default)]
+    pub vias: Vec<Via>,
 }
 
 impl Opportunity {
@@ -75,6 +101,36 @@ impl Opportunity {
             .map(|a| a.code())
             .collect::<Vec<_>>()
             .join(" → ")
+    }
+
+    /// The label with each hop's liquidity: `XLM →pool AQUA →book XLM`;
+    /// the plain label when the hops' vias are not known.
+    pub fn route(&self) -> String {
+        if self.vias.len() + 1 != self.hops.len() {
+            return self.label();
+        }
+        let mut out = self
+            .hops
+            .first()
+            .map(|a| a.code().to_string())
+            .unwrap_or_default();
+        for (a, v) in self.hops.iter().skip(1).zip(&self.vias) {
+            out.push_str(&format!(" →{} {}", v.as_str(), a.code()));
+        }
+        out
+    }
+
+    /// `[{from, to, via}]`, one per hop, for the WebSocket message.
+    pub fn legs_json(&self) -> serde_json::Value {
+        serde_json::Value::Array(
+            self.hops
+                .windows(2)
+                .zip(&self.vias)
+                .map(|(w, v)| {
+                    serde_json::json!({"from": w[0].code(), "to": w[1].code(), "via": v.as_str()})
+                })
+                .collect(),
+        )
     }
 
     /// Intermediate assets: the path payment's `path`.
@@ -180,6 +236,7 @@ pub fn detect(
         .iter()
         .filter_map(|hops| {
             let (send, expected) = best_size(books, hops, min_send, max_send, fee)?;
+            let (_, vias) = books.walk_legs(hops, send)?;
             let profit = expected.checked_sub(send)?.checked_sub(fee)?;
             Some(Opportunity {
                 hops: hops.clone(),
@@ -190,6 +247,7 @@ pub fn detect(
                     .unwrap_or(if profit < 0 { i64::MIN } else { i64::MAX }),
                 oracle_ok: oracle_agrees(books, hops, prices, min_send, tolerance_bps),
                 ledger,
+                vias,
             })
         })
         .collect();

@@ -143,13 +143,13 @@ impl HorizonClient {
         Ok(Self { http, base })
     }
 
-    fn url(&self, path: &str) -> Result<reqwest::Url, HorizonError> {
+    pub(super) fn url(&self, path: &str) -> Result<reqwest::Url, HorizonError> {
         self.base
             .join(path)
             .map_err(|e| HorizonError::Shape(e.to_string()))
     }
 
-    async fn get_json<T: for<'de> Deserialize<'de>>(
+    pub(super) async fn get_json<T: for<'de> Deserialize<'de>>(
         &self,
         url: reqwest::Url,
     ) -> Result<Option<T>, HorizonError> {

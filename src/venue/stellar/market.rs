@@ -51,6 +51,25 @@ pub fn best_hop(
     }
 }
 
+/// [`best_hop`], applied: the crossed offers leave `offers` or the pool's
+/// reserves move. Nothing changes when the hop cannot be taken.
+pub fn take_hop(
+    offers: &mut Vec<Offer>,
+    pool: Option<&mut LiquidityPool>,
+    from: &StellarAsset,
+    amount: i64,
+) -> Option<(i64, Via)> {
+    let (out, via) = best_hop(offers, pool.as_deref(), from, amount)?;
+    match via {
+        Via::Book => {
+            let (got, after) = cross(offers, amount)?;
+            *offers = after;
+            Some((got, via))
+        }
+        Via::Pool => Some((pool?.trade(from, amount)?, via)).filter(|(got, _)| *got == out),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@ pub mod asset;
 pub mod codes;
 pub mod contracts;
 pub mod horizon;
+pub mod horizon_pools;
 pub mod keys;
 pub mod market;
 pub mod network;
@@ -211,4 +212,11 @@ pub trait StellarVenue: Send + Sync {
         amount: i64,
         destinations: &'a [StellarAsset],
     ) -> BoxFuture<'a, Result<Vec<horizon::PathQuote>, VenueError>>;
+    /// The constant-product pool of the pair (either order); `None` when
+    /// the pair has none.
+    fn liquidity_pool<'a>(
+        &'a self,
+        a: &'a StellarAsset,
+        b: &'a StellarAsset,
+    ) -> BoxFuture<'a, Result<Option<pool::LiquidityPool>, VenueError>>;
 }

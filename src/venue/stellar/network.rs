@@ -131,6 +131,14 @@ impl StellarVenue for NetworkVenue {
         Box::pin(async move { Ok(self.horizon.order_book(selling, buying, 50).await?) })
     }
 
+    fn liquidity_pool<'a>(
+        &'a self,
+        a: &'a StellarAsset,
+        b: &'a StellarAsset,
+    ) -> BoxFuture<'a, Result<Option<super::pool::LiquidityPool>, VenueError>> {
+        Box::pin(async move { Ok(self.horizon.liquidity_pool(a, b).await?) })
+    }
+
     fn oracle_prices<'a>(
         &'a self,
         symbols: &'a [String],

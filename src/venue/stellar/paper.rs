@@ -294,6 +294,14 @@ impl StellarVenue for PaperStellar {
         Box::pin(async move { Ok(self.lock().order_book(selling, buying)) })
     }
 
+    fn liquidity_pool<'a>(
+        &'a self,
+        a: &'a StellarAsset,
+        b: &'a StellarAsset,
+    ) -> BoxFuture<'a, Result<Option<super::pool::LiquidityPool>, VenueError>> {
+        Box::pin(async move { Ok(self.lock().pool(a, b)) })
+    }
+
     fn oracle_prices<'a>(
         &'a self,
         symbols: &'a [String],

@@ -2,12 +2,29 @@
 //! books (the paper venue's `strict_send_paths`): for each destination,
 //! the direct book and every route through one other asset, never back
 //! through the source (Horizon skips assets already on a path, so it never
-//! returns a cycle), best first. Order books only: a world with liquidity
-//! pools would quote them too.
+//! returns a cycle), best first. Each hop goes through the book or the
+//! liquidity pool, whichever pays more ([`best_hop`], as the network and
+//! the keeper's detector take it).
 
 use super::StellarAsset;
 use super::horizon::PathQuote;
-use super::sim::{SimLedger, cross};
+use super::market::{Via, best_hop};
+use super::sim::SimLedger;
+
+/// One hop over the ledger's book and pool of the pair.
+pub fn hop(
+    l: &SimLedger,
+    from: &StellarAsset,
+    to: &StellarAsset,
+    amount: i64,
+) -> Option<(i64, Via)> {
+    best_hop(
+        &l.order_book(to, from).offers,
+        l.pools.iter().find(|p| p.trades(from, to)),
+        from,
+        amount,
+    )
+}
 
 /// What `amount` of `source` becomes in each of `destinations`.
 pub fn strict_send(
@@ -19,6 +36,13 @@ pub fn strict_send(
     let mut assets: Vec<StellarAsset> = Vec::new();
     for b in &l.books {
         for a in [&b.selling, &b.buying] {
+            if !assets.contains(a) {
+                assets.push(a.clone());
+            }
+        }
+    }
+    for p in &l.pools {
+        for a in [&p.asset_a, &p.asset_b] {
             if !assets.contains(a) {
                 assets.push(a.clone());
             }
@@ -39,10 +63,7 @@ pub fn strict_send(
                 hops.push(dest.clone());
                 let mut amt = amount;
                 for w in hops.windows(2) {
-                    let (got, _) = cross(&l.order_book(&w[1], &w[0]).offers, amt)?;
-                    if got <= 0 {
-                        return None;
-                    }
+                    let (got, _) = hop(l, &w[0], &w[1], amt)?;
                     amt = got;
                 }
                 Some(PathQuote {
@@ -63,6 +84,7 @@ pub fn strict_send(
 mod tests {
     use super::*;
     use crate::venue::stellar::paper::PaperStellar;
+    use crate::venue::stellar::sim::cross;
 
     #[test]
     fn the_paper_quote_for_a_cycle_by_two_queries_equals_walking_its_books() {

@@ -11,6 +11,8 @@
 use super::asset::{StellarAsset, account_key, muxed_key};
 use super::contracts;
 use super::keys::{AccountKey, ContractKey, network_id};
+use super::market;
+use super::pool::LiquidityPool;
 use super::tx::{hex, server_limits, tx_hash};
 use super::{
     AccountState, BASE_RESERVE, Balance, LedgerWindow, ONE, Offer, OrderBook, Price, SupportedAsset,
@@ -126,6 +128,9 @@ pub struct SimLedger {
     /// sequence number, admitted or not. Two is a re-signed send.
     #[serde(default)]
     pub offered: BTreeMap<String, BTreeSet<String>>,
+    /// Constant-product liquidity pools path payments may route through.
+    #[serde(default)]
+    pub pools: Vec<LiquidityPool>,
 }
 
 pub const ORACLE_DECIMALS: u32 = 14;
@@ -220,6 +225,7 @@ impl SimLedger {
             sends: 0,
             oracle_age: 0,
             offered: BTreeMap::new(),
+            pools: Vec::new(),
         }
     }
 
@@ -328,6 +334,17 @@ impl SimLedger {
                 offers,
             }),
         }
+    }
+
+    /// Add or replace the pool of its pair.
+    pub fn set_pool(&mut self, pool: LiquidityPool) {
+        self.pools.retain(|p| p.id != pool.id);
+        self.pools.push(pool);
+    }
+
+    /// The pool trading `a` with `b` (either order), if any.
+    pub fn pool(&self, a: &StellarAsset, b: &StellarAsset) -> Option<LiquidityPool> {
+        self.pools.iter().find(|p| p.trades(a, b)).cloned()
     }
 
     pub fn order_book(&self, selling: &StellarAsset, buying: &StellarAsset) -> OrderBook {
@@ -445,6 +462,7 @@ impl SimLedger {
             a.xlm -= fee;
         }
         let snapshot = (self.accounts.clone(), self.books.clone());
+        let pools_before = self.pools.clone();
         let mut results = Vec::new();
         let mut ok = true;
         for op in tx.operations.iter() {
@@ -460,6 +478,7 @@ impl SimLedger {
             let (accounts, books) = snapshot;
             self.accounts = accounts;
             self.books = books;
+            self.pools = pools_before;
         }
         let results: xdr::VecM<xdr::OperationResult> =
             results.try_into().map_err(|_| malformed())?;
@@ -619,29 +638,32 @@ impl SimLedger {
         hops.push(dest_asset.clone());
         let mut amount = op.send_amount;
         let mut new_books = self.books.clone();
+        let mut new_pools = self.pools.clone();
         for w in hops.windows(2) {
             let (from, to) = (&w[0], &w[1]);
             if from == to {
                 continue;
             }
-            let Some(book) = new_books
+            // Book or pool, whichever pays more for the whole hop.
+            let mut none = Vec::new();
+            let offers = match new_books
                 .iter_mut()
                 .find(|b| &b.selling == to && &b.buying == from)
-            else {
-                return P::TooFewOffers;
+            {
+                Some(b) => &mut b.offers,
+                None => &mut none,
             };
-            match cross(&book.offers, amount) {
-                Some((got, after)) if got > 0 => {
-                    amount = got;
-                    book.offers = after;
-                }
-                _ => return P::TooFewOffers,
+            let pool = new_pools.iter_mut().find(|p| p.trades(from, to));
+            match market::take_hop(offers, pool, from, amount) {
+                Some((got, _)) => amount = got,
+                None => return P::TooFewOffers,
             }
         }
         if amount < op.dest_min {
             return P::UnderDestmin;
         }
         self.books = new_books;
+        self.pools = new_pools;
         if let Some(a) = self.accounts.get_mut(&source) {
             let _ = a.add(&send, -op.send_amount);
         }

@@ -25,7 +25,7 @@
 
 use arbkeep::venue::stellar::asset::{StellarAsset, format_amount};
 use arbkeep::venue::stellar::codes::TxOutcome;
-use arbkeep::venue::stellar::sim::{SimLedger, cross};
+use arbkeep::venue::stellar::sim::SimLedger;
 use arbkeep::venue::stellar::{
     AccountKey, ContractKey, Keypair, ONE, Offer, Price, SupportedAsset, TESTNET_PASSPHRASE,
 };
@@ -814,6 +814,29 @@ fn route(
                 }
             }
         }
+        ("GET", "/liquidity_pools") => {
+            // `reserves=A,B` (native | CODE:ISSUER): the sim's pool of the pair.
+            let assets: Option<Vec<StellarAsset>> = q
+                .get("reserves")
+                .and_then(|r| r.split(',').map(|a| StellarAsset::parse(a).ok()).collect());
+            let Some([a, b]) = assets.as_deref() else {
+                return problem(400, "bad_request", "invalid reserves", json!({}));
+            };
+            let records: Vec<Value> = l
+                .pool(a, b)
+                .into_iter()
+                .map(|p| {
+                    let reserve = |x: &StellarAsset, amount: i64| {
+                        json!({"asset": arbkeep::venue::stellar::horizon_pools::reserve_form(x),
+                               "amount": format_amount(amount)})
+                    };
+                    json!({"id": p.id_hex(), "fee_bp": p.fee_bp, "type": "constant_product",
+                           "total_shares": format_amount(p.total_shares),
+                           "reserves": [reserve(&p.asset_a, p.reserve_a), reserve(&p.asset_b, p.reserve_b)]})
+                })
+                .collect();
+            (200, json!({"_embedded": {"records": records}}))
+        }
         ("GET", "/order_book") => {
             let (Some(base), Some(counter)) = (
                 asset_from_query(q, "selling_asset"),
@@ -894,7 +917,7 @@ fn route(
                     let mut amt = amount;
                     let mut ok = true;
                     for w in hops.windows(2) {
-                        match cross(&l.order_book(&w[1], &w[0]).offers, amt) {
+                        match arbkeep::venue::stellar::paths::hop(l, &w[0], &w[1], amt) {
                             Some((got, _)) if got > 0 => amt = got,
                             _ => {
                                 ok = false;

@@ -65,6 +65,27 @@ impl StellarArbKeeper {
                 }
             }
         }
+        // The pool of every hop pair, read once per unordered pair; one that
+        // cannot be read is dropped from the scan like a book.
+        let mut pool_pairs: Vec<(StellarAsset, StellarAsset)> = Vec::new();
+        for (s, b) in &pairs {
+            let p = crate::venue::stellar::pool::ordered(s, b);
+            if !pool_pairs.contains(&p) {
+                pool_pairs.push(p);
+            }
+        }
+        for (a, b) in &pool_pairs {
+            match venue.liquidity_pool(a, b).await {
+                Ok(Some(p)) => books.insert_pool(p),
+                Ok(None) => {}
+                Err(e) if e.is_transient() => return Err(venue_err(e)),
+                Err(e) => {
+                    let note = format!("pool {}/{} dropped: {e}", a.code(), b.code());
+                    tracing::warn!(target: "stellar_arb", "{note}");
+                    notes.push(note);
+                }
+            }
+        }
         let mut symbols: Vec<String> = vec!["XLM".into()];
         symbols.extend(self.config.assets.iter().map(|a| a.code().to_string()));
         let mut prices: HashMap<String, OraclePrice> = venue
@@ -120,7 +141,7 @@ impl StellarArbKeeper {
             .iter()
             .take(SHOWN)
             .map(|o| OpportunityRow {
-                path: o.label(),
+                path: o.route(),
                 send: o.send,
                 expected: o.expected,
                 fee: o.fee,
@@ -131,7 +152,8 @@ impl StellarArbKeeper {
         for o in opps.iter().filter(|o| o.profit() > 0) {
             self.shared.publish(json!({"opportunity": {
                 "path": o.label(), "send": o.send, "expected": o.expected, "fee": o.fee,
-                "edge_bps": o.edge_bps, "oracle_ok": o.oracle_ok, "ledger": o.ledger}}));
+                "edge_bps": o.edge_bps, "oracle_ok": o.oracle_ok, "ledger": o.ledger,
+                "legs": o.legs_json()}}));
         }
         Ok(opps)
     }
