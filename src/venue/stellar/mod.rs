@@ -19,6 +19,7 @@ pub mod keys;
 pub mod market;
 pub mod network;
 pub mod paper;
+pub mod paper_pools;
 pub mod paths;
 pub mod pool;
 pub mod rpc;

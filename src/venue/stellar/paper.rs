@@ -59,7 +59,7 @@ pub fn paper_contract(tag: u8) -> ContractKey {
 }
 
 /// XLM price in USD units (×10^14) and each paper asset's.
-const XLM_USD: i128 = 12_000_000_000_000; // 0.12
+pub(super) const XLM_USD: i128 = 12_000_000_000_000; // 0.12
 const PAPER_ASSETS: [(&str, i128); 3] = [
     ("AQUA", 120_000_000_000), // 0.0012
     ("yUSDC", 100_000_000_000_000),
@@ -204,6 +204,7 @@ impl PaperStellar {
             l.set_book(a.clone(), StellarAsset::Native, asset_offers);
             l.set_book(StellarAsset::Native, a.clone(), xlm_offers);
         }
+        super::paper_pools::reseed(&mut l, &self.assets, self.seed);
     }
 
     /// One paper ledger: close, move the books, persist.

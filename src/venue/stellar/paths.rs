@@ -96,9 +96,12 @@ mod tests {
             let out = strict_send(&l, &xlm, amount, std::slice::from_ref(a));
             assert!(out.iter().all(|q| !q.path.contains(&xlm)), "no cycles");
             let direct = out.iter().find(|q| q.path.is_empty()).expect("direct");
-            let (got, _) =
-                cross(&l.order_book(a, &xlm).offers, amount).expect("the book is deep enough");
+            let (got, _) = hop(&l, &xlm, a, amount).expect("the market is deep enough");
             assert_eq!(direct.destination_amount, got);
+            // The pool, where there is one, only ever improves on the book.
+            let (booked, _) =
+                cross(&l.order_book(a, &xlm).offers, amount).expect("the book is deep enough");
+            assert!(got >= booked);
             assert!(
                 out.first()
                     .is_some_and(|best| best.destination_amount >= got)
