@@ -44,6 +44,7 @@ mod soak_smoke;
 mod stellar_e2e;
 mod stellar_live;
 mod stellar_path_check;
+mod stellar_pools;
 mod stellar_signing;
 mod stellar_stream;
 mod stellar_ws;
