@@ -205,3 +205,52 @@ async fn a_cycle_through_a_pool_is_detected_executed_and_booked_exactly() {
         ])
     );
 }
+
+/// A pool answer that cannot be read drops the pool from the scan, with a
+/// note on screen: the hop is judged on its book alone (what the network
+/// pays is then at least the prediction), so the pool-only cycle is not
+/// found and nothing is sent.
+#[tokio::test]
+async fn an_unreadable_pool_is_dropped_from_the_scan_with_a_note() {
+    let fake = StellarFake::start(pool_world()).await;
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
+    let shared = StellarShared::new(venue.clone(), true);
+    let mut keeper =
+        StellarArbKeeper::new(config(), shared.clone(), &Keypair::from_seed([0x45; 32]))
+            .with_polling(5, Duration::from_millis(5));
+    let dir = tempfile::tempdir().expect("dir");
+    let store = Store::open(dir.path(), Mode::Paper).expect("store");
+    let gate = SendGate::default();
+    let (notices, _) = broadcast::channel(16);
+    let cx = |now| KeeperContext {
+        store: &store,
+        now,
+        phase: Phase::Running,
+        gate: &gate,
+        notices: &notices,
+    };
+    keeper.recover(&cx(1)).await.expect("recover");
+    fake.faults
+        .lock()
+        .expect("faults")
+        .rules
+        .push(support::stellar_fake::Rule::new(
+            "/liquidity_pools",
+            support::stellar_fake::Fault::Malformed,
+            u32::MAX,
+        ));
+    keeper.tick(&cx(2)).await.expect("tick");
+    let view = keeper.view();
+    assert!(
+        view.status.contains("pool AQUA/EURC dropped"),
+        "{}",
+        view.status
+    );
+    assert!(
+        view.opportunities.iter().all(|o| !o.path.contains("pool")),
+        "{view:?}"
+    );
+    let results = kstore::results(&store.read().expect("read")).expect("results");
+    assert!(results.iter().all(|e| e.kind != "cycle"), "{results:?}");
+}

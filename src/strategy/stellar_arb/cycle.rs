@@ -259,6 +259,7 @@ pub fn detect(
 mod tests {
     use super::*;
     use crate::venue::stellar::keys::Keypair;
+    use crate::venue::stellar::pool::LiquidityPool;
     use crate::venue::stellar::{ONE, Offer, Price};
 
     fn aqua() -> StellarAsset {
@@ -346,5 +347,70 @@ mod tests {
         assert!(!oracle_agrees(&b, &hops, &prices, ONE, 300));
         prices.remove("AQUA");
         assert!(!oracle_agrees(&b, &hops, &prices, ONE, 300));
+    }
+
+    #[test]
+    fn a_pool_better_than_the_book_takes_the_hop_and_is_recorded() {
+        // The fair book (no edge) plus an AQUA/XLM pool paying 104 AQUA per
+        // XLM: XLM →pool AQUA →book XLM pays.
+        let mut b = books(0);
+        let hops = vec![StellarAsset::Native, aqua(), StellarAsset::Native];
+        assert!(
+            detect(
+                &b,
+                &[hops.clone()],
+                &HashMap::new(),
+                ONE,
+                100 * ONE,
+                100,
+                300,
+                1
+            )
+            .iter()
+            .all(|o| o.profit() <= 0)
+        );
+        b.insert_pool(
+            LiquidityPool::new(
+                &StellarAsset::Native,
+                &aqua(),
+                1_000_000 * ONE,
+                104_000_000 * ONE,
+                1,
+            )
+            .expect("pool"),
+        );
+        let found = detect(
+            &b,
+            &[hops.clone()],
+            &HashMap::new(),
+            ONE,
+            100 * ONE,
+            100,
+            300,
+            1,
+        );
+        let o = found.first().expect("found");
+        assert!(o.profit() > 0, "{o:?}");
+        assert_eq!(o.vias, vec![Via::Pool, Via::Book]);
+        assert_eq!(o.route(), "XLM →pool AQUA →book XLM");
+        assert_eq!(
+            o.legs_json(),
+            serde_json::json!([{"from": "XLM", "to": "AQUA", "via": "pool"},
+                               {"from": "AQUA", "to": "XLM", "via": "book"}])
+        );
+        // The walk agrees with the pool's own quote on the first hop.
+        let aqua_out = b
+            .pool(&aqua(), &StellarAsset::Native)
+            .and_then(|p| p.quote(&StellarAsset::Native, o.send));
+        assert_eq!(b.walk(&hops[..2], o.send), aqua_out);
+    }
+
+    #[test]
+    fn an_opportunity_stored_before_pools_still_reads() {
+        let old = serde_json::json!({"hops": ["XLM", "XLM"], "send": 1, "expected": 2,
+            "fee": 0, "edge_bps": 0, "oracle_ok": true, "ledger": 3});
+        let o: Opportunity = serde_json::from_value(old).expect("reads");
+        assert!(o.vias.is_empty());
+        assert_eq!(o.route(), o.label());
     }
 }
