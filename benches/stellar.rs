@@ -13,6 +13,7 @@ mod ledger_to_submit;
 mod stellar_fake;
 
 use arbkeep::strategy::stellar_arb::cycle::{Books, candidate_cycles, detect};
+use arbkeep::venue::stellar::pool::LiquidityPool;
 use arbkeep::venue::stellar::tx::{Header, cyclic_path_payment, sign};
 use arbkeep::venue::stellar::{
     Keypair, ONE, Offer, OraclePrice, OrderBook, Price, StellarAsset, network_id,
@@ -82,6 +83,15 @@ fn world(seed: u64) -> (Vec<StellarAsset>, Books, HashMap<String, OraclePrice>) 
             });
         }
     }
+    // An XLM pool near the oracle for every asset: each hop compares both.
+    for (i, a) in assets.iter().enumerate() {
+        let xlm = 1_000_000 * ONE;
+        if let Ok(pool) =
+            LiquidityPool::new(&StellarAsset::Native, a, xlm, xlm * (i as i64 + 2), xlm)
+        {
+            books.insert_pool(pool);
+        }
+    }
     (assets, books, prices)
 }
 
@@ -131,9 +141,10 @@ fn main() {
     let (dm, dp) = (pct(&mut det, 0.5), pct(&mut det, 0.99));
     let (sm, sp) = (pct(&mut sig, 0.5), pct(&mut sig, 0.99));
     println!(
-        "cycles per scan: {} over {} books of 20 levels",
+        "cycles per scan: {} over {} books of 20 levels and {} pools",
         cycles.len(),
-        books.0.len()
+        books.books.len(),
+        books.pools.len()
     );
     println!("detect (+oracle, sizing)  median {dm:.3} ms  p99 {dp:.3} ms");
     println!("build + sign              median {sm:.3} ms  p99 {sp:.3} ms");

@@ -358,7 +358,7 @@ mod tests {
         assert!(
             detect(
                 &b,
-                &[hops.clone()],
+                std::slice::from_ref(&hops),
                 &HashMap::new(),
                 ONE,
                 100 * ONE,
@@ -381,7 +381,7 @@ mod tests {
         );
         let found = detect(
             &b,
-            &[hops.clone()],
+            std::slice::from_ref(&hops),
             &HashMap::new(),
             ONE,
             100 * ONE,
