@@ -242,9 +242,8 @@ mod tests {
     }
 
     /// The id is the hash of the parameters' XDR, independent of argument
-    /// order. Checked against the formula (hashing the XDR written out by
-    /// hand: type 0, asset A, asset B, fee), not against a pool on the
-    /// network.
+    /// order: checked against the XDR written out by hand (type 0, asset A,
+    /// asset B, fee).
     #[test]
     fn the_pool_id_hashes_the_parameters_xdr() {
         let usdc = StellarAsset::Credit {
@@ -261,5 +260,23 @@ mod tests {
         let want = sha256(&bytes);
         assert_eq!(pool_id(&usdc, &StellarAsset::Native, 30).expect("id"), want);
         assert_eq!(pool_id(&StellarAsset::Native, &usdc, 30).expect("id"), want);
+    }
+
+    /// A pool id published by Stellar's docs: Horizon's "Retrieve a
+    /// Liquidity Pool" example (developers.stellar.org, docs/data/horizon/
+    /// api-reference/retrieve-a-liquidity-pool), EURT/PHP of issuer
+    /// GAP5LETO…OOS2S, fee 30.
+    #[test]
+    fn the_pool_id_matches_one_published_by_stellar() {
+        let issuer = crate::venue::stellar::AccountKey::parse(
+            "GAP5LETOV6YIE62YAM56STDANPRDO7ZFDBGSNHJQIYGGKSMOZAHOOS2S",
+        )
+        .expect("issuer");
+        let eurt = StellarAsset::credit("EURT", issuer).expect("EURT");
+        let php = StellarAsset::credit("PHP", issuer).expect("PHP");
+        assert_eq!(
+            super::super::tx::hex(&pool_id(&php, &eurt, 30).expect("id")),
+            "67260c4c1807b262ff851b0a3fe141194936bb0215b2f77447f1df11998eabb9"
+        );
     }
 }
