@@ -32,9 +32,12 @@ impl Via {
 /// selling the other asset for `from`) and whose pool is `pool`; the better
 /// result and where it came from, `None` when neither can take it.
 ///
-/// Tie: the book keeps the hop; the pool wins only when strictly better.
-/// (stellar-core's `convertWithOffersAndPools` tie rule was not confirmed
-/// against its source in this change; this is the conservative reading.)
+/// As stellar-core's `shouldConvertWithOffers` (`OfferExchange.cpp`)
+/// decides: when the pool can take the hop, the book keeps it only if it
+/// fills the whole hop at a strictly better price; a tie goes to the pool.
+/// Without a pool the book's answer stands. (With the same amount sent on
+/// both sides core's `pool.sent·book.got > pool.got·book.sent` is
+/// `book.got > pool.got`.)
 pub fn best_hop(
     offers: &[Offer],
     pool: Option<&LiquidityPool>,
@@ -44,9 +47,9 @@ pub fn best_hop(
     let book = cross(offers, amount).map(|(got, _)| got).filter(|g| *g > 0);
     let pooled = pool.and_then(|p| p.quote(from, amount));
     match (book, pooled) {
-        (Some(b), Some(p)) if p > b => Some((p, Via::Pool)),
-        (Some(b), _) => Some((b, Via::Book)),
-        (None, Some(p)) => Some((p, Via::Pool)),
+        (Some(b), Some(p)) if b > p => Some((b, Via::Book)),
+        (_, Some(p)) => Some((p, Via::Pool)),
+        (Some(b), None) => Some((b, Via::Book)),
         (None, None) => None,
     }
 }
@@ -123,7 +126,7 @@ mod tests {
     }
 
     #[test]
-    fn a_tie_stays_on_the_book() {
+    fn a_tie_goes_to_the_pool() {
         // An offer of exactly 97 USDC for 1000 XLM: price 1000/97.
         let tie = vec![Offer {
             amount: 1_000_000,
@@ -131,7 +134,7 @@ mod tests {
         }];
         assert_eq!(
             best_hop(&tie, Some(&pool()), &StellarAsset::Native, 1_000),
-            Some((97, Via::Book))
+            Some((97, Via::Pool))
         );
     }
 }

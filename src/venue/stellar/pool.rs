@@ -279,4 +279,50 @@ mod tests {
             "67260c4c1807b262ff851b0a3fe141194936bb0215b2f77447f1df11998eabb9"
         );
     }
+    /// stellar-core's own vectors (`src/transactions/test/
+    /// LiquidityPoolTradeTests.cpp`, "liquidity pool id"): native against
+    /// short and full alphanum-4 and -12 codes, two credits of one issuer
+    /// (case decides the order), either argument order.
+    #[test]
+    fn the_pool_id_matches_stellar_cores_test_vectors() {
+        let mut acc1 = [0u8; 32];
+        for (i, b) in acc1.iter_mut().enumerate() {
+            *b = [0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef][i % 8];
+        }
+        let acc1 = crate::venue::stellar::AccountKey(acc1);
+        let a = |code: &str| StellarAsset::credit(code, acc1).expect("code");
+        let id = |x: &StellarAsset, y: &StellarAsset| {
+            super::super::tx::hex(&pool_id(x, y, 30).expect("id"))
+        };
+        let native = StellarAsset::Native;
+        for (x, y, want) in [
+            (
+                &native,
+                a("AbC"),
+                "c17f36fbd210e43dca1cda8edc5b6c0f825fcb72b39f0392fd6309844d77ff7d",
+            ),
+            (
+                &native,
+                a("AbCd"),
+                "80e0c5dc79ed76bb7e63681f6456136762f0d01ede94bb379dbc793e66db35e6",
+            ),
+            (
+                &native,
+                a("AbCdEfGhIjK"),
+                "d2306c6e8532f99418e9d38520865e1c1059cddb6793da3cc634224f2ffb5bd4",
+            ),
+            (
+                &native,
+                a("AbCdEfGhIjKl"),
+                "807e9e66653b5fda4dd4e672ff64a929fc5fdafe152eeadc07bb460c4849d711",
+            ),
+        ] {
+            assert_eq!(id(x, &y), want, "{}", y.code());
+            assert_eq!(id(&y, x), want, "{} reversed", y.code());
+        }
+        let (abc, abc2) = (a("AbC"), a("aBc"));
+        let want = "0239013ab016985fc3ab077d165a9b21b822efa013fdd422381659e76aec505b";
+        assert_eq!(id(&abc, &abc2), want);
+        assert_eq!(id(&abc2, &abc), want);
+    }
 }
