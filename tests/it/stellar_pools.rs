@@ -294,7 +294,7 @@ async fn a_transient_pool_failure_sends_nothing_until_the_pool_is_read() {
             u32::MAX,
         ));
     keeper.tick(&cx(2)).await.expect("tick");
-    let status = keeper.view().status;
+    let status = keeper.view().status.clone();
     assert!(
         status.contains("Stellar unreachable") && status.contains("503"),
         "{status}"
