@@ -254,3 +254,60 @@ async fn an_unreadable_pool_is_dropped_from_the_scan_with_a_note() {
     let results = kstore::results(&store.read().expect("read")).expect("results");
     assert!(results.iter().all(|e| e.kind != "cycle"), "{results:?}");
 }
+
+/// A pool answer refused for now (503) fails the scan like a book would —
+/// the keeper shows Stellar unreachable and sends nothing on a half-read
+/// market; once Horizon answers again the
+/// pool's cycle is found and executed once.
+#[tokio::test]
+async fn a_transient_pool_failure_sends_nothing_until_the_pool_is_read() {
+    let fake = StellarFake::start(pool_world()).await;
+    let venue: Arc<dyn StellarVenue> =
+        Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
+    let shared = StellarShared::new(venue.clone(), true);
+    let mut keeper =
+        StellarArbKeeper::new(config(), shared.clone(), &Keypair::from_seed([0x46; 32]))
+            .with_polling(5, Duration::from_millis(5));
+    let dir = tempfile::tempdir().expect("dir");
+    let store = Store::open(dir.path(), Mode::Paper).expect("store");
+    let gate = SendGate::default();
+    let (notices, _) = broadcast::channel(16);
+    let cx = |now| KeeperContext {
+        store: &store,
+        now,
+        phase: Phase::Running,
+        gate: &gate,
+        notices: &notices,
+    };
+    keeper.recover(&cx(1)).await.expect("recover");
+    fake.faults
+        .lock()
+        .expect("faults")
+        .rules
+        .push(support::stellar_fake::Rule::new(
+            "/liquidity_pools",
+            support::stellar_fake::Fault::Status {
+                status: 503,
+                after: false,
+                retry_after: None,
+            },
+            u32::MAX,
+        ));
+    keeper.tick(&cx(2)).await.expect("tick");
+    let status = keeper.view().status.clone();
+    assert!(
+        status.contains("Stellar unreachable") && status.contains("503"),
+        "{status}"
+    );
+    let cycles = |store: &Store| {
+        kstore::results(&store.read().expect("read"))
+            .expect("results")
+            .into_iter()
+            .filter(|e| e.kind == "cycle")
+            .count()
+    };
+    assert_eq!(cycles(&store), 0);
+    fake.faults.lock().expect("faults").rules.clear();
+    keeper.tick(&cx(3)).await.expect("tick");
+    assert_eq!(cycles(&store), 1);
+}

@@ -24,6 +24,7 @@ pub mod paths;
 pub mod pool;
 pub mod rpc;
 pub mod sim;
+mod sim_pools;
 pub mod sse;
 pub mod stream;
 pub mod tx;
