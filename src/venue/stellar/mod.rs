@@ -13,6 +13,7 @@
 pub mod asset;
 pub mod codes;
 pub mod contracts;
+pub mod fee_stats;
 pub mod horizon;
 pub mod keys;
 pub mod network;
@@ -20,12 +21,14 @@ pub mod paper;
 pub mod paths;
 pub mod rpc;
 pub mod sim;
+pub mod sim_surge;
 pub mod sse;
 pub mod stream;
 pub mod tx;
 
 pub use asset::{ONE, StellarAsset, format_amount, parse_amount};
 pub use codes::{Handling, TxOutcome};
+pub use fee_stats::FeeStats;
 pub use keys::{AccountKey, ContractKey, Keypair, network_id};
 
 use super::VenueError;
@@ -200,6 +203,8 @@ pub trait StellarVenue: Send + Sync {
     fn fund(&self, id: AccountKey) -> BoxFuture<'_, Result<bool, VenueError>>;
     fn send<'a>(&'a self, envelope: &'a str) -> BoxFuture<'a, Result<SendStatus, VenueError>>;
     fn transaction<'a>(&'a self, hash: &'a str) -> BoxFuture<'a, Result<TxStatus, VenueError>>;
+    /// Recent classic inclusion fees (RPC getFeeStats, Horizon as fallback).
+    fn fee_stats(&self) -> BoxFuture<'_, Result<FeeStats, VenueError>>;
     /// Horizon's strict-send path finding: what `amount` of `source`
     /// becomes in each of `destinations`, by the routes Horizon finds (never
     /// a cycle), best first per destination.

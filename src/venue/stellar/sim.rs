@@ -126,6 +126,13 @@ pub struct SimLedger {
     /// sequence number, admitted or not. Two is a re-signed send.
     #[serde(default)]
     pub offered: BTreeMap<String, BTreeSet<String>>,
+    /// Surge pricing ([`super::sim_surge`]): the least per-operation fee a
+    /// transaction must offer to be applied; 0 = none (the base fee does).
+    #[serde(default)]
+    pub surge_fee: u32,
+    /// Admitted under a surge but not applied: hash → (envelope, maxTime).
+    #[serde(default)]
+    pub held: BTreeMap<String, (String, u64)>,
 }
 
 pub const ORACLE_DECIMALS: u32 = 14;
@@ -220,6 +227,8 @@ impl SimLedger {
             sends: 0,
             oracle_age: 0,
             offered: BTreeMap::new(),
+            surge_fee: 0,
+            held: BTreeMap::new(),
         }
     }
 
@@ -247,6 +256,7 @@ impl SimLedger {
     pub fn close_ledger(&mut self) {
         self.sequence += 1;
         self.close_time += 5;
+        self.drop_expired_held();
     }
 
     pub fn create_account(&mut self, id: AccountKey, xlm: i64) -> bool {
@@ -429,13 +439,22 @@ impl SimLedger {
         {
             return Err(Self::refuse("tx_too_late", 0, T::TxTooLate));
         }
-        let fee = i64::from(min_fee);
+        // Charged: the fee that is applied now (a surge's), never more than bid.
+        let fee = i64::from(
+            self.inclusion_floor()
+                .saturating_mul(ops)
+                .min(tx.fee)
+                .max(min_fee),
+        );
         if account.xlm - fee < 0 {
             return Err(Self::refuse(
                 "tx_insufficient_balance",
                 fee,
                 T::TxInsufficientBalance,
             ));
+        }
+        if let Some(pending) = self.hold_in_surge(&hash_hex, envelope_b64, tx) {
+            return Ok(pending);
         }
 
         // Admitted: a new ledger; sequence and fee are taken whatever happens.
