@@ -13,6 +13,7 @@
 pub mod asset;
 pub mod codes;
 pub mod contracts;
+pub mod fee_bump;
 pub mod fee_stats;
 pub mod horizon;
 pub mod keys;
@@ -21,6 +22,7 @@ pub mod paper;
 pub mod paths;
 pub mod rpc;
 pub mod sim;
+pub mod sim_bump;
 pub mod sim_surge;
 pub mod sse;
 pub mod stream;

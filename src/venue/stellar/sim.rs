@@ -133,6 +133,9 @@ pub struct SimLedger {
     /// Admitted under a surge but not applied: hash → (envelope, maxTime).
     #[serde(default)]
     pub held: BTreeMap<String, (String, u64)>,
+    /// Fee-bump envelopes applied (each inner transaction at most once).
+    #[serde(default)]
+    pub bumps_applied: u64,
 }
 
 pub const ORACLE_DECIMALS: u32 = 14;
@@ -229,6 +232,7 @@ impl SimLedger {
             offered: BTreeMap::new(),
             surge_fee: 0,
             held: BTreeMap::new(),
+            bumps_applied: 0,
         }
     }
 
@@ -353,7 +357,7 @@ impl SimLedger {
         }
     }
 
-    fn result(fee: i64, r: xdr::TransactionResultResult) -> xdr::TransactionResult {
+    pub(super) fn result(fee: i64, r: xdr::TransactionResultResult) -> xdr::TransactionResult {
         xdr::TransactionResult {
             fee_charged: fee,
             result: r,
@@ -361,7 +365,7 @@ impl SimLedger {
         }
     }
 
-    fn refuse(code: &'static str, fee: i64, r: xdr::TransactionResultResult) -> Refused {
+    pub(super) fn refuse(code: &'static str, fee: i64, r: xdr::TransactionResultResult) -> Refused {
         let result_xdr = Self::result(fee, r)
             .to_xdr_base64(Limits::none())
             .unwrap_or_default();
@@ -377,8 +381,13 @@ impl SimLedger {
         let malformed = || Self::refuse("tx_malformed", 0, T::TxMalformed);
         let env = xdr::TransactionEnvelope::from_xdr_base64(envelope_b64, server_limits())
             .map_err(|_| malformed())?;
-        let xdr::TransactionEnvelope::Tx(v1) = env else {
-            return Err(malformed());
+        let v1 = match env {
+            xdr::TransactionEnvelope::Tx(v1) => v1,
+            // CAP-15 ([`super::sim_bump`]).
+            xdr::TransactionEnvelope::TxFeeBump(b) => {
+                return self.submit_fee_bump(&b, envelope_b64);
+            }
+            xdr::TransactionEnvelope::TxV0(_) => return Err(malformed()),
         };
         let tx = &v1.tx;
         let hash = tx_hash(tx, &self.network_id()).map_err(|_| malformed())?;
