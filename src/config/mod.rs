@@ -25,6 +25,7 @@ mod risk;
 mod schwab;
 mod secret;
 mod stellar_arb;
+mod stellar_fees;
 mod stellar_listening;
 
 pub use alerts::AlertsConfig;

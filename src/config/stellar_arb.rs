@@ -102,7 +102,8 @@ pub(super) fn read_stellar_arb(
             .collect::<Result<_, _>>()
             .map_err(|e| r.invalid("stellar_arb.assets", e.to_string()))?;
     }
-    super::stellar_listening::read(r, t, s)
+    super::stellar_listening::read(r, t, s)?;
+    super::stellar_fees::read(r, t, s)
 }
 
 #[cfg(test)]

@@ -246,6 +246,9 @@ impl StellarVenue for MovingBook {
     fn oracle_prices<'a>(&'a self, s: &'a [String]) -> BoxFuture<'a, Result<Prices, VenueError>> {
         self.inner.oracle_prices(s)
     }
+    fn fee_stats(&self) -> BoxFuture<'_, Result<arbkeep::venue::stellar::FeeStats, VenueError>> {
+        self.inner.fee_stats()
+    }
     fn supported_assets(&self) -> BoxFuture<'_, Result<Vec<SupportedAsset>, VenueError>> {
         self.inner.supported_assets()
     }
@@ -1555,6 +1558,11 @@ async fn paused_mid_pass_the_cycle_is_not_sent() {
         }
         fn supported_assets(&self) -> BoxFuture<'_, Result<Vec<SupportedAsset>, VenueError>> {
             self.inner.supported_assets()
+        }
+        fn fee_stats(
+            &self,
+        ) -> BoxFuture<'_, Result<arbkeep::venue::stellar::FeeStats, VenueError>> {
+            self.inner.fee_stats()
         }
         fn fund(&self, id: AccountKey) -> BoxFuture<'_, Result<bool, VenueError>> {
             self.inner.fund(id)

@@ -11,6 +11,7 @@
 //! TESTNET; on PUBLIC the master account creates them (CreateAccount).
 
 pub mod cycle;
+pub mod fees;
 pub mod keeper;
 pub mod store;
 pub mod view;
@@ -84,6 +85,9 @@ pub struct StellarArbConfig {
     /// How far Horizon's strict-send quote for a cycle's legs may be below
     /// the keeper's own prediction before the cycle is dropped, bps.
     pub path_check_tolerance_bps: i64,
+    /// The inclusion fee bid from the network's fee stats
+    /// (`fee_percentile`, `max_fee_stroops`).
+    pub fee_policy: fees::FeePolicy,
 }
 
 impl StellarArbConfig {
@@ -115,6 +119,7 @@ impl StellarArbConfig {
             stream_poll_ms: 1_000,
             stream_retry_ms: 30_000,
             path_check_tolerance_bps: 50,
+            fee_policy: fees::FeePolicy::default(),
         }
     }
 }

@@ -24,6 +24,10 @@ pub struct StellarView {
     /// keeper's prediction by more than `path_check_tolerance_bps`.
     #[serde(default)]
     pub path_check_drops: u64,
+    /// The inclusion fee bid now and why: "100 stroops/op (quiet)",
+    /// "850 stroops/op (surge p90)", "… (capped; …)".
+    #[serde(default)]
+    pub fee: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

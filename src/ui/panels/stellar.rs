@@ -44,8 +44,13 @@ pub fn draw(frame: &mut Frame, area: Rect, v: &StellarView, theme: Theme) {
         0 => String::new(),
         n => format!(" · {n} dropped by path check"),
     };
+    let fee = if v.fee.is_empty() {
+        String::new()
+    } else {
+        format!(" · fee {}", v.fee)
+    };
     let title = format!(
-        " Stellar {} · ledger {}{source} · {}{drops} ",
+        " Stellar {} · ledger {}{source} · {}{drops}{fee} ",
         v.network, v.ledger, v.status
     );
     let block = Block::default()

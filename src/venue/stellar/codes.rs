@@ -52,6 +52,11 @@ impl TxOutcome {
 
     pub fn from_xdr(r: &xdr::TransactionResult) -> Self {
         use xdr::TransactionResultResult as T;
+        // A fee bump's result is its inner transaction's, with the fee the
+        // fee source was charged.
+        if let T::TxFeeBumpInnerSuccess(pair) | T::TxFeeBumpInnerFailed(pair) = &r.result {
+            return Self::from_inner(r.fee_charged, &pair.result);
+        }
         let (tx_code, ops): (&str, &[xdr::OperationResult]) = match &r.result {
             T::TxSuccess(ops) => ("tx_success", ops.as_slice()),
             T::TxFailed(ops) => ("tx_failed", ops.as_slice()),
@@ -87,6 +92,25 @@ impl TxOutcome {
             op_codes: ops.iter().map(|o| op_code(o).to_string()).collect(),
             delivered,
         }
+    }
+
+    fn from_inner(fee_charged: i64, inner: &xdr::InnerTransactionResult) -> Self {
+        use xdr::InnerTransactionResultResult as I;
+        use xdr::TransactionResultResult as T;
+        let result = match &inner.result {
+            I::TxSuccess(ops) => T::TxSuccess(ops.clone()),
+            I::TxFailed(ops) => T::TxFailed(ops.clone()),
+            I::TxBadSeq => T::TxBadSeq,
+            I::TxTooLate => T::TxTooLate,
+            I::TxBadAuth => T::TxBadAuth,
+            I::TxInsufficientFee => T::TxInsufficientFee,
+            _ => T::TxInternalError,
+        };
+        Self::from_xdr(&xdr::TransactionResult {
+            fee_charged,
+            result,
+            ext: xdr::TransactionResultExt::V0,
+        })
     }
 
     pub fn succeeded(&self) -> bool {

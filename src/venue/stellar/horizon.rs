@@ -176,6 +176,15 @@ impl HorizonClient {
             .map_err(|e| HorizonError::Shape(e.to_string()))
     }
 
+    /// `GET /fee_stats`: recent fees charged and capacity usage.
+    pub async fn fee_stats(&self) -> Result<super::fee_stats::FeeStats, HorizonError> {
+        let body: serde_json::Value = self
+            .get_json(self.url("fee_stats")?)
+            .await?
+            .ok_or_else(|| HorizonError::Shape("fee_stats: 404".into()))?;
+        super::fee_stats::from_horizon(&body).map_err(|e| HorizonError::Shape(e.to_string()))
+    }
+
     pub async fn account(&self, id: AccountKey) -> Result<Option<AccountState>, HorizonError> {
         #[derive(Deserialize)]
         struct B {

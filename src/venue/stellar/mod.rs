@@ -13,6 +13,8 @@
 pub mod asset;
 pub mod codes;
 pub mod contracts;
+pub mod fee_bump;
+pub mod fee_stats;
 pub mod horizon;
 pub mod horizon_pools;
 pub mod keys;
@@ -25,12 +27,15 @@ pub mod pool;
 pub mod rpc;
 pub mod sim;
 mod sim_pools;
+pub mod sim_bump;
+pub mod sim_surge;
 pub mod sse;
 pub mod stream;
 pub mod tx;
 
 pub use asset::{ONE, StellarAsset, format_amount, parse_amount};
 pub use codes::{Handling, TxOutcome};
+pub use fee_stats::FeeStats;
 pub use keys::{AccountKey, ContractKey, Keypair, network_id};
 
 use super::VenueError;
@@ -205,6 +210,8 @@ pub trait StellarVenue: Send + Sync {
     fn fund(&self, id: AccountKey) -> BoxFuture<'_, Result<bool, VenueError>>;
     fn send<'a>(&'a self, envelope: &'a str) -> BoxFuture<'a, Result<SendStatus, VenueError>>;
     fn transaction<'a>(&'a self, hash: &'a str) -> BoxFuture<'a, Result<TxStatus, VenueError>>;
+    /// Recent classic inclusion fees (RPC getFeeStats, Horizon as fallback).
+    fn fee_stats(&self) -> BoxFuture<'_, Result<FeeStats, VenueError>>;
     /// Horizon's strict-send path finding: what `amount` of `source`
     /// becomes in each of `destinations`, by the routes Horizon finds (never
     /// a cycle), best first per destination.

@@ -205,6 +205,22 @@ impl StellarVenue for NetworkVenue {
         Box::pin(async move { Ok(self.rpc.get_transaction(hash).await?) })
     }
 
+    /// RPC first; Horizon when the RPC cannot answer (an older server, a
+    /// fault). Both failing: the RPC's error, with Horizon's.
+    fn fee_stats(&self) -> BoxFuture<'_, Result<crate::venue::stellar::FeeStats, VenueError>> {
+        Box::pin(async move {
+            match self.rpc.get_fee_stats().await {
+                Ok(s) => Ok(s),
+                Err(rpc) => match self.horizon.fee_stats().await {
+                    Ok(s) => Ok(s),
+                    Err(h) => Err(VenueError::Transient(format!(
+                        "fee stats: RPC: {rpc}; Horizon: {h}"
+                    ))),
+                },
+            }
+        })
+    }
+
     fn strict_send_paths<'a>(
         &'a self,
         source: &'a StellarAsset,

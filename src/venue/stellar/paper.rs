@@ -225,6 +225,13 @@ impl PaperStellar {
     }
 
     /// The ledgers this world closes, as they close.
+    /// Start (a per-operation fee above the base) or end (0) a surge.
+    pub fn set_surge(&self, per_op_fee: u32) -> Result<(), VenueError> {
+        let mut l = self.lock();
+        l.set_surge(per_op_fee);
+        self.save(&l)
+    }
+
     pub fn ledger_feed(&self) -> super::stream::LedgerFeed {
         super::stream::LedgerFeed::told(self.closes.subscribe())
     }
@@ -365,6 +372,10 @@ impl StellarVenue for PaperStellar {
             let mut l = self.lock();
             sim_status(l.poll(hash))
         })
+    }
+
+    fn fee_stats(&self) -> BoxFuture<'_, Result<super::FeeStats, VenueError>> {
+        Box::pin(async move { Ok(self.lock().fee_stats()) })
     }
 
     /// What Horizon would quote over this world's books.

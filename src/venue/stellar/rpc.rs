@@ -226,6 +226,12 @@ impl RpcClient {
         })
     }
 
+    /// getFeeStats: recent inclusion fees, parsed strictly.
+    pub async fn get_fee_stats(&self) -> Result<super::fee_stats::FeeStats, RpcError> {
+        let v = self.call("getFeeStats", json!({})).await?;
+        super::fee_stats::from_rpc(&v).map_err(|e| RpcError::Shape(format!("getFeeStats: {e}")))
+    }
+
     pub async fn get_latest_ledger(&self) -> Result<u32, RpcError> {
         #[derive(Deserialize)]
         struct L {

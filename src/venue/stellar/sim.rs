@@ -131,6 +131,16 @@ pub struct SimLedger {
     /// Constant-product liquidity pools path payments may route through.
     #[serde(default)]
     pub pools: Vec<LiquidityPool>,
+    /// Surge pricing ([`super::sim_surge`]): the least per-operation fee a
+    /// transaction must offer to be applied; 0 = none (the base fee does).
+    #[serde(default)]
+    pub surge_fee: u32,
+    /// Admitted under a surge but not applied: hash → (envelope, maxTime).
+    #[serde(default)]
+    pub held: BTreeMap<String, (String, u64)>,
+    /// Fee-bump envelopes applied (each inner transaction at most once).
+    #[serde(default)]
+    pub bumps_applied: u64,
 }
 
 pub const ORACLE_DECIMALS: u32 = 14;
@@ -226,6 +236,9 @@ impl SimLedger {
             oracle_age: 0,
             offered: BTreeMap::new(),
             pools: Vec::new(),
+            surge_fee: 0,
+            held: BTreeMap::new(),
+            bumps_applied: 0,
         }
     }
 
@@ -253,6 +266,7 @@ impl SimLedger {
     pub fn close_ledger(&mut self) {
         self.sequence += 1;
         self.close_time += 5;
+        self.drop_expired_held();
     }
 
     pub fn create_account(&mut self, id: AccountKey, xlm: i64) -> bool {
@@ -360,7 +374,7 @@ impl SimLedger {
         }
     }
 
-    fn result(fee: i64, r: xdr::TransactionResultResult) -> xdr::TransactionResult {
+    pub(super) fn result(fee: i64, r: xdr::TransactionResultResult) -> xdr::TransactionResult {
         xdr::TransactionResult {
             fee_charged: fee,
             result: r,
@@ -368,7 +382,7 @@ impl SimLedger {
         }
     }
 
-    fn refuse(code: &'static str, fee: i64, r: xdr::TransactionResultResult) -> Refused {
+    pub(super) fn refuse(code: &'static str, fee: i64, r: xdr::TransactionResultResult) -> Refused {
         let result_xdr = Self::result(fee, r)
             .to_xdr_base64(Limits::none())
             .unwrap_or_default();
@@ -384,8 +398,13 @@ impl SimLedger {
         let malformed = || Self::refuse("tx_malformed", 0, T::TxMalformed);
         let env = xdr::TransactionEnvelope::from_xdr_base64(envelope_b64, server_limits())
             .map_err(|_| malformed())?;
-        let xdr::TransactionEnvelope::Tx(v1) = env else {
-            return Err(malformed());
+        let v1 = match env {
+            xdr::TransactionEnvelope::Tx(v1) => v1,
+            // CAP-15 ([`super::sim_bump`]).
+            xdr::TransactionEnvelope::TxFeeBump(b) => {
+                return self.submit_fee_bump(&b, envelope_b64);
+            }
+            xdr::TransactionEnvelope::TxV0(_) => return Err(malformed()),
         };
         let tx = &v1.tx;
         let hash = tx_hash(tx, &self.network_id()).map_err(|_| malformed())?;
@@ -446,13 +465,22 @@ impl SimLedger {
         {
             return Err(Self::refuse("tx_too_late", 0, T::TxTooLate));
         }
-        let fee = i64::from(min_fee);
+        // Charged: the fee that is applied now (a surge's), never more than bid.
+        let fee = i64::from(
+            self.inclusion_floor()
+                .saturating_mul(ops)
+                .min(tx.fee)
+                .max(min_fee),
+        );
         if account.xlm - fee < 0 {
             return Err(Self::refuse(
                 "tx_insufficient_balance",
                 fee,
                 T::TxInsufficientBalance,
             ));
+        }
+        if let Some(pending) = self.hold_in_surge(&hash_hex, envelope_b64, tx) {
+            return Ok(pending);
         }
 
         // Admitted: a new ledger; sequence and fee are taken whatever happens.

@@ -1170,6 +1170,22 @@ fn rpc(l: &mut SimLedger, body: &str) -> Value {
                 }
             }
         }
+        "getFeeStats" => {
+            let f = l.fee_stats();
+            let dist = |d: &arbkeep::venue::stellar::fee_stats::FeeDistribution| {
+                let mut v = json!({"max": d.max.to_string(), "min": d.min.to_string(),
+                    "mode": d.mode.to_string(), "transactionCount": "10", "ledgerCount": 50});
+                for (p, fee) in arbkeep::venue::stellar::fee_stats::PERCENTILES
+                    .iter()
+                    .zip(d.percentiles)
+                {
+                    v[format!("p{p}")] = json!(fee.to_string());
+                }
+                v
+            };
+            json!({"inclusionFee": dist(&f.classic), "sorobanInclusionFee": dist(&f.classic),
+                "latestLedger": l.sequence})
+        }
         "getEvents" => json!({"events": [], "latestLedger": l.sequence, "cursor": ""}),
         _ => return err(-32601, "method not found"),
     };

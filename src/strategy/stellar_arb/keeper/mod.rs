@@ -14,6 +14,7 @@
 //! clock is past its maxTime, and then written off as "expired unsent" with
 //! nothing booked. Nothing new leaves while any send is open.
 
+mod fees;
 mod friendbot;
 mod funding;
 mod listening;
@@ -39,8 +40,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Highest inclusion fee the keeper will pay after tx_insufficient_fee.
-const MAX_FEE: u32 = 10_000;
 /// Executions shown on the console.
 const SHOWN: usize = 12;
 /// The kind of an arbitrage cycle's send (its P&L counts for the kill switch).
@@ -69,7 +68,9 @@ pub struct StellarArbKeeper {
     last_ledger: u32,
     last_scan_ms: u64,
     next_account: usize,
+    /// Inclusion fee per operation bid now (`fees`), and why.
     fee: u32,
+    fee_choice: crate::strategy::stellar_arb::fees::FeeChoice,
     /// getTransaction polls per send before leaving it to the next pass.
     polls: u32,
     poll_delay: Duration,
@@ -167,6 +168,7 @@ impl StellarArbKeeper {
             last_scan_ms: 0,
             next_account: 0,
             fee: tx::BASE_FEE,
+            fee_choice: crate::strategy::stellar_arb::fees::FeeChoice::base(),
             polls: 20,
             poll_delay: Duration::from_millis(500),
             halted: None,

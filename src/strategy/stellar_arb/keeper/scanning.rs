@@ -243,7 +243,11 @@ impl StellarArbKeeper {
             let code = done.result.trim_start_matches("refused: ").to_string();
             self.log(format!("{label}: {} ({} stroops)", done.result, done.delta));
             match crate::venue::stellar::codes::handling(&code) {
-                Handling::RetryFreshSequence | Handling::RaiseFee => continue,
+                Handling::RetryFreshSequence => continue,
+                Handling::RaiseFee => {
+                    self.refresh_fee().await;
+                    continue;
+                }
                 Handling::Shrink => {
                     send /= 2;
                     expected /= 2;
@@ -281,6 +285,7 @@ impl StellarArbKeeper {
         self.view.ledger = ledger;
         self.view.started = self.shared.started();
         self.refresh_accounts().await?;
+        self.refresh_fee().await;
         let latest_close = venue.ledger_window().await.map_err(venue_err)?.latest_close;
         let opps = self.scan(ledger, latest_close).await?;
         let best = opps

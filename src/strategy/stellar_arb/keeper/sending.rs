@@ -8,8 +8,8 @@
 //! settled by looking ([`super::recovery`]), never booked as "not sent".
 
 use super::{
-    EXPIRY_MARGIN_SECS, MAX_FEE, Purpose, SHOWN, StellarArbKeeper, notify, reason, signed_xlm,
-    utc_time, venue_err,
+    EXPIRY_MARGIN_SECS, Purpose, SHOWN, StellarArbKeeper, notify, reason, signed_xlm, utc_time,
+    venue_err,
 };
 use crate::engine::journal::{
     self, AfterWindow, Answer, IntentRecord, SendPath, Sent, Sighting, Via,
@@ -156,7 +156,12 @@ impl StellarArbKeeper {
 
     pub(super) fn after_refusal(&mut self, outcome: &TxOutcome) {
         match outcome.handling() {
-            Handling::RaiseFee => self.fee = (self.fee.saturating_mul(2)).min(MAX_FEE),
+            // Priced below what is applied now: the next send re-reads the
+            // fee stats (`fees`), no blind doubling.
+            Handling::RaiseFee => self.log(format!(
+                "tx_insufficient_fee at {}; re-reading the network's fee stats",
+                self.fee_choice().describe()
+            )),
             Handling::Operator => {
                 self.halted = Some(outcome.describe());
                 self.view.status = outcome.describe();
