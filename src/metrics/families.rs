@@ -228,6 +228,12 @@ fn money(e: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
             "Stellar cycles dropped before sending because Horizon's strict-send path finding quoted less than the keeper's prediction by more than path_check_tolerance_bps.",
             stellar.path_check_drops,
         )?;
+        counter(
+            e,
+            "arbkeep_stellar_fee_bumps",
+            "Fee bumps the Stellar keeper sent (signed by the master account) for transactions a surge held below the fee the network asked.",
+            stellar.fee_bumps,
+        )?;
     }
     Ok(())
 }

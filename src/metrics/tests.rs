@@ -103,6 +103,7 @@ fn snapshot() -> Snapshot {
             },
         ],
         path_check_drops: 2,
+        fee_bumps: 1,
         ..StellarView::default()
     });
     s.hedge = Some(HedgeView::default());
@@ -211,6 +212,7 @@ fn every_family_is_rendered_from_the_snapshot_and_the_pulse() {
     );
     has(&body, "arbkeep_hedge_exposure_seconds 90.0");
     has(&body, "arbkeep_stellar_path_check_drops_total 2");
+    has(&body, "arbkeep_stellar_fee_bumps_total 1");
     has(&body, "arbkeep_venue_up{venue=\"Hemi (paper)\"} 1");
     has(&body, "arbkeep_venue_up{venue=\"stellar\"} 0");
     has(

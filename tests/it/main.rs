@@ -42,6 +42,7 @@ mod schwab_cli;
 mod snapshot_redaction;
 mod soak_smoke;
 mod stellar_e2e;
+mod stellar_fee_bump;
 mod stellar_live;
 mod stellar_path_check;
 mod stellar_pools;

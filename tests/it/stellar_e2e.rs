@@ -13,9 +13,8 @@
 
 use crate::support;
 
-use arbkeep::engine::{Keeper, KeeperContext, Notice, Phase, SendGate};
+use arbkeep::engine::{Keeper, Notice, SendGate};
 use arbkeep::model::{Controls, Mode};
-use arbkeep::store::Store;
 use arbkeep::strategy::stellar_arb::keeper::{EXPIRY_MARGIN_SECS, TX_VALIDITY_SECS};
 use arbkeep::strategy::stellar_arb::store as kstore;
 use arbkeep::strategy::stellar_arb::{Network, StellarArbConfig, StellarArbKeeper, StellarShared};
@@ -33,19 +32,9 @@ use arbkeep::venue::stellar::{
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use std::time::Duration;
-use support::stellar_fake::{StellarFake, aqua, detector, issuer, reflector, world};
+use support::stellar_fake::{StellarFake, aqua, detector, endpoints, issuer, reflector, world};
+use support::stellar_keeper::Harness;
 use tokio::sync::broadcast;
-
-fn endpoints(f: &StellarFake) -> Endpoints {
-    Endpoints {
-        horizon_url: f.horizon_url(),
-        rpc_url: f.rpc_url(),
-        friendbot_url: Some(f.friendbot_url()),
-        detector: detector(),
-        reflector: reflector(),
-        timeout: Duration::from_secs(5),
-    }
-}
 
 fn config() -> StellarArbConfig {
     let mut c = StellarArbConfig::testnet_defaults();
@@ -56,36 +45,6 @@ fn config() -> StellarArbConfig {
     c.reflector_contract = reflector().to_string();
     c.scan_interval_ms = 0;
     c
-}
-
-struct Harness {
-    _dir: tempfile::TempDir,
-    store: Store,
-    gate: Arc<SendGate>,
-    notices: broadcast::Sender<arbkeep::engine::Notice>,
-}
-
-impl Harness {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().expect("dir");
-        let store = Store::open(dir.path(), Mode::Paper).expect("store");
-        let (notices, _) = broadcast::channel(16);
-        Self {
-            _dir: dir,
-            store,
-            gate: Arc::new(SendGate::default()),
-            notices,
-        }
-    }
-    fn cx(&self, now: u64) -> KeeperContext<'_> {
-        KeeperContext {
-            store: &self.store,
-            now,
-            phase: Phase::Running,
-            gate: &self.gate,
-            notices: &self.notices,
-        }
-    }
 }
 
 /// The Stellar notices sent so far, as (kind, message).
@@ -382,6 +341,7 @@ async fn left_intent(fake: &StellarFake, venue: &dyn StellarVenue, h: &Harness) 
         signed_close,
         created_ms: 0,
         label: "XLM → AQUA → XLM".into(),
+        bump: None,
     };
     h.store
         .write(|w| {

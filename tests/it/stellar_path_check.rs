@@ -5,7 +5,8 @@
 //! cycle (nothing reaches the fake, the drop counted and explained);
 //! agreement, or a gap within the tolerance, lets it through.
 
-use crate::stellar_stream::{endpoints, keeper_config};
+use crate::stellar_stream::keeper_config;
+use crate::support::stellar_fake::endpoints;
 use crate::support::stellar_fake::{StellarFake, world};
 use arbkeep::engine::{Keeper, KeeperContext, Phase, SendGate};
 use arbkeep::model::Mode;

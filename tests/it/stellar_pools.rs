@@ -12,7 +12,7 @@ use arbkeep::model::Mode;
 use arbkeep::store::Store;
 use arbkeep::strategy::stellar_arb::store as kstore;
 use arbkeep::strategy::stellar_arb::{StellarArbConfig, StellarArbKeeper, StellarShared};
-use arbkeep::venue::stellar::network::{Endpoints, NetworkVenue};
+use arbkeep::venue::stellar::network::NetworkVenue;
 use arbkeep::venue::stellar::pool::LiquidityPool;
 use arbkeep::venue::stellar::sim::{FRIENDBOT_AMOUNT, SimLedger};
 use arbkeep::venue::stellar::{
@@ -21,7 +21,7 @@ use arbkeep::venue::stellar::{
 };
 use std::sync::Arc;
 use std::time::Duration;
-use support::stellar_fake::{StellarFake, aqua, detector, issuer, reflector};
+use support::stellar_fake::{StellarFake, aqua, detector, endpoints, issuer, reflector};
 use tokio::sync::broadcast;
 
 fn eurc() -> StellarAsset {
@@ -87,17 +87,6 @@ fn pool_world() -> SimLedger {
         .expect("pool"),
     );
     l
-}
-
-fn endpoints(f: &StellarFake) -> Endpoints {
-    Endpoints {
-        horizon_url: f.horizon_url(),
-        rpc_url: f.rpc_url(),
-        friendbot_url: Some(f.friendbot_url()),
-        detector: detector(),
-        reflector: reflector(),
-        timeout: Duration::from_secs(5),
-    }
 }
 
 fn config() -> StellarArbConfig {

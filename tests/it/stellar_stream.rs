@@ -5,29 +5,20 @@
 //! getLatestLedger and every new ledger is still scanned at once; a cut or
 //! malformed stream is dropped, polled over, and followed again.
 
-use crate::support::stellar_fake::{StellarFake, StreamFault, aqua, detector, reflector, world};
+use crate::support::stellar_fake::{
+    StellarFake, StreamFault, aqua, detector, endpoints, reflector, world,
+};
 use arbkeep::config::Config;
 use arbkeep::engine::{Engine, EngineHandle, EngineOptions, Mode};
 use arbkeep::model::SystemClock;
 use arbkeep::store::Store;
 use arbkeep::strategy::stellar_arb::{StellarArbConfig, StellarArbKeeper, StellarShared};
-use arbkeep::venue::stellar::network::{Endpoints, NetworkVenue};
+use arbkeep::venue::stellar::network::NetworkVenue;
 use arbkeep::venue::stellar::stream::{FeedSettings, FeedSource, LedgerFeed};
 use arbkeep::venue::stellar::{Keypair, ONE, Offer, Price, StellarAsset, StellarVenue};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-
-pub fn endpoints(f: &StellarFake) -> Endpoints {
-    Endpoints {
-        horizon_url: f.horizon_url(),
-        rpc_url: f.rpc_url(),
-        friendbot_url: Some(f.friendbot_url()),
-        detector: detector(),
-        reflector: reflector(),
-        timeout: Duration::from_secs(5),
-    }
-}
 
 pub fn keeper_config() -> StellarArbConfig {
     let mut c = StellarArbConfig::testnet_defaults();

@@ -1,9 +1,14 @@
 //! The fee policy: what inclusion fee per operation the keeper bids, from
 //! the network's recent fee stats. Quiet → the base fee (100 stroops, or
-//! the stats' minimum or the ledger's base fee if higher). Surge (the
-//! configured percentile above that floor, or ledgers ≥ 90 % full) → that
-//! percentile. Never above the user's cap (`max_fee_stroops`). Pure.
+//! the ledger's base fee if higher). Surge (the configured percentile above
+//! that base, or ledgers ≥ 90 % full) → that percentile, never below the
+//! least fee recently included. Never above the user's cap (`max_fee_stroops`). A
+//! transaction stuck below what the network now asks is lifted by a fee
+//! bump ([`FeePolicy::bump`]) at what it asks, and at least ten times the
+//! stuck bid (what a validator's queue needs to replace it), within the
+//! same cap. Pure.
 
+use crate::venue::stellar::fee_bump::FEE_MULTIPLIER;
 use crate::venue::stellar::fee_stats::{FeeStats, NETWORK_BASE_FEE, PERCENTILES};
 use serde::{Deserialize, Serialize};
 
@@ -77,6 +82,17 @@ impl FeeChoice {
     }
 }
 
+/// What to do about a transaction the network has not included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BumpBid {
+    /// The network asks no more than it bids: let it wait.
+    NotNeeded,
+    /// Wrap it in a fee bump bidding this per operation.
+    Bump(u32),
+    /// Lifting it would take `needed` per operation, above the cap.
+    AboveCap { needed: u32 },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FeePolicyError {
     #[error("stellar_arb.fee_percentile must be one of 10,20,…,90,95,99, got {0}")]
@@ -102,14 +118,15 @@ impl FeePolicy {
     }
 
     pub fn choose(&self, stats: &FeeStats) -> FeeChoice {
-        let floor = NETWORK_BASE_FEE
-            .max(stats.classic.min)
-            .max(stats.base_fee.unwrap_or(0));
+        // The protocol's base fee: what every transaction pays when ledgers
+        // have room. Anything charged above it is surge pricing.
+        let base = NETWORK_BASE_FEE.max(stats.base_fee.unwrap_or(0));
+        let floor = base.max(stats.classic.min);
         let at = stats.classic.percentile(self.percentile).unwrap_or(floor);
         let full = stats
             .capacity_per_mille
             .is_some_and(|c| c >= SURGE_CAPACITY_PER_MILLE);
-        let (wanted, reason) = if at > floor || full {
+        let (wanted, reason) = if at > base || full {
             (
                 at.max(floor),
                 FeeReason::Surge {
@@ -135,6 +152,23 @@ impl FeePolicy {
     }
 }
 
+impl FeePolicy {
+    /// Lift a transaction bidding `bid` per operation, given what the
+    /// network asks now (`now`, this policy's choice).
+    pub fn bump(&self, now: FeeChoice, bid: u32) -> BumpBid {
+        if now.per_op <= bid {
+            return BumpBid::NotNeeded;
+        }
+        let replaces = i64::from(bid).saturating_mul(FEE_MULTIPLIER);
+        let needed = u32::try_from(replaces).unwrap_or(u32::MAX).max(now.per_op);
+        if needed > self.max_fee {
+            BumpBid::AboveCap { needed }
+        } else {
+            BumpBid::Bump(needed)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,14 +186,20 @@ mod tests {
     }
 
     #[test]
-    fn a_quiet_network_gets_the_base_fee_or_the_stats_minimum() {
+    fn a_quiet_network_gets_the_base_fee_and_a_raised_minimum_is_a_surge() {
         let p = FeePolicy::default();
         let c = p.choose(&stats(100, 100, Some(300)));
         assert_eq!((c.per_op, c.reason), (100, FeeReason::Quiet));
         assert_eq!(c.describe(), "100 stroops/op (quiet)");
         // A minimum below the protocol's base never lowers the bid.
         assert_eq!(p.choose(&stats(50, 50, None)).per_op, 100);
-        assert_eq!(p.choose(&stats(120, 120, None)).per_op, 120);
+        // Everything included paid more than the base: that is a surge,
+        // even though every percentile is the same.
+        let c = p.choose(&stats(120, 120, None));
+        assert_eq!(
+            (c.per_op, c.reason),
+            (120, FeeReason::Surge { percentile: 90 })
+        );
     }
 
     #[test]
@@ -194,6 +234,33 @@ mod tests {
         assert!(c.describe().contains("capped"));
         // Even a floor above the cap is capped.
         assert_eq!(p.choose(&stats(700, 700, None)).per_op, 500);
+    }
+
+    #[test]
+    fn a_stuck_transaction_is_bumped_tenfold_or_to_the_surge_within_the_cap() {
+        let p = FeePolicy::new(90, 10_000).unwrap();
+        let now = |per_op| FeeChoice {
+            per_op,
+            reason: FeeReason::Surge { percentile: 90 },
+        };
+        // Bidding what is asked: wait.
+        assert_eq!(p.bump(now(800), 800), BumpBid::NotNeeded);
+        assert_eq!(p.bump(now(800), 900), BumpBid::NotNeeded);
+        // The queue needs ten times the stuck bid, more than the surge asks.
+        assert_eq!(p.bump(now(800), 100), BumpBid::Bump(1_000));
+        // The surge asks more than that.
+        assert_eq!(p.bump(now(4_000), 100), BumpBid::Bump(4_000));
+        // A second bump: ten times the first, up to the cap and no further.
+        assert_eq!(p.bump(now(4_000), 1_000), BumpBid::Bump(10_000));
+        assert_eq!(
+            p.bump(now(5_000), 2_000),
+            BumpBid::AboveCap { needed: 20_000 }
+        );
+        // No overflow on an absurd bid.
+        assert_eq!(
+            p.bump(now(u32::MAX), u32::MAX - 1),
+            BumpBid::AboveCap { needed: u32::MAX }
+        );
     }
 
     #[test]

@@ -54,6 +54,39 @@ pub struct Intent {
     pub signed_close: u64,
     pub created_ms: u64,
     pub label: String,
+    /// The fee bump that lifts it out of a surge, if one was sent: recorded
+    /// before it leaves, like any send. The intent is still known (and
+    /// settled) by its own hash, the inner one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bump: Option<FeeBump>,
+}
+
+/// A fee-bump envelope around an intent's signed transaction: the same
+/// inner envelope, a higher fee paid by `fee_source` (the master account).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeeBump {
+    pub outer_hash: String,
+    /// base64 `TransactionEnvelope::TxFeeBump`.
+    pub envelope: String,
+    pub fee_source: String,
+    /// Inclusion fee bid per operation (the inner's ops + 1), stroops.
+    pub per_op: u32,
+    /// The most the fee source pays, stroops.
+    pub max_fee: i64,
+    /// The latest ledger close when it was signed.
+    pub signed_close: u64,
+    /// Bumps sent for this intent so far, this one included.
+    pub count: u32,
+}
+
+impl Intent {
+    /// What goes to the network when it is (re)sent: the latest fee bump,
+    /// else the signed transaction itself. Never re-signed either way.
+    pub fn envelope_to_send(&self) -> &str {
+        self.bump
+            .as_ref()
+            .map_or(self.envelope.as_str(), |b| b.envelope.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

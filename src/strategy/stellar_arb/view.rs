@@ -24,6 +24,9 @@ pub struct StellarView {
     /// keeper's prediction by more than `path_check_tolerance_bps`.
     #[serde(default)]
     pub path_check_drops: u64,
+    /// Fee bumps sent for transactions a surge held (since start).
+    #[serde(default)]
+    pub fee_bumps: u64,
     /// The inclusion fee bid now and why: "100 stroops/op (quiet)",
     /// "850 stroops/op (surge p90)", "… (capped; …)".
     #[serde(default)]

@@ -44,10 +44,10 @@ pub fn draw(frame: &mut Frame, area: Rect, v: &StellarView, theme: Theme) {
         0 => String::new(),
         n => format!(" · {n} dropped by path check"),
     };
-    let fee = if v.fee.is_empty() {
-        String::new()
-    } else {
-        format!(" · fee {}", v.fee)
+    let fee = match (v.fee.is_empty(), v.fee_bumps) {
+        (true, _) => String::new(),
+        (false, 0) => format!(" · fee {}", v.fee),
+        (false, n) => format!(" · fee {} · {n} fee bump(s)", v.fee),
     };
     let title = format!(
         " Stellar {} · ledger {}{source} · {}{drops}{fee} ",

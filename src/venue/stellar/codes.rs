@@ -37,6 +37,10 @@ pub struct TxOutcome {
     pub op_codes: Vec<String>,
     /// For a successful path payment: what arrived at the destination.
     pub delivered: Option<i64>,
+    /// Applied inside a fee bump: `fee_charged` was paid by the bump's fee
+    /// source, not the transaction's own source.
+    #[serde(default)]
+    pub fee_bumped: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,7 +59,10 @@ impl TxOutcome {
         // A fee bump's result is its inner transaction's, with the fee the
         // fee source was charged.
         if let T::TxFeeBumpInnerSuccess(pair) | T::TxFeeBumpInnerFailed(pair) = &r.result {
-            return Self::from_inner(r.fee_charged, &pair.result);
+            return Self {
+                fee_bumped: true,
+                ..Self::from_inner(r.fee_charged, &pair.result)
+            };
         }
         let (tx_code, ops): (&str, &[xdr::OperationResult]) = match &r.result {
             T::TxSuccess(ops) => ("tx_success", ops.as_slice()),
@@ -91,6 +98,7 @@ impl TxOutcome {
             tx_code: tx_code.into(),
             op_codes: ops.iter().map(|o| op_code(o).to_string()).collect(),
             delivered,
+            fee_bumped: false,
         }
     }
 
@@ -417,6 +425,7 @@ mod tests {
             tx_code: tx.into(),
             op_codes: ops.iter().map(|c| c.to_string()).collect(),
             delivered: None,
+            fee_bumped: false,
         };
         assert!(o("tx_bad_seq", &[]).proves_not_applied());
         assert!(o("tx_insufficient_fee", &[]).proves_not_applied());

@@ -5,12 +5,19 @@
 //! ENVELOPE_TYPE_TX_FEE_BUMP ‖ xdr(FeeBumpTransaction))`, signed by the fee
 //! source. The network indexes both hashes; the keeper settles by the inner.
 //! The outer fee must be at least `(inner ops + 1) × per-op fee` and at
-//! least the inner's own fee.
+//! least the inner's own fee; to replace the inner where it already waits
+//! in a validator's queue, it must bid [`FEE_MULTIPLIER`] times as much per
+//! operation (stellar-core `TransactionQueue::canReplaceByFee`).
 
 use super::asset::muxed;
 use super::keys::{Keypair, sha256};
 use super::tx::{TxError, decode_envelope, hex, tx_hash};
 use stellar_xdr::{self as xdr, Limits, WriteXdr};
+
+/// A transaction replaces a queued one of the same source and sequence
+/// only if it bids this many times its fee per operation
+/// (stellar-core `TransactionQueue::FEE_MULTIPLIER`).
+pub const FEE_MULTIPLIER: i64 = 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FeeBumpError {

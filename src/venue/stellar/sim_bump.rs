@@ -4,12 +4,41 @@
 //! inner transaction checked as any (its signature, its sequence — a second
 //! envelope of an applied inner is `tx_bad_seq`) and applied at most once,
 //! the fee charged to the fee source, the record indexed by the outer and
-//! the inner hash. Under a surge a bump bidding too little is held too.
+//! the inner hash. Under a surge a bump bidding too little is held too. A
+//! bump replaces what waits in the queue for the same source and sequence
+//! only if it bids at least ten times as much per operation (stellar-core's
+//! `TransactionQueue::FEE_MULTIPLIER`); otherwise `tx_insufficient_fee`,
+//! with the least fee that would do as its `fee_charged`, as core answers.
 
-use super::fee_bump::outer_hash;
+use super::fee_bump::{FEE_MULTIPLIER, outer_hash};
 use super::sim::{Refused, SimLedger, SimTx};
 use super::tx::{hex, server_limits, tx_hash};
 use stellar_xdr::{self as xdr, Limits, ReadXdr, WriteXdr};
+
+/// A queued envelope's source, sequence, inclusion fee and operation count
+/// as the queue counts them (a fee bump: the inner's ops + 1).
+fn queue_facts(envelope: &str) -> Option<(super::AccountKey, i64, i64, i64)> {
+    match xdr::TransactionEnvelope::from_xdr_base64(envelope, Limits::none()).ok()? {
+        xdr::TransactionEnvelope::Tx(v1) => Some((
+            muxed_key(&v1.tx.source_account),
+            v1.tx.seq_num.0,
+            i64::from(v1.tx.fee),
+            i64::try_from(v1.tx.operations.len()).ok()?.max(1),
+        )),
+        xdr::TransactionEnvelope::TxFeeBump(b) => {
+            let xdr::FeeBumpTransactionInnerTx::Tx(v1) = &b.tx.inner_tx;
+            Some((
+                muxed_key(&v1.tx.source_account),
+                v1.tx.seq_num.0,
+                b.tx.fee,
+                i64::try_from(v1.tx.operations.len())
+                    .ok()?
+                    .saturating_add(1),
+            ))
+        }
+        xdr::TransactionEnvelope::TxV0(_) => None,
+    }
+}
 
 fn muxed_key(m: &xdr::MuxedAccount) -> super::AccountKey {
     match m {
@@ -19,6 +48,18 @@ fn muxed_key(m: &xdr::MuxedAccount) -> super::AccountKey {
 }
 
 impl SimLedger {
+    /// The held transactions waiting on `source`'s sequence `seq`: (hash,
+    /// inclusion fee, ops).
+    fn queued_for(&self, source: super::AccountKey, seq: i64) -> Vec<(String, i64, i64)> {
+        self.held
+            .iter()
+            .filter_map(|(hash, (envelope, _))| {
+                let (s, q, fee, ops) = queue_facts(envelope)?;
+                (s == source && q == seq).then(|| (hash.clone(), fee, ops))
+            })
+            .collect()
+    }
+
     pub(super) fn submit_fee_bump(
         &mut self,
         env: &xdr::FeeBumpTransactionEnvelope,
@@ -71,7 +112,25 @@ impl SimLedger {
         {
             return Err(Self::refuse("tx_too_late", 0, T::TxTooLate));
         }
+        // Replace-by-fee: new fee × old ops ≥ 10 × old fee × new ops.
+        let queued = self.queued_for(source, v1.tx.seq_num.0);
+        for (_, old_fee, old_ops) in &queued {
+            let need = i128::from(*old_fee) * i128::from(FEE_MULTIPLIER) * i128::from(slots);
+            if i128::from(env.tx.fee) * i128::from(*old_ops) < need {
+                let least = i64::try_from((need + i128::from(*old_ops) - 1) / i128::from(*old_ops))
+                    .unwrap_or(i64::MAX);
+                return Err(Self::refuse(
+                    "tx_insufficient_fee",
+                    least,
+                    T::TxInsufficientFee,
+                ));
+            }
+        }
         if self.surge_fee > self.base_fee && env.tx.fee / slots < i64::from(self.surge_fee) {
+            // Admitted to the queue in place of what waited there.
+            for (hash, _, _) in &queued {
+                self.held.remove(hash);
+            }
             let max_time = match &v1.tx.cond {
                 xdr::Preconditions::Time(tb) => tb.max_time.0,
                 _ => 0,
@@ -96,6 +155,9 @@ impl SimLedger {
                 charge,
                 T::TxInsufficientBalance,
             ));
+        }
+        for (hash, _, _) in &queued {
+            self.held.remove(hash);
         }
         // Apply the inner as any transaction (no surge for it: the bump
         // pays), then move its fee to the fee source.
@@ -145,7 +207,6 @@ impl SimLedger {
         };
         self.txs.insert(inner.clone(), bumped.clone());
         self.txs.insert(outer.clone(), bumped.clone());
-        self.held.remove(&inner);
         self.bumps_applied = self.bumps_applied.saturating_add(1);
         Ok((outer, bumped))
     }
@@ -179,10 +240,18 @@ mod tests {
         l.submit(&inner.envelope).unwrap();
         assert!(l.poll(&inner.hash_hex()).is_none(), "stuck in the surge");
         let net = l.network_id();
-        let cheap = bump(&inner.envelope, &master, 300, &net).unwrap();
-        l.submit(&cheap.envelope).unwrap();
-        assert_eq!(l.bumps_applied, 0, "a bump below the surge waits too");
-        let b = bump(&inner.envelope, &master, 600, &net).unwrap();
+        // Below ten times the queued 100/op: refused, and what it would
+        // take is the refusal's fee; the inner still waits.
+        let cheap = bump(&inner.envelope, &master, 900, &net).unwrap();
+        let refused = l.submit(&cheap.envelope).unwrap_err();
+        assert_eq!(refused.code, "tx_insufficient_fee");
+        assert_eq!(
+            TxOutcome::decode(&refused.result_xdr).unwrap().fee_charged,
+            2_000,
+            "10 × 100 × (1 op + 1)"
+        );
+        assert!(l.held.contains_key(&inner.hash_hex()));
+        let b = bump(&inner.envelope, &master, 1_000, &net).unwrap();
         let before = (
             l.account(trader.public()).unwrap().balances[0].amount,
             l.account(master.public()).unwrap().balances[0].amount,
@@ -199,8 +268,9 @@ mod tests {
         assert_eq!(
             after.1,
             before.1 + ONE - 1_200,
-            "the fee source pays 2 × 600"
+            "the fee source pays 2 × 600, the surge's price, not its bid"
         );
+        assert!(l.held.is_empty(), "the queued inner was replaced");
         l.hide_polls = 0;
         for h in [&b.inner_hash, &b.outer_hash] {
             let t = l.txs.get(h.as_str()).unwrap().clone();
@@ -209,12 +279,47 @@ mod tests {
             assert_eq!(o.fee_charged, 1_200);
         }
         // The same bump again: the original record. Another envelope of the
-        // applied inner: refused, bad seq. The held cheap one never applies.
+        // applied inner: refused, bad seq.
         assert_eq!(l.submit(&b.envelope).unwrap().0, b.outer_hash);
         let again = bump(&inner.envelope, &master, 700, &net).unwrap();
         assert_eq!(l.submit(&again.envelope).unwrap_err().code, "tx_bad_seq");
         l.set_surge(0);
         assert_eq!(l.bumps_applied, 1);
+        assert_eq!(l.account(trader.public()).unwrap().sequence, seq + 1);
+    }
+
+    /// A bump that out-bids the queued inner tenfold but not the surge
+    /// takes the inner's place in the queue, and applies when the surge
+    /// eases, once.
+    #[test]
+    fn a_bump_below_the_surge_replaces_the_queued_inner_and_waits() {
+        let mut l = SimLedger::new("bump", ContractKey([1; 32]), ContractKey([2; 32]));
+        let trader = Keypair::from_seed([3; 32]);
+        let master = Keypair::from_seed([4; 32]);
+        l.create_account(trader.public(), 100 * ONE);
+        l.create_account(master.public(), 100 * ONE);
+        let seq = l.account(trader.public()).unwrap().sequence;
+        l.set_surge(2_000);
+        let h = Header {
+            source: trader.public(),
+            seq: seq + 1,
+            fee: 100,
+            max_time: l.close_time + 120,
+        };
+        let t = tx::payment(h, master.public(), &StellarAsset::Native, ONE).unwrap();
+        let inner = tx::sign(t, &trader, &l.network_id()).unwrap();
+        l.submit(&inner.envelope).unwrap();
+        let b = bump(&inner.envelope, &master, 1_000, &l.network_id()).unwrap();
+        let (outer, pending) = l.submit(&b.envelope).unwrap();
+        assert_eq!((outer.as_str(), pending.ledger), (b.outer_hash.as_str(), 0));
+        assert_eq!(l.bumps_applied, 0);
+        assert_eq!(
+            l.held.keys().cloned().collect::<Vec<_>>(),
+            vec![b.outer_hash.clone()]
+        );
+        l.set_surge(500);
+        assert_eq!(l.bumps_applied, 1);
+        assert!(l.txs.contains_key(&b.inner_hash));
         assert_eq!(l.account(trader.public()).unwrap().sequence, seq + 1);
     }
 }

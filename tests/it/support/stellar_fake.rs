@@ -11,7 +11,8 @@
 //! the reply, 5xx before or after acting, 429 with or without Retry-After,
 //! malformed or truncated bodies, oversized bodies, a silent node — and a
 //! lagging node (`getLatestLedger` behind, `SimLedger::hide_polls` for
-//! getTransaction's listing lag). Every envelope that reaches the fake is
+//! getTransaction's listing lag, `getFeeStats` still showing the ledgers
+//! before a surge: [`StellarFake::stale_fee_stats`]). Every envelope that reaches the fake is
 //! counted per transaction hash and per (account, sequence), before any
 //! fault acts: [`Submissions`].
 //!
@@ -48,6 +49,18 @@ pub fn aqua() -> StellarAsset {
         issuer: issuer().public(),
     }
 }
+/// The network client's endpoints, all at this fake (Friendbot included).
+pub fn endpoints(f: &StellarFake) -> arbkeep::venue::stellar::network::Endpoints {
+    arbkeep::venue::stellar::network::Endpoints {
+        horizon_url: f.horizon_url(),
+        rpc_url: f.rpc_url(),
+        friendbot_url: Some(f.friendbot_url()),
+        detector: detector(),
+        reflector: reflector(),
+        timeout: std::time::Duration::from_secs(5),
+    }
+}
+
 pub fn detector() -> ContractKey {
     ContractKey([0xD7; 32])
 }
@@ -135,11 +148,12 @@ impl Fault {
 
 /// A scripted fault: the next `times` calls of `method` (a JSON-RPC method,
 /// or an HTTP path such as `/transactions`), optionally only those that
-/// submit a path payment.
+/// submit a path payment, or a fee bump.
 #[derive(Debug, Clone)]
 pub struct Rule {
     pub method: String,
     pub path_payment_only: bool,
+    pub fee_bump_only: bool,
     pub fault: Fault,
     pub times: u32,
 }
@@ -149,8 +163,16 @@ impl Rule {
         Self {
             method: method.into(),
             path_payment_only: false,
+            fee_bump_only: false,
             fault,
             times,
+        }
+    }
+    /// The next fee bump submitted by sendTransaction.
+    pub fn bump_send(fault: Fault) -> Self {
+        Self {
+            fee_bump_only: true,
+            ..Self::new("sendTransaction", fault, 1)
         }
     }
     /// The next cycle (path payment) submitted by sendTransaction.
@@ -158,6 +180,7 @@ impl Rule {
         Self {
             method: "sendTransaction".into(),
             path_payment_only: true,
+            fee_bump_only: false,
             fault,
             times: 1,
         }
@@ -177,6 +200,8 @@ pub struct Submissions {
     pub cycle_arrivals: Vec<(String, std::time::Instant)>,
     /// `GET /paths/strict-send` calls answered.
     pub path_queries: u32,
+    /// Fee-bump envelopes: outer hash → times submitted.
+    pub bumps: BTreeMap<String, u32>,
 }
 
 /// One way the ledger stream misbehaves, at the next ledger it would send.
@@ -215,15 +240,19 @@ pub struct Faults {
     /// `/paths/strict-send` quotes this many bps less than its books give
     /// (a path finder that sees another market than the keeper's books).
     pub path_skew_bps: i64,
+    /// While set, `getFeeStats` answers these (the ledgers before a surge
+    /// that has just begun) instead of the sim's.
+    pub stale_fee_stats: Option<arbkeep::venue::stellar::FeeStats>,
 }
 
 impl Faults {
-    fn pick(&mut self, method: &str, path_payment: bool) -> Option<Fault> {
-        if let Some(r) = self
-            .rules
-            .iter_mut()
-            .find(|r| r.times > 0 && r.method == method && (!r.path_payment_only || path_payment))
-        {
+    fn pick(&mut self, method: &str, path_payment: bool, fee_bump: bool) -> Option<Fault> {
+        if let Some(r) = self.rules.iter_mut().find(|r| {
+            r.times > 0
+                && r.method == method
+                && (!r.path_payment_only || path_payment)
+                && (!r.fee_bump_only || fee_bump)
+        }) {
             r.times -= 1;
             let f = r.fault.clone();
             self.fired.push((method.into(), f.clone()));
@@ -246,14 +275,22 @@ impl Faults {
     }
 }
 
-/// What an envelope is: (hash, source account, sequence, a path payment?).
+/// What an envelope is: (hash, source account, sequence, a path payment?)
+/// — of a fee bump, its outer hash and its inner transaction's facts.
 fn envelope_facts(l: &SimLedger, b64: &str) -> Option<(String, String, i64, bool)> {
-    let xdr::TransactionEnvelope::Tx(v) =
-        xdr::TransactionEnvelope::from_xdr_base64(b64, Limits::none()).ok()?
-    else {
-        return None;
+    let (v, hash) = match xdr::TransactionEnvelope::from_xdr_base64(b64, Limits::none()).ok()? {
+        xdr::TransactionEnvelope::Tx(v) => {
+            let hash = arbkeep::venue::stellar::tx::tx_hash(&v.tx, &l.network_id()).ok()?;
+            (v, hash)
+        }
+        xdr::TransactionEnvelope::TxFeeBump(b) => {
+            let hash =
+                arbkeep::venue::stellar::fee_bump::outer_hash(&b.tx, &l.network_id()).ok()?;
+            let xdr::FeeBumpTransactionInnerTx::Tx(v) = b.tx.inner_tx;
+            (v, hash)
+        }
+        xdr::TransactionEnvelope::TxV0(_) => return None,
     };
-    let hash = arbkeep::venue::stellar::tx::tx_hash(&v.tx, &l.network_id()).ok()?;
     let source = arbkeep::venue::stellar::asset::muxed_key(&v.tx.source_account).to_string();
     let pp =
         v.tx.operations
@@ -334,12 +371,16 @@ impl StellarFake {
     }
 
     /// Successful path payments applied at the fake (the cycles that ran).
+    /// A fee-bumped one is listed once, by its inner hash.
     pub fn applied_cycles(&self) -> Vec<String> {
         self.with(|l| {
             l.txs
                 .iter()
-                .filter(|(_, t)| {
-                    t.success && envelope_facts(l, &t.envelope).is_some_and(|(_, _, _, pp)| pp)
+                .filter(|(h, t)| {
+                    t.success
+                        && envelope_facts(l, &t.envelope).is_some_and(|(outer, _, _, pp)| {
+                            pp && !(is_fee_bump(&t.envelope) && **h == outer)
+                        })
                 })
                 .map(|(h, _)| h.clone())
                 .collect()
@@ -380,6 +421,12 @@ impl StellarFake {
             .expect("faults")
             .stream_faults
             .push_back(fault);
+    }
+
+    /// `getFeeStats` shows `stats` (what the ledgers before a surge paid)
+    /// until `None`: stats that lag a surge that has just begun.
+    pub fn stale_fee_stats(&self, stats: Option<arbkeep::venue::stellar::FeeStats>) {
+        self.faults.lock().expect("faults").stale_fee_stats = stats;
     }
 
     /// Path finding quotes `bps` less than the books give.
@@ -553,21 +600,25 @@ async fn serve(
         let l = ledger.lock().expect("ledger");
         let facts = submitted.as_deref().and_then(|e| envelope_facts(&l, e));
         let mut f = faults.lock().expect("faults");
+        let bump = submitted.as_deref().is_some_and(is_fee_bump);
         if let Some((hash, account, seq, pp)) = &facts {
             let sub = &mut f.submissions;
             *sub.by_hash.entry(hash.clone()).or_default() += 1;
+            if bump {
+                *sub.bumps.entry(hash.clone()).or_default() += 1;
+            }
             sub.by_seq
                 .entry((account.clone(), *seq))
                 .or_default()
                 .insert(hash.clone());
-            if *pp {
+            if *pp && !bump {
                 sub.cycles.insert(hash.clone());
                 sub.cycle_arrivals
                     .push((hash.clone(), std::time::Instant::now()));
             }
         }
-        let pp = facts.as_ref().is_some_and(|x| x.3);
-        (f.pick(&call, pp), f.ledger_lag)
+        let pp = facts.as_ref().is_some_and(|x| x.3) && !bump;
+        (f.pick(&call, pp, bump), f.ledger_lag)
     };
     match &fault {
         Some(Fault::DropBefore) => return Ok(()),
@@ -598,6 +649,11 @@ async fn serve(
     let skew = faults.lock().expect("faults").path_skew_bps;
     if path == "/paths/strict-send" && skew > 0 {
         skew_paths(&mut answer, skew);
+    }
+    if call == "getFeeStats"
+        && let Some(stale) = &faults.lock().expect("faults").stale_fee_stats
+    {
+        answer["result"] = fee_stats_json(stale);
     }
     if call == "getLatestLedger"
         && lag > 0
@@ -1129,6 +1185,9 @@ fn rpc(l: &mut SimLedger, body: &str) -> Value {
                     xdr::TransactionEnvelope::Tx(v) => {
                         arbkeep::venue::stellar::tx::tx_hash(&v.tx, &l.network_id()).ok()
                     }
+                    xdr::TransactionEnvelope::TxFeeBump(b) => {
+                        arbkeep::venue::stellar::fee_bump::outer_hash(&b.tx, &l.network_id()).ok()
+                    }
                     _ => None,
                 })
                 .map(|h| arbkeep::venue::stellar::tx::hex(&h))
@@ -1163,31 +1222,40 @@ fn rpc(l: &mut SimLedger, body: &str) -> Value {
                     b["ledger"] = json!(t.ledger);
                     b["createdAt"] = json!(l.close_time.to_string());
                     b["applicationOrder"] = json!(1);
-                    b["feeBump"] = json!(false);
+                    b["feeBump"] = json!(is_fee_bump(&t.envelope));
                     b["envelopeXdr"] = json!(t.envelope);
                     b["resultXdr"] = json!(t.result_xdr);
                     b
                 }
             }
         }
-        "getFeeStats" => {
-            let f = l.fee_stats();
-            let dist = |d: &arbkeep::venue::stellar::fee_stats::FeeDistribution| {
-                let mut v = json!({"max": d.max.to_string(), "min": d.min.to_string(),
-                    "mode": d.mode.to_string(), "transactionCount": "10", "ledgerCount": 50});
-                for (p, fee) in arbkeep::venue::stellar::fee_stats::PERCENTILES
-                    .iter()
-                    .zip(d.percentiles)
-                {
-                    v[format!("p{p}")] = json!(fee.to_string());
-                }
-                v
-            };
-            json!({"inclusionFee": dist(&f.classic), "sorobanInclusionFee": dist(&f.classic),
-                "latestLedger": l.sequence})
-        }
+        "getFeeStats" => fee_stats_json(&l.fee_stats()),
         "getEvents" => json!({"events": [], "latestLedger": l.sequence, "cursor": ""}),
         _ => return err(-32601, "method not found"),
     };
     json!({"jsonrpc": "2.0", "id": id, "result": result})
+}
+
+/// `getFeeStats`' result for these stats.
+fn fee_stats_json(f: &arbkeep::venue::stellar::FeeStats) -> Value {
+    let dist = |d: &arbkeep::venue::stellar::fee_stats::FeeDistribution| {
+        let mut v = json!({"max": d.max.to_string(), "min": d.min.to_string(),
+            "mode": d.mode.to_string(), "transactionCount": "10", "ledgerCount": 50});
+        for (p, fee) in arbkeep::venue::stellar::fee_stats::PERCENTILES
+            .iter()
+            .zip(d.percentiles)
+        {
+            v[format!("p{p}")] = json!(fee.to_string());
+        }
+        v
+    };
+    json!({"inclusionFee": dist(&f.classic), "sorobanInclusionFee": dist(&f.classic),
+        "latestLedger": f.latest_ledger})
+}
+
+fn is_fee_bump(b64: &str) -> bool {
+    matches!(
+        xdr::TransactionEnvelope::from_xdr_base64(b64, Limits::none()),
+        Ok(xdr::TransactionEnvelope::TxFeeBump(_))
+    )
 }

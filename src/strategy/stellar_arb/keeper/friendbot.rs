@@ -39,6 +39,7 @@ fn intent(id: AccountKey, now: Timestamp) -> Intent {
         signed_close: 0,
         created_ms: now,
         label: format!("fund {id} by Friendbot"),
+        bump: None,
     }
 }
 

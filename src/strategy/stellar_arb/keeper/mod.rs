@@ -4,7 +4,8 @@
 //! the keeper DEGRADED instead of stopping the engine), `funding` (accounts
 //! and trustlines), `scanning` (books, oracle, detection, execution),
 //! `sending` (intent before action, the answer classified, settlement and
-//! its bookings) and `operator` (every open send on screen and
+//! its bookings), `fees` and `bumping` (the fee bid, and a fee bump for a
+//! transaction a surge holds) and `operator` (every open send on screen and
 //! `arbkeep resolve`).
 //!
 //! Every transaction carries a maxTime (the latest close + 2 min). A send
@@ -14,6 +15,7 @@
 //! clock is past its maxTime, and then written off as "expired unsent" with
 //! nothing booked. Nothing new leaves while any send is open.
 
+mod bumping;
 mod fees;
 mod friendbot;
 mod funding;
@@ -268,6 +270,10 @@ impl StellarArbKeeper {
     async fn tick_recovered(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
         if !self.load_open(cx)?.is_empty() {
             self.settle_open(cx).await?;
+            // What is still open was not found: lift any the surge holds.
+            for intent in self.load_open(cx)? {
+                self.lift_if_stuck(cx, &intent.hash).await?;
+            }
             if !self.load_open(cx)?.is_empty() {
                 self.view.status = match &self.halted {
                     Some(h) => format!("halted: {h}"),

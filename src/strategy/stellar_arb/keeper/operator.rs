@@ -26,10 +26,21 @@ impl StellarArbKeeper {
                     resolve: resolve_hint(&id),
                     id,
                     strategy: "stellar_arb".into(),
-                    what: format!(
-                        "{} from {} (tx {})",
-                        n.intent.label, n.intent.account, n.intent.hash
-                    ),
+                    what: match &n.intent.bump {
+                        None => format!(
+                            "{} from {} (tx {})",
+                            n.intent.label, n.intent.account, n.intent.hash
+                        ),
+                        Some(b) => format!(
+                            "{} from {} (tx {}, fee bump {} at {} stroops/op by {})",
+                            n.intent.label,
+                            n.intent.account,
+                            n.intent.hash,
+                            b.outer_hash,
+                            b.per_op,
+                            b.fee_source
+                        ),
+                    },
                     state: n.state,
                     since: n.intent.created_ms,
                     doing: n.doing.clone(),
@@ -167,7 +178,7 @@ impl StellarArbKeeper {
                     .map(|s| s.sequence)
                     .unwrap_or(0);
                 match judge_missing(intent, &window, seq) {
-                    Missing::Resend => match venue.send(&intent.envelope).await {
+                    Missing::Resend => match venue.send(intent.envelope_to_send()).await {
                         Ok(SendStatus::Error(o)) => Ok(format!(
                             "the same envelope was resent and refused ({}); it stays open until its maxTime has passed",
                             o.main_code()

@@ -145,9 +145,10 @@ pub(super) async fn look_for(
     match judge_missing(intent, &window, seq) {
         Missing::Resend => {
             tracing::info!(target: "stellar_arb", hash = %intent.hash, "not found before its maxTime; resending the same envelope");
-            // The same envelope of an open intent: settling, not a new send,
-            // so the pause does not hold it.
-            match venue.send(&intent.envelope).await {
+            // The same envelope of an open intent (its latest fee bump, if
+            // it has one): settling, not a new send, so the pause does not
+            // hold it.
+            match venue.send(intent.envelope_to_send()).await {
                 // It may have landed between the look and the resend
                 // (tx_bad_seq then): time decides, not this refusal.
                 Ok(SendStatus::Error(o)) => unseen(
@@ -245,6 +246,7 @@ mod tests {
             signed_close,
             created_ms: 0,
             label: String::new(),
+            bump: None,
         }
     }
 

@@ -269,6 +269,8 @@ impl StellarArbKeeper {
                 self.view.status = "paused (accounts not set up yet)".into();
                 return Ok(());
             }
+            // Setup bids what the network asks, as every send does.
+            self.refresh_fee().await;
             self.setup(cx).await?;
             if !self.ready {
                 return Ok(());

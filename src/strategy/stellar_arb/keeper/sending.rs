@@ -28,10 +28,11 @@ use serde_json::json;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// The source's XLM change and the bookings a settled transaction makes:
-/// the change itself (fee on its own line) and, for a created account, its
-/// starting balance on that account. `None` when the figures do not fit
-/// (a result from outside that no ledger could hold).
+/// What a settled transaction did to the keeper's XLM and the bookings it
+/// makes: the source's change (the fee on its own line, on whoever paid
+/// it: the source, or the master account for a fee bump) and, for a
+/// created account, its starting balance on that account. `None` when the
+/// figures do not fit (a result from outside that no ledger could hold).
 fn effect(intent: &Intent, outcome: &TxOutcome, result: &str) -> Option<(i64, Vec<Booking>)> {
     let fee = outcome.fee_charged;
     let line = |account: &str, delta: i64, reason: String| Booking {
@@ -41,34 +42,46 @@ fn effect(intent: &Intent, outcome: &TxOutcome, result: &str) -> Option<(i64, Ve
         reason,
     };
     let mut lines = Vec::new();
-    let delta = if !outcome.succeeded() {
-        fee.checked_neg()?
+    // The source's change beyond the fee.
+    let moved = if !outcome.succeeded() {
+        0
     } else {
         match (intent.kind.as_str(), &intent.dest, outcome.delivered) {
-            (_, _, Some(got)) => got.checked_sub(intent.send)?.checked_sub(fee)?,
+            (_, _, Some(got)) => got.checked_sub(intent.send)?,
             ("create_account", Some(dest), _) => {
                 lines.push(line(
                     dest,
                     intent.send,
                     format!("created by {} with its starting balance", intent.account),
                 ));
-                intent.send.checked_neg()?.checked_sub(fee)?
+                intent.send.checked_neg()?
             }
-            _ => fee.checked_neg()?,
+            _ => 0,
         }
+    };
+    // A fee bump's fee is its fee source's; one not of ours (someone
+    // else bumped it) costs us nothing.
+    let payer = match (outcome.fee_bumped, &intent.bump) {
+        (false, _) => Some((intent.account.as_str(), "network fee".to_string())),
+        (true, Some(b)) => Some((
+            b.fee_source.as_str(),
+            format!("network fee (fee bump {})", b.outer_hash),
+        )),
+        (true, None) => None,
     };
     lines.insert(
         0,
         line(
             &intent.account,
-            delta.checked_add(fee)?,
+            moved,
             format!("{} {}", intent.kind, result),
         ),
     );
-    lines.insert(
-        1,
-        line(&intent.account, fee.checked_neg()?, "network fee".into()),
-    );
+    let mut delta = moved;
+    if let Some((account, why)) = payer {
+        lines.insert(1, line(account, fee.checked_neg()?, why));
+        delta = delta.checked_sub(fee)?;
+    }
     Some((delta, lines))
 }
 
@@ -113,6 +126,7 @@ impl StellarArbKeeper {
             signed_close,
             created_ms: cx.now,
             label: purpose.label,
+            bump: None,
         };
         let facts = Mutex::new(SendFacts::default());
         let sent_intent = intent.clone();
@@ -128,6 +142,7 @@ impl StellarArbKeeper {
             intent,
             facts: &facts,
             settled: None,
+            before_bump: None,
         };
         // Through the journal: the gate read at the last moment (a pause can
         // arrive while this pass waited on the network above), the intent
@@ -193,6 +208,7 @@ impl StellarArbKeeper {
             intent: intent.clone(),
             facts: &facts,
             settled: None,
+            before_bump: None,
         };
         // maxTime, judged by the network's clock, is the window: the venue
         // says when it has passed (absent, or unprovable).
@@ -373,16 +389,18 @@ pub(super) struct SendFacts {
     pub(super) look_error: Option<VenueError>,
 }
 
-/// One signed envelope's send path: sendTransaction, its answer classified
+/// One signed envelope's send path (the transaction, or its latest fee
+/// bump; either way it is asked for by the transaction's own hash):
+/// sendTransaction, its answer classified
 /// (only a decoded ERROR that proves the transaction unapplied is a
 /// refusal; TRY_AGAIN_LATER is not sent; anything but a result is
 /// unknown), and getTransaction to look.
-struct EnvelopeSend<'a> {
-    venue: &'a dyn StellarVenue,
-    intent: &'a Intent,
-    polls: u32,
-    poll_delay: Duration,
-    facts: &'a Mutex<SendFacts>,
+pub(super) struct EnvelopeSend<'a> {
+    pub(super) venue: &'a dyn StellarVenue,
+    pub(super) intent: &'a Intent,
+    pub(super) polls: u32,
+    pub(super) poll_delay: Duration,
+    pub(super) facts: &'a Mutex<SendFacts>,
 }
 
 impl EnvelopeSend<'_> {
@@ -400,7 +418,7 @@ impl SendPath for EnvelopeSend<'_> {
 
     fn send(&self) -> BoxFuture<'_, Answer<(u32, TxOutcome)>> {
         Box::pin(async move {
-            match self.venue.send(&self.intent.envelope).await {
+            match self.venue.send(self.intent.envelope_to_send()).await {
                 Ok(SendStatus::Error(outcome)) if outcome.proves_not_applied() => {
                     // Refused at admission: nothing applied, no fee charged.
                     let why = format!("refused: {}", outcome.main_code());
@@ -448,12 +466,17 @@ impl SendPath for EnvelopeSend<'_> {
 }
 
 /// The keeper's record of one envelope's send, for the journal.
-struct EnvelopeIntent<'k> {
-    keeper: &'k mut StellarArbKeeper,
-    intent: Intent,
-    facts: &'k Mutex<SendFacts>,
+pub(super) struct EnvelopeIntent<'k> {
+    pub(super) keeper: &'k mut StellarArbKeeper,
+    pub(super) intent: Intent,
+    pub(super) facts: &'k Mutex<SendFacts>,
     /// Settled by this send (a refusal, or a result found in time).
-    settled: Option<Execution>,
+    pub(super) settled: Option<Execution>,
+    /// This send is a fee bump of an open intent, which stood like this
+    /// before it: a refused bump proves nothing of the transaction inside
+    /// (it may have applied on its own), so the intent goes back to this,
+    /// shown as it was.
+    pub(super) before_bump: Option<(Intent, IntentState)>,
 }
 
 impl IntentRecord for EnvelopeIntent<'_> {
@@ -461,11 +484,15 @@ impl IntentRecord for EnvelopeIntent<'_> {
 
     fn sending(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
         cx.store.write(|w| kstore::put_intent(w, &self.intent))?;
-        self.keeper.note(
-            &self.intent,
-            IntentState::Committed,
-            "committed; sending".into(),
-        );
+        let doing = match &self.intent.bump {
+            Some(b) if self.before_bump.is_some() => format!(
+                "fee bump {} committed ({} stroops/op, paid by the master account); sending",
+                b.outer_hash, b.per_op
+            ),
+            _ => "committed; sending".into(),
+        };
+        self.keeper
+            .note(&self.intent, IntentState::Committed, doing);
         Ok(())
     }
 
@@ -484,6 +511,11 @@ impl IntentRecord for EnvelopeIntent<'_> {
     /// Refused at admission, or proven absent by the look (expired unsent,
     /// its sequence used by another): nothing applied, nothing booked.
     fn refused(&mut self, cx: &KeeperContext<'_>, reason: &str) -> Result<(), EngineError> {
+        if let Some((before, state)) = self.before_bump.take() {
+            return self
+                .keeper
+                .bump_refused(cx, (&before, state), &self.intent, reason);
+        }
         self.settled = Some(self.keeper.settle(cx, &self.intent, reason, None)?);
         if reason == super::EXPIRED_UNSENT {
             self.keeper.log(format!(
