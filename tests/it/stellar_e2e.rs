@@ -342,6 +342,7 @@ async fn left_intent(fake: &StellarFake, venue: &dyn StellarVenue, h: &Harness) 
         created_ms: 0,
         label: "XLM → AQUA → XLM".into(),
         bump: None,
+        predicted: None,
     };
     h.store
         .write(|w| {

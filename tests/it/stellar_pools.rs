@@ -149,6 +149,21 @@ async fn a_cycle_through_a_pool_is_detected_executed_and_booked_exactly() {
     assert_eq!(cycles.len(), 1, "{results:?}");
     assert_eq!(cycles[0].result, "tx_success", "{results:?}");
     assert!(cycles[0].delta > 0, "profit {}", cycles[0].delta);
+    // The route the network's result reports, and what arrived, against
+    // the prediction: the same hops, the same amount to the stroop.
+    let predicted = cycles[0].predicted.clone().expect("a prediction");
+    assert_eq!(predicted.route, "XLM →book AQUA →pool EURC →book XLM");
+    assert_eq!(cycles[0].route, predicted.route);
+    assert_eq!(cycles[0].delivered, Some(predicted.delivered));
+    let row = &keeper.view().executions[0];
+    assert_eq!(
+        (row.route.as_str(), row.delivered, row.predicted.as_ref()),
+        (
+            predicted.route.as_str(),
+            Some(predicted.delivered),
+            Some(&predicted)
+        )
+    );
     let id = AccountKey::parse(&keeper.account_ids()[0]).expect("id");
     let now = fake
         .with(|l| l.accounts.get(&id).map(|a| a.xlm))
@@ -178,13 +193,28 @@ async fn a_cycle_through_a_pool_is_detected_executed_and_booked_exactly() {
     };
     assert_eq!(eurc_out, paid);
 
-    // The WebSocket opportunity carries its legs.
+    // The WebSocket opportunity carries its legs; the result, the route
+    // taken against the one predicted.
     let mut legs = None;
+    let mut result = None;
     while let Ok(e) = events.try_recv() {
         if let Some(l) = e.pointer("/opportunity/legs") {
             legs.get_or_insert(l.clone());
         }
+        if let Some(r) = e
+            .get("result")
+            .filter(|r| r["hash"] == cycles[0].hash.as_str())
+        {
+            result.get_or_insert(r.clone());
+        }
     }
+    let result = result.expect("the cycle's result published");
+    assert_eq!(result["route"], serde_json::json!(predicted.route));
+    assert_eq!(
+        result["predicted"]["route"],
+        serde_json::json!(predicted.route)
+    );
+    assert_eq!(result["delivered"], serde_json::json!(predicted.delivered));
     assert_eq!(
         legs.expect("an opportunity published"),
         serde_json::json!([

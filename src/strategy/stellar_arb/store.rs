@@ -59,6 +59,17 @@ pub struct Intent {
     /// settled) by its own hash, the inner one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bump: Option<FeeBump>,
+    /// A cycle's prediction when it was sent, to show against its result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted: Option<Prediction>,
+}
+
+/// What the keeper expected a path payment to deliver, and by which route
+/// (`XLM →book AQUA →pool XLM`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prediction {
+    pub delivered: i64,
+    pub route: String,
 }
 
 /// A fee-bump envelope around an intent's signed transaction: the same
@@ -102,6 +113,14 @@ pub struct Execution {
     pub result: String,
     pub ledger: u32,
     pub settled_ms: u64,
+    /// A cycle's prediction, from its intent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted: Option<Prediction>,
+    /// What a path payment delivered, and the route its result reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered: Option<i64>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub route: String,
 }
 
 /// One balance change to book with a settlement.

@@ -66,4 +66,27 @@ pub struct ExecutionRow {
     pub send: i64,
     pub delta: i64,
     pub result: String,
+    /// What was predicted when it was sent (cycles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted: Option<crate::strategy::stellar_arb::store::Prediction>,
+    /// What arrived, and the route the network reports it took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered: Option<i64>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub route: String,
+}
+
+impl ExecutionRow {
+    pub fn of(e: &crate::strategy::stellar_arb::store::Execution) -> Self {
+        Self {
+            hash: e.hash.clone(),
+            path: e.label.clone(),
+            send: e.send,
+            delta: e.delta,
+            result: e.result.clone(),
+            predicted: e.predicted.clone(),
+            delivered: e.delivered,
+            route: e.route.clone(),
+        }
+    }
 }

@@ -1,9 +1,11 @@
 //! Stellar: the `stellar_arb` keeper's accounts (XLM and trustlines), the
 //! Reflector prices, live cycles with their edge against fees, and
-//! executions with their result. Shown only when the keeper runs.
+//! executions with their result, each cycle's delivery and route against
+//! what was predicted. Shown only when the keeper runs.
 
 use super::Ctx;
 use crate::strategy::stellar_arb::StellarView;
+use crate::strategy::stellar_arb::view::ExecutionRow;
 use crate::ui::theme::Theme;
 use crate::venue::stellar::format_amount;
 use ratatui::Frame;
@@ -146,8 +148,40 @@ pub fn draw(frame: &mut Frame, area: Rect, v: &StellarView, theme: Theme) {
             ),
             style,
         ));
+        for line in against_prediction(e) {
+            r.push(Line::styled(line, theme.dim()));
+        }
     }
     frame.render_widget(Paragraph::new(r), right);
+}
+
+/// A cycle against its prediction: "  got 9.94 of 9.94 predicted (+0 bp),
+/// route as predicted", or a second line with the route taken and the one
+/// predicted when they differ.
+fn against_prediction(e: &ExecutionRow) -> Vec<String> {
+    let Some(p) = e.predicted.as_ref() else {
+        return Vec::new();
+    };
+    let Some(got) = e.delivered else {
+        return vec![format!(
+            "  predicted {} by {}; nothing delivered",
+            xlm(p.delivered),
+            p.route
+        )];
+    };
+    let bps = (i128::from(got) - i128::from(p.delivered)) * 10_000 / i128::from(p.delivered.max(1));
+    let head = format!(
+        "  got {} of {} predicted ({bps:+} bp)",
+        xlm(got),
+        xlm(p.delivered)
+    );
+    if e.route.is_empty() {
+        vec![format!("{head}, route not reported")]
+    } else if e.route == p.route {
+        vec![format!("{head}, route as predicted")]
+    } else {
+        vec![head, format!("  took {}; predicted {}", e.route, p.route)]
+    }
 }
 
 #[cfg(test)]
@@ -186,6 +220,12 @@ mod tests {
                 send: 980_000_000,
                 delta: 13_999_900,
                 result: "tx_success".into(),
+                predicted: Some(crate::strategy::stellar_arb::store::Prediction {
+                    delivered: 994_000_000,
+                    route: "XLM →book AQUA →book XLM".into(),
+                }),
+                delivered: Some(994_000_000),
+                route: "XLM →pool AQUA →book XLM".into(),
             }],
             ..StellarView::default()
         }
@@ -224,5 +264,11 @@ mod tests {
         let row = s.lines().find(|l| l.contains("accounts")).expect("row");
         assert!(row.contains("cycles (edge vs fee)"), "{row}");
         assert!(s.contains("Δ 1.3999900"));
+        // What arrived and the route taken, against the prediction.
+        assert!(s.contains("got 99.40 of 99.40 predicted (+0 bp)"), "{s}");
+        assert!(
+            s.contains("took XLM →pool AQUA →book XLM; predicted XLM →book AQUA →book XLM"),
+            "{s}"
+        );
     }
 }

@@ -1,7 +1,10 @@
 //! Result codes: a `TransactionResult` (base64 XDR, from RPC or Horizon)
 //! decoded into Horizon's wire strings (`tx_bad_seq`, `op_under_dest_min` …),
-//! a sentence for people, and what the keeper does about it.
+//! a sentence for people, and what the keeper does about it; and the route
+//! a path payment actually took, hop by hop, from its claims.
 
+use super::StellarAsset;
+use super::market::Via;
 use super::tx::server_limits;
 use serde::{Deserialize, Serialize};
 use stellar_xdr::{self as xdr, ReadXdr};
@@ -41,6 +44,81 @@ pub struct TxOutcome {
     /// source, not the transaction's own source.
     #[serde(default)]
     pub fee_bumped: bool,
+    /// For a successful path payment: the hops it took, as its claims
+    /// report them (empty when it reported none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub route: Vec<HopTaken>,
+}
+
+/// One hop a path payment took: `sent` of `from` became `got` of `to`,
+/// through the order book (one or more offers) or a liquidity pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HopTaken {
+    pub from: StellarAsset,
+    pub to: StellarAsset,
+    pub via: Via,
+    pub sent: i64,
+    pub got: i64,
+}
+
+/// The hops of a path payment from its claims, in order: consecutive
+/// claims of one asset pair are one hop (a book crossed offer by offer).
+/// `None` when the amounts do not add up in an i64.
+pub fn route(claims: &[xdr::ClaimAtom]) -> Option<Vec<HopTaken>> {
+    let mut hops: Vec<HopTaken> = Vec::new();
+    for c in claims {
+        // `sold` is the taker's side: what it received.
+        let (via, sold, amount_sold, bought, amount_bought) = match c {
+            xdr::ClaimAtom::V0(a) => (
+                Via::Book,
+                &a.asset_sold,
+                a.amount_sold,
+                &a.asset_bought,
+                a.amount_bought,
+            ),
+            xdr::ClaimAtom::OrderBook(a) => (
+                Via::Book,
+                &a.asset_sold,
+                a.amount_sold,
+                &a.asset_bought,
+                a.amount_bought,
+            ),
+            xdr::ClaimAtom::LiquidityPool(a) => (
+                Via::Pool,
+                &a.asset_sold,
+                a.amount_sold,
+                &a.asset_bought,
+                a.amount_bought,
+            ),
+        };
+        let (from, to) = (StellarAsset::from_xdr(bought), StellarAsset::from_xdr(sold));
+        match hops.last_mut() {
+            Some(h) if h.from == from && h.to == to && h.via == via => {
+                h.sent = h.sent.checked_add(amount_bought)?;
+                h.got = h.got.checked_add(amount_sold)?;
+            }
+            _ => hops.push(HopTaken {
+                from,
+                to,
+                via,
+                sent: amount_bought,
+                got: amount_sold,
+            }),
+        }
+    }
+    Some(hops)
+}
+
+/// A route as the panel shows it: `XLM →book AQUA →pool XLM`.
+pub fn route_label(hops: &[HopTaken]) -> String {
+    let Some(first) = hops.first() else {
+        return String::new();
+    };
+    let mut out = first.from.code().to_string();
+    for h in hops {
+        out.push_str(&format!(" →{} {}", h.via.as_str(), h.to.code()));
+    }
+    out
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -87,18 +165,23 @@ impl TxOutcome {
             #[allow(unreachable_patterns)]
             _ => ("tx_unknown", &[]),
         };
-        let delivered = ops.iter().find_map(|op| match op {
+        let success = ops.iter().find_map(|op| match op {
             xdr::OperationResult::OpInner(xdr::OperationResultTr::PathPaymentStrictSend(
                 xdr::PathPaymentStrictSendResult::Success(s),
-            )) => Some(s.last.amount),
+            )) => Some(s),
             _ => None,
         });
+        let delivered = success.map(|s| s.last.amount);
+        let route = success
+            .and_then(|s| route(s.offers.as_slice()))
+            .unwrap_or_default();
         Self {
             fee_charged: r.fee_charged,
             tx_code: tx_code.into(),
             op_codes: ops.iter().map(|o| op_code(o).to_string()).collect(),
             delivered,
             fee_bumped: false,
+            route,
         }
     }
 
@@ -418,6 +501,66 @@ mod tests {
         }
     }
 
+    /// Claims in order become hops: offers of one pair crossed one by one
+    /// are one hop; a pool's claim is its own.
+    #[test]
+    fn a_path_payments_claims_are_its_route() {
+        let issuer = crate::venue::stellar::Keypair::from_seed([7; 32]).public();
+        let aqua = StellarAsset::Credit {
+            code: "AQUA".into(),
+            issuer,
+        };
+        let xlm = StellarAsset::Native;
+        let offer = |sold: &StellarAsset, amount_sold, bought: &StellarAsset, amount_bought| {
+            xdr::ClaimAtom::OrderBook(xdr::ClaimOfferAtom {
+                seller_id: crate::venue::stellar::asset::account_id(issuer),
+                offer_id: 1,
+                asset_sold: sold.to_xdr(),
+                amount_sold,
+                asset_bought: bought.to_xdr(),
+                amount_bought,
+            })
+        };
+        let claims = vec![
+            offer(&aqua, 1_000, &xlm, 10),
+            offer(&aqua, 500, &xlm, 5),
+            xdr::ClaimAtom::LiquidityPool(xdr::ClaimLiquidityAtom {
+                liquidity_pool_id: xdr::PoolId(xdr::Hash([1; 32])),
+                asset_sold: xlm.to_xdr(),
+                amount_sold: 16,
+                asset_bought: aqua.to_xdr(),
+                amount_bought: 1_500,
+            }),
+        ];
+        let hops = route(&claims).unwrap();
+        assert_eq!(
+            hops,
+            vec![
+                HopTaken {
+                    from: xlm.clone(),
+                    to: aqua.clone(),
+                    via: Via::Book,
+                    sent: 15,
+                    got: 1_500
+                },
+                HopTaken {
+                    from: aqua,
+                    to: xlm,
+                    via: Via::Pool,
+                    sent: 1_500,
+                    got: 16
+                },
+            ]
+        );
+        assert_eq!(route_label(&hops), "XLM →book AQUA →pool XLM");
+        // Amounts from outside that overflow are not believed.
+        let big = vec![
+            offer(&StellarAsset::Native, i64::MAX, &StellarAsset::Native, 1),
+            offer(&StellarAsset::Native, 1, &StellarAsset::Native, 1),
+        ];
+        assert_eq!(route(&big), None);
+    }
+
     #[test]
     fn only_admission_codes_prove_a_send_was_not_applied() {
         let o = |tx: &str, ops: &[&str]| TxOutcome {
@@ -426,6 +569,7 @@ mod tests {
             op_codes: ops.iter().map(|c| c.to_string()).collect(),
             delivered: None,
             fee_bumped: false,
+            route: Vec::new(),
         };
         assert!(o("tx_bad_seq", &[]).proves_not_applied());
         assert!(o("tx_insufficient_fee", &[]).proves_not_applied());

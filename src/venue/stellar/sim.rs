@@ -143,6 +143,33 @@ pub struct SimLedger {
     pub bumps_applied: u64,
 }
 
+/// The claim a hop leaves in a path payment's result: the book's or the
+/// pool's side of the trade (`sold` is what the taker received).
+fn claim(
+    via: market::Via,
+    pool: Option<[u8; 32]>,
+    (bought, amount_bought): (&StellarAsset, i64),
+    (sold, amount_sold): (&StellarAsset, i64),
+) -> xdr::ClaimAtom {
+    match (via, pool) {
+        (market::Via::Pool, Some(id)) => xdr::ClaimAtom::LiquidityPool(xdr::ClaimLiquidityAtom {
+            liquidity_pool_id: xdr::PoolId(xdr::Hash(id)),
+            asset_sold: sold.to_xdr(),
+            amount_sold,
+            asset_bought: bought.to_xdr(),
+            amount_bought,
+        }),
+        _ => xdr::ClaimAtom::OrderBook(xdr::ClaimOfferAtom {
+            seller_id: super::asset::account_id(AccountKey([0; 32])),
+            offer_id: 0,
+            asset_sold: sold.to_xdr(),
+            amount_sold,
+            asset_bought: bought.to_xdr(),
+            amount_bought,
+        }),
+    }
+}
+
 pub const ORACLE_DECIMALS: u32 = 14;
 pub const ORACLE_RESOLUTION: u32 = 300;
 
@@ -667,6 +694,9 @@ impl SimLedger {
         let mut amount = op.send_amount;
         let mut new_books = self.books.clone();
         let mut new_pools = self.pools.clone();
+        // What each hop crossed, as the network reports it (one claim per
+        // hop here: the sim's offers have no owners to tell apart).
+        let mut claims = Vec::new();
         for w in hops.windows(2) {
             let (from, to) = (&w[0], &w[1]);
             if from == to {
@@ -682,8 +712,12 @@ impl SimLedger {
                 None => &mut none,
             };
             let pool = new_pools.iter_mut().find(|p| p.trades(from, to));
+            let pool_id = pool.as_ref().map(|p| p.id);
             match market::take_hop(offers, pool, from, amount) {
-                Some((got, _)) => amount = got,
+                Some((got, via)) => {
+                    claims.push(claim(via, pool_id, (from, amount), (to, got)));
+                    amount = got;
+                }
                 None => return P::TooFewOffers,
             }
         }
@@ -701,7 +735,7 @@ impl SimLedger {
             return P::LineFull;
         }
         P::Success(xdr::PathPaymentStrictSendResultSuccess {
-            offers: xdr::VecM::default(),
+            offers: claims.try_into().unwrap_or_default(),
             last: xdr::SimplePaymentResult {
                 destination: super::asset::account_id(dest),
                 asset: op.dest_asset.clone(),

@@ -40,6 +40,7 @@ fn intent(id: AccountKey, now: Timestamp) -> Intent {
         created_ms: now,
         label: format!("fund {id} by Friendbot"),
         bump: None,
+        predicted: None,
     }
 }
 

@@ -48,6 +48,7 @@ impl StellarArbKeeper {
                     send: 0,
                     dest_min: 0,
                     dest: None,
+                    predicted: None,
                 };
                 let Some(done) = self
                     .submit(cx, &key, purpose, |h| tx::change_trust(h, &asset, limit))
@@ -108,6 +109,7 @@ impl StellarArbKeeper {
             send: starting,
             dest_min: 0,
             dest: Some(id),
+            predicted: None,
         };
         match self
             .submit(cx, &master, purpose, |h| {

@@ -131,6 +131,8 @@ struct Purpose {
     dest_min: i64,
     /// `create_account`: the account created.
     dest: Option<AccountKey>,
+    /// A cycle's prediction, shown against its result.
+    predicted: Option<super::store::Prediction>,
 }
 
 fn venue_err(e: VenueError) -> EngineError {
@@ -346,13 +348,7 @@ impl Keeper for StellarArbKeeper {
                 .filter(|e| e.kind != recovery::FRIENDBOT)
                 .rev()
                 .take(SHOWN)
-                .map(|e| ExecutionRow {
-                    hash: e.hash.clone(),
-                    path: e.label.clone(),
-                    send: e.send,
-                    delta: e.delta,
-                    result: e.result.clone(),
-                })
+                .map(ExecutionRow::of)
                 .collect();
             self.start_listening();
             self.try_recover(cx).await

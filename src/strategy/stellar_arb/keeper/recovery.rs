@@ -247,6 +247,7 @@ mod tests {
             created_ms: 0,
             label: String::new(),
             bump: None,
+            predicted: None,
         }
     }
 

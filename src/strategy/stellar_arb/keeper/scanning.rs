@@ -233,6 +233,10 @@ impl StellarArbKeeper {
                 send,
                 dest_min,
                 dest: None,
+                predicted: Some(crate::strategy::stellar_arb::store::Prediction {
+                    delivered: expected,
+                    route: o.route(),
+                }),
             };
             let r = self
                 .submit(cx, &key, purpose, |h| {

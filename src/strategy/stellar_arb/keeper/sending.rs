@@ -19,6 +19,7 @@ use crate::model::Timestamp;
 use crate::strategy::stellar_arb::store::{self as kstore, Booking, Execution, Intent};
 use crate::strategy::stellar_arb::view::ExecutionRow;
 use crate::venue::VenueError;
+use crate::venue::stellar::codes::route_label;
 use crate::venue::stellar::tx::{self, Header};
 use crate::venue::stellar::{
     Handling, Keypair, SendStatus, StellarVenue, TxOutcome, TxStatus, format_amount,
@@ -127,6 +128,7 @@ impl StellarArbKeeper {
             created_ms: cx.now,
             label: purpose.label,
             bump: None,
+            predicted: purpose.predicted,
         };
         let facts = Mutex::new(SendFacts::default());
         let sent_intent = intent.clone();
@@ -272,6 +274,9 @@ impl StellarArbKeeper {
             result: result.into(),
             ledger,
             settled_ms: cx.now,
+            predicted: intent.predicted.clone(),
+            delivered: applied.and_then(|(_, o)| o.delivered),
+            route: applied.map_or_else(String::new, |(_, o)| route_label(&o.route)),
         };
         cx.store.write(|w| kstore::settle(w, &e, &lines))?;
         if e.kind == super::CYCLE {
@@ -332,19 +337,13 @@ impl StellarArbKeeper {
             self.log(format!("{}: {result}", intent.label));
             return Ok(e);
         }
+        // The seed's fields, then what was predicted against what happened.
         self.shared.publish(json!({"result": {
             "hash": e.hash, "account": e.account, "path": e.label, "send": e.send,
-            "delta": e.delta, "result": e.result, "ledger": e.ledger}}));
-        self.view.executions.insert(
-            0,
-            ExecutionRow {
-                hash: e.hash.clone(),
-                path: e.label.clone(),
-                send: e.send,
-                delta: e.delta,
-                result: e.result.clone(),
-            },
-        );
+            "delta": e.delta, "result": e.result, "ledger": e.ledger,
+            "predicted": e.predicted.as_ref().map(|p| json!({"delivered": p.delivered, "route": p.route})),
+            "delivered": e.delivered, "route": e.route}}));
+        self.view.executions.insert(0, ExecutionRow::of(&e));
         self.view.executions.truncate(SHOWN);
         Ok(e)
     }
