@@ -37,14 +37,7 @@ use support::stellar_keeper::Harness;
 use tokio::sync::broadcast;
 
 fn config() -> StellarArbConfig {
-    let mut c = StellarArbConfig::testnet_defaults();
-    c.enabled = true;
-    c.num_accounts = 2;
-    c.assets = vec![aqua()];
-    c.detector_contract = detector().to_string();
-    c.reflector_contract = reflector().to_string();
-    c.scan_interval_ms = 0;
-    c
+    support::stellar_keeper::testnet_config(2, vec![aqua()])
 }
 
 /// The Stellar notices sent so far, as (kind, message).
@@ -273,18 +266,12 @@ async fn a_book_that_moves_before_execution_fails_under_dest_min_and_costs_only_
         told[0].1.contains("op_under_dest_min") && told[0].1.contains("book moved"),
         "{told:?}"
     );
-    let lines = kstore::ledger(&h.store.read().expect("read")).expect("ledger");
     for id in keeper.account_ids() {
         let key = AccountKey::parse(&id).expect("id");
         let now = fake
             .with(|l| l.accounts.get(&key).map(|a| a.xlm))
             .expect("account");
-        let booked: i64 = lines
-            .iter()
-            .filter(|l| l.account == id)
-            .map(|l| l.delta)
-            .sum();
-        assert_eq!(now - FRIENDBOT_AMOUNT, booked);
+        assert_eq!(now - FRIENDBOT_AMOUNT, h.booked(&id));
         let aqua_left = fake.with(|l| {
             l.accounts
                 .get(&key)

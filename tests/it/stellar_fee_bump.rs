@@ -20,9 +20,7 @@ use arbkeep::venue::stellar::sim::FRIENDBOT_AMOUNT;
 use arbkeep::venue::stellar::{AccountKey, Keypair, ONE, StellarVenue};
 use std::sync::Arc;
 use std::time::Duration;
-use support::stellar_fake::{
-    Fault, Rule, StellarFake, aqua, detector, endpoints, reflector, world,
-};
+use support::stellar_fake::{Fault, Rule, StellarFake, aqua, endpoints, world};
 use support::stellar_keeper::Harness;
 
 const MASTER_XLM: i64 = 100 * ONE;
@@ -33,14 +31,7 @@ fn master() -> Keypair {
 }
 
 fn config() -> StellarArbConfig {
-    let mut c = StellarArbConfig::testnet_defaults();
-    c.enabled = true;
-    c.num_accounts = 1;
-    c.assets = vec![aqua()];
-    c.detector_contract = detector().to_string();
-    c.reflector_contract = reflector().to_string();
-    c.scan_interval_ms = 0;
-    c
+    support::stellar_keeper::testnet_config(1, vec![aqua()])
 }
 
 fn keeper(fake: &StellarFake, config: StellarArbConfig) -> StellarArbKeeper {
@@ -52,7 +43,6 @@ fn keeper(fake: &StellarFake, config: StellarArbConfig) -> StellarArbKeeper {
 /// Every keeper account's XLM (the trading accounts from Friendbot's
 /// funding, the master from `MASTER_XLM`) moved exactly by its ledger lines.
 fn assert_books_match(fake: &StellarFake, h: &Harness, k: &StellarArbKeeper) {
-    let lines = kstore::ledger(&h.store.read().expect("read")).expect("ledger");
     let mut accounts: Vec<(String, i64)> = k
         .account_ids()
         .into_iter()
@@ -64,12 +54,7 @@ fn assert_books_match(fake: &StellarFake, h: &Harness, k: &StellarArbKeeper) {
         let now = fake
             .with(|l| l.accounts.get(&key).map(|a| a.xlm))
             .expect("account");
-        let booked: i64 = lines
-            .iter()
-            .filter(|l| l.account == id)
-            .map(|l| l.delta)
-            .sum();
-        assert_eq!(now - start, booked, "account {id}: {lines:?}");
+        assert_eq!(now - start, h.booked(&id), "account {id}");
     }
 }
 

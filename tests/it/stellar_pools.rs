@@ -90,14 +90,7 @@ fn pool_world() -> SimLedger {
 }
 
 fn config() -> StellarArbConfig {
-    let mut c = StellarArbConfig::testnet_defaults();
-    c.enabled = true;
-    c.num_accounts = 1;
-    c.assets = vec![aqua(), eurc()];
-    c.detector_contract = detector().to_string();
-    c.reflector_contract = reflector().to_string();
-    c.scan_interval_ms = 0;
-    c
+    support::stellar_keeper::testnet_config(1, vec![aqua(), eurc()])
 }
 
 #[tokio::test]

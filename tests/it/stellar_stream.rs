@@ -5,9 +5,7 @@
 //! getLatestLedger and every new ledger is still scanned at once; a cut or
 //! malformed stream is dropped, polled over, and followed again.
 
-use crate::support::stellar_fake::{
-    StellarFake, StreamFault, aqua, detector, endpoints, reflector, world,
-};
+use crate::support::stellar_fake::{StellarFake, StreamFault, aqua, endpoints, world};
 use arbkeep::config::Config;
 use arbkeep::engine::{Engine, EngineHandle, EngineOptions, Mode};
 use arbkeep::model::SystemClock;
@@ -21,12 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 pub fn keeper_config() -> StellarArbConfig {
-    let mut c = StellarArbConfig::testnet_defaults();
-    c.enabled = true;
-    c.num_accounts = 1;
-    c.assets = vec![aqua()];
-    c.detector_contract = detector().to_string();
-    c.reflector_contract = reflector().to_string();
+    let mut c = crate::support::stellar_keeper::testnet_config(1, vec![aqua()]);
     // Never due by time: only a new ledger starts a scan.
     c.scan_interval_ms = 3_600_000;
     c

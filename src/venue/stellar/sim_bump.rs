@@ -220,15 +220,17 @@ mod tests {
     use crate::venue::stellar::tx::{self, Header};
     use crate::venue::stellar::{ContractKey, Keypair, ONE, StellarAsset};
 
-    #[test]
-    fn a_fee_bump_applies_its_inner_once_and_charges_the_fee_source() {
+    /// A trader's payment of 1 XLM to the master at 100 stroops, sent
+    /// under a surge of `surge` per op and held: the ledger, the trader,
+    /// the master, the trader's sequence before it, and the signed payment.
+    fn stuck(surge: u32) -> (SimLedger, Keypair, Keypair, i64, tx::Signed) {
         let mut l = SimLedger::new("bump", ContractKey([1; 32]), ContractKey([2; 32]));
         let trader = Keypair::from_seed([3; 32]);
         let master = Keypair::from_seed([4; 32]);
         l.create_account(trader.public(), 100 * ONE);
         l.create_account(master.public(), 100 * ONE);
         let seq = l.account(trader.public()).unwrap().sequence;
-        l.set_surge(600);
+        l.set_surge(surge);
         let h = Header {
             source: trader.public(),
             seq: seq + 1,
@@ -238,6 +240,12 @@ mod tests {
         let t = tx::payment(h, master.public(), &StellarAsset::Native, ONE).unwrap();
         let inner = tx::sign(t, &trader, &l.network_id()).unwrap();
         l.submit(&inner.envelope).unwrap();
+        (l, trader, master, seq, inner)
+    }
+
+    #[test]
+    fn a_fee_bump_applies_its_inner_once_and_charges_the_fee_source() {
+        let (mut l, trader, master, seq, inner) = stuck(600);
         assert!(l.poll(&inner.hash_hex()).is_none(), "stuck in the surge");
         let net = l.network_id();
         // Below ten times the queued 100/op: refused, and what it would
@@ -293,22 +301,7 @@ mod tests {
     /// eases, once.
     #[test]
     fn a_bump_below_the_surge_replaces_the_queued_inner_and_waits() {
-        let mut l = SimLedger::new("bump", ContractKey([1; 32]), ContractKey([2; 32]));
-        let trader = Keypair::from_seed([3; 32]);
-        let master = Keypair::from_seed([4; 32]);
-        l.create_account(trader.public(), 100 * ONE);
-        l.create_account(master.public(), 100 * ONE);
-        let seq = l.account(trader.public()).unwrap().sequence;
-        l.set_surge(2_000);
-        let h = Header {
-            source: trader.public(),
-            seq: seq + 1,
-            fee: 100,
-            max_time: l.close_time + 120,
-        };
-        let t = tx::payment(h, master.public(), &StellarAsset::Native, ONE).unwrap();
-        let inner = tx::sign(t, &trader, &l.network_id()).unwrap();
-        l.submit(&inner.envelope).unwrap();
+        let (mut l, trader, master, seq, inner) = stuck(2_000);
         let b = bump(&inner.envelope, &master, 1_000, &l.network_id()).unwrap();
         let (outer, pending) = l.submit(&b.envelope).unwrap();
         assert_eq!((outer.as_str(), pending.ledger), (b.outer_hash.as_str(), 0));
