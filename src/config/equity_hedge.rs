@@ -1,6 +1,6 @@
-//! `[equity_hedge]`: the st0x hedge of Raindex V4 fills at a broker: which
-//! broker (`HedgeBroker`), the orderbook chain's endpoints and contracts,
-//! and the symbols hedged. Whether it may run in a mode, and with which
+//! `[equity_hedge]`: the st0x hedge of Raindex fills at a broker: which
+//! broker (`HedgeBroker`), the orderbook's version (`RaindexVersion`), the
+//! orderbook chain's endpoints and contracts, and the symbols hedged. Whether it may run in a mode, and with which
 //! broker account, is checked across sections (`Config::check_mode`).
 
 use super::ConfigError;
@@ -18,7 +18,41 @@ pub enum HedgeBroker {
     Schwab,
 }
 
-/// `[equity_hedge]`: the st0x hedge of Raindex V4 fills at a broker.
+/// Which Raindex orderbook interface the hedge reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RaindexVersion {
+    /// `IOrderBookV4`: `ClearV2` / `AfterClear` / `TakeOrderV2`, integer amounts.
+    V4,
+    /// `IOrderBookV5`: `ClearV3` / `AfterClearV2` / `TakeOrderV3`, Float amounts.
+    V5,
+    /// `IOrderBookV6` (st0x's `IRaindexV6`): V5's trade events, unchanged.
+    V6,
+}
+
+impl RaindexVersion {
+    /// The orderbook on Base the hedge reads when `orderbook` is not set:
+    /// V4's, and V6's (st0x's production orderbook since Feb 2026). V5 has
+    /// none: its address must be given.
+    pub fn default_orderbook(self) -> Option<&'static str> {
+        match self {
+            Self::V4 => Some(V4_ORDERBOOK),
+            Self::V5 => None,
+            Self::V6 => Some("0xe522cB4a5fCb2eb31a52Ff41a4653d85A4fd7C9D"),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::V4 => "v4",
+            Self::V5 => "v5",
+            Self::V6 => "v6",
+        }
+    }
+}
+
+const V4_ORDERBOOK: &str = "0x52CEB8eBEf648744fFDDE89F7Bc9C3aC35944775";
+
+/// `[equity_hedge]`: the st0x hedge of Raindex fills at a broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EquityHedgeConfig {
     /// Unset: on in paper mode, off elsewhere.
@@ -39,8 +73,8 @@ pub struct EquityHedgeConfig {
     pub orderbook: String,
     /// Whose orders' fills are hedged.
     pub order_owner: String,
-    /// Only "v4" (ClearV2 / AfterClear / TakeOrderV2) is decoded.
-    pub raindex_version: String,
+    /// Which events are read, and how their amounts are decoded.
+    pub raindex_version: RaindexVersion,
     pub usdc: String,
     /// Tokenized-equity symbol patterns, one `*` each ("t*", "*0x").
     pub symbol_patterns: Vec<String>,
@@ -79,9 +113,9 @@ impl Default for EquityHedgeConfig {
             log_chunk_blocks: 500,
             chain_id: 8453,
             // The V4 orderbook on Base, and Base's native USDC.
-            orderbook: "0x52CEB8eBEf648744fFDDE89F7Bc9C3aC35944775".into(),
+            orderbook: V4_ORDERBOOK.into(),
             order_owner: "0x00000000000000000000000000000000000057a0".into(),
-            raindex_version: "v4".into(),
+            raindex_version: RaindexVersion::V4,
             usdc: "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913".into(),
             symbol_patterns: ["wt*", "t*", "*0x", "*s1"].map(String::from).to_vec(),
             remaps: BTreeMap::new(),
@@ -160,13 +194,31 @@ pub(super) fn read_equity_hedge(
         }
     }
     if let Some(v) = r.string(t, s, "raindex_version")? {
-        if v != "v4" {
-            return Err(r.invalid(
-                "equity_hedge.raindex_version",
-                "only \"v4\" (ClearV2 / AfterClear / TakeOrderV2) is supported",
-            ));
+        h.raindex_version = match v.as_str() {
+            "v4" => RaindexVersion::V4,
+            "v5" => RaindexVersion::V5,
+            "v6" => RaindexVersion::V6,
+            _ => {
+                return Err(r.invalid(
+                    "equity_hedge.raindex_version",
+                    format!("{v:?}: expected \"v4\", \"v5\" or \"v6\""),
+                ));
+            }
+        };
+        // The orderbook follows the version unless it is given.
+        if !t.contains_key("orderbook") {
+            match h.raindex_version.default_orderbook() {
+                Some(a) => h.orderbook = a.into(),
+                None => {
+                    return Err(r.invalid(
+                        "equity_hedge.orderbook",
+                        format!(
+                            "is required with raindex_version = {v:?}: there is no default {v} orderbook"
+                        ),
+                    ));
+                }
+            }
         }
-        h.raindex_version = v;
     }
     if let Some(v) = r.strings(t, s, "symbol_patterns")? {
         h.symbol_patterns = v;
@@ -226,5 +278,37 @@ mod tests {
         let c = parse("[equity_hedge]\nstart_block = 123\nws = \"wss://base.example\"\n").unwrap();
         assert_eq!(c.equity_hedge.start_block, Some(123));
         assert_eq!(c.equity_hedge.broker_in(Mode::Devnet), HedgeBroker::Paper);
+    }
+
+    #[test]
+    fn the_raindex_version_picks_its_orderbook_unless_one_is_given() {
+        let d = parse("").unwrap();
+        assert_eq!(d.equity_hedge.raindex_version, RaindexVersion::V4);
+        assert_eq!(d.equity_hedge.orderbook, V4_ORDERBOOK);
+        let v6 = parse("[equity_hedge]\nraindex_version = \"v6\"\n").unwrap();
+        assert_eq!(v6.equity_hedge.raindex_version, RaindexVersion::V6);
+        assert_eq!(
+            v6.equity_hedge.orderbook,
+            "0xe522cB4a5fCb2eb31a52Ff41a4653d85A4fd7C9D"
+        );
+        let mine = "0x1111111111111111111111111111111111111111";
+        let given = parse(&format!(
+            "[equity_hedge]\nraindex_version = \"v6\"\norderbook = \"{mine}\"\n"
+        ))
+        .unwrap();
+        assert_eq!(given.equity_hedge.orderbook, mine);
+        // V5 has no default: the address must be given, and the error says so.
+        let e = parse("[equity_hedge]\nraindex_version = \"v5\"\n").unwrap_err();
+        assert!(e.to_string().contains("equity_hedge.orderbook"), "{e}");
+        let v5 = parse(&format!(
+            "[equity_hedge]\nraindex_version = \"v5\"\norderbook = \"{mine}\"\n"
+        ))
+        .unwrap();
+        assert_eq!(v5.equity_hedge.raindex_version, RaindexVersion::V5);
+        let e = parse("[equity_hedge]\nraindex_version = \"v7\"\n").unwrap_err();
+        assert!(
+            e.to_string().contains("equity_hedge.raindex_version"),
+            "{e}"
+        );
     }
 }

@@ -32,7 +32,7 @@ pub use alerts::AlertsConfig;
 pub use control::ControlConfig;
 pub use cross_chain_loop::{LoopConfig, default_route};
 pub use engine::EngineConfig;
-pub use equity_hedge::{EquityHedgeConfig, HedgeBroker};
+pub use equity_hedge::{EquityHedgeConfig, HedgeBroker, RaindexVersion};
 pub use evm::{EvmChainConfig, EvmConfig, checksummed};
 pub use logs::{LogsConfig, MAX_DIAG_KEEP, MIN_DIAG_MAX_BYTES};
 pub use metrics::MetricsConfig;

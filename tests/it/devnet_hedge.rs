@@ -161,7 +161,7 @@ async fn start_run(w: &World, dir: &Path, ingest_dir: &Path) -> Run {
     let ingest = LogIngest::new(
         client.clone(),
         w.d.deployment.hemi.raindex,
-        watched_topics().to_vec(),
+        watched_topics(arbkeep::config::RaindexVersion::V4).to_vec(),
         evm_store,
         IngestConfig::from_evm(&evm, 0),
         Arc::new(SystemClock),

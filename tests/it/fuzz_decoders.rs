@@ -13,7 +13,7 @@
 //! `PROPTEST_RNG_SEED` the seed.
 
 use alloy_primitives::{Address, U256};
-use arbkeep::config::{Config, ConfigError};
+use arbkeep::config::{Config, ConfigError, RaindexVersion};
 use arbkeep::strategy::equity_hedge::abi::{self, LogPlace};
 use arbkeep::strategy::equity_hedge::chain::{MemoryReceipts, StaticTokens};
 use arbkeep::strategy::equity_hedge::decode::{DecodeError, Decoder, Meaning};
@@ -275,8 +275,9 @@ fn real_logs(h: &Hedge) -> (ChainLog, ChainLog, ChainLog) {
 }
 
 fn topic() -> impl Strategy<Value = String> {
-    let known: Vec<String> = abi::watched_topics()
+    let known: Vec<String> = [RaindexVersion::V4, RaindexVersion::V6]
         .iter()
+        .flat_map(|v| abi::watched_topics(*v))
         .map(|t| format!("{t:#x}"))
         .collect();
     prop_oneof![
@@ -306,6 +307,15 @@ proptest! {
             ..take_log(&place(1), order(Address::ZERO, &[], &[]), 0, 0, U256::ZERO, U256::ZERO)
         };
         h.interpret(&log, std::slice::from_ref(&log));
+    }
+
+    /// Any 32 bytes as a Rain Float: a decimal or an error, never a panic,
+    /// and never more than 18 places.
+    #[test]
+    fn rain_floats_never_panic(raw in any::<[u8; 32]>()) {
+        if let Ok(d) = arbkeep::strategy::equity_hedge::rain_float::to_decimal(raw.into()) {
+            prop_assert!(d.scale() <= 18);
+        }
     }
 
     #[test]

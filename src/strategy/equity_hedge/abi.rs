@@ -3,6 +3,8 @@
 //! signatures, and the conversion between a `ChainLog` and a decoded event.
 //! No V4 parameter is indexed: topic0 picks the event, everything else is data.
 
+use super::abi_v6 as v6;
+use crate::config::RaindexVersion;
 use crate::venue::logs::ChainLog;
 use alloy_primitives::{B256, hex};
 use alloy_sol_types::{SolEvent, sol};
@@ -53,14 +55,21 @@ sol! {
     event AfterClear(address sender, ClearStateChange clearStateChange);
 }
 
-/// The topic0 of every event the hedge reads: log sources filter on these
-/// and the orderbook address.
-pub fn watched_topics() -> [B256; 3] {
-    [
-        ClearV2::SIGNATURE_HASH,
-        AfterClear::SIGNATURE_HASH,
-        TakeOrderV2::SIGNATURE_HASH,
-    ]
+/// The topic0 of every event the hedge reads from an orderbook of this
+/// version: log sources filter on these and the orderbook address.
+pub fn watched_topics(version: RaindexVersion) -> [B256; 3] {
+    match version {
+        RaindexVersion::V4 => [
+            ClearV2::SIGNATURE_HASH,
+            AfterClear::SIGNATURE_HASH,
+            TakeOrderV2::SIGNATURE_HASH,
+        ],
+        RaindexVersion::V5 | RaindexVersion::V6 => [
+            v6::ClearV3::SIGNATURE_HASH,
+            v6::AfterClearV2::SIGNATURE_HASH,
+            v6::TakeOrderV3::SIGNATURE_HASH,
+        ],
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -87,6 +96,10 @@ pub enum OrderbookEvent {
     Clear(Box<ClearV2>),
     AfterClear(AfterClear),
     Take(Box<TakeOrderV2>),
+    /// V5/V6 ([`super::abi_v6`]).
+    ClearV3(Box<v6::ClearV3>),
+    AfterClearV2(v6::AfterClearV2),
+    TakeV3(Box<v6::TakeOrderV3>),
     /// Another event of the orderbook (deposits, order adds …).
     Other(B256),
 }
@@ -133,6 +146,18 @@ pub fn decode(log: &ChainLog) -> Result<OrderbookEvent, AbiError> {
     } else if topic0 == TakeOrderV2::SIGNATURE_HASH {
         OrderbookEvent::Take(Box::new(
             TakeOrderV2::decode_raw_log(topics, &data).map_err(|e| bad("TakeOrderV2", e))?,
+        ))
+    } else if topic0 == v6::ClearV3::SIGNATURE_HASH {
+        OrderbookEvent::ClearV3(Box::new(
+            v6::ClearV3::decode_raw_log(topics, &data).map_err(|e| bad("ClearV3", e))?,
+        ))
+    } else if topic0 == v6::AfterClearV2::SIGNATURE_HASH {
+        OrderbookEvent::AfterClearV2(
+            v6::AfterClearV2::decode_raw_log(topics, &data).map_err(|e| bad("AfterClearV2", e))?,
+        )
+    } else if topic0 == v6::TakeOrderV3::SIGNATURE_HASH {
+        OrderbookEvent::TakeV3(Box::new(
+            v6::TakeOrderV3::decode_raw_log(topics, &data).map_err(|e| bad("TakeOrderV3", e))?,
         ))
     } else {
         OrderbookEvent::Other(topic0)

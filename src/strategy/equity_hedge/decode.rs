@@ -3,15 +3,18 @@
 //! receipt), `TakeOrderV2` with the taker's input/output swapped to the
 //! order's side, the owner filter after decoding, exactly one USDC leg and
 //! one tokenized equity, amounts exact by `IO.decimals`, price in USDC per
-//! share.
+//! share. Each version's events are read in their own file
+//! ([`super::decode_v4`], [`super::decode_v6`]: Float amounts) and go
+//! through the same [`Decoder::fill`].
 
-use super::abi::{self, AfterClear, ClearV2, OrderV3, OrderbookEvent, TakeOrderV2};
+use super::abi::{self, OrderbookEvent};
 use super::chain::{ReceiptLogs, TokenSymbols};
+use super::rain_float;
 use super::symbol::SymbolMap;
 use crate::model::to_decimal;
 use crate::venue::VenueError;
 use crate::venue::logs::ChainLog;
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, B256, U256};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -103,13 +106,31 @@ pub struct Decoder {
     pub symbols: SymbolMap,
 }
 
-/// The order's side of one fill: what it received and what it gave.
-struct OrderFill<'a> {
-    order: &'a OrderV3,
-    input_index: U256,
-    input_amount: U256,
-    output_index: U256,
-    output_amount: U256,
+/// An amount as an event carries it.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Amount {
+    /// V4: integer units at the IO's decimals.
+    Units { value: U256, decimals: u8 },
+    /// V5/V6: a Rain Float.
+    Float(B256),
+}
+
+impl Amount {
+    fn decimal(self) -> Result<Decimal, String> {
+        match self {
+            Amount::Units { value, decimals } => amount(value, decimals),
+            Amount::Float(raw) => rain_float::to_decimal(raw).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// The order's side of one fill: the token it received and how much, the
+/// token it gave and how much.
+pub(super) struct OrderFill {
+    pub input_token: Address,
+    pub input: Amount,
+    pub output_token: Address,
+    pub output: Amount,
 }
 
 /// The most shares or USDC one fill may claim: 10^15 (every share of every
@@ -118,12 +139,12 @@ fn max_amount() -> Decimal {
     Decimal::from(1_000_000_000_000_000_u64)
 }
 
-fn amount(value: U256, decimals: u8) -> Result<Decimal, String> {
+pub(super) fn amount(value: U256, decimals: u8) -> Result<Decimal, String> {
     let units = u128::try_from(value).map_err(|_| format!("amount {value} does not fit"))?;
     to_decimal(units, decimals).map_err(|e| format!("amount {value} at {decimals} decimals: {e}"))
 }
 
-fn index(i: U256, len: usize, what: &str) -> Result<usize, String> {
+pub(super) fn index(i: U256, len: usize, what: &str) -> Result<usize, String> {
     usize::try_from(i)
         .ok()
         .filter(|i| *i < len)
@@ -147,146 +168,62 @@ impl Decoder {
         match event {
             OrderbookEvent::Take(take) => self.take(log, &take, tokens).await,
             OrderbookEvent::Clear(clear) => self.clear(log, &clear, batch, receipts, tokens).await,
-            OrderbookEvent::AfterClear(_) | OrderbookEvent::Other(_) => Ok(Meaning::NotOurs),
+            OrderbookEvent::TakeV3(take) => self.take_v6(log, &take, tokens).await,
+            OrderbookEvent::ClearV3(clear) => {
+                self.clear_v6(log, &clear, batch, receipts, tokens).await
+            }
+            OrderbookEvent::AfterClear(_)
+            | OrderbookEvent::AfterClearV2(_)
+            | OrderbookEvent::Other(_) => Ok(Meaning::NotOurs),
         }
     }
 
-    async fn take<T: TokenSymbols>(
-        &self,
-        log: &ChainLog,
-        take: &TakeOrderV2,
-        tokens: &T,
-    ) -> Result<Meaning, DecodeError> {
-        let order = &take.config.order;
-        if order.owner != self.owner {
-            return Ok(Meaning::NotOurs);
-        }
-        // `input`/`output` are the taker's: the order received the taker's
-        // output and gave the taker's input.
-        let fill = OrderFill {
-            order,
-            input_index: take.config.inputIOIndex,
-            input_amount: take.output,
-            output_index: take.config.outputIOIndex,
-            output_amount: take.input,
-        };
-        self.fill(log, FillKind::Take, fill, tokens).await
-    }
-
-    async fn clear<R: ReceiptLogs, T: TokenSymbols>(
-        &self,
-        log: &ChainLog,
-        clear: &ClearV2,
-        batch: &[ChainLog],
-        receipts: &R,
-        tokens: &T,
-    ) -> Result<Meaning, DecodeError> {
-        let alice = clear.alice.owner == self.owner;
-        let bob = clear.bob.owner == self.owner;
-        if alice && bob {
-            return Ok(Meaning::Skipped(
+    /// Whether the owner is a clear's alice (`Ok(true)`) or bob, or what
+    /// the clear means otherwise: not ours, or both ours (no exposure).
+    pub(super) fn owners_side(&self, alice: Address, bob: Address) -> Result<bool, Box<Meaning>> {
+        match (alice == self.owner, bob == self.owner) {
+            (true, true) => Err(Box::new(Meaning::Skipped(
                 "both sides of the clear are the owner's: no net exposure".into(),
-            ));
+            ))),
+            (false, false) => Err(Box::new(Meaning::NotOurs)),
+            (alice, _) => Ok(alice),
         }
-        if !alice && !bob {
-            return Ok(Meaning::NotOurs);
-        }
-        let after = match after_clear(log, batch) {
-            Some(a) => a,
-            None => {
-                let logs = receipts
-                    .receipt_logs(log.chain_id, &log.tx_hash)
-                    .await
-                    .map_err(DecodeError::Chain)?;
-                match logs.as_deref().and_then(|l| after_clear(log, l)) {
-                    Some(a) => a,
-                    None => {
-                        // A confirmed clear always has its AfterClear: the
-                        // node is behind or incomplete. Retry, never guess.
-                        return Err(DecodeError::Chain(VenueError::Transient(format!(
-                            "no AfterClear after ClearV2 {} in its receipt",
-                            EventKey::of(log)
-                        ))));
-                    }
-                }
-            }
-        };
-        let c = &clear.clearConfig;
-        let s = &after.clearStateChange;
-        let fill = if alice {
-            OrderFill {
-                order: &clear.alice,
-                input_index: c.aliceInputIOIndex,
-                input_amount: s.aliceInput,
-                output_index: c.aliceOutputIOIndex,
-                output_amount: s.aliceOutput,
-            }
-        } else {
-            OrderFill {
-                order: &clear.bob,
-                input_index: c.bobInputIOIndex,
-                input_amount: s.bobInput,
-                output_index: c.bobOutputIOIndex,
-                output_amount: s.bobOutput,
-            }
-        };
-        self.fill(log, FillKind::Clear, fill, tokens).await
     }
 
-    async fn fill<T: TokenSymbols>(
+    /// One fill of the owner's order, whatever the version.
+    pub(super) async fn fill<T: TokenSymbols>(
         &self,
         log: &ChainLog,
         kind: FillKind,
-        f: OrderFill<'_>,
+        f: OrderFill,
         tokens: &T,
     ) -> Result<Meaning, DecodeError> {
-        let order = f.order;
-        let (input, output) = match (
-            index(f.input_index, order.validInputs.len(), "input"),
-            index(f.output_index, order.validOutputs.len(), "output"),
-        ) {
-            (Ok(i), Ok(o)) => (&order.validInputs[i], &order.validOutputs[o]),
-            (Err(e), _) | (_, Err(e)) => return Ok(Meaning::Skipped(e)),
-        };
-        let (side, equity, equity_amount, usdc_amount, usdc_decimals) =
-            match (input.token == self.usdc, output.token == self.usdc) {
+        let (side, equity, equity_amount, usdc_amount) =
+            match (f.input_token == self.usdc, f.output_token == self.usdc) {
                 // The order received USDC and gave the equity: it sold.
-                (true, false) => (
-                    OnchainSide::Sold,
-                    output,
-                    f.output_amount,
-                    f.input_amount,
-                    input.decimals,
-                ),
-                (false, true) => (
-                    OnchainSide::Bought,
-                    input,
-                    f.input_amount,
-                    f.output_amount,
-                    output.decimals,
-                ),
+                (true, false) => (OnchainSide::Sold, f.output_token, f.output, f.input),
+                (false, true) => (OnchainSide::Bought, f.input_token, f.input, f.output),
                 _ => {
                     return Ok(Meaning::Skipped(format!(
                         "{} ↔ {} is not a USDC/equity pair",
-                        input.token, output.token
+                        f.input_token, f.output_token
                     )));
                 }
             };
-        let token_symbol = tokens
-            .symbol(equity.token)
-            .await
-            .map_err(DecodeError::Chain)?;
+        let token_symbol = tokens.symbol(equity).await.map_err(DecodeError::Chain)?;
         let symbol = match self.symbols.ticker(&token_symbol) {
             Ok(s) => s,
             Err(e) => return Ok(Meaning::Skipped(e.to_string())),
         };
-        let (shares, usdc) = match (
-            amount(equity_amount, equity.decimals),
-            amount(usdc_amount, usdc_decimals),
-        ) {
+        let (shares, usdc) = match (equity_amount.decimal(), usdc_amount.decimal()) {
             (Ok(s), Ok(u)) => (s, u),
             (Err(e), _) | (_, Err(e)) => return Ok(Meaning::Skipped(e)),
         };
+        if shares.is_sign_negative() || usdc.is_sign_negative() {
+            return Ok(Meaning::Skipped(format!(
+                "negative amount ({shares} {token_symbol} for {usdc} USDC)"
+            )));
+        }
         if shares.is_zero() || usdc.is_zero() {
             return Ok(Meaning::Skipped(format!(
                 "zero amount ({shares} {token_symbol} for {usdc} USDC)"
@@ -321,19 +258,48 @@ impl Decoder {
     }
 }
 
-/// The first `AfterClear` after `clear` in the same transaction, from the
-/// same orderbook.
-fn after_clear(clear: &ChainLog, logs: &[ChainLog]) -> Option<AfterClear> {
+/// A clear's after-clear event (`pick` says which version's, `what` names
+/// it): from the logs delivered with it, else from its receipt. A
+/// confirmed clear always has one: missing, the node is behind or
+/// incomplete, and the log is retried, never guessed.
+pub(super) async fn find_after_clear<R: ReceiptLogs, A>(
+    log: &ChainLog,
+    batch: &[ChainLog],
+    receipts: &R,
+    pick: impl Fn(OrderbookEvent) -> Option<A> + Copy,
+    what: &str,
+) -> Result<A, DecodeError> {
+    if let Some(a) = after_clear(log, batch, pick) {
+        return Ok(a);
+    }
+    let logs = receipts
+        .receipt_logs(log.chain_id, &log.tx_hash)
+        .await
+        .map_err(DecodeError::Chain)?;
+    logs.as_deref()
+        .and_then(|l| after_clear(log, l, pick))
+        .ok_or_else(|| {
+            DecodeError::Chain(VenueError::Transient(format!(
+                "no {what} {} in its receipt",
+                EventKey::of(log)
+            )))
+        })
+}
+
+/// The first after-clear event (`pick` says which version's) after
+/// `clear` in the same transaction, from the same orderbook.
+pub(super) fn after_clear<A>(
+    clear: &ChainLog,
+    logs: &[ChainLog],
+    pick: impl Fn(OrderbookEvent) -> Option<A>,
+) -> Option<A> {
     logs.iter()
         .filter(|l| {
             l.tx_hash.eq_ignore_ascii_case(&clear.tx_hash)
                 && l.address.eq_ignore_ascii_case(&clear.address)
                 && l.log_index > clear.log_index
         })
-        .filter_map(|l| match abi::decode(l) {
-            Ok(OrderbookEvent::AfterClear(a)) => Some((l.log_index, a)),
-            _ => None,
-        })
+        .filter_map(|l| Some((l.log_index, pick(abi::decode(l).ok()?)?)))
         .min_by_key(|(i, _)| *i)
         .map(|(_, a)| a)
 }

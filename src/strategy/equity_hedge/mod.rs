@@ -1,12 +1,13 @@
-//! The equity hedge (st0x, issue 5): fills of the order owner's Raindex V4
-//! orders are decoded from orderbook logs, recorded and netted per symbol in
+//! The equity hedge (st0x, issue 5): fills of the order owner's Raindex
+//! orders (V4, or V5/V6 with Rain Float amounts, by `raindex_version`) are
+//! decoded from orderbook logs, recorded and netted per symbol in
 //! one store transaction each, and every whole share of net exposure is
 //! hedged with an opposite market order at the broker, committed before it
 //! is sent and settled by looking after a crash.
 //!
 //! Seams for the live adapters: the broker is `venue::broker::Broker`
 //! (Schwab), the logs `venue::logs::LogSource` (EVM ingestion, filtered on
-//! the orderbook address and `abi::watched_topics()`), and the chain reads
+//! the orderbook address and `abi::watched_topics(version)`), and the chain reads
 //! the decoder needs are `chain::ReceiptLogs` and `chain::TokenSymbols`
 //! (over EVM: `venue::evm::raindex::RaindexReads`). `wiring` assembles them
 //! for devnet and live runs, `paper` for paper runs. `tests/it/devnet_hedge.rs`
@@ -14,10 +15,14 @@
 //! by hand and through the binary.
 
 pub mod abi;
+pub mod abi_v6;
 pub mod book;
 pub mod chain;
 pub mod decode;
+mod decode_v4;
+mod decode_v6;
 pub mod events;
+pub mod events_v6;
 pub mod keeper;
 pub mod lifecycle;
 mod orders;
@@ -26,6 +31,7 @@ pub mod paper_book;
 pub mod paper_broker;
 pub mod paper_market;
 pub mod pipeline;
+pub mod rain_float;
 mod resolve;
 pub mod symbol;
 pub mod view;

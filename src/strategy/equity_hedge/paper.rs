@@ -60,6 +60,7 @@ impl PaperHedge {
                 orderbook: cfg.orderbook.clone(),
                 owner,
                 usdc,
+                version: cfg.raindex_version,
             },
         )?);
         let broker =

@@ -8,6 +8,7 @@
 use super::abi::LogPlace;
 use super::chain::{ReceiptLogs, StaticTokens};
 use super::events::{ClearSide, address_of, clear_logs, hash_of, order, take_log, units};
+use super::events_v6;
 use super::paper_market;
 use crate::model::{Clock, Timestamp};
 use crate::venue::VenueError;
@@ -36,6 +37,8 @@ pub struct PaperBookConfig {
     pub orderbook: String,
     pub owner: Address,
     pub usdc: Address,
+    /// Which interface's events the paper orderbook emits.
+    pub version: crate::config::RaindexVersion,
 }
 
 pub struct PaperBook {
@@ -143,6 +146,7 @@ impl PaperBook {
         let (Some(eq_units), Some(usdc_units)) = (units(shares, 18), units(usdc, 6)) else {
             return Vec::new();
         };
+        let counterparty = address_of("paper:counterparty");
         // Block number in the last 16 hex digits: the receipt can be rebuilt.
         let tx_hash = format!(
             "{}{n:016x}",
@@ -156,12 +160,58 @@ impl PaperBook {
             tx_hash,
             log_index: dice.below(4),
         };
+        let take = dice.below(5) < 3;
+        if c.version != crate::config::RaindexVersion::V4 {
+            // V5/V6: the same trade, its amounts as Floats.
+            let ours = |who| {
+                if owner_sells {
+                    events_v6::order(who, &[c.usdc], &[equity])
+                } else {
+                    events_v6::order(who, &[equity], &[c.usdc])
+                }
+            };
+            let (ours_in, ours_out) = if owner_sells {
+                (usdc, shares)
+            } else {
+                (shares, usdc)
+            };
+            if take {
+                return vec![events_v6::take_log(
+                    &place,
+                    ours(owner),
+                    (0, 0),
+                    ours_out,
+                    ours_in,
+                )];
+            }
+            let counter = if owner_sells {
+                events_v6::order(counterparty, &[equity], &[c.usdc])
+            } else {
+                events_v6::order(counterparty, &[c.usdc], &[equity])
+            };
+            let ours = events_v6::ClearSide {
+                order: ours(owner),
+                input: ours_in,
+                output: ours_out,
+            };
+            let theirs = events_v6::ClearSide {
+                order: counter,
+                input: ours_out,
+                output: ours_in,
+            };
+            let (clear, after) = if dice.below(2) == 0 {
+                events_v6::clear_logs(&place, ours, theirs)
+            } else {
+                events_v6::clear_logs(&place, theirs, ours)
+            };
+            return vec![clear, after];
+        }
         let ours = if owner_sells {
             order(owner, &[(c.usdc, 6)], &[(equity, 18)])
         } else {
             order(owner, &[(equity, 18)], &[(c.usdc, 6)])
         };
-        if dice.below(5) < 3 {
+        if take {
             // The taker's input is what the order gave; its output what it received.
             let (taker_in, taker_out) = if owner_sells {
                 (eq_units, usdc_units)
@@ -176,17 +226,9 @@ impl PaperBook {
                 (eq_units, usdc_units)
             };
             let counter = if owner_sells {
-                order(
-                    address_of("paper:counterparty"),
-                    &[(equity, 18)],
-                    &[(c.usdc, 6)],
-                )
+                order(counterparty, &[(equity, 18)], &[(c.usdc, 6)])
             } else {
-                order(
-                    address_of("paper:counterparty"),
-                    &[(c.usdc, 6)],
-                    &[(equity, 18)],
-                )
+                order(counterparty, &[(c.usdc, 6)], &[(equity, 18)])
             };
             let ours = ClearSide {
                 order: ours,

@@ -100,7 +100,7 @@ pub async fn chain_keeper(
     let ingest = LogIngest::new(
         client.clone(),
         orderbook,
-        watched_topics().to_vec(),
+        watched_topics(cfg.raindex_version).to_vec(),
         w.journal,
         IngestConfig {
             confirmations: cfg.confirmations,
