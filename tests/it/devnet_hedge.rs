@@ -1,5 +1,7 @@
 //! The equity hedge on the devnet (issue 5): the Raindex emitter on anvil
-//! emits real V4-encoded `TakeOrderV2` and `ClearV2` + `AfterClear` events;
+//! emits real V4-encoded `TakeOrderV2` and `ClearV2` + `AfterClear` events
+//! (and its V6 twin `TakeOrderV3` and `ClearV3` + `AfterClearV2`, amounts
+//! as Rain Floats);
 //! EVM log ingestion delivers them at the devnet's confirmation depth, the
 //! decoder reads tokens' `symbol()` over `eth_call`, and the hedge places
 //! the right market orders on the fake Schwab, exactly once each: another
@@ -13,16 +15,17 @@ use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::{SolCall, SolValue};
-use arbkeep::config::Config;
+use arbkeep::config::{Config, RaindexVersion};
 use arbkeep::engine::{Engine, EngineOptions, Mode};
 use arbkeep::model::time::SECOND;
 use arbkeep::model::{Chain, Clock, ManualClock, SystemClock};
 use arbkeep::store::Store;
 use arbkeep::strategy::equity_hedge::abi::watched_topics;
+use arbkeep::strategy::equity_hedge::rain_float;
 use arbkeep::strategy::equity_hedge::symbol::SymbolMap;
 use arbkeep::strategy::equity_hedge::{Decoder, EquityHedge};
 use arbkeep::venue::broker::OrderSide;
-use arbkeep::venue::evm::abi::IRaindexV4;
+use arbkeep::venue::evm::abi::{IRaindexEmitterV6 as V6, IRaindexV4};
 use arbkeep::venue::evm::devnet::{self, DEPLOYER_KEY, DevnetOptions};
 use arbkeep::venue::evm::ingest::{IngestConfig, LogIngest};
 use arbkeep::venue::evm::raindex::RaindexReads;
@@ -67,7 +70,8 @@ fn order(
 
 /// The world of one run: the devnet, the fake Schwab, the tokens.
 struct World {
-    d: devnet::Devnet,
+    /// Kept alive for the run (its anvils).
+    _devnet: devnet::Devnet,
     p: alloy::providers::DynProvider,
     fake: FakeSchwab,
     clock: Arc<ManualClock>,
@@ -76,12 +80,40 @@ struct World {
     owner: Address,
     taapl: Address,
     usdc: Address,
+    /// Which orderbook interface the emitter speaks, and where it is.
+    version: RaindexVersion,
+    emitter: Address,
+}
+
+/// A V6 order of `owner` taking `inputs` and giving `outputs`.
+fn order_v6(owner: Address, inputs: &[Address], outputs: &[Address]) -> V6::OrderV4 {
+    let io = |l: &[Address]| {
+        l.iter()
+            .map(|token| V6::IOV2 {
+                token: *token,
+                vaultId: B256::with_last_byte(1),
+            })
+            .collect::<Vec<_>>()
+    };
+    V6::OrderV4 {
+        owner,
+        evaluable: V6::EvaluableV4::default(),
+        validInputs: io(inputs),
+        validOutputs: io(outputs),
+        nonce: B256::with_last_byte(7),
+    }
+}
+
+/// `units` of a token with `decimals`, as a Rain Float.
+fn float(units: u128, decimals: u32) -> B256 {
+    let amount = Decimal::from_i128_with_scale(i128::try_from(units).unwrap(), decimals);
+    rain_float::from_decimal(amount.normalize())
 }
 
 impl World {
     async fn send(&self, input: Vec<u8>) {
         let tx = TransactionRequest::default()
-            .with_to(self.d.deployment.hemi.raindex)
+            .with_to(self.emitter)
             .with_input(Bytes::from(input));
         devnet::send_mined(&self.p, tx).await.unwrap();
     }
@@ -89,6 +121,19 @@ impl World {
     /// The owner's order buys `shares` (18 decimals) of tAAPL for `usdc`
     /// (6 decimals) from a taker.
     async fn take(&self, owner: Address, shares: u128, usdc: u128) {
+        if self.version != RaindexVersion::V4 {
+            let call = V6::takeOrderCall {
+                config: V6::TakeOrderConfigV4 {
+                    order: order_v6(owner, &[self.taapl], &[self.usdc]),
+                    inputIOIndex: U256::ZERO,
+                    outputIOIndex: U256::ZERO,
+                    signedContext: vec![],
+                },
+                input: float(usdc, 6),
+                output: float(shares, 18),
+            };
+            return self.send(call.abi_encode()).await;
+        }
         let ours = order(owner, &[(self.taapl, 18)], &[(self.usdc, 6)]);
         // The taker's input is what the order gave; its output what it received.
         let call = IRaindexV4::takeOrderCall {
@@ -107,6 +152,20 @@ impl World {
     /// The owner's order (bob) buys `shares` of tAAPL from a counterparty
     /// (alice) in a clear.
     async fn clear(&self, shares: u128, usdc: u128) {
+        if self.version != RaindexVersion::V4 {
+            let call = V6::clearCall {
+                alice: order_v6(Address::repeat_byte(0xa1), &[self.usdc], &[self.taapl]),
+                bob: order_v6(self.owner, &[self.taapl], &[self.usdc]),
+                clearConfig: V6::ClearConfigV2::default(),
+                change: V6::ClearStateChangeV2 {
+                    aliceOutput: float(shares, 18),
+                    bobOutput: float(usdc, 6),
+                    aliceInput: float(usdc, 6),
+                    bobInput: float(shares, 18),
+                },
+            };
+            return self.send(call.abi_encode()).await;
+        }
         let alice = order(
             Address::repeat_byte(0xa1),
             &[(self.usdc, 6)],
@@ -126,6 +185,19 @@ impl World {
         };
         self.send(call.abi_encode()).await;
     }
+}
+
+/// The V6 emitter, deployed next to the devnet's V4 one.
+async fn deploy_emitter_v6(p: &alloy::providers::DynProvider) -> Address {
+    let code = devnet::contracts(&root()).unwrap();
+    let input = code["RaindexEmitterV6"].bytecode.to_vec();
+    let r = devnet::send_mined(
+        p,
+        TransactionRequest::default().with_deploy_code(Bytes::from(input)),
+    )
+    .await
+    .unwrap();
+    r.contract_address.unwrap()
 }
 
 async fn deploy_token(p: &alloy::providers::DynProvider, symbol: &str, decimals: u8) -> Address {
@@ -160,8 +232,8 @@ async fn start_run(w: &World, dir: &Path, ingest_dir: &Path) -> Run {
     let evm_store = Arc::new(EvmStore::open(ingest_dir).unwrap());
     let ingest = LogIngest::new(
         client.clone(),
-        w.d.deployment.hemi.raindex,
-        watched_topics(arbkeep::config::RaindexVersion::V4).to_vec(),
+        w.emitter,
+        watched_topics(w.version).to_vec(),
         evm_store,
         IngestConfig::from_evm(&evm, 0),
         Arc::new(SystemClock),
@@ -250,12 +322,27 @@ fn sells(w: &World) -> Vec<(String, OrderSide, u64)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devnet_fills_are_hedged_on_schwab_exactly_once() {
+    hedged_exactly_once(RaindexVersion::V4).await;
+}
+
+/// The same flow from an orderbook speaking V6: Float amounts, `ClearV3`
+/// with its `AfterClearV2`, `TakeOrderV3`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_v6_fills_are_hedged_on_schwab_exactly_once() {
+    hedged_exactly_once(RaindexVersion::V6).await;
+}
+
+async fn hedged_exactly_once(version: RaindexVersion) {
     let d = start(DevnetOptions::default()).await;
     let tmp = tempfile::tempdir().unwrap();
     let config = config(&d, &tmp.path().join("devnet"));
     let p = devnet::signing_provider(&d.hemi.url(), DEPLOYER_KEY).unwrap();
     let taapl = deploy_token(&p, "tAAPL", 18).await;
     let usdc = deploy_token(&p, "USDC", 6).await;
+    let emitter = match version {
+        RaindexVersion::V4 => d.deployment.hemi.raindex,
+        RaindexVersion::V5 | RaindexVersion::V6 => deploy_emitter_v6(&p).await,
+    };
 
     // Monday 2024-07-01 10:00 in New York: the market is open.
     let clock = Arc::new(ManualClock::new(
@@ -276,7 +363,9 @@ async fn devnet_fills_are_hedged_on_schwab_exactly_once() {
         config,
         taapl,
         usdc,
-        d,
+        version,
+        emitter,
+        _devnet: d,
     };
     let ingest_dir = tmp.path().join("ingest");
     let mut run = start_run(&w, &dir, &ingest_dir).await;
@@ -430,7 +519,9 @@ async fn the_binary_hedges_devnet_fills_at_schwab() {
         config,
         taapl,
         usdc,
-        d,
+        version: RaindexVersion::V4,
+        emitter: d.deployment.hemi.raindex,
+        _devnet: d,
     };
     let mut child = arbkeep_binary(&config_path).spawn().unwrap();
     // +0.6 then +1.8 tAAPL bought by the owner's orders, another owner's 7

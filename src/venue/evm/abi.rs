@@ -96,6 +96,21 @@ sol! {
         function clear(OrderV3 calldata alice, OrderV3 calldata bob, ClearConfig calldata clearConfig, ClearStateChange calldata change) external;
         function takeOrder(TakeOrderConfigV3 calldata config, uint256 input, uint256 output) external;
     }
+
+    /// `assets/contracts/RaindexEmitterV6.sol`: V5/V6's fill events (Float
+    /// amounts as bytes32).
+    #[sol(all_derives)]
+    interface IRaindexEmitterV6 {
+        struct IOV2 { address token; bytes32 vaultId; }
+        struct EvaluableV4 { address interpreter; address store; bytes bytecode; }
+        struct OrderV4 { address owner; EvaluableV4 evaluable; IOV2[] validInputs; IOV2[] validOutputs; bytes32 nonce; }
+        struct ClearConfigV2 { uint256 aliceInputIOIndex; uint256 aliceOutputIOIndex; uint256 bobInputIOIndex; uint256 bobOutputIOIndex; bytes32 aliceBountyVaultId; bytes32 bobBountyVaultId; }
+        struct ClearStateChangeV2 { bytes32 aliceOutput; bytes32 bobOutput; bytes32 aliceInput; bytes32 bobInput; }
+        struct SignedContextV1 { address signer; bytes32[] context; bytes signature; }
+        struct TakeOrderConfigV4 { OrderV4 order; uint256 inputIOIndex; uint256 outputIOIndex; SignedContextV1[] signedContext; }
+        function clear(OrderV4 calldata alice, OrderV4 calldata bob, ClearConfigV2 calldata clearConfig, ClearStateChangeV2 calldata change) external;
+        function takeOrder(TakeOrderConfigV4 calldata config, bytes32 input, bytes32 output) external;
+    }
 }
 
 #[cfg(test)]
