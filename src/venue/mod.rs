@@ -2,6 +2,7 @@
 //! simulated world (`sim`) and the real adapters implement alike. Venues never
 //! call the engine; they answer questions and carry out intents.
 
+pub mod alpaca;
 pub mod broker;
 pub mod evm;
 pub mod faults;

@@ -10,6 +10,7 @@ mod devnet_common;
 mod schwab_login;
 mod support;
 
+mod alpaca_broker;
 mod cli_control;
 mod control_api;
 mod control_hostile;
