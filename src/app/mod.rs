@@ -104,6 +104,7 @@ async fn hedge_keeper(config: &Config, world: &World) -> anyhow::Result<Option<B
             let wiring = HedgeWiring {
                 mode: config.mode,
                 schwab: &config.schwab,
+                alpaca: &config.alpaca,
                 data_dir: &config.data_dir,
                 journal: journal.clone(),
                 clock: clock.clone(),

@@ -16,6 +16,18 @@ pub enum HedgeBroker {
     Paper,
     /// Charles Schwab (`[schwab]`, logged in with `arbkeep auth schwab`).
     Schwab,
+    /// The Alpaca Broker API (`[alpaca]`, key and secret in the environment).
+    Alpaca,
+}
+
+impl HedgeBroker {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Paper => "paper",
+            Self::Schwab => "schwab",
+            Self::Alpaca => "alpaca",
+        }
+    }
 }
 
 /// Which Raindex orderbook interface the hedge reads.
@@ -141,10 +153,11 @@ pub(super) fn read_equity_hedge(
         h.broker = Some(match v.as_str() {
             "paper" => HedgeBroker::Paper,
             "schwab" => HedgeBroker::Schwab,
+            "alpaca" => HedgeBroker::Alpaca,
             _ => {
                 return Err(r.invalid(
                     "equity_hedge.broker",
-                    format!("{v:?}: expected \"paper\" or \"schwab\""),
+                    format!("{v:?}: expected \"paper\", \"schwab\" or \"alpaca\""),
                 ));
             }
         });

@@ -11,6 +11,7 @@
 //! Everything is re-exported here: `config::X` is the path to use.
 
 mod alerts;
+mod alpaca;
 mod control;
 mod cross_chain_loop;
 mod engine;
@@ -65,6 +66,8 @@ pub struct Config {
     pub alerts: AlertsConfig,
     /// The Schwab broker (`[schwab]`); used by the equity hedge and `arbkeep auth schwab`.
     pub schwab: crate::venue::schwab::SchwabConfig,
+    /// The Alpaca Broker API (`[alpaca]`); used by the equity hedge with `broker = "alpaca"`.
+    pub alpaca: crate::venue::alpaca::AlpacaConfig,
     pub log_level: String,
     pub logs: LogsConfig,
     pub equity_hedge: EquityHedgeConfig,
@@ -88,6 +91,7 @@ impl Default for Config {
             notify: NotifyConfig::default(),
             alerts: AlertsConfig::default(),
             schwab: Default::default(),
+            alpaca: Default::default(),
             log_level: "info".into(),
             logs: LogsConfig::default(),
             equity_hedge: EquityHedgeConfig::default(),
@@ -173,6 +177,9 @@ impl Config {
         if let Some(t) = r.section(&table, "alerts")? {
             alerts::read_alerts(&mut r, t, &mut c.alerts)?;
         }
+        if let Some(t) = r.section(&table, "alpaca")? {
+            alpaca::read_alpaca(&mut r, t, &mut c.alpaca)?;
+        }
         if let Some(t) = r.section(&table, "schwab")? {
             schwab::read_schwab(&mut r, t, &mut c.schwab)?;
         }
@@ -202,10 +209,12 @@ impl Config {
         let hedge = self.equity_hedge.enabled_in(self.mode);
         match self.mode {
             Mode::Paper => {
-                if self.equity_hedge.broker == Some(HedgeBroker::Schwab) {
+                if let Some(b @ (HedgeBroker::Schwab | HedgeBroker::Alpaca)) =
+                    self.equity_hedge.broker
+                {
                     return Err(r.invalid(
                         "equity_hedge.broker",
-                        "paper mode hedges at the paper broker; \"schwab\" needs mode \"devnet\" or \"live\"",
+                        format!("paper mode hedges at the paper broker; \"{}\" needs mode \"devnet\" or \"live\"", b.as_str()),
                     ));
                 }
                 return Ok(());
@@ -237,6 +246,14 @@ impl Config {
                 return Err(r.invalid(
                     "schwab.account_number",
                     "is required when the hedge trades at Schwab: the account to trade, by its number",
+                ));
+            }
+            if self.equity_hedge.broker_in(self.mode) == HedgeBroker::Alpaca
+                && self.alpaca.account_id.is_empty()
+            {
+                return Err(r.invalid(
+                    "alpaca.account_id",
+                    "is required when the hedge trades at Alpaca: the trading account's id",
                 ));
             }
         }

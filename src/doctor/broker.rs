@@ -5,8 +5,9 @@
 //! read-only and nothing is sent to Schwab: a token refresh rotates the
 //! refresh token, and racing a running engine's refresh would log it out.
 //! A vault held by a running process, or left unclean by a killed one (only
-//! a writer repairs it), is not read: the check says why. The paper broker
-//! has no login.
+//! a writer repairs it), is not read: the check says why. For Alpaca: the
+//! API key and secret are set (named, never shown) and the account id is
+//! configured. The paper broker has no login.
 
 use super::{Check, Env, Group};
 use crate::config::{Config, HedgeBroker};
@@ -18,6 +19,38 @@ use crate::venue::schwab::{
 };
 
 const RELOGIN: &str = "run `arbkeep --config … auth schwab` (with no engine on the data dir)";
+
+fn alpaca_checks(config: &Config, env: &Env) -> Vec<Check> {
+    use crate::venue::alpaca::{AlpacaSecrets, KEY_ENV, SECRET_ENV};
+    let secrets = match AlpacaSecrets::from_lookup(|name| env(name)) {
+        Ok(_) => Check::ok(
+            Group::Broker,
+            "Alpaca secrets",
+            format!("{KEY_ENV} and {SECRET_ENV} set"),
+        ),
+        Err(e) => Check::fail(
+            Group::Broker,
+            "Alpaca secrets",
+            e.to_string(),
+            format!("export {KEY_ENV} and {SECRET_ENV} in the engine's environment"),
+        ),
+    };
+    let account = if config.alpaca.account_id.is_empty() {
+        Check::fail(
+            Group::Broker,
+            "Alpaca account",
+            "alpaca.account_id is not set".to_string(),
+            "set [alpaca] account_id to the trading account's id".to_string(),
+        )
+    } else {
+        Check::ok(
+            Group::Broker,
+            "Alpaca account",
+            format!("{} at {}", config.alpaca.account_id, config.alpaca.base_url),
+        )
+    };
+    vec![secrets, account]
+}
 
 pub fn checks(config: &Config, env: &Env, now: Timestamp, engine: Option<u32>) -> Vec<Check> {
     let h = &config.equity_hedge;
@@ -34,6 +67,9 @@ pub fn checks(config: &Config, env: &Env, now: Timestamp, engine: Option<u32>) -
             "broker",
             "the hedge trades at the paper broker: no login",
         )];
+    }
+    if h.broker_in(config.mode) == HedgeBroker::Alpaca {
+        return alpaca_checks(config, env);
     }
     let mut checks = Vec::new();
     let secrets = match SchwabSecrets::from_lookup(|name| env(name)) {

@@ -21,9 +21,12 @@ use arbkeep::model::time::SECOND;
 use arbkeep::model::{Chain, Clock, ManualClock, SystemClock};
 use arbkeep::store::Store;
 use arbkeep::strategy::equity_hedge::abi::watched_topics;
+use arbkeep::strategy::equity_hedge::keeper::HedgePolicy;
 use arbkeep::strategy::equity_hedge::rain_float;
 use arbkeep::strategy::equity_hedge::symbol::SymbolMap;
 use arbkeep::strategy::equity_hedge::{Decoder, EquityHedge};
+use arbkeep::venue::alpaca::AlpacaBroker;
+use arbkeep::venue::alpaca::fake::{FakeAlpaca, PlaceFault};
 use arbkeep::venue::broker::OrderSide;
 use arbkeep::venue::evm::abi::{IRaindexEmitterV6 as V6, IRaindexV4};
 use arbkeep::venue::evm::devnet::{self, DEPLOYER_KEY, DevnetOptions};
@@ -221,45 +224,40 @@ struct Run {
     handle: arbkeep::engine::EngineHandle,
 }
 
-async fn start_run(w: &World, dir: &Path, ingest_dir: &Path) -> Run {
-    let dyn_clock: Arc<dyn Clock> = w.clock.clone();
+/// The orderbook's logs from the devnet (its emitter, its version's
+/// topics, ingested into `ingest_dir`) and the chain reads the decoder
+/// needs.
+async fn chain(w: &World, ingest_dir: &Path) -> (Arc<LogIngest>, Arc<RaindexReads>) {
     let evm = w.config.evm.clone().unwrap();
     let client = Arc::new(
         ChainClient::connect(Chain::Hemi, &evm.hemi, Duration::from_secs(5))
             .await
             .unwrap(),
     );
-    let evm_store = Arc::new(EvmStore::open(ingest_dir).unwrap());
     let ingest = LogIngest::new(
         client.clone(),
         w.emitter,
         watched_topics(w.version).to_vec(),
-        evm_store,
+        Arc::new(EvmStore::open(ingest_dir).unwrap()),
         IngestConfig::from_evm(&evm, 0),
         Arc::new(SystemClock),
     )
     .unwrap();
-    let reads = Arc::new(RaindexReads::new(client));
-    let broker = SchwabBroker::open(
-        w.schwab.clone(),
-        &dir.join("schwab"),
-        FakeSchwab::secrets(&key()),
-        dyn_clock.clone(),
-    )
-    .unwrap();
-    let hedge_cfg = &w.config.equity_hedge;
-    let keeper = EquityHedge::new(
-        Decoder {
-            owner: w.owner,
-            usdc: w.usdc,
-            symbols: SymbolMap::new(&hedge_cfg.symbol_patterns, hedge_cfg.remaps.clone()).unwrap(),
-        },
-        Arc::new(broker),
-        "schwab",
-        Arc::new(ingest),
-        reads.clone(),
-        reads,
-    );
+    (Arc::new(ingest), Arc::new(RaindexReads::new(client)))
+}
+
+fn decoder(w: &World) -> Decoder {
+    let h = &w.config.equity_hedge;
+    Decoder {
+        owner: w.owner,
+        usdc: w.usdc,
+        symbols: SymbolMap::new(&h.symbol_patterns, h.remaps.clone()).unwrap(),
+    }
+}
+
+/// The engine (paper loop off) running `keeper`, recovered.
+async fn engine_with(w: &World, dir: &Path, keeper: Box<dyn arbkeep::engine::Keeper>) -> Run {
+    let dyn_clock: Arc<dyn Clock> = w.clock.clone();
     let mut config = Config::default();
     config.cross_chain_loop.enabled = false;
     let world = Arc::new(SimWorld::open(&dir.join("world.redb"), 5, dyn_clock.clone()).unwrap());
@@ -270,9 +268,29 @@ async fn start_run(w: &World, dir: &Path, ingest_dir: &Path) -> Run {
         drain: false,
     };
     let (mut engine, handle) = Engine::new(config, options, world, dyn_clock, store);
-    engine.add_keeper(Box::new(keeper));
+    engine.add_keeper(keeper);
     engine.recover().await.unwrap();
     Run { engine, handle }
+}
+
+async fn start_run(w: &World, dir: &Path, ingest_dir: &Path) -> Run {
+    let (ingest, reads) = chain(w, ingest_dir).await;
+    let broker = SchwabBroker::open(
+        w.schwab.clone(),
+        &dir.join("schwab"),
+        FakeSchwab::secrets(&key()),
+        w.clock.clone(),
+    )
+    .unwrap();
+    let keeper = EquityHedge::new(
+        decoder(w),
+        Arc::new(broker),
+        "schwab",
+        ingest,
+        reads.clone(),
+        reads,
+    );
+    engine_with(w, dir, Box::new(keeper)).await
 }
 
 impl Run {
@@ -421,6 +439,151 @@ async fn hedged_exactly_once(version: RaindexVersion) {
     assert_eq!(w.fake.order_posts(), posts, "{:?}", sells(&w));
     assert_eq!(sells(&w), all);
     assert_eq!(run.trades(), 3, "re-delivered fills are not new trades");
+}
+
+/// The hedge over the devnet with the Alpaca Broker API adapter at the
+/// fake Alpaca instead of Schwab.
+async fn start_alpaca_run(w: &World, alpaca: &FakeAlpaca, dir: &Path, ingest_dir: &Path) -> Run {
+    let (ingest, reads) = chain(w, ingest_dir).await;
+    let broker =
+        AlpacaBroker::open(alpaca.config(), FakeAlpaca::secrets(), w.clock.clone()).unwrap();
+    let keeper = EquityHedge::new(
+        decoder(w),
+        Arc::new(broker),
+        "alpaca",
+        ingest,
+        reads.clone(),
+        reads,
+    )
+    // Alpaca lists an order by our id at once: a short window, and a hedge
+    // the broker proves absent after it is placed again by itself.
+    .with_policy(HedgePolicy {
+        listing_window: 30 * SECOND,
+        replace_after_window: true,
+    });
+    engine_with(w, dir, Box::new(keeper)).await
+}
+
+/// Tick until the fake Alpaca holds `shares` filled shares in all, then a
+/// few seconds more.
+async fn until_alpaca(run: &mut Run, w: &World, alpaca: &FakeAlpaca, shares: u64) {
+    let started = Instant::now();
+    loop {
+        w.clock.advance(SECOND);
+        run.engine.tick().await.unwrap();
+        let filled: u64 = alpaca
+            .orders()
+            .iter()
+            .filter(|o| o.status == "filled")
+            .map(|o| o.qty)
+            .sum();
+        if filled >= shares {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{filled} of {shares} shares filled: {:?} (faults {:?})",
+            alpaca.orders(),
+            alpaca.drawn_faults()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for _ in 0..20 {
+        w.clock.advance(SECOND);
+        run.engine.tick().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// V6 fills on the devnet hedged at the fake Alpaca while its order POSTs
+/// fail (taken with the answer lost, a 503 before acting, taken with the
+/// answer cut, a 504 after acting): every hedge taken is found by its
+/// client order id and never POSTed again; the one refused is placed again
+/// once the broker proves it absent; the shares add up, and a restart
+/// posts nothing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_v6_fills_are_hedged_at_alpaca_once_through_lost_answers_and_a_restart() {
+    let d = start(DevnetOptions::default()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let config = config(&d, &tmp.path().join("devnet"));
+    let p = devnet::signing_provider(&d.hemi.url(), DEPLOYER_KEY).unwrap();
+    let taapl = deploy_token(&p, "tAAPL", 18).await;
+    let usdc = deploy_token(&p, "USDC", 6).await;
+    let emitter = deploy_emitter_v6(&p).await;
+    let clock = Arc::new(ManualClock::new(
+        parse_time("2024-07-01T14:00:00Z").unwrap(),
+    ));
+    let alpaca = FakeAlpaca::start(clock.clone()).await.unwrap();
+    alpaca.set_price("AAPL", Decimal::from(200));
+    // The first hedge is taken and its answer lost; the second refused
+    // before acting (503), then, placed again, taken with its answer cut;
+    // the third taken with a 504 after.
+    for f in [
+        PlaceFault::ActThenDrop,
+        PlaceFault::Before(503),
+        PlaceFault::ActThenTruncated,
+        PlaceFault::ActThen(504),
+    ] {
+        alpaca.fail_next_place(f);
+    }
+    let schwab_fake = FakeSchwab::start(clock.clone()).await.unwrap();
+    let w = World {
+        p,
+        schwab: schwab_fake.config(),
+        fake: schwab_fake,
+        clock,
+        owner: Address::from_str(&config.equity_hedge.order_owner).unwrap(),
+        config,
+        taapl,
+        usdc,
+        version: RaindexVersion::V6,
+        emitter,
+        _devnet: d,
+    };
+    let dir = tmp.path().join("keeper");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ingest_dir = tmp.path().join("ingest");
+    let mut run = start_alpaca_run(&w, &alpaca, &dir, &ingest_dir).await;
+    // 2.4: SELL 2; 1.1 more (net 1.5): SELL 1; 4.5 more (net 5.0): SELL
+    // 5 — 8 shares bought onchain, 8 sold.
+    w.take(w.owner, 6 * E18 / 10, 120 * E6).await;
+    w.clear(18 * E18 / 10, 360 * E6).await;
+    until_alpaca(&mut run, &w, &alpaca, 2).await;
+    w.take(w.owner, 11 * E18 / 10, 220 * E6).await;
+    until_alpaca(&mut run, &w, &alpaca, 3).await;
+    w.take(w.owner, 45 * E18 / 10, 900 * E6).await;
+    until_alpaca(&mut run, &w, &alpaca, 8).await;
+    let orders = alpaca.orders();
+    let sold: u64 = orders.iter().map(|o| o.qty).sum();
+    assert_eq!(sold, 8, "8 shares bought onchain, 8 sold: {orders:?}");
+    assert!(
+        orders
+            .iter()
+            .all(|o| o.side == "sell" && o.symbol == "AAPL")
+    );
+    // One order per hedge; only the hedge refused before acting was POSTed
+    // again.
+    let posts = alpaca.posts();
+    let expected: std::collections::BTreeMap<String, u32> =
+        [("hedge-1", 1), ("hedge-2", 2), ("hedge-3", 1)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+    assert_eq!(posts, expected);
+    assert_eq!(
+        orders
+            .iter()
+            .map(|o| o.client_order_id.as_str())
+            .collect::<Vec<_>>(),
+        ["hedge-1", "hedge-2", "hedge-3"]
+    );
+    let posted: u32 = posts.values().sum();
+    drop(run);
+    // A restart on the same stores: nothing posted again.
+    let mut run = start_alpaca_run(&w, &alpaca, &dir, &ingest_dir).await;
+    until_alpaca(&mut run, &w, &alpaca, 8).await;
+    assert_eq!(alpaca.posts().values().sum::<u32>(), posted);
+    assert_eq!(alpaca.orders().iter().map(|o| o.qty).sum::<u64>(), 8);
 }
 
 /// The `arbkeep` binary in devnet mode with `[equity_hedge]` on, trading at

@@ -13,6 +13,7 @@ use super::symbol::SymbolMap;
 use crate::config::{EquityHedgeConfig, HedgeBroker};
 use crate::engine::Keeper;
 use crate::model::{Clock, Mode};
+use crate::venue::alpaca::{AlpacaBroker, AlpacaConfig, AlpacaSecrets};
 use crate::venue::evm::chain::Endpoint;
 use crate::venue::evm::ingest::{IngestConfig, LogIngest};
 use crate::venue::evm::raindex::RaindexReads;
@@ -43,12 +44,15 @@ pub enum WiringError {
     Symbols(String),
     #[error("schwab: {0}")]
     Schwab(#[from] crate::venue::schwab::SchwabError),
+    #[error("{0}")]
+    Alpaca(#[from] crate::venue::alpaca::AlpacaError),
 }
 
 /// What the hedge needs beside its own config.
 pub struct HedgeWiring<'a> {
     pub mode: Mode,
     pub schwab: &'a SchwabConfig,
+    pub alpaca: &'a AlpacaConfig,
     pub data_dir: &'a Path,
     /// The EVM journal of this data dir, shared with the loop's venue (one
     /// redb file is opened once per process).
@@ -128,6 +132,20 @@ pub async fn chain_keeper(
                     decoder,
                     Arc::new(broker),
                     "schwab",
+                    ingest,
+                    reads.clone(),
+                    reads,
+                )
+                .with_policy(HedgePolicy::of(cfg)),
+            )
+        }
+        HedgeBroker::Alpaca => {
+            let broker = AlpacaBroker::open(w.alpaca.clone(), AlpacaSecrets::from_env()?, w.clock)?;
+            Box::new(
+                EquityHedge::new(
+                    decoder,
+                    Arc::new(broker),
+                    "alpaca",
                     ingest,
                     reads.clone(),
                     reads,

@@ -14,7 +14,7 @@ use super::{AlpacaConfig, AlpacaSecrets};
 use crate::config::Secret;
 use crate::model::time::format_rfc3339 as format_time;
 use crate::model::{Clock, Timestamp};
-use crate::venue::schwab::fake::http::{Outcome, Request, Response, read_request, write_response};
+use crate::venue::schwab::fake::http::{Outcome, Request, Response, serve};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, VecDeque};
@@ -322,26 +322,7 @@ impl FakeAlpaca {
             lookup_lag: 0,
         }));
         let serving = state.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((mut sock, _)) = listener.accept().await else {
-                    continue;
-                };
-                let state = serving.clone();
-                tokio::spawn(async move {
-                    let Some(request) = read_request(&mut sock).await else {
-                        return;
-                    };
-                    let outcome = lock(&state).handle(&request);
-                    match outcome {
-                        Outcome::Drop => drop(sock),
-                        Outcome::Respond { response, .. } => {
-                            let _ = write_response(&mut sock, &response).await;
-                        }
-                    }
-                });
-            }
-        });
+        let task = serve(listener, move |request| lock(&serving).handle(request));
         Ok(FakeAlpaca { addr, state, task })
     }
 

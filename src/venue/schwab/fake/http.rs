@@ -168,6 +168,38 @@ pub async fn read_request(sock: &mut TcpStream) -> Option<Request> {
     })
 }
 
+/// Serve `listener` until aborted: each connection's one request goes to
+/// `handle`, whose outcome is written (after its delay) or drops the
+/// connection unanswered. The fakes of every venue share this loop.
+pub fn serve(
+    listener: tokio::net::TcpListener,
+    handle: impl Fn(&Request) -> Outcome + Send + Sync + 'static,
+) -> tokio::task::JoinHandle<()> {
+    let handle = std::sync::Arc::new(handle);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                continue;
+            };
+            let handle = handle.clone();
+            tokio::spawn(async move {
+                let Some(request) = read_request(&mut sock).await else {
+                    return;
+                };
+                match handle(&request) {
+                    Outcome::Drop => drop(sock),
+                    Outcome::Respond { response, delay } => {
+                        if let Some(d) = delay {
+                            tokio::time::sleep(d).await;
+                        }
+                        let _ = write_response(&mut sock, &response).await;
+                    }
+                }
+            });
+        }
+    })
+}
+
 pub async fn write_response(sock: &mut TcpStream, r: &Response) -> std::io::Result<()> {
     let mut out = format!("HTTP/1.1 {} {}\r\n", r.status, reason(r.status));
     for (n, v) in &r.headers {

@@ -31,7 +31,7 @@ pub use faults::{Fault, FaultRoute, OrderReply, PlaceFault};
 pub use orders::{FillLeg, OrderScript, OrderView, REJECT_BUYING_POWER};
 
 use self::faults::{Chaos, fault_outcome};
-use self::http::{Outcome, Request, Response, pairs, read_request, write_response};
+use self::http::{Outcome, Request, Response, pairs};
 use self::orders::FakeOrder;
 use super::clock_text::{
     format_date, format_new_york_time, new_york_day, new_york_instant, parse_date, parse_time,
@@ -186,29 +186,7 @@ impl FakeSchwab {
             drawn: Vec::new(),
         }));
         let serving = state.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((mut sock, _)) = listener.accept().await else {
-                    continue;
-                };
-                let state = serving.clone();
-                tokio::spawn(async move {
-                    let Some(request) = read_request(&mut sock).await else {
-                        return;
-                    };
-                    let outcome = lock(&state).handle(&request);
-                    match outcome {
-                        Outcome::Drop => drop(sock),
-                        Outcome::Respond { response, delay } => {
-                            if let Some(d) = delay {
-                                tokio::time::sleep(d).await;
-                            }
-                            let _ = write_response(&mut sock, &response).await;
-                        }
-                    }
-                });
-            }
-        });
+        let task = http::serve(listener, move |request| lock(&serving).handle(request));
         Ok(FakeSchwab { addr, state, task })
     }
 
