@@ -26,7 +26,7 @@ use arbkeep::strategy::equity_hedge::rain_float;
 use arbkeep::strategy::equity_hedge::symbol::SymbolMap;
 use arbkeep::strategy::equity_hedge::{Decoder, EquityHedge};
 use arbkeep::venue::alpaca::AlpacaBroker;
-use arbkeep::venue::alpaca::fake::{FakeAlpaca, PlaceFault};
+use arbkeep::venue::alpaca::fake::{FAKE_KEY, FAKE_SECRET, FakeAlpaca, PlaceFault};
 use arbkeep::venue::broker::OrderSide;
 use arbkeep::venue::evm::abi::{IRaindexEmitterV6 as V6, IRaindexV4};
 use arbkeep::venue::evm::devnet::{self, DEPLOYER_KEY, DevnetOptions};
@@ -799,6 +799,126 @@ async fn the_binary_hedges_devnet_fills_at_schwab() {
         files >= 8,
         "the store, vault and logs of both runs: {files}"
     );
+}
+
+/// Wait until the fake Alpaca holds `orders` filled orders (or fail with
+/// what the binary said).
+fn wait_for_alpaca(alpaca: &FakeAlpaca, orders: usize, child: &mut std::process::Child) {
+    let started = Instant::now();
+    loop {
+        let filled = alpaca
+            .orders()
+            .iter()
+            .filter(|o| o.status == "filled")
+            .count();
+        if filled >= orders {
+            return;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut err);
+            }
+            panic!("the binary exited ({status}) before {orders} orders: {err}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{filled} of {orders} orders filled: {:?}",
+            alpaca.orders()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The `arbkeep` binary in devnet mode reading a V6 orderbook and hedging
+/// at the fake Alpaca: the first order is taken and its answer lost, the
+/// binary is SIGKILLed right after, and the next one finds the order by
+/// its client order id and posts nothing again; a later fill is hedged
+/// once. The API key and secret are in no file the binary wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_hedges_devnet_v6_fills_at_alpaca_through_a_sigkill() {
+    let d = start(DevnetOptions::default()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let p = devnet::signing_provider(&d.hemi.url(), DEPLOYER_KEY).unwrap();
+    let taapl = deploy_token(&p, "tAAPL", 18).await;
+    let usdc = deploy_token(&p, "USDC", 6).await;
+    let emitter = deploy_emitter_v6(&p).await;
+    let alpaca = FakeAlpaca::start(Arc::new(SystemClock)).await.unwrap();
+    alpaca.set_price("AAPL", Decimal::from(200));
+    alpaca.fail_next_place(PlaceFault::ActThenDrop);
+    let owner = Address::repeat_byte(0x57);
+    let mut toml = d.config_toml(&data).replace(
+        "[cross_chain_loop]\n",
+        "[cross_chain_loop]\nenabled = false\n",
+    );
+    let a = alpaca.config();
+    toml.push_str(&format!(
+        "\n[equity_hedge]\nenabled = true\nbroker = \"alpaca\"\nraindex_version = \"v6\"\nchain_id = {}\nrpc = \"{}\"\norderbook = \"{emitter}\"\norder_owner = \"{owner}\"\nusdc = \"{usdc}\"\nstart_block = 0\nconfirmations = 2\nlisting_window = \"30s\"\n\n[alpaca]\nbase_url = \"{}\"\naccount_id = \"{}\"\n",
+        d.deployment.hemi.chain_id, d.deployment.hemi.rpc_url, a.base_url, a.account_id,
+    ));
+    let config_path = tmp.path().join("devnet.toml");
+    std::fs::write(&config_path, toml).unwrap();
+    let schwab_fake = FakeSchwab::start(Arc::new(SystemClock)).await.unwrap();
+    let w = World {
+        p,
+        schwab: schwab_fake.config(),
+        fake: schwab_fake,
+        clock: Arc::new(ManualClock::new(SystemClock.now())),
+        owner,
+        config: Config::default(),
+        taapl,
+        usdc,
+        version: RaindexVersion::V6,
+        emitter,
+        _devnet: d,
+    };
+    let binary = |path: &Path| {
+        let mut cmd = arbkeep_binary(path);
+        cmd.env("ALPACA_BROKER_API_KEY", FAKE_KEY)
+            .env("ALPACA_BROKER_API_SECRET", FAKE_SECRET);
+        cmd
+    };
+    let mut child = binary(&config_path).spawn().unwrap();
+    // +0.6 then +1.8: SELL 2, taken at the broker, its answer lost.
+    w.take(w.owner, 6 * E18 / 10, 120 * E6).await;
+    w.clear(18 * E18 / 10, 360 * E6).await;
+    wait_for_alpaca(&alpaca, 1, &mut child);
+    child.kill().unwrap();
+    let _ = child.wait();
+    let mut child = binary(&config_path).spawn().unwrap();
+    // Net 1.5: SELL 1.
+    w.take(w.owner, 11 * E18 / 10, 220 * E6).await;
+    wait_for_alpaca(&alpaca, 2, &mut child);
+    std::thread::sleep(Duration::from_secs(4));
+    child.kill().unwrap();
+    let _ = child.wait();
+    let orders: Vec<(String, u64)> = alpaca
+        .orders()
+        .into_iter()
+        .map(|o| (o.side, o.qty))
+        .collect();
+    assert_eq!(
+        orders,
+        vec![("sell".to_string(), 2), ("sell".to_string(), 1)]
+    );
+    assert!(
+        alpaca.posts().values().all(|n| *n == 1),
+        "each hedge POSTed once: {:?}",
+        alpaca.posts()
+    );
+    for path in files_under(&data) {
+        let bytes = std::fs::read(&path).unwrap();
+        for s in [FAKE_KEY, FAKE_SECRET] {
+            assert!(
+                !bytes.windows(s.len()).any(|w| w == s.as_bytes()),
+                "an Alpaca credential in plain text in {}",
+                path.display()
+            );
+        }
+    }
 }
 
 fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
