@@ -128,7 +128,14 @@ fn latency(dir: &Path, samples: usize) -> (Duration, Duration, Duration, Duratio
         };
         let t = Instant::now();
         let recorded = store
-            .write(|w| pipeline::record_fill(w.transaction(), &fill, 1, true))
+            .write(|w| {
+                pipeline::record_fill(
+                    w.transaction(),
+                    &fill,
+                    1,
+                    Some(&pipeline::HedgeLimits::default()),
+                )
+            })
             .unwrap();
         let pipeline::Recorded::New {
             hedge: Some(exec), ..
@@ -172,7 +179,7 @@ fn redb_ingest(
         store
             .write(|w| {
                 for f in &fills {
-                    pipeline::record_fill(w.transaction(), f, 1, false)?;
+                    pipeline::record_fill(w.transaction(), f, 1, None)?;
                 }
                 Ok(())
             })

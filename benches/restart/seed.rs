@@ -637,7 +637,8 @@ pub async fn seed(data: &Path) -> Seeding<Seeded> {
                 };
                 if let Recorded::New {
                     hedge: Some(exec), ..
-                } = pipeline::record_fill(txn, &fill, now, true)?
+                } =
+                    pipeline::record_fill(txn, &fill, now, Some(&pipeline::HedgeLimits::default()))?
                 {
                     // As the keeper does it, one step after another.
                     pipeline::sending(txn, exec.id, now)?;

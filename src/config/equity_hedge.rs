@@ -98,6 +98,12 @@ pub struct EquityHedgeConfig {
     /// Once the window has passed with the order absent, place it again by
     /// itself (audited, notified) instead of waiting for `arbkeep resolve`.
     pub replace_after_window: bool,
+    /// The most shares one hedge order carries (a larger need is hedged in
+    /// orders of this size, one after another).
+    pub max_order_shares: u64,
+    /// Past this many uncovered shares of one symbol, its hedging holds with
+    /// an alarm instead of sending.
+    pub max_exposure_shares: u64,
 }
 
 impl EquityHedgeConfig {
@@ -133,6 +139,8 @@ impl Default for EquityHedgeConfig {
             remaps: BTreeMap::new(),
             listing_window_ms: 10 * crate::model::time::MINUTE,
             replace_after_window: false,
+            max_order_shares: 1_000,
+            max_exposure_shares: 10_000,
         }
     }
 }
@@ -233,6 +241,17 @@ pub(super) fn read_equity_hedge(
             }
         }
     }
+    for (key, field) in [
+        ("max_order_shares", &mut h.max_order_shares),
+        ("max_exposure_shares", &mut h.max_exposure_shares),
+    ] {
+        if let Some(v) = r.int(t, s, key)? {
+            if v == 0 {
+                return Err(r.invalid(&format!("{s}.{key}"), "must be at least 1"));
+            }
+            *field = v;
+        }
+    }
     if let Some(v) = r.strings(t, s, "symbol_patterns")? {
         h.symbol_patterns = v;
     }
@@ -277,6 +296,21 @@ mod tests {
         assert!(e.to_string().contains("equity_hedge.broker"), "{e}");
         let e = parse("[equity_hedge]\nrpc = \"base.example\"\n").unwrap_err();
         assert!(e.to_string().contains("equity_hedge.rpc"), "{e}");
+        for key in ["max_order_shares", "max_exposure_shares"] {
+            let e = parse(&format!("[equity_hedge]\n{key} = 0\n")).unwrap_err();
+            assert!(
+                e.to_string().contains(&format!("equity_hedge.{key}")),
+                "{e}"
+            );
+        }
+        let c = parse("[equity_hedge]\nmax_order_shares = 50\n").unwrap();
+        assert_eq!(
+            (
+                c.equity_hedge.max_order_shares,
+                c.equity_hedge.max_exposure_shares
+            ),
+            (50, 10_000)
+        );
         let e = parse("[equity_hedge]\nconfirmations = 0\n").unwrap_err();
         assert!(e.to_string().contains("equity_hedge.confirmations"), "{e}");
         let c = parse("[equity_hedge]\nlisting_window = \"3m\"\nreplace_after_window = true\n")

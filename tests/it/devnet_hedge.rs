@@ -460,6 +460,7 @@ async fn start_alpaca_run(w: &World, alpaca: &FakeAlpaca, dir: &Path, ingest_dir
     .with_policy(HedgePolicy {
         listing_window: 30 * SECOND,
         replace_after_window: true,
+        ..HedgePolicy::default()
     });
     engine_with(w, dir, Box::new(keeper)).await
 }

@@ -66,6 +66,9 @@ pub struct Position {
     /// wait, so a standing refusal is not re-sent every minute forever.
     #[serde(default)]
     pub failures_in_a_row: u32,
+    /// Hedging held by a limit, and why (told once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
 }
 
 impl Position {

@@ -39,6 +39,8 @@ pub struct HedgePolicy {
     /// again by itself (audited, notified) instead of waiting for
     /// `arbkeep resolve hN retry`.
     pub replace_after_window: bool,
+    /// The size and exposure guards of every decision.
+    pub limits: super::pipeline::HedgeLimits,
 }
 
 impl Default for HedgePolicy {
@@ -46,6 +48,7 @@ impl Default for HedgePolicy {
         HedgePolicy {
             listing_window: 10 * MINUTE,
             replace_after_window: false,
+            limits: super::pipeline::HedgeLimits::default(),
         }
     }
 }
@@ -55,6 +58,10 @@ impl HedgePolicy {
         HedgePolicy {
             listing_window: cfg.listing_window_ms,
             replace_after_window: cfg.replace_after_window,
+            limits: super::pipeline::HedgeLimits {
+                max_order_shares: cfg.max_order_shares,
+                max_exposure_shares: cfg.max_exposure_shares,
+            },
         }
     }
 }
@@ -216,14 +223,18 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
                         Meaning::Fill(fill) => {
                             // Asked per event: a pause may have arrived mid-batch.
                             let may_hedge = cx.may_send() && self.market_open() == Some(true);
+                            let limits = may_hedge.then_some(&self.policy.limits);
                             let recorded = cx.store.write(|w| {
-                                pipeline::record_fill(w.transaction(), &fill, cx.now, may_hedge)
+                                pipeline::record_fill(w.transaction(), &fill, cx.now, limits)
                             })?;
-                            if let Recorded::New {
-                                hedge: Some(exec), ..
-                            } = recorded
-                            {
-                                self.place(cx, &exec).await?;
+                            if let Recorded::New { hedge, held, .. } = recorded {
+                                if let Some(why) = held {
+                                    tracing::error!(symbol = %fill.symbol, "{why}");
+                                    Self::notify(cx, &fill.symbol, why);
+                                }
+                                if let Some(exec) = hedge {
+                                    self.place(cx, &exec).await?;
+                                }
                             }
                         }
                     }
@@ -273,10 +284,14 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
     async fn sweep(&self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
         let symbols = pipeline::unhedged(cx.store.read()?.transaction(), cx.now)?;
         for symbol in symbols {
-            let exec = cx
-                .store
-                .write(|w| pipeline::decide(w.transaction(), &symbol, cx.now))?;
-            if let Some(exec) = exec {
+            let decision = cx.store.write(|w| {
+                pipeline::decide(w.transaction(), &symbol, cx.now, &self.policy.limits)
+            })?;
+            if let Some(why) = decision.held {
+                tracing::error!(%symbol, "{why}");
+                Self::notify(cx, &symbol, why);
+            }
+            if let Some(exec) = decision.hedge {
                 self.place(cx, &exec).await?;
             }
         }

@@ -191,6 +191,29 @@ pub fn alert(
     Ok(alert)
 }
 
+/// The guards every hedge decision passes before an order is committed
+/// (`[equity_hedge] max_order_shares`, `max_exposure_shares`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HedgeLimits {
+    /// The most shares one order carries: a larger need is hedged in
+    /// orders of this size, one after another as each fills.
+    pub max_order_shares: u64,
+    /// Past this many uncovered shares of one symbol its hedging holds —
+    /// an alarm, not an order: runaway fills or a misread amount must not
+    /// become a broker order. It resumes by itself once back under (or
+    /// once the operator raises the limit).
+    pub max_exposure_shares: u64,
+}
+
+impl Default for HedgeLimits {
+    fn default() -> Self {
+        Self {
+            max_order_shares: 1_000,
+            max_exposure_shares: 10_000,
+        }
+    }
+}
+
 /// What recording a fill did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recorded {
@@ -200,16 +223,26 @@ pub enum Recorded {
         trade: u64,
         /// The hedge decided in the same transaction, to place once committed.
         hedge: Option<Box<Execution>>,
+        /// Hedging of the symbol was held by a limit just now (told once).
+        held: Option<String>,
     },
 }
 
-/// Record one fill: dedupe, the trade, the position and, when `may_hedge`,
-/// the hedge decision.
+/// A hedge decision: the order to place, or why the symbol's hedging was
+/// newly held (told once, not on every pass while it holds).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Decision {
+    pub hedge: Option<Execution>,
+    pub held: Option<String>,
+}
+
+/// Record one fill: dedupe, the trade, the position and, when hedging may
+/// go ahead (`limits` given), the hedge decision within them.
 pub fn record_fill(
     txn: &WriteTransaction,
     fill: &Fill,
     now: Timestamp,
-    may_hedge: bool,
+    limits: Option<&HedgeLimits>,
 ) -> Result<Recorded, StoreError> {
     let k = &fill.key;
     let trade = {
@@ -253,14 +286,17 @@ pub fn record_fill(
     }
     pos.fills += 1;
     pos.last_fill_at = Some(now);
-    let hedge = if may_hedge {
-        decide_for(txn, &mut pos, now)?.map(Box::new)
-    } else {
-        None
+    let decision = match limits {
+        Some(l) => decide_for(txn, &mut pos, now, l)?,
+        None => Decision::default(),
     };
     pos.touch_exposure(now);
     put_position(txn, &pos)?;
-    Ok(Recorded::New { trade, hedge })
+    Ok(Recorded::New {
+        trade,
+        hedge: decision.hedge.map(Box::new),
+        held: decision.held,
+    })
 }
 
 /// Remember a log of the owner's that cannot be hedged, once, with an alert.
@@ -287,29 +323,54 @@ pub fn decide(
     txn: &WriteTransaction,
     symbol: &str,
     now: Timestamp,
-) -> Result<Option<Execution>, StoreError> {
+    limits: &HedgeLimits,
+) -> Result<Decision, StoreError> {
     let mut pos = get_position(txn, symbol)?;
-    let hedge = decide_for(txn, &mut pos, now)?;
+    let decision = decide_for(txn, &mut pos, now, limits)?;
     pos.touch_exposure(now);
     put_position(txn, &pos)?;
-    Ok(hedge)
+    Ok(decision)
 }
 
-/// |net| ≥ 1 and nothing in flight: floor(|net|) shares on the opposite
-/// side, linked to the trades it offsets, oldest first.
+/// |net| ≥ 1 and nothing in flight: floor(|net|) shares (at most
+/// `max_order_shares`) on the opposite side, linked to the trades it
+/// offsets, oldest first — unless |net| is past `max_exposure_shares`.
 fn decide_for(
     txn: &WriteTransaction,
     pos: &mut Position,
     now: Timestamp,
-) -> Result<Option<Execution>, StoreError> {
+    limits: &HedgeLimits,
+) -> Result<Decision, StoreError> {
     if pos.pending.is_some() || pos.retry_after.is_some_and(|t| now < t) {
-        return Ok(None);
+        return Ok(Decision::default());
     }
     let net = pos.net();
     if net.abs() < Decimal::ONE {
-        return Ok(None);
+        pos.held = None;
+        return Ok(Decision::default());
     }
-    let whole = net.abs().floor();
+    if net.abs() > Decimal::from(limits.max_exposure_shares) {
+        let why = format!(
+            "hedging {} held: {} shares uncovered, over max_exposure_shares {} — check the fills; it resumes once under the limit",
+            pos.symbol,
+            net.abs(),
+            limits.max_exposure_shares
+        );
+        if pos.held.as_deref() == Some(why.as_str()) {
+            return Ok(Decision::default());
+        }
+        alert(txn, Some(&pos.symbol), why.clone(), now)?;
+        pos.held = Some(why.clone());
+        return Ok(Decision {
+            hedge: None,
+            held: Some(why),
+        });
+    }
+    pos.held = None;
+    let whole = net
+        .abs()
+        .floor()
+        .min(Decimal::from(limits.max_order_shares.max(1)));
     let shares = u64::try_from(whole).map_err(|_| StoreError::Corrupt {
         table: "equity_hedge.positions",
         key: pos.symbol.clone(),
@@ -347,7 +408,10 @@ fn decide_for(
     put_execution(txn, &exec)?;
     pos.pending = Some(id);
     pos.pending_shares = shares;
-    Ok(Some(exec))
+    Ok(Decision {
+        hedge: Some(exec),
+        held: None,
+    })
 }
 
 fn allocate(

@@ -578,8 +578,16 @@ async fn an_old_pending_record_is_looked_for_never_placed_blindly() {
     // Not decided while paused; decide it by hand and strip the new fields
     // as an old record would lack them.
     r.store
-        .write(|w| super::pipeline::decide(w.transaction(), "AAPL", r.clock.now()))
+        .write(|w| {
+            super::pipeline::decide(
+                w.transaction(),
+                "AAPL",
+                r.clock.now(),
+                &super::pipeline::HedgeLimits::default(),
+            )
+        })
         .unwrap()
+        .hedge
         .expect("a hedge");
     let old = {
         let rd = r.store.read().unwrap();
@@ -674,3 +682,5 @@ fn the_open_check_on_a_stored_execution_agrees_with_its_state() {
         );
     }
 }
+
+mod limits;
