@@ -77,6 +77,15 @@ async fn paper_fills_are_hedged_once_during_market_hours_and_a_restart_continues
     let snap = r.engine_snapshot();
     let hedge = snap.hedge.clone().expect("the hedge renders its view");
     assert!(hedge.trade_count > 20, "trades: {}", hedge.trade_count);
+    // The exposure window of the recent hedges: detection → order → fill,
+    // in order, the paper broker filling at once.
+    let w = hedge
+        .exposure
+        .expect("an exposure window over filled hedges");
+    assert!(w.hedges >= 3, "{w:?}");
+    assert!(w.to_order_median_ms <= w.to_order_p99_ms, "{w:?}");
+    assert!(w.to_order_median_ms <= w.to_fill_median_ms, "{w:?}");
+    assert!(w.to_fill_median_ms <= w.to_fill_p99_ms, "{w:?}");
     let orders = r.broker.orders().unwrap();
     assert!(orders.len() >= 3, "orders: {}", orders.len());
     for o in &orders {

@@ -174,6 +174,13 @@ pub struct Execution {
     /// Order POSTs begun for this hedge (1 unless the operator retried).
     #[serde(default)]
     pub posts: u32,
+    /// The exposure window's ends: when the earliest fill it offsets was
+    /// detected, and when its first order left for the broker (decided at
+    /// `created_at`, filled at the state's `filled_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detected_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<Timestamp>,
 }
 
 impl Execution {
@@ -286,6 +293,8 @@ mod tests {
             last_error: None,
             sending: Some(false),
             posts: 1,
+            detected_at: None,
+            sent_at: None,
         }
     }
 

@@ -37,6 +37,7 @@ pub fn sending(txn: &WriteTransaction, id: u64, now: Timestamp) -> Result<Execut
     change(txn, id, now, |e| {
         e.sending = Some(true);
         e.posts = e.posts.saturating_add(1);
+        e.sent_at.get_or_insert(now);
         true
     })
 }

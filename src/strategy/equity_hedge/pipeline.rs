@@ -382,6 +382,11 @@ fn decide_for(
         (OrderSide::Buy, OnchainSide::Sold)
     };
     let links = allocate(txn, &pos.symbol, offsets, whole)?;
+    let mut detected_at: Option<Timestamp> = None;
+    for l in &links {
+        let seen = get_trade(txn, l.trade)?.seen_at;
+        detected_at = Some(detected_at.map_or(seen, |d| d.min(seen)));
+    }
     match offsets {
         OnchainSide::Bought => pos.long -= whole,
         OnchainSide::Sold => pos.short -= whole,
@@ -404,6 +409,8 @@ fn decide_for(
         last_error: None,
         sending: Some(false),
         posts: 0,
+        detected_at,
+        sent_at: None,
     };
     put_execution(txn, &exec)?;
     pos.pending = Some(id);

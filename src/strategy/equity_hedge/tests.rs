@@ -672,6 +672,8 @@ fn the_open_check_on_a_stored_execution_agrees_with_its_state() {
             last_error: None,
             sending: Some(false),
             posts: 1,
+            detected_at: None,
+            sent_at: None,
         };
         let bytes = serde_json::to_vec(&e).unwrap();
         assert_eq!(

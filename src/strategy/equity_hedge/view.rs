@@ -62,6 +62,53 @@ pub struct HedgeView {
     pub executions: Vec<ExecutionRow>,
     /// Newest first.
     pub alerts: Vec<String>,
+    /// How long the recent filled hedges left exposure open.
+    #[serde(default)]
+    pub exposure: Option<ExposureWindow>,
+}
+
+/// The exposure window over the recent filled hedges: from the detection
+/// of the earliest fill a hedge offsets to its order leaving for the
+/// broker, and to its fill there; median and p99 (nearest rank), ms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExposureWindow {
+    pub hedges: usize,
+    pub to_order_median_ms: u64,
+    pub to_order_p99_ms: u64,
+    pub to_fill_median_ms: u64,
+    pub to_fill_p99_ms: u64,
+}
+
+/// The `p`-th percentile (nearest rank) of sorted `v`.
+fn rank(v: &[u64], p: usize) -> u64 {
+    let i = (v.len() * p).div_ceil(100).clamp(1, v.len().max(1)) - 1;
+    v.get(i).copied().unwrap_or(0)
+}
+
+/// The window over `executions`' filled hedges that carry both ends.
+pub fn exposure_window(executions: &[Execution]) -> Option<ExposureWindow> {
+    let mut to_order = Vec::new();
+    let mut to_fill = Vec::new();
+    for e in executions {
+        if let (ExecState::Filled { filled_at, .. }, Some(detected), Some(sent)) =
+            (&e.state, e.detected_at, e.sent_at)
+        {
+            to_order.push(sent.saturating_sub(detected));
+            to_fill.push(filled_at.saturating_sub(detected));
+        }
+    }
+    if to_order.is_empty() {
+        return None;
+    }
+    to_order.sort_unstable();
+    to_fill.sort_unstable();
+    Some(ExposureWindow {
+        hedges: to_order.len(),
+        to_order_median_ms: rank(&to_order, 50),
+        to_order_p99_ms: rank(&to_order, 99),
+        to_fill_median_ms: rank(&to_fill, 50),
+        to_fill_p99_ms: rank(&to_fill, 99),
+    })
 }
 
 fn trade_row(t: &Trade) -> TradeRow {
@@ -179,6 +226,7 @@ pub fn hedge_view(
             .iter()
             .map(|a| format!("{} {}", crate::model::time::format_time(a.at), a.message))
             .collect(),
+        exposure: exposure_window(&records.executions),
     }
 }
 
@@ -271,4 +319,57 @@ pub fn open_intents(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::venue::broker::OrderRequest;
+
+    fn filled(detected: u64, sent: u64, filled_at: u64) -> Execution {
+        Execution {
+            id: 1,
+            request: OrderRequest {
+                client_id: "h1".into(),
+                symbol: "AAPL".into(),
+                side: OrderSide::Sell,
+                shares: 1,
+                committed_at: sent,
+            },
+            state: ExecState::Filled {
+                order_id: "o".into(),
+                shares: 1,
+                average_price: Decimal::ONE,
+                filled_at,
+            },
+            links: Vec::new(),
+            created_at: sent,
+            updated_at: filled_at,
+            attempts: 0,
+            last_error: None,
+            sending: Some(false),
+            posts: 1,
+            detected_at: Some(detected),
+            sent_at: Some(sent),
+        }
+    }
+
+    #[test]
+    fn the_exposure_window_is_median_and_p99_of_filled_hedges() {
+        // Ten hedges: orders 10..=100 ms after detection, fills 1 s later.
+        let mut list: Vec<Execution> = (1..=10)
+            .map(|i| filled(1_000, 1_000 + 10 * i, 2_000 + 10 * i))
+            .collect();
+        // Not filled, or from before the window's fields: not counted.
+        let mut open = filled(0, 5, 9);
+        open.state = ExecState::Pending;
+        let mut old = filled(0, 5, 9);
+        old.detected_at = None;
+        list.extend([open, old]);
+        let w = exposure_window(&list).unwrap();
+        assert_eq!(w.hedges, 10);
+        assert_eq!((w.to_order_median_ms, w.to_order_p99_ms), (50, 100));
+        assert_eq!((w.to_fill_median_ms, w.to_fill_p99_ms), (1_050, 1_100));
+        assert_eq!(exposure_window(&[]), None);
+    }
 }

@@ -97,15 +97,35 @@ pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
 }
 
 /// "h3 sell 2 AAPL filled @201.35 ← t1 1.5, t2 0.5", newest first.
+/// "850ms", "12s", "4m 05s".
+fn format_duration_ms(ms: u64) -> String {
+    if ms < 1_000 {
+        format!("{ms}ms")
+    } else {
+        crate::model::time::format_duration(ms)
+    }
+}
+
 fn audit_trail(frame: &mut Frame, area: Rect, cx: &Ctx, h: &HedgeView) {
     let market = match h.market_open {
         Some(true) => "market open",
         Some(false) => "market closed",
         None => "market hours unknown",
     };
+    let window = match &h.exposure {
+        Some(w) => format!(
+            " · exposure (last {}): to order {} p99 {}, to fill {} p99 {}",
+            w.hedges,
+            format_duration_ms(w.to_order_median_ms),
+            format_duration_ms(w.to_order_p99_ms),
+            format_duration_ms(w.to_fill_median_ms),
+            format_duration_ms(w.to_fill_p99_ms)
+        ),
+        None => String::new(),
+    };
     let mut lines = vec![Line::styled(
         format!(
-            "audit trail (trade → hedge) · {} · {market} · {} trades",
+            "audit trail (trade → hedge) · {} · {market} · {} trades{window}",
             h.broker, h.trade_count
         ),
         cx.theme.title(),
