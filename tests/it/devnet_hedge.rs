@@ -587,6 +587,108 @@ async fn devnet_v6_fills_are_hedged_at_alpaca_once_through_lost_answers_and_a_re
     assert_eq!(alpaca.orders().iter().map(|o| o.qty).sum::<u64>(), 8);
 }
 
+/// `arbkeep devnet`'s order flow: deployed, a dozen fills emitted from a
+/// seed, and the hedge (its config section, the paper broker) records
+/// every one and hedges them: per symbol, the fills' net is what stays on
+/// the books plus what the broker holds against it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_devnet_order_flow_is_a_v6_flow_the_hedge_follows() {
+    use arbkeep::strategy::equity_hedge::devnet_flow as flow;
+    use arbkeep::strategy::equity_hedge::paper_broker::PaperBroker;
+    use arbkeep::venue::broker::Broker;
+    let d = start(DevnetOptions::default()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let p = devnet::signing_provider(&d.hemi.url(), DEPLOYER_KEY).unwrap();
+    let owner = Address::repeat_byte(0x57);
+    let plan = flow::deploy(&p, &root(), owner).await.unwrap();
+    // The section it writes is a config the hedge accepts.
+    let mut config = config(&d, &tmp.path().join("devnet"));
+    let section = flow::config_section(
+        &plan,
+        d.deployment.hemi.chain_id,
+        &d.deployment.hemi.rpc_url,
+    );
+    let parsed = Config::from_toml(&section, "the flow's section").unwrap();
+    assert_eq!(parsed.equity_hedge.raindex_version, RaindexVersion::V6);
+    assert_eq!(
+        Address::from_str(&parsed.equity_hedge.orderbook).unwrap(),
+        plan.emitter
+    );
+    config.equity_hedge = parsed.equity_hedge;
+    let mut dice = flow::FlowDice::new(7);
+    let mut expected: std::collections::BTreeMap<String, Decimal> = Default::default();
+    for _ in 0..12 {
+        let (symbol, bought, shares) = flow::emit_one(&p, &plan, &mut dice).await.unwrap();
+        let ticker = SymbolMap::st0x().ticker(&symbol).unwrap();
+        *expected.entry(ticker).or_default() += if bought { shares } else { -shares };
+    }
+    // Monday 15:00 UTC: the paper broker's market is open.
+    let clock = Arc::new(ManualClock::new(
+        parse_time("2024-07-01T15:00:00Z").unwrap(),
+    ));
+    let schwab_fake = FakeSchwab::start(clock.clone()).await.unwrap();
+    let w = World {
+        p,
+        schwab: schwab_fake.config(),
+        fake: schwab_fake,
+        clock: clock.clone(),
+        owner,
+        config,
+        taapl: plan.equities[0].1,
+        usdc: plan.usdc,
+        version: RaindexVersion::V6,
+        emitter: plan.emitter,
+        _devnet: d,
+    };
+    let dir = tmp.path().join("keeper");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (ingest, reads) = chain(&w, &tmp.path().join("ingest")).await;
+    let dyn_clock: Arc<dyn Clock> = clock.clone();
+    let broker = Arc::new(PaperBroker::open(&dir.join("broker.redb"), 3, dyn_clock).unwrap());
+    let keeper = EquityHedge::new(
+        decoder(&w),
+        broker.clone(),
+        "paper broker",
+        ingest,
+        reads.clone(),
+        reads,
+    );
+    let mut run = engine_with(&w, &dir, Box::new(keeper)).await;
+    let started = Instant::now();
+    while run.trades() < 12 {
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "{} of 12 fills",
+            run.trades()
+        );
+        w.clock.advance(SECOND);
+        run.engine.tick().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for _ in 0..10 {
+        w.clock.advance(SECOND);
+        run.engine.tick().await.unwrap();
+    }
+    let snap = run.handle.snapshots.borrow().clone();
+    let held = broker.positions().await.unwrap();
+    for (symbol, onchain) in &expected {
+        let net = snap
+            .positions
+            .iter()
+            .find(|p| p.venue == "raindex" && &p.symbol == symbol)
+            .map_or(Decimal::ZERO, |p| p.net);
+        let at_broker = held
+            .iter()
+            .find(|p| &p.symbol == symbol)
+            .map_or(Decimal::ZERO, |p| p.quantity);
+        assert_eq!(*onchain, net - at_broker, "{symbol}: {snap:?}");
+        assert!(
+            net.abs() < Decimal::ONE,
+            "{symbol}: whole shares hedged, net {net}"
+        );
+    }
+}
+
 /// The `arbkeep` binary in devnet mode with `[equity_hedge]` on, trading at
 /// the fake Schwab: the wiring a user runs, not a hand-built keeper.
 fn arbkeep_binary(config: &Path) -> std::process::Command {

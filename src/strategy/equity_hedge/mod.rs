@@ -21,6 +21,7 @@ pub mod chain;
 pub mod decode;
 mod decode_v4;
 mod decode_v6;
+pub mod devnet_flow;
 pub mod events;
 pub mod events_v6;
 pub mod keeper;
