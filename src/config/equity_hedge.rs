@@ -104,6 +104,10 @@ pub struct EquityHedgeConfig {
     /// Past this many uncovered shares of one symbol, its hedging holds with
     /// an alarm instead of sending.
     pub max_exposure_shares: u64,
+    /// How often the broker's positions are compared with the books (ms).
+    pub reconcile_interval_ms: u64,
+    /// Unexplained comparisons in a row before a symbol's hedging stops.
+    pub divergence_polls: u32,
 }
 
 impl EquityHedgeConfig {
@@ -141,6 +145,8 @@ impl Default for EquityHedgeConfig {
             replace_after_window: false,
             max_order_shares: 1_000,
             max_exposure_shares: 10_000,
+            reconcile_interval_ms: crate::model::time::MINUTE,
+            divergence_polls: 3,
         }
     }
 }
@@ -252,6 +258,18 @@ pub(super) fn read_equity_hedge(
             *field = v;
         }
     }
+    if let Some(v) = r.duration(t, s, "reconcile_interval")? {
+        if v == 0 {
+            return Err(r.invalid("equity_hedge.reconcile_interval", "must be above 0"));
+        }
+        h.reconcile_interval_ms = v;
+    }
+    if let Some(v) = r.int(t, s, "divergence_polls")? {
+        h.divergence_polls = u32::try_from(v)
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| r.invalid("equity_hedge.divergence_polls", "must be 1 or more"))?;
+    }
     if let Some(v) = r.strings(t, s, "symbol_patterns")? {
         h.symbol_patterns = v;
     }
@@ -311,6 +329,14 @@ mod tests {
             ),
             (50, 10_000)
         );
+        for bad in ["reconcile_interval = \"0s\"", "divergence_polls = 0"] {
+            let e = parse(&format!("[equity_hedge]\n{bad}\n")).unwrap_err();
+            let key = bad.split(' ').next().unwrap_or_default();
+            assert!(
+                e.to_string().contains(&format!("equity_hedge.{key}")),
+                "{e}"
+            );
+        }
         let e = parse("[equity_hedge]\nconfirmations = 0\n").unwrap_err();
         assert!(e.to_string().contains("equity_hedge.confirmations"), "{e}");
         let c = parse("[equity_hedge]\nlisting_window = \"3m\"\nreplace_after_window = true\n")

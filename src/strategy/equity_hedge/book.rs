@@ -69,6 +69,24 @@ pub struct Position {
     /// Hedging held by a limit, and why (told once).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held: Option<String>,
+    /// Shares our hedges moved at the broker (buys +, sells −).
+    #[serde(default)]
+    pub broker_net: Decimal,
+    /// What the broker held of the symbol besides our hedges, taken at the
+    /// first comparison (or when the operator accepted the broker's
+    /// position): the broker should show `baseline + broker_net`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker_baseline: Option<Decimal>,
+    /// The broker's position at the last comparison.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker_seen: Option<Decimal>,
+    /// Comparisons in a row the broker's position was not explained.
+    #[serde(default)]
+    pub diverging_polls: u32,
+    /// Hedging stopped until the operator looks: the broker's position
+    /// diverged from the books, and how.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gated: Option<String>,
 }
 
 impl Position {

@@ -41,6 +41,10 @@ pub struct HedgePolicy {
     pub replace_after_window: bool,
     /// The size and exposure guards of every decision.
     pub limits: super::pipeline::HedgeLimits,
+    /// How often the broker's positions are compared with the books, and
+    /// after how many unexplained comparisons in a row a symbol stops.
+    pub reconcile_every: Timestamp,
+    pub divergence_polls: u32,
 }
 
 impl Default for HedgePolicy {
@@ -49,6 +53,8 @@ impl Default for HedgePolicy {
             listing_window: 10 * MINUTE,
             replace_after_window: false,
             limits: super::pipeline::HedgeLimits::default(),
+            reconcile_every: MINUTE,
+            divergence_polls: 3,
         }
     }
 }
@@ -62,6 +68,8 @@ impl HedgePolicy {
                 max_order_shares: cfg.max_order_shares,
                 max_exposure_shares: cfg.max_exposure_shares,
             },
+            reconcile_every: cfg.reconcile_interval_ms,
+            divergence_polls: cfg.divergence_polls,
         }
     }
 }
@@ -84,6 +92,8 @@ pub struct EquityHedge<B, L, R, T> {
     initialized: bool,
     /// The last block whose watermark was written (skip rewriting it).
     through: Option<u64>,
+    /// When the broker's positions were last compared with the books.
+    reconciled_at: Option<Timestamp>,
 }
 
 impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L, R, T> {
@@ -117,6 +127,7 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
             },
             initialized: false,
             through: None,
+            reconciled_at: None,
         }
     }
 
@@ -298,12 +309,42 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
         Ok(())
     }
 
+    /// Compare the broker's positions with the books when due: after the
+    /// open hedges were settled (an order filled while we were down is
+    /// booked before the comparison). A read that fails waits for the next.
+    async fn reconcile(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
+        if self
+            .reconciled_at
+            .is_some_and(|at| cx.now < at.saturating_add(self.policy.reconcile_every))
+        {
+            return Ok(());
+        }
+        let positions = match self.broker.positions().await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "broker positions not read; compared next time");
+                return Ok(());
+            }
+        };
+        self.reconciled_at = Some(cx.now);
+        let polls = self.policy.divergence_polls;
+        let stopped = cx
+            .store
+            .write(|w| pipeline::reconcile(w.transaction(), &positions, polls, cx.now))?;
+        for (symbol, why) in stopped {
+            tracing::error!(%symbol, "{why}");
+            Self::notify(cx, &symbol, why);
+        }
+        Ok(())
+    }
+
     /// One pass, as `tick` runs it.
     pub async fn pass(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
         self.init(cx)?;
         self.refresh_market(cx.now).await;
         self.settle(cx).await?;
         self.ingest(cx).await?;
+        self.reconcile(cx).await?;
         if cx.may_send() && self.market_open() == Some(true) {
             self.sweep(cx).await?;
         }
@@ -393,6 +434,9 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> Keeper for Equity
             self.policy.replace_after_window,
             snapshot.now,
         ));
+        snapshot
+            .intents
+            .extend(super::view::gated_intents(&self.records, &self.broker_name));
     }
 
     /// `arbkeep resolve hN …`: the hedge's own ids only.
@@ -410,6 +454,27 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> Keeper for Equity
         else {
             return None;
         };
+        if let Some(symbol) = id.strip_prefix("p:") {
+            let symbol = symbol.to_string();
+            let resolution = *resolution;
+            let reason = reason.clone();
+            return Some(Box::pin(async move {
+                if resolution != crate::engine::Resolution::Settle {
+                    return Err(format!(
+                        "p:{symbol}: only `settle` (accept the broker's position) applies"
+                    ));
+                }
+                self.init(cx).map_err(|e| e.to_string())?;
+                let done = cx
+                    .store
+                    .write(|w| {
+                        pipeline::accept_broker_position(w.transaction(), &symbol, &reason, cx.now)
+                    })
+                    .map_err(|e| e.to_string())?;
+                self.reload(cx).map_err(|e| e.to_string())?;
+                done.ok_or_else(|| format!("p:{symbol}: hedging {symbol} is not stopped"))
+            }));
+        }
         let n: u64 = id.strip_prefix('h')?.parse().ok()?;
         Some(Box::pin(self.resolve(
             cx,

@@ -176,6 +176,10 @@ pub fn filled(
     put_execution(txn, &e)?;
     let mut pos = get_position(txn, &e.request.symbol)?;
     pos.hedged_shares += shares;
+    pos.broker_net += match e.request.side {
+        crate::venue::broker::OrderSide::Buy => Decimal::from(shares),
+        crate::venue::broker::OrderSide::Sell => -Decimal::from(shares),
+    };
     if shares > 0 {
         pos.failures_in_a_row = 0;
     }

@@ -31,6 +31,8 @@ struct Knobs {
     lose_next_response: bool,
     reject_next: Option<String>,
     places: u64,
+    /// Shares moved at the broker by hand (outside the hedge), per symbol.
+    by_hand: BTreeMap<String, Decimal>,
 }
 
 /// Run after each order the broker takes (tests: something happening while
@@ -114,6 +116,13 @@ impl PaperBroker {
     }
 
     /// `place` calls so far in this process.
+    /// Someone trades `delta` shares of `symbol` in the account by hand:
+    /// the positions show it, the hedge's books do not.
+    pub fn trade_by_hand(&self, symbol: &str, delta: Decimal) {
+        let mut k = self.knobs.lock().unwrap_or_else(|p| p.into_inner());
+        *k.by_hand.entry(symbol.to_string()).or_default() += delta;
+    }
+
     pub fn places(&self) -> u64 {
         self.knobs.lock().map(|k| k.places).unwrap_or(0)
     }
@@ -271,7 +280,12 @@ impl Broker for PaperBroker {
     }
 
     async fn positions(&self) -> Result<Vec<BrokerPosition>, VenueError> {
-        let mut by: BTreeMap<String, Decimal> = BTreeMap::new();
+        let mut by: BTreeMap<String, Decimal> = self
+            .knobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_hand
+            .clone();
         for o in self.orders()? {
             if let OrderState::Filled { shares, .. } = o.state {
                 let signed = match o.side {

@@ -318,6 +318,96 @@ pub fn record_skip(
     Ok(true)
 }
 
+/// Compare the broker's positions with the books, for every symbol the
+/// hedge tracks. The broker should hold what it held besides our hedges
+/// (the baseline, taken at the first comparison) plus what our filled
+/// hedges moved; a hedge in flight explains up to its shares. A
+/// difference left unexplained for `polls` comparisons in a row stops
+/// that symbol's hedging until the operator looks (`arbkeep resolve
+/// p:SYMBOL settle`). Returns the symbols newly stopped, with why.
+pub fn reconcile(
+    txn: &WriteTransaction,
+    at_broker: &[crate::venue::broker::BrokerPosition],
+    polls: u32,
+    now: Timestamp,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let symbols: Vec<String> = {
+        let t = txn.open_table(POSITIONS).map_err(db)?;
+        let mut v = Vec::new();
+        for entry in t.iter().map_err(db)? {
+            let (k, _) = entry.map_err(db)?;
+            v.push(k.value().to_string());
+        }
+        v
+    };
+    let mut stopped = Vec::new();
+    for symbol in symbols {
+        let mut pos = get_position(txn, &symbol)?;
+        let actual = at_broker
+            .iter()
+            .filter(|p| p.symbol == symbol)
+            .map(|p| p.quantity)
+            .sum::<Decimal>();
+        // The baseline is taken only with nothing in flight: an order the
+        // broker may or may not have filled yet cannot be told apart from
+        // what it held before.
+        let baseline = match pos.broker_baseline {
+            Some(b) => b,
+            None if pos.pending.is_some() => continue,
+            None => *pos.broker_baseline.insert(actual - pos.broker_net),
+        };
+        let diff = actual - (baseline + pos.broker_net);
+        pos.broker_seen = Some(actual);
+        let in_flight = if pos.pending.is_some() {
+            Decimal::from(pos.pending_shares)
+        } else {
+            Decimal::ZERO
+        };
+        if diff.abs() <= in_flight {
+            pos.diverging_polls = 0;
+        } else {
+            pos.diverging_polls = pos.diverging_polls.saturating_add(1);
+            if pos.diverging_polls >= polls.max(1) && pos.gated.is_none() {
+                let why = format!(
+                    "hedging {symbol} stopped: the broker holds {actual}, the books say {} ({diff:+} unexplained for {} checks) — resolve with `arbkeep resolve p:{symbol} settle --reason …` once understood",
+                    baseline + pos.broker_net,
+                    pos.diverging_polls
+                );
+                alert(txn, Some(&symbol), why.clone(), now)?;
+                pos.gated = Some(why.clone());
+                stopped.push((symbol.clone(), why));
+            }
+        }
+        put_position(txn, &pos)?;
+    }
+    Ok(stopped)
+}
+
+/// The operator accepts the broker's position of `symbol` as it was last
+/// seen (a trade by hand, a corporate action): the baseline moves to
+/// explain it, and hedging resumes.
+pub fn accept_broker_position(
+    txn: &WriteTransaction,
+    symbol: &str,
+    reason: &str,
+    now: Timestamp,
+) -> Result<Option<String>, StoreError> {
+    let mut pos = get_position(txn, symbol)?;
+    if pos.gated.is_none() {
+        return Ok(None);
+    }
+    let seen = pos.broker_seen.unwrap_or_default();
+    pos.broker_baseline = Some(seen - pos.broker_net);
+    pos.gated = None;
+    pos.diverging_polls = 0;
+    put_position(txn, &pos)?;
+    let note = format!(
+        "p:{symbol}: the broker's {seen} accepted by the operator ({reason}); hedging resumes"
+    );
+    alert(txn, Some(symbol), note.clone(), now)?;
+    Ok(Some(note))
+}
+
 /// The hedge decision for `symbol` (the sweeper's entry point).
 pub fn decide(
     txn: &WriteTransaction,
@@ -341,7 +431,7 @@ fn decide_for(
     now: Timestamp,
     limits: &HedgeLimits,
 ) -> Result<Decision, StoreError> {
-    if pos.pending.is_some() || pos.retry_after.is_some_and(|t| now < t) {
+    if pos.pending.is_some() || pos.retry_after.is_some_and(|t| now < t) || pos.gated.is_some() {
         return Ok(Decision::default());
     }
     let net = pos.net();

@@ -686,3 +686,4 @@ fn the_open_check_on_a_stored_execution_agrees_with_its_state() {
 }
 
 mod limits;
+mod reconcile;

@@ -195,6 +195,35 @@ pub fn position_row(p: &Position, venue: &str, market_open: Option<bool>) -> Pos
     } else {
         String::new()
     };
+    // The broker's side: what it holds against what the books say.
+    let broker = match (p.broker_seen, p.broker_baseline, &p.gated) {
+        (_, _, Some(_)) => "STOPPED: broker diverges (resolve p:…)".to_string(),
+        (Some(seen), Some(base), None) => {
+            let books = base + p.broker_net;
+            if seen == books {
+                format!("broker {} = books", seen.normalize())
+            } else if p.diverging_polls == 0 {
+                format!(
+                    "broker {} (books {}, in flight)",
+                    seen.normalize(),
+                    books.normalize()
+                )
+            } else {
+                format!(
+                    "broker {} ≠ books {} ({} checks)",
+                    seen.normalize(),
+                    books.normalize(),
+                    p.diverging_polls
+                )
+            }
+        }
+        _ => String::new(),
+    };
+    let note = match (note.is_empty(), broker.is_empty()) {
+        (_, true) => note,
+        (true, false) => broker,
+        (false, false) => format!("{note} · {broker}"),
+    };
     PositionRow {
         venue: venue.to_string(),
         symbol: p.symbol.clone(),
@@ -317,6 +346,29 @@ pub fn open_intents(
                 doing,
                 awaits_operator,
             }
+        })
+        .collect()
+}
+
+/// Every symbol whose hedging a divergence from the broker stopped: an
+/// open item for the operator (`arbkeep resolve p:SYMBOL settle`).
+pub fn gated_intents(records: &Records, broker: &str) -> Vec<OpenIntentView> {
+    records
+        .positions
+        .iter()
+        .filter_map(|p| {
+            let why = p.gated.clone()?;
+            let id = format!("p:{}", p.symbol);
+            Some(OpenIntentView {
+                resolve: resolve_hint(&id),
+                id,
+                strategy: "equity_hedge".into(),
+                what: format!("{} position at {broker} diverges from the books", p.symbol),
+                state: IntentState::Halted,
+                since: p.last_fill_at.unwrap_or_default(),
+                doing: why,
+                awaits_operator: true,
+            })
         })
         .collect()
 }
