@@ -415,7 +415,10 @@ async fn market_closed_queues_fills_with_exposure_shown_then_hedges_at_the_open(
     );
     let mut snap = crate::engine::Snapshot::empty(Mode::Paper, r.clock.now());
     crate::engine::Keeper::render(&r.hedge, &mut snap);
-    assert_eq!(snap.positions[0].note, "market closed: queued");
+    assert_eq!(
+        snap.positions[0].note,
+        "market closed: queued · broker 0 = books"
+    );
     assert_eq!(snap.hedge.as_ref().unwrap().market_open, Some(false));
     // Friday's open is the next one after Thursday 22:00 + 1h.
     r.clock.set(PAPER_EPOCH + DAY + 15 * HOUR);
