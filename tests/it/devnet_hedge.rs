@@ -88,25 +88,6 @@ struct World {
     emitter: Address,
 }
 
-/// A V6 order of `owner` taking `inputs` and giving `outputs`.
-fn order_v6(owner: Address, inputs: &[Address], outputs: &[Address]) -> V6::OrderV4 {
-    let io = |l: &[Address]| {
-        l.iter()
-            .map(|token| V6::IOV2 {
-                token: *token,
-                vaultId: B256::with_last_byte(1),
-            })
-            .collect::<Vec<_>>()
-    };
-    V6::OrderV4 {
-        owner,
-        evaluable: V6::EvaluableV4::default(),
-        validInputs: io(inputs),
-        validOutputs: io(outputs),
-        nonce: B256::with_last_byte(7),
-    }
-}
-
 /// `units` of a token with `decimals`, as a Rain Float.
 fn float(units: u128, decimals: u32) -> B256 {
     let amount = Decimal::from_i128_with_scale(i128::try_from(units).unwrap(), decimals);
@@ -127,7 +108,11 @@ impl World {
         if self.version != RaindexVersion::V4 {
             let call = V6::takeOrderCall {
                 config: V6::TakeOrderConfigV4 {
-                    order: order_v6(owner, &[self.taapl], &[self.usdc]),
+                    order: arbkeep::strategy::equity_hedge::devnet_flow::order(
+                        owner,
+                        &[self.taapl],
+                        &[self.usdc],
+                    ),
                     inputIOIndex: U256::ZERO,
                     outputIOIndex: U256::ZERO,
                     signedContext: vec![],
@@ -157,8 +142,16 @@ impl World {
     async fn clear(&self, shares: u128, usdc: u128) {
         if self.version != RaindexVersion::V4 {
             let call = V6::clearCall {
-                alice: order_v6(Address::repeat_byte(0xa1), &[self.usdc], &[self.taapl]),
-                bob: order_v6(self.owner, &[self.taapl], &[self.usdc]),
+                alice: arbkeep::strategy::equity_hedge::devnet_flow::order(
+                    Address::repeat_byte(0xa1),
+                    &[self.usdc],
+                    &[self.taapl],
+                ),
+                bob: arbkeep::strategy::equity_hedge::devnet_flow::order(
+                    self.owner,
+                    &[self.taapl],
+                    &[self.usdc],
+                ),
                 clearConfig: V6::ClearConfigV2::default(),
                 change: V6::ClearStateChangeV2 {
                     aliceOutput: float(shares, 18),

@@ -96,7 +96,8 @@ impl FlowDice {
     }
 }
 
-fn order(owner: Address, inputs: &[Address], outputs: &[Address]) -> V6::OrderV4 {
+/// A V6 order of `owner` taking `inputs` and giving `outputs` (vault 1).
+pub fn order(owner: Address, inputs: &[Address], outputs: &[Address]) -> V6::OrderV4 {
     let io = |l: &[Address]| {
         l.iter()
             .map(|t| V6::IOV2 {
