@@ -190,6 +190,58 @@ impl Decoder {
         }
     }
 
+    /// A take of an order, whatever the version: not ours unless the
+    /// order is the owner's; else its side's fill (`side`).
+    pub(super) async fn take_of<T: TokenSymbols>(
+        &self,
+        log: &ChainLog,
+        order_owner: Address,
+        side: impl FnOnce() -> Result<OrderFill, String>,
+        tokens: &T,
+    ) -> Result<Meaning, DecodeError> {
+        if order_owner != self.owner {
+            return Ok(Meaning::NotOurs);
+        }
+        self.fill_or_skip(log, FillKind::Take, side(), tokens).await
+    }
+
+    /// A clear of two orders, whatever the version: which side is the
+    /// owner's, the clear's after-clear event (`pick`, named `what`), and
+    /// that side's fill (`side`: alice's when given `true`).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn clear_of<R: ReceiptLogs, T: TokenSymbols, A>(
+        &self,
+        log: &ChainLog,
+        batch: &[ChainLog],
+        receipts: &R,
+        tokens: &T,
+        (alice, bob): (Address, Address),
+        (pick, what): (impl Fn(OrderbookEvent) -> Option<A> + Copy, &str),
+        side: impl FnOnce(bool, &A) -> Result<OrderFill, String>,
+    ) -> Result<Meaning, DecodeError> {
+        let alice = match self.owners_side(alice, bob) {
+            Ok(alice) => alice,
+            Err(m) => return Ok(*m),
+        };
+        let after = find_after_clear(log, batch, receipts, pick, what).await?;
+        self.fill_or_skip(log, FillKind::Clear, side(alice, &after), tokens)
+            .await
+    }
+
+    /// The fill, or the reason its IOs could not be read (skipped).
+    async fn fill_or_skip<T: TokenSymbols>(
+        &self,
+        log: &ChainLog,
+        kind: FillKind,
+        f: Result<OrderFill, String>,
+        tokens: &T,
+    ) -> Result<Meaning, DecodeError> {
+        match f {
+            Ok(f) => self.fill(log, kind, f, tokens).await,
+            Err(e) => Ok(Meaning::Skipped(e)),
+        }
+    }
+
     /// One fill of the owner's order, whatever the version.
     pub(super) async fn fill<T: TokenSymbols>(
         &self,

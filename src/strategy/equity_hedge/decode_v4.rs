@@ -5,9 +5,7 @@
 
 use super::abi::{AfterClear, ClearV2, OrderV3, OrderbookEvent, TakeOrderV2};
 use super::chain::{ReceiptLogs, TokenSymbols};
-use super::decode::{
-    Amount, DecodeError, Decoder, FillKind, Meaning, OrderFill, find_after_clear, index,
-};
+use super::decode::{Amount, DecodeError, Decoder, Meaning, OrderFill, index};
 use crate::venue::logs::ChainLog;
 use alloy_primitives::U256;
 
@@ -40,20 +38,17 @@ impl Decoder {
         take: &TakeOrderV2,
         tokens: &T,
     ) -> Result<Meaning, DecodeError> {
-        let order = &take.config.order;
-        if order.owner != self.owner {
-            return Ok(Meaning::NotOurs);
-        }
+        let c = &take.config;
         // `input`/`output` are the taker's: the order received the taker's
         // output and gave the taker's input.
-        match order_fill_v4(
-            order,
-            (take.config.inputIOIndex, take.output),
-            (take.config.outputIOIndex, take.input),
-        ) {
-            Ok(f) => self.fill(log, FillKind::Take, f, tokens).await,
-            Err(e) => Ok(Meaning::Skipped(e)),
-        }
+        let side = || {
+            order_fill_v4(
+                &c.order,
+                (c.inputIOIndex, take.output),
+                (c.outputIOIndex, take.input),
+            )
+        };
+        self.take_of(log, c.order.owner, side, tokens).await
     }
 
     pub(super) async fn clear<R: ReceiptLogs, T: TokenSymbols>(
@@ -64,34 +59,30 @@ impl Decoder {
         receipts: &R,
         tokens: &T,
     ) -> Result<Meaning, DecodeError> {
-        let alice = match self.owners_side(clear.alice.owner, clear.bob.owner) {
-            Ok(alice) => alice,
-            Err(m) => return Ok(*m),
-        };
         let pick = |e: OrderbookEvent| match e {
             OrderbookEvent::AfterClear(a) => Some(a),
             _ => None,
         };
-        let after: AfterClear =
-            find_after_clear(log, batch, receipts, pick, "AfterClear after ClearV2").await?;
         let c = &clear.clearConfig;
-        let s = &after.clearStateChange;
-        let fill = if alice {
-            order_fill_v4(
-                &clear.alice,
-                (c.aliceInputIOIndex, s.aliceInput),
-                (c.aliceOutputIOIndex, s.aliceOutput),
-            )
-        } else {
-            order_fill_v4(
-                &clear.bob,
-                (c.bobInputIOIndex, s.bobInput),
-                (c.bobOutputIOIndex, s.bobOutput),
-            )
+        let side = |alice: bool, after: &AfterClear| {
+            let s = &after.clearStateChange;
+            if alice {
+                order_fill_v4(
+                    &clear.alice,
+                    (c.aliceInputIOIndex, s.aliceInput),
+                    (c.aliceOutputIOIndex, s.aliceOutput),
+                )
+            } else {
+                order_fill_v4(
+                    &clear.bob,
+                    (c.bobInputIOIndex, s.bobInput),
+                    (c.bobOutputIOIndex, s.bobOutput),
+                )
+            }
         };
-        match fill {
-            Ok(f) => self.fill(log, FillKind::Clear, f, tokens).await,
-            Err(e) => Ok(Meaning::Skipped(e)),
-        }
+        let owners = (clear.alice.owner, clear.bob.owner);
+        let after = (pick, "AfterClear after ClearV2");
+        self.clear_of(log, batch, receipts, tokens, owners, after, side)
+            .await
     }
 }

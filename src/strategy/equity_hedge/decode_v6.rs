@@ -7,9 +7,7 @@
 use super::abi::OrderbookEvent;
 use super::abi_v6::{AfterClearV2, ClearV3, OrderV4, TakeOrderV3};
 use super::chain::{ReceiptLogs, TokenSymbols};
-use super::decode::{
-    Amount, DecodeError, Decoder, FillKind, Meaning, OrderFill, find_after_clear, index,
-};
+use super::decode::{Amount, DecodeError, Decoder, Meaning, OrderFill, index};
 use crate::venue::logs::ChainLog;
 use alloy_primitives::{B256, U256};
 
@@ -36,20 +34,17 @@ impl Decoder {
         take: &TakeOrderV3,
         tokens: &T,
     ) -> Result<Meaning, DecodeError> {
-        let order = &take.config.order;
-        if order.owner != self.owner {
-            return Ok(Meaning::NotOurs);
-        }
+        let c = &take.config;
         // The taker's input is what the order gave, its output what the
         // order received.
-        match order_fill(
-            order,
-            (take.config.inputIOIndex, take.output),
-            (take.config.outputIOIndex, take.input),
-        ) {
-            Ok(f) => self.fill(log, FillKind::Take, f, tokens).await,
-            Err(e) => Ok(Meaning::Skipped(e)),
-        }
+        let side = || {
+            order_fill(
+                &c.order,
+                (c.inputIOIndex, take.output),
+                (c.outputIOIndex, take.input),
+            )
+        };
+        self.take_of(log, c.order.owner, side, tokens).await
     }
 
     pub(super) async fn clear_v6<R: ReceiptLogs, T: TokenSymbols>(
@@ -60,35 +55,31 @@ impl Decoder {
         receipts: &R,
         tokens: &T,
     ) -> Result<Meaning, DecodeError> {
-        let alice = match self.owners_side(clear.alice.owner, clear.bob.owner) {
-            Ok(alice) => alice,
-            Err(m) => return Ok(*m),
-        };
         let pick = |e: OrderbookEvent| match e {
             OrderbookEvent::AfterClearV2(a) => Some(a),
             _ => None,
         };
-        let after: AfterClearV2 =
-            find_after_clear(log, batch, receipts, pick, "AfterClearV2 after ClearV3").await?;
         let c = &clear.clearConfig;
-        let s = &after.clearStateChange;
-        let fill = if alice {
-            order_fill(
-                &clear.alice,
-                (c.aliceInputIOIndex, s.aliceInput),
-                (c.aliceOutputIOIndex, s.aliceOutput),
-            )
-        } else {
-            order_fill(
-                &clear.bob,
-                (c.bobInputIOIndex, s.bobInput),
-                (c.bobOutputIOIndex, s.bobOutput),
-            )
+        let side = |alice: bool, after: &AfterClearV2| {
+            let s = &after.clearStateChange;
+            if alice {
+                order_fill(
+                    &clear.alice,
+                    (c.aliceInputIOIndex, s.aliceInput),
+                    (c.aliceOutputIOIndex, s.aliceOutput),
+                )
+            } else {
+                order_fill(
+                    &clear.bob,
+                    (c.bobInputIOIndex, s.bobInput),
+                    (c.bobOutputIOIndex, s.bobOutput),
+                )
+            }
         };
-        match fill {
-            Ok(f) => self.fill(log, FillKind::Clear, f, tokens).await,
-            Err(e) => Ok(Meaning::Skipped(e)),
-        }
+        let owners = (clear.alice.owner, clear.bob.owner);
+        let after = (pick, "AfterClearV2 after ClearV3");
+        self.clear_of(log, batch, receipts, tokens, owners, after, side)
+            .await
     }
 }
 
