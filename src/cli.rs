@@ -136,6 +136,22 @@ pub(crate) enum Verb {
         #[arg(long, value_name = "ID")]
         evidence: Option<String>,
     },
+    /// Stop hedging one symbol (equity hedge): its fills are still
+    /// accounted; nothing is sent for it until `resume-symbol`.
+    PauseSymbol { symbol: String },
+    /// Resume hedging one symbol: its uncovered net is hedged as usual.
+    ResumeSymbol { symbol: String },
+    /// Account the fills of one transaction that ingestion missed (equity
+    /// hedge): read from its receipt, deduplicated as every fill is.
+    ProcessTx {
+        #[arg(value_name = "HASH")]
+        tx: String,
+    },
+    /// A symbol's position in the hedge's books (equity hedge).
+    Position {
+        #[command(subcommand)]
+        action: PositionAction,
+    },
     /// Start a local devnet (two anvil nodes with tokens, Uniswap V2 and
     /// bridge stand-ins), write its config, and run until Ctrl-C.
     Devnet {
@@ -154,6 +170,20 @@ pub(crate) enum Verb {
     Auth {
         #[command(subcommand)]
         broker: AuthBroker,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PositionAction {
+    /// Set SYMBOL's uncovered net to N shares (negative: short), booked as
+    /// an operator adjustment with the reason; refused while a hedge of
+    /// it is in flight.
+    Set {
+        symbol: String,
+        #[arg(allow_negative_numbers = true)]
+        net: Decimal,
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
     },
 }
 

@@ -23,7 +23,7 @@ mod cli;
 mod devnet;
 mod verbs;
 
-use cli::{AuthBroker, Cli, Verb};
+use cli::{AuthBroker, Cli, PositionAction, Verb};
 
 /// Errors that are the user's to fix: printed plainly, exit code 2.
 #[derive(Debug)]
@@ -171,6 +171,27 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             resolution: resolution.parse().map_err(UsageError)?,
             reason: reason.clone(),
             evidence: evidence.clone(),
+        },
+        Some(Verb::PauseSymbol { symbol }) => Command::PauseSymbol {
+            symbol: symbol.clone(),
+        },
+        Some(Verb::ResumeSymbol { symbol }) => Command::ResumeSymbol {
+            symbol: symbol.clone(),
+        },
+        Some(Verb::ProcessTx { tx }) => Command::ProcessTx {
+            tx_hash: tx.clone(),
+        },
+        Some(Verb::Position {
+            action:
+                PositionAction::Set {
+                    symbol,
+                    net,
+                    reason,
+                },
+        }) => Command::SetPosition {
+            symbol: symbol.clone(),
+            net: *net,
+            reason: reason.clone(),
         },
         Some(Verb::Devnet { .. } | Verb::Doctor { .. }) => unreachable!("handled above"),
     };

@@ -104,6 +104,9 @@ pub struct EquityHedgeConfig {
     /// Past this many uncovered shares of one symbol, its hedging holds with
     /// an alarm instead of sending.
     pub max_exposure_shares: u64,
+    /// Past this many uncovered shares over all symbols together, every
+    /// symbol's hedging holds the same way (unset: no total guard).
+    pub max_total_exposure_shares: Option<u64>,
     /// How often the broker's positions are compared with the books (ms).
     pub reconcile_interval_ms: u64,
     /// Unexplained comparisons in a row before a symbol's hedging stops.
@@ -145,6 +148,7 @@ impl Default for EquityHedgeConfig {
             replace_after_window: false,
             max_order_shares: 1_000,
             max_exposure_shares: 10_000,
+            max_total_exposure_shares: None,
             reconcile_interval_ms: crate::model::time::MINUTE,
             divergence_polls: 3,
         }
@@ -258,6 +262,15 @@ pub(super) fn read_equity_hedge(
             *field = v;
         }
     }
+    if let Some(v) = r.int(t, s, "max_total_exposure_shares")? {
+        if v == 0 {
+            return Err(r.invalid(
+                "equity_hedge.max_total_exposure_shares",
+                "must be at least 1 (leave it out for no total guard)",
+            ));
+        }
+        h.max_total_exposure_shares = Some(v);
+    }
     if let Some(v) = r.duration(t, s, "reconcile_interval")? {
         if v == 0 {
             return Err(r.invalid("equity_hedge.reconcile_interval", "must be above 0"));
@@ -314,7 +327,11 @@ mod tests {
         assert!(e.to_string().contains("equity_hedge.broker"), "{e}");
         let e = parse("[equity_hedge]\nrpc = \"base.example\"\n").unwrap_err();
         assert!(e.to_string().contains("equity_hedge.rpc"), "{e}");
-        for key in ["max_order_shares", "max_exposure_shares"] {
+        for key in [
+            "max_order_shares",
+            "max_exposure_shares",
+            "max_total_exposure_shares",
+        ] {
             let e = parse(&format!("[equity_hedge]\n{key} = 0\n")).unwrap_err();
             assert!(
                 e.to_string().contains(&format!("equity_hedge.{key}")),

@@ -60,6 +60,26 @@ pub enum Command {
         #[serde(default)]
         evidence: Option<String>,
     },
+    /// Stop hedging one symbol (the equity hedge): its fills are still
+    /// accounted, no order is sent for it until resumed.
+    PauseSymbol {
+        symbol: String,
+    },
+    ResumeSymbol {
+        symbol: String,
+    },
+    /// Account one transaction's fills that ingestion missed (the equity
+    /// hedge): decoded from its receipt, deduplicated as every fill is.
+    ProcessTx {
+        tx_hash: String,
+    },
+    /// Set a symbol's uncovered net by hand (the equity hedge), booked as
+    /// an operator adjustment with the reason.
+    SetPosition {
+        symbol: String,
+        net: rust_decimal::Decimal,
+        reason: String,
+    },
     /// Start a strategy that waits to be started (Stellar's `start_engine`
     /// when `stellar_arb.autostart` is off); its keeper answers.
     Start {
@@ -130,6 +150,14 @@ impl Command {
             },
             Command::Reload { .. } => "reload the config (SIGHUP)".into(),
             Command::Start { strategy } => format!("start {strategy}"),
+            Command::PauseSymbol { symbol } => format!("pause hedging {symbol}"),
+            Command::ResumeSymbol { symbol } => format!("resume hedging {symbol}"),
+            Command::ProcessTx { tx_hash } => format!("account the fills of {tx_hash}"),
+            Command::SetPosition {
+                symbol,
+                net,
+                reason,
+            } => format!("set {symbol}'s net to {net}: {reason}"),
         }
     }
 }

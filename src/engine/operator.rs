@@ -213,6 +213,12 @@ impl<V: LoopVenue> Engine<V> {
             Command::Start { strategy } => Err(format!(
                 "no strategy named {strategy:?} waits to be started in this run"
             )),
+            Command::PauseSymbol { .. }
+            | Command::ResumeSymbol { .. }
+            | Command::ProcessTx { .. }
+            | Command::SetPosition { .. } => Err(
+                "the equity hedge does not run here: [equity_hedge] is off in this config".into(),
+            ),
             Command::Resolve {
                 id,
                 resolution,

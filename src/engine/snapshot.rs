@@ -142,6 +142,12 @@ pub struct PositionRow {
     pub pending_hedge: Option<Decimal>,
     pub exposure_since: Option<Timestamp>,
     pub note: String,
+    /// The operator stopped this symbol's hedging (equity hedge).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
+    /// The open hedge's intent id ("h3"), for the operator's verbs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hedge: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

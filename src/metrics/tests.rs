@@ -36,6 +36,8 @@ fn position(symbol: &str, exposure_since: Option<u64>) -> PositionRow {
         pending_hedge: None,
         exposure_since,
         note: String::new(),
+        paused: false,
+        hedge: None,
     }
 }
 

@@ -404,6 +404,8 @@ pub fn position() -> PositionRow {
         pending_hedge: Some(dec(5, 1)),
         exposure_since: Some(NOW - 7 * MINUTE),
         note: "market closed".into(),
+        paused: false,
+        hedge: None,
     }
 }
 

@@ -38,6 +38,8 @@ fn positions_show_the_hedge_rows_and_the_audit_trail_at_both_sizes() {
         pending_hedge: Some(Decimal::from(2)),
         exposure_since: Some(now - 7 * 60_000),
         note: "hedge h2 in flight".into(),
+        paused: false,
+        hedge: Some("h2".into()),
     });
     snapshot.hedge = Some(HedgeView {
         broker: "paper broker".into(),

@@ -87,6 +87,11 @@ pub struct Position {
     /// diverged from the books, and how.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gated: Option<String>,
+    /// The operator stopped hedging this symbol (`t`, `arbkeep
+    /// pause-symbol`): fills are still accounted, no order is sent until
+    /// resumed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
 }
 
 impl Position {

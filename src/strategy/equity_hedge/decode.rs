@@ -60,6 +60,8 @@ pub enum OnchainSide {
 pub enum FillKind {
     Clear,
     Take,
+    /// Not onchain: the operator set the position by hand (`position set`).
+    Operator,
 }
 
 /// One fill of the owner's order.

@@ -20,7 +20,7 @@ use crate::model::Timestamp;
 use crate::model::time::MINUTE;
 use crate::venue::VenueHealth;
 use crate::venue::broker::{Broker, MarketHours};
-use crate::venue::logs::{LogEvent, LogSource};
+use crate::venue::logs::{ChainLog, LogEvent, LogSource};
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
 
@@ -67,6 +67,7 @@ impl HedgePolicy {
             limits: super::pipeline::HedgeLimits {
                 max_order_shares: cfg.max_order_shares,
                 max_exposure_shares: cfg.max_exposure_shares,
+                max_total_exposure_shares: cfg.max_total_exposure_shares,
             },
             reconcile_every: cfg.reconcile_interval_ms,
             divergence_polls: cfg.divergence_polls,
@@ -77,7 +78,7 @@ impl HedgePolicy {
 pub struct EquityHedge<B, L, R, T> {
     pub(super) broker: Arc<B>,
     logs: Arc<L>,
-    receipts: Arc<R>,
+    pub(super) receipts: Arc<R>,
     tokens: Arc<T>,
     decoder: Decoder,
     /// Name for the Positions panel ("raindex") and the broker's name.
@@ -94,6 +95,9 @@ pub struct EquityHedge<B, L, R, T> {
     through: Option<u64>,
     /// When the broker's positions were last compared with the books.
     reconciled_at: Option<Timestamp>,
+    /// The orderbook's chain id and address, for `process-tx` (a receipt
+    /// holds every contract's logs; only the orderbook's are read).
+    pub(super) source: Option<(u64, String)>,
 }
 
 impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L, R, T> {
@@ -128,7 +132,15 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
             initialized: false,
             through: None,
             reconciled_at: None,
+            source: None,
         }
+    }
+
+    /// The orderbook the logs come from (chain id, address), so a
+    /// transaction's receipt can be accounted by hand (`process-tx`).
+    pub fn with_source(mut self, chain_id: u64, orderbook: &str) -> Self {
+        self.source = Some((chain_id, orderbook.to_string()));
+        self
     }
 
     /// Treat unknown outcomes by `policy` (the listing window, re-placing).
@@ -207,47 +219,11 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
         for event in &batch.events {
             match event {
                 LogEvent::Added { log } => {
-                    let meaning = match self
-                        .decoder
-                        .interpret(log, &logs, &*self.receipts, &*self.tokens)
-                        .await
-                    {
-                        Ok(m) => m,
-                        Err(DecodeError::Chain(e)) => {
-                            // Stop here: the watermark stays, the rest comes again.
-                            self.ingest.ok = false;
-                            self.ingest.detail = format!("waiting on the chain: {e}");
-                            return Ok(());
-                        }
-                    };
-                    match meaning {
-                        Meaning::NotOurs => {}
-                        Meaning::Skipped(reason) => {
-                            let key = EventKey::of(log);
-                            let new = cx.store.write(|w| {
-                                pipeline::record_skip(w.transaction(), &key, &reason, cx.now)
-                            })?;
-                            if new {
-                                tracing::warn!(event = %key, %reason, "owner's log skipped");
-                            }
-                        }
-                        Meaning::Fill(fill) => {
-                            // Asked per event: a pause may have arrived mid-batch.
-                            let may_hedge = cx.may_send() && self.market_open() == Some(true);
-                            let limits = may_hedge.then_some(&self.policy.limits);
-                            let recorded = cx.store.write(|w| {
-                                pipeline::record_fill(w.transaction(), &fill, cx.now, limits)
-                            })?;
-                            if let Recorded::New { hedge, held, .. } = recorded {
-                                if let Some(why) = held {
-                                    tracing::error!(symbol = %fill.symbol, "{why}");
-                                    Self::notify(cx, &fill.symbol, why);
-                                }
-                                if let Some(exec) = hedge {
-                                    self.place(cx, &exec).await?;
-                                }
-                            }
-                        }
+                    if let Err(wait) = self.account(cx, log, &logs).await? {
+                        // Stop here: the watermark stays, the rest comes again.
+                        self.ingest.ok = false;
+                        self.ingest.detail = format!("waiting on the chain: {wait}");
+                        return Ok(());
                     }
                 }
                 LogEvent::Removed { log } => {
@@ -290,6 +266,58 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
         self.ingest.last_seen = Some(cx.now);
         self.ingest.detail = String::new();
         Ok(())
+    }
+
+    /// Decode one log and account it (one store transaction): a fill is
+    /// deduplicated, recorded and, when sending is allowed, its hedge
+    /// decided and placed right after the commit. `Ok(Err(why))`: the chain
+    /// could not answer a read the decoding needs; nothing was recorded.
+    pub(super) async fn account(
+        &mut self,
+        cx: &KeeperContext<'_>,
+        log: &ChainLog,
+        batch: &[ChainLog],
+    ) -> Result<Result<Accounted, String>, EngineError> {
+        let meaning = match self
+            .decoder
+            .interpret(log, batch, &*self.receipts, &*self.tokens)
+            .await
+        {
+            Ok(m) => m,
+            Err(DecodeError::Chain(e)) => return Ok(Err(e.to_string())),
+        };
+        match meaning {
+            Meaning::NotOurs => Ok(Ok(Accounted::NotOurs)),
+            Meaning::Skipped(reason) => {
+                let key = EventKey::of(log);
+                let new = cx
+                    .store
+                    .write(|w| pipeline::record_skip(w.transaction(), &key, &reason, cx.now))?;
+                if new {
+                    tracing::warn!(event = %key, %reason, "owner's log skipped");
+                }
+                Ok(Ok(Accounted::Skipped(reason)))
+            }
+            Meaning::Fill(fill) => {
+                // Asked per event: a pause may have arrived mid-batch.
+                let may_hedge = cx.may_send() && self.market_open() == Some(true);
+                let limits = may_hedge.then_some(&self.policy.limits);
+                let recorded = cx
+                    .store
+                    .write(|w| pipeline::record_fill(w.transaction(), &fill, cx.now, limits))?;
+                let Recorded::New { trade, hedge, held } = recorded else {
+                    return Ok(Ok(Accounted::Duplicate));
+                };
+                if let Some(why) = held {
+                    tracing::error!(symbol = %fill.symbol, "{why}");
+                    Self::notify(cx, &fill.symbol, why);
+                }
+                if let Some(exec) = hedge {
+                    self.place(cx, &exec).await?;
+                }
+                Ok(Ok(Accounted::Fill { trade }))
+            }
+        }
     }
 
     async fn sweep(&self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
@@ -367,6 +395,15 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
     }
 }
 
+/// What accounting one log did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Accounted {
+    NotOurs,
+    Skipped(String),
+    Duplicate,
+    Fill { trade: u64 },
+}
+
 pub(super) fn links_text(e: &Execution) -> String {
     e.links
         .iter()
@@ -439,49 +476,13 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> Keeper for Equity
             .extend(super::view::gated_intents(&self.records, &self.broker_name));
     }
 
-    /// `arbkeep resolve hN …`: the hedge's own ids only.
+    /// `arbkeep resolve hN|p:SYMBOL …` and the per-symbol verbs
+    /// (`controls`).
     fn command<'a>(
         &'a mut self,
         command: &'a Command,
         cx: &'a KeeperContext<'a>,
     ) -> Option<BoxFuture<'a, Result<String, String>>> {
-        let Command::Resolve {
-            id,
-            resolution,
-            reason,
-            evidence,
-        } = command
-        else {
-            return None;
-        };
-        if let Some(symbol) = id.strip_prefix("p:") {
-            let symbol = symbol.to_string();
-            let resolution = *resolution;
-            let reason = reason.clone();
-            return Some(Box::pin(async move {
-                if resolution != crate::engine::Resolution::Settle {
-                    return Err(format!(
-                        "p:{symbol}: only `settle` (accept the broker's position) applies"
-                    ));
-                }
-                self.init(cx).map_err(|e| e.to_string())?;
-                let done = cx
-                    .store
-                    .write(|w| {
-                        pipeline::accept_broker_position(w.transaction(), &symbol, &reason, cx.now)
-                    })
-                    .map_err(|e| e.to_string())?;
-                self.reload(cx).map_err(|e| e.to_string())?;
-                done.ok_or_else(|| format!("p:{symbol}: hedging {symbol} is not stopped"))
-            }));
-        }
-        let n: u64 = id.strip_prefix('h')?.parse().ok()?;
-        Some(Box::pin(self.resolve(
-            cx,
-            n,
-            *resolution,
-            reason,
-            evidence.as_deref(),
-        )))
+        self.operate(command, cx)
     }
 }

@@ -18,6 +18,7 @@ pub mod abi;
 pub mod abi_v6;
 pub mod book;
 pub mod chain;
+pub mod controls;
 pub mod decode;
 mod decode_v4;
 mod decode_v6;

@@ -89,6 +89,10 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
         if !exec.may_place() || self.market_open() != Some(true) {
             return Ok(false);
         }
+        // A hedge decided before the operator paused its symbol waits too.
+        if pipeline::position(cx.store.read()?.transaction(), exec.symbol())?.paused {
+            return Ok(false);
+        }
         let path = self.send_path(exec, Vec::new());
         let sent = journal::send(cx, &path, &mut self.intent(exec)).await?;
         Ok(sent != Sent::Held)

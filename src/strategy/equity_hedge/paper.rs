@@ -77,7 +77,8 @@ impl PaperHedge {
             book.clone(),
             Arc::new(paper_tokens(usdc)),
         )
-        .with_policy(HedgePolicy::of(cfg));
+        .with_policy(HedgePolicy::of(cfg))
+        .with_source(cfg.chain_id, &cfg.orderbook);
         Ok(PaperHedge {
             keeper,
             broker,

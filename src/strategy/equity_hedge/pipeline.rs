@@ -6,7 +6,7 @@
 //! commits one event per transaction; the bench batches.
 
 use super::book::{Alert, ExecState, Execution, Link, Position, Trade, TradeState};
-use super::decode::{EventKey, Fill, OnchainSide};
+use super::decode::{EventKey, Fill, FillKind, OnchainSide};
 use crate::model::Timestamp;
 use crate::store::StoreError;
 use crate::venue::broker::{OrderRequest, OrderSide};
@@ -203,6 +203,9 @@ pub struct HedgeLimits {
     /// become a broker order. It resumes by itself once back under (or
     /// once the operator raises the limit).
     pub max_exposure_shares: u64,
+    /// The same guard over all symbols together: past this many uncovered
+    /// shares in all, every decision holds (`None`: no total guard).
+    pub max_total_exposure_shares: Option<u64>,
 }
 
 impl Default for HedgeLimits {
@@ -210,6 +213,7 @@ impl Default for HedgeLimits {
         Self {
             max_order_shares: 1_000,
             max_exposure_shares: 10_000,
+            max_total_exposure_shares: None,
         }
     }
 }
@@ -408,6 +412,126 @@ pub fn accept_broker_position(
     Ok(Some(note))
 }
 
+/// Uncovered shares of every symbol but `symbol`, for the total guard.
+fn uncovered_besides(txn: &WriteTransaction, symbol: &str) -> Result<Decimal, StoreError> {
+    let t = txn.open_table(POSITIONS).map_err(db)?;
+    let mut total = Decimal::ZERO;
+    for row in t.iter().map_err(db)? {
+        let (k, v) = row.map_err(db)?;
+        if k.value() == symbol {
+            continue;
+        }
+        let p: Position = dec("equity_hedge.positions", k.value(), v.value())?;
+        total += p.net().abs();
+    }
+    Ok(total)
+}
+
+/// The operator stops (`paused`) or starts hedging `symbol`: fills keep
+/// being accounted while it stands, and the uncovered net is hedged once
+/// resumed. `Err` says why nothing changed.
+pub fn set_paused(
+    txn: &WriteTransaction,
+    symbol: &str,
+    paused: bool,
+    now: Timestamp,
+) -> Result<Result<String, String>, StoreError> {
+    let mut pos = get_position(txn, symbol)?;
+    if pos.paused == paused {
+        let state = if paused {
+            "already paused"
+        } else {
+            "not paused"
+        };
+        return Ok(Err(format!("hedging {symbol} is {state}")));
+    }
+    pos.paused = paused;
+    put_position(txn, &pos)?;
+    let note = if paused {
+        match pos.pending {
+            Some(h) => {
+                format!("hedging {symbol} paused by the operator (h{h} in flight is still settled)")
+            }
+            None => format!("hedging {symbol} paused by the operator"),
+        }
+    } else {
+        format!("hedging {symbol} resumed by the operator")
+    };
+    alert(txn, Some(symbol), note.clone(), now)?;
+    Ok(Ok(note))
+}
+
+/// The operator sets `symbol`'s uncovered net by hand (`arbkeep position
+/// set`): e.g. to 0 after hedging it at the broker themselves. The
+/// difference is booked as an operator adjustment trade (kind `operator`,
+/// no onchain price: a hedge offsetting it is not valued), so the trail
+/// still adds up and the books never change without a record. Refused
+/// while a hedge is in flight (settle or drop it first).
+pub fn set_position(
+    txn: &WriteTransaction,
+    symbol: &str,
+    net: Decimal,
+    reason: &str,
+    now: Timestamp,
+) -> Result<Result<String, String>, StoreError> {
+    let pos = get_position(txn, symbol)?;
+    if let Some(h) = pos.pending {
+        return Ok(Err(format!(
+            "h{h} is in flight for {symbol}: settle or drop it first (arbkeep resolve h{h} …)"
+        )));
+    }
+    let was = pos.net();
+    let Some(delta) = net.checked_sub(was).filter(|d| !d.is_zero()) else {
+        return Ok(Err(format!(
+            "{symbol}'s net is already {}",
+            was.normalize()
+        )));
+    };
+    let n = next_id(txn, "next_adjustment")?;
+    let fill = Fill {
+        key: EventKey {
+            chain_id: 0,
+            tx_hash: format!("operator-{n}"),
+            log_index: 0,
+        },
+        block_number: 0,
+        kind: FillKind::Operator,
+        symbol: symbol.to_string(),
+        token_symbol: symbol.to_string(),
+        side: if delta.is_sign_positive() {
+            OnchainSide::Bought
+        } else {
+            OnchainSide::Sold
+        },
+        shares: delta.abs(),
+        usdc: Decimal::ZERO,
+        price: Decimal::ZERO,
+    };
+    let trade = match record_fill(txn, &fill, now, None)? {
+        Recorded::New { trade, .. } => trade,
+        Recorded::Duplicate => {
+            return Err(StoreError::Corrupt {
+                table: "equity_hedge.seen",
+                key: fill.key.to_string(),
+                reason: "an operator adjustment id was used twice".into(),
+            });
+        }
+    };
+    // A hand-set net is a new start: no backoff or hold from before.
+    let mut pos = get_position(txn, symbol)?;
+    pos.held = None;
+    pos.retry_after = None;
+    pos.failures_in_a_row = 0;
+    put_position(txn, &pos)?;
+    let note = format!(
+        "{symbol}: net set by the operator from {} to {} (t{trade}, {reason})",
+        was.normalize(),
+        net.normalize()
+    );
+    alert(txn, Some(symbol), note.clone(), now)?;
+    Ok(Ok(note))
+}
+
 /// The hedge decision for `symbol` (the sweeper's entry point).
 pub fn decide(
     txn: &WriteTransaction,
@@ -431,7 +555,11 @@ fn decide_for(
     now: Timestamp,
     limits: &HedgeLimits,
 ) -> Result<Decision, StoreError> {
-    if pos.pending.is_some() || pos.retry_after.is_some_and(|t| now < t) || pos.gated.is_some() {
+    if pos.pending.is_some()
+        || pos.retry_after.is_some_and(|t| now < t)
+        || pos.gated.is_some()
+        || pos.paused
+    {
         return Ok(Decision::default());
     }
     let net = pos.net();
@@ -439,13 +567,26 @@ fn decide_for(
         pos.held = None;
         return Ok(Decision::default());
     }
-    if net.abs() > Decimal::from(limits.max_exposure_shares) {
-        let why = format!(
+    let total = match limits.max_total_exposure_shares {
+        Some(max) => Some((uncovered_besides(txn, &pos.symbol)? + net.abs(), max)),
+        None => None,
+    };
+    let over = if net.abs() > Decimal::from(limits.max_exposure_shares) {
+        Some(format!(
             "hedging {} held: {} shares uncovered, over max_exposure_shares {} — check the fills; it resumes once under the limit",
             pos.symbol,
             net.abs(),
             limits.max_exposure_shares
-        );
+        ))
+    } else if let Some((total, max)) = total.filter(|(t, m)| *t > Decimal::from(*m)) {
+        Some(format!(
+            "hedging {} held: {total} shares uncovered over all symbols, over max_total_exposure_shares {max} — check the fills; it resumes once under the limit",
+            pos.symbol,
+        ))
+    } else {
+        None
+    };
+    if let Some(why) = over {
         if pos.held.as_deref() == Some(why.as_str()) {
             return Ok(Decision::default());
         }
@@ -759,12 +900,28 @@ pub fn read(txn: &ReadTransaction, recent: usize, since: Timestamp) -> Result<Re
     Ok(r)
 }
 
+/// `symbol`'s position as committed (a default one if it has none).
+pub fn position(txn: &ReadTransaction, symbol: &str) -> Result<Position, StoreError> {
+    let found = match open_ro(txn, POSITIONS)? {
+        Some(t) => t.get(symbol).map_err(db)?.map(|v| v.value().to_vec()),
+        None => None,
+    };
+    match found {
+        Some(v) => dec("equity_hedge.positions", symbol, &v),
+        None => Ok(Position {
+            symbol: symbol.to_string(),
+            ..Position::default()
+        }),
+    }
+}
+
 /// The onchain price of trade `id`, for valuing a hedge against it.
 fn trade_price(txn: &ReadTransaction, id: u64) -> Option<Decimal> {
     let table = open_ro(txn, TRADES).ok()??;
     let raw = table.get(id).ok()??;
     let trade: Trade = dec("equity_hedge.trades", id, raw.value()).ok()?;
-    Some(trade.price)
+    // An operator adjustment has no onchain price to value against.
+    (trade.kind != FillKind::Operator).then_some(trade.price)
 }
 
 /// At most `limit` trades from id `from` on that `keep` accepts, and the id

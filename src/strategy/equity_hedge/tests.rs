@@ -688,5 +688,6 @@ fn the_open_check_on_a_stored_execution_agrees_with_its_state() {
     }
 }
 
+mod controls;
 mod limits;
 mod reconcile;

@@ -187,6 +187,8 @@ fn execution_row(e: &Execution) -> ExecutionRow {
 pub fn position_row(p: &Position, venue: &str, market_open: Option<bool>) -> PositionRow {
     let note = if p.pending.is_some() {
         format!("hedge h{} in flight", p.pending.unwrap_or(0))
+    } else if p.paused {
+        "PAUSED by the operator (t resumes)".into()
     } else if p.net().abs() >= Decimal::ONE {
         match market_open {
             Some(false) => "market closed: queued".into(),
@@ -233,6 +235,8 @@ pub fn position_row(p: &Position, venue: &str, market_open: Option<bool>) -> Pos
         pending_hedge: p.pending.map(|_| Decimal::from(p.pending_shares)),
         exposure_since: p.exposed_since,
         note,
+        paused: p.paused,
+        hedge: p.pending.map(|h| format!("h{h}")),
     }
 }
 

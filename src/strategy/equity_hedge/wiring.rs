@@ -136,7 +136,8 @@ pub async fn chain_keeper(
                     reads.clone(),
                     reads,
                 )
-                .with_policy(HedgePolicy::of(cfg)),
+                .with_policy(HedgePolicy::of(cfg))
+                .with_source(cfg.chain_id, &cfg.orderbook),
             )
         }
         HedgeBroker::Alpaca => {
@@ -150,7 +151,8 @@ pub async fn chain_keeper(
                     reads.clone(),
                     reads,
                 )
-                .with_policy(HedgePolicy::of(cfg)),
+                .with_policy(HedgePolicy::of(cfg))
+                .with_source(cfg.chain_id, &cfg.orderbook),
             )
         }
         HedgeBroker::Paper => {
@@ -164,7 +166,8 @@ pub async fn chain_keeper(
                     reads.clone(),
                     reads,
                 )
-                .with_policy(HedgePolicy::of(cfg)),
+                .with_policy(HedgePolicy::of(cfg))
+                .with_source(cfg.chain_id, &cfg.orderbook),
             )
         }
     };
