@@ -23,6 +23,7 @@ mod cli;
 mod devnet;
 mod verbs;
 
+use arbkeep::strategy::equity_hedge::controls::ticker;
 use cli::{AuthBroker, Cli, PositionAction, Verb};
 
 /// Errors that are the user's to fix: printed plainly, exit code 2.
@@ -173,10 +174,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             evidence: evidence.clone(),
         },
         Some(Verb::PauseSymbol { symbol }) => Command::PauseSymbol {
-            symbol: symbol.clone(),
+            symbol: ticker(symbol).map_err(UsageError)?,
         },
         Some(Verb::ResumeSymbol { symbol }) => Command::ResumeSymbol {
-            symbol: symbol.clone(),
+            symbol: ticker(symbol).map_err(UsageError)?,
         },
         Some(Verb::ProcessTx { tx }) => Command::ProcessTx {
             tx_hash: tx.clone(),
@@ -189,7 +190,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                     reason,
                 },
         }) => Command::SetPosition {
-            symbol: symbol.clone(),
+            symbol: ticker(symbol).map_err(UsageError)?,
             net: *net,
             reason: reason.clone(),
         },

@@ -37,6 +37,8 @@ pub enum Action {
     Skip,
     Fail,
     ImportProof,
+    /// Positions: set the selected symbol's net by hand.
+    SetPosition,
     Filter,
     /// Copy the selected cycle's latest tx hash (OSC 52).
     CopyTx,

@@ -5,6 +5,7 @@
 
 use super::UiOptions;
 use super::action::Action;
+use super::hedge_keys::HedgeField;
 use super::keymap::{self, Context};
 use super::theme::Theme;
 use super::view::View;
@@ -79,11 +80,21 @@ impl Panel {
 /// What a text field is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Field {
-    ApproveSize { opportunity: u64 },
-    TxHash { cycle: CycleId },
-    FailReason { cycle: CycleId },
-    Proof { cycle: CycleId },
+    ApproveSize {
+        opportunity: u64,
+    },
+    TxHash {
+        cycle: CycleId,
+    },
+    FailReason {
+        cycle: CycleId,
+    },
+    Proof {
+        cycle: CycleId,
+    },
     Filter,
+    /// A Positions key's field (`hedge_keys`).
+    Hedge(HedgeField),
 }
 
 impl Field {
@@ -94,6 +105,7 @@ impl Field {
             Field::FailReason { cycle } => format!("Fail {cycle}"),
             Field::Proof { cycle } => format!("Import bridge proof data for {cycle}"),
             Field::Filter => "Filter cycles and opportunities".into(),
+            Field::Hedge(h) => h.title(),
         }
     }
 
@@ -104,6 +116,7 @@ impl Field {
             Field::FailReason { .. } => "reason:",
             Field::Proof { .. } => "proof data:",
             Field::Filter => "token, state, route or cycle id (empty clears):",
+            Field::Hedge(h) => h.prompt(),
         }
     }
 }
@@ -154,6 +167,8 @@ pub struct App {
     pub popup: Option<Popup>,
     pub selected_opportunity: Option<u64>,
     pub selected_cycle: Option<CycleId>,
+    /// The Positions panel's row, by symbol.
+    pub selected_symbol: Option<String>,
     pub filter: String,
     pub message: Option<Message>,
     pub view: View,
@@ -173,6 +188,7 @@ impl App {
             popup: None,
             selected_opportunity: None,
             selected_cycle: None,
+            selected_symbol: None,
             filter: String::new(),
             message: None,
             view: View::default(),
@@ -215,6 +231,9 @@ impl App {
                 .first()
                 .and_then(|i| snapshot.opportunities.get(*i))
                 .map(|o| o.id);
+        }
+        if self.position_row(snapshot).is_none() {
+            self.move_position(Some(0), snapshot);
         }
     }
 
@@ -417,6 +436,7 @@ impl App {
                     data: value.clone(),
                 })
             }
+            Field::Hedge(h) => h.command(&value),
         };
         self.popup = Some(match outcome {
             Ok(command) => Popup::Confirm { command },
@@ -429,6 +449,11 @@ impl App {
     }
 
     fn update_panels(&mut self, action: Action, snapshot: &Snapshot) -> Option<Effect> {
+        if self.focus == Panel::Positions
+            && let Some(effect) = self.update_positions(action, snapshot)
+        {
+            return effect;
+        }
         match action {
             Action::Quit => return Some(Effect::Quit),
             Action::Help => self.popup = Some(Popup::Help),
@@ -513,6 +538,12 @@ impl App {
                 let cycle = self.cycle_for("fail", snapshot, TERMINAL)?;
                 self.open_field(Field::FailReason { cycle });
             }
+            Action::SetPosition => {
+                self.say(
+                    MessageKind::Error,
+                    "e sets a symbol's net: select it on the Positions panel (4) first",
+                );
+            }
             Action::ImportProof => {
                 let cycle = self.cycle_for("import proof for", snapshot, TERMINAL)?;
                 self.open_field(Field::Proof { cycle });
@@ -547,7 +578,7 @@ impl App {
         None
     }
 
-    fn open_field(&mut self, field: Field) {
+    pub(super) fn open_field(&mut self, field: Field) {
         self.popup = Some(Popup::Input {
             field,
             text: String::new(),
@@ -623,7 +654,11 @@ impl App {
                 };
                 self.log.transition(event);
             }
-            Panel::Balances | Panel::Positions | Panel::Pnl | Panel::Venues => {}
+            Panel::Positions => {
+                let row = shift(self.position_row(snapshot), snapshot.positions.len());
+                self.move_position(row, snapshot);
+            }
+            Panel::Balances | Panel::Pnl | Panel::Venues => {}
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod app;
 #[cfg(any(test, feature = "fakes"))]
 pub mod fixture;
 pub mod format;
+pub mod hedge_keys;
 pub mod keymap;
 pub mod osc52;
 pub mod panels;

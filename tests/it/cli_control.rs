@@ -428,3 +428,58 @@ fn sighup_reloads_the_limits_and_names_what_needs_a_restart_then_sigterm_stops_c
         "no webhook URL (none is set) nor any URL in the log"
     );
 }
+
+/// The CLI's failure text (a refused command exits non-zero).
+fn refused(out: Output) -> String {
+    assert!(!out.status.success(), "expected a refusal");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn the_hedge_verbs_through_the_cli_are_answered_and_audited() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let _engine = start(dir);
+    let run = |args: &[&str]| arbkeep(dir).args(args).output().unwrap();
+    let answer = ok(run(&["pause-symbol", "zzzz"]));
+    assert!(answer.contains("hedging ZZZZ paused"), "{answer}");
+    let again = refused(run(&["pause-symbol", "ZZZZ"]));
+    assert!(again.contains("already paused"), "{again}");
+    let set = ok(run(&[
+        "position",
+        "set",
+        "ZZZZ",
+        "-2.5",
+        "--reason",
+        "moved in by hand",
+    ]));
+    assert!(set.contains("from 0 to -2.5"), "{set}");
+    let no_reason = refused(run(&["position", "set", "ZZZZ", "1", "--reason", " "]));
+    assert!(no_reason.contains("reason is required"), "{no_reason}");
+    let tx = format!("0x{}", "ab".repeat(32));
+    let missing = refused(run(&["process-tx", &tx]));
+    assert!(missing.contains("no receipt"), "{missing}");
+    let usage = refused(run(&["pause-symbol", "AA PL"]));
+    assert!(usage.contains("is not a ticker"), "{usage}");
+    let bad = refused(run(&["process-tx", "0x12"]));
+    assert!(bad.contains("not a transaction hash"), "{bad}");
+    ok(run(&["resume-symbol", "ZZZZ"]));
+    let ledger = ok(run(&["ledger", "--json"]));
+    let audit: Vec<String> = ledger
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["operator"] == true)
+        .map(|e| e["note"].as_str().unwrap().to_string())
+        .collect();
+    for expected in [
+        "cli@api: pause hedging ZZZZ — hedging ZZZZ paused by the operator",
+        "cli@api: pause hedging ZZZZ — refused: hedging ZZZZ is already paused",
+        "cli@api: set ZZZZ's net to -2.5: moved in by hand",
+        "cli@api: resume hedging ZZZZ — hedging ZZZZ resumed",
+    ] {
+        assert!(
+            audit.iter().any(|n| n.contains(expected)),
+            "{expected:?} not in {audit:#?}"
+        );
+    }
+}

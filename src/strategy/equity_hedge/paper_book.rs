@@ -298,11 +298,15 @@ impl ReceiptLogs for PaperBook {
             .checked_sub(16)
             .and_then(|i| tx_hash.get(i..))
             .and_then(|h| u64::from_str_radix(h, 16).ok());
-        Ok(block.map(|n| {
-            self.block_logs(n)
-                .into_iter()
-                .filter(|l| l.tx_hash.eq_ignore_ascii_case(tx_hash))
-                .collect()
-        }))
+        // No log of that transaction: no such transaction (a receipt has
+        // at least the log it was asked for).
+        Ok(block
+            .map(|n| {
+                self.block_logs(n)
+                    .into_iter()
+                    .filter(|l| l.tx_hash.eq_ignore_ascii_case(tx_hash))
+                    .collect::<Vec<_>>()
+            })
+            .filter(|logs| !logs.is_empty()))
     }
 }

@@ -187,9 +187,7 @@ fn execution_row(e: &Execution) -> ExecutionRow {
 pub fn position_row(p: &Position, venue: &str, market_open: Option<bool>) -> PositionRow {
     let note = if p.pending.is_some() {
         format!("hedge h{} in flight", p.pending.unwrap_or(0))
-    } else if p.paused {
-        "PAUSED by the operator (t resumes)".into()
-    } else if p.net().abs() >= Decimal::ONE {
+    } else if p.net().abs() >= Decimal::ONE && !p.paused {
         match market_open {
             Some(false) => "market closed: queued".into(),
             _ => "to hedge".into(),
@@ -221,11 +219,16 @@ pub fn position_row(p: &Position, venue: &str, market_open: Option<bool>) -> Pos
         }
         _ => String::new(),
     };
-    let note = match (note.is_empty(), broker.is_empty()) {
-        (_, true) => note,
-        (true, false) => broker,
-        (false, false) => format!("{note} · {broker}"),
+    let paused = if p.paused {
+        "PAUSED by the operator (t resumes)".to_string()
+    } else {
+        String::new()
     };
+    let note = [paused, note, broker]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" · ");
     PositionRow {
         venue: venue.to_string(),
         symbol: p.symbol.clone(),

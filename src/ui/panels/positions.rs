@@ -34,15 +34,20 @@ pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
         );
         return;
     }
-    let rows: Vec<Row> = s
-        .positions
+    let height = usize::from(inner.height.saturating_sub(1));
+    let selected = cx.app.position_row(s);
+    let (start, end) = super::window(s.positions.len(), selected, height);
+    let focused = cx.focused(Panel::Positions);
+    let rows: Vec<Row> = s.positions[start..end]
         .iter()
-        .take(usize::from(inner.height.saturating_sub(1)))
-        .map(|p| {
-            let pending = p
-                .pending_hedge
-                .map(|d| d.to_string())
-                .unwrap_or_else(|| "-".into());
+        .enumerate()
+        .map(|(i, p)| {
+            // A paused symbol says so where its hedging shows.
+            let pending = match (p.paused, p.pending_hedge) {
+                (true, _) => "PAUSED".to_string(),
+                (false, Some(d)) => d.to_string(),
+                (false, None) => "-".into(),
+            };
             let exposed = p
                 .exposure_since
                 .map(|at| age(cx.now, at))
@@ -52,7 +57,7 @@ pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
             } else {
                 cx.theme.dim()
             };
-            Row::new(vec![
+            let row = Row::new(vec![
                 Line::from(p.venue.clone()),
                 Line::from(p.symbol.clone()),
                 Line::styled(
@@ -61,10 +66,19 @@ pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
                 ),
                 Line::from(rpad(&p.long.to_string(), 10)),
                 Line::from(rpad(&p.short.to_string(), 10)),
-                Line::from(rpad(&pending, 9)),
+                if p.paused {
+                    Line::styled(rpad(&pending, 9), cx.theme.warn())
+                } else {
+                    Line::from(rpad(&pending, 9))
+                },
                 Line::styled(exposed, exposed_style),
                 Line::from(p.note.clone()),
-            ])
+            ]);
+            if focused && selected == Some(start + i) {
+                row.style(cx.theme.selected())
+            } else {
+                row
+            }
         })
         .collect();
     let header = Row::new(vec![
