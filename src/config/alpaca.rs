@@ -1,11 +1,13 @@
 //! `[alpaca]`: the Alpaca Broker API's base URL (the sandbox unless set),
-//! the trading account's id and the request timeout, for the equity hedge
+//! the trading account's id, the request timeout and the order types the
+//! account allows (`fractional`, `extended_hours` with its
+//! `extended_hours_slippage_bps`), for the equity hedge
 //! with `broker = "alpaca"`. The type itself, `AlpacaConfig`, is the
 //! venue's (`venue::alpaca`); the key and secret come from the environment.
 
 use super::ConfigError;
 use super::reader::Reader;
-use crate::venue::alpaca::AlpacaConfig;
+use crate::venue::alpaca::{AlpacaConfig, MAX_SLIPPAGE_BPS};
 
 /// `[alpaca]`: the URL https (loopback http for the fake), the account a UUID.
 pub(super) fn read_alpaca(
@@ -43,6 +45,23 @@ pub(super) fn read_alpaca(
     if let Some(v) = r.duration(t, "alpaca", "request_timeout")? {
         c.timeout_ms = v.max(1);
     }
+    if let Some(v) = r.boolean(t, "alpaca", "fractional")? {
+        c.fractional = v;
+    }
+    if let Some(v) = r.boolean(t, "alpaca", "extended_hours")? {
+        c.extended_hours = v;
+    }
+    if let Some(v) = r.int(t, "alpaca", "extended_hours_slippage_bps")? {
+        match u32::try_from(v) {
+            Ok(bps) if (1..=MAX_SLIPPAGE_BPS).contains(&bps) => c.extended_hours_slippage_bps = bps,
+            _ => {
+                return Err(r.invalid(
+                    "alpaca.extended_hours_slippage_bps",
+                    format!("must be 1 to {MAX_SLIPPAGE_BPS} basis points"),
+                ));
+            }
+        }
+    }
     Ok(())
 }
 
@@ -55,6 +74,33 @@ mod tests {
         let c = parse("[alpaca]\naccount_id = \"904837e3-3b76-47ec-b432-046db621571b\"\n").unwrap();
         assert_eq!(c.alpaca.account_id, "904837e3-3b76-47ec-b432-046db621571b");
         assert!(c.alpaca.base_url.starts_with("https://broker-api.sandbox"));
+        assert!(!c.alpaca.fractional && !c.alpaca.extended_hours);
+        assert_eq!(c.alpaca.extended_hours_slippage_bps, 50);
+        let c = parse(
+            "[alpaca]\nfractional = true\nextended_hours = true\nextended_hours_slippage_bps = 25\n",
+        )
+        .unwrap();
+        assert!(c.alpaca.fractional && c.alpaca.extended_hours);
+        assert_eq!(c.alpaca.extended_hours_slippage_bps, 25);
+        for (bad, key) in [
+            ("[alpaca]\nfractional = \"yes\"\n", "alpaca.fractional"),
+            ("[alpaca]\nextended_hours = 1\n", "alpaca.extended_hours"),
+            (
+                "[alpaca]\nextended_hours_slippage_bps = 0\n",
+                "alpaca.extended_hours_slippage_bps",
+            ),
+            (
+                "[alpaca]\nextended_hours_slippage_bps = 1001\n",
+                "alpaca.extended_hours_slippage_bps",
+            ),
+            (
+                "[alpaca]\nextended_hours_slippage_bps = -5\n",
+                "alpaca.extended_hours_slippage_bps",
+            ),
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(e.to_string().contains(key), "{bad}: {e}");
+        }
         for bad in [
             "[alpaca]\naccount_id = \"12345\"\n",
             "[alpaca]\nbase_url = \"http://broker.example\"\n",

@@ -1,5 +1,6 @@
 //! A stock broker as the equity hedge sees it: whole-share market orders,
-//! their status, positions and market hours. Schwab and the paper broker
+//! their status, positions, market hours and the funds the account can
+//! trade with now (the pre-trade checks' read). Schwab and the paper broker
 //! implement it alike. Brokers have no idempotency key, so `place` is never
 //! retried by an adapter after an unknown outcome: the caller settles by
 //! looking (`find`) first, over the broker's listing lag, with a margin for
@@ -9,6 +10,7 @@ use super::{VenueError, VenueHealth};
 use crate::model::Timestamp;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::future::Future;
 
 /// `find` counts orders entered up to this long before the request was
@@ -76,6 +78,41 @@ pub struct BrokerPosition {
     pub quantity: Decimal,
 }
 
+/// What the account can trade with now, exactly (never f64): the cash a
+/// buy may spend without margin, and the shares each symbol may sell.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Funds {
+    /// Cash a buy may spend now: settled cash, no margin (the lower of the
+    /// broker's cash and non-margin buying power where it states both).
+    pub buying_power: Decimal,
+    /// Shares of each symbol that may be sold now (long holdings not held
+    /// by open orders).
+    pub sellable: BTreeMap<String, Decimal>,
+    /// Shares a symbol not in `sellable` may sell: none at a real broker;
+    /// the paper account's opening inventory of every symbol.
+    #[serde(default)]
+    pub sellable_otherwise: Decimal,
+}
+
+impl Funds {
+    /// Shares of `symbol` that may be sold now (never below 0).
+    pub fn sellable(&self, symbol: &str) -> Decimal {
+        self.sellable
+            .get(symbol)
+            .copied()
+            .unwrap_or(self.sellable_otherwise)
+            .max(Decimal::ZERO)
+    }
+}
+
+/// How an order is to be sent besides its request: the price it should
+/// not stray far from (the onchain fill's), for brokers that bound an
+/// order by it (Alpaca's extended-hours limit orders).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderTerms {
+    pub reference_price: Option<Decimal>,
+}
+
 pub trait Broker: Send + Sync + 'static {
     /// Place a market order. `Rejected`: the broker refused it (nothing
     /// exists). `Transient`: it never reached the broker (nothing exists).
@@ -86,6 +123,21 @@ pub trait Broker: Send + Sync + 'static {
         &self,
         order: &OrderRequest,
     ) -> impl Future<Output = Result<PlacedOrder, VenueError>> + Send;
+
+    /// `place` with `terms` (a broker that has no use for them ignores
+    /// them). The same outcomes as `place`.
+    fn place_with(
+        &self,
+        order: &OrderRequest,
+        terms: &OrderTerms,
+    ) -> impl Future<Output = Result<PlacedOrder, VenueError>> + Send {
+        let _ = terms;
+        self.place(order)
+    }
+
+    /// What the account can trade with now (a read: a failure is
+    /// `Transient`, never a refusal).
+    fn funds(&self) -> impl Future<Output = Result<Funds, VenueError>> + Send;
 
     /// Look, never send: an order entered since `order.committed_at` (less
     /// `CLOCK_SKEW_MARGIN`) that matches symbol, side and shares and is not

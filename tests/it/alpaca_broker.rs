@@ -225,3 +225,86 @@ async fn seeded_faults_never_send_twice() {
         assert_eq!(fake.orders().len(), 30 - not_taken, "seed {seed}");
     }
 }
+
+/// 08:00 in New York on a Monday: the pre-market session.
+async fn pre_market(extended_hours: bool) -> (FakeAlpaca, AlpacaBroker) {
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(
+        parse_time("2024-07-01T12:00:00Z").expect("time"),
+    ));
+    let fake = FakeAlpaca::start(clock.clone()).await.expect("fake");
+    fake.set_price("AAPL", Decimal::from(200));
+    fake.set_open(false);
+    let config = AlpacaConfig {
+        extended_hours,
+        ..fake.config()
+    };
+    let broker = AlpacaBroker::open(config, FakeAlpaca::secrets(), clock).expect("broker");
+    (fake, broker)
+}
+
+#[tokio::test]
+async fn extended_hours_hedge_with_bounded_limit_orders_and_a_lost_answer_is_found_not_resent() {
+    use arbkeep::venue::broker::OrderTerms;
+    let (fake, broker) = pre_market(true).await;
+    let hours = broker.market_hours().await.expect("clock");
+    assert!(hours.open_now, "the pre-market session counts as open");
+    assert_eq!(
+        hours.next_change,
+        Some(parse_time("2024-07-01T13:30:00Z").expect("time")),
+        "until the regular open"
+    );
+    let at_200 = OrderTerms {
+        reference_price: Some(Decimal::from(200)),
+    };
+    // No reference price: no limit to bound it by, nothing sent.
+    let e = broker
+        .place_with(
+            &request("hedge-1", OrderSide::Sell, 2),
+            &OrderTerms::default(),
+        )
+        .await
+        .expect_err("no limit");
+    assert!(matches!(e, VenueError::Transient(_)), "{e:?}");
+    assert_eq!(fake.posts().get("hedge-1"), None, "not sent");
+    // A sell: limit 0.5 % under the reference; the price allows it.
+    let sold = broker
+        .place_with(&request("hedge-2", OrderSide::Sell, 2), &at_200)
+        .await
+        .expect("placed");
+    assert!(
+        matches!(sold.state, OrderState::Filled { shares: 2, .. }),
+        "{sold:?}"
+    );
+    let o = &fake.orders()[0];
+    assert_eq!(
+        (o.kind.as_str(), o.limit_price, o.extended_hours),
+        ("limit", Some(Decimal::new(19900, 2)), true)
+    );
+    // A buy whose answer is lost after the fake took it: unknown, found
+    // by its id, POSTed once; the price ran past its limit (201): it waits.
+    fake.move_price("AAPL", Decimal::from(202));
+    let r = request("hedge-3", OrderSide::Buy, 1);
+    fake.fail_next_place(PlaceFault::ActThenDrop);
+    let e = broker.place_with(&r, &at_200).await.expect_err("lost");
+    assert!(matches!(e, VenueError::Unknown(_)), "{e:?}");
+    let found = broker.find(&r, &[]).await.expect("look").expect("listed");
+    assert!(
+        matches!(found.state, OrderState::Working { filled_shares: 0 }),
+        "{found:?}"
+    );
+    assert_eq!(fake.posts().get("hedge-3"), Some(&1), "sent once");
+    let o = &fake.orders()[1];
+    assert_eq!(
+        (o.limit_price, o.status.as_str()),
+        (Some(Decimal::new(20100, 2)), "accepted")
+    );
+    // Without extended hours the same instant is closed: a market order
+    // that waits for the open.
+    let (fake, broker) = pre_market(false).await;
+    assert!(!broker.market_hours().await.expect("clock").open_now);
+    broker
+        .place_with(&request("hedge-4", OrderSide::Sell, 1), &at_200)
+        .await
+        .expect("placed");
+    assert_eq!(fake.orders()[0].kind, "market");
+}

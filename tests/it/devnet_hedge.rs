@@ -361,6 +361,8 @@ async fn hedged_exactly_once(version: RaindexVersion) {
     ));
     let fake = FakeSchwab::start(clock.clone()).await.unwrap();
     fake.set_price("AAPL", Decimal::from(200));
+    // Shares to sell from: the pre-trade check sends no uncovered sell.
+    fake.set_position("AAPL", Decimal::from(1000));
     let schwab = fake.config();
     let dir = tmp.path().join("keeper");
     std::fs::create_dir_all(dir.join("schwab")).unwrap();
@@ -465,13 +467,13 @@ async fn until_alpaca(run: &mut Run, w: &World, alpaca: &FakeAlpaca, shares: u64
     loop {
         w.clock.advance(SECOND);
         run.engine.tick().await.unwrap();
-        let filled: u64 = alpaca
+        let filled: Decimal = alpaca
             .orders()
             .iter()
             .filter(|o| o.status == "filled")
             .map(|o| o.qty)
             .sum();
-        if filled >= shares {
+        if filled >= Decimal::from(shares) {
             break;
         }
         assert!(
@@ -509,6 +511,8 @@ async fn devnet_v6_fills_are_hedged_at_alpaca_once_through_lost_answers_and_a_re
     ));
     let alpaca = FakeAlpaca::start(clock.clone()).await.unwrap();
     alpaca.set_price("AAPL", Decimal::from(200));
+    // Shares to sell from: the pre-trade check sends no uncovered sell.
+    alpaca.set_position("AAPL", Decimal::from(1000));
     // The first hedge is taken and its answer lost; the second refused
     // before acting (503), then, placed again, taken with its answer cut;
     // the third taken with a 504 after.
@@ -548,8 +552,12 @@ async fn devnet_v6_fills_are_hedged_at_alpaca_once_through_lost_answers_and_a_re
     w.take(w.owner, 45 * E18 / 10, 900 * E6).await;
     until_alpaca(&mut run, &w, &alpaca, 8).await;
     let orders = alpaca.orders();
-    let sold: u64 = orders.iter().map(|o| o.qty).sum();
-    assert_eq!(sold, 8, "8 shares bought onchain, 8 sold: {orders:?}");
+    let sold: Decimal = orders.iter().map(|o| o.qty).sum();
+    assert_eq!(
+        sold,
+        Decimal::from(8),
+        "8 shares bought onchain, 8 sold: {orders:?}"
+    );
     assert!(
         orders
             .iter()
@@ -577,7 +585,10 @@ async fn devnet_v6_fills_are_hedged_at_alpaca_once_through_lost_answers_and_a_re
     let mut run = start_alpaca_run(&w, &alpaca, &dir, &ingest_dir).await;
     until_alpaca(&mut run, &w, &alpaca, 8).await;
     assert_eq!(alpaca.posts().values().sum::<u32>(), posted);
-    assert_eq!(alpaca.orders().iter().map(|o| o.qty).sum::<u64>(), 8);
+    assert_eq!(
+        alpaca.orders().iter().map(|o| o.qty).sum::<Decimal>(),
+        Decimal::from(8)
+    );
 }
 
 /// `arbkeep devnet`'s order flow: deployed, a dozen fills emitted from a
@@ -740,6 +751,8 @@ async fn the_binary_hedges_devnet_fills_at_schwab() {
     let fake = FakeSchwab::start(Arc::new(SystemClock)).await.unwrap();
     fake.open_around_the_clock();
     fake.set_price("AAPL", Decimal::from(200));
+    // Shares to sell from: the pre-trade check sends no uncovered sell.
+    fake.set_position("AAPL", Decimal::from(1000));
     let schwab = fake.config();
     std::fs::create_dir_all(&data).unwrap();
     log_in(
@@ -944,6 +957,8 @@ async fn the_binary_hedges_devnet_v6_fills_at_alpaca_through_a_sigkill() {
     let emitter = deploy_emitter_v6(&p).await;
     let alpaca = FakeAlpaca::start(Arc::new(SystemClock)).await.unwrap();
     alpaca.set_price("AAPL", Decimal::from(200));
+    // Shares to sell from: the pre-trade check sends no uncovered sell.
+    alpaca.set_position("AAPL", Decimal::from(1000));
     alpaca.fail_next_place(PlaceFault::ActThenDrop);
     let owner = Address::repeat_byte(0x57);
     let mut toml = d.config_toml(&data).replace(
@@ -994,7 +1009,7 @@ async fn the_binary_hedges_devnet_v6_fills_at_alpaca_through_a_sigkill() {
     let orders: Vec<(String, u64)> = alpaca
         .orders()
         .into_iter()
-        .map(|o| (o.side, o.qty))
+        .map(|o| (o.side, u64::try_from(o.qty).unwrap_or(u64::MAX)))
         .collect();
     assert_eq!(
         orders,

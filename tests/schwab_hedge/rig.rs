@@ -25,6 +25,9 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 
+/// Shares of each symbol the fake account holds before any hedge.
+const INVENTORY: Decimal = Decimal::from_parts(1000, 0, 0, false, 0);
+
 /// Log batches that are delivered again until committed (a real source).
 #[derive(Default)]
 pub struct Feed {
@@ -113,6 +116,11 @@ impl Desk {
         vault_dir: tempfile::TempDir,
         policy: HedgePolicy,
     ) -> Desk {
+        // The shares the account holds to sell from: the pre-trade check
+        // sends no sell the account cannot cover (no short selling).
+        for symbol in ["AAPL", "NVDA"] {
+            fake.set_position(symbol, INVENTORY);
+        }
         let store_dir = tempfile::tempdir().unwrap();
         let store = Store::open(store_dir.path(), Mode::Paper).unwrap();
         let broker = Arc::new(broker);
@@ -223,15 +231,19 @@ impl Desk {
     }
 
     /// Shares of `symbol` the fake's account holds (short negative).
+    /// What the hedges moved at the broker (its position less the
+    /// inventory held before).
     pub async fn at_broker(&self, symbol: &str) -> Decimal {
-        self.broker
-            .positions()
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|p| p.symbol == symbol)
-            .map(|p| p.quantity)
-            .unwrap_or_default()
+        -INVENTORY
+            + self
+                .broker
+                .positions()
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|p| p.symbol == symbol)
+                .map(|p| p.quantity)
+                .unwrap_or_default()
     }
 
     /// What the hedge's books say is sold at the broker for `symbol`.

@@ -98,6 +98,8 @@ pub struct EquityHedge<B, L, R, T> {
     /// The orderbook's chain id and address, for `process-tx` (a receipt
     /// holds every contract's logs; only the orderbook's are read).
     pub(super) source: Option<(u64, String)>,
+    /// The pre-trade checks' memory (refused hedges, the latest funds read).
+    pub(super) pretrade: super::pretrade::Gate,
 }
 
 impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L, R, T> {
@@ -133,6 +135,7 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
             through: None,
             reconciled_at: None,
             source: None,
+            pretrade: Default::default(),
         }
     }
 

@@ -33,6 +33,7 @@ pub mod paper_book;
 pub mod paper_broker;
 pub mod paper_market;
 pub mod pipeline;
+pub mod pretrade;
 pub mod rain_float;
 mod resolve;
 pub mod symbol;

@@ -1,6 +1,7 @@
 //! The hedge's sends and looks. A hedge is placed only when the send gate
-//! allows it at the instant before `place` (a pause can arrive mid-pass)
-//! and the market is open, with `sending` committed first (intent before
+//! allows it at the instant before `place` (a pause can arrive mid-pass),
+//! the market is open and the pre-trade checks (`pretrade`) pass, with
+//! `sending` committed first (intent before
 //! action). The broker's answer is written down: an order id or a fill, a
 //! refusal (its shares back to the net), a send that never left (placed
 //! again later), or an unknown outcome: OUTCOME UNKNOWN, looked for with
@@ -19,7 +20,7 @@ use crate::engine::journal::{
 use crate::engine::{EngineError, KeeperContext};
 use crate::model::Timestamp;
 use crate::model::time::format_time;
-use crate::venue::broker::{Broker, OrderRequest, OrderState, PlacedOrder};
+use crate::venue::broker::{Broker, OrderRequest, OrderState, OrderTerms, PlacedOrder};
 use crate::venue::logs::LogSource;
 use futures_util::future::BoxFuture;
 
@@ -93,7 +94,11 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
         if pipeline::position(cx.store.read()?.transaction(), exec.symbol())?.paused {
             return Ok(false);
         }
-        let path = self.send_path(exec, Vec::new());
+        let Some(terms) = self.pretrade(cx, exec).await? else {
+            return Ok(false);
+        };
+        let mut path = self.send_path(exec, Vec::new());
+        path.terms = terms;
         let sent = journal::send(cx, &path, &mut self.intent(exec)).await?;
         Ok(sent != Sent::Held)
     }
@@ -103,6 +108,7 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
             broker: &self.broker,
             broker_name: &self.broker_name,
             request: &exec.request,
+            terms: OrderTerms::default(),
             taken,
             window: self.policy.listing_window,
         }
@@ -183,6 +189,8 @@ struct HedgeSend<'a, B> {
     broker: &'a B,
     broker_name: &'a str,
     request: &'a OrderRequest,
+    /// How it is sent (the reference price the pre-trade check found).
+    terms: OrderTerms,
     /// Order ids other hedges hold: never claimed by a look.
     taken: Vec<String>,
     /// `equity_hedge.listing_window`: how long the broker may not list an
@@ -199,7 +207,7 @@ impl<B: Broker> SendPath for HedgeSend<'_, B> {
     }
 
     fn send(&self) -> BoxFuture<'_, Answer<PlacedOrder>> {
-        Box::pin(async move { Answer::of(self.broker.place(self.request).await) })
+        Box::pin(async move { Answer::of(self.broker.place_with(self.request, &self.terms).await) })
     }
 
     fn look(&self) -> BoxFuture<'_, Sighting<PlacedOrder>> {

@@ -4,12 +4,18 @@
 //! orders each client order id (the hedge) was taken for. Knobs let tests
 //! lose a response after the order was taken, or reject the next order;
 //! seeded send faults ([`FaultDice`]) may refuse a place or lose its answer.
+//! Its funds for the pre-trade checks: the paper account opens with
+//! [`PAPER_CASH`] and [`PAPER_OPENING_SHARES`] of every symbol (the
+//! inventory a keeper holds at its broker, kept out of `positions`, which
+//! show what trading moved); cash follows the fills (down on buys, up on
+//! sells), shares to sell are the opening ones plus the position. Both can
+//! be set by hand ([`PaperBroker::set_cash`], [`PaperBroker::set_opening_shares`]).
 
 use super::paper_market;
 use crate::model::{Clock, Timestamp};
 use crate::venue::broker::{
-    Broker, BrokerPosition, CLOCK_SKEW_MARGIN, MarketHours, OrderRequest, OrderSide, OrderState,
-    PlacedOrder,
+    Broker, BrokerPosition, CLOCK_SKEW_MARGIN, Funds, MarketHours, OrderRequest, OrderSide,
+    OrderState, PlacedOrder,
 };
 use crate::venue::faults::FaultDice;
 use crate::venue::{VenueError, VenueHealth};
@@ -26,6 +32,11 @@ const TAKEN: TableDefinition<&str, u64> = TableDefinition::new("orders_per_clien
 /// How the broker's faults name it in their errors.
 const FAULT_VENUE: &str = "paper broker";
 
+/// The paper account's cash before any fill, in USD.
+pub const PAPER_CASH: i64 = 1_000_000;
+/// Shares of every symbol the paper account holds before any fill.
+pub const PAPER_OPENING_SHARES: i64 = 100_000;
+
 #[derive(Debug, Default)]
 struct Knobs {
     lose_next_response: bool,
@@ -33,6 +44,13 @@ struct Knobs {
     places: u64,
     /// Shares moved at the broker by hand (outside the hedge), per symbol.
     by_hand: BTreeMap<String, Decimal>,
+    /// Cash before any fill (`PAPER_CASH` unless set).
+    cash: Option<Decimal>,
+    /// Opening shares of every symbol (`PAPER_OPENING_SHARES` unless set).
+    opening: Option<Decimal>,
+    /// The next funds reads fail (transient), in turn.
+    fail_funds: u32,
+    funds_reads: u64,
 }
 
 /// Run after each order the broker takes (tests: something happening while
@@ -121,6 +139,29 @@ impl PaperBroker {
     pub fn trade_by_hand(&self, symbol: &str, delta: Decimal) {
         let mut k = self.knobs.lock().unwrap_or_else(|p| p.into_inner());
         *k.by_hand.entry(symbol.to_string()).or_default() += delta;
+    }
+
+    /// The account's cash before any fill.
+    pub fn set_cash(&self, cash: Decimal) {
+        self.knobs.lock().unwrap_or_else(|p| p.into_inner()).cash = Some(cash);
+    }
+
+    /// The shares of every symbol held before any fill.
+    pub fn set_opening_shares(&self, shares: Decimal) {
+        self.knobs.lock().unwrap_or_else(|p| p.into_inner()).opening = Some(shares);
+    }
+
+    /// The next `reads` funds reads fail as a broker that did not answer.
+    pub fn fail_next_funds(&self, reads: u32) {
+        self.knobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .fail_funds = reads;
+    }
+
+    /// Funds reads so far in this process (failed ones too).
+    pub fn funds_reads(&self) -> u64 {
+        self.knobs.lock().map(|k| k.funds_reads).unwrap_or(0)
     }
 
     pub fn places(&self) -> u64 {
@@ -299,6 +340,60 @@ impl Broker for PaperBroker {
             .into_iter()
             .map(|(symbol, quantity)| BrokerPosition { symbol, quantity })
             .collect())
+    }
+
+    async fn funds(&self) -> Result<Funds, VenueError> {
+        let (cash, opening) = {
+            let mut k = self.knobs.lock().unwrap_or_else(|p| p.into_inner());
+            k.funds_reads += 1;
+            if k.fail_funds > 0 {
+                k.fail_funds -= 1;
+                return Err(VenueError::Transient(
+                    "paper broker funds: timed out".into(),
+                ));
+            }
+            (
+                k.cash.unwrap_or(Decimal::from(PAPER_CASH)),
+                k.opening.unwrap_or(Decimal::from(PAPER_OPENING_SHARES)),
+            )
+        };
+        let mut buying_power = cash;
+        for o in self.orders()? {
+            match o.state {
+                OrderState::Filled {
+                    shares,
+                    average_price,
+                    ..
+                } => {
+                    let paid = Decimal::from(shares)
+                        .checked_mul(average_price)
+                        .ok_or_else(|| err("a fill too large to add up"))?;
+                    buying_power = match o.side {
+                        OrderSide::Buy => buying_power.checked_sub(paid),
+                        OrderSide::Sell => buying_power.checked_add(paid),
+                    }
+                    .ok_or_else(|| err("cash too large to add up"))?;
+                }
+                // A working buy holds what it would cost at the paper price now.
+                OrderState::Working { .. } if o.side == OrderSide::Buy => {
+                    let price = paper_market::price(self.seed, &o.symbol, self.clock.now());
+                    buying_power = Decimal::from(o.shares)
+                        .checked_mul(price)
+                        .and_then(|c| buying_power.checked_sub(c))
+                        .ok_or_else(|| err("cash too large to add up"))?;
+                }
+                _ => {}
+            }
+        }
+        let mut sellable = BTreeMap::new();
+        for p in self.positions().await? {
+            sellable.insert(p.symbol, opening.saturating_add(p.quantity));
+        }
+        Ok(Funds {
+            buying_power: buying_power.max(Decimal::ZERO),
+            sellable,
+            sellable_otherwise: opening,
+        })
     }
 
     async fn market_hours(&self) -> Result<MarketHours, VenueError> {

@@ -916,12 +916,38 @@ pub fn position(txn: &ReadTransaction, symbol: &str) -> Result<Position, StoreEr
 }
 
 /// The onchain price of trade `id`, for valuing a hedge against it.
-fn trade_price(txn: &ReadTransaction, id: u64) -> Option<Decimal> {
+pub(super) fn trade_price(txn: &ReadTransaction, id: u64) -> Option<Decimal> {
     let table = open_ro(txn, TRADES).ok()??;
     let raw = table.get(id).ok()??;
     let trade: Trade = dec("equity_hedge.trades", id, raw.value()).ok()?;
-    // An operator adjustment has no onchain price to value against.
-    (trade.kind != FillKind::Operator).then_some(trade.price)
+    priced(&trade)
+}
+
+/// A trade's onchain price; an operator adjustment has none.
+fn priced(trade: &Trade) -> Option<Decimal> {
+    (trade.kind != FillKind::Operator && trade.price > Decimal::ZERO).then_some(trade.price)
+}
+
+/// The newest onchain price of `symbol`: what a hedge with no priced trade
+/// of its own (an operator adjustment) is bounded by, `None` if the symbol
+/// never traded onchain.
+pub(super) fn latest_price(
+    txn: &ReadTransaction,
+    symbol: &str,
+) -> Result<Option<Decimal>, StoreError> {
+    let Some(t) = open_ro(txn, TRADES)? else {
+        return Ok(None);
+    };
+    for entry in t.iter().map_err(db)?.rev() {
+        let (k, v) = entry.map_err(db)?;
+        let trade: Trade = dec("equity_hedge.trades", k.value(), v.value())?;
+        if trade.symbol == symbol
+            && let Some(p) = priced(&trade)
+        {
+            return Ok(Some(p));
+        }
+    }
+    Ok(None)
 }
 
 /// At most `limit` trades from id `from` on that `keep` accepts, and the id

@@ -690,4 +690,5 @@ fn the_open_check_on_a_stored_execution_agrees_with_its_state() {
 
 mod controls;
 mod limits;
+mod pretrade;
 mod reconcile;

@@ -7,15 +7,29 @@
 //! by that id, exactly; a 404 is "not listed". Reads that fail are
 //! transient. Credentials go in the `Authorization` header only: no error,
 //! log or debug output carries them.
+//!
+//! With `extended_hours` on, the session is read from the clock and the
+//! day's calendar: in the pre-market or after-hours session the market
+//! counts as open (until the session ends) and `place_with` sends a DAY
+//! limit order with `extended_hours: true`, its limit the terms' reference
+//! price moved by `extended_hours_slippage_bps` (no reference price: not
+//! sent). The session is read again right before every order, so the order
+//! type follows the broker's calendar, not a cached answer. `funds` reads
+//! the account and the positions.
 
+use super::wire::Session;
 use super::{AlpacaConfig, AlpacaError, AlpacaSecrets, VENUE, wire};
 use crate::model::{Clock, Timestamp};
 use crate::net::describe;
-use crate::venue::broker::{Broker, BrokerPosition, MarketHours, OrderRequest, PlacedOrder};
+use crate::venue::broker::{
+    Broker, BrokerPosition, Funds, MarketHours, OrderRequest, OrderTerms, PlacedOrder,
+};
 use crate::venue::http_body::{DEFAULT_BODY_CAP, read_capped};
+use crate::venue::schwab::clock_text::{format_date, new_york_day};
 use crate::venue::{VenueError, VenueHealth};
 use reqwest::{Client, Method};
-use serde_json::{Value, json};
+use rust_decimal::Decimal;
+use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -205,20 +219,69 @@ fn bad(what: &str, e: String) -> VenueError {
     VenueError::Transient(format!("Alpaca {what}: {e}"))
 }
 
+impl AlpacaBroker {
+    /// The clock, and the session now.
+    async fn session(&self) -> Result<(Value, Session), VenueError> {
+        let url = format!("{}/v1/clock", self.config.base_url.trim_end_matches('/'));
+        let clock = self.read("clock", url).await?;
+        let is_open = clock
+            .get("is_open")
+            .and_then(Value::as_bool)
+            .ok_or_else(|| bad("clock", "`is_open` is not a boolean".into()))?;
+        if is_open || !self.config.extended_hours {
+            let s = if is_open {
+                Session::Regular
+            } else {
+                Session::Closed
+            };
+            return Ok((clock, s));
+        }
+        let now = self.clock.now();
+        let today = new_york_day(now);
+        let date = format_date(today);
+        let url = format!(
+            "{}/v1/calendar?start={date}&end={date}",
+            self.config.base_url.trim_end_matches('/')
+        );
+        let calendar = self.read("calendar", url).await?;
+        let s = wire::session(false, &calendar, today, now).map_err(|e| bad("calendar", e))?;
+        Ok((clock, s))
+    }
+}
+
 impl Broker for AlpacaBroker {
     async fn place(&self, order: &OrderRequest) -> Result<PlacedOrder, VenueError> {
-        let side = match order.side {
-            crate::venue::broker::OrderSide::Buy => "buy",
-            crate::venue::broker::OrderSide::Sell => "sell",
+        self.place_with(order, &OrderTerms::default()).await
+    }
+
+    async fn place_with(
+        &self,
+        order: &OrderRequest,
+        terms: &OrderTerms,
+    ) -> Result<PlacedOrder, VenueError> {
+        wire::check_qty(Decimal::from(order.shares), self.config.fractional)
+            .map_err(|e| VenueError::Rejected(format!("Alpaca place order: {e} (not sent)")))?;
+        let body = match self.session().await? {
+            (_, Session::Extended { .. }) => {
+                let reference = terms.reference_price.ok_or_else(|| {
+                    VenueError::Transient(
+                        "Alpaca place order: extended hours need a reference price for the limit (not sent)"
+                            .into(),
+                    )
+                })?;
+                let limit = wire::limit_price(
+                    reference,
+                    order.side,
+                    self.config.extended_hours_slippage_bps,
+                )
+                .map_err(|e| {
+                    VenueError::Transient(format!("Alpaca place order: {e} (not sent)"))
+                })?;
+                tracing::info!(client_id = %order.client_id, %limit, "alpaca: extended-hours limit order");
+                wire::extended_hours_order(order, limit)
+            }
+            _ => wire::market_order(order),
         };
-        let body = json!({
-            "symbol": order.symbol,
-            "qty": order.shares.to_string(),
-            "side": side,
-            "type": "market",
-            "time_in_force": "day",
-            "client_order_id": order.client_id,
-        });
         let (_, reply) = self
             .call(
                 "place order",
@@ -274,6 +337,14 @@ impl Broker for AlpacaBroker {
         Ok(Some(found))
     }
 
+    async fn funds(&self) -> Result<Funds, VenueError> {
+        let account = self.read("account", self.account_url("account")).await?;
+        let positions = self
+            .read("positions", self.account_url("positions"))
+            .await?;
+        wire::funds(&account, &positions).map_err(|e| bad("funds", e))
+    }
+
     async fn order(&self, order_id: &str) -> Result<PlacedOrder, VenueError> {
         let v = self
             .read(
@@ -291,10 +362,17 @@ impl Broker for AlpacaBroker {
         wire::positions(&v).map_err(|e| bad("positions", e))
     }
 
+    /// The regular session from the clock; with `extended_hours` on, the
+    /// pre-market and after-hours sessions count as open until they end.
     async fn market_hours(&self) -> Result<MarketHours, VenueError> {
-        let url = format!("{}/v1/clock", self.config.base_url.trim_end_matches('/'));
-        let v = self.read("clock", url).await?;
-        wire::clock(&v).map_err(|e| bad("clock", e))
+        let (clock, session) = self.session().await?;
+        match session {
+            Session::Extended { until } => Ok(MarketHours {
+                open_now: true,
+                next_change: Some(until),
+            }),
+            _ => wire::clock(&clock).map_err(|e| bad("clock", e)),
+        }
     }
 
     async fn health(&self) -> Vec<VenueHealth> {

@@ -4,7 +4,12 @@
 //! secret, from the environment only). Orders carry our `client_order_id`,
 //! so an order whose answer was lost is found by that id, exactly
 //! (`wire` decodes the answers, `broker` is the [`Broker`] adapter, `fake`
-//! the stateful loopback server the tests trade against).
+//! the stateful loopback server the tests trade against). Market orders in
+//! the regular session; with `extended_hours` on, day limit orders bounded
+//! by `extended_hours_slippage_bps` around the hedge's reference price in
+//! the pre-market and after-hours sessions (Alpaca takes only limit orders
+//! there). Funds for the pre-trade checks: the lower of `cash` and
+//! `non_marginable_buying_power`, and each position's `qty_available`.
 //!
 //! [`Broker`]: crate::venue::broker::Broker
 
@@ -31,7 +36,20 @@ pub struct AlpacaConfig {
     /// The trading account's id (a UUID) at the broker.
     pub account_id: String,
     pub timeout_ms: u64,
+    /// The account may trade fractional shares (`alpaca.fractional`): a
+    /// fractional quantity is refused here before it is sent otherwise.
+    pub fractional: bool,
+    /// Hedge in the pre-market and after-hours sessions with limit orders
+    /// (`alpaca.extended_hours`).
+    pub extended_hours: bool,
+    /// How far an extended-hours limit price may stray from the reference
+    /// price, in basis points (`alpaca.extended_hours_slippage_bps`).
+    pub extended_hours_slippage_bps: u32,
 }
+
+/// The default and the bounds of `alpaca.extended_hours_slippage_bps`.
+pub const DEFAULT_SLIPPAGE_BPS: u32 = 50;
+pub const MAX_SLIPPAGE_BPS: u32 = 1_000;
 
 impl Default for AlpacaConfig {
     fn default() -> Self {
@@ -39,6 +57,9 @@ impl Default for AlpacaConfig {
             base_url: SANDBOX_URL.into(),
             account_id: String::new(),
             timeout_ms: 10_000,
+            fractional: false,
+            extended_hours: false,
+            extended_hours_slippage_bps: DEFAULT_SLIPPAGE_BPS,
         }
     }
 }

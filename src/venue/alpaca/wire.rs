@@ -1,16 +1,21 @@
 //! The Broker API's JSON, read strictly: an order (`id`, `client_order_id`,
 //! `symbol`, `side`, `qty`, `filled_qty`, `filled_avg_price`, `status`,
-//! `created_at`, `filled_at`), a position (`symbol`, `qty`, `side`), the
-//! market clock (`is_open`, `next_open`, `next_close`) and the account's
-//! `status`. Quantities and prices come as decimal strings (or numbers);
+//! `created_at`, `filled_at`), a position (`symbol`, `qty`, `side`,
+//! `qty_available`), the market clock (`is_open`, `next_open`,
+//! `next_close`), a calendar day (`date`, `open`, `close`, `session_open`,
+//! `session_close`, New York times), the account's `status`, `cash` and
+//! `non_marginable_buying_power`; and the order bodies sent (a market
+//! order, or an extended-hours day limit order with its price bound). Quantities and prices come as decimal strings (or numbers);
 //! a field that is missing, of the wrong shape or out of range is named in
 //! the error, never guessed.
 
 use crate::model::Timestamp;
-use crate::venue::broker::{BrokerPosition, MarketHours, OrderSide, OrderState, PlacedOrder};
-use crate::venue::schwab::clock_text::parse_time;
-use rust_decimal::Decimal;
-use serde_json::Value;
+use crate::venue::broker::{
+    BrokerPosition, Funds, MarketHours, OrderRequest, OrderSide, OrderState, PlacedOrder,
+};
+use crate::venue::schwab::clock_text::{new_york_instant, parse_date, parse_time};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde_json::{Value, json};
 use std::str::FromStr;
 
 fn field<'a>(v: &'a Value, name: &str) -> Result<&'a Value, String> {
@@ -159,6 +164,167 @@ pub fn account_status(v: &Value) -> Result<String, String> {
     text(v, "status").map(str::to_string)
 }
 
+/// What the account can trade with now: the lower of `cash` and
+/// `non_marginable_buying_power` (settled cash, no margin: both must be
+/// there), and each long position's `qty_available` (shares not held by
+/// open orders); a short position has none to sell.
+pub fn funds(account: &Value, positions: &Value) -> Result<Funds, String> {
+    let cash = decimal(account, "cash")?;
+    let non_margin = decimal(account, "non_marginable_buying_power")?;
+    let mut out = Funds {
+        buying_power: cash.min(non_margin).max(Decimal::ZERO),
+        ..Funds::default()
+    };
+    let list = positions.as_array().ok_or("the positions are not a list")?;
+    for (i, p) in list.iter().enumerate() {
+        let at = |e: String| format!("position {i}: {e}");
+        let symbol = text(p, "symbol").map_err(at)?.to_string();
+        let available = decimal(p, "qty_available").map_err(at)?;
+        let short = p.get("side").and_then(Value::as_str) == Some("short");
+        if !short && available > Decimal::ZERO {
+            out.sellable.insert(symbol, available);
+        }
+    }
+    Ok(out)
+}
+
+/// A trading session as the calendar and the clock tell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Session {
+    Regular,
+    /// Pre-market or after-hours, until this instant.
+    Extended {
+        until: Timestamp,
+    },
+    Closed,
+}
+
+fn new_york_time(v: &Value, name: &str, day: i64) -> Result<Timestamp, String> {
+    let t = text(v, name)?;
+    let digits: String = t.chars().filter(|c| *c != ':').collect();
+    let parsed = (digits.len() == 4 && digits.bytes().all(|b| b.is_ascii_digit())).then(|| {
+        (
+            digits[..2].parse::<u64>().ok(),
+            digits[2..].parse::<u64>().ok(),
+        )
+    });
+    match parsed {
+        Some((Some(h), Some(m))) if h <= 24 && m < 60 => Ok(new_york_instant(day, h, m)),
+        _ => Err(format!("`{name}` {t:?} is not a New York time (HH:MM)")),
+    }
+}
+
+/// The session at `now` from the clock's `is_open` and the calendar's
+/// entries (the one for `now`'s New York date, if any): extended between
+/// `session_open` and `open`, and between `close` and `session_close`.
+pub fn session(
+    is_open: bool,
+    calendar: &Value,
+    today: i64,
+    now: Timestamp,
+) -> Result<Session, String> {
+    if is_open {
+        return Ok(Session::Regular);
+    }
+    let days = calendar.as_array().ok_or("the calendar is not a list")?;
+    for d in days {
+        let date = text(d, "date")?;
+        if parse_date(date) != Some(today) {
+            continue;
+        }
+        let start = new_york_time(d, "session_open", today)?;
+        let open = new_york_time(d, "open", today)?;
+        let close = new_york_time(d, "close", today)?;
+        let end = new_york_time(d, "session_close", today)?;
+        if !(start <= open && open <= close && close <= end) {
+            return Err(format!("calendar {date}: sessions out of order"));
+        }
+        if now >= start && now < open {
+            return Ok(Session::Extended { until: open });
+        }
+        if now >= close && now < end {
+            return Ok(Session::Extended { until: end });
+        }
+    }
+    Ok(Session::Closed)
+}
+
+/// An extended-hours limit price: `reference` moved by `bps` against us (a
+/// buy's up, a sell's down) and rounded to the cent towards the reference,
+/// so the order never pays more (buy) or takes less (sell) than the bound.
+pub fn limit_price(reference: Decimal, side: OrderSide, bps: u32) -> Result<Decimal, String> {
+    if reference <= Decimal::ZERO {
+        return Err(format!("reference price {reference} is not a price"));
+    }
+    let step = Decimal::from(bps)
+        .checked_div(Decimal::from(10_000))
+        .ok_or("slippage does not fit")?;
+    let factor = match side {
+        OrderSide::Buy => Decimal::ONE.checked_add(step),
+        OrderSide::Sell => Decimal::ONE.checked_sub(step),
+    }
+    .ok_or("slippage does not fit")?;
+    let bound = reference
+        .checked_mul(factor)
+        .ok_or_else(|| format!("reference price {reference} too large"))?;
+    let rounding = match side {
+        OrderSide::Buy => RoundingStrategy::ToZero,
+        OrderSide::Sell => RoundingStrategy::AwayFromZero,
+    };
+    let price = bound.round_dp_with_strategy(2, rounding);
+    if price <= Decimal::ZERO {
+        return Err(format!("limit price {price} is not a price"));
+    }
+    Ok(price)
+}
+
+fn side_text(side: OrderSide) -> &'static str {
+    match side {
+        OrderSide::Buy => "buy",
+        OrderSide::Sell => "sell",
+    }
+}
+
+/// A market DAY order for the request's whole shares.
+pub fn market_order(order: &OrderRequest) -> Value {
+    json!({
+        "symbol": order.symbol,
+        "qty": order.shares.to_string(),
+        "side": side_text(order.side),
+        "type": "market",
+        "time_in_force": "day",
+        "client_order_id": order.client_id,
+    })
+}
+
+/// An extended-hours order: limit, DAY, `extended_hours: true`.
+pub fn extended_hours_order(order: &OrderRequest, limit: Decimal) -> Value {
+    json!({
+        "symbol": order.symbol,
+        "qty": order.shares.to_string(),
+        "side": side_text(order.side),
+        "type": "limit",
+        "time_in_force": "day",
+        "limit_price": limit.to_string(),
+        "extended_hours": true,
+        "client_order_id": order.client_id,
+    })
+}
+
+/// Whether a quantity may be sent: whole, or fractional on an account that
+/// allows it; never zero or negative.
+pub fn check_qty(qty: Decimal, fractional: bool) -> Result<(), String> {
+    if qty <= Decimal::ZERO {
+        return Err(format!("qty {qty} must be above 0"));
+    }
+    if !qty.fract().is_zero() && !fractional {
+        return Err(format!(
+            "qty {qty} is fractional and the account does not allow fractional orders (alpaca.fractional)"
+        ));
+    }
+    Ok(())
+}
+
 /// The message of an error body (`{"code": …, "message": …}`).
 pub fn error_message(body: &[u8]) -> Option<String> {
     let v: Value = serde_json::from_slice(body).ok()?;
@@ -234,5 +400,128 @@ mod tests {
         .unwrap();
         assert!(!c.open_now);
         assert_eq!(c.next_change, parse_time("2024-07-01T13:30:00Z"));
+    }
+
+    #[test]
+    fn funds_are_the_lower_cash_and_the_available_shares() {
+        let account = json!({"status": "ACTIVE", "cash": "1000.50",
+            "non_marginable_buying_power": "800.25", "buying_power": "4000"});
+        let positions = json!([
+            {"symbol": "AAPL", "qty": "10", "qty_available": "7", "side": "long"},
+            {"symbol": "TSLA", "qty": "5", "qty_available": "5", "side": "short"}]);
+        let f = funds(&account, &positions).unwrap();
+        assert_eq!(f.buying_power, Decimal::new(80025, 2));
+        assert_eq!(f.sellable("AAPL"), Decimal::from(7));
+        assert_eq!(f.sellable("TSLA"), Decimal::ZERO);
+        assert_eq!(f.sellable("MSFT"), Decimal::ZERO);
+        let mut no_nm = account.clone();
+        no_nm
+            .as_object_mut()
+            .unwrap()
+            .remove("non_marginable_buying_power");
+        assert!(
+            funds(&no_nm, &positions)
+                .unwrap_err()
+                .contains("non_marginable")
+        );
+        let cut = json!([{"symbol": "AAPL", "qty": "10", "side": "long"}]);
+        assert!(funds(&account, &cut).unwrap_err().contains("qty_available"));
+    }
+
+    #[test]
+    fn limit_prices_are_bounded_towards_the_reference() {
+        let r = Decimal::new(200_125, 3); // 200.125
+        // Buy: 200.125 × 1.005 = 201.125625 → down to 201.12 (never above the bound).
+        assert_eq!(
+            limit_price(r, OrderSide::Buy, 50).unwrap(),
+            Decimal::new(20112, 2)
+        );
+        // Sell: 200.125 × 0.995 = 199.124375 → up to 199.13 (never below).
+        assert_eq!(
+            limit_price(r, OrderSide::Sell, 50).unwrap(),
+            Decimal::new(19913, 2)
+        );
+        assert_eq!(
+            limit_price(Decimal::from(100), OrderSide::Buy, 1000).unwrap(),
+            Decimal::from(110)
+        );
+        assert!(limit_price(Decimal::ZERO, OrderSide::Buy, 50).is_err());
+        assert!(limit_price(Decimal::MAX, OrderSide::Buy, 50).is_err());
+    }
+
+    #[test]
+    fn sessions_come_from_the_clock_and_the_calendar() {
+        // 2024-07-01 (a Monday), EDT: 04:00 = 08:00Z, 09:30 = 13:30Z, 16:00 = 20:00Z, 20:00 = 00:00Z.
+        let day = parse_date("2024-07-01").unwrap();
+        let cal = json!([{"date": "2024-07-01", "open": "09:30", "close": "16:00",
+            "session_open": "0400", "session_close": "2000"}]);
+        let at = |t: &str| parse_time(t).unwrap();
+        assert_eq!(
+            session(false, &cal, day, at("2024-07-01T12:00:00Z")).unwrap(),
+            Session::Extended {
+                until: at("2024-07-01T13:30:00Z")
+            }
+        );
+        assert_eq!(
+            session(false, &cal, day, at("2024-07-01T21:00:00Z")).unwrap(),
+            Session::Extended {
+                until: at("2024-07-02T00:00:00Z")
+            }
+        );
+        assert_eq!(
+            session(false, &cal, day, at("2024-07-01T07:59:00Z")).unwrap(),
+            Session::Closed
+        );
+        assert_eq!(
+            session(true, &cal, day, at("2024-07-01T14:00:00Z")).unwrap(),
+            Session::Regular
+        );
+        // A holiday: no entry for the day.
+        assert_eq!(
+            session(false, &json!([]), day, at("2024-07-01T12:00:00Z")).unwrap(),
+            Session::Closed
+        );
+        let bad = json!([{"date": "2024-07-01", "open": "9.30", "close": "16:00",
+            "session_open": "0400", "session_close": "2000"}]);
+        assert!(
+            session(false, &bad, day, at("2024-07-01T12:00:00Z"))
+                .unwrap_err()
+                .contains("open")
+        );
+    }
+
+    #[test]
+    fn bodies_carry_what_alpaca_requires() {
+        let req = OrderRequest {
+            client_id: "hedge-1".into(),
+            symbol: "AAPL".into(),
+            side: OrderSide::Buy,
+            shares: 3,
+            committed_at: 0,
+        };
+        let m = market_order(&req);
+        assert_eq!(
+            (m["type"].as_str(), m["qty"].as_str()),
+            (Some("market"), Some("3"))
+        );
+        assert!(m.get("extended_hours").is_none());
+        let l = extended_hours_order(&req, Decimal::new(20112, 2));
+        assert_eq!(
+            (
+                l["type"].as_str(),
+                l["time_in_force"].as_str(),
+                l["limit_price"].as_str()
+            ),
+            (Some("limit"), Some("day"), Some("201.12"))
+        );
+        assert_eq!(l["extended_hours"], json!(true));
+        assert!(
+            check_qty(Decimal::new(15, 1), false)
+                .unwrap_err()
+                .contains("fractional")
+        );
+        assert!(check_qty(Decimal::new(15, 1), true).is_ok());
+        assert!(check_qty(Decimal::ZERO, true).is_err());
+        assert!(check_qty(Decimal::from(2), false).is_ok());
     }
 }

@@ -6,7 +6,7 @@
 //! margin, skips ids other hedges hold, and fails (never answers "absent")
 //! on a listing or a matching order it cannot read.
 //! Market hours come from the markets endpoint for New York's date, open
-//! and closed shapes alike.
+//! and closed shapes alike. Funds: the account with its positions, one read.
 
 use super::clock_text::{format_date, format_query_time, new_york_day, parse_time};
 use super::login::last_digits;
@@ -17,8 +17,8 @@ use super::{EXPIRY_WARNING, SchwabConfig, SchwabError, SchwabSecrets, VENUE};
 use crate::model::time::{MINUTE, SECOND, format_duration, format_time};
 use crate::model::{Clock, Timestamp};
 use crate::venue::broker::{
-    Broker, BrokerPosition, CLOCK_SKEW_MARGIN, LoginExpiry, MarketHours, OrderRequest, OrderState,
-    PlacedOrder,
+    Broker, BrokerPosition, CLOCK_SKEW_MARGIN, Funds, LoginExpiry, MarketHours, OrderRequest,
+    OrderState, PlacedOrder,
 };
 use crate::venue::{VenueError, VenueHealth};
 use serde_json::Value;
@@ -397,6 +397,13 @@ impl Broker for SchwabBroker {
         let url = format!("{}/accounts/{hash}?fields=positions", self.trader());
         let v = self.get_json("positions", &url).await?;
         wire::positions(&v).map_err(|e| VenueError::Transient(format!("Schwab positions: {e}")))
+    }
+
+    async fn funds(&self) -> Result<Funds, VenueError> {
+        let hash = self.account_hash().await?;
+        let url = format!("{}/accounts/{hash}?fields=positions", self.trader());
+        let v = self.get_json("funds", &url).await?;
+        wire::funds(&v).map_err(|e| VenueError::Transient(format!("Schwab funds: {e}")))
     }
 
     async fn market_hours(&self) -> Result<MarketHours, VenueError> {

@@ -6,7 +6,7 @@
 
 use super::clock_text::parse_time;
 use crate::model::Timestamp;
-use crate::venue::broker::{BrokerPosition, OrderSide, OrderState, PlacedOrder};
+use crate::venue::broker::{BrokerPosition, Funds, OrderSide, OrderState, PlacedOrder};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -245,6 +245,48 @@ pub fn positions(v: &Value) -> Result<Vec<BrokerPosition>, String> {
             })
         })
         .collect()
+}
+
+/// What one `securitiesAccount` (with `fields=positions`) can trade with
+/// now: settled cash without margin, and each long holding. A balance it
+/// needs that is missing or unreadable is an error naming it.
+pub fn funds(v: &Value) -> Result<Funds, String> {
+    let account = if v["securitiesAccount"].is_object() {
+        &v["securitiesAccount"]
+    } else {
+        v
+    };
+    let balances = &account["currentBalances"];
+    if !balances.is_object() {
+        return Err("the account has no currentBalances".into());
+    }
+    let balance = |field: &str| {
+        decimal(&balances[field]).ok_or_else(|| match &balances[field] {
+            Value::Null => format!("currentBalances has no {field}"),
+            _ => format!("currentBalances.{field} is unreadable"),
+        })
+    };
+    let cash = match account["type"].as_str() {
+        Some("CASH") => balance("cashAvailableForTrading")?,
+        Some("MARGIN") => {
+            let no_margin = balance("availableFundsNonMarginableTrade")?;
+            match decimal(&balances["cashBalance"]) {
+                Some(c) => no_margin.min(c),
+                None => no_margin,
+            }
+        }
+        other => return Err(format!("account type {other:?} is neither CASH nor MARGIN")),
+    };
+    let mut out = Funds {
+        buying_power: cash.max(Decimal::ZERO),
+        ..Funds::default()
+    };
+    for p in positions(v)? {
+        if p.quantity > Decimal::ZERO {
+            out.sellable.insert(p.symbol, p.quantity);
+        }
+    }
+    Ok(out)
 }
 
 /// One day of equity market hours.

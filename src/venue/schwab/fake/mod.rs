@@ -9,7 +9,10 @@
 //! malformed and truncated bodies; and listing lag (a placed order left out
 //! of the orders list for a while of the fake's clock or a number of list
 //! calls). Served on 127.0.0.1:0 by a minimal HTTP/1.1 loop; its clock is
-//! injected, so every expiry is deterministic.
+//! injected, so every expiry is deterministic. The account's balances
+//! follow the fills: cash ([`FakeSchwab::set_cash`], $100 000 unless set)
+//! goes down on buys and up on sells, and what working buys would cost is
+//! held out of the funds available for trading.
 //!
 //! Scripting: [`FakeSchwab::script_next_order`] (how the next order
 //! executes), [`FakeSchwab::next_order_reply`] (how the next order POST is
@@ -125,6 +128,8 @@ struct State {
     faults: HashMap<FaultRoute, VecDeque<Fault>>,
     prices: HashMap<String, Decimal>,
     base_positions: BTreeMap<(String, String), Decimal>,
+    /// Cash before any fill.
+    base_cash: Decimal,
     holidays: BTreeSet<i64>,
     /// The regular session spans every whole day (for tests whose keeper
     /// runs on the wall clock, at whatever hour CI runs them).
@@ -177,6 +182,7 @@ impl FakeSchwab {
             faults: HashMap::new(),
             prices: HashMap::new(),
             base_positions: BTreeMap::new(),
+            base_cash: Decimal::from(100_000),
             holidays: BTreeSet::new(),
             around_the_clock: false,
             requests: Vec::new(),
@@ -304,6 +310,11 @@ impl FakeSchwab {
         lock(&self.state)
             .base_positions
             .insert((FAKE_ACCOUNT.to_string(), symbol.to_string()), quantity);
+    }
+
+    /// The account's cash before any fill.
+    pub fn set_cash(&self, cash: Decimal) {
+        lock(&self.state).base_cash = cash;
     }
 
     /// Close the market on a weekday (`YYYY-MM-DD`, New York).
@@ -724,12 +735,43 @@ impl State {
         out
     }
 
+    /// (cash after the fills, cash less what working buys would cost).
+    fn cash_of(&self, number: &str) -> (Decimal, Decimal) {
+        let now = self.now();
+        let (mut cash, mut held) = (self.base_cash, Decimal::ZERO);
+        for o in self.orders.values().filter(|o| o.account_number == number) {
+            let view = o.view(now);
+            for (shares, price, _) in &view.fills {
+                let paid = Decimal::from(*shares) * *price;
+                match o.side {
+                    OrderSide::Buy => cash -= paid,
+                    OrderSide::Sell => cash += paid,
+                }
+            }
+            let working = !matches!(view.status, "FILLED" | "CANCELED" | "REJECTED" | "EXPIRED");
+            if working && o.side == OrderSide::Buy {
+                let price = self
+                    .prices
+                    .get(&o.symbol)
+                    .copied()
+                    .unwrap_or(Decimal::from(100));
+                held += Decimal::from(o.shares.saturating_sub(view.filled())) * price;
+            }
+        }
+        (cash, cash - held)
+    }
+
     fn account_json(&self, number: &str, with_positions: bool) -> Value {
+        let (cash, available) = self.cash_of(number);
         let mut account = json!({
             "type": "MARGIN", "accountNumber": number, "roundTrips": 0, "isDayTrader": false,
             "isClosingOnlyRestricted": false, "pfcbFlag": false,
-            "currentBalances": {"availableFunds": 100000.0, "buyingPower": 200000.0,
-                "cashBalance": 100000.0, "liquidationValue": 100000.0, "equity": 100000.0}
+            "currentBalances": {"availableFunds": number_of(available),
+                "availableFundsNonMarginableTrade": number_of(available),
+                "buyingPower": number_of(available * Decimal::from(2)),
+                "buyingPowerNonMarginableTrade": number_of(available),
+                "cashBalance": number_of(cash), "liquidationValue": number_of(cash),
+                "equity": number_of(cash)}
         });
         if with_positions {
             let positions: Vec<Value> = self
