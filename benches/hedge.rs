@@ -1,10 +1,18 @@
 //! Equity hedge bench. (1) From a decoded fill to the hedge's order request
 //! leaving (the event, the trade, the position and the hedge intent durably
 //! committed first), p50 and p99, against a bare write+fsync of 64 bytes on
-//! the same disk in the same run. (2) Ingest throughput of ABI-encoded V4
+//! the same disk in the same run, with where the time goes beside it
+//! (`breakdown`). (2) The exposure window end to end: event → order
+//! received at the fake Alpaca through one pass of the keeper (`window`).
+//! (3) Ingest throughput of ABI-encoded V4
 //! logs (decode, dedupe, accumulate, durable) on the store (redb) against
 //! the same workload on SQLite (WAL, synchronous=FULL), one commit per event
 //! and in batches. Event counts: HEDGE_BENCH_EVENTS (default 100000).
+
+#[path = "hedge/breakdown.rs"]
+mod breakdown;
+#[path = "hedge/window.rs"]
+mod window;
 
 use arbkeep::model::Mode;
 use arbkeep::store::Store;
@@ -102,13 +110,34 @@ fn fsync_once(file: &mut std::fs::File) -> Duration {
     t.elapsed()
 }
 
-fn latency(dir: &Path, samples: usize) -> (Duration, Duration, Duration, Duration) {
+/// Sorted samples of each thing measured side by side, one of each per
+/// event, and the hedge commit's mean write syscalls and bytes.
+struct Latency {
+    hedge: Vec<Duration>,
+    bare: Vec<Duration>,
+    redb_floor: Vec<Duration>,
+    scattered: Vec<Duration>,
+    sequential: Vec<Duration>,
+    writes: f64,
+    bytes: f64,
+}
+
+fn latency(dir: &Path, samples: usize) -> Latency {
     let store = Store::open(&dir.join("lat"), Mode::Paper).unwrap();
     store.write(|w| pipeline::init(w.transaction())).unwrap();
     let mut file = std::fs::File::create(dir.join("fsync.probe")).unwrap();
+    let mut floors = breakdown::Floors::open(dir);
     let mut sent: Vec<OrderRequest> = Vec::with_capacity(samples);
-    let mut hedge = Vec::with_capacity(samples);
-    let mut bare = Vec::with_capacity(samples);
+    let mut l = Latency {
+        hedge: Vec::with_capacity(samples),
+        bare: Vec::with_capacity(samples),
+        redb_floor: Vec::with_capacity(samples),
+        scattered: Vec::with_capacity(samples),
+        sequential: Vec::with_capacity(samples),
+        writes: 0.0,
+        bytes: 0.0,
+    };
+    let (mut writes, mut bytes) = (0u64, 0u64);
     for i in 0..samples {
         // One new symbol per event, 1.5 shares bought: every event decides a hedge.
         let fill = Fill {
@@ -126,6 +155,7 @@ fn latency(dir: &Path, samples: usize) -> (Duration, Duration, Duration, Duratio
             usdc: Decimal::from(300),
             price: Decimal::from(200),
         };
+        let (w0, b0) = breakdown::io_counters();
         let t = Instant::now();
         let recorded = store
             .write(|w| {
@@ -145,17 +175,30 @@ fn latency(dir: &Path, samples: usize) -> (Duration, Duration, Duration, Duratio
         };
         // The request leaves here: handed to the broker adapter.
         sent.push(std::hint::black_box(exec.request));
-        hedge.push(t.elapsed());
-        bare.push(fsync_once(&mut file));
+        l.hedge.push(t.elapsed());
+        let (w1, b1) = breakdown::io_counters();
+        writes += w1 - w0;
+        bytes += b1 - b0;
+        l.bare.push(fsync_once(&mut file));
+        l.redb_floor.push(floors.redb_commit());
+        let n = i + 1;
+        l.scattered
+            .push(floors.scattered((writes / n as u64) as usize));
+        l.sequential
+            .push(floors.sequential((bytes / n as u64) as usize));
     }
-    hedge.sort();
-    bare.sort();
-    (
-        pct(&hedge, 0.5),
-        pct(&hedge, 0.99),
-        pct(&bare, 0.5),
-        pct(&bare, 0.99),
-    )
+    l.writes = writes as f64 / samples as f64;
+    l.bytes = bytes as f64 / samples as f64;
+    for v in [
+        &mut l.hedge,
+        &mut l.bare,
+        &mut l.redb_floor,
+        &mut l.scattered,
+        &mut l.sequential,
+    ] {
+        v.sort();
+    }
+    l
 }
 
 fn redb_ingest(
@@ -281,25 +324,49 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
     let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .unwrap();
     let root = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let dir = root.path();
 
-    let (h50, h99, f50, f99) = latency(dir, 500);
-    println!(
-        "event→order request (durable first): p50 {:.0} µs  p99 {:.0} µs | bare 64 B write+fsync: p50 {:.0} µs  p99 {:.0} µs",
-        us(h50),
-        us(h99),
-        us(f50),
-        us(f99)
+    let l = latency(dir, 500);
+    let row = |label: &str, v: &[Duration]| {
+        println!(
+            "  {label:<44} p50 {:>6.0} µs  p99 {:>6.0} µs  ({:.2}× / {:.2}× the bare fsync)",
+            us(pct(v, 0.5)),
+            us(pct(v, 0.99)),
+            us(pct(v, 0.5)) / us(pct(&l.bare, 0.5)),
+            us(pct(v, 0.99)) / us(pct(&l.bare, 0.99)),
+        )
+    };
+    println!("event→order request (durable first), 500 events, side by side:");
+    row("hedge commit (dedupe, trade, position, intent)", &l.hedge);
+    row("bare 64 B write + fsync", &l.bare);
+    row("redb floor: one 64 B value, one table", &l.redb_floor);
+    row(
+        &format!("disk: {:.0} scattered 4 KiB writes + fdatasync", l.writes),
+        &l.scattered,
     );
-    let p99_ratio = us(h99) / us(f99);
-    println!(
-        "  p50 ratio {:.2}, p99 ratio {:.2} (target p99 ≤ 1.5)",
-        us(h50) / us(f50),
-        p99_ratio
+    row(
+        &format!("disk: {:.0} B sequential + fdatasync", l.bytes),
+        &l.sequential,
     );
+    println!(
+        "  the hedge commit writes {:.1} times ({:.0} B) before its one fdatasync",
+        l.writes, l.bytes
+    );
+    let p99_ratio = us(pct(&l.hedge, 0.99)) / us(pct(&l.bare, 0.99));
+
+    let (windows, passes) = window::measure(&rt, &dir.join("window"), 500);
+    println!(
+        "event→order received at the fake Alpaca (one keeper pass, loopback HTTP): p50 {:.0} µs  p99 {:.0} µs; whole pass p50 {:.0} µs  p99 {:.0} µs",
+        us(pct(&windows, 0.5)),
+        us(pct(&windows, 0.99)),
+        us(pct(&passes, 0.5)),
+        us(pct(&passes, 0.99)),
+    );
+    std::io::stdout().flush().ok();
 
     let all = logs(n);
     let _ = decode_all(&rt, &all[..100.min(n)]);
@@ -321,7 +388,15 @@ fn main() {
         std::io::stdout().flush().ok();
     }
     println!(
-        "BENCH hedge p99_over_fsync={:.2} ingest_vs_sqlite_per_event={:.2} ingest_vs_sqlite_batched={:.2}",
-        p99_ratio, ratios[0], ratios[1]
+        "BENCH hedge p99_over_fsync={:.2} p50_over_fsync={:.2} redb_floor_p50_over_fsync={:.2} commit_writes={:.1} commit_bytes={:.0} submitted_p50_us={:.0} submitted_p99_us={:.0} ingest_vs_sqlite_per_event={:.2} ingest_vs_sqlite_batched={:.2}",
+        p99_ratio,
+        us(pct(&l.hedge, 0.5)) / us(pct(&l.bare, 0.5)),
+        us(pct(&l.redb_floor, 0.5)) / us(pct(&l.bare, 0.5)),
+        l.writes,
+        l.bytes,
+        us(pct(&windows, 0.5)),
+        us(pct(&windows, 0.99)),
+        ratios[0],
+        ratios[1]
     );
 }

@@ -71,6 +71,38 @@ fn side_code(side: OnchainSide) -> u8 {
     }
 }
 
+/// The next id of a table whose rows are never deleted (trades,
+/// executions): one past its last key, and past the counter a store written
+/// before kept in `META`. Nothing is written for it, so the hot commit of a
+/// fill does not also rewrite `META`'s pages.
+fn next_row_id(
+    txn: &WriteTransaction,
+    table: TableDefinition<u64, &[u8]>,
+    counter: &str,
+) -> Result<u64, StoreError> {
+    let last = txn
+        .open_table(table)
+        .map_err(db)?
+        .last()
+        .map_err(db)?
+        .map(|(k, _)| k.value())
+        .unwrap_or(0);
+    let counted = txn
+        .open_table(META)
+        .map_err(db)?
+        .get(counter)
+        .map_err(db)?
+        .map(|v| v.value())
+        .unwrap_or(0);
+    last.max(counted)
+        .checked_add(1)
+        .ok_or_else(|| StoreError::Corrupt {
+            table: "equity_hedge.meta",
+            key: counter.to_string(),
+            reason: "the next id overflows".into(),
+        })
+}
+
 fn next_id(txn: &WriteTransaction, counter: &str) -> Result<u64, StoreError> {
     let mut meta = txn.open_table(META).map_err(db)?;
     let id = meta
@@ -258,7 +290,7 @@ pub fn record_fill(
         {
             return Ok(Recorded::Duplicate);
         }
-        let id = next_id(txn, "next_trade")?;
+        let id = next_row_id(txn, TRADES, "next_trade")?;
         seen.insert((k.chain_id, k.tx_hash.as_str(), k.log_index), id)
             .map_err(db)?;
         let trade = Trade {
@@ -622,7 +654,7 @@ fn decide_for(
         OnchainSide::Bought => pos.long -= whole,
         OnchainSide::Sold => pos.short -= whole,
     }
-    let id = next_id(txn, "next_execution")?;
+    let id = next_row_id(txn, EXECUTIONS, "next_execution")?;
     let exec = Execution {
         id,
         request: OrderRequest {
@@ -1041,4 +1073,74 @@ pub fn unhedged(txn: &ReadTransaction, now: Timestamp) -> Result<Vec<String>, St
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Mode;
+    use crate::store::Store;
+
+    fn bought(tx: &str, shares: Decimal) -> Fill {
+        Fill {
+            key: EventKey {
+                chain_id: 8453,
+                tx_hash: tx.into(),
+                log_index: 0,
+            },
+            block_number: 1,
+            kind: FillKind::Take,
+            symbol: "AAPL".into(),
+            token_symbol: "tAAPL".into(),
+            side: OnchainSide::Bought,
+            shares,
+            usdc: Decimal::from(200) * shares,
+            price: Decimal::from(200),
+        }
+    }
+
+    #[test]
+    fn ids_continue_past_the_counters_an_older_store_kept_and_never_repeat() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Mode::Paper).unwrap();
+        store.write(|w| init(w.transaction())).unwrap();
+        // A store written before ids came from the last key kept counters.
+        store
+            .write(|w| {
+                let mut meta = w.transaction().open_table(META).map_err(db)?;
+                meta.insert("next_trade", 41).map_err(db)?;
+                meta.insert("next_execution", 7).map_err(db)?;
+                Ok(())
+            })
+            .unwrap();
+        let limits = HedgeLimits::default();
+        let mut trades = Vec::new();
+        let mut hedges = Vec::new();
+        for (i, shares) in [Decimal::ONE, Decimal::new(5, 1)].into_iter().enumerate() {
+            let fill = bought(&format!("0x{i:064x}"), shares);
+            let recorded = store
+                .write(|w| record_fill(w.transaction(), &fill, 1, Some(&limits)))
+                .unwrap();
+            let Recorded::New { trade, hedge, .. } = recorded else {
+                panic!("a new fill")
+            };
+            trades.push(trade);
+            hedges.extend(hedge.map(|h| h.id));
+        }
+        assert_eq!(trades, vec![42, 43]);
+        assert_eq!(
+            hedges,
+            vec![8],
+            "one share decided one hedge, past the counter"
+        );
+        // The next trade follows the last key, the counter untouched.
+        let fill = bought(&format!("0x{:064x}", 9), Decimal::ONE);
+        let recorded = store
+            .write(|w| record_fill(w.transaction(), &fill, 1, None))
+            .unwrap();
+        assert!(
+            matches!(recorded, Recorded::New { trade: 44, .. }),
+            "{recorded:?}"
+        );
+    }
 }

@@ -102,6 +102,9 @@ pub struct FakeOrder {
     pub filled_avg_price: Option<Decimal>,
     pub created_at: Timestamp,
     pub filled_at: Option<Timestamp>,
+    /// When the POST that placed it reached the fake (the exposure-window
+    /// bench's "order submitted").
+    pub received: std::time::Instant,
 }
 
 struct State {
@@ -347,6 +350,7 @@ impl State {
             filled_avg_price: None,
             created_at: self.clock.now(),
             filled_at: None,
+            received: std::time::Instant::now(),
         });
         self.fill(n - 1);
         let view = self.view(&self.orders[n - 1]);

@@ -1,0 +1,161 @@
+//! The exposure window as a user lives it: a fill log in the keeper's log
+//! source → one pass of the real `EquityHedge` keeper (poll, decode, the
+//! durable commit of dedupe, trade, position and hedge intent, the
+//! pre-trade funds read, the order POST) → the order received by the fake
+//! Alpaca on loopback HTTP. Measured from the start of the pass to the
+//! instant the fake received the POST, one order per event.
+
+use arbkeep::engine::{Keeper, KeeperContext, Notice, Phase, SendGate};
+use arbkeep::model::{Clock, ManualClock, Mode};
+use arbkeep::store::Store;
+use arbkeep::strategy::equity_hedge::abi::LogPlace;
+use arbkeep::strategy::equity_hedge::chain::{MemoryReceipts, StaticTokens};
+use arbkeep::strategy::equity_hedge::events::{address_of, order, take_log, units};
+use arbkeep::strategy::equity_hedge::symbol::SymbolMap;
+use arbkeep::strategy::equity_hedge::{Decoder, EquityHedge};
+use arbkeep::venue::VenueError;
+use arbkeep::venue::alpaca::AlpacaBroker;
+use arbkeep::venue::alpaca::fake::FakeAlpaca;
+use arbkeep::venue::logs::{ChainLog, LogBatch, LogEvent, LogSource};
+use arbkeep::venue::schwab::clock_text::parse_time;
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The next batch, delivered until the keeper commits past it.
+#[derive(Default)]
+struct Feed {
+    batch: Mutex<Option<LogBatch>>,
+    through: Mutex<u64>,
+}
+
+impl LogSource for Feed {
+    async fn poll(&self) -> Result<LogBatch, VenueError> {
+        let through = *self.through.lock().unwrap();
+        Ok(self.batch.lock().unwrap().clone().unwrap_or(LogBatch {
+            events: Vec::new(),
+            through_block: through,
+        }))
+    }
+    async fn commit(&self, block: u64) -> Result<(), VenueError> {
+        let mut batch = self.batch.lock().unwrap();
+        if batch.as_ref().is_some_and(|b| b.through_block <= block) {
+            *batch = None;
+        }
+        *self.through.lock().unwrap() = block;
+        Ok(())
+    }
+}
+
+/// Event `i`: the owner's tAAPL order taken for 1 share, bought on even
+/// events and sold on odd ones, so every event decides a one-share hedge.
+fn fill(i: u64) -> ChainLog {
+    let (usdc, equity) = (address_of("USDC"), address_of("tAAPL"));
+    let owner = address_of("owner");
+    let place = LogPlace {
+        chain_id: 8453,
+        address: "0x52CEB8eBEf648744fFDDE89F7Bc9C3aC35944775".into(),
+        block_number: 1_000 + i,
+        block_hash: format!("0x{:064x}", i),
+        tx_hash: format!("0x{:064x}", i),
+        log_index: 0,
+    };
+    let shares = units(Decimal::ONE, 18).unwrap();
+    let cash = units(Decimal::from(200), 6).unwrap();
+    if i % 2 == 0 {
+        take_log(
+            &place,
+            order(owner, &[(equity, 18)], &[(usdc, 6)]),
+            0,
+            0,
+            cash,
+            shares,
+        )
+    } else {
+        take_log(
+            &place,
+            order(owner, &[(usdc, 6)], &[(equity, 18)]),
+            0,
+            0,
+            shares,
+            cash,
+        )
+    }
+}
+
+/// Event → order received at the fake Alpaca, `samples` times: the sorted
+/// windows and the sorted whole passes.
+pub fn measure(
+    rt: &tokio::runtime::Runtime,
+    dir: &Path,
+    samples: u64,
+) -> (Vec<Duration>, Vec<Duration>) {
+    rt.block_on(async {
+        let clock = Arc::new(ManualClock::new(
+            parse_time("2024-07-01T14:00:00Z").unwrap(),
+        ));
+        let dyn_clock: Arc<dyn Clock> = clock.clone();
+        let fake = FakeAlpaca::start(dyn_clock.clone()).await.unwrap();
+        fake.set_price("AAPL", Decimal::from(200));
+        fake.set_position("AAPL", Decimal::from(1_000));
+        fake.set_cash("10000000");
+        let broker =
+            Arc::new(AlpacaBroker::open(fake.config(), FakeAlpaca::secrets(), dyn_clock).unwrap());
+        let feed = Arc::new(Feed::default());
+        let tokens = StaticTokens(BTreeMap::from([
+            (address_of("tAAPL"), "tAAPL".to_string()),
+            (address_of("USDC"), "USDC".to_string()),
+        ]));
+        let decoder = Decoder {
+            owner: address_of("owner"),
+            usdc: address_of("USDC"),
+            symbols: SymbolMap::st0x(),
+        };
+        let mut hedge = EquityHedge::new(
+            decoder,
+            broker,
+            "alpaca",
+            feed.clone(),
+            Arc::new(MemoryReceipts::default()),
+            Arc::new(tokens),
+        );
+        let store = Store::open(dir, Mode::Paper).unwrap();
+        let gate = SendGate::default();
+        let (notices, _) = tokio::sync::broadcast::channel::<Notice>(1024);
+        let mut windows = Vec::new();
+        let mut passes = Vec::new();
+        for i in 0..samples + 1 {
+            *feed.batch.lock().unwrap() = Some(LogBatch {
+                events: vec![LogEvent::Added { log: fill(i) }],
+                through_block: 1_000 + i,
+            });
+            clock.advance(1_000);
+            let cx = KeeperContext {
+                store: &store,
+                now: clock.now(),
+                phase: Phase::Running,
+                gate: &gate,
+                notices: &notices,
+            };
+            let start = std::time::Instant::now();
+            hedge.tick(&cx).await.unwrap();
+            let pass = start.elapsed();
+            let orders = fake.orders();
+            assert_eq!(
+                orders.len() as u64,
+                i + 1,
+                "event {i} was not hedged in its pass"
+            );
+            // The first pass also reads the market hours and starts up.
+            if i > 0 {
+                windows.push(orders[orders.len() - 1].received - start);
+                passes.push(pass);
+            }
+        }
+        windows.sort();
+        passes.sort();
+        (windows, passes)
+    })
+}
