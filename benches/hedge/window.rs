@@ -64,7 +64,7 @@ fn fill(i: u64) -> ChainLog {
     };
     let shares = units(Decimal::ONE, 18).unwrap();
     let cash = units(Decimal::from(200), 6).unwrap();
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         take_log(
             &place,
             order(owner, &[(equity, 18)], &[(usdc, 6)]),

@@ -231,7 +231,7 @@ fn equity_hedge(data: &Path, reader: &Reader, seed: u64) -> Result<Findings, Str
                         filled_shares: theirs,
                         ..
                     }) => theirs == filled_shares,
-                    Some(OrderState::Working { .. }) | None => *filled_shares == 0,
+                    Some(OrderState::Working { .. }) | None => filled_shares.is_zero(),
                 };
                 if !agrees {
                     lost_units.push(finding(format!(

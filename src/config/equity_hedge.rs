@@ -107,6 +107,10 @@ pub struct EquityHedgeConfig {
     /// Past this many uncovered shares over all symbols together, every
     /// symbol's hedging holds the same way (unset: no total guard).
     pub max_total_exposure_shares: Option<u64>,
+    /// With a broker that takes fractional orders (`[alpaca] fractional`),
+    /// the net is hedged, to the share's 9th place, once it is worth this
+    /// many dollars at the newest onchain price (Alpaca's minimum is $1).
+    pub min_fractional_order_usd: rust_decimal::Decimal,
     /// How often the broker's positions are compared with the books (ms).
     pub reconcile_interval_ms: u64,
     /// Unexplained comparisons in a row before a symbol's hedging stops.
@@ -149,6 +153,7 @@ impl Default for EquityHedgeConfig {
             max_order_shares: 1_000,
             max_exposure_shares: 10_000,
             max_total_exposure_shares: None,
+            min_fractional_order_usd: rust_decimal::Decimal::ONE,
             reconcile_interval_ms: crate::model::time::MINUTE,
             divergence_polls: 3,
         }
@@ -271,6 +276,15 @@ pub(super) fn read_equity_hedge(
         }
         h.max_total_exposure_shares = Some(v);
     }
+    if let Some(v) = r.decimal(t, s, "min_fractional_order_usd")? {
+        if v < rust_decimal::Decimal::ONE {
+            return Err(r.invalid(
+                "equity_hedge.min_fractional_order_usd",
+                "must be at least 1 (Alpaca takes no fractional order under $1)",
+            ));
+        }
+        h.min_fractional_order_usd = v;
+    }
     if let Some(v) = r.duration(t, s, "reconcile_interval")? {
         if v == 0 {
             return Err(r.invalid("equity_hedge.reconcile_interval", "must be above 0"));
@@ -331,6 +345,7 @@ mod tests {
             "max_order_shares",
             "max_exposure_shares",
             "max_total_exposure_shares",
+            "min_fractional_order_usd",
         ] {
             let e = parse(&format!("[equity_hedge]\n{key} = 0\n")).unwrap_err();
             assert!(

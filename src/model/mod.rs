@@ -12,7 +12,7 @@ pub mod token;
 pub use cycle::{CycleId, CycleState, NextAction, Route, StepKind, Wait};
 pub use intent::{Action, BridgeTicket, Intent, IntentId, Receipt};
 pub use mode::{Mode, SizingMode};
-pub use money::{MoneyError, Units, format_units, from_decimal, to_decimal};
+pub use money::{MoneyError, Units, decimal_or_integer, format_units, from_decimal, to_decimal};
 pub use record::{
     Controls, Cycle, CycleCosts, CycleResult, Failure, Holding, LedgerEntry, LedgerKind,
     StepRecord, StepStatus, Trip,

@@ -70,6 +70,22 @@ pub fn round_display(value: Decimal, places: u32) -> Decimal {
     value.round_dp(places)
 }
 
+/// Serde's reader of a decimal stored as text, that also takes a whole
+/// number: quantities that were whole numbers in records written before
+/// they became decimals still read, exactly.
+pub fn decimal_or_integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Whole(u64),
+        Text(String),
+    }
+    match <Stored as serde::Deserialize>::deserialize(d)? {
+        Stored::Whole(n) => Ok(Decimal::from(n)),
+        Stored::Text(t) => t.parse::<Decimal>().map_err(serde::de::Error::custom),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

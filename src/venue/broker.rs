@@ -1,5 +1,5 @@
-//! A stock broker as the equity hedge sees it: whole-share market orders,
-//! their status, positions, market hours and the funds the account can
+//! A stock broker as the equity hedge sees it: market orders for whole
+//! shares (or fractional ones where the broker takes them), their status, positions, market hours and the funds the account can
 //! trade with now (the pre-trade checks' read). Schwab and the paper broker
 //! implement it alike. Brokers have no idempotency key, so `place` is never
 //! retried by an adapter after an unknown outcome: the caller settles by
@@ -24,7 +24,7 @@ pub enum OrderSide {
     Sell,
 }
 
-/// One market order for whole shares, as committed before it is sent.
+/// One market order, as committed before it is sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderRequest {
     /// Our own id for the order (the hedge's id); brokers without client ids
@@ -32,8 +32,11 @@ pub struct OrderRequest {
     pub client_id: String,
     pub symbol: String,
     pub side: OrderSide,
-    /// Whole shares, at least 1.
-    pub shares: u64,
+    /// Shares, more than 0: whole unless the broker takes fractional
+    /// quantities ([`Broker::fractional`]). Stored as text; a record written
+    /// when it was a whole number still reads.
+    #[serde(deserialize_with = "crate::model::decimal_or_integer")]
+    pub shares: Decimal,
     /// When the request was committed: `find` matches orders placed after it.
     pub committed_at: Timestamp,
 }
@@ -42,15 +45,33 @@ pub struct OrderRequest {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum OrderState {
     /// Accepted, not (fully) filled yet; held while the market is closed.
-    Working { filled_shares: u64 },
+    Working {
+        #[serde(deserialize_with = "crate::model::decimal_or_integer")]
+        filled_shares: Decimal,
+    },
     /// Filled; the average price is over FILL executions only.
     Filled {
-        shares: u64,
+        #[serde(deserialize_with = "crate::model::decimal_or_integer")]
+        shares: Decimal,
         average_price: Decimal,
         filled_at: Timestamp,
     },
     /// Definitely not executed (rejected, cancelled, expired), with the broker's reason.
-    Rejected { reason: String, filled_shares: u64 },
+    Rejected {
+        reason: String,
+        #[serde(deserialize_with = "crate::model::decimal_or_integer")]
+        filled_shares: Decimal,
+    },
+}
+
+impl OrderRequest {
+    /// The shares as a whole number of at least 1, `None` when they are
+    /// fractional (or 0): what a broker without fractional orders takes.
+    pub fn whole_shares(&self) -> Option<u64> {
+        (self.shares.fract().is_zero() && self.shares >= Decimal::ONE)
+            .then(|| u64::try_from(self.shares).ok())
+            .flatten()
+    }
 }
 
 /// An order the broker knows, by its id.
@@ -59,7 +80,8 @@ pub struct PlacedOrder {
     pub order_id: String,
     pub symbol: String,
     pub side: OrderSide,
-    pub shares: u64,
+    #[serde(deserialize_with = "crate::model::decimal_or_integer")]
+    pub shares: Decimal,
     pub entered_at: Timestamp,
     pub state: OrderState,
 }
@@ -158,6 +180,12 @@ pub trait Broker: Send + Sync + 'static {
     fn positions(&self) -> impl Future<Output = Result<Vec<BrokerPosition>, VenueError>> + Send;
 
     fn market_hours(&self) -> impl Future<Output = Result<MarketHours, VenueError>> + Send;
+
+    /// The broker takes fractional quantities (Alpaca with `fractional` on);
+    /// otherwise every order is for whole shares.
+    fn fractional(&self) -> bool {
+        false
+    }
 
     /// Health lines, including credential expiry (e.g. Schwab's 7-day refresh token).
     fn health(&self) -> impl Future<Output = Vec<VenueHealth>> + Send;

@@ -29,7 +29,7 @@ fn request(id: &str, side: OrderSide, shares: u64) -> OrderRequest {
         client_id: id.into(),
         symbol: "AAPL".into(),
         side,
-        shares,
+        shares: Decimal::from(shares),
         committed_at: 0,
     }
 }
@@ -50,7 +50,7 @@ async fn an_order_fills_and_the_account_reads_back() {
         .await
         .expect("placed");
     assert!(
-        matches!(placed.state, OrderState::Filled { shares: 2, .. }),
+        matches!(placed.state, OrderState::Filled { shares, .. } if shares.eq(&Decimal::from(2u64))),
         "{placed:?}"
     );
     let again = broker.order(&placed.order_id).await.expect("status");
@@ -78,7 +78,12 @@ async fn an_order_fills_and_the_account_reads_back() {
         .place(&request("hedge-3", OrderSide::Buy, 1))
         .await
         .expect("placed");
-    assert_eq!(waiting.state, OrderState::Working { filled_shares: 0 });
+    assert_eq!(
+        waiting.state,
+        OrderState::Working {
+            filled_shares: Decimal::ZERO
+        }
+    );
     fake.set_open(true);
     assert!(matches!(
         broker.order(&waiting.order_id).await.expect("status").state,
@@ -272,7 +277,7 @@ async fn extended_hours_hedge_with_bounded_limit_orders_and_a_lost_answer_is_fou
         .await
         .expect("placed");
     assert!(
-        matches!(sold.state, OrderState::Filled { shares: 2, .. }),
+        matches!(sold.state, OrderState::Filled { shares, .. } if shares.eq(&Decimal::from(2u64))),
         "{sold:?}"
     );
     let o = &fake.orders()[0];
@@ -289,7 +294,7 @@ async fn extended_hours_hedge_with_bounded_limit_orders_and_a_lost_answer_is_fou
     assert!(matches!(e, VenueError::Unknown(_)), "{e:?}");
     let found = broker.find(&r, &[]).await.expect("look").expect("listed");
     assert!(
-        matches!(found.state, OrderState::Working { filled_shares: 0 }),
+        matches!(found.state, OrderState::Working { filled_shares } if filled_shares.eq(&Decimal::from(0u64))),
         "{found:?}"
     );
     assert_eq!(fake.posts().get("hedge-3"), Some(&1), "sent once");

@@ -100,7 +100,7 @@ async fn paper_fills_are_hedged_once_during_market_hours_and_a_restart_continues
     for e in &hedge.executions {
         if e.state == "filled" {
             let linked: Decimal = e.links.iter().map(|(_, s)| *s).sum();
-            assert_eq!(linked, Decimal::from(e.shares), "h{}", e.id);
+            assert_eq!(linked, e.shares, "h{}", e.id);
             let ids: Vec<u64> = e.links.iter().map(|(t, _)| *t).collect();
             let mut sorted = ids.clone();
             sorted.sort();
@@ -172,7 +172,7 @@ async fn a_v6_orderbook_is_hedged_exactly_as_its_v4_twin() {
             .iter()
             .map(|p| (p.symbol.clone(), p.net))
             .collect();
-        let orders: Vec<(String, String, u64)> = r
+        let orders: Vec<(String, String, Decimal)> = r
             .broker
             .orders()
             .unwrap()

@@ -11,6 +11,7 @@ mod schwab_login;
 mod support;
 
 mod alpaca_broker;
+mod alpaca_fractional;
 mod cli_control;
 mod control_api;
 mod control_hostile;

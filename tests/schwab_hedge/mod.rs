@@ -62,7 +62,7 @@ async fn the_peer_acted_and_the_answer_never_came_while_the_listing_lags_longer_
     }
     assert!(unknown_passes >= 4, "unknown over {unknown_passes} passes");
     assert!(
-        matches!(d.state(1), ExecState::Filled { shares: 1, .. }),
+        matches!(d.state(1), ExecState::Filled { shares, .. } if shares.eq(&Decimal::from(1u64))),
         "{:?}",
         d.state(1)
     );
@@ -98,7 +98,7 @@ async fn every_place_fault_posts_once_per_hedge_and_settles_by_looking_through_t
         );
         if acted {
             assert!(
-                matches!(d.state(1), ExecState::Filled { shares: 1, .. }),
+                matches!(d.state(1), ExecState::Filled { shares, .. } if shares.eq(&Decimal::from(1u64))),
                 "{fault:?}: {:?}",
                 d.state(1)
             );
@@ -126,8 +126,8 @@ async fn every_place_fault_posts_once_per_hedge_and_settles_by_looking_through_t
         }
         assert_eq!(d.hedged("AAPL"), d.at_broker("AAPL").await, "{fault:?}");
         let total = d.net("AAPL")
-            + Decimal::from(d.hedge.records().positions[0].hedged_shares)
-            + Decimal::from(d.hedge.records().positions[0].pending_shares);
+            + d.hedge.records().positions[0].hedged_shares
+            + d.hedge.records().positions[0].pending_shares;
         assert_eq!(total, dec("2.5"), "{fault:?}: every share accounted for");
     }
 }
@@ -156,7 +156,7 @@ async fn the_operators_retry_after_the_window_places_exactly_one_more_order_and_
     assert_eq!(d.fake.order_posts(), 3);
     d.run_for(3 * MINUTE, PASS).await;
     assert!(
-        matches!(d.state(1), ExecState::Filled { shares: 1, .. }),
+        matches!(d.state(1), ExecState::Filled { shares, .. } if shares.eq(&Decimal::from(1u64))),
         "{:?}",
         d.state(1)
     );
@@ -170,7 +170,9 @@ async fn the_operators_retry_after_the_window_places_exactly_one_more_order_and_
     let answer = d.resolve("h2", Resolution::Drop, None).await.unwrap();
     assert!(answer.contains("2 NVDA back to net"), "{answer}");
     assert_eq!(d.net("NVDA"), dec("2.25"));
-    assert!(matches!(d.state(2), ExecState::Failed { returned: 2, .. }));
+    assert!(
+        matches!(d.state(2), ExecState::Failed { returned, .. } if returned.eq(&Decimal::from(2u64)))
+    );
     assert_eq!(d.intent("h2"), None);
     assert_eq!(d.fake.order_posts(), 3, "drop sends nothing");
     let alerts = &d.hedge.records().alerts;
@@ -236,7 +238,9 @@ async fn replace_after_window_places_again_by_itself_once_audited() {
     assert_eq!(d.fake.order_posts(), 1, "not inside the window");
     d.run_for(3 * MINUTE, PASS).await;
     assert_eq!(d.fake.order_posts(), 2, "once after it");
-    assert!(matches!(d.state(1), ExecState::Filled { shares: 1, .. }));
+    assert!(
+        matches!(d.state(1), ExecState::Filled { shares, .. } if shares.eq(&Decimal::from(1u64)))
+    );
     d.run_for(WINDOW, PASS).await;
     assert_eq!(d.fake.order_posts(), 2);
     assert!(
@@ -281,7 +285,7 @@ async fn seeded_faults_on_every_post_never_double_place_and_the_books_match_the_
     );
     let at_fake: u64 = d.fake.orders().iter().map(|o| o.filled).sum();
     assert_eq!(
-        at_fake,
+        Decimal::from(at_fake),
         d.hedge.records().positions[0].hedged_shares,
         "{drawn:?}"
     );

@@ -256,7 +256,7 @@ impl Desk {
             .find(|p| p.symbol == symbol)
             .cloned()
             .unwrap_or_default();
-        -Decimal::from(p.hedged_shares)
+        -p.hedged_shares
     }
 
     pub fn net(&self, symbol: &str) -> Decimal {

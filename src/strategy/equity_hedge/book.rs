@@ -52,13 +52,15 @@ pub struct Position {
     pub short: Decimal,
     /// The one hedge in flight, if any.
     pub pending: Option<u64>,
-    pub pending_shares: u64,
+    #[serde(deserialize_with = "crate::model::decimal_or_integer")]
+    pub pending_shares: Decimal,
     /// Since when a whole share (or more) has been uncovered.
     pub exposed_since: Option<Timestamp>,
     pub last_fill_at: Option<Timestamp>,
     pub fills: u64,
     /// Shares hedged (filled at the broker), both sides.
-    pub hedged_shares: u64,
+    #[serde(deserialize_with = "crate::model::decimal_or_integer")]
+    pub hedged_shares: Decimal,
     /// After a failed hedge, no new one before this (a refusal may stand).
     #[serde(default)]
     pub retry_after: Option<Timestamp>,
@@ -145,16 +147,19 @@ pub enum ExecState {
     },
     Filled {
         order_id: String,
-        shares: u64,
+        #[serde(deserialize_with = "crate::model::decimal_or_integer")]
+        shares: Decimal,
         average_price: Decimal,
         filled_at: Timestamp,
     },
     Failed {
         reason: String,
         order_id: Option<String>,
-        filled_shares: u64,
+        #[serde(deserialize_with = "crate::model::decimal_or_integer")]
+        filled_shares: Decimal,
         /// Shares given back to the position's net.
-        returned: u64,
+        #[serde(deserialize_with = "crate::model::decimal_or_integer")]
+        returned: Decimal,
     },
 }
 
@@ -274,7 +279,7 @@ impl Execution {
             OrderSide::Sell => average_price.checked_sub(onchain)?,
             OrderSide::Buy => onchain.checked_sub(*average_price)?,
         };
-        Some((*filled_at, per_share.checked_mul(Decimal::from(*shares))?))
+        Some((*filled_at, per_share.checked_mul(*shares)?))
     }
 }
 
@@ -289,12 +294,12 @@ mod tests {
                 client_id: "h1".into(),
                 symbol: "AAPL".into(),
                 side,
-                shares: filled,
+                shares: Decimal::from(filled),
                 committed_at: 0,
             },
             state: ExecState::Filled {
                 order_id: "o1".into(),
-                shares: filled,
+                shares: Decimal::from(filled),
                 average_price: at_price.parse().unwrap(),
                 filled_at: 77,
             },
@@ -347,5 +352,41 @@ mod tests {
         let mut open = buy.clone();
         open.state = ExecState::Pending;
         assert_eq!(open.realised_usd(price), None);
+    }
+
+    #[test]
+    fn records_written_with_whole_share_numbers_still_read_and_fractions_round_trip() {
+        // A filled execution as a store held it when shares were whole numbers.
+        let now = serde_json::to_string(&hedge(OrderSide::Sell, 3, "200.5", &[])).unwrap();
+        let old = now.replace(r#""shares":"3""#, r#""shares":3"#);
+        assert_eq!(old.matches(r#""shares":3"#).count(), 2, "{now}");
+        let e: Execution = serde_json::from_str(&old).unwrap();
+        assert_eq!(e.request.shares, Decimal::from(3));
+        assert!(matches!(e.state, ExecState::Filled { shares, .. } if shares == Decimal::from(3)));
+        let mut fractional = e.clone();
+        fractional.request.shares = "0.370000001".parse().unwrap();
+        let text = serde_json::to_string(&fractional).unwrap();
+        assert!(text.contains(r#""shares":"0.370000001""#), "{text}");
+        let back: Execution = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, fractional);
+        // A position as written when its counts were whole numbers.
+        let now = serde_json::to_string(&Position {
+            symbol: "AAPL".into(),
+            hedged_shares: Decimal::from(7),
+            ..Position::default()
+        })
+        .unwrap();
+        let old = now
+            .replace(r#""pending_shares":"0""#, r#""pending_shares":0"#)
+            .replace(r#""hedged_shares":"7""#, r#""hedged_shares":7"#);
+        assert_ne!(old, now, "{now}");
+        let p: Position = serde_json::from_str(&old).unwrap();
+        assert_eq!(
+            (p.pending_shares, p.hedged_shares),
+            (Decimal::ZERO, Decimal::from(7))
+        );
+        let bad: Result<Position, _> =
+            serde_json::from_str(&old.replace(r#""hedged_shares":7"#, r#""hedged_shares":-1"#));
+        assert!(bad.is_err(), "a negative count is not a quantity");
     }
 }

@@ -22,6 +22,7 @@ use crate::venue::VenueHealth;
 use crate::venue::broker::{Broker, MarketHours};
 use crate::venue::logs::{ChainLog, LogEvent, LogSource};
 use futures_util::future::BoxFuture;
+use rust_decimal::Decimal;
 use std::sync::Arc;
 
 /// Recent trades, closed executions and alerts kept for the view.
@@ -45,6 +46,9 @@ pub struct HedgePolicy {
     /// after how many unexplained comparisons in a row a symbol stops.
     pub reconcile_every: Timestamp,
     pub divergence_polls: u32,
+    /// The dollar floor of a fractional order, where the broker takes them
+    /// (the keeper picks `limits.sizing` from the broker).
+    pub min_fractional_order_usd: Decimal,
 }
 
 impl Default for HedgePolicy {
@@ -55,6 +59,7 @@ impl Default for HedgePolicy {
             limits: super::pipeline::HedgeLimits::default(),
             reconcile_every: MINUTE,
             divergence_polls: 3,
+            min_fractional_order_usd: Decimal::ONE,
         }
     }
 }
@@ -68,7 +73,9 @@ impl HedgePolicy {
                 max_order_shares: cfg.max_order_shares,
                 max_exposure_shares: cfg.max_exposure_shares,
                 max_total_exposure_shares: cfg.max_total_exposure_shares,
+                sizing: super::pipeline::Sizing::WholeShares,
             },
+            min_fractional_order_usd: cfg.min_fractional_order_usd,
             reconcile_every: cfg.reconcile_interval_ms,
             divergence_polls: cfg.divergence_polls,
         }
@@ -111,7 +118,7 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
         receipts: Arc<R>,
         tokens: Arc<T>,
     ) -> Self {
-        Self {
+        let mut hedge = Self {
             broker,
             logs,
             receipts,
@@ -136,7 +143,9 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
             reconciled_at: None,
             source: None,
             pretrade: Default::default(),
-        }
+        };
+        hedge.size_for_broker();
+        hedge
     }
 
     /// The orderbook the logs come from (chain id, address), so a
@@ -149,7 +158,19 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
     /// Treat unknown outcomes by `policy` (the listing window, re-placing).
     pub fn with_policy(mut self, policy: HedgePolicy) -> Self {
         self.policy = policy;
+        self.size_for_broker();
         self
+    }
+
+    /// Whole shares, or fractional ones where the broker takes them.
+    fn size_for_broker(&mut self) {
+        self.policy.limits.sizing = if self.broker.fractional() {
+            super::pipeline::Sizing::Fractional {
+                min_usd: self.policy.min_fractional_order_usd,
+            }
+        } else {
+            super::pipeline::Sizing::WholeShares
+        };
     }
 
     pub(super) fn init(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
@@ -324,7 +345,11 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
     }
 
     async fn sweep(&self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
-        let symbols = pipeline::unhedged(cx.store.read()?.transaction(), cx.now)?;
+        let symbols = pipeline::unhedged(
+            cx.store.read()?.transaction(),
+            cx.now,
+            self.policy.limits.sizing,
+        )?;
         for symbol in symbols {
             let decision = cx.store.write(|w| {
                 pipeline::decide(w.transaction(), &symbol, cx.now, &self.policy.limits)

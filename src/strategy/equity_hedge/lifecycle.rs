@@ -149,7 +149,7 @@ pub fn submitted(
 pub fn filled(
     txn: &WriteTransaction,
     id: u64,
-    shares: u64,
+    shares: Decimal,
     average_price: Decimal,
     filled_at: Timestamp,
     now: Timestamp,
@@ -162,7 +162,7 @@ pub fn filled(
         ExecState::Submitted { order_id } => order_id.clone(),
         _ => String::new(),
     };
-    let shares = shares.min(e.request.shares);
+    let shares = shares.max(Decimal::ZERO).min(e.request.shares);
     let unfilled = e.request.shares - shares;
     give_back(txn, &mut e, unfilled, now)?;
     e.sending = Some(false);
@@ -177,10 +177,10 @@ pub fn filled(
     let mut pos = get_position(txn, &e.request.symbol)?;
     pos.hedged_shares += shares;
     pos.broker_net += match e.request.side {
-        crate::venue::broker::OrderSide::Buy => Decimal::from(shares),
-        crate::venue::broker::OrderSide::Sell => -Decimal::from(shares),
+        crate::venue::broker::OrderSide::Buy => shares,
+        crate::venue::broker::OrderSide::Sell => -shares,
     };
-    if shares > 0 {
+    if shares > Decimal::ZERO {
         pos.failures_in_a_row = 0;
     }
     release(&mut pos, e.id, now);
@@ -194,7 +194,7 @@ pub fn failed(
     txn: &WriteTransaction,
     id: u64,
     reason: &str,
-    filled_shares: u64,
+    filled_shares: Decimal,
     now: Timestamp,
 ) -> Result<Execution, StoreError> {
     let mut e = get_execution(txn, id)?;
@@ -205,7 +205,7 @@ pub fn failed(
         ExecState::Submitted { order_id } => Some(order_id.clone()),
         _ => None,
     };
-    let filled_shares = filled_shares.min(e.request.shares);
+    let filled_shares = filled_shares.max(Decimal::ZERO).min(e.request.shares);
     let returned = e.request.shares - filled_shares;
     give_back(txn, &mut e, returned, now)?;
     e.sending = Some(false);
@@ -229,7 +229,7 @@ pub fn failed(
 fn release(pos: &mut Position, exec: u64, now: Timestamp) {
     if pos.pending == Some(exec) {
         pos.pending = None;
-        pos.pending_shares = 0;
+        pos.pending_shares = Decimal::ZERO;
     }
     pos.touch_exposure(now);
 }
@@ -239,10 +239,10 @@ fn release(pos: &mut Position, exec: u64, now: Timestamp) {
 fn give_back(
     txn: &WriteTransaction,
     e: &mut Execution,
-    shares: u64,
+    shares: Decimal,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let mut left = Decimal::from(shares);
+    let mut left = shares;
     let mut to_bucket = Decimal::ZERO;
     let mut side = None;
     while !left.is_zero() {

@@ -23,6 +23,7 @@ use crate::model::time::format_time;
 use crate::venue::broker::{Broker, OrderRequest, OrderState, OrderTerms, PlacedOrder};
 use crate::venue::logs::LogSource;
 use futures_util::future::BoxFuture;
+use rust_decimal::Decimal;
 
 /// The note an OUTCOME UNKNOWN hedge carries once its window has passed.
 pub(super) const WINDOW_PASSED: &str = "not listed after the listing window";
@@ -277,7 +278,7 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> IntentRecord
         let id = self.exec.id;
         self.exec = cx
             .store
-            .write(|w| lifecycle::failed(w.transaction(), id, reason, 0, cx.now))?;
+            .write(|w| lifecycle::failed(w.transaction(), id, reason, Decimal::ZERO, cx.now))?;
         EquityHedge::<B, L, R, T>::notify(
             cx,
             self.exec.symbol(),

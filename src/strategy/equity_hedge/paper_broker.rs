@@ -246,8 +246,11 @@ impl Broker for PaperBroker {
         if let Some(f) = fault.filter(|f| !f.acts()) {
             return Err(f.error(FAULT_VENUE));
         }
-        if request.shares == 0 {
-            return Err(VenueError::Rejected("quantity must be at least 1".into()));
+        if request.whole_shares().is_none() {
+            return Err(VenueError::Rejected(format!(
+                "quantity {} is not a whole number of at least 1",
+                request.shares
+            )));
         }
         let now = self.clock.now();
         let id = self.orders()?.len() as u64 + 1;
@@ -257,7 +260,9 @@ impl Broker for PaperBroker {
             side: request.side,
             shares: request.shares,
             entered_at: now,
-            state: OrderState::Working { filled_shares: 0 },
+            state: OrderState::Working {
+                filled_shares: Decimal::ZERO,
+            },
         };
         self.save_taken(id, &order, Some(&request.client_id))?;
         // Taken: from here on a failure leaves an order that exists.
@@ -330,8 +335,8 @@ impl Broker for PaperBroker {
         for o in self.orders()? {
             if let OrderState::Filled { shares, .. } = o.state {
                 let signed = match o.side {
-                    OrderSide::Buy => Decimal::from(shares),
-                    OrderSide::Sell => -Decimal::from(shares),
+                    OrderSide::Buy => shares,
+                    OrderSide::Sell => -shares,
                 };
                 *by.entry(o.symbol).or_default() += signed;
             }
@@ -365,7 +370,7 @@ impl Broker for PaperBroker {
                     average_price,
                     ..
                 } => {
-                    let paid = Decimal::from(shares)
+                    let paid = shares
                         .checked_mul(average_price)
                         .ok_or_else(|| err("a fill too large to add up"))?;
                     buying_power = match o.side {
@@ -377,7 +382,8 @@ impl Broker for PaperBroker {
                 // A working buy holds what it would cost at the paper price now.
                 OrderState::Working { .. } if o.side == OrderSide::Buy => {
                     let price = paper_market::price(self.seed, &o.symbol, self.clock.now());
-                    buying_power = Decimal::from(o.shares)
+                    buying_power = o
+                        .shares
                         .checked_mul(price)
                         .and_then(|c| buying_power.checked_sub(c))
                         .ok_or_else(|| err("cash too large to add up"))?;

@@ -1,7 +1,8 @@
 //! Every change to the hedge's records, each inside the caller's one redb
 //! write transaction: dedupe on (chain, tx hash, log index), the trade, the
-//! position, the hedge decision (whole shares of |net| ≥ 1, opposite side,
-//! one in flight per symbol, offsetting trades oldest first), and the
+//! position, the hedge decision (whole shares of |net| ≥ 1, or |net| itself
+//! where the broker takes fractional orders, opposite side, one in flight
+//! per symbol, offsetting trades oldest first), and the
 //! execution's lifecycle (`lifecycle`, re-exported here). The keeper
 //! commits one event per transaction; the bench batches.
 
@@ -223,8 +224,25 @@ pub fn alert(
     Ok(alert)
 }
 
+/// Decimal places of a fractional hedge order (Alpaca takes 9).
+pub const FRACTIONAL_PLACES: u32 = 9;
+
+/// How a decision sizes its order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sizing {
+    /// floor(|net|) whole shares once |net| is 1 or more (Schwab, the paper
+    /// broker, the seed): the remainder waits in the accumulator.
+    #[default]
+    WholeShares,
+    /// |net| to [`FRACTIONAL_PLACES`] places (truncated) once it is worth
+    /// `min_usd` at the symbol's newest onchain price: a broker that takes
+    /// fractional orders (Alpaca with `fractional` on, $1 its minimum).
+    Fractional { min_usd: Decimal },
+}
+
 /// The guards every hedge decision passes before an order is committed
-/// (`[equity_hedge] max_order_shares`, `max_exposure_shares`).
+/// (`[equity_hedge] max_order_shares`, `max_exposure_shares`), and how it
+/// sizes the order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HedgeLimits {
     /// The most shares one order carries: a larger need is hedged in
@@ -238,6 +256,7 @@ pub struct HedgeLimits {
     /// The same guard over all symbols together: past this many uncovered
     /// shares in all, every decision holds (`None`: no total guard).
     pub max_total_exposure_shares: Option<u64>,
+    pub sizing: Sizing,
 }
 
 impl Default for HedgeLimits {
@@ -246,6 +265,36 @@ impl Default for HedgeLimits {
             max_order_shares: 1_000,
             max_exposure_shares: 10_000,
             max_total_exposure_shares: None,
+            sizing: Sizing::WholeShares,
+        }
+    }
+}
+
+/// The shares a decision orders for `net` under `sizing`, before the size
+/// cap, valued at `price` (the symbol's newest onchain price, read only
+/// for fractional sizing); `None`: nothing to hedge yet.
+fn order_size(
+    net: Decimal,
+    sizing: Sizing,
+    price: impl FnOnce() -> Result<Option<Decimal>, StoreError>,
+) -> Result<Option<Decimal>, StoreError> {
+    let whole = |n: Decimal| (n >= Decimal::ONE).then(|| n.floor());
+    let n = net.abs();
+    match sizing {
+        Sizing::WholeShares => Ok(whole(n)),
+        Sizing::Fractional { min_usd } => {
+            let shares = n.trunc_with_scale(FRACTIONAL_PLACES).normalize();
+            if shares.is_zero() {
+                return Ok(None);
+            }
+            // No onchain price to value it at: whole shares, as without.
+            Ok(match price()? {
+                Some(p) => shares
+                    .checked_mul(p)
+                    .is_some_and(|usd| usd >= min_usd)
+                    .then_some(shares),
+                None => whole(n),
+            })
         }
     }
 }
@@ -395,7 +444,7 @@ pub fn reconcile(
         let diff = actual - (baseline + pos.broker_net);
         pos.broker_seen = Some(actual);
         let in_flight = if pos.pending.is_some() {
-            Decimal::from(pos.pending_shares)
+            pos.pending_shares
         } else {
             Decimal::ZERO
         };
@@ -595,10 +644,13 @@ fn decide_for(
         return Ok(Decision::default());
     }
     let net = pos.net();
-    if net.abs() < Decimal::ONE {
+    let Some(size) = order_size(net, limits.sizing, || {
+        newest_price(&txn.open_table(TRADES).map_err(db)?, &pos.symbol)
+    })?
+    else {
         pos.held = None;
         return Ok(Decision::default());
-    }
+    };
     let total = match limits.max_total_exposure_shares {
         Some(max) => Some((uncovered_besides(txn, &pos.symbol)? + net.abs(), max)),
         None => None,
@@ -630,29 +682,21 @@ fn decide_for(
         });
     }
     pos.held = None;
-    let whole = net
-        .abs()
-        .floor()
-        .min(Decimal::from(limits.max_order_shares.max(1)));
-    let shares = u64::try_from(whole).map_err(|_| StoreError::Corrupt {
-        table: "equity_hedge.positions",
-        key: pos.symbol.clone(),
-        reason: format!("net {net} does not fit whole shares"),
-    })?;
+    let shares = size.min(Decimal::from(limits.max_order_shares.max(1)));
     let (side, offsets) = if net.is_sign_positive() {
         (OrderSide::Sell, OnchainSide::Bought)
     } else {
         (OrderSide::Buy, OnchainSide::Sold)
     };
-    let links = allocate(txn, &pos.symbol, offsets, whole)?;
+    let links = allocate(txn, &pos.symbol, offsets, shares)?;
     let mut detected_at: Option<Timestamp> = None;
     for l in &links {
         let seen = get_trade(txn, l.trade)?.seen_at;
         detected_at = Some(detected_at.map_or(seen, |d| d.min(seen)));
     }
     match offsets {
-        OnchainSide::Bought => pos.long -= whole,
-        OnchainSide::Sold => pos.short -= whole,
+        OnchainSide::Bought => pos.long -= shares,
+        OnchainSide::Sold => pos.short -= shares,
     }
     let id = next_row_id(txn, EXECUTIONS, "next_execution")?;
     let exec = Execution {
@@ -961,16 +1005,23 @@ fn priced(trade: &Trade) -> Option<Decimal> {
 }
 
 /// The newest onchain price of `symbol`: what a hedge with no priced trade
-/// of its own (an operator adjustment) is bounded by, `None` if the symbol
-/// never traded onchain.
+/// of its own (an operator adjustment) is bounded by, and what a fractional
+/// decision values the net at; `None` if the symbol never traded onchain.
 pub(super) fn latest_price(
     txn: &ReadTransaction,
     symbol: &str,
 ) -> Result<Option<Decimal>, StoreError> {
-    let Some(t) = open_ro(txn, TRADES)? else {
-        return Ok(None);
-    };
-    for entry in t.iter().map_err(db)?.rev() {
+    match open_ro(txn, TRADES)? {
+        Some(t) => newest_price(&t, symbol),
+        None => Ok(None),
+    }
+}
+
+fn newest_price(
+    trades: &impl ReadableTable<u64, &'static [u8]>,
+    symbol: &str,
+) -> Result<Option<Decimal>, StoreError> {
+    for entry in trades.iter().map_err(db)?.rev() {
         let (k, v) = entry.map_err(db)?;
         let trade: Trade = dec("equity_hedge.trades", k.value(), v.value())?;
         if trade.symbol == symbol
@@ -1059,15 +1110,23 @@ pub fn held_order_ids(txn: &ReadTransaction, except: u64) -> Result<Vec<String>,
     Ok(out)
 }
 
-/// Symbols whose net crossed a whole share with nothing in flight (sweeper).
-pub fn unhedged(txn: &ReadTransaction, now: Timestamp) -> Result<Vec<String>, StoreError> {
+/// Symbols whose net is big enough to order under `sizing` with nothing in
+/// flight (sweeper).
+pub fn unhedged(
+    txn: &ReadTransaction,
+    now: Timestamp,
+    sizing: Sizing,
+) -> Result<Vec<String>, StoreError> {
     let mut out = Vec::new();
     if let Some(t) = open_ro(txn, POSITIONS)? {
         for entry in t.iter().map_err(db)? {
             let (k, v) = entry.map_err(db)?;
             let p: Position = dec("equity_hedge.positions", k.value(), v.value())?;
             let waiting = p.retry_after.is_some_and(|t| now < t);
-            if p.pending.is_none() && !waiting && p.net().abs() >= Decimal::ONE {
+            if p.pending.is_none()
+                && !waiting
+                && order_size(p.net(), sizing, || latest_price(txn, &p.symbol))?.is_some()
+            {
                 out.push(p.symbol);
             }
         }
@@ -1142,5 +1201,47 @@ mod tests {
             matches!(recorded, Recorded::New { trade: 44, .. }),
             "{recorded:?}"
         );
+    }
+
+    #[test]
+    fn whole_shares_floor_the_net_and_fractional_ones_need_a_dollar_of_it() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        let at = |p: &str| {
+            let p = d(p);
+            move || Ok(Some(p))
+        };
+        let whole = Sizing::WholeShares;
+        assert_eq!(
+            order_size(d("-2.7"), whole, at("200")).unwrap(),
+            Some(d("2"))
+        );
+        assert_eq!(order_size(d("0.99"), whole, at("200")).unwrap(), None);
+        let fractional = Sizing::Fractional { min_usd: d("1") };
+        assert_eq!(
+            order_size(d("0.0049"), fractional, at("200")).unwrap(),
+            None,
+            "$0.98"
+        );
+        assert_eq!(
+            order_size(d("-0.005"), fractional, at("200")).unwrap(),
+            Some(d("0.005")),
+            "$1.00"
+        );
+        assert_eq!(
+            order_size(d("0.1234567899"), fractional, at("200")).unwrap(),
+            Some(d("0.123456789")),
+            "truncated to 9 places, never rounded up"
+        );
+        assert_eq!(
+            order_size(d("0.0000000009"), fractional, at("1000000")).unwrap(),
+            None,
+            "nothing left at 9 places"
+        );
+        // No onchain price to value the net at: whole shares.
+        assert_eq!(
+            order_size(d("1.5"), fractional, || Ok(None)).unwrap(),
+            Some(d("1"))
+        );
+        assert_eq!(order_size(d("0.5"), fractional, || Ok(None)).unwrap(), None);
     }
 }

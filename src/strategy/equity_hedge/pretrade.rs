@@ -52,7 +52,7 @@ pub enum Verdict {
 /// against the buying power at `buy_bound` a share (`None`: no price to
 /// bound it by, refused).
 pub fn check(request: &OrderRequest, funds: &Funds, buy_bound: Option<Decimal>) -> Verdict {
-    let shares = Decimal::from(request.shares);
+    let shares = request.shares;
     match request.side {
         OrderSide::Sell => {
             let available = funds.sellable(&request.symbol);
@@ -279,7 +279,7 @@ mod tests {
             client_id: "hedge-1".into(),
             symbol: "AAPL".into(),
             side,
-            shares,
+            shares: Decimal::from(shares),
             committed_at: 0,
         }
     }

@@ -14,6 +14,7 @@ use super::pipeline;
 use crate::engine::{EngineError, KeeperContext, Resolution};
 use crate::venue::broker::Broker;
 use crate::venue::logs::LogSource;
+use rust_decimal::Decimal;
 
 fn text(e: EngineError) -> String {
     e.to_string()
@@ -158,14 +159,14 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
                     w.transaction(),
                     id,
                     &format!("dropped by the operator: {reason}"),
-                    0,
+                    Decimal::ZERO,
                     cx.now,
                 )
             })
             .map_err(|e| e.to_string())?;
         let returned = match &e.state {
             ExecState::Failed { returned, .. } => *returned,
-            _ => 0,
+            _ => Decimal::ZERO,
         };
         Ok(format!(
             "h{id} dropped (not placed); {returned} {} back to net",

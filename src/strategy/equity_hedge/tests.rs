@@ -289,12 +289,12 @@ async fn crossing_by_several_shares_hedges_the_whole_part_on_the_opposite_side()
         OrderSide::Sell,
         "long onchain → sell at the broker"
     );
-    assert_eq!(orders[0].shares, 3);
+    assert_eq!(orders[0].shares, Decimal::from(3u64));
     let p = r.position("AAPL");
     assert_eq!(p.net(), d("0.7"));
     assert_eq!(p.pending, None, "the paper broker filled at once");
     let e = &r.hedge.records().executions[0];
-    assert!(matches!(e.state, ExecState::Filled { shares: 3, .. }));
+    assert!(matches!(e.state, ExecState::Filled { shares, .. } if shares.eq(&Decimal::from(3u64))));
     assert_eq!(e.links.len(), 1);
     assert_eq!(e.links[0].shares, d("3"));
 }
@@ -317,7 +317,7 @@ async fn shorts_are_covered_by_buying_and_links_go_oldest_first_whatever_the_del
     let orders = r.broker.orders().unwrap();
     assert_eq!(orders.len(), 1);
     assert_eq!(orders[0].side, OrderSide::Buy);
-    assert_eq!(orders[0].shares, 1);
+    assert_eq!(orders[0].shares, Decimal::from(1u64));
     let e = &r.hedge.records().executions[0];
     let keys: Vec<(String, Decimal)> = e
         .links
@@ -342,7 +342,9 @@ async fn a_rejected_hedge_returns_its_shares_to_the_net_and_the_sweeper_hedges_a
     assert_eq!(p.net(), d("2.5"), "the failed hedge's 2 shares are back");
     assert_eq!(p.pending, None);
     let e = &r.hedge.records().executions[0];
-    assert!(matches!(&e.state, ExecState::Failed { returned: 2, .. }));
+    assert!(
+        matches!(&e.state, ExecState::Failed { returned, .. } if returned.eq(&Decimal::from(2u64)))
+    );
     assert!(e.links.is_empty(), "its links were given back");
     // Not again at once (a refusal may stand) …
     r.pass().await;
@@ -354,7 +356,7 @@ async fn a_rejected_hedge_returns_its_shares_to_the_net_and_the_sweeper_hedges_a
     assert_eq!(p.net(), d("0.5"));
     let filled = r.broker.orders().unwrap();
     assert_eq!(filled.len(), 1);
-    assert_eq!(filled[0].shares, 2);
+    assert_eq!(filled[0].shares, Decimal::from(2u64));
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -425,7 +427,7 @@ async fn market_closed_queues_fills_with_exposure_shown_then_hedges_at_the_open(
     r.pass().await;
     let orders = r.broker.orders().unwrap();
     assert_eq!(orders.len(), 1);
-    assert_eq!(orders[0].shares, 2);
+    assert_eq!(orders[0].shares, Decimal::from(2u64));
     let p = r.position("AAPL");
     assert_eq!(p.net(), d("0.1"));
     assert_eq!(p.exposed_since, None);
@@ -522,7 +524,10 @@ async fn a_symbol_read_failing_mid_batch_redelivers_it_and_the_fill_after_it_is_
         .collect();
     assert_eq!(
         shapes,
-        vec![("AAPL", OrderSide::Sell, 1), ("AAPL", OrderSide::Sell, 1)],
+        vec![
+            ("AAPL", OrderSide::Sell, d("1")),
+            ("AAPL", OrderSide::Sell, d("1"))
+        ],
         "the fill after the failed read is hedged, exactly once"
     );
     assert_eq!(r.hedge.records().trade_count, 3, "each fill once");
@@ -637,15 +642,15 @@ fn the_open_check_on_a_stored_execution_agrees_with_its_state() {
         },
         ExecState::Filled {
             order_id: "77".into(),
-            shares: 1,
+            shares: Decimal::from(1u64),
             average_price: d("201.5"),
             filled_at: 3,
         },
         ExecState::Failed {
             reason: "rejected".into(),
             order_id: None,
-            filled_shares: 0,
-            returned: 1,
+            filled_shares: Decimal::from(0u64),
+            returned: Decimal::from(1u64),
         },
     ];
     for state in states {
@@ -656,7 +661,7 @@ fn the_open_check_on_a_stored_execution_agrees_with_its_state() {
                 client_id: "h9".into(),
                 symbol: "AAPL".into(),
                 side: OrderSide::Sell,
-                shares: 1,
+                shares: Decimal::from(1u64),
                 committed_at: 1,
             },
             state,

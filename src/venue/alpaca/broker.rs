@@ -13,7 +13,8 @@
 //! counts as open (until the session ends) and `place_with` sends a DAY
 //! limit order with `extended_hours: true`, its limit the terms' reference
 //! price moved by `extended_hours_slippage_bps` (no reference price: not
-//! sent). The session is read again right before every order, so the order
+//! sent; a fractional quantity waits for the regular session). The
+//! session is read again right before every order, so the order
 //! type follows the broker's calendar, not a cached answer. `funds` reads
 //! the account and the positions.
 
@@ -28,7 +29,6 @@ use crate::venue::http_body::{DEFAULT_BODY_CAP, read_capped};
 use crate::venue::schwab::clock_text::{format_date, new_york_day};
 use crate::venue::{VenueError, VenueHealth};
 use reqwest::{Client, Method};
-use rust_decimal::Decimal;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -250,6 +250,10 @@ impl AlpacaBroker {
 }
 
 impl Broker for AlpacaBroker {
+    fn fractional(&self) -> bool {
+        self.config.fractional
+    }
+
     async fn place(&self, order: &OrderRequest) -> Result<PlacedOrder, VenueError> {
         self.place_with(order, &OrderTerms::default()).await
     }
@@ -259,9 +263,18 @@ impl Broker for AlpacaBroker {
         order: &OrderRequest,
         terms: &OrderTerms,
     ) -> Result<PlacedOrder, VenueError> {
-        wire::check_qty(Decimal::from(order.shares), self.config.fractional)
+        wire::check_qty(order.shares, self.config.fractional)
             .map_err(|e| VenueError::Rejected(format!("Alpaca place order: {e} (not sent)")))?;
         let body = match self.session().await? {
+            (_, Session::Extended { .. }) if order.whole_shares().is_none() => {
+                // Fractional orders are a regular-session order here: the
+                // hedge waits for the open rather than trade a rule we
+                // have not verified.
+                return Err(VenueError::Transient(format!(
+                    "Alpaca place order: {} shares is fractional; it waits for the regular session (not sent)",
+                    order.shares
+                )));
+            }
             (_, Session::Extended { .. }) => {
                 let reference = terms.reference_price.ok_or_else(|| {
                     VenueError::Transient(

@@ -53,12 +53,13 @@ fn time(v: &Value, name: &str) -> Result<Timestamp, String> {
     parse_time(t).ok_or_else(|| format!("`{name}` {t:?} is not an RFC 3339 time"))
 }
 
-/// Whole, non-negative shares.
-fn whole(d: Decimal, name: &str) -> Result<u64, String> {
-    if d.is_sign_negative() || !d.fract().is_zero() {
-        return Err(format!("`{name}` {d} is not a whole number of shares"));
+/// A quantity of shares: not negative (fractional where the account
+/// trades them).
+fn quantity(d: Decimal, name: &str) -> Result<Decimal, String> {
+    if d.is_sign_negative() && !d.is_zero() {
+        return Err(format!("`{name}` {d} is negative"));
     }
-    u64::try_from(d).map_err(|_| format!("`{name}` {d} is too large"))
+    Ok(d.normalize())
 }
 
 /// The client order id the broker echoes (ours).
@@ -73,10 +74,10 @@ pub fn order(v: &Value) -> Result<PlacedOrder, String> {
         "sell" => OrderSide::Sell,
         other => return Err(format!("`side` {other:?} is neither buy nor sell")),
     };
-    let shares = whole(decimal(v, "qty")?, "qty")?;
+    let shares = quantity(decimal(v, "qty")?, "qty")?;
     let filled = match optional_decimal(v, "filled_qty")? {
-        Some(d) => whole(d, "filled_qty")?,
-        None => 0,
+        Some(d) => quantity(d, "filled_qty")?,
+        None => Decimal::ZERO,
     };
     if filled > shares {
         return Err(format!("`filled_qty` {filled} is over `qty` {shares}"));
@@ -289,7 +290,7 @@ fn side_text(side: OrderSide) -> &'static str {
 pub fn market_order(order: &OrderRequest) -> Value {
     json!({
         "symbol": order.symbol,
-        "qty": order.shares.to_string(),
+        "qty": order.shares.normalize().to_string(),
         "side": side_text(order.side),
         "type": "market",
         "time_in_force": "day",
@@ -301,7 +302,7 @@ pub fn market_order(order: &OrderRequest) -> Value {
 pub fn extended_hours_order(order: &OrderRequest, limit: Decimal) -> Value {
     json!({
         "symbol": order.symbol,
-        "qty": order.shares.to_string(),
+        "qty": order.shares.normalize().to_string(),
         "side": side_text(order.side),
         "type": "limit",
         "time_in_force": "day",
@@ -348,18 +349,20 @@ mod tests {
         let o = order(&filled()).unwrap();
         assert_eq!(
             (o.symbol.as_str(), o.side, o.shares),
-            ("AAPL", OrderSide::Sell, 2)
+            ("AAPL", OrderSide::Sell, Decimal::from(2u64))
         );
         assert!(matches!(
             o.state,
-            OrderState::Filled { shares: 2, average_price, .. } if average_price == Decimal::new(200125, 3)
+            OrderState::Filled { shares, average_price, .. } if shares.eq(&Decimal::from(2u64)) && average_price == Decimal::new(200125, 3)
         ));
         let mut working = filled();
         working["status"] = json!("partially_filled");
         working["filled_qty"] = json!(1);
         assert_eq!(
             order(&working).unwrap().state,
-            OrderState::Working { filled_shares: 1 }
+            OrderState::Working {
+                filled_shares: Decimal::from(1u64)
+            }
         );
         let mut rejected = filled();
         rejected["status"] = json!("rejected");
@@ -496,7 +499,7 @@ mod tests {
             client_id: "hedge-1".into(),
             symbol: "AAPL".into(),
             side: OrderSide::Buy,
-            shares: 3,
+            shares: Decimal::from(3u64),
             committed_at: 0,
         };
         let m = market_order(&req);

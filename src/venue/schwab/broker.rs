@@ -21,6 +21,7 @@ use crate::venue::broker::{
     OrderState, PlacedOrder,
 };
 use crate::venue::{VenueError, VenueHealth};
+use rust_decimal::Decimal;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -238,7 +239,7 @@ fn matching(
             order.symbol
         )));
     };
-    if symbol != order.symbol || side != order.side || shares != order.shares {
+    if symbol != order.symbol || side != order.side || Decimal::from(shares) != order.shares {
         return Ok(None);
     }
     if taken.contains(&id) {
@@ -267,19 +268,20 @@ impl Broker for SchwabBroker {
     }
 
     async fn place(&self, order: &OrderRequest) -> Result<PlacedOrder, VenueError> {
-        if order.shares == 0 {
-            return Err(VenueError::Rejected(
-                "an order needs at least 1 whole share".into(),
-            ));
-        }
+        let Some(shares) = order.whole_shares() else {
+            return Err(VenueError::Rejected(format!(
+                "Schwab takes whole shares only, at least 1: {} is not (not sent)",
+                order.shares
+            )));
+        };
         let hash = self.account_hash().await?;
         let url = format!("{}/accounts/{hash}/orders", self.trader());
-        let body = wire::market_order(&order.symbol, order.side, order.shares);
+        let body = wire::market_order(&order.symbol, order.side, shares);
         tracing::info!(
             client_id = %order.client_id,
             symbol = %order.symbol,
             side = wire::instruction(order.side),
-            shares = order.shares,
+            shares,
             "schwab: placing a market order"
         );
         let reply = self
@@ -320,7 +322,9 @@ impl Broker for SchwabBroker {
             side: order.side,
             shares: order.shares,
             entered_at: self.session.clock.now(),
-            state: OrderState::Working { filled_shares: 0 },
+            state: OrderState::Working {
+                filled_shares: Decimal::ZERO,
+            },
         })
     }
 

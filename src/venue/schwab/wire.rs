@@ -160,8 +160,9 @@ pub fn fill_average(v: &Value) -> Result<Option<(Decimal, Option<Timestamp>)>, S
 pub fn placed_order(v: &Value) -> Result<PlacedOrder, String> {
     let (order_id, symbol, side, shares) =
         order_identity(v).ok_or_else(|| "an order without id, symbol or side".to_string())?;
+    let shares = Decimal::from(shares);
     let entered_at = v["enteredTime"].as_str().and_then(parse_time).unwrap_or(0);
-    let filled_shares = whole(&v["filledQuantity"]);
+    let filled_shares = Decimal::from(whole(&v["filledQuantity"]));
     let status = v["status"].as_str().unwrap_or("UNKNOWN");
     let state = match status {
         "FILLED" => {
@@ -174,7 +175,7 @@ pub fn placed_order(v: &Value) -> Result<PlacedOrder, String> {
                 .or(leg_time)
                 .unwrap_or(entered_at);
             OrderState::Filled {
-                shares: if filled_shares > 0 {
+                shares: if filled_shares > Decimal::ZERO {
                     filled_shares
                 } else {
                     shares
@@ -379,14 +380,14 @@ mod tests {
         let o = placed_order(&v).unwrap();
         assert_eq!(o.order_id, "1004055538153");
         assert_eq!(o.symbol, "GME");
-        assert_eq!(o.shares, 1);
+        assert_eq!(o.shares, Decimal::from(1u64));
         match o.state {
             OrderState::Filled {
                 shares,
                 average_price,
                 ..
             } => {
-                assert_eq!(shares, 1);
+                assert_eq!(shares, Decimal::from(1u64));
                 assert_eq!(average_price, Decimal::from_str("22.7299").unwrap());
             }
             other => panic!("{other:?}"),

@@ -91,14 +91,18 @@ async fn a_paused_symbol_is_accounted_but_not_hedged_until_resumed() {
     for _ in 0..2 {
         r.pass().await;
     }
-    let shares: Vec<u64> = r
+    let shares: Vec<Decimal> = r
         .broker
         .orders()
         .unwrap()
         .iter()
         .map(|o| o.shares)
         .collect();
-    assert_eq!(shares, vec![3, 2], "h1's 3, then the 2 that came meanwhile");
+    assert_eq!(
+        shares,
+        vec![d("3"), d("2")],
+        "h1's 3, then the 2 that came meanwhile"
+    );
     let trail: Vec<String> = r
         .hedge
         .records()
@@ -146,7 +150,7 @@ async fn a_position_set_by_hand_is_an_operator_adjustment_refused_while_a_hedge_
         .unwrap();
     r.pass().await;
     let orders = r.broker.orders().unwrap();
-    assert_eq!((orders[0].side, orders[0].shares), (OrderSide::Buy, 3));
+    assert_eq!((orders[0].side, orders[0].shares), (OrderSide::Buy, d("3")));
     // In flight: refused.
     r.broker.lose_next_response();
     r.logs.push(vec![added(fill(11, "0xa2", 0, true, "4"))], 11);

@@ -23,6 +23,7 @@ fn limited_in_all(
             max_order_shares,
             max_exposure_shares,
             max_total_exposure_shares,
+            ..HedgeLimits::default()
         },
         ..HedgePolicy::default()
     });
@@ -37,7 +38,7 @@ async fn a_large_need_is_hedged_in_orders_of_at_most_max_order_shares() {
     for _ in 0..4 {
         r.pass().await;
     }
-    let shares: Vec<u64> = r
+    let shares: Vec<Decimal> = r
         .broker
         .orders()
         .unwrap()
@@ -46,7 +47,7 @@ async fn a_large_need_is_hedged_in_orders_of_at_most_max_order_shares() {
         .collect();
     assert_eq!(
         shares,
-        vec![2, 2, 1],
+        vec![d("2"), d("2"), d("1")],
         "5 whole shares in orders of 2 at most"
     );
     assert_eq!(r.position("AAPL").net(), d("0.5"));
@@ -89,7 +90,10 @@ async fn exposure_past_the_limit_holds_the_symbol_with_one_alarm_until_it_is_bac
     r.pass().await;
     let orders = r.broker.orders().unwrap();
     assert_eq!(orders.len(), 1);
-    assert_eq!((orders[0].side, orders[0].shares), (OrderSide::Sell, 4));
+    assert_eq!(
+        (orders[0].side, orders[0].shares),
+        (OrderSide::Sell, d("4"))
+    );
     assert!(r.position("AAPL").held.is_none());
 }
 
@@ -156,5 +160,8 @@ async fn exposure_over_all_symbols_past_the_total_limit_holds_the_next_decision(
     r.pass().await;
     let orders = r.broker.orders().unwrap();
     assert_eq!(orders.len(), 1, "{orders:?}");
-    assert_eq!((orders[0].symbol.as_str(), orders[0].shares), ("AAPL", 4));
+    assert_eq!(
+        (orders[0].symbol.as_str(), orders[0].shares),
+        ("AAPL", d("4"))
+    );
 }

@@ -105,7 +105,7 @@ async fn a_position_changed_by_hand_stops_the_symbol_until_the_operator_accepts_
     checks(&mut r, 1).await;
     let orders = r.broker.orders().unwrap();
     assert_eq!(orders.len(), 2, "net 2.0 hedged after the resolution");
-    assert_eq!(orders[1].shares, 2);
+    assert_eq!(orders[1].shares, Decimal::from(2u64));
     assert!(r.position("AAPL").gated.is_none());
     checks(&mut r, 4).await;
     assert!(

@@ -1,0 +1,257 @@
+//! Fractional hedges at the fake Alpaca, through the real keeper: with
+//! `[alpaca] fractional` on, the net itself is hedged (to 9 places) once it
+//! is worth `min_fractional_order_usd` at the newest onchain price; under
+//! it, nothing is sent; an order whose answer was lost after the fake took
+//! it is found by its client order id and POSTed once; in the pre-market a
+//! fractional order waits for the regular session. Without `fractional`
+//! the same fills are hedged in whole shares.
+
+use arbkeep::engine::{Keeper, KeeperContext, Notice, Phase, SendGate};
+use arbkeep::model::{Clock, ManualClock, Mode};
+use arbkeep::store::Store;
+use arbkeep::strategy::equity_hedge::abi::LogPlace;
+use arbkeep::strategy::equity_hedge::chain::{MemoryReceipts, StaticTokens};
+use arbkeep::strategy::equity_hedge::events::{address_of, order, take_log, units};
+use arbkeep::strategy::equity_hedge::symbol::SymbolMap;
+use arbkeep::strategy::equity_hedge::{Decoder, EquityHedge, HedgePolicy};
+use arbkeep::venue::VenueError;
+use arbkeep::venue::alpaca::fake::{FakeAlpaca, PlaceFault};
+use arbkeep::venue::alpaca::{AlpacaBroker, AlpacaConfig};
+use arbkeep::venue::logs::{ChainLog, LogBatch, LogEvent, LogSource};
+use arbkeep::venue::schwab::clock_text::parse_time;
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+/// The next batch, delivered until the keeper commits past it.
+#[derive(Default)]
+struct Feed {
+    batch: Mutex<Option<LogBatch>>,
+    through: Mutex<u64>,
+}
+
+impl LogSource for Feed {
+    async fn poll(&self) -> Result<LogBatch, VenueError> {
+        let through = *self.through.lock().unwrap();
+        Ok(self.batch.lock().unwrap().clone().unwrap_or(LogBatch {
+            events: Vec::new(),
+            through_block: through,
+        }))
+    }
+    async fn commit(&self, block: u64) -> Result<(), VenueError> {
+        let mut batch = self.batch.lock().unwrap();
+        if batch.as_ref().is_some_and(|b| b.through_block <= block) {
+            *batch = None;
+        }
+        *self.through.lock().unwrap() = block;
+        Ok(())
+    }
+}
+
+fn d(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+/// Block `block`: the owner's tAAPL order taken, the owner buying `shares`
+/// at 200 USDC (the hedge sells them at the broker).
+fn owner_bought(block: u64, shares: &str) -> ChainLog {
+    let (usdc, equity) = (address_of("USDC"), address_of("tAAPL"));
+    let place = LogPlace {
+        chain_id: 8453,
+        address: "0x52CEB8eBEf648744fFDDE89F7Bc9C3aC35944775".into(),
+        block_number: block,
+        block_hash: format!("0x{block:064x}"),
+        tx_hash: format!("0x{block:064x}"),
+        log_index: 0,
+    };
+    let shares = d(shares);
+    let equity_units = units(shares, 18).unwrap();
+    let cash = units((shares * Decimal::from(200)).round_dp(6), 6).unwrap();
+    take_log(
+        &place,
+        order(address_of("owner"), &[(equity, 18)], &[(usdc, 6)]),
+        0,
+        0,
+        cash,
+        equity_units,
+    )
+}
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    clock: Arc<ManualClock>,
+    fake: FakeAlpaca,
+    feed: Arc<Feed>,
+    store: Store,
+    hedge: EquityHedge<AlpacaBroker, Feed, MemoryReceipts, StaticTokens>,
+    gate: SendGate,
+    notices: tokio::sync::broadcast::Sender<Notice>,
+}
+
+impl Rig {
+    async fn new(at: &str, fractional: bool, extended_hours: bool) -> Rig {
+        let clock = Arc::new(ManualClock::new(parse_time(at).unwrap()));
+        let dyn_clock: Arc<dyn Clock> = clock.clone();
+        let fake = FakeAlpaca::start(dyn_clock.clone()).await.unwrap();
+        fake.set_price("AAPL", Decimal::from(200));
+        fake.set_position("AAPL", Decimal::from(100));
+        fake.set_fractional(fractional);
+        let config = AlpacaConfig {
+            fractional,
+            extended_hours,
+            ..fake.config()
+        };
+        let broker =
+            Arc::new(AlpacaBroker::open(config, FakeAlpaca::secrets(), dyn_clock).unwrap());
+        let feed = Arc::new(Feed::default());
+        let tokens = StaticTokens(BTreeMap::from([
+            (address_of("tAAPL"), "tAAPL".to_string()),
+            (address_of("USDC"), "USDC".to_string()),
+        ]));
+        let decoder = Decoder {
+            owner: address_of("owner"),
+            usdc: address_of("USDC"),
+            symbols: SymbolMap::st0x(),
+        };
+        let policy = HedgePolicy {
+            min_fractional_order_usd: Decimal::ONE,
+            ..HedgePolicy::default()
+        };
+        let hedge = EquityHedge::new(
+            decoder,
+            broker,
+            "alpaca",
+            feed.clone(),
+            Arc::new(MemoryReceipts::default()),
+            Arc::new(tokens),
+        )
+        .with_policy(policy);
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Mode::Paper).unwrap();
+        let (notices, _) = tokio::sync::broadcast::channel(256);
+        Rig {
+            _dir: dir,
+            clock,
+            fake,
+            feed,
+            store,
+            hedge,
+            gate: SendGate::default(),
+            notices,
+        }
+    }
+
+    async fn fill(&mut self, block: u64, shares: &str) {
+        *self.feed.batch.lock().unwrap() = Some(LogBatch {
+            events: vec![LogEvent::Added {
+                log: owner_bought(block, shares),
+            }],
+            through_block: block,
+        });
+        self.pass().await;
+    }
+
+    async fn pass(&mut self) {
+        self.clock.advance(1_000);
+        let cx = KeeperContext {
+            store: &self.store,
+            now: self.clock.now(),
+            phase: Phase::Running,
+            gate: &self.gate,
+            notices: &self.notices,
+        };
+        self.hedge.tick(&cx).await.unwrap();
+    }
+
+    fn quantities(&self) -> Vec<Decimal> {
+        self.fake.orders().iter().map(|o| o.qty).collect()
+    }
+
+    fn net(&self) -> Decimal {
+        self.hedge
+            .records()
+            .positions
+            .iter()
+            .find(|p| p.symbol == "AAPL")
+            .map(|p| p.net())
+            .unwrap_or_default()
+    }
+}
+
+#[tokio::test]
+async fn the_net_is_hedged_in_fractional_shares_once_it_is_worth_a_dollar() {
+    // 10:00 in New York on a Monday: the regular session.
+    let mut r = Rig::new("2024-07-01T14:00:00Z", true, false).await;
+    r.fill(100, "0.37").await;
+    assert_eq!(r.quantities(), vec![d("0.37")], "0.37 share sold as is");
+    assert_eq!(r.fake.orders()[0].side, "sell");
+    assert_eq!(r.net(), Decimal::ZERO, "nothing left uncovered");
+    // $0.80 of net: under the $1 floor, nothing sent.
+    r.fill(101, "0.004").await;
+    r.pass().await;
+    assert_eq!(r.fake.orders().len(), 1, "under $1: not sent");
+    assert_eq!(r.net(), d("0.004"));
+    // $1.40 in all: sent, the whole net.
+    r.fill(102, "0.003").await;
+    assert_eq!(r.quantities(), vec![d("0.37"), d("0.007")]);
+    // More than 9 places: the order carries 9, the rest waits.
+    r.fill(103, "1.0000000015").await;
+    assert_eq!(r.quantities()[2], d("1.000000001"));
+    assert_eq!(r.net(), d("0.0000000005"));
+    // The answer of a fractional order lost after the fake took it: found
+    // by its client order id, POSTed once, booked at its quantity.
+    r.fake.fail_next_place(PlaceFault::ActThenDrop);
+    r.fill(104, "2.5").await;
+    for _ in 0..3 {
+        r.pass().await;
+    }
+    let orders = r.fake.orders();
+    assert_eq!(orders.len(), 4, "{orders:?}");
+    assert_eq!(orders[3].qty, d("2.5"));
+    let posts = r.fake.posts();
+    assert!(
+        posts.values().all(|n| *n == 1),
+        "each order POSTed once: {posts:?}"
+    );
+    let hedged: Decimal = r
+        .hedge
+        .records()
+        .positions
+        .iter()
+        .map(|p| p.hedged_shares)
+        .sum();
+    assert_eq!(
+        hedged,
+        d("3.877000001"),
+        "every fill booked at its quantity"
+    );
+}
+
+#[tokio::test]
+async fn a_fractional_hedge_waits_for_the_regular_session() {
+    // 08:00 in New York on a Monday: the pre-market session.
+    let mut r = Rig::new("2024-07-01T12:00:00Z", true, true).await;
+    r.fake.set_open(false);
+    r.fill(100, "1.5").await;
+    r.pass().await;
+    assert!(r.fake.orders().is_empty(), "not sent in the pre-market");
+    assert!(r.fake.posts().is_empty(), "no POST at all");
+    // The open at 09:30.
+    r.clock.set(parse_time("2024-07-01T13:30:05Z").unwrap());
+    r.fake.set_open(true);
+    for _ in 0..3 {
+        r.pass().await;
+    }
+    assert_eq!(r.quantities(), vec![d("1.5")], "sent at the open");
+    assert_eq!(r.fake.orders()[0].kind, "market");
+}
+
+#[tokio::test]
+async fn without_fractional_the_same_fills_are_hedged_in_whole_shares() {
+    let mut r = Rig::new("2024-07-01T14:00:00Z", false, false).await;
+    r.fill(100, "0.37").await;
+    r.fill(101, "1.0").await;
+    assert_eq!(r.quantities(), vec![d("1")], "floor of 1.37");
+    assert_eq!(r.net(), d("0.37"), "the remainder waits");
+}
