@@ -257,6 +257,52 @@ async fn replace_after_window_places_again_by_itself_once_audited() {
     assert!(told, "notified");
 }
 
+/// Placed again by itself only as a first send is: the pre-trade check
+/// runs first, and a refusal leaves it unknown and looked for, not sent.
+#[tokio::test]
+async fn replace_after_window_checks_the_shares_before_placing_again() {
+    let mut d = desk(HedgePolicy {
+        replace_after_window: true,
+        ..HedgePolicy::default()
+    })
+    .await;
+    d.fake.fail_next(FaultRoute::PlaceOrder, Fault::Status(502));
+    d.feed.push(bought("tAAPL", 10, "1.5"));
+    d.pass().await;
+    assert_eq!(d.fake.order_posts(), 1);
+    // The shares left the account meanwhile: nothing to sell.
+    d.fake.set_position("AAPL", Decimal::ZERO);
+    d.run_for(WINDOW + 3 * MINUTE, PASS).await;
+    assert_eq!(
+        d.fake.order_posts(),
+        1,
+        "refused by the check: not placed again"
+    );
+    assert!(
+        matches!(d.state(1), ExecState::OutcomeUnknown { .. }),
+        "{:?}",
+        d.state(1)
+    );
+    assert!(
+        d.hedge
+            .records()
+            .alerts
+            .iter()
+            .any(|a| a.message.contains("pre-trade check refused")),
+        "{:?}",
+        d.hedge.records().alerts
+    );
+    // The shares are back: placed again once, and filled.
+    d.fake.set_position("AAPL", Decimal::from(1_000));
+    d.run_for(10 * MINUTE, PASS).await;
+    assert_eq!(d.fake.order_posts(), 2, "placed again once");
+    assert!(
+        matches!(d.state(1), ExecState::Filled { shares, .. } if shares.eq(&Decimal::from(1u64))),
+        "{:?}",
+        d.state(1)
+    );
+}
+
 #[tokio::test]
 async fn seeded_faults_on_every_post_never_double_place_and_the_books_match_the_broker() {
     let mut d = desk(HedgePolicy {

@@ -164,7 +164,8 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
     /// Look for an OUTCOME UNKNOWN hedge at the broker, through the
     /// journal: found → recorded; not listed → looked for until the
     /// window has passed, then the operator's (or placed again with
-    /// `replace_after_window`, while the market is open). `true`: found.
+    /// `replace_after_window`, while the market is open, its symbol not
+    /// paused and the pre-trade check passing). `true`: found.
     pub(super) async fn look(
         &self,
         cx: &KeeperContext<'_>,
@@ -174,12 +175,29 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
             return Ok(false);
         };
         let taken = pipeline::held_order_ids(cx.store.read()?.transaction(), exec.id)?;
-        let after = match (self.policy.replace_after_window, self.market_open()) {
+        let mut after = match (self.policy.replace_after_window, self.market_open()) {
             (false, _) => AfterWindow::Operator,
             (true, Some(true)) => AfterWindow::SendAgain,
             (true, _) => AfterWindow::NotNow,
         };
-        let path = self.send_path(exec, taken);
+        let mut terms = OrderTerms::default();
+        if after == AfterWindow::SendAgain && cx.now >= *look_until {
+            // Placed again only as a first send is: its symbol not paused,
+            // the pre-trade check passed (and its terms used); otherwise it
+            // stays unknown and is looked for.
+            let paused = pipeline::position(cx.store.read()?.transaction(), exec.symbol())?.paused;
+            let checked = if paused {
+                None
+            } else {
+                self.pretrade(cx, exec).await?
+            };
+            match checked {
+                Some(t) => terms = t,
+                None => after = AfterWindow::NotNow,
+            }
+        }
+        let mut path = self.send_path(exec, taken);
+        path.terms = terms;
         let looked = journal::look(cx, &path, &mut self.intent(exec), *look_until, after).await?;
         Ok(looked == Looked::Done)
     }
