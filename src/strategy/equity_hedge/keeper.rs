@@ -480,11 +480,12 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> Keeper for Equity
         let open = self.market_open();
         let mut positions: Vec<_> = self.records.positions.iter().collect();
         positions.sort_by(|a, b| a.symbol.cmp(&b.symbol));
-        snapshot.positions.extend(
-            positions
-                .into_iter()
-                .map(|p| position_row(p, &self.venue, open)),
-        );
+        snapshot.positions.extend(positions.into_iter().map(|p| {
+            let pending = p
+                .pending
+                .and_then(|id| self.records.executions.iter().find(|e| e.id == id));
+            position_row(p, pending, &self.venue, open)
+        }));
         snapshot.hedge = Some(hedge_view(
             &self.records,
             &self.broker_name,

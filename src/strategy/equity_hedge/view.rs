@@ -184,8 +184,21 @@ fn execution_row(e: &Execution) -> ExecutionRow {
     }
 }
 
-pub fn position_row(p: &Position, venue: &str, market_open: Option<bool>) -> PositionRow {
-    let note = if p.pending.is_some() {
+/// `pending` is the symbol's open hedge, when the records hold it: a hedge
+/// the pre-trade check refused says so instead of "in flight".
+pub fn position_row(
+    p: &Position,
+    pending: Option<&Execution>,
+    venue: &str,
+    market_open: Option<bool>,
+) -> PositionRow {
+    let refused = pending
+        .filter(|e| Some(e.id) == p.pending)
+        .and_then(|e| e.last_error.as_deref())
+        .filter(|n| n.starts_with(super::pretrade::REFUSED));
+    let note = if let Some(why) = refused {
+        format!("h{} not sent: {why}", p.pending.unwrap_or(0))
+    } else if p.pending.is_some() {
         format!("hedge h{} in flight", p.pending.unwrap_or(0))
     } else if p.net().abs() >= Decimal::ONE && !p.paused {
         match market_open {

@@ -59,6 +59,12 @@ async fn a_sell_without_the_shares_is_not_sent_but_written_told_once_and_checked
         "{:?}",
         snap.intents
     );
+    // So does the symbol's row on the Positions panel.
+    let row = snap.positions.iter().find(|p| p.symbol == "AAPL");
+    assert!(
+        row.is_some_and(|p| p.note.contains("not sent") && p.note.contains("2 available")),
+        "{row:?}"
+    );
     // Not checked again every pass: no funds read before the backoff.
     let reads = r.broker.funds_reads();
     for _ in 0..3 {
