@@ -11,6 +11,8 @@
 
 #[path = "hedge/breakdown.rs"]
 mod breakdown;
+#[path = "../tests/it/support/hedge_feed.rs"]
+mod hedge_feed;
 #[path = "hedge/window.rs"]
 mod window;
 

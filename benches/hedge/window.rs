@@ -5,84 +5,28 @@
 //! Alpaca on loopback HTTP. Measured from the start of the pass to the
 //! instant the fake received the POST, one order per event.
 
+use super::hedge_feed::{Feed, owner_trade};
 use arbkeep::engine::{Keeper, KeeperContext, Notice, Phase, SendGate};
 use arbkeep::model::{Clock, ManualClock, Mode};
 use arbkeep::store::Store;
-use arbkeep::strategy::equity_hedge::abi::LogPlace;
 use arbkeep::strategy::equity_hedge::chain::{MemoryReceipts, StaticTokens};
-use arbkeep::strategy::equity_hedge::events::{address_of, order, take_log, units};
+use arbkeep::strategy::equity_hedge::events::address_of;
 use arbkeep::strategy::equity_hedge::symbol::SymbolMap;
 use arbkeep::strategy::equity_hedge::{Decoder, EquityHedge};
-use arbkeep::venue::VenueError;
 use arbkeep::venue::alpaca::AlpacaBroker;
 use arbkeep::venue::alpaca::fake::FakeAlpaca;
-use arbkeep::venue::logs::{ChainLog, LogBatch, LogEvent, LogSource};
+use arbkeep::venue::logs::ChainLog;
 use arbkeep::venue::schwab::clock_text::parse_time;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-
-/// The next batch, delivered until the keeper commits past it.
-#[derive(Default)]
-struct Feed {
-    batch: Mutex<Option<LogBatch>>,
-    through: Mutex<u64>,
-}
-
-impl LogSource for Feed {
-    async fn poll(&self) -> Result<LogBatch, VenueError> {
-        let through = *self.through.lock().unwrap();
-        Ok(self.batch.lock().unwrap().clone().unwrap_or(LogBatch {
-            events: Vec::new(),
-            through_block: through,
-        }))
-    }
-    async fn commit(&self, block: u64) -> Result<(), VenueError> {
-        let mut batch = self.batch.lock().unwrap();
-        if batch.as_ref().is_some_and(|b| b.through_block <= block) {
-            *batch = None;
-        }
-        *self.through.lock().unwrap() = block;
-        Ok(())
-    }
-}
 
 /// Event `i`: the owner's tAAPL order taken for 1 share, bought on even
 /// events and sold on odd ones, so every event decides a one-share hedge.
 fn fill(i: u64) -> ChainLog {
-    let (usdc, equity) = (address_of("USDC"), address_of("tAAPL"));
-    let owner = address_of("owner");
-    let place = LogPlace {
-        chain_id: 8453,
-        address: "0x52CEB8eBEf648744fFDDE89F7Bc9C3aC35944775".into(),
-        block_number: 1_000 + i,
-        block_hash: format!("0x{:064x}", i),
-        tx_hash: format!("0x{:064x}", i),
-        log_index: 0,
-    };
-    let shares = units(Decimal::ONE, 18).unwrap();
-    let cash = units(Decimal::from(200), 6).unwrap();
-    if i.is_multiple_of(2) {
-        take_log(
-            &place,
-            order(owner, &[(equity, 18)], &[(usdc, 6)]),
-            0,
-            0,
-            cash,
-            shares,
-        )
-    } else {
-        take_log(
-            &place,
-            order(owner, &[(usdc, 6)], &[(equity, 18)]),
-            0,
-            0,
-            shares,
-            cash,
-        )
-    }
+    owner_trade("tAAPL", 1_000 + i, "1", i.is_multiple_of(2))
 }
 
 /// Event → order received at the fake Alpaca, `samples` times: the sorted
@@ -127,10 +71,7 @@ pub fn measure(
         let mut windows = Vec::new();
         let mut passes = Vec::new();
         for i in 0..samples + 1 {
-            *feed.batch.lock().unwrap() = Some(LogBatch {
-                events: vec![LogEvent::Added { log: fill(i) }],
-                through_block: 1_000 + i,
-            });
+            feed.push(fill(i));
             clock.advance(1_000);
             let cx = KeeperContext {
                 store: &store,

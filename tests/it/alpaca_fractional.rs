@@ -6,76 +6,24 @@
 //! fractional order waits for the regular session. Without `fractional`
 //! the same fills are hedged in whole shares.
 
+use crate::support::hedge_feed::{Feed, bought};
 use arbkeep::engine::{Keeper, KeeperContext, Notice, Phase, SendGate};
 use arbkeep::model::{Clock, ManualClock, Mode};
 use arbkeep::store::Store;
-use arbkeep::strategy::equity_hedge::abi::LogPlace;
 use arbkeep::strategy::equity_hedge::chain::{MemoryReceipts, StaticTokens};
-use arbkeep::strategy::equity_hedge::events::{address_of, order, take_log, units};
+use arbkeep::strategy::equity_hedge::events::address_of;
 use arbkeep::strategy::equity_hedge::symbol::SymbolMap;
 use arbkeep::strategy::equity_hedge::{Decoder, EquityHedge, HedgePolicy};
-use arbkeep::venue::VenueError;
 use arbkeep::venue::alpaca::fake::{FakeAlpaca, PlaceFault};
 use arbkeep::venue::alpaca::{AlpacaBroker, AlpacaConfig};
-use arbkeep::venue::logs::{ChainLog, LogBatch, LogEvent, LogSource};
 use arbkeep::venue::schwab::clock_text::parse_time;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
-
-/// The next batch, delivered until the keeper commits past it.
-#[derive(Default)]
-struct Feed {
-    batch: Mutex<Option<LogBatch>>,
-    through: Mutex<u64>,
-}
-
-impl LogSource for Feed {
-    async fn poll(&self) -> Result<LogBatch, VenueError> {
-        let through = *self.through.lock().unwrap();
-        Ok(self.batch.lock().unwrap().clone().unwrap_or(LogBatch {
-            events: Vec::new(),
-            through_block: through,
-        }))
-    }
-    async fn commit(&self, block: u64) -> Result<(), VenueError> {
-        let mut batch = self.batch.lock().unwrap();
-        if batch.as_ref().is_some_and(|b| b.through_block <= block) {
-            *batch = None;
-        }
-        *self.through.lock().unwrap() = block;
-        Ok(())
-    }
-}
+use std::sync::Arc;
 
 fn d(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap()
-}
-
-/// Block `block`: the owner's tAAPL order taken, the owner buying `shares`
-/// at 200 USDC (the hedge sells them at the broker).
-fn owner_bought(block: u64, shares: &str) -> ChainLog {
-    let (usdc, equity) = (address_of("USDC"), address_of("tAAPL"));
-    let place = LogPlace {
-        chain_id: 8453,
-        address: "0x52CEB8eBEf648744fFDDE89F7Bc9C3aC35944775".into(),
-        block_number: block,
-        block_hash: format!("0x{block:064x}"),
-        tx_hash: format!("0x{block:064x}"),
-        log_index: 0,
-    };
-    let shares = d(shares);
-    let equity_units = units(shares, 18).unwrap();
-    let cash = units((shares * Decimal::from(200)).round_dp(6), 6).unwrap();
-    take_log(
-        &place,
-        order(address_of("owner"), &[(equity, 18)], &[(usdc, 6)]),
-        0,
-        0,
-        cash,
-        equity_units,
-    )
 }
 
 struct Rig {
@@ -143,12 +91,7 @@ impl Rig {
     }
 
     async fn fill(&mut self, block: u64, shares: &str) {
-        *self.feed.batch.lock().unwrap() = Some(LogBatch {
-            events: vec![LogEvent::Added {
-                log: owner_bought(block, shares),
-            }],
-            through_block: block,
-        });
+        self.feed.push(bought("tAAPL", block, shares));
         self.pass().await;
     }
 

@@ -5,95 +5,30 @@
 use arbkeep::engine::{
     Command, IntentState, Keeper, KeeperContext, Notice, Phase, Resolution, SendGate, Snapshot,
 };
+#[path = "../it/support/hedge_feed.rs"]
+mod hedge_feed;
+pub use hedge_feed::{Feed, bought};
+
 use arbkeep::model::time::{MINUTE, SECOND};
 use arbkeep::model::{Clock, ManualClock, Mode};
 use arbkeep::store::Store;
-use arbkeep::strategy::equity_hedge::abi::LogPlace;
 use arbkeep::strategy::equity_hedge::book::ExecState;
 use arbkeep::strategy::equity_hedge::chain::{MemoryReceipts, StaticTokens};
-use arbkeep::strategy::equity_hedge::events::{address_of, order, take_log, units};
+use arbkeep::strategy::equity_hedge::events::address_of;
 use arbkeep::strategy::equity_hedge::symbol::SymbolMap;
 use arbkeep::strategy::equity_hedge::{Decoder, EquityHedge, HedgePolicy};
-use arbkeep::venue::VenueError;
 use arbkeep::venue::broker::Broker;
-use arbkeep::venue::logs::{ChainLog, LogBatch, LogEvent, LogSource};
 use arbkeep::venue::schwab::SchwabBroker;
 use arbkeep::venue::schwab::fake::FakeSchwab;
 use rust_decimal::Decimal;
-use std::collections::{BTreeMap, VecDeque};
-use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use tokio::sync::broadcast;
 
 /// Shares of each symbol the fake account holds before any hedge.
 const INVENTORY: Decimal = Decimal::from_parts(1000, 0, 0, false, 0);
 
-/// Log batches that are delivered again until committed (a real source).
-#[derive(Default)]
-pub struct Feed {
-    batches: Mutex<VecDeque<LogBatch>>,
-    uncommitted: Mutex<Option<LogBatch>>,
-    through: Mutex<u64>,
-}
-
-impl Feed {
-    pub fn push(&self, log: ChainLog) {
-        let through = log.block_number;
-        self.batches.lock().unwrap().push_back(LogBatch {
-            events: vec![LogEvent::Added { log }],
-            through_block: through,
-        });
-    }
-}
-
-impl LogSource for Feed {
-    async fn poll(&self) -> Result<LogBatch, VenueError> {
-        if let Some(again) = self.uncommitted.lock().unwrap().clone() {
-            return Ok(again);
-        }
-        let next = self.batches.lock().unwrap().pop_front();
-        Ok(match next {
-            Some(b) => {
-                *self.through.lock().unwrap() = b.through_block;
-                *self.uncommitted.lock().unwrap() = Some(b.clone());
-                b
-            }
-            None => LogBatch {
-                events: Vec::new(),
-                through_block: *self.through.lock().unwrap(),
-            },
-        })
-    }
-
-    async fn commit(&self, block: u64) -> Result<(), VenueError> {
-        let mut u = self.uncommitted.lock().unwrap();
-        if u.as_ref().is_some_and(|b| b.through_block <= block) {
-            *u = None;
-        }
-        Ok(())
-    }
-}
-
 pub type SchwabHedge = EquityHedge<SchwabBroker, Feed, MemoryReceipts, StaticTokens>;
-
-/// The owner's order of `token` bought `shares` at 200 USDC (hedge: SELL).
-pub fn bought(token: &str, block: u64, shares: &str) -> ChainLog {
-    let equity = address_of(token);
-    let usdc = address_of("USDC");
-    let place = LogPlace {
-        chain_id: 8453,
-        address: "0x52CEB8eBEf648744fFDDE89F7Bc9C3aC35944775".into(),
-        block_number: block,
-        block_hash: format!("0xb{block}"),
-        tx_hash: format!("0x{block:064x}"),
-        log_index: 0,
-    };
-    let s = Decimal::from_str(shares).unwrap();
-    let eq = units(s, 18).unwrap();
-    let cash = units(s * Decimal::from(200), 6).unwrap();
-    let o = order(address_of("owner"), &[(equity, 18)], &[(usdc, 6)]);
-    take_log(&place, o, 0, 0, cash, eq)
-}
 
 pub struct Desk {
     pub clock: Arc<ManualClock>,
