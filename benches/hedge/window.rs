@@ -5,20 +5,17 @@
 //! Alpaca on loopback HTTP. Measured from the start of the pass to the
 //! instant the fake received the POST, one order per event.
 
-use super::hedge_feed::{Feed, owner_trade};
+use super::hedge_feed::{Feed, decoder, owner_trade, tokens};
 use arbkeep::engine::{Keeper, KeeperContext, Notice, Phase, SendGate};
 use arbkeep::model::{Clock, ManualClock, Mode};
 use arbkeep::store::Store;
-use arbkeep::strategy::equity_hedge::chain::{MemoryReceipts, StaticTokens};
-use arbkeep::strategy::equity_hedge::events::address_of;
-use arbkeep::strategy::equity_hedge::symbol::SymbolMap;
-use arbkeep::strategy::equity_hedge::{Decoder, EquityHedge};
+use arbkeep::strategy::equity_hedge::EquityHedge;
+use arbkeep::strategy::equity_hedge::chain::MemoryReceipts;
 use arbkeep::venue::alpaca::AlpacaBroker;
 use arbkeep::venue::alpaca::fake::FakeAlpaca;
 use arbkeep::venue::logs::ChainLog;
 use arbkeep::venue::schwab::clock_text::parse_time;
 use rust_decimal::Decimal;
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,15 +45,8 @@ pub fn measure(
         let broker =
             Arc::new(AlpacaBroker::open(fake.config(), FakeAlpaca::secrets(), dyn_clock).unwrap());
         let feed = Arc::new(Feed::default());
-        let tokens = StaticTokens(BTreeMap::from([
-            (address_of("tAAPL"), "tAAPL".to_string()),
-            (address_of("USDC"), "USDC".to_string()),
-        ]));
-        let decoder = Decoder {
-            owner: address_of("owner"),
-            usdc: address_of("USDC"),
-            symbols: SymbolMap::st0x(),
-        };
+        let tokens = tokens(&["tAAPL"]);
+        let decoder = decoder();
         let mut hedge = EquityHedge::new(
             decoder,
             broker,

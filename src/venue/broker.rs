@@ -91,6 +91,10 @@ pub struct MarketHours {
     pub open_now: bool,
     /// Next open or close boundary, when known.
     pub next_change: Option<Timestamp>,
+    /// Open for an extended (pre-market or after-hours) session only, where
+    /// a fractional order is not sent.
+    #[serde(default)]
+    pub extended: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,22 +3,19 @@
 //! is worth `min_fractional_order_usd` at the newest onchain price; under
 //! it, nothing is sent; an order whose answer was lost after the fake took
 //! it is found by its client order id and POSTed once; in the pre-market a
-//! fractional order waits for the regular session. Without `fractional`
+//! fractional order waits for the regular session without being tried. Without `fractional`
 //! the same fills are hedged in whole shares.
 
-use crate::support::hedge_feed::{Feed, bought};
+use crate::support::hedge_feed::{Feed, bought, decoder, tokens};
 use arbkeep::engine::{Keeper, KeeperContext, Notice, Phase, SendGate};
 use arbkeep::model::{Clock, ManualClock, Mode};
 use arbkeep::store::Store;
 use arbkeep::strategy::equity_hedge::chain::{MemoryReceipts, StaticTokens};
-use arbkeep::strategy::equity_hedge::events::address_of;
-use arbkeep::strategy::equity_hedge::symbol::SymbolMap;
-use arbkeep::strategy::equity_hedge::{Decoder, EquityHedge, HedgePolicy};
+use arbkeep::strategy::equity_hedge::{EquityHedge, HedgePolicy};
 use arbkeep::venue::alpaca::fake::{FakeAlpaca, PlaceFault};
 use arbkeep::venue::alpaca::{AlpacaBroker, AlpacaConfig};
 use arbkeep::venue::schwab::clock_text::parse_time;
 use rust_decimal::Decimal;
-use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -53,15 +50,8 @@ impl Rig {
         let broker =
             Arc::new(AlpacaBroker::open(config, FakeAlpaca::secrets(), dyn_clock).unwrap());
         let feed = Arc::new(Feed::default());
-        let tokens = StaticTokens(BTreeMap::from([
-            (address_of("tAAPL"), "tAAPL".to_string()),
-            (address_of("USDC"), "USDC".to_string()),
-        ]));
-        let decoder = Decoder {
-            owner: address_of("owner"),
-            usdc: address_of("USDC"),
-            symbols: SymbolMap::st0x(),
-        };
+        let tokens = tokens(&["tAAPL"]);
+        let decoder = decoder();
         let policy = HedgePolicy {
             min_fractional_order_usd: Decimal::ONE,
             ..HedgePolicy::default()
@@ -180,6 +170,12 @@ async fn a_fractional_hedge_waits_for_the_regular_session() {
     r.pass().await;
     assert!(r.fake.orders().is_empty(), "not sent in the pre-market");
     assert!(r.fake.posts().is_empty(), "no POST at all");
+    let waiting = &r.hedge.records().executions[0];
+    assert_eq!(
+        (waiting.attempts, waiting.last_error.as_deref()),
+        (0, None),
+        "not even tried: it waits on the cached market hours, no call spent"
+    );
     // The open at 09:30.
     r.clock.set(parse_time("2024-07-01T13:30:05Z").unwrap());
     r.fake.set_open(true);

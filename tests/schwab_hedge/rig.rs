@@ -8,20 +8,18 @@ use arbkeep::engine::{
 #[path = "../it/support/hedge_feed.rs"]
 mod hedge_feed;
 pub use hedge_feed::{Feed, bought};
+use hedge_feed::{decoder, tokens};
 
 use arbkeep::model::time::{MINUTE, SECOND};
 use arbkeep::model::{Clock, ManualClock, Mode};
 use arbkeep::store::Store;
 use arbkeep::strategy::equity_hedge::book::ExecState;
 use arbkeep::strategy::equity_hedge::chain::{MemoryReceipts, StaticTokens};
-use arbkeep::strategy::equity_hedge::events::address_of;
-use arbkeep::strategy::equity_hedge::symbol::SymbolMap;
-use arbkeep::strategy::equity_hedge::{Decoder, EquityHedge, HedgePolicy};
+use arbkeep::strategy::equity_hedge::{EquityHedge, HedgePolicy};
 use arbkeep::venue::broker::Broker;
 use arbkeep::venue::schwab::SchwabBroker;
 use arbkeep::venue::schwab::fake::FakeSchwab;
 use rust_decimal::Decimal;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
@@ -60,16 +58,8 @@ impl Desk {
         let store = Store::open(store_dir.path(), Mode::Paper).unwrap();
         let broker = Arc::new(broker);
         let feed = Arc::new(Feed::default());
-        let tokens = StaticTokens(BTreeMap::from([
-            (address_of("tAAPL"), "tAAPL".to_string()),
-            (address_of("NVDA0x"), "NVDA0x".to_string()),
-            (address_of("USDC"), "USDC".to_string()),
-        ]));
-        let decoder = Decoder {
-            owner: address_of("owner"),
-            usdc: address_of("USDC"),
-            symbols: SymbolMap::st0x(),
-        };
+        let tokens = tokens(&["tAAPL", "NVDA0x"]);
+        let decoder = decoder();
         let hedge = EquityHedge::new(
             decoder,
             broker.clone(),

@@ -189,6 +189,15 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
         self.market.as_ref().map(|(m, _)| m.open_now)
     }
 
+    /// The market as last read takes `request` now: open, and a fractional
+    /// quantity only in the regular session (it waits for the open, read
+    /// from the cached hours, so no call is spent on it meanwhile).
+    pub(super) fn market_takes(&self, request: &crate::venue::broker::OrderRequest) -> bool {
+        self.market
+            .as_ref()
+            .is_some_and(|(m, _)| m.open_now && (!m.extended || request.whole_shares().is_some()))
+    }
+
     pub(super) fn notify(cx: &KeeperContext<'_>, symbol: &str, message: String) {
         tracing::info!(symbol, %message, "equity hedge");
         cx.notify(Notice::EquityHedge {

@@ -88,7 +88,7 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
         cx: &KeeperContext<'_>,
         exec: &Execution,
     ) -> Result<bool, EngineError> {
-        if !exec.may_place() || self.market_open() != Some(true) {
+        if !exec.may_place() || !self.market_takes(&exec.request) {
             return Ok(false);
         }
         // A hedge decided before the operator paused its symbol waits too.
@@ -175,10 +175,13 @@ impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L,
             return Ok(false);
         };
         let taken = pipeline::held_order_ids(cx.store.read()?.transaction(), exec.id)?;
-        let mut after = match (self.policy.replace_after_window, self.market_open()) {
+        let mut after = match (
+            self.policy.replace_after_window,
+            self.market_takes(&exec.request),
+        ) {
             (false, _) => AfterWindow::Operator,
-            (true, Some(true)) => AfterWindow::SendAgain,
-            (true, _) => AfterWindow::NotNow,
+            (true, true) => AfterWindow::SendAgain,
+            (true, false) => AfterWindow::NotNow,
         };
         let mut terms = OrderTerms::default();
         if after == AfterWindow::SendAgain && cx.now >= *look_until {

@@ -407,6 +407,7 @@ impl Broker for PaperBroker {
         Ok(MarketHours {
             open_now: paper_market::is_open(now),
             next_change: Some(paper_market::next_change(now)),
+            extended: false,
         })
     }
 

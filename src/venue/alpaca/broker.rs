@@ -383,6 +383,7 @@ impl Broker for AlpacaBroker {
             Session::Extended { until } => Ok(MarketHours {
                 open_now: true,
                 next_change: Some(until),
+                extended: true,
             }),
             _ => wire::clock(&clock).map_err(|e| bad("clock", e)),
         }

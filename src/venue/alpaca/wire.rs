@@ -157,6 +157,7 @@ pub fn clock(v: &Value) -> Result<MarketHours, String> {
     Ok(MarketHours {
         open_now,
         next_change: Some(time(v, next)?),
+        extended: false,
     })
 }
 

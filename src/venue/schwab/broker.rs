@@ -422,18 +422,21 @@ impl Broker for SchwabBroker {
                 return Ok(MarketHours {
                     open_now: false,
                     next_change: Some(start),
+                    extended: false,
                 });
             }
             if now < end {
                 return Ok(MarketHours {
                     open_now: true,
                     next_change: Some(end),
+                    extended: false,
                 });
             }
         }
         Ok(MarketHours {
             open_now: false,
             next_change: None,
+            extended: false,
         })
     }
 

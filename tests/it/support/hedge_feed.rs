@@ -1,16 +1,19 @@
 //! The equity hedge's log source and orderbook fills, for the tests and
 //! benches that drive a real `EquityHedge` keeper: a `Feed` that delivers
 //! each batch again until the keeper commits past it (as a real source
-//! does after a crash), and owner-side take logs ABI-encoded as a node
-//! reports them.
+//! does after a crash), owner-side take logs ABI-encoded as a node reports
+//! them, and the decoder and token symbols they are read with.
 #![allow(dead_code)]
 
+use arbkeep::strategy::equity_hedge::Decoder;
 use arbkeep::strategy::equity_hedge::abi::LogPlace;
+use arbkeep::strategy::equity_hedge::chain::StaticTokens;
 use arbkeep::strategy::equity_hedge::events::{address_of, order, take_log, units};
+use arbkeep::strategy::equity_hedge::symbol::SymbolMap;
 use arbkeep::venue::VenueError;
 use arbkeep::venue::logs::{ChainLog, LogBatch, LogEvent, LogSource};
 use rust_decimal::Decimal;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::str::FromStr;
 use std::sync::Mutex;
 
@@ -102,4 +105,23 @@ pub fn owner_trade(token: &str, block: u64, shares: &str, bought: bool) -> Chain
 /// The owner bought `shares` of `token` at block `block` (hedge: SELL).
 pub fn bought(token: &str, block: u64, shares: &str) -> ChainLog {
     owner_trade(token, block, shares, true)
+}
+
+/// The decoder of the owner's fills, USDC the cash side, st0x's symbols.
+pub fn decoder() -> Decoder {
+    Decoder {
+        owner: address_of("owner"),
+        usdc: address_of("USDC"),
+        symbols: SymbolMap::st0x(),
+    }
+}
+
+/// `symbol()` of each onchain token named, and of USDC.
+pub fn tokens(onchain: &[&str]) -> StaticTokens {
+    let mut known: BTreeMap<_, _> = onchain
+        .iter()
+        .map(|t| (address_of(t), t.to_string()))
+        .collect();
+    known.insert(address_of("USDC"), "USDC".to_string());
+    StaticTokens(known)
 }
