@@ -36,7 +36,7 @@ fn start(per_pass: usize) -> Running {
         speed_milli: None,
         drain: false,
     };
-    let (mut engine, handle) = Engine::without_loop(config, options, Arc::new(SystemClock), store);
+    let (mut engine, handle) = Engine::new(config, options, Arc::new(SystemClock), store);
     let log = SendLog::new();
     engine.add_keeper(Box::new(StallingKeeper {
         log: log.clone(),

@@ -90,8 +90,7 @@ pub async fn measure(closes: usize) -> Vec<f64> {
         speed_milli: None,
         drain: false,
     };
-    let (mut engine, handle) =
-        Engine::without_loop(engine_config, options, Arc::new(SystemClock), store);
+    let (mut engine, handle) = Engine::new(engine_config, options, Arc::new(SystemClock), store);
     engine.add_keeper(Box::new(keeper));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(engine.run(stopped));

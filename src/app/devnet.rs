@@ -1,10 +1,9 @@
 //! Devnet mode: the EVM adapters against the local devnet's nodes (the
 //! `[evm]` section, the wallet from the environment) on the system clock;
-//! the strategies beside the loop on their networks; the engine with the
-//! loop. Starting the devnet itself is `arbkeep devnet` (`crate::devnet`).
+//! the loop over them, the hedge and Stellar on their networks. Starting the devnet itself is `arbkeep devnet` (`crate::devnet`).
 
 use super::serve::serve;
-use super::{Front, Strategies, World};
+use super::{Front, Strategies, World, loop_keeper};
 use crate::UsageError;
 use arbkeep::config::{Config, Secrets};
 use arbkeep::engine::{Engine, EngineOptions, Mode};
@@ -35,7 +34,8 @@ pub(super) async fn run(config: Config, drain: bool, front: Front) -> anyhow::Re
         journal,
         clock: clock.clone(),
     };
-    let strategies = Strategies::assemble(&config, networks).await?;
-    let engine = Engine::new(config.clone(), options, Arc::new(venue), clock, store);
+    let strategies =
+        Strategies::assemble(&config, networks, loop_keeper(&config, Arc::new(venue))).await?;
+    let engine = Engine::new(config.clone(), options, clock, store);
     serve(&config, engine, strategies, front).await
 }

@@ -1,6 +1,6 @@
-//! Live mode: the strategies beside the loop against real networks on the
-//! system clock, and the engine without the cross-chain loop (the config
-//! refuses it in live mode).
+//! Live mode: the equity hedge and Stellar against real networks on the
+//! system clock; no cross-chain loop (the config refuses it in live mode,
+//! so there is no loop venue to build).
 
 use super::serve::serve;
 use super::{Front, Strategies, World};
@@ -25,7 +25,7 @@ pub(super) async fn run(config: Config, drain: bool, front: Front) -> anyhow::Re
         journal,
         clock: clock.clone(),
     };
-    let strategies = Strategies::assemble(&config, networks).await?;
-    let engine = Engine::without_loop(config.clone(), options, clock, store);
+    let strategies = Strategies::assemble(&config, networks, None).await?;
+    let engine = Engine::new(config.clone(), options, clock, store);
     serve(&config, engine, strategies, front).await
 }

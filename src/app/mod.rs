@@ -1,8 +1,9 @@
 //! Assembly: the one place where concrete venues, strategies and the engine
 //! meet (the binary's edge; it may import everything). Per mode — `paper`,
-//! `devnet`, `live` — the venues, then each enabled strategy beside the
-//! loop from its own config section (built here, for every mode), then the
-//! engine, handed to `serve` with the front that shows it.
+//! `devnet`, `live` — the venues, then each strategy from its own config
+//! section (the loop over the mode's loop venue, the hedge and Stellar built
+//! here for every mode), then the engine, handed to `serve` with the front
+//! that shows it.
 
 mod devnet;
 mod live;
@@ -16,6 +17,8 @@ use arbkeep::control::ControlExtension;
 use arbkeep::engine::{Keeper, Mode};
 use arbkeep::model::Clock;
 use arbkeep::notify::WebhookUrl;
+use arbkeep::strategy::cross_chain_loop::CrossChainLoop;
+use arbkeep::venue::LoopVenue;
 use arbkeep::venue::evm::EvmStore;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -42,14 +45,20 @@ pub(crate) async fn run(config: Config, drain: bool, front: Front) -> anyhow::Re
     }
 }
 
-/// Keepers beside the loop, and the control-API extensions they serve.
+/// The strategies, in the order the engine drives them, and the
+/// control-API extensions they serve.
 #[derive(Default)]
 struct Strategies {
     keepers: Vec<Box<dyn Keeper>>,
     extensions: Vec<Arc<dyn ControlExtension>>,
 }
 
-/// What the strategies beside the loop trade against.
+/// The loop over `venue`, from `[cross_chain_loop]` and `[risk]`.
+fn loop_keeper<V: LoopVenue + 'static>(config: &Config, venue: Arc<V>) -> Option<Box<dyn Keeper>> {
+    Some(Box::new(CrossChainLoop::new(config.clone(), venue)))
+}
+
+/// What the hedge and Stellar trade against.
 enum World {
     /// The paper broker and the paper Stellar in the data dir, on the paper
     /// clock, seed and fault dice.
@@ -65,10 +74,17 @@ enum World {
 }
 
 impl Strategies {
-    /// Each enabled strategy from its own section: `[equity_hedge]`, then
+    /// Each strategy from its own section: the loop (when this mode has a
+    /// loop venue: it plans only when `[cross_chain_loop]` is enabled and
+    /// reconciles open cycles either way), `[equity_hedge]`, then
     /// `[stellar_arb]`.
-    async fn assemble(config: &Config, world: World) -> anyhow::Result<Self> {
+    async fn assemble(
+        config: &Config,
+        world: World,
+        cross_chain_loop: Option<Box<dyn Keeper>>,
+    ) -> anyhow::Result<Self> {
         let mut strategies = Strategies::default();
+        strategies.keepers.extend(cross_chain_loop);
         if let Some(hedge) = hedge_keeper(config, &world).await? {
             strategies.keepers.push(hedge);
         }

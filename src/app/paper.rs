@@ -1,10 +1,10 @@
 //! Paper mode: the simulated world (chains, pools, bridges) in
 //! `<data_dir>/paper-world.redb` on the scaled paper clock, each paper venue
 //! with its seeded fault dice from `[paper.faults]`; the strategies beside
-//! the loop on the same clock and seed; the engine with the loop.
+//! the loop on the same clock and seed; the loop over the simulated world.
 
 use super::serve::serve;
-use super::{Front, Strategies, World};
+use super::{Front, Strategies, World, loop_keeper};
 use arbkeep::config::Config;
 use arbkeep::engine::{Engine, EngineOptions, Mode};
 use arbkeep::model::{Clock, ScaledClock};
@@ -33,8 +33,8 @@ pub(super) async fn run(config: Config, drain: bool, front: Front) -> anyhow::Re
     let paper = World::Paper {
         clock: clock.clone(),
     };
-    let strategies = Strategies::assemble(&config, paper).await?;
-    let engine = Engine::new(config.clone(), options, world, clock, store);
+    let strategies = Strategies::assemble(&config, paper, loop_keeper(&config, world)).await?;
+    let engine = Engine::new(config.clone(), options, clock, store);
     serve(&config, engine, strategies, front).await
 }
 

@@ -18,9 +18,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// Engine, control API, webhooks, metrics and a front end, until told to stop.
-pub(super) async fn serve<V: arbkeep::venue::LoopVenue>(
+pub(super) async fn serve(
     config: &Config,
-    (mut engine, handle): (Engine<V>, EngineHandle),
+    (mut engine, handle): (Engine, EngineHandle),
     strategies: Strategies,
     front: Front,
 ) -> anyhow::Result<()> {

@@ -1,11 +1,13 @@
-//! Keepers: the strategies beside the cross-chain loop (the equity hedge, the
-//! Stellar arbitrage). Each is driven by the engine's passes like the loop:
+//! Keepers: the strategies (the cross-chain loop, the equity hedge, the
+//! Stellar arbitrage), each driven by the engine's passes the same way:
 //! recovery first, then one `tick` per pass; it writes only through the
-//! engine's store (its own tables, one transaction per change), tells people
-//! through notices, and adds its part of the `Snapshot`.
+//! engine's store (its own tables, one transaction per change), sends
+//! through the intent journal, tells people through notices, and adds its
+//! part of the `Snapshot`.
 
 use super::gate::SendGate;
 use super::kill::Standing;
+use super::limits::Limits;
 use super::{Command, EngineError, Notice, Phase, Snapshot};
 use crate::model::Timestamp;
 use crate::store::Store;
@@ -37,7 +39,8 @@ impl KeeperContext<'_> {
 }
 
 pub trait Keeper: Send + Sync {
-    /// Short name for logs and the venue panel ("equity_hedge", "stellar_arb").
+    /// Short name for logs, the venue panel and the kill switch's figures
+    /// ("cross_chain_loop", "equity_hedge", "stellar_arb").
     fn name(&self) -> &'static str;
 
     /// Boot is recovery: settle whatever has an intent and no outcome, by
@@ -78,8 +81,13 @@ pub trait Keeper: Send + Sync {
         self.tick(cx)
     }
 
+    /// The limits a reload (SIGHUP) changed in place, already applied to
+    /// the engine's config: a keeper that keeps its own copy takes them.
+    fn reload(&mut self, _limits: &Limits) {}
+
     /// A command meant for this keeper, or `None` to leave it to others.
-    /// `Command::Resolve` names an intent id this keeper listed.
+    /// `Command::Resolve` names an intent id this keeper listed, or one no
+    /// keeper lists (a keeper answers only ids of its own shape).
     fn command<'a>(
         &'a mut self,
         _command: &'a Command,

@@ -1,8 +1,10 @@
-//! The engine: plans cycles, sizes them, gates them on risk, and reconciles
-//! every open cycle step by step over the store. It knows nothing of screens:
-//! it takes `Command`s and publishes `Snapshot`s. Time and the world come in
-//! through the `Clock` and the venue traits, so paper, devnet and tests run
-//! the same code.
+//! The engine: runs the strategies (`Keeper`s: the cross-chain loop, the
+//! equity hedge, the Stellar arbitrage) pass by pass, and owns what they
+//! share — the store's write path, the intent journal, commands and their
+//! audit trail, the snapshot, the clock, notices and the kill switch. It
+//! knows no strategy and no venue by name, and nothing of screens: it takes
+//! `Command`s and publishes `Snapshot`s. Time comes in through the `Clock`,
+//! so paper, devnet and tests run the same code.
 
 pub mod alarm;
 pub mod command;
@@ -16,14 +18,10 @@ pub mod keeper;
 pub mod kill;
 pub mod ledger;
 pub mod limits;
-mod loop_send;
 pub mod notice;
 mod operator;
-mod planner;
 pub mod pulse;
 pub mod quotes;
-mod reconciler;
-pub mod risk;
 pub mod sizing;
 pub mod snapshot;
 #[cfg(any(test, feature = "fakes"))]
@@ -39,22 +37,12 @@ pub use keeper::{Keeper, KeeperContext};
 pub use notice::Notice;
 pub use pulse::Pulse;
 pub use snapshot::{Mode, Phase, Snapshot};
-pub use view::{needs_attention, open_intent, step_views};
 
 use crate::config::Config;
 use crate::model::time::SECOND;
-use crate::model::{
-    Chain, Clock, Controls, Cycle, CycleId, LedgerEntry, LedgerKind, StepRecord, StepStatus,
-    Timestamp, TokenId,
-};
+use crate::model::{Clock, Controls, LedgerEntry};
 use crate::store::{Store, StoreError, StoreReader};
-use crate::strategy::cross_chain_loop::Valuation;
-use crate::venue::{FeeSchedule, LoopVenue, NoLoop, VenueError, VenueHealth};
-use ledger::PnlBook;
-use quotes::QuoteCache;
-use rust_decimal::Decimal;
-use snapshot::{BalanceRow, CycleCounts, CycleView, OpportunityView, StepView};
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use crate::venue::VenueError;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
@@ -92,27 +80,6 @@ impl EngineHandle {
     }
 }
 
-/// What a loop call answers in a run without the loop (never reached while
-/// the loop is off; a store with open loop cycles fails recovery with it).
-pub(crate) fn no_loop() -> VenueError {
-    VenueError::Rejected(
-        "this run has no cross-chain loop venue (the loop is off in this mode)".into(),
-    )
-}
-
-impl Engine<NoLoop> {
-    /// An engine for the keepers only: no loop venue, the loop off.
-    pub fn without_loop(
-        mut config: Config,
-        options: EngineOptions,
-        clock: Arc<dyn Clock>,
-        store: Store,
-    ) -> (Engine<NoLoop>, EngineHandle) {
-        config.cross_chain_loop.enabled = false;
-        Self::build(config, options, None, clock, store)
-    }
-}
-
 #[derive(Debug, Error)]
 pub enum EngineError {
     #[error(transparent)]
@@ -131,42 +98,20 @@ pub struct EngineOptions {
     pub drain: bool,
 }
 
-pub struct Engine<V: LoopVenue> {
+pub struct Engine {
     config: Config,
     options: EngineOptions,
-    /// The cross-chain loop's venue; `None` when this run has no loop.
-    venue: Option<Arc<V>>,
     clock: Arc<dyn Clock>,
     store: Arc<Store>,
     phase: Phase,
     controls: Controls,
     /// The controls as send boundaries see them now (flipped mid-pass by the desk).
     gate: Arc<SendGate>,
-    /// Open cycles, and failed ones still holding money, by id.
-    cycles: BTreeMap<CycleId, Cycle>,
-    /// Steps of the cycles above, for the timeline.
-    steps: HashMap<CycleId, Vec<StepView>>,
-    /// Recently closed cycles, newest last.
-    closed: VecDeque<CycleView>,
-    counts: CycleCounts,
-    book: PnlBook,
-    /// Balances as the ledger explains them.
-    ledger_balances: BTreeMap<(Chain, TokenId), i128>,
-    balances: Vec<BalanceRow>,
-    valuation: Option<Valuation>,
-    fees: Option<FeeSchedule>,
-    /// Bridge stages expected at these times, for countdowns and polling.
-    ready_at: HashMap<CycleId, Timestamp>,
-    opportunities: BTreeMap<TokenId, OpportunityView>,
-    next_opportunity: u64,
-    quote_cache: QuoteCache,
-    health: Vec<VenueHealth>,
-    stuck_notified: HashSet<CycleId>,
     snapshot_tx: Arc<watch::Sender<Arc<Snapshot>>>,
     commands_rx: mpsc::Receiver<CommandEnvelope>,
     notices: broadcast::Sender<Notice>,
     seq: u64,
-    /// Strategies beside the loop, driven by the same passes.
+    /// The strategies, driven by the same passes in the order they were added.
     keepers: Vec<KeeperSlot>,
     /// Passes completed, their durations and the last one's end (`pulse`).
     pulse: Arc<Pulse>,
@@ -187,29 +132,18 @@ struct KeeperSlot {
     tick_error: Option<String>,
 }
 
-impl<V: LoopVenue> Engine<V> {
+impl Engine {
+    /// An engine with no strategy yet: add each with `add_keeper`.
     pub fn new(
         config: Config,
         options: EngineOptions,
-        venue: Arc<V>,
         clock: Arc<dyn Clock>,
         store: Store,
-    ) -> (Engine<V>, EngineHandle) {
-        Self::build(config, options, Some(venue), clock, store)
-    }
-
-    fn build(
-        config: Config,
-        options: EngineOptions,
-        venue: Option<Arc<V>>,
-        clock: Arc<dyn Clock>,
-        store: Store,
-    ) -> (Engine<V>, EngineHandle) {
+    ) -> (Engine, EngineHandle) {
         let now = clock.now();
         let (snapshot_tx, snapshots) = watch::channel(Arc::new(Snapshot::empty(options.mode, now)));
         let (commands, commands_rx) = mpsc::channel(64);
         let (notices, _) = broadcast::channel(256);
-        let quote_cache = QuoteCache::new(config.cross_chain_loop.quote_cache_ttl_ms, 4_096);
         let handle = EngineHandle {
             commands,
             snapshots,
@@ -219,27 +153,11 @@ impl<V: LoopVenue> Engine<V> {
         let engine = Engine {
             config,
             options,
-            venue,
             clock,
             store: Arc::new(store),
             phase: Phase::Recovering,
             controls: Controls::default(),
             gate: Arc::new(SendGate::default()),
-            cycles: BTreeMap::new(),
-            steps: HashMap::new(),
-            closed: VecDeque::new(),
-            counts: CycleCounts::default(),
-            book: PnlBook::default(),
-            ledger_balances: BTreeMap::new(),
-            balances: Vec::new(),
-            valuation: None,
-            fees: None,
-            ready_at: HashMap::new(),
-            opportunities: BTreeMap::new(),
-            next_opportunity: 1,
-            quote_cache,
-            health: Vec::new(),
-            stuck_notified: HashSet::new(),
             snapshot_tx,
             commands_rx,
             notices,
@@ -271,7 +189,7 @@ impl<V: LoopVenue> Engine<V> {
         )
     }
 
-    /// Drive another strategy with this engine (before `run` or `recover`).
+    /// Drive a strategy with this engine (before `run` or `recover`).
     pub fn add_keeper(&mut self, keeper: Box<dyn Keeper>) {
         self.keepers.push(KeeperSlot {
             keeper,
@@ -350,71 +268,22 @@ impl<V: LoopVenue> Engine<V> {
         self.full_snapshot()
     }
 
-    /// Open cycles (and failed ones still holding money).
-    pub fn open_cycles(&self) -> impl Iterator<Item = &Cycle> {
-        self.cycles.values()
-    }
-
-    /// Boot is recovery (docs/architecture.md §2, R7): load the store, settle every intent that has
-    /// no outcome by looking, check balances against the ledger, and only
-    /// then allow sending.
+    /// Boot is recovery (docs/architecture.md §2, R7): load the controls,
+    /// let every strategy settle its intents that have no outcome by
+    /// looking, and only then allow sending. A strategy whose recovery
+    /// fails sends nothing and is tried again each pass; the others go on.
     pub async fn recover(&mut self) -> Result<(), EngineError> {
         let started = std::time::Instant::now();
         self.phase = Phase::Recovering;
         self.publish();
-        let now = self.clock.now();
-        let (cycles, (balances, ledger_lines), controls) = {
-            let r = self.store.read()?;
-            (r.cycles()?, r.ledger_balances()?, r.controls()?)
-        };
+        let controls = self.store.read()?.controls()?;
         self.gate.set(&controls);
         self.controls = controls;
-        self.book = PnlBook::from_cycles(&cycles);
-        self.ledger_balances = balances;
-        // Only the most recent closed cycles are shown: the older ones are
-        // counted, not made into views that would be dropped at once.
-        let closed = cycles.iter().filter(|c| !view::needs_attention(c)).count();
-        let mut unshown = closed.saturating_sub(self.config.engine.history_in_snapshot);
-        for c in cycles {
-            match c.state {
-                crate::model::CycleState::Completed => self.counts.completed += 1,
-                crate::model::CycleState::Failed => self.counts.failed += 1,
-                crate::model::CycleState::NotStarted => self.counts.not_started += 1,
-                _ => self.counts.open += 1,
-            }
-            if view::needs_attention(&c) {
-                let steps = view::step_views(&self.store.read()?.steps(c.id)?);
-                self.steps.insert(c.id, steps);
-                self.cycles.insert(c.id, c);
-            } else if unshown > 0 {
-                unshown -= 1;
-            } else {
-                self.remember_closed(c, Vec::new(), now);
-            }
-        }
-        if ledger_lines == 0 {
-            self.open_ledger(now).await?;
-        }
-        // Settle every committed intent that has no outcome.
-        let ids: Vec<CycleId> = self.cycles.keys().copied().collect();
-        let mut settled = 0;
-        for id in ids {
-            let pending = self.pending_intent(id)?;
-            if let Some(step) = pending
-                && self.settle(id, &step).await?
-            {
-                settled += 1;
-            }
-        }
-        self.refresh_world(now).await;
-        self.check_balances();
         self.each_keeper(true).await?;
         self.guard();
         tracing::info!(
-            open = self.cycles.len(),
-            settled,
-            completed = self.counts.completed,
-            failed = self.counts.failed,
+            strategies = self.keepers.len(),
+            not_recovered = self.keepers.iter().filter(|k| !k.recovered).count(),
             ms = started.elapsed().as_millis() as u64,
             "recovery done"
         );
@@ -433,155 +302,10 @@ impl<V: LoopVenue> Engine<V> {
         }
     }
 
-    /// The ledger's first lines: the wallet as found.
-    async fn open_ledger(&mut self, now: Timestamp) -> Result<(), EngineError> {
-        let Some(venue) = self.venue.clone() else {
-            return Ok(());
-        };
-        let mut lines = Vec::new();
-        for chain in Chain::ALL {
-            for token in TokenId::ALL.into_iter().filter(|t| t.exists_on(chain)) {
-                let amount = venue.balance(chain, token).await?;
-                if amount > 0 {
-                    lines.push(LedgerEntry {
-                        seq: 0,
-                        at: now,
-                        kind: LedgerKind::Opening,
-                        cycle: None,
-                        chain: Some(chain),
-                        token: Some(token),
-                        delta: i128::try_from(amount).unwrap_or(i128::MAX),
-                        value_vcred: Decimal::ZERO,
-                        tx_hash: None,
-                        note: "opening balance".into(),
-                        operator: false,
-                    });
-                }
-            }
-        }
-        let written = self.store.write(|w| w.append_all(lines))?;
-        self.after_ledger(&written);
-        Ok(())
-    }
-
-    /// The step of `cycle` that has an intent and no outcome, if any.
-    fn pending_intent(&self, cycle: CycleId) -> Result<Option<StepRecord>, EngineError> {
-        Ok(self
-            .store
-            .read()?
-            .steps(cycle)?
-            .into_iter()
-            .find(|s| s.status == StepStatus::Intended))
-    }
-
-    /// Wallet vs ledger, per chain and token. A difference is shown, never hidden.
-    fn check_balances(&mut self) {
-        let mut differences = Vec::new();
-        for row in &self.balances {
-            let ledger = self
-                .ledger_balances
-                .get(&(row.chain, row.token))
-                .copied()
-                .unwrap_or(0);
-            let wallet = i128::try_from(row.amount).unwrap_or(i128::MAX);
-            if ledger != wallet && !self.in_flight_to(row.chain, row.token) {
-                differences.push(format!(
-                    "{} {}: wallet {wallet} ledger {ledger}",
-                    row.chain, row.token
-                ));
-            }
-        }
-        if differences.is_empty() {
-            self.set_health("ledger", true, "wallet balances equal the ledger".into());
-        } else {
-            tracing::warn!(differences = %differences.join("; "), "wallet differs from the ledger");
-            self.set_health(
-                "ledger",
-                false,
-                format!(
-                    "{} differences: {}",
-                    differences.len(),
-                    differences.join("; ")
-                ),
-            );
-        }
-    }
-
-    fn in_flight_to(&self, chain: Chain, token: TokenId) -> bool {
-        self.cycles
-            .values()
-            .any(|c| c.holding.in_flight && c.holding.chain == chain && c.holding.token == token)
-    }
-
-    fn set_health(&mut self, name: &str, ok: bool, detail: String) {
-        let now = self.clock.now();
-        let line = VenueHealth {
-            name: name.to_string(),
-            ok,
-            head: None,
-            latency_ms: None,
-            last_seen: Some(now),
-            detail,
-        };
-        match self.health.iter_mut().find(|h| h.name == name) {
-            Some(h) => *h = line,
-            None => self.health.push(line),
-        }
-    }
-
-    /// Prices, fees, balances and venue health, read once per pass.
-    async fn refresh_world(&mut self, now: Timestamp) {
-        let Some(venue) = self.venue.clone() else {
-            return;
-        };
-        match Valuation::read(venue.as_ref()).await {
-            Ok((valuation, fees)) => {
-                self.valuation = Some(valuation);
-                self.fees = Some(fees);
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot read prices and fees; planning waits"),
-        }
-        let mut balances = Vec::new();
-        for chain in Chain::ALL {
-            for token in TokenId::ALL.into_iter().filter(|t| t.exists_on(chain)) {
-                match venue.balance(chain, token).await {
-                    Ok(amount) => balances.push(BalanceRow {
-                        chain,
-                        token,
-                        amount,
-                    }),
-                    Err(e) => {
-                        tracing::warn!(%chain, %token, error = %e, "balance unavailable");
-                        if let Some(old) = self
-                            .balances
-                            .iter()
-                            .find(|b| b.chain == chain && b.token == token)
-                        {
-                            balances.push(old.clone());
-                        }
-                    }
-                }
-            }
-        }
-        self.balances = balances;
-        let mut health = venue.health().await;
-        health.retain(|h| {
-            !self
-                .health
-                .iter()
-                .any(|mine| mine.name == h.name && mine.name == "ledger")
-        });
-        let ledger_line = self.health.iter().find(|h| h.name == "ledger").cloned();
-        self.health = health;
-        if let Some(l) = ledger_line {
-            self.health.push(l);
-        }
-        self.quote_cache.evict_expired(now);
-    }
-
-    /// One pass: refresh, plan, reconcile at most K actions, publish; its
-    /// end, duration and outcome go to the pulse (failed: the pass, or a
-    /// keeper's recovery or tick, returned an error).
+    /// One pass: every strategy's step in turn, the kill switch assessed
+    /// before and after each, then publish; its end, duration and outcome
+    /// go to the pulse (failed: the pass, or a keeper's recovery or tick,
+    /// returned an error).
     pub async fn tick(&mut self) -> Result<(), EngineError> {
         let started = std::time::Instant::now();
         let passed = self.pass().await;
@@ -600,17 +324,9 @@ impl<V: LoopVenue> Engine<V> {
     }
 
     async fn pass(&mut self) -> Result<(), EngineError> {
-        let now = self.clock.now();
-        self.refresh_world(now).await;
         // Before anything of this pass is sent, and after each strategy's part.
         self.guard();
-        if self.phase != Phase::Recovering {
-            self.plan(now).await?;
-        }
-        self.reconcile(now).await?;
-        self.guard();
         self.each_keeper(false).await?;
-        self.flag_stuck(now);
         self.publish();
         Ok(())
     }
@@ -724,10 +440,11 @@ impl<V: LoopVenue> Engine<V> {
     /// may stay open (committed and never sent, left to the operator) is
     /// found by the next start, and named in the log.
     fn drained(&self) -> bool {
-        if self.cycles.values().any(|c| c.is_open()) {
+        let snapshot = self.full_snapshot();
+        if snapshot.cycles.iter().any(|c| c.is_open()) {
             return false;
         }
-        let open = self.full_snapshot().intents;
+        let open = snapshot.intents;
         if open.iter().any(|i| {
             matches!(i.state, IntentState::Sent | IntentState::OutcomeUnknown) && !i.awaits_operator
         }) {
@@ -771,10 +488,10 @@ impl<V: LoopVenue> Engine<V> {
         self.publish();
     }
 
-    /// Append ledger lines' effects to memory and the money log.
+    /// The engine's own ledger lines (the audit trail of commands) go to
+    /// the money log too.
     fn after_ledger(&mut self, written: &[LedgerEntry]) {
         for e in written {
-            ledger::apply(&mut self.ledger_balances, e);
             crate::logging::money(e);
         }
     }

@@ -6,7 +6,6 @@
 //! some keeper asked, never why.
 
 use super::{Engine, EngineError, KeeperContext, Phase};
-use crate::venue::LoopVenue;
 use futures_util::future::select_all;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -36,7 +35,7 @@ impl Wakes {
     }
 }
 
-impl<V: LoopVenue> Engine<V> {
+impl Engine {
     pub(super) fn wakes(&self) -> Wakes {
         Wakes(
             self.keepers

@@ -173,38 +173,3 @@ pub trait LoopVenue: Send + Sync + 'static {
     /// One line per chain / venue for the health panel.
     fn health(&self) -> impl Future<Output = Vec<VenueHealth>> + Send;
 }
-
-/// The loop venue of a run without the cross-chain loop: no value of this
-/// type exists, so `Engine<NoLoop>` can hold none and every call below is
-/// unreachable by construction.
-pub enum NoLoop {}
-
-impl LoopVenue for NoLoop {
-    async fn quote(&self, _: Chain, _: TokenId, _: TokenId, _: Units) -> Result<Units, VenueError> {
-        match *self {}
-    }
-    async fn fees(&self) -> Result<FeeSchedule, VenueError> {
-        match *self {}
-    }
-    async fn balance(&self, _: Chain, _: TokenId) -> Result<Units, VenueError> {
-        match *self {}
-    }
-    async fn execute(&self, _: &Intent) -> Result<Receipt, VenueError> {
-        match *self {}
-    }
-    async fn settle(&self, _: IntentId) -> Result<Option<Receipt>, VenueError> {
-        match *self {}
-    }
-    async fn abandon(&self, _: IntentId) -> Result<Abandonment, VenueError> {
-        match *self {}
-    }
-    async fn receipt(&self, _: Chain, _: &str) -> Result<Option<Receipt>, VenueError> {
-        match *self {}
-    }
-    async fn bridge_status(&self, _: &BridgeTicket) -> Result<BridgeStatus, VenueError> {
-        match *self {}
-    }
-    async fn health(&self) -> Vec<VenueHealth> {
-        match *self {}
-    }
-}

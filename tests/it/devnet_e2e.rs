@@ -4,9 +4,10 @@
 //! clock, real passes); every cycle completes, the wallet equals the ledger
 //! to the last wei, and each cycle's wall time is printed.
 
+use crate::common::OpenCycles;
 use crate::devnet_common;
 
-use arbkeep::engine::{Engine, EngineOptions, Mode};
+use arbkeep::engine::{EngineOptions, Mode};
 use arbkeep::model::{Chain, Clock, CycleState, Route, SystemClock, TokenId};
 use arbkeep::store::{ReadOnlyStore, Store};
 use arbkeep::venue::LoopVenue;
@@ -41,7 +42,7 @@ async fn devnet_loop_completes_on_both_routes_with_real_transactions() {
     // One pass opens a cycle per token (and sends its opening swap).
     {
         let store = Store::open(dir, Mode::Devnet).unwrap();
-        let (mut engine, _h) = Engine::new(
+        let (mut engine, _h) = crate::common::engine_with_loop(
             config.clone(),
             options(false),
             venue.clone(),
@@ -60,7 +61,8 @@ async fn devnet_loop_completes_on_both_routes_with_real_transactions() {
     }
     // Then drain: finish them, start nothing new.
     let store = Store::open(dir, Mode::Devnet).unwrap();
-    let (mut engine, _h) = Engine::new(config.clone(), options(true), venue.clone(), clock, store);
+    let (mut engine, _h) =
+        crate::common::engine_with_loop(config.clone(), options(true), venue.clone(), clock, store);
     engine.recover().await.unwrap();
     let started = Instant::now();
     while engine.open_cycles().any(|c| c.is_open()) {

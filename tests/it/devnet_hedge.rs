@@ -213,7 +213,7 @@ async fn deploy_token(p: &alloy::providers::DynProvider, symbol: &str, decimals:
 /// One keeper process: the engine (paper loop off) with the hedge over
 /// `LogIngest` on the devnet, the EVM reads and the Schwab adapter.
 struct Run {
-    engine: Engine<SimWorld>,
+    engine: Engine,
     handle: arbkeep::engine::EngineHandle,
 }
 
@@ -260,7 +260,8 @@ async fn engine_with(w: &World, dir: &Path, keeper: Box<dyn arbkeep::engine::Kee
         speed_milli: None,
         drain: false,
     };
-    let (mut engine, handle) = Engine::new(config, options, world, dyn_clock, store);
+    let (mut engine, handle) =
+        crate::common::engine_with_loop(config, options, world, dyn_clock, store);
     engine.add_keeper(keeper);
     engine.recover().await.unwrap();
     Run { engine, handle }

@@ -7,6 +7,7 @@
 //! arbkeep's receipt books, and an outcome that cannot be known is shown as
 //! unknown, never re-sent.
 
+use crate::common::OpenCycles;
 use crate::devnet_common;
 
 use alloy::primitives::{Address, U256};
@@ -149,10 +150,10 @@ impl Hostile {
         &self,
     ) -> (
         arbkeep::venue::evm::fake_rpc::Gate,
-        arbkeep::engine::Engine<EvmVenue>,
+        arbkeep::engine::Engine,
         arbkeep::engine::EngineHandle,
     ) {
-        use arbkeep::engine::{Engine, EngineOptions, Mode};
+        use arbkeep::engine::{EngineOptions, Mode};
         let mut config = self.config.clone();
         config.cross_chain_loop.tokens = vec![TokenId::Wbtc];
         let gate = self.proxy.gate("eth_sendRawTransaction", 2);
@@ -162,7 +163,7 @@ impl Hostile {
             speed_milli: None,
             drain: false,
         };
-        let (mut engine, handle) = Engine::new(
+        let (mut engine, handle) = crate::common::engine_with_loop(
             config,
             options,
             self.v.clone(),
@@ -853,7 +854,7 @@ async fn an_unsettled_swap_is_listed_outcome_unknown_until_the_provider_catches_
         h.proxy.set_lag(Some(Lag::receipts_and_state(100_000)));
         gate.open();
     };
-    let unknown = |engine: &arbkeep::engine::Engine<EvmVenue>| {
+    let unknown = |engine: &arbkeep::engine::Engine| {
         engine
             .snapshot_for_tests()
             .intents

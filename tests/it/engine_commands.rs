@@ -4,6 +4,7 @@
 //! the wallet still equals the ledger afterwards.
 
 use crate::common;
+use crate::common::OpenCycles;
 
 use arbkeep::config::{Approval, Config};
 use arbkeep::engine::snapshot::OpportunityState;
@@ -338,8 +339,7 @@ mod desk {
             speed_milli: None,
             drain: false,
         };
-        let (mut engine, handle) =
-            Engine::without_loop(config, options, Arc::new(SystemClock), store);
+        let (mut engine, handle) = Engine::new(config, options, Arc::new(SystemClock), store);
         let reader = engine.reader();
         let log = SendLog::new();
         engine.add_keeper(Box::new(StallingKeeper {
@@ -497,7 +497,7 @@ mod isolation {
             drain: false,
         };
         let (mut engine, _handle) =
-            Engine::without_loop(Config::default(), options, Arc::new(SystemClock), store);
+            Engine::new(Config::default(), options, Arc::new(SystemClock), store);
         let (recovers, ticks) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
         engine.add_keeper(Box::new(FailsToRecover {
             failures: 2,
@@ -925,8 +925,7 @@ mod drain {
         };
         let mut config = Config::default();
         config.engine.reconcile_interval_ms = 20;
-        let (mut engine, _handle) =
-            Engine::without_loop(config, options, Arc::new(SystemClock), store);
+        let (mut engine, _handle) = Engine::new(config, options, Arc::new(SystemClock), store);
         let ticks = Arc::new(AtomicU32::new(0));
         engine.add_keeper(Box::new(Unsettled {
             ticks: ticks.clone(),

@@ -4,6 +4,7 @@
 //! in with counts as lost toward the daily loss limit.
 
 use crate::common;
+use crate::common::OpenCycles;
 
 use arbkeep::config::Config;
 use arbkeep::engine::Command;
@@ -169,7 +170,7 @@ async fn a_cycle_refused_before_anything_was_sent_closes_not_started() {
     // The tightest bound: any move against us between approval and send refuses it.
     config.cross_chain_loop.slippage_bps = 1;
     let mut p = paper(tmp.path(), 7, config, false, None).await;
-    let awaiting = |e: &arbkeep::engine::Engine<arbkeep::venue::sim::SimWorld>| {
+    let awaiting = |e: &arbkeep::engine::Engine| {
         e.snapshot_for_tests()
             .opportunities
             .into_iter()

@@ -8,7 +8,6 @@ use arbkeep::engine::stall::{SendLog, StallingKeeper};
 use arbkeep::engine::{Engine, EngineHandle, EngineOptions, Phase};
 use arbkeep::model::{Mode, SystemClock};
 use arbkeep::store::Store;
-use arbkeep::venue::NoLoop;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +19,7 @@ pub(crate) fn over_a_stalling_keeper(
     dir: &Path,
     per_pass: usize,
     tune: impl FnOnce(&mut Config),
-) -> (Engine<NoLoop>, EngineHandle, Arc<SendLog>) {
+) -> (Engine, EngineHandle, Arc<SendLog>) {
     let store = Store::open(dir, Mode::Paper).unwrap();
     let mut config = Config::default();
     config.engine.reconcile_interval_ms = 1_000;
@@ -30,7 +29,7 @@ pub(crate) fn over_a_stalling_keeper(
         speed_milli: None,
         drain: false,
     };
-    let (mut engine, handle) = Engine::without_loop(config, options, Arc::new(SystemClock), store);
+    let (mut engine, handle) = Engine::new(config, options, Arc::new(SystemClock), store);
     let log = SendLog::new();
     engine.add_keeper(Box::new(StallingKeeper {
         log: log.clone(),

@@ -76,7 +76,7 @@ async fn a_wake_gives_the_keeper_an_early_turn_and_commands_are_answered_during_
         speed_milli: None,
         drain: false,
     };
-    let (mut engine, handle) = Engine::without_loop(config, options, Arc::new(SystemClock), store);
+    let (mut engine, handle) = Engine::new(config, options, Arc::new(SystemClock), store);
     let counts = Arc::new(Counts::default());
     let quiet = Arc::new(Counts::default());
     let wake = Arc::new(Notify::new());

@@ -21,7 +21,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 struct Run {
-    engine: Engine<SimWorld>,
+    engine: Engine,
     handle: arbkeep::engine::EngineHandle,
     broker: Arc<arbkeep::strategy::equity_hedge::paper_broker::PaperBroker>,
     clock: Arc<ManualClock>,
@@ -46,7 +46,8 @@ async fn start_as(dir: &Path, clock: Arc<ManualClock>, version: RaindexVersion) 
         speed_milli: None,
         drain: false,
     };
-    let (mut engine, handle) = Engine::new(config, options, world, dyn_clock, store);
+    let (mut engine, handle) =
+        crate::common::engine_with_loop(config, options, world, dyn_clock, store);
     engine.add_keeper(Box::new(hedge.keeper));
     engine.recover().await.unwrap();
     Run {

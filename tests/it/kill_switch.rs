@@ -6,6 +6,7 @@
 //! balance over its cap trips it before anything is sent, and a restart
 //! keeps it tripped.
 
+use crate::common::OpenCycles;
 use crate::common::{Paper, paper, paper_with_keepers, past_its_opening_swap};
 
 use arbkeep::config::{BalanceCap, Config};

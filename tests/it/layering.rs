@@ -66,43 +66,6 @@ const RULES: &[(&str, Deny)] = &[
 /// Today's violations, each to be removed by the move it names. An entry
 /// is (file, the import as normalised by this test, why / what removes it).
 const KNOWN: &[(&str, &str, &str)] = &[
-    // The cross-chain loop's planner, sizing and reconciler still live in
-    // src/engine/ and take the loop's profit model from the strategy.
-    (
-        "src/engine/mod.rs",
-        "crate::strategy::cross_chain_loop::Valuation",
-        "the engine values the loop's holdings; to be removed by moving the loop behind the Keeper trait",
-    ),
-    (
-        "src/engine/planner.rs",
-        "crate::strategy::cross_chain_loop",
-        "the loop's planner still sits in engine/; to be removed by moving the loop behind the Keeper trait (docs/architecture.md §1)",
-    ),
-    (
-        "src/engine/planner.rs",
-        "crate::strategy::cross_chain_loop::Estimate",
-        "the loop's planner still sits in engine/; to be removed by moving the loop behind the Keeper trait (docs/architecture.md §1)",
-    ),
-    (
-        "src/engine/planner.rs",
-        "crate::strategy::cross_chain_loop::Quoter",
-        "the loop's planner still sits in engine/; to be removed by moving the loop behind the Keeper trait (docs/architecture.md §1)",
-    ),
-    (
-        "src/engine/planner.rs",
-        "crate::strategy::cross_chain_loop::Valuation",
-        "the loop's planner still sits in engine/; to be removed by moving the loop behind the Keeper trait (docs/architecture.md §1)",
-    ),
-    (
-        "src/engine/reconciler.rs",
-        "crate::strategy::cross_chain_loop",
-        "the loop's reconciler still sits in engine/; to be removed by moving it to strategy/cross_chain_loop",
-    ),
-    (
-        "src/engine/reconciler.rs",
-        "crate::strategy::cross_chain_loop::Valuation",
-        "the loop's reconciler still sits in engine/; to be removed by moving it to strategy/cross_chain_loop",
-    ),
     // Tests only: the sizing search is checked against the paper pool's math.
     (
         "src/engine/sizing/tests.rs",

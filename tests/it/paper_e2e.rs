@@ -4,6 +4,7 @@
 //! the same seed gives the same ledger.
 
 use crate::common;
+use crate::common::OpenCycles;
 
 use arbkeep::config::Config;
 use arbkeep::engine::ledger::{PnlBook, cycle_pnl_from_ledger};

@@ -6,7 +6,7 @@
 use crate::common;
 
 use arbkeep::config::Config;
-use arbkeep::engine::{Engine, EngineOptions, IntentState, Mode};
+use arbkeep::engine::{EngineOptions, IntentState, Mode};
 use arbkeep::model::time::{HOUR, MINUTE};
 use arbkeep::model::{Clock, ManualClock, StepStatus};
 use arbkeep::store::{ReadOnlyStore, Store};
@@ -92,7 +92,8 @@ async fn a_hedge_order_whose_answer_is_lost_is_found_at_the_broker_not_placed_ag
             speed_milli: None,
             drain: false,
         };
-        let (mut engine, _handle) = Engine::new(config, options, world, dyn_clock, store);
+        let (mut engine, _handle) =
+            crate::common::engine_with_loop(config, options, world, dyn_clock, store);
         engine.add_keeper(Box::new(hedge.keeper));
         engine.recover().await.unwrap();
         // Thursday: hedges are placed while the market is open.

@@ -73,7 +73,7 @@ pub fn run_engine(fake: &StellarFake, settings: FeedSettings, pass_ms: u64) -> R
         speed_milli: None,
         drain: false,
     };
-    let (mut engine, handle) = Engine::without_loop(config, options, Arc::new(SystemClock), store);
+    let (mut engine, handle) = Engine::new(config, options, Arc::new(SystemClock), store);
     let venue: Arc<dyn StellarVenue> = Arc::new(NetworkVenue::new(endpoints(fake)).expect("venue"));
     let feed = LedgerFeed::horizon(&fake.horizon_url(), venue.clone(), settings).expect("feed");
     let shared = StellarShared::new(venue, true);

@@ -121,7 +121,7 @@ async fn passes_that_all_fail_raise_one_failing_alarm_then_its_recovery() {
         speed_milli: None,
         drain: false,
     };
-    let (mut engine, handle) = Engine::without_loop(config, options, Arc::new(SystemClock), store);
+    let (mut engine, handle) = Engine::new(config, options, Arc::new(SystemClock), store);
     let switch = FailSwitch::failing();
     engine.add_keeper(Box::new(FailingKeeper {
         switch: switch.clone(),

@@ -6,6 +6,7 @@ use arbkeep::config::Config;
 use arbkeep::engine::{Engine, EngineHandle, EngineOptions, Mode};
 use arbkeep::model::{Chain, Clock, ManualClock, TokenId};
 use arbkeep::store::{ReadOnlyStore, Store};
+use arbkeep::strategy::cross_chain_loop::CrossChainLoop;
 use arbkeep::venue::sim::{PAPER_EPOCH, SimWorld};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,8 +17,30 @@ pub const WORLD_FILE: &str = "paper-world.redb";
 pub struct Paper {
     pub clock: Arc<ManualClock>,
     pub world: Arc<SimWorld>,
-    pub engine: Engine<SimWorld>,
+    pub engine: Engine,
     pub handle: EngineHandle,
+}
+
+/// The loop's open cycles (and failed ones still holding money), as the
+/// engine publishes them: the loop is a strategy like the others, so a
+/// test sees its cycles where a front end does.
+pub trait OpenCycles {
+    fn open_cycles(&self) -> std::vec::IntoIter<arbkeep::model::Cycle>;
+}
+
+impl OpenCycles for Engine {
+    fn open_cycles(&self) -> std::vec::IntoIter<arbkeep::model::Cycle> {
+        let mut seen = std::collections::BTreeSet::new();
+        self.snapshot_for_tests()
+            .cycles
+            .into_iter()
+            .map(|v| v.cycle)
+            .filter(|c| {
+                arbkeep::strategy::cross_chain_loop::needs_attention(c) && seen.insert(c.id)
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
 }
 
 /// A paper engine on `dir`, recovered and ready to tick.
@@ -53,7 +76,9 @@ pub async fn paper_with_keepers(
         drain,
     };
     let keepers = keepers(dyn_clock.clone());
-    let (mut engine, handle) = Engine::new(config, options, world.clone(), dyn_clock, store);
+    let cross_chain_loop = CrossChainLoop::new(config.clone(), world.clone());
+    let (mut engine, handle) = Engine::new(config, options, dyn_clock, store);
+    engine.add_keeper(Box::new(cross_chain_loop));
     for keeper in keepers {
         engine.add_keeper(keeper);
     }
@@ -98,7 +123,7 @@ pub fn nonzero(m: BTreeMap<(Chain, TokenId), i128>) -> BTreeMap<(Chain, TokenId)
 }
 
 /// An open cycle past its opening swap: it holds X (or X in flight), not VCRED.
-pub fn past_its_opening_swap(engine: &Engine<SimWorld>) -> Option<arbkeep::model::CycleId> {
+pub fn past_its_opening_swap(engine: &Engine) -> Option<arbkeep::model::CycleId> {
     engine
         .open_cycles()
         .find(|c| {
@@ -132,7 +157,7 @@ impl Paper {
         &mut self,
         n: usize,
         step_ms: u64,
-        done: impl Fn(&Engine<SimWorld>) -> bool,
+        done: impl Fn(&Engine) -> bool,
     ) -> bool {
         for _ in 0..n {
             if done(&self.engine) {
@@ -212,4 +237,19 @@ pub fn assert_sent_once(reader: &arbkeep::store::Reader, world: &SimWorld) {
         }
     }
     assert!(done > 0, "some step was done");
+}
+
+/// An engine with the cross-chain loop over `venue` as its first strategy,
+/// as `src/app/` assembles paper and devnet runs.
+pub fn engine_with_loop<V: arbkeep::venue::LoopVenue + 'static>(
+    config: Config,
+    options: EngineOptions,
+    venue: Arc<V>,
+    clock: Arc<dyn Clock>,
+    store: Store,
+) -> (Engine, EngineHandle) {
+    let cross_chain_loop = CrossChainLoop::new(config.clone(), venue);
+    let (mut engine, handle) = Engine::new(config, options, clock, store);
+    engine.add_keeper(Box::new(cross_chain_loop));
+    (engine, handle)
 }

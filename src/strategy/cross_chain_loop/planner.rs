@@ -3,13 +3,14 @@
 //! pass the risk gate and the approval mode, and open the cycle. Every
 //! opportunity is shown, including the ones it did not take and why.
 
-use super::quotes::{QuoteCache, QuoteKey};
+use super::CrossChainLoop;
+use super::economics::{self as strategy, Estimate, Quoter, Valuation};
 use super::risk::{self, Exposure, Refusal};
-use super::sizing::{SizeBounds, SizeSearch};
-use super::snapshot::{OpportunityState, OpportunityView};
-use super::{Engine, EngineError, Notice, Phase};
+use crate::engine::quotes::{QuoteCache, QuoteKey};
+use crate::engine::sizing::{SizeBounds, SizeSearch};
+use crate::engine::snapshot::{OpportunityState, OpportunityView};
+use crate::engine::{EngineError, KeeperContext, Notice, Phase};
 use crate::model::{Chain, Cycle, CycleState, Route, Timestamp, TokenId, Units, to_decimal};
-use crate::strategy::cross_chain_loop::{self as strategy, Estimate, Quoter, Valuation};
 use crate::venue::{FeeSchedule, LoopVenue, VenueError};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
@@ -55,8 +56,12 @@ struct Sized {
     quotes: u32,
 }
 
-impl<V: LoopVenue> Engine<V> {
-    pub(super) async fn plan(&mut self, now: Timestamp) -> Result<(), EngineError> {
+impl<V: LoopVenue> CrossChainLoop<V> {
+    pub(super) async fn plan(
+        &mut self,
+        cx: &KeeperContext<'_>,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
         let (Some(valuation), Some(fees)) = (self.valuation.clone(), self.fees.clone()) else {
             return Ok(());
         };
@@ -65,7 +70,7 @@ impl<V: LoopVenue> Engine<V> {
         }
         self.expire_opportunities(now);
         for token in self.config.cross_chain_loop.tokens.clone() {
-            match self.plan_token(token, now, &valuation, &fees).await {
+            match self.plan_token(cx, token, now, &valuation, &fees).await {
                 Ok(()) => {}
                 // A quote failing is a venue fault for this pass, not an engine fault.
                 Err(EngineError::Venue(e)) => {
@@ -88,6 +93,7 @@ impl<V: LoopVenue> Engine<V> {
 
     async fn plan_token(
         &mut self,
+        cx: &KeeperContext<'_>,
         token: TokenId,
         now: Timestamp,
         valuation: &Valuation,
@@ -120,7 +126,7 @@ impl<V: LoopVenue> Engine<V> {
         }
         let available = self.free_vcred();
         let max = cfg.max_swap_vcred_soft_cap.min(available);
-        let exposure = self.exposure(token);
+        let exposure = self.exposure(cx, token);
         let gate = risk::may_start(token, &exposure);
         if max < cfg.min_swap_vcred {
             let refusal = Refusal::NotEnoughVcred {
@@ -198,15 +204,18 @@ impl<V: LoopVenue> Engine<V> {
                     note,
                     now,
                 );
-                self.notify(Notice::OpportunityDetected {
-                    token,
-                    route,
-                    size_vcred: best.vcred_in,
-                    est_profit_vcred: best.profit_vcred,
-                    edge_bps,
-                });
+                self.notify(
+                    cx,
+                    Notice::OpportunityDetected {
+                        token,
+                        route,
+                        size_vcred: best.vcred_in,
+                        est_profit_vcred: best.profit_vcred,
+                        edge_bps,
+                    },
+                );
                 if !waits {
-                    self.open_cycle(id, token, route, edge_bps, &best, now)?;
+                    self.open_cycle(cx, id, token, route, edge_bps, &best)?;
                 }
             }
         }
@@ -222,7 +231,7 @@ impl<V: LoopVenue> Engine<V> {
         valuation: &Valuation,
     ) -> Result<i64, VenueError> {
         let mut q = CachedQuotes {
-            venue: self.venue.as_deref().ok_or_else(super::no_loop)?,
+            venue: self.venue.as_ref(),
             cache: &mut self.quote_cache,
             now,
         };
@@ -264,7 +273,7 @@ impl<V: LoopVenue> Engine<V> {
         .map_err(|e| VenueError::Rejected(format!("sizing: {e}")))?;
         let mut seen: BTreeMap<Units, Estimate> = BTreeMap::new();
         let mut q = CachedQuotes {
-            venue: self.venue.as_deref().ok_or_else(super::no_loop)?,
+            venue: self.venue.as_ref(),
             cache: &mut self.quote_cache,
             now,
         };
@@ -302,14 +311,14 @@ impl<V: LoopVenue> Engine<V> {
 
     /// What the gate sees: open cycles and failed ones still holding money
     /// (in the caps, and their VCRED as lost in the loss limit).
-    pub(super) fn exposure(&self, token: TokenId) -> Exposure {
+    pub(super) fn exposure(&self, cx: &KeeperContext<'_>, token: TokenId) -> Exposure {
         let c = risk::commitments(self.cycles.values(), token);
         Exposure {
-            recovering: self.phase == Phase::Recovering,
-            draining: self.options.drain,
-            paused: self.controls.paused,
-            token_paused: self.controls.paused_tokens.contains(&token),
-            today_profit: self.book.today(self.clock.now()).profit_vcred,
+            recovering: cx.phase == Phase::Recovering,
+            draining: cx.phase == Phase::Draining,
+            paused: cx.gate.controls().paused,
+            token_paused: cx.gate.token_paused(token),
+            today_profit: self.book.today(cx.now).profit_vcred,
             daily_loss_limit: self.config.risk.daily_loss_limit_vcred,
             open: c.open,
             max_open: self.config.engine.max_open_cycles,
@@ -370,14 +379,15 @@ impl<V: LoopVenue> Engine<V> {
     /// Commit a new cycle in DETECTED; the reconciler takes it from there.
     pub(super) fn open_cycle(
         &mut self,
+        cx: &KeeperContext<'_>,
         opportunity: u64,
         token: TokenId,
         route: Route,
         edge_bps: i64,
         e: &Estimate,
-        now: Timestamp,
     ) -> Result<(), EngineError> {
-        let cycle = self.store.write(|w| {
+        let now = cx.now;
+        let cycle = cx.store.write(|w| {
             let id = w.next_cycle_id()?;
             let cycle = Cycle {
                 expected_x: e.x_out,
@@ -420,7 +430,7 @@ impl<V: LoopVenue> Engine<V> {
         };
         let route = self.config.cross_chain_loop.route(token);
         let mut q = CachedQuotes {
-            venue: self.venue.as_deref().ok_or_else(super::no_loop)?,
+            venue: self.venue.as_ref(),
             cache: &mut self.quote_cache,
             now,
         };

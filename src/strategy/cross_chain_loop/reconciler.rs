@@ -4,15 +4,16 @@
 //! state; a step found with an intent and no outcome is settled by looking,
 //! never by sending blindly. At most K money-moving actions per pass.
 
-use super::journal::{self, AfterWindow, Looked, Sent};
-use super::loop_send::{Refusal, StepIntent, StepSend};
+use super::CrossChainLoop;
+use super::economics::{self as strategy, Valuation};
+use super::send::{Refusal, StepIntent, StepSend};
 use super::view::{self, step_views};
-use super::{Engine, EngineError, KeeperContext, Notice, Phase};
+use crate::engine::journal::{self, AfterWindow, Looked, Sent};
+use crate::engine::{EngineError, KeeperContext, Notice, Phase};
 use crate::model::{
     Cycle, CycleId, CycleResult, CycleState, Failure, Holding, Intent, IntentId, LedgerEntry,
     LedgerKind, NextAction, Receipt, StepKind, StepRecord, StepStatus, Timestamp, TokenId, Wait,
 };
-use crate::strategy::cross_chain_loop::{self as strategy, Valuation};
 use crate::venue::{BridgeStatus, LoopVenue, VenueError};
 use rust_decimal::Decimal;
 use std::sync::Mutex;
@@ -39,7 +40,7 @@ pub(super) fn line(
     }
 }
 
-impl<V: LoopVenue> Engine<V> {
+impl<V: LoopVenue> CrossChainLoop<V> {
     /// The venue action behind `step` of `cycle`, with the configured slippage bound.
     pub(super) async fn action_for(
         &self,
@@ -48,11 +49,15 @@ impl<V: LoopVenue> Engine<V> {
         now: Timestamp,
     ) -> Result<crate::model::Action, VenueError> {
         let slippage = self.config.cross_chain_loop.slippage_bps;
-        let venue = self.venue.as_deref().ok_or_else(super::no_loop)?;
+        let venue = self.venue.as_ref();
         strategy::action_for(venue, cycle, step, now, slippage).await
     }
 
-    pub(super) async fn reconcile(&mut self, now: Timestamp) -> Result<(), EngineError> {
+    pub(super) async fn reconcile(
+        &mut self,
+        cx: &KeeperContext<'_>,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
         let mut actions = 0;
         // Opening swaps first: their edge decays while they wait; the other
         // steps take fresh quotes and lose nothing by waiting a pass.
@@ -75,12 +80,12 @@ impl<V: LoopVenue> Engine<V> {
             }
             match cycle.state.next_action(cycle.route) {
                 NextAction::Step(step) => {
-                    if self.may_send(cycle) && self.run_step(id, step, now).await? {
+                    if self.may_send(cx, cycle) && self.run_step(cx, id, step, now).await? {
                         actions += 1;
                     }
                 }
-                NextAction::Await(wait) => self.check_wait(id, wait, now).await?,
-                NextAction::Complete => self.complete(id, now)?,
+                NextAction::Await(wait) => self.check_wait(cx, id, wait, now).await?,
+                NextAction::Complete => self.complete(cx, id, now)?,
                 NextAction::Nothing => {}
             }
         }
@@ -88,8 +93,8 @@ impl<V: LoopVenue> Engine<V> {
     }
 
     /// Pause-all, pause-token and recovery hold every send.
-    pub(super) fn may_send(&self, cycle: &Cycle) -> bool {
-        self.phase != Phase::Recovering && !self.gate.token_paused(cycle.token)
+    pub(super) fn may_send(&self, cx: &KeeperContext<'_>, cycle: &Cycle) -> bool {
+        cx.phase != Phase::Recovering && !cx.gate.token_paused(cycle.token)
     }
 
     fn valuation(&self) -> Valuation {
@@ -104,6 +109,7 @@ impl<V: LoopVenue> Engine<V> {
     /// Carry out `step` of cycle `id`. Returns whether a send was attempted.
     pub(super) async fn run_step(
         &mut self,
+        cx: &KeeperContext<'_>,
         id: CycleId,
         step: StepKind,
         now: Timestamp,
@@ -116,14 +122,14 @@ impl<V: LoopVenue> Engine<V> {
             step,
             attempt: cycle.attempt,
         };
-        let existing = self.store.read()?.step(intent_id)?;
+        let existing = cx.store.read()?.step(intent_id)?;
         match existing {
             Some(record) if record.status == StepStatus::Intended => {
                 // Committed earlier and never settled: look before anything
                 // else; what the venue does not show as done goes again as
                 // the same intent (the venue makes that idempotent).
                 let looked = self
-                    .through_journal(id, record.intent, true, |cx, path, step| {
+                    .through_journal(cx, id, record.intent, true, |cx, path, step| {
                         Box::pin(journal::look(cx, path, step, 0, AfterWindow::SendAgain))
                     })
                     .await?;
@@ -137,7 +143,7 @@ impl<V: LoopVenue> Engine<V> {
                 // An outcome exists for this attempt but the cycle did not move:
                 // only possible if a write was lost; take the next attempt.
                 tracing::warn!(cycle = %id, %step, status = ?record.status, "step has an outcome; moving to the next attempt");
-                self.update(id, now, |c| c.attempt += 1)?;
+                self.update(cx, id, now, |c| c.attempt += 1)?;
                 Ok(false)
             }
             None => {
@@ -146,20 +152,20 @@ impl<V: LoopVenue> Engine<V> {
                     Err(e) => {
                         let never_sent = step == StepKind::HemiSwap
                             && matches!(e, VenueError::Rejected(_))
-                            && self.no_other_step(id, None)?;
+                            && self.no_other_step(cx, id, None)?;
                         return self
-                            .step_error(id, step, None, e, now, never_sent)
+                            .step_error(cx, id, step, None, e, never_sent)
                             .map(|_| false);
                     }
                 };
                 // The quotes above may have taken a while: a pause that came
                 // meanwhile holds the send (nothing is committed yet).
-                if !self.may_send(&cycle) {
+                if !self.may_send(cx, &cycle) {
                     return Ok(false);
                 }
                 let intent = Intent::new(intent_id, action, now);
                 let sent = self
-                    .through_journal(id, intent, false, |cx, path, step| {
+                    .through_journal(cx, id, intent, false, |cx, path, step| {
                         Box::pin(journal::send(cx, path, step))
                     })
                     .await?;
@@ -173,6 +179,7 @@ impl<V: LoopVenue> Engine<V> {
     /// gate, the clock) — the same protocol every strategy's sends use.
     async fn through_journal<T>(
         &mut self,
+        cx: &KeeperContext<'_>,
         cycle: CycleId,
         intent: Intent,
         committed: bool,
@@ -183,14 +190,14 @@ impl<V: LoopVenue> Engine<V> {
         )
             -> futures_util::future::BoxFuture<'c, Result<T, EngineError>>,
     ) -> Result<T, EngineError> {
-        let venue = self.venue.clone().ok_or_else(super::no_loop)?;
-        let (store, gate, notices) = (self.store.clone(), self.gate.clone(), self.notices.clone());
+        let venue = self.venue.clone();
+        // The same context, at the journal's one lifetime.
         let cx = KeeperContext {
-            store: &store,
-            now: self.clock.now(),
-            phase: self.phase,
-            gate: &gate,
-            notices: &notices,
+            store: cx.store,
+            now: cx.now,
+            phase: cx.phase,
+            gate: cx.gate,
+            notices: cx.notices,
         };
         let path_intent = intent.clone();
         let refusal = Mutex::new(Refusal::default());
@@ -200,7 +207,7 @@ impl<V: LoopVenue> Engine<V> {
             refusal: &refusal,
         };
         let mut record = StepIntent {
-            engine: self,
+            keeper: self,
             cycle,
             intent,
             committed,
@@ -213,11 +220,12 @@ impl<V: LoopVenue> Engine<V> {
     /// sends. Returns true when it turned out to be done (and is now booked).
     pub(super) async fn settle(
         &mut self,
+        cx: &KeeperContext<'_>,
         id: CycleId,
         record: &StepRecord,
     ) -> Result<bool, EngineError> {
         let looked = self
-            .through_journal(id, record.intent.clone(), true, |cx, path, step| {
+            .through_journal(cx, id, record.intent.clone(), true, |cx, path, step| {
                 Box::pin(journal::look(
                     cx,
                     path,
@@ -233,6 +241,7 @@ impl<V: LoopVenue> Engine<V> {
     /// Book a receipt: step done, ledger lines, new holding and state — one transaction.
     pub(super) fn finish_step(
         &mut self,
+        cx: &KeeperContext<'_>,
         id: CycleId,
         intent: &Intent,
         receipt: Receipt,
@@ -287,15 +296,18 @@ impl<V: LoopVenue> Engine<V> {
             committed_at: intent.created_at,
             finished_at: Some(now),
         };
-        self.book(&record, &cycle, lines)?;
+        self.book(cx, &record, &cycle, lines)?;
         self.replace_step_view(id, &record);
         tracing::info!(cycle = %id, %step, tx = %receipt.tx_hash, settled, state = %cycle.state, "step done");
         self.cycles.insert(id, cycle);
-        self.notify(Notice::TxConfirmed {
-            cycle: id,
-            step,
-            tx_hash: receipt.tx_hash,
-        });
+        self.notify(
+            cx,
+            Notice::TxConfirmed {
+                cycle: id,
+                step,
+                tx_hash: receipt.tx_hash,
+            },
+        );
         Ok(())
     }
 
@@ -305,21 +317,23 @@ impl<V: LoopVenue> Engine<V> {
     /// path asks it), no step of the cycle was ever sent.
     pub(super) fn no_other_step(
         &self,
+        cx: &KeeperContext<'_>,
         id: CycleId,
         current: Option<IntentId>,
     ) -> Result<bool, EngineError> {
-        let steps = self.store.read()?.steps(id)?;
+        let steps = cx.store.read()?.steps(id)?;
         Ok(steps.iter().all(|r| Some(r.intent.id) == current))
     }
 
     /// A step's outcome, its cycle and its ledger lines: one write.
     fn book(
         &mut self,
+        cx: &KeeperContext<'_>,
         record: &StepRecord,
         cycle: &Cycle,
         lines: Vec<LedgerEntry>,
     ) -> Result<(), EngineError> {
-        let written = self.store.write(|w| {
+        let written = cx.store.write(|w| {
             w.put_step(record)?;
             w.put_cycle(cycle)?;
             w.append_all(lines)
@@ -335,6 +349,7 @@ impl<V: LoopVenue> Engine<V> {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn step_failed(
         &mut self,
+        cx: &KeeperContext<'_>,
         id: CycleId,
         step: StepKind,
         intent: &Intent,
@@ -352,13 +367,13 @@ impl<V: LoopVenue> Engine<V> {
             finished_at: Some(now),
         };
         let note = format!("gas for {step}, which failed: {reason}");
-        self.close_step(id, &record, gas, note, now)?;
+        self.close_step(cx, id, &record, gas, note, now)?;
         self.step_error(
+            cx,
             id,
             step,
             Some(intent),
             VenueError::Rejected(reason),
-            now,
             never_sent,
         )
     }
@@ -369,6 +384,7 @@ impl<V: LoopVenue> Engine<V> {
     /// line: step, cycle costs and line in one write.
     pub(super) fn close_step(
         &mut self,
+        cx: &KeeperContext<'_>,
         id: CycleId,
         record: &StepRecord,
         gas: crate::model::Units,
@@ -377,7 +393,7 @@ impl<V: LoopVenue> Engine<V> {
     ) -> Result<(), EngineError> {
         let cycle = self.cycles.get(&id).cloned();
         let (Some(mut cycle), true) = (cycle, gas > 0) else {
-            self.store.write(|w| w.put_step(record))?;
+            cx.store.write(|w| w.put_step(record))?;
             return Ok(());
         };
         let valuation = self.valuation();
@@ -385,7 +401,7 @@ impl<V: LoopVenue> Engine<V> {
         cycle.costs.gas_wei += gas;
         cycle.costs.gas_vcred -= m.value_vcred;
         let at = now.max(record.intent.created_at);
-        self.book(record, &cycle, vec![line(at, Some(id), &m, None)])?;
+        self.book(cx, record, &cycle, vec![line(at, Some(id), &m, None)])?;
         self.cycles.insert(id, cycle);
         tracing::warn!(cycle = %id, step = %record.intent.id.step, gas_wei = gas, "a step that did not happen paid gas; booked");
         Ok(())
@@ -395,20 +411,21 @@ impl<V: LoopVenue> Engine<V> {
     /// next. `never_sent`: no step of the cycle was ever sent, proven.
     pub(super) fn step_error(
         &mut self,
+        cx: &KeeperContext<'_>,
         id: CycleId,
         step: StepKind,
         intent: Option<&Intent>,
         error: VenueError,
-        now: Timestamp,
         never_sent: bool,
     ) -> Result<(), EngineError> {
+        let now = cx.now;
         let backoff = self.config.engine.retry_backoff_ms;
         match &error {
             // Not sent, or not known: the intent stays; next pass settles it first.
             VenueError::Transient(reason) | VenueError::Unknown(reason) => {
                 tracing::warn!(cycle = %id, %step, %error, "step will be retried after settling");
                 let reason = reason.clone();
-                self.update(id, now, |c| {
+                self.update(cx, id, now, |c| {
                     c.last_error = Some(format!("{step}: {reason}"));
                     c.not_before = Some(now + backoff);
                 })
@@ -426,7 +443,7 @@ impl<V: LoopVenue> Engine<V> {
                         committed_at: intent.created_at,
                         finished_at: Some(now),
                     };
-                    self.store.write(|w| w.put_step(&record))?;
+                    cx.store.write(|w| w.put_step(&record))?;
                     self.replace_step_view(id, &record);
                 }
                 let Some(cycle) = self.cycles.get(&id) else {
@@ -434,11 +451,11 @@ impl<V: LoopVenue> Engine<V> {
                 };
                 // The opening swap is not chased: its edge has gone, and nothing moved.
                 if step == StepKind::HemiSwap && never_sent {
-                    self.close_not_started(id, reason, now)
+                    self.close_not_started(cx, id, reason, now)
                 } else if step == StepKind::HemiSwap || cycle.attempt + 1 >= attempts {
-                    self.fail(id, reason, now, false)
+                    self.fail(cx, id, reason, now, false)
                 } else {
-                    self.update(id, now, |c| {
+                    self.update(cx, id, now, |c| {
                         c.attempt += 1;
                         c.last_error = Some(reason);
                         c.not_before = Some(now + backoff);
@@ -451,6 +468,7 @@ impl<V: LoopVenue> Engine<V> {
     /// Poll whatever the cycle waits for; move on when it has happened.
     async fn check_wait(
         &mut self,
+        cx: &KeeperContext<'_>,
         id: CycleId,
         wait: Wait,
         now: Timestamp,
@@ -467,23 +485,18 @@ impl<V: LoopVenue> Engine<V> {
         };
         let Some(ticket) = ticket else {
             return self.fail(
+                cx,
                 id,
                 format!("waiting for {} without a bridge ticket", wait.describe()),
                 now,
                 false,
             );
         };
-        let status = match self
-            .venue
-            .as_deref()
-            .ok_or_else(super::no_loop)?
-            .bridge_status(&ticket)
-            .await
-        {
+        let status = match self.venue.bridge_status(&ticket).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(cycle = %id, error = %e, "bridge status unavailable");
-                return self.update(id, now, |c| {
+                return self.update(cx, id, now, |c| {
                     c.last_error = Some(format!("bridge status: {e}"))
                 });
             }
@@ -520,7 +533,7 @@ impl<V: LoopVenue> Engine<V> {
                 };
                 cycle.last_error = None;
                 cycle.enter(CycleState::after_wait(wait), now);
-                let written = self.store.write(|w| {
+                let written = cx.store.write(|w| {
                     w.put_cycle(&cycle)?;
                     w.append(entry)
                 })?;
@@ -533,7 +546,7 @@ impl<V: LoopVenue> Engine<V> {
             | (Wait::FinalizeReady, BridgeStatus::FinalizeReady) => {
                 let token = ticket.token;
                 self.ready_at.remove(&id);
-                self.update(id, now, |c| {
+                self.update(cx, id, now, |c| {
                     c.last_error = None;
                     c.enter(CycleState::after_wait(wait), now);
                 })?;
@@ -542,11 +555,14 @@ impl<V: LoopVenue> Engine<V> {
                 } else {
                     "finalize"
                 };
-                self.notify(Notice::BridgeStageReady {
-                    cycle: id,
-                    token,
-                    stage: stage.into(),
-                });
+                self.notify(
+                    cx,
+                    Notice::BridgeStageReady {
+                        cycle: id,
+                        token,
+                        stage: stage.into(),
+                    },
+                );
             }
             (_, BridgeStatus::InFlight { ready_at: Some(t) })
             | (_, BridgeStatus::Proved { finalize_at: t }) => {
@@ -560,14 +576,19 @@ impl<V: LoopVenue> Engine<V> {
                     "bridge reports {other:?} while waiting for {}",
                     wait.describe()
                 );
-                self.update(id, now, |c| c.last_error = Some(reason))?;
+                self.update(cx, id, now, |c| c.last_error = Some(reason))?;
             }
         }
         Ok(())
     }
 
     /// Book the cycle's P&L and close it.
-    pub(super) fn complete(&mut self, id: CycleId, now: Timestamp) -> Result<(), EngineError> {
+    pub(super) fn complete(
+        &mut self,
+        cx: &KeeperContext<'_>,
+        id: CycleId,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
         let Some(mut cycle) = self.cycles.get(&id).cloned() else {
             return Ok(());
         };
@@ -602,7 +623,7 @@ impl<V: LoopVenue> Engine<V> {
             note: format!("{} {} completed: P&L {profit} VCRED", id, cycle.token),
             operator: false,
         };
-        let written = self.store.write(|w| {
+        let written = cx.store.write(|w| {
             w.put_cycle(&cycle)?;
             w.append(entry)
         })?;
@@ -611,11 +632,14 @@ impl<V: LoopVenue> Engine<V> {
         self.counts.open = self.counts.open.saturating_sub(1);
         self.counts.completed += 1;
         tracing::info!(cycle = %id, token = %cycle.token, route = %cycle.route, profit = %profit, "cycle completed");
-        self.notify(Notice::CycleCompleted {
-            cycle: id,
-            token: cycle.token,
-            profit_vcred: profit,
-        });
+        self.notify(
+            cx,
+            Notice::CycleCompleted {
+                cycle: id,
+                token: cycle.token,
+                profit_vcred: profit,
+            },
+        );
         let steps = self.steps.remove(&id).unwrap_or_default();
         self.cycles.remove(&id);
         self.ready_at.remove(&id);
@@ -626,6 +650,7 @@ impl<V: LoopVenue> Engine<V> {
     /// Stop a cycle for the operator; it stays on screen while it holds money.
     pub(super) fn fail(
         &mut self,
+        cx: &KeeperContext<'_>,
         id: CycleId,
         reason: String,
         now: Timestamp,
@@ -645,15 +670,18 @@ impl<V: LoopVenue> Engine<V> {
         });
         cycle.last_error = Some(reason.clone());
         cycle.enter(CycleState::Failed, now);
-        self.store.write(|w| w.put_cycle(&cycle))?;
+        cx.store.write(|w| w.put_cycle(&cycle))?;
         self.counts.open = self.counts.open.saturating_sub(1);
         self.counts.failed += 1;
         tracing::error!(cycle = %id, token = %cycle.token, %reason, holding = ?cycle.holding, "cycle failed");
-        self.notify(Notice::CycleFailed {
-            cycle: id,
-            token: cycle.token,
-            reason,
-        });
+        self.notify(
+            cx,
+            Notice::CycleFailed {
+                cycle: id,
+                token: cycle.token,
+                reason,
+            },
+        );
         self.ready_at.remove(&id);
         if view::needs_attention(&cycle) {
             self.cycles.insert(id, cycle);
@@ -670,6 +698,7 @@ impl<V: LoopVenue> Engine<V> {
     /// counts toward neither the caps nor the loss limit.
     fn close_not_started(
         &mut self,
+        cx: &KeeperContext<'_>,
         id: CycleId,
         reason: String,
         now: Timestamp,
@@ -685,15 +714,18 @@ impl<V: LoopVenue> Engine<V> {
         cycle.not_before = None;
         cycle.holding.amount = 0;
         cycle.enter(CycleState::NotStarted, now);
-        self.store.write(|w| w.put_cycle(&cycle))?;
+        cx.store.write(|w| w.put_cycle(&cycle))?;
         self.counts.open = self.counts.open.saturating_sub(1);
         self.counts.not_started += 1;
         tracing::warn!(cycle = %id, token = %cycle.token, %reason, "cycle not started: refused before anything was sent");
-        self.notify(Notice::CycleNotStarted {
-            cycle: id,
-            token: cycle.token,
-            reason,
-        });
+        self.notify(
+            cx,
+            Notice::CycleNotStarted {
+                cycle: id,
+                token: cycle.token,
+                reason,
+            },
+        );
         self.ready_at.remove(&id);
         let steps = self.steps.remove(&id).unwrap_or_default();
         self.cycles.remove(&id);
@@ -704,6 +736,7 @@ impl<V: LoopVenue> Engine<V> {
     /// Change a cycle in memory and in the store together.
     pub(super) fn update(
         &mut self,
+        cx: &KeeperContext<'_>,
         id: CycleId,
         now: Timestamp,
         f: impl FnOnce(&mut Cycle),
@@ -713,7 +746,7 @@ impl<V: LoopVenue> Engine<V> {
         };
         f(&mut cycle);
         cycle.updated_at = now;
-        self.store.write(|w| w.put_cycle(&cycle))?;
+        cx.store.write(|w| w.put_cycle(&cycle))?;
         self.cycles.insert(id, cycle);
         Ok(())
     }
@@ -733,7 +766,7 @@ impl<V: LoopVenue> Engine<V> {
     pub(super) fn remember_closed(
         &mut self,
         cycle: Cycle,
-        steps: Vec<super::StepView>,
+        steps: Vec<crate::engine::snapshot::StepView>,
         now: Timestamp,
     ) {
         let cv = view::cycle_view(
@@ -751,7 +784,8 @@ impl<V: LoopVenue> Engine<V> {
     }
 
     /// Warn once per cycle that sits in one state past the threshold.
-    pub(super) fn flag_stuck(&mut self, now: Timestamp) {
+    pub(super) fn flag_stuck(&mut self, cx: &KeeperContext<'_>) {
+        let now = cx.now;
         let limit = self.config.engine.stuck_after_ms;
         let stuck: Vec<(CycleId, CycleState, Timestamp)> = self
             .cycles
@@ -762,18 +796,25 @@ impl<V: LoopVenue> Engine<V> {
         for (id, state, since) in stuck {
             if self.stuck_notified.insert(id) {
                 tracing::warn!(cycle = %id, %state, "cycle stuck");
-                self.notify(Notice::Stuck {
-                    cycle: id,
-                    state,
-                    since,
-                });
+                self.notify(
+                    cx,
+                    Notice::Stuck {
+                        cycle: id,
+                        state,
+                        since,
+                    },
+                );
             }
         }
     }
 
     /// Load a cycle's steps for display (used after recovery and commands).
-    pub(super) fn reload_steps(&mut self, id: CycleId) -> Result<(), EngineError> {
-        let steps = step_views(&self.store.read()?.steps(id)?);
+    pub(super) fn reload_steps(
+        &mut self,
+        cx: &KeeperContext<'_>,
+        id: CycleId,
+    ) -> Result<(), EngineError> {
+        let steps = step_views(&cx.store.read()?.steps(id)?);
         self.steps.insert(id, steps);
         Ok(())
     }

@@ -6,9 +6,10 @@
 //! ledger lines and the new state, a refusal or unknown answer on the
 //! cycle).
 
-use super::journal::{Answer, IntentRecord, SendPath, Sighting, Via};
 use super::view;
-use super::{Engine, EngineError, KeeperContext, Notice, reconciler::UNSETTLED};
+use super::{CrossChainLoop, reconciler::UNSETTLED};
+use crate::engine::journal::{Answer, IntentRecord, SendPath, Sighting, Via};
+use crate::engine::{EngineError, KeeperContext, Notice};
 use crate::model::{
     Action, Chain, CycleId, Intent, Receipt, Route, StepKind, StepRecord, StepStatus, Timestamp,
     Units,
@@ -119,9 +120,9 @@ impl<V: LoopVenue> SendPath for StepSend<'_, V> {
     }
 }
 
-/// One step's intent as the engine records it.
+/// One step's intent as the loop records it.
 pub(super) struct StepIntent<'e, V: LoopVenue> {
-    pub engine: &'e mut Engine<V>,
+    pub keeper: &'e mut CrossChainLoop<V>,
     pub cycle: CycleId,
     pub intent: Intent,
     /// Already in the store (a look, or the same intent again).
@@ -131,11 +132,11 @@ pub(super) struct StepIntent<'e, V: LoopVenue> {
 }
 
 impl<V: LoopVenue> StepIntent<'_, V> {
-    fn error(&mut self, error: VenueError, now: Timestamp) -> Result<(), EngineError> {
+    fn error(&mut self, cx: &KeeperContext<'_>, error: VenueError) -> Result<(), EngineError> {
         let step = self.intent.id.step;
         let intent = self.intent.clone();
-        self.engine
-            .step_error(self.cycle, step, Some(&intent), error, now, false)
+        self.keeper
+            .step_error(cx, self.cycle, step, Some(&intent), error, false)
     }
 }
 
@@ -144,11 +145,11 @@ impl<V: LoopVenue> IntentRecord for StepIntent<'_, V> {
 
     /// The loop's gate: recovered and neither paused nor its token paused;
     /// a drain finishes open cycles, so their steps may go.
-    fn may_send(&self, _: &KeeperContext<'_>) -> bool {
-        self.engine
+    fn may_send(&self, cx: &KeeperContext<'_>) -> bool {
+        self.keeper
             .cycles
             .get(&self.cycle)
-            .is_some_and(|c| self.engine.may_send(c))
+            .is_some_and(|c| self.keeper.may_send(cx, c))
     }
 
     /// Intent before action: the step's intent is committed (once).
@@ -162,18 +163,21 @@ impl<V: LoopVenue> IntentRecord for StepIntent<'_, V> {
             committed_at: cx.now,
             finished_at: None,
         };
-        self.engine.store.write(|w| w.put_step(&record))?;
+        cx.store.write(|w| w.put_step(&record))?;
         self.committed = true;
-        self.engine
+        self.keeper
             .steps
             .entry(self.cycle)
             .or_default()
             .push(view::step_view(&record));
-        self.engine.notify(Notice::TxSubmitted {
-            cycle: self.cycle,
-            step: self.intent.id.step,
-            intent: self.intent.id.to_string(),
-        });
+        self.keeper.notify(
+            cx,
+            Notice::TxSubmitted {
+                cycle: self.cycle,
+                step: self.intent.id.step,
+                intent: self.intent.id.to_string(),
+            },
+        );
         Ok(())
     }
 
@@ -187,7 +191,8 @@ impl<V: LoopVenue> IntentRecord for StepIntent<'_, V> {
             tracing::info!(intent = %self.intent.id, tx = %receipt.tx_hash, "settled by looking: it was done");
         }
         let intent = self.intent.clone();
-        self.engine.finish_step(
+        self.keeper.finish_step(
+            cx,
             self.cycle,
             &intent,
             receipt.clone(),
@@ -203,8 +208,9 @@ impl<V: LoopVenue> IntentRecord for StepIntent<'_, V> {
         let facts = *self.refusal.lock().unwrap_or_else(|p| p.into_inner());
         let intent = self.intent.clone();
         let never_sent =
-            facts.never_sent && self.engine.no_other_step(self.cycle, Some(intent.id))?;
-        self.engine.step_failed(
+            facts.never_sent && self.keeper.no_other_step(cx, self.cycle, Some(intent.id))?;
+        self.keeper.step_failed(
+            cx,
             self.cycle,
             intent.id.step,
             &intent,
@@ -217,7 +223,7 @@ impl<V: LoopVenue> IntentRecord for StepIntent<'_, V> {
 
     /// Not sent: the intent stays, and the next pass settles it first.
     fn not_sent(&mut self, cx: &KeeperContext<'_>, reason: &str) -> Result<(), EngineError> {
-        self.error(VenueError::Transient(reason.to_string()), cx.now)
+        self.error(cx, VenueError::Transient(reason.to_string()))
     }
 
     fn unknown(
@@ -226,7 +232,7 @@ impl<V: LoopVenue> IntentRecord for StepIntent<'_, V> {
         reason: &str,
         _look_until: Timestamp,
     ) -> Result<(), EngineError> {
-        self.error(VenueError::Unknown(reason.to_string()), cx.now)
+        self.error(cx, VenueError::Unknown(reason.to_string()))
     }
 
     /// The venue could not say: the step holds, and is looked at again
@@ -240,30 +246,34 @@ impl<V: LoopVenue> IntentRecord for StepIntent<'_, V> {
         match note {
             Some(why) => {
                 tracing::warn!(intent = %self.intent.id, error = %why, "cannot settle yet; holding the step");
-                let backoff = self.engine.config.engine.retry_backoff_ms;
-                self.engine.update(self.cycle, now, |c| {
+                let backoff = self.keeper.config.engine.retry_backoff_ms;
+                self.keeper.update(cx, self.cycle, now, |c| {
                     c.last_error = Some(UNSETTLED.into());
                     c.not_before = Some(now + backoff);
                 })
             }
-            None => self.clear_unsettled(now),
+            None => self.clear_unsettled(cx, now),
         }
     }
 
     /// Only a look that never sends asks for this: the operator decides.
     fn window_passed(&mut self, cx: &KeeperContext<'_>, _: &str) -> Result<(), EngineError> {
-        self.clear_unsettled(cx.now)
+        self.clear_unsettled(cx, cx.now)
     }
 
     /// Not done at the venue: the same intent goes again.
     fn send_again(&mut self, cx: &KeeperContext<'_>) -> Result<(), EngineError> {
-        self.clear_unsettled(cx.now)
+        self.clear_unsettled(cx, cx.now)
     }
 }
 
 impl<V: LoopVenue> StepIntent<'_, V> {
-    fn clear_unsettled(&mut self, now: Timestamp) -> Result<(), EngineError> {
-        self.engine.update(self.cycle, now, |c| {
+    fn clear_unsettled(
+        &mut self,
+        cx: &KeeperContext<'_>,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        self.keeper.update(cx, self.cycle, now, |c| {
             if c.last_error.as_deref() == Some(UNSETTLED) {
                 c.last_error = None;
             }
