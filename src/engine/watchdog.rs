@@ -370,7 +370,7 @@ mod tests {
 
     #[test]
     fn low_xlm_per_account() {
-        use crate::strategy::stellar_arb::view::{AccountRow, StellarView};
+        use crate::engine::snapshot::stellar::{AccountRow, StellarView};
         let mut d = dog(WatchdogRules {
             low_xlm_stroops: Some(50_000_000),
             low_gas_wei: BTreeMap::new(),

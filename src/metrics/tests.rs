@@ -4,11 +4,11 @@
 use super::*;
 use crate::engine::intent::{IntentState, OpenIntentView};
 use crate::engine::journal::SendOutcome;
+use crate::engine::snapshot::hedge::HedgeView;
+use crate::engine::snapshot::stellar::AccountRow;
+use crate::engine::snapshot::stellar::StellarView;
 use crate::engine::snapshot::{BalanceRow, CycleCounts, Phase, PositionRow};
 use crate::model::{Chain, Mode, TokenId};
-use crate::strategy::equity_hedge::HedgeView;
-use crate::strategy::stellar_arb::StellarView;
-use crate::strategy::stellar_arb::view::AccountRow;
 use crate::venue::VenueHealth;
 use rust_decimal::Decimal;
 use std::time::Duration;

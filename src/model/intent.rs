@@ -175,6 +175,20 @@ pub mod delta_str {
     }
 }
 
+/// An EVM transaction hash as typed by a person: `0x` and 64 hex digits,
+/// trimmed and lowercased; anything else is refused with what was typed.
+pub fn tx_hash(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    let hex = t.strip_prefix("0x").unwrap_or("");
+    if hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(t.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "{text:?} is not a transaction hash (0x and 64 hex digits)"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 //! intents. Depends on nothing else in the crate.
 
 pub mod cycle;
+pub mod fill;
 pub mod intent;
 pub mod mode;
 pub mod money;
@@ -10,6 +11,7 @@ pub mod time;
 pub mod token;
 
 pub use cycle::{CycleId, CycleState, NextAction, Route, StepKind, Wait};
+pub use fill::OnchainSide;
 pub use intent::{Action, BridgeTicket, Intent, IntentId, Receipt};
 pub use mode::{Mode, SizingMode};
 pub use money::{MoneyError, Units, decimal_or_integer, format_units, from_decimal, to_decimal};

@@ -65,6 +65,23 @@ pub fn format_delta(delta: i128, decimals: u8) -> String {
     format!("{sign}{}", format_units(delta.unsigned_abs(), decimals))
 }
 
+/// Signed, with exactly `decimals` places (`-1.5000000` at 7): for columns
+/// that line up, as Stellar shows amounts.
+pub fn format_fixed(v: i128, decimals: u8) -> String {
+    let sign = if v < 0 { "-" } else { "" };
+    let a = v.unsigned_abs();
+    let factor = 10u128.pow(u32::from(decimals));
+    if decimals == 0 {
+        return format!("{sign}{a}");
+    }
+    format!(
+        "{sign}{}.{:0width$}",
+        a / factor,
+        a % factor,
+        width = usize::from(decimals)
+    )
+}
+
 /// Rounds a decimal to `places` for display, exact otherwise.
 pub fn round_display(value: Decimal, places: u32) -> Decimal {
     value.round_dp(places)

@@ -51,8 +51,9 @@ impl HedgeField {
     /// The command the typed text asks for, or what is wrong with it.
     pub fn command(&self, value: &str) -> Result<Command, String> {
         match self {
-            HedgeField::ProcessTx => crate::strategy::equity_hedge::controls::tx_hash(value)
-                .map(|tx_hash| Command::ProcessTx { tx_hash }),
+            HedgeField::ProcessTx => {
+                crate::model::intent::tx_hash(value).map(|tx_hash| Command::ProcessTx { tx_hash })
+            }
             HedgeField::SetPosition { symbol } => {
                 let (net, reason) = value.split_once(' ').unwrap_or((value, ""));
                 let net = Decimal::from_str(net)

@@ -2,7 +2,7 @@
 //! `max_size`, the quote budget, and any curve terminating without panics.
 
 use super::*;
-use crate::venue::sim::pool::{Pool, Side};
+use alloy::primitives::U256;
 use std::collections::HashSet;
 
 const VCRED: Units = 1_000_000;
@@ -70,21 +70,36 @@ fn parabola(top: Units, peak: i64, width: Units) -> impl Fn(Units) -> Decimal {
     }
 }
 
+/// A constant-product pool (reserve in, reserve out, fee in bps) priced by
+/// Uniswap V2's `getAmountOut`: the curve the search is meant for, written
+/// here so the engine's tests need no venue.
+#[derive(Clone, Copy)]
+struct Pool(Units, Units, u32);
+
+impl Pool {
+    fn amount_out(&self, amount_in: Units) -> Units {
+        let Pool(r_in, r_out, fee_bps) = *self;
+        let with_fee = U256::from(amount_in) * U256::from(10_000 - fee_bps);
+        let out = with_fee * U256::from(r_out) / (U256::from(r_in) * U256::from(10_000) + with_fee);
+        out.to::<u128>()
+    }
+}
+
 /// The cross-chain loop through three constant-product pools minus a
 /// fixed fee: VCRED → X, X → USDC, USDC → VCRED, profit in VCRED.
 fn round_trip(gap_bps: u128, fixed_fee_vcred: u128) -> impl Fn(Units) -> Decimal {
     let x_one = 100_000_000u128; // an 8-decimal X priced at 60 000
-    let hemi_x = Pool::new(
+    let hemi_x = Pool(
         2_000_000 * VCRED,
         2_000_000 * x_one * (10_000 + gap_bps) / (60_000 * 10_000),
         30,
     );
-    let eth = Pool::new(2_000 * x_one, 120_000_000 * VCRED, 30);
-    let hemi_usdc = Pool::new(3_000_000 * VCRED, 3_000_000 * VCRED, 5);
+    let eth = Pool(2_000 * x_one, 120_000_000 * VCRED, 30);
+    let hemi_usdc = Pool(3_000_000 * VCRED, 3_000_000 * VCRED, 5);
     move |x| {
-        let got = hemi_x.amount_out(Side::AToB, x);
-        let got = eth.amount_out(Side::AToB, got);
-        let got = hemi_usdc.amount_out(Side::AToB, got);
+        let got = hemi_x.amount_out(x);
+        let got = eth.amount_out(got);
+        let got = hemi_usdc.amount_out(got);
         let delta = got as i128 - x as i128 - (fixed_fee_vcred * VCRED) as i128;
         Decimal::from_i128_with_scale(delta, 6)
     }

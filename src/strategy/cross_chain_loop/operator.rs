@@ -352,15 +352,8 @@ impl<V: LoopVenue> CrossChainLoop<V> {
                 cycle.state
             ));
         };
-        let tx = tx_hash.trim();
-        if !(tx.starts_with("0x")
-            && tx.len() == 66
-            && tx[2..].chars().all(|c| c.is_ascii_hexdigit()))
-        {
-            return Err(format!(
-                "{tx:?} is not a transaction hash (0x and 64 hex digits)"
-            ));
-        }
+        let tx = crate::model::intent::tx_hash(tx_hash)?;
+        let tx = tx.as_str();
         match self.clear_in_flight(cx, id, now).await? {
             // The step in flight was that very transaction: booked, as asked.
             InFlight::WasDone { tx_hash, .. } if tx_hash.eq_ignore_ascii_case(tx) => {

@@ -36,18 +36,7 @@ pub fn ticker(text: &str) -> Result<String, String> {
     }
 }
 
-/// `0x` and 64 hex digits, lowercased.
-pub fn tx_hash(text: &str) -> Result<String, String> {
-    let t = text.trim();
-    let hex = t.strip_prefix("0x").unwrap_or("");
-    if hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        Ok(t.to_ascii_lowercase())
-    } else {
-        Err(format!(
-            "{text:?} is not a transaction hash (0x and 64 hex digits)"
-        ))
-    }
-}
+pub use crate::model::intent::tx_hash;
 
 impl<B: Broker, L: LogSource, R: ReceiptLogs, T: TokenSymbols> EquityHedge<B, L, R, T> {
     /// The command if it is the hedge's, answered; `None` leaves it to

@@ -45,15 +45,7 @@ impl std::fmt::Display for EventKey {
     }
 }
 
-/// The order owner's side onchain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OnchainSide {
-    /// The owner's order received the equity (paid USDC): long exposure.
-    Bought,
-    /// The owner's order gave the equity (received USDC): short exposure.
-    Sold,
-}
+pub use crate::model::OnchainSide;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -3,6 +3,7 @@
 //! and a Stellar ledger of balance changes. Settling an intent, recording its
 //! result and its ledger lines is one durable transaction.
 
+pub use crate::engine::snapshot::stellar::Prediction;
 use crate::store::{Reader, StoreError, Writer};
 use redb::{ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -62,14 +63,6 @@ pub struct Intent {
     /// A cycle's prediction when it was sent, to show against its result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub predicted: Option<Prediction>,
-}
-
-/// What the keeper expected a path payment to deliver, and by which route
-/// (`XLM →book AQUA →pool XLM`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Prediction {
-    pub delivered: i64,
-    pub route: String,
 }
 
 /// A fee-bump envelope around an intent's signed transaction: the same

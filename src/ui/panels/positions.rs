@@ -4,7 +4,7 @@
 //! offsets.
 
 use super::Ctx;
-use crate::strategy::equity_hedge::HedgeView;
+use crate::engine::snapshot::hedge::HedgeView;
 use crate::ui::app::Panel;
 use crate::ui::format::{age, rpad};
 use ratatui::Frame;

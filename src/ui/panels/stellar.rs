@@ -4,10 +4,10 @@
 //! what was predicted. Shown only when the keeper runs.
 
 use super::Ctx;
-use crate::strategy::stellar_arb::StellarView;
-use crate::strategy::stellar_arb::view::ExecutionRow;
+use crate::engine::snapshot::stellar::ExecutionRow;
+use crate::engine::snapshot::stellar::StellarView;
+use crate::engine::snapshot::stellar::format_amount;
 use crate::ui::theme::Theme;
-use crate::venue::stellar::format_amount;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -187,7 +187,7 @@ fn against_prediction(e: &ExecutionRow) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::strategy::stellar_arb::view::*;
+    use crate::engine::snapshot::stellar::*;
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
 
@@ -220,7 +220,7 @@ mod tests {
                 send: 980_000_000,
                 delta: 13_999_900,
                 result: "tx_success".into(),
-                predicted: Some(crate::strategy::stellar_arb::store::Prediction {
+                predicted: Some(crate::engine::snapshot::stellar::Prediction {
                     delivered: 994_000_000,
                     route: "XLM →book AQUA →book XLM".into(),
                 }),

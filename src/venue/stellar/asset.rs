@@ -9,6 +9,8 @@ use stellar_xdr as xdr;
 
 /// One XLM (or one unit of any asset) in stroops.
 pub const ONE: i64 = 10_000_000;
+/// Decimal places of a Stellar amount (one unit is [`ONE`] stroops).
+pub const PLACES: u8 = 7;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(into = "String", try_from = "String")]
@@ -217,9 +219,7 @@ pub fn parse_amount(text: &str) -> Option<i64> {
 
 /// Stroops → Horizon's 7-place decimal.
 pub fn format_amount(stroops: i64) -> String {
-    let sign = if stroops < 0 { "-" } else { "" };
-    let a = stroops.unsigned_abs();
-    format!("{sign}{}.{:07}", a / ONE as u64, a % ONE as u64)
+    crate::model::money::format_fixed(i128::from(stroops), PLACES)
 }
 
 #[cfg(test)]

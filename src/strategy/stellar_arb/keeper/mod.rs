@@ -29,7 +29,7 @@ mod sending;
 pub use recovery::{Missing, judge_missing};
 
 use super::store::{self as kstore, Intent};
-use super::view::{ExecutionRow, StellarView};
+use super::view::StellarView;
 use super::{StellarArbConfig, StellarShared, trading_key};
 use crate::engine::kill::{Realised, Standing, VenueBalance};
 use crate::engine::{Command, EngineError, IntentState, Keeper, KeeperContext, Notice, Snapshot};
@@ -348,7 +348,7 @@ impl Keeper for StellarArbKeeper {
                 .filter(|e| e.kind != recovery::FRIENDBOT)
                 .rev()
                 .take(SHOWN)
-                .map(ExecutionRow::of)
+                .map(crate::strategy::stellar_arb::view::execution_row)
                 .collect();
             self.start_listening();
             self.try_recover(cx).await

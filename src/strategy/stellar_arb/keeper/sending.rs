@@ -17,7 +17,6 @@ use crate::engine::journal::{
 use crate::engine::{EngineError, IntentState, KeeperContext};
 use crate::model::Timestamp;
 use crate::strategy::stellar_arb::store::{self as kstore, Booking, Execution, Intent};
-use crate::strategy::stellar_arb::view::ExecutionRow;
 use crate::venue::VenueError;
 use crate::venue::stellar::codes::route_label;
 use crate::venue::stellar::tx::{self, Header};
@@ -343,7 +342,9 @@ impl StellarArbKeeper {
             "delta": e.delta, "result": e.result, "ledger": e.ledger,
             "predicted": e.predicted.as_ref().map(|p| json!({"delivered": p.delivered, "route": p.route})),
             "delivered": e.delivered, "route": e.route}}));
-        self.view.executions.insert(0, ExecutionRow::of(&e));
+        self.view
+            .executions
+            .insert(0, crate::strategy::stellar_arb::view::execution_row(&e));
         self.view.executions.truncate(SHOWN);
         Ok(e)
     }

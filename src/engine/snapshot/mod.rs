@@ -2,6 +2,9 @@
 //! watch channel after every change. Front ends render it and nothing else;
 //! it crosses the control API as JSON, so `attach` sees what the TUI sees.
 
+pub mod hedge;
+pub mod stellar;
+
 pub use crate::model::Mode;
 use crate::model::intent::units_str;
 use crate::model::{
@@ -211,24 +214,24 @@ pub struct Snapshot {
     pub in_flight: Vec<InFlightRow>,
     pub positions: Vec<PositionRow>,
     /// The equity hedge's trades, executions and audit trail, when it runs.
-    pub hedge: Option<crate::strategy::equity_hedge::HedgeView>,
+    pub hedge: Option<hedge::HedgeView>,
     pub pnl: PnlView,
     pub venues: Vec<VenueHealth>,
     /// The Stellar arbitrage keeper's picture, when it runs.
-    pub stellar: Option<crate::strategy::stellar_arb::StellarView>,
+    pub stellar: Option<stellar::StellarView>,
     /// Every send of every strategy whose outcome is not settled yet.
     #[serde(default)]
-    pub intents: Vec<super::intent::OpenIntentView>,
+    pub intents: Vec<crate::engine::intent::OpenIntentView>,
     pub stuck_after_ms: u64,
     /// The watchdog's raised alarms (no pass for too long, low gas or XLM).
     #[serde(default)]
-    pub alarms: Vec<super::alarm::AlarmView>,
+    pub alarms: Vec<crate::engine::alarm::AlarmView>,
     /// The kill switch, when tripped: when and why.
     #[serde(default)]
     pub kill_switch: Option<crate::model::Trip>,
     /// The day's P&L over every strategy, its drawdown and limit (`kill`).
     #[serde(default)]
-    pub risk_today: super::kill::DayRisk,
+    pub risk_today: crate::engine::kill::DayRisk,
 }
 
 impl Snapshot {
@@ -257,7 +260,7 @@ impl Snapshot {
             stuck_after_ms: 0,
             alarms: Vec::new(),
             kill_switch: None,
-            risk_today: super::kill::DayRisk::default(),
+            risk_today: crate::engine::kill::DayRisk::default(),
         }
     }
 
