@@ -1,5 +1,6 @@
 //! arbkeep: a terminal console for arbitrage keepers that never loses track of money.
 
+pub mod codec;
 pub mod config;
 pub mod control;
 pub mod doctor;

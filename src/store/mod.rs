@@ -10,6 +10,7 @@ pub use crate::files::{
     FileError, InstanceLock, LOCK_FILE, ensure_private_dir, ensure_private_file,
 };
 
+use crate::codec::CodecError;
 use crate::model::{
     Chain, Controls, Cycle, CycleId, IntentId, LedgerEntry, LedgerKind, Mode, StepKind, StepRecord,
     TokenId,
@@ -77,20 +78,30 @@ fn db_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Database(e.to_string())
 }
 
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(db_err)
+impl From<CodecError> for StoreError {
+    fn from(e: CodecError) -> Self {
+        match e {
+            CodecError::Corrupt { table, key, reason } => {
+                StoreError::Corrupt { table, key, reason }
+            }
+            e @ CodecError::Encode { .. } => StoreError::Database(e.to_string()),
+        }
+    }
 }
 
-fn decode<T: DeserializeOwned>(
+/// `value` as `table` keeps it (`codec`), for the strategies' tables too.
+pub fn encode<T: Serialize>(table: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
+    Ok(crate::codec::encode(table, value)?)
+}
+
+/// The record `table` keeps at `key`; a record that no longer reads is
+/// [`StoreError::Corrupt`], naming both.
+pub fn decode<T: DeserializeOwned>(
     table: &'static str,
-    key: impl ToString,
+    key: impl std::fmt::Display,
     bytes: &[u8],
 ) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
-        table,
-        key: key.to_string(),
-        reason: e.to_string(),
-    })
+    Ok(crate::codec::decode(table, key, bytes)?)
 }
 
 fn step_key(id: IntentId) -> (u64, u8, u32) {
@@ -418,7 +429,7 @@ impl Writer {
     }
 
     pub fn put_meta<T: Serialize>(&mut self, key: &str, value: &T) -> Result<(), StoreError> {
-        let bytes = encode(value)?;
+        let bytes = encode("meta", value)?;
         let mut table = self.txn.open_table(META).map_err(db_err)?;
         table.insert(key, bytes.as_slice()).map_err(db_err)?;
         Ok(())
@@ -429,7 +440,7 @@ impl Writer {
     }
 
     pub fn put_cycle(&mut self, cycle: &Cycle) -> Result<(), StoreError> {
-        let bytes = encode(cycle)?;
+        let bytes = encode("cycles", cycle)?;
         let mut table = self.txn.open_table(CYCLES).map_err(db_err)?;
         table.insert(cycle.id.0, bytes.as_slice()).map_err(db_err)?;
         Ok(())
@@ -443,7 +454,7 @@ impl Writer {
     }
 
     pub fn put_step(&mut self, step: &StepRecord) -> Result<(), StoreError> {
-        let bytes = encode(step)?;
+        let bytes = encode("steps", step)?;
         let mut table = self.txn.open_table(STEPS).map_err(db_err)?;
         table
             .insert(step_key(step.intent.id), bytes.as_slice())
@@ -461,7 +472,7 @@ impl Writer {
         let mut table = self.txn.open_table(LEDGER).map_err(db_err)?;
         let last = table.last().map_err(db_err)?.map(|(k, _)| k.value());
         entry.seq = last.map_or(1, |k| k + 1);
-        let bytes = encode(&entry)?;
+        let bytes = encode("ledger", &entry)?;
         table.insert(entry.seq, bytes.as_slice()).map_err(db_err)?;
         Ok(entry)
     }

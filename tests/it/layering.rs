@@ -25,6 +25,7 @@ const RULES: &[(&str, Deny)] = &[
     // Neutral helpers that venues and the engine both use.
     ("src/net.rs", Deny::AllBut(&["model", "net"])),
     ("src/files.rs", Deny::AllBut(&["files"])),
+    ("src/codec.rs", Deny::AllBut(&["codec"])),
     // Venues import neither the engine, the store nor a front end.
     (
         "src/venue/",

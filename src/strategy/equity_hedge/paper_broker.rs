@@ -12,6 +12,7 @@
 //! be set by hand ([`PaperBroker::set_cash`], [`PaperBroker::set_opening_shares`]).
 
 use super::paper_market;
+use crate::codec::{CodecError, decode, encode};
 use crate::model::{Clock, Timestamp};
 use crate::venue::broker::{
     Broker, BrokerPosition, CLOCK_SKEW_MARGIN, Funds, MarketHours, OrderRequest, OrderSide,
@@ -64,6 +65,15 @@ pub struct PaperBroker {
     knobs: Mutex<Knobs>,
     on_place: Mutex<Option<PlaceHook>>,
     faults: FaultDice,
+}
+
+/// A record that no longer reads says nothing of what the broker took: an
+/// unknown outcome (looked for, never placed again), not a fault to retry.
+fn codec(e: CodecError) -> VenueError {
+    match e {
+        CodecError::Corrupt { .. } => VenueError::Unknown(format!("paper broker store: {e}")),
+        CodecError::Encode { .. } => err(e),
+    }
 }
 
 fn err(e: impl std::fmt::Display) -> VenueError {
@@ -178,8 +188,8 @@ impl PaperBroker {
         };
         let mut out = Vec::new();
         for entry in table.iter().map_err(err)? {
-            let (_, v) = entry.map_err(err)?;
-            out.push(serde_json::from_slice(v.value()).map_err(err)?);
+            let (k, v) = entry.map_err(err)?;
+            out.push(decode("orders", k.value(), v.value()).map_err(codec)?);
         }
         Ok(out)
     }
@@ -196,7 +206,7 @@ impl PaperBroker {
         order: &PlacedOrder,
         client_id: Option<&str>,
     ) -> Result<(), VenueError> {
-        let bytes = serde_json::to_vec(order).map_err(err)?;
+        let bytes = encode("orders", order).map_err(codec)?;
         let txn = self.db.begin_write().map_err(err)?;
         txn.open_table(ORDERS)
             .map_err(err)?
@@ -425,5 +435,33 @@ impl Broker for PaperBroker {
                 "market closed".into()
             },
         }]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ManualClock;
+
+    #[test]
+    fn a_corrupt_order_record_is_an_unknown_outcome_not_a_fault_to_retry() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("broker.redb");
+        {
+            let db = Database::create(&path).expect("db");
+            let txn = db.begin_write().expect("txn");
+            txn.open_table(ORDERS)
+                .expect("table")
+                .insert(7u64, b"{\"order_id\": cut".as_slice())
+                .expect("insert");
+            txn.commit().expect("commit");
+        }
+        let broker = PaperBroker::open(&path, 1, Arc::new(ManualClock::new(0))).expect("opens");
+        match broker.orders() {
+            Err(VenueError::Unknown(why)) => {
+                assert!(why.contains("corrupt record in orders at key 7"), "{why}");
+            }
+            other => panic!("a corrupt record read as {other:?}"),
+        }
     }
 }

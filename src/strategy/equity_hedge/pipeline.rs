@@ -16,8 +16,6 @@ use redb::{
     WriteTransaction,
 };
 use rust_decimal::Decimal;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 pub use super::lifecycle::*;
 
@@ -49,21 +47,7 @@ pub(super) fn db(e: impl std::fmt::Display) -> StoreError {
     StoreError::Database(e.to_string())
 }
 
-pub(super) fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(v).map_err(db)
-}
-
-pub(super) fn dec<T: DeserializeOwned>(
-    table: &'static str,
-    key: impl ToString,
-    b: &[u8],
-) -> Result<T, StoreError> {
-    serde_json::from_slice(b).map_err(|e| StoreError::Corrupt {
-        table,
-        key: key.to_string(),
-        reason: e.to_string(),
-    })
-}
+pub(super) use crate::store::{decode as dec, encode as enc};
 
 fn side_code(side: OnchainSide) -> u8 {
     match side {
@@ -141,7 +125,7 @@ pub(super) fn get_position(txn: &WriteTransaction, symbol: &str) -> Result<Posit
 }
 
 pub(super) fn put_position(txn: &WriteTransaction, p: &Position) -> Result<(), StoreError> {
-    let bytes = enc(p)?;
+    let bytes = enc("equity_hedge.positions", p)?;
     txn.open_table(POSITIONS)
         .map_err(db)?
         .insert(p.symbol.as_str(), bytes.as_slice())
@@ -167,11 +151,11 @@ fn get_record<T: serde::de::DeserializeOwned>(
 
 fn put_record<T: serde::Serialize>(
     txn: &WriteTransaction,
-    table: TableDefinition<u64, &[u8]>,
+    (name, table): (&'static str, TableDefinition<u64, &[u8]>),
     id: u64,
     record: &T,
 ) -> Result<(), StoreError> {
-    let bytes = enc(record)?;
+    let bytes = enc(name, record)?;
     txn.open_table(table)
         .map_err(db)?
         .insert(id, bytes.as_slice())
@@ -184,7 +168,7 @@ pub(super) fn get_trade(txn: &WriteTransaction, id: u64) -> Result<Trade, StoreE
 }
 
 pub(super) fn put_trade(txn: &WriteTransaction, trade: &Trade) -> Result<(), StoreError> {
-    put_record(txn, TRADES, trade.id, trade)
+    put_record(txn, ("equity_hedge.trades", TRADES), trade.id, trade)
 }
 
 pub(super) fn open_key(trade: &Trade) -> (&str, u8, u64, u64) {
@@ -201,7 +185,7 @@ pub fn get_execution(txn: &WriteTransaction, id: u64) -> Result<Execution, Store
 }
 
 pub(super) fn put_execution(txn: &WriteTransaction, e: &Execution) -> Result<(), StoreError> {
-    put_record(txn, EXECUTIONS, e.id, e)
+    put_record(txn, ("equity_hedge.executions", EXECUTIONS), e.id, e)
 }
 
 pub fn alert(
@@ -216,7 +200,7 @@ pub fn alert(
         symbol: symbol.map(str::to_string),
         message,
     };
-    let bytes = enc(&alert)?;
+    let bytes = enc("equity_hedge.alerts", &alert)?;
     txn.open_table(ALERTS)
         .map_err(db)?
         .insert(alert.id, bytes.as_slice())

@@ -5,6 +5,7 @@
 
 pub use crate::engine::snapshot::stellar::Prediction;
 use crate::store::{Reader, StoreError, Writer};
+use crate::store::{decode, encode};
 use redb::{ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
@@ -139,14 +140,6 @@ fn db(e: impl std::fmt::Display) -> StoreError {
     StoreError::Database(e.to_string())
 }
 
-fn corrupt(table: &'static str, key: &str, e: serde_json::Error) -> StoreError {
-    StoreError::Corrupt {
-        table,
-        key: key.into(),
-        reason: e.to_string(),
-    }
-}
-
 pub fn ensure_tables(w: &mut Writer) -> Result<(), StoreError> {
     w.transaction().open_table(INTENTS).map_err(db)?;
     w.transaction().open_table(RESULTS).map_err(db)?;
@@ -156,7 +149,7 @@ pub fn ensure_tables(w: &mut Writer) -> Result<(), StoreError> {
 }
 
 pub fn put_resolution(w: &mut Writer, r: &ResolutionRecord) -> Result<(), StoreError> {
-    let bytes = serde_json::to_vec(r).map_err(db)?;
+    let bytes = encode("stellar_resolutions", r)?;
     let mut t = w.transaction().open_table(RESOLUTIONS).map_err(db)?;
     let next = t
         .last()
@@ -174,16 +167,13 @@ pub fn resolutions(r: &Reader) -> Result<Vec<ResolutionRecord>, StoreError> {
     let mut out = Vec::new();
     for row in t.iter().map_err(db)? {
         let (k, v) = row.map_err(db)?;
-        out.push(
-            serde_json::from_slice(v.value())
-                .map_err(|e| corrupt("stellar_resolutions", &k.value().to_string(), e))?,
-        );
+        out.push(decode("stellar_resolutions", k.value(), v.value())?);
     }
     Ok(out)
 }
 
 pub fn put_intent(w: &mut Writer, i: &Intent) -> Result<(), StoreError> {
-    let bytes = serde_json::to_vec(i).map_err(db)?;
+    let bytes = encode("stellar_intents", i)?;
     let mut t = w.transaction().open_table(INTENTS).map_err(db)?;
     t.insert(i.hash.as_str(), bytes.as_slice()).map_err(db)?;
     Ok(())
@@ -196,7 +186,7 @@ pub fn settle(w: &mut Writer, e: &Execution, lines: &[Booking]) -> Result<(), St
         t.remove(e.hash.as_str()).map_err(db)?;
     }
     {
-        let bytes = serde_json::to_vec(e).map_err(db)?;
+        let bytes = encode("stellar_results", e)?;
         let mut t = w.transaction().open_table(RESULTS).map_err(db)?;
         t.insert(e.hash.as_str(), bytes.as_slice()).map_err(db)?;
     }
@@ -218,7 +208,7 @@ pub fn settle(w: &mut Writer, e: &Execution, lines: &[Booking]) -> Result<(), St
             hash: e.hash.clone(),
             reason: b.reason.clone(),
         };
-        let bytes = serde_json::to_vec(&line).map_err(db)?;
+        let bytes = encode("stellar_ledger", &line)?;
         t.insert(next, bytes.as_slice()).map_err(db)?;
         next += 1;
     }
@@ -232,10 +222,7 @@ pub fn intents(r: &Reader) -> Result<Vec<Intent>, StoreError> {
     let mut out = Vec::new();
     for row in t.iter().map_err(db)? {
         let (k, v) = row.map_err(db)?;
-        out.push(
-            serde_json::from_slice(v.value())
-                .map_err(|e| corrupt("stellar_intents", k.value(), e))?,
-        );
+        out.push(decode("stellar_intents", k.value(), v.value())?);
     }
     Ok(out)
 }
@@ -247,10 +234,7 @@ pub fn results(r: &Reader) -> Result<Vec<Execution>, StoreError> {
     let mut out: Vec<Execution> = Vec::new();
     for row in t.iter().map_err(db)? {
         let (k, v) = row.map_err(db)?;
-        out.push(
-            serde_json::from_slice(v.value())
-                .map_err(|e| corrupt("stellar_results", k.value(), e))?,
-        );
+        out.push(decode("stellar_results", k.value(), v.value())?);
     }
     out.sort_by_key(|e| e.settled_ms);
     Ok(out)
@@ -263,10 +247,7 @@ pub fn ledger(r: &Reader) -> Result<Vec<LedgerLine>, StoreError> {
     let mut out = Vec::new();
     for row in t.iter().map_err(db)? {
         let (k, v) = row.map_err(db)?;
-        out.push(
-            serde_json::from_slice(v.value())
-                .map_err(|e| corrupt("stellar_ledger", &k.value().to_string(), e))?,
-        );
+        out.push(decode("stellar_ledger", k.value(), v.value())?);
     }
     Ok(out)
 }

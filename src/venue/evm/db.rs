@@ -6,6 +6,7 @@
 //! the venue's chain-side journal must be durable inside one `execute`
 //! (between signing and broadcast), like the paper world's own file.
 
+use crate::codec::{CodecError, decode, encode};
 use crate::files::{FileError, ensure_private_dir, ensure_private_file};
 use crate::model::Action;
 use crate::venue::VenueError;
@@ -129,9 +130,13 @@ fn err(e: impl std::fmt::Display) -> VenueError {
 
 /// A record that no longer reads is not a passing fault to retry: what it
 /// said was sent cannot be known from it, so the send's outcome is unknown
-/// (settled by looking or by the operator, never sent again).
-fn corrupt(table: &str, key: impl std::fmt::Display, e: serde_json::Error) -> VenueError {
-    VenueError::Unknown(format!("evm journal record {table}/{key} is corrupt: {e}"))
+/// (settled by looking or by the operator, never sent again). One that
+/// cannot be written is a write that did not happen.
+fn codec(e: CodecError) -> VenueError {
+    match e {
+        CodecError::Corrupt { .. } => VenueError::Unknown(format!("evm journal: {e}")),
+        CodecError::Encode { .. } => err(e),
+    }
 }
 
 impl EvmStore {
@@ -152,7 +157,7 @@ impl EvmStore {
 
     /// Durable before it returns.
     pub fn put_tx(&self, rec: &TxRecord) -> Result<(), VenueError> {
-        let bytes = serde_json::to_vec(rec).map_err(err)?;
+        let bytes = encode("evm_txs", rec).map_err(codec)?;
         let txn = self.db.begin_write().map_err(err)?;
         {
             let mut t = txn.open_table(TXS).map_err(err)?;
@@ -177,9 +182,9 @@ impl EvmStore {
         let txn = self.db.begin_read().map_err(err)?;
         let t = txn.open_table(TXS).map_err(err)?;
         match t.get((intent, seq)).map_err(err)? {
-            Some(v) => serde_json::from_slice(v.value())
+            Some(v) => decode("evm_txs", format_args!("{intent}#{seq}"), v.value())
                 .map(Some)
-                .map_err(|e| corrupt("evm_txs", format_args!("{intent}#{seq}"), e)),
+                .map_err(codec),
             None => Ok(None),
         }
     }
@@ -192,10 +197,7 @@ impl EvmStore {
         for row in t.range((intent, 0u32)..=(intent, u32::MAX)).map_err(err)? {
             let (k, v) = row.map_err(err)?;
             let (_, seq) = k.value();
-            out.push(
-                serde_json::from_slice(v.value())
-                    .map_err(|e| corrupt("evm_txs", format_args!("{intent}#{seq}"), e))?,
-            );
+            out.push(decode("evm_txs", format_args!("{intent}#{seq}"), v.value()).map_err(codec)?);
         }
         Ok(out)
     }
@@ -207,16 +209,13 @@ impl EvmStore {
         for row in t.iter().map_err(err)? {
             let (k, v) = row.map_err(err)?;
             let (intent, seq) = k.value();
-            out.push(
-                serde_json::from_slice(v.value())
-                    .map_err(|e| corrupt("evm_txs", format_args!("{intent}#{seq}"), e))?,
-            );
+            out.push(decode("evm_txs", format_args!("{intent}#{seq}"), v.value()).map_err(codec)?);
         }
         Ok(out)
     }
 
     pub fn put_intent(&self, id: &str, rec: &IntentRecord) -> Result<(), VenueError> {
-        let bytes = serde_json::to_vec(rec).map_err(err)?;
+        let bytes = encode("evm_intents", rec).map_err(codec)?;
         let txn = self.db.begin_write().map_err(err)?;
         {
             let mut t = txn.open_table(INTENTS).map_err(err)?;
@@ -229,15 +228,15 @@ impl EvmStore {
         let txn = self.db.begin_read().map_err(err)?;
         let t = txn.open_table(INTENTS).map_err(err)?;
         match t.get(id).map_err(err)? {
-            Some(v) => serde_json::from_slice(v.value())
+            Some(v) => decode("evm_intents", id, v.value())
                 .map(Some)
-                .map_err(|e| corrupt("evm_intents", id, e)),
+                .map_err(codec),
             None => Ok(None),
         }
     }
 
     pub fn put_watermark<T: Serialize>(&self, key: &str, value: &T) -> Result<(), VenueError> {
-        let bytes = serde_json::to_vec(value).map_err(err)?;
+        let bytes = encode("evm_watermarks", value).map_err(codec)?;
         let txn = self.db.begin_write().map_err(err)?;
         {
             let mut t = txn.open_table(WATERMARKS).map_err(err)?;
@@ -253,9 +252,9 @@ impl EvmStore {
         let txn = self.db.begin_read().map_err(err)?;
         let t = txn.open_table(WATERMARKS).map_err(err)?;
         match t.get(key).map_err(err)? {
-            Some(v) => serde_json::from_slice(v.value())
+            Some(v) => decode("evm_watermarks", key, v.value())
                 .map(Some)
-                .map_err(|e| corrupt("evm_watermarks", key, e)),
+                .map_err(codec),
             None => Ok(None),
         }
     }
@@ -290,20 +289,20 @@ mod tests {
         };
         unknown(
             store.tx("c1/eth_swap", 0).unwrap_err(),
-            "evm_txs/c1/eth_swap#0",
+            "evm_txs at key c1/eth_swap#0",
         );
         unknown(
             store.txs_of("c1/eth_swap").unwrap_err(),
-            "evm_txs/c1/eth_swap#0",
+            "evm_txs at key c1/eth_swap#0",
         );
-        unknown(store.all_txs().unwrap_err(), "evm_txs/c1/eth_swap#0");
+        unknown(store.all_txs().unwrap_err(), "evm_txs at key c1/eth_swap#0");
         unknown(
             store.intent("c1/eth_swap").unwrap_err(),
-            "evm_intents/c1/eth_swap",
+            "evm_intents at key c1/eth_swap",
         );
         unknown(
             store.watermark::<u64>("hedge").unwrap_err(),
-            "evm_watermarks/hedge",
+            "evm_watermarks at key hedge",
         );
         assert_eq!(
             store.tx("c2/eth_swap", 0).unwrap(),

@@ -47,6 +47,21 @@ storage_from!(
     redb::SetDurabilityError
 );
 
+impl From<crate::codec::CodecError> for SimError {
+    fn from(e: crate::codec::CodecError) -> Self {
+        match e {
+            crate::codec::CodecError::Corrupt { table, key, reason } => {
+                SimError::Corrupt { table, key, reason }
+            }
+            crate::codec::CodecError::Encode { table, reason } => SimError::Corrupt {
+                table,
+                key: String::new(),
+                reason,
+            },
+        }
+    }
+}
+
 impl SimError {
     pub fn corrupt(table: &'static str, key: &str, reason: impl ToString) -> Self {
         SimError::Corrupt {
@@ -56,8 +71,36 @@ impl SimError {
         }
     }
 
-    /// A failed look: nothing happened, try again later.
-    pub fn transient(&self) -> VenueError {
-        VenueError::Transient(self.to_string())
+    /// What a failed read of the world means for the caller: a record that
+    /// no longer reads says nothing of what happened (an unknown outcome,
+    /// looked for and never sent again); any other failure changed nothing
+    /// (try again later).
+    pub fn as_venue(&self) -> VenueError {
+        match self {
+            SimError::Corrupt { .. } => VenueError::Unknown(self.to_string()),
+            _ => VenueError::Transient(self.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_corrupt_record_is_an_unknown_outcome_and_nothing_else_is() {
+        let corrupt: SimError = crate::codec::decode::<u64>("executions", "c3/eth_swap/0", "{cut")
+            .map_err(SimError::from)
+            .unwrap_err();
+        match corrupt.as_venue() {
+            VenueError::Unknown(why) => assert!(why.contains("executions"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        let seed = SimError::SeedMismatch {
+            path: "paper-world.redb".into(),
+            stored: 1,
+            given: 2,
+        };
+        assert!(seed.as_venue().is_transient());
     }
 }

@@ -82,11 +82,12 @@ pub fn tx_key(chain: Chain, hash: &str) -> String {
 }
 
 fn decode<T: DeserializeOwned>(table: &'static str, key: &str, text: &str) -> Result<T, SimError> {
-    serde_json::from_str(text).map_err(|e| SimError::corrupt(table, key, e))
+    crate::codec::decode(table, key, text).map_err(SimError::from)
 }
 
 fn encode<T: Serialize>(table: &'static str, key: &str, value: &T) -> Result<String, SimError> {
-    serde_json::to_string(value).map_err(|e| SimError::corrupt(table, key, e))
+    crate::codec::encode_text(table, value)
+        .map_err(|e| SimError::corrupt(table, key, e.to_string()))
 }
 
 fn parse_num<T: std::str::FromStr>(key: &str, text: &str) -> Result<T, SimError>

@@ -59,7 +59,7 @@ impl LoopVenue for SimWorld {
         let execution = self
             .store()
             .execution(&intent.to_string())
-            .map_err(|e| e.transient())?;
+            .map_err(|e| e.as_venue())?;
         Ok(execution.and_then(|e| e.receipt))
     }
 
@@ -69,7 +69,7 @@ impl LoopVenue for SimWorld {
 
     async fn receipt(&self, chain: Chain, tx_hash: &str) -> Result<Option<Receipt>, VenueError> {
         let state = self.synced();
-        if let Some(receipt) = self.store().tx(chain, tx_hash).map_err(|e| e.transient())? {
+        if let Some(receipt) = self.store().tx(chain, tx_hash).map_err(|e| e.as_venue())? {
             return Ok(Some(receipt));
         }
         // A delivery not yet written (its write failed and will be retried).

@@ -198,11 +198,7 @@ impl SimWorld {
     fn execute_unfaulted(&self, intent: &Intent) -> Result<Receipt, VenueError> {
         let mut state = self.synced();
         let key = intent.id.to_string();
-        let previous = self
-            .inner
-            .store
-            .execution(&key)
-            .map_err(|e| e.transient())?;
+        let previous = self.inner.store.execution(&key).map_err(|e| e.as_venue())?;
         let abandoned = previous.as_ref().is_some_and(|e| e.abandoned);
         let done_before = previous.and_then(|e| e.receipt);
         if abandoned && done_before.is_none() {
@@ -281,11 +277,7 @@ impl SimWorld {
     ) -> Result<crate::venue::Abandonment, VenueError> {
         let _state = self.synced();
         let key = intent.to_string();
-        let previous = self
-            .inner
-            .store
-            .execution(&key)
-            .map_err(|e| e.transient())?;
+        let previous = self.inner.store.execution(&key).map_err(|e| e.as_venue())?;
         if let Some(receipt) = previous.as_ref().and_then(|e| e.receipt.clone()) {
             return Ok(crate::venue::Abandonment::Done(receipt));
         }
@@ -297,7 +289,7 @@ impl SimWorld {
         self.inner
             .store
             .write(|w| w.execution(&key, &execution))
-            .map_err(|e| e.transient())?;
+            .map_err(|e| e.as_venue())?;
         Ok(crate::venue::Abandonment::NeverSent)
     }
 }
