@@ -7,6 +7,7 @@ pub mod intent;
 pub mod mode;
 pub mod money;
 pub mod record;
+pub mod secret;
 pub mod time;
 pub mod token;
 
@@ -19,5 +20,6 @@ pub use record::{
     Controls, Cycle, CycleCosts, CycleResult, Failure, Holding, LedgerEntry, LedgerKind,
     StepRecord, StepStatus, Trip,
 };
+pub use secret::Secret;
 pub use time::{Clock, ManualClock, ScaledClock, SystemClock, Timestamp};
 pub use token::{Chain, TokenId, TokenInfo, UnknownToken};

@@ -4,7 +4,7 @@
 //! to send, text to copy, quit); it does no I/O, so tests drive it directly.
 
 use super::UiOptions;
-use super::action::Action;
+use super::action::{Action, Panel};
 use super::hedge_keys::HedgeField;
 use super::keymap::{self, Context};
 use super::theme::Theme;
@@ -27,55 +27,6 @@ pub const QUIET_AFTER_MS: u64 = 10_000;
 /// How long an ok message stays; errors stay longer.
 const MESSAGE_MS: u64 = 8_000;
 const ERROR_MS: u64 = 30_000;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Panel {
-    Opportunities,
-    Cycles,
-    Balances,
-    Positions,
-    Pnl,
-    Venues,
-    Log,
-}
-
-impl Panel {
-    pub const ALL: [Panel; 7] = [
-        Panel::Opportunities,
-        Panel::Cycles,
-        Panel::Balances,
-        Panel::Positions,
-        Panel::Pnl,
-        Panel::Venues,
-        Panel::Log,
-    ];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Panel::Opportunities => "Opportunities",
-            Panel::Cycles => "Cycles",
-            Panel::Balances => "Balances",
-            Panel::Positions => "Positions",
-            Panel::Pnl => "P&L",
-            Panel::Venues => "Venues",
-            Panel::Log => "Log",
-        }
-    }
-
-    fn index(self) -> usize {
-        Panel::ALL.iter().position(|p| *p == self).unwrap_or(0)
-    }
-
-    fn step(self, forward: bool) -> Panel {
-        let n = Panel::ALL.len();
-        let i = self.index();
-        Panel::ALL[if forward {
-            (i + 1) % n
-        } else {
-            (i + n - 1) % n
-        }]
-    }
-}
 
 /// What a text field is for.
 #[derive(Debug, Clone, PartialEq, Eq)]

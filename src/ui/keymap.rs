@@ -4,7 +4,7 @@
 //! disagree.
 
 use super::action::Action;
-use super::app::Panel;
+use super::action::Panel;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// Which keys are live: popups take the keyboard from the panels.

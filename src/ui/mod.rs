@@ -23,8 +23,8 @@ pub mod terminal;
 pub mod theme;
 pub mod view;
 
-pub use action::Action;
-pub use app::{App, Effect, Panel, Popup};
+pub use action::{Action, Panel};
+pub use app::{App, Effect, Popup};
 pub use render::render;
 
 use crate::engine::EngineHandle;

@@ -3,7 +3,8 @@
 //! terminal is large, and one panel at a time (Tab / 1-7) when it is small;
 //! below the minimum, a "too small" screen rather than a garbled one.
 
-use super::app::{App, MessageKind, Panel};
+use super::action::Panel;
+use super::app::{App, MessageKind};
 use super::panels::{self, Ctx};
 use super::popup;
 use super::view::View;

@@ -4,7 +4,8 @@
 //! idle console costs nothing. Commands go to the engine on their own task
 //! so a slow answer never freezes the screen.
 
-use super::app::{App, Effect, MessageKind, Panel};
+use super::action::Panel;
+use super::app::{App, Effect, MessageKind};
 use super::render::{WIDE_HEIGHT, WIDE_WIDTH, render};
 use super::{UiError, UiOptions, osc52, terminal};
 use crate::engine::{Command, EngineHandle, Snapshot};

@@ -3,7 +3,7 @@
 
 use super::Ctx;
 use crate::model::Chain;
-use crate::ui::app::Panel;
+use crate::ui::action::Panel;
 use crate::ui::format::{amount, countdown, rpad};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};

@@ -6,7 +6,7 @@
 use super::{Ctx, pinned_window};
 use crate::engine::snapshot::CycleView;
 use crate::model::{CycleState, Timestamp};
-use crate::ui::app::Panel;
+use crate::ui::action::Panel;
 use crate::ui::format::{age, countdown, progress, signed, text_gauge};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};

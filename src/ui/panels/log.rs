@@ -3,7 +3,7 @@
 //! calls `init_logger`; this only draws what the logger already holds.
 
 use super::Ctx;
-use crate::ui::app::Panel;
+use crate::ui::action::Panel;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use tui_logger::{TuiLoggerLevelOutput, TuiLoggerSmartWidget};

@@ -12,7 +12,8 @@ pub mod status;
 pub mod stellar;
 pub mod venues;
 
-use super::app::{App, Panel};
+use super::action::Panel;
+use super::app::App;
 use super::theme::Theme;
 use super::view::View;
 use crate::engine::Snapshot;

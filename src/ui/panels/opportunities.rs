@@ -4,7 +4,7 @@
 
 use super::{Ctx, window};
 use crate::engine::snapshot::{OpportunityState, OpportunityView};
-use crate::ui::app::Panel;
+use crate::ui::action::Panel;
 use crate::ui::format::{amount, plain, rpad, signed};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};

@@ -4,7 +4,7 @@
 
 use super::Ctx;
 use crate::engine::snapshot::PnlTotals;
-use crate::ui::app::Panel;
+use crate::ui::action::Panel;
 use crate::ui::format::{plain, rpad, signed};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};

@@ -5,7 +5,7 @@
 
 use super::Ctx;
 use crate::engine::snapshot::hedge::HedgeView;
-use crate::ui::app::Panel;
+use crate::ui::action::Panel;
 use crate::ui::format::{age, rpad};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};

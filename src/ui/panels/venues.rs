@@ -4,7 +4,7 @@
 //! what arbkeep is doing about it and the verb that resolves it.
 
 use super::Ctx;
-use crate::ui::app::Panel;
+use crate::ui::action::Panel;
 use crate::ui::format::{age, rpad};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};

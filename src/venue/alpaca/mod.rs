@@ -20,7 +20,7 @@ pub mod wire;
 
 pub use broker::AlpacaBroker;
 
-use crate::config::Secret;
+use crate::model::Secret;
 use thiserror::Error;
 
 pub const VENUE: &str = "alpaca";

@@ -8,11 +8,11 @@
 //! Market hours come from the markets endpoint for New York's date, open
 //! and closed shapes alike. Funds: the account with its positions, one read.
 
+use super::account::lookup_account_hash;
 use super::clock_text::{format_date, format_query_time, new_york_day, parse_time};
-use super::login::last_digits;
 use super::session::{Call, Session};
 use super::vault::TokenVault;
-use super::wire::{self, AccountNumberHash, DayHours};
+use super::wire::{self, DayHours};
 use super::{EXPIRY_WARNING, SchwabConfig, SchwabError, SchwabSecrets, VENUE};
 use crate::model::time::{MINUTE, SECOND, format_duration, format_time};
 use crate::model::{Clock, Timestamp};
@@ -168,34 +168,6 @@ impl SchwabBroker {
         }
         Ok(hours)
     }
-}
-
-/// `GET /accounts/accountNumbers`, and the hash of the configured number.
-pub(crate) async fn lookup_account_hash(session: &Session) -> Result<String, VenueError> {
-    let url = format!(
-        "{}/trader/v1/accounts/accountNumbers",
-        session.config.api_url.trim_end_matches('/')
-    );
-    let reply = session
-        .call("account numbers", Call::Read, |c| c.get(&url))
-        .await?;
-    let pairs: Vec<AccountNumberHash> = serde_json::from_slice(&reply.body)
-        .map_err(|_| VenueError::Transient("Schwab account numbers: unexpected JSON".into()))?;
-    let wanted = session.config.account_number.trim();
-    pairs
-        .iter()
-        .find(|p| p.account_number.trim() == wanted)
-        .map(|p| p.hash_value.clone())
-        .ok_or_else(|| {
-            let linked: Vec<String> = pairs
-                .iter()
-                .map(|p| format!("…{}", last_digits(&p.account_number)))
-                .collect();
-            VenueError::Rejected(
-                SchwabError::UnknownAccount(format!("…{}", last_digits(wanted)), linked.join(", "))
-                    .to_string(),
-            )
-        })
 }
 
 /// The id in `Location` (absolute or relative; the last path segment),

@@ -5,11 +5,12 @@
 //! linked, and seal the login. Runs without an engine: it holds the data
 //! dir's instance lock so none can start meanwhile.
 
+use super::account::last_digits;
 use super::session::Session;
 use super::vault::TokenVault;
 use super::{LOGIN_LIFETIME, SchwabConfig, SchwabError, SchwabSecrets, VENUE};
-use crate::config::Secret;
 use crate::files::{FileError, InstanceLock};
+use crate::model::Secret;
 use crate::model::time::format_time;
 use crate::model::{Clock, SystemClock};
 use reqwest::Url;
@@ -101,7 +102,7 @@ pub fn code_from_redirect(pasted: &str, state: &str) -> Result<Secret, SchwabErr
 /// Exchange `code`, check the account, and leave the sealed login in the vault.
 pub async fn login(session: &Session, code: &Secret) -> Result<(), SchwabError> {
     session.exchange_code(code).await?;
-    super::broker::lookup_account_hash(session)
+    super::account::lookup_account_hash(session)
         .await
         .map_err(|e| match e {
             crate::venue::VenueError::Rejected(m)
@@ -157,13 +158,6 @@ pub async fn login_interactive(
     )
     .map_err(io)?;
     Ok(())
-}
-
-pub(crate) fn last_digits(number: &str) -> String {
-    let n = number.trim();
-    n.chars()
-        .skip(n.chars().count().saturating_sub(3))
-        .collect()
 }
 
 /// `arbkeep auth schwab` from `main`: secrets from the environment, the

@@ -5,6 +5,7 @@
 //! this relies on are in docs/architecture.md §5; the fake server beside it
 //! (feature `fakes`) answers as the real one does.
 
+mod account;
 mod broker;
 pub mod clock_text;
 pub mod crypto;
@@ -24,7 +25,7 @@ pub use login::{
 };
 pub use vault::{TokenVault, Tokens, VAULT_FILE};
 
-use crate::config::Secret;
+use crate::model::Secret;
 use crate::model::time::{DAY, MINUTE, SECOND};
 use thiserror::Error;
 

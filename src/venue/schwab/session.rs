@@ -12,7 +12,7 @@ use super::{
     ACCESS_TOKEN_LIFETIME, LOGIN_LIFETIME, REFRESH_MARGIN, SchwabConfig, SchwabError,
     SchwabSecrets, scrub,
 };
-use crate::config::Secret;
+use crate::model::Secret;
 use crate::model::time::{SECOND, format_time};
 use crate::model::{Clock, Timestamp};
 use crate::net::{describe, retry_after};

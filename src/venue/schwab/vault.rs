@@ -11,8 +11,8 @@
 
 use super::SchwabError;
 use super::crypto::{CryptoError, EncryptionKey};
-use crate::config::Secret;
 use crate::files::{ensure_private_dir, ensure_private_file};
+use crate::model::Secret;
 use crate::model::Timestamp;
 use redb::{Database, ReadOnlyDatabase, ReadableDatabase, TableDefinition};
 use serde::{Deserialize, Serialize};
