@@ -10,12 +10,16 @@
 //! - `planner`: opportunities, sized by the engine's concave search
 //!   (`engine::sizing`) over cached quotes (`engine::quotes`), gated by
 //!   `risk`, opened as cycles (or held for approval).
-//! - `reconciler`: each open cycle's next action, step by step.
+//! - `reconciler`: each open cycle's next action, step by step, through
+//!   the journal; `booking` (a step's outcome), `waits` (bridges between
+//!   steps) and `lifecycle` (complete, fail, stuck) are its phases.
 //! - `operator`: approvals and the overrides on a cycle.
 //! - `view`, `standing`: its part of the snapshot and of the kill switch.
 
+mod booking;
 mod economics;
 mod keeper;
+mod lifecycle;
 mod operator;
 mod planner;
 mod reconciler;
@@ -23,6 +27,7 @@ pub mod risk;
 mod send;
 mod standing;
 pub mod view;
+mod waits;
 
 pub use economics::*;
 pub use keeper::{CrossChainLoop, NAME};
