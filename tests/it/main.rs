@@ -35,6 +35,7 @@ mod hedge_paper;
 mod hedge_ui;
 mod kill_switch;
 mod layering;
+mod loop_keeper;
 mod metrics;
 mod notify_webhooks;
 mod paper_e2e;
