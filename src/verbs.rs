@@ -10,12 +10,12 @@ use arbkeep::config::Config;
 use arbkeep::control::ControlClient;
 use arbkeep::engine::OpenIntentView;
 use arbkeep::engine::alarm::AlarmView;
-use arbkeep::engine::ledger::PnlBook;
 use arbkeep::export::{Day, Period};
 use arbkeep::model::money::format_delta;
 use arbkeep::model::time::format_time;
 use arbkeep::model::{CycleId, CycleState, LedgerEntry};
 use arbkeep::store::{InstanceLock, ReadOnlyStore};
+use arbkeep::strategy::cross_chain_loop::ledger::PnlBook;
 use arbkeep::strategy::cross_chain_loop::{needs_attention, open_intent, step_views};
 use serde_json::json;
 

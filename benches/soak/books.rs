@@ -4,9 +4,9 @@
 
 use crate::common::{WORLD_FILE, steps_sent_twice};
 use arbkeep::engine::Mode;
-use arbkeep::engine::ledger::ledger_balances;
 use arbkeep::model::{Chain, ManualClock, StepStatus, TokenId};
 use arbkeep::store::{Reader, Store};
+use arbkeep::strategy::cross_chain_loop::ledger::ledger_balances;
 use arbkeep::strategy::cross_chain_loop::{Valuation, movements};
 use arbkeep::strategy::equity_hedge::paper::BROKER_FILE;
 use arbkeep::strategy::equity_hedge::pipeline;

@@ -16,7 +16,6 @@ pub mod intent;
 pub mod journal;
 pub mod keeper;
 pub mod kill;
-pub mod ledger;
 pub mod limits;
 pub mod notice;
 mod operator;

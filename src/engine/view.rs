@@ -2,9 +2,9 @@
 //! switch, alarms), then every strategy's (`Keeper::render`), with URLs in
 //! venue details redacted before it reaches any front end.
 
-use super::snapshot::{CycleCounts, Snapshot};
+use super::snapshot::{CycleCounts, PnlView, Snapshot};
 use super::{Engine, Phase};
-use crate::engine::ledger::PnlBook;
+
 use std::sync::Arc;
 
 impl Engine {
@@ -31,7 +31,7 @@ impl Engine {
             in_flight: Vec::new(),
             positions: Vec::new(),
             hedge: None,
-            pnl: PnlBook::default().view(now),
+            pnl: PnlView::default(),
             venues: Vec::new(),
             stellar: None,
             intents: Vec::new(),

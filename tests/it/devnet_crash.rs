@@ -212,7 +212,8 @@ async fn devnet_sigkill_at_every_step_boundary_sends_nothing_twice() {
     }
 
     // The wallet equals the ledger.
-    let ledger = arbkeep::engine::ledger::ledger_balances(&r.ledger(0).unwrap());
+    let ledger =
+        arbkeep::strategy::cross_chain_loop::ledger::ledger_balances(&r.ledger(0).unwrap());
     for chain in Chain::ALL {
         for token in TokenId::ALL.into_iter().filter(|t| t.exists_on(chain)) {
             let wallet = v.balance(chain, token).await.unwrap() as i128;

@@ -116,7 +116,8 @@ async fn devnet_loop_completes_on_both_routes_with_real_transactions() {
     );
 
     // The wallet equals the ledger, every token on both chains, gas included.
-    let ledger = arbkeep::engine::ledger::ledger_balances(&r.ledger(0).unwrap());
+    let ledger =
+        arbkeep::strategy::cross_chain_loop::ledger::ledger_balances(&r.ledger(0).unwrap());
     let mut wallet = BTreeMap::new();
     for chain in Chain::ALL {
         for token in TokenId::ALL.into_iter().filter(|t| t.exists_on(chain)) {

@@ -390,7 +390,7 @@ async fn a_reverted_swap_books_its_gas_and_the_wallet_equals_the_ledger() {
     assert!(gas.iter().all(|e| e.note.contains("reverted")), "{gas:?}");
     assert_eq!(failed.costs.gas_wei, paid);
     // The wallet equals the ledger, every token on both chains.
-    let books = arbkeep::engine::ledger::ledger_balances(&ledger);
+    let books = arbkeep::strategy::cross_chain_loop::ledger::ledger_balances(&ledger);
     let mut wallet = BTreeMap::new();
     for chain in Chain::ALL {
         for token in TokenId::ALL.into_iter().filter(|t| t.exists_on(chain)) {
@@ -821,7 +821,7 @@ async fn a_swap_cancelled_by_the_operator_books_the_cancels_gas() {
         "gas booked = gas paid"
     );
     assert_eq!(U256::from(cycle.costs.gas_wei), paid);
-    let books = arbkeep::engine::ledger::ledger_balances(&ledger);
+    let books = arbkeep::strategy::cross_chain_loop::ledger::ledger_balances(&ledger);
     assert_eq!(
         books
             .get(&(Chain::Hemi, TokenId::Eth))
@@ -905,7 +905,7 @@ async fn an_unsettled_swap_is_listed_outcome_unknown_until_the_provider_catches_
     assert_eq!(after.nonce, before.nonce + 2);
     assert_eq!(before.vcred - after.vcred, U256::from(cycle.vcred_in));
     let ledger = engine.store().read().unwrap().ledger(0).unwrap();
-    let books = arbkeep::engine::ledger::ledger_balances(&ledger);
+    let books = arbkeep::strategy::cross_chain_loop::ledger::ledger_balances(&ledger);
     for (token, amount) in [
         (TokenId::Eth, after.eth),
         (TokenId::Vcred, after.vcred),

@@ -7,10 +7,10 @@ use crate::common;
 use crate::common::OpenCycles;
 
 use arbkeep::config::Config;
-use arbkeep::engine::ledger::{PnlBook, cycle_pnl_from_ledger};
 use arbkeep::model::time::{HOUR, MINUTE};
 use arbkeep::model::{CycleState, LedgerEntry, LedgerKind, Route};
 use arbkeep::store::ReadOnlyStore;
+use arbkeep::strategy::cross_chain_loop::ledger::{PnlBook, cycle_pnl_from_ledger};
 use common::*;
 use rust_decimal::Decimal;
 use std::collections::BTreeSet;

@@ -7,8 +7,8 @@
 //! for the kill switch and its commands.
 
 use super::economics::Valuation;
+use super::ledger::{self, PnlBook};
 use crate::config::Config;
-use crate::engine::ledger::{self, PnlBook};
 use crate::engine::limits::Limits;
 use crate::engine::quotes::QuoteCache;
 use crate::engine::snapshot::{BalanceRow, CycleCounts, CycleView, OpportunityView, StepView};

@@ -19,6 +19,7 @@
 mod booking;
 mod economics;
 mod keeper;
+pub mod ledger;
 mod lifecycle;
 mod operator;
 mod planner;

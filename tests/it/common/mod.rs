@@ -105,7 +105,7 @@ impl Paper {
 pub fn ledger_balances(dir: &Path) -> BTreeMap<(Chain, TokenId), i128> {
     let store = ReadOnlyStore::open(dir).expect("store");
     let entries = store.read().expect("read").ledger(0).expect("ledger");
-    arbkeep::engine::ledger::ledger_balances(&entries)
+    arbkeep::strategy::cross_chain_loop::ledger::ledger_balances(&entries)
 }
 
 /// The world's balances in the same shape, zero balances left out.

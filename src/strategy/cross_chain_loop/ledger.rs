@@ -1,8 +1,8 @@
-//! P&L from the ledger: per cycle, per day, per token and lifetime, with gas
+//! The loop's P&L from its ledger: per cycle, per day, per token and lifetime, with gas
 //! and bridge fees. Rebuilt from the store at boot, then kept current as
 //! cycles close. Also the ledger's own view of every balance.
 
-use super::snapshot::{DailyPnl, PnlTotals, PnlView};
+use crate::engine::snapshot::{DailyPnl, PnlTotals, PnlView};
 use crate::model::time::{DAY, day_of, format_day};
 use crate::model::{
     Chain, Cycle, CycleId, CycleResult, LedgerEntry, LedgerKind, Timestamp, TokenId,
