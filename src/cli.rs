@@ -78,8 +78,15 @@ pub(crate) enum Verb {
         #[arg(long)]
         json: bool,
         /// Only this cycle's lines (e.g. c12).
-        #[arg(long, value_name = "ID")]
+        #[arg(long, value_name = "ID", conflicts_with = "all")]
         cycle: Option<CycleId>,
+        /// Every strategy's money lines in one ledger (the loop, the hedge's
+        /// onchain and broker fills, Stellar), per venue and asset.
+        #[arg(long)]
+        all: bool,
+        /// With --all: only the sums per strategy, venue and asset.
+        #[arg(long, requires = "all")]
+        totals: bool,
     },
     /// Open the console on an engine running headless on this data dir.
     Attach,

@@ -122,7 +122,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             until,
             format,
         }) => return verbs::export(&config, what, *since, *until, format).await,
-        Some(Verb::Ledger { json, cycle }) => return verbs::ledger(&config, *json, *cycle).await,
+        Some(Verb::Ledger {
+            json,
+            all: true,
+            totals,
+            ..
+        }) => return verbs::money_ledger(&config, *json, *totals).await,
+        Some(Verb::Ledger { json, cycle, .. }) => {
+            return verbs::ledger(&config, *json, *cycle).await;
+        }
         Some(Verb::Attach) => return attach(&config).await,
         Some(Verb::Auth {
             broker: AuthBroker::Schwab,

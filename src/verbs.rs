@@ -13,7 +13,7 @@ use arbkeep::engine::alarm::AlarmView;
 use arbkeep::export::{Day, Period};
 use arbkeep::model::money::format_delta;
 use arbkeep::model::time::format_time;
-use arbkeep::model::{CycleId, CycleState, LedgerEntry};
+use arbkeep::model::{CycleId, CycleState, LedgerEntry, MoneyLine};
 use arbkeep::store::{InstanceLock, ReadOnlyStore};
 use arbkeep::strategy::cross_chain_loop::ledger::PnlBook;
 use arbkeep::strategy::cross_chain_loop::{needs_attention, open_intent, step_views};
@@ -391,6 +391,66 @@ fn print_ledger(entries: &[LedgerEntry], json: bool) -> anyhow::Result<()> {
                 amount,
                 if e.operator { "[operator] " } else { "" },
                 e.note
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `ledger --all`: every strategy's money lines in one ledger, oldest
+/// first, or (`totals`) their sums per strategy, venue and asset.
+pub async fn money_ledger(config: &Config, json: bool, totals: bool) -> anyhow::Result<()> {
+    let lines: Vec<MoneyLine> = match running(config) {
+        Some(pid) => {
+            let mut client = engine(config, pid).await?;
+            let mut lines = Vec::new();
+            let mut from = Some(0u64);
+            while let Some(start) = from {
+                let mut answer = client
+                    .request(json!({"type": "ledger", "all": true, "from": start}))
+                    .await?;
+                let page = answer.get_mut("lines").map(serde_json::Value::take);
+                let page: Vec<MoneyLine> = serde_json::from_value(page.unwrap_or_default())
+                    .context("the engine's ledger answer")?;
+                lines.extend(page);
+                from = answer
+                    .get("next")
+                    .and_then(serde_json::Value::as_u64)
+                    .filter(|next| *next > start);
+            }
+            lines
+        }
+        None => arbkeep::export::money::read(&offline(config)?.read()?)?,
+    };
+    if totals {
+        for ((strategy, venue, asset), sum) in arbkeep::model::money_line::totals(&lines) {
+            if json {
+                out!(
+                    "{}",
+                    json!({"strategy": strategy, "venue": venue, "asset": asset, "total": sum.to_string()})
+                );
+            } else {
+                out!(
+                    "{strategy:<17} {venue:<9} {asset:<14} {:>28}",
+                    sum.normalize()
+                );
+            }
+        }
+        return Ok(());
+    }
+    for l in &lines {
+        if json {
+            out!("{}", serde_json::to_string(l)?);
+        } else {
+            out!(
+                "{} {:<17} {:<9} {:<14} {:>28} {:<20} {}",
+                format_time(l.at),
+                l.strategy,
+                l.venue,
+                l.asset,
+                l.delta.normalize(),
+                l.reference,
+                l.note
             );
         }
     }

@@ -4,8 +4,10 @@
 //! `{"type":"ledger","entries":[…],"next":501}` (`next` is `null` on the last
 //! page; ask again with `"from": next` for the rest). `limit` defaults to,
 //! and may not exceed, the page cap ([`MAX_LEDGER_PAGE`]); a larger one is
-//! refused with an error that names the cap. Reading needs no token, like
-//! status.
+//! refused with an error that names the cap. With `"all": true` the pages
+//! are every strategy's money lines (`export::money`), `from` counting
+//! lines: `{"type":"ledger","lines":[…],"next":…}`. Reading needs no
+//! token, like status.
 
 use crate::engine::EngineHandle;
 use crate::engine::extension::{Access, ControlExtension, ExtensionReply, Outbox};
@@ -77,6 +79,22 @@ impl ControlExtension for LedgerQueries {
                     }
                 },
             };
+            if message.get("all").and_then(Value::as_bool) == Some(true) {
+                if cycle.is_some() {
+                    return error(
+                        "ledger: \"all\" lists every strategy; a cycle is the loop's only".into(),
+                    );
+                }
+                let page = reader
+                    .read()
+                    .and_then(|r| crate::export::money::page(&r, from, limit));
+                return match page {
+                    Ok((lines, next)) => {
+                        json!({"type": "ledger", "id": id, "lines": lines, "next": next})
+                    }
+                    Err(e) => error(format!("ledger: {e}")),
+                };
+            }
             let page = reader
                 .read()
                 .and_then(|r| r.ledger_page(from, limit, |e| cycle.is_none() || e.cycle == cycle));

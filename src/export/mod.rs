@@ -11,6 +11,7 @@
 //! - `rows` — each record's columns;
 //! - `write` — the CSV (RFC 4180) and JSON writers.
 
+pub mod money;
 pub mod period;
 pub mod records;
 pub mod rows;

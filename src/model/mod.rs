@@ -6,6 +6,7 @@ pub mod fill;
 pub mod intent;
 pub mod mode;
 pub mod money;
+pub mod money_line;
 pub mod record;
 pub mod secret;
 pub mod time;
@@ -16,6 +17,7 @@ pub use fill::OnchainSide;
 pub use intent::{Action, BridgeTicket, Intent, IntentId, Receipt};
 pub use mode::{Mode, SizingMode};
 pub use money::{MoneyError, Units, decimal_or_integer, format_units, from_decimal, to_decimal};
+pub use money_line::MoneyLine;
 pub use record::{
     Controls, Cycle, CycleCosts, CycleResult, Failure, Holding, LedgerEntry, LedgerKind,
     StepRecord, StepStatus, Trip,

@@ -37,6 +37,7 @@ mod kill_switch;
 mod layering;
 mod loop_keeper;
 mod metrics;
+mod money_ledger;
 mod notify_webhooks;
 mod paper_e2e;
 mod paper_faults;

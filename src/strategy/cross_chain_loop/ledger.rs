@@ -5,8 +5,9 @@
 use crate::engine::snapshot::{DailyPnl, PnlTotals, PnlView};
 use crate::model::time::{DAY, day_of, format_day};
 use crate::model::{
-    Chain, Cycle, CycleId, CycleResult, LedgerEntry, LedgerKind, Timestamp, TokenId,
+    Chain, Cycle, CycleId, CycleResult, LedgerEntry, LedgerKind, MoneyLine, Timestamp, TokenId,
 };
+use crate::store::StoreError;
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -139,6 +140,42 @@ pub fn cycle_pnl_from_ledger<'a>(
         })
         .map(|e| e.value_vcred)
         .sum()
+}
+
+/// The loop's money lines in the shape every strategy shares: one per
+/// ledger line that moved a token (audit lines move nothing and stay in
+/// `arbkeep ledger`). A delta past what a decimal holds is a corrupt line,
+/// named, rather than a number shown wrong.
+pub fn money_lines(entries: &[LedgerEntry]) -> Result<Vec<MoneyLine>, StoreError> {
+    let mut out = Vec::new();
+    for e in entries {
+        let (Some(chain), Some(token)) = (e.chain, e.token) else {
+            continue;
+        };
+        let magnitude = crate::model::to_decimal(e.delta.unsigned_abs(), token.decimals())
+            .map_err(|err| StoreError::Corrupt {
+                table: "ledger",
+                key: e.seq.to_string(),
+                reason: err.to_string(),
+            })?;
+        out.push(MoneyLine {
+            at: e.at,
+            strategy: super::NAME.to_string(),
+            venue: chain.name().to_ascii_lowercase(),
+            asset: token.symbol().to_string(),
+            delta: if e.delta < 0 { -magnitude } else { magnitude },
+            reference: e
+                .tx_hash
+                .clone()
+                .or_else(|| e.cycle.map(|c| c.to_string()))
+                .unwrap_or_default(),
+            note: match e.cycle {
+                Some(c) => format!("{c} {:?}: {}", e.kind, e.note),
+                None => format!("{:?}: {}", e.kind, e.note),
+            },
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

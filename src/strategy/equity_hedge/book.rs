@@ -389,4 +389,51 @@ mod tests {
             serde_json::from_str(&old.replace(r#""hedged_shares":7"#, r#""hedged_shares":-1"#));
         assert!(bad.is_err(), "a negative count is not a quantity");
     }
+
+    #[test]
+    fn money_lines_move_the_equity_and_its_cash_opposite_ways_and_skip_reorged_fills() {
+        let trade = |id, side, state| Trade {
+            id,
+            key: super::super::decode::EventKey {
+                chain_id: 1,
+                tx_hash: format!("0x{id:064x}"),
+                log_index: 3,
+            },
+            block_number: 10,
+            kind: super::super::decode::FillKind::Take,
+            symbol: "AAPL".into(),
+            token_symbol: "tAAPL".into(),
+            side,
+            shares: "1.5".parse().unwrap(),
+            usdc: "150.75".parse().unwrap(),
+            price: "100.5".parse().unwrap(),
+            seen_at: 5,
+            unallocated: Decimal::ZERO,
+            state,
+        };
+        let trades = [
+            trade(1, OnchainSide::Bought, TradeState::Live),
+            trade(2, OnchainSide::Sold, TradeState::Reversed { at: 6 }),
+        ];
+        let sell = hedge(OrderSide::Sell, 2, "101.25", &[(1, "1.5")]);
+        let mut pending = sell.clone();
+        pending.state = ExecState::Pending;
+        let lines = super::super::ledger::money_lines(&trades, &[sell, pending]);
+        let got: Vec<(&str, &str, String)> = lines
+            .iter()
+            .map(|l| (l.venue.as_str(), l.asset.as_str(), l.delta.to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("raindex", "tAAPL", "1.5".to_string()),
+                ("raindex", "USDC", "-150.75".to_string()),
+                ("broker", "AAPL", "-2".to_string()),
+                ("broker", "USD", "202.50".to_string()),
+            ]
+        );
+        assert!(lines.iter().all(|l| l.strategy == "equity_hedge"));
+        assert_eq!(lines[0].reference, format!("0x{:064x}#3", 1));
+        assert_eq!((lines[2].at, lines[2].reference.as_str()), (77, "o1"));
+    }
 }

@@ -26,6 +26,7 @@ pub mod devnet_flow;
 pub mod events;
 pub mod events_v6;
 pub mod keeper;
+pub mod ledger;
 pub mod lifecycle;
 mod orders;
 pub mod paper;

@@ -251,3 +251,25 @@ pub fn ledger(r: &Reader) -> Result<Vec<LedgerLine>, StoreError> {
     }
     Ok(out)
 }
+
+/// The Stellar ledger's lines in the shape every strategy shares
+/// (`model::MoneyLine`): each balance change of a trading account, dated by
+/// when its transaction settled, in XLM or the credit asset (7 places).
+pub fn money_lines(lines: &[LedgerLine], results: &[Execution]) -> Vec<crate::model::MoneyLine> {
+    let settled: std::collections::HashMap<&str, u64> = results
+        .iter()
+        .map(|e| (e.hash.as_str(), e.settled_ms))
+        .collect();
+    lines
+        .iter()
+        .map(|l| crate::model::MoneyLine {
+            at: settled.get(l.hash.as_str()).copied().unwrap_or(0),
+            strategy: "stellar_arb".to_string(),
+            venue: "stellar".to_string(),
+            asset: l.asset.clone(),
+            delta: rust_decimal::Decimal::new(l.delta, 7),
+            reference: l.hash.clone(),
+            note: format!("{}: {}", l.account, l.reason),
+        })
+        .collect()
+}
