@@ -9,8 +9,6 @@
 
 #[path = "stellar/ledger_to_submit.rs"]
 mod ledger_to_submit;
-#[path = "../tests/it/support/stellar_fake.rs"]
-mod stellar_fake;
 
 use arbkeep::strategy::stellar_arb::cycle::{Books, candidate_cycles, detect};
 use arbkeep::venue::stellar::pool::LiquidityPool;

@@ -6,6 +6,8 @@ pub mod control;
 pub mod doctor;
 pub mod engine;
 pub mod export;
+#[cfg(any(test, feature = "fakes"))]
+pub mod fakes;
 pub mod files;
 pub mod logging;
 pub mod metrics;

@@ -8,16 +8,16 @@
 mod schwab_hedge;
 mod schwab_login;
 
+use arbkeep::fakes::schwab::{
+    FakeSchwab, Fault, FaultRoute, FillLeg, OrderReply, OrderScript, PlaceFault,
+    REJECT_BUYING_POWER,
+};
 use arbkeep::model::time::{DAY, MINUTE, SECOND};
 use arbkeep::model::{Clock, ManualClock, Timestamp};
 use arbkeep::store::InstanceLock;
 use arbkeep::venue::VenueError;
 use arbkeep::venue::broker::{Broker, LoginExpiry, OrderRequest, OrderSide, OrderState};
 use arbkeep::venue::schwab::clock_text::parse_time;
-use arbkeep::venue::schwab::fake::{
-    FakeSchwab, Fault, FaultRoute, FillLeg, OrderReply, OrderScript, PlaceFault,
-    REJECT_BUYING_POWER,
-};
 use arbkeep::venue::schwab::{
     EncryptionKey, LOGIN_LIFETIME, SchwabBroker, SchwabConfig, SchwabError, VAULT_FILE,
     login_interactive, run_auth_command,
@@ -342,7 +342,7 @@ async fn an_order_gets_its_id_from_location_and_fills() {
     assert_eq!(placed.order_id.len(), 13);
     assert_eq!(
         orders[0].account_number,
-        arbkeep::venue::schwab::fake::FAKE_ACCOUNT,
+        arbkeep::fakes::schwab::FAKE_ACCOUNT,
         "by number, not index"
     );
     let post = w
@@ -721,8 +721,8 @@ async fn the_vault_file_never_holds_a_token_in_plain_text() {
         }
     }
     for (what, secret) in [
-        ("app secret", arbkeep::venue::schwab::fake::FAKE_APP_SECRET),
-        ("app key", arbkeep::venue::schwab::fake::FAKE_APP_KEY),
+        ("app secret", arbkeep::fakes::schwab::FAKE_APP_SECRET),
+        ("app key", arbkeep::fakes::schwab::FAKE_APP_KEY),
     ] {
         assert!(
             !bytes
@@ -811,8 +811,8 @@ async fn no_log_line_or_error_carries_a_secret() {
     );
     assert!(logs.contains("schwab: 401, refreshing"), "{logs}");
     let mut secrets = w.fake.issued_tokens();
-    secrets.push(arbkeep::venue::schwab::fake::FAKE_APP_SECRET.into());
-    secrets.push(arbkeep::venue::schwab::fake::FAKE_APP_KEY.into());
+    secrets.push(arbkeep::fakes::schwab::FAKE_APP_SECRET.into());
+    secrets.push(arbkeep::fakes::schwab::FAKE_APP_KEY.into());
     secrets.push(KEY.into());
     for s in &secrets {
         assert!(!logs.contains(s.as_str()), "a secret reached the log");

@@ -7,12 +7,12 @@
 
 use super::hedge_feed::{Feed, decoder, owner_trade, tokens};
 use arbkeep::engine::{Keeper, KeeperContext, Notice, Phase, SendGate};
+use arbkeep::fakes::alpaca::FakeAlpaca;
 use arbkeep::model::{Clock, ManualClock, Mode};
 use arbkeep::store::Store;
 use arbkeep::strategy::equity_hedge::EquityHedge;
 use arbkeep::strategy::equity_hedge::chain::MemoryReceipts;
 use arbkeep::venue::alpaca::AlpacaBroker;
-use arbkeep::venue::alpaca::fake::FakeAlpaca;
 use arbkeep::venue::logs::ChainLog;
 use arbkeep::venue::schwab::clock_text::parse_time;
 use rust_decimal::Decimal;

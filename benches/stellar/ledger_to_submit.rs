@@ -1,5 +1,5 @@
 //! Ledger close → transaction submitted, end to end through the real
-//! pieces: the loopback fake (`tests/it/support/stellar_fake.rs`) closes a
+//! pieces: the loopback fake (`arbkeep::fakes::stellar`) closes a
 //! ledger and sends it on its SSE `/ledgers` stream; the keeper's
 //! `LedgerFeed` hears it and wakes the real engine (passes a minute apart,
 //! so no pass helps), whose early turn scans (accounts, books, oracle by
@@ -7,9 +7,9 @@
 //! intent, signs and sends; the fake timestamps the event it sent and the
 //! envelope's arrival. Milliseconds, one per close.
 
-use crate::stellar_fake::{StellarFake, aqua, detector, reflector, world};
 use arbkeep::config::Config;
 use arbkeep::engine::{Engine, EngineOptions, Mode};
+use arbkeep::fakes::stellar::{StellarFake, aqua, detector, reflector, world};
 use arbkeep::model::SystemClock;
 use arbkeep::store::Store;
 use arbkeep::strategy::stellar_arb::{StellarArbConfig, StellarArbKeeper, StellarShared};

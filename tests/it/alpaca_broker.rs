@@ -5,9 +5,9 @@
 //! POSTed once; refusals (buying power, a bad symbol) are refusals; the
 //! credentials appear in no error.
 
+use arbkeep::fakes::alpaca::{FAKE_KEY, FAKE_SECRET, FakeAlpaca, PlaceFault};
 use arbkeep::model::{Clock, ManualClock};
 use arbkeep::venue::VenueError;
-use arbkeep::venue::alpaca::fake::{FAKE_KEY, FAKE_SECRET, FakeAlpaca, PlaceFault};
 use arbkeep::venue::alpaca::{AlpacaBroker, AlpacaConfig};
 use arbkeep::venue::broker::{Broker, OrderRequest, OrderSide, OrderState};
 use arbkeep::venue::schwab::clock_text::parse_time;

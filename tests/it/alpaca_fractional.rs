@@ -8,11 +8,11 @@
 
 use crate::support::hedge_feed::{Feed, bought, decoder, tokens};
 use arbkeep::engine::{Keeper, KeeperContext, Notice, Phase, SendGate};
+use arbkeep::fakes::alpaca::{FakeAlpaca, PlaceFault};
 use arbkeep::model::{Clock, ManualClock, Mode};
 use arbkeep::store::Store;
 use arbkeep::strategy::equity_hedge::chain::{MemoryReceipts, StaticTokens};
 use arbkeep::strategy::equity_hedge::{EquityHedge, HedgePolicy};
-use arbkeep::venue::alpaca::fake::{FakeAlpaca, PlaceFault};
 use arbkeep::venue::alpaca::{AlpacaBroker, AlpacaConfig};
 use arbkeep::venue::schwab::clock_text::parse_time;
 use rust_decimal::Decimal;

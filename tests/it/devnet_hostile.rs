@@ -12,12 +12,12 @@ use crate::devnet_common;
 
 use alloy::primitives::{Address, U256};
 use arbkeep::config::Config;
+use arbkeep::fakes::evm_rpc::{FakeRpc, Lag, RpcFault};
+use arbkeep::fakes::evm_ws::FakeWs;
 use arbkeep::model::{
     Action, Chain, Clock, CycleId, Intent, IntentId, Receipt, StepKind, SystemClock, TokenId,
 };
 use arbkeep::venue::evm::devnet::{Devnet, DevnetOptions};
-use arbkeep::venue::evm::fake_rpc::{FakeRpc, Lag, RpcFault};
-use arbkeep::venue::evm::fake_ws::FakeWs;
 use arbkeep::venue::evm::{ChainClient, EvmStore, EvmVenue, erc20};
 use arbkeep::venue::{LoopVenue, VenueError};
 use devnet_common::*;
@@ -149,7 +149,7 @@ impl Hostile {
     async fn engine_at_the_opening_swap(
         &self,
     ) -> (
-        arbkeep::venue::evm::fake_rpc::Gate,
+        arbkeep::fakes::evm_rpc::Gate,
         arbkeep::engine::Engine,
         arbkeep::engine::EngineHandle,
     ) {

@@ -13,17 +13,17 @@
 
 use crate::devnet_common;
 use crate::schwab_login;
-use crate::support::stellar_fake::{StellarFake, aqua, detector, issuer, reflector, world};
+use arbkeep::fakes::stellar::{StellarFake, aqua, detector, issuer, reflector, world};
 
 use arbkeep::config::Config;
 use arbkeep::doctor::local::{DiskLimits, data_dir, disk_space};
 use arbkeep::doctor::{Check, Report, Setup, Status, examine};
+use arbkeep::fakes::evm_rpc::{FakeRpc, RpcFault};
+use arbkeep::fakes::schwab::{FAKE_ACCOUNT, FAKE_APP_KEY, FAKE_APP_SECRET, FakeSchwab};
 use arbkeep::model::time::{DAY, HOUR};
 use arbkeep::model::{Clock, ManualClock, SystemClock, TokenId};
 use arbkeep::strategy::stellar_arb::trading_key;
 use arbkeep::venue::evm::devnet::{self, Anvil, Deployment, DevnetOptions, KEEPER_KEY};
-use arbkeep::venue::evm::fake_rpc::{FakeRpc, RpcFault};
-use arbkeep::venue::schwab::fake::{FAKE_ACCOUNT, FAKE_APP_KEY, FAKE_APP_SECRET, FakeSchwab};
 use arbkeep::venue::stellar::sim::SimLedger;
 use arbkeep::venue::stellar::{Keypair, ONE, PUBLIC_PASSPHRASE, StellarAsset};
 use serde_json::Value;

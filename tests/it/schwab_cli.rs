@@ -2,9 +2,9 @@
 //! Schwab on loopback, the authorize URL read from stdout, the redirect URL
 //! pasted on stdin; then the adapter trades with the sealed login.
 
+use arbkeep::fakes::schwab::{FAKE_APP_KEY, FAKE_APP_SECRET, FakeSchwab};
 use arbkeep::model::SystemClock;
 use arbkeep::venue::broker::Broker;
-use arbkeep::venue::schwab::fake::{FAKE_APP_KEY, FAKE_APP_SECRET, FakeSchwab};
 use arbkeep::venue::schwab::{EncryptionKey, SchwabBroker, VAULT_FILE};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
@@ -24,7 +24,7 @@ async fn auth_schwab_logs_in_through_the_cli() {
         format!(
             "data_dir = {:?}\n[schwab]\napi_url = \"{url}\"\nauth_url = \"{url}\"\naccount_number = \"{}\"\ncallback_url = \"https://127.0.0.1:8182\"\n",
             data.display(),
-            arbkeep::venue::schwab::fake::FAKE_ACCOUNT,
+            arbkeep::fakes::schwab::FAKE_ACCOUNT,
             url = fake.url(),
         ),
     )

@@ -14,6 +14,7 @@
 use crate::support;
 
 use arbkeep::engine::{Keeper, Notice, SendGate};
+use arbkeep::fakes::stellar::{StellarFake, aqua, detector, endpoints, issuer, reflector, world};
 use arbkeep::model::{Controls, Mode};
 use arbkeep::strategy::stellar_arb::keeper::{EXPIRY_MARGIN_SECS, TX_VALIDITY_SECS};
 use arbkeep::strategy::stellar_arb::store as kstore;
@@ -32,7 +33,6 @@ use arbkeep::venue::stellar::{
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use std::time::Duration;
-use support::stellar_fake::{StellarFake, aqua, detector, endpoints, issuer, reflector, world};
 use support::stellar_keeper::Harness;
 use tokio::sync::broadcast;
 
@@ -945,7 +945,7 @@ fn assert_sent_once(fake: &StellarFake, what: &str) {
 
 #[tokio::test]
 async fn every_fault_on_the_cycle_send_is_outcome_unknown_then_settled_once_by_looking() {
-    use support::stellar_fake::{Fault, Rule};
+    use arbkeep::fakes::stellar::{Fault, Rule};
     let faults = [
         Fault::DropBefore,
         Fault::ActThenDrop,
@@ -1039,7 +1039,7 @@ async fn every_fault_on_the_cycle_send_is_outcome_unknown_then_settled_once_by_l
 
 #[tokio::test]
 async fn seeded_faults_on_every_call_never_double_send_and_the_books_match() {
-    use support::stellar_fake::Fault;
+    use arbkeep::fakes::stellar::Fault;
     for seed in [7_u64, 11, 2026] {
         let what = format!("seed {seed}");
         let fake = StellarFake::start(world()).await;
@@ -1114,7 +1114,7 @@ async fn seeded_faults_on_every_call_never_double_send_and_the_books_match() {
 
 #[tokio::test]
 async fn a_stellar_fault_during_recovery_degrades_the_keeper_instead_of_stopping_the_engine() {
-    use support::stellar_fake::{Fault, Rule};
+    use arbkeep::fakes::stellar::{Fault, Rule};
     let fake = StellarFake::start(world()).await;
     let venue: Arc<dyn StellarVenue> =
         Arc::new(NetworkVenue::new(endpoints(&fake)).expect("venue"));
@@ -1303,7 +1303,7 @@ async fn a_book_with_zero_negative_or_huge_figures_is_dropped_not_the_process() 
 
 #[tokio::test]
 async fn an_answer_larger_than_the_cap_is_refused_saying_so() {
-    use support::stellar_fake::{Fault, Rule};
+    use arbkeep::fakes::stellar::{Fault, Rule};
     let fake = StellarFake::start(world()).await;
     fake.fault(Rule::new(
         "getLatestLedger",
@@ -1567,7 +1567,7 @@ fn testnet_keeper(fake: &StellarFake) -> StellarArbKeeper {
 /// once. (A 200 is Friendbot's whole answer: its body is never read.)
 #[tokio::test]
 async fn a_lost_friendbot_answer_is_settled_by_looking_at_the_account() {
-    use support::stellar_fake::{Fault, Rule};
+    use arbkeep::fakes::stellar::{Fault, Rule};
     for fault in [
         Fault::ActThenDrop,
         Fault::Status {
@@ -1629,7 +1629,7 @@ async fn a_lost_friendbot_answer_is_settled_by_looking_at_the_account() {
 /// pass asks again.
 #[tokio::test]
 async fn a_friendbot_refusal_closes_the_funding_and_the_next_pass_asks_again() {
-    use support::stellar_fake::{Fault, Rule};
+    use arbkeep::fakes::stellar::{Fault, Rule};
     let fake = StellarFake::start(world()).await;
     fake.fault(Rule::new(
         "/friendbot",
@@ -1676,7 +1676,7 @@ async fn a_friendbot_refusal_closes_the_funding_and_the_next_pass_asks_again() {
 
 #[tokio::test]
 async fn a_create_account_answered_503_after_applying_is_booked_once_on_both_sides() {
-    use support::stellar_fake::{Fault, Rule};
+    use arbkeep::fakes::stellar::{Fault, Rule};
     let fake = StellarFake::start(public_world(2_000 * ONE)).await;
     // The first send is the master's CreateAccount.
     fake.fault(Rule::new(
@@ -1740,7 +1740,7 @@ async fn a_create_account_answered_503_after_applying_is_booked_once_on_both_sid
 
 #[tokio::test]
 async fn a_horizon_submission_answered_502_after_applying_is_an_unknown_outcome() {
-    use support::stellar_fake::{Fault, Rule};
+    use arbkeep::fakes::stellar::{Fault, Rule};
     let fake = StellarFake::start(world()).await;
     let kp = Keypair::from_seed([0x46; 32]);
     fake.with(|l| l.friendbot(kp.public()));
@@ -1800,7 +1800,7 @@ async fn a_horizon_submission_answered_502_after_applying_is_an_unknown_outcome(
 
 #[tokio::test]
 async fn operator_evidence_is_checked_and_a_drop_of_a_send_that_applied_is_refused() {
-    use support::stellar_fake::{Fault, Rule};
+    use arbkeep::fakes::stellar::{Fault, Rule};
     let fake = StellarFake::start(world()).await;
     fake.fault(Rule::cycle_send(Fault::ActThenDrop));
     let venue: Arc<dyn StellarVenue> =

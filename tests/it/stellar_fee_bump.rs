@@ -12,6 +12,7 @@
 use crate::support;
 
 use arbkeep::engine::Keeper;
+use arbkeep::fakes::stellar::{Fault, Rule, StellarFake, aqua, endpoints, world};
 use arbkeep::strategy::stellar_arb::store as kstore;
 use arbkeep::strategy::stellar_arb::{StellarArbConfig, StellarArbKeeper, StellarShared};
 use arbkeep::venue::stellar::fee_bump::per_op_bid;
@@ -20,7 +21,6 @@ use arbkeep::venue::stellar::sim::FRIENDBOT_AMOUNT;
 use arbkeep::venue::stellar::{AccountKey, Keypair, ONE, StellarVenue};
 use std::sync::Arc;
 use std::time::Duration;
-use support::stellar_fake::{Fault, Rule, StellarFake, aqua, endpoints, world};
 use support::stellar_keeper::Harness;
 
 const MASTER_XLM: i64 = 100 * ONE;

@@ -9,8 +9,7 @@
 //! the node's listing lags: OUTCOME UNKNOWN in the snapshot, then booked once.
 //! The secret never reaches a log.
 
-use crate::support;
-
+use arbkeep::fakes::stellar::{StellarFake, aqua, detector, reflector, world};
 use arbkeep::strategy::stellar_arb::store as kstore;
 use arbkeep::strategy::stellar_arb::trading_key;
 use arbkeep::venue::stellar::sim::FRIENDBOT_AMOUNT;
@@ -20,7 +19,6 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::stellar_fake::{StellarFake, aqua, detector, reflector, world};
 use tokio_tungstenite::tungstenite::Message;
 
 const BIN: &str = env!("CARGO_BIN_EXE_arbkeep");
@@ -487,7 +485,7 @@ async fn wait_snapshot(addr: &str, what: &str, secs: u64, done: impl Fn(&Value) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_a_lost_answer_to_the_cycle_is_outcome_unknown_on_screen_then_booked_once() {
-    use support::stellar_fake::{Fault, Rule};
+    use arbkeep::fakes::stellar::{Fault, Rule};
     // No opportunity until the accounts are set up: only the dear AQUA.
     let mut w = world();
     let cheap = w.order_book(&aqua(), &StellarAsset::Native).offers;

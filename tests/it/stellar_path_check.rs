@@ -6,9 +6,9 @@
 //! agreement, or a gap within the tolerance, lets it through.
 
 use crate::stellar_stream::keeper_config;
-use crate::support::stellar_fake::endpoints;
-use crate::support::stellar_fake::{StellarFake, world};
 use arbkeep::engine::{Keeper, KeeperContext, Phase, SendGate};
+use arbkeep::fakes::stellar::endpoints;
+use arbkeep::fakes::stellar::{StellarFake, world};
 use arbkeep::model::Mode;
 use arbkeep::store::Store;
 use arbkeep::strategy::stellar_arb::{StellarArbKeeper, StellarShared};

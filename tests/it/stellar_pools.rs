@@ -8,6 +8,7 @@
 use crate::support;
 
 use arbkeep::engine::{Keeper, KeeperContext, Phase, SendGate};
+use arbkeep::fakes::stellar::{StellarFake, aqua, detector, endpoints, issuer, reflector};
 use arbkeep::model::Mode;
 use arbkeep::store::Store;
 use arbkeep::strategy::stellar_arb::store as kstore;
@@ -21,7 +22,6 @@ use arbkeep::venue::stellar::{
 };
 use std::sync::Arc;
 use std::time::Duration;
-use support::stellar_fake::{StellarFake, aqua, detector, endpoints, issuer, reflector};
 use tokio::sync::broadcast;
 
 fn eurc() -> StellarAsset {
@@ -247,9 +247,9 @@ async fn an_unreadable_pool_is_dropped_from_the_scan_with_a_note() {
         .lock()
         .expect("faults")
         .rules
-        .push(support::stellar_fake::Rule::new(
+        .push(arbkeep::fakes::stellar::Rule::new(
             "/liquidity_pools",
-            support::stellar_fake::Fault::Malformed,
+            arbkeep::fakes::stellar::Fault::Malformed,
             u32::MAX,
         ));
     keeper.tick(&cx(2)).await.expect("tick");
@@ -296,9 +296,9 @@ async fn a_transient_pool_failure_sends_nothing_until_the_pool_is_read() {
         .lock()
         .expect("faults")
         .rules
-        .push(support::stellar_fake::Rule::new(
+        .push(arbkeep::fakes::stellar::Rule::new(
             "/liquidity_pools",
-            support::stellar_fake::Fault::Status {
+            arbkeep::fakes::stellar::Fault::Status {
                 status: 503,
                 after: false,
                 retry_after: None,

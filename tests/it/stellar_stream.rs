@@ -5,9 +5,9 @@
 //! getLatestLedger and every new ledger is still scanned at once; a cut or
 //! malformed stream is dropped, polled over, and followed again.
 
-use crate::support::stellar_fake::{StellarFake, StreamFault, aqua, endpoints, world};
 use arbkeep::config::Config;
 use arbkeep::engine::{Engine, EngineHandle, EngineOptions, Mode};
+use arbkeep::fakes::stellar::{StellarFake, StreamFault, aqua, endpoints, world};
 use arbkeep::model::SystemClock;
 use arbkeep::store::Store;
 use arbkeep::strategy::stellar_arb::{StellarArbConfig, StellarArbKeeper, StellarShared};
@@ -270,7 +270,7 @@ async fn a_cut_or_malformed_stream_is_dropped_polled_over_and_followed_again() {
 
 #[tokio::test]
 async fn a_stream_refused_at_connection_is_polled_over_then_followed() {
-    use crate::support::stellar_fake::{Fault, Rule};
+    use arbkeep::fakes::stellar::{Fault, Rule};
     let fake = StellarFake::start(world()).await;
     fake.fault(Rule::new(
         "/ledgers",

@@ -10,10 +10,10 @@ mod rig;
 
 use super::{World, dec, monday_open, world_with};
 use arbkeep::engine::{IntentState, Resolution};
+use arbkeep::fakes::schwab::{Fault, FaultRoute, OrderReply, PlaceFault};
 use arbkeep::model::time::{MINUTE, SECOND};
 use arbkeep::strategy::equity_hedge::HedgePolicy;
 use arbkeep::strategy::equity_hedge::book::ExecState;
-use arbkeep::venue::schwab::fake::{Fault, FaultRoute, OrderReply, PlaceFault};
 use rig::{Desk, PASS, WINDOW, bought};
 use rust_decimal::Decimal;
 use std::time::Duration;

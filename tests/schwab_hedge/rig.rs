@@ -10,6 +10,7 @@ mod hedge_feed;
 pub use hedge_feed::{Feed, bought};
 use hedge_feed::{decoder, tokens};
 
+use arbkeep::fakes::schwab::FakeSchwab;
 use arbkeep::model::time::{MINUTE, SECOND};
 use arbkeep::model::{Clock, ManualClock, Mode};
 use arbkeep::store::Store;
@@ -18,7 +19,6 @@ use arbkeep::strategy::equity_hedge::chain::{MemoryReceipts, StaticTokens};
 use arbkeep::strategy::equity_hedge::{EquityHedge, HedgePolicy};
 use arbkeep::venue::broker::Broker;
 use arbkeep::venue::schwab::SchwabBroker;
-use arbkeep::venue::schwab::fake::FakeSchwab;
 use rust_decimal::Decimal;
 use std::sync::Arc;
 use tokio::sync::broadcast;

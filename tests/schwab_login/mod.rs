@@ -2,8 +2,8 @@
 //! authorize URL, the "person" opens it at the fake and pastes back the
 //! address the browser landed on. Shared by the Schwab and devnet tests.
 
+use arbkeep::fakes::schwab::FakeSchwab;
 use arbkeep::model::ManualClock;
-use arbkeep::venue::schwab::fake::FakeSchwab;
 use arbkeep::venue::schwab::{EncryptionKey, SchwabConfig, login_interactive};
 use std::io::{BufRead, Read, Write};
 use std::path::Path;

@@ -3,8 +3,8 @@
 //! `/v1/trading/accounts/{account_id}/…` with HTTP Basic auth (API key and
 //! secret, from the environment only). Orders carry our `client_order_id`,
 //! so an order whose answer was lost is found by that id, exactly
-//! (`wire` decodes the answers, `broker` is the [`Broker`] adapter, `fake`
-//! the stateful loopback server the tests trade against). Market orders in
+//! (`wire` decodes the answers, `broker` is the [`Broker`] adapter; the
+//! stateful loopback server the tests trade against is `crate::fakes::alpaca`). Market orders in
 //! the regular session; with `extended_hours` on, day limit orders bounded
 //! by `extended_hours_slippage_bps` around the hedge's reference price in
 //! the pre-market and after-hours sessions (Alpaca takes only limit orders
@@ -14,8 +14,6 @@
 //! [`Broker`]: crate::venue::broker::Broker
 
 pub mod broker;
-#[cfg(any(test, feature = "fakes"))]
-pub mod fake;
 pub mod wire;
 
 pub use broker::AlpacaBroker;

@@ -1,7 +1,7 @@
 //! The EVM adapters (alloy 2.x): chains, wallet, transaction manager, ERC-20,
-//! Uniswap V2, the bridge routes, log ingestion, the local devnet, and (for
-//! tests) a hostile JSON-RPC proxy and a WebSocket that falls silent in front
-//! of it.
+//! Uniswap V2, the bridge routes, log ingestion and the local devnet. The
+//! hostile JSON-RPC proxy and the WebSocket that falls silent, which the
+//! tests put in front of a node, are `crate::fakes::{evm_rpc, evm_ws}`.
 
 pub mod abi;
 pub mod bridge;
@@ -10,10 +10,6 @@ pub mod crash;
 pub mod db;
 pub mod devnet;
 pub mod erc20;
-#[cfg(any(test, feature = "fakes"))]
-pub mod fake_rpc;
-#[cfg(any(test, feature = "fakes"))]
-pub mod fake_ws;
 pub mod ingest;
 pub mod raindex;
 pub mod txmgr;

@@ -2,15 +2,13 @@
 //! (`arbkeep auth schwab`), sealed tokens refreshed before they expire, the
 //! account hash, whole-share MARKET DAY orders that are never re-sent after
 //! an unknown outcome, status, positions and market hours. The API's facts
-//! this relies on are in docs/architecture.md §5; the fake server beside it
-//! (feature `fakes`) answers as the real one does.
+//! this relies on are in docs/architecture.md §5; its fake server
+//! (`crate::fakes::schwab`, feature `fakes`) answers as the real one does.
 
 mod account;
 mod broker;
 pub mod clock_text;
 pub mod crypto;
-#[cfg(any(test, feature = "fakes"))]
-pub mod fake;
 mod login;
 mod session;
 mod vault;

@@ -8,7 +8,7 @@
 //! Reflector oracle) are read by simulation in `contracts`. The simulated
 //! ledger in `sim` (accounts, trustlines, order books, signature, sequence and
 //! passphrase checks, real result codes) backs the paper venue and the
-//! loopback fakes under `tests/it/support/stellar_fake.rs`.
+//! loopback fakes of `crate::fakes::stellar`.
 
 pub mod asset;
 pub mod codes;

@@ -1,5 +1,4 @@
 //! Shared helpers for integration tests that need them.
 pub mod exposition;
 pub mod hedge_feed;
-pub mod stellar_fake;
 pub mod stellar_keeper;

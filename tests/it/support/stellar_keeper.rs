@@ -3,8 +3,8 @@
 //! notice channel, the context of one pass at a given time, and what its
 //! Stellar ledger booked per account.
 
-use super::stellar_fake::{detector, reflector};
 use arbkeep::engine::{KeeperContext, Notice, Phase, SendGate};
+use arbkeep::fakes::stellar::{detector, reflector};
 use arbkeep::model::Mode;
 use arbkeep::store::Store;
 use arbkeep::strategy::stellar_arb::StellarArbConfig;

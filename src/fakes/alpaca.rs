@@ -21,12 +21,12 @@
 //! for a few looks); on reads ([`FakeAlpaca::fail_next_read`]): a status,
 //! a dropped connection, a cut or malformed body, a slow answer.
 
-use super::{AlpacaConfig, AlpacaSecrets};
 use crate::config::Secret;
+use crate::fakes::http::{Outcome, Request, Response, serve};
 use crate::model::time::format_rfc3339 as format_time;
 use crate::model::{Clock, Timestamp};
+use crate::venue::alpaca::{AlpacaConfig, AlpacaSecrets};
 use crate::venue::schwab::clock_text::{format_date, new_york_day, new_york_instant, weekday};
-use crate::venue::schwab::fake::http::{Outcome, Request, Response, serve};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, VecDeque};

@@ -14,7 +14,7 @@
 //! it forwarded, by (sender, nonce) and by hash, whatever the attempt and
 //! whatever the client was told ([`FakeRpc::sends`]).
 
-use crate::venue::schwab::fake::http::{Response, read_request, write_response};
+use crate::fakes::http::{Response, read_request, write_response};
 use alloy::consensus::{Transaction, TxEnvelope};
 use alloy::eips::eip2718::Decodable2718;
 use alloy::primitives::{Address, B256, keccak256};
@@ -181,7 +181,7 @@ struct Chaos {
 
 impl Chaos {
     fn next(&mut self) -> u64 {
-        crate::venue::schwab::fake::faults::xorshift(&mut self.state)
+        crate::fakes::schwab::faults::xorshift(&mut self.state)
     }
 
     fn draw(&mut self, method: &str) -> Option<RpcFault> {

@@ -26,7 +26,6 @@
 //! [`FakeSchwab::orders`], the live tokens (to grep for them).
 
 pub(crate) mod faults;
-pub(crate) mod http;
 mod orders;
 
 pub use faults::{Fault, FaultRoute, OrderReply, PlaceFault};
@@ -34,18 +33,18 @@ pub use faults::{Fault, FaultRoute, OrderReply, PlaceFault};
 pub use orders::{FillLeg, OrderScript, OrderView, REJECT_BUYING_POWER};
 
 use self::faults::{Chaos, fault_outcome};
-use self::http::{Outcome, Request, Response, pairs};
 use self::orders::FakeOrder;
-use super::clock_text::{
+use crate::config::Secret;
+use crate::fakes::http::{self, Outcome, Request, Response, pairs};
+use crate::model::time::{DAY, MINUTE, SECOND};
+use crate::model::{Clock, Timestamp};
+use crate::net::base64;
+use crate::venue::broker::OrderSide;
+use crate::venue::schwab::clock_text::{
     format_date, format_new_york_time, new_york_day, new_york_instant, parse_date, parse_time,
     weekday,
 };
-use super::session::base64;
-use super::{EncryptionKey, SchwabConfig, SchwabSecrets};
-use crate::config::Secret;
-use crate::model::time::{DAY, MINUTE, SECOND};
-use crate::model::{Clock, Timestamp};
-use crate::venue::broker::OrderSide;
+use crate::venue::schwab::{EncryptionKey, SchwabConfig, SchwabSecrets};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};

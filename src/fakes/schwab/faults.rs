@@ -4,8 +4,8 @@
 //! answers after an order was taken (lost, 5xx, 429, cut, no `Location`,
 //! late), and seeded draws of them for every order POST.
 
-use super::http::{Outcome, Response};
 use super::{message, respond};
+use crate::fakes::http::{Outcome, Response};
 use serde_json::json;
 use std::time::Duration;
 

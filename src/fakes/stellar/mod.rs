@@ -22,12 +22,10 @@
 //! demand ([`StreamFault`]: a withheld ledger, a cut stream, a malformed
 //! event; `mute_stream` for a stream gone silent).
 
-#![allow(dead_code)]
-
-use arbkeep::venue::stellar::asset::{StellarAsset, format_amount};
-use arbkeep::venue::stellar::codes::TxOutcome;
-use arbkeep::venue::stellar::sim::SimLedger;
-use arbkeep::venue::stellar::{
+use crate::venue::stellar::asset::{StellarAsset, format_amount};
+use crate::venue::stellar::codes::TxOutcome;
+use crate::venue::stellar::sim::SimLedger;
+use crate::venue::stellar::{
     AccountKey, ContractKey, Keypair, ONE, Offer, Price, SupportedAsset, TESTNET_PASSPHRASE,
 };
 use serde_json::{Value, json};
@@ -50,8 +48,8 @@ pub fn aqua() -> StellarAsset {
     }
 }
 /// The network client's endpoints, all at this fake (Friendbot included).
-pub fn endpoints(f: &StellarFake) -> arbkeep::venue::stellar::network::Endpoints {
-    arbkeep::venue::stellar::network::Endpoints {
+pub fn endpoints(f: &StellarFake) -> crate::venue::stellar::network::Endpoints {
+    crate::venue::stellar::network::Endpoints {
         horizon_url: f.horizon_url(),
         rpc_url: f.rpc_url(),
         friendbot_url: Some(f.friendbot_url()),
@@ -242,7 +240,7 @@ pub struct Faults {
     pub path_skew_bps: i64,
     /// While set, `getFeeStats` answers these (the ledgers before a surge
     /// that has just begun) instead of the sim's.
-    pub stale_fee_stats: Option<arbkeep::venue::stellar::FeeStats>,
+    pub stale_fee_stats: Option<crate::venue::stellar::FeeStats>,
 }
 
 impl Faults {
@@ -280,24 +278,23 @@ impl Faults {
 fn envelope_facts(l: &SimLedger, b64: &str) -> Option<(String, String, i64, bool)> {
     let (v, hash) = match xdr::TransactionEnvelope::from_xdr_base64(b64, Limits::none()).ok()? {
         xdr::TransactionEnvelope::Tx(v) => {
-            let hash = arbkeep::venue::stellar::tx::tx_hash(&v.tx, &l.network_id()).ok()?;
+            let hash = crate::venue::stellar::tx::tx_hash(&v.tx, &l.network_id()).ok()?;
             (v, hash)
         }
         xdr::TransactionEnvelope::TxFeeBump(b) => {
-            let hash =
-                arbkeep::venue::stellar::fee_bump::outer_hash(&b.tx, &l.network_id()).ok()?;
+            let hash = crate::venue::stellar::fee_bump::outer_hash(&b.tx, &l.network_id()).ok()?;
             let xdr::FeeBumpTransactionInnerTx::Tx(v) = b.tx.inner_tx;
             (v, hash)
         }
         xdr::TransactionEnvelope::TxV0(_) => return None,
     };
-    let source = arbkeep::venue::stellar::asset::muxed_key(&v.tx.source_account).to_string();
+    let source = crate::venue::stellar::asset::muxed_key(&v.tx.source_account).to_string();
     let pp =
         v.tx.operations
             .iter()
             .any(|o| matches!(o.body, xdr::OperationBody::PathPaymentStrictSend(_)));
     Some((
-        arbkeep::venue::stellar::tx::hex(&hash),
+        crate::venue::stellar::tx::hex(&hash),
         source,
         v.tx.seq_num.0,
         pp,
@@ -425,7 +422,7 @@ impl StellarFake {
 
     /// `getFeeStats` shows `stats` (what the ledgers before a surge paid)
     /// until `None`: stats that lag a surge that has just begun.
-    pub fn stale_fee_stats(&self, stats: Option<arbkeep::venue::stellar::FeeStats>) {
+    pub fn stale_fee_stats(&self, stats: Option<crate::venue::stellar::FeeStats>) {
         self.faults.lock().expect("faults").stale_fee_stats = stats;
     }
 
@@ -508,7 +505,7 @@ async fn sse_ledgers(
                         "operation_count": 0,
                         "closed_at": format!(
                             "{}T{:02}:{:02}:{:02}Z",
-                            arbkeep::model::time::format_day(day),
+                            crate::model::time::format_day(day),
                             t / 3_600,
                             t / 60 % 60,
                             t % 60
@@ -710,7 +707,7 @@ fn skew_paths(answer: &mut Value, bps: i64) {
         let Some(amount) = r
             .get("destination_amount")
             .and_then(Value::as_str)
-            .and_then(arbkeep::venue::stellar::parse_amount)
+            .and_then(crate::venue::stellar::parse_amount)
         else {
             continue;
         };
@@ -883,7 +880,7 @@ fn route(
                 .into_iter()
                 .map(|p| {
                     let reserve = |x: &StellarAsset, amount: i64| {
-                        json!({"asset": arbkeep::venue::stellar::horizon_pools::reserve_form(x),
+                        json!({"asset": crate::venue::stellar::horizon_pools::reserve_form(x),
                                "amount": format_amount(amount)})
                     };
                     json!({"id": p.id_hex(), "fee_bp": p.fee_bp, "type": "constant_product",
@@ -943,7 +940,7 @@ fn route(
             };
             let Some(amount) = q
                 .get("source_amount")
-                .and_then(|a| arbkeep::venue::stellar::parse_amount(a))
+                .and_then(|a| crate::venue::stellar::parse_amount(a))
             else {
                 return problem(400, "bad_request", "source_amount", json!({}));
             };
@@ -973,7 +970,7 @@ fn route(
                     let mut amt = amount;
                     let mut ok = true;
                     for w in hops.windows(2) {
-                        match arbkeep::venue::stellar::paths::hop(l, &w[0], &w[1], amt) {
+                        match crate::venue::stellar::paths::hop(l, &w[0], &w[1], amt) {
                             Some((got, _)) if got > 0 => amt = got,
                             _ => {
                                 ok = false;
@@ -1072,7 +1069,7 @@ fn rpc(l: &mut SimLedger, body: &str) -> Value {
                 };
                 let data = match &key {
                     xdr::LedgerKey::Account(a) => {
-                        let id = arbkeep::venue::stellar::asset::account_key(&a.account_id);
+                        let id = crate::venue::stellar::asset::account_key(&a.account_id);
                         l.accounts.get(&id).map(|acct| {
                             xdr::LedgerEntryData::Account(xdr::AccountEntry {
                                 account_id: a.account_id.clone(),
@@ -1089,7 +1086,7 @@ fn rpc(l: &mut SimLedger, body: &str) -> Value {
                         })
                     }
                     xdr::LedgerKey::Trustline(t) => {
-                        let id = arbkeep::venue::stellar::asset::account_key(&t.account_id);
+                        let id = crate::venue::stellar::asset::account_key(&t.account_id);
                         let asset = match &t.asset {
                             xdr::TrustLineAsset::CreditAlphanum4(a) => {
                                 StellarAsset::from_xdr(&xdr::Asset::CreditAlphanum4(a.clone()))
@@ -1147,7 +1144,7 @@ fn rpc(l: &mut SimLedger, body: &str) -> Value {
             else {
                 return err(-32602, "not a contract");
             };
-            let contract = arbkeep::venue::stellar::ContractKey(*c).to_string();
+            let contract = crate::venue::stellar::ContractKey(*c).to_string();
             let function = call.function_name.0.to_utf8_string_lossy();
             match l.call(&contract, &function, call.args.as_slice()) {
                 Ok(v) => {
@@ -1183,14 +1180,14 @@ fn rpc(l: &mut SimLedger, body: &str) -> Value {
                 .ok()
                 .and_then(|e| match e {
                     xdr::TransactionEnvelope::Tx(v) => {
-                        arbkeep::venue::stellar::tx::tx_hash(&v.tx, &l.network_id()).ok()
+                        crate::venue::stellar::tx::tx_hash(&v.tx, &l.network_id()).ok()
                     }
                     xdr::TransactionEnvelope::TxFeeBump(b) => {
-                        arbkeep::venue::stellar::fee_bump::outer_hash(&b.tx, &l.network_id()).ok()
+                        crate::venue::stellar::fee_bump::outer_hash(&b.tx, &l.network_id()).ok()
                     }
                     _ => None,
                 })
-                .map(|h| arbkeep::venue::stellar::tx::hex(&h))
+                .map(|h| crate::venue::stellar::tx::hex(&h))
                 .unwrap_or_default();
             let dup = known_before(l, &hash);
             match l.submit(t) {
@@ -1237,11 +1234,11 @@ fn rpc(l: &mut SimLedger, body: &str) -> Value {
 }
 
 /// `getFeeStats`' result for these stats.
-fn fee_stats_json(f: &arbkeep::venue::stellar::FeeStats) -> Value {
-    let dist = |d: &arbkeep::venue::stellar::fee_stats::FeeDistribution| {
+fn fee_stats_json(f: &crate::venue::stellar::FeeStats) -> Value {
+    let dist = |d: &crate::venue::stellar::fee_stats::FeeDistribution| {
         let mut v = json!({"max": d.max.to_string(), "min": d.min.to_string(),
             "mode": d.mode.to_string(), "transactionCount": "10", "ledgerCount": 50});
-        for (p, fee) in arbkeep::venue::stellar::fee_stats::PERCENTILES
+        for (p, fee) in crate::venue::stellar::fee_stats::PERCENTILES
             .iter()
             .zip(d.percentiles)
         {
