@@ -25,7 +25,9 @@
 //! Observation: [`FakeSchwab::requests`], [`FakeSchwab::order_posts`],
 //! [`FakeSchwab::orders`], the live tokens (to grep for them).
 
+mod account;
 pub(crate) mod faults;
+mod oauth;
 mod orders;
 
 pub use faults::{Fault, FaultRoute, OrderReply, PlaceFault};
@@ -33,17 +35,14 @@ pub use faults::{Fault, FaultRoute, OrderReply, PlaceFault};
 pub use orders::{FillLeg, OrderScript, OrderView, REJECT_BUYING_POWER};
 
 use self::faults::{Chaos, fault_outcome};
+use self::oauth::{Access, Code, Lineage};
 use self::orders::FakeOrder;
 use crate::config::Secret;
 use crate::fakes::http::{self, Outcome, Request, Response, pairs};
 use crate::model::time::{DAY, MINUTE, SECOND};
 use crate::model::{Clock, Timestamp};
-use crate::net::base64;
 use crate::venue::broker::OrderSide;
-use crate::venue::schwab::clock_text::{
-    format_date, format_new_york_time, new_york_day, new_york_instant, parse_date, parse_time,
-    weekday,
-};
+use crate::venue::schwab::clock_text::parse_date;
 use crate::venue::schwab::{EncryptionKey, SchwabConfig, SchwabSecrets};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -91,22 +90,6 @@ pub struct OrderSummary {
     pub entered_at: Timestamp,
     pub status: String,
     pub filled: u64,
-}
-
-struct Code {
-    issued_at: Timestamp,
-    redirect_uri: String,
-    used: bool,
-}
-
-struct Lineage {
-    created_at: Timestamp,
-    current_refresh: String,
-}
-
-struct Access {
-    issued_at: Timestamp,
-    revoked: bool,
 }
 
 struct State {
@@ -428,13 +411,6 @@ fn unauthorized() -> Outcome {
     ))
 }
 
-fn oauth_error(status: u16, error: &str, description: &str) -> Outcome {
-    respond(Response::json(
-        status,
-        &json!({"error": error, "error_description": description}),
-    ))
-}
-
 impl State {
     fn now(&self) -> Timestamp {
         self.clock.now()
@@ -516,134 +492,6 @@ impl State {
         }
     }
 
-    fn authorize(&mut self, q: &[(String, String)]) -> Result<String, String> {
-        let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        if get("client_id").as_deref() != Some(FAKE_APP_KEY) {
-            return Err("unknown client_id".into());
-        }
-        let redirect = get("redirect_uri").ok_or("missing redirect_uri")?;
-        if redirect != FAKE_CALLBACK {
-            return Err("redirect_uri does not match the registered callback".into());
-        }
-        let n = self.next_id();
-        let code = format!("C0.b2F1dGgyLmJkYy5zY2h3YWIuY29t.fake{n}-Xq7_Lm9@");
-        self.codes.insert(
-            code.clone(),
-            Code {
-                issued_at: self.now(),
-                redirect_uri: redirect.clone(),
-                used: false,
-            },
-        );
-        let mut to =
-            reqwest::Url::parse(&format!("{redirect}/")).map_err(|_| "bad redirect".to_string())?;
-        to.query_pairs_mut()
-            .append_pair("code", &code)
-            .append_pair("session", &format!("46b905a8-cd91-4f55-9e20-{n:012}"));
-        if let Some(state) = get("state") {
-            to.query_pairs_mut().append_pair("state", &state);
-        }
-        Ok(to.to_string())
-    }
-
-    fn issue(&mut self, lineage: usize) -> Value {
-        let n = self.next_id();
-        let access = format!("I0.b2F1dGgyLmNkYy5zY2h3YWIuY29t.access{n}-Kz3_Vq@");
-        let refresh = format!("R0.b2F1dGgyLmNkYy5zY2h3YWIuY29t.refresh{n}-Wp8_Jd@");
-        self.access.insert(
-            access.clone(),
-            Access {
-                issued_at: self.now(),
-                revoked: false,
-            },
-        );
-        self.refresh_tokens.insert(refresh.clone(), lineage);
-        self.lineages[lineage].current_refresh = refresh.clone();
-        json!({
-            "expires_in": 1800, "token_type": "Bearer", "scope": "api",
-            "refresh_token": refresh, "access_token": access,
-            "id_token": format!("eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.fake{n}.sig")
-        })
-    }
-
-    fn token(&mut self, r: &Request) -> Outcome {
-        let expected = format!(
-            "Basic {}",
-            base64(format!("{FAKE_APP_KEY}:{FAKE_APP_SECRET}").as_bytes())
-        );
-        if r.header("authorization") != Some(expected.as_str()) {
-            return oauth_error(401, "invalid_client", "Client authentication failed");
-        }
-        if r.header("content-type") != Some("application/x-www-form-urlencoded") {
-            return oauth_error(
-                400,
-                "invalid_request",
-                "Content-Type must be application/x-www-form-urlencoded",
-            );
-        }
-        if let Some(f) = self.take_fault(FaultRoute::Token) {
-            return fault_outcome(f);
-        }
-        let form = pairs(&String::from_utf8_lossy(&r.body));
-        let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        let now = self.now();
-        match get("grant_type").as_deref() {
-            Some("authorization_code") => {
-                let code = get("code").unwrap_or_default();
-                let redirect = get("redirect_uri").unwrap_or_default();
-                let Some(c) = self.codes.get_mut(&code) else {
-                    return oauth_error(400, "invalid_grant", "unknown authorization code");
-                };
-                if c.used || now >= c.issued_at + CODE_LIFETIME {
-                    return oauth_error(400, "invalid_grant", "authorization code expired or used");
-                }
-                if c.redirect_uri != redirect {
-                    return oauth_error(400, "invalid_grant", "redirect_uri mismatch");
-                }
-                c.used = true;
-                self.lineages.push(Lineage {
-                    created_at: now,
-                    current_refresh: String::new(),
-                });
-                self.grants.push("authorization_code".into());
-                let body = self.issue(self.lineages.len() - 1);
-                respond(Response::json(200, &body))
-            }
-            Some("refresh_token") => {
-                let token = get("refresh_token").unwrap_or_default();
-                let lineage = self.refresh_tokens.get(&token).copied();
-                let valid = lineage.is_some_and(|l| {
-                    self.lineages[l].current_refresh == token
-                        && now < self.lineages[l].created_at + self.refresh_lifetime
-                });
-                let Some(l) = lineage.filter(|_| valid) else {
-                    // The real doubly wrapped body (§1.8).
-                    return oauth_error(
-                        400,
-                        "unsupported_token_type",
-                        "400 Bad Request: \"{\"error_description\":\"Exception while authenticating refresh token [tokenDigest=R8QKLpffOFVUJuvqbJ0\\/1RNzqtrrnXrtTqQ6bCiRCMw=, Exception=Failed refresh token authentication [tokenDigest=R8QKLpffOFVUJuvqbJ0\\/1RNzqtrrnXrtTqQ6bCiRCMw=]]\",\"error\":\"refresh_token_authentication_error\"}\"",
-                    );
-                };
-                self.grants.push("refresh_token".into());
-                let body = self.issue(l);
-                respond(Response::json(200, &body))
-            }
-            _ => oauth_error(400, "unsupported_grant_type", "grant_type"),
-        }
-    }
-
-    fn bearer_ok(&self, r: &Request) -> bool {
-        let Some(token) = r
-            .header("authorization")
-            .and_then(|a| a.strip_prefix("Bearer "))
-        else {
-            return false;
-        };
-        self.access
-            .get(token)
-            .is_some_and(|a| !a.revoked && self.now() < a.issued_at + ACCESS_LIFETIME)
-    }
-
     fn account_of_hash(&self, hash: &str) -> Option<String> {
         self.accounts
             .iter()
@@ -713,301 +561,4 @@ impl State {
             _ => message(404, "no such route"),
         }
     }
-
-    fn positions_of(&self, number: &str) -> BTreeMap<String, Decimal> {
-        let now = self.now();
-        let mut out: BTreeMap<String, Decimal> = self
-            .base_positions
-            .iter()
-            .filter(|((n, _), _)| n == number)
-            .map(|((_, s), q)| (s.clone(), *q))
-            .collect();
-        for o in self.orders.values().filter(|o| o.account_number == number) {
-            let filled = Decimal::from(o.view(now).filled());
-            let delta = match o.side {
-                OrderSide::Buy => filled,
-                OrderSide::Sell => -filled,
-            };
-            *out.entry(o.symbol.clone()).or_default() += delta;
-        }
-        out.retain(|_, q| !q.is_zero());
-        out
-    }
-
-    /// (cash after the fills, cash less what working buys would cost).
-    fn cash_of(&self, number: &str) -> (Decimal, Decimal) {
-        let now = self.now();
-        let (mut cash, mut held) = (self.base_cash, Decimal::ZERO);
-        for o in self.orders.values().filter(|o| o.account_number == number) {
-            let view = o.view(now);
-            for (shares, price, _) in &view.fills {
-                let paid = Decimal::from(*shares) * *price;
-                match o.side {
-                    OrderSide::Buy => cash -= paid,
-                    OrderSide::Sell => cash += paid,
-                }
-            }
-            let working = !matches!(view.status, "FILLED" | "CANCELED" | "REJECTED" | "EXPIRED");
-            if working && o.side == OrderSide::Buy {
-                let price = self
-                    .prices
-                    .get(&o.symbol)
-                    .copied()
-                    .unwrap_or(Decimal::from(100));
-                held += Decimal::from(o.shares.saturating_sub(view.filled())) * price;
-            }
-        }
-        (cash, cash - held)
-    }
-
-    fn account_json(&self, number: &str, with_positions: bool) -> Value {
-        let (cash, available) = self.cash_of(number);
-        let mut account = json!({
-            "type": "MARGIN", "accountNumber": number, "roundTrips": 0, "isDayTrader": false,
-            "isClosingOnlyRestricted": false, "pfcbFlag": false,
-            "currentBalances": {"availableFunds": number_of(available),
-                "availableFundsNonMarginableTrade": number_of(available),
-                "buyingPower": number_of(available * Decimal::from(2)),
-                "buyingPowerNonMarginableTrade": number_of(available),
-                "cashBalance": number_of(cash), "liquidationValue": number_of(cash),
-                "equity": number_of(cash)}
-        });
-        if with_positions {
-            let positions: Vec<Value> = self
-                .positions_of(number)
-                .into_iter()
-                .map(|(symbol, q)| {
-                    let (long, short) = if q.is_sign_negative() { (Decimal::ZERO, -q) } else { (q, Decimal::ZERO) };
-                    json!({
-                        "shortQuantity": number_of(short), "longQuantity": number_of(long),
-                        "settledLongQuantity": number_of(long), "settledShortQuantity": number_of(short),
-                        "averagePrice": 100.0, "marketValue": 0.0,
-                        "instrument": {"assetType": "EQUITY", "cusip": "000000000", "symbol": symbol}
-                    })
-                })
-                .collect();
-            account["positions"] = Value::Array(positions);
-        }
-        json!({ "securitiesAccount": account, "aggregatedBalance": {"currentLiquidationValue": 100000.0, "liquidationValue": 100000.0} })
-    }
-
-    fn place(&mut self, r: &Request, number: &str, hash: &str) -> Outcome {
-        let reply = self.next_replies.pop_front().unwrap_or(OrderReply::Created);
-        let Ok(body) = serde_json::from_slice::<Value>(&r.body) else {
-            return message(
-                400,
-                "A validation error occurred while processing the request.",
-            );
-        };
-        if !body["requestedDestination"].is_null() {
-            return message(400, "requestedDestination is not allowed");
-        }
-        let leg = &body["orderLegCollection"][0];
-        let symbol = leg["instrument"]["symbol"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let side = match leg["instruction"].as_str() {
-            Some("BUY") | Some("BUY_TO_COVER") => OrderSide::Buy,
-            Some("SELL") | Some("SELL_SHORT") => OrderSide::Sell,
-            _ => return message(400, "orderLegCollection[0].instruction is invalid"),
-        };
-        let Some(shares) = leg["quantity"].as_u64().filter(|q| *q > 0) else {
-            return message(400, "quantity must be a whole number of shares above 0");
-        };
-        if symbol.is_empty()
-            || body["orderType"].as_str() != Some("MARKET")
-            || body["duration"].as_str() != Some("DAY")
-            || body["session"].as_str() != Some("NORMAL")
-            || body["orderStrategyType"].as_str() != Some("SINGLE")
-        {
-            return message(
-                400,
-                "only SINGLE MARKET DAY NORMAL equity orders are supported by the fake",
-            );
-        }
-        let now = self.now();
-        let active_from = if self.open_at(now) {
-            Some(now)
-        } else {
-            self.next_open(now)
-        };
-        let script = self
-            .next_scripts
-            .pop_front()
-            .unwrap_or_else(|| OrderScript::FillNow {
-                price: self
-                    .prices
-                    .get(&symbol)
-                    .copied()
-                    .unwrap_or(Decimal::from(100)),
-            });
-        let id = self.next_id();
-        self.orders.insert(
-            id,
-            FakeOrder {
-                id,
-                account_number: number.to_string(),
-                symbol,
-                side,
-                shares,
-                entered_at: now,
-                active_from,
-                script,
-                canceled_at: None,
-                listed_from: now + self.listing_lag.0,
-                hidden_lists: self.listing_lag.1,
-                garbled: false,
-            },
-        );
-        let location = format!("{}/trader/v1/accounts/{hash}/orders/{id}", self.base_url);
-        match reply {
-            OrderReply::Created => respond(Response::new(201).with_header("Location", location)),
-            OrderReply::NoLocation => respond(Response::new(201)),
-            OrderReply::DropAfterAccept => Outcome::Drop,
-            OrderReply::ErrorAfterAccept(status) => message(status, "Internal error"),
-            OrderReply::Delay(d) => Outcome::Respond {
-                response: Response::new(201).with_header("Location", location),
-                delay: Some(d),
-            },
-            OrderReply::TooManyAfterAccept { retry_after } => {
-                fault_outcome(Fault::TooManyRequests { retry_after })
-            }
-            OrderReply::TruncatedAfterAccept => {
-                let mut r = Response::json(201, &json!({"note": "accepted; answer cut halfway"}))
-                    .with_header("Location", location);
-                r.truncated = true;
-                respond(r)
-            }
-        }
-    }
-
-    fn list(
-        &mut self,
-        number: &str,
-        from: Option<String>,
-        to: Option<String>,
-        status: Option<String>,
-    ) -> Outcome {
-        let (Some(from), Some(to)) = (
-            from.as_deref().and_then(parse_time),
-            to.as_deref().and_then(parse_time),
-        ) else {
-            return message(
-                400,
-                "fromEnteredTime and toEnteredTime are required (yyyy-MM-dd'T'HH:mm:ss.SSSZ)",
-            );
-        };
-        let now = self.now();
-        if from + 60 * DAY < now {
-            return message(400, "fromEnteredTime must be within 60 days");
-        }
-        // Listing lag: an order placed a moment ago is not listed yet (this
-        // call counts towards the list calls it is hidden from).
-        let mut hidden = BTreeSet::new();
-        for o in self.orders.values_mut() {
-            if o.account_number == number && (now < o.listed_from || o.hidden_lists > 0) {
-                o.hidden_lists = o.hidden_lists.saturating_sub(1);
-                hidden.insert(o.id);
-            }
-        }
-        // Schwab keeps whole seconds of enteredTime.
-        let mut list: Vec<&FakeOrder> = self
-            .orders
-            .values()
-            .filter(|o| o.account_number == number && !hidden.contains(&o.id))
-            .filter(|o| {
-                let entered = o.entered_at - o.entered_at % SECOND;
-                entered >= from && entered <= to
-            })
-            .filter(|o| status.as_deref().is_none_or(|s| o.view(now).status == s))
-            .collect();
-        list.sort_by(|a, b| b.entered_at.cmp(&a.entered_at).then(b.id.cmp(&a.id)));
-        let body: Vec<Value> = list.iter().map(|o| o.json(now)).collect();
-        respond(Response::json(200, &Value::Array(body)))
-    }
-
-    fn cancel(&mut self, number: &str, id: &str) -> Outcome {
-        let now = self.now();
-        let Some(o) = id.parse::<u64>().ok().and_then(|i| self.orders.get_mut(&i)) else {
-            return message(404, "Order not found");
-        };
-        if o.account_number != number {
-            return message(404, "Order not found");
-        }
-        if matches!(
-            o.view(now).status,
-            "FILLED" | "CANCELED" | "REJECTED" | "EXPIRED"
-        ) {
-            return message(400, "Order is not cancelable");
-        }
-        o.canceled_at = Some(now);
-        respond(Response::new(200))
-    }
-
-    fn open_day(&self, day: i64) -> bool {
-        self.around_the_clock || (!matches!(weekday(day), 0 | 6) && !self.holidays.contains(&day))
-    }
-
-    /// The regular session of an open `day`: start and end instants.
-    fn regular(&self, day: i64) -> (Timestamp, Timestamp) {
-        if self.around_the_clock {
-            (new_york_instant(day, 0, 0), new_york_instant(day + 1, 0, 0))
-        } else {
-            (new_york_instant(day, 9, 30), new_york_instant(day, 16, 0))
-        }
-    }
-
-    fn open_at(&self, at: Timestamp) -> bool {
-        let day = new_york_day(at);
-        let (start, end) = self.regular(day);
-        self.open_day(day) && at >= start && at < end
-    }
-
-    fn next_open(&self, at: Timestamp) -> Option<Timestamp> {
-        let today = new_york_day(at);
-        (today..today + 15)
-            .filter(|d| self.open_day(*d))
-            .map(|d| self.regular(d).0)
-            .find(|open| *open > at)
-    }
-
-    fn hours(&self, date: Option<String>) -> Outcome {
-        let day = match date {
-            Some(d) => match parse_date(&d) {
-                Some(day) => day,
-                None => return message(400, "date must be YYYY-MM-DD"),
-            },
-            None => new_york_day(self.now()),
-        };
-        let date = format_date(day);
-        let body = if self.open_day(day) {
-            let t = |h, m| format_new_york_time(new_york_instant(day, h, m));
-            let (start, end) = self.regular(day);
-            let (start, end) = (format_new_york_time(start), format_new_york_time(end));
-            json!({"equity": {"EQ": {
-                "category": "NULL", "date": date, "exchange": "NULL", "isOpen": true,
-                "marketType": "EQUITY", "product": "EQ", "productName": "equity",
-                "sessionHours": {
-                    "preMarket": [{"start": t(7, 0), "end": t(9, 30)}],
-                    "regularMarket": [{"start": start, "end": end}],
-                    "postMarket": [{"start": t(16, 0), "end": t(20, 0)}]
-                }
-            }}})
-        } else {
-            json!({"equity": {"equity": {"date": date, "marketType": "EQUITY", "product": "equity", "isOpen": false}}})
-        };
-        respond(Response::json(200, &body))
-    }
-}
-
-fn number_of(d: Decimal) -> Value {
-    let text = if d.fract().is_zero() {
-        format!("{}.0", d.trunc())
-    } else {
-        d.normalize().to_string()
-    };
-    text.parse::<serde_json::Number>()
-        .map(Value::Number)
-        .unwrap_or(Value::Null)
 }

@@ -2,11 +2,16 @@
 //! say about it at a given moment (statuses, FILL and CANCELED activities,
 //! `PENDING_ACTIVATION` while the market is closed), in the real JSON shape.
 
+use super::faults::{Fault, OrderReply, fault_outcome};
+use super::{State, message, respond};
+use crate::fakes::http::{Outcome, Request, Response};
 use crate::model::Timestamp;
+use crate::model::time::{DAY, SECOND};
 use crate::venue::broker::OrderSide;
-use crate::venue::schwab::clock_text::format_order_time;
+use crate::venue::schwab::clock_text::{format_order_time, parse_time};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
+use std::collections::BTreeSet;
 use std::str::FromStr;
 
 /// One execution of a scripted fill.
@@ -264,4 +269,160 @@ fn instrument_id(symbol: &str) -> u64 {
     symbol.bytes().fold(4_430_000u64, |h, b| {
         h.wrapping_mul(31).wrapping_add(u64::from(b)) % 10_000_000
     })
+}
+
+impl State {
+    pub(super) fn place(&mut self, r: &Request, number: &str, hash: &str) -> Outcome {
+        let reply = self.next_replies.pop_front().unwrap_or(OrderReply::Created);
+        let Ok(body) = serde_json::from_slice::<Value>(&r.body) else {
+            return message(
+                400,
+                "A validation error occurred while processing the request.",
+            );
+        };
+        if !body["requestedDestination"].is_null() {
+            return message(400, "requestedDestination is not allowed");
+        }
+        let leg = &body["orderLegCollection"][0];
+        let symbol = leg["instrument"]["symbol"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let side = match leg["instruction"].as_str() {
+            Some("BUY") | Some("BUY_TO_COVER") => OrderSide::Buy,
+            Some("SELL") | Some("SELL_SHORT") => OrderSide::Sell,
+            _ => return message(400, "orderLegCollection[0].instruction is invalid"),
+        };
+        let Some(shares) = leg["quantity"].as_u64().filter(|q| *q > 0) else {
+            return message(400, "quantity must be a whole number of shares above 0");
+        };
+        if symbol.is_empty()
+            || body["orderType"].as_str() != Some("MARKET")
+            || body["duration"].as_str() != Some("DAY")
+            || body["session"].as_str() != Some("NORMAL")
+            || body["orderStrategyType"].as_str() != Some("SINGLE")
+        {
+            return message(
+                400,
+                "only SINGLE MARKET DAY NORMAL equity orders are supported by the fake",
+            );
+        }
+        let now = self.now();
+        let active_from = if self.open_at(now) {
+            Some(now)
+        } else {
+            self.next_open(now)
+        };
+        let script = self
+            .next_scripts
+            .pop_front()
+            .unwrap_or_else(|| OrderScript::FillNow {
+                price: self
+                    .prices
+                    .get(&symbol)
+                    .copied()
+                    .unwrap_or(Decimal::from(100)),
+            });
+        let id = self.next_id();
+        self.orders.insert(
+            id,
+            FakeOrder {
+                id,
+                account_number: number.to_string(),
+                symbol,
+                side,
+                shares,
+                entered_at: now,
+                active_from,
+                script,
+                canceled_at: None,
+                listed_from: now + self.listing_lag.0,
+                hidden_lists: self.listing_lag.1,
+                garbled: false,
+            },
+        );
+        let location = format!("{}/trader/v1/accounts/{hash}/orders/{id}", self.base_url);
+        match reply {
+            OrderReply::Created => respond(Response::new(201).with_header("Location", location)),
+            OrderReply::NoLocation => respond(Response::new(201)),
+            OrderReply::DropAfterAccept => Outcome::Drop,
+            OrderReply::ErrorAfterAccept(status) => message(status, "Internal error"),
+            OrderReply::Delay(d) => Outcome::Respond {
+                response: Response::new(201).with_header("Location", location),
+                delay: Some(d),
+            },
+            OrderReply::TooManyAfterAccept { retry_after } => {
+                fault_outcome(Fault::TooManyRequests { retry_after })
+            }
+            OrderReply::TruncatedAfterAccept => {
+                let mut r = Response::json(201, &json!({"note": "accepted; answer cut halfway"}))
+                    .with_header("Location", location);
+                r.truncated = true;
+                respond(r)
+            }
+        }
+    }
+
+    pub(super) fn list(
+        &mut self,
+        number: &str,
+        from: Option<String>,
+        to: Option<String>,
+        status: Option<String>,
+    ) -> Outcome {
+        let (Some(from), Some(to)) = (
+            from.as_deref().and_then(parse_time),
+            to.as_deref().and_then(parse_time),
+        ) else {
+            return message(
+                400,
+                "fromEnteredTime and toEnteredTime are required (yyyy-MM-dd'T'HH:mm:ss.SSSZ)",
+            );
+        };
+        let now = self.now();
+        if from + 60 * DAY < now {
+            return message(400, "fromEnteredTime must be within 60 days");
+        }
+        // Listing lag: an order placed a moment ago is not listed yet (this
+        // call counts towards the list calls it is hidden from).
+        let mut hidden = BTreeSet::new();
+        for o in self.orders.values_mut() {
+            if o.account_number == number && (now < o.listed_from || o.hidden_lists > 0) {
+                o.hidden_lists = o.hidden_lists.saturating_sub(1);
+                hidden.insert(o.id);
+            }
+        }
+        // Schwab keeps whole seconds of enteredTime.
+        let mut list: Vec<&FakeOrder> = self
+            .orders
+            .values()
+            .filter(|o| o.account_number == number && !hidden.contains(&o.id))
+            .filter(|o| {
+                let entered = o.entered_at - o.entered_at % SECOND;
+                entered >= from && entered <= to
+            })
+            .filter(|o| status.as_deref().is_none_or(|s| o.view(now).status == s))
+            .collect();
+        list.sort_by(|a, b| b.entered_at.cmp(&a.entered_at).then(b.id.cmp(&a.id)));
+        let body: Vec<Value> = list.iter().map(|o| o.json(now)).collect();
+        respond(Response::json(200, &Value::Array(body)))
+    }
+
+    pub(super) fn cancel(&mut self, number: &str, id: &str) -> Outcome {
+        let now = self.now();
+        let Some(o) = id.parse::<u64>().ok().and_then(|i| self.orders.get_mut(&i)) else {
+            return message(404, "Order not found");
+        };
+        if o.account_number != number {
+            return message(404, "Order not found");
+        }
+        if matches!(
+            o.view(now).status,
+            "FILLED" | "CANCELED" | "REJECTED" | "EXPIRED"
+        ) {
+            return message(400, "Order is not cancelable");
+        }
+        o.canceled_at = Some(now);
+        respond(Response::new(200))
+    }
 }
