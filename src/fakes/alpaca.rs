@@ -22,7 +22,8 @@
 //! a dropped connection, a cut or malformed body, a slow answer.
 
 use crate::config::Secret;
-use crate::fakes::http::{Outcome, Request, Response, serve};
+use crate::fakes::http::{Outcome, Request, Response, Server};
+use crate::fakes::lock;
 use crate::model::time::format_rfc3339 as format_time;
 use crate::model::{Clock, Timestamp};
 use crate::venue::alpaca::{AlpacaConfig, AlpacaSecrets};
@@ -30,10 +31,8 @@ use crate::venue::schwab::clock_text::{format_date, new_york_day, new_york_insta
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
-use tokio::net::TcpListener;
 
 pub const FAKE_ACCOUNT: &str = "904837e3-3b76-47ec-b432-046db621571b";
 pub const FAKE_KEY: &str = "CK-FAKE-KEY-5c1e";
@@ -123,10 +122,6 @@ struct State {
     drawn: Vec<PlaceFault>,
     /// The next lookups by client order id that answer 404 anyway.
     lookup_lag: u32,
-}
-
-fn lock(s: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
-    s.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn error(status: u16, code: u64, message: &str) -> Outcome {
@@ -507,24 +502,16 @@ impl State {
     }
 }
 
+/// The fake server. Dropping it stops it.
 pub struct FakeAlpaca {
-    addr: SocketAddr,
+    server: Server,
     state: Arc<Mutex<State>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeAlpaca {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 impl FakeAlpaca {
     /// Listen on 127.0.0.1:0 with `clock` as the fake's time; the market
     /// open, $1 000 000 of cash.
     pub async fn start(clock: Arc<dyn Clock>) -> std::io::Result<FakeAlpaca> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State {
             clock,
             orders: Vec::new(),
@@ -541,13 +528,13 @@ impl FakeAlpaca {
             lookup_lag: 0,
         }));
         let serving = state.clone();
-        let task = serve(listener, move |request| lock(&serving).handle(request));
-        Ok(FakeAlpaca { addr, state, task })
+        let server = Server::serve(move |request| lock(&serving).handle(request)).await?;
+        Ok(FakeAlpaca { server, state })
     }
 
     pub fn config(&self) -> AlpacaConfig {
         AlpacaConfig {
-            base_url: format!("http://{}", self.addr),
+            base_url: self.server.url(),
             account_id: FAKE_ACCOUNT.into(),
             timeout_ms: 2_000,
             ..AlpacaConfig::default()

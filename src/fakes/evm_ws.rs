@@ -9,12 +9,11 @@
 //! ([`FakeWs::swallowed`]), so a test can tell whether the client kept
 //! waiting on a dead stream.
 
+use crate::fakes::http::Server;
 use futures_util::{SinkExt, StreamExt};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
 /// Why the relay cannot start.
@@ -33,38 +32,27 @@ struct Shared {
 
 /// The relay. Dropping it stops serving (open connections end with it).
 pub struct FakeWs {
-    addr: SocketAddr,
+    server: Server,
     shared: Arc<Shared>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for FakeWs {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 impl FakeWs {
     /// Relay on 127.0.0.1:0 to `upstream` (a `ws://` URL of the node).
     pub async fn start(upstream: &str) -> Result<FakeWs, FakeWsError> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
         let shared: Arc<Shared> = Arc::default();
         let state = shared.clone();
         let upstream = upstream.to_string();
-        let task = tokio::spawn(async move {
-            let mut connections = tokio::task::JoinSet::new();
-            while let Ok((sock, _)) = listener.accept().await {
-                let state = state.clone();
-                let upstream = upstream.clone();
-                connections.spawn(async move { relay(sock, &upstream, &state).await });
-            }
-        });
-        Ok(FakeWs { addr, shared, task })
+        let server = Server::start(move |sock| {
+            let state = state.clone();
+            let upstream = upstream.clone();
+            async move { relay(sock, &upstream, &state).await }
+        })
+        .await?;
+        Ok(FakeWs { server, shared })
     }
 
     pub fn url(&self) -> String {
-        format!("ws://{}", self.addr)
+        format!("ws://{}", self.server.addr())
     }
 
     /// From now on nothing comes back; the socket stays open.

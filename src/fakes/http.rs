@@ -1,14 +1,84 @@
-//! Just enough HTTP/1.1 for the fake: one request per connection
-//! (`Connection: close`), a `Content-Length` body, and the power to close a
-//! connection without answering (an order accepted, its answer lost) or in
-//! the middle of the body (a truncated answer).
+//! Just enough HTTP/1.1 for every fake, and the one way a fake listens: a
+//! [`Server`] bound to 127.0.0.1:0 that hands each connection to the fake
+//! and stops, open connections included, when dropped. One request per
+//! connection (`Connection: close`), a `Content-Length` body, and the power
+//! to close a connection without answering (an order accepted, its answer
+//! lost), to say nothing for a while ([`Outcome::Hold`]), to answer late,
+//! or to stop in the middle of the body (a truncated answer).
 
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::{JoinHandle, JoinSet};
 
 const MAX_HEAD: usize = 64 * 1024;
 const MAX_BODY: usize = 1024 * 1024;
+
+/// A fake's listening socket on 127.0.0.1:0 and the task that accepts on
+/// it. Dropping it stops accepting and ends every open connection.
+pub struct Server {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Server {
+    /// Listen on 127.0.0.1:0; every connection goes to `each`, on a task
+    /// of its own that ends with the server.
+    pub async fn start<F, Fut>(each: F) -> std::io::Result<Server>
+    where
+        F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            let mut connections = JoinSet::new();
+            while let Ok((sock, _)) = listener.accept().await {
+                // Forget the connections that are done.
+                while connections.try_join_next().is_some() {}
+                connections.spawn(each(sock));
+            }
+        });
+        Ok(Server { addr, task })
+    }
+
+    /// Listen on 127.0.0.1:0 and answer each connection's one request with
+    /// what `handle` decides ([`Outcome`]).
+    pub async fn serve(
+        handle: impl Fn(&Request) -> Outcome + Send + Sync + 'static,
+    ) -> std::io::Result<Server> {
+        let handle = Arc::new(handle);
+        Server::start(move |mut sock| {
+            let handle = handle.clone();
+            async move {
+                let Some(request) = read_request(&mut sock).await else {
+                    return;
+                };
+                let outcome = handle(&request);
+                carry_out(sock, outcome).await;
+            }
+        })
+        .await
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -77,21 +147,74 @@ impl Response {
         r
     }
 
+    /// `status` with `body` as it is, said to be JSON (a malformed or
+    /// padded body, or one the fake wrote by hand).
+    pub fn raw_json(status: u16, body: impl Into<Vec<u8>>) -> Self {
+        let mut r = Self::new(status);
+        r.body = body.into();
+        r.headers
+            .push(("Content-Type".into(), "application/json".into()));
+        r
+    }
+
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.to_string(), value.into()));
         self
+    }
+
+    /// With `Retry-After: secs` when given.
+    pub fn with_retry_after(self, secs: Option<u64>) -> Self {
+        match secs {
+            Some(secs) => self.with_header("Retry-After", secs.to_string()),
+            None => self,
+        }
+    }
+
+    /// Announced whole, cut halfway.
+    pub fn cut(mut self) -> Self {
+        self.truncated = true;
+        self
+    }
+
+    /// Answered at once.
+    pub fn now(self) -> Outcome {
+        Outcome::Respond {
+            response: self,
+            delay: None,
+        }
     }
 }
 
 /// What the fake does with a request.
 #[derive(Debug)]
 pub enum Outcome {
+    /// Answer, after `delay` when given (the client may time out first).
     Respond {
         response: Response,
         delay: Option<Duration>,
     },
     /// Close the connection without a byte of answer.
     Drop,
+    /// Say nothing for this long, then close without an answer (a node
+    /// gone silent, or an answer held past the client's timeout).
+    Hold(Duration),
+}
+
+/// Carry `outcome` out on `sock`, then close it.
+pub async fn carry_out(mut sock: TcpStream, outcome: Outcome) {
+    match outcome {
+        Outcome::Drop => drop(sock),
+        Outcome::Hold(d) => {
+            tokio::time::sleep(d).await;
+            drop(sock);
+        }
+        Outcome::Respond { response, delay } => {
+            if let Some(d) = delay {
+                tokio::time::sleep(d).await;
+            }
+            let _ = write_response(&mut sock, &response).await;
+        }
+    }
 }
 
 fn reason(status: u16) -> &'static str {
@@ -103,10 +226,13 @@ fn reason(status: u16) -> &'static str {
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
+        405 => "Method Not Allowed",
+        422 => "Unprocessable Entity",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
         502 => "Bad Gateway",
         503 => "Service Unavailable",
+        504 => "Gateway Timeout",
         _ => "Status",
     }
 }
@@ -165,38 +291,6 @@ pub async fn read_request(sock: &mut TcpStream) -> Option<Request> {
         query,
         headers,
         body,
-    })
-}
-
-/// Serve `listener` until aborted: each connection's one request goes to
-/// `handle`, whose outcome is written (after its delay) or drops the
-/// connection unanswered. The fakes of every venue share this loop.
-pub fn serve(
-    listener: tokio::net::TcpListener,
-    handle: impl Fn(&Request) -> Outcome + Send + Sync + 'static,
-) -> tokio::task::JoinHandle<()> {
-    let handle = std::sync::Arc::new(handle);
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                continue;
-            };
-            let handle = handle.clone();
-            tokio::spawn(async move {
-                let Some(request) = read_request(&mut sock).await else {
-                    return;
-                };
-                match handle(&request) {
-                    Outcome::Drop => drop(sock),
-                    Outcome::Respond { response, delay } => {
-                        if let Some(d) = delay {
-                            tokio::time::sleep(d).await;
-                        }
-                        let _ = write_response(&mut sock, &response).await;
-                    }
-                }
-            });
-        }
     })
 }
 

@@ -8,3 +8,13 @@ pub mod evm_ws;
 pub mod http;
 pub mod schwab;
 pub mod stellar;
+
+use std::sync::{Mutex, MutexGuard};
+
+/// A fake's state, even if a test panicked holding it (the fake goes on
+/// answering, so the test's own failure is the one reported).
+pub(crate) fn lock<T>(state: &Mutex<T>) -> MutexGuard<'_, T> {
+    state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -19,17 +19,16 @@ mod lag;
 pub use lag::Lag;
 
 use self::lag::{Early, after, before, hex_u64};
-use crate::fakes::http::{Response, read_request, write_response};
+use crate::fakes::http::{Outcome, Response, Server, carry_out, read_request, write_response};
+use crate::fakes::lock;
 use alloy::consensus::{Transaction, TxEnvelope};
 use alloy::eips::eip2718::Decodable2718;
 use alloy::primitives::{Address, B256, keccak256};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
+use tokio::net::TcpStream;
 
 /// Why the proxy cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -174,15 +173,8 @@ struct State {
 
 /// The proxy. Dropping it stops serving.
 pub struct FakeRpc {
-    addr: SocketAddr,
+    server: Server,
     state: Arc<Mutex<State>>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for FakeRpc {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 struct Upstream {
@@ -204,22 +196,19 @@ impl FakeRpc {
             url: upstream.to_string(),
             http,
         });
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
         let state: Arc<Mutex<State>> = Arc::default();
         let shared = state.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((sock, _)) = listener.accept().await {
-                let state = shared.clone();
-                let upstream = upstream.clone();
-                tokio::spawn(async move { serve(sock, &state, &upstream).await });
-            }
-        });
-        Ok(FakeRpc { addr, state, task })
+        let server = Server::start(move |sock| {
+            let state = shared.clone();
+            let upstream = upstream.clone();
+            async move { serve(sock, &state, &upstream).await }
+        })
+        .await?;
+        Ok(FakeRpc { server, state })
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -309,12 +298,6 @@ impl FakeRpc {
     }
 }
 
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 fn method_of(call: &Value) -> String {
     call.get("method")
         .and_then(Value::as_str)
@@ -322,8 +305,9 @@ fn method_of(call: &Value) -> String {
         .to_string()
 }
 
-/// The fabricated answer of a fault met before forwarding, or of one met after.
-fn fault_response(fault: &RpcFault, upstream: Option<&Response>) -> Option<Response> {
+/// What the client gets for a fault met before forwarding, or for one met
+/// after (`upstream`: the node's own answer).
+fn fault_outcome(fault: &RpcFault, upstream: Option<Response>) -> Outcome {
     let error = |status: u16| {
         Response::json(
             status,
@@ -332,32 +316,24 @@ fn fault_response(fault: &RpcFault, upstream: Option<&Response>) -> Option<Respo
         )
     };
     match fault {
-        RpcFault::DropBefore | RpcFault::DropAfter | RpcFault::TimeoutAfter(_) => None,
-        RpcFault::Status { status, .. } => Some(error(*status)),
-        RpcFault::TooManyRequests { retry_after } => {
-            let mut r = Response::json(
-                429,
-                &json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32005, "message": "rate limited"}}),
-            );
-            if let Some(secs) = retry_after {
-                r = r.with_header("Retry-After", secs.to_string());
-            }
-            Some(r)
-        }
+        RpcFault::DropBefore | RpcFault::DropAfter => Outcome::Drop,
+        RpcFault::TimeoutAfter(hold) => Outcome::Hold(*hold),
+        RpcFault::Status { status, .. } => error(*status).now(),
+        RpcFault::TooManyRequests { retry_after } => Response::json(
+            429,
+            &json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32005, "message": "rate limited"}}),
+        )
+        .with_retry_after(*retry_after)
+        .now(),
         RpcFault::Malformed { .. } => {
-            let mut r = Response::new(200);
-            r.headers
-                .push(("Content-Type".into(), "application/json".into()));
-            r.body = br#"{"jsonrpc": "2.0", "id": 1, "resul"#.to_vec();
-            Some(r)
+            Response::raw_json(200, br#"{"jsonrpc": "2.0", "id": 1, "resul"#.to_vec()).now()
         }
-        RpcFault::Truncated { .. } => {
-            let mut r = upstream.cloned().unwrap_or_else(|| {
+        RpcFault::Truncated { .. } => upstream
+            .unwrap_or_else(|| {
                 Response::json(200, &json!({"jsonrpc": "2.0", "id": 1, "result": "0x0"}))
-            });
-            r.truncated = true;
-            Some(r)
-        }
+            })
+            .cut()
+            .now(),
     }
 }
 
@@ -407,13 +383,7 @@ async fn serve(mut sock: TcpStream, state: &Mutex<State>, upstream: &Upstream) {
     if let Some(f) = &fault
         && !f.forwards()
     {
-        match fault_response(f, None) {
-            Some(r) => {
-                let _ = write_response(&mut sock, &r).await;
-            }
-            None => drop(sock),
-        }
-        return;
+        return carry_out(sock, fault_outcome(f, None)).await;
     }
     // Forward, as the lagging node would be asked.
     let stale_head = match lag {
@@ -486,21 +456,11 @@ async fn serve(mut sock: TcpStream, state: &Mutex<State>, upstream: &Upstream) {
         answers.into_iter().next().unwrap_or(Value::Null)
     };
     let response = Response::json(status, &body);
-    match fault {
-        None => {
-            let _ = write_response(&mut sock, &response).await;
-        }
-        Some(RpcFault::TimeoutAfter(hold)) => {
-            tokio::time::sleep(hold).await;
-            drop(sock);
-        }
-        Some(f) => match fault_response(&f, Some(&response)) {
-            Some(r) => {
-                let _ = write_response(&mut sock, &r).await;
-            }
-            None => drop(sock),
-        },
-    }
+    let outcome = match fault {
+        None => response.now(),
+        Some(f) => fault_outcome(&f, Some(response)),
+    };
+    carry_out(sock, outcome).await;
 }
 
 fn decode_send(call: &Value, n: u64, fault: Option<RpcFault>) -> Forwarded {

@@ -38,7 +38,8 @@ use self::faults::{Chaos, fault_outcome};
 use self::oauth::{Access, Code, Lineage};
 use self::orders::FakeOrder;
 use crate::config::Secret;
-use crate::fakes::http::{self, Outcome, Request, Response, pairs};
+use crate::fakes::http::{Outcome, Request, Response, Server, pairs};
+use crate::fakes::lock;
 use crate::model::time::{DAY, MINUTE, SECOND};
 use crate::model::{Clock, Timestamp};
 use crate::venue::broker::OrderSide;
@@ -47,10 +48,7 @@ use crate::venue::schwab::{EncryptionKey, SchwabConfig, SchwabSecrets};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
+use std::sync::{Arc, Mutex};
 
 pub const FAKE_APP_KEY: &str = "FakeAppKey0123456789abcdefABCDEF";
 pub const FAKE_APP_SECRET: &str = "FakeAppSecret9876";
@@ -127,29 +125,20 @@ struct State {
 
 /// The fake server. Dropping it stops it.
 pub struct FakeSchwab {
-    addr: SocketAddr,
+    server: Server,
     state: Arc<Mutex<State>>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for FakeSchwab {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 impl FakeSchwab {
     /// Listen on 127.0.0.1:0 with `clock` as the fake's time.
     pub async fn start(clock: Arc<dyn Clock>) -> std::io::Result<FakeSchwab> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
         let accounts = vec![
             (FAKE_OTHER_ACCOUNT.to_string(), hash_of(FAKE_OTHER_ACCOUNT)),
             (FAKE_ACCOUNT.to_string(), hash_of(FAKE_ACCOUNT)),
         ];
         let state = Arc::new(Mutex::new(State {
             clock,
-            base_url: format!("http://{addr}"),
+            base_url: String::new(),
             counter: 1_004_055_538_100,
             accounts,
             codes: HashMap::new(),
@@ -174,13 +163,14 @@ impl FakeSchwab {
             drawn: Vec::new(),
         }));
         let serving = state.clone();
-        let task = http::serve(listener, move |request| lock(&serving).handle(request));
-        Ok(FakeSchwab { addr, state, task })
+        let server = Server::serve(move |request| lock(&serving).handle(request)).await?;
+        lock(&state).base_url = server.url();
+        Ok(FakeSchwab { server, state })
     }
 
     /// `http://127.0.0.1:<port>`: both the API and the OAuth base.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     /// An adapter config pointing here, trading [`FAKE_ACCOUNT`].
@@ -377,10 +367,6 @@ impl FakeSchwab {
     pub fn next_open(&self, at: Timestamp) -> Option<Timestamp> {
         lock(&self.state).next_open(at)
     }
-}
-
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// An opaque 64-hex-character hash, stable per account number.

@@ -4,7 +4,7 @@
 //! /transactions` with Horizon's problem bodies and result codes, and
 //! Friendbot's funding; `POST /rpc` goes to the JSON-RPC side.
 
-use super::parse_form;
+use super::form;
 use super::rpc::rpc;
 use crate::venue::stellar::asset::{StellarAsset, format_amount};
 use crate::venue::stellar::codes::TxOutcome;
@@ -236,8 +236,8 @@ pub(super) fn route(
             (200, json!({"_embedded": {"records": records}}))
         }
         ("POST", "/transactions") => {
-            let form = parse_form(body);
-            let Some(tx) = form.get("tx") else {
+            let fields = form(body);
+            let Some(tx) = fields.get("tx") else {
                 return problem(
                     400,
                     "transaction_malformed",

@@ -32,20 +32,22 @@ pub use world::{aqua, detector, endpoints, issuer, reflector, world};
 use self::horizon::{route, skew_paths};
 use self::rpc::{fee_stats_json, is_fee_bump};
 use self::stream::sse_ledgers;
+use crate::fakes::http::{Outcome, Response, Server, carry_out, pairs, read_request};
+use crate::fakes::lock;
 use crate::venue::stellar::sim::SimLedger;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use stellar_xdr::{self as xdr, Limits, ReadXdr};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 pub struct StellarFake {
     pub addr: SocketAddr,
     pub ledger: Arc<Mutex<SimLedger>>,
     pub faults: Arc<Mutex<Faults>>,
-    task: tokio::task::JoinHandle<()>,
+    server: Server,
 }
 
 /// One way a call goes wrong.
@@ -242,47 +244,36 @@ fn envelope_facts(l: &SimLedger, b64: &str) -> Option<(String, String, i64, bool
 
 impl Drop for StellarFake {
     fn drop(&mut self) {
-        if let Ok(mut f) = self.faults.lock() {
-            f.stopped = true;
-        }
-        self.task.abort();
+        // Streams end with the server; say so to any that looks first.
+        lock(&self.faults).stopped = true;
     }
 }
 
 impl StellarFake {
     pub async fn start(ledger: SimLedger) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
         let ledger = Arc::new(Mutex::new(ledger));
         let faults = Arc::new(Mutex::new(Faults::default()));
-        let shared = ledger.clone();
-        let shared_faults = faults.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let l = shared.clone();
-                let f = shared_faults.clone();
-                tokio::spawn(async move {
-                    let _ = serve(stream, l, f).await;
-                });
-            }
-        });
+        let (l, f) = (ledger.clone(), faults.clone());
+        let server = Server::start(move |sock| serve(sock, l.clone(), f.clone()))
+            .await
+            .expect("the Stellar fake binds 127.0.0.1:0");
         Self {
-            addr,
+            addr: server.addr(),
             ledger,
             faults,
-            task,
+            server,
         }
     }
 
     /// Script a fault.
     pub fn fault(&self, rule: Rule) {
-        self.faults.lock().expect("faults").rules.push(rule);
+        lock(&self.faults).rules.push(rule);
     }
 
     /// Faults from a seed: `per_mille` of the calls of `methods` fail with
     /// one of `menu`, the same ones for the same seed.
     pub fn seeded(&self, seed: u64, per_mille: u32, methods: &[&str], menu: Vec<Fault>) {
-        self.faults.lock().expect("faults").seeded = Some((
+        lock(&self.faults).seeded = Some((
             seed.max(1),
             per_mille,
             methods.iter().map(|m| m.to_string()).collect(),
@@ -292,18 +283,18 @@ impl StellarFake {
 
     /// No more faults (scripted or seeded).
     pub fn heal(&self) {
-        let mut f = self.faults.lock().expect("faults");
+        let mut f = lock(&self.faults);
         f.rules.clear();
         f.seeded = None;
         f.ledger_lag = 0;
     }
 
     pub fn submissions(&self) -> Submissions {
-        self.faults.lock().expect("faults").submissions.clone()
+        lock(&self.faults).submissions.clone()
     }
 
     pub fn fired(&self) -> Vec<(String, Fault)> {
-        self.faults.lock().expect("faults").fired.clone()
+        lock(&self.faults).fired.clone()
     }
 
     /// Successful path payments applied at the fake (the cycles that ran).
@@ -324,16 +315,16 @@ impl StellarFake {
     }
 
     pub fn rpc_url(&self) -> String {
-        format!("http://{}/rpc", self.addr)
+        format!("{}/rpc", self.server.url())
     }
     pub fn horizon_url(&self) -> String {
-        format!("http://{}/", self.addr)
+        format!("{}/", self.server.url())
     }
     pub fn friendbot_url(&self) -> String {
-        format!("http://{}/friendbot", self.addr)
+        format!("{}/friendbot", self.server.url())
     }
     pub fn with<R>(&self, f: impl FnOnce(&mut SimLedger) -> R) -> R {
-        f(&mut self.ledger.lock().expect("ledger"))
+        f(&mut lock(&self.ledger))
     }
 
     /// Close a ledger and tell the ledger streams at once; its sequence.
@@ -342,90 +333,52 @@ impl StellarFake {
             l.close_ledger();
             l.sequence
         });
-        self.faults
-            .lock()
-            .expect("faults")
-            .ledger_closed
-            .notify_waiters();
+        lock(&self.faults).ledger_closed.notify_waiters();
         seq
     }
 
     /// The ledger stream misbehaves at its next ledger.
     pub fn stream_fault(&self, fault: StreamFault) {
-        self.faults
-            .lock()
-            .expect("faults")
-            .stream_faults
-            .push_back(fault);
+        lock(&self.faults).stream_faults.push_back(fault);
     }
 
     /// `getFeeStats` shows `stats` (what the ledgers before a surge paid)
     /// until `None`: stats that lag a surge that has just begun.
     pub fn stale_fee_stats(&self, stats: Option<crate::venue::stellar::FeeStats>) {
-        self.faults.lock().expect("faults").stale_fee_stats = stats;
+        lock(&self.faults).stale_fee_stats = stats;
     }
 
     /// Path finding quotes `bps` less than the books give.
     pub fn skew_paths(&self, bps: i64) {
-        self.faults.lock().expect("faults").path_skew_bps = bps;
+        lock(&self.faults).path_skew_bps = bps;
     }
 
     /// Every ledger stream goes silent (or speaks again).
     pub fn mute_stream(&self, muted: bool) {
-        self.faults.lock().expect("faults").stream_muted = muted;
+        lock(&self.faults).stream_muted = muted;
     }
 
     pub fn ledgers_sent(&self) -> Vec<(u32, std::time::Instant)> {
-        self.faults.lock().expect("faults").ledgers_sent.clone()
+        lock(&self.faults).ledgers_sent.clone()
     }
 
     pub fn streams_opened(&self) -> u32 {
-        self.faults.lock().expect("faults").streams_opened
+        lock(&self.faults).streams_opened
     }
 }
 
-async fn serve(
-    mut s: TcpStream,
-    ledger: Arc<Mutex<SimLedger>>,
-    faults: Arc<Mutex<Faults>>,
-) -> std::io::Result<()> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let header_end = loop {
-        let n = s.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break p + 4;
-        }
+/// One connection: its request read, what it submits counted, its fault
+/// decided, then answered (or Horizon's ledger stream served on it).
+async fn serve(mut sock: TcpStream, ledger: Arc<Mutex<SimLedger>>, faults: Arc<Mutex<Faults>>) {
+    let Some(r) = read_request(&mut sock).await else {
+        return;
     };
-    let head = String::from_utf8_lossy(&buf[..header_end]).to_string();
-    let len = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse::<usize>().ok())?
-        })
-        .unwrap_or(0);
-    while buf.len() < header_end + len {
-        let n = s.read(&mut chunk).await?;
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let body = String::from_utf8_lossy(&buf[header_end..]).to_string();
-    let mut first = head.lines().next().unwrap_or("").split_whitespace();
-    let method = first.next().unwrap_or("").to_string();
-    let target = first.next().unwrap_or("/").to_string();
-    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    let q = parse_form(query);
+    let (method, path) = (r.method.as_str(), r.path.as_str());
+    let body = String::from_utf8_lossy(&r.body).to_string();
+    let q = form(&r.query);
     // Which call this is, what it submits, and whether a fault hits it.
     let json_body = serde_json::from_str::<Value>(&body).ok();
-    let call = match (method.as_str(), path) {
+    let call = match (method, path) {
         ("POST", "/rpc") => json_body
             .as_ref()
             .and_then(|b| b.get("method").and_then(Value::as_str))
@@ -438,13 +391,13 @@ async fn serve(
             .as_ref()
             .and_then(|b| b.pointer("/params/transaction").and_then(Value::as_str))
             .map(String::from),
-        "/transactions" => parse_form(&body).get("tx").cloned(),
+        "/transactions" => form(&body).get("tx").cloned(),
         _ => None,
     };
     let (fault, lag) = {
-        let l = ledger.lock().expect("ledger");
+        let l = lock(&ledger);
         let facts = submitted.as_deref().and_then(|e| envelope_facts(&l, e));
-        let mut f = faults.lock().expect("faults");
+        let mut f = lock(&faults);
         let bump = submitted.as_deref().is_some_and(is_fee_bump);
         if let Some((hash, account, seq, pp)) = &facts {
             let sub = &mut f.submissions;
@@ -465,38 +418,37 @@ async fn serve(
         let pp = facts.as_ref().is_some_and(|x| x.3) && !bump;
         (f.pick(&call, pp, bump), f.ledger_lag)
     };
-    match &fault {
-        Some(Fault::DropBefore) => return Ok(()),
-        Some(Fault::Silent { ms }) => {
-            tokio::time::sleep(std::time::Duration::from_millis(*ms)).await;
-            return Ok(());
-        }
+    let before = match &fault {
+        Some(Fault::DropBefore) => Some(Outcome::Drop),
+        Some(Fault::Silent { ms }) => Some(Outcome::Hold(Duration::from_millis(*ms))),
         Some(Fault::Status {
             status,
             after: false,
             retry_after,
-        }) => return reply_status(&mut s, *status, *retry_after).await,
-        _ => {}
+        }) => Some(status_reply(*status, *retry_after)),
+        _ => None,
+    };
+    if let Some(outcome) = before {
+        return carry_out(sock, outcome).await;
     }
     if method == "GET"
         && path == "/ledgers"
-        && head.to_ascii_lowercase().contains("text/event-stream")
+        && r.header("accept")
+            .is_some_and(|a| a.to_ascii_lowercase().contains("text/event-stream"))
     {
-        return sse_ledgers(s, ledger, faults).await;
+        let _ = sse_ledgers(sock, ledger, faults).await;
+        return;
     }
     if path == "/paths/strict-send" {
-        faults.lock().expect("faults").submissions.path_queries += 1;
+        lock(&faults).submissions.path_queries += 1;
     }
-    let (status, mut answer) = {
-        let mut l = ledger.lock().expect("ledger");
-        route(&mut l, &method, path, &q, &body)
-    };
-    let skew = faults.lock().expect("faults").path_skew_bps;
+    let (status, mut answer) = route(&mut lock(&ledger), method, path, &q, &body);
+    let skew = lock(&faults).path_skew_bps;
     if path == "/paths/strict-send" && skew > 0 {
         skew_paths(&mut answer, skew);
     }
     if call == "getFeeStats"
-        && let Some(stale) = &faults.lock().expect("faults").stale_fee_stats
+        && let Some(stale) = &lock(&faults).stale_fee_stats
     {
         answer["result"] = fee_stats_json(stale);
     }
@@ -507,94 +459,36 @@ async fn serve(
         *seq = json!(seq.as_u64().unwrap_or(0).saturating_sub(u64::from(lag)));
     }
     let text = answer.to_string();
-    match fault {
-        Some(Fault::ActThenDrop) => return Ok(()),
+    let outcome = match fault {
+        Some(Fault::ActThenDrop) => Outcome::Drop,
         Some(Fault::Status {
             status,
             retry_after,
             ..
-        }) => return reply_status(&mut s, status, retry_after).await,
+        }) => status_reply(status, retry_after),
         Some(Fault::Malformed) => {
-            return reply(
-                &mut s,
-                200,
-                "{\"jsonrpc\": \"2.0\", \"result\": {\"status\": PEND",
-                None,
-            )
-            .await;
+            Response::raw_json(200, "{\"jsonrpc\": \"2.0\", \"result\": {\"status\": PEND").now()
         }
-        Some(Fault::Truncated) => {
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                text.len()
-            );
-            s.write_all(head.as_bytes()).await?;
-            s.write_all(&text.as_bytes()[..text.len() / 2]).await?;
-            return s.shutdown().await;
-        }
+        Some(Fault::Truncated) => Response::raw_json(200, text).cut().now(),
         Some(Fault::Huge { bytes }) => {
             let mut big = String::from("{\"jsonrpc\": \"2.0\", \"result\": {\"pad\": \"");
             big.push_str(&"x".repeat(bytes));
             big.push_str("\"}}");
-            return reply(&mut s, 200, &big, None).await;
+            Response::raw_json(200, big).now()
         }
-        _ => {}
-    }
-    reply(&mut s, status, &text, None).await
+        _ => Response::raw_json(status, text).now(),
+    };
+    carry_out(sock, outcome).await;
 }
 
-async fn reply_status(
-    s: &mut TcpStream,
-    status: u16,
-    retry_after: Option<u32>,
-) -> std::io::Result<()> {
-    let body = json!({"title": "injected", "status": status}).to_string();
-    reply(s, status, &body, retry_after).await
+/// The injected status, with `Retry-After` when given.
+fn status_reply(status: u16, retry_after: Option<u32>) -> Outcome {
+    Response::json(status, &json!({"title": "injected", "status": status}))
+        .with_retry_after(retry_after.map(u64::from))
+        .now()
 }
 
-async fn reply(
-    s: &mut TcpStream,
-    status: u16,
-    text: &str,
-    retry_after: Option<u32>,
-) -> std::io::Result<()> {
-    let reason = if status == 200 { "OK" } else { "Error" };
-    let retry = retry_after
-        .map(|r| format!("Retry-After: {r}\r\n"))
-        .unwrap_or_default();
-    let out = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{retry}Connection: close\r\n\r\n{text}",
-        text.len()
-    );
-    s.write_all(out.as_bytes()).await?;
-    s.shutdown().await
-}
-
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                let v = u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap_or(b'?');
-                out.push(v);
-                i += 2;
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).to_string()
-}
-
-pub(super) fn parse_form(q: &str) -> BTreeMap<String, String> {
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .filter_map(|p| {
-            let (k, v) = p.split_once('=')?;
-            Some((unescape(k), unescape(v)))
-        })
-        .collect()
+/// A query or form body (`a=b&c=d`), decoded; the last of a repeated key.
+pub(super) fn form(encoded: &str) -> BTreeMap<String, String> {
+    pairs(encoded).into_iter().collect()
 }

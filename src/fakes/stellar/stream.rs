@@ -3,6 +3,7 @@
 //! the fake, hostile on demand ([`StreamFault`], a muted stream).
 
 use super::{Faults, StreamFault};
+use crate::fakes::lock;
 use crate::venue::stellar::sim::SimLedger;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
@@ -24,22 +25,22 @@ pub(super) async fn sse_ledgers(
     s.write_all(b"retry: 1000\nevent: open\ndata: \"hello\"\n\n")
         .await?;
     let wake = {
-        let mut f = faults.lock().expect("faults");
+        let mut f = lock(&faults);
         f.streams_opened += 1;
         f.ledger_closed.clone()
     };
-    let mut told = ledger.lock().expect("ledger").sequence;
+    let mut told = lock(&ledger).sequence;
     loop {
         // Made before looking, so a close between the look and the wait wakes it.
         let closed = wake.notified();
         let (seq, close_time) = {
-            let l = ledger.lock().expect("ledger");
+            let l = lock(&ledger);
             (l.sequence, l.close_time)
         };
         while told < seq {
             told += 1;
             let fault = {
-                let mut f = faults.lock().expect("faults");
+                let mut f = lock(&faults);
                 if f.stopped {
                     return Ok(());
                 }
@@ -82,14 +83,12 @@ pub(super) async fn sse_ledgers(
             };
             s.write_all(frame.as_bytes()).await?;
             if fault.is_none() {
-                faults
-                    .lock()
-                    .expect("faults")
+                lock(&faults)
                     .ledgers_sent
                     .push((told, std::time::Instant::now()));
             }
         }
-        if faults.lock().expect("faults").stopped {
+        if lock(&faults).stopped {
             return Ok(());
         }
         tokio::select! {
