@@ -22,6 +22,7 @@
 //! a dropped connection, a cut or malformed body, a slow answer.
 
 use crate::config::Secret;
+use crate::fakes::faults::{Dice, Kind, ListingLag, Odds, PeerFault, Plan, Sends, Shows};
 use crate::fakes::http::{Outcome, Request, Response, Server};
 use crate::fakes::lock;
 use crate::model::time::format_rfc3339 as format_time;
@@ -30,7 +31,7 @@ use crate::venue::alpaca::{AlpacaConfig, AlpacaSecrets};
 use crate::venue::schwab::clock_text::{format_date, new_york_day, new_york_instant, weekday};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
@@ -53,13 +54,27 @@ pub enum PlaceFault {
     ActThenTruncated,
 }
 
+impl PeerFault for PlaceFault {
+    fn kind(&self) -> Kind {
+        match self {
+            PlaceFault::Before(429) => Kind::before(Shows::TooManyRequests),
+            PlaceFault::Before(_) => Kind::before(Shows::ServerError),
+            PlaceFault::ActThenDrop => Kind::after(Shows::NoAnswer),
+            PlaceFault::ActThen(_) => Kind::after(Shows::ServerError),
+            PlaceFault::ActThenMalformed => Kind::after(Shows::Malformed),
+            PlaceFault::ActThenTruncated => Kind::after(Shows::Cut),
+        }
+    }
+}
+
 impl PlaceFault {
     pub fn acts(self) -> bool {
-        !matches!(self, PlaceFault::Before(_))
+        PeerFault::acts(&self)
     }
 
-    fn all() -> [PlaceFault; 7] {
-        [
+    /// Every fault of the place path, before and after acting.
+    pub fn all() -> Vec<PlaceFault> {
+        vec![
             PlaceFault::Before(429),
             PlaceFault::Before(503),
             PlaceFault::ActThenDrop,
@@ -84,6 +99,20 @@ pub enum ReadFault {
     Truncated,
     /// The right answer, this many ms late (past the client's timeout).
     Slow(u64),
+}
+
+impl PeerFault for ReadFault {
+    /// A read changes nothing at the broker: every read fault is "before".
+    fn kind(&self) -> Kind {
+        Kind::before(match self {
+            ReadFault::Status(429) => Shows::TooManyRequests,
+            ReadFault::Status(_) => Shows::ServerError,
+            ReadFault::Drop => Shows::NoAnswer,
+            ReadFault::Malformed => Shows::Malformed,
+            ReadFault::Truncated => Shows::Cut,
+            ReadFault::Slow(_) => Shows::Late,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -114,28 +143,26 @@ struct State {
     cash: Decimal,
     open: bool,
     fractional: bool,
-    read_faults: VecDeque<ReadFault>,
-    posts: BTreeMap<String, u32>,
-    faults: VecDeque<PlaceFault>,
-    /// (xorshift state, one in how many POSTs fails).
-    seeded: Option<(u64, u64)>,
-    drawn: Vec<PlaceFault>,
+    /// Scripted faults of reads (any GET).
+    reads: Plan<ReadFault>,
+    /// Order POSTs, by client order id, counted before any fault.
+    posts: Sends<String>,
+    /// Scripted and seeded faults of order POSTs.
+    places: Plan<PlaceFault>,
     /// The next lookups by client order id that answer 404 anyway.
-    lookup_lag: u32,
+    lookup_lag: ListingLag,
 }
 
+/// The fake's plan names: order POSTs and reads.
+const PLACE: &str = "place";
+const READ: &str = "read";
+
 fn error(status: u16, code: u64, message: &str) -> Outcome {
-    Outcome::Respond {
-        response: Response::json(status, &json!({"code": code, "message": message})),
-        delay: None,
-    }
+    Response::json(status, &json!({"code": code, "message": message})).now()
 }
 
 fn ok(v: &Value) -> Outcome {
-    Outcome::Respond {
-        response: Response::json(200, v),
-        delay: None,
-    }
+    Response::json(200, v).now()
 }
 
 impl State {
@@ -231,24 +258,13 @@ impl State {
     }
 
     fn read_fault(&mut self) -> Option<ReadFault> {
-        self.read_faults.pop_front()
+        let n = self.reads.arrive(READ);
+        self.reads.decide(READ, n, None)
     }
 
     fn draw(&mut self) -> Option<PlaceFault> {
-        if let Some(f) = self.faults.pop_front() {
-            return Some(f);
-        }
-        let (state, one_in) = self.seeded.as_mut()?;
-        *state ^= *state << 13;
-        *state ^= *state >> 7;
-        *state ^= *state << 17;
-        if *state % (*one_in).max(1) != 0 {
-            return None;
-        }
-        let all = PlaceFault::all();
-        let f = all[((*state >> 20) % all.len() as u64) as usize];
-        self.drawn.push(f);
-        Some(f)
+        let n = self.places.arrive(PLACE);
+        self.places.decide(PLACE, n, None)
     }
 
     fn place(&mut self, body: &[u8]) -> Outcome {
@@ -262,7 +278,7 @@ impl State {
                 .to_string()
         };
         let client_order_id = s("client_order_id");
-        *self.posts.entry(client_order_id.clone()).or_default() += 1;
+        self.posts.record(client_order_id.clone(), None);
         let fault = self.draw();
         if let Some(PlaceFault::Before(status)) = fault {
             return error(status, 50000000, "try again later");
@@ -352,21 +368,12 @@ impl State {
         match fault {
             Some(PlaceFault::ActThenDrop) => Outcome::Drop,
             Some(PlaceFault::ActThen(status)) => error(status, 50000000, "internal error"),
-            Some(PlaceFault::ActThenMalformed) => Outcome::Respond {
-                response: Response {
-                    body: b"{\"id\": \"61e69015-".to_vec(),
-                    ..Response::new(200)
-                },
-                delay: None,
-            },
-            Some(PlaceFault::ActThenTruncated) => {
-                let mut r = Response::json(200, &view);
-                r.truncated = true;
-                Outcome::Respond {
-                    response: r,
-                    delay: None,
-                }
+            Some(PlaceFault::ActThenMalformed) => Response {
+                body: b"{\"id\": \"61e69015-".to_vec(),
+                ..Response::new(200)
             }
+            .now(),
+            Some(PlaceFault::ActThenTruncated) => Response::json(200, &view).cut().now(),
             _ => ok(&view),
         }
     }
@@ -386,13 +393,11 @@ impl State {
                 ReadFault::Status(status) => return error(status, 50000000, "try again later"),
                 ReadFault::Drop => return Outcome::Drop,
                 ReadFault::Malformed => {
-                    return Outcome::Respond {
-                        response: Response {
-                            body: b"{\"cash\": \"10".to_vec(),
-                            ..Response::new(200)
-                        },
-                        delay: None,
-                    };
+                    return Response {
+                        body: b"{\"cash\": \"10".to_vec(),
+                        ..Response::new(200)
+                    }
+                    .now();
                 }
                 ReadFault::Truncated | ReadFault::Slow(_) => {
                     let Outcome::Respond {
@@ -458,8 +463,7 @@ impl State {
                     .find(|(k, _)| k == "client_order_id")
                     .map(|(_, v)| v)
                     .unwrap_or_default();
-                if self.lookup_lag > 0 {
-                    self.lookup_lag -= 1;
+                if self.lookup_lag.hides(self.clock.now()) {
                     return error(404, 40410000, "order not found");
                 }
                 match self.orders.iter().find(|o| o.client_order_id == id) {
@@ -520,12 +524,10 @@ impl FakeAlpaca {
             cash: Decimal::from(1_000_000),
             open: true,
             fractional: false,
-            read_faults: VecDeque::new(),
-            posts: BTreeMap::new(),
-            faults: VecDeque::new(),
-            seeded: None,
-            drawn: Vec::new(),
-            lookup_lag: 0,
+            reads: Plan::default(),
+            posts: Sends::default(),
+            places: Plan::default(),
+            lookup_lag: ListingLag::default(),
         }));
         let serving = state.clone();
         let server = Server::serve(move |request| lock(&serving).handle(request)).await?;
@@ -576,7 +578,7 @@ impl FakeAlpaca {
 
     /// The next read (any GET) meets `fault` (queued: several reads in turn).
     pub fn fail_next_read(&self, fault: ReadFault) {
-        lock(&self.state).read_faults.push_back(fault);
+        lock(&self.state).reads.next(READ, fault);
     }
 
     /// Move `symbol`'s price; waiting orders whose limit now allows fill.
@@ -587,26 +589,27 @@ impl FakeAlpaca {
     }
 
     pub fn fail_next_place(&self, fault: PlaceFault) {
-        lock(&self.state).faults.push_back(fault);
+        lock(&self.state).places.next(PLACE, fault);
     }
 
     /// One order POST in `one_in` fails with a fault drawn from `seed`.
     pub fn place_faults_from_seed(&self, seed: u64, one_in: u64) {
-        lock(&self.state).seeded = Some((seed.max(1), one_in));
+        let dice = Dice::new(seed, Odds::OneIn(one_in), PlaceFault::all());
+        lock(&self.state).places.seed(dice);
     }
 
     pub fn drawn_faults(&self) -> Vec<PlaceFault> {
-        lock(&self.state).drawn.clone()
+        lock(&self.state).places.drawn()
     }
 
     /// The next `looks` lookups by client order id answer 404.
     pub fn set_lookup_lag(&self, looks: u32) {
-        lock(&self.state).lookup_lag = looks;
+        lock(&self.state).lookup_lag = ListingLag::looks(looks);
     }
 
     /// Order POSTs per client order id, counted before any fault.
     pub fn posts(&self) -> BTreeMap<String, u32> {
-        lock(&self.state).posts.clone()
+        lock(&self.state).posts.by_key().clone()
     }
 
     pub fn orders(&self) -> Vec<FakeOrder> {

@@ -19,13 +19,14 @@ mod lag;
 pub use lag::Lag;
 
 use self::lag::{Early, after, before, hex_u64};
+use crate::fakes::faults::{Dice, Kind, Odds, PeerFault, Plan, Sends, Shows};
 use crate::fakes::http::{Outcome, Response, Server, carry_out, read_request, write_response};
 use crate::fakes::lock;
 use alloy::consensus::{Transaction, TxEnvelope};
 use alloy::eips::eip2718::Decodable2718;
 use alloy::primitives::{Address, B256, keccak256};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -88,13 +89,7 @@ impl RpcFault {
 
     /// Whether the node saw the request.
     pub fn forwards(&self) -> bool {
-        match self {
-            RpcFault::DropBefore | RpcFault::TooManyRequests { .. } => false,
-            RpcFault::DropAfter | RpcFault::TimeoutAfter(_) => true,
-            RpcFault::Status { forwarded, .. }
-            | RpcFault::Malformed { forwarded }
-            | RpcFault::Truncated { forwarded } => *forwarded,
-        }
+        self.acts()
     }
 }
 
@@ -131,44 +126,34 @@ pub struct Forwarded {
     pub fault: Option<RpcFault>,
 }
 
-/// Seeded faults: one call in `one_in` of the listed methods meets one of `faults`.
-struct Chaos {
-    state: u64,
-    one_in: u64,
-    methods: Vec<String>,
-    faults: Vec<RpcFault>,
-}
-
-impl Chaos {
-    fn next(&mut self) -> u64 {
-        crate::fakes::schwab::faults::xorshift(&mut self.state)
-    }
-
-    fn draw(&mut self, method: &str) -> Option<RpcFault> {
-        if !self.methods.iter().any(|m| m == method) || self.faults.is_empty() {
-            return None;
+impl PeerFault for RpcFault {
+    fn kind(&self) -> Kind {
+        let (forwarded, shows) = match self {
+            RpcFault::DropBefore => (false, Shows::NoAnswer),
+            RpcFault::DropAfter => (true, Shows::NoAnswer),
+            RpcFault::TimeoutAfter(_) => (true, Shows::Timeout),
+            RpcFault::Status { forwarded, .. } => (*forwarded, Shows::ServerError),
+            RpcFault::TooManyRequests { .. } => (false, Shows::TooManyRequests),
+            RpcFault::Malformed { forwarded } => (*forwarded, Shows::Malformed),
+            RpcFault::Truncated { forwarded } => (*forwarded, Shows::Cut),
+        };
+        Kind {
+            acted: forwarded,
+            shows,
         }
-        if !self.next().is_multiple_of(self.one_in.max(1)) {
-            return None;
-        }
-        let i = (self.next() % self.faults.len() as u64) as usize;
-        self.faults.get(i).cloned()
     }
 }
 
 #[derive(Default)]
 struct State {
-    /// Calls per method so far.
-    calls: HashMap<String, u64>,
-    /// (method, call number) → fault.
-    script: HashMap<(String, u64), RpcFault>,
-    chaos: Option<Chaos>,
+    /// Calls per method, their scripted and seeded faults, every fault met.
+    plan: Plan<RpcFault>,
     lag: Option<Lag>,
     /// (method, call number) → a gate the call waits at before forwarding.
     gates: HashMap<(String, u64), Gate>,
     forwarded: Vec<Forwarded>,
-    /// Every fault met: (method, call number, fault).
-    met: Vec<(String, u64, RpcFault)>,
+    /// The transactions forwarded, by hash and by (sender, nonce).
+    sends: Sends<B256, (Address, u64)>,
 }
 
 /// The proxy. Dropping it stops serving.
@@ -217,21 +202,19 @@ impl FakeRpc {
 
     /// Fail call number `call` (1-based, counted since start) of `method`.
     pub fn script(&self, method: &str, call: u64, fault: RpcFault) {
-        self.state()
-            .script
-            .insert((method.to_string(), call), fault);
+        self.state().plan.at(method, call, fault);
     }
 
     /// Fail the next call of `method`.
     pub fn fail_next(&self, method: &str, fault: RpcFault) {
         let mut s = self.state();
-        let next = s.calls.get(method).copied().unwrap_or(0) + 1;
-        s.script.insert((method.to_string(), next), fault);
+        let next = s.plan.calls(method) + 1;
+        s.plan.at(method, next, fault);
     }
 
     /// Forget every scripted fault not met yet.
     pub fn clear_script(&self) {
-        self.state().script.clear();
+        self.state().plan.clear_script();
     }
 
     /// Hold call number `call` of `method` before forwarding until the
@@ -246,12 +229,8 @@ impl FakeRpc {
 
     /// Seeded faults on `methods`: one call in `one_in` meets one of `faults`.
     pub fn chaos(&self, seed: u64, one_in: u64, methods: &[&str], faults: Vec<RpcFault>) {
-        self.state().chaos = Some(Chaos {
-            state: seed.max(1),
-            one_in,
-            methods: methods.iter().map(|m| m.to_string()).collect(),
-            faults,
-        });
+        let dice = Dice::new(seed, Odds::OneIn(one_in), faults).only(methods);
+        self.state().plan.seed(dice);
     }
 
     /// Lag from now on (`None`: every answer from the node at the head).
@@ -261,7 +240,7 @@ impl FakeRpc {
 
     /// Calls of `method` so far.
     pub fn calls(&self, method: &str) -> u64 {
-        self.state().calls.get(method).copied().unwrap_or(0)
+        self.state().plan.calls(method)
     }
 
     /// Every `eth_sendRawTransaction` forwarded to the node, in order.
@@ -270,31 +249,23 @@ impl FakeRpc {
     }
 
     /// Distinct transactions forwarded, by (sender, nonce): their hashes.
-    pub fn sends_by_nonce(&self) -> BTreeMap<(Address, u64), Vec<B256>> {
-        let mut out: BTreeMap<(Address, u64), Vec<B256>> = BTreeMap::new();
-        for f in self.state().forwarded.iter() {
-            if let (Some(sender), Some(nonce)) = (f.sender, f.nonce) {
-                let hashes = out.entry((sender, nonce)).or_default();
-                if !hashes.contains(&f.hash) {
-                    hashes.push(f.hash);
-                }
-            }
-        }
-        out
+    pub fn sends_by_nonce(&self) -> BTreeMap<(Address, u64), BTreeSet<B256>> {
+        self.state().sends.slots().clone()
     }
 
     /// How many times the node received the transaction `hash`.
     pub fn sends_of(&self, hash: B256) -> usize {
-        self.state()
-            .forwarded
-            .iter()
-            .filter(|f| f.hash == hash)
-            .count()
+        self.state().sends.times(&hash) as usize
     }
 
     /// Every fault met so far: (method, call number, fault).
     pub fn faults_met(&self) -> Vec<(String, u64, RpcFault)> {
-        self.state().met.clone()
+        self.state()
+            .plan
+            .met()
+            .iter()
+            .map(|m| (m.call.clone(), m.number, m.fault.clone()))
+            .collect()
     }
 }
 
@@ -358,20 +329,15 @@ async fn serve(mut sock: TcpStream, state: &Mutex<State>, upstream: &Upstream) {
         let mut gates = Vec::new();
         for call in &calls {
             let method = method_of(call);
-            let n = s.calls.entry(method.clone()).or_insert(0);
-            *n += 1;
-            let n = *n;
+            let n = s.plan.arrive(&method);
             numbers.push(n);
             if let Some(g) = s.gates.remove(&(method.clone(), n)) {
                 gates.push(g);
             }
-            let scripted = s.script.remove(&(method.clone(), n));
-            let drawn = s.chaos.as_mut().and_then(|c| c.draw(&method));
-            if fault.is_none()
-                && let Some(f) = scripted.or(drawn)
-            {
-                s.met.push((method, n, f.clone()));
-                fault = Some(f);
+            if fault.is_none() {
+                fault = s.plan.decide(&method, n, None);
+            } else {
+                s.plan.pass(&method, n);
             }
         }
         (fault, numbers, s.lag, gates)
@@ -407,8 +373,10 @@ async fn serve(mut sock: TcpStream, state: &Mutex<State>, upstream: &Upstream) {
         let mut s = lock(state);
         for (i, call) in &forward {
             if method_of(call) == "eth_sendRawTransaction" {
-                s.forwarded
-                    .push(decode_send(call, numbers[*i], fault.clone()));
+                let sent = decode_send(call, numbers[*i], fault.clone());
+                let slot = sent.sender.zip(sent.nonce);
+                s.sends.record(sent.hash, slot);
+                s.forwarded.push(sent);
             }
         }
     }
@@ -513,27 +481,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn chaos_is_deterministic_per_seed_and_only_on_its_methods() {
-        let draws = |seed| {
-            let mut c = Chaos {
-                state: seed,
-                one_in: 3,
-                methods: vec!["eth_sendRawTransaction".into()],
-                faults: RpcFault::all(Duration::from_secs(1)),
-            };
-            (0..50)
-                .map(|_| c.draw("eth_sendRawTransaction"))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(draws(7), draws(7));
-        assert_ne!(draws(7), draws(8));
-        assert!(draws(7).iter().any(Option::is_some));
-        let mut c = Chaos {
-            state: 7,
-            one_in: 1,
-            methods: vec!["eth_sendRawTransaction".into()],
-            faults: RpcFault::all(Duration::from_secs(1)),
-        };
-        assert_eq!(c.draw("eth_call"), None);
+    fn every_fault_says_whether_the_node_saw_the_call_and_the_menu_has_both() {
+        let all = RpcFault::all(Duration::from_secs(1));
+        assert!(all.iter().any(RpcFault::forwards));
+        assert!(all.iter().any(|f| !f.forwards()));
+        assert!(!RpcFault::TooManyRequests { retry_after: None }.forwards());
+        assert!(RpcFault::TimeoutAfter(Duration::ZERO).forwards());
+        assert_eq!(RpcFault::DropAfter.kind(), Kind::after(Shows::NoAnswer));
     }
 }

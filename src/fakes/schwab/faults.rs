@@ -2,9 +2,11 @@
 //! faults before acting (a status, 429 with or without `Retry-After`, a
 //! gateway page, a dropped connection, a malformed or truncated body), the
 //! answers after an order was taken (lost, 5xx, 429, cut, no `Location`,
-//! late), and seeded draws of them for every order POST.
+//! late), each said as a [`Kind`] of the shared fault pattern
+//! (`crate::fakes::faults`), whose plan draws them for order POSTs.
 
 use super::{message, respond};
+use crate::fakes::faults::{Kind, PeerFault, Shows};
 use crate::fakes::http::{Outcome, Response};
 use serde_json::json;
 use std::time::Duration;
@@ -95,32 +97,52 @@ impl PlaceFault {
     }
 }
 
-/// Seeded faults on order POSTs: one in `one_in` POSTs meets one.
-pub(super) struct Chaos {
-    pub(super) state: u64,
-    pub(super) one_in: u64,
-}
-
-/// xorshift64*: the fakes' seeded draws, deterministic per seed.
-pub(crate) fn xorshift(state: &mut u64) -> u64 {
-    *state ^= *state >> 12;
-    *state ^= *state << 25;
-    *state ^= *state >> 27;
-    state.wrapping_mul(0x2545_F491_4F6C_DD1D)
-}
-
-impl Chaos {
-    fn next(&mut self) -> u64 {
-        xorshift(&mut self.state)
-    }
-
-    pub(super) fn draw(&mut self) -> Option<PlaceFault> {
-        if !self.next().is_multiple_of(self.one_in.max(1)) {
-            return None;
+impl FaultRoute {
+    /// The route's name in the fake's [`Plan`](crate::fakes::faults::Plan).
+    pub fn call(self) -> &'static str {
+        match self {
+            FaultRoute::Token => "token",
+            FaultRoute::PlaceOrder => "place",
+            FaultRoute::Read => "read",
         }
-        let all = PlaceFault::all();
-        let i = (self.next() % all.len() as u64) as usize;
-        all.into_iter().nth(i)
+    }
+}
+
+impl PeerFault for Fault {
+    /// Every scripted call fault is met before Schwab acts.
+    fn kind(&self) -> Kind {
+        Kind::before(match self {
+            Fault::Status(_) => Shows::ServerError,
+            Fault::TooManyRequests { .. } => Shows::TooManyRequests,
+            Fault::Html(_) | Fault::Malformed(_) => Shows::Malformed,
+            Fault::Oversized { .. } => Shows::Oversized,
+            Fault::Drop => Shows::NoAnswer,
+            Fault::Truncated(_) => Shows::Cut,
+        })
+    }
+}
+
+impl OrderReply {
+    /// What the client sees of this answer to an order taken (`Created`
+    /// and `Delay` are answers, at once or late; they are never drawn).
+    fn shows(&self) -> Shows {
+        match self {
+            OrderReply::Created | OrderReply::Delay(_) => Shows::Late,
+            OrderReply::NoLocation => Shows::Incomplete,
+            OrderReply::DropAfterAccept => Shows::NoAnswer,
+            OrderReply::ErrorAfterAccept(_) => Shows::ServerError,
+            OrderReply::TooManyAfterAccept { .. } => Shows::TooManyRequests,
+            OrderReply::TruncatedAfterAccept => Shows::Cut,
+        }
+    }
+}
+
+impl PeerFault for PlaceFault {
+    fn kind(&self) -> Kind {
+        match self {
+            PlaceFault::Before(f) => f.kind(),
+            PlaceFault::After(r) => Kind::after(r.shows()),
+        }
     }
 }
 

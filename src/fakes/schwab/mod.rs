@@ -34,10 +34,11 @@ pub use faults::{Fault, FaultRoute, OrderReply, PlaceFault};
 
 pub use orders::{FillLeg, OrderScript, OrderView, REJECT_BUYING_POWER};
 
-use self::faults::{Chaos, fault_outcome};
+use self::faults::fault_outcome;
 use self::oauth::{Access, Code, Lineage};
 use self::orders::FakeOrder;
 use crate::config::Secret;
+use crate::fakes::faults::{Dice, Odds, Plan, Sends};
 use crate::fakes::http::{Outcome, Request, Response, Server, pairs};
 use crate::fakes::lock;
 use crate::model::time::{DAY, MINUTE, SECOND};
@@ -105,7 +106,8 @@ struct State {
     orders: BTreeMap<u64, FakeOrder>,
     next_scripts: VecDeque<OrderScript>,
     next_replies: VecDeque<OrderReply>,
-    faults: HashMap<FaultRoute, VecDeque<Fault>>,
+    /// The faults of every route: scripted per route, seeded on order POSTs.
+    plan: Plan<PlaceFault>,
     prices: HashMap<String, Decimal>,
     base_positions: BTreeMap<(String, String), Decimal>,
     /// Cash before any fill.
@@ -115,12 +117,10 @@ struct State {
     /// runs on the wall clock, at whatever hour CI runs them).
     around_the_clock: bool,
     requests: Vec<SeenRequest>,
-    order_posts: usize,
-    chaos: Option<Chaos>,
+    /// Every order POST (Schwab has no idempotency key: one identity).
+    posts: Sends<()>,
     /// Listing lag of orders placed from now on: (ms, list calls).
     listing_lag: (u64, u32),
-    /// Place faults drawn so far (seeded), for a test's message.
-    drawn: Vec<PlaceFault>,
 }
 
 /// The fake server. Dropping it stops it.
@@ -150,17 +150,15 @@ impl FakeSchwab {
             orders: BTreeMap::new(),
             next_scripts: VecDeque::new(),
             next_replies: VecDeque::new(),
-            faults: HashMap::new(),
+            plan: Plan::default(),
             prices: HashMap::new(),
             base_positions: BTreeMap::new(),
             base_cash: Decimal::from(100_000),
             holidays: BTreeSet::new(),
             around_the_clock: false,
             requests: Vec::new(),
-            order_posts: 0,
-            chaos: None,
+            posts: Sends::default(),
             listing_lag: (0, 0),
-            drawn: Vec::new(),
         }));
         let serving = state.clone();
         let server = Server::serve(move |request| lock(&serving).handle(request)).await?;
@@ -223,24 +221,21 @@ impl FakeSchwab {
     /// fail in turn).
     pub fn fail_next(&self, route: FaultRoute, fault: Fault) {
         lock(&self.state)
-            .faults
-            .entry(route)
-            .or_default()
-            .push_back(fault);
+            .plan
+            .next(route.call(), PlaceFault::Before(fault));
     }
 
     /// Every order POST from now on meets one of [`PlaceFault::all`] in
     /// `one_in` calls, drawn from `seed` (the same seed, the same faults).
     pub fn place_faults_from_seed(&self, seed: u64, one_in: u64) {
-        lock(&self.state).chaos = Some(Chaos {
-            state: seed | 1,
-            one_in,
-        });
+        let dice = Dice::new(seed, Odds::OneIn(one_in), PlaceFault::all())
+            .only(&[FaultRoute::PlaceOrder.call()]);
+        lock(&self.state).plan.seed(dice);
     }
 
     /// The seeded faults drawn so far, in order.
     pub fn drawn_faults(&self) -> Vec<PlaceFault> {
-        lock(&self.state).drawn.clone()
+        lock(&self.state).plan.drawn()
     }
 
     /// Orders placed from now on are left out of the orders list for `ms`
@@ -308,7 +303,7 @@ impl FakeSchwab {
 
     /// Order POSTs received, whatever was answered (401s and faults included).
     pub fn order_posts(&self) -> usize {
-        lock(&self.state).order_posts
+        lock(&self.state).posts.total()
     }
 
     /// Grants the token endpoint honoured, in order (`authorization_code`, `refresh_token`).
@@ -407,8 +402,10 @@ impl State {
         self.counter
     }
 
-    fn take_fault(&mut self, route: FaultRoute) -> Option<Fault> {
-        self.faults.get_mut(&route).and_then(VecDeque::pop_front)
+    /// The fault this call of `route` meets, if any (scripted, then seeded).
+    fn fault_for(&mut self, route: FaultRoute) -> Option<PlaceFault> {
+        let n = self.plan.arrive(route.call());
+        self.plan.decide(route.call(), n, None)
     }
 
     fn handle(&mut self, r: &Request) -> Outcome {
@@ -424,7 +421,7 @@ impl State {
             status: None,
         });
         if r.method == "POST" && r.path.trim_end_matches('/').ends_with("/orders") {
-            self.order_posts += 1;
+            self.posts.record((), None);
         }
         let correl = format!(
             "fake-{:08x}-0000-4000-8000-{:012x}",
@@ -460,17 +457,10 @@ impl State {
                 } else {
                     FaultRoute::Read
                 };
-                if let Some(f) = self.take_fault(route) {
-                    return fault_outcome(f);
-                }
-                if route == FaultRoute::PlaceOrder
-                    && let Some(fault) = self.chaos.as_mut().and_then(Chaos::draw)
-                {
-                    self.drawn.push(fault.clone());
-                    match fault {
-                        PlaceFault::Before(f) => return fault_outcome(f),
-                        PlaceFault::After(reply) => self.next_replies.push_front(reply),
-                    }
+                match self.fault_for(route) {
+                    Some(PlaceFault::Before(f)) => return fault_outcome(f),
+                    Some(PlaceFault::After(reply)) => self.next_replies.push_front(reply),
+                    None => {}
                 }
                 self.api(r, &segments)
             }

@@ -3,7 +3,7 @@
 //! lineages whose refresh token rotates on every refresh (an old one is
 //! refused with Schwab's doubly wrapped body).
 
-use super::faults::{FaultRoute, fault_outcome};
+use super::faults::{FaultRoute, PlaceFault, fault_outcome};
 use super::{
     ACCESS_LIFETIME, CODE_LIFETIME, FAKE_APP_KEY, FAKE_APP_SECRET, FAKE_CALLBACK, State, respond,
 };
@@ -101,7 +101,8 @@ impl State {
                 "Content-Type must be application/x-www-form-urlencoded",
             );
         }
-        if let Some(f) = self.take_fault(FaultRoute::Token) {
+        // Only order POSTs meet a fault after acting; a token call's are before.
+        if let Some(PlaceFault::Before(f)) = self.fault_for(FaultRoute::Token) {
             return fault_outcome(f);
         }
         let form = pairs(&String::from_utf8_lossy(&r.body));

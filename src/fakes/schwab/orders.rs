@@ -4,6 +4,7 @@
 
 use super::faults::{Fault, OrderReply, fault_outcome};
 use super::{State, message, respond};
+use crate::fakes::faults::ListingLag;
 use crate::fakes::http::{Outcome, Request, Response};
 use crate::model::Timestamp;
 use crate::model::time::{DAY, SECOND};
@@ -61,10 +62,9 @@ pub struct FakeOrder {
     pub script: OrderScript,
     /// Set by DELETE.
     pub canceled_at: Option<Timestamp>,
-    /// Listing lag: the orders list leaves it out before this instant …
-    pub listed_from: Timestamp,
-    /// … and from this many more list calls.
-    pub hidden_lists: u32,
+    /// Listing lag: the orders list leaves it out before this instant and
+    /// from this many more list calls.
+    pub listing: ListingLag,
     /// Shown FILLED with no executions and an unreadable `enteredTime` (a
     /// shape the client cannot read).
     pub garbled: bool,
@@ -336,8 +336,10 @@ impl State {
                 active_from,
                 script,
                 canceled_at: None,
-                listed_from: now + self.listing_lag.0,
-                hidden_lists: self.listing_lag.1,
+                listing: ListingLag {
+                    until: now + self.listing_lag.0,
+                    looks: self.listing_lag.1,
+                },
                 garbled: false,
             },
         );
@@ -387,8 +389,7 @@ impl State {
         // call counts towards the list calls it is hidden from).
         let mut hidden = BTreeSet::new();
         for o in self.orders.values_mut() {
-            if o.account_number == number && (now < o.listed_from || o.hidden_lists > 0) {
-                o.hidden_lists = o.hidden_lists.saturating_sub(1);
+            if o.account_number == number && o.listing.hides(now) {
                 hidden.insert(o.id);
             }
         }

@@ -32,11 +32,12 @@ pub use world::{aqua, detector, endpoints, issuer, reflector, world};
 use self::horizon::{route, skew_paths};
 use self::rpc::{fee_stats_json, is_fee_bump};
 use self::stream::sse_ledgers;
+use crate::fakes::faults::{Dice, Kind, Odds, PeerFault, Plan, Sends, Shows};
 use crate::fakes::http::{Outcome, Response, Server, carry_out, pairs, read_request};
 use crate::fakes::lock;
 use crate::venue::stellar::sim::SimLedger;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -74,14 +75,31 @@ pub enum Fault {
     Silent { ms: u64 },
 }
 
+impl PeerFault for Fault {
+    fn kind(&self) -> Kind {
+        match self {
+            Fault::DropBefore => Kind::before(Shows::NoAnswer),
+            Fault::ActThenDrop => Kind::after(Shows::NoAnswer),
+            Fault::Status { status, after, .. } => Kind {
+                acted: *after,
+                shows: if *status == 429 {
+                    Shows::TooManyRequests
+                } else {
+                    Shows::ServerError
+                },
+            },
+            Fault::Malformed => Kind::after(Shows::Malformed),
+            Fault::Truncated => Kind::after(Shows::Cut),
+            Fault::Huge { .. } => Kind::after(Shows::Oversized),
+            Fault::Silent { .. } => Kind::before(Shows::Timeout),
+        }
+    }
+}
+
 impl Fault {
     /// Whether the fake applies the call before the fault shows.
     pub fn acts(&self) -> bool {
-        match self {
-            Fault::DropBefore | Fault::Silent { .. } => false,
-            Fault::Status { after, .. } => *after,
-            _ => true,
-        }
+        PeerFault::acts(self)
     }
 }
 
@@ -126,7 +144,8 @@ impl Rule {
     }
 }
 
-/// Envelopes that reached the fake, counted before any fault.
+/// Envelopes that reached the fake, counted before any fault (a snapshot of
+/// the fake's [`Sends`]).
 #[derive(Debug, Clone, Default)]
 pub struct Submissions {
     /// tx hash → times submitted.
@@ -154,16 +173,27 @@ pub enum StreamFault {
     Malformed,
 }
 
+/// Envelopes and path queries as they reach the fake.
+#[derive(Debug, Default)]
+struct Arrivals {
+    /// By hash, and the distinct hashes per (source account, sequence).
+    sends: Sends<String, (String, i64)>,
+    /// Fee-bump envelopes by outer hash.
+    bumps: Sends<String>,
+    cycles: BTreeSet<String>,
+    cycle_arrivals: Vec<(String, std::time::Instant)>,
+    path_queries: u32,
+}
+
 #[derive(Debug, Default)]
 pub struct Faults {
+    /// The fake's own script: faults on what a call carries, first.
     pub rules: Vec<Rule>,
-    /// (xorshift state, faults per 1000 calls, the methods it applies to, the menu).
-    pub seeded: Option<(u64, u32, Vec<String>, Vec<Fault>)>,
+    /// Calls counted per method or path, seeded faults, every fault met.
+    plan: Plan<Fault>,
     /// getLatestLedger answers this many ledgers behind.
     pub ledger_lag: u32,
-    /// Every fault that fired: (method, fault).
-    pub fired: Vec<(String, Fault)>,
-    pub submissions: Submissions,
+    arrivals: Arrivals,
     /// The ledger stream's next misbehaviours, one per ledger.
     pub stream_faults: std::collections::VecDeque<StreamFault>,
     /// While set, every stream stays open and says nothing.
@@ -186,31 +216,48 @@ pub struct Faults {
 
 impl Faults {
     fn pick(&mut self, method: &str, path_payment: bool, fee_bump: bool) -> Option<Fault> {
-        if let Some(r) = self.rules.iter_mut().find(|r| {
-            r.times > 0
-                && r.method == method
-                && (!r.path_payment_only || path_payment)
-                && (!r.fee_bump_only || fee_bump)
-        }) {
-            r.times -= 1;
-            let f = r.fault.clone();
-            self.fired.push((method.into(), f.clone()));
-            return Some(f);
+        let own = self
+            .rules
+            .iter_mut()
+            .find(|r| {
+                r.times > 0
+                    && r.method == method
+                    && (!r.path_payment_only || path_payment)
+                    && (!r.fee_bump_only || fee_bump)
+            })
+            .map(|r| {
+                r.times -= 1;
+                r.fault.clone()
+            });
+        let n = self.plan.arrive(method);
+        self.plan.decide(method, n, own)
+    }
+
+    /// One envelope arrived: `hash`, from `account` at `seq`.
+    fn arrived(&mut self, hash: &str, account: &str, seq: i64, cycle: bool, bump: bool) {
+        let a = &mut self.arrivals;
+        a.sends
+            .record(hash.to_string(), Some((account.to_string(), seq)));
+        if bump {
+            a.bumps.record(hash.to_string(), None);
         }
-        let (state, per_mille, methods, menu) = self.seeded.as_mut()?;
-        if !methods.iter().any(|m| m == method) || menu.is_empty() {
-            return None;
+        if cycle && !bump {
+            a.cycles.insert(hash.to_string());
+            a.cycle_arrivals
+                .push((hash.to_string(), std::time::Instant::now()));
         }
-        // xorshift64: deterministic for a seed.
-        *state ^= *state << 13;
-        *state ^= *state >> 7;
-        *state ^= *state << 17;
-        if (*state % 1000) as u32 >= *per_mille {
-            return None;
+    }
+
+    pub fn submissions(&self) -> Submissions {
+        let a = &self.arrivals;
+        Submissions {
+            by_hash: a.sends.by_key().clone(),
+            by_seq: a.sends.slots().clone(),
+            cycles: a.cycles.clone(),
+            cycle_arrivals: a.cycle_arrivals.clone(),
+            path_queries: a.path_queries,
+            bumps: a.bumps.by_key().clone(),
         }
-        let f = menu[((*state >> 20) % menu.len() as u64) as usize].clone();
-        self.fired.push((method.into(), f.clone()));
-        Some(f)
     }
 }
 
@@ -273,28 +320,29 @@ impl StellarFake {
     /// Faults from a seed: `per_mille` of the calls of `methods` fail with
     /// one of `menu`, the same ones for the same seed.
     pub fn seeded(&self, seed: u64, per_mille: u32, methods: &[&str], menu: Vec<Fault>) {
-        lock(&self.faults).seeded = Some((
-            seed.max(1),
-            per_mille,
-            methods.iter().map(|m| m.to_string()).collect(),
-            menu,
-        ));
+        let dice = Dice::new(seed, Odds::PerMille(per_mille), menu).only(methods);
+        lock(&self.faults).plan.seed(dice);
     }
 
     /// No more faults (scripted or seeded).
     pub fn heal(&self) {
         let mut f = lock(&self.faults);
         f.rules.clear();
-        f.seeded = None;
+        f.plan.calm();
         f.ledger_lag = 0;
     }
 
     pub fn submissions(&self) -> Submissions {
-        lock(&self.faults).submissions.clone()
+        lock(&self.faults).submissions()
     }
 
     pub fn fired(&self) -> Vec<(String, Fault)> {
-        lock(&self.faults).fired.clone()
+        lock(&self.faults)
+            .plan
+            .met()
+            .iter()
+            .map(|m| (m.call.clone(), m.fault.clone()))
+            .collect()
     }
 
     /// Successful path payments applied at the fake (the cycles that ran).
@@ -400,20 +448,7 @@ async fn serve(mut sock: TcpStream, ledger: Arc<Mutex<SimLedger>>, faults: Arc<M
         let mut f = lock(&faults);
         let bump = submitted.as_deref().is_some_and(is_fee_bump);
         if let Some((hash, account, seq, pp)) = &facts {
-            let sub = &mut f.submissions;
-            *sub.by_hash.entry(hash.clone()).or_default() += 1;
-            if bump {
-                *sub.bumps.entry(hash.clone()).or_default() += 1;
-            }
-            sub.by_seq
-                .entry((account.clone(), *seq))
-                .or_default()
-                .insert(hash.clone());
-            if *pp && !bump {
-                sub.cycles.insert(hash.clone());
-                sub.cycle_arrivals
-                    .push((hash.clone(), std::time::Instant::now()));
-            }
+            f.arrived(hash, account, *seq, *pp, bump);
         }
         let pp = facts.as_ref().is_some_and(|x| x.3) && !bump;
         (f.pick(&call, pp, bump), f.ledger_lag)
@@ -440,7 +475,7 @@ async fn serve(mut sock: TcpStream, ledger: Arc<Mutex<SimLedger>>, faults: Arc<M
         return;
     }
     if path == "/paths/strict-send" {
-        lock(&faults).submissions.path_queries += 1;
+        lock(&faults).arrivals.path_queries += 1;
     }
     let (status, mut answer) = route(&mut lock(&ledger), method, path, &q, &body);
     let skew = lock(&faults).path_skew_bps;
