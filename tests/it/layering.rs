@@ -26,11 +26,21 @@ const RULES: &[(&str, Deny)] = &[
     ("src/net.rs", Deny::AllBut(&["model", "net"])),
     ("src/files.rs", Deny::AllBut(&["files"])),
     ("src/codec.rs", Deny::AllBut(&["codec"])),
-    // Venues import neither the engine, the store nor a front end.
+    // Venues import neither the engine, the store nor a front end, nor the
+    // fakes of the services they talk to.
     (
         "src/venue/",
         Deny::These(&[
-            "engine", "store", "ui", "control", "notify", "strategy", "metrics", "doctor", "export",
+            "engine", "store", "ui", "control", "notify", "strategy", "metrics", "doctor",
+            "export", "fakes",
+        ]),
+    ),
+    // The fakes of outside services (tests and benches): the wire types of
+    // `venue`, `model`, `config`, the neutral helpers and each other.
+    (
+        "src/fakes/",
+        Deny::These(&[
+            "engine", "strategy", "store", "ui", "control", "notify", "metrics", "doctor", "export",
         ]),
     ),
     // The engine names no strategy and no concrete venue, and no front end.
@@ -176,6 +186,38 @@ fn every_import_keeps_the_dependency_rules() {
         report.is_empty(),
         "dependency rules (docs/architecture.md §1, tests/it/layering.rs RULES):\n{report}\
          A new violation is fixed by moving the code, not by adding it to KNOWN."
+    );
+}
+
+/// A fake of an outside service lives under `src/fakes/`, never beside the
+/// venue it stands in for: no file or directory under `src/venue/` is
+/// named after a fake, and none is compiled only for the fakes.
+#[test]
+fn no_fake_lives_in_a_venue() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src/venue"), &mut files);
+    assert!(files.len() > 30, "read only {} venue files", files.len());
+    let mut found = Vec::new();
+    for file in &files {
+        let rel = file
+            .strip_prefix(root)
+            .expect("under the root")
+            .to_string_lossy()
+            .replace('\\', "/");
+        let text = std::fs::read_to_string(file).expect("readable source");
+        let gated = text.contains("feature = \"fakes\"");
+        let declares = blank_comments_and_strings(&text).contains("mod fake");
+        if rel.contains("fake") || gated || declares {
+            found.push(rel);
+        }
+    }
+    let mut fakes = Vec::new();
+    rust_files(&root.join("src/fakes"), &mut fakes);
+    assert!(fakes.len() > 10, "the fakes are under src/fakes/");
+    assert!(
+        found.is_empty(),
+        "fakes under src/venue/ (they belong in src/fakes/): {found:?}"
     );
 }
 
