@@ -21,10 +21,10 @@
 //! for a few looks); on reads ([`FakeAlpaca::fail_next_read`]): a status,
 //! a dropped connection, a cut or malformed body, a slow answer.
 
-use crate::config::Secret;
 use crate::fakes::faults::{Dice, Kind, ListingLag, Odds, PeerFault, Plan, Sends, Shows};
 use crate::fakes::http::{Outcome, Request, Response, Server};
 use crate::fakes::lock;
+use crate::model::Secret;
 use crate::model::time::format_rfc3339 as format_time;
 use crate::model::{Clock, Timestamp};
 use crate::venue::alpaca::{AlpacaConfig, AlpacaSecrets};
