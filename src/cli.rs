@@ -53,6 +53,9 @@ pub(crate) enum Verb {
     Pnl {
         #[arg(long)]
         json: bool,
+        /// Every strategy's realised P&L, each in its own currency.
+        #[arg(long, conflicts_with_all = ["since", "until"])]
+        all: bool,
         /// Only cycles completed from this UTC day on (YYYY-MM-DD).
         #[arg(long, value_name = "DATE")]
         since: Option<Day>,

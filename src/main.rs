@@ -113,7 +113,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             json,
             require_running,
         }) => return verbs::status(&config, *json, *require_running).await,
-        Some(Verb::Pnl { json, since, until }) => {
+        Some(Verb::Pnl {
+            json, all: true, ..
+        }) => return verbs::pnl_all(&config, *json).await,
+        Some(Verb::Pnl {
+            json, since, until, ..
+        }) => {
             return verbs::pnl(&config, *json, *since, *until).await;
         }
         Some(Verb::Export {

@@ -456,3 +456,46 @@ pub async fn money_ledger(config: &Config, json: bool, totals: bool) -> anyhow::
     }
     Ok(())
 }
+
+/// `pnl --all`: each strategy's realised P&L, lifetime and today, in the
+/// currency it books in (no exchange rate guessed).
+pub async fn pnl_all(config: &Config, json: bool) -> anyhow::Result<()> {
+    use arbkeep::export::money::StrategyPnl;
+    let pnl: Vec<StrategyPnl> = match running(config) {
+        Some(pid) => {
+            let mut answer = engine(config, pid)
+                .await?
+                .request(json!({"type": "ledger", "pnl": true}))
+                .await?;
+            let pnl = answer.get_mut("pnl").map(serde_json::Value::take);
+            serde_json::from_value(pnl.unwrap_or_default()).context("the engine's P&L answer")?
+        }
+        None => arbkeep::export::money::pnl(&offline(config)?.read()?)?,
+    };
+    for p in &pnl {
+        if json {
+            out!("{}", serde_json::to_string(p)?);
+        } else {
+            out!(
+                "{:<17} lifetime {:>20} {:<5} today {:>18} {:<5} ({} {}{})",
+                p.strategy,
+                p.lifetime.round_dp(6).normalize(),
+                p.currency,
+                p.today.round_dp(6).normalize(),
+                p.currency,
+                p.count,
+                match p.strategy.as_str() {
+                    "equity_hedge" => "filled hedges",
+                    "stellar_arb" => "settled cycles",
+                    _ => "closed cycles",
+                },
+                if p.unvalued > 0 {
+                    format!(", {} without prices to value", p.unvalued)
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
+    Ok(())
+}

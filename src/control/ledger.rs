@@ -6,8 +6,9 @@
 //! and may not exceed, the page cap ([`MAX_LEDGER_PAGE`]); a larger one is
 //! refused with an error that names the cap. With `"all": true` the pages
 //! are every strategy's money lines (`export::money`), `from` counting
-//! lines: `{"type":"ledger","lines":[…],"next":…}`. Reading needs no
-//! token, like status.
+//! lines: `{"type":"ledger","lines":[…],"next":…}`; with `"pnl": true` the
+//! answer is each strategy's realised P&L (`{"type":"ledger","pnl":[…]}`).
+//! Reading needs no token, like status.
 
 use crate::engine::EngineHandle;
 use crate::engine::extension::{Access, ControlExtension, ExtensionReply, Outbox};
@@ -79,6 +80,12 @@ impl ControlExtension for LedgerQueries {
                     }
                 },
             };
+            if message.get("pnl").and_then(Value::as_bool) == Some(true) {
+                return match reader.read().and_then(|r| crate::export::money::pnl(&r)) {
+                    Ok(pnl) => json!({"type": "ledger", "id": id, "pnl": pnl}),
+                    Err(e) => error(format!("ledger: {e}")),
+                };
+            }
             if message.get("all").and_then(Value::as_bool) == Some(true) {
                 if cycle.is_some() {
                     return error(

@@ -72,7 +72,8 @@ fn every_strategy_books_into_one_ledger_online_and_offline() {
             continue;
         }
         let got = all(dir);
-        if strategies(&got).len() == 3 {
+        // Every strategy booked, a hedge among them filled at the broker.
+        if strategies(&got).len() == 3 && got.iter().any(|l| l["venue"] == "broker") {
             break got;
         }
     };
@@ -87,6 +88,27 @@ fn every_strategy_books_into_one_ledger_online_and_offline() {
     }
     let at: Vec<u64> = online.iter().map(|l| l["at"].as_u64().unwrap()).collect();
     assert!(at.windows(2).all(|w| w[0] <= w[1]), "oldest first");
+    let pnl_online = lines(&ok(arbkeep(dir)
+        .args(["pnl", "--all", "--json"])
+        .output()
+        .unwrap()));
+    let currencies: Vec<(&str, &str)> = pnl_online
+        .iter()
+        .map(|p| {
+            (
+                p["strategy"].as_str().unwrap(),
+                p["currency"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        currencies,
+        [
+            ("cross_chain_loop", "VCRED"),
+            ("equity_hedge", "USD"),
+            ("stellar_arb", "XLM")
+        ]
+    );
     drop(engine);
 
     // Offline, from the store: the same lines and more.
@@ -176,6 +198,39 @@ fn every_strategy_books_into_one_ledger_online_and_offline() {
         );
         assert_eq!(dec(&t["total"]), sums[&key], "{t}");
     }
+
+    // pnl --all: the loop's is `pnl`'s, the hedge counts its filled hedges.
+    let pnl = lines(&ok(arbkeep(dir)
+        .args(["pnl", "--all", "--json"])
+        .output()
+        .unwrap()));
+    let loop_pnl: Value =
+        serde_json::from_str(&ok(arbkeep(dir).args(["pnl", "--json"]).output().unwrap())).unwrap();
+    assert_eq!(
+        dec(&pnl[0]["lifetime"]),
+        dec(&loop_pnl["lifetime"]["profit_vcred"])
+    );
+    assert_eq!(pnl[0]["count"], loop_pnl["lifetime"]["cycles"]);
+    let broker_usd = offline
+        .iter()
+        .filter(|l| l["venue"] == "broker" && l["asset"] == "USD")
+        .count();
+    assert_eq!(pnl[1]["count"].as_u64(), Some(broker_usd as u64));
+    assert!(
+        pnl[1]["count"].as_u64().unwrap() > 0,
+        "a filled hedge: {pnl:?}"
+    );
+    for p in &pnl {
+        assert!(
+            p["unvalued"].as_u64().unwrap() <= p["count"].as_u64().unwrap(),
+            "{p}"
+        );
+    }
+    let period = arbkeep(dir)
+        .args(["pnl", "--all", "--since", "2026-01-01"])
+        .output()
+        .unwrap();
+    assert!(!period.status.success(), "--all is lifetime and today only");
 
     // A cycle is the loop's only: refused with --all, naming both.
     let mixed = arbkeep(dir)
