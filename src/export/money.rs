@@ -16,6 +16,27 @@ use std::collections::HashMap;
 /// each strategy booked them).
 pub fn read(reader: &Reader) -> Result<Vec<MoneyLine>, StoreError> {
     let mut lines = cross_chain_loop::ledger::money_lines(&reader.ledger(0)?)?;
+    let (trades, executions) = hedge_records(reader)?;
+    lines.extend(equity_hedge::ledger::money_lines(&trades, &executions));
+    lines.extend(stellar_arb::store::money_lines(
+        &stellar_arb::store::ledger(reader)?,
+        &stellar_arb::store::results(reader)?,
+    ));
+    // Stable: each strategy's own order stays within a millisecond.
+    lines.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.strategy.cmp(&b.strategy)));
+    Ok(lines)
+}
+
+/// Every trade and execution of the hedge, a page at a time.
+fn hedge_records(
+    reader: &Reader,
+) -> Result<
+    (
+        Vec<equity_hedge::book::Trade>,
+        Vec<equity_hedge::book::Execution>,
+    ),
+    StoreError,
+> {
     let txn = reader.transaction();
     let mut trades = Vec::new();
     let mut from = Some(0);
@@ -31,14 +52,7 @@ pub fn read(reader: &Reader) -> Result<Vec<MoneyLine>, StoreError> {
         executions.extend(page);
         from = next.filter(|n| *n > start);
     }
-    lines.extend(equity_hedge::ledger::money_lines(&trades, &executions));
-    lines.extend(stellar_arb::store::money_lines(
-        &stellar_arb::store::ledger(reader)?,
-        &stellar_arb::store::results(reader)?,
-    ));
-    // Stable: each strategy's own order stays within a millisecond.
-    lines.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.strategy.cmp(&b.strategy)));
-    Ok(lines)
+    Ok((trades, executions))
 }
 
 /// At most `limit` lines from the `from`-th on, and where the next page
@@ -75,21 +89,7 @@ pub struct StrategyPnl {
 /// store's own latest time, so a paper world's simulated day is its day).
 pub fn pnl(reader: &Reader) -> Result<Vec<StrategyPnl>, StoreError> {
     let cycles = reader.cycles()?;
-    let txn = reader.transaction();
-    let mut trades = Vec::new();
-    let mut from = Some(0);
-    while let Some(start) = from {
-        let (page, next) = equity_hedge::pipeline::trades_page(txn, start, 1_000, |_| true)?;
-        trades.extend(page);
-        from = next.filter(|n| *n > start);
-    }
-    let mut executions = Vec::new();
-    let mut from = Some(0);
-    while let Some(start) = from {
-        let (page, next) = equity_hedge::pipeline::executions_page(txn, start, 1_000, |_| true)?;
-        executions.extend(page);
-        from = next.filter(|n| *n > start);
-    }
+    let (trades, executions) = hedge_records(reader)?;
     let results: Vec<_> = stellar_arb::store::results(reader)?
         .into_iter()
         .filter(|e| e.kind == stellar_arb::keeper::CYCLE)
