@@ -2,7 +2,7 @@
 //! switch, alarms), then every strategy's (`Keeper::render`), with URLs in
 //! venue details redacted before it reaches any front end.
 
-use super::snapshot::{CycleCounts, PnlView, Snapshot};
+use super::snapshot::Snapshot;
 use super::{Engine, Phase};
 
 use std::sync::Arc;
@@ -11,34 +11,22 @@ impl Engine {
     pub(super) fn snapshot(&self) -> Snapshot {
         let now = self.clock.now();
         let e = &self.config.engine;
+        // The strategies fill in their parts (`Keeper::render`).
         Snapshot {
             seq: self.seq,
-            mode: self.options.mode,
             phase: if self.phase == Phase::Running && self.controls.paused {
                 Phase::Paused
             } else {
                 self.phase
             },
-            now,
             speed_milli: self.options.speed_milli,
             paused: self.controls.paused,
             paused_tokens: self.controls.paused_tokens.iter().copied().collect(),
             approval: self.config.risk.approval.to_string(),
-            opportunities: Vec::new(),
-            cycles: Vec::new(),
-            counts: CycleCounts::default(),
-            balances: Vec::new(),
-            in_flight: Vec::new(),
-            positions: Vec::new(),
-            hedge: None,
-            pnl: PnlView::default(),
-            venues: Vec::new(),
-            stellar: None,
-            intents: Vec::new(),
             stuck_after_ms: e.stuck_after_ms,
-            alarms: Vec::new(),
             kill_switch: self.controls.tripped.clone(),
             risk_today: self.day_risk().clone(),
+            ..Snapshot::empty(self.options.mode, now)
         }
     }
 
