@@ -130,6 +130,7 @@ fn receipt(
         bridge_fee_native: 0,
         bridge_fee_token: 0,
         ticket: None,
+        via: None,
     }
 }
 

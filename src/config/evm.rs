@@ -1,10 +1,12 @@
 //! `[evm]`: the EVM adapters (devnet and live): confirmations, fee
 //! ceilings, timeouts and countdowns, and `[evm.hemi]` / `[evm.ethereum]`
 //! (`EvmChainConfig`), each chain's endpoints and contract addresses, every
-//! address EIP-55 checked (`checksummed`).
+//! address EIP-55 checked (`checksummed`); its swap providers are read by
+//! `swap`.
 
 use super::ConfigError;
 use super::reader::Reader;
+use super::swap::SwapConfig;
 use crate::model::time::{HOUR, MINUTE, SECOND};
 use crate::model::{TokenId, from_decimal};
 use alloy::primitives::Address;
@@ -19,7 +21,7 @@ pub struct EvmChainConfig {
     pub ws_url: Option<String>,
     /// LayerZero endpoint id of this chain (Stargate messages name it).
     pub eid: u32,
-    /// Uniswap-V2-style router02.
+    /// Uniswap-V2-style router02 (the swap provider named `swap.v2_name`).
     pub router: Address,
     /// The Stargate-like bridge (devnet: the lock-and-release stand-in).
     pub stargate: Option<Address>,
@@ -27,6 +29,8 @@ pub struct EvmChainConfig {
     pub tunnel: Option<Address>,
     /// ERC-20 per token (ETH is native and has none; WETH is the router's).
     pub tokens: BTreeMap<TokenId, Address>,
+    /// The swap providers, in priority order.
+    pub swap: SwapConfig,
 }
 
 impl EvmChainConfig {
@@ -76,6 +80,7 @@ impl Default for EvmConfig {
             stargate: None,
             tunnel: None,
             tokens: BTreeMap::new(),
+            swap: SwapConfig::default_for(chain),
         };
         EvmConfig {
             hemi: chain(crate::model::Chain::Hemi, 30_329),
@@ -200,6 +205,12 @@ impl EvmConfig {
         };
         c.router = address(r, "router")?
             .ok_or_else(|| r.invalid(&format!("{s}.router"), "is required"))?;
+        let chain = if name == "hemi" {
+            crate::model::Chain::Hemi
+        } else {
+            crate::model::Chain::Ethereum
+        };
+        c.swap = super::swap::read_swap(r, t, &s, chain)?;
         c.stargate = address(r, "stargate")?;
         c.tunnel = address(r, "tunnel")?;
         if let Some(tokens) = r.section(t, "tokens")? {

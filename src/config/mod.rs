@@ -28,6 +28,7 @@ mod secret;
 mod stellar_arb;
 mod stellar_fees;
 mod stellar_listening;
+mod swap;
 
 pub use alerts::AlertsConfig;
 pub use control::ControlConfig;
@@ -42,6 +43,7 @@ pub use paper::{PaperConfig, PaperFaults, speed_milli};
 pub use reader::{ConfigError, parse_duration};
 pub use risk::{Approval, BalanceCap, CAP_VENUES, RiskConfig};
 pub use secret::{Secret, Secrets};
+pub use swap::{SwapChoose, SwapConfig, V3_FEES, V3Config};
 
 use crate::model::Mode;
 use reader::Reader;

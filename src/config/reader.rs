@@ -130,6 +130,27 @@ impl Reader {
         }
     }
 
+    pub(super) fn ints(
+        &mut self,
+        t: &toml::Table,
+        s: &str,
+        k: &str,
+    ) -> Result<Option<Vec<i64>>, ConfigError> {
+        match self.get(t, s, k) {
+            None => Ok(None),
+            Some(toml::Value::Array(items)) => items
+                .iter()
+                .map(|i| {
+                    i.as_integer().ok_or_else(|| {
+                        self.invalid(&Self::full(s, k), "expected a list of whole numbers")
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(self.invalid(&Self::full(s, k), "expected a list of whole numbers")),
+        }
+    }
+
     pub(super) fn boolean(
         &mut self,
         t: &toml::Table,

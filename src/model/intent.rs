@@ -143,6 +143,10 @@ pub struct Receipt {
     #[serde(with = "units_str")]
     pub bridge_fee_token: Units,
     pub ticket: Option<BridgeTicket>,
+    /// How the venue carried it out, in words (the swap provider used, what
+    /// the others quoted and why they were skipped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 /// `u128` as a decimal string in JSON: JavaScript and jq cannot hold it as a number.
@@ -223,6 +227,7 @@ mod tests {
             bridge_fee_native: 0,
             bridge_fee_token: 0,
             ticket: None,
+            via: Some("via sushi_v3 (V3 fee 3000)".into()),
         };
         let json = serde_json::to_string(&r).unwrap();
         assert!(json.contains(&u128::MAX.to_string()));

@@ -85,7 +85,7 @@ pub struct FeeSchedule {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Abandonment {
     /// It was carried out after all: book this receipt.
-    Done(Receipt),
+    Done(Box<Receipt>),
     /// Nothing of it was ever sent, and now nothing ever will be.
     NeverSent,
     /// A transaction that does nothing took its nonce: it can never be mined.

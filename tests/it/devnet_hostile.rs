@@ -133,7 +133,7 @@ impl Hostile {
     }
 
     async fn node_quote(&self, vcred: u128) -> Result<u128, VenueError> {
-        let out = arbkeep::venue::evm::uniswap::quote(
+        let out = arbkeep::venue::evm::swap::v2::quote(
             &self.node,
             self.d.deployment.hemi.router,
             vec![self.token(TokenId::Vcred), self.token(TokenId::Wbtc)],

@@ -235,7 +235,8 @@ async fn devnet_abandoned_swap_in_the_pool_is_cancelled_at_its_nonce() {
         0,
         arbkeep::venue::evm::erc20::Allowance {
             token,
-            spender: d.deployment.hemi.router,
+            // The first swap provider's router (SushiSwap V3's on Hemi).
+            spender: d.deployment.hemi.v3.as_ref().expect("Hemi has V3").router,
             amount: U256::from(2 * vcred),
             unlimited: false,
         },

@@ -1,4 +1,5 @@
-//! The EVM adapter against a devnet: quotes from the real Uniswap V2 router,
+//! The EVM adapter against a devnet: quotes from the real Uniswap V2 router
+//! and V3 pools (Hemi's SushiSwap V3),
 //! a swap its pool cannot fill refused before anything is signed, a revert
 //! decoded into the step's error, an approve already mined reused (not
 //! re-sent), the gas of both booked, settle by looking.
@@ -101,7 +102,8 @@ async fn devnet_swap_quotes_approves_swaps_and_settles() {
     };
     let second = intent(1, fair);
     // As after a crash between the approve and the swap: the approve is mined
-    // and recorded under the intent, the swap never signed.
+    // and recorded under the intent, the swap never signed. It was for the
+    // V2 router, so the swap goes there too, though SushiSwap V3 is first.
     let token = d.deployment.hemi.tokens[&TokenId::Vcred];
     let want = arbkeep::venue::evm::erc20::Allowance {
         token,
@@ -119,7 +121,23 @@ async fn devnet_swap_quotes_approves_swaps_and_settles() {
     )
     .await
     .unwrap();
+    let router = d.deployment.hemi.router;
+    let by_v2 = arbkeep::venue::evm::swap::v2::quote(
+        v.client(Chain::Hemi),
+        router,
+        vec![token, d.deployment.hemi.tokens[&TokenId::Wbtc]],
+        alloy::primitives::U256::from(vcred),
+    )
+    .await
+    .unwrap();
+    let by_v2 = u128::try_from(by_v2).unwrap();
     let receipt = v.execute(&second).await.unwrap();
+    let via = receipt.via.clone().unwrap_or_default();
+    assert!(
+        via.starts_with("via sushi_v2")
+            && via.contains("sushi_v3 skipped: this step's approve was signed for"),
+        "{via}"
+    );
     let recs = store.txs_of(&sid).unwrap();
     let purposes: Vec<&str> = recs.iter().map(|r| r.purpose.as_str()).collect();
     assert_eq!(
@@ -129,10 +147,10 @@ async fn devnet_swap_quotes_approves_swaps_and_settles() {
     );
     assert_eq!(recs[0].attempts.len(), 1);
     assert_eq!(receipt.amount_in, vcred);
-    assert_eq!(receipt.amount_out, wbtc);
+    assert_eq!(receipt.amount_out, by_v2);
     assert_eq!(
         v.balance(Chain::Hemi, TokenId::Wbtc).await.unwrap(),
-        before + wbtc
+        before + by_v2
     );
     let mut gas = 0u128;
     for r in &recs {

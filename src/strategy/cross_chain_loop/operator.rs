@@ -207,7 +207,7 @@ impl<V: LoopVenue> CrossChainLoop<V> {
         let (action, tx_hash, said) = match venue.abandon(record.intent.id).await {
             Ok(Abandonment::Done(receipt)) => {
                 let tx = receipt.tx_hash.clone();
-                self.finish_step(cx, id, &record.intent, receipt, now, true)
+                self.finish_step(cx, id, &record.intent, *receipt, now, true)
                     .map_err(|e| e.to_string())?;
                 self.reload_steps(cx, id).map_err(|e| e.to_string())?;
                 return Ok(InFlight::WasDone {

@@ -1,6 +1,7 @@
 //! The contract interfaces the adapters call, as `sol!` bindings: ERC-20,
-//! WETH9, Uniswap V2 router and factory, the devnet's bridge stand-ins and
-//! the Raindex V4 event emitter.
+//! WETH9, Uniswap V2 router and factory, Uniswap V3 (SushiSwap V3 is the
+//! same code: factory, position manager, QuoterV2, both swap router shapes),
+//! the devnet's bridge stand-ins and the Raindex V4 event emitter.
 
 use alloy::sol;
 
@@ -39,6 +40,44 @@ sol! {
 
     interface IUniswapV2Factory {
         function getPair(address tokenA, address tokenB) external view returns (address pair);
+    }
+
+    interface IUniswapV3Factory {
+        function getPool(address tokenA, address tokenB, uint24 fee) external view returns (address pool);
+    }
+
+    interface INonfungiblePositionManager {
+        struct MintParams { address token0; address token1; uint24 fee; int24 tickLower; int24 tickUpper; uint256 amount0Desired; uint256 amount1Desired; uint256 amount0Min; uint256 amount1Min; address recipient; uint256 deadline; }
+        function createAndInitializePoolIfNecessary(address token0, address token1, uint24 fee, uint160 sqrtPriceX96) external payable returns (address pool);
+        function mint(MintParams calldata params) external payable returns (uint256 tokenId, uint128 liquidity, uint256 amount0, uint256 amount1);
+    }
+
+    /// Uniswap V3 QuoterV2 (evm.md §2.2): not `view`, called with `eth_call`.
+    interface IQuoterV2 {
+        struct QuoteExactInputSingleParams { address tokenIn; address tokenOut; uint256 amountIn; uint24 fee; uint160 sqrtPriceLimitX96; }
+        function factory() external view returns (address);
+        function WETH9() external view returns (address);
+        function quoteExactInputSingle(QuoteExactInputSingleParams memory params) external returns (uint256 amountOut, uint160 sqrtPriceX96After, uint32 initializedTicksCrossed, uint256 gasEstimate);
+    }
+
+    /// Uniswap V3 SwapRouter (v1), whose exact-in single takes a deadline
+    /// (`0x414bf389`, evm.md §1.6.1).
+    interface ISwapRouter {
+        struct ExactInputSingleParams { address tokenIn; address tokenOut; uint24 fee; address recipient; uint256 deadline; uint256 amountIn; uint256 amountOutMinimum; uint160 sqrtPriceLimitX96; }
+        function factory() external view returns (address);
+        function WETH9() external view returns (address);
+        function exactInputSingle(ExactInputSingleParams calldata params) external payable returns (uint256 amountOut);
+        function multicall(bytes[] calldata data) external payable returns (bytes[] memory results);
+        function unwrapWETH9(uint256 amountMinimum, address recipient) external payable;
+    }
+
+    /// SwapRouter02, without the deadline in the params (`0x04e45aaf`); the
+    /// deadline goes in its `multicall(uint256,bytes[])`.
+    interface ISwapRouter02 {
+        struct ExactInputSingleParams { address tokenIn; address tokenOut; uint24 fee; address recipient; uint256 amountIn; uint256 amountOutMinimum; uint160 sqrtPriceLimitX96; }
+        function exactInputSingle(ExactInputSingleParams calldata params) external payable returns (uint256 amountOut);
+        function multicall(uint256 deadline, bytes[] calldata data) external payable returns (bytes[] memory results);
+        function unwrapWETH9(uint256 amountMinimum, address recipient) external payable;
     }
 
     interface IStargateStandIn {
@@ -138,6 +177,28 @@ mod tests {
                 .to_string()
                 .starts_with("0xdb6a7f7c")
         );
+    }
+
+    #[test]
+    fn v3_selectors_match_the_reference() {
+        // evm.md §1.6.1 and §2.2.
+        use alloy::sol_types::SolCall;
+        assert_eq!(
+            hex(&ISwapRouter::exactInputSingleCall::SELECTOR),
+            "414bf389"
+        );
+        assert_eq!(
+            hex(&ISwapRouter02::exactInputSingleCall::SELECTOR),
+            "04e45aaf"
+        );
+        assert_eq!(
+            hex(&IQuoterV2::quoteExactInputSingleCall::SELECTOR),
+            "c6a5026a"
+        );
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
     }
 
     #[test]

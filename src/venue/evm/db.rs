@@ -100,6 +100,9 @@ pub struct IntentRecord {
     /// The operator moved past it: never carried out (again) from now on.
     #[serde(default)]
     pub abandoned: bool,
+    /// A swap's provider, and what each one asked said (before it was sent).
+    #[serde(default)]
+    pub swap: Option<crate::venue::evm::swap::Selection>,
 }
 
 /// Why the journal could not be opened. The messages are the ones the

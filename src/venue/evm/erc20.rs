@@ -41,6 +41,13 @@ pub struct Allowance {
     pub unlimited: bool,
 }
 
+/// The spender of an `approve` call's calldata.
+pub fn approved_spender(data: &[u8]) -> Option<Address> {
+    IERC20::approveCall::abi_decode(data)
+        .ok()
+        .map(|c| c.spender)
+}
+
 /// Make sure `spender` may take `amount` of `token`, as transaction `seq`
 /// of `intent`: resume a recorded approve, reuse a sufficient allowance, or
 /// approve exactly `amount`.
@@ -58,6 +65,11 @@ pub async fn ensure_allowance(
         unlimited,
     } = want;
     if let Some(rec) = tx.store().tx(intent, seq)? {
+        if rec.to != token || approved_spender(&rec.data) != Some(spender) {
+            return Err(VenueError::Rejected(format!(
+                "{intent}'s recorded approve is for another token or spender than {spender} taking {token}"
+            )));
+        }
         // Recorded before a crash: finish that one, never a second approve.
         tx.send(
             c,

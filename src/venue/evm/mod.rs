@@ -1,5 +1,5 @@
 //! The EVM adapters (alloy 2.x): chains, wallet, transaction manager, ERC-20,
-//! Uniswap V2, the bridge routes, log ingestion and the local devnet. The
+//! the swap providers (Uniswap V2 and V3 shapes), the bridge routes, log ingestion and the local devnet. The
 //! hostile JSON-RPC proxy and the WebSocket that falls silent, which the
 //! tests put in front of a node, are `crate::fakes::{evm_rpc, evm_ws}`.
 
@@ -12,8 +12,8 @@ pub mod devnet;
 pub mod erc20;
 pub mod ingest;
 pub mod raindex;
+pub mod swap;
 pub mod txmgr;
-pub mod uniswap;
 pub mod venue;
 pub mod wallet;
 

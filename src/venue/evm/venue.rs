@@ -1,5 +1,5 @@
-//! `LoopVenue` over real chains: quotes from the routers, balances from the
-//! wallet, intents carried out as transactions through the transaction
+//! `LoopVenue` over real chains: quotes from each chain's swap providers
+//! (in priority order, `swap`), balances from the wallet, intents carried out as transactions through the transaction
 //! manager, settled by looking at the journal and the chain.
 
 use super::abi::{
@@ -11,8 +11,8 @@ use super::chain::{ChainClient, EvmError};
 use super::crash;
 use super::db::{EvmStore, IntentRecord, TxRecord};
 use super::erc20;
+use super::swap::{Ask, Provider, Providers, SwapProvider, SwapRequest, v2, v3};
 use super::txmgr::{Look, TxManager, TxPolicy, TxRequest};
-use super::uniswap;
 use super::wallet::Wallet;
 use crate::config::{EvmChainConfig, EvmConfig};
 use crate::model::intent::payload_hash;
@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Gas units assumed per action when pricing a cycle before sending.
-const SWAP_GAS: u128 = 180_000;
+const SWAP_GAS: u128 = v2::SWAP_GAS as u128;
 const STARGATE_SEND_GAS: u128 = 140_000;
 const TUNNEL_INITIATE_GAS: u128 = 100_000;
 const PROVE_GAS: u128 = 120_000;
@@ -45,6 +45,8 @@ pub struct EvmVenue {
     tx: TxManager,
     /// The router's WETH per chain (native ETH's stand-in on swap paths).
     weth: [Address; 2],
+    /// Each chain's swap providers, in priority order.
+    swaps: [Providers; 2],
     /// "devnet" or "live", for the health panel.
     label: &'static str,
     clock: Arc<dyn Clock>,
@@ -96,6 +98,36 @@ impl EvmVenue {
                 }
             }
         }
+        let mut swaps = Vec::new();
+        for (chain, c, chain_cfg) in [
+            (Chain::Hemi, &hemi, &cfg.hemi),
+            (Chain::Ethereum, &ethereum, &cfg.ethereum),
+        ] {
+            let sc = &chain_cfg.swap;
+            let mut list = Vec::new();
+            for name in &sc.order {
+                if *name == sc.v2_name {
+                    list.push(Provider::V2(v2::V2Router {
+                        name: name.clone(),
+                        router: chain_cfg.router,
+                    }));
+                } else if let Some(at) = sc.v3.as_ref().filter(|v| v.name == *name) {
+                    let pools = v3::V3Pools::connect(c, at.clone(), weth[chain as usize])
+                        .await
+                        .map_err(|problem| EvmError::Contract {
+                            chain: c.name.clone(),
+                            problem,
+                        })?;
+                    tracing::info!(chain = %chain, provider = %name, shape = ?pools.shape, "V3 swap router checked");
+                    list.push(Provider::V3(pools));
+                }
+            }
+            swaps.push(Providers::new(chain, list, sc.choose, sc.retry_after_ms));
+        }
+        let swaps: [Providers; 2] = swaps.try_into().map_err(|_| EvmError::Contract {
+            chain: "both".into(),
+            problem: "swap providers of two chains expected".into(),
+        })?;
         let tx = TxManager::new(store, wallet, TxPolicy::from_config(cfg), clock.clone());
         tracing::info!(wallet = %tx.address(), hemi = %hemi.url, ethereum = %ethereum.url, "EVM adapters connected");
         Ok(EvmVenue {
@@ -104,6 +136,7 @@ impl EvmVenue {
             cfg: cfg.clone(),
             tx,
             weth,
+            swaps,
             label,
             clock,
             heads: Mutex::new([None, None]),
@@ -159,6 +192,22 @@ impl EvmVenue {
         } else {
             self.erc20(chain, token)
         }
+    }
+
+    fn swap_request(
+        &self,
+        chain: Chain,
+        token_in: TokenId,
+        token_out: TokenId,
+        amount_in: Units,
+    ) -> Result<SwapRequest, VenueError> {
+        Ok(SwapRequest {
+            token_in: self.path_address(chain, token_in)?,
+            token_out: self.path_address(chain, token_out)?,
+            native_in: token_in.is_native(),
+            native_out: token_out.is_native(),
+            amount_in: U256::from(amount_in),
+        })
     }
 
     fn stargate(&self, chain: Chain) -> Result<Address, VenueError> {
@@ -249,12 +298,8 @@ impl EvmVenue {
                 deadline,
             } => {
                 let chain = *chain;
-                let router = self.chain_cfg(chain).router;
-                let path = vec![
-                    self.path_address(chain, *token_in)?,
-                    self.path_address(chain, *token_out)?,
-                ];
-                // Refuse before the approve what the router would refuse
+                let req = self.swap_request(chain, *token_in, *token_out, *amount_in)?;
+                // Refuse before the approve what a router would refuse
                 // after it: an approve's gas is spent even when the swap is not.
                 let c = self.client(chain);
                 let now = match c.block(c.head().await?).await? {
@@ -263,29 +308,47 @@ impl EvmVenue {
                 };
                 if deadline / 1000 <= now {
                     return Err(VenueError::Rejected(
-                        "UniswapV2Router: EXPIRED (the swap's deadline has passed)".into(),
+                        "EXPIRED (the swap's deadline has passed)".into(),
                     ));
                 }
-                let quoted =
-                    uniswap::quote(c, router, path.clone(), U256::from(*amount_in)).await?;
-                if quoted < U256::from(*min_out) {
-                    return Err(VenueError::Rejected(format!(
-                        "UniswapV2Router: INSUFFICIENT_OUTPUT_AMOUNT (the pool gives {quoted} {token_out}, the step asks at least {min_out})"
-                    )));
+                let swaps = &self.swaps[chain as usize];
+                // An approve already signed for this step pins its spender.
+                let spender = match self.tx.store().tx(id, 0)? {
+                    Some(rec) => Some(erc20::approved_spender(&rec.data).ok_or_else(|| {
+                        VenueError::Rejected(format!("{id}'s first transaction is not an approve"))
+                    })?),
+                    None => None,
+                };
+                let ask = Ask {
+                    min_out: Some(U256::from(*min_out)),
+                    gas_price_in_out: None,
+                    spender,
+                };
+                let (quote, selection) = swaps
+                    .select(c, &req, ask, self.clock.now())
+                    .await
+                    .map_err(|e| match e {
+                        VenueError::Rejected(why) => VenueError::Rejected(format!(
+                            "no swap provider gives the step's minimum of {min_out} {token_out} (INSUFFICIENT_OUTPUT_AMOUNT) — {why}"
+                        )),
+                        other => other,
+                    })?;
+                let provider = swaps.get(&quote.provider).ok_or_else(|| {
+                    VenueError::Rejected(format!("no swap provider {}", quote.provider))
+                })?;
+                let call =
+                    provider.swap_call(&req, &quote, U256::from(*min_out), me, deadline / 1000)?;
+                // What was chosen and why, before anything is signed for it.
+                let store = self.tx.store();
+                if let Some(mut rec) = store.intent(id)? {
+                    rec.swap = Some(selection);
+                    store.put_intent(id, &rec)?;
                 }
                 if !token_in.is_native() {
-                    self.approve(chain, id, path[0], router, *amount_in).await?;
+                    self.approve(chain, id, req.token_in, call.spender, *amount_in)
+                        .await?;
                 }
-                let (data, value) = uniswap::swap_call(
-                    token_in.is_native(),
-                    token_out.is_native(),
-                    path,
-                    U256::from(*amount_in),
-                    U256::from(*min_out),
-                    me,
-                    deadline / 1000,
-                )?;
-                self.send(chain, id, 1, "swap", (router, data, value))
+                self.send(chain, id, 1, "swap", (call.to, call.data, call.value))
                     .await?;
             }
             Action::BridgeSend {
@@ -436,6 +499,7 @@ impl EvmVenue {
             bridge_fee_native: 0,
             bridge_fee_token: 0,
             ticket: None,
+            via: None,
         };
         match action {
             Action::Swap {
@@ -445,7 +509,8 @@ impl EvmVenue {
                 ..
             } => {
                 receipt.amount_in = *amount_in;
-                let router = self.chain_cfg(*chain).router;
+                // The swap's router: the last transaction went to it.
+                let router = rec.to;
                 let weth = self.weth[*chain as usize];
                 let out = if token_out.is_native() {
                     let mut out = U256::ZERO;
@@ -462,6 +527,12 @@ impl EvmVenue {
                     received(&r, self.erc20(*chain, *token_out)?, None, me)
                 };
                 receipt.amount_out = units(out)?;
+                receipt.via = self
+                    .tx
+                    .store()
+                    .intent(id)?
+                    .and_then(|k| k.swap)
+                    .map(|s| s.summary());
             }
             Action::BridgeSend {
                 route: Route::Stargate,
@@ -558,23 +629,17 @@ impl LoopVenue for EvmVenue {
         token_out: TokenId,
         amount_in: Units,
     ) -> Result<Units, VenueError> {
-        let path = vec![
-            self.path_address(chain, token_in)?,
-            self.path_address(chain, token_out)?,
-        ];
-        let out = uniswap::quote(
-            self.client(chain),
-            self.chain_cfg(chain).router,
-            path,
-            U256::from(amount_in),
-        )
-        .await
-        .map_err(|e| match e {
-            VenueError::Rejected(why) => VenueError::Rejected(format!(
-                "no {chain} pool trades {token_in}→{token_out}: {why}"
-            )),
-            other => other,
-        })?;
+        let req = self.swap_request(chain, token_in, token_out, amount_in)?;
+        let (quote, _) = self.swaps[chain as usize]
+            .select(self.client(chain), &req, Ask::default(), self.clock.now())
+            .await
+            .map_err(|e| match e {
+                VenueError::Rejected(why) => VenueError::Rejected(format!(
+                    "no {chain} pool trades {token_in}→{token_out}: {why}"
+                )),
+                other => other,
+            })?;
+        let out = quote.amount_out;
         units(out)
     }
 
@@ -651,6 +716,7 @@ impl LoopVenue for EvmVenue {
                     action: intent.action.clone(),
                     payload_hash: intent.payload_hash.clone(),
                     abandoned: false,
+                    swap: None,
                 },
             )?,
         }
@@ -756,7 +822,10 @@ impl LoopVenue for EvmVenue {
         if step_done {
             known.abandoned = false;
             store.put_intent(&id, &known)?;
-            return self.build(&id, &known.action).await.map(Abandonment::Done);
+            return self
+                .build(&id, &known.action)
+                .await
+                .map(|r| Abandonment::Done(Box::new(r)));
         }
         if !waiting.is_empty() {
             return Err(VenueError::Unknown(format!(
@@ -810,6 +879,7 @@ impl LoopVenue for EvmVenue {
             bridge_fee_native: 0,
             bridge_fee_token: 0,
             ticket: None,
+            via: None,
         }))
     }
 
@@ -888,6 +958,9 @@ impl LoopVenue for EvmVenue {
                 },
             };
             out.push(line);
+        }
+        for swaps in &self.swaps {
+            out.extend(swaps.health_lines(now));
         }
         out.push(VenueHealth {
             name: format!("tx manager ({})", self.label),

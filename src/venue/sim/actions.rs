@@ -63,6 +63,7 @@ pub fn apply(state: &State, intent: &Intent, now: Timestamp) -> Result<Applied, 
         bridge_fee_native: 0,
         bridge_fee_token: 0,
         ticket: None,
+        via: None,
     };
     let mut market = state.market.clone();
     let mut wallet = state.wallet.clone();

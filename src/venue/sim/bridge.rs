@@ -78,6 +78,7 @@ impl Transfer {
             bridge_fee_native: 0,
             bridge_fee_token: 0,
             ticket: Some(self.ticket.clone()),
+            via: None,
         })
     }
 

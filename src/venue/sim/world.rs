@@ -279,7 +279,7 @@ impl SimWorld {
         let key = intent.to_string();
         let previous = self.inner.store.execution(&key).map_err(|e| e.as_venue())?;
         if let Some(receipt) = previous.as_ref().and_then(|e| e.receipt.clone()) {
-            return Ok(crate::venue::Abandonment::Done(receipt));
+            return Ok(crate::venue::Abandonment::Done(Box::new(receipt)));
         }
         let execution = Execution {
             count: previous.map(|e| e.count).unwrap_or(0),

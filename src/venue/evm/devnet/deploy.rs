@@ -1,6 +1,7 @@
 //! Deploying a chain: tokens with their real decimals, WETH9, Uniswap V2
-//! and the pools with their price gap, the bridge stand-ins; both chains
-//! together as a `Deployment`.
+//! (and on Hemi Uniswap V3, as SushiSwap V3 runs there) and the pools with
+//! their price gap, the bridge stand-ins; both chains together as a
+//! `Deployment`.
 
 use super::*;
 use crate::model::{Chain, TokenId};
@@ -64,6 +65,8 @@ pub struct ChainDeployment {
     pub tunnel: Address,
     /// The Raindex V4 event emitter (Hemi only; zero elsewhere).
     pub raindex: Address,
+    /// Uniswap V3 (Hemi only, as its SushiSwap V3).
+    pub v3: Option<V3Contracts>,
     pub tokens: BTreeMap<TokenId, Address>,
 }
 
@@ -168,6 +171,10 @@ pub(super) async fn deploy_chain(
         Chain::Hemi => deploy(&p, &get("RaindexEmitter")?.bytecode, vec![]).await?,
         Chain::Ethereum => Address::ZERO,
     };
+    let v3 = match chain {
+        Chain::Hemi => Some(deploy_v3(root, &p, weth).await?),
+        Chain::Ethereum => None,
+    };
     Ok((
         p,
         ChainDeployment {
@@ -182,6 +189,7 @@ pub(super) async fn deploy_chain(
             stargate,
             tunnel,
             raindex,
+            v3,
             tokens,
         },
     ))
@@ -306,6 +314,20 @@ pub async fn deploy_all(
             Some(h.tokens[&x])
         };
         pool(&ph, &h, vcred, vcred_amount, other, x_amount).await?;
+    }
+    // SushiSwap V3 (Uniswap V3 code) beside V2 at the same gap, for every X
+    // but XAUt, which only V2 trades: a route the V3 provider has no pool for.
+    if let Some(v3) = &h.v3 {
+        for x in V3_TOKENS {
+            let vcred_amount = base_units(TokenId::Vcred, depth_usd * gap) / U256::from(10_000u64);
+            let x_amount = base_units(x, depth_usd) / U256::from(usd_price(x));
+            let other = if x.is_native() {
+                None
+            } else {
+                Some(h.tokens[&x])
+            };
+            v3_pool(&ph, v3, h.weth, vcred, vcred_amount, other, x_amount).await?;
+        }
     }
     pool(
         &ph,

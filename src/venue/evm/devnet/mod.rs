@@ -1,6 +1,7 @@
 //! The local devnet: two anvil nodes on loopback (a Hemi-like chain 43111
 //! and an Ethereum-like chain 1), every token with its real decimals, WETH9,
-//! Uniswap V2 factory and router from the npm build artifacts on both,
+//! Uniswap V2 factory and router from the npm build artifacts on both
+//! (and Uniswap V3's, as Hemi's SushiSwap V3, on Hemi),
 //! pools seeded with a price gap, the bridge stand-ins of
 //! `assets/contracts/` and the relayer task that drives them, and the
 //! `mode = "devnet"` config that points the keeper at all of it.
@@ -13,11 +14,13 @@ mod anvil;
 mod artifacts;
 mod deploy;
 mod relay;
+mod v3;
 
 pub use anvil::*;
 pub use artifacts::*;
 pub use deploy::*;
 pub use relay::*;
+pub use v3::*;
 
 use crate::model::{Chain, TokenId};
 use std::path::Path;
@@ -46,6 +49,14 @@ pub const ETHEREUM_TOKENS: [TokenId; 6] = [
     TokenId::Vusd,
     TokenId::Usdc,
     TokenId::HemiBtc,
+];
+/// Tokens Hemi's V3 pools trade against VCRED (XAUt is left to V2).
+pub const V3_TOKENS: [TokenId; 5] = [
+    TokenId::Eth,
+    TokenId::Wbtc,
+    TokenId::HemiBtc,
+    TokenId::CbBtc,
+    TokenId::Vusd,
 ];
 /// Tokens that leave Hemi by the tunnel (minted by its L2 bridge, escrowed at the portal).
 pub const TUNNEL_TOKENS: [TokenId; 4] =
@@ -150,6 +161,12 @@ pub fn config_toml(d: &Deployment, data_dir: &Path) -> String {
             s.push_str(&format!("{} = \"{a}\"\n", t.symbol()));
         }
         s.push_str(&format!("WETH = \"{}\"\n\n", c.weth));
+        if let Some(v3) = &c.v3 {
+            s.push_str(&format!(
+                "[evm.{name}.v3]\nfactory = \"{}\"\nquoter = \"{}\"\nrouter = \"{}\"\nfees = [500, {POOL_FEE}]\n\n",
+                v3.factory, v3.quoter, v3.router
+            ));
+        }
         s
     };
     format!(

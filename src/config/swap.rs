@@ -1,0 +1,269 @@
+//! A chain's swap providers in `[evm.<chain>]`: their priority order
+//! (`swap`, names), how one is picked (`swap_choose`), how long a failed one
+//! rests (`swap_retry_after`), the V2 router's name (`router_name`; the
+//! router is `router`) and a Uniswap-V3-shaped deployment (`[evm.<chain>.v3]`).
+
+use super::ConfigError;
+use super::evm::checksummed;
+use super::reader::Reader;
+use crate::model::Chain;
+use crate::model::time::SECOND;
+use alloy::primitives::Address;
+
+/// How a provider is picked among those whose quote holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SwapChoose {
+    /// The first in priority order (the seed's way).
+    #[default]
+    First,
+    /// The most out, net of the gas each expects.
+    Best,
+}
+
+/// A Uniswap V3 deployment (SushiSwap V3 is the same code).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct V3Config {
+    pub name: String,
+    pub factory: Address,
+    pub quoter: Address,
+    pub router: Address,
+    /// Fee tiers to look in, in hundredths of a basis point (500 = 0.05 %).
+    pub fees: Vec<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwapConfig {
+    /// Provider names, first asked first.
+    pub order: Vec<String>,
+    pub choose: SwapChoose,
+    pub retry_after_ms: u64,
+    /// The name the V2 router at `router` goes by.
+    pub v2_name: String,
+    pub v3: Option<V3Config>,
+}
+
+/// The fee tiers V3 deployments offer (evm.md §2.2).
+pub const V3_FEES: [u32; 4] = [100, 500, 3_000, 10_000];
+
+impl SwapConfig {
+    pub fn default_for(chain: Chain) -> SwapConfig {
+        let v2_name = match chain {
+            Chain::Hemi => "sushi_v2",
+            Chain::Ethereum => "uniswap_v2",
+        };
+        SwapConfig {
+            order: vec![v2_name.to_string()],
+            choose: SwapChoose::First,
+            retry_after_ms: 30 * SECOND,
+            v2_name: v2_name.to_string(),
+            v3: None,
+        }
+    }
+
+    fn v3_default_name(chain: Chain) -> &'static str {
+        match chain {
+            Chain::Hemi => "sushi_v3",
+            Chain::Ethereum => "uniswap_v3",
+        }
+    }
+}
+
+/// Read the swap keys of one chain's table `t` (section name `s`).
+pub(super) fn read_swap(
+    r: &mut Reader,
+    t: &toml::Table,
+    s: &str,
+    chain: Chain,
+) -> Result<SwapConfig, ConfigError> {
+    let mut c = SwapConfig::default_for(chain);
+    if let Some(name) = r.string(t, s, "router_name")? {
+        c.v2_name = name;
+    }
+    if let Some(v3) = r.section(t, "v3")? {
+        let vs = format!("{s}.v3");
+        r.seen.insert(vs.clone());
+        let address = |r: &mut Reader, key: &str| -> Result<Address, ConfigError> {
+            let full = format!("{vs}.{key}");
+            let text = r
+                .string(v3, &vs, key)?
+                .ok_or_else(|| r.invalid(&full, "is required"))?;
+            checksummed(&full, &text).map_err(|p| r.invalid(&full, p))
+        };
+        let factory = address(r, "factory")?;
+        let quoter = address(r, "quoter")?;
+        let router = address(r, "router")?;
+        let name = r
+            .string(v3, &vs, "name")?
+            .unwrap_or_else(|| SwapConfig::v3_default_name(chain).to_string());
+        let fees = match r.ints(v3, &vs, "fees")? {
+            None => V3_FEES.to_vec(),
+            Some(list) => {
+                let key = format!("{vs}.fees");
+                let mut fees = Vec::new();
+                for f in list {
+                    match u32::try_from(f) {
+                        Ok(f) if V3_FEES.contains(&f) => fees.push(f),
+                        _ => {
+                            return Err(r.invalid(
+                                &key,
+                                format!("{f} is not a V3 fee tier (one of 100, 500, 3000, 10000)"),
+                            ));
+                        }
+                    }
+                }
+                if fees.is_empty() {
+                    return Err(r.invalid(&key, "must name at least one fee tier"));
+                }
+                fees
+            }
+        };
+        if name == c.v2_name {
+            return Err(r.invalid(
+                &format!("{vs}.name"),
+                format!("{name:?} is the V2 router's name too"),
+            ));
+        }
+        c.order = vec![name.clone(), c.v2_name.clone()];
+        c.v3 = Some(V3Config {
+            name,
+            factory,
+            quoter,
+            router,
+            fees,
+        });
+    } else {
+        c.order = vec![c.v2_name.clone()];
+    }
+    if let Some(order) = r.strings(t, s, "swap")? {
+        let key = format!("{s}.swap");
+        let known: Vec<String> = std::iter::once(c.v2_name.clone())
+            .chain(c.v3.iter().map(|v| v.name.clone()))
+            .collect();
+        if order.is_empty() {
+            return Err(r.invalid(&key, "must name at least one swap provider"));
+        }
+        for (i, name) in order.iter().enumerate() {
+            if !known.contains(name) {
+                return Err(r.invalid(
+                    &key,
+                    format!(
+                        "{name:?} is not a configured swap provider on this chain (configured: {})",
+                        known.join(", ")
+                    ),
+                ));
+            }
+            if order[..i].contains(name) {
+                return Err(r.invalid(&key, format!("{name:?} is listed twice")));
+            }
+        }
+        c.order = order;
+    }
+    match r.string(t, s, "swap_choose")?.as_deref() {
+        None | Some("first") => {}
+        Some("best") => c.choose = SwapChoose::Best,
+        Some(other) => {
+            return Err(r.invalid(
+                &format!("{s}.swap_choose"),
+                format!("{other:?} is neither \"first\" nor \"best\""),
+            ));
+        }
+    }
+    if let Some(ms) = r.duration(t, s, "swap_retry_after")? {
+        c.retry_after_ms = ms;
+    }
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{SwapChoose, parse};
+
+    const BASE: &str = r#"
+mode = "devnet"
+[evm.hemi]
+rpc = "http://127.0.0.1:1"
+router = "0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D"
+SWAP
+[evm.ethereum]
+rpc = "http://127.0.0.1:2"
+router = "0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D"
+"#;
+
+    const V3: &str = r#"[evm.hemi.v3]
+factory = "0x1F98431c8aD98523631AE4a59f267346ea31F984"
+quoter = "0x61fFE014bA17989E743c5F6cB21bF9697530B21e"
+router = "0xE592427A0AEce92De3Edee1F18E0157C05861564"
+fees = [500, 3000]
+"#;
+
+    fn with(swap: &str) -> String {
+        BASE.replace("SWAP", swap)
+    }
+
+    #[test]
+    fn the_v2_router_alone_is_the_default_and_v3_goes_first_when_configured() {
+        let c = parse(&with("")).unwrap().evm.unwrap();
+        assert_eq!(c.hemi.swap.order, vec!["sushi_v2"]);
+        assert_eq!(c.ethereum.swap.order, vec!["uniswap_v2"]);
+        let c = parse(&with(V3)).unwrap().evm.unwrap();
+        assert_eq!(c.hemi.swap.order, vec!["sushi_v3", "sushi_v2"]);
+        let v3 = c.hemi.swap.v3.unwrap();
+        assert_eq!(v3.fees, vec![500, 3000]);
+        assert_eq!(c.hemi.swap.choose, SwapChoose::First);
+    }
+
+    #[test]
+    fn order_and_choice_are_checked_and_name_their_key() {
+        let text = with(&format!(
+            "swap = [\"sushi_v2\", \"sushi_v3\"]\nswap_choose = \"best\"\n{V3}"
+        ));
+        let c = parse(&text).unwrap().evm.unwrap();
+        assert_eq!(c.hemi.swap.order, vec!["sushi_v2", "sushi_v3"]);
+        assert_eq!(c.hemi.swap.choose, SwapChoose::Best);
+        for (swap, key, says) in [
+            (
+                "swap = [\"cowswap\"]\n",
+                "evm.hemi.swap",
+                "not a configured swap provider",
+            ),
+            ("swap = []\n", "evm.hemi.swap", "at least one"),
+            (
+                "swap = [\"sushi_v2\", \"sushi_v2\"]\n",
+                "evm.hemi.swap",
+                "twice",
+            ),
+            (
+                "swap_choose = \"cheapest\"\n",
+                "evm.hemi.swap_choose",
+                "neither",
+            ),
+        ] {
+            let e = parse(&with(swap)).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains(says), "{swap}: {e}");
+        }
+        let e = parse(&with(&V3.replace("[500, 3000]", "[400]")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("evm.hemi.v3.fees") && e.contains("400"), "{e}");
+        let e = parse(&with(&V3.replace(
+            "quoter = \"0x61fFE014bA17989E743c5F6cB21bF9697530B21e\"\n",
+            "",
+        )))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("evm.hemi.v3.quoter") && e.contains("required"),
+            "{e}"
+        );
+        let e = parse(&with(&V3.replace(
+            "0x61fFE014bA17989E743c5F6cB21bF9697530B21e",
+            "0x61ffe014ba17989e743c5f6cb21bf9697530b21E",
+        )))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("evm.hemi.v3.quoter") && e.contains("checksum"),
+            "{e}"
+        );
+    }
+}
