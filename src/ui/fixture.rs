@@ -142,6 +142,8 @@ fn steps_for(c: &Cycle, seed: u64) -> Vec<StepView> {
                 status: "done".into(),
                 tx_hash: Some(hash(seed * 16 + kind as u64)),
                 at: *at,
+                via: (kind == StepKind::HemiSwap)
+                    .then(|| "via sushi_v3 (V3 fee 3000); sushi_v2 quoted 1694186".to_string()),
             })
         })
         .collect()
@@ -231,6 +233,7 @@ pub fn snapshot() -> Snapshot {
         status: "intended".into(),
         tx_hash: None,
         at: NOW - 10 * MINUTE,
+        via: None,
     });
     let done = view(
         cycle(

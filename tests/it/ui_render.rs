@@ -140,6 +140,7 @@ fn cycle_detail_shows_timeline_steps_and_tx_hashes() {
                 "steps",
                 "prove #1",
                 &hash[..10],
+                "via sushi_v3",
                 "HEMI_SWAP_DONE",
                 "next finalize ready in 23h 12m",
                 "wait",

@@ -86,6 +86,10 @@ pub struct StepView {
     pub status: String,
     pub tx_hash: Option<String>,
     pub at: Timestamp,
+    /// How the venue carried it out (the swap provider, what the others
+    /// quoted and why they were skipped), once done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -32,12 +32,17 @@ pub fn step_view(r: &StepRecord) -> StepView {
             r.finished_at.unwrap_or(r.committed_at),
         ),
     };
+    let via = match &r.status {
+        StepStatus::Done { receipt } => receipt.via.clone(),
+        _ => None,
+    };
     StepView {
         kind: r.kind(),
         attempt: r.intent.id.attempt,
         status,
         tx_hash,
         at,
+        via,
     }
 }
 

@@ -167,11 +167,11 @@ pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
     }
     frame.render_widget(Paragraph::new(timeline), left);
 
-    // Steps with their tx hashes (cut in the middle when narrow; `y` copies whole).
-    let mut steps = vec![Line::styled("steps", t.title())];
-    let skip = v.steps.len().saturating_sub(rows);
+    // Steps with their tx hashes (cut in the middle when narrow; `y` copies
+    // whole), each swap with the provider that carried it out under it.
+    let mut lines = Vec::new();
     let width = usize::from(right.width).saturating_sub(1);
-    for step in v.steps.iter().skip(skip) {
+    for step in &v.steps {
         let status_style = if step.status.starts_with("failed") {
             t.bad()
         } else if step.status == "intended" {
@@ -186,12 +186,21 @@ pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
             .tx_hash
             .as_deref()
             .map_or_else(|| "-".to_string(), |h| hash(h, rest));
-        steps.push(Line::from(vec![
+        lines.push(Line::from(vec![
             Span::raw(label),
             Span::styled(status, status_style),
             Span::styled(tx, t.accent()),
         ]));
+        if let Some(via) = &step.via {
+            lines.push(Line::styled(
+                format!("  {}", cut(via, width.saturating_sub(2))),
+                t.dim(),
+            ));
+        }
     }
+    let skip = lines.len().saturating_sub(rows);
+    let mut steps = vec![Line::styled("steps", t.title())];
+    steps.extend(lines.into_iter().skip(skip));
     frame.render_widget(
         Paragraph::new(steps),
         right.inner(ratatui::layout::Margin::new(1, 0)),

@@ -43,7 +43,8 @@ pub enum How {
 impl fmt::Display for How {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            How::V2 { path } => write!(f, "V2 path of {}", path.len()),
+            How::V2 { path } if path.len() <= 2 => write!(f, "V2 pair"),
+            How::V2 { path } => write!(f, "V2 path of {} hops", path.len() - 1),
             How::V3 { fee } => write!(f, "V3 fee {fee}"),
         }
     }
