@@ -16,7 +16,8 @@ pub enum SwapChoose {
     /// The first in priority order (the seed's way).
     #[default]
     First,
-    /// The most out, net of the gas each expects.
+    /// The most out, net of the gas each expects (priced in the token out
+    /// through the V2 router's ETH price of it; gross when it has none).
     Best,
 }
 

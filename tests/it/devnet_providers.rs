@@ -4,7 +4,7 @@
 //! has no pool for goes to V2 with the reason on the receipt; a provider
 //! whose node calls fail is marked unhealthy on the health lines, skipped
 //! (not even asked, counted at the proxy) until its retry time, then asked
-//! again.
+//! again; `swap_choose = "best"` takes the most out whatever the order.
 
 use crate::devnet_common;
 
@@ -287,4 +287,53 @@ async fn devnet_a_failing_provider_rests_and_the_next_one_quotes() {
             .is_some_and(|l| l.ok),
         "{health:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_best_takes_the_most_out_whatever_the_order() {
+    let d = start(DevnetOptions::default()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = config(&d, tmp.path());
+    let hemi = &mut config.evm.as_mut().unwrap().hemi;
+    // V2 first in the order, but "best": V3's deeper band gives more.
+    hemi.swap.order = vec!["sushi_v2".into(), "sushi_v3".into()];
+    hemi.swap.choose = arbkeep::config::SwapChoose::Best;
+    let store = Arc::new(EvmStore::open(tmp.path()).unwrap());
+    let v = venue(&config, store.clone()).await;
+    let h = &d.deployment.hemi;
+    let vcred = 5_000 * TokenId::Vcred.one();
+    let by_v2 = u128::try_from(
+        arbkeep::venue::evm::swap::v2::quote(
+            v.client(Chain::Hemi),
+            h.router,
+            vec![h.tokens[&TokenId::Vcred], h.tokens[&TokenId::Wbtc]],
+            U256::from(vcred),
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    let best = v
+        .quote(Chain::Hemi, TokenId::Vcred, TokenId::Wbtc, vcred)
+        .await
+        .unwrap();
+    assert!(best > by_v2, "V3 {best} vs V2 {by_v2}");
+    let i = swap(0, TokenId::Vcred, TokenId::Wbtc, vcred, by_v2);
+    let r = v.execute(&i).await.unwrap();
+    let via = r.via.clone().unwrap();
+    assert!(
+        via.starts_with("via sushi_v3") && via.contains(&format!("sushi_v2 quoted {by_v2}")),
+        "{via}"
+    );
+    assert_eq!(r.amount_out, best);
+    // With the first-in-order rule the same order takes V2.
+    let mut config = config.clone();
+    config.evm.as_mut().unwrap().hemi.swap.choose = arbkeep::config::SwapChoose::First;
+    let tmp2 = tempfile::tempdir().unwrap();
+    let v = venue(&config, Arc::new(EvmStore::open(tmp2.path()).unwrap())).await;
+    let first = v
+        .quote(Chain::Hemi, TokenId::Vcred, TokenId::Wbtc, vcred)
+        .await
+        .unwrap();
+    assert_eq!(first, by_v2, "V2, whose pool the V3 swap left alone");
 }

@@ -210,6 +210,31 @@ impl EvmVenue {
         })
     }
 
+    /// For `swap_choose = "best"`: a wei of gas in `token_out` base units,
+    /// from the node's gas price and the V2 router's ETH price of the token
+    /// (`None` when it has none: quotes are then compared gross).
+    async fn gas_price_in(
+        &self,
+        chain: Chain,
+        token_out: TokenId,
+    ) -> Result<Option<U256>, VenueError> {
+        if self.swaps[chain as usize].choose != crate::config::SwapChoose::Best {
+            return Ok(None);
+        }
+        let c = self.client(chain);
+        let gp = U256::from(c.gas_price().await?);
+        if token_out.is_native() || token_out == TokenId::Weth {
+            return Ok(Some(gp));
+        }
+        let one = U256::from(TokenId::Eth.one());
+        let path = vec![self.weth[chain as usize], self.erc20(chain, token_out)?];
+        match v2::quote(c, self.chain_cfg(chain).router, path, one).await {
+            Ok(per_eth) => Ok(Some(gp.saturating_mul(per_eth) / one)),
+            Err(VenueError::Rejected(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     fn stargate(&self, chain: Chain) -> Result<Address, VenueError> {
         self.chain_cfg(chain)
             .stargate
@@ -321,7 +346,7 @@ impl EvmVenue {
                 };
                 let ask = Ask {
                     min_out: Some(U256::from(*min_out)),
-                    gas_price_in_out: None,
+                    gas_price_in_out: self.gas_price_in(chain, *token_out).await?,
                     spender,
                 };
                 let (quote, selection) = swaps
@@ -631,7 +656,15 @@ impl LoopVenue for EvmVenue {
     ) -> Result<Units, VenueError> {
         let req = self.swap_request(chain, token_in, token_out, amount_in)?;
         let (quote, _) = self.swaps[chain as usize]
-            .select(self.client(chain), &req, Ask::default(), self.clock.now())
+            .select(
+                self.client(chain),
+                &req,
+                Ask {
+                    gas_price_in_out: self.gas_price_in(chain, token_out).await?,
+                    ..Ask::default()
+                },
+                self.clock.now(),
+            )
             .await
             .map_err(|e| match e {
                 VenueError::Rejected(why) => VenueError::Rejected(format!(
