@@ -143,6 +143,14 @@ async fn devnet_sigkill_at_every_step_boundary_sends_nothing_twice() {
     let journal = Arc::new(EvmStore::open(&data).unwrap());
     let v = venue(&config, journal.clone()).await;
     let txs = journal.all_txs().unwrap();
+    // The opening swaps went through SushiSwap V3 (the real Uniswap V3
+    // router): the kills around every broadcast below cover that send too.
+    let v3_router = d.deployment.hemi.v3.as_ref().expect("Hemi has V3").router;
+    let v3_swaps = txs
+        .iter()
+        .filter(|t| t.purpose == "swap" && t.to == v3_router)
+        .count();
+    assert_eq!(v3_swaps, 2, "each cycle's opening swap went by V3");
     for t in &txs {
         let label = t.label();
         assert!(
