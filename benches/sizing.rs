@@ -8,6 +8,13 @@
 //! the closed form of a chain of constant-product swaps (floats are used for
 //! that formula only; this is a bench, not engine code) and is then priced
 //! exactly like every probe.
+//!
+//! A second set of the same loops has two swap providers on each Hemi leg
+//! (a second pool of another depth and fee beside the first, as SushiSwap V3
+//! beside V2), each leg quoted at the better of the two (`swap_choose =
+//! "best"`): the profit curve then has kinks where the better provider
+//! changes, no closed form, and its optimum is found by a dense scan and a
+//! local refinement to the granularity.
 
 use arbkeep::engine::sizing::{SizeBounds, SizeSearch, SizingMode};
 use arbkeep::model::Units;
@@ -100,6 +107,41 @@ impl Scenario {
         }
     }
 
+    /// Two providers per Hemi leg: second pools drawn from their own stream
+    /// (the single-provider loops stay as they were), 0.2–3× as deep, at
+    /// another fee, priced within ±0.5 % of the first.
+    fn second_providers(&self, rng: &mut Rng) -> (Pool, Pool) {
+        let scale = |p: &Pool, rng: &mut Rng, skew_bps: u128| {
+            let k = u128::from(rng.range(200, 3_000)); // per mille
+            Pool::new(
+                p.reserve_a * k / 1_000,
+                p.reserve_b * k / 1_000 * skew_bps / BPS,
+                rng.pick(&[5, 30, 100]),
+            )
+        };
+        let skew = u128::from(rng.range(9_950, 10_050));
+        let x2 = scale(&self.hemi_x, rng, skew);
+        let skew = u128::from(rng.range(9_950, 10_050));
+        let usdc2 = scale(&self.hemi_usdc, rng, skew);
+        (x2, usdc2)
+    }
+
+    /// Profit with the better of two providers on each Hemi leg.
+    fn profit_best_of(&self, second: &(Pool, Pool), size: Units) -> Decimal {
+        let x = self
+            .hemi_x
+            .amount_out(Side::AToB, size)
+            .max(second.0.amount_out(Side::AToB, size));
+        let x = self.bridge(x);
+        let usdc = self.bridge(self.eth.amount_out(Side::AToB, x));
+        let vcred = self
+            .hemi_usdc
+            .amount_out(Side::AToB, usdc)
+            .max(second.1.amount_out(Side::AToB, usdc));
+        let delta = vcred as i128 - size as i128 - self.fixed_fee as i128;
+        Decimal::from_i128_with_scale(delta, 6)
+    }
+
     fn bridge(&self, amount: Units) -> Units {
         amount * (BPS - self.bridge_bps) / BPS
     }
@@ -175,6 +217,40 @@ fn exact_optimum(s: &Scenario) -> (Units, Decimal) {
         })
 }
 
+/// The optimum of a curve without a closed form: a dense geometric scan of
+/// the bounds, then a local search halving its step down to the granularity.
+fn scanned_optimum(profit: impl Fn(Units) -> Decimal) -> (Units, Decimal) {
+    let b = bounds();
+    let g = b.granularity;
+    let snap = |x: f64| ((x / g as f64).round() as Units * g).clamp(b.min, b.max);
+    let points = 4_000;
+    let ratio = (b.max as f64 / b.min as f64).powf(1.0 / points as f64);
+    let mut best = (b.min, profit(b.min));
+    for i in 0..=points {
+        let x = snap(b.min as f64 * ratio.powi(i));
+        let p = profit(x);
+        if p > best.1 {
+            best = (x, p);
+        }
+    }
+    let mut step = (best.0 as f64 * (ratio - 1.0)).max(g as f64) as Units / g * g;
+    while step >= g {
+        let mut moved = false;
+        for x in [best.0.saturating_sub(step), best.0 + step] {
+            let x = x.clamp(b.min, b.max);
+            let p = profit(x);
+            if p > best.1 {
+                best = (x, p);
+                moved = true;
+            }
+        }
+        if !moved {
+            step /= 2;
+        }
+    }
+    best
+}
+
 /// Runs one decision; returns the best point and the probes it took.
 fn decide(
     mode: SizingMode,
@@ -230,10 +306,10 @@ struct Worst {
 }
 
 impl ModeStats {
-    fn record(&mut self, s: &Scenario, mode: SizingMode, optimum: Decimal) {
+    fn record(&mut self, profit: impl Fn(Units) -> Decimal, mode: SizingMode, optimum: Decimal) {
         let mut answers = Vec::new();
         let (best, probes) = decide(mode, |x| {
-            let p = s.profit(x);
+            let p = profit(x);
             answers.push((x, p));
             p
         });
@@ -264,7 +340,7 @@ impl ModeStats {
             black_box(decide(mode, recorded));
         }));
         self.decision_ns.push(time_ns(|| {
-            black_box(decide(mode, |x| s.profit(x)));
+            black_box(decide(mode, &profit));
         }));
     }
 
@@ -319,8 +395,24 @@ fn main() {
         }
         optimal_sizes.push(x_opt);
         gaps_profitable.push(s.gap_bps);
-        max_profit.record(s, SizingMode::MaxProfit, p_opt);
-        max_size.record(s, SizingMode::MaxSize, p_opt);
+        max_profit.record(|x| s.profit(x), SizingMode::MaxProfit, p_opt);
+        max_size.record(|x| s.profit(x), SizingMode::MaxSize, p_opt);
+    }
+
+    // The same loops with two providers on each Hemi leg.
+    let mut second_rng = Rng(SEED ^ 0x0002_5057_4150);
+    let mut two_providers = ModeStats::default();
+    let mut beyond_scan = 0usize;
+    for s in &scenarios {
+        let second = s.second_providers(&mut second_rng);
+        let profit = |x| s.profit_best_of(&second, x);
+        let (_, p_opt) = scanned_optimum(profit);
+        if p_opt <= Decimal::ZERO {
+            continue;
+        }
+        two_providers.record(profit, SizingMode::MaxProfit, p_opt);
+        let found = two_providers.captures.last().copied().unwrap_or_default();
+        beyond_scan += usize::from(found > Decimal::ONE);
     }
 
     optimal_sizes.sort_unstable();
@@ -346,6 +438,8 @@ fn main() {
     );
     println!("{}", max_profit.row("max_profit"));
     println!("{}", max_size.row("max_size"));
+    let two_decisions = two_providers.probes.len();
+    println!("{}", two_providers.row("two_prov"));
     if !idle_probes.is_empty() {
         let mut a: Vec<u32> = idle_probes.iter().map(|p| p.0).collect();
         let mut b: Vec<u32> = idle_probes.iter().map(|p| p.1).collect();
@@ -372,9 +466,17 @@ fn main() {
         );
     }
     println!(
-        "BENCH sizing quotes_median={} capture_median={} seed_rule_capture_median={}",
+        "two_prov: max_profit over the same loops with two providers on each Hemi leg \
+         (each probe asks both: five swap quotes), {two_decisions} with a positive optimum, \
+         against a scanned optimum ({beyond_scan} decisions beat the scan)"
+    );
+    println!(
+        "BENCH sizing quotes_median={} capture_median={} seed_rule_capture_median={} two_provider_quotes_median={} two_provider_capture_median={} two_provider_capture_p10={}",
         quantile(&max_profit.probes, 0.5),
         quantile(&max_profit.captures, 0.5).round_dp(4),
         quantile(&max_size.captures, 0.5).round_dp(4),
+        quantile(&two_providers.probes, 0.5),
+        quantile(&two_providers.captures, 0.5).round_dp(4),
+        quantile(&two_providers.captures, 0.1).round_dp(4),
     );
 }
