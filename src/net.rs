@@ -1,7 +1,8 @@
 //! The HTTP client's small shared pieces, for every module that talks to a
 //! server (the venues' adapters and fakes, the webhooks): TLS set-up
 //! ([`ensure_crypto_provider`]), a transport error described without its
-//! URL ([`describe`]), and the one `Retry-After` parser ([`retry_after`],
+//! URL ([`describe`]), whether a URL is loopback ([`is_loopback_url`]),
+//! and the one `Retry-After` parser ([`retry_after`],
 //! [`parse_retry_after`]). It depends on nothing of ours but `model`'s
 //! time, so venues and front ends can both use it (`docs/architecture.md` §1).
 //! Backoff policies stay with their callers: each has its own caps.
@@ -19,6 +20,21 @@ pub fn ensure_crypto_provider() {
         // Err only means another thread installed one first; that one is used.
         let _ = rustls::crypto::ring::default_provider().install_default();
     }
+}
+
+/// Whether `url`'s host is this machine (`localhost`, 127.0.0.0/8, `[::1]`):
+/// where a fake may be served over plain http.
+pub fn is_loopback_url(url: &str) -> bool {
+    let Ok(u) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let host = u.host_str().unwrap_or_default();
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// reqwest's error and its causes, without the URL (reqwest puts it in its

@@ -43,7 +43,9 @@ pub use paper::{PaperConfig, PaperFaults, speed_milli};
 pub use reader::{ConfigError, parse_duration};
 pub use risk::{Approval, BalanceCap, CAP_VENUES, RiskConfig};
 pub use secret::{Secret, Secrets};
-pub use swap::{SwapChoose, SwapConfig, V3_FEES, V3Config};
+pub use swap::{
+    SwapChoose, SwapConfig, V3_FEES, V3Config, ZEROX_ALLOWANCE_HOLDER, ZEROX_KEY_ENV, ZeroXConfig,
+};
 
 use crate::model::Mode;
 use reader::Reader;

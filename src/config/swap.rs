@@ -1,7 +1,9 @@
 //! A chain's swap providers in `[evm.<chain>]`: their priority order
 //! (`swap`, names), how one is picked (`swap_choose`), how long a failed one
 //! rests (`swap_retry_after`), the V2 router's name (`router_name`; the
-//! router is `router`) and a Uniswap-V3-shaped deployment (`[evm.<chain>.v3]`).
+//! router is `router`), a Uniswap-V3-shaped deployment (`[evm.<chain>.v3]`)
+//! and 0x's Swap API v2 in its AllowanceHolder flow (`[evm.<chain>.zerox]`,
+//! its API key from the environment variable it names).
 
 use super::ConfigError;
 use super::evm::checksummed;
@@ -32,6 +34,29 @@ pub struct V3Config {
     pub fees: Vec<u32>,
 }
 
+/// 0x's Swap API v2, AllowanceHolder flow (evm.md §2.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZeroXConfig {
+    pub name: String,
+    /// `https://api.0x.org` (or a loopback fake).
+    pub base_url: String,
+    /// The one contract approved and called; 0x's answers naming another
+    /// `transaction.to` or spender are refused.
+    pub allowance_holder: Address,
+    /// The environment variable holding the API key (the key itself never
+    /// appears in the config).
+    pub api_key_env: String,
+    /// Sent as `slippageBps`: the floor 0x writes into its calldata.
+    pub slippage_bps: u32,
+    pub timeout_ms: u64,
+}
+
+/// 0x's AllowanceHolder on Ethereum and most chains (0x-settler's
+/// `ALLOWANCE_HOLDER` constant; evm.md §2.5).
+pub const ZEROX_ALLOWANCE_HOLDER: Address =
+    alloy::primitives::address!("0x0000000000001fF3684f28c67538d4D072C22734");
+pub const ZEROX_KEY_ENV: &str = "ZEROX_API_KEY";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SwapConfig {
     /// Provider names, first asked first.
@@ -41,6 +66,7 @@ pub struct SwapConfig {
     /// The name the V2 router at `router` goes by.
     pub v2_name: String,
     pub v3: Option<V3Config>,
+    pub zerox: Option<ZeroXConfig>,
 }
 
 /// The fee tiers V3 deployments offer (evm.md §2.2).
@@ -58,6 +84,7 @@ impl SwapConfig {
             retry_after_ms: 30 * SECOND,
             v2_name: v2_name.to_string(),
             v3: None,
+            zerox: None,
         }
     }
 
@@ -67,6 +94,70 @@ impl SwapConfig {
             Chain::Ethereum => "uniswap_v3",
         }
     }
+}
+
+/// `[<s>.zerox]`, when present.
+fn read_zerox(
+    r: &mut Reader,
+    t: &toml::Table,
+    s: &str,
+) -> Result<Option<ZeroXConfig>, ConfigError> {
+    let Some(z) = r.section(t, "zerox")? else {
+        return Ok(None);
+    };
+    let zs = format!("{s}.zerox");
+    r.seen.insert(zs.clone());
+    let key = |k: &str| format!("{zs}.{k}");
+    let base_url = r
+        .string(z, &zs, "base_url")?
+        .ok_or_else(|| r.invalid(&key("base_url"), "is required (https://api.0x.org)"))?;
+    let base_url = base_url.trim_end_matches('/').to_string();
+    if !base_url.starts_with("https://") && !crate::net::is_loopback_url(&base_url) {
+        return Err(r.invalid(
+            &key("base_url"),
+            format!("{base_url:?} must be https (or loopback, for a fake)"),
+        ));
+    }
+    let allowance_holder = match r.string(z, &zs, "allowance_holder")? {
+        None => ZEROX_ALLOWANCE_HOLDER,
+        Some(text) => checksummed(&key("allowance_holder"), &text)
+            .map_err(|p| r.invalid(&key("allowance_holder"), p))?,
+    };
+    let api_key_env = r
+        .string(z, &zs, "api_key_env")?
+        .unwrap_or_else(|| ZEROX_KEY_ENV.to_string());
+    if api_key_env.is_empty()
+        || !api_key_env
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(r.invalid(
+            &key("api_key_env"),
+            format!("{api_key_env:?} is not an environment variable's name (A-Z, 0-9, _)"),
+        ));
+    }
+    let slippage_bps = match r.int(z, &zs, "slippage_bps")? {
+        None => 50,
+        Some(bps) if (1..=1_000).contains(&bps) => bps as u32,
+        Some(bps) => {
+            return Err(r.invalid(
+                &key("slippage_bps"),
+                format!("{bps} is outside 1..=1000 (0.01 % to 10 %)"),
+            ));
+        }
+    };
+    let timeout_ms = r.duration(z, &zs, "timeout")?.unwrap_or(10 * SECOND);
+    let name = r
+        .string(z, &zs, "name")?
+        .unwrap_or_else(|| "zerox".to_string());
+    Ok(Some(ZeroXConfig {
+        name,
+        base_url,
+        allowance_holder,
+        api_key_env,
+        slippage_bps,
+        timeout_ms,
+    }))
 }
 
 /// Read the swap keys of one chain's table `t` (section name `s`).
@@ -124,7 +215,6 @@ pub(super) fn read_swap(
                 format!("{name:?} is the V2 router's name too"),
             ));
         }
-        c.order = vec![name.clone(), c.v2_name.clone()];
         c.v3 = Some(V3Config {
             name,
             factory,
@@ -132,14 +222,27 @@ pub(super) fn read_swap(
             router,
             fees,
         });
-    } else {
-        c.order = vec![c.v2_name.clone()];
     }
+    c.zerox = read_zerox(r, t, s)?;
+    // The default order: an aggregator first, then V3, then the V2 router.
+    let known: Vec<String> = c
+        .zerox
+        .iter()
+        .map(|z| z.name.clone())
+        .chain(c.v3.iter().map(|v| v.name.clone()))
+        .chain(std::iter::once(c.v2_name.clone()))
+        .collect();
+    for (i, name) in known.iter().enumerate() {
+        if known[..i].contains(name) {
+            return Err(r.invalid(
+                &format!("{s}.swap"),
+                format!("two swap providers are named {name:?}; give one a `name`"),
+            ));
+        }
+    }
+    c.order = known.clone();
     if let Some(order) = r.strings(t, s, "swap")? {
         let key = format!("{s}.swap");
-        let known: Vec<String> = std::iter::once(c.v2_name.clone())
-            .chain(c.v3.iter().map(|v| v.name.clone()))
-            .collect();
         if order.is_empty() {
             return Err(r.invalid(&key, "must name at least one swap provider"));
         }
@@ -211,6 +314,52 @@ fees = [500, 3000]
         let v3 = c.hemi.swap.v3.unwrap();
         assert_eq!(v3.fees, vec![500, 3000]);
         assert_eq!(c.hemi.swap.choose, SwapChoose::First);
+    }
+
+    #[test]
+    fn zerox_goes_first_when_configured_and_its_keys_are_checked() {
+        let zx = "[evm.ethereum.zerox]\nbase_url = \"https://api.0x.org/\"\n";
+        let text = format!("{}{zx}", with(""));
+        let c = parse(&text).unwrap().evm.unwrap();
+        assert_eq!(c.ethereum.swap.order, vec!["zerox", "uniswap_v2"]);
+        let z = c.ethereum.swap.zerox.unwrap();
+        assert_eq!(z.base_url, "https://api.0x.org");
+        assert_eq!(z.allowance_holder, crate::config::ZEROX_ALLOWANCE_HOLDER);
+        assert_eq!(
+            (z.api_key_env.as_str(), z.slippage_bps),
+            ("ZEROX_API_KEY", 50)
+        );
+        for (extra, key, says) in [
+            ("", "evm.ethereum.zerox.base_url", "https"),
+            (
+                "api_key_env = \"my key\"\n",
+                "evm.ethereum.zerox.api_key_env",
+                "environment",
+            ),
+            (
+                "slippage_bps = 0\n",
+                "evm.ethereum.zerox.slippage_bps",
+                "outside",
+            ),
+            ("api_key = \"abc\"\n", "evm.ethereum.zerox.api_key", ""),
+        ] {
+            let text = format!(
+                "{}[evm.ethereum.zerox]\nbase_url = \"{}\"\n{extra}",
+                with(""),
+                if extra.is_empty() {
+                    "http://api.0x.org"
+                } else {
+                    "https://api.0x.org"
+                }
+            );
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains(says), "{extra}: {e}");
+        }
+        let text = format!(
+            "{}[evm.ethereum.zerox]\nbase_url = \"http://127.0.0.1:9\"\n",
+            with("")
+        );
+        assert!(parse(&text).is_ok(), "a loopback fake may be http");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! binary): Charles Schwab ([`schwab`]), Alpaca's Broker API ([`alpaca`]),
 //! a hostile JSON-RPC proxy and a WebSocket that falls silent in front of an
 //! EVM node ([`evm_rpc`], [`evm_ws`]), and Stellar RPC, Horizon and
-//! Friendbot over a simulated ledger ([`stellar`]). The paper world's
+//! Friendbot over a simulated ledger ([`stellar`]), and 0x's Swap API
+//! over the devnet chain ([`zerox`]). The paper world's
 //! seeded send faults (`venue::faults`) are not fakes: they ship in the
 //! binary with the paper venues.
 //!
@@ -35,6 +36,7 @@ pub mod faults;
 pub mod http;
 pub mod schwab;
 pub mod stellar;
+pub mod zerox;
 
 use std::sync::{Mutex, MutexGuard};
 

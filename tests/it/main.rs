@@ -25,6 +25,7 @@ mod devnet_ingest;
 mod devnet_providers;
 mod devnet_stall;
 mod devnet_swap;
+mod devnet_zerox;
 mod doctor;
 mod engine_commands;
 mod engine_risk;

@@ -73,7 +73,9 @@ impl AlpacaBroker {
                 problem: "is not set: the trading account's id at the broker".into(),
             });
         }
-        if !config.base_url.starts_with("https://") && !is_loopback(&config.base_url) {
+        if !config.base_url.starts_with("https://")
+            && !crate::net::is_loopback_url(&config.base_url)
+        {
             return Err(AlpacaError::Config {
                 key: "base_url",
                 problem: format!(
@@ -407,11 +409,4 @@ impl Broker for AlpacaBroker {
             detail,
         }]
     }
-}
-
-fn is_loopback(url: &str) -> bool {
-    reqwest::Url::parse(url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-        .is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]")
 }

@@ -1,7 +1,8 @@
 //! The contract interfaces the adapters call, as `sol!` bindings: ERC-20,
 //! WETH9, Uniswap V2 router and factory, Uniswap V3 (SushiSwap V3 is the
 //! same code: factory, position manager, QuoterV2, both swap router shapes),
-//! the devnet's bridge stand-ins and the Raindex V4 event emitter.
+//! 0x's AllowanceHolder and Settler, the devnet's bridge stand-ins and the
+//! Raindex V4 event emitter.
 
 use alloy::sol;
 
@@ -69,6 +70,23 @@ sol! {
         function exactInputSingle(ExactInputSingleParams calldata params) external payable returns (uint256 amountOut);
         function multicall(bytes[] calldata data) external payable returns (bytes[] memory results);
         function unwrapWETH9(uint256 amountMinimum, address recipient) external payable;
+    }
+
+    /// 0x's AllowanceHolder (0xProject/0x-settler `IAllowanceHolder`).
+    interface IAllowanceHolder {
+        function exec(address operator, address token, uint256 amount, address payable target, bytes calldata data) external payable returns (bytes memory result);
+        function transferFrom(address token, address owner, address recipient, uint256 amount) external returns (bool);
+    }
+
+    /// 0x's Settler, the taker-submitted entry point (`ISettlerTakerSubmitted`).
+    interface ISettler {
+        struct AllowedSlippage { address recipient; address buyToken; uint256 minAmountOut; }
+        function execute(AllowedSlippage calldata slippage, bytes[] calldata actions, bytes32 zid) external payable returns (bool);
+    }
+
+    /// The devnet Settler's one action (assets/contracts/ZeroExDev.sol).
+    interface IDevSettlerActions {
+        function UNISWAPV2(address sellToken, uint256 amountIn, address[] calldata path) external;
     }
 
     /// SwapRouter02, without the deadline in the params (`0x04e45aaf`); the
@@ -195,6 +213,15 @@ mod tests {
             hex(&IQuoterV2::quoteExactInputSingleCall::SELECTOR),
             "c6a5026a"
         );
+    }
+
+    #[test]
+    fn zerox_selectors_match_real_calldata() {
+        // 0x's exec and Settler.execute, as they open real AllowanceHolder
+        // calldata (seen in two integrations' tests and decoders).
+        use alloy::sol_types::SolCall;
+        assert_eq!(hex(&IAllowanceHolder::execCall::SELECTOR), "2213bc0b");
+        assert_eq!(hex(&ISettler::executeCall::SELECTOR), "1fff991f");
     }
 
     fn hex(b: &[u8]) -> String {

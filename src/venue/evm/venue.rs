@@ -11,7 +11,7 @@ use super::chain::{ChainClient, EvmError};
 use super::crash;
 use super::db::{EvmStore, IntentRecord, TxRecord};
 use super::erc20;
-use super::swap::{Ask, Provider, Providers, SwapProvider, SwapRequest, v2, v3};
+use super::swap::{Ask, Provider, Providers, SwapProvider, SwapRequest, v2, v3, zerox};
 use super::txmgr::{Look, TxManager, TxPolicy, TxRequest};
 use super::wallet::Wallet;
 use crate::config::{EvmChainConfig, EvmConfig};
@@ -55,13 +55,27 @@ pub struct EvmVenue {
 }
 
 impl EvmVenue {
-    /// Connect both chains, check chain ids, contracts and token decimals.
+    /// Connect both chains, check chain ids, contracts and token decimals;
+    /// an aggregator's API key is read from the environment.
     pub async fn connect(
         cfg: &EvmConfig,
         wallet: Wallet,
         store: Arc<EvmStore>,
         clock: Arc<dyn Clock>,
         label: &'static str,
+    ) -> Result<EvmVenue, EvmError> {
+        let env = |name: &str| std::env::var(name).ok();
+        Self::connect_with(cfg, wallet, store, clock, label, &env).await
+    }
+
+    /// [`EvmVenue::connect`], the environment read through `env`.
+    pub async fn connect_with(
+        cfg: &EvmConfig,
+        wallet: Wallet,
+        store: Arc<EvmStore>,
+        clock: Arc<dyn Clock>,
+        label: &'static str,
+        env: &(dyn Fn(&str) -> Option<String> + Sync),
     ) -> Result<EvmVenue, EvmError> {
         let timeout = Duration::from_millis(cfg.rpc_timeout_ms);
         let hemi = ChainClient::connect(Chain::Hemi, &cfg.hemi, timeout).await?;
@@ -120,6 +134,26 @@ impl EvmVenue {
                         })?;
                     tracing::info!(chain = %chain, provider = %name, shape = ?pools.shape, "V3 swap router checked");
                     list.push(Provider::V3(pools));
+                } else if let Some(at) = sc.zerox.as_ref().filter(|z| z.name == *name) {
+                    let problem = |problem: String| EvmError::Contract {
+                        chain: c.name.clone(),
+                        problem,
+                    };
+                    let key = env(&at.api_key_env)
+                        .filter(|k| !k.trim().is_empty())
+                        .ok_or_else(|| {
+                            problem(format!(
+                                "{name} needs 0x's API key in the environment variable {} (api_key_env)",
+                                at.api_key_env
+                            ))
+                        })?;
+                    let api = zerox::ZeroXApi::open(
+                        at.clone(),
+                        crate::model::Secret::new(key),
+                        c.chain_id,
+                    )
+                    .map_err(problem)?;
+                    list.push(Provider::ZeroX(api));
                 }
             }
             swaps.push(Providers::new(chain, list, sc.choose, sc.retry_after_ms));
@@ -207,6 +241,7 @@ impl EvmVenue {
             native_in: token_in.is_native(),
             native_out: token_out.is_native(),
             amount_in: U256::from(amount_in),
+            taker: self.wallet(),
         })
     }
 
@@ -290,6 +325,46 @@ impl EvmVenue {
         erc20::ensure_allowance(&self.tx, self.client(chain), intent, 0, want).await
     }
 
+    /// Ask the chain's providers for a swap about to be sent, record what
+    /// was chosen and why on the step's intent (before anything is signed
+    /// for it), and build the transaction.
+    async fn choose_swap(
+        &self,
+        id: &str,
+        chain: Chain,
+        req: &SwapRequest,
+        ask: Ask,
+        min_out: Units,
+        deadline: Timestamp,
+    ) -> Result<(super::swap::Quote, super::swap::SwapCall), VenueError> {
+        let swaps = &self.swaps[chain as usize];
+        let (quote, selection) = swaps
+            .select(self.client(chain), req, ask, self.clock.now())
+            .await
+            .map_err(|e| match e {
+                VenueError::Rejected(why) => VenueError::Rejected(format!(
+                    "no swap provider gives the step's minimum of {min_out} (INSUFFICIENT_OUTPUT_AMOUNT) — {why}"
+                )),
+                other => other,
+            })?;
+        let provider = swaps
+            .get(&quote.provider)
+            .ok_or_else(|| VenueError::Rejected(format!("no swap provider {}", quote.provider)))?;
+        let call = provider.swap_call(
+            req,
+            &quote,
+            U256::from(min_out),
+            self.wallet(),
+            deadline / 1000,
+        )?;
+        let store = self.tx.store();
+        if let Some(mut rec) = store.intent(id)? {
+            rec.swap = Some(selection);
+            store.put_intent(id, &rec)?;
+        }
+        Ok((quote, call))
+    }
+
     /// Send every transaction `action` needs (approve first when needed).
     /// Once the intent's last transaction is recorded, only that one is
     /// finished: nothing before it is looked at again.
@@ -348,30 +423,44 @@ impl EvmVenue {
                     min_out: Some(U256::from(*min_out)),
                     gas_price_in_out: self.gas_price_in(chain, *token_out).await?,
                     spender,
+                    firm: true,
                 };
-                let (quote, selection) = swaps
-                    .select(c, &req, ask, self.clock.now())
-                    .await
-                    .map_err(|e| match e {
-                        VenueError::Rejected(why) => VenueError::Rejected(format!(
-                            "no swap provider gives the step's minimum of {min_out} {token_out} (INSUFFICIENT_OUTPUT_AMOUNT) — {why}"
-                        )),
-                        other => other,
-                    })?;
-                let provider = swaps.get(&quote.provider).ok_or_else(|| {
-                    VenueError::Rejected(format!("no swap provider {}", quote.provider))
-                })?;
-                let call =
-                    provider.swap_call(&req, &quote, U256::from(*min_out), me, deadline / 1000)?;
-                // What was chosen and why, before anything is signed for it.
-                let store = self.tx.store();
-                if let Some(mut rec) = store.intent(id)? {
-                    rec.swap = Some(selection);
-                    store.put_intent(id, &rec)?;
-                }
+                let (quote, call) = self
+                    .choose_swap(id, chain, &req, ask, *min_out, *deadline)
+                    .await?;
                 if !token_in.is_native() {
                     self.approve(chain, id, req.token_in, call.spender, *amount_in)
                         .await?;
+                }
+                // A quote that aged while its approve was mined is asked
+                // for again, of the providers spending through that approve.
+                let (quote, call) = if self.clock.now() > quote.valid_until {
+                    let ask = Ask {
+                        spender: Some(call.spender),
+                        ..ask
+                    };
+                    self.choose_swap(id, chain, &req, ask, *min_out, *deadline)
+                        .await?
+                } else {
+                    (quote, call)
+                };
+                let provider = swaps.get(&quote.provider);
+                if provider.is_some_and(|p| p.simulates()) {
+                    match c
+                        .call_raw(Some(me), call.to, call.data.clone(), call.value)
+                        .await
+                    {
+                        Ok(_) => {}
+                        Err(VenueError::Rejected(why)) => {
+                            let why = format!("its transaction reverts in simulation: {why}");
+                            swaps.mark_down(&quote.provider, &why, self.clock.now());
+                            return Err(VenueError::Transient(format!(
+                                "{} on {chain}: {why}",
+                                quote.provider
+                            )));
+                        }
+                        Err(other) => return Err(other),
+                    }
                 }
                 self.send(chain, id, 1, "swap", (call.to, call.data, call.value))
                     .await?;

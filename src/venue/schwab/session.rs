@@ -84,7 +84,9 @@ impl Session {
     ) -> Result<Session, SchwabError> {
         crate::net::ensure_crypto_provider();
         let mut builder = Client::builder();
-        if is_loopback(&config.api_url) || is_loopback(&config.auth_url) {
+        if crate::net::is_loopback_url(&config.api_url)
+            || crate::net::is_loopback_url(&config.auth_url)
+        {
             // A proxy from the environment must not swallow a local server.
             builder = builder.no_proxy();
         }
@@ -488,13 +490,6 @@ fn refused_order(status: u16, body: &[u8]) -> bool {
     matches!(status, 400 | 403)
         && serde_json::from_slice::<serde_json::Value>(body)
             .is_ok_and(|v| v.get("message").is_some() || v.get("errors").is_some())
-}
-
-fn is_loopback(url: &str) -> bool {
-    Url::parse(url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-        .is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]")
 }
 
 /// `application/x-www-form-urlencoded`, each value encoded exactly once.

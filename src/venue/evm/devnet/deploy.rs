@@ -1,6 +1,7 @@
 //! Deploying a chain: tokens with their real decimals, WETH9, Uniswap V2
 //! (and on Hemi Uniswap V3, as SushiSwap V3 runs there) and the pools with
-//! their price gap, the bridge stand-ins; both chains together as a
+//! their price gap, the bridge stand-ins, 0x's AllowanceHolder and Settler
+//! on Ethereum; both chains together as a
 //! `Deployment`.
 
 use super::*;
@@ -67,6 +68,8 @@ pub struct ChainDeployment {
     pub raindex: Address,
     /// Uniswap V3 (Hemi only, as its SushiSwap V3).
     pub v3: Option<V3Contracts>,
+    /// 0x's AllowanceHolder and Settler (Ethereum only), for the fake 0x API.
+    pub zerox: Option<ZeroExContracts>,
     pub tokens: BTreeMap<TokenId, Address>,
 }
 
@@ -175,6 +178,10 @@ pub(super) async fn deploy_chain(
         Chain::Hemi => Some(deploy_v3(root, &p, weth).await?),
         Chain::Ethereum => None,
     };
+    let zerox = match chain {
+        Chain::Hemi => None,
+        Chain::Ethereum => Some(deploy_zerox(&p, code, router).await?),
+    };
     Ok((
         p,
         ChainDeployment {
@@ -190,6 +197,7 @@ pub(super) async fn deploy_chain(
             tunnel,
             raindex,
             v3,
+            zerox,
             tokens,
         },
     ))

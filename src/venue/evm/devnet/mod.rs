@@ -2,8 +2,8 @@
 //! and an Ethereum-like chain 1), every token with its real decimals, WETH9,
 //! Uniswap V2 factory and router from the npm build artifacts on both
 //! (and Uniswap V3's, as Hemi's SushiSwap V3, on Hemi),
-//! pools seeded with a price gap, the bridge stand-ins of
-//! `assets/contracts/` and the relayer task that drives them, and the
+//! pools seeded with a price gap, the bridge stand-ins and 0x's
+//! AllowanceHolder and Settler of `assets/contracts/`, and the relayer task that drives them, and the
 //! `mode = "devnet"` config that points the keeper at all of it.
 //!
 //! anvil, the Uniswap artifacts and solc-js come from `node_modules` (the
@@ -15,12 +15,14 @@ mod artifacts;
 mod deploy;
 mod relay;
 mod v3;
+mod zerox;
 
 pub use anvil::*;
 pub use artifacts::*;
 pub use deploy::*;
 pub use relay::*;
 pub use v3::*;
+pub use zerox::*;
 
 use crate::model::{Chain, TokenId};
 use std::path::Path;

@@ -11,6 +11,7 @@
 
 pub mod v2;
 pub mod v3;
+pub mod zerox;
 
 use crate::model::{Chain, Timestamp};
 use crate::venue::evm::chain::ChainClient;
@@ -29,6 +30,8 @@ pub struct SwapRequest {
     pub native_in: bool,
     pub native_out: bool,
     pub amount_in: U256,
+    /// Who swaps and is paid (an aggregator builds its calldata for it).
+    pub taker: Address,
 }
 
 /// How a provider would carry a quote out.
@@ -38,6 +41,14 @@ pub enum How {
     V2 { path: Vec<Address> },
     /// A V3 pool of this fee tier.
     V3 { fee: u32 },
+    /// 0x's indicative price: no transaction yet.
+    ZeroXPrice,
+    /// 0x's firm quote: its transaction, sent unchanged once checked.
+    ZeroX {
+        to: Address,
+        data: Bytes,
+        value: U256,
+    },
 }
 
 impl fmt::Display for How {
@@ -46,6 +57,8 @@ impl fmt::Display for How {
             How::V2 { path } if path.len() <= 2 => write!(f, "V2 pair"),
             How::V2 { path } => write!(f, "V2 path of {} hops", path.len() - 1),
             How::V3 { fee } => write!(f, "V3 fee {fee}"),
+            How::ZeroXPrice => write!(f, "0x indicative price"),
+            How::ZeroX { .. } => write!(f, "0x AllowanceHolder"),
         }
     }
 }
@@ -54,6 +67,9 @@ impl fmt::Display for How {
 pub struct Quote {
     pub provider: String,
     pub amount_out: U256,
+    /// The minimum out the provider's own calldata enforces (`None`: the
+    /// step's minimum goes into the calldata we build).
+    pub floor: Option<U256>,
     /// Gas the swap is expected to use.
     pub gas: u64,
     /// After this the quote is not carried out; a fresh one is asked for.
@@ -75,6 +91,7 @@ pub struct SwapCall {
 pub enum Provider {
     V2(v2::V2Router),
     V3(v3::V3Pools),
+    ZeroX(zerox::ZeroXApi),
 }
 
 /// The one interface every provider answers (seed §11).
@@ -82,12 +99,18 @@ pub trait SwapProvider {
     fn name(&self) -> &str;
     /// Who takes the input token (the allowance goes to it).
     fn spender(&self) -> Address;
+    /// `firm`: the swap is about to be sent (an aggregator answers with its
+    /// transaction); else an indicative quote, for sizing.
     fn quote_exact_in(
         &self,
         c: &ChainClient,
         req: &SwapRequest,
+        firm: bool,
         now: Timestamp,
     ) -> impl Future<Output = Result<Quote, VenueError>> + Send;
+    /// Whether its transaction is run with `eth_call` before it is signed:
+    /// calldata someone else wrote.
+    fn simulates(&self) -> bool;
     /// What to send for `quote`, checked against what was asked.
     fn swap_call(
         &self,
@@ -107,6 +130,7 @@ impl SwapProvider for Provider {
         match self {
             Provider::V2(p) => &p.name,
             Provider::V3(p) => &p.name,
+            Provider::ZeroX(p) => &p.name,
         }
     }
 
@@ -114,24 +138,42 @@ impl SwapProvider for Provider {
         match self {
             Provider::V2(p) => p.router,
             Provider::V3(p) => p.at.router,
+            Provider::ZeroX(p) => p.at.allowance_holder,
         }
+    }
+
+    fn simulates(&self) -> bool {
+        matches!(self, Provider::ZeroX(_))
     }
 
     async fn quote_exact_in(
         &self,
         c: &ChainClient,
         req: &SwapRequest,
+        firm: bool,
         now: Timestamp,
     ) -> Result<Quote, VenueError> {
-        let (amount_out, gas, how) = match self {
-            Provider::V2(p) => p.quote_exact_in(c, req).await?,
-            Provider::V3(p) => p.quote_exact_in(c, req).await?,
+        let (amount_out, floor, gas, how, ttl) = match self {
+            Provider::V2(p) => {
+                let (out, gas, how) = p.quote_exact_in(c, req).await?;
+                (out, None, gas, how, ONCHAIN_QUOTE_TTL_MS)
+            }
+            Provider::V3(p) => {
+                let (out, gas, how) = p.quote_exact_in(c, req).await?;
+                (out, None, gas, how, ONCHAIN_QUOTE_TTL_MS)
+            }
+            Provider::ZeroX(p) => {
+                let a = p.quote_exact_in(req, firm).await?;
+                let floor = firm.then_some(a.min_buy_amount);
+                (a.buy_amount, floor, a.gas, a.how, zerox::QUOTE_TTL_MS)
+            }
         };
         Ok(Quote {
             provider: self.name().to_string(),
             amount_out,
+            floor,
             gas,
-            valid_until: now + ONCHAIN_QUOTE_TTL_MS,
+            valid_until: now + ttl,
             how,
         })
     }
@@ -154,6 +196,8 @@ impl SwapProvider for Provider {
         match self {
             Provider::V2(p) => p.swap_call(req, quote, min_out, me, deadline_secs),
             Provider::V3(p) => p.swap_call(req, quote, min_out, me, deadline_secs),
+            // 0x's calldata carries its own deadline-free floor, checked there.
+            Provider::ZeroX(p) => p.swap_call(req, quote, min_out, me),
         }
     }
 }
@@ -170,6 +214,8 @@ pub struct Ask {
     /// Only a provider spending through this address: the step's approve
     /// was already signed for it (after a crash, the swap goes the same way).
     pub spender: Option<Address>,
+    /// The swap is about to be sent: firm quotes (see `quote_exact_in`).
+    pub firm: bool,
 }
 
 /// What one provider said when asked.
@@ -245,6 +291,15 @@ impl Providers {
         self.list.iter().find(|p| p.name() == name)
     }
 
+    /// `name` failed outside a quote (its transaction reverts in
+    /// simulation, say): it rests like a provider whose quote failed.
+    pub fn mark_down(&self, name: &str, why: &str, now: Timestamp) {
+        if let Some(i) = self.list.iter().position(|p| p.name() == name) {
+            self.health()[i].down = Some((why.to_string(), now + self.retry_after_ms));
+            tracing::warn!(chain = %self.chain, provider = %name, reason = %why, "swap provider unhealthy");
+        }
+    }
+
     fn health(&self) -> std::sync::MutexGuard<'_, Vec<Health>> {
         self.health.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -262,6 +317,7 @@ impl Providers {
             min_out,
             gas_price_in_out,
             spender,
+            firm,
         } = ask;
         let mut asked = Vec::new();
         let mut taken: Vec<Quote> = Vec::new();
@@ -299,7 +355,7 @@ impl Providers {
                 ));
                 continue;
             }
-            match p.quote_exact_in(c, req, now).await {
+            match p.quote_exact_in(c, req, firm, now).await {
                 Ok(q) => {
                     {
                         let mut h = self.health();
@@ -315,6 +371,19 @@ impl Providers {
                                 reason: format!(
                                     "quotes {}, below the step's minimum {min}",
                                     q.amount_out
+                                ),
+                            },
+                        ));
+                        continue;
+                    }
+                    if let (Some(min), Some(floor)) = (min_out, q.floor)
+                        && floor < min
+                    {
+                        asked.push((
+                            name,
+                            Answer::Skipped {
+                                reason: format!(
+                                    "its calldata's floor {floor} is below the step's minimum {min}"
                                 ),
                             },
                         ));
