@@ -2,7 +2,7 @@
 //! boundary (the engine has committed the step's intent; the venue has the
 //! receipt but the engine has not booked it) and at every transaction
 //! between its commit and its broadcast (and just after), on both bridge
-//! routes; restart it each time. The cycles complete, the wallet sent no
+//! routes, Ethereum's swaps going by 0x; restart it each time. The cycles complete, the wallet sent no
 //! transaction twice (counted on the nodes) and left no nonce gap, and the
 //! wallet equals the ledger.
 
@@ -10,6 +10,7 @@ use crate::devnet_common;
 
 use alloy::eips::BlockNumberOrTag;
 use alloy::providers::Provider;
+use arbkeep::fakes::zerox::{FAKE_API_KEY, FakeZeroX, QUOTE, ZeroXChain};
 use arbkeep::model::{Chain, CycleState, Route, TokenId};
 use arbkeep::store::ReadOnlyStore;
 use arbkeep::venue::LoopVenue;
@@ -31,6 +32,7 @@ fn arbkeep(dir: &Path, drain: bool) -> Command {
         .args(["--run-for", "150s"])
         .env("ARBITRAGE_PRIVATE_KEY", KEEPER_KEY)
         .env(crash::ENV, dir.join("crash-points"))
+        .env("ZEROX_API_KEY", FAKE_API_KEY)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -46,9 +48,27 @@ async fn devnet_sigkill_at_every_step_boundary_sends_nothing_twice() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let data = dir.join("data");
+    // Ethereum's swaps go by 0x (the fake API over this devnet, answering
+    // with calldata for the devnet's AllowanceHolder and Settler).
+    let e = &d.deployment.ethereum;
+    let zx = e.zerox.clone().expect("0x on the devnet's Ethereum");
+    let zerox = FakeZeroX::start(ZeroXChain {
+        rpc_url: d.ethereum.url(),
+        chain_id: e.chain_id,
+        router: e.router,
+        weth: e.weth,
+        allowance_holder: zx.allowance_holder,
+        settler: zx.settler,
+    })
+    .await
+    .unwrap();
     let text = d.config_toml(&data).replace(
         r#"tokens = ["ETH", "WBTC", "hemiBTC", "cbBTC", "XAUt", "VUSD"]"#,
         r#"tokens = ["ETH", "WBTC"]"#,
+    ) + &format!(
+        "\n[evm.ethereum.zerox]\nbase_url = \"{}\"\nallowance_holder = \"{}\"\n",
+        zerox.url(),
+        zx.allowance_holder
     );
     std::fs::write(dir.join("devnet.toml"), text).unwrap();
     let halted = dir.join("crash-points.halted");
@@ -151,6 +171,13 @@ async fn devnet_sigkill_at_every_step_boundary_sends_nothing_twice() {
         .filter(|t| t.purpose == "swap" && t.to == v3_router)
         .count();
     assert_eq!(v3_swaps, 2, "each cycle's opening swap went by V3");
+    // Ethereum's went by 0x: its transaction, to the AllowanceHolder.
+    let zerox_swaps = txs
+        .iter()
+        .filter(|t| t.purpose == "swap" && t.to == zx.allowance_holder)
+        .count();
+    assert_eq!(zerox_swaps, 2, "each cycle's Ethereum swap went by 0x");
+    assert!(zerox.calls(QUOTE) >= 2, "0x's firm quotes");
     for t in &txs {
         let label = t.label();
         assert!(
