@@ -3,7 +3,8 @@
 //! rests (`swap_retry_after`), the V2 router's name (`router_name`; the
 //! router is `router`), a Uniswap-V3-shaped deployment (`[evm.<chain>.v3]`)
 //! and 0x's Swap API v2 in its AllowanceHolder flow (`[evm.<chain>.zerox]`,
-//! its API key from the environment variable it names).
+//! its API key from the environment variable it names), and which provider
+//! is the reference price for detection (`reference`).
 
 use super::ConfigError;
 use super::evm::checksummed;
@@ -67,6 +68,9 @@ pub struct SwapConfig {
     pub v2_name: String,
     pub v3: Option<V3Config>,
     pub zerox: Option<ZeroXConfig>,
+    /// The provider whose quotes are the reference price for detection
+    /// (seed 003 §7.1: Uniswap on Ethereum); `None`: the swap order's.
+    pub reference: Option<String>,
 }
 
 /// The fee tiers V3 deployments offer (evm.md §2.2).
@@ -85,6 +89,7 @@ impl SwapConfig {
             v2_name: v2_name.to_string(),
             v3: None,
             zerox: None,
+            reference: None,
         }
     }
 
@@ -261,6 +266,23 @@ pub(super) fn read_swap(
             }
         }
         c.order = order;
+    }
+    // Ethereum's reference is its Uniswap V3 deployment when there is one.
+    c.reference = match chain {
+        Chain::Ethereum => c.v3.as_ref().map(|v| v.name.clone()),
+        Chain::Hemi => None,
+    };
+    if let Some(name) = r.string(t, s, "reference")? {
+        if !known.contains(&name) {
+            return Err(r.invalid(
+                &format!("{s}.reference"),
+                format!(
+                    "{name:?} is not a configured swap provider on this chain (configured: {})",
+                    known.join(", ")
+                ),
+            ));
+        }
+        c.reference = Some(name);
     }
     match r.string(t, s, "swap_choose")?.as_deref() {
         None | Some("first") => {}

@@ -119,6 +119,20 @@ pub trait LoopVenue: Send + Sync + 'static {
         amount_in: Units,
     ) -> impl Future<Output = Result<Units, VenueError>> + Send;
 
+    /// The reference price for detection (seed 003 §7.1: Uniswap on
+    /// Ethereum), exact-in; never cached with `quote`'s answers. Venues
+    /// without a separate reference, or pairs the reference has no pool
+    /// for, answer as `quote` does.
+    fn reference_quote(
+        &self,
+        chain: Chain,
+        token_in: TokenId,
+        token_out: TokenId,
+        amount_in: Units,
+    ) -> impl Future<Output = Result<Units, VenueError>> + Send {
+        self.quote(chain, token_in, token_out, amount_in)
+    }
+
     /// Current gas and bridge fee estimates.
     fn fees(&self) -> impl Future<Output = Result<FeeSchedule, VenueError>> + Send;
 

@@ -111,19 +111,16 @@ async fn devnet_loop_completes_on_both_routes_with_real_transactions() {
             let StepStatus::Done { receipt } = &step.status else {
                 continue;
             };
-            if !matches!(
-                step.intent.id.step,
-                StepKind::HemiSwap | StepKind::CloseSwap
-            ) {
-                continue;
-            }
             let via = receipt.via.clone().unwrap_or_default();
-            let opening = step.intent.id.step == StepKind::HemiSwap;
-            // VCRED/USDC (the close) and VCRED/XAUt are V2 pools only.
-            let want = if opening && c.token != TokenId::Xaut {
-                "via sushi_v3"
-            } else {
-                "via sushi_v2"
+            // VCRED/USDC (the close) and XAUt's pools are V2 pools only;
+            // Ethereum's X/USDC swaps go by Uniswap V3 where it has a pool.
+            let xaut = c.token == TokenId::Xaut;
+            let want = match step.intent.id.step {
+                StepKind::HemiSwap if !xaut => "via sushi_v3",
+                StepKind::HemiSwap | StepKind::CloseSwap => "via sushi_v2",
+                StepKind::EthSwap if !xaut => "via uniswap_v3",
+                StepKind::EthSwap => "via uniswap_v2",
+                _ => continue,
             };
             assert!(
                 via.starts_with(want),

@@ -337,3 +337,101 @@ async fn devnet_best_takes_the_most_out_whatever_the_order() {
         .unwrap();
     assert_eq!(first, by_v2, "V2, whose pool the V3 swap left alone");
 }
+
+/// Ethereum's reference price (seed §7.1) is Uniswap V3's QuoterV2 on the
+/// devnet's real V3 pool, not the swap order's answer; a reference named
+/// outside the swap order is asked all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_ethereum_reference_is_uniswap_v3s_quoter() {
+    let d = start(DevnetOptions::default()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = config(&d, tmp.path());
+    let e = &d.deployment.ethereum;
+    let v3 = e.v3.clone().expect("Ethereum has V3");
+    {
+        let sc = &config.evm.as_ref().unwrap().ethereum.swap;
+        assert_eq!(sc.order, vec!["uniswap_v3", "uniswap_v2"]);
+        assert_eq!(sc.reference.as_deref(), Some("uniswap_v3"));
+    }
+    // Swaps by V2 only; the reference stays V3's.
+    config.evm.as_mut().unwrap().ethereum.swap.order = vec!["uniswap_v2".into()];
+    let store = Arc::new(EvmStore::open(tmp.path()).unwrap());
+    let v = venue(&config, store).await;
+    let c = v.client(Chain::Ethereum);
+    let wbtc = TokenId::Wbtc.one() / 2;
+    let reference = v
+        .reference_quote(Chain::Ethereum, TokenId::Wbtc, TokenId::Usdc, wbtc)
+        .await
+        .unwrap();
+    let by_quoter = c
+        .view(
+            v3.quoter,
+            IQuoterV2::quoteExactInputSingleCall {
+                params: IQuoterV2::QuoteExactInputSingleParams {
+                    tokenIn: e.tokens[&TokenId::Wbtc],
+                    tokenOut: e.tokens[&TokenId::Usdc],
+                    amountIn: U256::from(wbtc),
+                    fee: U24::from(POOL_FEE),
+                    sqrtPriceLimitX96: Default::default(),
+                },
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(U256::from(reference), by_quoter.amountOut);
+    let swap_quote = v
+        .quote(Chain::Ethereum, TokenId::Wbtc, TokenId::Usdc, wbtc)
+        .await
+        .unwrap();
+    let by_v2 = arbkeep::venue::evm::swap::v2::quote(
+        c,
+        e.router,
+        vec![e.tokens[&TokenId::Wbtc], e.tokens[&TokenId::Usdc]],
+        U256::from(wbtc),
+    )
+    .await
+    .unwrap();
+    assert_eq!(U256::from(swap_quote), by_v2);
+    assert_ne!(
+        reference, swap_quote,
+        "a fifth as deep: another price at size"
+    );
+    // XAUt has no V3 pool: the swap order prices it.
+    assert_eq!(
+        v.reference_quote(
+            Chain::Ethereum,
+            TokenId::Xaut,
+            TokenId::Usdc,
+            TokenId::Xaut.one()
+        )
+        .await
+        .unwrap(),
+        v.quote(
+            Chain::Ethereum,
+            TokenId::Xaut,
+            TokenId::Usdc,
+            TokenId::Xaut.one()
+        )
+        .await
+        .unwrap()
+    );
+    // Hemi has no reference: detection prices by the swap order there.
+    assert_eq!(
+        v.reference_quote(
+            Chain::Hemi,
+            TokenId::Vcred,
+            TokenId::Wbtc,
+            1_000 * TokenId::Vcred.one()
+        )
+        .await
+        .unwrap(),
+        v.quote(
+            Chain::Hemi,
+            TokenId::Vcred,
+            TokenId::Wbtc,
+            1_000 * TokenId::Vcred.one()
+        )
+        .await
+        .unwrap()
+    );
+}

@@ -222,7 +222,9 @@ impl<V: LoopVenue> CrossChainLoop<V> {
         Ok(())
     }
 
-    /// The small-size gap: VCRED → X on Hemi, X → USDC on Ethereum, valued back in VCRED.
+    /// The small-size gap: VCRED → X on Hemi, X → USDC at Ethereum's
+    /// reference price (seed §7.1: Uniswap), valued back in VCRED. Only
+    /// detection: the end-to-end estimate over the swap providers gates.
     async fn edge_bps(
         &mut self,
         token: TokenId,
@@ -236,7 +238,10 @@ impl<V: LoopVenue> CrossChainLoop<V> {
             now,
         };
         let x = q.quote(Chain::Hemi, TokenId::Vcred, token, probe).await?;
-        let usdc = q.quote(Chain::Ethereum, token, TokenId::Usdc, x).await?;
+        let usdc = self
+            .venue
+            .reference_quote(Chain::Ethereum, token, TokenId::Usdc, x)
+            .await?;
         let back = to_decimal(usdc, 6).unwrap_or(Decimal::ZERO) * valuation.vcred_per_usdc;
         let spent = strategy::vcred_dec(probe);
         if spent.is_zero() {

@@ -11,7 +11,7 @@ use super::chain::{ChainClient, EvmError};
 use super::crash;
 use super::db::{EvmStore, IntentRecord, TxRecord};
 use super::erc20;
-use super::swap::{Ask, Provider, Providers, SwapProvider, SwapRequest, v2, v3, zerox};
+use super::swap::{Ask, Providers, SwapProvider, SwapRequest, v2};
 use super::txmgr::{Look, TxManager, TxPolicy, TxRequest};
 use super::wallet::Wallet;
 use crate::config::{EvmChainConfig, EvmConfig};
@@ -117,46 +117,13 @@ impl EvmVenue {
             (Chain::Hemi, &hemi, &cfg.hemi),
             (Chain::Ethereum, &ethereum, &cfg.ethereum),
         ] {
-            let sc = &chain_cfg.swap;
-            let mut list = Vec::new();
-            for name in &sc.order {
-                if *name == sc.v2_name {
-                    list.push(Provider::V2(v2::V2Router {
-                        name: name.clone(),
-                        router: chain_cfg.router,
-                    }));
-                } else if let Some(at) = sc.v3.as_ref().filter(|v| v.name == *name) {
-                    let pools = v3::V3Pools::connect(c, at.clone(), weth[chain as usize])
-                        .await
-                        .map_err(|problem| EvmError::Contract {
-                            chain: c.name.clone(),
-                            problem,
-                        })?;
-                    tracing::info!(chain = %chain, provider = %name, shape = ?pools.shape, "V3 swap router checked");
-                    list.push(Provider::V3(pools));
-                } else if let Some(at) = sc.zerox.as_ref().filter(|z| z.name == *name) {
-                    let problem = |problem: String| EvmError::Contract {
-                        chain: c.name.clone(),
-                        problem,
-                    };
-                    let key = env(&at.api_key_env)
-                        .filter(|k| !k.trim().is_empty())
-                        .ok_or_else(|| {
-                            problem(format!(
-                                "{name} needs 0x's API key in the environment variable {} (api_key_env)",
-                                at.api_key_env
-                            ))
-                        })?;
-                    let api = zerox::ZeroXApi::open(
-                        at.clone(),
-                        crate::model::Secret::new(key),
-                        c.chain_id,
-                    )
-                    .map_err(problem)?;
-                    list.push(Provider::ZeroX(api));
-                }
-            }
-            swaps.push(Providers::new(chain, list, sc.choose, sc.retry_after_ms));
+            let providers = Providers::connect(c, chain, chain_cfg, weth[chain as usize], env)
+                .await
+                .map_err(|problem| EvmError::Contract {
+                    chain: c.name.clone(),
+                    problem,
+                })?;
+            swaps.push(providers);
         }
         let swaps: [Providers; 2] = swaps.try_into().map_err(|_| EvmError::Contract {
             chain: "both".into(),
@@ -763,6 +730,27 @@ impl LoopVenue for EvmVenue {
             })?;
         let out = quote.amount_out;
         units(out)
+    }
+
+    async fn reference_quote(
+        &self,
+        chain: Chain,
+        token_in: TokenId,
+        token_out: TokenId,
+        amount_in: Units,
+    ) -> Result<Units, VenueError> {
+        let req = self.swap_request(chain, token_in, token_out, amount_in)?;
+        match self.swaps[chain as usize]
+            .reference_quote(self.client(chain), &req, self.clock.now())
+            .await
+        {
+            Some(Ok(q)) => units(q.amount_out),
+            // No reference pool for the pair (XAUt on the devnet): the swap order prices it.
+            Some(Err(VenueError::Rejected(_))) | None => {
+                self.quote(chain, token_in, token_out, amount_in).await
+            }
+            Some(Err(e)) => Err(e),
+        }
     }
 
     async fn fees(&self) -> Result<FeeSchedule, VenueError> {

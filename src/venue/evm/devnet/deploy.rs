@@ -1,5 +1,5 @@
 //! Deploying a chain: tokens with their real decimals, WETH9, Uniswap V2
-//! (and on Hemi Uniswap V3, as SushiSwap V3 runs there) and the pools with
+//! and Uniswap V3 (on Hemi as SushiSwap V3 runs there) and the pools with
 //! their price gap, the bridge stand-ins, 0x's AllowanceHolder and Settler
 //! on Ethereum; both chains together as a
 //! `Deployment`.
@@ -66,7 +66,8 @@ pub struct ChainDeployment {
     pub tunnel: Address,
     /// The Raindex V4 event emitter (Hemi only; zero elsewhere).
     pub raindex: Address,
-    /// Uniswap V3 (Hemi only, as its SushiSwap V3).
+    /// Uniswap V3 (on Hemi as its SushiSwap V3; on Ethereum Uniswap's own,
+    /// the reference price).
     pub v3: Option<V3Contracts>,
     /// 0x's AllowanceHolder and Settler (Ethereum only), for the fake 0x API.
     pub zerox: Option<ZeroExContracts>,
@@ -174,10 +175,7 @@ pub(super) async fn deploy_chain(
         Chain::Hemi => deploy(&p, &get("RaindexEmitter")?.bytecode, vec![]).await?,
         Chain::Ethereum => Address::ZERO,
     };
-    let v3 = match chain {
-        Chain::Hemi => Some(deploy_v3(root, &p, weth).await?),
-        Chain::Ethereum => None,
-    };
+    let v3 = Some(deploy_v3(root, &p, weth).await?);
     let zerox = match chain {
         Chain::Hemi => None,
         Chain::Ethereum => Some(deploy_zerox(&p, code, router).await?),
@@ -361,6 +359,20 @@ pub async fn deploy_all(
         match x.is_native() {
             true => pool(&pe, &e, usdc, usdc_amount, None, x_amount).await?,
             false => pool(&pe, &e, e.tokens[&x], x_amount, Some(usdc), usdc_amount).await?,
+        }
+    }
+    // Uniswap V3 beside them at the same prices, a fifth as deep: the
+    // reference price, and a second provider (XAUt again V2 only).
+    if let Some(v3) = &e.v3 {
+        for x in V3_TOKENS {
+            let usdc_amount = base_units(TokenId::Usdc, depth_usd);
+            let x_amount = base_units(x, depth_usd) / U256::from(usd_price(x));
+            let other = if x.is_native() {
+                None
+            } else {
+                Some(e.tokens[&x])
+            };
+            v3_pool(&pe, v3, e.weth, usdc, usdc_amount, other, x_amount).await?;
         }
     }
 

@@ -1,9 +1,9 @@
 //! The local devnet: two anvil nodes on loopback (a Hemi-like chain 43111
 //! and an Ethereum-like chain 1), every token with its real decimals, WETH9,
-//! Uniswap V2 factory and router from the npm build artifacts on both
-//! (and Uniswap V3's, as Hemi's SushiSwap V3, on Hemi),
-//! pools seeded with a price gap, the bridge stand-ins and 0x's
-//! AllowanceHolder and Settler of `assets/contracts/`, and the relayer task that drives them, and the
+//! Uniswap V2 and V3 from the npm build artifacts on both (V3 is Hemi's
+//! SushiSwap V3 and Ethereum's reference price), pools seeded with a price
+//! gap, the bridge stand-ins and 0x's AllowanceHolder and Settler of
+//! `assets/contracts/`, the relayer task that drives the bridges, and the
 //! `mode = "devnet"` config that points the keeper at all of it.
 //!
 //! anvil, the Uniswap artifacts and solc-js come from `node_modules` (the
@@ -52,7 +52,8 @@ pub const ETHEREUM_TOKENS: [TokenId; 6] = [
     TokenId::Usdc,
     TokenId::HemiBtc,
 ];
-/// Tokens Hemi's V3 pools trade against VCRED (XAUt is left to V2).
+/// Tokens the V3 pools trade (against VCRED on Hemi, USDC on Ethereum;
+/// XAUt is left to V2).
 pub const V3_TOKENS: [TokenId; 5] = [
     TokenId::Eth,
     TokenId::Wbtc,

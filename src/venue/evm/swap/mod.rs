@@ -13,6 +13,7 @@ pub mod v2;
 pub mod v3;
 pub mod zerox;
 
+use crate::config::EvmChainConfig;
 use crate::model::{Chain, Timestamp};
 use crate::venue::evm::chain::ChainClient;
 use crate::venue::{VenueError, VenueHealth};
@@ -260,11 +261,57 @@ struct Health {
     last_ok: Option<Timestamp>,
 }
 
+/// Where the reference price comes from (seed 003 §7.1).
+#[derive(Debug)]
+enum Reference {
+    /// One of the swap providers, by its place in the list.
+    Listed(usize),
+    /// A provider asked for reference prices only.
+    Own(Box<Provider>),
+}
+
+/// Build the provider the chain's config names `name`.
+async fn build(
+    c: &ChainClient,
+    chain: Chain,
+    cfg: &EvmChainConfig,
+    name: &str,
+    weth: Address,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Result<Provider, String> {
+    let sc = &cfg.swap;
+    if name == sc.v2_name {
+        return Ok(Provider::V2(v2::V2Router {
+            name: name.to_string(),
+            router: cfg.router,
+        }));
+    }
+    if let Some(at) = sc.v3.as_ref().filter(|v| v.name == name) {
+        let pools = v3::V3Pools::connect(c, at.clone(), weth).await?;
+        tracing::info!(chain = %chain, provider = %name, shape = ?pools.shape, "V3 swap router checked");
+        return Ok(Provider::V3(pools));
+    }
+    if let Some(at) = sc.zerox.as_ref().filter(|z| z.name == name) {
+        let key = env(&at.api_key_env)
+            .filter(|k| !k.trim().is_empty())
+            .ok_or_else(|| {
+                format!(
+                    "{name} needs 0x's API key in the environment variable {} (api_key_env)",
+                    at.api_key_env
+                )
+            })?;
+        let api = zerox::ZeroXApi::open(at.clone(), crate::model::Secret::new(key), c.chain_id)?;
+        return Ok(Provider::ZeroX(api));
+    }
+    Err(format!("no swap provider is configured as {name:?}"))
+}
+
 /// One chain's providers in priority order, with their health.
 #[derive(Debug)]
 pub struct Providers {
     pub chain: Chain,
     list: Vec<Provider>,
+    reference: Option<Reference>,
     pub choose: Choose,
     /// A provider that failed is asked again after this long.
     retry_after_ms: u64,
@@ -277,10 +324,51 @@ impl Providers {
         Providers {
             chain,
             list,
+            reference: None,
             choose,
             retry_after_ms,
             health,
         }
+    }
+
+    /// The chain's configured providers, each checked on the chain (an
+    /// aggregator's API key read through `env`), and its reference.
+    pub async fn connect(
+        c: &ChainClient,
+        chain: Chain,
+        cfg: &EvmChainConfig,
+        weth: Address,
+        env: &(dyn Fn(&str) -> Option<String> + Sync),
+    ) -> Result<Providers, String> {
+        let sc = &cfg.swap;
+        let mut list = Vec::new();
+        for name in &sc.order {
+            list.push(build(c, chain, cfg, name, weth, env).await?);
+        }
+        let mut p = Providers::new(chain, list, sc.choose, sc.retry_after_ms);
+        p.reference = match &sc.reference {
+            None => None,
+            Some(name) => Some(match sc.order.iter().position(|n| n == name) {
+                Some(i) => Reference::Listed(i),
+                None => Reference::Own(Box::new(build(c, chain, cfg, name, weth, env).await?)),
+            }),
+        };
+        Ok(p)
+    }
+
+    /// The reference provider's indicative quote, when the chain has one
+    /// (`None`: detection prices by the swap order, like the swaps).
+    pub async fn reference_quote(
+        &self,
+        c: &ChainClient,
+        req: &SwapRequest,
+        now: Timestamp,
+    ) -> Option<Result<Quote, VenueError>> {
+        let p = match self.reference.as_ref()? {
+            Reference::Listed(i) => self.list.get(*i)?,
+            Reference::Own(p) => p,
+        };
+        Some(p.quote_exact_in(c, req, false, now).await)
     }
 
     pub fn names(&self) -> Vec<String> {
