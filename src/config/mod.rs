@@ -10,6 +10,7 @@
 //! the one reader they all use, and `secret` the environment's secrets.
 //! Everything is re-exported here: `config::X` is the path to use.
 
+mod aggregator;
 mod alerts;
 mod alpaca;
 mod control;
@@ -44,7 +45,8 @@ pub use reader::{ConfigError, parse_duration};
 pub use risk::{Approval, BalanceCap, CAP_VENUES, RiskConfig};
 pub use secret::{Secret, Secrets};
 pub use swap::{
-    SwapChoose, SwapConfig, V3_FEES, V3Config, ZEROX_ALLOWANCE_HOLDER, ZEROX_KEY_ENV, ZeroXConfig,
+    COW_SETTLEMENT, COW_VAULT_RELAYER, CowConfig, SwapChoose, SwapConfig, V3_FEES, V3Config,
+    ZEROX_ALLOWANCE_HOLDER, ZEROX_KEY_ENV, ZeroXConfig,
 };
 
 use crate::model::Mode;

@@ -1,12 +1,16 @@
 //! A chain's swap providers in `[evm.<chain>]`: their priority order
 //! (`swap`, names), how one is picked (`swap_choose`), how long a failed one
 //! rests (`swap_retry_after`), the V2 router's name (`router_name`; the
-//! router is `router`), a Uniswap-V3-shaped deployment (`[evm.<chain>.v3]`)
-//! and 0x's Swap API v2 in its AllowanceHolder flow (`[evm.<chain>.zerox]`,
-//! its API key from the environment variable it names), and which provider
-//! is the reference price for detection (`reference`).
+//! router is `router`), a Uniswap-V3-shaped deployment (`[evm.<chain>.v3]`),
+//! the aggregators (`aggregator`: 0x, CowSwap), and which provider is the
+//! reference price for detection (`reference`).
 
 use super::ConfigError;
+pub use super::aggregator::{
+    COW_SETTLEMENT, COW_VAULT_RELAYER, CowConfig, ZEROX_ALLOWANCE_HOLDER, ZEROX_KEY_ENV,
+    ZeroXConfig,
+};
+use super::aggregator::{read_cowswap, read_zerox};
 use super::evm::checksummed;
 use super::reader::Reader;
 use crate::model::Chain;
@@ -35,29 +39,6 @@ pub struct V3Config {
     pub fees: Vec<u32>,
 }
 
-/// 0x's Swap API v2, AllowanceHolder flow (evm.md §2.5).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ZeroXConfig {
-    pub name: String,
-    /// `https://api.0x.org` (or a loopback fake).
-    pub base_url: String,
-    /// The one contract approved and called; 0x's answers naming another
-    /// `transaction.to` or spender are refused.
-    pub allowance_holder: Address,
-    /// The environment variable holding the API key (the key itself never
-    /// appears in the config).
-    pub api_key_env: String,
-    /// Sent as `slippageBps`: the floor 0x writes into its calldata.
-    pub slippage_bps: u32,
-    pub timeout_ms: u64,
-}
-
-/// 0x's AllowanceHolder on Ethereum and most chains (0x-settler's
-/// `ALLOWANCE_HOLDER` constant; evm.md §2.5).
-pub const ZEROX_ALLOWANCE_HOLDER: Address =
-    alloy::primitives::address!("0x0000000000001fF3684f28c67538d4D072C22734");
-pub const ZEROX_KEY_ENV: &str = "ZEROX_API_KEY";
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SwapConfig {
     /// Provider names, first asked first.
@@ -68,6 +49,7 @@ pub struct SwapConfig {
     pub v2_name: String,
     pub v3: Option<V3Config>,
     pub zerox: Option<ZeroXConfig>,
+    pub cowswap: Option<CowConfig>,
     /// The provider whose quotes are the reference price for detection
     /// (seed 003 §7.1: Uniswap on Ethereum); `None`: the swap order's.
     pub reference: Option<String>,
@@ -89,6 +71,7 @@ impl SwapConfig {
             v2_name: v2_name.to_string(),
             v3: None,
             zerox: None,
+            cowswap: None,
             reference: None,
         }
     }
@@ -99,70 +82,6 @@ impl SwapConfig {
             Chain::Ethereum => "uniswap_v3",
         }
     }
-}
-
-/// `[<s>.zerox]`, when present.
-fn read_zerox(
-    r: &mut Reader,
-    t: &toml::Table,
-    s: &str,
-) -> Result<Option<ZeroXConfig>, ConfigError> {
-    let Some(z) = r.section(t, "zerox")? else {
-        return Ok(None);
-    };
-    let zs = format!("{s}.zerox");
-    r.seen.insert(zs.clone());
-    let key = |k: &str| format!("{zs}.{k}");
-    let base_url = r
-        .string(z, &zs, "base_url")?
-        .ok_or_else(|| r.invalid(&key("base_url"), "is required (https://api.0x.org)"))?;
-    let base_url = base_url.trim_end_matches('/').to_string();
-    if !base_url.starts_with("https://") && !crate::net::is_loopback_url(&base_url) {
-        return Err(r.invalid(
-            &key("base_url"),
-            format!("{base_url:?} must be https (or loopback, for a fake)"),
-        ));
-    }
-    let allowance_holder = match r.string(z, &zs, "allowance_holder")? {
-        None => ZEROX_ALLOWANCE_HOLDER,
-        Some(text) => checksummed(&key("allowance_holder"), &text)
-            .map_err(|p| r.invalid(&key("allowance_holder"), p))?,
-    };
-    let api_key_env = r
-        .string(z, &zs, "api_key_env")?
-        .unwrap_or_else(|| ZEROX_KEY_ENV.to_string());
-    if api_key_env.is_empty()
-        || !api_key_env
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-    {
-        return Err(r.invalid(
-            &key("api_key_env"),
-            format!("{api_key_env:?} is not an environment variable's name (A-Z, 0-9, _)"),
-        ));
-    }
-    let slippage_bps = match r.int(z, &zs, "slippage_bps")? {
-        None => 50,
-        Some(bps) if (1..=1_000).contains(&bps) => bps as u32,
-        Some(bps) => {
-            return Err(r.invalid(
-                &key("slippage_bps"),
-                format!("{bps} is outside 1..=1000 (0.01 % to 10 %)"),
-            ));
-        }
-    };
-    let timeout_ms = r.duration(z, &zs, "timeout")?.unwrap_or(10 * SECOND);
-    let name = r
-        .string(z, &zs, "name")?
-        .unwrap_or_else(|| "zerox".to_string());
-    Ok(Some(ZeroXConfig {
-        name,
-        base_url,
-        allowance_holder,
-        api_key_env,
-        slippage_bps,
-        timeout_ms,
-    }))
 }
 
 /// Read the swap keys of one chain's table `t` (section name `s`).
@@ -229,11 +148,13 @@ pub(super) fn read_swap(
         });
     }
     c.zerox = read_zerox(r, t, s)?;
-    // The default order: an aggregator first, then V3, then the V2 router.
+    c.cowswap = read_cowswap(r, t, s)?;
+    // The default order (seed 003 §11): CowSwap, 0x, then V3, then the V2 router.
     let known: Vec<String> = c
-        .zerox
+        .cowswap
         .iter()
-        .map(|z| z.name.clone())
+        .map(|c| c.name.clone())
+        .chain(c.zerox.iter().map(|z| z.name.clone()))
         .chain(c.v3.iter().map(|v| v.name.clone()))
         .chain(std::iter::once(c.v2_name.clone()))
         .collect();

@@ -1,0 +1,185 @@
+//! The aggregators' sections of a chain's swap providers: 0x's Swap API
+//! v2 in its AllowanceHolder flow (`[evm.<chain>.zerox]`, its API key from
+//! the environment variable it names) and CoW Protocol's orderbook
+//! (`[evm.<chain>.cowswap]`). Both talk to a server we do not control, so
+//! each URL must be https (or loopback, for a fake).
+
+use super::ConfigError;
+use super::evm::checksummed;
+use super::reader::Reader;
+use crate::model::time::SECOND;
+use alloy::primitives::{Address, address};
+
+/// 0x's Swap API v2, AllowanceHolder flow (evm.md §2.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZeroXConfig {
+    pub name: String,
+    /// `https://api.0x.org` (or a loopback fake).
+    pub base_url: String,
+    /// The one contract approved and called; 0x's answers naming another
+    /// `transaction.to` or spender are refused.
+    pub allowance_holder: Address,
+    /// The environment variable holding the API key (the key itself never
+    /// appears in the config).
+    pub api_key_env: String,
+    /// Sent as `slippageBps`: the floor 0x writes into its calldata.
+    pub slippage_bps: u32,
+    pub timeout_ms: u64,
+}
+
+/// 0x's AllowanceHolder on Ethereum and most chains (0x-settler's
+/// `ALLOWANCE_HOLDER` constant; evm.md §2.5).
+pub const ZEROX_ALLOWANCE_HOLDER: Address = address!("0x0000000000001fF3684f28c67538d4D072C22734");
+pub const ZEROX_KEY_ENV: &str = "ZEROX_API_KEY";
+
+/// CoW Protocol's orderbook API and settlement (evm.md §2.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CowConfig {
+    pub name: String,
+    /// `https://api.cow.fi/mainnet` (or a loopback fake).
+    pub base_url: String,
+    /// The EIP-712 domain's verifying contract.
+    pub settlement: Address,
+    /// The one contract approved: it pulls the sell token at settlement.
+    pub vault_relayer: Address,
+    /// How long a signed order is valid (`validTo` = now + this).
+    pub valid_for_ms: u64,
+    /// The signed minimum is the quote less this (and never below the
+    /// step's own minimum).
+    pub slippage_bps: u32,
+    pub timeout_ms: u64,
+    /// How often an open order is looked at.
+    pub poll_ms: u64,
+}
+
+pub const COW_SETTLEMENT: Address = address!("0x9008D19f58AAbD9eD0D60971565AA8510560ab41");
+pub const COW_VAULT_RELAYER: Address = address!("0xC92E8bdf79f0507f65a392b0ab4667716BFE0110");
+
+fn base_url(
+    r: &mut Reader,
+    t: &toml::Table,
+    s: &str,
+    example: &str,
+) -> Result<String, ConfigError> {
+    let key = format!("{s}.base_url");
+    let url = r
+        .string(t, s, "base_url")?
+        .ok_or_else(|| r.invalid(&key, format!("is required ({example})")))?;
+    let url = url.trim_end_matches('/').to_string();
+    if !url.starts_with("https://") && !crate::net::is_loopback_url(&url) {
+        return Err(r.invalid(
+            &key,
+            format!("{url:?} must be https (or loopback, for a fake)"),
+        ));
+    }
+    Ok(url)
+}
+
+fn slippage(r: &mut Reader, t: &toml::Table, s: &str) -> Result<u32, ConfigError> {
+    match r.int(t, s, "slippage_bps")? {
+        None => Ok(50),
+        Some(bps) if (1..=1_000).contains(&bps) => Ok(bps as u32),
+        Some(bps) => Err(r.invalid(
+            &format!("{s}.slippage_bps"),
+            format!("{bps} is outside 1..=1000 (0.01 % to 10 %)"),
+        )),
+    }
+}
+
+fn address_or(
+    r: &mut Reader,
+    t: &toml::Table,
+    s: &str,
+    k: &str,
+    default: Address,
+) -> Result<Address, ConfigError> {
+    let key = format!("{s}.{k}");
+    match r.string(t, s, k)? {
+        None => Ok(default),
+        Some(text) => checksummed(&key, &text).map_err(|p| r.invalid(&key, p)),
+    }
+}
+
+/// `[<s>.zerox]`, when present.
+pub(super) fn read_zerox(
+    r: &mut Reader,
+    t: &toml::Table,
+    s: &str,
+) -> Result<Option<ZeroXConfig>, ConfigError> {
+    let Some(z) = r.section(t, "zerox")? else {
+        return Ok(None);
+    };
+    let zs = format!("{s}.zerox");
+    r.seen.insert(zs.clone());
+    let key = |k: &str| format!("{zs}.{k}");
+    let base_url = base_url(r, z, &zs, "https://api.0x.org")?;
+    let allowance_holder = address_or(r, z, &zs, "allowance_holder", ZEROX_ALLOWANCE_HOLDER)?;
+    let api_key_env = r
+        .string(z, &zs, "api_key_env")?
+        .unwrap_or_else(|| ZEROX_KEY_ENV.to_string());
+    if api_key_env.is_empty()
+        || !api_key_env
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(r.invalid(
+            &key("api_key_env"),
+            format!("{api_key_env:?} is not an environment variable's name (A-Z, 0-9, _)"),
+        ));
+    }
+    let slippage_bps = slippage(r, z, &zs)?;
+    let timeout_ms = r.duration(z, &zs, "timeout")?.unwrap_or(10 * SECOND);
+    let name = r
+        .string(z, &zs, "name")?
+        .unwrap_or_else(|| "zerox".to_string());
+    Ok(Some(ZeroXConfig {
+        name,
+        base_url,
+        allowance_holder,
+        api_key_env,
+        slippage_bps,
+        timeout_ms,
+    }))
+}
+
+/// `[<s>.cowswap]`, when present.
+pub(super) fn read_cowswap(
+    r: &mut Reader,
+    t: &toml::Table,
+    s: &str,
+) -> Result<Option<CowConfig>, ConfigError> {
+    let Some(c) = r.section(t, "cowswap")? else {
+        return Ok(None);
+    };
+    let cs = format!("{s}.cowswap");
+    r.seen.insert(cs.clone());
+    let base_url = base_url(r, c, &cs, "https://api.cow.fi/mainnet")?;
+    let settlement = address_or(r, c, &cs, "settlement", COW_SETTLEMENT)?;
+    let vault_relayer = address_or(r, c, &cs, "vault_relayer", COW_VAULT_RELAYER)?;
+    let valid_for_ms = r.duration(c, &cs, "valid_for")?.unwrap_or(5 * 60 * SECOND);
+    if !(30 * SECOND..=24 * 3600 * SECOND).contains(&valid_for_ms) {
+        return Err(r.invalid(
+            &format!("{cs}.valid_for"),
+            "must be between 30s and 24h (the orderbook refuses shorter and longer)",
+        ));
+    }
+    let slippage_bps = slippage(r, c, &cs)?;
+    let timeout_ms = r.duration(c, &cs, "timeout")?.unwrap_or(10 * SECOND);
+    let poll_ms = r
+        .duration(c, &cs, "poll_interval")?
+        .unwrap_or(2 * SECOND)
+        .max(50);
+    let name = r
+        .string(c, &cs, "name")?
+        .unwrap_or_else(|| "cowswap".to_string());
+    Ok(Some(CowConfig {
+        name,
+        base_url,
+        settlement,
+        vault_relayer,
+        valid_for_ms,
+        slippage_bps,
+        timeout_ms,
+        poll_ms,
+    }))
+}
