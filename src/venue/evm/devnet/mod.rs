@@ -1,7 +1,8 @@
 //! The local devnet: two anvil nodes on loopback (a Hemi-like chain 43111
 //! and an Ethereum-like chain 1), every token with its real decimals, WETH9,
 //! Uniswap V2 factory and router from the npm build artifacts on both
-//! (and Uniswap V3's, as Hemi's SushiSwap V3, on Hemi),
+//! (and Uniswap V3's, as Hemi's SushiSwap V3, on Hemi; CoW Protocol's
+//! settlement on Ethereum when a test deploys it, `deploy_cow`),
 //! pools seeded with a price gap, the bridge stand-ins of
 //! `assets/contracts/` and the relayer task that drives them, and the
 //! `mode = "devnet"` config that points the keeper at all of it.
@@ -12,12 +13,14 @@
 
 mod anvil;
 mod artifacts;
+mod cow;
 mod deploy;
 mod relay;
 mod v3;
 
 pub use anvil::*;
 pub use artifacts::*;
+pub use cow::*;
 pub use deploy::*;
 pub use relay::*;
 pub use v3::*;
