@@ -33,7 +33,7 @@ use crate::model::{Clock, Timestamp};
 use crate::venue::evm::swap::cow_order::{
     self, BuyTokenBalance, Order, OrderKind, OrderUid, SellTokenBalance, SigningScheme,
 };
-use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy::primitives::{Address, B256, Bytes, U256, U512, keccak256};
 use alloy::sol_types::Eip712Domain;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
@@ -189,6 +189,8 @@ struct State {
     orders: Vec<FakeCowOrder>,
     trades: Vec<FakeCowTrade>,
     next_quote_id: i64,
+    /// Each quote given, by id: (sell token, buy token, sell, buy).
+    quotes: BTreeMap<i64, (Address, Address, U256, U256)>,
     /// Sold-token atoms a quote deducts as its network fee (default 0).
     quote_fee: U256,
     /// Order POSTs by UID (or what could be read of one), before any fault.
@@ -308,6 +310,16 @@ fn signed_digest(scheme: SigningScheme, digest: B256) -> B256 {
 fn parse_signature(v: &Value) -> Result<Bytes, String> {
     let s = text(v, "signature", "")?;
     Bytes::from_str(s).map_err(|e| format!("signature: {e}"))
+}
+
+/// An `OrderCreation` as read.
+struct Creation {
+    order: Order,
+    scheme: SigningScheme,
+    signature: Bytes,
+    from: Option<Address>,
+    full_app_data: Option<String>,
+    quote_id: Option<i64>,
 }
 
 /// What a request needs after the lock is let go.
@@ -507,6 +519,10 @@ impl State {
             }
             Ok(Some(out)) => {
                 self.next_quote_id += 1;
+                self.quotes.insert(
+                    self.next_quote_id,
+                    (ask.sell_token, ask.buy_token, ask.sell_amount, out),
+                );
                 let (hash, full) = &ask.app_data;
                 let mut quote = json!({
                     "sellToken": ask.sell_token, "buyToken": ask.buy_token,
@@ -515,6 +531,7 @@ impl State {
                     "validTo": ask.valid_to,
                     "appData": full.clone().unwrap_or_else(|| hash.to_string()),
                     "feeAmount": dec(ask.fee),
+                    // The fake's placeholders: it estimates no gas.
                     "gasAmount": "150000", "gasPrice": "1000000000", "sellTokenPrice": "1",
                     "kind": "sell", "partiallyFillable": false,
                     "sellTokenBalance": "erc20", "buyTokenBalance": "erc20",
@@ -537,22 +554,9 @@ impl State {
         with_read_fault(outcome, ask.fault)
     }
 
-    /// The order an `OrderCreation` body describes, its scheme and
-    /// signature, `from`, the app data and the quote id.
-    #[allow(clippy::type_complexity)]
-    fn order_of(
-        v: &Value,
-    ) -> Result<
-        (
-            Order,
-            SigningScheme,
-            Bytes,
-            Option<Address>,
-            Option<String>,
-            Option<i64>,
-        ),
-        (u16, &'static str, String),
-    > {
+    /// The order an `OrderCreation` body describes, or the refusal
+    /// (status, `errorType`, description).
+    fn creation_of(v: &Value) -> Result<Creation, (u16, &'static str, String)> {
         let bad = |e: String| (422, "InvalidJson", e);
         let sell_token = required_address(v, "sellToken").map_err(bad)?;
         let buy_token = required_address(v, "buyToken").map_err(bad)?;
@@ -610,25 +614,33 @@ impl State {
             sellTokenBalance: sell_balance.as_str().into(),
             buyTokenBalance: buy_balance.as_str().into(),
         };
-        Ok((order, scheme, signature, from, full, quote_id))
+        Ok(Creation {
+            order,
+            scheme,
+            signature,
+            from,
+            full_app_data: full,
+            quote_id,
+        })
     }
 
     fn post(&mut self, body: &[u8]) -> Outcome {
         let v = serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
-        let parsed = Self::order_of(&v);
+        let parsed = Self::creation_of(&v);
         // Count the arrival by the UID it names (owner as signed), before any fault.
         let (key, owner) = match &parsed {
-            Ok((order, scheme, sig, from, ..)) => {
-                let digest = order.digest(&self.domain);
-                let signer = cow_order::recover_signer(signed_digest(*scheme, digest), sig);
+            Ok(c) => {
+                let digest = c.order.digest(&self.domain);
+                let signer =
+                    cow_order::recover_signer(signed_digest(c.scheme, digest), &c.signature);
                 let owner = signer
                     .as_ref()
                     .ok()
                     .copied()
-                    .or(*from)
+                    .or(c.from)
                     .unwrap_or(Address::ZERO);
                 (
-                    OrderUid::new(digest, owner, order.validTo).to_string(),
+                    OrderUid::new(digest, owner, c.order.validTo).to_string(),
                     signer,
                 )
             }
@@ -644,8 +656,15 @@ impl State {
                 .with_retry_after(retry)
                 .now();
         }
-        let (order, scheme, signature, from, full_app_data, quote_id) = match parsed {
-            Ok(p) => p,
+        let Creation {
+            order,
+            scheme,
+            signature,
+            from,
+            full_app_data,
+            quote_id,
+        } = match parsed {
+            Ok(c) => c,
             Err((status, t, e)) => return error(status, t, &e),
         };
         if order.sellToken == order.buyToken {
@@ -767,7 +786,7 @@ impl State {
             "signature": o.signature,
             "quoteId": o.quote_id,
             "creationDate": format_rfc3339(o.created_at),
-            "class": "limit",
+            "class": self.class(o),
             "owner": o.owner, "uid": o.uid.to_string(),
             "availableBalance": null,
             "executedSellAmount": dec(o.executed_sell),
@@ -782,6 +801,22 @@ impl State {
             "isLiquidityOrder": false,
             "interactions": {"pre": [], "post": []},
         })
+    }
+
+    /// `market` when the order names a quote of its pair and asks no
+    /// better a price than it gave, else `limit` (an order outside the
+    /// market price, or with no quote).
+    fn class(&self, o: &FakeCowOrder) -> &'static str {
+        let x = &o.order;
+        let within = o.quote_id.and_then(|id| self.quotes.get(&id)).is_some_and(
+            |(sell, buy, q_sell, q_buy)| {
+                *sell == x.sellToken
+                    && *buy == x.buyToken
+                    && U512::from(x.buyAmount) * U512::from(*q_sell)
+                        <= U512::from(*q_buy) * U512::from(x.sellAmount)
+            },
+        );
+        if within { "market" } else { "limit" }
     }
 
     fn get_order(&mut self, uid: &str) -> Outcome {
@@ -877,6 +912,7 @@ impl FakeCow {
             orders: Vec::new(),
             trades: Vec::new(),
             next_quote_id: 0,
+            quotes: BTreeMap::new(),
             quote_fee: U256::ZERO,
             posts: Sends::default(),
             cancels: Sends::default(),

@@ -16,8 +16,8 @@ use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::TransactionRequest;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
-use arbkeep::fakes::cow::FakeCow;
-use arbkeep::fakes::cow::solver::{LocalSolver, Outcome, v2_amount_out, v2_router_quoting};
+use arbkeep::fakes::cow::solver::{LocalSolver, Solved, v2_amount_out, v2_router_quoting};
+use arbkeep::fakes::cow::{FakeCow, PostFault};
 use arbkeep::model::time::SECOND;
 use arbkeep::model::{ManualClock, TokenId};
 use arbkeep::venue::evm::abi::{IERC20, IGPv2Settlement, IWETH9};
@@ -169,25 +169,34 @@ async fn devnet_cow_order_is_quoted_signed_posted_once_and_settled_through_gpv2_
         "about $3000"
     );
 
-    // Sign what was quoted, 1 % below, and post it once.
+    // Sign what was quoted, 1 % below, and post it once: the orderbook takes
+    // it and the answer is lost, and the UID computed before posting finds it.
     let valid_to = q["quote"]["validTo"].as_u64().unwrap() as u32;
     let limit = quoted * U256::from(99) / U256::from(100);
     let order = Order::sell(weth, usdc, wad, limit, valid_to);
     let domain = cow_order::domain(1, cow.settlement);
     let (uid, sig) = cow_order::sign_order(&order, &domain, &keeper_key).unwrap();
-    let body = creation(&order, &sig, keeper);
-    let (status, posted) = post(&http, &base, &body).await;
-    assert_eq!(status, 201, "{posted}");
-    assert_eq!(posted, json!(uid.to_string()));
+    let mut body = creation(&order, &sig, keeper);
+    body["quoteId"] = q["id"].clone();
+    fake.fail_next_post(PostFault::ActThenDrop);
+    let lost = http
+        .post(format!("{base}/api/v1/orders"))
+        .json(&body)
+        .send()
+        .await;
+    assert!(lost.is_err(), "the answer was lost");
     let open = get(&http, format!("{base}/api/v1/orders/{uid}")).await;
     assert_eq!(open["status"], "open");
+    assert_eq!(open["owner"], json!(keeper));
+    assert_eq!(open["class"], "market", "within its quote");
+    assert_eq!(open["executedSellAmount"], "0");
 
     let weth_before = balance(&kp, weth, keeper).await;
     let usdc_before = balance(&kp, usdc, keeper).await;
     let solver = LocalSolver::new(&url, COW_SOLVER_KEY, cow.settlement, e.router).unwrap();
     let outcomes = fake.settle_open_orders(&solver).await.unwrap();
     let [
-        Outcome::Settled {
+        Solved::Settled {
             uid: settled,
             tx_hash,
             ..
@@ -241,22 +250,47 @@ async fn devnet_cow_order_is_quoted_signed_posted_once_and_settled_through_gpv2_
     );
 
     // A signature that recovers to no one is refused.
-    let mut other = Order::sell(
-        weth,
-        usdc,
-        wad / U256::from(2),
-        limit / U256::from(2),
-        valid_to,
-    );
-    other.partiallyFillable = true;
-    let (_, good) = cow_order::sign_order(&other, &domain, &keeper_key).unwrap();
+    let mut half = Order::sell(weth, usdc, wad, limit, valid_to - 1);
+    half.partiallyFillable = true;
+    let (half_uid, good) = cow_order::sign_order(&half, &domain, &keeper_key).unwrap();
     let mut bad = good;
     bad[64] = 29;
-    let (status, refused) = post(&http, &base, &creation(&other, &bad, keeper)).await;
+    let (status, refused) = post(&http, &base, &creation(&half, &bad, keeper)).await;
     assert_eq!(
         (status, refused["errorType"].clone()),
         (400, json!("InvalidSignature"))
     );
+
+    // Signed well, it is filled half a pass at a time.
+    let (status, _) = post(&http, &base, &creation(&half, &good, keeper)).await;
+    assert_eq!(status, 201);
+    fake.set_partial_fill(1, 2);
+    let path = format!("{base}/api/v1/orders/{half_uid}");
+    let weth_before = balance(&kp, weth, keeper).await;
+    let usdc_before = balance(&kp, usdc, keeper).await;
+    for (pass, status) in [(1u64, "open"), (2, "fulfilled")] {
+        let outcomes = fake.settle_open_orders(&solver).await.unwrap();
+        assert!(
+            matches!(outcomes.as_slice(), [Solved::Settled { uid, executed_sell, .. }]
+                if *uid == half_uid && *executed_sell == wad / U256::from(2)),
+            "{outcomes:?}"
+        );
+        let v = get(&http, path.clone()).await;
+        assert_eq!(v["status"], status);
+        assert_eq!(v["class"], "limit", "posted with no quote");
+        let sold = weth_before - balance(&kp, weth, keeper).await;
+        let bought = balance(&kp, usdc, keeper).await - usdc_before;
+        assert_eq!(sold, wad * U256::from(pass) / U256::from(2));
+        assert_eq!(v["executedSellAmount"], sold.to_string());
+        assert_eq!(v["executedBuyAmount"], bought.to_string());
+    }
+    let listed = get(&http, format!("{base}/api/v2/trades?orderUid={half_uid}")).await;
+    assert_eq!(
+        listed.as_array().map(Vec::len),
+        Some(2),
+        "one trade per pass"
+    );
+    assert_ne!(listed[0]["txHash"], listed[1]["txHash"]);
 
     // A limit above what the pool gives: left open, then expired at validTo.
     let now = chain_time(&kp).await;
@@ -267,7 +301,7 @@ async fn devnet_cow_order_is_quoted_signed_posted_once_and_settled_through_gpv2_
     assert_eq!(status, 201);
     let outcomes = fake.settle_open_orders(&solver).await.unwrap();
     assert!(
-        matches!(outcomes.as_slice(), [Outcome::LeftOpen { uid, reason }]
+        matches!(outcomes.as_slice(), [Solved::LeftOpen { uid, reason }]
             if *uid == greedy_uid && reason.contains("limit")),
         "{outcomes:?}"
     );

@@ -32,7 +32,7 @@ pub struct LocalSolver {
 
 /// What one solver pass did with an order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Solved {
     /// Settled in this transaction: sold (fees included) and bought.
     Settled {
         uid: OrderUid,
@@ -100,7 +100,7 @@ fn mul_wide(a: U256, b: U256) -> U512 {
 
 impl FakeCow {
     /// Settle every open order it can, one settlement transaction each.
-    pub async fn settle_open_orders(&self, solver: &LocalSolver) -> anyhow::Result<Vec<Outcome>> {
+    pub async fn settle_open_orders(&self, solver: &LocalSolver) -> anyhow::Result<Vec<Solved>> {
         let (open, never, (num, den)) = {
             let s = lock(&self.state);
             let now = s.now();
@@ -120,7 +120,7 @@ impl FakeCow {
         let chain_now = head.header.timestamp;
         let mut outcomes = Vec::new();
         for o in open {
-            let left = |reason: &str| Outcome::LeftOpen {
+            let left = |reason: &str| Solved::LeftOpen {
                 uid: o.uid,
                 reason: reason.to_string(),
             };
@@ -247,7 +247,7 @@ impl FakeCow {
                 buy_amount: t.buy_amount,
                 tx_hash,
             });
-            outcomes.push(Outcome::Settled {
+            outcomes.push(Solved::Settled {
                 uid: o.uid,
                 tx_hash,
                 executed_sell: t.sell_amount,
