@@ -139,7 +139,9 @@ impl FakeCow {
             }
             let remaining = x.sellAmount.saturating_sub(o.executed_sell_before_fees);
             let take = if x.partiallyFillable {
-                (x.sellAmount * U256::from(num) / U256::from(den)).min(remaining)
+                // In 512 bits: a posted amount may be anything up to 2²⁵⁶ − 1.
+                let part = mul_wide(x.sellAmount, U256::from(num)) / U512::from(den);
+                U256::saturating_from(part).min(remaining)
             } else {
                 x.sellAmount
             };
