@@ -1,6 +1,7 @@
 //! The fakes of the outside services arbkeep talks to, for tests and
 //! benches only (`cfg(test)` or feature `fakes`; never in the release
 //! binary): Charles Schwab ([`schwab`]), Alpaca's Broker API ([`alpaca`]),
+//! CoW Protocol's orderbook with a local solver on a devnet chain ([`cow`]),
 //! a hostile JSON-RPC proxy and a WebSocket that falls silent in front of an
 //! EVM node ([`evm_rpc`], [`evm_ws`]), and Stellar RPC, Horizon and
 //! Friendbot over a simulated ledger ([`stellar`]), and 0x's Swap API
@@ -30,6 +31,7 @@
 //! (`tests/it/layering.rs`).
 
 pub mod alpaca;
+pub mod cow;
 pub mod evm_rpc;
 pub mod evm_ws;
 pub mod faults;

@@ -17,6 +17,7 @@ mod control_api;
 mod control_hostile;
 mod crash;
 mod devnet_config;
+mod devnet_cow;
 mod devnet_crash;
 mod devnet_e2e;
 mod devnet_hedge;

@@ -1,8 +1,9 @@
 //! The contract interfaces the adapters call, as `sol!` bindings: ERC-20,
 //! WETH9, Uniswap V2 router and factory, Uniswap V3 (SushiSwap V3 is the
 //! same code: factory, position manager, QuoterV2, both swap router shapes),
-//! 0x's AllowanceHolder and Settler, the devnet's bridge stand-ins and the
-//! Raindex V4 event emitter.
+//! 0x's AllowanceHolder and Settler, the devnet's bridge stand-ins, the
+//! Raindex V4 event emitter, and CoW Protocol's settlement and solver
+//! allow-list (`@cowprotocol/contracts`).
 
 use alloy::sol;
 
@@ -167,6 +168,28 @@ sol! {
         struct TakeOrderConfigV4 { OrderV4 order; uint256 inputIOIndex; uint256 outputIOIndex; SignedContextV1[] signedContext; }
         function clear(OrderV4 calldata alice, OrderV4 calldata bob, ClearConfigV2 calldata clearConfig, ClearStateChangeV2 calldata change) external;
         function takeOrder(TakeOrderConfigV4 calldata config, bytes32 input, bytes32 output) external;
+    }
+
+    /// CoW Protocol's GPv2Settlement (evm.md §2.4): `settle` with its trades
+    /// (`GPv2Trade.Data`) and interactions (`GPv2Interaction.Data`, three
+    /// lists: before the sells are pulled in, between, after the buys are
+    /// paid out).
+    interface IGPv2Settlement {
+        struct TradeData { uint256 sellTokenIndex; uint256 buyTokenIndex; address receiver; uint256 sellAmount; uint256 buyAmount; uint32 validTo; bytes32 appData; uint256 feeAmount; uint256 flags; uint256 executedAmount; bytes signature; }
+        struct InteractionData { address target; uint256 value; bytes callData; }
+        function settle(address[] calldata tokens, uint256[] calldata clearingPrices, TradeData[] calldata trades, InteractionData[][3] calldata interactions) external;
+        function domainSeparator() external view returns (bytes32);
+        function vaultRelayer() external view returns (address);
+        function authenticator() external view returns (address);
+        function filledAmount(bytes calldata orderUid) external view returns (uint256);
+        event Trade(address indexed owner, address sellToken, address buyToken, uint256 sellAmount, uint256 buyAmount, uint256 feeAmount, bytes orderUid);
+    }
+
+    /// CoW Protocol's solver allow-list.
+    interface IGPv2AllowListAuthentication {
+        function initializeManager(address manager_) external;
+        function addSolver(address solver) external;
+        function isSolver(address prospectiveSolver) external view returns (bool);
     }
 }
 

@@ -1,5 +1,6 @@
 //! Where the devnet's tools and bytecode come from: the project root,
-//! anvil from `node_modules`, the npm build artifacts (Uniswap) and the
+//! anvil from `node_modules`, the npm build artifacts (Uniswap, CoW
+//! Protocol) and the
 //! project's own contracts compiled by solc-js, cached by source hash.
 
 use alloy::primitives::Bytes;
@@ -115,17 +116,24 @@ pub fn contracts(root: &Path) -> anyhow::Result<HashMap<String, Artifact>> {
     Ok(map)
 }
 
-/// A contract from the Uniswap V2 npm build artifacts.
-pub(super) fn uniswap_artifact(root: &Path, package: &str, name: &str) -> anyhow::Result<Artifact> {
-    let path = root.join(format!("node_modules/@uniswap/{package}/build/{name}.json"));
+/// A contract from an npm package's build artifact (a JSON with the
+/// creation code as `bytecode`, or as `evm.bytecode.object`), at `path`
+/// under `node_modules/`.
+pub(super) fn npm_artifact(root: &Path, path: &str) -> anyhow::Result<Artifact> {
+    let file = root.join("node_modules").join(path);
     let json: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(&path).with_context(|| format!("{} (run `npm ci`)", path.display()))?,
+        &std::fs::read(&file).with_context(|| format!("{} (run `npm ci`)", file.display()))?,
     )?;
     let code = json["bytecode"]
         .as_str()
         .or_else(|| json["evm"]["bytecode"]["object"].as_str())
-        .ok_or_else(|| anyhow!("{}: no bytecode", path.display()))?;
+        .ok_or_else(|| anyhow!("{}: no bytecode", file.display()))?;
     Ok(Artifact {
         bytecode: hex_bytes(code)?,
     })
+}
+
+/// A contract from the Uniswap V2 npm build artifacts.
+pub(super) fn uniswap_artifact(root: &Path, package: &str, name: &str) -> anyhow::Result<Artifact> {
+    npm_artifact(root, &format!("@uniswap/{package}/build/{name}.json"))
 }

@@ -34,6 +34,25 @@ pub(super) async fn deploy(
         .ok_or_else(|| anyhow!("deployment created no contract"))
 }
 
+/// Deploy a contract too large for the default set-up gas limit.
+pub(super) async fn deploy_big(
+    p: &DynProvider,
+    code: &Bytes,
+    args: Vec<u8>,
+) -> anyhow::Result<Address> {
+    let mut input = code.to_vec();
+    input.extend(args);
+    let r = send_mined(
+        p,
+        TransactionRequest::default()
+            .with_deploy_code(Bytes::from(input))
+            .with_gas_limit(15_000_000),
+    )
+    .await?;
+    r.contract_address
+        .ok_or_else(|| anyhow!("deployment created no contract"))
+}
+
 pub(super) async fn call(
     p: &DynProvider,
     to: Address,

@@ -3,7 +3,8 @@
 //! Uniswap V2 and V3 from the npm build artifacts on both (V3 is Hemi's
 //! SushiSwap V3 and Ethereum's reference price), pools seeded with a price
 //! gap, the bridge stand-ins and 0x's AllowanceHolder and Settler of
-//! `assets/contracts/`, the relayer task that drives the bridges, and the
+//! `assets/contracts/`, CoW Protocol's settlement on Ethereum when a test
+//! deploys it (`deploy_cow`), the relayer task that drives the bridges, and the
 //! `mode = "devnet"` config that points the keeper at all of it.
 //!
 //! anvil, the Uniswap artifacts and solc-js come from `node_modules` (the
@@ -12,6 +13,7 @@
 
 mod anvil;
 mod artifacts;
+mod cow;
 mod deploy;
 mod relay;
 mod v3;
@@ -19,6 +21,7 @@ mod zerox;
 
 pub use anvil::*;
 pub use artifacts::*;
+pub use cow::*;
 pub use deploy::*;
 pub use relay::*;
 pub use v3::*;

@@ -14,7 +14,7 @@ use alloy::rpc::types::TransactionRequest;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol;
 use alloy::sol_types::{SolCall, SolValue};
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -43,18 +43,10 @@ pub struct V3Contracts {
 
 /// A contract from the V3 npm artifacts (`artifacts/contracts/<path>.json`).
 fn v3_artifact(root: &Path, package: &str, path: &str) -> anyhow::Result<Artifact> {
-    let file = root.join(format!(
-        "node_modules/@uniswap/{package}/artifacts/contracts/{path}.json"
-    ));
-    let json: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(&file).with_context(|| format!("{} (run `npm ci`)", file.display()))?,
-    )?;
-    let code = json["bytecode"]
-        .as_str()
-        .ok_or_else(|| anyhow!("{}: no bytecode", file.display()))?;
-    Ok(Artifact {
-        bytecode: hex_bytes(code)?,
-    })
+    npm_artifact(
+        root,
+        &format!("@uniswap/{package}/artifacts/contracts/{path}.json"),
+    )
 }
 
 /// The pool creation code the periphery's `PoolAddress` library assumes:
@@ -65,20 +57,6 @@ pub const POOL_INIT_CODE_HASH: &str =
 pub fn pool_init_code_hash(root: &Path) -> anyhow::Result<String> {
     let pool = v3_artifact(root, "v3-core", "UniswapV3Pool.sol/UniswapV3Pool")?;
     Ok(alloy::primitives::keccak256(&pool.bytecode).to_string())
-}
-
-async fn deploy_big(p: &DynProvider, code: &Bytes, args: Vec<u8>) -> anyhow::Result<Address> {
-    let mut input = code.to_vec();
-    input.extend(args);
-    let r = send_mined(
-        p,
-        TransactionRequest::default()
-            .with_deploy_code(Bytes::from(input))
-            .with_gas_limit(15_000_000),
-    )
-    .await?;
-    r.contract_address
-        .ok_or_else(|| anyhow!("deployment created no contract"))
 }
 
 /// Deploy factory, position manager, QuoterV2 and SwapRouter.

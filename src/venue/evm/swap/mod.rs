@@ -9,6 +9,7 @@
 //! every other send; a provider only says what to send and to whom to give
 //! the allowance.
 
+pub mod cow_order;
 pub mod v2;
 pub mod v3;
 pub mod zerox;
