@@ -18,6 +18,7 @@ mod control_hostile;
 mod crash;
 mod devnet_config;
 mod devnet_cow;
+mod devnet_cowswap;
 mod devnet_crash;
 mod devnet_e2e;
 mod devnet_hedge;

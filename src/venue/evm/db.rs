@@ -103,6 +103,10 @@ pub struct IntentRecord {
     /// A swap's provider, and what each one asked said (before it was sent).
     #[serde(default)]
     pub swap: Option<crate::venue::evm::swap::Selection>,
+    /// A swap carried out by a signed order: the order, recorded before it
+    /// was posted, and where it stands.
+    #[serde(default)]
+    pub order: Option<crate::venue::evm::swap::cow::OrderRecord>,
 }
 
 /// Why the journal could not be opened. The messages are the ones the

@@ -170,6 +170,13 @@ impl TxManager {
         self.wallet.address()
     }
 
+    /// The wallet's signature over a typed-data digest (no transaction).
+    pub fn sign_digest(&self, digest: alloy::primitives::B256) -> Result<[u8; 65], VenueError> {
+        self.wallet
+            .sign_digest(digest)
+            .map_err(VenueError::Rejected)
+    }
+
     pub fn policy(&self) -> &TxPolicy {
         &self.policy
     }

@@ -2,6 +2,8 @@
 //! (in priority order, `swap`), balances from the wallet, intents carried out as transactions through the transaction
 //! manager, settled by looking at the journal and the chain.
 
+mod order;
+
 use super::abi::{
     IERC20, IStargateStandIn, ITunnelL2Bridge, ITunnelPortal, IUniswapV2Router02, IWETH9,
     Withdrawal,
@@ -11,6 +13,7 @@ use super::chain::{ChainClient, EvmError};
 use super::crash;
 use super::db::{EvmStore, IntentRecord, TxRecord};
 use super::erc20;
+use super::swap::cow::OrderState;
 use super::swap::{Ask, Providers, SwapProvider, SwapRequest, v2};
 use super::txmgr::{Look, TxManager, TxPolicy, TxRequest};
 use super::wallet::Wallet;
@@ -33,6 +36,20 @@ const STARGATE_SEND_GAS: u128 = 140_000;
 const TUNNEL_INITIATE_GAS: u128 = 100_000;
 const PROVE_GAS: u128 = 120_000;
 const FINALIZE_GAS: u128 = 110_000;
+
+fn records_have_last(records: &[TxRecord]) -> bool {
+    records.iter().any(|r| r.last)
+}
+
+/// A swap no provider takes, said with the step's minimum.
+fn no_provider(e: VenueError, min_out: Units) -> VenueError {
+    match e {
+        VenueError::Rejected(why) => VenueError::Rejected(format!(
+            "no swap provider gives the step's minimum of {min_out} (INSUFFICIENT_OUTPUT_AMOUNT) — {why}"
+        )),
+        other => other,
+    }
+}
 
 fn units(v: U256) -> Result<Units, VenueError> {
     u128::try_from(v).map_err(|_| VenueError::Rejected(format!("amount {v} out of range")))
@@ -283,18 +300,31 @@ impl EvmVenue {
         spender: Address,
         amount: Units,
     ) -> Result<(), VenueError> {
+        self.approve_at(chain, intent, 0, token, spender, amount)
+            .await
+    }
+
+    /// The approve at `seq` of the intent's transactions.
+    async fn approve_at(
+        &self,
+        chain: Chain,
+        intent: &str,
+        seq: u32,
+        token: Address,
+        spender: Address,
+        amount: Units,
+    ) -> Result<(), VenueError> {
         let want = erc20::Allowance {
             token,
             spender,
             amount: U256::from(amount),
             unlimited: self.cfg.unlimited_approvals,
         };
-        erc20::ensure_allowance(&self.tx, self.client(chain), intent, 0, want).await
+        erc20::ensure_allowance(&self.tx, self.client(chain), intent, seq, want).await
     }
 
-    /// Ask the chain's providers for a swap about to be sent, record what
-    /// was chosen and why on the step's intent (before anything is signed
-    /// for it), and build the transaction.
+    /// Ask the chain's providers again for a swap about to be sent, and
+    /// build its transaction (the choice recorded first).
     async fn choose_swap(
         &self,
         id: &str,
@@ -304,32 +334,53 @@ impl EvmVenue {
         min_out: Units,
         deadline: Timestamp,
     ) -> Result<(super::swap::Quote, super::swap::SwapCall), VenueError> {
-        let swaps = &self.swaps[chain as usize];
-        let (quote, selection) = swaps
+        let (quote, selection) = self.swaps[chain as usize]
             .select(self.client(chain), req, ask, self.clock.now())
             .await
-            .map_err(|e| match e {
-                VenueError::Rejected(why) => VenueError::Rejected(format!(
-                    "no swap provider gives the step's minimum of {min_out} (INSUFFICIENT_OUTPUT_AMOUNT) — {why}"
-                )),
-                other => other,
-            })?;
-        let provider = swaps
-            .get(&quote.provider)
-            .ok_or_else(|| VenueError::Rejected(format!("no swap provider {}", quote.provider)))?;
-        let call = provider.swap_call(
-            req,
-            &quote,
-            U256::from(min_out),
-            self.wallet(),
-            deadline / 1000,
-        )?;
+            .map_err(|e| no_provider(e, min_out))?;
+        let call = self.swap_call(id, chain, req, &quote, selection, min_out, deadline)?;
+        Ok((quote, call))
+    }
+
+    /// What was chosen and why, on the step's intent before anything is
+    /// signed for it.
+    fn record_selection(
+        &self,
+        id: &str,
+        selection: super::swap::Selection,
+    ) -> Result<(), VenueError> {
         let store = self.tx.store();
         if let Some(mut rec) = store.intent(id)? {
             rec.swap = Some(selection);
             store.put_intent(id, &rec)?;
         }
-        Ok((quote, call))
+        Ok(())
+    }
+
+    /// The transaction for the chosen quote, the choice recorded first.
+    #[allow(clippy::too_many_arguments)]
+    fn swap_call(
+        &self,
+        id: &str,
+        chain: Chain,
+        req: &SwapRequest,
+        quote: &super::swap::Quote,
+        selection: super::swap::Selection,
+        min_out: Units,
+        deadline: Timestamp,
+    ) -> Result<super::swap::SwapCall, VenueError> {
+        let provider = self.swaps[chain as usize]
+            .get(&quote.provider)
+            .ok_or_else(|| VenueError::Rejected(format!("no swap provider {}", quote.provider)))?;
+        let call = provider.swap_call(
+            req,
+            quote,
+            U256::from(min_out),
+            self.wallet(),
+            deadline / 1000,
+        )?;
+        self.record_selection(id, selection)?;
+        Ok(call)
     }
 
     /// Send every transaction `action` needs (approve first when needed).
@@ -366,6 +417,13 @@ impl EvmVenue {
             } => {
                 let chain = *chain;
                 let req = self.swap_request(chain, *token_in, *token_out, *amount_in)?;
+                // A step with a live order follows it, deadline or not; a
+                // dead one falls back to the others through its own approve.
+                let dead = match self.order_of(id)? {
+                    Some(o) if !o.is_dead() => return self.follow_order(id, chain, o).await,
+                    Some(o) => Some(o),
+                    None => None,
+                };
                 // Refuse before the approve what a router would refuse
                 // after it: an approve's gas is spent even when the swap is not.
                 let c = self.client(chain);
@@ -379,25 +437,51 @@ impl EvmVenue {
                     ));
                 }
                 let swaps = &self.swaps[chain as usize];
+                let approve_seq = if dead.is_some() {
+                    order::FALLBACK_APPROVE_SEQ
+                } else {
+                    0
+                };
                 // An approve already signed for this step pins its spender.
-                let spender = match self.tx.store().tx(id, 0)? {
+                let spender = match self.tx.store().tx(id, approve_seq)? {
                     Some(rec) => Some(erc20::approved_spender(&rec.data).ok_or_else(|| {
-                        VenueError::Rejected(format!("{id}'s first transaction is not an approve"))
+                        VenueError::Rejected(format!("{id}'s approve is not an approve"))
                     })?),
+                    None => None,
+                };
+                let avoid = match &dead {
+                    Some(o) => swaps.get(&o.provider).map(|p| p.spender()),
                     None => None,
                 };
                 let ask = Ask {
                     min_out: Some(U256::from(*min_out)),
                     gas_price_in_out: self.gas_price_in(chain, *token_out).await?,
                     spender,
+                    avoid,
                     firm: true,
                 };
-                let (quote, call) = self
-                    .choose_swap(id, chain, &req, ask, *min_out, *deadline)
-                    .await?;
+                let (quote, selection) = swaps
+                    .select(c, &req, ask, self.clock.now())
+                    .await
+                    .map_err(|e| no_provider(e, *min_out))?;
+                if matches!(quote.how, super::swap::How::Cow { .. }) {
+                    self.record_selection(id, selection)?;
+                    return self
+                        .place_order(id, chain, &req, &quote, U256::from(*min_out))
+                        .await;
+                }
+                let call =
+                    self.swap_call(id, chain, &req, &quote, selection, *min_out, *deadline)?;
                 if !token_in.is_native() {
-                    self.approve(chain, id, req.token_in, call.spender, *amount_in)
-                        .await?;
+                    self.approve_at(
+                        chain,
+                        id,
+                        approve_seq,
+                        req.token_in,
+                        call.spender,
+                        *amount_in,
+                    )
+                    .await?;
                 }
                 // A quote that aged while its approve was mined is asked
                 // for again, of the providers spending through that approve.
@@ -558,6 +642,11 @@ impl EvmVenue {
     /// transaction of the intent, amounts from the last one's logs.
     async fn build(&self, id: &str, action: &Action) -> Result<Receipt, VenueError> {
         let chain = action.chain();
+        if let Some(o) = self.order_of(id)?
+            && let Some(r) = self.order_receipt(id, chain, &o).await?
+        {
+            return Ok(r);
+        }
         let c = self.client(chain);
         let me = self.wallet();
         let (gas, last) = self.mined(c, id).await?;
@@ -827,6 +916,7 @@ impl LoopVenue for EvmVenue {
                     payload_hash: intent.payload_hash.clone(),
                     abandoned: false,
                     swap: None,
+                    order: None,
                 },
             )?,
         }
@@ -843,6 +933,16 @@ impl LoopVenue for EvmVenue {
             return Ok(None);
         };
         let records = store.txs_of(&id)?;
+        if !records.iter().any(|r| r.last)
+            && let Some(o) = &known.order
+        {
+            // Filled: done. Live: carrying it out again follows the same
+            // order by its UID, never a second one. Dead: not done.
+            return match o.state {
+                OrderState::Filled { .. } => self.build(&id, &known.action).await.map(Some),
+                _ => Ok(None),
+            };
+        }
         let Some(last) = records.iter().find(|r| r.last) else {
             // Its last transaction was never signed; an approve before it, if
             // any, is resumed or reused when the intent is carried out.
@@ -890,6 +990,15 @@ impl LoopVenue for EvmVenue {
             // First, so that nothing carries it out while we look.
             known.abandoned = true;
             store.put_intent(&id, &known)?;
+        }
+        if let Some(o) = known.order.clone()
+            && !o.is_dead()
+            && !records_have_last(&store.txs_of(&id)?)
+            && let Some(done) = self.abandon_order(&id, known.action.chain(), o).await?
+        {
+            known.abandoned = false;
+            store.put_intent(&id, &known)?;
+            return Ok(Abandonment::Done(Box::new(done)));
         }
         let mut cancelled = None;
         let mut reverted = None;

@@ -69,6 +69,13 @@ impl Wallet {
         self.signer.address()
     }
 
+    /// Sign a typed-data digest (EIP-712: a CoW order, its cancellation):
+    /// 65 bytes `r ‖ s ‖ v`, v 27 or 28.
+    pub fn sign_digest(&self, digest: B256) -> Result<[u8; 65], String> {
+        crate::venue::evm::swap::cow_order::sign_digest(digest, &self.signer)
+            .map_err(|_| "signing failed".to_string())
+    }
+
     /// Sign an EIP-1559 transaction (deterministic, RFC 6979).
     pub fn sign(&self, mut tx: TxEip1559) -> Result<SignedTx, String> {
         let signature = self

@@ -9,6 +9,7 @@
 //! every other send; a provider only says what to send and to whom to give
 //! the allowance.
 
+pub mod cow;
 pub mod cow_order;
 pub mod v2;
 pub mod v3;
@@ -51,6 +52,8 @@ pub enum How {
         data: Bytes,
         value: U256,
     },
+    /// A CoW Protocol order, drafted from this quote of the orderbook's.
+    Cow { quote_id: Option<i64> },
 }
 
 impl fmt::Display for How {
@@ -61,6 +64,7 @@ impl fmt::Display for How {
             How::V3 { fee } => write!(f, "V3 fee {fee}"),
             How::ZeroXPrice => write!(f, "0x indicative price"),
             How::ZeroX { .. } => write!(f, "0x AllowanceHolder"),
+            How::Cow { .. } => write!(f, "CoW order"),
         }
     }
 }
@@ -94,6 +98,7 @@ pub enum Provider {
     V2(v2::V2Router),
     V3(v3::V3Pools),
     ZeroX(zerox::ZeroXApi),
+    Cow(cow::CowApi),
 }
 
 /// The one interface every provider answers (seed §11).
@@ -133,6 +138,7 @@ impl SwapProvider for Provider {
             Provider::V2(p) => &p.name,
             Provider::V3(p) => &p.name,
             Provider::ZeroX(p) => &p.name,
+            Provider::Cow(p) => &p.name,
         }
     }
 
@@ -141,6 +147,7 @@ impl SwapProvider for Provider {
             Provider::V2(p) => p.router,
             Provider::V3(p) => p.at.router,
             Provider::ZeroX(p) => p.at.allowance_holder,
+            Provider::Cow(p) => p.at.vault_relayer,
         }
     }
 
@@ -168,6 +175,10 @@ impl SwapProvider for Provider {
                 let a = p.quote_exact_in(req, firm).await?;
                 let floor = firm.then_some(a.min_buy_amount);
                 (a.buy_amount, floor, a.gas, a.how, zerox::QUOTE_TTL_MS)
+            }
+            Provider::Cow(p) => {
+                let (out, gas, how) = p.quote_exact_in(req, firm).await?;
+                (out, None, gas, how, cow::QUOTE_TTL_MS)
             }
         };
         Ok(Quote {
@@ -200,6 +211,10 @@ impl SwapProvider for Provider {
             Provider::V3(p) => p.swap_call(req, quote, min_out, me, deadline_secs),
             // 0x's calldata carries its own deadline-free floor, checked there.
             Provider::ZeroX(p) => p.swap_call(req, quote, min_out, me),
+            Provider::Cow(p) => Err(VenueError::Rejected(format!(
+                "{} is carried out by a signed order, not a transaction",
+                p.name
+            ))),
         }
     }
 }
@@ -216,6 +231,9 @@ pub struct Ask {
     /// Only a provider spending through this address: the step's approve
     /// was already signed for it (after a crash, the swap goes the same way).
     pub spender: Option<Address>,
+    /// No provider spending through this address: the step's order there
+    /// died (refused, expired unfilled), so it goes elsewhere.
+    pub avoid: Option<Address>,
     /// The swap is about to be sent: firm quotes (see `quote_exact_in`).
     pub firm: bool,
 }
@@ -304,7 +322,22 @@ async fn build(
         let api = zerox::ZeroXApi::open(at.clone(), crate::model::Secret::new(key), c.chain_id)?;
         return Ok(Provider::ZeroX(api));
     }
+    if let Some(at) = sc.cowswap.as_ref().filter(|z| z.name == name) {
+        return Ok(Provider::Cow(cow::CowApi::open(at.clone(), c.chain_id)?));
+    }
     Err(format!("no swap provider is configured as {name:?}"))
+}
+
+/// A base-unit amount as the aggregators' APIs write it: a decimal string
+/// (or a JSON number).
+fn base_units(v: &serde_json::Value) -> Option<U256> {
+    match v {
+        serde_json::Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            U256::from_str_radix(s, 10).ok()
+        }
+        serde_json::Value::Number(n) => n.as_u64().map(U256::from),
+        _ => None,
+    }
 }
 
 /// One chain's providers in priority order, with their health.
@@ -406,6 +439,7 @@ impl Providers {
             min_out,
             gas_price_in_out,
             spender,
+            avoid,
             firm,
         } = ask;
         let mut asked = Vec::new();
@@ -423,6 +457,15 @@ impl Providers {
                         reason: format!(
                             "this step's approve was signed for {s}, not for this provider"
                         ),
+                    },
+                ));
+                continue;
+            }
+            if avoid == Some(p.spender()) {
+                asked.push((
+                    name,
+                    Answer::Skipped {
+                        reason: "this step's order there can no longer fill".into(),
                     },
                 ));
                 continue;

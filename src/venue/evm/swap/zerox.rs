@@ -17,7 +17,7 @@
 //! The API key goes in the `0x-api-key` header only; no error, log or
 //! debug output carries it or the URL.
 
-use super::{How, Quote, SwapCall, SwapRequest};
+use super::{How, Quote, SwapCall, SwapRequest, base_units};
 use crate::config::ZeroXConfig;
 use crate::model::Secret;
 use crate::net::describe;
@@ -86,6 +86,13 @@ impl ZeroXApi {
         req: &SwapRequest,
         firm: bool,
     ) -> Result<Answer, VenueError> {
+        if req.native_out {
+            // The receipt books ETH out from WETH's Withdrawal by the
+            // transaction's target; 0x's unwrap happens deeper than that.
+            return Err(VenueError::Rejected(
+                "0x is asked for ERC-20 buys only here (its ETH payout is not booked yet)".into(),
+            ));
+        }
         let sell = Self::spell(req.native_in, req.token_in);
         let buy = Self::spell(req.native_out, req.token_out);
         let path = if firm { "quote" } else { "price" };
@@ -157,7 +164,7 @@ impl ZeroXApi {
             None => return Err("no liquidityAvailable".into()),
         }
         if let Some(id) = v.get("chainId")
-            && number(id) != Some(U256::from(self.chain_id))
+            && base_units(id) != Some(U256::from(self.chain_id))
         {
             return Err(format!("chainId {id}, not {}", self.chain_id).into());
         }
@@ -168,7 +175,9 @@ impl ZeroXApi {
                 .ok_or_else(|| format!("no {k}"))
         };
         let amount = |k: &str| -> Result<U256, String> {
-            v.get(k).and_then(number).ok_or_else(|| format!("no {k}"))
+            v.get(k)
+                .and_then(base_units)
+                .ok_or_else(|| format!("no {k}"))
         };
         if addr("sellToken")? != sell || addr("buyToken")? != buy {
             return Err("its tokens are not the ones asked".into());
@@ -206,7 +215,7 @@ impl ZeroXApi {
                 .into());
             }
         }
-        let gas_of = |x: Option<&Value>| x.and_then(number).and_then(|g| u64::try_from(g).ok());
+        let gas_of = |x: Option<&Value>| x.and_then(base_units).and_then(|g| u64::try_from(g).ok());
         if !firm {
             return Ok(Answer {
                 buy_amount,
@@ -228,7 +237,7 @@ impl ZeroXApi {
             .ok_or("no transaction.data")?;
         let value = tx
             .get("value")
-            .and_then(number)
+            .and_then(base_units)
             .ok_or("no transaction.value")?;
         let how = How::ZeroX { to, data, value };
         let floor = self.check_call(&how, req, sell, buy)?;
@@ -377,15 +386,4 @@ fn error_text(v: Option<&Value>) -> String {
     let mut text = format!("{name}: {message}");
     text.truncate(200);
     text
-}
-
-/// A base-unit amount as 0x writes it: a decimal string (or a JSON number).
-fn number(v: &Value) -> Option<U256> {
-    match v {
-        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
-            U256::from_str_radix(s, 10).ok()
-        }
-        Value::Number(n) => n.as_u64().map(U256::from),
-        _ => None,
-    }
 }

@@ -1,0 +1,336 @@
+//! CowSwap as Ethereum's first swap provider, through the venue, against
+//! the real GPv2Settlement on the devnet, the fake orderbook and the local
+//! solver settling in the background: a swap step approves the
+//! VaultRelayer (never the settlement), signs its order, records it before
+//! posting, and books what the settlement moved; the order's post whose
+//! answer was lost is found by its UID, never posted again; with the
+//! orderbook down the swap goes to 0x; an order that expires unfilled dies
+//! and the same step falls back to 0x through an approve of its own, the
+//! wallet moving exactly what the receipts book each time.
+
+use crate::devnet_common;
+
+use alloy::primitives::{Address, U256};
+use alloy::sol_types::SolCall;
+use arbkeep::config::{CowConfig, ZeroXConfig};
+use arbkeep::fakes::cow::solver::{LocalSolver, v2_router_quoting};
+use arbkeep::fakes::cow::{FakeCow, PostFault};
+use arbkeep::fakes::zerox::{FAKE_API_KEY, FakeZeroX, ZeroXChain};
+use arbkeep::model::time::{MINUTE, SECOND};
+use arbkeep::model::{
+    Action, Chain, Clock, CycleId, Intent, IntentId, ManualClock, StepKind, TokenId,
+};
+use arbkeep::venue::evm::abi::IDevToken;
+use arbkeep::venue::evm::devnet::{self, COW_SOLVER_KEY, DEPLOYER_KEY, Devnet, DevnetOptions};
+use arbkeep::venue::evm::{EvmStore, EvmVenue, Wallet, erc20};
+use arbkeep::venue::{LoopVenue, VenueError};
+use devnet_common::*;
+use std::sync::Arc;
+use std::time::Duration;
+
+struct World {
+    d: Devnet,
+    cow: Arc<FakeCow>,
+    v: EvmVenue,
+    store: Arc<EvmStore>,
+    clock: Arc<ManualClock>,
+    relayer: Address,
+    settlement: Address,
+    holder: Address,
+    _zerox: FakeZeroX,
+    _solving: tokio::task::JoinHandle<()>,
+    _ticking: tokio::task::JoinHandle<()>,
+    _tmp: tempfile::TempDir,
+}
+
+async fn world() -> World {
+    let d = start(DevnetOptions::default()).await;
+    let e = d.deployment.ethereum.clone();
+    let url = d.ethereum.url();
+    let deployer = devnet::signing_provider(&url, DEPLOYER_KEY).unwrap();
+    let contracts = devnet::deploy_cow(&root(), &deployer).await.unwrap();
+    // One clock for the venue and the orderbook, ahead of the chain's and
+    // running ten times as fast: orders expire in seconds of wall time.
+    let clock = Arc::new(ManualClock::new(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64,
+    ));
+    let ticking = {
+        let clock = clock.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                clock.advance(SECOND);
+            }
+        })
+    };
+    let cow = Arc::new(
+        FakeCow::start(
+            clock.clone(),
+            e.chain_id,
+            contracts.settlement,
+            v2_router_quoting(deployer.clone(), e.router),
+        )
+        .await
+        .unwrap(),
+    );
+    let solver = LocalSolver::new(&url, COW_SOLVER_KEY, contracts.settlement, e.router).unwrap();
+    let solving = {
+        let cow = cow.clone();
+        tokio::spawn(async move {
+            loop {
+                let _ = cow.settle_open_orders(&solver).await;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        })
+    };
+    let zx = e.zerox.clone().unwrap();
+    let zerox = FakeZeroX::start(ZeroXChain {
+        rpc_url: url.clone(),
+        chain_id: e.chain_id,
+        router: e.router,
+        weth: e.weth,
+        allowance_holder: zx.allowance_holder,
+        settler: zx.settler,
+    })
+    .await
+    .unwrap();
+    let wallet = Wallet::from_secrets(&keeper_secrets()).unwrap();
+    let mint = IDevToken::mintCall {
+        to: wallet.address(),
+        value: U256::from(2 * TokenId::Wbtc.one()),
+    };
+    devnet::send_mined(
+        &deployer,
+        alloy::rpc::types::TransactionRequest::default()
+            .to(e.tokens[&TokenId::Wbtc])
+            .input(mint.abi_encode().into()),
+    )
+    .await
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = config(&d, tmp.path());
+    let evm = config.evm.as_mut().unwrap();
+    let sc = &mut evm.ethereum.swap;
+    sc.cowswap = Some(CowConfig {
+        name: "cowswap".into(),
+        base_url: cow.url(),
+        settlement: contracts.settlement,
+        vault_relayer: contracts.vault_relayer,
+        valid_for_ms: 60 * SECOND,
+        slippage_bps: 50,
+        timeout_ms: 2_000,
+        poll_ms: 200,
+    });
+    sc.zerox = Some(ZeroXConfig {
+        name: "zerox".into(),
+        base_url: zerox.url(),
+        allowance_holder: zx.allowance_holder,
+        api_key_env: "ZEROX_API_KEY".into(),
+        slippage_bps: 50,
+        timeout_ms: 2_000,
+    });
+    sc.order = vec!["cowswap".into(), "zerox".into(), sc.v2_name.clone()];
+    sc.retry_after_ms = 30 * SECOND;
+    let store = Arc::new(EvmStore::open(tmp.path()).unwrap());
+    let env = |name: &str| (name == "ZEROX_API_KEY").then(|| FAKE_API_KEY.to_string());
+    let v = EvmVenue::connect_with(evm, wallet, store.clone(), clock.clone(), "devnet", &env)
+        .await
+        .expect("venue connects");
+    World {
+        d,
+        cow,
+        v,
+        store,
+        clock,
+        relayer: contracts.vault_relayer,
+        settlement: contracts.settlement,
+        holder: zx.allowance_holder,
+        _zerox: zerox,
+        _solving: solving,
+        _ticking: ticking,
+        _tmp: tmp,
+    }
+}
+
+impl World {
+    fn swap(&self, attempt: u32, amount_in: u128, min_out: u128) -> Intent {
+        let id = IntentId {
+            cycle: CycleId(21),
+            step: StepKind::EthSwap,
+            attempt,
+        };
+        let action = Action::Swap {
+            chain: Chain::Ethereum,
+            token_in: TokenId::Wbtc,
+            token_out: TokenId::Usdc,
+            amount_in,
+            min_out,
+            deadline: self.clock.now() + 30 * MINUTE,
+        };
+        Intent::new(id, action, self.clock.now())
+    }
+
+    async fn balances(&self) -> (U256, U256) {
+        let e = &self.d.deployment.ethereum;
+        let c = self.v.client(Chain::Ethereum);
+        let me = self.v.wallet();
+        (
+            erc20::balance_of(c, e.tokens[&TokenId::Wbtc], me)
+                .await
+                .unwrap(),
+            erc20::balance_of(c, e.tokens[&TokenId::Usdc], me)
+                .await
+                .unwrap(),
+        )
+    }
+
+    async fn by_v2(&self, amount_in: u128) -> u128 {
+        let e = &self.d.deployment.ethereum;
+        let out = arbkeep::venue::evm::swap::v2::quote(
+            self.v.client(Chain::Ethereum),
+            e.router,
+            vec![e.tokens[&TokenId::Wbtc], e.tokens[&TokenId::Usdc]],
+            U256::from(amount_in),
+        )
+        .await
+        .unwrap();
+        u128::try_from(out).unwrap()
+    }
+
+    /// Carry the intent out until it is done, as the engine would.
+    async fn done(&self, i: &Intent) -> arbkeep::model::Receipt {
+        for _ in 0..100 {
+            match self.v.execute(i).await {
+                Ok(r) => return r,
+                Err(VenueError::Transient(_) | VenueError::Unknown(_)) => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("{}: {e}", i.id),
+            }
+        }
+        panic!("{} never finished", i.id)
+    }
+
+    /// (purpose, spender or target) of each of the step's transactions.
+    fn txs(&self, i: &Intent) -> Vec<(String, Address)> {
+        self.store
+            .txs_of(&i.id.to_string())
+            .unwrap()
+            .iter()
+            .map(|r| match erc20::approved_spender(&r.data) {
+                Some(s) => (r.purpose.clone(), s),
+                None => (r.purpose.clone(), r.to),
+            })
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_cowswap_order_settles_through_gpv2_and_a_lost_post_is_found_by_uid() {
+    let w = world().await;
+    let amount = TokenId::Wbtc.one() / 10;
+    let by_v2 = w.by_v2(amount).await;
+    let before = w.balances().await;
+    // The post is taken and its answer lost: the step looks the order up
+    // by the UID it recorded, and does not post it again.
+    w.cow.fail_next_post(PostFault::ActThenDrop);
+    let i = w.swap(0, amount, by_v2 * 98 / 100);
+    let r = w.done(&i).await;
+    let via = r.via.clone().unwrap();
+    assert!(via.starts_with("via cowswap (CoW order)"), "{via}");
+    let after = w.balances().await;
+    assert_eq!(before.0 - after.0, U256::from(r.amount_in));
+    assert_eq!(after.1 - before.1, U256::from(r.amount_out));
+    assert_eq!(r.amount_in, amount, "fill-or-kill: all of it");
+    assert!(
+        r.amount_out >= by_v2 * 98 / 100,
+        "{} vs {by_v2}",
+        r.amount_out
+    );
+    // The settlement moved it, in the transaction the receipt names.
+    let c = w.v.client(Chain::Ethereum);
+    let settled = c
+        .receipt(r.tx_hash.parse().unwrap())
+        .await
+        .unwrap()
+        .expect("the settlement is mined");
+    assert_eq!(settled.to, Some(w.settlement));
+    // Only the approve was ours, to the VaultRelayer; one order, posted once.
+    assert_eq!(w.txs(&i), [("approve".to_string(), w.relayer)]);
+    let rec = w.store.intent(&i.id.to_string()).unwrap().unwrap();
+    let uid = rec.order.expect("the order is on record").uid;
+    assert_eq!(w.cow.posts().get(&uid), Some(&1), "{:?}", w.cow.posts());
+    assert_eq!(w.cow.post_total(), 1);
+    // Settling again by looking: the same receipt, nothing sent.
+    let again = w.v.settle(i.id).await.unwrap().expect("done");
+    assert_eq!(
+        (again.amount_in, again.amount_out),
+        (r.amount_in, r.amount_out)
+    );
+    assert_eq!(w.cow.post_total(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_cowswap_down_or_expiring_unfilled_falls_back_to_zerox() {
+    let w = world().await;
+    let amount = TokenId::Wbtc.one() / 20;
+
+    // The orderbook down: its quote fails, 0x takes the swap.
+    w.cow.set_down(true);
+    let by_v2 = w.by_v2(amount).await;
+    let i = w.swap(0, amount, by_v2 * 98 / 100);
+    let r = w.done(&i).await;
+    let via = r.via.clone().unwrap();
+    assert!(
+        via.starts_with("via zerox") && via.contains("cowswap skipped") && via.contains("503"),
+        "{via}"
+    );
+    assert_eq!(
+        w.txs(&i),
+        [
+            ("approve".to_string(), w.holder),
+            ("swap".to_string(), w.holder)
+        ]
+    );
+    w.cow.set_down(false);
+    w.clock.advance(31 * SECOND);
+
+    // An order no solver fills: it expires, dies, and the same step goes to
+    // 0x through an approve of its own.
+    w.cow.set_never_fill(true);
+    let before = w.balances().await;
+    let by_v2 = w.by_v2(amount).await;
+    let i = w.swap(1, amount, by_v2 * 98 / 100);
+    let r = w.done(&i).await;
+    let via = r.via.clone().unwrap();
+    assert!(
+        via.starts_with("via zerox")
+            && via.contains("cowswap skipped: this step's order there can no longer fill"),
+        "{via}"
+    );
+    let rec = w.store.intent(&i.id.to_string()).unwrap().unwrap();
+    let order = rec.order.expect("the dead order stays on record");
+    assert!(order.is_dead(), "{:?}", order.state);
+    assert_eq!(w.cow.posts().get(&order.uid), Some(&1));
+    assert_eq!(
+        w.txs(&i),
+        [
+            ("approve".to_string(), w.relayer),
+            ("swap".to_string(), w.holder),
+            ("approve".to_string(), w.holder),
+        ]
+    );
+    let after = w.balances().await;
+    assert_eq!(before.0 - after.0, U256::from(r.amount_in));
+    assert_eq!(after.1 - before.1, U256::from(r.amount_out));
+    let health = w.v.health().await;
+    assert!(
+        health
+            .iter()
+            .any(|h| h.name == "Ethereum swap cowswap" && !h.ok && h.detail.contains("expired")),
+        "{health:?}"
+    );
+}
