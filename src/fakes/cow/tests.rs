@@ -1,9 +1,16 @@
 //! The fake orderbook's answers and error paths, with no chain: quotes
 //! from a fixed price, orders signed with a dev key.
 
+use super::wire::parse_signature;
 use super::*;
-use crate::model::ManualClock;
+use crate::fakes::faults::ListingLag;
+use crate::model::time::SECOND;
+use crate::model::{ManualClock, Timestamp};
+use crate::venue::evm::swap::cow_order::{self, Order, OrderUid};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::signers::local::PrivateKeySigner;
+use serde_json::{Value, json};
+use std::sync::Arc;
 
 const OWNER_KEY: &str = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
 const OTHER_KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
