@@ -2,7 +2,8 @@
 //! boundary (the engine has committed the step's intent; the venue has the
 //! receipt but the engine has not booked it) and at every transaction
 //! between its commit and its broadcast (and just after), on both bridge
-//! routes, Ethereum's swaps going by 0x; restart it each time. The cycles complete, the wallet sent no
+//! routes, Ethereum's swaps going by a CoW order (killed around its post)
+//! and by 0x; restart it each time. The cycles complete, the wallet sent no
 //! transaction twice (counted on the nodes) and left no nonce gap, and the
 //! wallet equals the ledger.
 
@@ -10,13 +11,15 @@ use crate::devnet_common;
 
 use alloy::eips::BlockNumberOrTag;
 use alloy::providers::Provider;
+use arbkeep::fakes::cow::FakeCow;
+use arbkeep::fakes::cow::solver::{LocalSolver, v2_router_quoting};
 use arbkeep::fakes::zerox::{FAKE_API_KEY, FakeZeroX, QUOTE, ZeroXChain};
 use arbkeep::model::{Chain, CycleState, Route, TokenId};
 use arbkeep::store::ReadOnlyStore;
 use arbkeep::venue::LoopVenue;
 use arbkeep::venue::evm::EvmStore;
 use arbkeep::venue::evm::crash;
-use arbkeep::venue::evm::devnet::{DevnetOptions, KEEPER_KEY};
+use arbkeep::venue::evm::devnet::{self, COW_SOLVER_KEY, DEPLOYER_KEY, DevnetOptions, KEEPER_KEY};
 use devnet_common::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -62,13 +65,49 @@ async fn devnet_sigkill_at_every_step_boundary_sends_nothing_twice() {
     })
     .await
     .unwrap();
+    // CowSwap first: the real GPv2Settlement, the fake orderbook and the
+    // local solver settling in this process while the binary is killed and
+    // restarted. It sells ERC-20s only, so the ETH cycle's Ethereum swap
+    // goes to 0x and the WBTC cycle's is a CoW order.
+    let deployer = devnet::signing_provider(&d.ethereum.url(), DEPLOYER_KEY).unwrap();
+    let contracts = devnet::deploy_cow(&root(), &deployer).await.unwrap();
+    let clock: Arc<dyn arbkeep::model::Clock> = Arc::new(arbkeep::model::SystemClock);
+    let cow = Arc::new(
+        FakeCow::start(
+            clock,
+            e.chain_id,
+            contracts.settlement,
+            v2_router_quoting(deployer.clone(), e.router),
+        )
+        .await
+        .unwrap(),
+    );
+    let solver = LocalSolver::new(
+        &d.ethereum.url(),
+        COW_SOLVER_KEY,
+        contracts.settlement,
+        e.router,
+    )
+    .unwrap();
+    let solving = {
+        let cow = cow.clone();
+        tokio::spawn(async move {
+            loop {
+                let _ = cow.settle_open_orders(&solver).await;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        })
+    };
     let text = d.config_toml(&data).replace(
         r#"tokens = ["ETH", "WBTC", "hemiBTC", "cbBTC", "XAUt", "VUSD"]"#,
         r#"tokens = ["ETH", "WBTC"]"#,
     ) + &format!(
-        "\n[evm.ethereum.zerox]\nbase_url = \"{}\"\nallowance_holder = \"{}\"\n",
+        "\n[evm.ethereum.zerox]\nbase_url = \"{}\"\nallowance_holder = \"{}\"\n\n[evm.ethereum.cowswap]\nbase_url = \"{}\"\nsettlement = \"{}\"\nvault_relayer = \"{}\"\npoll_interval = \"200ms\"\n",
         zerox.url(),
-        zx.allowance_holder
+        zx.allowance_holder,
+        cow.url(),
+        contracts.settlement,
+        contracts.vault_relayer,
     );
     std::fs::write(dir.join("devnet.toml"), text).unwrap();
     let halted = dir.join("crash-points.halted");
@@ -176,8 +215,27 @@ async fn devnet_sigkill_at_every_step_boundary_sends_nothing_twice() {
         .iter()
         .filter(|t| t.purpose == "swap" && t.to == zx.allowance_holder)
         .count();
-    assert_eq!(zerox_swaps, 2, "each cycle's Ethereum swap went by 0x");
-    assert!(zerox.calls(QUOTE) >= 2, "0x's firm quotes");
+    assert_eq!(zerox_swaps, 1, "the ETH cycle's Ethereum swap went by 0x");
+    assert!(zerox.calls(QUOTE) >= 1, "0x's firm quotes");
+    // The WBTC cycle's went by one CoW order: posted once, filled once,
+    // killed around its post like a transaction around its broadcast.
+    solving.abort();
+    let orders = cow.orders();
+    assert_eq!(orders.len(), 1, "one order: {orders:?}");
+    let uid = orders[0].uid.to_string();
+    assert_eq!(cow.posts().get(&uid), Some(&1), "{:?}", cow.posts());
+    assert_eq!(
+        cow.trades()
+            .iter()
+            .filter(|t| t.order_uid == orders[0].uid)
+            .count(),
+        1,
+        "filled once"
+    );
+    assert!(
+        points.iter().any(|p| p.contains(":order:")),
+        "no kill around the order's post: {points:?}"
+    );
     for t in &txs {
         let label = t.label();
         assert!(
@@ -235,7 +293,12 @@ async fn devnet_sigkill_at_every_step_boundary_sends_nothing_twice() {
     // Each step of each cycle was carried out by exactly one mined last transaction.
     for c in &cycles {
         for step in r.steps(c.id).unwrap() {
-            if matches!(step.status, arbkeep::model::StepStatus::Done { .. }) {
+            let order_filled = journal
+                .intent(&step.intent.id.to_string())
+                .unwrap()
+                .and_then(|k| k.order)
+                .is_some_and(|o| !o.is_dead());
+            if matches!(step.status, arbkeep::model::StepStatus::Done { .. }) && !order_filled {
                 let id = step.intent.id.to_string();
                 let lasts = txs
                     .iter()
