@@ -20,6 +20,7 @@ mod devnet_config;
 mod devnet_cow;
 mod devnet_cowswap;
 mod devnet_crash;
+mod devnet_cycle_providers;
 mod devnet_e2e;
 mod devnet_hedge;
 mod devnet_hostile;
