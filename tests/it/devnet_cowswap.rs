@@ -157,6 +157,10 @@ async fn world() -> World {
 
 impl World {
     fn swap(&self, attempt: u32, amount_in: u128, min_out: u128) -> Intent {
+        self.swap_of(TokenId::Wbtc, attempt, amount_in, min_out)
+    }
+
+    fn swap_of(&self, token_in: TokenId, attempt: u32, amount_in: u128, min_out: u128) -> Intent {
         let id = IntentId {
             cycle: CycleId(21),
             step: StepKind::EthSwap,
@@ -164,7 +168,7 @@ impl World {
         };
         let action = Action::Swap {
             chain: Chain::Ethereum,
-            token_in: TokenId::Wbtc,
+            token_in,
             token_out: TokenId::Usdc,
             amount_in,
             min_out,
@@ -188,11 +192,20 @@ impl World {
     }
 
     async fn by_v2(&self, amount_in: u128) -> u128 {
+        self.by_v2_of(TokenId::Wbtc, amount_in).await
+    }
+
+    async fn by_v2_of(&self, token_in: TokenId, amount_in: u128) -> u128 {
         let e = &self.d.deployment.ethereum;
+        let sell = if token_in.is_native() {
+            e.weth
+        } else {
+            e.tokens[&token_in]
+        };
         let out = arbkeep::venue::evm::swap::v2::quote(
             self.v.client(Chain::Ethereum),
             e.router,
-            vec![e.tokens[&TokenId::Wbtc], e.tokens[&TokenId::Usdc]],
+            vec![sell, e.tokens[&TokenId::Usdc]],
             U256::from(amount_in),
         )
         .await
@@ -333,4 +346,64 @@ async fn devnet_cowswap_down_or_expiring_unfilled_falls_back_to_zerox() {
             .any(|h| h.name == "Ethereum swap cowswap" && !h.ok && h.detail.contains("expired")),
         "{health:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_cowswap_sells_eth_as_weth_wrapped_first_and_unwrapped_if_the_order_dies() {
+    let w = world().await;
+    let e = w.d.deployment.ethereum.clone();
+    let c = w.v.client(Chain::Ethereum);
+    let me = w.v.wallet();
+    let amount = TokenId::Eth.one() / 5;
+
+    // Filled: the step wrapped the ETH, approved WETH to the VaultRelayer,
+    // and the order sold all of it.
+    let eth_before = c.native_balance(me).await.unwrap();
+    let usdc_before = w.balances().await.1;
+    let by_v2 = w.by_v2_of(TokenId::Eth, amount).await;
+    let i = w.swap_of(TokenId::Eth, 0, amount, by_v2 * 98 / 100);
+    let r = w.done(&i).await;
+    assert!(
+        r.via.clone().unwrap().starts_with("via cowswap"),
+        "{:?}",
+        r.via
+    );
+    assert_eq!(
+        w.txs(&i),
+        [
+            ("approve".to_string(), w.relayer),
+            ("wrap".to_string(), e.weth)
+        ]
+    );
+    assert_eq!(r.amount_in, amount);
+    let eth_after = c.native_balance(me).await.unwrap();
+    assert_eq!(eth_before - eth_after, U256::from(amount + r.gas_fee));
+    assert_eq!(w.balances().await.1 - usdc_before, U256::from(r.amount_out));
+    let weth = erc20::balance_of(c, e.weth, me).await.unwrap();
+    assert!(weth.is_zero(), "all the wrapped ETH was sold: {weth}");
+    w.clock.advance(31 * SECOND);
+
+    // Never filled: the order dies, the ETH is unwrapped again, and 0x sells
+    // it as ETH; the wallet moves exactly what the receipt books.
+    w.cow.set_never_fill(true);
+    let eth_before = c.native_balance(me).await.unwrap();
+    let usdc_before = w.balances().await.1;
+    let by_v2 = w.by_v2_of(TokenId::Eth, amount).await;
+    let i = w.swap_of(TokenId::Eth, 1, amount, by_v2 * 98 / 100);
+    let r = w.done(&i).await;
+    let via = r.via.clone().unwrap();
+    assert!(via.starts_with("via zerox"), "{via}");
+    assert_eq!(
+        w.txs(&i),
+        [
+            ("approve".to_string(), w.relayer),
+            ("swap".to_string(), w.holder),
+            ("wrap".to_string(), e.weth),
+            ("unwrap".to_string(), e.weth),
+        ]
+    );
+    let eth_after = c.native_balance(me).await.unwrap();
+    assert_eq!(eth_before - eth_after, U256::from(amount + r.gas_fee));
+    assert_eq!(w.balances().await.1 - usdc_before, U256::from(r.amount_out));
+    assert!(erc20::balance_of(c, e.weth, me).await.unwrap().is_zero());
 }

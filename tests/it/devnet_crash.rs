@@ -67,8 +67,8 @@ async fn devnet_sigkill_at_every_step_boundary_sends_nothing_twice() {
     .unwrap();
     // CowSwap first: the real GPv2Settlement, the fake orderbook and the
     // local solver settling in this process while the binary is killed and
-    // restarted. It sells ERC-20s only, so the ETH cycle's Ethereum swap
-    // goes to 0x and the WBTC cycle's is a CoW order.
+    // restarted. The orderbook here does not trade WETH, so the ETH cycle's
+    // Ethereum swap goes to 0x and the WBTC cycle's is a CoW order.
     let deployer = devnet::signing_provider(&d.ethereum.url(), DEPLOYER_KEY).unwrap();
     let contracts = devnet::deploy_cow(&root(), &deployer).await.unwrap();
     let clock: Arc<dyn arbkeep::model::Clock> = Arc::new(arbkeep::model::SystemClock);
@@ -82,6 +82,7 @@ async fn devnet_sigkill_at_every_step_boundary_sends_nothing_twice() {
         .await
         .unwrap(),
     );
+    cow.refuse_token(e.weth);
     let solver = LocalSolver::new(
         &d.ethereum.url(),
         COW_SOLVER_KEY,

@@ -49,6 +49,7 @@ impl FakeCow {
             listing_lag: ListingLag::default(),
             down: false,
             never_fill: false,
+            unsupported: Default::default(),
             partial_fill: (1, 1),
         }));
         let serving = state.clone();
@@ -123,6 +124,11 @@ impl FakeCow {
     }
 
     /// The solver fills nothing: every order stays open until it expires.
+    /// Quotes selling or buying `token` are refused (`UnsupportedToken`).
+    pub fn refuse_token(&self, token: Address) {
+        lock(&self.state).unsupported.insert(token);
+    }
+
     pub fn set_never_fill(&self, never: bool) {
         lock(&self.state).never_fill = never;
     }

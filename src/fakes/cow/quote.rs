@@ -61,6 +61,16 @@ impl State {
                 "sell and buy token are the same",
             ));
         }
+        if let Some(t) = [sell_token, buy_token]
+            .into_iter()
+            .find(|t| self.unsupported.contains(t))
+        {
+            return Step::Done(error(
+                400,
+                "UnsupportedToken",
+                &format!("token {t} is not supported"),
+            ));
+        }
         if text(&v, "sellTokenBalance", "erc20") != Ok("erc20") {
             return Step::Done(error(
                 400,

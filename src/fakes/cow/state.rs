@@ -91,6 +91,8 @@ pub(super) struct State {
     pub(super) listing_lag: ListingLag,
     pub(super) down: bool,
     pub(super) never_fill: bool,
+    /// Tokens the orderbook does not trade: quotes for them are refused.
+    pub(super) unsupported: std::collections::BTreeSet<Address>,
     /// The fraction of a partially fillable order the solver fills per pass.
     pub(super) partial_fill: (u64, u64),
 }

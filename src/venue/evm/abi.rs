@@ -25,6 +25,7 @@ sol! {
 
     interface IWETH9 {
         function deposit() external payable;
+        function withdraw(uint256 wad) external;
         event Deposit(address indexed dst, uint256 wad);
         event Withdrawal(address indexed src, uint256 wad);
     }

@@ -436,6 +436,9 @@ impl EvmVenue {
                         "EXPIRED (the swap's deadline has passed)".into(),
                     ));
                 }
+                if dead.is_some() {
+                    self.unwind(chain, id, &req).await?;
+                }
                 let swaps = &self.swaps[chain as usize];
                 let approve_seq = if dead.is_some() {
                     order::FALLBACK_APPROVE_SEQ

@@ -9,8 +9,9 @@
 //! recorded when, and how a step follows its order to the end, is the
 //! venue's (`venue::order`).
 //!
-//! ETH is not sold through it yet (an order sells ERC-20s; wrapping first
-//! is not built): a native sell is refused, so the next provider takes it.
+//! An order sells ERC-20s: ETH is sold as WETH, wrapped first by the venue
+//! (and unwrapped again if the order dies). Buying ETH is refused (the
+//! receipt could not book it), so the next provider takes it.
 
 use super::cow_order::{
     APP_DATA_EMPTY, APP_DATA_EMPTY_JSON, Order, OrderUid, cancellation_digest, domain,
@@ -166,12 +167,14 @@ impl CowApi {
         req: &SwapRequest,
         firm: bool,
     ) -> Result<(U256, u64, How), VenueError> {
-        if req.native_in || req.native_out {
+        if req.native_out {
             return Err(VenueError::Rejected(
-                "CowSwap is asked for ERC-20 to ERC-20 only here (ETH would be wrapped first: not built)"
+                "CowSwap is asked for ERC-20 buys only here (its ETH payout is not booked yet)"
                     .into(),
             ));
         }
+        // Native ETH in is sold as WETH (`token_in` is the chain's WETH):
+        // the venue wraps it before the order is signed.
         let body = json!({
             "sellToken": req.token_in.to_string(),
             "buyToken": req.token_out.to_string(),

@@ -8,21 +8,29 @@
 //! as the identical signed bytes (one UID: it can fill only once). An
 //! order refused, expired or cancelled with nothing filled is dead; the
 //! step then falls back to the other providers, spending through an
-//! approve of its own (`FALLBACK_APPROVE_SEQ`).
+//! approve of its own (`FALLBACK_APPROVE_SEQ`). ETH sold by an order is
+//! wrapped first (a transaction of the step's) and unwrapped again if the
+//! order dies, before the next provider sells it.
 
 use super::{EvmVenue, units};
 use crate::model::{Chain, Receipt};
 use crate::venue::VenueError;
+use crate::venue::evm::abi::IWETH9;
 use crate::venue::evm::crash;
 use crate::venue::evm::swap::cow::{CowApi, OrderRecord, OrderState, Posted};
 use crate::venue::evm::swap::cow_order::OrderUid;
 use crate::venue::evm::swap::{Provider, Quote, SwapRequest};
+use crate::venue::evm::txmgr::TxRequest;
 use alloy::primitives::U256;
+use alloy::sol_types::SolCall;
 use std::time::Duration;
 
 /// The approve of a step that fell back from a dead order (the order's own
 /// approve is seq 0, the swap seq 1).
 pub(super) const FALLBACK_APPROVE_SEQ: u32 = 3;
+/// ETH sold by an order is wrapped first, and unwrapped if the order dies.
+const WRAP_SEQ: u32 = 2;
+const UNWRAP_SEQ: u32 = 4;
 /// An order's UID is looked for this long past its `validTo` before it is
 /// taken for never listed.
 const LISTING_GRACE_SECS: u64 = 30;
@@ -65,6 +73,19 @@ impl EvmVenue {
         let amount = units(req.amount_in)?;
         self.approve_at(chain, id, 0, req.token_in, api.at.vault_relayer, amount)
             .await?;
+        if req.native_in {
+            let wrap = IWETH9::depositCall {}.abi_encode();
+            self.step_tx(
+                chain,
+                id,
+                WRAP_SEQ,
+                "wrap",
+                req.token_in,
+                wrap,
+                req.amount_in,
+            )
+            .await?;
+        }
         let quote_id = match &quote.how {
             crate::venue::evm::swap::How::Cow { quote_id } => *quote_id,
             _ => None,
@@ -89,6 +110,60 @@ impl EvmVenue {
         // Intent before action: the order is on record before it leaves.
         self.put_order(id, &rec)?;
         self.follow_order(id, chain, rec).await
+    }
+
+    /// One of the step's transactions before its last (a wrap, an unwrap),
+    /// resumed as recorded if it was signed before.
+    #[allow(clippy::too_many_arguments)]
+    async fn step_tx(
+        &self,
+        chain: Chain,
+        id: &str,
+        seq: u32,
+        purpose: &'static str,
+        to: alloy::primitives::Address,
+        data: Vec<u8>,
+        value: U256,
+    ) -> Result<(), VenueError> {
+        self.tx
+            .send(
+                self.client(chain),
+                TxRequest {
+                    intent: id.to_string(),
+                    seq,
+                    purpose,
+                    last: false,
+                    to,
+                    data: data.into(),
+                    value,
+                },
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// Before a step whose order died goes elsewhere: ETH it wrapped for
+    /// the order is unwrapped again, so the next provider sells ETH.
+    pub(super) async fn unwind(
+        &self,
+        chain: Chain,
+        id: &str,
+        req: &SwapRequest,
+    ) -> Result<(), VenueError> {
+        if req.native_in && self.tx.store().tx(id, WRAP_SEQ)?.is_some() {
+            let unwrap = IWETH9::withdrawCall { wad: req.amount_in }.abi_encode();
+            self.step_tx(
+                chain,
+                id,
+                UNWRAP_SEQ,
+                "unwrap",
+                req.token_in,
+                unwrap,
+                U256::ZERO,
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// Take the step's order on from where it stands: post it if the
