@@ -50,6 +50,9 @@ pub struct CowConfig {
     pub timeout_ms: u64,
     /// How often an open order is looked at.
     pub poll_ms: u64,
+    /// Orders may fill in parts (what filled by `validTo` is booked, the
+    /// rest stays in the wallet); default fill-or-kill.
+    pub partially_fillable: bool,
 }
 
 pub const COW_SETTLEMENT: Address = address!("0x9008D19f58AAbD9eD0D60971565AA8510560ab41");
@@ -169,6 +172,7 @@ pub(super) fn read_cowswap(
         .duration(c, &cs, "poll_interval")?
         .unwrap_or(2 * SECOND)
         .max(50);
+    let partially_fillable = r.boolean(c, &cs, "partially_fillable")?.unwrap_or(false);
     let name = r
         .string(c, &cs, "name")?
         .unwrap_or_else(|| "cowswap".to_string());
@@ -181,5 +185,6 @@ pub(super) fn read_cowswap(
         slippage_bps,
         timeout_ms,
         poll_ms,
+        partially_fillable,
     }))
 }

@@ -44,6 +44,10 @@ struct World {
 }
 
 async fn world() -> World {
+    world_with(false).await
+}
+
+async fn world_with(partially_fillable: bool) -> World {
     let d = start(DevnetOptions::default()).await;
     let e = d.deployment.ethereum.clone();
     let url = d.ethereum.url();
@@ -123,6 +127,7 @@ async fn world() -> World {
         slippage_bps: 50,
         timeout_ms: 2_000,
         poll_ms: 200,
+        partially_fillable,
     });
     sc.zerox = Some(ZeroXConfig {
         name: "zerox".into(),
@@ -406,4 +411,44 @@ async fn devnet_cowswap_sells_eth_as_weth_wrapped_first_and_unwrapped_if_the_ord
     assert_eq!(eth_before - eth_after, U256::from(amount + r.gas_fee));
     assert_eq!(w.balances().await.1 - usdc_before, U256::from(r.amount_out));
     assert!(erc20::balance_of(c, e.weth, me).await.unwrap().is_zero());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_a_partially_fillable_order_books_what_filled_by_its_valid_to() {
+    let w = world_with(true).await;
+    let amount = TokenId::Wbtc.one() / 10;
+    // The solver fills half of an order per pass; after the first half no
+    // solver comes back, and the order expires half filled.
+    w.cow.set_partial_fill(1, 2);
+    let watcher = {
+        let cow = w.cow.clone();
+        tokio::spawn(async move {
+            while cow.trades().is_empty() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            cow.set_never_fill(true);
+        })
+    };
+    let before = w.balances().await;
+    let by_v2 = w.by_v2(amount / 2).await;
+    let i = w.swap(0, amount, 1);
+    let r = w.done(&i).await;
+    watcher.await.unwrap();
+    assert!(
+        r.via.clone().unwrap().starts_with("via cowswap"),
+        "{:?}",
+        r.via
+    );
+    assert_eq!(r.amount_in, amount / 2, "half of it filled");
+    assert!(
+        r.amount_out >= by_v2 * 98 / 100,
+        "{} vs {by_v2}",
+        r.amount_out
+    );
+    let after = w.balances().await;
+    assert_eq!(before.0 - after.0, U256::from(r.amount_in));
+    assert_eq!(after.1 - before.1, U256::from(r.amount_out));
+    assert_eq!(w.cow.trades().len(), 1);
+    let rec = w.store.intent(&i.id.to_string()).unwrap().unwrap();
+    assert!(rec.order.unwrap().partially_fillable);
 }

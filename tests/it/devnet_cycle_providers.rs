@@ -81,6 +81,7 @@ async fn devnet_cycles_go_cowswap_then_zerox_then_sushi_v2_and_the_ledger_stays_
         slippage_bps: 50,
         timeout_ms: 2_000,
         poll_ms: 200,
+        partially_fillable: false,
     });
     sc.zerox = Some(ZeroXConfig {
         name: "zerox".into(),

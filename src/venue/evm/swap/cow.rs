@@ -3,8 +3,9 @@
 //! swap is a signed order — not a transaction — whose sell token the
 //! GPv2VaultRelayer pulls when a solver settles it. This module speaks the
 //! API: the quote read and checked against what was asked, the order
-//! drafted from it (fill-or-kill, no signed fee, app data `"{}"`, the
-//! proceeds to the wallet, the signed minimum never below the step's),
+//! drafted from it (fill-or-kill unless `partially_fillable`, no signed
+//! fee, app data `"{}"`, the proceeds to the wallet, the signed minimum
+//! never below the step's, valid no longer than the step's deadline),
 //! posted, looked up by UID, its trades listed, and cancelled. What is
 //! recorded when, and how a step follows its order to the end, is the
 //! venue's (`venue::order`).
@@ -71,6 +72,9 @@ pub struct OrderRecord {
     pub sell_amount: U256,
     pub buy_amount: U256,
     pub valid_to: u32,
+    /// Partially fillable (`partially_fillable` in the config), else fill-or-kill.
+    #[serde(default)]
+    pub partially_fillable: bool,
     pub quote_id: Option<i64>,
     pub signature: alloy::primitives::Bytes,
     pub state: OrderState,
@@ -103,6 +107,7 @@ impl OrderRecord {
             self.valid_to,
         );
         o.receiver = self.receiver;
+        o.partiallyFillable = self.partially_fillable;
         o
     }
 
@@ -189,7 +194,7 @@ impl CowApi {
             "signingScheme": "eip712",
             "sellTokenBalance": "erc20",
             "buyTokenBalance": "erc20",
-            "partiallyFillable": false,
+            "partiallyFillable": self.at.partially_fillable,
         });
         let transient = |what: String| VenueError::Transient(format!("CowSwap quote: {what}"));
         let (status, v) = self
@@ -249,13 +254,15 @@ impl CowApi {
     }
 
     /// The order for `quote`: the step's whole amount sold, at least the
-    /// quote less the slippage allowance, and never less than `min_out`.
+    /// quote less the slippage allowance, and never less than `min_out`;
+    /// valid for `valid_for`, never past the step's own deadline.
     pub fn draft(
         &self,
         req: &SwapRequest,
         quote: &Quote,
         min_out: U256,
         now_secs: u64,
+        deadline_secs: u64,
     ) -> Result<Order, VenueError> {
         let bps = U256::from(10_000 - self.at.slippage_bps.min(10_000));
         let with_slippage = quote.amount_out * bps / U256::from(10_000u64);
@@ -266,10 +273,18 @@ impl CowApi {
                 self.name, quote.amount_out
             )));
         }
-        let valid_to = u32::try_from(now_secs + self.at.valid_for_ms / 1000)
+        let valid_to = (now_secs + self.at.valid_for_ms / 1000).min(deadline_secs);
+        if valid_to < now_secs + 30 {
+            return Err(VenueError::Rejected(format!(
+                "the step's deadline leaves {} no time for an order",
+                self.name
+            )));
+        }
+        let valid_to = u32::try_from(valid_to)
             .map_err(|_| VenueError::Rejected("validTo past 2106".into()))?;
         let mut order = Order::sell(req.token_in, req.token_out, req.amount_in, buy, valid_to);
         order.receiver = req.taker;
+        order.partiallyFillable = self.at.partially_fillable;
         Ok(order)
     }
 

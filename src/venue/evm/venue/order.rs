@@ -90,7 +90,11 @@ impl EvmVenue {
             crate::venue::evm::swap::How::Cow { quote_id } => *quote_id,
             _ => None,
         };
-        let order = api.draft(req, quote, min_out, self.clock.now() / 1000)?;
+        let deadline = match self.tx.store().intent(id)?.map(|k| k.action) {
+            Some(crate::model::Action::Swap { deadline, .. }) => deadline / 1000,
+            _ => u64::MAX,
+        };
+        let order = api.draft(req, quote, min_out, self.clock.now() / 1000, deadline)?;
         let digest = order.digest(&api.domain);
         let signature = self.tx.sign_digest(digest)?;
         let uid = OrderUid::new(digest, self.wallet(), order.validTo);
@@ -103,6 +107,7 @@ impl EvmVenue {
             sell_amount: order.sellAmount,
             buy_amount: order.buyAmount,
             valid_to: order.validTo,
+            partially_fillable: order.partiallyFillable,
             quote_id,
             signature: signature.to_vec().into(),
             state: OrderState::Signed,
