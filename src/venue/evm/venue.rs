@@ -1,12 +1,17 @@
 //! `LoopVenue` over real chains: quotes from each chain's swap providers
-//! (in priority order, `swap`), balances from the wallet, intents carried out as transactions through the transaction
-//! manager, settled by looking at the journal and the chain.
+//! (in priority order, `swap`), balances from the wallet, intents carried
+//! out as transactions through the transaction manager (a swap step:
+//! `swap_step`, by order: `order`), receipts from the journal and the
+//! chain (`receipt`), settled by looking, and the operator's override
+//! (`abandon`).
 
+mod abandon;
 mod order;
+mod receipt;
+mod swap_step;
 
 use super::abi::{
-    IERC20, IStargateStandIn, ITunnelL2Bridge, ITunnelPortal, IUniswapV2Router02, IWETH9,
-    Withdrawal,
+    IStargateStandIn, ITunnelL2Bridge, ITunnelPortal, IUniswapV2Router02, Withdrawal,
 };
 use super::bridge;
 use super::chain::{ChainClient, EvmError};
@@ -14,7 +19,7 @@ use super::crash;
 use super::db::{EvmStore, IntentRecord, TxRecord};
 use super::erc20;
 use super::swap::cow::OrderState;
-use super::swap::{Ask, Providers, SwapProvider, SwapRequest, v2};
+use super::swap::{Ask, Providers, v2};
 use super::txmgr::{Look, TxManager, TxPolicy, TxRequest};
 use super::wallet::Wallet;
 use crate::config::{EvmChainConfig, EvmConfig};
@@ -212,48 +217,6 @@ impl EvmVenue {
         }
     }
 
-    fn swap_request(
-        &self,
-        chain: Chain,
-        token_in: TokenId,
-        token_out: TokenId,
-        amount_in: Units,
-    ) -> Result<SwapRequest, VenueError> {
-        Ok(SwapRequest {
-            token_in: self.path_address(chain, token_in)?,
-            token_out: self.path_address(chain, token_out)?,
-            native_in: token_in.is_native(),
-            native_out: token_out.is_native(),
-            amount_in: U256::from(amount_in),
-            taker: self.wallet(),
-        })
-    }
-
-    /// For `swap_choose = "best"`: a wei of gas in `token_out` base units,
-    /// from the node's gas price and the V2 router's ETH price of the token
-    /// (`None` when it has none: quotes are then compared gross).
-    async fn gas_price_in(
-        &self,
-        chain: Chain,
-        token_out: TokenId,
-    ) -> Result<Option<U256>, VenueError> {
-        if self.swaps[chain as usize].choose != crate::config::SwapChoose::Best {
-            return Ok(None);
-        }
-        let c = self.client(chain);
-        let gp = U256::from(c.gas_price().await?);
-        if token_out.is_native() || token_out == TokenId::Weth {
-            return Ok(Some(gp));
-        }
-        let one = U256::from(TokenId::Eth.one());
-        let path = vec![self.weth[chain as usize], self.erc20(chain, token_out)?];
-        match v2::quote(c, self.chain_cfg(chain).router, path, one).await {
-            Ok(per_eth) => Ok(Some(gp.saturating_mul(per_eth) / one)),
-            Err(VenueError::Rejected(_)) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
     fn stargate(&self, chain: Chain) -> Result<Address, VenueError> {
         self.chain_cfg(chain)
             .stargate
@@ -323,66 +286,6 @@ impl EvmVenue {
         erc20::ensure_allowance(&self.tx, self.client(chain), intent, seq, want).await
     }
 
-    /// Ask the chain's providers again for a swap about to be sent, and
-    /// build its transaction (the choice recorded first).
-    async fn choose_swap(
-        &self,
-        id: &str,
-        chain: Chain,
-        req: &SwapRequest,
-        ask: Ask,
-        min_out: Units,
-        deadline: Timestamp,
-    ) -> Result<(super::swap::Quote, super::swap::SwapCall), VenueError> {
-        let (quote, selection) = self.swaps[chain as usize]
-            .select(self.client(chain), req, ask, self.clock.now())
-            .await
-            .map_err(|e| no_provider(e, min_out))?;
-        let call = self.swap_call(id, chain, req, &quote, selection, min_out, deadline)?;
-        Ok((quote, call))
-    }
-
-    /// What was chosen and why, on the step's intent before anything is
-    /// signed for it.
-    fn record_selection(
-        &self,
-        id: &str,
-        selection: super::swap::Selection,
-    ) -> Result<(), VenueError> {
-        let store = self.tx.store();
-        if let Some(mut rec) = store.intent(id)? {
-            rec.swap = Some(selection);
-            store.put_intent(id, &rec)?;
-        }
-        Ok(())
-    }
-
-    /// The transaction for the chosen quote, the choice recorded first.
-    #[allow(clippy::too_many_arguments)]
-    fn swap_call(
-        &self,
-        id: &str,
-        chain: Chain,
-        req: &SwapRequest,
-        quote: &super::swap::Quote,
-        selection: super::swap::Selection,
-        min_out: Units,
-        deadline: Timestamp,
-    ) -> Result<super::swap::SwapCall, VenueError> {
-        let provider = self.swaps[chain as usize]
-            .get(&quote.provider)
-            .ok_or_else(|| VenueError::Rejected(format!("no swap provider {}", quote.provider)))?;
-        let call = provider.swap_call(
-            req,
-            quote,
-            U256::from(min_out),
-            self.wallet(),
-            deadline / 1000,
-        )?;
-        self.record_selection(id, selection)?;
-        Ok(call)
-    }
-
     /// Send every transaction `action` needs (approve first when needed).
     /// Once the intent's last transaction is recorded, only that one is
     /// finished: nothing before it is looked at again.
@@ -415,109 +318,10 @@ impl EvmVenue {
                 min_out,
                 deadline,
             } => {
-                let chain = *chain;
-                let req = self.swap_request(chain, *token_in, *token_out, *amount_in)?;
-                // A step with a live order follows it, deadline or not; a
-                // dead one falls back to the others through its own approve.
-                let dead = match self.order_of(id)? {
-                    Some(o) if !o.is_dead() => return self.follow_order(id, chain, o).await,
-                    Some(o) => Some(o),
-                    None => None,
-                };
-                // Refuse before the approve what a router would refuse
-                // after it: an approve's gas is spent even when the swap is not.
-                let c = self.client(chain);
-                let now = match c.block(c.head().await?).await? {
-                    Some((_, ts)) => ts,
-                    None => 0,
-                };
-                if deadline / 1000 <= now {
-                    return Err(VenueError::Rejected(
-                        "EXPIRED (the swap's deadline has passed)".into(),
-                    ));
-                }
-                if dead.is_some() {
-                    self.unwind(chain, id, &req).await?;
-                }
-                let swaps = &self.swaps[chain as usize];
-                let approve_seq = if dead.is_some() {
-                    order::FALLBACK_APPROVE_SEQ
-                } else {
-                    0
-                };
-                // An approve already signed for this step pins its spender.
-                let spender = match self.tx.store().tx(id, approve_seq)? {
-                    Some(rec) => Some(erc20::approved_spender(&rec.data).ok_or_else(|| {
-                        VenueError::Rejected(format!("{id}'s approve is not an approve"))
-                    })?),
-                    None => None,
-                };
-                let avoid = match &dead {
-                    Some(o) => swaps.get(&o.provider).map(|p| p.spender()),
-                    None => None,
-                };
-                let ask = Ask {
-                    min_out: Some(U256::from(*min_out)),
-                    gas_price_in_out: self.gas_price_in(chain, *token_out).await?,
-                    spender,
-                    avoid,
-                    firm: true,
-                };
-                let (quote, selection) = swaps
-                    .select(c, &req, ask, self.clock.now())
-                    .await
-                    .map_err(|e| no_provider(e, *min_out))?;
-                if matches!(quote.how, super::swap::How::Cow { .. }) {
-                    self.record_selection(id, selection)?;
-                    return self
-                        .place_order(id, chain, &req, &quote, U256::from(*min_out))
-                        .await;
-                }
-                let call =
-                    self.swap_call(id, chain, &req, &quote, selection, *min_out, *deadline)?;
-                if !token_in.is_native() {
-                    self.approve_at(
-                        chain,
-                        id,
-                        approve_seq,
-                        req.token_in,
-                        call.spender,
-                        *amount_in,
-                    )
-                    .await?;
-                }
-                // A quote that aged while its approve was mined is asked
-                // for again, of the providers spending through that approve.
-                let (quote, call) = if self.clock.now() > quote.valid_until {
-                    let ask = Ask {
-                        spender: Some(call.spender),
-                        ..ask
-                    };
-                    self.choose_swap(id, chain, &req, ask, *min_out, *deadline)
-                        .await?
-                } else {
-                    (quote, call)
-                };
-                let provider = swaps.get(&quote.provider);
-                if provider.is_some_and(|p| p.simulates()) {
-                    match c
-                        .call_raw(Some(me), call.to, call.data.clone(), call.value)
-                        .await
-                    {
-                        Ok(_) => {}
-                        Err(VenueError::Rejected(why)) => {
-                            let why = format!("its transaction reverts in simulation: {why}");
-                            swaps.mark_down(&quote.provider, &why, self.clock.now());
-                            return Err(VenueError::Transient(format!(
-                                "{} on {chain}: {why}",
-                                quote.provider
-                            )));
-                        }
-                        Err(other) => return Err(other),
-                    }
-                }
-                self.send(chain, id, 1, "swap", (call.to, call.data, call.value))
-                    .await?;
+                self.carry_out_swap(
+                    id, *chain, *token_in, *token_out, *amount_in, *min_out, *deadline,
+                )
+                .await?;
             }
             Action::BridgeSend {
                 route: Route::Stargate,
@@ -616,167 +420,6 @@ impl EvmVenue {
             )));
         }
         Ok(w)
-    }
-
-    /// Gas paid by every mined transaction of the intent (succeeded or
-    /// reverted), and its last transaction with its receipt once mined.
-    async fn mined(
-        &self,
-        c: &ChainClient,
-        id: &str,
-    ) -> Result<(u128, Option<(TxRecord, TransactionReceipt)>), VenueError> {
-        let mut gas: u128 = 0;
-        let mut last = None;
-        for rec in self.tx.store().txs_of(id)? {
-            for hash in rec.hashes() {
-                if let Some(r) = c.receipt(hash).await? {
-                    gas += u128::from(r.gas_used) * r.effective_gas_price;
-                    if rec.last {
-                        last = Some((rec.clone(), r));
-                    }
-                    break;
-                }
-            }
-        }
-        Ok((gas, last))
-    }
-
-    /// The step's receipt, from the journal and the chain: gas of every mined
-    /// transaction of the intent, amounts from the last one's logs.
-    async fn build(&self, id: &str, action: &Action) -> Result<Receipt, VenueError> {
-        let chain = action.chain();
-        if let Some(o) = self.order_of(id)?
-            && let Some(r) = self.order_receipt(id, chain, &o).await?
-        {
-            return Ok(r);
-        }
-        let c = self.client(chain);
-        let me = self.wallet();
-        let (gas, last) = self.mined(c, id).await?;
-        let (rec, r) = last.ok_or_else(|| {
-            VenueError::Unknown(format!("{id}: its last transaction is not mined yet"))
-        })?;
-        let block = r.block_number.unwrap_or_default();
-        let at = c
-            .block(block)
-            .await?
-            .map(|(_, ts)| ts * 1000)
-            .unwrap_or_else(|| self.clock.now());
-        let mut receipt = Receipt {
-            tx_hash: r.transaction_hash.to_string(),
-            chain,
-            at,
-            gas_fee: gas,
-            amount_in: 0,
-            amount_out: 0,
-            bridge_fee_native: 0,
-            bridge_fee_token: 0,
-            ticket: None,
-            via: None,
-        };
-        match action {
-            Action::Swap {
-                chain,
-                token_out,
-                amount_in,
-                ..
-            } => {
-                receipt.amount_in = *amount_in;
-                // The swap's router: the last transaction went to it.
-                let router = rec.to;
-                let weth = self.weth[*chain as usize];
-                let out = if token_out.is_native() {
-                    let mut out = U256::ZERO;
-                    for l in r.inner.logs() {
-                        if l.address() == weth
-                            && let Ok(w) = l.log_decode::<IWETH9::Withdrawal>()
-                            && w.inner.data.src == router
-                        {
-                            out += w.inner.data.wad;
-                        }
-                    }
-                    out
-                } else {
-                    received(&r, self.erc20(*chain, *token_out)?, None, me)
-                };
-                receipt.amount_out = units(out)?;
-                receipt.via = self
-                    .tx
-                    .store()
-                    .intent(id)?
-                    .and_then(|k| k.swap)
-                    .map(|s| s.summary());
-            }
-            Action::BridgeSend {
-                route: Route::Stargate,
-                token,
-                from,
-                to,
-                amount,
-            } => {
-                let (guid, sent, received) = bridge::oft_sent(&r, self.stargate(*from)?)
-                    .ok_or_else(|| {
-                        VenueError::Rejected(format!("{} emitted no OFTSent", r.transaction_hash))
-                    })?;
-                let sent = units(sent)?;
-                let received = units(received)?;
-                let native_in = if token.is_native() {
-                    U256::from(*amount)
-                } else {
-                    U256::ZERO
-                };
-                receipt.amount_in = sent;
-                receipt.bridge_fee_native = units(rec.value - native_in)?;
-                receipt.bridge_fee_token = sent - received;
-                receipt.ticket = Some(BridgeTicket {
-                    route: Route::Stargate,
-                    token: *token,
-                    from: *from,
-                    to: *to,
-                    amount_sent: sent,
-                    expected_amount: received,
-                    message_id: guid.to_string(),
-                    source_tx: receipt.tx_hash.clone(),
-                    sent_at: at,
-                });
-            }
-            Action::BridgeSend {
-                route: Route::HemiTunnel,
-                token,
-                from,
-                to,
-                amount,
-            } => {
-                let (h, w) = bridge::withdrawal_initiated(&r, self.tunnel(Chain::Hemi)?)
-                    .ok_or_else(|| {
-                        VenueError::Rejected(format!(
-                            "{} initiated no withdrawal",
-                            r.transaction_hash
-                        ))
-                    })?;
-                let sent = units(w.amount)?;
-                receipt.amount_in = sent;
-                receipt.ticket = Some(BridgeTicket {
-                    route: Route::HemiTunnel,
-                    token: *token,
-                    from: *from,
-                    to: *to,
-                    amount_sent: *amount,
-                    expected_amount: sent,
-                    message_id: h.to_string(),
-                    source_tx: receipt.tx_hash.clone(),
-                    sent_at: at,
-                });
-            }
-            Action::Prove { .. } => {}
-            Action::Finalize { ticket } => {
-                let portal = self.tunnel(Chain::Ethereum)?;
-                let token = self.erc20(Chain::Ethereum, ticket.token)?;
-                let out = received(&r, token, Some(portal), me);
-                receipt.amount_out = units(out)?;
-            }
-        }
-        Ok(receipt)
     }
 
     /// Track head movement for the silence check.
@@ -982,84 +625,7 @@ impl LoopVenue for EvmVenue {
     }
 
     async fn abandon(&self, intent: IntentId) -> Result<crate::venue::Abandonment, VenueError> {
-        use crate::venue::Abandonment;
-        let id = intent.to_string();
-        let store = self.tx.store();
-        let Some(mut known) = store.intent(&id)? else {
-            // Never carried out: nothing was signed for it.
-            return Ok(Abandonment::NeverSent);
-        };
-        if !known.abandoned {
-            // First, so that nothing carries it out while we look.
-            known.abandoned = true;
-            store.put_intent(&id, &known)?;
-        }
-        if let Some(o) = known.order.clone()
-            && !o.is_dead()
-            && !records_have_last(&store.txs_of(&id)?)
-            && let Some(done) = self.abandon_order(&id, known.action.chain(), o).await?
-        {
-            known.abandoned = false;
-            store.put_intent(&id, &known)?;
-            return Ok(Abandonment::Done(Box::new(done)));
-        }
-        let mut cancelled = None;
-        let mut reverted = None;
-        let mut waiting = Vec::new();
-        let mut step_done = false;
-        for mut rec in store.txs_of(&id)? {
-            let c = self.client_by_id(rec.chain_id)?;
-            match self.tx.look(c, &rec).await? {
-                Look::Confirmed(r) if Some(r.transaction_hash) == rec.cancel_hash() => {
-                    cancelled = Some(r.transaction_hash.to_string());
-                }
-                Look::Confirmed(r) => {
-                    // A reverted call did nothing (but it was sent, and paid
-                    // its gas); an approve before the step's call only set
-                    // an allowance.
-                    step_done |= rec.last && r.status();
-                    if !r.status() {
-                        reverted = Some(r.transaction_hash.to_string());
-                    }
-                }
-                Look::Mined => waiting.push(format!(
-                    "{} mined, waiting for {} confirmations",
-                    rec.label(),
-                    self.cfg.confirmations
-                )),
-                // Its nonce went to a transaction we never signed.
-                Look::NonceTaken { .. } => {}
-                // Nothing can be cancelled at a used nonce; ours may be mined.
-                Look::NonceUnproven(why) => waiting.push(format!("{}: {why}", rec.label())),
-                Look::Pending | Look::NotSent => {
-                    let hash = self.tx.cancel(c, &mut rec).await?;
-                    waiting.push(format!(
-                        "{} cancelled by {hash} at nonce {}, not mined yet",
-                        rec.label(),
-                        rec.nonce
-                    ));
-                }
-            }
-        }
-        if step_done {
-            known.abandoned = false;
-            store.put_intent(&id, &known)?;
-            return self
-                .build(&id, &known.action)
-                .await
-                .map(|r| Abandonment::Done(Box::new(r)));
-        }
-        if !waiting.is_empty() {
-            return Err(VenueError::Unknown(format!(
-                "{id}: {}; the override applies once it is mined",
-                waiting.join("; ")
-            )));
-        }
-        Ok(match (cancelled, reverted) {
-            (Some(tx_hash), _) => Abandonment::Cancelled { tx_hash },
-            (None, Some(tx_hash)) => Abandonment::Reverted { tx_hash },
-            (None, None) => Abandonment::NeverSent,
-        })
+        self.abandon_intent(intent).await
     }
 
     async fn receipt(&self, chain: Chain, tx_hash: &str) -> Result<Option<Receipt>, VenueError> {
@@ -1197,19 +763,4 @@ impl LoopVenue for EvmVenue {
         });
         out
     }
-}
-
-/// ERC-20 `token` transferred to `to` in a receipt (only from `from`, when given).
-fn received(r: &TransactionReceipt, token: Address, from: Option<Address>, to: Address) -> U256 {
-    let mut total = U256::ZERO;
-    for l in r.inner.logs() {
-        if l.address() == token
-            && let Ok(t) = l.log_decode::<IERC20::Transfer>()
-            && t.inner.data.to == to
-            && from.is_none_or(|f| t.inner.data.from == f)
-        {
-            total += t.inner.data.value;
-        }
-    }
-    total
 }

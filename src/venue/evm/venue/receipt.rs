@@ -1,0 +1,193 @@
+//! A step's receipt, from the journal and the chain: the gas of every
+//! mined transaction of the intent, and what moved — a swap's amount out
+//! from its last transaction's logs (or a filled order's, `order`), a
+//! bridge send's sent and received amounts and its ticket, a finalize's
+//! release.
+
+use super::{EvmVenue, units};
+use crate::model::{Action, BridgeTicket, Chain, Receipt, Route};
+use crate::venue::VenueError;
+use crate::venue::evm::abi::{IERC20, IWETH9};
+use crate::venue::evm::bridge;
+use crate::venue::evm::chain::ChainClient;
+use crate::venue::evm::db::TxRecord;
+use alloy::primitives::{Address, U256};
+use alloy::rpc::types::TransactionReceipt;
+
+impl EvmVenue {
+    /// Gas paid by every mined transaction of the intent (succeeded or
+    /// reverted), and its last transaction with its receipt once mined.
+    pub(super) async fn mined(
+        &self,
+        c: &ChainClient,
+        id: &str,
+    ) -> Result<(u128, Option<(TxRecord, TransactionReceipt)>), VenueError> {
+        let mut gas: u128 = 0;
+        let mut last = None;
+        for rec in self.tx.store().txs_of(id)? {
+            for hash in rec.hashes() {
+                if let Some(r) = c.receipt(hash).await? {
+                    gas += u128::from(r.gas_used) * r.effective_gas_price;
+                    if rec.last {
+                        last = Some((rec.clone(), r));
+                    }
+                    break;
+                }
+            }
+        }
+        Ok((gas, last))
+    }
+
+    /// The step's receipt, from the journal and the chain: gas of every mined
+    /// transaction of the intent, amounts from the last one's logs.
+    pub(super) async fn build(&self, id: &str, action: &Action) -> Result<Receipt, VenueError> {
+        let chain = action.chain();
+        if let Some(o) = self.order_of(id)?
+            && let Some(r) = self.order_receipt(id, chain, &o).await?
+        {
+            return Ok(r);
+        }
+        let c = self.client(chain);
+        let me = self.wallet();
+        let (gas, last) = self.mined(c, id).await?;
+        let (rec, r) = last.ok_or_else(|| {
+            VenueError::Unknown(format!("{id}: its last transaction is not mined yet"))
+        })?;
+        let block = r.block_number.unwrap_or_default();
+        let at = c
+            .block(block)
+            .await?
+            .map(|(_, ts)| ts * 1000)
+            .unwrap_or_else(|| self.clock.now());
+        let mut receipt = Receipt {
+            tx_hash: r.transaction_hash.to_string(),
+            chain,
+            at,
+            gas_fee: gas,
+            amount_in: 0,
+            amount_out: 0,
+            bridge_fee_native: 0,
+            bridge_fee_token: 0,
+            ticket: None,
+            via: None,
+        };
+        match action {
+            Action::Swap {
+                chain,
+                token_out,
+                amount_in,
+                ..
+            } => {
+                receipt.amount_in = *amount_in;
+                // The swap's router: the last transaction went to it.
+                let router = rec.to;
+                let weth = self.weth[*chain as usize];
+                let out = if token_out.is_native() {
+                    let mut out = U256::ZERO;
+                    for l in r.inner.logs() {
+                        if l.address() == weth
+                            && let Ok(w) = l.log_decode::<IWETH9::Withdrawal>()
+                            && w.inner.data.src == router
+                        {
+                            out += w.inner.data.wad;
+                        }
+                    }
+                    out
+                } else {
+                    received(&r, self.erc20(*chain, *token_out)?, None, me)
+                };
+                receipt.amount_out = units(out)?;
+                receipt.via = self
+                    .tx
+                    .store()
+                    .intent(id)?
+                    .and_then(|k| k.swap)
+                    .map(|s| s.summary());
+            }
+            Action::BridgeSend {
+                route: Route::Stargate,
+                token,
+                from,
+                to,
+                amount,
+            } => {
+                let (guid, sent, received) = bridge::oft_sent(&r, self.stargate(*from)?)
+                    .ok_or_else(|| {
+                        VenueError::Rejected(format!("{} emitted no OFTSent", r.transaction_hash))
+                    })?;
+                let sent = units(sent)?;
+                let received = units(received)?;
+                let native_in = if token.is_native() {
+                    U256::from(*amount)
+                } else {
+                    U256::ZERO
+                };
+                receipt.amount_in = sent;
+                receipt.bridge_fee_native = units(rec.value - native_in)?;
+                receipt.bridge_fee_token = sent - received;
+                receipt.ticket = Some(BridgeTicket {
+                    route: Route::Stargate,
+                    token: *token,
+                    from: *from,
+                    to: *to,
+                    amount_sent: sent,
+                    expected_amount: received,
+                    message_id: guid.to_string(),
+                    source_tx: receipt.tx_hash.clone(),
+                    sent_at: at,
+                });
+            }
+            Action::BridgeSend {
+                route: Route::HemiTunnel,
+                token,
+                from,
+                to,
+                amount,
+            } => {
+                let (h, w) = bridge::withdrawal_initiated(&r, self.tunnel(Chain::Hemi)?)
+                    .ok_or_else(|| {
+                        VenueError::Rejected(format!(
+                            "{} initiated no withdrawal",
+                            r.transaction_hash
+                        ))
+                    })?;
+                let sent = units(w.amount)?;
+                receipt.amount_in = sent;
+                receipt.ticket = Some(BridgeTicket {
+                    route: Route::HemiTunnel,
+                    token: *token,
+                    from: *from,
+                    to: *to,
+                    amount_sent: *amount,
+                    expected_amount: sent,
+                    message_id: h.to_string(),
+                    source_tx: receipt.tx_hash.clone(),
+                    sent_at: at,
+                });
+            }
+            Action::Prove { .. } => {}
+            Action::Finalize { ticket } => {
+                let portal = self.tunnel(Chain::Ethereum)?;
+                let token = self.erc20(Chain::Ethereum, ticket.token)?;
+                let out = received(&r, token, Some(portal), me);
+                receipt.amount_out = units(out)?;
+            }
+        }
+        Ok(receipt)
+    }
+}
+
+/// ERC-20 `token` transferred to `to` in a receipt (only from `from`, when given).
+fn received(r: &TransactionReceipt, token: Address, from: Option<Address>, to: Address) -> U256 {
+    let mut total = U256::ZERO;
+    for l in r.inner.logs() {
+        if l.address() == token
+            && let Ok(t) = l.log_decode::<IERC20::Transfer>()
+            && t.inner.data.to == to
+            && from.is_none_or(|f| t.inner.data.from == f)
+        {
+            total += t.inner.data.value;
+        }
+    }
+    total
+}
