@@ -25,9 +25,11 @@ pub fn ensure_crypto_provider() {
 /// Whether `url`'s host is this machine (`localhost`, 127.0.0.0/8, `[::1]`):
 /// where a fake may be served over plain http.
 pub fn is_loopback_url(url: &str) -> bool {
-    let Ok(u) = reqwest::Url::parse(url) else {
-        return false;
-    };
+    reqwest::Url::parse(url).is_ok_and(|u| is_loopback(&u))
+}
+
+/// Whether a parsed URL's host is this machine.
+pub fn is_loopback(u: &reqwest::Url) -> bool {
     let host = u.host_str().unwrap_or_default();
     host.eq_ignore_ascii_case("localhost")
         || host

@@ -21,7 +21,7 @@ impl WebhookUrl {
         if url.host_str().is_none() {
             return Err(WebhookError::InvalidUrl("it has no host".into()));
         }
-        let loopback = is_loopback(&url);
+        let loopback = crate::net::is_loopback(&url);
         match url.scheme() {
             "https" => Ok(Self(url)),
             "http" if loopback => Ok(Self(url)),
@@ -36,7 +36,7 @@ impl WebhookUrl {
 
     /// A local relay or a test receiver: no proxy applies to it.
     pub(crate) fn is_loopback(&self) -> bool {
-        is_loopback(&self.0)
+        crate::net::is_loopback(&self.0)
     }
 
     /// The full URL, for the HTTP client only.
@@ -48,16 +48,6 @@ impl WebhookUrl {
     pub fn host(&self) -> String {
         self.0.host_str().unwrap_or_default().to_string()
     }
-}
-
-fn is_loopback(url: &reqwest::Url) -> bool {
-    let host = url.host_str().unwrap_or_default();
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl fmt::Debug for WebhookUrl {

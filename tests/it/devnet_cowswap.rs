@@ -11,17 +11,14 @@
 use crate::devnet_common;
 
 use alloy::primitives::{Address, U256};
-use alloy::sol_types::SolCall;
 use arbkeep::config::{CowConfig, ZeroXConfig};
-use arbkeep::fakes::cow::solver::{LocalSolver, v2_router_quoting};
 use arbkeep::fakes::cow::{FakeCow, PostFault};
-use arbkeep::fakes::zerox::{FAKE_API_KEY, FakeZeroX, ZeroXChain};
+use arbkeep::fakes::zerox::{FAKE_API_KEY, FakeZeroX};
 use arbkeep::model::time::{MINUTE, SECOND};
 use arbkeep::model::{
     Action, Chain, Clock, CycleId, Intent, IntentId, ManualClock, StepKind, TokenId,
 };
-use arbkeep::venue::evm::abi::IDevToken;
-use arbkeep::venue::evm::devnet::{self, COW_SOLVER_KEY, DEPLOYER_KEY, Devnet, DevnetOptions};
+use arbkeep::venue::evm::devnet::{Devnet, DevnetOptions};
 use arbkeep::venue::evm::{EvmStore, EvmVenue, Wallet, erc20};
 use arbkeep::venue::{LoopVenue, VenueError};
 use devnet_common::*;
@@ -31,6 +28,7 @@ use std::time::Duration;
 struct World {
     d: Devnet,
     cow: Arc<FakeCow>,
+    _cow: Cow,
     v: EvmVenue,
     store: Arc<EvmStore>,
     clock: Arc<ManualClock>,
@@ -38,7 +36,6 @@ struct World {
     settlement: Address,
     holder: Address,
     _zerox: FakeZeroX,
-    _solving: tokio::task::JoinHandle<()>,
     _ticking: tokio::task::JoinHandle<()>,
     _tmp: tempfile::TempDir,
 }
@@ -50,9 +47,6 @@ async fn world() -> World {
 async fn world_with(partially_fillable: bool) -> World {
     let d = start(DevnetOptions::default()).await;
     let e = d.deployment.ethereum.clone();
-    let url = d.ethereum.url();
-    let deployer = devnet::signing_provider(&url, DEPLOYER_KEY).unwrap();
-    let contracts = devnet::deploy_cow(&root(), &deployer).await.unwrap();
     // One clock for the venue and the orderbook, ahead of the chain's and
     // running ten times as fast: orders expire in seconds of wall time.
     let clock = Arc::new(ManualClock::new(
@@ -70,57 +64,19 @@ async fn world_with(partially_fillable: bool) -> World {
             }
         })
     };
-    let cow = Arc::new(
-        FakeCow::start(
-            clock.clone(),
-            e.chain_id,
-            contracts.settlement,
-            v2_router_quoting(deployer.clone(), e.router),
-        )
-        .await
-        .unwrap(),
-    );
-    let solver = LocalSolver::new(&url, COW_SOLVER_KEY, contracts.settlement, e.router).unwrap();
-    let solving = {
-        let cow = cow.clone();
-        tokio::spawn(async move {
-            loop {
-                let _ = cow.settle_open_orders(&solver).await;
-                tokio::time::sleep(Duration::from_millis(300)).await;
-            }
-        })
-    };
+    let cow = start_cow(&d, clock.clone()).await;
+    let contracts = cow.contracts.clone();
     let zx = e.zerox.clone().unwrap();
-    let zerox = FakeZeroX::start(ZeroXChain {
-        rpc_url: url.clone(),
-        chain_id: e.chain_id,
-        router: e.router,
-        weth: e.weth,
-        allowance_holder: zx.allowance_holder,
-        settler: zx.settler,
-    })
-    .await
-    .unwrap();
+    let zerox = start_zerox(&d).await;
     let wallet = Wallet::from_secrets(&keeper_secrets()).unwrap();
-    let mint = IDevToken::mintCall {
-        to: wallet.address(),
-        value: U256::from(2 * TokenId::Wbtc.one()),
-    };
-    devnet::send_mined(
-        &deployer,
-        alloy::rpc::types::TransactionRequest::default()
-            .to(e.tokens[&TokenId::Wbtc])
-            .input(mint.abi_encode().into()),
-    )
-    .await
-    .unwrap();
+    mint_on_ethereum(&d, TokenId::Wbtc, wallet.address(), 2 * TokenId::Wbtc.one()).await;
     let tmp = tempfile::tempdir().unwrap();
     let mut config = config(&d, tmp.path());
     let evm = config.evm.as_mut().unwrap();
     let sc = &mut evm.ethereum.swap;
     sc.cowswap = Some(CowConfig {
         name: "cowswap".into(),
-        base_url: cow.url(),
+        base_url: cow.fake.url(),
         settlement: contracts.settlement,
         vault_relayer: contracts.vault_relayer,
         valid_for_ms: 60 * SECOND,
@@ -146,7 +102,8 @@ async fn world_with(partially_fillable: bool) -> World {
         .expect("venue connects");
     World {
         d,
-        cow,
+        cow: cow.fake.clone(),
+        _cow: cow,
         v,
         store,
         clock,
@@ -154,7 +111,6 @@ async fn world_with(partially_fillable: bool) -> World {
         settlement: contracts.settlement,
         holder: zx.allowance_holder,
         _zerox: zerox,
-        _solving: solving,
         _ticking: ticking,
         _tmp: tmp,
     }

@@ -11,15 +11,13 @@ use crate::devnet_common;
 
 use alloy::eips::BlockNumberOrTag;
 use alloy::providers::Provider;
-use arbkeep::fakes::cow::FakeCow;
-use arbkeep::fakes::cow::solver::{LocalSolver, v2_router_quoting};
-use arbkeep::fakes::zerox::{FAKE_API_KEY, FakeZeroX, QUOTE, ZeroXChain};
+use arbkeep::fakes::zerox::{FAKE_API_KEY, QUOTE};
 use arbkeep::model::{Chain, CycleState, Route, TokenId};
 use arbkeep::store::ReadOnlyStore;
 use arbkeep::venue::LoopVenue;
 use arbkeep::venue::evm::EvmStore;
 use arbkeep::venue::evm::crash;
-use arbkeep::venue::evm::devnet::{self, COW_SOLVER_KEY, DEPLOYER_KEY, DevnetOptions, KEEPER_KEY};
+use arbkeep::venue::evm::devnet::{DevnetOptions, KEEPER_KEY};
 use devnet_common::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -55,50 +53,14 @@ async fn devnet_sigkill_at_every_step_boundary_sends_nothing_twice() {
     // with calldata for the devnet's AllowanceHolder and Settler).
     let e = &d.deployment.ethereum;
     let zx = e.zerox.clone().expect("0x on the devnet's Ethereum");
-    let zerox = FakeZeroX::start(ZeroXChain {
-        rpc_url: d.ethereum.url(),
-        chain_id: e.chain_id,
-        router: e.router,
-        weth: e.weth,
-        allowance_holder: zx.allowance_holder,
-        settler: zx.settler,
-    })
-    .await
-    .unwrap();
+    let zerox = start_zerox(&d).await;
     // CowSwap first: the real GPv2Settlement, the fake orderbook and the
     // local solver settling in this process while the binary is killed and
     // restarted. The orderbook here does not trade WETH, so the ETH cycle's
     // Ethereum swap goes to 0x and the WBTC cycle's is a CoW order.
-    let deployer = devnet::signing_provider(&d.ethereum.url(), DEPLOYER_KEY).unwrap();
-    let contracts = devnet::deploy_cow(&root(), &deployer).await.unwrap();
-    let clock: Arc<dyn arbkeep::model::Clock> = Arc::new(arbkeep::model::SystemClock);
-    let cow = Arc::new(
-        FakeCow::start(
-            clock,
-            e.chain_id,
-            contracts.settlement,
-            v2_router_quoting(deployer.clone(), e.router),
-        )
-        .await
-        .unwrap(),
-    );
-    cow.refuse_token(e.weth);
-    let solver = LocalSolver::new(
-        &d.ethereum.url(),
-        COW_SOLVER_KEY,
-        contracts.settlement,
-        e.router,
-    )
-    .unwrap();
-    let solving = {
-        let cow = cow.clone();
-        tokio::spawn(async move {
-            loop {
-                let _ = cow.settle_open_orders(&solver).await;
-                tokio::time::sleep(Duration::from_millis(300)).await;
-            }
-        })
-    };
+    let cow = start_cow(&d, Arc::new(arbkeep::model::SystemClock)).await;
+    let contracts = cow.contracts.clone();
+    cow.fake.refuse_token(e.weth);
     let text = d.config_toml(&data).replace(
         r#"tokens = ["ETH", "WBTC", "hemiBTC", "cbBTC", "XAUt", "VUSD"]"#,
         r#"tokens = ["ETH", "WBTC"]"#,
@@ -106,7 +68,7 @@ async fn devnet_sigkill_at_every_step_boundary_sends_nothing_twice() {
         "\n[evm.ethereum.zerox]\nbase_url = \"{}\"\nallowance_holder = \"{}\"\n\n[evm.ethereum.cowswap]\nbase_url = \"{}\"\nsettlement = \"{}\"\nvault_relayer = \"{}\"\npoll_interval = \"200ms\"\n",
         zerox.url(),
         zx.allowance_holder,
-        cow.url(),
+        cow.fake.url(),
         contracts.settlement,
         contracts.vault_relayer,
     );
@@ -220,13 +182,19 @@ async fn devnet_sigkill_at_every_step_boundary_sends_nothing_twice() {
     assert!(zerox.calls(QUOTE) >= 1, "0x's firm quotes");
     // The WBTC cycle's went by one CoW order: posted once, filled once,
     // killed around its post like a transaction around its broadcast.
-    solving.abort();
-    let orders = cow.orders();
+    cow.stop_solving();
+    let orders = cow.fake.orders();
     assert_eq!(orders.len(), 1, "one order: {orders:?}");
     let uid = orders[0].uid.to_string();
-    assert_eq!(cow.posts().get(&uid), Some(&1), "{:?}", cow.posts());
     assert_eq!(
-        cow.trades()
+        cow.fake.posts().get(&uid),
+        Some(&1),
+        "{:?}",
+        cow.fake.posts()
+    );
+    assert_eq!(
+        cow.fake
+            .trades()
             .iter()
             .filter(|t| t.order_uid == orders[0].uid)
             .count(),

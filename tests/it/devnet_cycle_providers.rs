@@ -11,14 +11,12 @@ use crate::devnet_common;
 
 use arbkeep::config::{CowConfig, ZeroXConfig};
 use arbkeep::engine::{EngineOptions, Mode};
-use arbkeep::fakes::cow::FakeCow;
-use arbkeep::fakes::cow::solver::{LocalSolver, v2_router_quoting};
-use arbkeep::fakes::zerox::{FAKE_API_KEY, FakeZeroX, ZeroXChain};
+use arbkeep::fakes::zerox::FAKE_API_KEY;
 use arbkeep::model::time::SECOND;
 use arbkeep::model::{Chain, Clock, CycleState, StepKind, StepStatus, SystemClock, TokenId};
 use arbkeep::store::{ReadOnlyStore, Store};
 use arbkeep::venue::LoopVenue;
-use arbkeep::venue::evm::devnet::{self, COW_SOLVER_KEY, DEPLOYER_KEY, DevnetOptions};
+use arbkeep::venue::evm::devnet::DevnetOptions;
 use arbkeep::venue::evm::{EvmStore, EvmVenue, Wallet};
 use devnet_common::*;
 use std::collections::BTreeMap;
@@ -29,42 +27,11 @@ use std::time::{Duration, Instant};
 async fn devnet_cycles_go_cowswap_then_zerox_then_sushi_v2_and_the_ledger_stays_exact() {
     let d = start(DevnetOptions::default()).await;
     let e = d.deployment.ethereum.clone();
-    let url = d.ethereum.url();
-    let deployer = devnet::signing_provider(&url, DEPLOYER_KEY).unwrap();
-    let contracts = devnet::deploy_cow(&root(), &deployer).await.unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let cow = Arc::new(
-        FakeCow::start(
-            clock.clone(),
-            e.chain_id,
-            contracts.settlement,
-            v2_router_quoting(deployer.clone(), e.router),
-        )
-        .await
-        .unwrap(),
-    );
-    let solver = LocalSolver::new(&url, COW_SOLVER_KEY, contracts.settlement, e.router).unwrap();
-    let solving = {
-        let cow = cow.clone();
-        tokio::spawn(async move {
-            loop {
-                let _ = cow.settle_open_orders(&solver).await;
-                tokio::time::sleep(Duration::from_millis(300)).await;
-            }
-        })
-    };
+    let cow = start_cow(&d, clock.clone()).await;
+    let contracts = cow.contracts.clone();
     let zx = e.zerox.clone().unwrap();
-    let zerox = FakeZeroX::start(ZeroXChain {
-        rpc_url: url.clone(),
-        chain_id: e.chain_id,
-        router: e.router,
-        weth: e.weth,
-        allowance_holder: zx.allowance_holder,
-        settler: zx.settler,
-    })
-    .await
-    .unwrap();
-
+    let zerox = start_zerox(&d).await;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let mut config = config(&d, dir);
@@ -74,7 +41,7 @@ async fn devnet_cycles_go_cowswap_then_zerox_then_sushi_v2_and_the_ledger_stays_
     sc.v2_name = "sushi_v2".into();
     sc.cowswap = Some(CowConfig {
         name: "cowswap".into(),
-        base_url: cow.url(),
+        base_url: cow.fake.url(),
         settlement: contracts.settlement,
         vault_relayer: contracts.vault_relayer,
         valid_for_ms: 120 * SECOND,
@@ -119,7 +86,7 @@ async fn devnet_cycles_go_cowswap_then_zerox_then_sushi_v2_and_the_ledger_stays_
     {
         config.cross_chain_loop.tokens = vec![token];
         match phase {
-            1 => cow.set_down(true),
+            1 => cow.fake.set_down(true),
             2 => zerox.set_down(true),
             _ => {}
         }
@@ -201,9 +168,9 @@ async fn devnet_cycles_go_cowswap_then_zerox_then_sushi_v2_and_the_ledger_stays_
             );
         }
     }
-    solving.abort();
+    cow.stop_solving();
     // One order, filled once; the later cycles never reached the orderbook's order route.
-    assert_eq!(cow.orders().len(), 1);
-    assert_eq!(cow.trades().len(), 1);
-    assert_eq!(cow.post_total(), 1);
+    assert_eq!(cow.fake.orders().len(), 1);
+    assert_eq!(cow.fake.trades().len(), 1);
+    assert_eq!(cow.fake.post_total(), 1);
 }

@@ -13,16 +13,14 @@
 use crate::devnet_common;
 
 use alloy::primitives::{Address, U256};
-use alloy::sol_types::SolCall;
 use arbkeep::config::ZeroXConfig;
 use arbkeep::fakes::evm_rpc::{FakeRpc, RpcFault};
-use arbkeep::fakes::zerox::{FAKE_API_KEY, FakeZeroX, Fault, PRICE, QUOTE, ZeroXChain};
+use arbkeep::fakes::zerox::{FAKE_API_KEY, FakeZeroX, Fault, PRICE, QUOTE};
 use arbkeep::model::time::MINUTE;
 use arbkeep::model::{
     Action, Chain, Clock, CycleId, Intent, IntentId, ManualClock, StepKind, SystemClock, TokenId,
 };
-use arbkeep::venue::evm::abi::IDevToken;
-use arbkeep::venue::evm::devnet::{self, DEPLOYER_KEY, Devnet, DevnetOptions};
+use arbkeep::venue::evm::devnet::{Devnet, DevnetOptions};
 use arbkeep::venue::evm::{EvmStore, EvmVenue, Wallet, erc20};
 use arbkeep::venue::{LoopVenue, VenueError};
 use devnet_common::*;
@@ -61,31 +59,10 @@ async fn world() -> World {
     let d = start(DevnetOptions::default()).await;
     let e = &d.deployment.ethereum;
     let zx = e.zerox.clone().expect("0x on the devnet's Ethereum");
-    let zerox = FakeZeroX::start(ZeroXChain {
-        rpc_url: d.ethereum.url(),
-        chain_id: e.chain_id,
-        router: e.router,
-        weth: e.weth,
-        allowance_holder: zx.allowance_holder,
-        settler: zx.settler,
-    })
-    .await
-    .unwrap();
+    let zerox = start_zerox(&d).await;
     // The keeper's WBTC on Ethereum, to sell.
-    let p = devnet::signing_provider(&d.ethereum.url(), DEPLOYER_KEY).unwrap();
     let wallet = Wallet::from_secrets(&keeper_secrets()).unwrap();
-    let mint = IDevToken::mintCall {
-        to: wallet.address(),
-        value: U256::from(2 * TokenId::Wbtc.one()),
-    };
-    devnet::send_mined(
-        &p,
-        alloy::rpc::types::TransactionRequest::default()
-            .to(e.tokens[&TokenId::Wbtc])
-            .input(mint.abi_encode().into()),
-    )
-    .await
-    .unwrap();
+    mint_on_ethereum(&d, TokenId::Wbtc, wallet.address(), 2 * TokenId::Wbtc.one()).await;
     let proxy = FakeRpc::start(&d.ethereum.url()).await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let mut config = config(&d, tmp.path());

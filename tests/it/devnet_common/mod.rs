@@ -65,3 +65,101 @@ pub fn miscase(address: &str) -> String {
     }
     out
 }
+
+/// The fake 0x API over the devnet's Ethereum, answering with calldata for
+/// the devnet's AllowanceHolder and Settler.
+pub async fn start_zerox(d: &Devnet) -> arbkeep::fakes::zerox::FakeZeroX {
+    let e = &d.deployment.ethereum;
+    let zx = e.zerox.clone().expect("0x on the devnet's Ethereum");
+    arbkeep::fakes::zerox::FakeZeroX::start(arbkeep::fakes::zerox::ZeroXChain {
+        rpc_url: d.ethereum.url(),
+        chain_id: e.chain_id,
+        router: e.router,
+        weth: e.weth,
+        allowance_holder: zx.allowance_holder,
+        settler: zx.settler,
+    })
+    .await
+    .expect("the fake 0x API starts")
+}
+
+/// CoW Protocol on the devnet's Ethereum: the real settlement deployed, the
+/// fake orderbook on `clock`, and the local solver settling what it can
+/// every 300 ms until this is dropped.
+pub struct Cow {
+    pub fake: Arc<arbkeep::fakes::cow::FakeCow>,
+    pub contracts: devnet::CowContracts,
+    solving: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Cow {
+    fn drop(&mut self) {
+        self.solving.abort();
+    }
+}
+
+impl Cow {
+    /// No solver from now on.
+    pub fn stop_solving(&self) {
+        self.solving.abort();
+    }
+}
+
+pub async fn start_cow(d: &Devnet, clock: Arc<dyn Clock>) -> Cow {
+    use arbkeep::fakes::cow::solver::{LocalSolver, v2_router_quoting};
+    let e = &d.deployment.ethereum;
+    let url = d.ethereum.url();
+    let deployer = devnet::signing_provider(&url, devnet::DEPLOYER_KEY).unwrap();
+    let contracts = devnet::deploy_cow(&root(), &deployer)
+        .await
+        .expect("CoW deploys");
+    let fake = Arc::new(
+        arbkeep::fakes::cow::FakeCow::start(
+            clock,
+            e.chain_id,
+            contracts.settlement,
+            v2_router_quoting(deployer, e.router),
+        )
+        .await
+        .expect("the fake orderbook starts"),
+    );
+    let solver = LocalSolver::new(&url, devnet::COW_SOLVER_KEY, contracts.settlement, e.router)
+        .expect("the solver's key");
+    let solving = {
+        let fake = fake.clone();
+        tokio::spawn(async move {
+            loop {
+                let _ = fake.settle_open_orders(&solver).await;
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            }
+        })
+    };
+    Cow {
+        fake,
+        contracts,
+        solving,
+    }
+}
+
+/// Mint `amount` of the devnet token `token` on Ethereum to `to`.
+pub async fn mint_on_ethereum(
+    d: &Devnet,
+    token: arbkeep::model::TokenId,
+    to: alloy::primitives::Address,
+    amount: u128,
+) {
+    use alloy::sol_types::SolCall;
+    let p = devnet::signing_provider(&d.ethereum.url(), devnet::DEPLOYER_KEY).unwrap();
+    let mint = arbkeep::venue::evm::abi::IDevToken::mintCall {
+        to,
+        value: alloy::primitives::U256::from(amount),
+    };
+    devnet::send_mined(
+        &p,
+        alloy::rpc::types::TransactionRequest::default()
+            .to(d.deployment.ethereum.tokens[&token])
+            .input(mint.abi_encode().into()),
+    )
+    .await
+    .expect("minted");
+}
