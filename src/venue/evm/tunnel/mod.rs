@@ -6,11 +6,13 @@
 //! answer and the output's L2 block (`proof`), checked before anything is
 //! sent. Pure functions over RPC answers: no provider, no store.
 
+pub mod proof;
 pub mod withdrawal;
 
 #[cfg(test)]
 mod vectors;
 
+pub use proof::{L2OutputBlock, ProveArgs, build_prove_args, maybe_add_proof_node};
 pub use withdrawal::{
     L2_TO_L1_MESSAGE_PASSER, MessagePassed, OUTPUT_ROOT_VERSION, OutputRootProof, Withdrawal,
     WithdrawalTransaction, output_root, storage_slot, withdrawal_hash, withdrawals_in_receipt,
