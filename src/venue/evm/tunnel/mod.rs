@@ -1,10 +1,11 @@
-//! Hemi's OP-Bedrock-style tunnel, Hemi → Ethereum (`docs`: evm.md §1.4): what
-//! a withdrawal is and how it is identified (`withdrawal`: the
-//! `WithdrawalTransaction` decoded from L2ToL1MessagePasser's `MessagePassed`,
-//! its hash, its storage slot, the output root), and the arguments of
-//! `OptimismPortal.proveWithdrawalTransaction` built from an `eth_getProof`
-//! answer and the output's L2 block (`proof`), checked before anything is
-//! sent. Pure functions over RPC answers: no provider, no store.
+//! Hemi's OP-Bedrock-style tunnel, Hemi → Ethereum (the EVM research notes,
+//! evm.md §1.4): what a withdrawal is and how it is identified
+//! (`withdrawal`: the `WithdrawalTransaction` decoded from
+//! L2ToL1MessagePasser's `MessagePassed`, its hash, its storage slot, the
+//! output root), and the arguments of `OptimismPortal.proveWithdrawalTransaction`
+//! built from an `eth_getProof` answer and the output's L2 block (`proof`),
+//! checked before anything is sent. Pure functions over RPC answers: no
+//! provider, no store.
 
 pub mod proof;
 pub mod withdrawal;
