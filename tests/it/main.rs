@@ -28,6 +28,7 @@ mod devnet_ingest;
 mod devnet_providers;
 mod devnet_stall;
 mod devnet_swap;
+mod devnet_tunnel_proof;
 mod devnet_zerox;
 mod doctor;
 mod engine_commands;

@@ -13,6 +13,7 @@ pub mod erc20;
 pub mod ingest;
 pub mod raindex;
 pub mod swap;
+pub mod tunnel;
 pub mod txmgr;
 pub mod venue;
 pub mod wallet;

@@ -1,0 +1,54 @@
+//! Hemi's OP-Bedrock-style tunnel, Hemi → Ethereum (the EVM research notes,
+//! evm.md §1.4): what a withdrawal is and how it is identified
+//! (`withdrawal`: the `WithdrawalTransaction` decoded from
+//! L2ToL1MessagePasser's `MessagePassed`, its hash, its storage slot, the
+//! output root), and the arguments of `OptimismPortal.proveWithdrawalTransaction`
+//! built from an `eth_getProof` answer and the output's L2 block (`proof`),
+//! checked before anything is sent. Pure functions over RPC answers: no
+//! provider, no store.
+
+pub mod proof;
+pub mod withdrawal;
+
+#[cfg(test)]
+mod vectors;
+
+pub use proof::{L2OutputBlock, ProveArgs, build_prove_args, maybe_add_proof_node};
+pub use withdrawal::{
+    L2_TO_L1_MESSAGE_PASSER, MessagePassed, OUTPUT_ROOT_VERSION, OutputRootProof, Withdrawal,
+    WithdrawalTransaction, output_root, storage_slot, withdrawal_hash, withdrawals_in_receipt,
+};
+
+use alloy::primitives::{Address, B256, U256};
+
+/// What is wrong with a withdrawal, a receipt or a proof answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TunnelError {
+    #[error("log is from {got}, not the L2ToL1MessagePasser {L2_TO_L1_MESSAGE_PASSER}")]
+    WrongEmitter { got: Address },
+    #[error("log is not MessagePassed (topic0 {got:?})")]
+    NotMessagePassed { got: Option<B256> },
+    #[error("MessagePassed log does not decode: {0}")]
+    BadLog(String),
+    #[error("MessagePassed says withdrawal hash {emitted}, but its fields hash to {computed}")]
+    HashMismatch { emitted: B256, computed: B256 },
+    #[error("eth_getProof answered for {got}, not the L2ToL1MessagePasser")]
+    ProofForWrongAccount { got: Address },
+    #[error("eth_getProof answered {got} storage proofs, expected exactly 1")]
+    StorageProofCount { got: usize },
+    #[error("eth_getProof answered slot {got}, asked for {expected}")]
+    ProofForWrongSlot { got: B256, expected: B256 },
+    #[error("sentMessages[{hash}] is {value} at that block: the withdrawal is not there")]
+    NotSent { hash: B256, value: U256 },
+    #[error("the storage proof is empty")]
+    EmptyProof,
+    #[error("the storage proof does not prove the slot against storageHash {root}: {reason}")]
+    ProofDoesNotVerify { root: B256, reason: String },
+    #[error("proof node {index} is not valid RLP: {reason}")]
+    BadProofNode { index: usize, reason: String },
+    #[error(
+        "output root proof hashes to {computed}, but the output oracle says {expected}: \
+         the block or proof is not the output's"
+    )]
+    OutputRootMismatch { computed: B256, expected: B256 },
+}
