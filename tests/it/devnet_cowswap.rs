@@ -30,6 +30,7 @@ struct World {
     cow: Arc<FakeCow>,
     _cow: Cow,
     v: EvmVenue,
+    evm: arbkeep::config::EvmConfig,
     store: Arc<EvmStore>,
     clock: Arc<ManualClock>,
     relayer: Address,
@@ -100,7 +101,9 @@ async fn world_with(partially_fillable: bool) -> World {
     let v = EvmVenue::connect_with(evm, wallet, store.clone(), clock.clone(), "devnet", &env)
         .await
         .expect("venue connects");
+    let evm = evm.clone();
     World {
+        evm,
         d,
         cow: cow.fake.clone(),
         _cow: cow,
@@ -407,4 +410,65 @@ async fn devnet_a_partially_fillable_order_books_what_filled_by_its_valid_to() {
     assert_eq!(w.cow.trades().len(), 1);
     let rec = w.store.intent(&i.id.to_string()).unwrap().unwrap();
     assert!(rec.order.unwrap().partially_fillable);
+}
+
+/// An order that may still fill is never given up on: restarted without
+/// CowSwap in its config, the venue holds the step (outcome unknown)
+/// instead of refusing it, which would start the step again elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_order_holds_its_step_when_it_cannot_be_looked_at() {
+    let w = world().await;
+    w.cow.set_never_fill(true);
+    let amount = TokenId::Wbtc.one() / 20;
+    let i = w.swap(0, amount, 1);
+    // The first carry-out places the order and looks for a short while.
+    let mut quick = w.evm.clone();
+    quick.tx_timeout_ms = 3_000;
+    let wallet = Wallet::from_secrets(&keeper_secrets()).unwrap();
+    let env = |name: &str| (name == "ZEROX_API_KEY").then(|| FAKE_API_KEY.to_string());
+    let v = EvmVenue::connect_with(
+        &quick,
+        wallet,
+        w.store.clone(),
+        w.clock.clone(),
+        "devnet",
+        &env,
+    )
+    .await
+    .unwrap();
+    // (The approve may outlast so short a wait: carried out again, it resumes.)
+    let mut open = false;
+    for _ in 0..20 {
+        match v.execute(&i).await {
+            Err(VenueError::Transient(why)) if why.contains("still open") => {
+                open = true;
+                break;
+            }
+            Err(VenueError::Transient(_) | VenueError::Unknown(_)) => {}
+            other => panic!("expected the order still open, got {other:?}"),
+        }
+    }
+    assert!(open, "the order was placed and is open");
+    let mut evm = w.evm.clone();
+    evm.ethereum.swap.cowswap = None;
+    evm.ethereum.swap.order = vec!["zerox".into(), evm.ethereum.swap.v2_name.clone()];
+    let wallet = Wallet::from_secrets(&keeper_secrets()).unwrap();
+    let env = |name: &str| (name == "ZEROX_API_KEY").then(|| FAKE_API_KEY.to_string());
+    let v = EvmVenue::connect_with(
+        &evm,
+        wallet,
+        w.store.clone(),
+        w.clock.clone(),
+        "devnet",
+        &env,
+    )
+    .await
+    .unwrap();
+    match v.execute(&i).await {
+        Err(VenueError::Unknown(why)) => assert!(why.contains("the step holds"), "{why}"),
+        other => panic!("expected the step held, got {other:?}"),
+    }
+    // Nothing else was sent for it: only the order's approve.
+    assert_eq!(w.txs(&i), [("approve".to_string(), w.relayer)]);
+    assert_eq!(w.cow.post_total(), 1);
 }

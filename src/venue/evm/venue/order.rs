@@ -59,6 +59,24 @@ impl EvmVenue {
         }
     }
 
+    /// The API that has the step's order, and its UID; `Unknown` (the step
+    /// holds) when either cannot be had.
+    fn live_order(
+        &self,
+        chain: Chain,
+        rec: &OrderRecord,
+    ) -> Result<(&CowApi, OrderUid), VenueError> {
+        let hold = |e: VenueError| {
+            VenueError::Unknown(format!(
+                "order {} may still fill and cannot be looked at ({e}); the step holds",
+                rec.uid
+            ))
+        };
+        let api = self.cow_api(chain, &rec.provider).map_err(hold)?;
+        let uid = rec.uid().map_err(hold)?;
+        Ok((api, uid))
+    }
+
     /// Approve the VaultRelayer, sign and record the order for `quote`,
     /// post it and follow it.
     pub(super) async fn place_order(
@@ -179,8 +197,10 @@ impl EvmVenue {
         chain: Chain,
         mut rec: OrderRecord,
     ) -> Result<(), VenueError> {
-        let api = self.cow_api(chain, &rec.provider)?;
-        let uid = rec.uid()?;
+        // Never a refusal from here on: a refused step is tried again
+        // under a new attempt, and this order may still fill. What cannot
+        // be looked at holds the step.
+        let (api, uid) = self.live_order(chain, &rec)?;
         if rec.state == OrderState::Signed {
             match api.order(&uid).await? {
                 Some(_) => rec.state = OrderState::Posted,
@@ -267,8 +287,7 @@ impl EvmVenue {
         chain: Chain,
         mut rec: OrderRecord,
     ) -> Result<Option<Receipt>, VenueError> {
-        let api = self.cow_api(chain, &rec.provider)?;
-        let uid = rec.uid()?;
+        let (api, uid) = self.live_order(chain, &rec)?;
         match api.order(&uid).await? {
             Some(st) if st.is_final() || st.status == "fulfilled" => {
                 // Book it as following it would have.
