@@ -2,7 +2,9 @@
 //! Hemi and Ethereum (devnet mode) and the equity hedge's orderbook chain.
 //! Per chain: the RPC answers (and how fast), its chain id is the
 //! configured one, the WebSocket answers too, every configured address
-//! carries its EIP-55 checksum and has code, every token's `decimals()` is
+//! (the swap providers' contracts among them) carries its EIP-55 checksum
+//! and has code, an aggregator's API key is in the environment (never
+//! shown), every token's `decimals()` is
 //! the token table's, the wallet has gas, and the head block's timestamp
 //! against this machine's clock. Only reads: `eth_chainId`,
 //! `eth_blockNumber`, `eth_getBlockByNumber`, `eth_getCode`, `eth_call`,
@@ -58,6 +60,10 @@ pub async fn checks(config: &Config, env: &Env, clock: &dyn Clock) -> Vec<Check>
             "the cross-chain loop runs on chains in devnet mode only",
         ))),
     }
+    let mut keys = Vec::new();
+    if let (Some(evm), Mode::Devnet) = (&config.evm, config.mode) {
+        keys = aggregator_keys(&[&evm.hemi, &evm.ethereum], env);
+    }
     slots.push(
         hedge_plan(config)
             .ok_or_else(|| Check::skip(Group::Evm, "orderbook chain", "the equity hedge is off")),
@@ -73,10 +79,36 @@ pub async fn checks(config: &Config, env: &Env, clock: &dyn Clock) -> Vec<Check>
             Err(skipped) => vec![skipped],
         }
     });
-    futures_util::future::join_all(runs)
+    let mut out: Vec<Check> = futures_util::future::join_all(runs)
         .await
         .into_iter()
         .flatten()
+        .collect();
+    out.extend(keys);
+    out
+}
+
+/// An aggregator that needs an API key has it in the environment (the
+/// value is never shown).
+fn aggregator_keys(chains: &[&EvmChainConfig], env: &Env) -> Vec<Check> {
+    chains
+        .iter()
+        .filter_map(|c| c.swap.zerox.as_ref())
+        .map(|z| {
+            let name = format!("{} API key", z.name);
+            match env(&z.api_key_env).filter(|v| !v.trim().is_empty()) {
+                Some(_) => Check::ok(Group::Evm, name, format!("{} set", z.api_key_env)),
+                None => Check::fail(
+                    Group::Evm,
+                    name,
+                    format!("{} is not set", z.api_key_env),
+                    format!(
+                        "export {} with your 0x API key in the engine's environment",
+                        z.api_key_env
+                    ),
+                ),
+            }
+        })
         .collect()
 }
 
@@ -107,6 +139,25 @@ fn loop_plan(
         if let Some(a) = a {
             contracts.push((format!("{key}.{name}"), a));
         }
+    }
+    // The swap providers' contracts: the V3 deployment, 0x's AllowanceHolder,
+    // CoW's settlement and VaultRelayer.
+    let sc = &cfg.swap;
+    if let Some(v3) = &sc.v3 {
+        for (name, a) in [
+            ("factory", v3.factory),
+            ("quoter", v3.quoter),
+            ("router", v3.router),
+        ] {
+            contracts.push((format!("{key}.v3.{name}"), a));
+        }
+    }
+    if let Some(z) = &sc.zerox {
+        contracts.push((format!("{key}.zerox.allowance_holder"), z.allowance_holder));
+    }
+    if let Some(c) = &sc.cowswap {
+        contracts.push((format!("{key}.cowswap.settlement"), c.settlement));
+        contracts.push((format!("{key}.cowswap.vault_relayer"), c.vault_relayer));
     }
     let tokens: Vec<_> = cfg
         .tokens

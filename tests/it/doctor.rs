@@ -314,6 +314,56 @@ async fn an_address_without_code_fails() {
     assert_status(&r, "Ethereum code", Status::Ok);
 }
 
+/// The swap providers' contracts are checked for code like the rest, and
+/// 0x's API key must be in the environment (its value never shown).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swap_providers_contract_without_code_or_a_missing_api_key_fails() {
+    let d = shared().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let zx = d
+        .ethereum
+        .zerox
+        .clone()
+        .expect("0x on the devnet's Ethereum");
+    let text = format!(
+        "{}\n[evm.ethereum.zerox]\nbase_url = \"http://127.0.0.1:9\"\nallowance_holder = \"{}\"\n",
+        devnet_toml(d, &tmp.path().join("data")),
+        zx.allowance_holder
+    );
+    let key = "zx-secret-value-1234";
+    let r = examine_toml(
+        &text,
+        &[
+            ("ARBITRAGE_PRIVATE_KEY", KEEPER_KEY),
+            ("ZEROX_API_KEY", key),
+        ],
+    )
+    .await;
+    assert_status(&r, "Ethereum code", Status::Ok);
+    let detail = assert_status(&r, "zerox API key", Status::Ok);
+    assert_eq!(detail, "ZEROX_API_KEY set");
+    assert!(
+        !arbkeep::doctor::table(&r).contains(key),
+        "the key is never shown"
+    );
+    let r = examine_toml(&text, &[("ARBITRAGE_PRIVATE_KEY", KEEPER_KEY)]).await;
+    assert!(assert_status(&r, "zerox API key", Status::Fail).contains("ZEROX_API_KEY is not set"));
+    // An AllowanceHolder without code (the keeper's own account).
+    let text = text.replace(
+        &format!("allowance_holder = \"{}\"", zx.allowance_holder),
+        &format!("allowance_holder = \"{}\"", d.keeper),
+    );
+    let r = examine_toml(&text, &[("ARBITRAGE_PRIVATE_KEY", KEEPER_KEY)]).await;
+    let detail = assert_status(&r, "Ethereum code", Status::Fail);
+    assert!(
+        detail.contains(&format!(
+            "evm.ethereum.zerox.allowance_holder {}: no code",
+            d.keeper
+        )),
+        "{detail}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_whose_decimals_are_not_the_tables_fails() {
     let d = shared().await;
