@@ -239,6 +239,7 @@ async fn devnet_cowswap_order_settles_through_gpv2_and_a_lost_post_is_found_by_u
     assert_eq!(w.txs(&i), [("approve".to_string(), w.relayer)]);
     let rec = w.store.intent(&i.id.to_string()).unwrap().unwrap();
     let uid = rec.order.expect("the order is on record").uid;
+    assert!(via.ends_with(&format!("; order {uid}")), "{via}");
     assert_eq!(w.cow.posts().get(&uid), Some(&1), "{:?}", w.cow.posts());
     assert_eq!(w.cow.post_total(), 1);
     // Settling again by looking: the same receipt, nothing sent.

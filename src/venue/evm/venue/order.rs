@@ -361,12 +361,13 @@ impl EvmVenue {
             bridge_fee_native: 0,
             bridge_fee_token: 0,
             ticket: None,
+            // The order's UID beside the provider: what to look it up by.
             via: self
                 .tx
                 .store()
                 .intent(id)?
                 .and_then(|k| k.swap)
-                .map(|s| s.summary()),
+                .map(|s| format!("{}; order {}", s.summary(), rec.uid)),
         }))
     }
 }
