@@ -165,6 +165,29 @@ async fn devnet_op_portal_proves_and_finalizes_a_real_withdrawal() {
     let w = ws[0].clone();
     assert_eq!(w.tx.value, value);
     assert_eq!(w.tx.target, target);
+    // More withdrawals (no value, a message each), so the message passer's
+    // storage trie has branches and the proofs more than one node.
+    let mut others = Vec::new();
+    let mut last_block = withdrawal_block;
+    for i in 0..24u64 {
+        let call = IL2ToL1MessagePasser::initiateWithdrawalCall {
+            _target: target,
+            _gasLimit: U256::from(50_000u64),
+            _data: Bytes::from(i.to_be_bytes().to_vec()),
+        };
+        let r = send_mined(
+            &hemi,
+            TransactionRequest::default()
+                .with_from(keeper)
+                .with_to(L2_TO_L1_MESSAGE_PASSER)
+                .with_input(Bytes::from(call.abi_encode())),
+        )
+        .await
+        .unwrap();
+        last_block = r.block_number.unwrap();
+        others.extend(withdrawals_in_receipt(&r).unwrap());
+    }
+    assert_eq!(others.len(), 24);
 
     // Outputs in the oracle's order until one covers the withdrawal.
     let output = loop {
@@ -175,7 +198,7 @@ async fn devnet_op_portal_proves_and_finalizes_a_real_withdrawal() {
         let out = devnet::propose_output(&hemi, &l1_proposer, op.oracle, next)
             .await
             .unwrap();
-        if next >= withdrawal_block {
+        if next >= last_block {
             break out;
         }
     };
@@ -185,15 +208,20 @@ async fn devnet_op_portal_proves_and_finalizes_a_real_withdrawal() {
             .await
             .is_err()
     );
-    let index = read(
-        &l1_keeper,
-        op.oracle,
-        IL2OutputOracle::getL2OutputIndexAfterCall {
-            _l2BlockNumber: U256::from(withdrawal_block),
-        },
-    )
-    .await;
-    assert_eq!(index, U256::from(output.index));
+    // The first output at or after a block is the one viem would pick; a
+    // later one holds the withdrawal too. All are proven against the
+    // output that covers the last of them.
+    let index_after = |block: u64| {
+        read(
+            &l1_keeper,
+            op.oracle,
+            IL2OutputOracle::getL2OutputIndexAfterCall {
+                _l2BlockNumber: U256::from(block),
+            },
+        )
+    };
+    assert_eq!(index_after(last_block).await, U256::from(output.index));
+    assert!(index_after(withdrawal_block).await <= U256::from(output.index));
 
     // The prove arguments, as the keeper would build them, from the
     // output's block and eth_getProof there.
@@ -261,6 +289,33 @@ async fn devnet_op_portal_proves_and_finalizes_a_real_withdrawal() {
     .await;
     assert_eq!(reason(&data), "OptimismPortal: invalid output root proof");
 
+    // The valid proof of another withdrawal's slot does not prove this one.
+    let other_proof = hemi
+        .get_proof(L2_TO_L1_MESSAGE_PASSER, vec![storage_slot(others[0].hash)])
+        .block_id(output.l2_block.into())
+        .await
+        .unwrap();
+    let other_args =
+        build_prove_args(others[0].hash, output.output_root, &l2, &other_proof).unwrap();
+    let mut crossed = args.clone();
+    crossed.withdrawal_proof = other_args.withdrawal_proof;
+    let never_proven = &others[1].tx;
+    let data = revert_data(
+        &l1_keeper,
+        keeper,
+        op.portal,
+        &devnet::prove_calldata(never_proven, output.index, &crossed),
+    )
+    .await;
+    // The portal's MerkleTrie walk stops where the other key's path leaves
+    // ours (a node the proof does not hold), or the walk ends off the key.
+    let why = reason(&data);
+    assert!(
+        why == "MerkleTrie: invalid large internal hash"
+            || why == "OptimismPortal: invalid withdrawal inclusion proof",
+        "{why}"
+    );
+
     // The portal holds the ETH it pays out.
     let portal_funds = U256::from(10u64).pow(U256::from(18));
     let _: Value = l1_deployer
@@ -276,6 +331,43 @@ async fn devnet_op_portal_proves_and_finalizes_a_real_withdrawal() {
         reason(&data).contains("finalization period has not elapsed"),
         "{}",
         reason(&data)
+    );
+
+    // Every other withdrawal proven on the portal against the same output,
+    // each proof built by the tunnel's builder.
+    let mut deepest = args.withdrawal_proof.len();
+    for o in &others {
+        let proof = hemi
+            .get_proof(L2_TO_L1_MESSAGE_PASSER, vec![storage_slot(o.hash)])
+            .block_id(output.l2_block.into())
+            .await
+            .unwrap();
+        let a = build_prove_args(o.hash, output.output_root, &l2, &proof).unwrap();
+        deepest = deepest.max(a.withdrawal_proof.len());
+        send_mined(
+            &l1_keeper,
+            TransactionRequest::default()
+                .with_to(op.portal)
+                .with_input(devnet::prove_calldata(&o.tx, output.index, &a)),
+        )
+        .await
+        .unwrap();
+        let p = read(
+            &l1_keeper,
+            op.portal,
+            IOptimismPortal::provenWithdrawalsCall {
+                withdrawalHash: o.hash,
+            },
+        )
+        .await;
+        assert_eq!(p.outputRoot, output.output_root);
+    }
+    assert!(deepest >= 2, "the trie has branches: {deepest} nodes");
+    eprintln!(
+        "{} withdrawals proven against output {} (L2 block {}), proofs up to {deepest} nodes",
+        others.len() + 1,
+        output.index,
+        output.l2_block
     );
 
     devnet::increase_time(&l1_keeper, opts.finalization_period_secs + 1)
