@@ -23,28 +23,7 @@ use arbkeep::venue::evm::tunnel::{
     withdrawal_hash, withdrawals_in_receipt,
 };
 use devnet_common::*;
-use serde_json::Value;
 use std::str::FromStr;
-
-const ARTIFACT: &str = "node_modules/@eth-optimism/contracts-bedrock/forge-artifacts/L2ToL1MessagePasser.sol/L2ToL1MessagePasser.json";
-
-/// The deployed bytecode of the npm package's L2ToL1MessagePasser, after
-/// checking its storage layout puts `sentMessages` at slot 0.
-fn message_passer_code() -> Bytes {
-    let path = root().join(ARTIFACT);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{} (npm ci installs it): {e}", path.display()));
-    let json: Value = serde_json::from_str(&text).unwrap();
-    let sent = json["storageLayout"]["storage"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["label"] == "sentMessages")
-        .expect("sentMessages in the storage layout");
-    assert_eq!(sent["slot"], "0");
-    assert_eq!(sent["type"], "t_mapping(t_bytes32,t_bool)");
-    Bytes::from_str(json["deployedBytecode"]["object"].as_str().unwrap()).unwrap()
-}
 
 async fn view<C: SolCall>(p: &DynProvider, c: C, block: u64) -> C::Return {
     let out = p
@@ -174,20 +153,13 @@ fn rlp_items(node: &[u8]) -> Vec<&[u8]> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devnet_tunnel_proof_of_a_real_message_passer_withdrawal() {
-    let code = message_passer_code();
     let d = start(DevnetOptions::default()).await;
     let hemi = signing_provider(&d.hemi.url(), KEEPER_KEY).unwrap();
-    let _: () = hemi
-        .raw_request(
-            "anvil_setCode".into(),
-            (L2_TO_L1_MESSAGE_PASSER, code.clone()),
-        )
+    // The npm package's bytecode, its storage layout checked (`sentMessages`
+    // at slot 0), at the predeploy address.
+    let code = arbkeep::venue::evm::devnet::install_message_passer(&root(), &hemi)
         .await
-        .unwrap();
-    assert_eq!(
-        hemi.get_code_at(L2_TO_L1_MESSAGE_PASSER).await.unwrap(),
-        code
-    );
+        .expect("the message passer installs");
 
     // The keeper withdraws 0.01 ETH to an L1 address with a message.
     let keeper_address = PrivateKeySigner::from_str(KEEPER_KEY).unwrap().address();
