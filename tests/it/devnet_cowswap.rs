@@ -473,3 +473,66 @@ async fn a_live_order_holds_its_step_when_it_cannot_be_looked_at() {
     assert_eq!(w.txs(&i), [("approve".to_string(), w.relayer)]);
     assert_eq!(w.cow.post_total(), 1);
 }
+
+/// The operator's override of a step whose order is open: the orderbook is
+/// asked (signed) to cancel it; the answer of that DELETE lost after the
+/// orderbook acted, the next look finds it cancelled and the override
+/// applies — one cancellation sent, the order never filled, the step never
+/// carried out again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_override_cancels_a_live_order_once_even_when_the_answer_is_lost() {
+    let w = world().await;
+    w.cow.set_never_fill(true);
+    let i = w.swap(0, TokenId::Wbtc.one() / 20, 1);
+    let mut quick = w.evm.clone();
+    quick.tx_timeout_ms = 3_000;
+    let wallet = Wallet::from_secrets(&keeper_secrets()).unwrap();
+    let env = |name: &str| (name == "ZEROX_API_KEY").then(|| FAKE_API_KEY.to_string());
+    let v = EvmVenue::connect_with(
+        &quick,
+        wallet,
+        w.store.clone(),
+        w.clock.clone(),
+        "devnet",
+        &env,
+    )
+    .await
+    .unwrap();
+    let mut open = false;
+    for _ in 0..20 {
+        match v.execute(&i).await {
+            Err(VenueError::Transient(why)) if why.contains("still open") => {
+                open = true;
+                break;
+            }
+            Err(VenueError::Transient(_) | VenueError::Unknown(_)) => {}
+            other => panic!("expected the order still open, got {other:?}"),
+        }
+    }
+    assert!(open);
+    let uid = w
+        .store
+        .intent(&i.id.to_string())
+        .unwrap()
+        .unwrap()
+        .order
+        .unwrap()
+        .uid;
+    w.cow.fail_next_cancel(PostFault::ActThenDrop);
+    match v.abandon(i.id).await {
+        Err(VenueError::Transient(_) | VenueError::Unknown(_)) => {}
+        other => panic!("the cancel's answer was lost: {other:?}"),
+    }
+    let done = v.abandon(i.id).await.expect("the order is cancelled now");
+    assert_eq!(done, arbkeep::venue::Abandonment::NeverSent);
+    assert_eq!(w.cow.cancels().get(&uid), Some(&1), "{:?}", w.cow.cancels());
+    // A solver coming back finds nothing to fill; the step stays given up.
+    w.cow.set_never_fill(false);
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert!(w.cow.trades().is_empty());
+    match v.execute(&i).await {
+        Err(VenueError::Rejected(why)) => assert!(why.contains("abandoned"), "{why}"),
+        other => panic!("expected the step given up, got {other:?}"),
+    }
+    assert_eq!(w.cow.post_total(), 1);
+}
