@@ -25,6 +25,7 @@ mod devnet_e2e;
 mod devnet_hedge;
 mod devnet_hostile;
 mod devnet_ingest;
+mod devnet_op_bridge;
 mod devnet_op_portal;
 mod devnet_providers;
 mod devnet_stall;
