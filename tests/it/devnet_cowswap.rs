@@ -191,6 +191,34 @@ impl World {
         panic!("{} never finished", i.id)
     }
 
+    /// A venue over the same journal that looks at an order only briefly,
+    /// with the step's order placed and still open.
+    async fn place_open(&self, i: &Intent) -> EvmVenue {
+        let mut quick = self.evm.clone();
+        quick.tx_timeout_ms = 3_000;
+        let wallet = Wallet::from_secrets(&keeper_secrets()).unwrap();
+        let env = |name: &str| (name == "ZEROX_API_KEY").then(|| FAKE_API_KEY.to_string());
+        let v = EvmVenue::connect_with(
+            &quick,
+            wallet,
+            self.store.clone(),
+            self.clock.clone(),
+            "devnet",
+            &env,
+        )
+        .await
+        .unwrap();
+        // (The approve may outlast so short a wait: carried out again, it resumes.)
+        for _ in 0..20 {
+            match v.execute(i).await {
+                Err(VenueError::Transient(why)) if why.contains("still open") => return v,
+                Err(VenueError::Transient(_) | VenueError::Unknown(_)) => {}
+                other => panic!("expected the order still open, got {other:?}"),
+            }
+        }
+        panic!("{}: the order was never seen open", i.id)
+    }
+
     /// (purpose, spender or target) of each of the step's transactions.
     fn txs(&self, i: &Intent) -> Vec<(String, Address)> {
         self.store
@@ -423,33 +451,7 @@ async fn a_live_order_holds_its_step_when_it_cannot_be_looked_at() {
     let amount = TokenId::Wbtc.one() / 20;
     let i = w.swap(0, amount, 1);
     // The first carry-out places the order and looks for a short while.
-    let mut quick = w.evm.clone();
-    quick.tx_timeout_ms = 3_000;
-    let wallet = Wallet::from_secrets(&keeper_secrets()).unwrap();
-    let env = |name: &str| (name == "ZEROX_API_KEY").then(|| FAKE_API_KEY.to_string());
-    let v = EvmVenue::connect_with(
-        &quick,
-        wallet,
-        w.store.clone(),
-        w.clock.clone(),
-        "devnet",
-        &env,
-    )
-    .await
-    .unwrap();
-    // (The approve may outlast so short a wait: carried out again, it resumes.)
-    let mut open = false;
-    for _ in 0..20 {
-        match v.execute(&i).await {
-            Err(VenueError::Transient(why)) if why.contains("still open") => {
-                open = true;
-                break;
-            }
-            Err(VenueError::Transient(_) | VenueError::Unknown(_)) => {}
-            other => panic!("expected the order still open, got {other:?}"),
-        }
-    }
-    assert!(open, "the order was placed and is open");
+    w.place_open(&i).await;
     let mut evm = w.evm.clone();
     evm.ethereum.swap.cowswap = None;
     evm.ethereum.swap.order = vec!["zerox".into(), evm.ethereum.swap.v2_name.clone()];
@@ -484,32 +486,7 @@ async fn the_override_cancels_a_live_order_once_even_when_the_answer_is_lost() {
     let w = world().await;
     w.cow.set_never_fill(true);
     let i = w.swap(0, TokenId::Wbtc.one() / 20, 1);
-    let mut quick = w.evm.clone();
-    quick.tx_timeout_ms = 3_000;
-    let wallet = Wallet::from_secrets(&keeper_secrets()).unwrap();
-    let env = |name: &str| (name == "ZEROX_API_KEY").then(|| FAKE_API_KEY.to_string());
-    let v = EvmVenue::connect_with(
-        &quick,
-        wallet,
-        w.store.clone(),
-        w.clock.clone(),
-        "devnet",
-        &env,
-    )
-    .await
-    .unwrap();
-    let mut open = false;
-    for _ in 0..20 {
-        match v.execute(&i).await {
-            Err(VenueError::Transient(why)) if why.contains("still open") => {
-                open = true;
-                break;
-            }
-            Err(VenueError::Transient(_) | VenueError::Unknown(_)) => {}
-            other => panic!("expected the order still open, got {other:?}"),
-        }
-    }
-    assert!(open);
+    let v = w.place_open(&i).await;
     let uid = w
         .store
         .intent(&i.id.to_string())
@@ -535,4 +512,48 @@ async fn the_override_cancels_a_live_order_once_even_when_the_answer_is_lost() {
         other => panic!("expected the step given up, got {other:?}"),
     }
     assert_eq!(w.cow.post_total(), 1);
+}
+
+/// Every way a post's answer can go wrong after the orderbook took the
+/// order — the connection dropped, a 5xx, a cut or malformed body — is
+/// settled by looking the order up by its UID: posted once, filled once,
+/// the wallet moving what the receipt books.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_post_fault_after_acting_is_settled_by_looking_up_the_uid() {
+    let w = world().await;
+    let amount = TokenId::Wbtc.one() / 50;
+    for (n, fault) in [
+        PostFault::ActThenDrop,
+        PostFault::ActThen(502),
+        PostFault::ActThenTruncated,
+        PostFault::ActThenMalformed,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let before = w.balances().await;
+        let by_v2 = w.by_v2(amount).await;
+        w.cow.fail_next_post(fault);
+        let i = w.swap(40 + n as u32, amount, by_v2 * 98 / 100);
+        let r = w.done(&i).await;
+        assert!(
+            r.via.clone().unwrap().starts_with("via cowswap"),
+            "{fault:?}: {:?}",
+            r.via
+        );
+        let uid = w
+            .store
+            .intent(&i.id.to_string())
+            .unwrap()
+            .unwrap()
+            .order
+            .unwrap()
+            .uid;
+        assert_eq!(w.cow.posts().get(&uid), Some(&1), "{fault:?}");
+        let after = w.balances().await;
+        assert_eq!(before.0 - after.0, U256::from(r.amount_in), "{fault:?}");
+        assert_eq!(after.1 - before.1, U256::from(r.amount_out), "{fault:?}");
+    }
+    assert_eq!(w.cow.post_total(), 4);
+    assert_eq!(w.cow.trades().len(), 4);
 }
