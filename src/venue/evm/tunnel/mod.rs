@@ -4,15 +4,18 @@
 //! L2ToL1MessagePasser's `MessagePassed`, its hash, its storage slot, the
 //! output root), and the arguments of `OptimismPortal.proveWithdrawalTransaction`
 //! built from an `eth_getProof` answer and the output's L2 block (`proof`),
-//! checked before anything is sent. Pure functions over RPC answers: no
+//! checked before anything is sent; which proof system a portal speaks
+//! (`portal`). Pure functions over RPC answers: no
 //! provider, no store.
 
+pub mod portal;
 pub mod proof;
 pub mod withdrawal;
 
 #[cfg(test)]
 mod vectors;
 
+pub use portal::{PortalKind, portal_kind};
 pub use proof::{L2OutputBlock, ProveArgs, build_prove_args, maybe_add_proof_node};
 pub use withdrawal::{
     L2_TO_L1_MESSAGE_PASSER, MessagePassed, OUTPUT_ROOT_VERSION, OutputRootProof, Withdrawal,
@@ -51,4 +54,6 @@ pub enum TunnelError {
          the block or proof is not the output's"
     )]
     OutputRootMismatch { computed: B256, expected: B256 },
+    #[error("portal version {version:?}: {why}")]
+    PortalVersion { version: String, why: String },
 }
