@@ -12,9 +12,8 @@ use crate::devnet_common;
 use alloy::eips::BlockNumberOrTag;
 use alloy::providers::Provider;
 use arbkeep::fakes::zerox::{FAKE_API_KEY, QUOTE};
-use arbkeep::model::{Chain, CycleState, Route, TokenId};
+use arbkeep::model::{Chain, CycleState, Route};
 use arbkeep::store::ReadOnlyStore;
-use arbkeep::venue::LoopVenue;
 use arbkeep::venue::evm::EvmStore;
 use arbkeep::venue::evm::crash;
 use arbkeep::venue::evm::devnet::{DevnetOptions, KEEPER_KEY};
@@ -279,16 +278,5 @@ async fn devnet_sigkill_at_every_step_boundary_sends_nothing_twice() {
     }
 
     // The wallet equals the ledger.
-    let ledger =
-        arbkeep::strategy::cross_chain_loop::ledger::ledger_balances(&r.ledger(0).unwrap());
-    for chain in Chain::ALL {
-        for token in TokenId::ALL.into_iter().filter(|t| t.exists_on(chain)) {
-            let wallet = v.balance(chain, token).await.unwrap() as i128;
-            assert_eq!(
-                ledger.get(&(chain, token)).copied().unwrap_or(0),
-                wallet,
-                "{chain} {token}"
-            );
-        }
-    }
+    assert_wallet_equals_ledger(&v, &r.ledger(0).unwrap(), "after the kills").await;
 }

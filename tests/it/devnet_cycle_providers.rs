@@ -13,13 +13,11 @@ use arbkeep::config::{CowConfig, ZeroXConfig};
 use arbkeep::engine::{EngineOptions, Mode};
 use arbkeep::fakes::zerox::FAKE_API_KEY;
 use arbkeep::model::time::SECOND;
-use arbkeep::model::{Chain, Clock, CycleState, StepKind, StepStatus, SystemClock, TokenId};
+use arbkeep::model::{Clock, CycleState, StepKind, StepStatus, SystemClock, TokenId};
 use arbkeep::store::{ReadOnlyStore, Store};
-use arbkeep::venue::LoopVenue;
 use arbkeep::venue::evm::devnet::DevnetOptions;
 use arbkeep::venue::evm::{EvmStore, EvmVenue, Wallet};
 use devnet_common::*;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -151,22 +149,7 @@ async fn devnet_cycles_go_cowswap_then_zerox_then_sushi_v2_and_the_ledger_stays_
             started.elapsed().as_secs_f64()
         );
         // The wallet equals the ledger, every token on both chains.
-        let ledger =
-            arbkeep::strategy::cross_chain_loop::ledger::ledger_balances(&r.ledger(0).unwrap());
-        let mut wallet = BTreeMap::new();
-        for chain in Chain::ALL {
-            for token in TokenId::ALL.into_iter().filter(|t| t.exists_on(chain)) {
-                let amount = venue.balance(chain, token).await.unwrap();
-                wallet.insert((chain, token), amount as i128);
-            }
-        }
-        for (key, amount) in &wallet {
-            assert_eq!(
-                ledger.get(key).copied().unwrap_or(0),
-                *amount,
-                "phase {phase} {key:?}: ledger vs wallet"
-            );
-        }
+        assert_wallet_equals_ledger(&venue, &r.ledger(0).unwrap(), &format!("phase {phase}")).await;
     }
     cow.stop_solving();
     // One order, filled once; the later cycles never reached the orderbook's order route.

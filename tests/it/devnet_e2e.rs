@@ -12,11 +12,9 @@ use crate::devnet_common;
 use arbkeep::engine::{EngineOptions, Mode};
 use arbkeep::model::{Chain, Clock, CycleState, Route, StepKind, StepStatus, SystemClock, TokenId};
 use arbkeep::store::{ReadOnlyStore, Store};
-use arbkeep::venue::LoopVenue;
 use arbkeep::venue::evm::EvmStore;
 use arbkeep::venue::evm::devnet::DevnetOptions;
 use devnet_common::*;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -146,22 +144,7 @@ async fn devnet_loop_completes_on_both_routes_with_real_transactions() {
     );
 
     // The wallet equals the ledger, every token on both chains, gas included.
-    let ledger =
-        arbkeep::strategy::cross_chain_loop::ledger::ledger_balances(&r.ledger(0).unwrap());
-    let mut wallet = BTreeMap::new();
-    for chain in Chain::ALL {
-        for token in TokenId::ALL.into_iter().filter(|t| t.exists_on(chain)) {
-            let amount = venue.balance(chain, token).await.unwrap();
-            wallet.insert((chain, token), amount as i128);
-        }
-    }
-    for (key, amount) in &wallet {
-        assert_eq!(
-            ledger.get(key).copied().unwrap_or(0),
-            *amount,
-            "{key:?}: ledger vs wallet"
-        );
-    }
+    assert_wallet_equals_ledger(&venue, &r.ledger(0).unwrap(), "e2e").await;
     // Every recorded transaction was mined exactly once at its own nonce.
     let txs = evm_store.all_txs().unwrap();
     for chain in Chain::ALL {

@@ -647,28 +647,18 @@ impl LoopVenue for EvmVenue {
         let Some(r) = c.receipt(hash).await? else {
             return Ok(None);
         };
-        let at = c
-            .block(r.block_number.unwrap_or_default())
-            .await?
-            .map(|(_, ts)| ts * 1000)
-            .unwrap_or_else(|| self.clock.now());
+        let at = self.mined_at(c, &r).await?;
         let gas = if r.from == self.wallet() {
             u128::from(r.gas_used) * r.effective_gas_price
         } else {
             0
         };
-        Ok(Some(Receipt {
-            tx_hash: r.transaction_hash.to_string(),
+        Ok(Some(receipt::bare_receipt(
+            r.transaction_hash.to_string(),
             chain,
             at,
-            gas_fee: gas,
-            amount_in: 0,
-            amount_out: 0,
-            bridge_fee_native: 0,
-            bridge_fee_token: 0,
-            ticket: None,
-            via: None,
-        }))
+            gas,
+        )))
     }
 
     async fn bridge_status(&self, ticket: &BridgeTicket) -> Result<BridgeStatus, VenueError> {

@@ -163,3 +163,27 @@ pub async fn mint_on_ethereum(
     .await
     .expect("minted");
 }
+
+/// The wallet equals the loop's ledger, every token on both chains, to the
+/// base unit (gas included).
+pub async fn assert_wallet_equals_ledger(
+    venue: &EvmVenue,
+    ledger: &[arbkeep::model::LedgerEntry],
+    label: &str,
+) {
+    use arbkeep::venue::LoopVenue;
+    let books = arbkeep::strategy::cross_chain_loop::ledger::ledger_balances(ledger);
+    for chain in arbkeep::model::Chain::ALL {
+        for token in arbkeep::model::TokenId::ALL
+            .into_iter()
+            .filter(|t| t.exists_on(chain))
+        {
+            let wallet = venue.balance(chain, token).await.unwrap() as i128;
+            assert_eq!(
+                books.get(&(chain, token)).copied().unwrap_or(0),
+                wallet,
+                "{label} {chain} {token}: ledger vs wallet"
+            );
+        }
+    }
+}

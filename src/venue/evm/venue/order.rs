@@ -344,23 +344,12 @@ impl EvmVenue {
         let c = self.client(chain);
         let (gas, _) = self.mined(c, id).await?;
         let at = match c.receipt(*tx_hash).await? {
-            Some(r) => c
-                .block(r.block_number.unwrap_or_default())
-                .await?
-                .map(|(_, ts)| ts * 1000)
-                .unwrap_or_else(|| self.clock.now()),
+            Some(r) => self.mined_at(c, &r).await?,
             None => self.clock.now(),
         };
         Ok(Some(Receipt {
-            tx_hash: tx_hash.to_string(),
-            chain,
-            at,
-            gas_fee: gas,
             amount_in: units(*executed_sell)?,
             amount_out: units(*executed_buy)?,
-            bridge_fee_native: 0,
-            bridge_fee_token: 0,
-            ticket: None,
             // The order's UID beside the provider: what to look it up by.
             via: self
                 .tx
@@ -368,6 +357,7 @@ impl EvmVenue {
                 .intent(id)?
                 .and_then(|k| k.swap)
                 .map(|s| format!("{}; order {}", s.summary(), rec.uid)),
+            ..super::receipt::bare_receipt(tx_hash.to_string(), chain, at, gas)
         }))
     }
 }

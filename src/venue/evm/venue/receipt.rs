@@ -14,7 +14,37 @@ use crate::venue::evm::db::TxRecord;
 use alloy::primitives::{Address, U256};
 use alloy::rpc::types::TransactionReceipt;
 
+/// A receipt of a transaction that moved nothing yet booked: its hash,
+/// chain, time and gas.
+pub(super) fn bare_receipt(tx_hash: String, chain: Chain, at: u64, gas_fee: u128) -> Receipt {
+    Receipt {
+        tx_hash,
+        chain,
+        at,
+        gas_fee,
+        amount_in: 0,
+        amount_out: 0,
+        bridge_fee_native: 0,
+        bridge_fee_token: 0,
+        ticket: None,
+        via: None,
+    }
+}
+
 impl EvmVenue {
+    /// When `r` was mined: its block's time (the clock's, if the node has
+    /// not the block).
+    pub(super) async fn mined_at(
+        &self,
+        c: &ChainClient,
+        r: &TransactionReceipt,
+    ) -> Result<u64, VenueError> {
+        Ok(c.block(r.block_number.unwrap_or_default())
+            .await?
+            .map(|(_, ts)| ts * 1000)
+            .unwrap_or_else(|| self.clock.now()))
+    }
+
     /// Gas paid by every mined transaction of the intent (succeeded or
     /// reverted), and its last transaction with its receipt once mined.
     pub(super) async fn mined(
@@ -53,24 +83,8 @@ impl EvmVenue {
         let (rec, r) = last.ok_or_else(|| {
             VenueError::Unknown(format!("{id}: its last transaction is not mined yet"))
         })?;
-        let block = r.block_number.unwrap_or_default();
-        let at = c
-            .block(block)
-            .await?
-            .map(|(_, ts)| ts * 1000)
-            .unwrap_or_else(|| self.clock.now());
-        let mut receipt = Receipt {
-            tx_hash: r.transaction_hash.to_string(),
-            chain,
-            at,
-            gas_fee: gas,
-            amount_in: 0,
-            amount_out: 0,
-            bridge_fee_native: 0,
-            bridge_fee_token: 0,
-            ticket: None,
-            via: None,
-        };
+        let at = self.mined_at(c, &r).await?;
+        let mut receipt = bare_receipt(r.transaction_hash.to_string(), chain, at, gas);
         match action {
             Action::Swap {
                 chain,
