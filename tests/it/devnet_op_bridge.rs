@@ -29,10 +29,9 @@ use alloy::sol;
 use alloy::sol_types::{SolCall, SolError, SolEvent, SolValue};
 use arbkeep::venue::evm::abi::{IDevToken, IERC20};
 use arbkeep::venue::evm::devnet::{
-    self, DEPLOYER_KEY, DevnetOptions, IL1CrossDomainMessenger, IL1StandardBridge,
-    IL2CrossDomainMessenger, IL2StandardBridge, IOptimismPortal, KEEPER_KEY,
-    L2_CROSS_DOMAIN_MESSENGER, L2_STANDARD_BRIDGE, OP_PROPOSER_KEY, OpL1Options, send_mined,
-    signing_provider,
+    self, DEPLOYER_KEY, IL1CrossDomainMessenger, IL1StandardBridge, IL2CrossDomainMessenger,
+    IL2StandardBridge, IOptimismPortal, KEEPER_KEY, L2_CROSS_DOMAIN_MESSENGER, L2_STANDARD_BRIDGE,
+    OP_PROPOSER_KEY, OpL1Options, send_mined, signing_provider,
 };
 use arbkeep::venue::evm::tunnel::{
     L2_TO_L1_MESSAGE_PASSER, L2OutputBlock, Withdrawal, build_prove_args, storage_slot,
@@ -94,7 +93,7 @@ fn tx(to: Address, call: impl SolCall) -> TransactionRequest {
 
 /// Both nodes with the whole tunnel deployed, and the providers the steps use.
 struct Tunnel {
-    _d: devnet::Devnet,
+    _d: BareNodes,
     hemi: DynProvider,
     hemi_deployer: DynProvider,
     l1_deployer: DynProvider,
@@ -108,7 +107,7 @@ struct Tunnel {
 
 impl Tunnel {
     async fn start() -> Tunnel {
-        let d = start(DevnetOptions::default()).await;
+        let d = start_bare();
         let hemi = signing_provider(&d.hemi.url(), KEEPER_KEY).unwrap();
         let hemi_deployer = signing_provider(&d.hemi.url(), DEPLOYER_KEY).unwrap();
         let l1_deployer = signing_provider(&d.ethereum.url(), DEPLOYER_KEY).unwrap();

@@ -19,9 +19,9 @@ use alloy::rpc::types::TransactionRequest;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolError, SolEvent};
 use arbkeep::venue::evm::devnet::{
-    self, DEPLOYER_KEY, DevnetOptions, FINALIZE_SIGNATURE, IL2OutputOracle, IOptimismPortal,
-    ISuperchainConfig, KEEPER_KEY, OP_GUARDIAN_KEY, OP_PROPOSER_KEY, OpL1Options, PROVE_SIGNATURE,
-    send_mined, signing_provider,
+    self, DEPLOYER_KEY, FINALIZE_SIGNATURE, IL2OutputOracle, IOptimismPortal, ISuperchainConfig,
+    KEEPER_KEY, OP_GUARDIAN_KEY, OP_PROPOSER_KEY, OpL1Options, PROVE_SIGNATURE, send_mined,
+    signing_provider,
 };
 use arbkeep::venue::evm::tunnel::withdrawal::IL2ToL1MessagePasser;
 use arbkeep::venue::evm::tunnel::{
@@ -103,7 +103,7 @@ async fn devnet_op_portal_proves_and_finalizes_a_real_withdrawal() {
         "8c3152e9"
     );
 
-    let d = start(DevnetOptions::default()).await;
+    let d = start_bare();
     let hemi = signing_provider(&d.hemi.url(), KEEPER_KEY).unwrap();
     let l1_deployer = signing_provider(&d.ethereum.url(), DEPLOYER_KEY).unwrap();
     let l1_keeper = signing_provider(&d.ethereum.url(), KEEPER_KEY).unwrap();

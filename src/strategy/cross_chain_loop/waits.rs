@@ -88,7 +88,12 @@ impl<V: LoopVenue> CrossChainLoop<V> {
                 tracing::info!(cycle = %id, state = %cycle.state, "bridge arrival");
                 self.cycles.insert(id, cycle);
             }
+            // Proven (or finalized) already, by us before a crash or by
+            // anyone: the step goes ahead and the venue recognises it done
+            // from the portal's records instead of sending it again.
             (Wait::ProveReady, BridgeStatus::ProveReady)
+            | (Wait::ProveReady, BridgeStatus::Proved { .. } | BridgeStatus::FinalizeReady)
+            | (Wait::ProveReady | Wait::FinalizeReady, BridgeStatus::Arrived { .. })
             | (Wait::FinalizeReady, BridgeStatus::FinalizeReady) => {
                 let token = ticket.token;
                 self.ready_at.remove(&id);

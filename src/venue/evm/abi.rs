@@ -112,33 +112,6 @@ sol! {
         event StandInSend(bytes32 indexed guid, address token, address to);
     }
 
-    struct Withdrawal {
-        uint256 nonce;
-        address from;
-        address l1Token;
-        address to;
-        uint256 amount;
-    }
-
-    interface ITunnelL2Bridge {
-        function setTunnelToken(address l2Token, address l1Token) external;
-        function withdraw(address l2Token, uint256 amount) external returns (bytes32 withdrawalHash);
-        event WithdrawalInitiated(bytes32 indexed withdrawalHash, address indexed from, address indexed l2Token, uint256 nonce, address l1Token, address to, uint256 amount);
-    }
-
-    interface ITunnelPortal {
-        function latestBlockNumber() external view returns (uint256);
-        function proposeL2Output(uint256 l2BlockNumber, bytes32[] calldata withdrawalHashes) external;
-        function outputIndexPlusOne(bytes32 withdrawalHash) external view returns (uint256);
-        function provenWithdrawals(bytes32 withdrawalHash) external view returns (uint128 outputIndex, uint128 timestamp);
-        function finalizedWithdrawals(bytes32 withdrawalHash) external view returns (bool);
-        function finalizeAt(bytes32 withdrawalHash) external view returns (uint256);
-        function proveWithdrawalTransaction(Withdrawal calldata w) external;
-        function finalizeWithdrawalTransaction(Withdrawal calldata w) external;
-        event WithdrawalProven(bytes32 indexed withdrawalHash, address indexed from, address indexed to);
-        event WithdrawalFinalized(bytes32 indexed withdrawalHash, bool success);
-    }
-
     /// Raindex IOrderBookV4's fill events (docs/architecture.md §4.3).
     #[sol(all_derives)]
     interface IRaindexV4 {

@@ -1,13 +1,11 @@
-//! The two bridge routes, driven through the same `LoopVenue` calls as the
-//! paper world: a Stargate-like send (one transaction, a native fee and a
-//! token fee, delivered by a relayer with a message id) and an OP-like
-//! tunnel withdrawal (initiate on Hemi; prove, then finalize, on Ethereum,
-//! each a transaction the keeper sends). On the devnet they are the
-//! stand-ins in `assets/contracts/`.
+//! The Stargate-like route (one transaction, a native fee and a token fee,
+//! delivered by a relayer with a message id; on the devnet the stand-in in
+//! `assets/contracts/`), and the log search both routes settle by. The
+//! tunnel route is `venue::tunnel`, on the real OP Stack contracts.
 
-use super::abi::{IStargateStandIn, ITunnelL2Bridge, ITunnelPortal, Withdrawal};
+use super::abi::IStargateStandIn;
 use super::chain::ChainClient;
-use crate::model::{BridgeTicket, Timestamp};
+use crate::model::BridgeTicket;
 use crate::venue::{BridgeStatus, VenueError};
 use alloy::primitives::{Address, B256, U256};
 use alloy::rpc::types::{Filter, Log, TransactionReceipt};
@@ -28,32 +26,6 @@ pub fn oft_sent(receipt: &TransactionReceipt, stargate: Address) -> Option<(B256
         let e = l.log_decode::<IStargateStandIn::OFTSent>().ok()?;
         let d = e.inner.data;
         Some((d.guid, d.amountSentLD, d.amountReceivedLD))
-    })
-}
-
-/// The withdrawal a tunnel initiation recorded, from its receipt.
-pub fn withdrawal_initiated(
-    receipt: &TransactionReceipt,
-    bridge: Address,
-) -> Option<(B256, Withdrawal)> {
-    receipt.inner.logs().iter().find_map(|l| {
-        if l.address() != bridge {
-            return None;
-        }
-        let e = l
-            .log_decode::<ITunnelL2Bridge::WithdrawalInitiated>()
-            .ok()?;
-        let d = e.inner.data;
-        Some((
-            d.withdrawalHash,
-            Withdrawal {
-                nonce: d.nonce,
-                from: d.from,
-                l1Token: d.l1Token,
-                to: d.to,
-                amount: d.amount,
-            },
-        ))
     })
 }
 
@@ -127,82 +99,5 @@ pub async fn stargate_status(
             .map_err(|_| VenueError::Rejected("delivered amount out of range".into()))?,
         tx_hash: log.transaction_hash.unwrap_or_default().to_string(),
         at,
-    })
-}
-
-/// Where a tunnel withdrawal stands, read on the portal (Ethereum).
-pub async fn tunnel_status(
-    l1: &ChainClient,
-    portal: Address,
-    ticket: &BridgeTicket,
-    expected_prove_delay_ms: u64,
-    chunk: u64,
-) -> Result<BridgeStatus, VenueError> {
-    let h = message_id(ticket)?;
-    if l1
-        .view(
-            portal,
-            ITunnelPortal::finalizedWithdrawalsCall { withdrawalHash: h },
-        )
-        .await?
-    {
-        let filter = Filter::new()
-            .address(portal)
-            .event_signature(ITunnelPortal::WithdrawalFinalized::SIGNATURE_HASH)
-            .topic1(h);
-        let log = find_log(l1, filter, chunk, 200).await?;
-        let (tx_hash, at) = match log {
-            Some(l) => {
-                let at = match l.block_number {
-                    Some(n) => l1.block(n).await?.map(|(_, ts)| ts * 1000),
-                    None => None,
-                };
-                (
-                    l.transaction_hash.unwrap_or_default().to_string(),
-                    at.unwrap_or(ticket.sent_at),
-                )
-            }
-            None => (String::new(), ticket.sent_at),
-        };
-        return Ok(BridgeStatus::Arrived {
-            amount: ticket.expected_amount,
-            tx_hash,
-            at,
-        });
-    }
-    let proven = l1
-        .view(
-            portal,
-            ITunnelPortal::provenWithdrawalsCall { withdrawalHash: h },
-        )
-        .await?;
-    if proven.timestamp != 0 {
-        let finalize_at: u64 = l1
-            .view(portal, ITunnelPortal::finalizeAtCall { withdrawalHash: h })
-            .await?
-            .try_into()
-            .unwrap_or(u64::MAX);
-        let head = l1.head().await?;
-        let chain_now = l1.block(head).await?.map(|(_, ts)| ts).unwrap_or(0);
-        return Ok(if chain_now >= finalize_at {
-            BridgeStatus::FinalizeReady
-        } else {
-            BridgeStatus::Proved {
-                finalize_at: (finalize_at as Timestamp).saturating_mul(1000),
-            }
-        });
-    }
-    if l1
-        .view(
-            portal,
-            ITunnelPortal::outputIndexPlusOneCall { withdrawalHash: h },
-        )
-        .await?
-        != U256::ZERO
-    {
-        return Ok(BridgeStatus::ProveReady);
-    }
-    Ok(BridgeStatus::InFlight {
-        ready_at: Some(ticket.sent_at + expected_prove_delay_ms),
     })
 }

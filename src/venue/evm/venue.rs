@@ -2,17 +2,16 @@
 //! (in priority order, `swap`), balances from the wallet, intents carried
 //! out as transactions through the transaction manager (a swap step:
 //! `swap_step`, by order: `order`), receipts from the journal and the
-//! chain (`receipt`), settled by looking, and the operator's override
-//! (`abandon`).
+//! chain (`receipt`), settled by looking, the tunnel route on the real
+//! OP Stack contracts (`tunnel`), and the operator's override (`abandon`).
 
 mod abandon;
 mod order;
 mod receipt;
 mod swap_step;
+mod tunnel;
 
-use super::abi::{
-    IStargateStandIn, ITunnelL2Bridge, ITunnelPortal, IUniswapV2Router02, Withdrawal,
-};
+use super::abi::{IStargateStandIn, IUniswapV2Router02};
 use super::bridge;
 use super::chain::{ChainClient, EvmError};
 use super::crash;
@@ -74,6 +73,8 @@ pub struct EvmVenue {
     clock: Arc<dyn Clock>,
     /// Last head seen per chain and when it moved.
     heads: Mutex<[Option<(u64, Timestamp)>; 2]>,
+    /// The tunnel's portal and oracle, when the tunnel is configured.
+    portal: Option<tunnel::PortalInfo>,
 }
 
 impl EvmVenue {
@@ -151,6 +152,10 @@ impl EvmVenue {
             chain: "both".into(),
             problem: "swap providers of two chains expected".into(),
         })?;
+        let portal = match cfg.ethereum.tunnel {
+            Some(a) => Some(tunnel::connect_portal(&ethereum, a).await?),
+            None => None,
+        };
         let tx = TxManager::new(store, wallet, TxPolicy::from_config(cfg), clock.clone());
         tracing::info!(wallet = %tx.address(), hemi = %hemi.url, ethereum = %ethereum.url, "EVM adapters connected");
         Ok(EvmVenue {
@@ -163,6 +168,7 @@ impl EvmVenue {
             label,
             clock,
             heads: Mutex::new([None, None]),
+            portal,
         })
     }
 
@@ -370,56 +376,20 @@ impl EvmVenue {
                         "the tunnel takes ERC-20s from Hemi to Ethereum, not {token} {from} → {to}"
                     )));
                 }
-                let bridge = self.tunnel(Chain::Hemi)?;
-                let data = ITunnelL2Bridge::withdrawCall {
-                    l2Token: self.erc20(Chain::Hemi, *token)?,
-                    amount: U256::from(*amount),
-                }
-                .abi_encode();
-                let call = (bridge, data.into(), U256::ZERO);
+                let call = self.initiate_call(*token, *amount).await?;
                 self.send(Chain::Hemi, id, 0, "tunnel_initiate", call)
                     .await?;
             }
             Action::Prove { ticket } => {
-                let w = self.withdrawal(ticket).await?;
-                let data = ITunnelPortal::proveWithdrawalTransactionCall { w }.abi_encode();
-                let portal = self.tunnel(Chain::Ethereum)?;
-                let call = (portal, data.into(), U256::ZERO);
+                let call = self.prove_call(ticket).await?;
                 self.send(Chain::Ethereum, id, 0, "prove", call).await?;
             }
             Action::Finalize { ticket } => {
-                let w = self.withdrawal(ticket).await?;
-                let data = ITunnelPortal::finalizeWithdrawalTransactionCall { w }.abi_encode();
-                let portal = self.tunnel(Chain::Ethereum)?;
-                let call = (portal, data.into(), U256::ZERO);
+                let call = self.finalize_call(ticket).await?;
                 self.send(Chain::Ethereum, id, 0, "finalize", call).await?;
             }
         }
         Ok(())
-    }
-
-    /// The withdrawal a tunnel ticket names, from its initiating receipt on Hemi.
-    async fn withdrawal(&self, ticket: &BridgeTicket) -> Result<Withdrawal, VenueError> {
-        let hash: alloy::primitives::B256 = ticket.source_tx.parse().map_err(|_| {
-            VenueError::Rejected(format!("bad source transaction {:?}", ticket.source_tx))
-        })?;
-        let receipt = self.hemi.receipt(hash).await?.ok_or_else(|| {
-            VenueError::Transient(format!("Hemi has no receipt for {}", ticket.source_tx))
-        })?;
-        let (h, w) =
-            bridge::withdrawal_initiated(&receipt, self.tunnel(Chain::Hemi)?).ok_or_else(|| {
-                VenueError::Rejected(format!(
-                    "{} initiated no tunnel withdrawal",
-                    ticket.source_tx
-                ))
-            })?;
-        if h.to_string() != ticket.message_id.to_lowercase() {
-            return Err(VenueError::Rejected(format!(
-                "{} initiated withdrawal {h}, not {}",
-                ticket.source_tx, ticket.message_id
-            )));
-        }
-        Ok(w)
     }
 
     /// Track head movement for the silence check.
@@ -566,6 +536,10 @@ impl LoopVenue for EvmVenue {
                 },
             )?,
         }
+        if let Some(done) = self.tunnel_done_on_chain(&id, &intent.action).await? {
+            crash::point(&format!("{id}:executed"));
+            return Ok(done);
+        }
         self.carry_out(&id, &intent.action).await?;
         let receipt = self.build(&id, &intent.action).await?;
         crash::point(&format!("{id}:executed"));
@@ -674,16 +648,7 @@ impl LoopVenue for EvmVenue {
                 )
                 .await
             }
-            Route::HemiTunnel => {
-                bridge::tunnel_status(
-                    &self.ethereum,
-                    self.tunnel(Chain::Ethereum)?,
-                    ticket,
-                    self.cfg.tunnel_prove_delay_ms,
-                    self.cfg.log_chunk_blocks,
-                )
-                .await
-            }
+            Route::HemiTunnel => self.tunnel_status(ticket).await,
         }
     }
 

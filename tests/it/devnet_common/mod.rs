@@ -187,3 +187,22 @@ pub async fn assert_wallet_equals_ledger(
         }
     }
 }
+
+/// Two bare nodes, Hemi-like and Ethereum-like, with nothing deployed and
+/// no relayer: for tests that stand the OP Stack contracts up themselves.
+pub struct BareNodes {
+    pub hemi: devnet::Anvil,
+    pub ethereum: devnet::Anvil,
+}
+
+pub fn start_bare() -> BareNodes {
+    require_tools();
+    let block_time = DevnetOptions::default().block_time;
+    let node = |chain: arbkeep::model::Chain| {
+        devnet::Anvil::start(&root(), chain.chain_id(), &block_time).expect("anvil starts")
+    };
+    BareNodes {
+        hemi: node(arbkeep::model::Chain::Hemi),
+        ethereum: node(arbkeep::model::Chain::Ethereum),
+    }
+}

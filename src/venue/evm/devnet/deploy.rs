@@ -1,19 +1,22 @@
 //! Deploying a chain: tokens with their real decimals, WETH9, Uniswap V2
 //! and Uniswap V3 (on Hemi as SushiSwap V3 runs there) and the pools with
-//! their price gap, the bridge stand-ins, 0x's AllowanceHolder and Settler
-//! on Ethereum; both chains together as a
+//! their price gap, the Stargate stand-in, the OP Stack's real tunnel
+//! (`deploy_op_l1`, `deploy_op_bridge`: the tunnel tokens on Hemi are the
+//! factory's `OptimismMintableERC20`s, funded by real deposits through
+//! `L1StandardBridge`, so the L1 bridge holds their escrow), 0x's
+//! AllowanceHolder and Settler on Ethereum; both chains together as a
 //! `Deployment`.
 
 use super::*;
 use crate::model::{Chain, TokenId};
-use crate::venue::evm::abi::{IDevToken, IERC20, ITunnelL2Bridge, IUniswapV2Router02};
+use crate::venue::evm::abi::{IDevToken, IERC20, IUniswapV2Router02};
 use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, Bytes, U256};
 use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolValue};
-use anyhow::anyhow;
+use anyhow::{Context, anyhow};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::str::FromStr;
@@ -81,7 +84,8 @@ pub struct ChainDeployment {
     pub factory: Address,
     pub router: Address,
     pub stargate: Address,
-    /// Hemi: the tunnel's L2 bridge; Ethereum: its portal.
+    /// Hemi: the tunnel's L2 bridge (the `L2StandardBridge` predeploy);
+    /// Ethereum: its `OptimismPortal`.
     pub tunnel: Address,
     /// The Raindex V4 event emitter (Hemi only; zero elsewhere).
     pub raindex: Address,
@@ -99,6 +103,16 @@ pub struct Deployment {
     pub ethereum: ChainDeployment,
     pub keeper: Address,
     pub relayer: Address,
+    /// The OP Stack tunnel: portal, oracle and configs on Ethereum; the
+    /// messengers and standard bridges of both sides.
+    pub op: OpTunnel,
+}
+
+/// The real OP Stack contracts of the devnet's tunnel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpTunnel {
+    pub l1: OpL1Contracts,
+    pub bridge: OpBridgeContracts,
 }
 
 impl Deployment {
@@ -153,7 +167,11 @@ pub(super) async fn deploy_chain(
         Chain::Ethereum => &ETHEREUM_TOKENS,
     };
     let mut tokens = BTreeMap::new();
-    for t in list {
+    // Hemi's tunnel tokens are made by the OP token factory (`deploy_all`).
+    for t in list
+        .iter()
+        .filter(|t| chain == Chain::Ethereum || !TUNNEL_TOKENS.contains(t))
+    {
         let a = deploy(
             &p,
             &get("DevToken")?.bytecode,
@@ -179,16 +197,10 @@ pub(super) async fn deploy_chain(
             .abi_encode_params(),
     )
     .await?;
+    // The portal is deployed with the rest of the tunnel (`deploy_all`).
     let tunnel = match chain {
-        Chain::Hemi => deploy(&p, &get("TunnelL2Bridge")?.bytecode, vec![]).await?,
-        Chain::Ethereum => {
-            deploy(
-                &p,
-                &get("TunnelPortal")?.bytecode,
-                (relayer, U256::from(opts.finalization_period_secs)).abi_encode_params(),
-            )
-            .await?
-        }
+        Chain::Hemi => L2_STANDARD_BRIDGE,
+        Chain::Ethereum => Address::ZERO,
     };
     let raindex = match chain {
         Chain::Hemi => deploy(&p, &get("RaindexEmitter")?.bytecode, vec![]).await?,
@@ -236,6 +248,49 @@ pub(super) async fn mint(
     Ok(())
 }
 
+/// Mint `who` what it lacks of `amount` (nothing when it holds enough: a
+/// tunnel token on Hemi, which only its bridge mints, is held from a deposit).
+pub(super) async fn top_up(
+    p: &DynProvider,
+    token: Address,
+    who: Address,
+    amount: U256,
+) -> anyhow::Result<()> {
+    let out = p
+        .call(
+            TransactionRequest::default()
+                .with_to(token)
+                .with_input(Bytes::from(
+                    IERC20::balanceOfCall { owner: who }.abi_encode(),
+                )),
+        )
+        .await?;
+    let held = IERC20::balanceOfCall::abi_decode_returns(&out)?;
+    if held < amount {
+        mint(p, token, who, amount - held).await?;
+    }
+    Ok(())
+}
+
+/// Give `to` `amount` of `token` from the deployer (topped up first).
+pub(super) async fn give(
+    p: &DynProvider,
+    token: Address,
+    to: Address,
+    amount: U256,
+) -> anyhow::Result<()> {
+    let me = PrivateKeySigner::from_str(DEPLOYER_KEY)?.address();
+    top_up(p, token, me, amount).await?;
+    call(
+        p,
+        token,
+        IERC20::transferCall { to, value: amount }.abi_encode(),
+        U256::ZERO,
+    )
+    .await?;
+    Ok(())
+}
+
 /// A pool of `a`/`b` at these reserves (`None`: native ETH through WETH).
 pub(super) async fn pool(
     p: &DynProvider,
@@ -247,7 +302,7 @@ pub(super) async fn pool(
 ) -> anyhow::Result<()> {
     let me = PrivateKeySigner::from_str(DEPLOYER_KEY)?.address();
     let deadline = U256::from(u64::MAX / 2);
-    mint(p, a, me, amount_a).await?;
+    top_up(p, a, me, amount_a).await?;
     call(
         p,
         a,
@@ -261,7 +316,7 @@ pub(super) async fn pool(
     .await?;
     match b {
         Some(b) => {
-            mint(p, b, me, amount_b).await?;
+            top_up(p, b, me, amount_b).await?;
             call(
                 p,
                 b,
@@ -314,15 +369,29 @@ pub async fn deploy_all(
     opts: &DevnetOptions,
 ) -> anyhow::Result<Deployment> {
     let code = tokio::task::block_in_place(|| contracts(root))?;
-    let (ph, h) = deploy_chain(root, &code, hemi, Chain::Hemi, 30_329, opts).await?;
-    let (pe, e) = deploy_chain(root, &code, ethereum, Chain::Ethereum, 30_101, opts).await?;
+    let (ph, mut h) = deploy_chain(root, &code, hemi, Chain::Hemi, 30_329, opts).await?;
+    let (pe, mut e) = deploy_chain(root, &code, ethereum, Chain::Ethereum, 30_101, opts).await?;
     let keeper = PrivateKeySigner::from_str(KEEPER_KEY)?.address();
     let relayer = PrivateKeySigner::from_str(RELAYER_KEY)?.address();
     let gap = 10_000 - opts.gap_bps;
+    let depth_usd: u128 = 1_000_000;
+    let op = deploy_tunnel(root, &ph, &pe, &mut h, &e, opts)
+        .await
+        .context("the OP tunnel")?;
+    e.tunnel = op.l1.portal;
+    // What the deployer needs of each tunnel token on Hemi (its V2 and V3
+    // pools and the Stargate stand-in's liquidity), deposited from Ethereum.
+    for t in TUNNEL_TOKENS {
+        let pool_amount = base_units(t, depth_usd) / U256::from(usd_price(t));
+        let pools = if V3_TOKENS.contains(&t) { 2u64 } else { 1 };
+        let need = pool_amount * U256::from(pools) + stargate_liquidity(t);
+        deposit(&pe, &ph, &op, e.tokens[&t], h.tokens[&t], need)
+            .await
+            .with_context(|| format!("depositing {t} to Hemi"))?;
+    }
 
     // Hemi: VCRED/X pools a gap below Ethereum's price, and a deep VCRED/USDC at par.
     let vcred = h.tokens[&TokenId::Vcred];
-    let depth_usd: u128 = 1_000_000;
     for x in [
         TokenId::Eth,
         TokenId::Wbtc,
@@ -395,38 +464,12 @@ pub async fn deploy_all(
         }
     }
 
-    // Bridges: Stargate liquidity on both sides; the tunnel's L2 bridge may
-    // burn its tokens and the portal holds their L1 escrow.
+    // Stargate liquidity on both sides.
     for (p, d) in [(&ph, &h), (&pe, &e)] {
         for (t, a) in &d.tokens {
-            mint(
-                p,
-                *a,
-                d.stargate,
-                base_units(*t, 10_000_000) / U256::from(usd_price(*t)),
-            )
-            .await?;
+            give(p, *a, d.stargate, stargate_liquidity(*t)).await?;
         }
         set_balance(p, d.stargate, base_units(TokenId::Eth, 5_000)).await?;
-    }
-    for t in TUNNEL_TOKENS {
-        let data = ITunnelL2Bridge::setTunnelTokenCall {
-            l2Token: h.tokens[&t],
-            l1Token: e.tokens[&t],
-        };
-        call(&ph, h.tunnel, data.abi_encode(), U256::ZERO).await?;
-        let minter = IDevToken::setMinterCall {
-            account: h.tunnel,
-            allowed: true,
-        };
-        call(&ph, h.tokens[&t], minter.abi_encode(), U256::ZERO).await?;
-        mint(
-            &pe,
-            e.tokens[&t],
-            e.tunnel,
-            base_units(t, 10_000_000) / U256::from(usd_price(t)),
-        )
-        .await?;
     }
 
     // The keeper's wallet: VCRED on Hemi (ETH for gas comes with anvil).
@@ -442,5 +485,88 @@ pub async fn deploy_all(
         ethereum: e,
         keeper,
         relayer,
+        op,
     })
+}
+
+/// What the Stargate stand-in holds of `token` on each chain.
+fn stargate_liquidity(token: TokenId) -> U256 {
+    base_units(token, 10_000_000) / U256::from(usd_price(token))
+}
+
+/// The oracle's parameters for these devnet options: an output about every
+/// `output_interval` of Hemi blocks, the options' finalization period, and
+/// a starting timestamp a day back (see `OpL1Options`).
+pub fn op_l1_options(opts: &DevnetOptions) -> OpL1Options {
+    let block_secs = opts.block_time.trim().parse::<f64>().unwrap_or(1.0);
+    let blocks = if block_secs > 0.0 {
+        (opts.output_interval.as_secs_f64() / block_secs).round()
+    } else {
+        1.0
+    };
+    OpL1Options {
+        submission_interval: (blocks as u64).max(1),
+        l2_block_time: 1,
+        finalization_period_secs: opts.finalization_period_secs,
+        starting_timestamp_lag_secs: 86_400,
+    }
+}
+
+/// The real tunnel on both nodes, and Hemi's tunnel tokens made by the
+/// OP token factory against their Ethereum tokens (added to `h.tokens`).
+async fn deploy_tunnel(
+    root: &Path,
+    ph: &DynProvider,
+    pe: &DynProvider,
+    h: &mut ChainDeployment,
+    e: &ChainDeployment,
+    opts: &DevnetOptions,
+) -> anyhow::Result<OpTunnel> {
+    install_message_passer(root, ph).await?;
+    let l1 = deploy_op_l1(root, pe, ph, op_l1_options(opts)).await?;
+    let bridge = deploy_op_bridge(root, pe, ph, &l1).await?;
+    for t in TUNNEL_TOKENS {
+        let l2 = create_l2_token(ph, e.tokens[&t], t.symbol(), t.symbol(), t.decimals()).await?;
+        h.tokens.insert(t, l2);
+    }
+    Ok(OpTunnel { l1, bridge })
+}
+
+/// Deposit `amount` of `l1_token` to the deployer on Hemi through the real
+/// `L1StandardBridge` and replay the portal's deposit on Hemi.
+async fn deposit(
+    pe: &DynProvider,
+    ph: &DynProvider,
+    op: &OpTunnel,
+    l1_token: Address,
+    l2_token: Address,
+    amount: U256,
+) -> anyhow::Result<()> {
+    let me = PrivateKeySigner::from_str(DEPLOYER_KEY)?.address();
+    top_up(pe, l1_token, me, amount).await?;
+    let approve = IERC20::approveCall {
+        spender: op.bridge.l1_bridge,
+        value: amount,
+    };
+    call(pe, l1_token, approve.abi_encode(), U256::ZERO).await?;
+    let data = IL1StandardBridge::depositERC20Call {
+        _l1Token: l1_token,
+        _l2Token: l2_token,
+        _amount: amount,
+        _minGasLimit: 200_000,
+        _extraData: Bytes::new(),
+    };
+    let r = send_mined(
+        pe,
+        TransactionRequest::default()
+            .with_to(op.bridge.l1_bridge)
+            .with_input(Bytes::from(data.abi_encode()))
+            .with_gas_limit(1_000_000),
+    )
+    .await?;
+    let relayed = relay_deposits(ph, &r, op.l1.portal).await?;
+    if relayed.is_empty() {
+        anyhow::bail!("the deposit of {l1_token} left no portal deposit to relay");
+    }
+    Ok(())
 }

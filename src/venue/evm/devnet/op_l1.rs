@@ -7,18 +7,19 @@
 //! `node_modules`; on the Hemi-like node the package's real
 //! `L2ToL1MessagePasser` set at its predeploy address; and the devnet's
 //! proposer (`propose_output`), which posts the honest output root of a
-//! Hemi block. The calldata of the portal's prove and finalize is built
-//! here from the tunnel's own types (`tunnel::WithdrawalTransaction`,
-//! `tunnel::OutputRootProof`), so the devnet checks the proof builder
-//! against the real portal.
+//! Hemi block. The portal's prove and finalize are sent with the keeper's
+//! own calldata (`tunnel::prove_calldata`, re-exported here), so the devnet
+//! checks the proof builder against the real portal.
 
 use super::*;
+pub use crate::venue::evm::tunnel::{
+    FINALIZE_SIGNATURE, PROVE_SIGNATURE, finalize_calldata, prove_calldata,
+};
 use crate::venue::evm::tunnel::{
-    L2_TO_L1_MESSAGE_PASSER, OUTPUT_ROOT_VERSION, OutputRootProof, ProveArgs,
-    WithdrawalTransaction, output_root,
+    L2_TO_L1_MESSAGE_PASSER, OUTPUT_ROOT_VERSION, OutputRootProof, output_root,
 };
 use alloy::network::TransactionBuilder;
-use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::TransactionRequest;
 use alloy::signers::local::PrivateKeySigner;
@@ -38,12 +39,6 @@ pub const OP_GUARDIAN_KEY: &str =
 
 /// Where the forge artifacts are, under `node_modules/`.
 const BEDROCK: &str = "@eth-optimism/contracts-bedrock/forge-artifacts";
-
-/// `proveWithdrawalTransaction`'s signature in the portal's ABI.
-pub const PROVE_SIGNATURE: &str = "proveWithdrawalTransaction((uint256,address,address,uint256,uint256,bytes),uint256,(bytes32,bytes32,bytes32,bytes32),bytes[])";
-/// `finalizeWithdrawalTransaction`'s signature in the portal's ABI.
-pub const FINALIZE_SIGNATURE: &str =
-    "finalizeWithdrawalTransaction((uint256,address,address,uint256,uint256,bytes))";
 
 sol! {
     /// The legacy portal's reads (prove and finalize are encoded from the
@@ -139,6 +134,12 @@ pub struct OpL1Options {
     pub l2_block_time: u64,
     /// The oracle's `finalizationPeriodSeconds`, which the portal uses.
     pub finalization_period_secs: u64,
+    /// How far before the L1's clock the oracle's `startingTimestamp` is
+    /// set. The oracle takes an output only once its computed L2 time
+    /// (`startingTimestamp + blocks × l2BlockTime`) is past the L1's clock;
+    /// a devnet Hemi mining faster than `l2_block_time` would otherwise
+    /// need the L1 clock pushed ahead of the wall clock at each output.
+    pub starting_timestamp_lag_secs: u64,
 }
 
 impl Default for OpL1Options {
@@ -147,6 +148,7 @@ impl Default for OpL1Options {
             submission_interval: 10,
             l2_block_time: 1,
             finalization_period_secs: 4,
+            starting_timestamp_lag_secs: 0,
         }
     }
 }
@@ -317,7 +319,11 @@ pub async fn deploy_op_l1(
         .timestamp;
     let starting_block = start.header.number;
     // The oracle refuses a starting timestamp after the L1's clock.
-    let starting_timestamp = start.header.timestamp.min(l1_now);
+    let starting_timestamp = start
+        .header
+        .timestamp
+        .min(l1_now)
+        .saturating_sub(options.starting_timestamp_lag_secs);
 
     let upgrade = |proxy: Address, implementation: Address, data: Vec<u8>| async move {
         let call = IOpProxy::upgradeToAndCallCall {
@@ -570,32 +576,4 @@ pub async fn increase_time(p: &DynProvider, secs: u64) -> anyhow::Result<()> {
     let _: serde_json::Value = p.raw_request("evm_increaseTime".into(), (secs,)).await?;
     let _: serde_json::Value = p.raw_request("evm_mine".into(), ()).await?;
     Ok(())
-}
-
-fn selector(signature: &str) -> [u8; 4] {
-    let h = keccak256(signature.as_bytes());
-    [h[0], h[1], h[2], h[3]]
-}
-
-/// The calldata of `proveWithdrawalTransaction(tx, l2OutputIndex,
-/// outputRootProof, withdrawalProof)` from the tunnel's proof builder.
-pub fn prove_calldata(tx: &WithdrawalTransaction, l2_output_index: u64, args: &ProveArgs) -> Bytes {
-    let mut data = selector(PROVE_SIGNATURE).to_vec();
-    data.extend(
-        (
-            tx.clone(),
-            U256::from(l2_output_index),
-            args.output_root_proof.clone(),
-            args.withdrawal_proof.clone(),
-        )
-            .abi_encode_params(),
-    );
-    Bytes::from(data)
-}
-
-/// The calldata of `finalizeWithdrawalTransaction(tx)`.
-pub fn finalize_calldata(tx: &WithdrawalTransaction) -> Bytes {
-    let mut data = selector(FINALIZE_SIGNATURE).to_vec();
-    data.extend((tx.clone(),).abi_encode_params());
-    Bytes::from(data)
 }

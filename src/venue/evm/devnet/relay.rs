@@ -1,26 +1,29 @@
-//! The relayer task: delivers Stargate stand-in sends after their delay
-//! and proposes tunnel outputs naming new withdrawals, asking the
-//! destination first so a restart never delivers twice.
+//! The relayer task: delivers Stargate stand-in sends after their delay,
+//! asking the destination first so a restart never delivers twice, and is
+//! the tunnel's proposer: the honest output root of every
+//! `submissionInterval`-th Hemi block, posted to the real `L2OutputOracle`
+//! as soon as Hemi has the block.
 
 use super::*;
 use crate::model::Chain;
-use crate::venue::evm::abi::{IStargateStandIn, ITunnelL2Bridge, ITunnelPortal};
+use crate::venue::evm::abi::IStargateStandIn;
 use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::{Filter, TransactionRequest};
-use alloy::sol_types::{SolCall, SolEvent};
+use alloy::sol_types::SolCall;
 use anyhow::{anyhow, bail};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 /// The relayer: delivers Stargate stand-in sends after their delay, and
-/// proposes tunnel outputs naming new withdrawals. Idempotent: it asks the
-/// destination before acting, so a restart never delivers twice.
+/// proposes the tunnel's outputs. Idempotent: it asks the destination (the
+/// oracle) before acting, so a restart never delivers (proposes) twice.
 pub async fn relay(d: Deployment, opts: DevnetOptions) {
-    let (Ok(ph), Ok(pe)) = (
+    let (Ok(ph), Ok(pe), Ok(proposer)) = (
         signing_provider(&d.hemi.rpc_url, RELAYER_KEY),
         signing_provider(&d.ethereum.rpc_url, RELAYER_KEY),
+        signing_provider(&d.ethereum.rpc_url, OP_PROPOSER_KEY),
     ) else {
         tracing::error!("relayer: cannot build providers");
         return;
@@ -28,9 +31,6 @@ pub async fn relay(d: Deployment, opts: DevnetOptions) {
     let mut from_block = [0u64; 2];
     let mut seen: HashMap<B256, (Instant, Chain, Address, Address, U256)> = HashMap::new();
     let mut done: HashSet<B256> = HashSet::new();
-    let mut tunnel_from = 0u64;
-    let mut unproposed: Vec<B256> = Vec::new();
-    let mut last_output = Instant::now();
     loop {
         for (src, p) in [(Chain::Hemi, &ph), (Chain::Ethereum, &pe)] {
             let s = d.chain(src);
@@ -56,22 +56,8 @@ pub async fn relay(d: Deployment, opts: DevnetOptions) {
                 Err(e) => tracing::warn!(%guid, error = %e, "relayer: delivery failed; retrying"),
             }
         }
-        if let Err(e) = scan_withdrawals(&ph, &d.hemi, &mut tunnel_from, &mut unproposed).await {
-            tracing::debug!(error = %e, "relayer: tunnel scan");
-        }
-        if !unproposed.is_empty() && last_output.elapsed() >= opts.output_interval {
-            let head = ph.get_block_number().await.unwrap_or(0);
-            let data = ITunnelPortal::proposeL2OutputCall {
-                l2BlockNumber: U256::from(head),
-                withdrawalHashes: unproposed.clone(),
-            };
-            match relay_tx(&pe, d.ethereum.tunnel, data.abi_encode()).await {
-                Ok(()) => {
-                    unproposed.clear();
-                    last_output = Instant::now();
-                }
-                Err(e) => tracing::warn!(error = %e, "relayer: output proposal failed"),
-            }
+        if let Err(e) = propose_due(&ph, &proposer, d.op.l1.oracle).await {
+            tracing::warn!(error = %e, "relayer: output proposal failed; retrying");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -158,31 +144,19 @@ pub(super) async fn deliver(
     relay_tx(p, dst.stargate, data.abi_encode()).await
 }
 
-pub(super) async fn scan_withdrawals(
-    p: &DynProvider,
-    h: &ChainDeployment,
-    from: &mut u64,
-    unproposed: &mut Vec<B256>,
+/// Propose every output the oracle takes next whose Hemi block exists.
+pub(super) async fn propose_due(
+    hemi: &DynProvider,
+    proposer: &DynProvider,
+    oracle: Address,
 ) -> anyhow::Result<()> {
-    let head = p.get_block_number().await?;
-    if head < *from {
-        return Ok(());
-    }
-    let logs = p
-        .get_logs(
-            &Filter::new()
-                .address(h.tunnel)
-                .event_signature(ITunnelL2Bridge::WithdrawalInitiated::SIGNATURE_HASH)
-                .from_block(*from)
-                .to_block(head),
-        )
-        .await?;
-    for l in logs {
-        if let Ok(e) = l.log_decode::<ITunnelL2Bridge::WithdrawalInitiated>() {
-            unproposed.push(e.inner.data.withdrawalHash);
+    for _ in 0..8 {
+        let next = next_output_block(proposer, oracle).await?;
+        if hemi.get_block_number().await? < next {
+            break;
         }
+        propose_output(hemi, proposer, oracle, next).await?;
     }
-    *from = head + 1;
     Ok(())
 }
 

@@ -138,10 +138,10 @@ pub(super) async fn v3_pool(
     amount_b: U256,
 ) -> anyhow::Result<()> {
     let me = PrivateKeySigner::from_str(DEPLOYER_KEY)?.address();
-    mint(p, a, me, amount_a).await?;
+    top_up(p, a, me, amount_a).await?;
     let b = match b {
         Some(b) => {
-            mint(p, b, me, amount_b).await?;
+            top_up(p, b, me, amount_b).await?;
             b
         }
         None => {

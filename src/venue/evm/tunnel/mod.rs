@@ -5,16 +5,22 @@
 //! output root), and the arguments of `OptimismPortal.proveWithdrawalTransaction`
 //! built from an `eth_getProof` answer and the output's L2 block (`proof`),
 //! checked before anything is sent; which proof system a portal speaks
-//! (`portal`). Pure functions over RPC answers: no
+//! (`portal`); what a bridge withdrawal pays on Ethereum (`message`); the contracts' calls and reads (`contracts`); and where a
+//! withdrawal stands from the portal's answers (`status`). Pure functions over RPC answers: no
 //! provider, no store.
 
+pub mod contracts;
+pub mod message;
 pub mod portal;
 pub mod proof;
+pub mod status;
 pub mod withdrawal;
 
 #[cfg(test)]
 mod vectors;
 
+pub use contracts::{FINALIZE_SIGNATURE, PROVE_SIGNATURE, finalize_calldata, prove_calldata};
+pub use message::{Payout, erc20_payout};
 pub use portal::{PortalKind, portal_kind};
 pub use proof::{L2OutputBlock, ProveArgs, build_prove_args, maybe_add_proof_node};
 pub use withdrawal::{
@@ -54,6 +60,8 @@ pub enum TunnelError {
          the block or proof is not the output's"
     )]
     OutputRootMismatch { computed: B256, expected: B256 },
+    #[error("not a standard-bridge ERC-20 withdrawal: {0}")]
+    NotABridgeWithdrawal(String),
     #[error("portal version {version:?}: {why}")]
     PortalVersion { version: String, why: String },
 }

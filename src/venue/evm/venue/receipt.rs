@@ -158,14 +158,9 @@ impl EvmVenue {
                 to,
                 amount,
             } => {
-                let (h, w) = bridge::withdrawal_initiated(&r, self.tunnel(Chain::Hemi)?)
-                    .ok_or_else(|| {
-                        VenueError::Rejected(format!(
-                            "{} initiated no withdrawal",
-                            r.transaction_hash
-                        ))
-                    })?;
-                let sent = units(w.amount)?;
+                let (w, payout) = self.withdrawal_in(&r, *token)?;
+                let h = w.hash;
+                let sent = units(payout.amount)?;
                 receipt.amount_in = sent;
                 receipt.ticket = Some(BridgeTicket {
                     route: Route::HemiTunnel,
@@ -181,10 +176,7 @@ impl EvmVenue {
             }
             Action::Prove { .. } => {}
             Action::Finalize { ticket } => {
-                let portal = self.tunnel(Chain::Ethereum)?;
-                let token = self.erc20(Chain::Ethereum, ticket.token)?;
-                let out = received(&r, token, Some(portal), me);
-                receipt.amount_out = units(out)?;
+                receipt.amount_out = self.released(&r, ticket).await?;
             }
         }
         Ok(receipt)
@@ -192,7 +184,12 @@ impl EvmVenue {
 }
 
 /// ERC-20 `token` transferred to `to` in a receipt (only from `from`, when given).
-fn received(r: &TransactionReceipt, token: Address, from: Option<Address>, to: Address) -> U256 {
+pub(super) fn received(
+    r: &TransactionReceipt,
+    token: Address,
+    from: Option<Address>,
+    to: Address,
+) -> U256 {
     let mut total = U256::ZERO;
     for l in r.inner.logs() {
         if l.address() == token
