@@ -200,6 +200,21 @@ async fn devnet_stargate_v2_eth_taxi_hemi_to_ethereum_arrives_once() {
     let lz = Lz::start().await;
     let (hemi, eth) = (&lz.sg.hemi, &lz.sg.ethereum);
 
+    // The native pool says approval is required, like every Stargate
+    // (`approvalRequired` is `pure true` in StargateBase), yet its token is
+    // the zero address: the pool kind, not approvalRequired, decides.
+    assert!(
+        read(
+            &lz.hemi_keeper,
+            hemi.eth_pool,
+            IStargate::approvalRequiredCall {}
+        )
+        .await
+    );
+    assert_eq!(
+        read(&lz.hemi_keeper, hemi.eth_pool, IStargate::tokenCall {}).await,
+        Address::ZERO
+    );
     let amount = remove_dust(U256::from(1_234_567_890_123_456_789u64), 18, 6).unwrap();
     assert_eq!(amount, U256::from(1_234_567_000_000_000_000u64));
     let mut param = taxi_send_param(ETHEREUM_EID, lz.keeper, amount, U256::ZERO);
@@ -450,6 +465,31 @@ async fn devnet_stargate_v2_dust_is_truncated_or_refused() {
     .await;
     assert_eq!(&data[..], &IStargate::Stargate_InvalidAmount::SELECTOR[..]);
 
+    // send: an amount that is all dust moves nothing, which the fee check
+    // refuses as slippage.
+    let dust_send = tx(
+        hemi.eth_pool,
+        IStargate::sendCall {
+            sendParam: taxi_send_param(
+                ETHEREUM_EID,
+                lz.keeper,
+                U256::from(999_999_999_999u64),
+                U256::ZERO,
+            ),
+            fee: arbkeep::venue::evm::stargate::MessagingFee {
+                nativeFee: lz.sg.options.native_fee_wei,
+                lzTokenFee: U256::ZERO,
+            },
+            refundAddress: lz.keeper,
+        },
+    )
+    .with_value(lz.sg.options.native_fee_wei + U256::from(999_999_999_999u64));
+    let data = revert_data(&lz.hemi_keeper, lz.keeper, dust_send).await;
+    assert_eq!(
+        &data[..],
+        &IStargate::Stargate_SlippageTooHigh::SELECTOR[..]
+    );
+
     // send: short of fee + clean amount is refused…
     let param = taxi_send_param(ETHEREUM_EID, lz.keeper, dusty, U256::ZERO);
     let fee = native_fee(&lz.hemi_keeper, hemi.eth_pool, &param).await;
@@ -664,4 +704,45 @@ async fn devnet_stargate_v2_raised_fee_lowers_the_quote() {
     )
     .await;
     assert!(!data.is_empty());
+}
+
+/// ETH Ethereum → Hemi by taxi: the native pools' other direction, spending
+/// the credit Hemi's CreditMessaging gave Ethereum's pool at deployment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_stargate_v2_eth_taxi_ethereum_to_hemi() {
+    let lz = Lz::start().await;
+    let (hemi, eth) = (&lz.sg.hemi, &lz.sg.ethereum);
+    let amount = ether(3);
+    let mut param = taxi_send_param(HEMI_EID, lz.keeper, amount, U256::ZERO);
+    let q = quote(&lz.eth_keeper, eth.eth_pool, &param).await;
+    param.minAmountLD = q.receipt.amountReceivedLD;
+    let fee = native_fee(&lz.eth_keeper, eth.eth_pool, &param).await;
+    let value = send_value(PoolKind::Native, fee, amount).unwrap();
+    let sent = lz
+        .send(&lz.eth_keeper, eth.eth_pool, param, fee, value)
+        .await;
+    let oft = sent_in_receipt(&sent, eth.eth_pool).unwrap().unwrap();
+    let before = lz.hemi_keeper.get_balance(lz.keeper).await.unwrap();
+    let delivered = devnet::deliver_stargate_packets(
+        &lz.eth_keeper,
+        &lz.hemi_relayer,
+        &lz.sg.path(Chain::Ethereum),
+        PacketSource::Receipt(&sent),
+        Duration::ZERO,
+    )
+    .await
+    .unwrap();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].guid, oft.guid);
+    assert_eq!(
+        lz.hemi_keeper.get_balance(lz.keeper).await.unwrap() - before,
+        q.receipt.amountReceivedLD
+    );
+    let credit = read(
+        &lz.hemi_keeper,
+        hemi.eth_pool,
+        IStargateAdmin::pathsCall { eid: ETHEREUM_EID },
+    )
+    .await;
+    assert!(credit > 0);
 }
