@@ -191,7 +191,8 @@ pub enum PoolKind {
 }
 
 /// What `send` must carry as `msg.value`: for a native pool the fee plus
-/// the (dust-free) amount — any excess is taken as fee; for an ERC-20
+/// the (dust-free) amount — any excess is passed on to the endpoint as
+/// LayerZero fee, which refunds it to `refundAddress`; for an ERC-20
 /// pool or OFT exactly the fee, anything else is `Stargate_InvalidAmount`.
 pub fn send_value(
     kind: PoolKind,
