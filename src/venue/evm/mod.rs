@@ -12,6 +12,7 @@ pub mod devnet;
 pub mod erc20;
 pub mod ingest;
 pub mod raindex;
+pub mod stargate;
 pub mod swap;
 pub mod tunnel;
 pub mod txmgr;

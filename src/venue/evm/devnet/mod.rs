@@ -18,6 +18,7 @@ mod deploy;
 mod op_bridge;
 mod op_l1;
 mod relay;
+mod stargate_v2;
 mod v3;
 mod zerox;
 
@@ -28,6 +29,7 @@ pub use deploy::*;
 pub use op_bridge::*;
 pub use op_l1::*;
 pub use relay::*;
+pub use stargate_v2::*;
 pub use v3::*;
 pub use zerox::*;
 
