@@ -20,7 +20,7 @@ pub use money::{MoneyError, Units, decimal_or_integer, format_units, from_decima
 pub use money_line::MoneyLine;
 pub use record::{
     Controls, Cycle, CycleCosts, CycleResult, Failure, Holding, LedgerEntry, LedgerKind,
-    StepRecord, StepStatus, Trip,
+    PlannedBridgeFees, StepRecord, StepStatus, Trip,
 };
 pub use secret::Secret;
 pub use time::{Clock, ManualClock, ScaledClock, SystemClock, Timestamp};

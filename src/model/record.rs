@@ -65,6 +65,10 @@ pub struct Cycle {
     /// its steps was sent. Absent in records written before the state existed.
     #[serde(default)]
     pub refusal: Option<String>,
+    /// The bridge fees the plan was priced with, which the pre-flight holds
+    /// the live fees to before the opening swap. Absent in older records.
+    #[serde(default)]
+    pub planned_bridge_fees: Option<PlannedBridgeFees>,
     pub result: Option<CycleResult>,
     /// Timeline: every state entered, with its time.
     pub history: Vec<(CycleState, Timestamp)>,
@@ -73,6 +77,16 @@ pub struct Cycle {
     pub operator_touched: bool,
     /// Costs paid so far, valued in VCRED when paid.
     pub costs: CycleCosts,
+}
+
+/// What a cycle's plan assumed the bridges charge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedBridgeFees {
+    /// Stargate's native fee per send, in wei.
+    #[serde(with = "units_str")]
+    pub stargate_native_fee: Units,
+    /// Stargate's token fee, in basis points.
+    pub stargate_fee_bps: u32,
 }
 
 /// What a cycle has paid besides its trades.
@@ -128,6 +142,7 @@ impl Cycle {
             last_error: None,
             failure: None,
             refusal: None,
+            planned_bridge_fees: None,
             result: None,
             history: vec![(CycleState::Detected, now)],
             proof_data: None,

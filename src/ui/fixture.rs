@@ -108,6 +108,7 @@ pub fn cycle(
             by_operator: false,
         }),
         refusal: None,
+        planned_bridge_fees: None,
         result: (state == CycleState::Completed).then(|| CycleResult {
             vcred_out: 2_512_340_000,
             profit_vcred: dec(1234, 2),

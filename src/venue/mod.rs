@@ -12,7 +12,9 @@ pub mod schwab;
 pub mod sim;
 pub mod stellar;
 
-use crate::model::{BridgeTicket, Chain, Intent, IntentId, Receipt, Timestamp, TokenId, Units};
+use crate::model::{
+    BridgeTicket, Chain, Intent, IntentId, Receipt, Route, Timestamp, TokenId, Units,
+};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
@@ -177,6 +179,17 @@ pub trait LoopVenue: Send + Sync + 'static {
         chain: Chain,
         tx_hash: &str,
     ) -> impl Future<Output = Result<Option<Receipt>, VenueError>> + Send;
+
+    /// Why `route` cannot take a new cycle right now (its portal or bridge
+    /// paused), read before the opening swap; `None` when it can. Venues
+    /// whose routes cannot close keep the default.
+    fn route_closed(
+        &self,
+        route: Route,
+    ) -> impl Future<Output = Result<Option<String>, VenueError>> + Send {
+        let _ = route;
+        async { Ok(None) }
+    }
 
     /// Where a bridge transfer stands.
     fn bridge_status(

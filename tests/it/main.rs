@@ -32,6 +32,7 @@ mod devnet_stall;
 mod devnet_stargate_v2;
 mod devnet_swap;
 mod devnet_tunnel_proof;
+mod devnet_tunnel_route;
 mod devnet_zerox;
 mod doctor;
 mod engine_commands;

@@ -13,6 +13,8 @@
 //! - `reconciler`: each open cycle's next action, step by step, through
 //!   the journal; `booking` (a step's outcome), `waits` (bridges between
 //!   steps) and `lifecycle` (complete, fail, stuck) are its phases.
+//! - `preflight`: before the opening swap, the route and bridge fees read
+//!   again; a plan that no longer holds is refused NOT_STARTED.
 //! - `operator`: approvals and the overrides on a cycle.
 //! - `view`, `standing`: its part of the snapshot and of the kill switch.
 
@@ -23,6 +25,7 @@ pub mod ledger;
 mod lifecycle;
 mod operator;
 mod planner;
+mod preflight;
 mod reconciler;
 pub mod risk;
 mod send;

@@ -395,6 +395,7 @@ impl<V: LoopVenue> CrossChainLoop<V> {
         let cycle = cx.store.write(|w| {
             let id = w.next_cycle_id()?;
             let cycle = Cycle {
+                planned_bridge_fees: self.fees.as_ref().map(super::preflight::planned),
                 expected_x: e.x_out,
                 expected_profit_vcred: e.profit_vcred,
                 expected_fees_vcred: e.fees_vcred,

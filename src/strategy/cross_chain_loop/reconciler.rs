@@ -146,6 +146,24 @@ impl<V: LoopVenue> CrossChainLoop<V> {
                 Ok(false)
             }
             None => {
+                if step == StepKind::HemiSwap && self.no_other_step(cx, id, None)? {
+                    match self.preflight(&cycle).await {
+                        Ok(None) => {}
+                        Ok(Some(refusal)) => {
+                            return self.close_not_started(cx, id, refusal, now).map(|_| false);
+                        }
+                        Err(e) => {
+                            let e = match e {
+                                // A read that failed is no refusal: try again.
+                                VenueError::Rejected(why) | VenueError::Unknown(why) => {
+                                    VenueError::Transient(format!("pre-flight: {why}"))
+                                }
+                                other => other,
+                            };
+                            return self.step_error(cx, id, step, None, e, false).map(|_| false);
+                        }
+                    }
+                }
                 let action = match self.action_for(&cycle, step, now).await {
                     Ok(a) => a,
                     Err(e) => {

@@ -362,6 +362,7 @@ mod tests {
                 by_operator: true,
             }),
             refusal: None,
+            planned_bridge_fees: None,
             result: None,
             history: Vec::new(),
             proof_data: None,

@@ -635,6 +635,13 @@ impl LoopVenue for EvmVenue {
         )))
     }
 
+    async fn route_closed(&self, route: Route) -> Result<Option<String>, VenueError> {
+        match route {
+            Route::HemiTunnel => self.tunnel_closed().await,
+            Route::Stargate => Ok(None),
+        }
+    }
+
     async fn bridge_status(&self, ticket: &BridgeTicket) -> Result<BridgeStatus, VenueError> {
         match ticket.route {
             Route::Stargate => {

@@ -190,6 +190,17 @@ impl EvmVenue {
         Ok((w, payout))
     }
 
+    /// Why the tunnel takes no new withdrawal now: its portal is paused
+    /// (a withdrawal initiated now could be neither proven nor finalized).
+    pub(super) async fn tunnel_closed(&self) -> Result<Option<String>, VenueError> {
+        let p = self.portal()?;
+        Ok(self
+            .ethereum
+            .view(p.portal, IPortal::pausedCall {})
+            .await?
+            .then(|| format!("the tunnel portal {} is paused by its guardian", p.portal)))
+    }
+
     async fn refuse_if_paused(&self, step: &str) -> Result<(), VenueError> {
         let p = self.portal()?;
         if self.ethereum.view(p.portal, IPortal::pausedCall {}).await? {

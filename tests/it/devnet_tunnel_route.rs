@@ -1,0 +1,333 @@
+//! The keeper's tunnel route on the devnet's real OP Stack contracts, past
+//! the happy path `devnet_e2e` covers: a prove and a finalize someone else
+//! already made are recognised from the portal's records and never sent by
+//! the keeper (its Ethereum nonce never moves); a paused portal holds the
+//! prove with its reason; and the pre-flight refuses a tunnel cycle while
+//! the guardian has the portal paused, before anything is sent.
+
+use crate::devnet_common;
+
+use alloy::network::TransactionBuilder;
+use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::providers::{DynProvider, Provider};
+use alloy::rpc::types::TransactionRequest;
+use alloy::sol_types::SolCall;
+use arbkeep::engine::{EngineOptions, Mode};
+use arbkeep::model::time::MINUTE;
+use arbkeep::model::{
+    Action, BridgeTicket, Chain, Clock, CycleId, CycleState, Intent, IntentId, Route, StepKind,
+    SystemClock, TokenId,
+};
+use arbkeep::store::Store;
+use arbkeep::venue::evm::devnet::{
+    self, DEPLOYER_KEY, DevnetOptions, IL2OutputOracle, ISuperchainConfig, OP_GUARDIAN_KEY,
+    send_mined, signing_provider,
+};
+use arbkeep::venue::evm::tunnel::{
+    L2_TO_L1_MESSAGE_PASSER, L2OutputBlock, Withdrawal, build_prove_args, finalize_calldata,
+    prove_calldata, withdrawals_in_receipt,
+};
+use arbkeep::venue::evm::{EvmStore, EvmVenue};
+use arbkeep::venue::{BridgeStatus, LoopVenue, VenueError};
+use devnet_common::*;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn intent(step: StepKind, action: Action) -> Intent {
+    let id = IntentId {
+        cycle: CycleId(7),
+        step,
+        attempt: 0,
+    };
+    Intent::new(id, action, SystemClock.now())
+}
+
+async fn read<C: SolCall>(p: &DynProvider, to: Address, c: C) -> C::Return {
+    let out = p
+        .call(
+            TransactionRequest::default()
+                .with_to(to)
+                .with_input(Bytes::from(c.abi_encode())),
+        )
+        .await
+        .expect("eth_call");
+    C::abi_decode_returns(&out).expect("decodes")
+}
+
+/// Wait until the keeper's venue reports `want` for the ticket.
+async fn wait_for(v: &EvmVenue, ticket: &BridgeTicket, want: fn(&BridgeStatus) -> bool) {
+    let started = Instant::now();
+    loop {
+        match v.bridge_status(ticket).await {
+            Ok(s) if want(&s) => return,
+            Ok(_) | Err(VenueError::Transient(_)) => {}
+            Err(e) => panic!("bridge status: {e}"),
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the withdrawal never got there"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Swap VCRED for WBTC and send it into the tunnel: the ticket.
+async fn withdraw_wbtc(v: &EvmVenue) -> BridgeTicket {
+    let vcred = 1_000 * TokenId::Vcred.one();
+    let wbtc = v
+        .quote(Chain::Hemi, TokenId::Vcred, TokenId::Wbtc, vcred)
+        .await
+        .unwrap();
+    let swap = Action::Swap {
+        chain: Chain::Hemi,
+        token_in: TokenId::Vcred,
+        token_out: TokenId::Wbtc,
+        amount_in: vcred,
+        min_out: wbtc * 99 / 100,
+        deadline: SystemClock.now() + 10 * MINUTE,
+    };
+    let bought = v
+        .execute(&intent(StepKind::HemiSwap, swap))
+        .await
+        .unwrap()
+        .amount_out;
+    let send = Action::BridgeSend {
+        route: Route::HemiTunnel,
+        token: TokenId::Wbtc,
+        from: Chain::Hemi,
+        to: Chain::Ethereum,
+        amount: bought,
+    };
+    let r = v.execute(&intent(StepKind::BridgeOut, send)).await.unwrap();
+    let ticket = r.ticket.expect("a tunnel ticket");
+    assert_eq!(ticket.expected_amount, bought);
+    ticket
+}
+
+/// The withdrawal of a ticket, from its initiating receipt on Hemi.
+async fn withdrawal(hemi: &DynProvider, ticket: &BridgeTicket) -> Withdrawal {
+    let hash: B256 = ticket.source_tx.parse().unwrap();
+    let r = hemi.get_transaction_receipt(hash).await.unwrap().unwrap();
+    let mut found = withdrawals_in_receipt(&r).unwrap();
+    assert_eq!(found.len(), 1);
+    found.remove(0)
+}
+
+/// Someone else (the deployer) proves the withdrawal on the real portal.
+async fn prove_elsewhere(d: &devnet::Devnet, w: &Withdrawal) -> B256 {
+    let l1 = signing_provider(&d.ethereum.url(), DEPLOYER_KEY).unwrap();
+    let hemi = signing_provider(&d.hemi.url(), DEPLOYER_KEY).unwrap();
+    let oracle = d.deployment.op.l1.oracle;
+    let index = read(
+        &l1,
+        oracle,
+        IL2OutputOracle::getL2OutputIndexAfterCall {
+            _l2BlockNumber: U256::from(w.l2_block.unwrap()),
+        },
+    )
+    .await;
+    let output = read(
+        &l1,
+        oracle,
+        IL2OutputOracle::getL2OutputCall {
+            _l2OutputIndex: index,
+        },
+    )
+    .await;
+    let n = u64::try_from(output.l2BlockNumber).unwrap();
+    let block = hemi.get_block_by_number(n.into()).await.unwrap().unwrap();
+    let proof = hemi
+        .get_proof(L2_TO_L1_MESSAGE_PASSER, vec![w.storage_slot()])
+        .block_id(n.into())
+        .await
+        .unwrap();
+    let args = build_prove_args(
+        w.hash,
+        output.outputRoot,
+        &L2OutputBlock::from_header(&block.header),
+        &proof,
+    )
+    .unwrap();
+    let data = prove_calldata(&w.tx, u64::try_from(index).unwrap(), &args);
+    let r = send_mined(
+        &l1,
+        TransactionRequest::default()
+            .with_to(d.deployment.op.l1.portal)
+            .with_input(data)
+            .with_gas_limit(1_000_000),
+    )
+    .await
+    .unwrap();
+    r.transaction_hash
+}
+
+async fn pause(d: &devnet::Devnet, paused: bool) {
+    let guardian = signing_provider(&d.ethereum.url(), OP_GUARDIAN_KEY).unwrap();
+    let data = if paused {
+        ISuperchainConfig::pauseCall {
+            _identifier: "devnet test".into(),
+        }
+        .abi_encode()
+    } else {
+        ISuperchainConfig::unpauseCall {}.abi_encode()
+    };
+    send_mined(
+        &guardian,
+        TransactionRequest::default()
+            .with_to(d.deployment.op.l1.superchain_config)
+            .with_input(Bytes::from(data)),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_tunnel_steps_done_elsewhere_are_recognised_not_sent() {
+    let d = start(DevnetOptions::default()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let config = config(&d, tmp.path());
+    let store = Arc::new(EvmStore::open(tmp.path()).unwrap());
+    let v = venue(&config, store.clone()).await;
+    let keeper = v.wallet();
+    let hemi = signing_provider(&d.hemi.url(), DEPLOYER_KEY).unwrap();
+    let l1 = signing_provider(&d.ethereum.url(), DEPLOYER_KEY).unwrap();
+    let wbtc_l1 = d.deployment.ethereum.tokens[&TokenId::Wbtc];
+
+    let ticket = withdraw_wbtc(&v).await;
+    let w = withdrawal(&hemi, &ticket).await;
+    wait_for(&v, &ticket, |s| *s == BridgeStatus::ProveReady).await;
+
+    // The guardian pauses the portal: the prove holds, saying why, and
+    // nothing is signed for it.
+    pause(&d, true).await;
+    let prove = intent(
+        StepKind::Prove,
+        Action::Prove {
+            ticket: ticket.clone(),
+        },
+    );
+    match v.execute(&prove).await {
+        Err(VenueError::Transient(why)) => assert!(why.contains("paused"), "{why}"),
+        other => panic!("a paused portal must hold the prove, got {other:?}"),
+    }
+    assert!(store.txs_of(&prove.id.to_string()).unwrap().is_empty());
+    match v.bridge_status(&ticket).await {
+        Err(VenueError::Transient(why)) => assert!(why.contains("paused"), "{why}"),
+        other => panic!("the status says the portal is paused, got {other:?}"),
+    }
+    pause(&d, false).await;
+
+    // Someone else proves it: the keeper's prove step is done by that
+    // transaction, and the keeper sends nothing on Ethereum.
+    let theirs = prove_elsewhere(&d, &w).await;
+    let done = v.execute(&prove).await.unwrap();
+    assert_eq!(done.tx_hash, theirs.to_string());
+    assert_eq!(done.gas_fee, 0, "not the keeper's gas");
+    assert!(store.txs_of(&prove.id.to_string()).unwrap().is_empty());
+    assert_eq!(l1.get_transaction_count(keeper).await.unwrap(), 0);
+
+    // And finalizes it: the keeper's finalize is that transaction, with the
+    // amount the L1 bridge released to the keeper.
+    wait_for(&v, &ticket, |s| *s == BridgeStatus::FinalizeReady).await;
+    let before = v.balance(Chain::Ethereum, TokenId::Wbtc).await.unwrap();
+    let r = send_mined(
+        &l1,
+        TransactionRequest::default()
+            .with_to(d.deployment.op.l1.portal)
+            .with_input(finalize_calldata(&w.tx))
+            .with_gas_limit(1_000_000),
+    )
+    .await
+    .unwrap();
+    let finalize = intent(
+        StepKind::Finalize,
+        Action::Finalize {
+            ticket: ticket.clone(),
+        },
+    );
+    let done = v.execute(&finalize).await.unwrap();
+    assert_eq!(done.tx_hash, r.transaction_hash.to_string());
+    assert_eq!(done.amount_out, ticket.expected_amount);
+    let after = v.balance(Chain::Ethereum, TokenId::Wbtc).await.unwrap();
+    assert_eq!(after - before, ticket.expected_amount, "{wbtc_l1}");
+    assert!(store.txs_of(&finalize.id.to_string()).unwrap().is_empty());
+    assert_eq!(l1.get_transaction_count(keeper).await.unwrap(), 0);
+    match v.bridge_status(&ticket).await.unwrap() {
+        BridgeStatus::Arrived {
+            amount, tx_hash, ..
+        } => {
+            assert_eq!(amount, ticket.expected_amount);
+            assert_eq!(tx_hash, r.transaction_hash.to_string());
+        }
+        other => panic!("finalized is arrived, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_tunnel_preflight_refuses_a_cycle_while_the_portal_is_paused() {
+    let d = start(DevnetOptions::default()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut config = config(&d, dir);
+    config.cross_chain_loop.tokens = vec![TokenId::Wbtc];
+    assert_eq!(
+        config.cross_chain_loop.route(TokenId::Wbtc),
+        Route::HemiTunnel
+    );
+    pause(&d, true).await;
+    let evm_store = Arc::new(EvmStore::open(dir).unwrap());
+    let venue = Arc::new(venue(&config, evm_store.clone()).await);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = Store::open(dir, Mode::Devnet).unwrap();
+    let options = EngineOptions {
+        mode: Mode::Devnet,
+        speed_milli: None,
+        drain: false,
+    };
+    let (mut engine, _h) =
+        crate::common::engine_with_loop(config.clone(), options, venue.clone(), clock, store);
+    engine.recover().await.unwrap();
+    let started = Instant::now();
+    let refused = loop {
+        engine.tick().await.unwrap();
+        let snap = engine.snapshot_for_tests();
+        if let Some(c) = snap
+            .cycles
+            .iter()
+            .find(|c| c.cycle.state == CycleState::NotStarted)
+        {
+            break c.clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no cycle was refused: {:?}",
+            snap.cycles
+                .iter()
+                .map(|c| (c.cycle.id, c.cycle.state, c.cycle.last_error.clone()))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let why = refused.cycle.refusal.clone().unwrap_or_default();
+    assert!(
+        why.contains("pre-flight") && why.contains("paused by its guardian"),
+        "{why}"
+    );
+    // On screen: the cycle's next-action line carries the reason.
+    assert!(
+        refused.next.contains("paused by its guardian"),
+        "{}",
+        refused.next
+    );
+    // Nothing was sent: the keeper's Hemi nonce never moved, and no cycle
+    // opened past DETECTED.
+    let hemi = signing_provider(&d.hemi.url(), DEPLOYER_KEY).unwrap();
+    assert_eq!(hemi.get_transaction_count(venue.wallet()).await.unwrap(), 0);
+    assert!(
+        engine
+            .snapshot_for_tests()
+            .cycles
+            .iter()
+            .all(|c| matches!(c.cycle.state, CycleState::NotStarted | CycleState::Detected)),
+    );
+}
