@@ -241,6 +241,7 @@ fn closed_cycle(n: u64, at: Timestamp, profit: i128) -> (Cycle, Vec<StepRecord>,
             StepKind::Prove,
             Action::Prove {
                 ticket: ticket.clone(),
+                proof: None,
             },
             done(StepKind::Prove, Chain::Ethereum, 0, 0, 2),
         ));

@@ -47,8 +47,15 @@ pub enum Action {
         #[serde(with = "units_str")]
         amount: Units,
     },
-    /// Prove a tunnel withdrawal on Ethereum.
-    Prove { ticket: BridgeTicket },
+    /// Prove a tunnel withdrawal on Ethereum; with `proof`, the prove
+    /// calldata the operator imported (produced elsewhere), used as given
+    /// once checked, instead of one built here. Left out of the payload
+    /// when absent, so intents written before it keep their hash.
+    Prove {
+        ticket: BridgeTicket,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        proof: Option<String>,
+    },
     /// Finalize a proven tunnel withdrawal on Ethereum; releases the funds.
     Finalize { ticket: BridgeTicket },
 }
@@ -59,7 +66,7 @@ impl Action {
         match self {
             Action::Swap { chain, .. } => *chain,
             Action::BridgeSend { from, .. } => *from,
-            Action::Prove { ticket } | Action::Finalize { ticket } => ticket.to,
+            Action::Prove { ticket, .. } | Action::Finalize { ticket } => ticket.to,
         }
     }
 }

@@ -116,6 +116,23 @@ async fn withdrawal(hemi: &DynProvider, ticket: &BridgeTicket) -> Withdrawal {
 /// Someone else (the deployer) proves the withdrawal on the real portal.
 async fn prove_elsewhere(d: &devnet::Devnet, w: &Withdrawal) -> B256 {
     let l1 = signing_provider(&d.ethereum.url(), DEPLOYER_KEY).unwrap();
+    let data = prove_made_elsewhere(d, w).await;
+    let r = send_mined(
+        &l1,
+        TransactionRequest::default()
+            .with_to(d.deployment.op.l1.portal)
+            .with_input(data)
+            .with_gas_limit(1_000_000),
+    )
+    .await
+    .unwrap();
+    r.transaction_hash
+}
+
+/// The prove calldata another tool would produce (viem's
+/// `buildProveWithdrawal`, here the same steps by hand).
+async fn prove_made_elsewhere(d: &devnet::Devnet, w: &Withdrawal) -> Bytes {
+    let l1 = signing_provider(&d.ethereum.url(), DEPLOYER_KEY).unwrap();
     let hemi = signing_provider(&d.hemi.url(), DEPLOYER_KEY).unwrap();
     let oracle = d.deployment.op.l1.oracle;
     let index = read(
@@ -148,17 +165,7 @@ async fn prove_elsewhere(d: &devnet::Devnet, w: &Withdrawal) -> B256 {
         &proof,
     )
     .unwrap();
-    let data = prove_calldata(&w.tx, u64::try_from(index).unwrap(), &args);
-    let r = send_mined(
-        &l1,
-        TransactionRequest::default()
-            .with_to(d.deployment.op.l1.portal)
-            .with_input(data)
-            .with_gas_limit(1_000_000),
-    )
-    .await
-    .unwrap();
-    r.transaction_hash
+    prove_calldata(&w.tx, u64::try_from(index).unwrap(), &args)
 }
 
 async fn pause(d: &devnet::Devnet, paused: bool) {
@@ -204,6 +211,7 @@ async fn devnet_tunnel_steps_done_elsewhere_are_recognised_not_sent() {
         StepKind::Prove,
         Action::Prove {
             ticket: ticket.clone(),
+            proof: None,
         },
     );
     match v.execute(&prove).await {
@@ -261,6 +269,66 @@ async fn devnet_tunnel_steps_done_elsewhere_are_recognised_not_sent() {
         }
         other => panic!("finalized is arrived, got {other:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_tunnel_imported_proof_is_checked_then_sent_as_given() {
+    let d = start(DevnetOptions::default()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let config = config(&d, tmp.path());
+    let store = Arc::new(EvmStore::open(tmp.path()).unwrap());
+    let v = venue(&config, store.clone()).await;
+    let hemi = signing_provider(&d.hemi.url(), DEPLOYER_KEY).unwrap();
+    let l1 = signing_provider(&d.ethereum.url(), DEPLOYER_KEY).unwrap();
+
+    let ticket = withdraw_wbtc(&v).await;
+    let w = withdrawal(&hemi, &ticket).await;
+    wait_for(&v, &ticket, |s| *s == BridgeStatus::ProveReady).await;
+    let good = prove_made_elsewhere(&d, &w).await;
+
+    // A proof whose output root proof is not the oracle's output: refused
+    // before anything is signed.
+    // Head: the tuple's offset, the index, then outputRootProof inline
+    // (version, stateRoot, …): flip a byte of stateRoot.
+    let mut forged = good.to_vec();
+    forged[4 + 32 * 3 + 31] ^= 1;
+    let bad = intent(
+        StepKind::Prove,
+        Action::Prove {
+            ticket: ticket.clone(),
+            proof: Some(alloy::primitives::hex::encode_prefixed(&forged)),
+        },
+    );
+    match v.execute(&bad).await {
+        Err(VenueError::Rejected(why)) => {
+            assert!(why.contains("not the oracle's"), "{why}")
+        }
+        other => panic!("a forged proof must be refused, got {other:?}"),
+    }
+    assert!(store.txs_of(&bad.id.to_string()).unwrap().is_empty());
+
+    // The imported one is sent as given, by the keeper, once.
+    let imported = Intent::new(
+        IntentId {
+            cycle: CycleId(8),
+            step: StepKind::Prove,
+            attempt: 0,
+        },
+        Action::Prove {
+            ticket: ticket.clone(),
+            proof: Some(alloy::primitives::hex::encode_prefixed(&good)),
+        },
+        SystemClock.now(),
+    );
+    let r = v.execute(&imported).await.unwrap();
+    let hash: B256 = r.tx_hash.parse().unwrap();
+    let sent = l1.get_transaction_by_hash(hash).await.unwrap().unwrap();
+    assert_eq!(alloy::consensus::Transaction::input(&sent), &good);
+    assert_eq!(l1.get_transaction_count(v.wallet()).await.unwrap(), 1);
+    wait_for(&v, &ticket, |s| {
+        matches!(s, BridgeStatus::Proved { .. } | BridgeStatus::FinalizeReady)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -183,6 +183,7 @@ pub async fn action_for<V: LoopVenue>(
         },
         StepKind::Prove => Action::Prove {
             ticket: ticket(&cycle.bridge_out)?,
+            proof: cycle.proof_data.clone(),
         },
         StepKind::Finalize => Action::Finalize {
             ticket: ticket(&cycle.bridge_out)?,

@@ -380,8 +380,8 @@ impl EvmVenue {
                 self.send(Chain::Hemi, id, 0, "tunnel_initiate", call)
                     .await?;
             }
-            Action::Prove { ticket } => {
-                let call = self.prove_call(ticket).await?;
+            Action::Prove { ticket, proof } => {
+                let call = self.prove_call(ticket, proof.as_deref()).await?;
                 self.send(Chain::Ethereum, id, 0, "prove", call).await?;
             }
             Action::Finalize { ticket } => {

@@ -214,7 +214,7 @@ pub fn apply(state: &State, intent: &Intent, now: Timestamp) -> Result<Applied, 
                 receipt,
             })
         }
-        Action::Prove { ticket } => {
+        Action::Prove { ticket, .. } => {
             let mut transfer = withdrawal(state, ticket)?;
             if transfer.proved_at.is_some() {
                 return Err(rejected(format!(

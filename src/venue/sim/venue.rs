@@ -415,6 +415,7 @@ mod tests {
         assert_eq!(f.balance(Chain::Hemi, TokenId::Wbtc), 0);
         let prove = Action::Prove {
             ticket: ticket.clone(),
+            proof: None,
         };
         let finalize = Action::Finalize {
             ticket: ticket.clone(),
@@ -625,6 +626,7 @@ mod tests {
                     StepKind::Prove,
                     Action::Prove {
                         ticket: ticket.clone(),
+                        proof: None,
                     },
                     ledger,
                 )

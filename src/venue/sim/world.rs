@@ -503,6 +503,7 @@ mod tests {
             StepKind::Prove,
             Action::Prove {
                 ticket: slow.clone(),
+                proof: None,
             },
         );
         f.world.execute(&prove).await.unwrap();

@@ -5,9 +5,10 @@
 //! `OutputRootProof`), its reads and events, the `L2OutputOracle` it proves
 //! against, and the `L1CrossDomainMessenger`'s verdict on a relay.
 
+use super::TunnelError;
 use super::proof::ProveArgs;
-use super::withdrawal::WithdrawalTransaction;
-use alloy::primitives::{Bytes, U256, keccak256};
+use super::withdrawal::{OutputRootProof, WithdrawalTransaction, output_root, withdrawal_hash};
+use alloy::primitives::{B256, Bytes, U256, hex, keccak256};
 use alloy::sol;
 use alloy::sol_types::SolValue;
 
@@ -96,6 +97,45 @@ pub fn finalize_calldata(tx: &WithdrawalTransaction) -> Bytes {
     Bytes::from(data)
 }
 
+/// A prove transaction's calldata produced elsewhere (the operator's
+/// `import-proof`), checked to be `proveWithdrawalTransaction` of this
+/// withdrawal; the output it names is for the caller to hold to the oracle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedProve {
+    pub data: Bytes,
+    pub l2_output_index: U256,
+    /// The root its output root proof hashes to.
+    pub output_root: B256,
+}
+
+pub fn check_imported_prove(text: &str, expected_hash: B256) -> Result<ImportedProve, TunnelError> {
+    let bad = |why: String| TunnelError::BadImportedProof(why);
+    let data = hex::decode(text.trim()).map_err(|e| bad(format!("not hex calldata: {e}")))?;
+    let Some((selector_bytes, params)) = data.split_first_chunk::<4>() else {
+        return Err(bad(format!("{} bytes is no call", data.len())));
+    };
+    if *selector_bytes != selector(PROVE_SIGNATURE) {
+        return Err(bad(format!(
+            "selector 0x{} is not proveWithdrawalTransaction (0x4870496f)",
+            hex::encode(selector_bytes)
+        )));
+    }
+    let (tx, index, root_proof, _proof) =
+        <(WithdrawalTransaction, U256, OutputRootProof, Vec<Bytes>)>::abi_decode_params(params)
+            .map_err(|e| bad(format!("its arguments do not decode: {e}")))?;
+    let hash = withdrawal_hash(&tx);
+    if hash != expected_hash {
+        return Err(bad(format!(
+            "it proves withdrawal {hash}, not this cycle's {expected_hash}"
+        )));
+    }
+    Ok(ImportedProve {
+        data: Bytes::from(data),
+        l2_output_index: index,
+        output_root: output_root(&root_proof),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +171,47 @@ mod tests {
             IOutputOracle::FINALIZATION_PERIOD_SECONDSCall::SELECTOR,
             [0xf4, 0xda, 0xa2, 0x91]
         );
+    }
+
+    #[test]
+    fn an_imported_prove_is_checked_against_the_withdrawal() {
+        let tx = WithdrawalTransaction {
+            nonce: U256::from(9),
+            sender: alloy::primitives::Address::repeat_byte(7),
+            target: alloy::primitives::Address::repeat_byte(8),
+            value: U256::ZERO,
+            gasLimit: U256::from(1),
+            data: Bytes::new(),
+        };
+        let args = ProveArgs {
+            output_root_proof: OutputRootProof {
+                version: B256::ZERO,
+                stateRoot: B256::repeat_byte(1),
+                messagePasserStorageRoot: B256::repeat_byte(2),
+                latestBlockhash: B256::repeat_byte(3),
+            },
+            withdrawal_proof: vec![Bytes::from(vec![0xc0])],
+        };
+        let data = prove_calldata(&tx, 42, &args);
+        let text = hex::encode_prefixed(&data);
+        let ok = check_imported_prove(&text, withdrawal_hash(&tx)).expect("checks");
+        assert_eq!(ok.l2_output_index, U256::from(42));
+        assert_eq!(ok.output_root, output_root(&args.output_root_proof));
+        assert_eq!(ok.data, data);
+        let other = check_imported_prove(&text, B256::repeat_byte(9)).unwrap_err();
+        assert!(other.to_string().contains("not this cycle's"), "{other}");
+        let finalize = hex::encode_prefixed(finalize_calldata(&tx));
+        let e = check_imported_prove(&finalize, withdrawal_hash(&tx)).unwrap_err();
+        assert!(
+            e.to_string().contains("not proveWithdrawalTransaction"),
+            "{e}"
+        );
+        for junk in ["", "0x12", "zz", "0x4870496f00"] {
+            assert!(
+                check_imported_prove(junk, withdrawal_hash(&tx)).is_err(),
+                "{junk}"
+            );
+        }
     }
 
     #[test]

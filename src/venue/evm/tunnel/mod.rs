@@ -19,7 +19,10 @@ pub mod withdrawal;
 #[cfg(test)]
 mod vectors;
 
-pub use contracts::{FINALIZE_SIGNATURE, PROVE_SIGNATURE, finalize_calldata, prove_calldata};
+pub use contracts::{
+    FINALIZE_SIGNATURE, ImportedProve, PROVE_SIGNATURE, check_imported_prove, finalize_calldata,
+    prove_calldata,
+};
 pub use message::{Payout, erc20_payout};
 pub use portal::{PortalKind, portal_kind};
 pub use proof::{L2OutputBlock, ProveArgs, build_prove_args, maybe_add_proof_node};
@@ -60,6 +63,8 @@ pub enum TunnelError {
          the block or proof is not the output's"
     )]
     OutputRootMismatch { computed: B256, expected: B256 },
+    #[error("the imported proof is refused: {0}")]
+    BadImportedProof(String),
     #[error("not a standard-bridge ERC-20 withdrawal: {0}")]
     NotABridgeWithdrawal(String),
     #[error("portal version {version:?}: {why}")]

@@ -16,7 +16,8 @@ use crate::venue::evm::tunnel::contracts::{IL2Bridge, IOutputOracle, IPortal, IT
 use crate::venue::evm::tunnel::status::{PortalReads, ProvenAt, Stage, stage};
 use crate::venue::evm::tunnel::{
     L2_TO_L1_MESSAGE_PASSER, L2OutputBlock, Payout, PortalKind, Withdrawal, build_prove_args,
-    erc20_payout, finalize_calldata, portal_kind, prove_calldata, withdrawals_in_receipt,
+    check_imported_prove, erc20_payout, finalize_calldata, portal_kind, prove_calldata,
+    withdrawals_in_receipt,
 };
 use crate::venue::{BridgeStatus, VenueError};
 use alloy::primitives::{Address, B256, Bytes, U256};
@@ -217,10 +218,14 @@ impl EvmVenue {
     pub(super) async fn prove_call(
         &self,
         ticket: &BridgeTicket,
+        imported: Option<&str>,
     ) -> Result<(Address, Bytes, U256), VenueError> {
         self.refuse_if_paused("prove").await?;
         let (w, _) = self.ticket_withdrawal(ticket).await?;
         let p = self.portal()?;
+        if let Some(text) = imported {
+            return self.imported_prove_call(text, &w).await;
+        }
         let block = w.l2_block.ok_or_else(|| {
             VenueError::Transient(format!(
                 "the receipt of {} names no block",
@@ -292,6 +297,40 @@ impl EvmVenue {
         Ok((p.portal, data, U256::ZERO))
     }
 
+    /// The operator's imported prove calldata, sent as given once it is
+    /// checked: this withdrawal's prove, against an output the oracle holds.
+    async fn imported_prove_call(
+        &self,
+        text: &str,
+        w: &Withdrawal,
+    ) -> Result<(Address, Bytes, U256), VenueError> {
+        let p = self.portal()?;
+        let imported = check_imported_prove(text, w.hash).map_err(rejected)?;
+        let output = self
+            .ethereum
+            .view(
+                p.oracle,
+                IOutputOracle::getL2OutputCall {
+                    _l2OutputIndex: imported.l2_output_index,
+                },
+            )
+            .await
+            .map_err(|e| match e {
+                VenueError::Rejected(why) => VenueError::Rejected(format!(
+                    "the imported proof names output {}, which the oracle does not hold: {why}",
+                    imported.l2_output_index
+                )),
+                other => other,
+            })?;
+        if output.outputRoot != imported.output_root {
+            return Err(VenueError::Rejected(format!(
+                "the imported proof's output root {} is not the oracle's {} at index {}",
+                imported.output_root, output.outputRoot, imported.l2_output_index
+            )));
+        }
+        Ok((p.portal, imported.data, U256::ZERO))
+    }
+
     pub(super) async fn finalize_call(
         &self,
         ticket: &BridgeTicket,
@@ -311,7 +350,7 @@ impl EvmVenue {
         action: &Action,
     ) -> Result<Option<Receipt>, VenueError> {
         let (ticket, finalize) = match action {
-            Action::Prove { ticket } => (ticket, false),
+            Action::Prove { ticket, .. } => (ticket, false),
             Action::Finalize { ticket } => (ticket, true),
             _ => return Ok(None),
         };
