@@ -13,11 +13,21 @@ use crate::venue::evm::stargate::{
     IStargate, MessagingFee, PoolKind, SendParam, StargateError, remove_dust, send_value,
     taxi_send_param,
 };
-use alloy::primitives::{Address, U256};
+use alloy::primitives::{Address, U256, U512};
 use alloy::sol_types::SolCall;
 
 /// The size, in whole tokens, the route's fee rate is quoted at.
 const PRICING_WHOLE_TOKENS: u64 = 100;
+
+/// What `sent` loses on the way to `received`, in basis points of `sent`
+/// rounded to the nearest; `None` past `u32` (a pool answering nonsense).
+fn fee_bps_of(sent: U256, received: U256) -> Option<u32> {
+    // In 512 bits: kept × 10 000 cannot overflow.
+    let kept = U512::from(sent.saturating_sub(received));
+    let sent = U512::from(sent.max(U256::from(1)));
+    let bps = (kept * U512::from(10_000u32) + sent / U512::from(2u8)) / sent;
+    u32::try_from(bps).ok()
+}
 
 /// A Stargate send as priced just before it is signed.
 pub(super) struct StargateQuote {
@@ -226,21 +236,44 @@ impl EvmVenue {
                     },
                 )
                 .await?;
-            let kept = q
-                .receipt
-                .amountSentLD
-                .saturating_sub(q.receipt.amountReceivedLD);
-            let sent = q.receipt.amountSentLD.max(U256::from(1));
-            let bps = kept
-                .saturating_mul(U256::from(10_000u32))
-                .saturating_add(sent / U256::from(2))
-                / sent;
-            let bps = u32::try_from(bps).map_err(|_| {
-                VenueError::Rejected(format!("Stargate's {token} fee {bps} bps is out of range"))
-            })?;
+            let bps = fee_bps_of(q.receipt.amountSentLD, q.receipt.amountReceivedLD).ok_or_else(
+                || {
+                    VenueError::Rejected(format!(
+                        "Stargate's {token} fee is out of range: {:?}",
+                        q.receipt
+                    ))
+                },
+            )?;
             native_fee = native_fee.max(units(fee.nativeFee)?);
             fee_bps = fee_bps.max(bps);
         }
         Ok((native_fee, fee_bps))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fee_bps_is_the_nearest_basis_point() {
+        let e18 = U256::from(10u64).pow(U256::from(18));
+        let hundred = U256::from(100u64) * e18;
+        // FeeLibV1 at 600 millionths: 6 bps plus one shared unit (1e12 wei).
+        let fee = hundred * U256::from(600u64) / U256::from(1_000_000u64)
+            + U256::from(1_000_000_000_000u64);
+        assert_eq!(fee_bps_of(hundred, hundred - fee), Some(6));
+        assert_eq!(
+            fee_bps_of(U256::from(10_000u64), U256::from(9_993u64)),
+            Some(7)
+        );
+        assert_eq!(
+            fee_bps_of(U256::from(10_000u64), U256::from(10_000u64)),
+            Some(0)
+        );
+        // A reward (more out than in) is no fee; nothing sent, nothing lost.
+        assert_eq!(fee_bps_of(U256::from(10u64), U256::from(11u64)), Some(0));
+        assert_eq!(fee_bps_of(U256::ZERO, U256::ZERO), Some(0));
+        assert_eq!(fee_bps_of(U256::MAX, U256::ZERO), Some(10_000));
     }
 }
