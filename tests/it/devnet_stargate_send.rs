@@ -6,8 +6,9 @@
 //! connection closed) are each signed once at one nonce, booked exactly as
 //! the wallet moved on the node (amount without its dust, the LayerZero fee,
 //! gas), and arrive by their guid's `OFTReceived` at `amountReceivedLD`.
-//! A token without a Stargate pool, and a native fee above the cap, are
-//! refused before anything is signed.
+//! A fee lowered between quote and send is refunded by the endpoint and
+//! booked as paid. A token without a Stargate pool, and a native fee above
+//! the cap, are refused before anything is signed.
 
 use crate::devnet_common;
 
@@ -297,4 +298,64 @@ async fn devnet_stargate_refuses_a_token_without_a_pool_and_a_fee_above_the_cap(
         );
     }
     assert!(f.proxy.sends().is_empty(), "nothing reached the node");
+}
+
+/// The LayerZero fee falls between the venue's quote and the node taking
+/// the send (the broadcast held at the proxy meanwhile): the endpoint
+/// refunds the excess to the wallet in the same transaction, and the
+/// receipt books the fee that was paid, not the one offered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_stargate_refunded_fee_is_booked_as_paid() {
+    use alloy::network::TransactionBuilder;
+    use alloy::sol_types::SolCall;
+    use arbkeep::venue::evm::devnet::{DEPLOYER_KEY, ISimpleMessageLib, send_mined};
+    let f = faulted(Chain::Hemi, |evm| evm.rpc_timeout_ms = 20_000).await;
+    let me = f.v.wallet();
+    let offered = f.d.options.stargate_native_fee_wei;
+    let lowered = offered / 3;
+    let eth_before = f.hemi.native_balance(me).await.unwrap();
+    let method = "eth_sendRawTransaction";
+    let gate = f.proxy.gate(method, f.proxy.calls(method) + 1);
+    let intent = bridge(
+        4,
+        TokenId::Eth,
+        Chain::Hemi,
+        Chain::Ethereum,
+        TokenId::Eth.one(),
+    );
+    let sending = {
+        let (v, intent) = (f.v.clone(), intent.clone());
+        tokio::spawn(async move { v.execute(&intent).await })
+    };
+    tokio::time::timeout(Duration::from_secs(30), gate.reached())
+        .await
+        .expect("the send reaches the proxy");
+    let owner =
+        arbkeep::venue::evm::devnet::signing_provider(&f.d.hemi.url(), DEPLOYER_KEY).unwrap();
+    let lib = f.d.deployment.stargate.hemi.lz.message_lib;
+    let set = ISimpleMessageLib::setMessagingFeeCall {
+        _nativeFee: U256::from(lowered),
+        _lzTokenFee: U256::ZERO,
+    };
+    send_mined(
+        &owner,
+        alloy::rpc::types::TransactionRequest::default()
+            .with_to(lib)
+            .with_input(set.abi_encode()),
+    )
+    .await
+    .expect("the library's fee is lowered");
+    gate.open();
+    let r = match sending.await.unwrap() {
+        Ok(r) => r,
+        Err(_) => f.carry_out(&intent).await.0,
+    };
+    assert_eq!(r.bridge_fee_native, lowered, "booked what was paid");
+    let eth_after = f.hemi.native_balance(me).await.unwrap();
+    assert_eq!(
+        eth_before - eth_after,
+        U256::from(r.amount_in + r.bridge_fee_native + r.gas_fee),
+        "ETH booked = ETH paid, the refund included"
+    );
+    assert_eq!(f.nonces_sent().len(), 1, "one send");
 }

@@ -138,20 +138,24 @@ impl EvmVenue {
                 let sent = units(oft.amount_sent_ld)?;
                 let received = units(oft.amount_received_ld)?;
                 // A native pool's value is the fee plus the amount sent (dust
-                // removed); a token pool's the fee alone. The send carries
-                // exactly the quoted fee: the endpoint refunds only what the
-                // library asks less than that, which the wallet reconciles.
+                // removed); a token pool's the fee alone. The endpoint refunds
+                // what the library asked less than that fee, in the same
+                // transaction.
                 let native_in = if token.is_native() {
                     oft.amount_sent_ld
                 } else {
                     U256::ZERO
                 };
-                let fee_native = rec.value.checked_sub(native_in).ok_or_else(|| {
+                let offered = rec.value.checked_sub(native_in).ok_or_else(|| {
                     VenueError::Rejected(format!(
                         "{}: value {} is below the {} sent",
                         r.transaction_hash, rec.value, native_in
                     ))
                 })?;
+                let block = r.block_number.unwrap_or_default();
+                let fee_native = self
+                    .native_fee_paid(*from, pool, &rec.data, offered, block)
+                    .await?;
                 receipt.amount_in = sent;
                 receipt.bridge_fee_native = units(fee_native)?;
                 receipt.bridge_fee_token = sent.saturating_sub(received);

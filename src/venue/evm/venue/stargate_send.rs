@@ -4,7 +4,8 @@
 //! token, a taxi send priced by `quoteOFT` and `quoteSend` and refused past
 //! the configured caps, dust removed, the ERC-20 approved for a token pool,
 //! `send` with the value its kind needs and the wallet as refund address;
-//! and what the route costs, for pricing a cycle (`stargate_prices`).
+//! the LayerZero fee a mined send actually paid (`native_fee_paid`); and
+//! what the route costs, for pricing a cycle (`stargate_prices`).
 
 use super::{EvmVenue, units};
 use crate::model::{Chain, TokenId, Units};
@@ -200,6 +201,43 @@ impl EvmVenue {
         self.send(from, id, 1, "bridge", (q.pool, data.into(), value))
             .await?;
         Ok(())
+    }
+
+    /// The LayerZero fee a mined `send` paid: the fee it offered (its
+    /// calldata's `nativeFee`; a native pool passes the value above the
+    /// amount) less what the endpoint refunded to the wallet in the same
+    /// transaction — the excess over what the message library asked, which
+    /// is `quoteSend` on the state the send ran on (the block before its
+    /// own). No refund is assumed when that state can no longer be read.
+    pub(super) async fn native_fee_paid(
+        &self,
+        chain: Chain,
+        pool: Address,
+        data: &[u8],
+        offered: U256,
+        block: u64,
+    ) -> Result<U256, VenueError> {
+        let Ok(call) = IStargate::sendCall::abi_decode(data) else {
+            return Ok(offered);
+        };
+        let asked = self
+            .client(chain)
+            .view_at(
+                pool,
+                IStargate::quoteSendCall {
+                    sendParam: call.sendParam,
+                    payInLzToken: false,
+                },
+                block.saturating_sub(1),
+            )
+            .await;
+        match asked {
+            Ok(fee) => Ok(offered.min(fee.nativeFee)),
+            Err(e) => {
+                tracing::warn!(%pool, block, error = %e, "Stargate: the fee the send ran on cannot be read; booking the fee offered");
+                Ok(offered)
+            }
+        }
     }
 
     /// What the Stargate legs of a cycle cost now: the larger LayerZero
