@@ -162,8 +162,8 @@ pub(crate) enum Verb {
         #[command(subcommand)]
         action: PositionAction,
     },
-    /// Start a local devnet (two anvil nodes with tokens, Uniswap V2 and
-    /// bridge stand-ins), write its config, and run until Ctrl-C.
+    /// Start a local devnet (two anvil nodes with tokens, Uniswap, the real
+    /// Stargate V2 and OP tunnel), write its config, and run until Ctrl-C.
     Devnet {
         /// Where the devnet config and the keeper's data go (default ./data/devnet-<time>).
         #[arg(long, value_name = "DIR")]

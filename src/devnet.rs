@@ -31,7 +31,7 @@ pub async fn run(dir: Option<PathBuf>) -> anyhow::Result<()> {
     let dir = dir.canonicalize().unwrap_or(dir);
     let started = Instant::now();
     println!(
-        "starting two anvil nodes and deploying (tokens, Uniswap V2, bridge stand-ins, the hedge's Raindex V6 order flow) …"
+        "starting two anvil nodes and deploying (tokens, Uniswap V2 and V3, Stargate V2 over LayerZero, the OP tunnel, the hedge's Raindex V6 order flow) …"
     );
     let devnet = Devnet::start(&project_root(), DevnetOptions::default()).await?;
     // The hedge's order flow: tokens and the V6 emitter on the Hemi-like

@@ -1,6 +1,8 @@
 //! `[evm]`: the EVM adapters (devnet and live): confirmations, fee
-//! ceilings, timeouts and countdowns, and `[evm.hemi]` / `[evm.ethereum]`
-//! (`EvmChainConfig`), each chain's endpoints and contract addresses, every
+//! ceilings (gas, and what a Stargate send may cost), timeouts and
+//! countdowns, and `[evm.hemi]` / `[evm.ethereum]` (`EvmChainConfig`),
+//! each chain's endpoints and contract addresses — its tokens and its
+//! Stargate V2 pool or OFT per token (`[evm.<chain>.stargate]`) — every
 //! address EIP-55 checked (`checksummed`); its swap providers are read by
 //! `swap`.
 
@@ -23,8 +25,10 @@ pub struct EvmChainConfig {
     pub eid: u32,
     /// Uniswap-V2-style router02 (the swap provider named `swap.v2_name`).
     pub router: Address,
-    /// The Stargate-like bridge (devnet: the lock-and-release stand-in).
-    pub stargate: Option<Address>,
+    /// Stargate V2 per token (`[evm.<chain>.stargate]`): ETH's
+    /// `StargatePoolNative`, USDC's `StargatePoolUSDC` (Ethereum) or
+    /// `StargateOFTUSDC` (Hemi). A token without one never goes by Stargate.
+    pub stargate: BTreeMap<TokenId, Address>,
     /// Hemi: the tunnel's L2 bridge; Ethereum: its portal.
     pub tunnel: Option<Address>,
     /// ERC-20 per token (ETH is native and has none; WETH is the router's).
@@ -36,6 +40,11 @@ pub struct EvmChainConfig {
 impl EvmChainConfig {
     pub fn token(&self, token: TokenId) -> Option<Address> {
         self.tokens.get(&token).copied()
+    }
+
+    /// The Stargate pool or OFT that carries `token` from or to this chain.
+    pub fn stargate(&self, token: TokenId) -> Option<Address> {
+        self.stargate.get(&token).copied()
     }
 }
 
@@ -63,6 +72,12 @@ pub struct EvmConfig {
     pub silent_after_ms: u64,
     /// Expected Stargate delivery time, for countdowns.
     pub stargate_delay_ms: u64,
+    /// A Stargate send whose LayerZero native fee (`quoteSend`) is above
+    /// this many wei is refused (`max_stargate_native_fee`, in ETH).
+    pub max_stargate_native_fee: u128,
+    /// A Stargate send whose `quoteOFT` delivers less than the amount minus
+    /// this many basis points is refused (`max_stargate_fee_bps`).
+    pub max_stargate_fee_bps: u32,
     /// Expected wait before a tunnel withdrawal can be proven, for countdowns.
     pub tunnel_prove_delay_ms: u64,
     /// Approve exactly what a step spends (default), never an unlimited allowance.
@@ -77,7 +92,7 @@ impl Default for EvmConfig {
             ws_url: None,
             eid,
             router: Address::ZERO,
-            stargate: None,
+            stargate: BTreeMap::new(),
             tunnel: None,
             tokens: BTreeMap::new(),
             swap: SwapConfig::default_for(chain),
@@ -95,6 +110,8 @@ impl Default for EvmConfig {
             log_chunk_blocks: 500,
             silent_after_ms: MINUTE,
             stargate_delay_ms: 5 * MINUTE,
+            max_stargate_native_fee: 5_000_000_000_000_000,
+            max_stargate_fee_bps: 50,
             tunnel_prove_delay_ms: HOUR,
             unlimited_approvals: false,
         }
@@ -133,14 +150,25 @@ impl EvmConfig {
                 *field = v;
             }
         }
-        for (key, field) in [
-            ("max_fee_gwei", &mut e.max_fee_per_gas),
-            ("max_priority_fee_gwei", &mut e.max_priority_fee_per_gas),
+        for (key, field, decimals) in [
+            ("max_fee_gwei", &mut e.max_fee_per_gas, 9),
+            ("max_priority_fee_gwei", &mut e.max_priority_fee_per_gas, 9),
+            (
+                "max_stargate_native_fee",
+                &mut e.max_stargate_native_fee,
+                18,
+            ),
         ] {
             if let Some(v) = r.decimal(t, s, key)? {
-                *field = from_decimal(v, 9)
+                *field = from_decimal(v, decimals)
                     .map_err(|p| r.invalid(&format!("evm.{key}"), p.to_string()))?;
             }
+        }
+        if let Some(v) = r.int(t, s, "max_stargate_fee_bps")? {
+            e.max_stargate_fee_bps = u32::try_from(v)
+                .ok()
+                .filter(|bps| *bps < 10_000)
+                .ok_or_else(|| r.invalid("evm.max_stargate_fee_bps", "must be below 10000"))?;
         }
         for (key, field) in [
             ("tx_timeout", &mut e.tx_timeout_ms),
@@ -211,28 +239,58 @@ impl EvmConfig {
             crate::model::Chain::Ethereum
         };
         c.swap = super::swap::read_swap(r, t, &s, chain)?;
-        c.stargate = address(r, "stargate")?;
         c.tunnel = address(r, "tunnel")?;
-        if let Some(tokens) = r.section(t, "tokens")? {
-            let ts = format!("{s}.tokens");
-            r.seen.insert(ts.clone());
-            for (symbol, value) in tokens {
-                let key = format!("{ts}.{symbol}");
-                r.seen.insert(key.clone());
-                let token =
-                    TokenId::from_str(symbol).map_err(|e| r.invalid(&key, e.to_string()))?;
-                if token.is_native() {
-                    return Err(r.invalid(&key, "ETH is native and has no token address"));
-                }
-                let text = value
-                    .as_str()
-                    .ok_or_else(|| r.invalid(&key, "expected an address string"))?;
-                let a = checksummed(&key, text).map_err(|p| r.invalid(&key, p))?;
-                c.tokens.insert(token, a);
-            }
+        c.tokens = address_table(r, t, &s, "tokens", |token| {
+            token
+                .is_native()
+                .then_some("ETH is native and has no token address")
+        })?;
+        if let Some(toml::Value::String(_)) = t.get("stargate") {
+            return Err(r.invalid(
+                &format!("{s}.stargate"),
+                format!(
+                    "is a table of Stargate V2 pools per token: [{s}.stargate] with ETH = \"0x…\" \
+                     (StargatePoolNative) and USDC = \"0x…\" (StargatePoolUSDC or StargateOFTUSDC)"
+                ),
+            ));
         }
+        c.stargate = address_table(r, t, &s, "stargate", |token| {
+            (token == TokenId::Weth)
+                .then_some("WETH has no Stargate pool: ETH goes by StargatePoolNative (key ETH)")
+        })?;
         Ok(c)
     }
+}
+
+/// `[<s>.<name>]`: an EIP-55 address per token symbol, `refuse` saying why
+/// a token may not appear there; every error names its key.
+fn address_table(
+    r: &mut Reader,
+    t: &toml::Table,
+    s: &str,
+    name: &str,
+    refuse: impl Fn(TokenId) -> Option<&'static str>,
+) -> Result<BTreeMap<TokenId, Address>, ConfigError> {
+    let mut out = BTreeMap::new();
+    let Some(table) = r.section(t, name)? else {
+        return Ok(out);
+    };
+    let ts = format!("{s}.{name}");
+    r.seen.insert(ts.clone());
+    for (symbol, value) in table {
+        let key = format!("{ts}.{symbol}");
+        r.seen.insert(key.clone());
+        let token = TokenId::from_str(symbol).map_err(|e| r.invalid(&key, e.to_string()))?;
+        if let Some(why) = refuse(token) {
+            return Err(r.invalid(&key, why));
+        }
+        let text = value
+            .as_str()
+            .ok_or_else(|| r.invalid(&key, "expected an address string"))?;
+        let a = checksummed(&key, text).map_err(|p| r.invalid(&key, p))?;
+        out.insert(token, a);
+    }
+    Ok(out)
 }
 
 /// `[evm]`, with `[evm.hemi]` and `[evm.ethereum]` both required.
@@ -247,18 +305,94 @@ mod tests {
 
     const EVM: &str = r#"
 mode = "devnet"
+[cross_chain_loop]
+tokens = ["ETH", "WBTC"]
 [evm]
 confirmations = 3
 max_fee_gwei = "120.5"
+max_stargate_native_fee = "0.002"
 [evm.hemi]
 rpc = "http://127.0.0.1:1"
 router = "0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D"
 [evm.hemi.tokens]
 VCRED = "0x71881974e96152643C74A8e0214B877CfB2A0Aa1"
+[evm.hemi.stargate]
+ETH = "0x2F6F07CDcf3588944Bf4C42aC74ff24bF56e7590"
+USDC = "0x45f1A95A4D3f3836523F5c83673c797f4d4d263B"
 [evm.ethereum]
 rpc = "http://127.0.0.1:2"
 router = "0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D"
+[evm.ethereum.stargate]
+ETH = "0x77b2043768d28E9C9aB44E1aBfC95944bcE57931"
+USDC = "0xc026395860Db2d07ee33e05fE50ed7bD583189C7"
 "#;
+
+    #[test]
+    fn stargate_is_a_checked_table_per_token() {
+        let e = parse(EVM).unwrap().evm.unwrap();
+        assert_eq!(e.max_stargate_native_fee, 2_000_000_000_000_000);
+        assert_eq!(e.max_stargate_fee_bps, 50);
+        assert_eq!(
+            e.hemi.stargate(TokenId::Eth).unwrap().to_checksum(None),
+            "0x2F6F07CDcf3588944Bf4C42aC74ff24bF56e7590"
+        );
+        assert_eq!(
+            e.ethereum
+                .stargate(TokenId::Usdc)
+                .unwrap()
+                .to_checksum(None),
+            "0xc026395860Db2d07ee33e05fE50ed7bD583189C7"
+        );
+        assert_eq!(e.hemi.stargate(TokenId::HemiBtc), None);
+        // The old single address is refused with the table's shape.
+        let old = EVM
+            .replace(
+                "[evm.hemi.stargate]\nETH = \"0x2F6F07CDcf3588944Bf4C42aC74ff24bF56e7590\"\nUSDC = \"0x45f1A95A4D3f3836523F5c83673c797f4d4d263B\"\n",
+                "",
+            )
+            .replace(
+                "[evm.hemi.tokens]",
+                "stargate = \"0x2F6F07CDcf3588944Bf4C42aC74ff24bF56e7590\"\n[evm.hemi.tokens]",
+            );
+        let err = parse(&old).unwrap_err().to_string();
+        assert!(
+            err.contains("evm.hemi.stargate") && err.contains("table"),
+            "{err}"
+        );
+        let bad = EVM.replace(
+            "0xc026395860Db2d07ee33e05fE50ed7bD583189C7",
+            "0xc026395860db2d07ee33e05fe50ed7bd583189c7",
+        );
+        let err = parse(&bad).unwrap_err().to_string();
+        assert!(err.contains("evm.ethereum.stargate.USDC"), "{err}");
+        let weth = EVM.replace("[evm.hemi.stargate]\nETH", "[evm.hemi.stargate]\nWETH");
+        let err = parse(&weth).unwrap_err().to_string();
+        assert!(err.contains("evm.hemi.stargate.WETH"), "{err}");
+    }
+
+    #[test]
+    fn a_stargate_route_without_its_pool_is_refused_by_the_key_to_add() {
+        // hemiBTC goes by Stargate by default; this config has no pool for it.
+        let text = EVM.replace(
+            r#"tokens = ["ETH", "WBTC"]"#,
+            r#"tokens = ["ETH", "hemiBTC"]"#,
+        );
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("evm.hemi.stargate.hemiBTC"), "{err}");
+        // USDC always comes back by Stargate.
+        let text = EVM.replace(
+            "USDC = \"0xc026395860Db2d07ee33e05fE50ed7bD583189C7\"\n",
+            "",
+        );
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("evm.ethereum.stargate.USDC"), "{err}");
+        // Routed by the tunnel instead, it needs none.
+        let text = EVM.replace(
+            r#"tokens = ["ETH", "WBTC"]"#,
+            "tokens = [\"ETH\", \"hemiBTC\"]\n[cross_chain_loop.routes]\nhemiBTC = \"hemi_tunnel\"",
+        );
+        parse(&text).unwrap();
+    }
 
     #[test]
     fn evm_section_parses_with_checksummed_addresses() {

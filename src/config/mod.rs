@@ -49,7 +49,7 @@ pub use swap::{
     ZEROX_ALLOWANCE_HOLDER, ZEROX_KEY_ENV, ZeroXConfig,
 };
 
-use crate::model::Mode;
+use crate::model::{Mode, Route, TokenId};
 use reader::Reader;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -239,6 +239,9 @@ impl Config {
             }
             _ => {}
         }
+        if self.cross_chain_loop.enabled {
+            self.check_stargate_pools(r)?;
+        }
         if hedge {
             if self.equity_hedge.rpc_url.is_none() {
                 return Err(r.invalid(
@@ -261,6 +264,47 @@ impl Config {
                     "alpaca.account_id",
                     "is required when the hedge trades at Alpaca: the trading account's id",
                 ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Every Stargate leg the loop can take has its pool on both chains:
+    /// each loop token routed by Stargate out of Hemi, and USDC, which
+    /// always comes back by Stargate. A token without one is refused here,
+    /// by the key to add, rather than offered a route that cannot carry it.
+    fn check_stargate_pools(&self, r: &Reader) -> Result<(), ConfigError> {
+        let Some(evm) = &self.evm else {
+            return Ok(());
+        };
+        let loop_cfg = &self.cross_chain_loop;
+        let mut legs: Vec<(TokenId, String)> = loop_cfg
+            .tokens
+            .iter()
+            .filter(|t| loop_cfg.route(**t) == Route::Stargate)
+            .map(|t| {
+                (
+                    *t,
+                    format!(
+                        "{t} leaves Hemi by Stargate (cross_chain_loop.routes; \"hemi_tunnel\" is the other route)"
+                    ),
+                )
+            })
+            .collect();
+        legs.push((
+            TokenId::Usdc,
+            "USDC comes back to Hemi by Stargate".to_string(),
+        ));
+        for (token, why) in legs {
+            for (name, chain) in [("hemi", &evm.hemi), ("ethereum", &evm.ethereum)] {
+                if chain.stargate(token).is_none() {
+                    return Err(r.invalid(
+                        &format!("evm.{name}.stargate.{}", token.symbol()),
+                        format!("is required: {why}, and [evm.{name}.stargate] names no {token} pool or OFT"),
+                    ));
+                }
             }
         }
         Ok(())

@@ -227,6 +227,8 @@ mod tests {
 
     const BASE: &str = r#"
 mode = "devnet"
+[cross_chain_loop]
+enabled = false
 [evm.hemi]
 rpc = "http://127.0.0.1:1"
 router = "0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D"

@@ -135,10 +135,11 @@ fn loop_plan(
         Chain::Ethereum => "evm.ethereum",
     };
     let mut contracts = vec![(format!("{key}.router"), cfg.router)];
-    for (name, a) in [("stargate", cfg.stargate), ("tunnel", cfg.tunnel)] {
-        if let Some(a) = a {
-            contracts.push((format!("{key}.{name}"), a));
-        }
+    for (token, a) in &cfg.stargate {
+        contracts.push((format!("{key}.stargate.{}", token.symbol()), *a));
+    }
+    if let Some(a) = cfg.tunnel {
+        contracts.push((format!("{key}.tunnel"), a));
     }
     // The swap providers' contracts: the V3 deployment, 0x's AllowanceHolder,
     // CoW's settlement and VaultRelayer.

@@ -61,7 +61,7 @@ async fn devnet_sigkill_at_every_step_boundary_sends_nothing_twice() {
     let contracts = cow.contracts.clone();
     cow.fake.refuse_token(e.weth);
     let text = d.config_toml(&data).replace(
-        r#"tokens = ["ETH", "WBTC", "hemiBTC", "cbBTC", "XAUt", "VUSD"]"#,
+        r#"tokens = ["ETH", "WBTC", "cbBTC", "XAUt", "VUSD"]"#,
         r#"tokens = ["ETH", "WBTC"]"#,
     ) + &format!(
         "\n[evm.ethereum.zerox]\nbase_url = \"{}\"\nallowance_holder = \"{}\"\n\n[evm.ethereum.cowswap]\nbase_url = \"{}\"\nsettlement = \"{}\"\nvault_relayer = \"{}\"\npoll_interval = \"200ms\"\n",

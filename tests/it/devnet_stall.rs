@@ -72,6 +72,10 @@ async fn devnet_stalled_transaction_is_replaced_with_higher_fees() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
+    // The venue that takes over connects now: its start-up reads (Hemi's
+    // USDC.e is a FiatToken proxy, whose decimals() alone costs more gas
+    // than the tiny blocks below leave an eth_call) need ordinary blocks.
+    let resumed = Arc::new(venue(&config, store.clone()).await);
     // Blocks too small for it: mining resumes, the transaction stays pending.
     let _: serde_json::Value = p
         .raw_request("evm_setBlockGasLimit".into(), (U256::from(30_000u64),))
@@ -84,7 +88,7 @@ async fn devnet_stalled_transaction_is_replaced_with_higher_fees() {
     // The sender dies (as in a crash); a new one over the same journal takes
     // the transaction up where it stood: same nonce, never a second one.
     sender.abort();
-    let v = Arc::new(venue(&config, store.clone()).await);
+    let v = resumed;
     let sender = {
         let v = v.clone();
         tokio::spawn(async move { v.tx_manager().send(v.client(Chain::Hemi), req).await })

@@ -300,15 +300,16 @@ async fn an_address_without_code_fails() {
     let d = shared().await;
     let tmp = tempfile::tempdir().unwrap();
     // The keeper's wallet is an account without code.
+    let eth_pool = d.hemi.stargate[&arbkeep::model::TokenId::Eth];
     let text = devnet_toml(d, &tmp.path().join("data")).replacen(
-        &format!("stargate = \"{}\"", d.hemi.stargate),
-        &format!("stargate = \"{}\"", d.keeper),
+        &format!("ETH = \"{eth_pool}\""),
+        &format!("ETH = \"{}\"", d.keeper),
         1,
     );
     let r = examine_toml(&text, &[("ARBITRAGE_PRIVATE_KEY", KEEPER_KEY)]).await;
     let detail = assert_status(&r, "Hemi code", Status::Fail);
     assert!(
-        detail.contains(&format!("evm.hemi.stargate {}: no code", d.keeper)),
+        detail.contains(&format!("evm.hemi.stargate.ETH {}: no code", d.keeper)),
         "{detail}"
     );
     assert_status(&r, "Ethereum code", Status::Ok);

@@ -29,6 +29,7 @@ mod devnet_op_bridge;
 mod devnet_op_portal;
 mod devnet_providers;
 mod devnet_stall;
+mod devnet_stargate_send;
 mod devnet_stargate_v2;
 mod devnet_swap;
 mod devnet_tunnel_proof;

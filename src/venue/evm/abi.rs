@@ -1,7 +1,7 @@
 //! The contract interfaces the adapters call, as `sol!` bindings: ERC-20,
 //! WETH9, Uniswap V2 router and factory, Uniswap V3 (SushiSwap V3 is the
 //! same code: factory, position manager, QuoterV2, both swap router shapes),
-//! 0x's AllowanceHolder and Settler, the devnet's bridge stand-ins, the
+//! 0x's AllowanceHolder and Settler, the devnet's DevToken, the
 //! Raindex V4 event emitter, and CoW Protocol's settlement and solver
 //! allow-list (`@cowprotocol/contracts`).
 
@@ -98,18 +98,6 @@ sol! {
         function exactInputSingle(ExactInputSingleParams calldata params) external payable returns (uint256 amountOut);
         function multicall(uint256 deadline, bytes[] calldata data) external payable returns (bytes[] memory results);
         function unwrapWETH9(uint256 amountMinimum, address recipient) external payable;
-    }
-
-    interface IStargateStandIn {
-        function nativeFee() external view returns (uint256);
-        function feeBps() external view returns (uint16);
-        function quoteSend(uint256 amount) external view returns (uint256 fee, uint256 amountReceived);
-        function send(address token, uint32 dstEid, address to, uint256 amount) external payable returns (bytes32 guid);
-        function deliver(bytes32 guid, uint32 srcEid, address token, address to, uint256 amount) external;
-        function delivered(bytes32 guid) external view returns (bool);
-        event OFTSent(bytes32 indexed guid, uint32 dstEid, address indexed fromAddress, uint256 amountSentLD, uint256 amountReceivedLD);
-        event OFTReceived(bytes32 indexed guid, uint32 srcEid, address indexed toAddress, uint256 amountReceivedLD);
-        event StandInSend(bytes32 indexed guid, address token, address to);
     }
 
     /// Raindex IOrderBookV4's fill events (docs/architecture.md §4.3).
@@ -223,18 +211,5 @@ mod tests {
 
     fn hex(b: &[u8]) -> String {
         b.iter().map(|x| format!("{x:02x}")).collect()
-    }
-
-    #[test]
-    fn stargate_events_keep_layerzero_topics() {
-        // evm.md §6.
-        assert_eq!(
-            IStargateStandIn::OFTSent::SIGNATURE_HASH.to_string(),
-            "0x85496b760a4b7f8d66384b9df21b381f5d1b1e79f229a47aaf4c232edc2fe59a"
-        );
-        assert_eq!(
-            IStargateStandIn::OFTReceived::SIGNATURE_HASH.to_string(),
-            "0xefed6d3500546b29533b128a29e3a94d70788727f0507505ac12eaf2e578fd9c"
-        );
     }
 }

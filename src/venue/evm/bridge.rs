@@ -1,32 +1,20 @@
-//! The Stargate-like route (one transaction, a native fee and a token fee,
-//! delivered by a relayer with a message id; on the devnet the stand-in in
-//! `assets/contracts/`), and the log search both routes settle by. The
-//! tunnel route is `venue::tunnel`, on the real OP Stack contracts.
+//! Where a Stargate V2 transfer stands, read on the destination pool by
+//! the send's guid (`OFTReceived`), and the log search both routes settle
+//! by. The send itself is `venue::stargate_send`, the tunnel route
+//! `venue::tunnel`, on the real OP Stack contracts.
 
-use super::abi::IStargateStandIn;
 use super::chain::ChainClient;
+use super::stargate::IStargate;
 use crate::model::BridgeTicket;
 use crate::venue::{BridgeStatus, VenueError};
-use alloy::primitives::{Address, B256, U256};
-use alloy::rpc::types::{Filter, Log, TransactionReceipt};
+use alloy::primitives::{Address, B256};
+use alloy::rpc::types::{Filter, Log};
 use alloy::sol_types::SolEvent;
 use std::str::FromStr;
 
 pub fn message_id(ticket: &BridgeTicket) -> Result<B256, VenueError> {
     B256::from_str(&ticket.message_id)
         .map_err(|_| VenueError::Rejected(format!("bad message id {:?}", ticket.message_id)))
-}
-
-/// The `OFTSent` of a send receipt: (guid, amount sent, amount to arrive).
-pub fn oft_sent(receipt: &TransactionReceipt, stargate: Address) -> Option<(B256, U256, U256)> {
-    receipt.inner.logs().iter().find_map(|l| {
-        if l.address() != stargate {
-            return None;
-        }
-        let e = l.log_decode::<IStargateStandIn::OFTSent>().ok()?;
-        let d = e.inner.data;
-        Some((d.guid, d.amountSentLD, d.amountReceivedLD))
-    })
 }
 
 /// Find the newest log matching `filter` (without a block range), searching
@@ -55,7 +43,10 @@ pub async fn find_log(
     Ok(None)
 }
 
-/// Where a Stargate-like transfer stands, read on the destination chain.
+/// Where a Stargate transfer stands, read on the destination chain: its
+/// `OFTReceived` on the destination pool `stargate` under the ticket's
+/// guid, once `confirmations` deep, is the arrival; until then it is in
+/// flight, due `expected_delay_ms` after it was sent.
 pub async fn stargate_status(
     dst: &ChainClient,
     stargate: Address,
@@ -65,34 +56,27 @@ pub async fn stargate_status(
     chunk: u64,
 ) -> Result<BridgeStatus, VenueError> {
     let guid = message_id(ticket)?;
-    let in_flight = BridgeStatus::InFlight {
-        ready_at: Some(ticket.sent_at + expected_delay_ms),
-    };
-    if !dst
-        .view(stargate, IStargateStandIn::deliveredCall { guid })
-        .await?
-    {
-        return Ok(in_flight);
-    }
     let filter = Filter::new()
         .address(stargate)
-        .event_signature(IStargateStandIn::OFTReceived::SIGNATURE_HASH)
+        .event_signature(IStargate::OFTReceived::SIGNATURE_HASH)
         .topic1(guid);
     let Some(log) = find_log(dst, filter, chunk, 200).await? else {
-        return Ok(BridgeStatus::InFlight { ready_at: None });
+        return Ok(BridgeStatus::InFlight {
+            ready_at: Some(ticket.sent_at.saturating_add(expected_delay_ms)),
+        });
     };
     let block = log.block_number.unwrap_or_default();
     let head = dst.head().await?;
-    if head + 1 < block + confirmations {
+    if head.saturating_add(1) < block.saturating_add(confirmations) {
         return Ok(BridgeStatus::InFlight { ready_at: None });
     }
     let received = log
-        .log_decode::<IStargateStandIn::OFTReceived>()
+        .log_decode::<IStargate::OFTReceived>()
         .map_err(|e| VenueError::Rejected(format!("bad OFTReceived log: {e}")))?;
     let at = dst
         .block(block)
         .await?
-        .map(|(_, ts)| ts * 1000)
+        .map(|(_, ts)| ts.saturating_mul(1000))
         .unwrap_or(ticket.sent_at);
     Ok(BridgeStatus::Arrived {
         amount: u128::try_from(received.inner.data.amountReceivedLD)

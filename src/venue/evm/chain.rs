@@ -289,6 +289,33 @@ impl ChainClient {
         })
     }
 
+    /// A view call against the state after block `number`, decoded.
+    pub async fn view_at<C: SolCall>(
+        &self,
+        to: Address,
+        call: C,
+        number: u64,
+    ) -> Result<C::Return, VenueError> {
+        let tx = TransactionRequest::default()
+            .with_to(to)
+            .with_input(Bytes::from(call.abi_encode()));
+        let out = self
+            .rpc(
+                "eth_call",
+                self.http
+                    .call(tx)
+                    .block(BlockNumberOrTag::Number(number).into()),
+            )
+            .await?;
+        C::abi_decode_returns(&out).map_err(|e| {
+            VenueError::Rejected(format!(
+                "{} {to}: cannot decode {}: {e}",
+                self.name,
+                C::SIGNATURE
+            ))
+        })
+    }
+
     /// Gas for a call from `from`; a revert is `Rejected` with its reason.
     pub async fn estimate_gas(
         &self,

@@ -2,16 +2,18 @@
 //! (in priority order, `swap`), balances from the wallet, intents carried
 //! out as transactions through the transaction manager (a swap step:
 //! `swap_step`, by order: `order`), receipts from the journal and the
-//! chain (`receipt`), settled by looking, the tunnel route on the real
-//! OP Stack contracts (`tunnel`), and the operator's override (`abandon`).
+//! chain (`receipt`), settled by looking, the Stargate V2 route
+//! (`stargate_send`), the tunnel route on the real OP Stack contracts
+//! (`tunnel`), and the operator's override (`abandon`).
 
 mod abandon;
 mod order;
 mod receipt;
+mod stargate_send;
 mod swap_step;
 mod tunnel;
 
-use super::abi::{IStargateStandIn, IUniswapV2Router02};
+use super::abi::IUniswapV2Router02;
 use super::bridge;
 use super::chain::{ChainClient, EvmError};
 use super::crash;
@@ -30,7 +32,6 @@ use crate::model::{
 use crate::venue::{BridgeStatus, FeeSchedule, LoopVenue, VenueError, VenueHealth};
 use alloy::primitives::{Address, U256};
 use alloy::rpc::types::TransactionReceipt;
-use alloy::sol_types::SolCall;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -223,12 +224,6 @@ impl EvmVenue {
         }
     }
 
-    fn stargate(&self, chain: Chain) -> Result<Address, VenueError> {
-        self.chain_cfg(chain)
-            .stargate
-            .ok_or_else(|| VenueError::Rejected(format!("no Stargate configured on {chain}")))
-    }
-
     fn tunnel(&self, chain: Chain) -> Result<Address, VenueError> {
         self.chain_cfg(chain).tunnel.ok_or_else(|| {
             VenueError::Rejected(format!("no tunnel contract configured on {chain}"))
@@ -314,7 +309,6 @@ impl EvmVenue {
                 .await?;
             return Ok(());
         }
-        let me = self.wallet();
         match action {
             Action::Swap {
                 chain,
@@ -336,32 +330,7 @@ impl EvmVenue {
                 to,
                 amount,
             } => {
-                let sg = self.stargate(*from)?;
-                let (fee, _) = self
-                    .client(*from)
-                    .view(
-                        sg,
-                        IStargateStandIn::quoteSendCall {
-                            amount: U256::from(*amount),
-                        },
-                    )
-                    .await
-                    .map(|r| (r.fee, r.amountReceived))?;
-                let (token_address, value) = if token.is_native() {
-                    (Address::ZERO, fee + U256::from(*amount))
-                } else {
-                    let a = self.erc20(*from, *token)?;
-                    self.approve(*from, id, a, sg, *amount).await?;
-                    (a, fee)
-                };
-                let data = IStargateStandIn::sendCall {
-                    token: token_address,
-                    dstEid: self.chain_cfg(*to).eid,
-                    to: me,
-                    amount: U256::from(*amount),
-                }
-                .abi_encode();
-                self.send(*from, id, 1, "bridge", (sg, data.into(), value))
+                self.send_by_stargate(id, *token, *from, *to, *amount)
                     .await?;
             }
             Action::BridgeSend {
@@ -461,13 +430,7 @@ impl LoopVenue for EvmVenue {
     async fn fees(&self) -> Result<FeeSchedule, VenueError> {
         let gp_h = self.hemi.gas_price().await?;
         let gp_e = self.ethereum.gas_price().await?;
-        let sg = self.stargate(Chain::Hemi)?;
-        let native_fee = units(
-            self.hemi
-                .view(sg, IStargateStandIn::nativeFeeCall {})
-                .await?,
-        )?;
-        let fee_bps = self.hemi.view(sg, IStargateStandIn::feeBpsCall {}).await?;
+        let (native_fee, fee_bps) = self.stargate_prices().await?;
         let usdc_per_eth = self
             .quote(
                 Chain::Ethereum,
@@ -487,7 +450,7 @@ impl LoopVenue for EvmVenue {
             prove_gas_ethereum: PROVE_GAS * gp_e,
             finalize_gas_ethereum: FINALIZE_GAS * gp_e,
             stargate_native_fee: native_fee,
-            stargate_fee_bps: u32::from(fee_bps),
+            stargate_fee_bps: fee_bps,
             eth_usdc,
         })
     }
@@ -647,7 +610,7 @@ impl LoopVenue for EvmVenue {
             Route::Stargate => {
                 bridge::stargate_status(
                     self.client(ticket.to),
-                    self.stargate(ticket.to)?,
+                    self.stargate_pool(ticket.to, ticket.token)?,
                     ticket,
                     self.cfg.stargate_delay_ms,
                     self.cfg.confirmations,

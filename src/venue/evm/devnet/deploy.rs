@@ -1,6 +1,8 @@
 //! Deploying a chain: tokens with their real decimals, WETH9, Uniswap V2
 //! and Uniswap V3 (on Hemi as SushiSwap V3 runs there) and the pools with
-//! their price gap, the Stargate stand-in, the OP Stack's real tunnel
+//! their price gap, the real Stargate V2 over LayerZero's EndpointV2
+//! (`deploy_stargate_v2`: USDC on Ethereum is its pool's token, Hemi's
+//! USDC the USDC.e its OFT mints, bridged over by `usdc_e`), the OP Stack's real tunnel
 //! (`deploy_op_l1`, `deploy_op_bridge`: the tunnel tokens on Hemi are the
 //! factory's `OptimismMintableERC20`s, funded by real deposits through
 //! `L1StandardBridge`, so the L1 bridge holds their escrow), 0x's
@@ -83,7 +85,8 @@ pub struct ChainDeployment {
     pub weth: Address,
     pub factory: Address,
     pub router: Address,
-    pub stargate: Address,
+    /// The Stargate V2 pool or OFT per token (ETH, USDC).
+    pub stargate: BTreeMap<TokenId, Address>,
     /// Hemi: the tunnel's L2 bridge (the `L2StandardBridge` predeploy);
     /// Ethereum: its `OptimismPortal`.
     pub tunnel: Address,
@@ -106,6 +109,8 @@ pub struct Deployment {
     /// The OP Stack tunnel: portal, oracle and configs on Ethereum; the
     /// messengers and standard bridges of both sides.
     pub op: OpTunnel,
+    /// Stargate V2 and LayerZero on both chains.
+    pub stargate: StargateV2Contracts,
 }
 
 /// The real OP Stack contracts of the devnet's tunnel.
@@ -135,10 +140,8 @@ pub(super) async fn deploy_chain(
     anvil: &Anvil,
     chain: Chain,
     eid: u32,
-    opts: &DevnetOptions,
 ) -> anyhow::Result<(DynProvider, ChainDeployment)> {
     let p = signing_provider(&anvil.url(), DEPLOYER_KEY)?;
-    let relayer = PrivateKeySigner::from_str(RELAYER_KEY)?.address();
     let get = |n: &str| {
         code.get(n)
             .ok_or_else(|| anyhow!("contract {n} was not compiled"))
@@ -167,11 +170,11 @@ pub(super) async fn deploy_chain(
         Chain::Ethereum => &ETHEREUM_TOKENS,
     };
     let mut tokens = BTreeMap::new();
-    // Hemi's tunnel tokens are made by the OP token factory (`deploy_all`).
-    for t in list
-        .iter()
-        .filter(|t| chain == Chain::Ethereum || !TUNNEL_TOKENS.contains(t))
-    {
+    // Hemi's tunnel tokens are made by the OP token factory, USDC on both
+    // chains comes with Stargate (`deploy_all`).
+    for t in list.iter().filter(|t| {
+        **t != TokenId::Usdc && (chain == Chain::Ethereum || !TUNNEL_TOKENS.contains(t))
+    }) {
         let a = deploy(
             &p,
             &get("DevToken")?.bytecode,
@@ -185,18 +188,6 @@ pub(super) async fn deploy_chain(
         .await?;
         tokens.insert(*t, a);
     }
-    let stargate = deploy(
-        &p,
-        &get("StargateStandIn")?.bytecode,
-        (
-            relayer,
-            U256::from(eid),
-            U256::from(opts.stargate_native_fee_wei),
-            U256::from(opts.stargate_fee_bps),
-        )
-            .abi_encode_params(),
-    )
-    .await?;
     // The portal is deployed with the rest of the tunnel (`deploy_all`).
     let tunnel = match chain {
         Chain::Hemi => L2_STANDARD_BRIDGE,
@@ -222,7 +213,7 @@ pub(super) async fn deploy_chain(
             weth,
             factory,
             router,
-            stargate,
+            stargate: BTreeMap::new(),
             tunnel,
             raindex,
             v3,
@@ -269,25 +260,6 @@ pub(super) async fn top_up(
     if held < amount {
         mint(p, token, who, amount - held).await?;
     }
-    Ok(())
-}
-
-/// Give `to` `amount` of `token` from the deployer (topped up first).
-pub(super) async fn give(
-    p: &DynProvider,
-    token: Address,
-    to: Address,
-    amount: U256,
-) -> anyhow::Result<()> {
-    let me = PrivateKeySigner::from_str(DEPLOYER_KEY)?.address();
-    top_up(p, token, me, amount).await?;
-    call(
-        p,
-        token,
-        IERC20::transferCall { to, value: amount }.abi_encode(),
-        U256::ZERO,
-    )
-    .await?;
     Ok(())
 }
 
@@ -369,22 +341,25 @@ pub async fn deploy_all(
     opts: &DevnetOptions,
 ) -> anyhow::Result<Deployment> {
     let code = tokio::task::block_in_place(|| contracts(root))?;
-    let (ph, mut h) = deploy_chain(root, &code, hemi, Chain::Hemi, 30_329, opts).await?;
-    let (pe, mut e) = deploy_chain(root, &code, ethereum, Chain::Ethereum, 30_101, opts).await?;
+    let (ph, mut h) = deploy_chain(root, &code, hemi, Chain::Hemi, HEMI_EID).await?;
+    let (pe, mut e) = deploy_chain(root, &code, ethereum, Chain::Ethereum, ETHEREUM_EID).await?;
     let keeper = PrivateKeySigner::from_str(KEEPER_KEY)?.address();
     let relayer = PrivateKeySigner::from_str(RELAYER_KEY)?.address();
     let gap = 10_000 - opts.gap_bps;
     let depth_usd: u128 = 1_000_000;
+    let sg = deploy_stargate(root, &ph, &pe, &mut h, &mut e, opts)
+        .await
+        .context("Stargate V2")?;
     let op = deploy_tunnel(root, &ph, &pe, &mut h, &e, opts)
         .await
         .context("the OP tunnel")?;
     e.tunnel = op.l1.portal;
     // What the deployer needs of each tunnel token on Hemi (its V2 and V3
-    // pools and the Stargate stand-in's liquidity), deposited from Ethereum.
+    // pools), deposited from Ethereum.
     for t in TUNNEL_TOKENS {
         let pool_amount = base_units(t, depth_usd) / U256::from(usd_price(t));
         let pools = if V3_TOKENS.contains(&t) { 2u64 } else { 1 };
-        let need = pool_amount * U256::from(pools) + stargate_liquidity(t);
+        let need = pool_amount * U256::from(pools);
         deposit(&pe, &ph, &op, e.tokens[&t], h.tokens[&t], need)
             .await
             .with_context(|| format!("depositing {t} to Hemi"))?;
@@ -464,14 +439,6 @@ pub async fn deploy_all(
         }
     }
 
-    // Stargate liquidity on both sides.
-    for (p, d) in [(&ph, &h), (&pe, &e)] {
-        for (t, a) in &d.tokens {
-            give(p, *a, d.stargate, stargate_liquidity(*t)).await?;
-        }
-        set_balance(p, d.stargate, base_units(TokenId::Eth, 5_000)).await?;
-    }
-
     // The keeper's wallet: VCRED on Hemi (ETH for gas comes with anvil).
     mint(
         &ph,
@@ -486,12 +453,43 @@ pub async fn deploy_all(
         keeper,
         relayer,
         op,
+        stargate: sg,
     })
 }
 
-/// What the Stargate stand-in holds of `token` on each chain.
-fn stargate_liquidity(token: TokenId) -> U256 {
-    base_units(token, 10_000_000) / U256::from(usd_price(token))
+/// USDC.e the deployer bridges to Hemi for its VCRED/USDC pool (the pool's
+/// 20 M and Stargate's fee on them, with room to spare).
+const HEMI_USDC_BRIDGED: u128 = 20_100_000;
+
+/// The real Stargate V2 on both nodes (`deploy_stargate_v2`), its pools
+/// entered per token in both deployments, USDC being Stargate's token on
+/// each chain, and the deployer's USDC.e on Hemi bridged from Ethereum.
+async fn deploy_stargate(
+    root: &Path,
+    ph: &DynProvider,
+    pe: &DynProvider,
+    h: &mut ChainDeployment,
+    e: &mut ChainDeployment,
+    opts: &DevnetOptions,
+) -> anyhow::Result<StargateV2Contracts> {
+    let hemi_relayer = signing_provider(&h.rpc_url, RELAYER_KEY)?;
+    let eth_relayer = signing_provider(&e.rpc_url, RELAYER_KEY)?;
+    let options = StargateV2Options {
+        native_fee_wei: U256::from(opts.stargate_native_fee_wei),
+        fee_millionth: u32::from(opts.stargate_fee_bps) * 100,
+        ..StargateV2Options::default()
+    };
+    let sg = deploy_stargate_v2(root, ph, pe, &hemi_relayer, &eth_relayer, options).await?;
+    for (d, c) in [(&mut *h, &sg.hemi), (&mut *e, &sg.ethereum)] {
+        d.tokens.insert(TokenId::Usdc, c.usdc);
+        d.stargate.insert(TokenId::Eth, c.eth_pool);
+        d.stargate.insert(TokenId::Usdc, c.usdc_stargate);
+    }
+    let amount = base_units(TokenId::Usdc, HEMI_USDC_BRIDGED);
+    bridge_usdc_to_hemi(pe, &hemi_relayer, &sg, amount)
+        .await
+        .context("bridging the deployer's USDC.e to Hemi")?;
+    Ok(sg)
 }
 
 /// The oracle's parameters for these devnet options: an output about every

@@ -2,8 +2,9 @@
 //! and an Ethereum-like chain 1), every token with its real decimals, WETH9,
 //! Uniswap V2 and V3 from the npm build artifacts on both (V3 is Hemi's
 //! SushiSwap V3 and Ethereum's reference price), pools seeded with a price
-//! gap, the bridge stand-ins and 0x's AllowanceHolder and Settler of
-//! `assets/contracts/`, CoW Protocol's settlement on Ethereum when a test
+//! gap, the real Stargate V2 over LayerZero V2 (`stargate_v2`, Hemi's
+//! USDC.e bridged over by it: `usdc_e`), the real OP Stack tunnel, 0x's
+//! AllowanceHolder and Settler of `assets/contracts/`, CoW Protocol's settlement on Ethereum when a test
 //! deploys it (`deploy_cow`), the relayer task that drives the bridges, and the
 //! `mode = "devnet"` config that points the keeper at all of it.
 //!
@@ -19,6 +20,7 @@ mod op_bridge;
 mod op_l1;
 mod relay;
 mod stargate_v2;
+mod usdc_e;
 mod v3;
 mod zerox;
 
@@ -30,6 +32,7 @@ pub use op_bridge::*;
 pub use op_l1::*;
 pub use relay::*;
 pub use stargate_v2::*;
+pub use usdc_e::*;
 pub use v3::*;
 pub use zerox::*;
 
@@ -90,8 +93,11 @@ pub struct DevnetOptions {
     pub block_time: String,
     /// X is this much cheaper on Hemi than on Ethereum, in basis points.
     pub gap_bps: u128,
+    /// How long the relayer waits before delivering a Stargate packet.
     pub stargate_delay: Duration,
+    /// Every LayerZero message's native fee (SimpleMessageLib's), in wei.
     pub stargate_native_fee_wei: u128,
+    /// Stargate's token fee in every `FeeLibV1`, in basis points.
     pub stargate_fee_bps: u16,
     /// How often the tunnel's proposer posts an output.
     pub output_interval: Duration,
@@ -166,9 +172,13 @@ impl Drop for Devnet {
 pub fn config_toml(d: &Deployment, data_dir: &Path) -> String {
     let chain = |c: &ChainDeployment, name: &str| {
         let mut s = format!(
-            "[evm.{name}]\nchain_id = {}\nrpc = \"{}\"\nws = \"{}\"\neid = {}\nrouter = \"{}\"\nstargate = \"{}\"\ntunnel = \"{}\"\n\n[evm.{name}.tokens]\n",
-            c.chain_id, c.rpc_url, c.ws_url, c.eid, c.router, c.stargate, c.tunnel
+            "[evm.{name}]\nchain_id = {}\nrpc = \"{}\"\nws = \"{}\"\neid = {}\nrouter = \"{}\"\ntunnel = \"{}\"\n\n[evm.{name}.stargate]\n",
+            c.chain_id, c.rpc_url, c.ws_url, c.eid, c.router, c.tunnel
         );
+        for (t, a) in &c.stargate {
+            s.push_str(&format!("{} = \"{a}\"\n", t.symbol()));
+        }
+        s.push_str(&format!("\n[evm.{name}.tokens]\n"));
         for (t, a) in &c.tokens {
             s.push_str(&format!("{} = \"{a}\"\n", t.symbol()));
         }
@@ -195,7 +205,8 @@ max_open_cycles = 4
 stuck_after = "10m"
 
 [cross_chain_loop]
-tokens = ["ETH", "WBTC", "hemiBTC", "cbBTC", "XAUt", "VUSD"]
+# hemiBTC has no Stargate pool on the devnet and is no tunnel token.
+tokens = ["ETH", "WBTC", "cbBTC", "XAUt", "VUSD"]
 min_swap_vcred = "100"
 max_swap_vcred_soft_cap = "20000"
 start_size_vcred = "1000"

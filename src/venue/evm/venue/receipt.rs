@@ -1,16 +1,16 @@
 //! A step's receipt, from the journal and the chain: the gas of every
 //! mined transaction of the intent, and what moved — a swap's amount out
 //! from its last transaction's logs (or a filled order's, `order`), a
-//! bridge send's sent and received amounts and its ticket, a finalize's
-//! release.
+//! bridge send's sent and received amounts and its ticket (a Stargate
+//! send's from its `OFTSent`, keyed by guid), a finalize's release.
 
 use super::{EvmVenue, units};
 use crate::model::{Action, BridgeTicket, Chain, Receipt, Route};
 use crate::venue::VenueError;
 use crate::venue::evm::abi::{IERC20, IWETH9};
-use crate::venue::evm::bridge;
 use crate::venue::evm::chain::ChainClient;
 use crate::venue::evm::db::TxRecord;
+use crate::venue::evm::stargate;
 use alloy::primitives::{Address, U256};
 use alloy::rpc::types::TransactionReceipt;
 
@@ -123,22 +123,42 @@ impl EvmVenue {
                 token,
                 from,
                 to,
-                amount,
+                ..
             } => {
-                let (guid, sent, received) = bridge::oft_sent(&r, self.stargate(*from)?)
+                let pool = self.stargate_pool(*from, *token)?;
+                let oft = stargate::sent_in_receipt(&r, pool)
+                    .map_err(|e| VenueError::Rejected(format!("{}: {e}", r.transaction_hash)))?
                     .ok_or_else(|| {
-                        VenueError::Rejected(format!("{} emitted no OFTSent", r.transaction_hash))
+                        VenueError::Rejected(format!(
+                            "{} emitted no OFTSent from {pool}",
+                            r.transaction_hash
+                        ))
                     })?;
-                let sent = units(sent)?;
-                let received = units(received)?;
+                let guid = oft.guid;
+                let sent = units(oft.amount_sent_ld)?;
+                let received = units(oft.amount_received_ld)?;
+                // A native pool's value is the fee plus the amount sent (dust
+                // removed); a token pool's the fee alone. The endpoint refunds
+                // what the library asked less than that fee, in the same
+                // transaction.
                 let native_in = if token.is_native() {
-                    U256::from(*amount)
+                    oft.amount_sent_ld
                 } else {
                     U256::ZERO
                 };
+                let offered = rec.value.checked_sub(native_in).ok_or_else(|| {
+                    VenueError::Rejected(format!(
+                        "{}: value {} is below the {} sent",
+                        r.transaction_hash, rec.value, native_in
+                    ))
+                })?;
+                let block = r.block_number.unwrap_or_default();
+                let fee_native = self
+                    .native_fee_paid(*from, pool, &rec.data, offered, block)
+                    .await?;
                 receipt.amount_in = sent;
-                receipt.bridge_fee_native = units(rec.value - native_in)?;
-                receipt.bridge_fee_token = sent - received;
+                receipt.bridge_fee_native = units(fee_native)?;
+                receipt.bridge_fee_token = sent.saturating_sub(received);
                 receipt.ticket = Some(BridgeTicket {
                     route: Route::Stargate,
                     token: *token,

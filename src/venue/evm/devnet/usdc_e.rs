@@ -1,0 +1,114 @@
+//! Hemi's USDC.e for the deployer, the real way: USDC minted on Ethereum
+//! and bridged by the real Stargate V2 (`StargatePoolUSDC` →
+//! `StargateOFTUSDC`, which mints Circle's FiatToken on arrival), the
+//! packet delivered at once by the relayer's key. The deployer is never
+//! made a FiatToken minter: Hemi's USDC only comes into being by Stargate.
+
+use super::*;
+use crate::venue::evm::abi::{IDevToken, IERC20};
+use crate::venue::evm::stargate::{IStargate, MessagingFee, taxi_send_param};
+use alloy::network::TransactionBuilder;
+use alloy::primitives::{Address, Bytes, U256};
+use alloy::providers::{DynProvider, Provider};
+use alloy::rpc::types::TransactionRequest;
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolCall;
+use anyhow::{Context, bail};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Bridge `amount` USDC (6 decimals) from the deployer on Ethereum to the
+/// deployer on Hemi; returns what arrived. `pe` signs as the deployer on
+/// Ethereum, `hemi_relayer` as the relayer on Hemi.
+pub async fn bridge_usdc_to_hemi(
+    pe: &DynProvider,
+    hemi_relayer: &DynProvider,
+    sg: &StargateV2Contracts,
+    amount: U256,
+) -> anyhow::Result<U256> {
+    let me = PrivateKeySigner::from_str(DEPLOYER_KEY)?.address();
+    let eth = &sg.ethereum;
+    deploy::call(
+        pe,
+        eth.usdc,
+        IDevToken::mintCall {
+            to: me,
+            value: amount,
+        }
+        .abi_encode(),
+        U256::ZERO,
+    )
+    .await?;
+    deploy::call(
+        pe,
+        eth.usdc,
+        IERC20::approveCall {
+            spender: eth.usdc_stargate,
+            value: amount,
+        }
+        .abi_encode(),
+        U256::ZERO,
+    )
+    .await?;
+    let mut param = taxi_send_param(sg.hemi.lz.eid, me, amount, U256::ZERO);
+    let quoted = view(
+        pe,
+        eth.usdc_stargate,
+        IStargate::quoteOFTCall {
+            sendParam: param.clone(),
+        },
+    )
+    .await
+    .context("quoteOFT")?;
+    param.minAmountLD = quoted.receipt.amountReceivedLD;
+    let fee = view(
+        pe,
+        eth.usdc_stargate,
+        IStargate::quoteSendCall {
+            sendParam: param.clone(),
+            payInLzToken: false,
+        },
+    )
+    .await
+    .context("quoteSend")?;
+    let send = IStargate::sendCall {
+        sendParam: param,
+        fee: MessagingFee {
+            nativeFee: fee.nativeFee,
+            lzTokenFee: U256::ZERO,
+        },
+        refundAddress: me,
+    };
+    let r = send_mined(
+        pe,
+        TransactionRequest::default()
+            .with_to(eth.usdc_stargate)
+            .with_input(Bytes::from(send.abi_encode()))
+            .with_value(fee.nativeFee)
+            .with_gas_limit(1_000_000),
+    )
+    .await?;
+    let delivered = deliver_stargate_packets(
+        pe,
+        hemi_relayer,
+        &sg.path(crate::model::Chain::Ethereum),
+        PacketSource::Receipt(&r),
+        Duration::ZERO,
+    )
+    .await?;
+    if delivered.len() != 1 {
+        bail!("the USDC send made {} deliveries, not 1", delivered.len());
+    }
+    Ok(quoted.receipt.amountReceivedLD)
+}
+
+async fn view<C: SolCall>(p: &DynProvider, to: Address, c: C) -> anyhow::Result<C::Return> {
+    let out = p
+        .call(
+            TransactionRequest::default()
+                .with_to(to)
+                .with_input(Bytes::from(c.abi_encode())),
+        )
+        .await?;
+    Ok(C::abi_decode_returns(&out)?)
+}
