@@ -207,7 +207,18 @@ async fn devnet_a_lying_zerox_answer_is_refused_and_v2_takes_the_swap() {
         let by_v2 = w.by_v2(TokenId::Wbtc, wbtc_in).await;
         w.zerox.next(QUOTE, lie);
         let i = swap(10 + n as u32, TokenId::Wbtc, wbtc_in, by_v2 * 99 / 100);
-        let r = w.v.execute(&i).await.unwrap();
+        let r = match w.v.execute(&i).await {
+            Ok(r) => r,
+            Err(e) => panic!(
+                "{lie:?}: {e}; sent {:?}",
+                w.store
+                    .txs_of(&i.id.to_string())
+                    .unwrap()
+                    .iter()
+                    .map(|t| (t.purpose.clone(), t.to, t.gas_limit))
+                    .collect::<Vec<_>>()
+            ),
+        };
         let via = r.via.clone().unwrap();
         assert!(
             via.starts_with("via uniswap_v2")
