@@ -3,7 +3,8 @@
 //! already made are recognised from the portal's records and never sent by
 //! the keeper (its Ethereum nonce never moves); a paused portal holds the
 //! prove with its reason; and the pre-flight refuses a tunnel cycle while
-//! the guardian has the portal paused, before anything is sent.
+//! the guardian has the portal paused, before anything is sent; a prove and
+//! a finalize the node took with no answer back are each sent once.
 
 use crate::devnet_common;
 
@@ -398,4 +399,97 @@ async fn devnet_tunnel_preflight_refuses_a_cycle_while_the_portal_is_paused() {
             .iter()
             .all(|c| matches!(c.cycle.state, CycleState::NotStarted | CycleState::Detected)),
     );
+}
+
+/// As the engine does: after an answer that is not a refusal, settle by
+/// looking, and carry the intent out again only when that says not done.
+async fn carry_out(v: &EvmVenue, intent: &Intent) -> (arbkeep::model::Receipt, Vec<VenueError>) {
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    loop {
+        match v.execute(intent).await {
+            Ok(r) => return (r, seen),
+            Err(VenueError::Rejected(why)) => panic!("rejected: {why} (after {seen:?})"),
+            Err(e) => seen.push(e),
+        }
+        loop {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "not done: {seen:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            match v.settle(intent.id).await {
+                Ok(Some(r)) => return (r, seen),
+                Ok(None) => break,
+                Err(e) => seen.push(e),
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_tunnel_prove_and_finalize_taken_with_no_answer_are_sent_once() {
+    use arbkeep::fakes::evm_rpc::{FakeRpc, RpcFault};
+    let d = start(DevnetOptions::default()).await;
+    let proxy = FakeRpc::start(&d.ethereum.url())
+        .await
+        .expect("proxy starts");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = config(&d, tmp.path());
+    let evm = config.evm.as_mut().unwrap();
+    evm.ethereum.rpc_url = proxy.url();
+    evm.ethereum.ws_url = None;
+    evm.rpc_timeout_ms = 1_000;
+    let store = Arc::new(EvmStore::open(tmp.path()).unwrap());
+    let v = venue(&config, store.clone()).await;
+    let me = v.wallet();
+    let l1 = signing_provider(&d.ethereum.url(), DEPLOYER_KEY).unwrap();
+
+    let ticket = withdraw_wbtc(&v).await;
+    wait_for(&v, &ticket, |s| *s == BridgeStatus::ProveReady).await;
+    let method = "eth_sendRawTransaction";
+    let fault = RpcFault::TimeoutAfter(Duration::from_secs(3));
+
+    // The node takes the prove and the answer never comes.
+    proxy.script(method, proxy.calls(method) + 1, fault.clone());
+    let prove = intent(
+        StepKind::Prove,
+        Action::Prove {
+            ticket: ticket.clone(),
+            proof: None,
+        },
+    );
+    let (_, seen) = carry_out(&v, &prove).await;
+    assert!(
+        proxy
+            .faults_met()
+            .iter()
+            .any(|(m, _, f)| m == method && *f == fault),
+        "the fault was met"
+    );
+    assert_eq!(l1.get_transaction_count(me).await.unwrap(), 1, "{seen:?}");
+    wait_for(&v, &ticket, |s| *s == BridgeStatus::FinalizeReady).await;
+
+    // And the finalize.
+    proxy.script(method, proxy.calls(method) + 1, fault.clone());
+    let before = v.balance(Chain::Ethereum, TokenId::Wbtc).await.unwrap();
+    let finalize = intent(
+        StepKind::Finalize,
+        Action::Finalize {
+            ticket: ticket.clone(),
+        },
+    );
+    let (r, seen) = carry_out(&v, &finalize).await;
+    assert_eq!(l1.get_transaction_count(me).await.unwrap(), 2, "{seen:?}");
+    assert_eq!(r.amount_out, ticket.expected_amount);
+    let after = v.balance(Chain::Ethereum, TokenId::Wbtc).await.unwrap();
+    assert_eq!(after - before, ticket.expected_amount, "released once");
+    // Every nonce the node received from the keeper was signed for one record.
+    let keeper_sends: Vec<u64> = proxy
+        .sends_by_nonce()
+        .into_iter()
+        .filter(|((sender, _), _)| *sender == me)
+        .map(|((_, nonce), _)| nonce)
+        .collect();
+    assert_eq!(keeper_sends, vec![0, 1]);
 }
