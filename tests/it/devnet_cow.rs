@@ -29,20 +29,8 @@ use serde_json::{Value, json};
 use std::str::FromStr;
 use std::sync::Arc;
 
-async fn view<C: SolCall>(p: &DynProvider, to: Address, c: C) -> C::Return {
-    let out = p
-        .call(
-            TransactionRequest::default()
-                .with_to(to)
-                .with_input(Bytes::from(c.abi_encode())),
-        )
-        .await
-        .expect("eth_call");
-    C::abi_decode_returns(&out).expect("decodes")
-}
-
 async fn balance(p: &DynProvider, token: Address, owner: Address) -> U256 {
-    view(p, token, IERC20::balanceOfCall { owner }).await
+    read(p, token, IERC20::balanceOfCall { owner }).await
 }
 
 async fn send(p: &DynProvider, to: Address, data: Vec<u8>, value: U256) {
@@ -227,7 +215,7 @@ async fn devnet_cow_order_is_quoted_signed_posted_once_and_settled_through_gpv2_
         (trades[0].sell_amount, trades[0].buy_amount),
         (sold, bought)
     );
-    let filled = view(
+    let filled = read(
         &kp,
         cow.settlement,
         IGPv2Settlement::filledAmountCall {
@@ -311,7 +299,7 @@ async fn devnet_cow_order_is_quoted_signed_posted_once_and_settled_through_gpv2_
     let expired = get(&http, path).await;
     assert_eq!(expired["status"], "expired");
     assert_eq!(expired["executedSellAmount"], "0");
-    let untouched = view(
+    let untouched = read(
         &kp,
         cow.settlement,
         IGPv2Settlement::filledAmountCall {

@@ -50,18 +50,6 @@ sol! {
     }
 }
 
-async fn read<C: SolCall>(p: &DynProvider, to: Address, c: C) -> C::Return {
-    let out = p
-        .call(
-            TransactionRequest::default()
-                .with_to(to)
-                .with_input(Bytes::from(c.abi_encode())),
-        )
-        .await
-        .expect("eth_call");
-    C::abi_decode_returns(&out).expect("decodes")
-}
-
 async fn balance(p: &DynProvider, token: Address, who: Address) -> U256 {
     read(p, token, IERC20::balanceOfCall { owner: who }).await
 }

@@ -32,18 +32,6 @@ use serde_json::Value;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-async fn read<C: SolCall>(p: &DynProvider, to: Address, c: C) -> C::Return {
-    let out = p
-        .call(
-            TransactionRequest::default()
-                .with_to(to)
-                .with_input(Bytes::from(c.abi_encode())),
-        )
-        .await
-        .expect("eth_call");
-    C::abi_decode_returns(&out).expect("decodes")
-}
-
 /// What a call would revert with: the raw revert data, from `eth_call`.
 async fn revert_data(p: &DynProvider, from: Address, to: Address, data: &Bytes) -> Bytes {
     let err = p

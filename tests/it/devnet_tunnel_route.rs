@@ -3,13 +3,14 @@
 //! already made are recognised from the portal's records and never sent by
 //! the keeper (its Ethereum nonce never moves); a paused portal holds the
 //! prove with its reason; and the pre-flight refuses a tunnel cycle while
-//! the guardian has the portal paused, before anything is sent; a prove and
-//! a finalize the node took with no answer back are each sent once.
+//! the guardian has the portal paused, before anything is sent; a withdraw,
+//! a prove and a finalize the node took with no answer back are each sent
+//! once.
 
 use crate::devnet_common;
 
 use alloy::network::TransactionBuilder;
-use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::primitives::{B256, Bytes, U256};
 use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::SolCall;
@@ -41,18 +42,6 @@ fn intent(step: StepKind, action: Action) -> Intent {
         attempt: 0,
     };
     Intent::new(id, action, SystemClock.now())
-}
-
-async fn read<C: SolCall>(p: &DynProvider, to: Address, c: C) -> C::Return {
-    let out = p
-        .call(
-            TransactionRequest::default()
-                .with_to(to)
-                .with_input(Bytes::from(c.abi_encode())),
-        )
-        .await
-        .expect("eth_call");
-    C::abi_decode_returns(&out).expect("decodes")
 }
 
 /// Wait until the keeper's venue reports `want` for the ticket.
@@ -492,4 +481,77 @@ async fn devnet_tunnel_prove_and_finalize_taken_with_no_answer_are_sent_once() {
         .map(|((_, nonce), _)| nonce)
         .collect();
     assert_eq!(keeper_sends, vec![0, 1]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_tunnel_initiate_taken_with_no_answer_is_sent_once() {
+    use arbkeep::fakes::evm_rpc::{FakeRpc, RpcFault};
+    let d = start(DevnetOptions::default()).await;
+    let proxy = FakeRpc::start(&d.hemi.url()).await.expect("proxy starts");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = config(&d, tmp.path());
+    let evm = config.evm.as_mut().unwrap();
+    evm.hemi.rpc_url = proxy.url();
+    evm.hemi.ws_url = None;
+    evm.rpc_timeout_ms = 1_000;
+    let store = Arc::new(EvmStore::open(tmp.path()).unwrap());
+    let v = venue(&config, store.clone()).await;
+    let me = v.wallet();
+    let hemi = signing_provider(&d.hemi.url(), DEPLOYER_KEY).unwrap();
+
+    // WBTC to send: the approve and the swap (nonces 0 and 1).
+    let vcred = 1_000 * TokenId::Vcred.one();
+    let wbtc = v
+        .quote(Chain::Hemi, TokenId::Vcred, TokenId::Wbtc, vcred)
+        .await
+        .unwrap();
+    let swap = Action::Swap {
+        chain: Chain::Hemi,
+        token_in: TokenId::Vcred,
+        token_out: TokenId::Wbtc,
+        amount_in: vcred,
+        min_out: wbtc * 99 / 100,
+        deadline: SystemClock.now() + 10 * MINUTE,
+    };
+    let bought = v
+        .execute(&intent(StepKind::HemiSwap, swap))
+        .await
+        .unwrap()
+        .amount_out;
+
+    // The node takes the withdraw and the answer never comes.
+    let method = "eth_sendRawTransaction";
+    let fault = RpcFault::TimeoutAfter(Duration::from_secs(3));
+    proxy.script(method, proxy.calls(method) + 1, fault.clone());
+    let send = intent(
+        StepKind::BridgeOut,
+        Action::BridgeSend {
+            route: Route::HemiTunnel,
+            token: TokenId::Wbtc,
+            from: Chain::Hemi,
+            to: Chain::Ethereum,
+            amount: bought,
+        },
+    );
+    let (r, seen) = carry_out(&v, &send).await;
+    assert!(
+        proxy
+            .faults_met()
+            .iter()
+            .any(|(m, _, f)| m == method && *f == fault),
+        "the fault was met"
+    );
+    let ticket = r.ticket.expect("a tunnel ticket");
+    assert_eq!(ticket.expected_amount, bought);
+    assert_eq!(hemi.get_transaction_count(me).await.unwrap(), 3, "{seen:?}");
+    let keeper_sends: Vec<u64> = proxy
+        .sends_by_nonce()
+        .into_iter()
+        .filter(|((sender, _), _)| *sender == me)
+        .map(|((_, nonce), _)| nonce)
+        .collect();
+    assert_eq!(keeper_sends, vec![0, 1, 2], "one withdrawal, signed once");
+    // Exactly one withdrawal left Hemi: the WBTC burnt once.
+    assert_eq!(v.balance(Chain::Hemi, TokenId::Wbtc).await.unwrap(), 0);
+    wait_for(&v, &ticket, |s| *s == BridgeStatus::ProveReady).await;
 }

@@ -206,3 +206,22 @@ pub fn start_bare() -> BareNodes {
         ethereum: node(arbkeep::model::Chain::Ethereum),
     }
 }
+
+/// A view call on a devnet node, decoded (test set-up: panics on failure).
+pub async fn read<C: alloy::sol_types::SolCall>(
+    p: &alloy::providers::DynProvider,
+    to: alloy::primitives::Address,
+    c: C,
+) -> C::Return {
+    use alloy::network::TransactionBuilder;
+    use alloy::providers::Provider;
+    let out = p
+        .call(
+            alloy::rpc::types::TransactionRequest::default()
+                .with_to(to)
+                .with_input(alloy::primitives::Bytes::from(c.abi_encode())),
+        )
+        .await
+        .expect("eth_call");
+    C::abi_decode_returns(&out).expect("decodes")
+}
