@@ -113,6 +113,22 @@ pub fn signing_provider(url: &str, key: &str) -> anyhow::Result<DynProvider> {
         .erased())
 }
 
+/// A view call on a devnet node, decoded.
+pub(crate) async fn read<C: alloy::sol_types::SolCall>(
+    p: &DynProvider,
+    to: alloy::primitives::Address,
+    c: C,
+) -> anyhow::Result<C::Return> {
+    let out = p
+        .call(
+            TransactionRequest::default()
+                .with_to(to)
+                .with_input(alloy::primitives::Bytes::from(c.abi_encode())),
+        )
+        .await?;
+    Ok(C::abi_decode_returns(&out)?)
+}
+
 /// Send one transaction and mine it at once (`evm_mine`), for set-up.
 pub async fn send_mined(
     p: &DynProvider,

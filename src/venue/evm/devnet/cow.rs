@@ -8,10 +8,8 @@
 use super::*;
 use crate::venue::evm::abi::{IGPv2AllowListAuthentication, IGPv2Settlement};
 use crate::venue::evm::swap::cow_order;
-use alloy::network::TransactionBuilder;
-use alloy::primitives::{Address, B256, Bytes, U256, address};
+use alloy::primitives::{Address, B256, U256, address};
 use alloy::providers::{DynProvider, Provider};
-use alloy::rpc::types::TransactionRequest;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolValue};
 use anyhow::{anyhow, bail};
@@ -49,17 +47,6 @@ fn cow_artifact(root: &Path, name: &str) -> anyhow::Result<Artifact> {
     )
 }
 
-async fn view<C: SolCall>(p: &DynProvider, to: Address, c: C) -> anyhow::Result<C::Return> {
-    let out = p
-        .call(
-            TransactionRequest::default()
-                .with_to(to)
-                .with_input(Bytes::from(c.abi_encode())),
-        )
-        .await?;
-    Ok(C::abi_decode_returns(&out)?)
-}
-
 /// Deploy the allow-list and the settlement on the chain `p` signs for
 /// (with the deployer's key), allow the solver of [`COW_SOLVER_KEY`], and
 /// check the settlement's domain separator against the EIP-712 domain the
@@ -80,7 +67,7 @@ pub async fn deploy_cow(root: &Path, p: &DynProvider) -> anyhow::Result<CowContr
     call(p, authenticator, init.abi_encode(), U256::ZERO).await?;
     let add = IGPv2AllowListAuthentication::addSolverCall { solver };
     call(p, authenticator, add.abi_encode(), U256::ZERO).await?;
-    let allowed = view(
+    let allowed = read(
         p,
         authenticator,
         IGPv2AllowListAuthentication::isSolverCall {
@@ -97,8 +84,8 @@ pub async fn deploy_cow(root: &Path, p: &DynProvider) -> anyhow::Result<CowContr
         (authenticator, COW_NO_VAULT).abi_encode_params(),
     )
     .await?;
-    let vault_relayer = view(p, settlement, IGPv2Settlement::vaultRelayerCall {}).await?;
-    let domain_separator = view(p, settlement, IGPv2Settlement::domainSeparatorCall {}).await?;
+    let vault_relayer = read(p, settlement, IGPv2Settlement::vaultRelayerCall {}).await?;
+    let domain_separator = read(p, settlement, IGPv2Settlement::domainSeparatorCall {}).await?;
     let chain_id = p.get_chain_id().await?;
     let computed = cow_order::domain(chain_id, settlement).separator();
     if domain_separator != computed {

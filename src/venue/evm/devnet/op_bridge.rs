@@ -159,17 +159,6 @@ pub fn bedrock_slot(root: &Path, name: &str, label: &str) -> anyhow::Result<(u64
     Ok((slot, offset))
 }
 
-async fn read<C: SolCall>(p: &DynProvider, to: Address, c: C) -> anyhow::Result<C::Return> {
-    let out = p
-        .call(
-            TransactionRequest::default()
-                .with_to(to)
-                .with_input(Bytes::from(c.abi_encode())),
-        )
-        .await?;
-    Ok(C::abi_decode_returns(&out)?)
-}
-
 async fn big_call(
     p: &DynProvider,
     to: Address,

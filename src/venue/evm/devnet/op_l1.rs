@@ -248,17 +248,6 @@ pub async fn install_message_passer(root: &Path, hemi: &DynProvider) -> anyhow::
     Ok(code)
 }
 
-async fn read<C: SolCall>(p: &DynProvider, to: Address, c: C) -> anyhow::Result<C::Return> {
-    let out = p
-        .call(
-            TransactionRequest::default()
-                .with_to(to)
-                .with_input(Bytes::from(c.abi_encode())),
-        )
-        .await?;
-    Ok(C::abi_decode_returns(&out)?)
-}
-
 fn key_address(key: &str) -> anyhow::Result<Address> {
     Ok(PrivateKeySigner::from_str(key)
         .map_err(|_| anyhow!("bad dev key"))?

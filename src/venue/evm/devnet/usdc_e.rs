@@ -8,8 +8,8 @@ use super::*;
 use crate::venue::evm::abi::{IDevToken, IERC20};
 use crate::venue::evm::stargate::{IStargate, MessagingFee, taxi_send_param};
 use alloy::network::TransactionBuilder;
-use alloy::primitives::{Address, Bytes, U256};
-use alloy::providers::{DynProvider, Provider};
+use alloy::primitives::{Bytes, U256};
+use alloy::providers::DynProvider;
 use alloy::rpc::types::TransactionRequest;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
@@ -51,7 +51,7 @@ pub async fn bridge_usdc_to_hemi(
     )
     .await?;
     let mut param = taxi_send_param(sg.hemi.lz.eid, me, amount, U256::ZERO);
-    let quoted = view(
+    let quoted = read(
         pe,
         eth.usdc_stargate,
         IStargate::quoteOFTCall {
@@ -61,7 +61,7 @@ pub async fn bridge_usdc_to_hemi(
     .await
     .context("quoteOFT")?;
     param.minAmountLD = quoted.receipt.amountReceivedLD;
-    let fee = view(
+    let fee = read(
         pe,
         eth.usdc_stargate,
         IStargate::quoteSendCall {
@@ -100,15 +100,4 @@ pub async fn bridge_usdc_to_hemi(
         bail!("the USDC send made {} deliveries, not 1", delivered.len());
     }
     Ok(quoted.receipt.amountReceivedLD)
-}
-
-async fn view<C: SolCall>(p: &DynProvider, to: Address, c: C) -> anyhow::Result<C::Return> {
-    let out = p
-        .call(
-            TransactionRequest::default()
-                .with_to(to)
-                .with_input(Bytes::from(c.abi_encode())),
-        )
-        .await?;
-    Ok(C::abi_decode_returns(&out)?)
 }

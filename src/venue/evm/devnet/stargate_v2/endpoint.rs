@@ -8,10 +8,8 @@
 
 use super::super::*;
 use super::key_address;
-use alloy::network::TransactionBuilder;
-use alloy::primitives::{Address, Bytes, U256};
-use alloy::providers::{DynProvider, Provider};
-use alloy::rpc::types::TransactionRequest;
+use alloy::primitives::{Address, U256};
+use alloy::providers::DynProvider;
 use alloy::sol;
 use alloy::sol_types::{SolCall, SolValue};
 use anyhow::bail;
@@ -78,21 +76,6 @@ pub struct EndpointContracts {
 
 pub(super) fn protocol_artifact(root: &Path, name: &str, dir: &str) -> anyhow::Result<Artifact> {
     npm_artifact(root, &format!("{PROTOCOL}/{dir}{name}.sol/{name}.json"))
-}
-
-pub(super) async fn read<C: SolCall>(
-    p: &DynProvider,
-    to: Address,
-    c: C,
-) -> anyhow::Result<C::Return> {
-    let out = p
-        .call(
-            TransactionRequest::default()
-                .with_to(to)
-                .with_input(Bytes::from(c.abi_encode())),
-        )
-        .await?;
-    Ok(C::abi_decode_returns(&out)?)
 }
 
 /// A set-up call, mined at once.

@@ -383,7 +383,7 @@ pub async fn deploy_stargate_v2(
         (ethereum, eth_eth_pool, HEMI_EID),
         (hemi, hemi_oft, ETHEREUM_EID),
     ] {
-        let credit = endpoint::read(p, pool, IStargateAdmin::pathsCall { eid: remote }).await?;
+        let credit = read(p, pool, IStargateAdmin::pathsCall { eid: remote }).await?;
         if credit == 0 {
             bail!("{pool} has no credit towards eid {remote} after the credit messages");
         }
@@ -439,7 +439,7 @@ pub async fn send_credits(
             },
         )
         .collect();
-    let fee = endpoint::read(
+    let fee = read(
         planner,
         here.credit_messaging,
         ICreditMessagingAdmin::quoteSendCreditsCall {

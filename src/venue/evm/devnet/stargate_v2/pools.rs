@@ -10,7 +10,7 @@
 //! `DEFAULT_CREDIT_MESSAGING_NETWORK_CONFIG`), each Stargate's roles.
 
 use super::super::*;
-use super::endpoint::{read, transact};
+use super::endpoint::transact;
 use super::key_address;
 use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::DynProvider;

@@ -9,7 +9,7 @@
 //! mid-way, or handed the same packet twice, delivers it exactly once.
 
 use super::super::*;
-use super::endpoint::{IEndpointV2, ISimpleMessageLib, read};
+use super::endpoint::{IEndpointV2, ISimpleMessageLib};
 use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy::providers::{DynProvider, Provider};
