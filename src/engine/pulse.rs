@@ -52,6 +52,16 @@ pub struct Pulse {
     durations: PassDurations,
 }
 
+/// How long the engine has been quiet, read at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quiet {
+    /// Since the last pass ended (before the first: since the engine was made).
+    pub since_pass: Duration,
+    /// Since the last successful pass ended (before the first: since the
+    /// engine was made). Never less than `since_pass`.
+    pub since_success: Duration,
+}
+
 /// The most of a failed pass's reason the pulse keeps.
 pub const REASON_MAX_CHARS: usize = 200;
 
@@ -100,13 +110,15 @@ impl Pulse {
                     let in_a_row = failing.as_ref().map_or(0, |(n, _)| *n) + 1;
                     *failing = Some((in_a_row, short(why)));
                 }
-                None => {
-                    self.last_ok_end.store(end, Ordering::Release);
-                    *failing = None;
-                }
+                None => *failing = None,
             }
         }
+        // The last end first, then the last success: a reader that loads the
+        // success first (see `quiet`) never sees a success after the last end.
         self.last_end.store(end, Ordering::Release);
+        if error.is_none() {
+            self.last_ok_end.store(end, Ordering::Release);
+        }
         self.passes.fetch_add(1, Ordering::Release);
     }
 
@@ -171,6 +183,23 @@ impl Pulse {
         self.last_pass_completed_at()
             .unwrap_or(self.origin)
             .elapsed()
+    }
+
+    /// Time since the last pass and since the last successful pass, read
+    /// together against one `now`: the second is never less than the first,
+    /// however a pass ends between the reads.
+    pub fn quiet(&self) -> Quiet {
+        let ok_end = self.last_ok_end.load(Ordering::Acquire);
+        let end = self.last_end.load(Ordering::Acquire);
+        let now = Instant::now();
+        let since = |stamp: u64| match stamp {
+            0 => now.saturating_duration_since(self.origin),
+            e => now.saturating_duration_since(self.origin + Duration::from_nanos(e - 1)),
+        };
+        Quiet {
+            since_pass: since(end),
+            since_success: since(ok_end),
+        }
     }
 
     /// Every pass's duration so far, by bucket.
@@ -271,6 +300,29 @@ mod tests {
             "90 s: slower than all"
         );
         assert_eq!(d.sum, Duration::from_millis(90_073));
+    }
+
+    #[test]
+    fn quiet_never_puts_a_success_after_the_last_pass_while_passes_end() {
+        let pulse = std::sync::Arc::new(Pulse::new());
+        let writer = {
+            let pulse = pulse.clone();
+            std::thread::spawn(move || {
+                for i in 0..20_000u32 {
+                    let error = (i % 3 == 0).then_some("venue down");
+                    pulse.record(Duration::from_micros(1), error);
+                }
+            })
+        };
+        let mut reads = 0u64;
+        while !writer.is_finished() || reads == 0 {
+            let q = pulse.quiet();
+            assert!(q.since_success >= q.since_pass, "{q:?} after {reads} reads");
+            reads += 1;
+        }
+        writer.join().expect("writer");
+        let q = pulse.quiet();
+        assert!(q.since_success >= q.since_pass, "{q:?}");
     }
 
     #[test]

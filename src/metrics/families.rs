@@ -65,6 +65,7 @@ fn build(e: &mut DescriptorEncoder, s: &Snapshot) -> fmt::Result {
 /// the last successful one.
 fn passes(e: &mut DescriptorEncoder, sources: &Sources) -> fmt::Result {
     let pulse = &sources.pulse;
+    let quiet = pulse.quiet();
     counter(
         e,
         "arbkeep_passes",
@@ -88,14 +89,14 @@ fn passes(e: &mut DescriptorEncoder, sources: &Sources) -> fmt::Result {
         "arbkeep_seconds_since_last_pass",
         "Wall seconds since the last engine pass ended (before the first: since the engine started).",
         None,
-        pulse.quiet_for().as_secs_f64(),
+        quiet.since_pass.as_secs_f64(),
     )?;
     gauge(
         e,
         "arbkeep_seconds_since_last_successful_pass",
         "Wall seconds since the last engine pass that did not fail ended (before the first: since the engine started).",
         None,
-        pulse.since_success().as_secs_f64(),
+        quiet.since_success.as_secs_f64(),
     )
 }
 
