@@ -3,27 +3,23 @@
 //! the loop over them, the hedge and Stellar on their networks. Starting the devnet itself is `arbkeep devnet` (`crate::devnet`).
 
 use super::serve::serve;
-use super::{Front, Strategies, World, loop_keeper};
+use super::{Front, Strategies, World, evm_loop};
 use crate::UsageError;
-use arbkeep::config::{Config, Secrets};
+use arbkeep::config::Config;
 use arbkeep::engine::{Engine, EngineOptions, Mode};
 use arbkeep::model::{Clock, SystemClock};
 use arbkeep::store::Store;
-use arbkeep::venue::evm::{EvmStore, EvmVenue, Wallet};
+use arbkeep::venue::evm::EvmStore;
 use std::sync::Arc;
 
 pub(super) async fn run(config: Config, drain: bool, front: Front) -> anyhow::Result<()> {
-    let secrets = Secrets::from_env()?;
-    let wallet = Wallet::from_secrets(&secrets).map_err(|e| UsageError(e.to_string()))?;
-    let Some(evm) = config.evm.clone() else {
+    if config.evm.is_none() {
         return Err(UsageError("devnet mode needs an [evm] section".into()).into());
-    };
+    }
     let dir = config.data_dir.clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let journal = Arc::new(EvmStore::open(&dir)?);
-    let venue = EvmVenue::connect(&evm, wallet, journal.clone(), clock.clone(), "devnet")
-        .await
-        .map_err(|e| UsageError(e.to_string()))?;
+    let cross_chain_loop = evm_loop(&config, journal.clone(), clock.clone(), "devnet").await?;
     let store = Store::open(&dir, Mode::Devnet)?;
     let options = EngineOptions {
         mode: Mode::Devnet,
@@ -34,8 +30,7 @@ pub(super) async fn run(config: Config, drain: bool, front: Front) -> anyhow::Re
         journal,
         clock: clock.clone(),
     };
-    let strategies =
-        Strategies::assemble(&config, networks, loop_keeper(&config, Arc::new(venue))).await?;
+    let strategies = Strategies::assemble(&config, networks, cross_chain_loop).await?;
     let engine = Engine::new(config.clone(), options, clock, store);
     serve(&config, engine, strategies, front).await
 }

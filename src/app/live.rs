@@ -1,9 +1,10 @@
-//! Live mode: the equity hedge and Stellar against real networks on the
-//! system clock; no cross-chain loop (the config refuses it in live mode,
-//! so there is no loop venue to build).
+//! Live mode: real networks on the system clock — the cross-chain loop on
+//! Hemi and Ethereum mainnet when `[evm]` is there (its contracts the
+//! mainnet defaults unless configured, each held to its chain at start),
+//! the equity hedge and Stellar on theirs.
 
 use super::serve::serve;
-use super::{Front, Strategies, World};
+use super::{Front, Strategies, World, evm_loop};
 use arbkeep::config::Config;
 use arbkeep::engine::{Engine, EngineOptions, Mode};
 use arbkeep::model::{Clock, SystemClock};
@@ -15,6 +16,7 @@ pub(super) async fn run(config: Config, drain: bool, front: Front) -> anyhow::Re
     let dir = config.data_dir.clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let journal = Arc::new(EvmStore::open(&dir)?);
+    let cross_chain_loop = evm_loop(&config, journal.clone(), clock.clone(), "live").await?;
     let store = Store::open(&dir, Mode::Live)?;
     let options = EngineOptions {
         mode: Mode::Live,
@@ -25,7 +27,7 @@ pub(super) async fn run(config: Config, drain: bool, front: Front) -> anyhow::Re
         journal,
         clock: clock.clone(),
     };
-    let strategies = Strategies::assemble(&config, networks, None).await?;
+    let strategies = Strategies::assemble(&config, networks, cross_chain_loop).await?;
     let engine = Engine::new(config.clone(), options, clock, store);
     serve(&config, engine, strategies, front).await
 }

@@ -12,14 +12,15 @@ mod serve;
 
 pub(crate) use serve::wait_for_stop;
 
-use arbkeep::config::Config;
+use crate::UsageError;
+use arbkeep::config::{Config, Secrets};
 use arbkeep::control::ControlExtension;
 use arbkeep::engine::{Keeper, Mode};
 use arbkeep::model::Clock;
 use arbkeep::notify::WebhookUrl;
 use arbkeep::strategy::cross_chain_loop::CrossChainLoop;
 use arbkeep::venue::LoopVenue;
-use arbkeep::venue::evm::EvmStore;
+use arbkeep::venue::evm::{EvmStore, EvmVenue, Wallet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +57,26 @@ struct Strategies {
 /// The loop over `venue`, from `[cross_chain_loop]` and `[risk]`.
 fn loop_keeper<V: LoopVenue + 'static>(config: &Config, venue: Arc<V>) -> Option<Box<dyn Keeper>> {
     Some(Box::new(CrossChainLoop::new(config.clone(), venue)))
+}
+
+/// The loop over the EVM adapters of `[evm]` (devnet: the local nodes;
+/// live: mainnet), the wallet from the environment; every configured
+/// contract held to its chain before anything runs. `None` without `[evm]`.
+async fn evm_loop(
+    config: &Config,
+    journal: Arc<EvmStore>,
+    clock: Arc<dyn Clock>,
+    label: &'static str,
+) -> anyhow::Result<Option<Box<dyn Keeper>>> {
+    let Some(evm) = config.evm.clone() else {
+        return Ok(None);
+    };
+    let secrets = Secrets::from_env()?;
+    let wallet = Wallet::from_secrets(&secrets).map_err(|e| UsageError(e.to_string()))?;
+    let venue = EvmVenue::connect(&evm, wallet, journal, clock, label)
+        .await
+        .map_err(|e| UsageError(e.to_string()))?;
+    Ok(loop_keeper(config, Arc::new(venue)))
 }
 
 /// What the hedge and Stellar trade against.

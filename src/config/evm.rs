@@ -8,9 +8,10 @@
 
 use super::ConfigError;
 use super::reader::Reader;
+use super::mainnet::{self, ChainDefaults, TunnelPins};
 use super::swap::SwapConfig;
 use crate::model::time::{HOUR, MINUTE, SECOND};
-use crate::model::{TokenId, from_decimal};
+use crate::model::{Chain, Mode, TokenId, from_decimal};
 use alloy::primitives::Address;
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -45,6 +46,33 @@ impl EvmChainConfig {
     /// The Stargate pool or OFT that carries `token` from or to this chain.
     pub fn stargate(&self, token: TokenId) -> Option<Address> {
         self.stargate.get(&token).copied()
+    }
+
+    /// Every contract this chain's table names but its tokens, each with
+    /// its key under `section` (`evm.hemi`): what must have code at start.
+    pub fn contracts(&self, section: &str) -> Vec<(String, Address)> {
+        let mut out = vec![(format!("{section}.router"), self.router)];
+        out.extend(self.tunnel.map(|a| (format!("{section}.tunnel"), a)));
+        for (token, a) in &self.stargate {
+            out.push((format!("{section}.stargate.{}", token.symbol()), *a));
+        }
+        if let Some(v3) = &self.swap.v3 {
+            for (key, a) in [
+                ("factory", v3.factory),
+                ("quoter", v3.quoter),
+                ("router", v3.router),
+            ] {
+                out.push((format!("{section}.v3.{key}"), a));
+            }
+        }
+        if let Some(z) = &self.swap.zerox {
+            out.push((format!("{section}.zerox.allowance_holder"), z.allowance_holder));
+        }
+        if let Some(cow) = &self.swap.cowswap {
+            out.push((format!("{section}.cowswap.settlement"), cow.settlement));
+            out.push((format!("{section}.cowswap.vault_relayer"), cow.vault_relayer));
+        }
+        out
     }
 }
 
@@ -82,11 +110,14 @@ pub struct EvmConfig {
     pub tunnel_prove_delay_ms: u64,
     /// Approve exactly what a step spends (default), never an unlimited allowance.
     pub unlimited_approvals: bool,
+    /// Live mode on Hemi's mainnet tunnel as arbkeep ships it (neither
+    /// tunnel address set): what its two ends must lead to, checked at start.
+    pub tunnel_pins: Option<TunnelPins>,
 }
 
 impl Default for EvmConfig {
     fn default() -> Self {
-        let chain = |chain: crate::model::Chain, eid: u32| EvmChainConfig {
+        let chain = |chain: Chain, eid: u32| EvmChainConfig {
             chain_id: chain.chain_id(),
             rpc_url: String::new(),
             ws_url: None,
@@ -98,8 +129,8 @@ impl Default for EvmConfig {
             swap: SwapConfig::default_for(chain),
         };
         EvmConfig {
-            hemi: chain(crate::model::Chain::Hemi, 30_329),
-            ethereum: chain(crate::model::Chain::Ethereum, 30_101),
+            hemi: chain(Chain::Hemi, 30_329),
+            ethereum: chain(Chain::Ethereum, 30_101),
             confirmations: 2,
             replace_after_blocks: 3,
             max_fee_per_gas: 500_000_000_000,
@@ -114,6 +145,7 @@ impl Default for EvmConfig {
             max_stargate_fee_bps: 50,
             tunnel_prove_delay_ms: HOUR,
             unlimited_approvals: false,
+            tunnel_pins: None,
         }
     }
 }
@@ -135,7 +167,7 @@ pub fn checksummed(key: &str, text: &str) -> Result<Address, String> {
 }
 
 impl EvmConfig {
-    fn read(r: &mut Reader, t: &toml::Table) -> Result<EvmConfig, ConfigError> {
+    fn read(r: &mut Reader, t: &toml::Table, mode: Mode) -> Result<EvmConfig, ConfigError> {
         let s = "evm";
         let mut e = EvmConfig::default();
         for (key, field) in [
@@ -185,19 +217,36 @@ impl EvmConfig {
         if let Some(v) = r.boolean(t, s, "unlimited_approvals")? {
             e.unlimited_approvals = v;
         }
+        // Live mode runs on mainnet: what the user leaves out is mainnet's.
+        let defaults = |chain| (mode == Mode::Live).then(|| mainnet::defaults(chain));
         let hemi = e.hemi.clone();
-        e.hemi = Self::read_chain(r, t, "hemi", hemi)?;
+        let (hemi, hemi_tunnel_set) =
+            Self::read_chain(r, t, "hemi", hemi, defaults(Chain::Hemi).as_ref())?;
+        e.hemi = hemi;
         let ethereum = e.ethereum.clone();
-        e.ethereum = Self::read_chain(r, t, "ethereum", ethereum)?;
+        let (ethereum, ethereum_tunnel_set) = Self::read_chain(
+            r,
+            t,
+            "ethereum",
+            ethereum,
+            defaults(Chain::Ethereum).as_ref(),
+        )?;
+        e.ethereum = ethereum;
+        if mode == Mode::Live && !hemi_tunnel_set && !ethereum_tunnel_set {
+            e.tunnel_pins = Some(mainnet::tunnel_pins());
+        }
         Ok(e)
     }
 
+    /// One chain's table, what it leaves out taken from `defaults` (live
+    /// mode: mainnet's); also whether it set `tunnel` itself.
     fn read_chain(
         r: &mut Reader,
         t: &toml::Table,
         name: &str,
         mut c: EvmChainConfig,
-    ) -> Result<EvmChainConfig, ConfigError> {
+        defaults: Option<&ChainDefaults>,
+    ) -> Result<(EvmChainConfig, bool), ConfigError> {
         let s = format!("evm.{name}");
         let Some(t) = r.section(t, name)? else {
             return Err(r.invalid(&s, "is required ([evm.hemi] and [evm.ethereum])"));
@@ -231,20 +280,31 @@ impl EvmConfig {
                     .map_err(|p| r.invalid(&full, p)),
             }
         };
-        c.router = address(r, "router")?
-            .ok_or_else(|| r.invalid(&format!("{s}.router"), "is required"))?;
-        let chain = if name == "hemi" {
-            crate::model::Chain::Hemi
-        } else {
-            crate::model::Chain::Ethereum
+        let router_set = t.contains_key("router");
+        c.router = match (address(r, "router")?, defaults) {
+            (Some(a), _) => a,
+            (None, Some(d)) => d.router,
+            (None, None) => return Err(r.invalid(&format!("{s}.router"), "is required")),
         };
-        c.swap = super::swap::read_swap(r, t, &s, chain)?;
-        c.tunnel = address(r, "tunnel")?;
-        c.tokens = address_table(r, t, &s, "tokens", |token| {
+        let chain = if name == "hemi" {
+            Chain::Hemi
+        } else {
+            Chain::Ethereum
+        };
+        // The default router's name and V3 come with it; a router of the
+        // user's keeps the generic defaults.
+        let swap_defaults = defaults.filter(|_| !router_set);
+        c.swap = super::swap::read_swap(r, t, &s, chain, swap_defaults)?;
+        let tunnel = address(r, "tunnel")?;
+        let tunnel_set = tunnel.is_some();
+        c.tunnel = tunnel.or(defaults.map(|d| d.tunnel));
+        let mut tokens = defaults.map(|d| d.tokens.clone()).unwrap_or_default();
+        tokens.extend(address_table(r, t, &s, "tokens", |token| {
             token
                 .is_native()
                 .then_some("ETH is native and has no token address")
-        })?;
+        })?);
+        c.tokens = tokens;
         if let Some(toml::Value::String(_)) = t.get("stargate") {
             return Err(r.invalid(
                 &format!("{s}.stargate"),
@@ -254,11 +314,13 @@ impl EvmConfig {
                 ),
             ));
         }
-        c.stargate = address_table(r, t, &s, "stargate", |token| {
+        let mut stargate = defaults.map(|d| d.stargate.clone()).unwrap_or_default();
+        stargate.extend(address_table(r, t, &s, "stargate", |token| {
             (token == TokenId::Weth)
                 .then_some("WETH has no Stargate pool: ETH goes by StargatePoolNative (key ETH)")
-        })?;
-        Ok(c)
+        })?);
+        c.stargate = stargate;
+        Ok((c, tunnel_set))
     }
 }
 
@@ -294,8 +356,12 @@ fn address_table(
 }
 
 /// `[evm]`, with `[evm.hemi]` and `[evm.ethereum]` both required.
-pub(super) fn read_evm(r: &mut Reader, t: &toml::Table) -> Result<EvmConfig, ConfigError> {
-    EvmConfig::read(r, t)
+pub(super) fn read_evm(
+    r: &mut Reader,
+    t: &toml::Table,
+    mode: Mode,
+) -> Result<EvmConfig, ConfigError> {
+    EvmConfig::read(r, t, mode)
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ mod engine;
 mod equity_hedge;
 mod evm;
 mod logs;
+pub mod mainnet;
 mod metrics;
 mod notify;
 mod paper;
@@ -196,13 +197,18 @@ impl Config {
             stellar_arb::read_stellar_arb(&mut r, t, &mut c.stellar_arb)?;
         }
         if let Some(t) = r.section(&table, "evm")? {
-            c.evm = Some(evm::read_evm(&mut r, t)?);
+            c.evm = Some(evm::read_evm(&mut r, t, c.mode)?);
         }
         if c.mode == Mode::Devnet && c.evm.is_none() {
             return Err(r.invalid(
                 "evm",
                 "is required in devnet mode (`arbkeep devnet` writes one)",
             ));
+        }
+        if c.mode == Mode::Live && !r.seen.contains("cross_chain_loop.tokens") {
+            // hemiBTC leaves by its own OFT adapter, a route arbkeep does not
+            // have yet; on mainnet the loop trades the others unless told.
+            c.cross_chain_loop.tokens.retain(|t| *t != TokenId::HemiBtc);
         }
         c.check_mode(&r)?;
 
@@ -225,16 +231,16 @@ impl Config {
                 }
                 return Ok(());
             }
-            Mode::Live if self.cross_chain_loop.enabled => {
+            Mode::Live if self.cross_chain_loop.enabled && self.evm.is_none() => {
                 return Err(r.invalid(
-                    "cross_chain_loop.enabled",
-                    "the cross-chain loop cannot run live yet (its live bridges, Stargate/OFT and the OptimismPortal, are not wired): set it to false in mode \"live\"",
+                    "evm",
+                    "is required when the cross-chain loop runs live: [evm.hemi] and [evm.ethereum] with their rpc (the mainnet contracts are the defaults), or set cross_chain_loop.enabled = false",
                 ));
             }
-            Mode::Live if !hedge && !self.stellar_arb.enabled => {
+            Mode::Live if !hedge && !self.stellar_arb.enabled && !self.cross_chain_loop.enabled => {
                 return Err(r.invalid(
                     "mode",
-                    "\"live\" with nothing to run: enable [equity_hedge] or [stellar_arb]",
+                    "\"live\" with nothing to run: enable [cross_chain_loop], [equity_hedge] or [stellar_arb]",
                 ));
             }
             _ => {}
@@ -364,8 +370,9 @@ mod tests {
     #[test]
     fn live_mode_runs_the_hedge_and_stellar_without_the_loop() {
         let hedge = "[equity_hedge]\nenabled = true\nrpc = \"https://base.example\"\n[schwab]\naccount_number = \"12345678\"\n";
-        // The loop is on by default, and cannot run live: the key is named.
+        // The loop is on by default, and runs live over [evm]: the key is named.
         let e = parse(&format!("mode = \"live\"\n{hedge}")).unwrap_err();
+        assert!(e.to_string().contains("`evm`"), "{e}");
         assert!(e.to_string().contains("cross_chain_loop.enabled"), "{e}");
         let off = "[cross_chain_loop]\nenabled = false\n";
         // Nothing enabled: nothing to run.
@@ -394,5 +401,79 @@ mod tests {
         )
         .unwrap();
         assert!(c.evm.is_none() && c.stellar_arb.enabled);
+    }
+
+    const LIVE_LOOP: &str = "mode = \"live\"\n[evm.hemi]\nrpc = \"https://hemi.example\"\n[evm.ethereum]\nrpc = \"https://eth.example\"\n";
+
+    #[test]
+    fn live_mode_runs_the_loop_on_the_mainnet_contracts_given_only_the_rpcs() {
+        let c = parse(LIVE_LOOP).unwrap();
+        assert!(c.cross_chain_loop.enabled);
+        let evm = c.evm.as_ref().unwrap();
+        let hemi = mainnet::defaults(crate::model::Chain::Hemi);
+        let eth = mainnet::defaults(crate::model::Chain::Ethereum);
+        assert_eq!(evm.hemi.router, hemi.router);
+        assert_eq!(evm.hemi.tunnel, Some(hemi.tunnel));
+        assert_eq!(evm.hemi.tokens, hemi.tokens);
+        assert_eq!(evm.hemi.stargate, hemi.stargate);
+        assert_eq!(evm.ethereum.tunnel, Some(eth.tunnel));
+        assert_eq!(evm.ethereum.tokens, eth.tokens);
+        assert_eq!(evm.ethereum.stargate, eth.stargate);
+        assert_eq!(evm.hemi.chain_id, 43_111);
+        assert_eq!(evm.ethereum.chain_id, 1);
+        // Sushi V2 on both chains, Uniswap V3 on Ethereum as the reference.
+        assert_eq!(evm.hemi.swap.order, ["sushi_v2"]);
+        assert_eq!(evm.ethereum.swap.order, ["uniswap_v3", "sushi_v2"]);
+        assert_eq!(evm.ethereum.swap.reference.as_deref(), Some("uniswap_v3"));
+        assert_eq!(evm.tunnel_pins, Some(mainnet::tunnel_pins()));
+        // hemiBTC's OFT route is not built: the loop leaves it out on mainnet.
+        assert!(!c.cross_chain_loop.tokens.contains(&TokenId::HemiBtc));
+        assert!(c.cross_chain_loop.tokens.contains(&TokenId::Wbtc));
+        assert!(c.cross_chain_loop.tokens.contains(&TokenId::Eth));
+    }
+
+    #[test]
+    fn a_live_address_of_the_users_replaces_its_default_and_a_tunnel_drops_the_pins() {
+        let other = "0x000000000000000000000000000000000000dEaD";
+        let c = parse(&format!(
+            "{LIVE_LOOP}tunnel = \"{other}\"\nrouter = \"{other}\"\n[evm.ethereum.tokens]\nWBTC = \"{other}\"\n"
+        ))
+        .unwrap();
+        let evm = c.evm.unwrap();
+        let dead = checksummed("t", other).unwrap();
+        assert_eq!(evm.ethereum.tunnel, Some(dead));
+        assert_eq!(evm.ethereum.router, dead);
+        assert_eq!(evm.ethereum.tokens[&TokenId::Wbtc], dead);
+        // The other tokens keep their defaults.
+        assert_eq!(
+            evm.ethereum.tokens[&TokenId::Usdc],
+            mainnet::defaults(crate::model::Chain::Ethereum).tokens[&TokenId::Usdc]
+        );
+        assert_eq!(evm.tunnel_pins, None, "a tunnel of the user's is not pinned");
+        // A router of the user's goes by the generic name, without the default V3.
+        assert_eq!(evm.ethereum.swap.order, ["uniswap_v2"]);
+        // A bad checksum names its key, live or not.
+        let e = parse(&format!(
+            "{LIVE_LOOP}[evm.hemi.stargate]\nETH = \"0x2f6f07cdcf3588944bf4c42ac74ff24bf56e7590\"\n"
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("EIP-55"), "all lowercase is refused too: {e}");
+        let e = parse(&format!(
+            "{LIVE_LOOP}[evm.hemi.stargate]\nETH = \"0x2F6F07CDcf3588944Bf4C42aC74ff24bF56e7591\"\n"
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("evm.hemi.stargate.ETH"), "{e}");
+        // Listing hemiBTC live asks for the pool it has no default for.
+        let e = parse(&format!(
+            "{LIVE_LOOP}[cross_chain_loop]\ntokens = [\"hemiBTC\"]\n"
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("evm.hemi.stargate.hemiBTC"), "{e}");
+    }
+
+    #[test]
+    fn devnet_mode_has_no_mainnet_defaults() {
+        let e = parse(&LIVE_LOOP.replace("live", "devnet")).unwrap_err();
+        assert!(e.to_string().contains("evm.hemi.router"), "{e}");
     }
 }

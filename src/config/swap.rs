@@ -12,6 +12,7 @@ pub use super::aggregator::{
 };
 use super::aggregator::{read_cowswap, read_zerox};
 use super::evm::checksummed;
+use super::mainnet::ChainDefaults;
 use super::reader::Reader;
 use crate::model::Chain;
 use crate::model::time::SECOND;
@@ -90,8 +91,13 @@ pub(super) fn read_swap(
     t: &toml::Table,
     s: &str,
     chain: Chain,
+    defaults: Option<&ChainDefaults>,
 ) -> Result<SwapConfig, ConfigError> {
     let mut c = SwapConfig::default_for(chain);
+    if let Some(d) = defaults {
+        c.v2_name = d.v2_name.to_string();
+        c.v3 = d.v3.clone();
+    }
     if let Some(name) = r.string(t, s, "router_name")? {
         c.v2_name = name;
     }

@@ -47,7 +47,7 @@ pub async fn checks(config: &Config, env: &Env, clock: &dyn Clock) -> Vec<Check>
     // plans run at once, the results are shown in this order.
     let mut slots: Vec<Result<ChainPlan, Check>> = Vec::new();
     match (&config.evm, config.mode) {
-        (Some(evm), Mode::Devnet) => {
+        (Some(evm), Mode::Devnet | Mode::Live) => {
             let timeout = Duration::from_millis(evm.rpc_timeout_ms);
             let wallet = wallet(env);
             for (chain, cfg) in [(Chain::Hemi, &evm.hemi), (Chain::Ethereum, &evm.ethereum)] {
@@ -57,11 +57,11 @@ pub async fn checks(config: &Config, env: &Env, clock: &dyn Clock) -> Vec<Check>
         _ => slots.push(Err(Check::skip(
             Group::Evm,
             "loop chains",
-            "the cross-chain loop runs on chains in devnet mode only",
+            "no [evm]: the cross-chain loop has no chains to check",
         ))),
     }
     let mut keys = Vec::new();
-    if let (Some(evm), Mode::Devnet) = (&config.evm, config.mode) {
+    if let (Some(evm), Mode::Devnet | Mode::Live) = (&config.evm, config.mode) {
         keys = aggregator_keys(&[&evm.hemi, &evm.ethereum], env);
     }
     slots.push(
@@ -134,32 +134,7 @@ fn loop_plan(
         Chain::Hemi => "evm.hemi",
         Chain::Ethereum => "evm.ethereum",
     };
-    let mut contracts = vec![(format!("{key}.router"), cfg.router)];
-    for (token, a) in &cfg.stargate {
-        contracts.push((format!("{key}.stargate.{}", token.symbol()), *a));
-    }
-    if let Some(a) = cfg.tunnel {
-        contracts.push((format!("{key}.tunnel"), a));
-    }
-    // The swap providers' contracts: the V3 deployment, 0x's AllowanceHolder,
-    // CoW's settlement and VaultRelayer.
-    let sc = &cfg.swap;
-    if let Some(v3) = &sc.v3 {
-        for (name, a) in [
-            ("factory", v3.factory),
-            ("quoter", v3.quoter),
-            ("router", v3.router),
-        ] {
-            contracts.push((format!("{key}.v3.{name}"), a));
-        }
-    }
-    if let Some(z) = &sc.zerox {
-        contracts.push((format!("{key}.zerox.allowance_holder"), z.allowance_holder));
-    }
-    if let Some(c) = &sc.cowswap {
-        contracts.push((format!("{key}.cowswap.settlement"), c.settlement));
-        contracts.push((format!("{key}.cowswap.vault_relayer"), c.vault_relayer));
-    }
+    let mut contracts = cfg.contracts(key);
     let tokens: Vec<_> = cfg
         .tokens
         .iter()

@@ -59,12 +59,12 @@ pub fn config_loaded(config: &Config) -> Check {
     )
 }
 
-/// The wallet (devnet mode signs the loop's transactions with it) and the
-/// webhook URL. Stellar's and Schwab's secrets are checked with their venue.
+/// The wallet (the loop signs its transactions with it wherever it runs
+/// on chains: devnet, and live with `[evm]`) and the webhook URL. Stellar's and Schwab's secrets are checked with their venue.
 pub fn secrets(config: &Config, env: &Env) -> Vec<Check> {
     let mut checks = Vec::new();
     let secret = |name: &str| env(name).filter(|v| !v.trim().is_empty()).map(Secret::new);
-    if config.mode == Mode::Devnet {
+    if config.mode == Mode::Devnet || (config.mode == Mode::Live && config.evm.is_some()) {
         let secrets = Secrets {
             private_key: secret("ARBITRAGE_PRIVATE_KEY"),
             mnemonic: secret("ARBITRAGE_MNEMONIC"),
@@ -94,7 +94,7 @@ pub fn secrets(config: &Config, env: &Env) -> Vec<Check> {
             Group::Local,
             "wallet key",
             format!(
-                "not needed in {} mode (the loop's wallet signs in devnet mode only)",
+                "not needed in {} mode (the loop's wallet signs only where the loop runs on chains: [evm])",
                 format!("{:?}", config.mode).to_lowercase()
             ),
         ));

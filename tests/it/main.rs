@@ -17,6 +17,7 @@ mod control_api;
 mod control_hostile;
 mod crash;
 mod devnet_config;
+mod devnet_deployment;
 mod devnet_cow;
 mod devnet_cowswap;
 mod devnet_crash;

@@ -39,6 +39,22 @@ pub enum EvmError {
     },
     #[error("{chain}: {problem}")]
     Contract { chain: String, problem: String },
+    #[error(
+        "{chain}: no contract at {address} ({key}): a wrong address, or an RPC of another network?"
+    )]
+    NoCode {
+        chain: String,
+        key: String,
+        address: Address,
+    },
+    #[error("{chain}: {what} at {address} ({key}) {problem}")]
+    NotAsExpected {
+        chain: String,
+        key: String,
+        what: String,
+        address: Address,
+        problem: String,
+    },
     #[error(transparent)]
     Wallet(#[from] super::wallet::WalletError),
     #[error(transparent)]

@@ -7,6 +7,7 @@
 //! (`tunnel`), and the operator's override (`abandon`).
 
 mod abandon;
+mod deployment;
 mod order;
 mod receipt;
 mod stargate_send;
@@ -104,6 +105,7 @@ impl EvmVenue {
         let timeout = Duration::from_millis(cfg.rpc_timeout_ms);
         let hemi = ChainClient::connect(Chain::Hemi, &cfg.hemi, timeout).await?;
         let ethereum = ChainClient::connect(Chain::Ethereum, &cfg.ethereum, timeout).await?;
+        deployment::check_deployment(cfg, &hemi, &ethereum).await?;
         let mut weth = [Address::ZERO; 2];
         for (chain, c, chain_cfg) in [
             (Chain::Hemi, &hemi, &cfg.hemi),

@@ -49,9 +49,11 @@ sol! {
         function L2_BLOCK_TIME() external view returns (uint256);
     }
 
-    /// `L2StandardBridge` (0x4200…0010) as the Hemi portal calls it.
+    /// `L2StandardBridge` (0x4200…0010) as the Hemi portal calls it, and
+    /// the L1 bridge it pays out through (legacy getters, in every 1.x/2.x).
     interface IL2Bridge {
         function withdraw(address _l2Token, uint256 _amount, uint32 _minGasLimit, bytes _extraData) external payable;
+        function OTHER_BRIDGE() external view returns (address);
         event WithdrawalInitiated(address indexed l1Token, address indexed l2Token, address indexed from, address to, uint256 amount, bytes extraData);
     }
 
@@ -61,8 +63,15 @@ sol! {
         function bridge() external view returns (address);
     }
 
-    /// The L1 messenger's verdict on the relay a finalize made.
+    /// `L1StandardBridge`: the messenger it trusts.
+    interface IL1Bridge {
+        function MESSENGER() external view returns (address);
+    }
+
+    /// The L1 messenger's verdict on the relay a finalize made, and the
+    /// portal it takes messages from.
     interface IL1Messenger {
+        function PORTAL() external view returns (address);
         function successfulMessages(bytes32 msgHash) external view returns (bool);
         event RelayedMessage(bytes32 indexed msgHash);
         event FailedRelayedMessage(bytes32 indexed msgHash);
