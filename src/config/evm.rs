@@ -7,8 +7,8 @@
 //! `swap`.
 
 use super::ConfigError;
-use super::reader::Reader;
 use super::mainnet::{self, ChainDefaults, TunnelPins};
+use super::reader::Reader;
 use super::swap::SwapConfig;
 use crate::model::time::{HOUR, MINUTE, SECOND};
 use crate::model::{Chain, Mode, TokenId, from_decimal};
@@ -66,11 +66,17 @@ impl EvmChainConfig {
             }
         }
         if let Some(z) = &self.swap.zerox {
-            out.push((format!("{section}.zerox.allowance_holder"), z.allowance_holder));
+            out.push((
+                format!("{section}.zerox.allowance_holder"),
+                z.allowance_holder,
+            ));
         }
         if let Some(cow) = &self.swap.cowswap {
             out.push((format!("{section}.cowswap.settlement"), cow.settlement));
-            out.push((format!("{section}.cowswap.vault_relayer"), cow.vault_relayer));
+            out.push((
+                format!("{section}.cowswap.vault_relayer"),
+                cow.vault_relayer,
+            ));
         }
         out
     }

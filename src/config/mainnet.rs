@@ -46,7 +46,10 @@ pub const ETHEREUM_UNISWAP_V3_ROUTER02: &str = "0x68b3465833fb72A70ecDF485E0e4C7
 pub const HEMI_TOKENS: [(TokenId, &str); 8] = [
     (TokenId::Vcred, "0x71881974e96152643C74A8e0214B877CfB2A0Aa1"),
     (TokenId::Weth, "0x4200000000000000000000000000000000000006"),
-    (TokenId::HemiBtc, "0xAA40c0c7644e0b2B224509571e10ad20d9C4ef28"),
+    (
+        TokenId::HemiBtc,
+        "0xAA40c0c7644e0b2B224509571e10ad20d9C4ef28",
+    ),
     (TokenId::Wbtc, "0x03C7054BCB39f7b2e5B2c7AcB37583e32D70Cfa3"),
     (TokenId::CbBtc, "0x1596bE338B999E2376675C908168A7548C8B0525"),
     (TokenId::Xaut, "0x028DE74e2fE336511A8E5FAb0426D1cfD5110DBb"),
@@ -63,7 +66,10 @@ pub const ETHEREUM_TOKENS: [(TokenId, &str); 7] = [
     (TokenId::CbBtc, "0xcbB7C0000aB88B473b1f5aFd9ef808440eed33Bf"),
     (TokenId::Xaut, "0x68749665FF8D2d112Fa859AA293F07A622782F38"),
     (TokenId::Vusd, "0x677ddbd918637E5F2c79e164D402454dE7dA8619"),
-    (TokenId::HemiBtc, "0x06ea695B91700071B161A434fED42D1DcbAD9f00"),
+    (
+        TokenId::HemiBtc,
+        "0x06ea695B91700071B161A434fED42D1DcbAD9f00",
+    ),
 ];
 
 /// Stargate V2 on Hemi (§2.6): the native ETH pool and the USDC OFT.
@@ -125,10 +131,7 @@ fn parse(text: &str) -> Address {
 }
 
 fn table(entries: &[(TokenId, &str)]) -> BTreeMap<TokenId, Address> {
-    entries
-        .iter()
-        .map(|(t, text)| (*t, parse(text)))
-        .collect()
+    entries.iter().map(|(t, text)| (*t, parse(text))).collect()
 }
 
 /// The mainnet defaults of `chain`.
@@ -178,7 +181,12 @@ mod tests {
             ETHEREUM_UNISWAP_V3_QUOTER_V2,
             ETHEREUM_UNISWAP_V3_ROUTER02,
         ];
-        for list in [&HEMI_TOKENS[..], &ETHEREUM_TOKENS, &HEMI_STARGATE, &ETHEREUM_STARGATE] {
+        for list in [
+            &HEMI_TOKENS[..],
+            &ETHEREUM_TOKENS,
+            &HEMI_STARGATE,
+            &ETHEREUM_STARGATE,
+        ] {
             all.extend(list.iter().map(|(_, a)| *a));
         }
         for text in all {

@@ -449,7 +449,10 @@ mod tests {
             evm.ethereum.tokens[&TokenId::Usdc],
             mainnet::defaults(crate::model::Chain::Ethereum).tokens[&TokenId::Usdc]
         );
-        assert_eq!(evm.tunnel_pins, None, "a tunnel of the user's is not pinned");
+        assert_eq!(
+            evm.tunnel_pins, None,
+            "a tunnel of the user's is not pinned"
+        );
         // A router of the user's goes by the generic name, without the default V3.
         assert_eq!(evm.ethereum.swap.order, ["uniswap_v2"]);
         // A bad checksum names its key, live or not.
@@ -457,7 +460,10 @@ mod tests {
             "{LIVE_LOOP}[evm.hemi.stargate]\nETH = \"0x2f6f07cdcf3588944bf4c42ac74ff24bf56e7590\"\n"
         ))
         .unwrap_err();
-        assert!(e.to_string().contains("EIP-55"), "all lowercase is refused too: {e}");
+        assert!(
+            e.to_string().contains("EIP-55"),
+            "all lowercase is refused too: {e}"
+        );
         let e = parse(&format!(
             "{LIVE_LOOP}[evm.hemi.stargate]\nETH = \"0x2F6F07CDcf3588944Bf4C42aC74ff24bF56e7591\"\n"
         ))

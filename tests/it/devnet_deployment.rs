@@ -8,11 +8,13 @@
 
 use crate::devnet_common;
 
+use alloy::providers::Provider;
 use arbkeep::config::mainnet::TunnelPins;
 use arbkeep::config::{Config, EvmConfig};
 use arbkeep::model::{Clock, SystemClock, TokenId};
-use alloy::providers::Provider;
-use arbkeep::venue::evm::devnet::{DEPLOYER_KEY, Devnet, DevnetOptions, KEEPER_KEY, signing_provider};
+use arbkeep::venue::evm::devnet::{
+    DEPLOYER_KEY, Devnet, DevnetOptions, KEEPER_KEY, signing_provider,
+};
 use arbkeep::venue::evm::{EvmError, EvmStore, EvmVenue, Wallet};
 use devnet_common::*;
 use std::process::Command;
@@ -52,7 +54,9 @@ async fn devnet_every_configured_contract_is_held_to_its_chain_at_start() {
     // As configured, and with the devnet's own pins: it starts.
     let mut pinned = evm.clone();
     pinned.tunnel_pins = Some(devnet_pins(&d));
-    connect(&pinned, &tmp.path().join("a")).await.expect("the true pins hold");
+    connect(&pinned, &tmp.path().join("a"))
+        .await
+        .expect("the true pins hold");
 
     // A Stargate pool at an address with no code: refused by its key.
     let mut e = evm.clone();
@@ -108,7 +112,10 @@ async fn devnet_every_configured_contract_is_held_to_its_chain_at_start() {
         p.l1_messenger_version = "2.3.0".into();
     }
     let why = refused(connect(&e, &tmp.path().join("g")).await);
-    assert!(why.contains("the L1 messenger") && why.contains("2.3.0"), "{why}");
+    assert!(
+        why.contains("the L1 messenger") && why.contains("2.3.0"),
+        "{why}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -172,7 +172,9 @@ async fn check_tunnel(
     let oracle = ethereum
         .view(portal, IPortal::l2OracleCall {})
         .await
-        .map_err(|e| on(ethereum, key, "the portal", portal)(format!("does not answer l2Oracle(): {e}")))?;
+        .map_err(|e| {
+            on(ethereum, key, "the portal", portal)(format!("does not answer l2Oracle(): {e}"))
+        })?;
     for (what, found, want) in [
         ("the output oracle", oracle, pins.oracle),
         ("the L1 bridge", l1_bridge, pins.l1_bridge),
