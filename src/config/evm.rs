@@ -10,7 +10,7 @@ use super::ConfigError;
 use super::mainnet::{self, ChainDefaults, TunnelPins};
 use super::reader::Reader;
 use super::swap::SwapConfig;
-use crate::model::time::{HOUR, MINUTE, SECOND};
+use crate::model::time::{MINUTE, SECOND};
 use crate::model::{Chain, Mode, TokenId, from_decimal};
 use alloy::primitives::Address;
 use std::collections::BTreeMap;
@@ -112,8 +112,6 @@ pub struct EvmConfig {
     /// A Stargate send whose `quoteOFT` delivers less than the amount minus
     /// this many basis points is refused (`max_stargate_fee_bps`).
     pub max_stargate_fee_bps: u32,
-    /// Expected wait before a tunnel withdrawal can be proven, for countdowns.
-    pub tunnel_prove_delay_ms: u64,
     /// Approve exactly what a step spends (default), never an unlimited allowance.
     pub unlimited_approvals: bool,
     /// Live mode on Hemi's mainnet tunnel as arbkeep ships it (neither
@@ -149,7 +147,6 @@ impl Default for EvmConfig {
             stargate_delay_ms: 5 * MINUTE,
             max_stargate_native_fee: 5_000_000_000_000_000,
             max_stargate_fee_bps: 50,
-            tunnel_prove_delay_ms: HOUR,
             unlimited_approvals: false,
             tunnel_pins: None,
         }
@@ -214,12 +211,15 @@ impl EvmConfig {
             ("poll_interval", &mut e.poll_interval_ms),
             ("silent_after", &mut e.silent_after_ms),
             ("stargate_delay", &mut e.stargate_delay_ms),
-            ("tunnel_prove_delay", &mut e.tunnel_prove_delay_ms),
         ] {
             if let Some(v) = r.duration(t, s, key)? {
                 *field = v;
             }
         }
+        // Written by `arbkeep devnet` before the tunnel's countdowns came from
+        // the chain (the oracle's outputs and finalization period): still
+        // read, so such files load, and ignored.
+        let _ = r.duration(t, s, "tunnel_prove_delay")?;
         if let Some(v) = r.boolean(t, s, "unlimited_approvals")? {
             e.unlimited_approvals = v;
         }

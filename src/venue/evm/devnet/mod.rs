@@ -224,7 +224,6 @@ rpc_timeout = "5s"
 poll_interval = "100ms"
 silent_after = "30s"
 stargate_delay = "2s"
-tunnel_prove_delay = "2s"
 
 {hemi}{eth}"#,
         data = data_dir.display(),
