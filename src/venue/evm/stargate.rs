@@ -190,6 +190,16 @@ pub enum PoolKind {
     Token,
 }
 
+/// The kind of a Stargate contract whose `token()` is `underlying`, listed
+/// for a native token (`want_erc20` `None`) or for the ERC-20 `want_erc20`;
+/// `None` when it carries something else.
+pub fn pool_kind(underlying: Address, want_erc20: Option<Address>) -> Option<PoolKind> {
+    match want_erc20 {
+        None => (underlying == Address::ZERO).then_some(PoolKind::Native),
+        Some(want) => (underlying == want).then_some(PoolKind::Token),
+    }
+}
+
 /// What `send` must carry as `msg.value`: for a native pool the fee plus
 /// the (dust-free) amount — any excess is passed on to the endpoint as
 /// LayerZero fee, which refunds it to `refundAddress`; for an ERC-20

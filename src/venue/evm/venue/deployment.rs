@@ -8,11 +8,10 @@
 //! [`TunnelPins`](crate::config::mainnet::TunnelPins).
 
 use super::super::chain::{ChainClient, EvmError};
-use super::super::stargate::IStargate;
+use super::super::stargate::{IStargate, pool_kind};
 use super::super::tunnel::contracts::{IL1Bridge, IL1Messenger, IL2Bridge, IPortal};
 use crate::config::mainnet::TunnelPins;
 use crate::config::{EvmChainConfig, EvmConfig};
-use crate::model::TokenId;
 use alloy::primitives::Address;
 
 /// Hold `cfg`'s contracts to the two chains (see the module's doc).
@@ -76,10 +75,10 @@ async fn check_stargate(
             .await
             .map_err(|e| off(format!("does not answer token(): {e}")))?;
         let want = if token.is_native() {
-            Address::ZERO
+            None
         } else {
             match chain_cfg.token(*token) {
-                Some(a) => a,
+                Some(a) => Some(a),
                 None => {
                     return Err(off(format!(
                         "carries {token}, which {section}.tokens does not name"
@@ -87,22 +86,17 @@ async fn check_stargate(
                 }
             }
         };
-        if underlying != want {
+        if pool_kind(underlying, want).is_none() {
+            let wanted = match want {
+                None => "the native pool's token() is zero".to_string(),
+                Some(a) => a.to_string(),
+            };
             return Err(off(format!(
-                "carries token {underlying}, not {token} ({})",
-                describe_token(*token, want)
+                "carries token {underlying}, not {token} ({wanted})"
             )));
         }
     }
     Ok(())
-}
-
-fn describe_token(token: TokenId, address: Address) -> String {
-    if token.is_native() {
-        "the native pool's token() is zero".into()
-    } else {
-        address.to_string()
-    }
 }
 
 /// The Hemi bridge's `OTHER_BRIDGE()` has code on Ethereum and trusts a

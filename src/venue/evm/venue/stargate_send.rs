@@ -11,8 +11,8 @@ use super::{EvmVenue, units};
 use crate::model::{Chain, TokenId, Units};
 use crate::venue::VenueError;
 use crate::venue::evm::stargate::{
-    IStargate, MessagingFee, PoolKind, SendParam, StargateError, remove_dust, send_value,
-    taxi_send_param,
+    IStargate, MessagingFee, PoolKind, SendParam, StargateError, pool_kind, remove_dust,
+    send_value, taxi_send_param,
 };
 use alloy::primitives::{Address, U256, U512};
 use alloy::sol_types::SolCall;
@@ -79,18 +79,18 @@ impl EvmVenue {
             .client(chain)
             .view(pool, IStargate::tokenCall {})
             .await?;
-        let (kind, want) = if token.is_native() {
-            (PoolKind::Native, Address::ZERO)
+        let want = if token.is_native() {
+            None
         } else {
-            (PoolKind::Token, self.erc20(chain, token)?)
+            Some(self.erc20(chain, token)?)
         };
-        if underlying != want {
-            return Err(VenueError::Rejected(format!(
-                "the Stargate at {pool} on {chain} carries token {underlying}, not {token} ({want}): check [evm.{}.stargate]",
+        pool_kind(underlying, want).ok_or_else(|| {
+            VenueError::Rejected(format!(
+                "the Stargate at {pool} on {chain} carries token {underlying}, not {token} ({}): check [evm.{}.stargate]",
+                want.unwrap_or(Address::ZERO),
                 chain_key(chain)
-            )));
-        }
-        Ok(kind)
+            ))
+        })
     }
 
     /// Price a taxi send of `amount` of `token` from `from` to `to`, the
