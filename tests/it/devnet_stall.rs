@@ -14,7 +14,7 @@ use arbkeep::model::Chain;
 use arbkeep::venue::evm::EvmStore;
 use arbkeep::venue::evm::abi::IERC20;
 use arbkeep::venue::evm::devnet::{self, DEPLOYER_KEY, DevnetOptions};
-use arbkeep::venue::evm::txmgr::TxRequest;
+use arbkeep::venue::evm::txmgr::{GasHint, TxRequest};
 use devnet_common::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,6 +53,7 @@ async fn devnet_stalled_transaction_is_replaced_with_higher_fees() {
         .abi_encode()
         .into(),
         value: U256::ZERO,
+        gas: GasHint::default(),
     };
     let sender = {
         let v = v.clone();

@@ -4,7 +4,7 @@
 
 use super::abi::IERC20;
 use super::chain::ChainClient;
-use super::txmgr::{TxManager, TxRequest};
+use super::txmgr::{GasHint, TxManager, TxRequest};
 use crate::venue::VenueError;
 use alloy::primitives::{Address, U256};
 use alloy::sol_types::SolCall;
@@ -81,6 +81,7 @@ pub async fn ensure_allowance(
                 to: rec.to,
                 data: rec.data.clone(),
                 value: rec.value,
+                gas: GasHint::default(),
             },
         )
         .await?;
@@ -100,6 +101,7 @@ pub async fn ensure_allowance(
             to: token,
             data: IERC20::approveCall { spender, value }.abi_encode().into(),
             value: U256::ZERO,
+            gas: GasHint::default(),
         },
     )
     .await?;

@@ -66,6 +66,39 @@ pub struct TxRequest {
     pub to: Address,
     pub data: Bytes,
     pub value: U256,
+    /// What the sender knows about the call's gas beyond the node's estimate.
+    pub gas: GasHint,
+}
+
+/// Gas a call may need that `eth_estimateGas` cannot show. The estimate
+/// runs in the head block's context, the transaction in a later block:
+/// code that branches on `block.timestamp` (an AMM pair writes its price
+/// oracle only in the first block of a new second) can cost more when
+/// mined than when estimated — by more than the estimate's margin when
+/// the writes fill empty slots.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GasHint {
+    /// Added to the estimate-based limit: gas the call's own code is
+    /// known to spend only in a block other than the estimate's.
+    pub unseen: u64,
+    /// The limit is at least this: the figure of whoever wrote the
+    /// calldata (an aggregator's `transaction.gas`), for code whose
+    /// branches we cannot read. A figure past the block's gas limit only
+    /// gets the transaction refused by the node (nothing sent).
+    pub floor: u64,
+}
+
+impl GasHint {
+    /// The limit to sign for a call the node estimated at `estimate`: a
+    /// fifth and 10 000 over it (state moves between estimate and
+    /// mining), plus what the estimate cannot see, and never under the floor.
+    pub fn limit(&self, estimate: u64) -> u64 {
+        estimate
+            .saturating_add(estimate / 5)
+            .saturating_add(10_000)
+            .saturating_add(self.unseen)
+            .max(self.floor)
+    }
 }
 
 /// What the chain says about a record, found by looking only.
@@ -229,7 +262,7 @@ impl TxManager {
         let estimate = client
             .estimate_gas(from, req.to, req.data.clone(), req.value)
             .await?;
-        let gas_limit = estimate + estimate / 5 + 10_000;
+        let gas_limit = req.gas.limit(estimate);
         self.fill_gaps(client).await?;
         let nonce = self.next_nonce(client).await?;
         let (max_fee, tip) = self.fees(client).await?;
@@ -753,6 +786,22 @@ impl TxManager {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gas_hint_adds_what_the_estimate_cannot_see() {
+        let none = GasHint::default();
+        assert_eq!(none.limit(100_000), 130_000);
+        let unseen = GasHint {
+            unseen: 46_000,
+            floor: 0,
+        };
+        assert_eq!(unseen.limit(100_000), 176_000);
+        // A floor under the margin changes nothing; over it, it is the limit.
+        let floor = |floor| GasHint { unseen: 0, floor };
+        assert_eq!(floor(120_000).limit(100_000), 130_000);
+        assert_eq!(floor(250_000).limit(100_000), 250_000);
+        assert_eq!(unseen.limit(u64::MAX), u64::MAX);
+    }
 
     #[test]
     fn bumps_clear_the_ten_percent_rule() {

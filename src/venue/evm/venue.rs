@@ -22,7 +22,7 @@ use super::db::{EvmStore, IntentRecord, TxRecord};
 use super::erc20;
 use super::swap::cow::OrderState;
 use super::swap::{Ask, Providers, v2};
-use super::txmgr::{Look, TxManager, TxPolicy, TxRequest};
+use super::txmgr::{GasHint, Look, TxManager, TxPolicy, TxRequest};
 use super::wallet::Wallet;
 use crate::config::{EvmChainConfig, EvmConfig};
 use crate::model::intent::payload_hash;
@@ -241,6 +241,21 @@ impl EvmVenue {
         purpose: &'static str,
         call: (Address, alloy::primitives::Bytes, U256),
     ) -> Result<TransactionReceipt, VenueError> {
+        self.send_hinted(chain, intent, seq, purpose, call, GasHint::default())
+            .await
+    }
+
+    /// The intent's last transaction, with what its builder knows of its
+    /// gas beyond the node's estimate (a swap's pool oracle, say).
+    async fn send_hinted(
+        &self,
+        chain: Chain,
+        intent: &str,
+        seq: u32,
+        purpose: &'static str,
+        call: (Address, alloy::primitives::Bytes, U256),
+        gas: GasHint,
+    ) -> Result<TransactionReceipt, VenueError> {
         let (to, data, value) = call;
         self.tx
             .send(
@@ -253,6 +268,7 @@ impl EvmVenue {
                     to,
                     data,
                     value,
+                    gas,
                 },
             )
             .await
@@ -306,6 +322,7 @@ impl EvmVenue {
                         to: last.to,
                         data: last.data.clone(),
                         value: last.value,
+                        gas: GasHint::default(),
                     },
                 )
                 .await?;

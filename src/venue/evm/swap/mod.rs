@@ -21,6 +21,7 @@ pub use providers::Providers;
 use crate::model::Timestamp;
 use crate::venue::VenueError;
 use crate::venue::evm::chain::ChainClient;
+use crate::venue::evm::txmgr::GasHint;
 use alloy::primitives::{Address, Bytes, U256};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -91,6 +92,10 @@ pub struct SwapCall {
     pub data: Bytes,
     pub value: U256,
     pub spender: Address,
+    /// The swap's gas beyond the node's estimate: a pool's price oracle is
+    /// written only in a block of a newer second than its last trade, and
+    /// the estimate may run in that trade's second (see `GasHint`).
+    pub gas: GasHint,
 }
 
 /// The providers this build knows, by shape.

@@ -11,6 +11,7 @@ use crate::config::V3Config;
 use crate::venue::VenueError;
 use crate::venue::evm::abi::{IQuoterV2, ISwapRouter, ISwapRouter02, IUniswapV3Factory};
 use crate::venue::evm::chain::ChainClient;
+use crate::venue::evm::txmgr::GasHint;
 use alloy::primitives::{Address, Bytes, U256, aliases::U24};
 use alloy::sol_types::SolCall;
 use std::collections::HashMap;
@@ -301,6 +302,11 @@ impl V3Pools {
                 U256::ZERO
             },
             spender: router,
+            // A V3 pool's oracle also writes only in a newer second, but
+            // over an observation slot it reads anyway and that is never
+            // empty (`grow` fills slots ahead): a warm overwrite, inside
+            // the estimate's margin.
+            gas: GasHint::default(),
         })
     }
 }

@@ -23,6 +23,7 @@ use crate::model::Secret;
 use crate::net::describe;
 use crate::venue::VenueError;
 use crate::venue::evm::abi::{IAllowanceHolder, ISettler};
+use crate::venue::evm::txmgr::GasHint;
 use crate::venue::http_body::{DEFAULT_BODY_CAP, read_capped};
 use alloy::primitives::{Address, Bytes, U256, address};
 use alloy::sol_types::SolCall;
@@ -351,6 +352,12 @@ impl ZeroXApi {
             data: data.clone(),
             value: *value,
             spender: self.at.allowance_holder,
+            // 0x's route (V2 pairs among them) is its own: its
+            // `transaction.gas` is the limit it says settles it.
+            gas: GasHint {
+                unseen: 0,
+                floor: quote.gas,
+            },
         })
     }
 }

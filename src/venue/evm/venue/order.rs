@@ -20,7 +20,7 @@ use crate::venue::evm::crash;
 use crate::venue::evm::swap::cow::{CowApi, OrderRecord, OrderState, Posted};
 use crate::venue::evm::swap::cow_order::OrderUid;
 use crate::venue::evm::swap::{Provider, Quote, SwapRequest};
-use crate::venue::evm::txmgr::TxRequest;
+use crate::venue::evm::txmgr::{GasHint, TxRequest};
 use alloy::primitives::U256;
 use alloy::sol_types::SolCall;
 use std::time::Duration;
@@ -159,6 +159,7 @@ impl EvmVenue {
                     to,
                     data: data.into(),
                     value,
+                    gas: GasHint::default(),
                 },
             )
             .await

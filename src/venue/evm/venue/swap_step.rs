@@ -223,8 +223,15 @@ impl EvmVenue {
                 Err(other) => return Err(other),
             }
         }
-        self.send(chain, id, 1, "swap", (call.to, call.data, call.value))
-            .await?;
+        self.send_hinted(
+            chain,
+            id,
+            1,
+            "swap",
+            (call.to, call.data, call.value),
+            call.gas,
+        )
+        .await?;
         Ok(())
     }
 }
