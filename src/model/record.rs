@@ -87,6 +87,10 @@ pub struct PlannedBridgeFees {
     pub stargate_native_fee: Units,
     /// Stargate's token fee, in basis points.
     pub stargate_fee_bps: u32,
+    /// The tunnel's finalization period, in seconds, when the plan was
+    /// made. Absent in older records and where there is no tunnel.
+    #[serde(default)]
+    pub tunnel_finalization_secs: Option<u64>,
 }
 
 /// What a cycle has paid besides its trades.

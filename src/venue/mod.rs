@@ -79,6 +79,10 @@ pub struct FeeSchedule {
     pub stargate_native_fee: Units,
     /// Stargate's token fee in basis points of the amount sent.
     pub stargate_fee_bps: u32,
+    /// How long the tunnel holds a proven withdrawal before it may be
+    /// finalized, in seconds, as the chain states it now; `None` where the
+    /// venue has no tunnel.
+    pub tunnel_finalization_secs: Option<u64>,
     /// USDC per ETH, for valuing gas.
     pub eth_usdc: Decimal,
 }
@@ -180,14 +184,15 @@ pub trait LoopVenue: Send + Sync + 'static {
         tx_hash: &str,
     ) -> impl Future<Output = Result<Option<Receipt>, VenueError>> + Send;
 
-    /// Why `route` cannot take a new cycle right now (its portal or bridge
-    /// paused), read before the opening swap; `None` when it can. Venues
-    /// whose routes cannot close keep the default.
+    /// Why `route` cannot take a new cycle of `token` right now (its portal
+    /// or a bridge it uses paused), read before the opening swap; `None`
+    /// when it can. Venues whose routes cannot close keep the default.
     fn route_closed(
         &self,
         route: Route,
+        token: TokenId,
     ) -> impl Future<Output = Result<Option<String>, VenueError>> + Send {
-        let _ = route;
+        let _ = (route, token);
         async { Ok(None) }
     }
 

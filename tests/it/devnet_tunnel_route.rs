@@ -2,10 +2,9 @@
 //! the happy path `devnet_e2e` covers: a prove and a finalize someone else
 //! already made are recognised from the portal's records and never sent by
 //! the keeper (its Ethereum nonce never moves); a paused portal holds the
-//! prove with its reason; and the pre-flight refuses a tunnel cycle while
-//! the guardian has the portal paused, before anything is sent; a withdraw,
-//! a prove and a finalize the node took with no answer back are each sent
-//! once.
+//! prove with its reason; a withdraw, a prove and a finalize the node took
+//! with no answer back are each sent once. (The pre-flight's refusals are
+//! in `devnet_preflight`.)
 
 use crate::devnet_common;
 
@@ -14,13 +13,11 @@ use alloy::primitives::{B256, Bytes, U256};
 use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::SolCall;
-use arbkeep::engine::{EngineOptions, Mode};
 use arbkeep::model::time::MINUTE;
 use arbkeep::model::{
-    Action, BridgeTicket, Chain, Clock, CycleId, CycleState, Intent, IntentId, Route, StepKind,
-    SystemClock, TokenId,
+    Action, BridgeTicket, Chain, Clock, CycleId, Intent, IntentId, Route, StepKind, SystemClock,
+    TokenId,
 };
-use arbkeep::store::Store;
 use arbkeep::venue::evm::devnet::{
     self, DEPLOYER_KEY, DevnetOptions, IL2OutputOracle, ISuperchainConfig, OP_GUARDIAN_KEY,
     send_mined, signing_provider,
@@ -319,75 +316,6 @@ async fn devnet_tunnel_imported_proof_is_checked_then_sent_as_given() {
         matches!(s, BridgeStatus::Proved { .. } | BridgeStatus::FinalizeReady)
     })
     .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn devnet_tunnel_preflight_refuses_a_cycle_while_the_portal_is_paused() {
-    let d = start(DevnetOptions::default()).await;
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let mut config = config(&d, dir);
-    config.cross_chain_loop.tokens = vec![TokenId::Wbtc];
-    assert_eq!(
-        config.cross_chain_loop.route(TokenId::Wbtc),
-        Route::HemiTunnel
-    );
-    pause(&d, true).await;
-    let evm_store = Arc::new(EvmStore::open(dir).unwrap());
-    let venue = Arc::new(venue(&config, evm_store.clone()).await);
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = Store::open(dir, Mode::Devnet).unwrap();
-    let options = EngineOptions {
-        mode: Mode::Devnet,
-        speed_milli: None,
-        drain: false,
-    };
-    let (mut engine, _h) =
-        crate::common::engine_with_loop(config.clone(), options, venue.clone(), clock, store);
-    engine.recover().await.unwrap();
-    let started = Instant::now();
-    let refused = loop {
-        engine.tick().await.unwrap();
-        let snap = engine.snapshot_for_tests();
-        if let Some(c) = snap
-            .cycles
-            .iter()
-            .find(|c| c.cycle.state == CycleState::NotStarted)
-        {
-            break c.clone();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no cycle was refused: {:?}",
-            snap.cycles
-                .iter()
-                .map(|c| (c.cycle.id, c.cycle.state, c.cycle.last_error.clone()))
-                .collect::<Vec<_>>()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    let why = refused.cycle.refusal.clone().unwrap_or_default();
-    assert!(
-        why.contains("pre-flight") && why.contains("paused by its guardian"),
-        "{why}"
-    );
-    // On screen: the cycle's next-action line carries the reason.
-    assert!(
-        refused.next.contains("paused by its guardian"),
-        "{}",
-        refused.next
-    );
-    // Nothing was sent: the keeper's Hemi nonce never moved, and no cycle
-    // opened past DETECTED.
-    let hemi = signing_provider(&d.hemi.url(), DEPLOYER_KEY).unwrap();
-    assert_eq!(hemi.get_transaction_count(venue.wallet()).await.unwrap(), 0);
-    assert!(
-        engine
-            .snapshot_for_tests()
-            .cycles
-            .iter()
-            .all(|c| matches!(c.cycle.state, CycleState::NotStarted | CycleState::Detected)),
-    );
 }
 
 /// As the engine does: after an answer that is not a refusal, settle by

@@ -29,6 +29,7 @@ mod devnet_ingest;
 mod devnet_live;
 mod devnet_op_bridge;
 mod devnet_op_portal;
+mod devnet_preflight;
 mod devnet_providers;
 mod devnet_stall;
 mod devnet_stargate_send;

@@ -374,6 +374,7 @@ mod tests {
             finalize_gas_ethereum: 300_000 * 20_000_000_000,
             stargate_native_fee: 300_000_000_000_000,
             stargate_fee_bps: 6,
+            tunnel_finalization_secs: None,
             eth_usdc: Decimal::from(3_000),
         }
     }

@@ -57,6 +57,23 @@ sol! {
         string description;
     }
 
+    /// The contracts a Stargate works with (`StargateBase.AddressConfig`).
+    #[derive(Debug, PartialEq, Eq)]
+    struct AddressConfig {
+        address feeLib;
+        address planner;
+        address treasurer;
+        address tokenMessaging;
+        address creditMessaging;
+        address lzToken;
+    }
+
+    /// `FeeLibV1`'s fee configuration per destination; `paused` stops every
+    /// quote and send towards it (`FeeLib_Paused`).
+    interface IStargateFeeLib {
+        function feeConfigs(uint32 eid) external view returns (bool paused, uint64 zone1UpperBound, uint64 zone2UpperBound, uint24 zone1FeeMillionth, uint24 zone2FeeMillionth, uint24 zone3FeeMillionth, uint24 rewardMillionth);
+    }
+
     /// A bus ride's seat (Stargate's `sendToken` only).
     #[derive(Debug, PartialEq, Eq)]
     struct Ticket {
@@ -72,6 +89,10 @@ sol! {
         function token() external view returns (address);
         function approvalRequired() external view returns (bool);
         function sharedDecimals() external view returns (uint8);
+        /// `StargateBase.status`: 1 idle, 2 inside a call, 3 paused by its
+        /// planner (every send and every delivery then reverts).
+        function status() external view returns (uint8);
+        function getAddressConfig() external view returns (AddressConfig);
 
         event OFTSent(bytes32 indexed guid, uint32 dstEid, address indexed fromAddress, uint256 amountSentLD, uint256 amountReceivedLD);
         event OFTReceived(bytes32 indexed guid, uint32 srcEid, address indexed toAddress, uint256 amountReceivedLD);
@@ -198,6 +219,16 @@ pub fn pool_kind(underlying: Address, want_erc20: Option<Address>) -> Option<Poo
         None => (underlying == Address::ZERO).then_some(PoolKind::Native),
         Some(want) => (underlying == want).then_some(PoolKind::Token),
     }
+}
+
+/// `StargateBase`'s status while its planner has it paused.
+pub const STATUS_PAUSED: u8 = 3;
+
+/// Whether a Stargate answering `status()` with `status` is paused. Only
+/// the paused value closes it: the other two (idle, and inside a call,
+/// which a view never sees) both take sends.
+pub fn is_paused(status: u8) -> bool {
+    status == STATUS_PAUSED
 }
 
 /// What `send` must carry as `msg.value`: for a native pool the fee plus
@@ -362,6 +393,15 @@ mod tests {
 
     const POOL: Address = address!("0x2F6F07CDcf3588944Bf4C42aC74ff24bF56e7590");
     const KEEPER: Address = address!("0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC");
+
+    #[test]
+    fn only_the_paused_status_closes_a_stargate() {
+        // StargateBase: NOT_ENTERED 1, ENTERED 2, PAUSED 3.
+        assert!(is_paused(3));
+        assert!(!is_paused(1));
+        assert!(!is_paused(2));
+        assert!(!is_paused(0));
+    }
 
     #[test]
     fn selectors_match_the_reference() {

@@ -470,6 +470,7 @@ impl LoopVenue for EvmVenue {
             finalize_gas_ethereum: FINALIZE_GAS * gp_e,
             stargate_native_fee: native_fee,
             stargate_fee_bps: fee_bps,
+            tunnel_finalization_secs: self.tunnel_finalization_secs().await?,
             eth_usdc,
         })
     }
@@ -617,11 +618,17 @@ impl LoopVenue for EvmVenue {
         )))
     }
 
-    async fn route_closed(&self, route: Route) -> Result<Option<String>, VenueError> {
-        match route {
-            Route::HemiTunnel => self.tunnel_closed().await,
-            Route::Stargate => Ok(None),
+    async fn route_closed(
+        &self,
+        route: Route,
+        token: TokenId,
+    ) -> Result<Option<String>, VenueError> {
+        if route == Route::HemiTunnel
+            && let Some(why) = self.tunnel_closed().await?
+        {
+            return Ok(Some(why));
         }
+        self.stargate_closed(route, token).await
     }
 
     async fn bridge_status(&self, ticket: &BridgeTicket) -> Result<BridgeStatus, VenueError> {

@@ -2,6 +2,7 @@
 //! Stargate's fees, and the `FeeSchedule` the planner prices cycles with.
 //! Gas is paid in native ETH on the signing chain at the current gas price.
 
+use super::bridge::CHALLENGE_WINDOW_MS;
 use super::market::Market;
 use crate::model::{Chain, TokenId, Units, to_decimal};
 use crate::venue::FeeSchedule;
@@ -41,6 +42,7 @@ pub fn schedule(market: &Market) -> FeeSchedule {
         finalize_gas_ethereum: gas_cost(market, Chain::Ethereum, FINALIZE_GAS),
         stargate_native_fee: STARGATE_NATIVE_FEE,
         stargate_fee_bps: STARGATE_FEE_BPS,
+        tunnel_finalization_secs: Some(CHALLENGE_WINDOW_MS / 1000),
         eth_usdc: to_decimal(market.price(TokenId::Eth), TokenId::Usdc.decimals())
             .unwrap_or_default(),
     }

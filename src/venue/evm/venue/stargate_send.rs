@@ -4,15 +4,16 @@
 //! token, a taxi send priced by `quoteOFT` and `quoteSend` and refused past
 //! the configured caps, dust removed, the ERC-20 approved for a token pool,
 //! `send` with the value its kind needs and the wallet as refund address;
-//! the LayerZero fee a mined send actually paid (`native_fee_paid`); and
-//! what the route costs, for pricing a cycle (`stargate_prices`).
+//! the LayerZero fee a mined send actually paid (`native_fee_paid`);
+//! what the route costs, for pricing a cycle (`stargate_prices`); and
+//! whether a cycle's Stargate legs are paused (`stargate_closed`).
 
 use super::{EvmVenue, units};
-use crate::model::{Chain, TokenId, Units};
+use crate::model::{Chain, Route, TokenId, Units};
 use crate::venue::VenueError;
 use crate::venue::evm::stargate::{
-    IStargate, MessagingFee, PoolKind, SendParam, StargateError, pool_kind, remove_dust,
-    send_value, taxi_send_param,
+    IStargate, IStargateFeeLib, MessagingFee, PoolKind, SendParam, StargateError, is_paused,
+    pool_kind, remove_dust, send_value, taxi_send_param,
 };
 use alloy::primitives::{Address, U256, U512};
 use alloy::sol_types::SolCall;
@@ -286,6 +287,63 @@ impl EvmVenue {
             fee_bps = fee_bps.max(bps);
         }
         Ok((native_fee, fee_bps))
+    }
+
+    /// Why a `token` cycle on `route` cannot take its Stargate legs now, if
+    /// it cannot: a Stargate at either end of a leg paused by its planner
+    /// (the send, or the delivery, would revert), or the sending pool's
+    /// fee library paused towards the leg's destination. The way back
+    /// (USDC, Ethereum to Hemi) is every cycle's; the way out only the
+    /// Stargate route's.
+    pub(super) async fn stargate_closed(
+        &self,
+        route: Route,
+        token: TokenId,
+    ) -> Result<Option<String>, VenueError> {
+        let mut legs = Vec::new();
+        if route == Route::Stargate {
+            legs.push((token, Chain::Hemi, Chain::Ethereum));
+        }
+        legs.push((TokenId::Usdc, Chain::Ethereum, Chain::Hemi));
+        for (token, from, to) in legs {
+            for chain in [from, to] {
+                let pool = self.stargate_pool(chain, token)?;
+                let status = self
+                    .client(chain)
+                    .view(pool, IStargate::statusCall {})
+                    .await?;
+                if is_paused(status) {
+                    return Ok(Some(format!(
+                        "the {token} Stargate {pool} on {chain} is paused by its planner"
+                    )));
+                }
+            }
+            let pool = self.stargate_pool(from, token)?;
+            let c = self.client(from);
+            let fee_lib = c
+                .view(pool, IStargate::getAddressConfigCall {})
+                .await?
+                .feeLib;
+            let eid = self.chain_cfg(to).eid;
+            match c
+                .view(fee_lib, IStargateFeeLib::feeConfigsCall { eid })
+                .await
+            {
+                Ok(config) if config.paused => {
+                    return Ok(Some(format!(
+                        "the fee library {fee_lib} of the {token} Stargate on {from} is paused towards {to}"
+                    )));
+                }
+                Ok(_) => {}
+                // Not a FeeLibV1: its pause, if it has one, shows as the
+                // quote's revert when the cycle is priced.
+                Err(VenueError::Rejected(why)) => {
+                    tracing::warn!(%fee_lib, %from, %why, "the Stargate's fee library does not answer feeConfigs");
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(None)
     }
 }
 

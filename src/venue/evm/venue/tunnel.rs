@@ -202,6 +202,26 @@ impl EvmVenue {
             .then(|| format!("the tunnel portal {} is paused by its guardian", p.portal)))
     }
 
+    /// How long a proven withdrawal waits before it may be finalized, in
+    /// seconds: the oracle's `FINALIZATION_PERIOD_SECONDS`, which the
+    /// legacy portal consults at finalize.
+    async fn finalization_period(&self, p: &PortalInfo) -> Result<u64, VenueError> {
+        let period = self
+            .ethereum
+            .view(p.oracle, IOutputOracle::FINALIZATION_PERIOD_SECONDSCall {})
+            .await?;
+        to_u64(period, "FINALIZATION_PERIOD_SECONDS")
+    }
+
+    /// The tunnel's finalization period now, for pricing a cycle; `None`
+    /// when no tunnel is configured.
+    pub(super) async fn tunnel_finalization_secs(&self) -> Result<Option<u64>, VenueError> {
+        match self.portal.as_ref() {
+            Some(p) => self.finalization_period(p).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
     async fn refuse_if_paused(&self, step: &str) -> Result<(), VenueError> {
         let p = self.portal()?;
         if self.ethereum.view(p.portal, IPortal::pausedCall {}).await? {
@@ -497,9 +517,6 @@ impl EvmVenue {
         let latest = e
             .view(p.oracle, IOutputOracle::latestBlockNumberCall {})
             .await?;
-        let period = e
-            .view(p.oracle, IOutputOracle::FINALIZATION_PERIOD_SECONDSCall {})
-            .await?;
         let head = e.head().await?;
         let chain_now = e.block(head).await?.map(|(_, ts)| ts).ok_or_else(|| {
             VenueError::Transient(format!(
@@ -512,7 +529,7 @@ impl EvmVenue {
             proven,
             latest_output_block: to_u64(latest, "latestBlockNumber")?,
             withdrawal_block,
-            finalization_period_secs: to_u64(period, "FINALIZATION_PERIOD_SECONDS")?,
+            finalization_period_secs: self.finalization_period(p).await?,
             chain_now,
         })
     }
