@@ -286,6 +286,63 @@ async fn devnet_preflight_refuses_a_cycle_when_the_fee_library_paused_after_the_
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_a_fee_library_paused_before_any_plan_holds_planning_on_screen() {
+    let d = start(devnet::DevnetOptions::default()).await;
+    let fee_lib = d.deployment.stargate.hemi.eth_fee_lib;
+    let pause = |paused: bool| {
+        IFeeLibOwner::setPausedCall {
+            _dstEid: ETHEREUM_EID,
+            _isPaused: paused,
+        }
+        .abi_encode()
+    };
+    send(&d.hemi.url(), DEPLOYER_KEY, fee_lib, pause(true)).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut config = config(&d, dir);
+    config.cross_chain_loop.tokens = vec![TokenId::Eth];
+    let evm_store = Arc::new(EvmStore::open(dir).unwrap());
+    let venue = Arc::new(venue(&config, evm_store).await);
+    let wallet = venue.wallet();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = Store::open(dir, Mode::Devnet).unwrap();
+    let options = EngineOptions {
+        mode: Mode::Devnet,
+        speed_milli: None,
+        drain: false,
+    };
+    let (mut engine, _h) = crate::common::engine_with_loop(config, options, venue, clock, store);
+    engine.recover().await.unwrap();
+    for _ in 0..3 {
+        engine.tick().await.unwrap();
+    }
+    let snap = engine.snapshot_for_tests();
+    let line = snap
+        .venues
+        .iter()
+        .find(|v| v.name == "loop pricing")
+        .unwrap_or_else(|| panic!("no pricing line: {:?}", snap.venues));
+    assert!(!line.ok, "{line:?}");
+    // The revert is named, not left as its selector.
+    assert!(
+        line.detail.contains("planning waits") && line.detail.contains("FeeLib_Paused()"),
+        "{line:?}"
+    );
+    assert!(snap.cycles.is_empty(), "{:?}", snap.cycles);
+    let hemi = signing_provider(&d.hemi.url(), DEPLOYER_KEY).unwrap();
+    assert_eq!(hemi.get_transaction_count(wallet).await.unwrap(), 0);
+    // Unpaused, the line goes at the next pass.
+    send(&d.hemi.url(), DEPLOYER_KEY, fee_lib, pause(false)).await;
+    engine.tick().await.unwrap();
+    let snap = engine.snapshot_for_tests();
+    assert!(
+        snap.venues.iter().all(|v| v.name != "loop pricing"),
+        "{:?}",
+        snap.venues
+    );
+}
+
 /// The storage slot of `L2OutputOracle.finalizationPeriodSeconds`, from
 /// the storage layout in the published forge artifact.
 fn finalization_period_slot() -> U256 {

@@ -56,6 +56,9 @@ pub struct CrossChainLoop<V: LoopVenue> {
     pub(super) stuck_notified: HashSet<CycleId>,
 }
 
+/// The Venues panel's line while the loop cannot read prices and fees.
+pub(super) const PRICING: &str = "loop pricing";
+
 impl<V: LoopVenue> CrossChainLoop<V> {
     /// The loop over `venue`, from `[cross_chain_loop]`, `[risk]` and the
     /// engine's caps in `config` (it plans only when the section is enabled;
@@ -282,13 +285,25 @@ impl<V: LoopVenue> CrossChainLoop<V> {
     /// Prices, fees, balances and venue health, read once per pass.
     async fn refresh_world(&mut self, now: Timestamp) {
         let venue = self.venue.clone();
-        match Valuation::read(venue.as_ref()).await {
+        let pricing = match Valuation::read(venue.as_ref()).await {
             Ok((valuation, fees)) => {
                 self.valuation = Some(valuation);
                 self.fees = Some(fees);
+                None
             }
-            Err(e) => tracing::warn!(error = %e, "cannot read prices and fees; planning waits"),
-        }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read prices and fees; planning waits");
+                // On the Venues panel too: no cycle opens until this reads.
+                Some(VenueHealth {
+                    name: PRICING.into(),
+                    ok: false,
+                    head: None,
+                    latency_ms: None,
+                    last_seen: Some(now),
+                    detail: format!("cannot price a cycle, planning waits: {e}"),
+                })
+            }
+        };
         let mut balances = Vec::new();
         for chain in Chain::ALL {
             for token in TokenId::ALL.into_iter().filter(|t| t.exists_on(chain)) {
@@ -319,6 +334,7 @@ impl<V: LoopVenue> CrossChainLoop<V> {
         if let Some(l) = ledger_line {
             self.health.push(l);
         }
+        self.health.extend(pricing);
         self.quote_cache.evict_expired(now);
     }
 

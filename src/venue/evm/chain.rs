@@ -147,6 +147,7 @@ pub fn revert_reason(e: &RpcError<TransportErrorKind>) -> Option<String> {
     if let Some(data) = payload.as_revert_data() {
         return Some(
             alloy::sol_types::decode_revert_reason(&data)
+                .or_else(|| super::stargate::error_name(&data).map(String::from))
                 .unwrap_or_else(|| format!("reverted with data {data}")),
         );
     }

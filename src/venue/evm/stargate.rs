@@ -71,6 +71,7 @@ sol! {
     /// `FeeLibV1`'s fee configuration per destination; `paused` stops every
     /// quote and send towards it (`FeeLib_Paused`).
     interface IStargateFeeLib {
+        error FeeLib_Paused();
         function feeConfigs(uint32 eid) external view returns (bool paused, uint64 zone1UpperBound, uint64 zone2UpperBound, uint24 zone1FeeMillionth, uint24 zone2FeeMillionth, uint24 zone3FeeMillionth, uint24 rewardMillionth);
     }
 
@@ -219,6 +220,46 @@ pub fn pool_kind(underlying: Address, want_erc20: Option<Address>) -> Option<Poo
         None => (underlying == Address::ZERO).then_some(PoolKind::Native),
         Some(want) => (underlying == want).then_some(PoolKind::Token),
     }
+}
+
+/// The name of a Stargate or fee-library error a call reverted with, when
+/// the revert data is one (none of them carries arguments), so a refusal
+/// reads `FeeLib_Paused()` rather than its selector.
+pub fn error_name(data: &[u8]) -> Option<&'static str> {
+    use IStargate::*;
+    use alloy::sol_types::SolError;
+    let known: [([u8; 4], &'static str); 7] = [
+        (
+            Stargate_InvalidAmount::SELECTOR,
+            Stargate_InvalidAmount::SIGNATURE,
+        ),
+        (
+            Stargate_SlippageTooHigh::SELECTOR,
+            Stargate_SlippageTooHigh::SIGNATURE,
+        ),
+        (
+            Stargate_InsufficientFare::SELECTOR,
+            Stargate_InsufficientFare::SIGNATURE,
+        ),
+        (Stargate_Paused::SELECTOR, Stargate_Paused::SIGNATURE),
+        (
+            Stargate_InvalidPath::SELECTOR,
+            Stargate_InvalidPath::SIGNATURE,
+        ),
+        (
+            Path_InsufficientCredit::SELECTOR,
+            Path_InsufficientCredit::SIGNATURE,
+        ),
+        (
+            IStargateFeeLib::FeeLib_Paused::SELECTOR,
+            IStargateFeeLib::FeeLib_Paused::SIGNATURE,
+        ),
+    ];
+    let selector: [u8; 4] = data.get(..4)?.try_into().ok()?;
+    known
+        .iter()
+        .find(|(s, _)| *s == selector)
+        .map(|(_, name)| *name)
 }
 
 /// `StargateBase`'s status while its planner has it paused.
@@ -393,6 +434,17 @@ mod tests {
 
     const POOL: Address = address!("0x2F6F07CDcf3588944Bf4C42aC74ff24bF56e7590");
     const KEEPER: Address = address!("0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC");
+
+    #[test]
+    fn stargate_errors_are_named_from_their_selector() {
+        // FeeLib_Paused(), as the devnet's FeeLibV1 reverts with it.
+        assert_eq!(error_name(&hex!("1dd77766")), Some("FeeLib_Paused()"));
+        let paused = <IStargate::Stargate_Paused as alloy::sol_types::SolError>::SELECTOR;
+        assert_eq!(error_name(&paused), Some("Stargate_Paused()"));
+        assert_eq!(error_name(&hex!("08c379a0")), None);
+        assert_eq!(error_name(&hex!("1dd777")), None);
+        assert_eq!(error_name(&[]), None);
+    }
 
     #[test]
     fn only_the_paused_status_closes_a_stargate() {
