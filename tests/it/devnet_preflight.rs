@@ -30,7 +30,7 @@ use arbkeep::model::{
 use arbkeep::store::Store;
 use arbkeep::venue::evm::devnet::{
     self, DEPLOYER_KEY, ETHEREUM_EID, IL2OutputOracle, ISuperchainConfig, OP_GUARDIAN_KEY,
-    send_mined, set_fee, signing_provider,
+    send_mined, set_fee, set_fee_paused, set_stargate_paused, signing_provider,
 };
 use arbkeep::venue::evm::{EvmStore, EvmVenue};
 use arbkeep::venue::{Abandonment, BridgeStatus, FeeSchedule, LoopVenue, VenueError, VenueHealth};
@@ -39,18 +39,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-alloy::sol! {
-    /// What a Stargate's planner may do to it.
-    interface IStargatePlanner {
-        function setPause(bool _paused) external;
-    }
-
-    /// What `FeeLibV1`'s owner may do to a destination.
-    interface IFeeLibOwner {
-        function setPaused(uint32 _dstEid, bool _isPaused) external;
-    }
-}
 
 type Change = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -192,6 +180,12 @@ async fn refused_cycle(d: &devnet::Devnet, token: TokenId, change: Option<Change
     refused
 }
 
+/// The devnet's deployer: every Stargate's planner and fee libraries'
+/// owner, and an anvil account.
+fn deployer(url: &str) -> alloy::providers::DynProvider {
+    signing_provider(url, DEPLOYER_KEY).unwrap()
+}
+
 async fn send(url: &str, key: &str, to: Address, data: Vec<u8>) {
     let p = signing_provider(url, key).unwrap();
     send_mined(
@@ -229,8 +223,9 @@ async fn devnet_preflight_refuses_a_stargate_cycle_while_its_pool_is_paused() {
     let d = start(devnet::DevnetOptions::default()).await;
     let pool = d.deployment.stargate.hemi.eth_pool;
     // The devnet's deployer is every Stargate's planner.
-    let data = IStargatePlanner::setPauseCall { _paused: true }.abi_encode();
-    send(&d.hemi.url(), DEPLOYER_KEY, pool, data).await;
+    set_stargate_paused(&deployer(&d.hemi.url()), pool, true)
+        .await
+        .unwrap();
     let refused = refused_cycle(&d, TokenId::Eth, None).await;
     assert_eq!(refused.cycle.route, Route::Stargate);
     let why = refused.cycle.refusal.unwrap_or_default();
@@ -249,8 +244,9 @@ async fn devnet_preflight_refuses_a_cycle_when_the_stargate_fee_rose_after_the_p
     let url = d.hemi.url();
     // 6 bps when the plan is priced; 50 bps by the time it would send.
     let change: Change = Box::pin(async move {
-        let owner = signing_provider(&url, DEPLOYER_KEY).unwrap();
-        set_fee(&owner, fee_lib, ETHEREUM_EID, 5_000).await.unwrap();
+        set_fee(&deployer(&url), fee_lib, ETHEREUM_EID, 5_000)
+            .await
+            .unwrap();
     });
     let refused = refused_cycle(&d, TokenId::Eth, Some(change)).await;
     let plan = refused.cycle.planned_bridge_fees.expect("the plan's fees");
@@ -269,12 +265,9 @@ async fn devnet_preflight_refuses_a_cycle_when_the_fee_library_paused_after_the_
     let fee_lib = d.deployment.stargate.hemi.eth_fee_lib;
     let url = d.hemi.url();
     let change: Change = Box::pin(async move {
-        let data = IFeeLibOwner::setPausedCall {
-            _dstEid: ETHEREUM_EID,
-            _isPaused: true,
-        }
-        .abi_encode();
-        send(&url, DEPLOYER_KEY, fee_lib, data).await;
+        set_fee_paused(&deployer(&url), fee_lib, ETHEREUM_EID, true)
+            .await
+            .unwrap();
     });
     let refused = refused_cycle(&d, TokenId::Eth, Some(change)).await;
     let why = refused.cycle.refusal.unwrap_or_default();
@@ -290,14 +283,10 @@ async fn devnet_preflight_refuses_a_cycle_when_the_fee_library_paused_after_the_
 async fn devnet_a_fee_library_paused_before_any_plan_holds_planning_on_screen() {
     let d = start(devnet::DevnetOptions::default()).await;
     let fee_lib = d.deployment.stargate.hemi.eth_fee_lib;
-    let pause = |paused: bool| {
-        IFeeLibOwner::setPausedCall {
-            _dstEid: ETHEREUM_EID,
-            _isPaused: paused,
-        }
-        .abi_encode()
-    };
-    send(&d.hemi.url(), DEPLOYER_KEY, fee_lib, pause(true)).await;
+    let owner = deployer(&d.hemi.url());
+    set_fee_paused(&owner, fee_lib, ETHEREUM_EID, true)
+        .await
+        .unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let mut config = config(&d, dir);
@@ -333,7 +322,9 @@ async fn devnet_a_fee_library_paused_before_any_plan_holds_planning_on_screen() 
     let hemi = signing_provider(&d.hemi.url(), DEPLOYER_KEY).unwrap();
     assert_eq!(hemi.get_transaction_count(wallet).await.unwrap(), 0);
     // Unpaused, the line goes at the next pass.
-    send(&d.hemi.url(), DEPLOYER_KEY, fee_lib, pause(false)).await;
+    set_fee_paused(&owner, fee_lib, ETHEREUM_EID, false)
+        .await
+        .unwrap();
     engine.tick().await.unwrap();
     let snap = engine.snapshot_for_tests();
     assert!(
@@ -369,7 +360,7 @@ async fn devnet_preflight_refuses_a_tunnel_cycle_when_the_finalization_period_gr
     let url = d.ethereum.url();
     let slot = finalization_period_slot();
     let change: Change = Box::pin(async move {
-        let p = signing_provider(&url, DEPLOYER_KEY).unwrap();
+        let p = deployer(&url);
         let longer = B256::from(U256::from(planned + 3_600));
         let _: bool = p
             .raw_request(

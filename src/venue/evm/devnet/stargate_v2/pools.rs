@@ -55,6 +55,7 @@ sol! {
         }
         function setAddressConfig(AddressConfig _config) external;
         function getAddressConfig() external view returns (AddressConfig);
+        function setPause(bool _paused) external;
         function setOFTPath(uint32 _dstEid, bool _oft) external;
         function deposit(address _receiver, uint256 _amountLD) external payable returns (uint256 amountLD);
         function paths(uint32 eid) external view returns (uint64 credit);
@@ -110,6 +111,7 @@ sol! {
     /// destination, and a reward out of a pool's deficit.
     interface IFeeLibV1 {
         function setFeeConfig(uint32 _dstEid, uint64 _zone1UpperBound, uint64 _zone2UpperBound, uint24 _zone1FeeMillionth, uint24 _zone2FeeMillionth, uint24 _zone3FeeMillionth, uint24 _rewardMillionth) external;
+        function setPaused(uint32 _dstEid, bool _isPaused) external;
         function feeConfigs(uint32 eid) external view returns (bool paused, uint64 zone1UpperBound, uint64 zone2UpperBound, uint24 zone1FeeMillionth, uint24 zone2FeeMillionth, uint24 zone3FeeMillionth, uint24 rewardMillionth);
         function owner() external view returns (address);
     }
@@ -397,6 +399,41 @@ pub async fn set_fee(
             _zone2FeeMillionth: fee,
             _zone3FeeMillionth: fee,
             _rewardMillionth: alloy::primitives::aliases::U24::ZERO,
+        },
+    )
+    .await
+}
+
+/// Pause or unpause `stargate` as its planner (the deployer, signing in
+/// `p`): every send and delivery then reverts `Stargate_Paused`.
+pub async fn set_stargate_paused(
+    p: &DynProvider,
+    stargate: Address,
+    paused: bool,
+) -> anyhow::Result<()> {
+    transact(
+        p,
+        stargate,
+        IStargateAdmin::setPauseCall { _paused: paused },
+    )
+    .await
+}
+
+/// Pause or unpause `fee_lib` towards `dst_eid` as its owner (the
+/// deployer, signing in `p`): its quotes and sends then revert
+/// `FeeLib_Paused`.
+pub async fn set_fee_paused(
+    p: &DynProvider,
+    fee_lib: Address,
+    dst_eid: u32,
+    paused: bool,
+) -> anyhow::Result<()> {
+    transact(
+        p,
+        fee_lib,
+        IFeeLibV1::setPausedCall {
+            _dstEid: dst_eid,
+            _isPaused: paused,
         },
     )
     .await
