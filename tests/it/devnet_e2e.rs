@@ -4,7 +4,9 @@
 //! through SushiSwap V3 (the real Uniswap V3 bytecode) where it has a pool
 //! and fall back to V2 where not. The engine runs as in production (system
 //! clock, real passes); every cycle completes, the wallet equals the ledger
-//! to the last wei, and each cycle's wall time is printed.
+//! to the last wei, and each cycle's wall time is printed. Every step's gas
+//! is read from its receipts and printed, and none may exceed what the
+//! planner prices its kind of step with (`venue::gas::priced`).
 
 use crate::common::OpenCycles;
 use crate::devnet_common;
@@ -129,6 +131,9 @@ async fn devnet_loop_completes_on_both_routes_with_real_transactions() {
             println!("DEVNET SWAP {} {:?}: {via}", c.id, step.intent.id.step);
         }
     }
+    // Every step's gas on the real contracts, from its receipts: never more
+    // than the planner prices that kind of step with.
+    step_gas_is_priced_over(&venue, &evm_store, &r, &cycles).await;
     let routes: Vec<Route> = cycles.iter().map(|c| c.route).collect();
     assert!(routes.contains(&Route::Stargate) && routes.contains(&Route::HemiTunnel));
     // The tunnel cycle proved and finalized on Ethereum.
@@ -162,4 +167,122 @@ async fn devnet_loop_completes_on_both_routes_with_real_transactions() {
             "{chain}: no gap, no duplicate"
         );
     }
+}
+
+/// The gas one step used: every mined transaction of its intent (the
+/// approve its call needs, then the call), each with its purpose.
+async fn step_gas(
+    venue: &arbkeep::venue::evm::EvmVenue,
+    evm_store: &EvmStore,
+    step: &arbkeep::model::StepRecord,
+) -> (u128, Vec<(String, u64)>, Option<String>) {
+    let c = venue.client(step.intent.action.chain());
+    let mut total = 0u128;
+    let mut txs = Vec::new();
+    let mut proof = None;
+    for rec in evm_store.txs_of(&step.intent.id.to_string()).unwrap() {
+        for hash in rec.hashes() {
+            if let Some(mined) = c.receipt(hash).await.unwrap() {
+                total += u128::from(mined.gas_used);
+                txs.push((rec.purpose.clone(), mined.gas_used));
+                if step.kind() == StepKind::Prove && rec.last {
+                    proof = Some(proof_size(&rec.data));
+                }
+                break;
+            }
+        }
+    }
+    (total, txs, proof)
+}
+
+/// A prove's withdrawal proof, as its node count and bytes.
+fn proof_size(data: &[u8]) -> String {
+    use alloy::sol_types::SolValue;
+    use arbkeep::venue::evm::tunnel::{OutputRootProof, WithdrawalTransaction};
+    let (_, _, _, nodes) = <(
+        WithdrawalTransaction,
+        alloy::primitives::U256,
+        OutputRootProof,
+        Vec<alloy::primitives::Bytes>,
+    )>::abi_decode_params(&data[4..])
+    .unwrap();
+    let bytes: usize = nodes.iter().map(|n| n.len()).sum();
+    format!(
+        "{} proof nodes, {bytes} bytes, calldata {} bytes",
+        nodes.len(),
+        data.len()
+    )
+}
+
+/// Each done step's measured gas against `gas::priced` for its kind (what
+/// `fees` builds the planner's `FeeSchedule` from), printed per step and as
+/// the most any step of a kind used; fails when any step used more than
+/// its kind is priced at, or when a kind of step was not measured.
+async fn step_gas_is_priced_over(
+    venue: &arbkeep::venue::evm::EvmVenue,
+    evm_store: &EvmStore,
+    r: &arbkeep::store::Reader,
+    cycles: &[arbkeep::model::Cycle],
+) {
+    use arbkeep::venue::evm::venue::gas;
+    use std::collections::BTreeMap;
+    // Kind of step (with its route or provider) -> (most gas used, priced at).
+    let mut most: BTreeMap<String, (u128, u128)> = BTreeMap::new();
+    let mut over = Vec::new();
+    for c in cycles {
+        for step in r.steps(c.id).unwrap() {
+            let StepStatus::Done { receipt } = &step.status else {
+                continue;
+            };
+            let kind = step.kind();
+            let (used, txs, proof) = step_gas(venue, evm_store, &step).await;
+            let priced = gas::priced(kind, c.route);
+            let via = receipt.via.as_deref().unwrap_or("");
+            let provider = via
+                .strip_prefix("via ")
+                .and_then(|v| v.split([' ', ',', ':', ';']).next())
+                .unwrap_or("");
+            let label = match kind {
+                StepKind::HemiSwap | StepKind::EthSwap | StepKind::CloseSwap => {
+                    format!("{kind:?} {provider}")
+                }
+                StepKind::BridgeOut => format!("{kind:?} {} {}", c.route, c.token),
+                _ => format!("{kind:?}"),
+            };
+            eprintln!(
+                "DEVNET GAS {} {} {label} on {}: {used} ({}){}, priced {priced}",
+                c.id,
+                c.token,
+                step.intent.action.chain(),
+                txs.iter()
+                    .map(|(p, g)| format!("{p} {g}"))
+                    .collect::<Vec<_>>()
+                    .join(" + "),
+                proof.map(|p| format!(" [{p}]")).unwrap_or_default()
+            );
+            let m = most.entry(label.clone()).or_insert((0, priced));
+            m.0 = m.0.max(used);
+            if used > priced {
+                over.push(format!("{} {label}: used {used}, priced {priced}", c.id));
+            }
+        }
+    }
+    for (label, (used, priced)) in &most {
+        eprintln!("DEVNET GAS MOST {label}: {used} of {priced} priced");
+    }
+    for kind in [
+        StepKind::HemiSwap,
+        StepKind::BridgeOut,
+        StepKind::Prove,
+        StepKind::Finalize,
+        StepKind::EthSwap,
+        StepKind::BridgeBack,
+        StepKind::CloseSwap,
+    ] {
+        assert!(
+            most.keys().any(|l| l.starts_with(&format!("{kind:?}"))),
+            "no {kind:?} step measured"
+        );
+    }
+    assert!(over.is_empty(), "steps the planner under-prices: {over:?}");
 }

@@ -8,6 +8,7 @@
 
 mod abandon;
 mod deployment;
+pub mod gas;
 mod order;
 mod receipt;
 mod stargate_send;
@@ -21,27 +22,20 @@ use super::crash;
 use super::db::{EvmStore, IntentRecord, TxRecord};
 use super::erc20;
 use super::swap::cow::OrderState;
-use super::swap::{Ask, Providers, v2};
+use super::swap::{Ask, Providers};
 use super::txmgr::{GasHint, Look, TxManager, TxPolicy, TxRequest};
 use super::wallet::Wallet;
 use crate::config::{EvmChainConfig, EvmConfig};
 use crate::model::intent::payload_hash;
 use crate::model::{
-    Action, BridgeTicket, Chain, Clock, Intent, IntentId, Receipt, Route, Timestamp, TokenId,
-    Units, format_units,
+    Action, BridgeTicket, Chain, Clock, Intent, IntentId, Receipt, Route, StepKind, Timestamp,
+    TokenId, Units, format_units,
 };
 use crate::venue::{BridgeStatus, FeeSchedule, LoopVenue, VenueError, VenueHealth};
 use alloy::primitives::{Address, U256};
 use alloy::rpc::types::TransactionReceipt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// Gas units assumed per action when pricing a cycle before sending.
-const SWAP_GAS: u128 = v2::SWAP_GAS as u128;
-const STARGATE_SEND_GAS: u128 = 140_000;
-const TUNNEL_INITIATE_GAS: u128 = 100_000;
-const PROVE_GAS: u128 = 120_000;
-const FINALIZE_GAS: u128 = 110_000;
 
 fn records_have_last(records: &[TxRecord]) -> bool {
     records.iter().any(|r| r.last)
@@ -447,6 +441,7 @@ impl LoopVenue for EvmVenue {
     }
 
     async fn fees(&self) -> Result<FeeSchedule, VenueError> {
+        let gas = gas::priced;
         let gp_h = self.hemi.gas_price().await?;
         let gp_e = self.ethereum.gas_price().await?;
         let (native_fee, fee_bps) = self.stargate_prices().await?;
@@ -461,13 +456,13 @@ impl LoopVenue for EvmVenue {
         let eth_usdc = crate::model::to_decimal(usdc_per_eth, TokenId::Usdc.decimals())
             .map_err(|e| VenueError::Rejected(e.to_string()))?;
         Ok(FeeSchedule {
-            swap_gas_hemi: SWAP_GAS * gp_h,
-            swap_gas_ethereum: SWAP_GAS * gp_e,
-            stargate_send_gas_hemi: STARGATE_SEND_GAS * gp_h,
-            tunnel_initiate_gas_hemi: TUNNEL_INITIATE_GAS * gp_h,
-            bridge_send_gas_ethereum: STARGATE_SEND_GAS * gp_e,
-            prove_gas_ethereum: PROVE_GAS * gp_e,
-            finalize_gas_ethereum: FINALIZE_GAS * gp_e,
+            swap_gas_hemi: gas(StepKind::HemiSwap, Route::Stargate) * gp_h,
+            swap_gas_ethereum: gas(StepKind::EthSwap, Route::Stargate) * gp_e,
+            stargate_send_gas_hemi: gas(StepKind::BridgeOut, Route::Stargate) * gp_h,
+            tunnel_initiate_gas_hemi: gas(StepKind::BridgeOut, Route::HemiTunnel) * gp_h,
+            bridge_send_gas_ethereum: gas(StepKind::BridgeBack, Route::Stargate) * gp_e,
+            prove_gas_ethereum: gas(StepKind::Prove, Route::HemiTunnel) * gp_e,
+            finalize_gas_ethereum: gas(StepKind::Finalize, Route::HemiTunnel) * gp_e,
             stargate_native_fee: native_fee,
             stargate_fee_bps: fee_bps,
             tunnel_finalization_secs: self.tunnel_finalization_secs().await?,
