@@ -37,7 +37,16 @@ struct Faulted {
 }
 
 async fn faulted(source: Chain, edit: impl FnOnce(&mut arbkeep::config::EvmConfig)) -> Faulted {
-    let d = start(DevnetOptions::default()).await;
+    faulted_on(DevnetOptions::default(), source, edit).await
+}
+
+/// `faulted` on a devnet started with `opts`.
+async fn faulted_on(
+    opts: DevnetOptions,
+    source: Chain,
+    edit: impl FnOnce(&mut arbkeep::config::EvmConfig),
+) -> Faulted {
+    let d = start(opts).await;
     let proxy = FakeRpc::start(&d.anvil(source).url())
         .await
         .expect("proxy starts");
@@ -133,6 +142,21 @@ impl Faulted {
         }
     }
 
+    /// On ULN302: what `chain`'s `SendUln302` holds for its DVN and
+    /// executor (the fees the keeper's sends paid them); `None` on
+    /// `SimpleMessageLib`.
+    async fn workers_fees(&self, chain: Chain) -> Option<U256> {
+        use arbkeep::venue::evm::devnet::{IUln302, KEEPER_KEY, signing_provider};
+        let uln = self.d.deployment.stargate.chain(chain).lz.uln302?;
+        let p = signing_provider(&self.d.anvil(chain).url(), KEEPER_KEY).unwrap();
+        let mut sum = U256::ZERO;
+        for worker in [uln.dvn, uln.executor] {
+            let call = IUln302::feesCall { _worker: worker };
+            sum += crate::devnet_stargate_v2::read(&p, uln.send_lib, call).await;
+        }
+        Some(sum)
+    }
+
     /// The wallet's nonces the node received, each signed for one record.
     fn nonces_sent(&self) -> Vec<u64> {
         let me = self.v.wallet();
@@ -179,6 +203,7 @@ impl Faulted {
         let eth_before = src.native_balance(me).await.unwrap();
         let token_before = held(src, &self.d, from, token, me).await;
         let dst_before = held(self.node(to), &self.d, to, token, me).await;
+        let workers_before = self.workers_fees(from).await;
         let method = "eth_sendRawTransaction";
         self.proxy
             .script(method, self.proxy.calls(method) + txs, fault.clone());
@@ -203,8 +228,15 @@ impl Faulted {
         assert_eq!(ticket.amount_sent, r.amount_in);
         assert!(ticket.expected_amount < ticket.amount_sent, "a token fee");
         assert_eq!(r.bridge_fee_token, r.amount_in - ticket.expected_amount);
+        // SimpleMessageLib's fixed fee, or what ULN302's workers were paid.
+        let lz_fee = match (workers_before, self.workers_fees(from).await) {
+            (Some(before), Some(after)) => after - before,
+            _ => U256::from(self.d.options.stargate_native_fee_wei),
+        };
+        assert!(lz_fee > U256::ZERO);
         assert_eq!(
-            r.bridge_fee_native, self.d.options.stargate_native_fee_wei,
+            U256::from(r.bridge_fee_native),
+            lz_fee,
             "the LayerZero fee, nothing refunded"
         );
         let eth_after = src.native_balance(me).await.unwrap();
@@ -240,10 +272,10 @@ impl Faulted {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn devnet_stargate_eth_send_taken_then_no_answer_is_sent_once_and_arrives() {
-    let f = faulted(Chain::Hemi, |_| {}).await;
-    // Half an ETH and 123 wei of dust.
+/// Half an ETH and 123 wei of dust Hemi → Ethereum on a devnet started
+/// with `opts`, the node taking the send and the answer timing out.
+async fn eth_send_taken_then_no_answer(opts: DevnetOptions) {
+    let f = faulted_on(opts, Chain::Hemi, |_| {}).await;
     let amount = TokenId::Eth.one() / 2 + 123;
     f.send_once_and_arrive(
         TokenId::Eth,
@@ -252,6 +284,23 @@ async fn devnet_stargate_eth_send_taken_then_no_answer_is_sent_once_and_arrives(
         1,
         RpcFault::TimeoutAfter(Duration::from_secs(3)),
     )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_stargate_eth_send_taken_then_no_answer_is_sent_once_and_arrives() {
+    eth_send_taken_then_no_answer(DevnetOptions::default()).await;
+}
+
+/// The same over ULN302: the keeper pays the fee the DVN and the executor
+/// quote, and the devnet's relayer delivers as the DVN (verify, commit)
+/// and the executor (`execute302`) do; the guid's `OFTReceived` arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_stargate_uln302_eth_send_taken_then_no_answer_is_sent_once_and_arrives() {
+    eth_send_taken_then_no_answer(DevnetOptions {
+        stargate_message_lib: arbkeep::venue::evm::devnet::MessageLibKind::Uln302,
+        ..DevnetOptions::default()
+    })
     .await;
 }
 

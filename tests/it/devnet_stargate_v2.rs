@@ -33,23 +33,24 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 /// Both nodes with Stargate deployed, and a provider per signer and chain.
-struct Lz {
+pub(crate) struct Lz {
     _hemi: Anvil,
     _ethereum: Anvil,
-    hemi_deployer: DynProvider,
-    hemi_relayer: DynProvider,
-    hemi_keeper: DynProvider,
-    eth_relayer: DynProvider,
-    eth_keeper: DynProvider,
-    eth_deployer: DynProvider,
-    keeper: Address,
-    sg: StargateV2Contracts,
+    pub(crate) hemi_deployer: DynProvider,
+    pub(crate) hemi_relayer: DynProvider,
+    pub(crate) hemi_keeper: DynProvider,
+    pub(crate) eth_relayer: DynProvider,
+    pub(crate) eth_keeper: DynProvider,
+    pub(crate) eth_deployer: DynProvider,
+    pub(crate) keeper: Address,
+    pub(crate) sg: StargateV2Contracts,
 }
 
 fn require_packages() {
     for pkg in [
         "@stargatefinance/stg-evm-v2",
         "@layerzerolabs/lz-evm-protocol-v2",
+        "@layerzerolabs/lz-evm-messagelib-v2",
     ] {
         assert!(
             root().join("node_modules").join(pkg).exists(),
@@ -60,6 +61,11 @@ fn require_packages() {
 
 impl Lz {
     async fn start() -> Lz {
+        Lz::start_with(StargateV2Options::default()).await
+    }
+
+    /// Both nodes with Stargate deployed as `options` say.
+    pub(crate) async fn start_with(options: StargateV2Options) -> Lz {
         require_tools();
         require_packages();
         let started = Instant::now();
@@ -74,7 +80,7 @@ impl Lz {
             &eth_deployer,
             &hemi_relayer,
             &eth_relayer,
-            StargateV2Options::default(),
+            options,
         )
         .await
         .expect("Stargate V2 deploys on both nodes");
@@ -98,7 +104,7 @@ impl Lz {
         }
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         p: &DynProvider,
         stargate: Address,
@@ -120,19 +126,19 @@ impl Lz {
     }
 }
 
-fn tx(to: Address, call: impl SolCall) -> TransactionRequest {
+pub(crate) fn tx(to: Address, call: impl SolCall) -> TransactionRequest {
     TransactionRequest::default()
         .with_to(to)
         .with_input(Bytes::from(call.abi_encode()))
 }
 
-async fn read<C: SolCall>(p: &DynProvider, to: Address, c: C) -> C::Return {
+pub(crate) async fn read<C: SolCall>(p: &DynProvider, to: Address, c: C) -> C::Return {
     let out = p.call(tx(to, c)).await.expect("eth_call");
     C::abi_decode_returns(&out).expect("decodes")
 }
 
 /// What a call from `from` would revert with: the raw revert data.
-async fn revert_data(p: &DynProvider, from: Address, req: TransactionRequest) -> Bytes {
+pub(crate) async fn revert_data(p: &DynProvider, from: Address, req: TransactionRequest) -> Bytes {
     let err = p
         .call(req.with_from(from))
         .await
@@ -142,7 +148,11 @@ async fn revert_data(p: &DynProvider, from: Address, req: TransactionRequest) ->
         .unwrap_or_else(|| panic!("no revert data in {err}"))
 }
 
-async fn quote(p: &DynProvider, stargate: Address, param: &SendParam) -> IStargate::quoteOFTReturn {
+pub(crate) async fn quote(
+    p: &DynProvider,
+    stargate: Address,
+    param: &SendParam,
+) -> IStargate::quoteOFTReturn {
     read(
         p,
         stargate,
@@ -153,7 +163,7 @@ async fn quote(p: &DynProvider, stargate: Address, param: &SendParam) -> IStarga
     .await
 }
 
-async fn native_fee(p: &DynProvider, stargate: Address, param: &SendParam) -> U256 {
+pub(crate) async fn native_fee(p: &DynProvider, stargate: Address, param: &SendParam) -> U256 {
     read(
         p,
         stargate,
@@ -166,7 +176,7 @@ async fn native_fee(p: &DynProvider, stargate: Address, param: &SendParam) -> U2
     .nativeFee
 }
 
-fn ether(n: u64) -> U256 {
+pub(crate) fn ether(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18))
 }
 
@@ -174,7 +184,7 @@ fn gas_paid(r: &TransactionReceipt) -> U256 {
     U256::from(r.gas_used) * U256::from(r.effective_gas_price)
 }
 
-async fn delivered_logs(p: &DynProvider, endpoint: Address, receiver: Address) -> usize {
+pub(crate) async fn delivered_logs(p: &DynProvider, endpoint: Address, receiver: Address) -> usize {
     let logs = p
         .get_logs(
             &Filter::new()

@@ -33,6 +33,7 @@ mod devnet_preflight;
 mod devnet_providers;
 mod devnet_stall;
 mod devnet_stargate_send;
+mod devnet_stargate_uln302;
 mod devnet_stargate_v2;
 mod devnet_swap;
 mod devnet_tunnel_proof;

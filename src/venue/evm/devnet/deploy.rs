@@ -477,6 +477,7 @@ async fn deploy_stargate(
     let options = StargateV2Options {
         native_fee_wei: U256::from(opts.stargate_native_fee_wei),
         fee_millionth: u32::from(opts.stargate_fee_bps) * 100,
+        message_lib: opts.stargate_message_lib,
         ..StargateV2Options::default()
     };
     let sg = deploy_stargate_v2(root, ph, pe, &hemi_relayer, &eth_relayer, options).await?;

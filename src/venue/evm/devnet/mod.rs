@@ -97,6 +97,9 @@ pub struct DevnetOptions {
     pub stargate_delay: Duration,
     /// Every LayerZero message's native fee (SimpleMessageLib's), in wei.
     pub stargate_native_fee_wei: u128,
+    /// The LayerZero endpoints' message library: `SimpleMessageLib` (the
+    /// default) or ULN302 with a DVN and an executor.
+    pub stargate_message_lib: stargate_v2::MessageLibKind,
     /// Stargate's token fee in every `FeeLibV1`, in basis points.
     pub stargate_fee_bps: u16,
     /// How often the tunnel's proposer posts an output.
@@ -114,6 +117,7 @@ impl Default for DevnetOptions {
             gap_bps: 300,
             stargate_delay: Duration::from_secs(2),
             stargate_native_fee_wei: 300_000_000_000_000,
+            stargate_message_lib: stargate_v2::MessageLibKind::Simple,
             stargate_fee_bps: 6,
             output_interval: Duration::from_millis(1_500),
             finalization_period_secs: 4,

@@ -1,13 +1,19 @@
 //! LayerZero V2 on one devnet node: the real `EndpointV2` with the chain's
-//! eid, and the protocol package's own `SimpleMessageLib` registered as the
-//! default send and receive library towards the other chain. The library
-//! charges the native fee the options give (its `setMessagingFee`), and
-//! only the devnet relayer may validate a packet on it
-//! (`setWhitelistCaller`), so a packet is verified on the destination the
-//! way a DVN quorum would: by one trusted party, after it saw the source.
+//! eid, and its default send and receive libraries towards the other chain,
+//! one of two (`MessageLibKind`):
+//! - the protocol package's own `SimpleMessageLib` (the default): it
+//!   charges the native fee the options give (its `setMessagingFee`), and
+//!   only the devnet relayer may validate a packet on it
+//!   (`setWhitelistCaller`), so a packet is verified on the destination by
+//!   one trusted party, after it saw the source;
+//! - ULN302 as mainnet uses it (`uln302`: `SendUln302`, `ReceiveUln302`, a
+//!   DVN, an executor, a price feed and their fee libraries): the workers
+//!   price every message and a packet is verified by the DVN, committed on
+//!   `ReceiveUln302` and executed by the executor.
 
 use super::super::*;
 use super::key_address;
+use super::uln302::{Uln302Contracts, deploy_uln302};
 use alloy::primitives::{Address, U256};
 use alloy::providers::DynProvider;
 use alloy::sol;
@@ -61,17 +67,38 @@ sol! {
     }
 }
 
+/// Which message library the devnet's endpoints use towards each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MessageLibKind {
+    /// `SimpleMessageLib`: a fixed native fee, the relayer validates.
+    #[default]
+    Simple,
+    /// ULN302 with a DVN and an executor, as on mainnet.
+    Uln302,
+}
+
 /// One chain's LayerZero endpoint and its message library.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndpointContracts {
     pub eid: u32,
     /// `EndpointV2`, owned by the deployer.
     pub endpoint: Address,
-    /// `SimpleMessageLib`: the default send and receive library towards
-    /// the remote eid; its native fee is every message's LayerZero fee.
+    /// The default receive library from the remote eid: `SimpleMessageLib`
+    /// (also the send library; its native fee is every message's
+    /// LayerZero fee), or `ReceiveUln302` when `uln302` is set.
     pub message_lib: Address,
-    /// The only caller `validatePacket` accepts (the devnet relayer).
+    /// The only caller `validatePacket` accepts, and on ULN302 the DVN's
+    /// signer and the executor's admin (the devnet relayer).
     pub verifier: Address,
+    /// ULN302 and its workers, when they are the endpoint's libraries.
+    pub uln302: Option<Uln302Contracts>,
+}
+
+impl EndpointContracts {
+    /// The default send library towards the remote eid.
+    pub fn send_lib(&self) -> Address {
+        self.uln302.map_or(self.message_lib, |u| u.send_lib)
+    }
 }
 
 pub(super) fn protocol_artifact(root: &Path, name: &str, dir: &str) -> anyhow::Result<Artifact> {
@@ -84,10 +111,11 @@ pub(super) async fn transact(p: &DynProvider, to: Address, c: impl SolCall) -> a
     Ok(())
 }
 
-/// Deploy `EndpointV2(eid)` and a `SimpleMessageLib` on it, both owned by
-/// the deployer (`p` must sign with `DEPLOYER_KEY`); make the library the default both ways for
-/// `remote_eid`, charging `native_fee` per message, validated only by
-/// `verifier`.
+/// Deploy `EndpointV2(eid)` and its libraries, all owned by the deployer
+/// (`p` must sign with `DEPLOYER_KEY`), the defaults both ways for
+/// `remote_eid`: a `SimpleMessageLib` charging `native_fee` per message,
+/// validated only by `verifier`; or ULN302 whose workers price each
+/// message (`native_fee` unused), `verifier` their signer and admin.
 pub async fn deploy_endpoint(
     root: &Path,
     p: &DynProvider,
@@ -95,6 +123,7 @@ pub async fn deploy_endpoint(
     remote_eid: u32,
     native_fee: U256,
     verifier: Address,
+    library: MessageLibKind,
 ) -> anyhow::Result<EndpointContracts> {
     let owner = key_address(DEPLOYER_KEY)?;
     let endpoint = deploy_big(
@@ -105,6 +134,17 @@ pub async fn deploy_endpoint(
     .await?;
     if read(p, endpoint, IEndpointV2::eidCall {}).await? != eid {
         bail!("EndpointV2 does not answer eid {eid}");
+    }
+    if library == MessageLibKind::Uln302 {
+        let uln = deploy_uln302(root, p, endpoint, eid, remote_eid, verifier).await?;
+        set_default_libraries(p, endpoint, remote_eid, uln.send_lib, uln.receive_lib).await?;
+        return Ok(EndpointContracts {
+            eid,
+            endpoint,
+            message_lib: uln.receive_lib,
+            verifier,
+            uln302: Some(uln),
+        });
     }
     let message_lib = deploy_big(
         p,
@@ -130,18 +170,45 @@ pub async fn deploy_endpoint(
         },
     )
     .await?;
+    set_default_libraries(p, endpoint, remote_eid, message_lib, message_lib).await?;
+    Ok(EndpointContracts {
+        eid,
+        endpoint,
+        message_lib,
+        verifier,
+        uln302: None,
+    })
+}
+
+/// Register the libraries with the endpoint and make them the defaults
+/// towards and from `remote_eid` (no grace period: nothing came before).
+async fn set_default_libraries(
+    p: &DynProvider,
+    endpoint: Address,
+    remote_eid: u32,
+    send_lib: Address,
+    receive_lib: Address,
+) -> anyhow::Result<()> {
     transact(
         p,
         endpoint,
-        IEndpointV2::registerLibraryCall { _lib: message_lib },
+        IEndpointV2::registerLibraryCall { _lib: send_lib },
     )
     .await?;
+    if receive_lib != send_lib {
+        transact(
+            p,
+            endpoint,
+            IEndpointV2::registerLibraryCall { _lib: receive_lib },
+        )
+        .await?;
+    }
     transact(
         p,
         endpoint,
         IEndpointV2::setDefaultSendLibraryCall {
             _eid: remote_eid,
-            _newLib: message_lib,
+            _newLib: send_lib,
         },
     )
     .await?;
@@ -150,7 +217,7 @@ pub async fn deploy_endpoint(
         endpoint,
         IEndpointV2::setDefaultReceiveLibraryCall {
             _eid: remote_eid,
-            _newLib: message_lib,
+            _newLib: receive_lib,
             _gracePeriod: U256::ZERO,
         },
     )
@@ -161,14 +228,9 @@ pub async fn deploy_endpoint(
         IEndpointV2::defaultSendLibraryCall { _eid: remote_eid },
     )
     .await?
-        != message_lib
+        != send_lib
     {
-        bail!("the endpoint's default send library is not the SimpleMessageLib");
+        bail!("the endpoint's default send library is not {send_lib}");
     }
-    Ok(EndpointContracts {
-        eid,
-        endpoint,
-        message_lib,
-        verifier,
-    })
+    Ok(())
 }

@@ -1,6 +1,6 @@
 //! The real Stargate V2 over a real LayerZero V2 on the devnet's two nodes
 //! (evm.md §2.6): on each, `EndpointV2` with the chain's eid (Hemi 30329,
-//! Ethereum 30101), LayerZero's `SimpleMessageLib`, Stargate's
+//! Ethereum 30101), its message library, Stargate's
 //! `TokenMessaging` and `CreditMessaging`, a `StargatePoolNative` for ETH,
 //! the USDC side (Ethereum: `StargatePoolUSDC` over a fresh 6-decimal
 //! ERC-20; Hemi: `StargateOFTUSDC` over Circle's bridged `FiatTokenV2_2`,
@@ -9,30 +9,39 @@
 //! `CreditMessaging`; and the relayer that stands in for the DVNs and the
 //! executor (`relayer`). Every contract is the bytecode its npm package
 //! publishes (`@layerzerolabs/lz-evm-protocol-v2`,
-//! `@stargatefinance/stg-evm-v2`); nothing is a stand-in but the relayer.
+//! `@layerzerolabs/lz-evm-messagelib-v2`, `@stargatefinance/stg-evm-v2`);
+//! nothing is a stand-in but the relayer.
 //!
-//! The message library is `SimpleMessageLib`, not ULN302: ULN302 needs a
-//! DVN contract whose `verify` is a multisig-signed `execute`, an executor
-//! behind a proxy with its fee lib, a price feed and a treasury, all
-//! configured per path — a second protocol to stand up for no change in
-//! what a keeper sees. `SimpleMessageLib` keeps the endpoint's real send
-//! path (nonces, guid, `PacketSent`, the native fee paid to the library and
-//! the excess refunded) and its real receive path (`verify` through the
-//! registered receive library, `lzReceive` in nonce order, the payload
-//! hash cleared once); its `validatePacket` is limited to the relayer's
-//! address, the one trusted verifier of the devnet.
+//! The message library is a choice (`StargateV2Options::message_lib`):
+//! - `SimpleMessageLib`, the default: it keeps the endpoint's real send
+//!   path (nonces, guid, `PacketSent`, the native fee paid to the library
+//!   and the excess refunded) and its real receive path (`verify` through
+//!   the registered receive library, `lzReceive` in nonce order, the
+//!   payload hash cleared once); its `validatePacket` is limited to the
+//!   relayer's address, the one trusted verifier of the devnet.
+//! - ULN302, as mainnet Stargate uses it (`uln302`): `SendUln302` and
+//!   `ReceiveUln302`, one required DVN, LayerZero's `Executor`, a price
+//!   feed and the workers' fee libraries; the fee is what the workers
+//!   quote, and the relayer delivers as the DVN (a signed `verify` through
+//!   `DVN.execute`), anyone (`commitVerification`) and the executor
+//!   (`Executor.execute302`) do (`dvn`).
 //!
-//! Modules: `endpoint` (EndpointV2 and the library), `pools` (Stargate's
-//! contracts, tokens and wiring), `relayer` (packets found, verified,
-//! executed once).
+//! Modules: `endpoint` (EndpointV2 and which library), `uln302` (ULN302 and
+//! its workers deployed and configured), `pools` (Stargate's contracts,
+//! tokens and wiring), `relayer` (packets found, verified, executed once),
+//! `dvn` (the relayer's DVN and executor calls on ULN302).
 
+mod dvn;
 mod endpoint;
 mod pools;
 mod relayer;
+mod uln302;
 
+pub use dvn::*;
 pub use endpoint::*;
 pub use pools::*;
 pub use relayer::*;
+pub use uln302::*;
 
 use super::*;
 use crate::model::Chain;
@@ -68,8 +77,11 @@ pub fn chain_eid(chain: Chain) -> u32 {
 /// What the devnet's Stargate charges and holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StargateV2Options {
-    /// Every LayerZero message's native fee (the library's), in wei.
+    /// Every LayerZero message's native fee on `SimpleMessageLib`, in wei
+    /// (ULN302's workers price each message instead).
     pub native_fee_wei: U256,
+    /// The endpoints' message library.
+    pub message_lib: MessageLibKind,
     /// Stargate's fee in every `FeeLibV1`, in millionths (600 = 6 bps).
     pub fee_millionth: u32,
     /// ETH the deployer deposits into each chain's native pool.
@@ -82,6 +94,7 @@ impl Default for StargateV2Options {
     fn default() -> Self {
         StargateV2Options {
             native_fee_wei: U256::from(300_000_000_000_000u64),
+            message_lib: MessageLibKind::Simple,
             fee_millionth: 600,
             eth_liquidity_wei: U256::from(100u64) * U256::from(10u64).pow(U256::from(18)),
             usdc_liquidity: U256::from(1_000_000u64) * U256::from(1_000_000u64),
@@ -93,7 +106,7 @@ impl Default for StargateV2Options {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StargateChainContracts {
     pub chain: Chain,
-    /// `EndpointV2` and `SimpleMessageLib`.
+    /// `EndpointV2` and its message library.
     pub lz: EndpointContracts,
     /// `TokenMessaging`: sends and receives taxi and bus messages.
     pub token_messaging: Address,
@@ -122,9 +135,12 @@ impl StargateChainContracts {
             Chain::Hemi => "USDC.e (FiatTokenV2_2 proxy)",
             Chain::Ethereum => "USDC (DevToken, 6 decimals)",
         };
-        vec![
-            ("EndpointV2", self.lz.endpoint),
-            ("SimpleMessageLib", self.lz.message_lib),
+        let mut roles = vec![("EndpointV2", self.lz.endpoint)];
+        match &self.lz.uln302 {
+            Some(uln) => roles.extend(uln.roles()),
+            None => roles.push(("SimpleMessageLib", self.lz.message_lib)),
+        }
+        roles.extend([
             ("TokenMessaging", self.token_messaging),
             ("CreditMessaging", self.credit_messaging),
             ("StargatePoolNative (ETH)", self.eth_pool),
@@ -132,7 +148,8 @@ impl StargateChainContracts {
             (usdc, self.usdc),
             (usdc_stargate, self.usdc_stargate),
             ("FeeLibV1 (USDC)", self.usdc_fee_lib),
-        ]
+        ]);
+        roles
     }
 }
 
@@ -166,6 +183,7 @@ impl StargateV2Contracts {
             dst_eid: dst.lz.eid,
             dst_endpoint: dst.lz.endpoint,
             dst_message_lib: dst.lz.message_lib,
+            dst_uln302: dst.lz.uln302,
         }
     }
 }
@@ -191,6 +209,7 @@ pub async fn deploy_stargate_v2(
         ETHEREUM_EID,
         options.native_fee_wei,
         relayer,
+        options.message_lib,
     )
     .await?;
     let eth_lz = deploy_endpoint(
@@ -200,6 +219,7 @@ pub async fn deploy_stargate_v2(
         HEMI_EID,
         options.native_fee_wei,
         relayer,
+        options.message_lib,
     )
     .await?;
 

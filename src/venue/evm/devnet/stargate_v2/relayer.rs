@@ -1,15 +1,21 @@
 //! The devnet's stand-in for LayerZero's DVNs and executor: find the
 //! packets a source `EndpointV2` sent (`PacketSent`, in a receipt or a
 //! block range), decode them (packet v1: `PacketV1Codec`), make each
-//! verifiable on the destination (`SimpleMessageLib.validatePacket`, which
-//! calls `EndpointV2.verify`), then execute `EndpointV2.lzReceive` with the
-//! gas and value the packet's executor options ask for. Every step first
-//! asks the destination endpoint what it already holds
-//! (`lazyInboundNonce`, `inboundPayloadHash`), so a relayer restarted
-//! mid-way, or handed the same packet twice, delivers it exactly once.
+//! verifiable on the destination, then execute `EndpointV2.lzReceive` with
+//! the gas and value the packet's executor options ask for. On
+//! `SimpleMessageLib` verifying is `validatePacket` (which calls
+//! `EndpointV2.verify`) and executing is the endpoint's `lzReceive`; on
+//! ULN302 (`LzPath::dst_uln302`) it is the DVN's signed `verify` then
+//! `ReceiveUln302.commitVerification`, and `Executor.execute302` (`dvn`).
+//! Every step first asks the destination what it already holds
+//! (`lazyInboundNonce`, `inboundPayloadHash`, the DVN's `hashLookup`), so a
+//! relayer restarted mid-way, or handed the same packet twice, delivers it
+//! exactly once.
 
 use super::super::*;
+use super::dvn;
 use super::endpoint::{IEndpointV2, ISimpleMessageLib};
+use super::uln302::Uln302Contracts;
 use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy::providers::{DynProvider, Provider};
@@ -286,8 +292,11 @@ pub struct LzPath {
     pub src_endpoint: Address,
     pub dst_eid: u32,
     pub dst_endpoint: Address,
-    /// The destination's receive library (`SimpleMessageLib`).
+    /// The destination's receive library (`SimpleMessageLib`, or
+    /// `ReceiveUln302` when `dst_uln302` is set).
     pub dst_message_lib: Address,
+    /// The destination's ULN302 and workers, when it verifies by DVN.
+    pub dst_uln302: Option<Uln302Contracts>,
 }
 
 /// Which packets to deliver.
@@ -302,7 +311,9 @@ pub enum PacketSource<'a> {
 /// What delivering one packet did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeliveryOutcome {
-    /// Executed now; `verify_tx` is `None` when it was already verified.
+    /// Executed now; `verify_tx` (the transaction that made the endpoint
+    /// hold the payload hash: `validatePacket`, or ULN302's
+    /// `commitVerification`) is `None` when it was already verified.
     Delivered {
         verify_tx: Option<B256>,
         receive_tx: B256,
@@ -317,6 +328,9 @@ pub struct Delivery {
     pub nonce: u64,
     pub receiver: Address,
     pub outcome: DeliveryOutcome,
+    /// ULN302: the DVN's `execute` of `verify`, when this delivery sent it
+    /// (`None` on `SimpleMessageLib`, or when the DVN had verified).
+    pub dvn_tx: Option<B256>,
 }
 
 /// Gas the executor adds to the options' `lzReceive` gas for the
@@ -381,32 +395,28 @@ async fn deliver_one(
         bail!("packet guid {} is not its header's {expected}", packet.guid);
     }
     let receiver = packet.receiver_address();
-    let done = |outcome| Delivery {
+    let mut dvn_tx = None;
+    let done = |outcome, dvn_tx| Delivery {
         guid: packet.guid,
         nonce: packet.nonce,
         receiver,
         outcome,
+        dvn_tx,
     };
     let mut verify_tx = None;
     match packet_state(dst, path.dst_endpoint, packet).await? {
-        PacketState::Delivered => return Ok(done(DeliveryOutcome::AlreadyDelivered)),
+        PacketState::Delivered => return Ok(done(DeliveryOutcome::AlreadyDelivered, None)),
         PacketState::Verified => {}
         PacketState::Unverified => {
-            let r = send_mined(
-                dst,
-                TransactionRequest::default()
-                    .with_to(path.dst_message_lib)
-                    .with_input(Bytes::from(
-                        ISimpleMessageLib::validatePacketCall {
-                            packetBytes: sent.encoded.clone(),
-                        }
-                        .abi_encode(),
-                    )),
-            )
-            .await?;
-            verify_tx = Some(r.transaction_hash);
+            verify_tx = Some(match &path.dst_uln302 {
+                Some(uln) => {
+                    dvn_tx = dvn::dvn_verify(dst, uln, sent).await?;
+                    dvn::commit_verification(dst, uln, sent).await?
+                }
+                None => validate_packet(dst, path, sent).await?,
+            });
             if packet_state(dst, path.dst_endpoint, packet).await? != PacketState::Verified {
-                bail!("validatePacket was mined but the endpoint holds no payload hash");
+                bail!("the packet was verified but the endpoint holds no payload hash");
             }
         }
     }
@@ -418,6 +428,52 @@ async fn deliver_one(
             .map_err(|_| anyhow!("lzReceive gas {} is past u64", asked.gas))?
             .saturating_add(ENDPOINT_OVERHEAD_GAS)
     };
+    let receive_tx = match &path.dst_uln302 {
+        Some(uln) => dvn::execute_302(dst, uln, packet, gas, U256::from(asked.value)).await?,
+        None => lz_receive(dst, path, packet, gas, asked.value).await?,
+    };
+    if packet_state(dst, path.dst_endpoint, packet).await? != PacketState::Delivered {
+        bail!("lzReceive was mined but the endpoint does not count the packet delivered");
+    }
+    Ok(done(
+        DeliveryOutcome::Delivered {
+            verify_tx,
+            receive_tx,
+        },
+        dvn_tx,
+    ))
+}
+
+/// `SimpleMessageLib.validatePacket`: the library calls `EndpointV2.verify`.
+async fn validate_packet(
+    dst: &DynProvider,
+    path: &LzPath,
+    sent: &SentPacket,
+) -> anyhow::Result<B256> {
+    let r = send_mined(
+        dst,
+        TransactionRequest::default()
+            .with_to(path.dst_message_lib)
+            .with_input(Bytes::from(
+                ISimpleMessageLib::validatePacketCall {
+                    packetBytes: sent.encoded.clone(),
+                }
+                .abi_encode(),
+            )),
+    )
+    .await?;
+    Ok(r.transaction_hash)
+}
+
+/// The endpoint's `lzReceive`, as the executor calls it.
+async fn lz_receive(
+    dst: &DynProvider,
+    path: &LzPath,
+    packet: &PacketV1,
+    gas: u64,
+    value: u128,
+) -> anyhow::Result<B256> {
+    let receiver = packet.receiver_address();
     let call = IEndpointV2::lzReceiveCall {
         _origin: packet.origin(),
         _receiver: receiver,
@@ -430,17 +486,11 @@ async fn deliver_one(
         TransactionRequest::default()
             .with_to(path.dst_endpoint)
             .with_input(Bytes::from(call.abi_encode()))
-            .with_value(U256::from(asked.value))
+            .with_value(U256::from(value))
             .with_gas_limit(gas),
     )
     .await?;
-    if packet_state(dst, path.dst_endpoint, packet).await? != PacketState::Delivered {
-        bail!("lzReceive was mined but the endpoint does not count the packet delivered");
-    }
-    Ok(done(DeliveryOutcome::Delivered {
-        verify_tx,
-        receive_tx: r.transaction_hash,
-    }))
+    Ok(r.transaction_hash)
 }
 
 #[cfg(test)]
