@@ -289,7 +289,11 @@ async fn eth_send_taken_then_no_answer(opts: DevnetOptions) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devnet_stargate_eth_send_taken_then_no_answer_is_sent_once_and_arrives() {
-    eth_send_taken_then_no_answer(DevnetOptions::default()).await;
+    eth_send_taken_then_no_answer(DevnetOptions {
+        stargate_message_lib: arbkeep::venue::evm::devnet::MessageLibKind::Simple,
+        ..DevnetOptions::default()
+    })
+    .await;
 }
 
 /// The same over ULN302: the keeper pays the fee the DVN and the executor
@@ -297,11 +301,7 @@ async fn devnet_stargate_eth_send_taken_then_no_answer_is_sent_once_and_arrives(
 /// and the executor (`execute302`) do; the guid's `OFTReceived` arrives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devnet_stargate_uln302_eth_send_taken_then_no_answer_is_sent_once_and_arrives() {
-    eth_send_taken_then_no_answer(DevnetOptions {
-        stargate_message_lib: arbkeep::venue::evm::devnet::MessageLibKind::Uln302,
-        ..DevnetOptions::default()
-    })
-    .await;
+    eth_send_taken_then_no_answer(DevnetOptions::default()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -358,7 +358,12 @@ async fn devnet_stargate_refunded_fee_is_booked_as_paid() {
     use alloy::network::TransactionBuilder;
     use alloy::sol_types::SolCall;
     use arbkeep::venue::evm::devnet::{DEPLOYER_KEY, ISimpleMessageLib, send_mined};
-    let f = faulted(Chain::Hemi, |evm| evm.rpc_timeout_ms = 20_000).await;
+    // SimpleMessageLib's fee is the one its owner can lower under a send.
+    let simple = DevnetOptions {
+        stargate_message_lib: arbkeep::venue::evm::devnet::MessageLibKind::Simple,
+        ..DevnetOptions::default()
+    };
+    let f = faulted_on(simple, Chain::Hemi, |evm| evm.rpc_timeout_ms = 20_000).await;
     let me = f.v.wallet();
     let offered = f.d.options.stargate_native_fee_wei;
     let lowered = offered / 3;

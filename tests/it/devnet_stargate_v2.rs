@@ -21,8 +21,8 @@ use arbkeep::model::Chain;
 use arbkeep::venue::evm::abi::{IDevToken, IERC20};
 use arbkeep::venue::evm::devnet::{
     self, Anvil, DEPLOYER_KEY, DeliveryOutcome, ETHEREUM_EID, HEMI_EID, IEndpointV2,
-    ISimpleMessageLib, IStargateAdmin, KEEPER_KEY, PacketSource, RELAYER_KEY, StargateV2Contracts,
-    StargateV2Options, send_mined, signing_provider,
+    ISimpleMessageLib, IStargateAdmin, KEEPER_KEY, MessageLibKind, PacketSource, RELAYER_KEY,
+    StargateV2Contracts, StargateV2Options, send_mined, signing_provider,
 };
 use arbkeep::venue::evm::stargate::{
     IStargate, PoolKind, SendParam, oft_received_by_guid, remove_dust, send_value, sent_in_receipt,
@@ -60,8 +60,14 @@ fn require_packages() {
 }
 
 impl Lz {
+    /// Over `SimpleMessageLib`, whose fixed fee and `validatePacket`
+    /// these tests read; ULN302's own are `devnet_stargate_uln302`'s.
     async fn start() -> Lz {
-        Lz::start_with(StargateV2Options::default()).await
+        Lz::start_with(StargateV2Options {
+            message_lib: MessageLibKind::Simple,
+            ..StargateV2Options::default()
+        })
+        .await
     }
 
     /// Both nodes with Stargate deployed as `options` say.

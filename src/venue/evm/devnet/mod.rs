@@ -117,7 +117,7 @@ impl Default for DevnetOptions {
             gap_bps: 300,
             stargate_delay: Duration::from_secs(2),
             stargate_native_fee_wei: 300_000_000_000_000,
-            stargate_message_lib: stargate_v2::MessageLibKind::Simple,
+            stargate_message_lib: stargate_v2::MessageLibKind::Uln302,
             stargate_fee_bps: 6,
             output_interval: Duration::from_millis(1_500),
             finalization_period_secs: 4,

@@ -26,19 +26,22 @@ use crate::model::{Route, StepKind};
 pub const SWAP_GAS: u128 = 250_000;
 
 /// A Stargate V2 send out of Hemi (ETH, the native pool: no approve).
-/// Measured 153 520 (`StargatePoolNative.send` over EndpointV2). Margin to
-/// 230 000, half as much again: the devnet's endpoint sends through
-/// LayerZero's `SimpleMessageLib`; mainnet's `SendUln302` also assigns the
-/// job to the executor and each DVN, each a fee quote through its fee lib
-/// and price feed, all cold, which the devnet cannot measure.
-pub const STARGATE_SEND_GAS: u128 = 230_000;
+/// Measured 259 434 (`StargatePoolNative.send` over EndpointV2 and
+/// `SendUln302`, which assigns the job to the executor and one DVN, each
+/// priced through its fee lib and the price feed; the same send through
+/// `SimpleMessageLib` was 153 520). Margin to 360 000: mainnet's Stargate
+/// paths require three DVNs (evm.md §2.6), two more jobs than the devnet's
+/// one, each a cold call to a DVN, its fee lib and the price feed, which we
+/// put at up to 50 000 each.
+pub const STARGATE_SEND_GAS: u128 = 360_000;
 
 /// A Stargate V2 send out of Ethereum (USDC back, `StargatePoolUSDC`):
 /// its approve makes it cost materially more than Hemi's native send.
-/// Measured 192 013 (approve 46 162 + send 145 851), every cycle alike.
-/// Margin to 270 000: the same `SendUln302` work as `STARGATE_SEND_GAS`,
-/// and mainnet USDC's approve and `transferFrom` run through its proxy.
-pub const STARGATE_SEND_GAS_ETHEREUM: u128 = 270_000;
+/// Measured 297 927 (the approve and the send over `SendUln302`), every
+/// cycle alike. Margin to 400 000: the same two extra DVN jobs as
+/// `STARGATE_SEND_GAS`, and mainnet USDC's approve and `transferFrom` run
+/// through its proxy.
+pub const STARGATE_SEND_GAS_ETHEREUM: u128 = 400_000;
 
 /// The tunnel's initiation on Hemi: `L2StandardBridge.withdraw` of an
 /// OptimismMintableERC20 (burned, no approve). Measured 158 011 (WBTC, the
@@ -49,14 +52,14 @@ pub const STARGATE_SEND_GAS_ETHEREUM: u128 = 270_000;
 pub const TUNNEL_INITIATE_GAS: u128 = 180_000;
 
 /// `OptimismPortal.proveWithdrawalTransaction` (legacy, against the
-/// L2OutputOracle) on Ethereum. Measured 176 699 to 176 711 (XAUt) and
-/// 176 156 (WBTC), with storage proofs of 2 nodes, 150 and 118 bytes: some
-/// 550 gas for 32 bytes more, about 17 gas a byte. Margin to 300 000: the proof grows with the
-/// message passer's trie depth, and mainnet's, after many withdrawals, has
-/// several full branch nodes (up to 532 bytes each): 7 of them, 3.7 kB,
-/// are about 63 000 gas more at that rate, 240 000; the rest for branch
-/// nodes decoding dearer per byte than the devnet's short ones.
-pub const PROVE_GAS: u128 = 300_000;
+/// L2OutputOracle) on Ethereum. Measured 176 132 to 176 711 with storage
+/// proofs of 2 nodes (118 to 150 bytes) and 217 987 with one of 4 nodes
+/// (235 bytes): about 21 000 gas a node, each hashed and decoded. Margin
+/// to 400 000: mainnet's message passer holds every withdrawal Hemi ever
+/// made, so its proofs run 6 to 8 nodes, several of them full 532-byte
+/// branches: 176 000 + 6 × 21 000 is 302 000 before the longer nodes'
+/// calldata and decoding.
+pub const PROVE_GAS: u128 = 400_000;
 
 /// `OptimismPortal.finalizeWithdrawalTransaction` on Ethereum: the relay
 /// through L1CrossDomainMessenger and L1StandardBridge to the token's

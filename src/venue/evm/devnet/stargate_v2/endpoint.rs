@@ -1,12 +1,12 @@
 //! LayerZero V2 on one devnet node: the real `EndpointV2` with the chain's
 //! eid, and its default send and receive libraries towards the other chain,
 //! one of two (`MessageLibKind`):
-//! - the protocol package's own `SimpleMessageLib` (the default): it
+//! - the protocol package's own `SimpleMessageLib`: it
 //!   charges the native fee the options give (its `setMessagingFee`), and
 //!   only the devnet relayer may validate a packet on it
 //!   (`setWhitelistCaller`), so a packet is verified on the destination by
 //!   one trusted party, after it saw the source;
-//! - ULN302 as mainnet uses it (`uln302`: `SendUln302`, `ReceiveUln302`, a
+//! - ULN302 as mainnet uses it (the default; `uln302`: `SendUln302`, `ReceiveUln302`, a
 //!   DVN, an executor, a price feed and their fee libraries): the workers
 //!   price every message and a packet is verified by the DVN, committed on
 //!   `ReceiveUln302` and executed by the executor.
@@ -71,9 +71,9 @@ sol! {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MessageLibKind {
     /// `SimpleMessageLib`: a fixed native fee, the relayer validates.
-    #[default]
     Simple,
     /// ULN302 with a DVN and an executor, as on mainnet.
+    #[default]
     Uln302,
 }
 

@@ -94,7 +94,7 @@ impl Default for StargateV2Options {
     fn default() -> Self {
         StargateV2Options {
             native_fee_wei: U256::from(300_000_000_000_000u64),
-            message_lib: MessageLibKind::Simple,
+            message_lib: MessageLibKind::Uln302,
             fee_millionth: 600,
             eth_liquidity_wei: U256::from(100u64) * U256::from(10u64).pow(U256::from(18)),
             usdc_liquidity: U256::from(1_000_000u64) * U256::from(1_000_000u64),
