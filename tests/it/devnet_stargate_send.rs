@@ -224,7 +224,7 @@ impl Faulted {
         let arrived = loop {
             match self.v.bridge_status(&ticket).await.unwrap() {
                 BridgeStatus::Arrived { amount, .. } => break amount,
-                BridgeStatus::InFlight { ready_at } => {
+                BridgeStatus::InFlight { ready_at, .. } => {
                     if let Some(at) = ready_at {
                         assert_eq!(at, ticket.sent_at + 2_000);
                     }
