@@ -27,6 +27,7 @@ mod devnet_hedge;
 mod devnet_hostile;
 mod devnet_ingest;
 mod devnet_live;
+mod devnet_lzscan;
 mod devnet_op_bridge;
 mod devnet_op_portal;
 mod devnet_providers;
