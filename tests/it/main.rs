@@ -49,6 +49,7 @@ mod hedge_paper;
 mod hedge_ui;
 mod kill_switch;
 mod layering;
+mod loop_bridge_note;
 mod loop_keeper;
 mod metrics;
 mod money_ledger;
