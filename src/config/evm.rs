@@ -569,10 +569,11 @@ USDC = "0xc026395860Db2d07ee33e05fE50ed7bD583189C7"
             );
         }
         // Live mode leaves it off too.
-        let live = EVM.replace("mode = \"devnet\"", "mode = \"live\"");
-        if let Ok(c) = parse(&live) {
-            assert_eq!(c.evm.unwrap().layerzero_scan, None);
-        }
+        let live = parse(&EVM.replace("mode = \"devnet\"", "mode = \"live\""))
+            .unwrap()
+            .evm
+            .unwrap();
+        assert_eq!(live.layerzero_scan, None);
     }
 
     #[test]
