@@ -13,10 +13,7 @@ use crate::devnet_common;
 use alloy::primitives::{B256, U256};
 use arbkeep::fakes::faults::Odds;
 use arbkeep::fakes::lzscan::FakeScan;
-use arbkeep::model::{
-    Action, BridgeTicket, Chain, Clock, CycleId, Intent, IntentId, Route, StepKind, SystemClock,
-    TokenId,
-};
+use arbkeep::model::{BridgeTicket, Chain, TokenId};
 use arbkeep::venue::evm::devnet::{Devnet, DevnetOptions};
 use arbkeep::venue::evm::{EvmStore, EvmVenue};
 use arbkeep::venue::{BridgeStatus, LoopVenue, NOTE_TROUBLE};
@@ -58,20 +55,12 @@ async fn world(stargate_delay: Duration) -> World {
 impl World {
     /// Half an ETH from Hemi to Ethereum by Stargate; its ticket.
     async fn send(&self, cycle: u64) -> BridgeTicket {
-        let intent = Intent::new(
-            IntentId {
-                cycle: CycleId(cycle),
-                step: StepKind::BridgeOut,
-                attempt: 0,
-            },
-            Action::BridgeSend {
-                route: Route::Stargate,
-                token: TokenId::Eth,
-                from: Chain::Hemi,
-                to: Chain::Ethereum,
-                amount: TokenId::Eth.one() / 2,
-            },
-            SystemClock.now(),
+        let intent = stargate_intent(
+            cycle,
+            TokenId::Eth,
+            Chain::Hemi,
+            Chain::Ethereum,
+            TokenId::Eth.one() / 2,
         );
         let r = self.v.execute(&intent).await.expect("the send goes out");
         r.ticket.expect("a ticket")
