@@ -32,6 +32,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use thiserror::Error;
 
+/// Each ask is answered within this long (or `[evm] rpc_timeout`, if shorter).
+pub const TIMEOUT: Duration = Duration::from_secs(5);
 /// A message's answer is a few kilobytes; anything past this is not one.
 pub const BODY_CAP: usize = 256 * 1024;
 /// No ask for this long after a 429 without `Retry-After`.
@@ -252,6 +254,18 @@ impl LzScan {
             clock,
             quiet_until: Mutex::new(0),
         })
+    }
+
+    /// The client `[evm] layerzero_scan` asks for, if any.
+    pub fn from_config(
+        cfg: &crate::config::EvmConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Option<LzScan>, String> {
+        let Some(base) = &cfg.layerzero_scan else {
+            return Ok(None);
+        };
+        let timeout = TIMEOUT.min(Duration::from_millis(cfg.rpc_timeout_ms));
+        LzScan::open(base, timeout, clock).map(Some)
     }
 
     fn quiet(&self) -> std::sync::MutexGuard<'_, Timestamp> {

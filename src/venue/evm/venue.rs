@@ -42,8 +42,6 @@ const STARGATE_SEND_GAS: u128 = 140_000;
 const TUNNEL_INITIATE_GAS: u128 = 100_000;
 const PROVE_GAS: u128 = 120_000;
 const FINALIZE_GAS: u128 = 110_000;
-/// The LayerZero Scan API is asked within this long (or the RPC timeout).
-const SCAN_TIMEOUT_MS: u64 = 5_000;
 
 fn records_have_last(records: &[TxRecord]) -> bool {
     records.iter().any(|r| r.last)
@@ -164,20 +162,12 @@ impl EvmVenue {
             Some(a) => Some(tunnel::connect_portal(&ethereum, a).await?),
             None => None,
         };
-        let scan = match &cfg.layerzero_scan {
-            Some(base) => Some(
-                super::lzscan::LzScan::open(
-                    base,
-                    Duration::from_millis(cfg.rpc_timeout_ms.min(SCAN_TIMEOUT_MS)),
-                    clock.clone(),
-                )
-                .map_err(|problem| EvmError::Contract {
-                    chain: "evm.layerzero_scan".into(),
-                    problem,
-                })?,
-            ),
-            None => None,
-        };
+        let scan = super::lzscan::LzScan::from_config(cfg, clock.clone()).map_err(|problem| {
+            EvmError::Contract {
+                chain: "evm.layerzero_scan".into(),
+                problem,
+            }
+        })?;
         let tx = TxManager::new(store, wallet, TxPolicy::from_config(cfg), clock.clone());
         tracing::info!(wallet = %tx.address(), hemi = %hemi.url, ethereum = %ethereum.url, "EVM adapters connected");
         Ok(EvmVenue {
