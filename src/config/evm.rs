@@ -117,6 +117,11 @@ pub struct EvmConfig {
     /// Live mode on Hemi's mainnet tunnel as arbkeep ships it (neither
     /// tunnel address set): what its two ends must lead to, checked at start.
     pub tunnel_pins: Option<TunnelPins>,
+    /// The LayerZero Scan API's base URL (`layerzero_scan`, e.g.
+    /// `https://scan.layerzero-api.com/v1`), off when absent: a second
+    /// source on Stargate transfers in flight, shown to the operator; it
+    /// never credits an arrival (only the destination's `OFTReceived` does).
+    pub layerzero_scan: Option<String>,
 }
 
 impl Default for EvmConfig {
@@ -149,6 +154,7 @@ impl Default for EvmConfig {
             max_stargate_fee_bps: 50,
             unlimited_approvals: false,
             tunnel_pins: None,
+            layerzero_scan: None,
         }
     }
 }
@@ -222,6 +228,10 @@ impl EvmConfig {
         let _ = r.duration(t, s, "tunnel_prove_delay")?;
         if let Some(v) = r.boolean(t, s, "unlimited_approvals")? {
             e.unlimited_approvals = v;
+        }
+        if let Some(url) = r.string(t, s, "layerzero_scan")? {
+            e.layerzero_scan =
+                Some(scan_url(&url).map_err(|p| r.invalid("evm.layerzero_scan", p))?);
         }
         // Live mode runs on mainnet: what the user leaves out is mainnet's.
         let defaults = |chain| (mode == Mode::Live).then(|| mainnet::defaults(chain));
@@ -328,6 +338,28 @@ impl EvmConfig {
         c.stargate = stargate;
         Ok((c, tunnel_set))
     }
+}
+
+/// The LayerZero Scan API's base URL: https (or loopback, for a fake),
+/// without a query, fragment or credentials; its trailing `/` dropped.
+fn scan_url(text: &str) -> Result<String, String> {
+    let text = text.trim().trim_end_matches('/');
+    let u = reqwest::Url::parse(text).map_err(|_| {
+        format!("{text:?} is not a URL (e.g. \"https://scan.layerzero-api.com/v1\")")
+    })?;
+    if u.scheme() != "https" && !(u.scheme() == "http" && crate::net::is_loopback(&u)) {
+        return Err(format!("{text:?} must be https (or loopback, for a fake)"));
+    }
+    if u.query().is_some()
+        || u.fragment().is_some()
+        || !u.username().is_empty()
+        || u.password().is_some()
+    {
+        return Err(format!(
+            "{text:?} must be a base URL without a query, fragment or credentials"
+        ));
+    }
+    Ok(text.to_string())
 }
 
 /// `[<s>.<name>]`: an EIP-55 address per token symbol, `refuse` saying why
@@ -500,6 +532,48 @@ USDC = "0xc026395860Db2d07ee33e05fE50ed7bD583189C7"
             e.contains("evm.hemi.router") && e.contains("not an address"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn layerzero_scan_is_off_unless_set_and_a_bad_url_names_its_key() {
+        assert_eq!(parse(EVM).unwrap().evm.unwrap().layerzero_scan, None);
+        let with = |url: &str| {
+            parse(&EVM.replace(
+                "confirmations = 3",
+                &format!("confirmations = 3\nlayerzero_scan = \"{url}\""),
+            ))
+        };
+        let e = with("https://scan.layerzero-api.com/v1/")
+            .unwrap()
+            .evm
+            .unwrap();
+        assert_eq!(
+            e.layerzero_scan.as_deref(),
+            Some("https://scan.layerzero-api.com/v1")
+        );
+        let fake = with("http://127.0.0.1:4242").unwrap().evm.unwrap();
+        assert_eq!(
+            fake.layerzero_scan.as_deref(),
+            Some("http://127.0.0.1:4242")
+        );
+        for (bad, why) in [
+            ("http://scan.layerzero-api.com/v1", "https"),
+            ("scan.layerzero-api.com", "not a URL"),
+            ("https://scan.layerzero-api.com/v1?key=1", "without a query"),
+            ("https://me:pw@scan.layerzero-api.com/v1", "credentials"),
+        ] {
+            let err = with(bad).unwrap_err().to_string();
+            assert!(
+                err.contains("evm.layerzero_scan") && err.contains(why),
+                "{bad}: {err}"
+            );
+        }
+        // Live mode leaves it off too.
+        let live = parse(&EVM.replace("mode = \"devnet\"", "mode = \"live\""))
+            .unwrap()
+            .evm
+            .unwrap();
+        assert_eq!(live.layerzero_scan, None);
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! CoW Protocol's orderbook with a local solver on a devnet chain ([`cow`]),
 //! a hostile JSON-RPC proxy and a WebSocket that falls silent in front of an
 //! EVM node ([`evm_rpc`], [`evm_ws`]), and Stellar RPC, Horizon and
-//! Friendbot over a simulated ledger ([`stellar`]), and 0x's Swap API
-//! over the devnet chain ([`zerox`]). The paper world's
+//! Friendbot over a simulated ledger ([`stellar`]), 0x's Swap API
+//! over the devnet chain ([`zerox`]), and the LayerZero Scan API over
+//! messages the test sets ([`lzscan`]). The paper world's
 //! seeded send faults (`venue::faults`) are not fakes: they ship in the
 //! binary with the paper venues.
 //!
@@ -36,6 +37,7 @@ pub mod evm_rpc;
 pub mod evm_ws;
 pub mod faults;
 pub mod http;
+pub mod lzscan;
 pub mod schwab;
 pub mod stellar;
 pub mod zerox;

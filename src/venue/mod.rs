@@ -42,12 +42,23 @@ impl VenueError {
     }
 }
 
+/// How a [`BridgeStatus::InFlight`] note that needs the operator begins.
+pub const NOTE_TROUBLE: &str = "TROUBLE";
+
 /// Where a bridge transfer stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum BridgeStatus {
-    /// On its way; `ready_at` is when the next stage is expected.
-    InFlight { ready_at: Option<Timestamp> },
+    /// On its way; `ready_at` is when the next stage is expected. `note`
+    /// says what else is known of it (a second source's view, trouble it
+    /// reports, a disagreement with the chain): shown to the operator,
+    /// never acted on — only the chain moves money. A note beginning with
+    /// [`NOTE_TROUBLE`] says it will not arrive by itself.
+    InFlight {
+        ready_at: Option<Timestamp>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
     /// Tunnel: the output root is proposed; prove may be sent.
     ProveReady,
     /// Tunnel: proven; finalize possible from `finalize_at`.

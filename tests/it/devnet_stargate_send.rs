@@ -14,9 +14,7 @@ use crate::devnet_common;
 
 use alloy::primitives::{Address, U256};
 use arbkeep::fakes::evm_rpc::{FakeRpc, RpcFault};
-use arbkeep::model::{
-    Action, Chain, Clock, CycleId, Intent, IntentId, Receipt, Route, StepKind, SystemClock, TokenId,
-};
+use arbkeep::model::{Chain, Intent, Receipt, TokenId};
 use arbkeep::venue::evm::devnet::{Devnet, DevnetOptions};
 use arbkeep::venue::evm::{ChainClient, EvmStore, EvmVenue, erc20};
 use arbkeep::venue::{BridgeStatus, LoopVenue, VenueError};
@@ -78,24 +76,6 @@ async fn faulted_on(
         store,
         v,
     }
-}
-
-fn bridge(cycle: u64, token: TokenId, from: Chain, to: Chain, amount: u128) -> Intent {
-    Intent::new(
-        IntentId {
-            cycle: CycleId(cycle),
-            step: StepKind::BridgeOut,
-            attempt: 0,
-        },
-        Action::BridgeSend {
-            route: Route::Stargate,
-            token,
-            from,
-            to,
-            amount,
-        },
-        SystemClock.now(),
-    )
 }
 
 /// What the node says the wallet holds of `token` (ETH: native).
@@ -207,7 +187,7 @@ impl Faulted {
         let method = "eth_sendRawTransaction";
         self.proxy
             .script(method, self.proxy.calls(method) + txs, fault.clone());
-        let intent = bridge(1, token, from, to, amount);
+        let intent = stargate_intent(1, token, from, to, amount);
         let (r, seen) = self.carry_out(&intent).await;
         assert!(
             self.proxy
@@ -256,7 +236,7 @@ impl Faulted {
         let arrived = loop {
             match self.v.bridge_status(&ticket).await.unwrap() {
                 BridgeStatus::Arrived { amount, .. } => break amount,
-                BridgeStatus::InFlight { ready_at } => {
+                BridgeStatus::InFlight { ready_at, .. } => {
                     if let Some(at) = ready_at {
                         assert_eq!(at, ticket.sent_at + 2_000);
                     }
@@ -330,7 +310,7 @@ async fn devnet_stargate_refuses_a_token_without_a_pool_and_a_fee_above_the_cap(
         (1, TokenId::HemiBtc, "hemiBTC has no Stargate pool on Hemi"),
         (2, TokenId::Eth, "evm.max_stargate_native_fee"),
     ] {
-        let intent = bridge(
+        let intent = stargate_intent(
             cycle,
             token,
             Chain::Hemi,
@@ -370,7 +350,7 @@ async fn devnet_stargate_refunded_fee_is_booked_as_paid() {
     let eth_before = f.hemi.native_balance(me).await.unwrap();
     let method = "eth_sendRawTransaction";
     let gate = f.proxy.gate(method, f.proxy.calls(method) + 1);
-    let intent = bridge(
+    let intent = stargate_intent(
         4,
         TokenId::Eth,
         Chain::Hemi,

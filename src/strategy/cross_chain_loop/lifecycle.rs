@@ -221,7 +221,7 @@ impl<V: LoopVenue> CrossChainLoop<V> {
         let stuck: Vec<(CycleId, CycleState, Timestamp)> = self
             .cycles
             .values()
-            .filter(|c| c.is_open() && now.saturating_sub(c.state_since()) > limit)
+            .filter(|c| super::view::is_stuck(c, now, limit))
             .map(|c| (c.id, c.state, c.state_since()))
             .collect();
         for (id, state, since) in stuck {

@@ -11,7 +11,7 @@ use crate::model::time::format_duration;
 use crate::model::{
     Controls, Cycle, CycleState, NextAction, StepRecord, StepStatus, Timestamp, TokenId,
 };
-use crate::venue::LoopVenue;
+use crate::venue::{LoopVenue, NOTE_TROUBLE};
 
 pub fn step_view(r: &StepRecord) -> StepView {
     let (status, tx_hash, at) = match &r.status {
@@ -63,6 +63,29 @@ pub fn needs_attention(c: &Cycle) -> bool {
                     .is_some_and(|f| f.in_state != CycleState::Detected)))
 }
 
+/// How a cycle's last-error line carries its bridge's in-flight note
+/// (`BridgeStatus::InFlight::note`), so it can be told from an error.
+pub const IN_FLIGHT_NOTE: &str = "in flight: ";
+
+/// The bridge's in-flight note on a last-error line, if that is what it holds.
+pub fn in_flight_note(last_error: &str) -> Option<&str> {
+    last_error.strip_prefix(IN_FLIGHT_NOTE)
+}
+
+/// Whether the cycle's bridge reports trouble it will not get over by
+/// itself (a LayerZero message failed, blocked or stored).
+pub fn reports_trouble(c: &Cycle) -> bool {
+    c.last_error
+        .as_deref()
+        .and_then(in_flight_note)
+        .is_some_and(|n| n.starts_with(NOTE_TROUBLE))
+}
+
+/// Open and in one state past `stuck_after_ms`, or its bridge in trouble.
+pub fn is_stuck(c: &Cycle, now: Timestamp, stuck_after_ms: u64) -> bool {
+    c.is_open() && (now.saturating_sub(c.state_since()) > stuck_after_ms || reports_trouble(c))
+}
+
 /// What the cycle does next, in words.
 pub fn next_text(
     c: &Cycle,
@@ -89,8 +112,18 @@ pub fn next_text(
         },
         // The countdown is drawn from `ready_at` by the front end, which
         // keeps it moving between snapshots.
-        NextAction::Await(wait) if ready_at.is_some_and(|t| t > now) => wait.describe().to_string(),
-        NextAction::Await(wait) => format!("waiting for {}", wait.describe()),
+        NextAction::Await(wait) => {
+            let mut text = if ready_at.is_some_and(|t| t > now) {
+                wait.describe().to_string()
+            } else {
+                format!("waiting for {}", wait.describe())
+            };
+            if let Some(note) = c.last_error.as_deref().and_then(in_flight_note) {
+                text.push_str(" — ");
+                text.push_str(note);
+            }
+            text
+        }
         NextAction::Complete => "book P&L".into(),
         NextAction::Nothing => match &c.result {
             Some(r) => format!("P&L {} VCRED", r.profit_vcred.round_dp(4)),
@@ -108,7 +141,7 @@ pub fn cycle_view(
     controls: &Controls,
 ) -> CycleView {
     let next = next_text(&cycle, ready_at, now, controls);
-    let stuck = cycle.is_open() && now.saturating_sub(cycle.state_since()) > stuck_after_ms;
+    let stuck = is_stuck(&cycle, now, stuck_after_ms);
     let intended = steps.iter().any(|s| s.status == "intended");
     let half_done = intended || (cycle.state == CycleState::Failed && needs_attention(&cycle));
     CycleView {

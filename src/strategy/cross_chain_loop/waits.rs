@@ -5,9 +5,10 @@
 use super::CrossChainLoop;
 use super::economics as strategy;
 use super::reconciler::line;
+use super::view::{IN_FLIGHT_NOTE, in_flight_note};
 use crate::engine::{EngineError, KeeperContext, Notice};
 use crate::model::{CycleId, CycleState, Holding, LedgerKind, Timestamp, Wait};
-use crate::venue::{BridgeStatus, LoopVenue};
+use crate::venue::{BridgeStatus, LoopVenue, NOTE_TROUBLE};
 use rust_decimal::Decimal;
 
 impl<V: LoopVenue> CrossChainLoop<V> {
@@ -115,11 +116,15 @@ impl<V: LoopVenue> CrossChainLoop<V> {
                     },
                 );
             }
-            (_, BridgeStatus::InFlight { ready_at: Some(t) })
-            | (_, BridgeStatus::Proved { finalize_at: t }) => {
+            (_, BridgeStatus::InFlight { ready_at, note }) => {
+                if let Some(t) = ready_at {
+                    self.ready_at.insert(id, t);
+                }
+                self.show_note(cx, id, now, note)?;
+            }
+            (_, BridgeStatus::Proved { finalize_at: t }) => {
                 self.ready_at.insert(id, t);
             }
-            (_, BridgeStatus::InFlight { ready_at: None }) => {}
             (wait, other) => {
                 // The bridge is further along than we thought (an operator acted
                 // elsewhere): say so and let the operator decide.
@@ -131,5 +136,35 @@ impl<V: LoopVenue> CrossChainLoop<V> {
             }
         }
         Ok(())
+    }
+
+    /// What the venue says of a transfer in flight (a second source's
+    /// view, trouble, a disagreement) on the cycle's last-error line,
+    /// written only when it changes; a note gone clears the old one.
+    fn show_note(
+        &mut self,
+        cx: &KeeperContext<'_>,
+        id: CycleId,
+        now: Timestamp,
+        note: Option<String>,
+    ) -> Result<(), EngineError> {
+        let Some(c) = self.cycles.get(&id) else {
+            return Ok(());
+        };
+        let shown = c.last_error.as_deref().and_then(in_flight_note);
+        let want = match note {
+            Some(n) => Some(format!("{IN_FLIGHT_NOTE}{n}")),
+            None if shown.is_some() => None,
+            None => return Ok(()),
+        };
+        if c.last_error == want {
+            return Ok(());
+        }
+        if let Some(n) = want.as_deref().and_then(in_flight_note)
+            && n.starts_with(NOTE_TROUBLE)
+        {
+            tracing::warn!(cycle = %id, note = %n, "bridge transfer in trouble");
+        }
+        self.update(cx, id, now, |c| c.last_error = want)
     }
 }

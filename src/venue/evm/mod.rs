@@ -11,6 +11,7 @@ pub mod db;
 pub mod devnet;
 pub mod erc20;
 pub mod ingest;
+pub mod lzscan;
 pub mod raindex;
 pub mod stargate;
 pub mod swap;

@@ -71,6 +71,9 @@ pub struct EvmVenue {
     heads: Mutex<[Option<(u64, Timestamp)>; 2]>,
     /// The tunnel's portal and oracle, when the tunnel is configured.
     portal: Option<tunnel::PortalInfo>,
+    /// The LayerZero Scan API (`[evm] layerzero_scan`): words on a
+    /// Stargate transfer in flight, never an arrival.
+    scan: Option<super::lzscan::LzScan>,
 }
 
 impl EvmVenue {
@@ -153,6 +156,12 @@ impl EvmVenue {
             Some(a) => Some(tunnel::connect_portal(&ethereum, a).await?),
             None => None,
         };
+        let scan = super::lzscan::LzScan::from_config(cfg, clock.clone()).map_err(|problem| {
+            EvmError::Contract {
+                chain: "evm.layerzero_scan".into(),
+                problem,
+            }
+        })?;
         let tx = TxManager::new(store, wallet, TxPolicy::from_config(cfg), clock.clone());
         tracing::info!(wallet = %tx.address(), hemi = %hemi.url, ethereum = %ethereum.url, "EVM adapters connected");
         Ok(EvmVenue {
@@ -166,6 +175,7 @@ impl EvmVenue {
             clock,
             heads: Mutex::new([None, None]),
             portal,
+            scan,
         })
     }
 
@@ -636,6 +646,7 @@ impl LoopVenue for EvmVenue {
                     self.cfg.stargate_delay_ms,
                     self.cfg.confirmations,
                     self.cfg.log_chunk_blocks,
+                    self.scan.as_ref(),
                 )
                 .await
             }

@@ -93,9 +93,11 @@ impl Transfer {
         match (self.ticket.route, self.finalize_at()) {
             (Route::Stargate, _) => BridgeStatus::InFlight {
                 ready_at: Some(self.ready_at),
+                note: None,
             },
             (Route::HemiTunnel, None) if now < self.ready_at => BridgeStatus::InFlight {
                 ready_at: Some(self.ready_at),
+                note: None,
             },
             (Route::HemiTunnel, None) => BridgeStatus::ProveReady,
             (Route::HemiTunnel, Some(f)) if now < f => BridgeStatus::Proved { finalize_at: f },
@@ -160,7 +162,8 @@ mod tests {
         assert_eq!(
             t.status(999),
             BridgeStatus::InFlight {
-                ready_at: Some(1_000)
+                ready_at: Some(1_000),
+                note: None
             }
         );
         assert_eq!(t.status(1_000), BridgeStatus::ProveReady);
@@ -188,7 +191,8 @@ mod tests {
         assert_eq!(
             t.status(600),
             BridgeStatus::InFlight {
-                ready_at: Some(500)
+                ready_at: Some(500),
+                note: None
             }
         );
     }

@@ -337,7 +337,9 @@ mod tests {
             2 * TokenId::Eth.one() - TokenId::Eth.one() - r.gas_fee - r.bridge_fee_native;
         assert_eq!(f.balance(Chain::Hemi, TokenId::Eth), hemi_eth);
         let ready_at = match f.world.bridge_status(&ticket).await.unwrap() {
-            BridgeStatus::InFlight { ready_at: Some(at) } => at,
+            BridgeStatus::InFlight {
+                ready_at: Some(at), ..
+            } => at,
             other => panic!("{other:?}"),
         };
         assert!((now + 2 * MINUTE..=now + 6 * MINUTE).contains(&ready_at));
@@ -436,6 +438,7 @@ mod tests {
 
         let BridgeStatus::InFlight {
             ready_at: Some(prove_at),
+            ..
         } = f.world.bridge_status(&ticket).await.unwrap()
         else {
             panic!("not in flight");

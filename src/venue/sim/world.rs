@@ -485,7 +485,7 @@ mod tests {
         // The tunnel's output is proposed 45–75 minutes after the send, not yet.
         assert!(matches!(
             f.world.bridge_status(&slow).await,
-            Ok(BridgeStatus::InFlight { ready_at: Some(at) }) if at >= now + 45 * MINUTE
+            Ok(BridgeStatus::InFlight { ready_at: Some(at), .. }) if at >= now + 45 * MINUTE
         ));
 
         // The delivery was stored at once: a second crash does not take it back.

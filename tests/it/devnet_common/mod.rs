@@ -225,3 +225,29 @@ pub async fn read<C: alloy::sol_types::SolCall>(
         .expect("eth_call");
     C::abi_decode_returns(&out).expect("decodes")
 }
+
+/// A Stargate bridge-out intent of cycle `cycle` (attempt 0), made now.
+pub fn stargate_intent(
+    cycle: u64,
+    token: arbkeep::model::TokenId,
+    from: arbkeep::model::Chain,
+    to: arbkeep::model::Chain,
+    amount: u128,
+) -> arbkeep::model::Intent {
+    use arbkeep::model::{Action, CycleId, Intent, IntentId, Route, StepKind};
+    Intent::new(
+        IntentId {
+            cycle: CycleId(cycle),
+            step: StepKind::BridgeOut,
+            attempt: 0,
+        },
+        Action::BridgeSend {
+            route: Route::Stargate,
+            token,
+            from,
+            to,
+            amount,
+        },
+        SystemClock.now(),
+    )
+}

@@ -593,6 +593,7 @@ impl EvmVenue {
                 let secs = self.secs_to_output(block).await?;
                 Ok(BridgeStatus::InFlight {
                     ready_at: Some(now.saturating_add(secs.saturating_mul(1000))),
+                    note: None,
                 })
             }
         }
