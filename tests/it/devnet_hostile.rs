@@ -1020,15 +1020,34 @@ async fn a_reorg_before_the_confirmations_offers_the_same_bytes_again_and_books_
             assert!(started.elapsed() < Duration::from_secs(60), "never looked");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        // Mining held while the reorg lands, and the node then loses the
+        // reorged swap from its pool (as a node may): only the manager
+        // offering the same bytes again can get it mined, however the
+        // manager's polls and the node's blocks interleave.
+        let mining = |on: u64| {
+            let anvil = anvil.clone();
+            async move {
+                let _: serde_json::Value = anvil
+                    .raw_request("evm_setIntervalMining".into(), (on,))
+                    .await
+                    .unwrap();
+            }
+        };
+        mining(0).await;
         let depth = h.node.head().await.unwrap() - block + 1;
         let _: serde_json::Value = anvil
             .raw_request("anvil_reorg".into(), (depth, Vec::<()>::new()))
+            .await
+            .unwrap();
+        let _: serde_json::Value = anvil
+            .raw_request("anvil_dropTransaction".into(), (hash,))
             .await
             .unwrap();
         assert!(
             h.node.receipt(hash).await.unwrap().is_none(),
             "the reorg took the swap back"
         );
+        mining(1).await;
         h.proxy.set_lag(None);
         hash
     };
