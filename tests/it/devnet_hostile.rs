@@ -721,7 +721,6 @@ async fn the_proxy_forwards_batches() {
 /// equals the ledger, and the swap never happened.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_swap_cancelled_by_the_operator_books_the_cancels_gas() {
-    use alloy::providers::Provider;
     use arbkeep::engine::Command;
     use arbkeep::model::{CycleState, LedgerKind};
     use arbkeep::venue::evm::devnet::{self, DEPLOYER_KEY};
@@ -734,15 +733,7 @@ async fn a_swap_cancelled_by_the_operator_books_the_cancels_gas() {
     let (gate, mut engine, handle) = h.engine_at_the_opening_swap().await;
     let before = h.wallet().await;
     let anvil = devnet::signing_provider(&h.d.hemi.url(), DEPLOYER_KEY).unwrap();
-    let mining = |on: u64| {
-        let anvil = anvil.clone();
-        async move {
-            let _: serde_json::Value = anvil
-                .raw_request("evm_setIntervalMining".into(), (on,))
-                .await
-                .unwrap();
-        }
-    };
+    let mining = |secs: u64| interval_mining(&anvil, secs);
     let hold = async {
         gate.reached().await;
         mining(0).await;
@@ -1024,15 +1015,7 @@ async fn a_reorg_before_the_confirmations_offers_the_same_bytes_again_and_books_
         // reorged swap from its pool (as a node may): only the manager
         // offering the same bytes again can get it mined, however the
         // manager's polls and the node's blocks interleave.
-        let mining = |on: u64| {
-            let anvil = anvil.clone();
-            async move {
-                let _: serde_json::Value = anvil
-                    .raw_request("evm_setIntervalMining".into(), (on,))
-                    .await
-                    .unwrap();
-            }
-        };
+        let mining = |secs: u64| interval_mining(&anvil, secs);
         mining(0).await;
         let depth = h.node.head().await.unwrap() - block + 1;
         let _: serde_json::Value = anvil
@@ -1071,4 +1054,13 @@ async fn a_reorg_before_the_confirmations_offers_the_same_bytes_again_and_books_
         Some(mined.block_hash),
         "booked from the canonical block"
     );
+}
+
+/// Mine a block every `secs` seconds on `node`'s chain (0: none).
+async fn interval_mining(node: &alloy::providers::DynProvider, secs: u64) {
+    use alloy::providers::Provider;
+    let _: serde_json::Value = node
+        .raw_request("evm_setIntervalMining".into(), (secs,))
+        .await
+        .unwrap();
 }
