@@ -19,8 +19,8 @@ pub use mode::{Mode, SizingMode};
 pub use money::{MoneyError, Units, decimal_or_integer, format_units, from_decimal, to_decimal};
 pub use money_line::MoneyLine;
 pub use record::{
-    Controls, Cycle, CycleCosts, CycleResult, Failure, Holding, LedgerEntry, LedgerKind,
-    PlannedBridgeFees, StepRecord, StepStatus, Trip,
+    Controls, Cycle, CycleCosts, CycleResult, Failure, Holding, IN_FLIGHT_NOTE, LedgerEntry,
+    LedgerKind, PlannedBridgeFees, StepRecord, StepStatus, Trip, in_flight_note,
 };
 pub use secret::Secret;
 pub use time::{Clock, ManualClock, ScaledClock, SystemClock, Timestamp};

@@ -111,6 +111,16 @@ pub struct Failure {
     pub by_operator: bool,
 }
 
+/// How a cycle's last-error line carries its bridge's in-flight note
+/// (`BridgeStatus::InFlight::note`: a second source's words on a transfer
+/// still in flight), so the screen can tell it from an error.
+pub const IN_FLIGHT_NOTE: &str = "in flight: ";
+
+/// The bridge's in-flight note on a last-error line, if that is what it holds.
+pub fn in_flight_note(last_error: &str) -> Option<&str> {
+    last_error.strip_prefix(IN_FLIGHT_NOTE)
+}
+
 impl Cycle {
     /// A cycle just detected: it holds its VCRED on Hemi, nothing is sent or
     /// paid yet, and nothing is expected of it until the caller says so.

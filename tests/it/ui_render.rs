@@ -170,6 +170,62 @@ fn half_done_cycle_detail_shows_the_unsettled_intent_and_error() {
 }
 
 #[test]
+fn a_bridge_in_flight_note_is_news_not_an_error_unless_it_is_trouble() {
+    let (mut app, mut snapshot) = focused(Panel::Cycles);
+    app.selected_cycle = Some(CycleId(9));
+    let half = snapshot
+        .cycles
+        .iter_mut()
+        .find(|c| c.cycle.id == CycleId(9))
+        .expect("c9");
+    half.cycle.last_error = Some(format!(
+        "{}LayerZero Scan: CONFIRMING",
+        arbkeep::model::IN_FLIGHT_NOTE
+    ));
+    for size in SIZES {
+        let text = screen(&app, &snapshot, size);
+        assert_shows(&text, &["bridge LayerZero Scan: CONFIRMING"]);
+        assert!(!text.contains("last error"), "{text}");
+    }
+    let note_colour = colour_of(&app, &snapshot, "bridge LayerZero");
+    // Trouble is drawn in the error colour, as an error's label is.
+    let error_colour = colour_of(&app, &fixture_snapshot(), "last error");
+    assert_ne!(note_colour, error_colour);
+    let half = snapshot
+        .cycles
+        .iter_mut()
+        .find(|c| c.cycle.id == CycleId(9))
+        .expect("c9");
+    half.cycle.last_error = Some(format!(
+        "{}{} — LayerZero Scan: FAILED",
+        arbkeep::model::IN_FLIGHT_NOTE,
+        arbkeep::venue::NOTE_TROUBLE
+    ));
+    assert_eq!(colour_of(&app, &snapshot, "bridge TROUBLE"), error_colour);
+}
+
+/// The cycles snapshot the fixture draws, unedited.
+fn fixture_snapshot() -> Snapshot {
+    focused(Panel::Cycles).1
+}
+
+/// The foreground colour of the first cell of `text` on the large screen.
+fn colour_of(app: &App, snapshot: &Snapshot, text: &str) -> Color {
+    let terminal = draw(app, snapshot, LARGE);
+    let buffer = terminal.backend().buffer();
+    let want: Vec<String> = text.chars().map(String::from).collect();
+    let n = want.len() as u16;
+    for y in 0..LARGE.1 {
+        for x in 0..LARGE.0.saturating_sub(n) {
+            if (0..n).all(|i| buffer[(x + i, y)].symbol() == want[i as usize]) {
+                return buffer[(x, y)].fg;
+            }
+        }
+    }
+    panic!("{text:?} is not on screen");
+}
+
+#[test]
 fn opportunities_show_state_size_and_profit() {
     let (app, snapshot) = focused(Panel::Opportunities);
     for size in SIZES {

@@ -63,14 +63,7 @@ pub fn needs_attention(c: &Cycle) -> bool {
                     .is_some_and(|f| f.in_state != CycleState::Detected)))
 }
 
-/// How a cycle's last-error line carries its bridge's in-flight note
-/// (`BridgeStatus::InFlight::note`), so it can be told from an error.
-pub const IN_FLIGHT_NOTE: &str = "in flight: ";
-
-/// The bridge's in-flight note on a last-error line, if that is what it holds.
-pub fn in_flight_note(last_error: &str) -> Option<&str> {
-    last_error.strip_prefix(IN_FLIGHT_NOTE)
-}
+pub use crate::model::{IN_FLIGHT_NOTE, in_flight_note};
 
 /// Whether the cycle's bridge reports trouble it will not get over by
 /// itself (a LayerZero message failed, blocked or stored).

@@ -4,8 +4,10 @@
 
 use super::Ctx;
 use super::cycles::{alarm, next_text, wait_ratio};
+use crate::model::in_flight_note;
 use crate::model::time::{format_duration, format_time};
 use crate::ui::format::{amount, cut, hash, pad, plain, signed};
+use crate::venue::NOTE_TROUBLE;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -100,10 +102,25 @@ pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
         ]));
     }
     if let Some(error) = &c.last_error {
-        head.push(Line::from(vec![
-            Span::styled("last error ", t.bad()),
-            Span::raw(error.clone()),
-        ]));
+        // A bridge's in-flight note is news, not an error, unless it
+        // reports trouble.
+        let line = match in_flight_note(error) {
+            Some(note) if note.starts_with(NOTE_TROUBLE) => {
+                vec![
+                    Span::styled("bridge ", t.bad()),
+                    Span::styled(note.to_string(), t.bad()),
+                ]
+            }
+            Some(note) => vec![
+                Span::styled("bridge ", t.dim()),
+                Span::raw(note.to_string()),
+            ],
+            None => vec![
+                Span::styled("last error ", t.bad()),
+                Span::raw(error.clone()),
+            ],
+        };
+        head.push(Line::from(line));
     }
     if let Some(failure) = &c.failure {
         let who = if failure.by_operator {
