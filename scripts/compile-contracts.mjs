@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Compiles assets/contracts/*.sol with the pinned solc-js, offline, into one
-// JSON file: { "<Contract>": { "abi": [...], "bytecode": "0x..." } }.
+// JSON file: { "<Contract>": { "abi": [...], "bytecode": "0x...", "runtime": "0x..." } }.
 // Usage: node scripts/compile-contracts.mjs OUT.json
 import { createRequire } from "node:module";
 import { readdirSync, readFileSync, writeFileSync, renameSync, mkdirSync } from "node:fs";
@@ -26,7 +26,7 @@ const input = {
   settings: {
     optimizer: { enabled: true, runs: 200 },
     evmVersion: "cancun",
-    outputSelection: { "*": { "*": ["abi", "evm.bytecode.object"] } },
+    outputSelection: { "*": { "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"] } },
   },
 };
 const output = JSON.parse(solc.compile(JSON.stringify(input)));
@@ -39,7 +39,11 @@ const result = {};
 for (const file of Object.keys(output.contracts)) {
   for (const [name, c] of Object.entries(output.contracts[file])) {
     if (c.evm.bytecode.object.length === 0) continue; // interfaces
-    result[name] = { abi: c.abi, bytecode: "0x" + c.evm.bytecode.object };
+    result[name] = {
+      abi: c.abi,
+      bytecode: "0x" + c.evm.bytecode.object,
+      runtime: "0x" + c.evm.deployedBytecode.object,
+    };
   }
 }
 mkdirSync(dirname(out), { recursive: true });

@@ -1,8 +1,10 @@
 //! The aggregators' sections of a chain's swap providers: 0x's Swap API
 //! v2 in its AllowanceHolder flow (`[evm.<chain>.zerox]`, its API key from
 //! the environment variable it names) and CoW Protocol's orderbook
-//! (`[evm.<chain>.cowswap]`). Both talk to a server we do not control, so
-//! each URL must be https (or loopback, for a fake).
+//! (`[evm.<chain>.cowswap]`), and 1delta's spot-swap API
+//! (`[evm.<chain>.onedelta]`, UNVERIFIED per evm.md §1.6.3: off unless the
+//! section is there). Each talks to a server we do not control, so each URL
+//! must be https (or loopback, for a fake).
 
 use super::ConfigError;
 use super::evm::checksummed;
@@ -55,6 +57,33 @@ pub struct CowConfig {
     pub partially_fillable: bool,
 }
 
+/// 1delta's spot-swap API (evm.md §1.6.3, UNVERIFIED).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneDeltaConfig {
+    pub name: String,
+    /// `https://portal.1delta.io` (or a loopback fake).
+    pub base_url: String,
+    /// The only contracts its transaction may be addressed to and its
+    /// allowance given to; anything else it names is refused.
+    pub targets: Vec<Address>,
+    /// The environment variable that may hold its API key (sent as
+    /// `x-api-key` when set; the API works without one).
+    pub api_key_env: String,
+    /// Sent as `slippage` (basis points): the floor 1delta is asked to
+    /// write into its calldata.
+    pub slippage_bps: u32,
+    pub timeout_ms: u64,
+}
+
+pub const ONEDELTA_URL: &str = "https://portal.1delta.io";
+pub const ONEDELTA_KEY_ENV: &str = "ONEDELTA_API_KEY";
+/// 1delta's composer on Hemi and its call forwarder on every chain
+/// (1delta-DAO/docs `contract-addresses/summary.md`; evm.md §1.6.3).
+pub const ONEDELTA_HEMI_TARGETS: [Address; 2] = [
+    address!("0x79f4061BF049c5c6CAC6bfe2415c2460815F4ac7"),
+    address!("0xfCa1154C643C32638AEe9a43eeE7f377f515c801"),
+];
+
 pub const COW_SETTLEMENT: Address = address!("0x9008D19f58AAbD9eD0D60971565AA8510560ab41");
 pub const COW_VAULT_RELAYER: Address = address!("0xC92E8bdf79f0507f65a392b0ab4667716BFE0110");
 
@@ -76,6 +105,24 @@ fn base_url(
         ));
     }
     Ok(url)
+}
+
+/// The name of an environment variable holding a key, checked.
+fn key_env(r: &mut Reader, t: &toml::Table, s: &str, default: &str) -> Result<String, ConfigError> {
+    let name = r
+        .string(t, s, "api_key_env")?
+        .unwrap_or_else(|| default.to_string());
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(r.invalid(
+            &format!("{s}.api_key_env"),
+            format!("{name:?} is not an environment variable's name (A-Z, 0-9, _)"),
+        ));
+    }
+    Ok(name)
 }
 
 fn slippage(r: &mut Reader, t: &toml::Table, s: &str) -> Result<u32, ConfigError> {
@@ -114,22 +161,9 @@ pub(super) fn read_zerox(
     };
     let zs = format!("{s}.zerox");
     r.seen.insert(zs.clone());
-    let key = |k: &str| format!("{zs}.{k}");
     let base_url = base_url(r, z, &zs, "https://api.0x.org")?;
     let allowance_holder = address_or(r, z, &zs, "allowance_holder", ZEROX_ALLOWANCE_HOLDER)?;
-    let api_key_env = r
-        .string(z, &zs, "api_key_env")?
-        .unwrap_or_else(|| ZEROX_KEY_ENV.to_string());
-    if api_key_env.is_empty()
-        || !api_key_env
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-    {
-        return Err(r.invalid(
-            &key("api_key_env"),
-            format!("{api_key_env:?} is not an environment variable's name (A-Z, 0-9, _)"),
-        ));
-    }
+    let api_key_env = key_env(r, z, &zs, ZEROX_KEY_ENV)?;
     let slippage_bps = slippage(r, z, &zs)?;
     let timeout_ms = r.duration(z, &zs, "timeout")?.unwrap_or(10 * SECOND);
     let name = r
@@ -186,5 +220,56 @@ pub(super) fn read_cowswap(
         timeout_ms,
         poll_ms,
         partially_fillable,
+    }))
+}
+
+/// `[<s>.onedelta]`, when present; `hemi`: the chain is Hemi, where the
+/// documented contracts are the default targets.
+pub(super) fn read_onedelta(
+    r: &mut Reader,
+    t: &toml::Table,
+    s: &str,
+    hemi: bool,
+) -> Result<Option<OneDeltaConfig>, ConfigError> {
+    let Some(o) = r.section(t, "onedelta")? else {
+        return Ok(None);
+    };
+    let os = format!("{s}.onedelta");
+    r.seen.insert(os.clone());
+    let base_url = match r.string(o, &os, "base_url")? {
+        None => ONEDELTA_URL.to_string(),
+        Some(_) => base_url(r, o, &os, ONEDELTA_URL)?,
+    };
+    let key = format!("{os}.targets");
+    let targets = match r.strings(o, &os, "targets")? {
+        Some(list) => {
+            let mut targets = Vec::new();
+            for text in list {
+                targets.push(checksummed(&key, &text).map_err(|p| r.invalid(&key, p))?);
+            }
+            targets
+        }
+        None if hemi => ONEDELTA_HEMI_TARGETS.to_vec(),
+        None => Vec::new(),
+    };
+    if targets.is_empty() {
+        return Err(r.invalid(
+            &key,
+            "must name the contracts 1delta's transactions may go to (only Hemi's are documented)",
+        ));
+    }
+    let api_key_env = key_env(r, o, &os, ONEDELTA_KEY_ENV)?;
+    let slippage_bps = slippage(r, o, &os)?;
+    let timeout_ms = r.duration(o, &os, "timeout")?.unwrap_or(10 * SECOND);
+    let name = r
+        .string(o, &os, "name")?
+        .unwrap_or_else(|| "1delta".to_string());
+    Ok(Some(OneDeltaConfig {
+        name,
+        base_url,
+        targets,
+        api_key_env,
+        slippage_bps,
+        timeout_ms,
     }))
 }

@@ -71,6 +71,11 @@ impl EvmChainConfig {
                 z.allowance_holder,
             ));
         }
+        if let Some(o) = &self.swap.onedelta {
+            for a in &o.targets {
+                out.push((format!("{section}.onedelta.targets"), *a));
+            }
+        }
         if let Some(cow) = &self.swap.cowswap {
             out.push((format!("{section}.cowswap.settlement"), cow.settlement));
             out.push((

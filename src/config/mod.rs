@@ -46,8 +46,8 @@ pub use reader::{ConfigError, parse_duration};
 pub use risk::{Approval, BalanceCap, CAP_VENUES, RiskConfig};
 pub use secret::{Secret, Secrets};
 pub use swap::{
-    COW_SETTLEMENT, COW_VAULT_RELAYER, CowConfig, SwapChoose, SwapConfig, V3_FEES, V3Config,
-    ZEROX_ALLOWANCE_HOLDER, ZEROX_KEY_ENV, ZeroXConfig,
+    COW_SETTLEMENT, COW_VAULT_RELAYER, CowConfig, ONEDELTA_HEMI_TARGETS, OneDeltaConfig,
+    SwapChoose, SwapConfig, V3_FEES, V3Config, ZEROX_ALLOWANCE_HOLDER, ZEROX_KEY_ENV, ZeroXConfig,
 };
 
 use crate::model::{Mode, Route, TokenId};

@@ -2,15 +2,15 @@
 //! (`swap`, names), how one is picked (`swap_choose`), how long a failed one
 //! rests (`swap_retry_after`), the V2 router's name (`router_name`; the
 //! router is `router`), a Uniswap-V3-shaped deployment (`[evm.<chain>.v3]`),
-//! the aggregators (`aggregator`: 0x, CowSwap), and which provider is the
+//! the aggregators (`aggregator`: 0x, CowSwap, 1delta), and which provider is the
 //! reference price for detection (`reference`).
 
 use super::ConfigError;
 pub use super::aggregator::{
-    COW_SETTLEMENT, COW_VAULT_RELAYER, CowConfig, ZEROX_ALLOWANCE_HOLDER, ZEROX_KEY_ENV,
-    ZeroXConfig,
+    COW_SETTLEMENT, COW_VAULT_RELAYER, CowConfig, ONEDELTA_HEMI_TARGETS, OneDeltaConfig,
+    ZEROX_ALLOWANCE_HOLDER, ZEROX_KEY_ENV, ZeroXConfig,
 };
-use super::aggregator::{read_cowswap, read_zerox};
+use super::aggregator::{read_cowswap, read_onedelta, read_zerox};
 use super::evm::checksummed;
 use super::mainnet::ChainDefaults;
 use super::reader::Reader;
@@ -51,6 +51,7 @@ pub struct SwapConfig {
     pub v3: Option<V3Config>,
     pub zerox: Option<ZeroXConfig>,
     pub cowswap: Option<CowConfig>,
+    pub onedelta: Option<OneDeltaConfig>,
     /// The provider whose quotes are the reference price for detection
     /// (seed 003 §7.1: Uniswap on Ethereum); `None`: the swap order's.
     pub reference: Option<String>,
@@ -73,6 +74,7 @@ impl SwapConfig {
             v3: None,
             zerox: None,
             cowswap: None,
+            onedelta: None,
             reference: None,
         }
     }
@@ -155,12 +157,15 @@ pub(super) fn read_swap(
     }
     c.zerox = read_zerox(r, t, s)?;
     c.cowswap = read_cowswap(r, t, s)?;
-    // The default order (seed 003 §11): CowSwap, 0x, then V3, then the V2 router.
+    c.onedelta = read_onedelta(r, t, s, chain == Chain::Hemi)?;
+    // The default order (seed 003 §11): CowSwap, 0x, 1delta, then V3, then
+    // the V2 router.
     let known: Vec<String> = c
         .cowswap
         .iter()
         .map(|c| c.name.clone())
         .chain(c.zerox.iter().map(|z| z.name.clone()))
+        .chain(c.onedelta.iter().map(|o| o.name.clone()))
         .chain(c.v3.iter().map(|v| v.name.clone()))
         .chain(std::iter::once(c.v2_name.clone()))
         .collect();
@@ -311,6 +316,61 @@ fees = [500, 3000]
             with("")
         );
         assert!(parse(&text).is_ok(), "a loopback fake may be http");
+    }
+
+    #[test]
+    fn onedelta_is_off_unless_its_section_is_there_and_then_precedes_sushi() {
+        assert!(
+            parse(&with(""))
+                .unwrap()
+                .evm
+                .unwrap()
+                .hemi
+                .swap
+                .onedelta
+                .is_none()
+        );
+        let c = parse(&with(&format!("{V3}[evm.hemi.onedelta]\n")))
+            .unwrap()
+            .evm
+            .unwrap();
+        assert_eq!(c.hemi.swap.order, vec!["1delta", "sushi_v3", "sushi_v2"]);
+        let o = c.hemi.swap.onedelta.unwrap();
+        assert_eq!(o.base_url, crate::config::aggregator::ONEDELTA_URL);
+        assert_eq!(o.targets, crate::config::ONEDELTA_HEMI_TARGETS.to_vec());
+        assert_eq!(
+            (o.api_key_env.as_str(), o.slippage_bps),
+            ("ONEDELTA_API_KEY", 50)
+        );
+        // The defaults carry their EIP-55 checksums, as written in 1delta's docs.
+        let named = "[evm.hemi.onedelta]\ntargets = [\"0x79f4061BF049c5c6CAC6bfe2415c2460815F4ac7\", \"0xfCa1154C643C32638AEe9a43eeE7f377f515c801\"]\n";
+        let c = parse(&with(named)).unwrap().evm.unwrap();
+        assert_eq!(
+            c.hemi.swap.onedelta.unwrap().targets,
+            crate::config::ONEDELTA_HEMI_TARGETS.to_vec()
+        );
+        // Only Hemi's contracts are documented: elsewhere they must be named.
+        let text = format!("{}[evm.ethereum.onedelta]\n", with(""));
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains("evm.ethereum.onedelta.targets"), "{e}");
+        for (extra, key) in [
+            (
+                "base_url = \"http://portal.1delta.io\"\n",
+                "evm.hemi.onedelta.base_url",
+            ),
+            (
+                "targets = [\"0x79f4061bf049c5c6cac6bfe2415c2460815f4ac8\"]\n",
+                "evm.hemi.onedelta.targets",
+            ),
+            ("targets = []\n", "evm.hemi.onedelta.targets"),
+            ("slippage_bps = 5000\n", "evm.hemi.onedelta.slippage_bps"),
+            ("api_key_env = \"x\"\n", "evm.hemi.onedelta.api_key_env"),
+        ] {
+            let e = parse(&with(&format!("[evm.hemi.onedelta]\n{extra}")))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key), "{extra}: {e}");
+        }
     }
 
     #[test]

@@ -89,7 +89,7 @@ pub async fn checks(config: &Config, env: &Env, clock: &dyn Clock) -> Vec<Check>
 }
 
 /// An aggregator that needs an API key has it in the environment (the
-/// value is never shown).
+/// value is never shown); 1delta's is optional, and said so.
 fn aggregator_keys(chains: &[&EvmChainConfig], env: &Env) -> Vec<Check> {
     chains
         .iter()
@@ -109,6 +109,23 @@ fn aggregator_keys(chains: &[&EvmChainConfig], env: &Env) -> Vec<Check> {
                 ),
             }
         })
+        .chain(
+            chains
+                .iter()
+                .filter_map(|c| c.swap.onedelta.as_ref())
+                .map(|o| {
+                    let name = format!("{} API key", o.name);
+                    match env(&o.api_key_env).filter(|v| !v.trim().is_empty()) {
+                        Some(_) => Check::ok(Group::Evm, name, format!("{} set", o.api_key_env)),
+                        // Its API answers without one (evm.md §1.6.3).
+                        None => Check::ok(
+                            Group::Evm,
+                            name,
+                            format!("{} is not set: asked without a key", o.api_key_env),
+                        ),
+                    }
+                }),
+        )
         .collect()
 }
 

@@ -38,6 +38,7 @@ pub mod evm_ws;
 pub mod faults;
 pub mod http;
 pub mod lzscan;
+pub mod onedelta;
 pub mod schwab;
 pub mod stellar;
 pub mod zerox;

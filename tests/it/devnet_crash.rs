@@ -3,7 +3,7 @@
 //! receipt but the engine has not booked it) and at every transaction
 //! between its commit and its broadcast (and just after), on both bridge
 //! routes, Ethereum's swaps going by a CoW order (killed around its post)
-//! and by 0x; restart it each time. The cycles complete, the wallet sent no
+//! and by 0x, Hemi's by 1delta's calldata and SushiSwap V3; restart it each time. The cycles complete, the wallet sent no
 //! transaction twice (counted on the nodes) and left no nonce gap, and the
 //! wallet equals the ledger.
 
@@ -60,11 +60,25 @@ async fn devnet_sigkill_at_every_step_boundary_sends_nothing_twice() {
     let cow = start_cow(&d, Arc::new(arbkeep::model::SystemClock)).await;
     let contracts = cow.contracts.clone();
     cow.fake.refuse_token(e.weth);
+    // Hemi's ERC-20 swaps go by 1delta first (the fake API, building
+    // calldata for Hemi's V2 router, which is its one target here); its
+    // native-ETH legs it refuses, and those go by SushiSwap V3.
+    let onedelta =
+        arbkeep::fakes::onedelta::FakeOneDelta::start(arbkeep::fakes::onedelta::OneDeltaChain {
+            rpc_url: d.hemi.url(),
+            chain_id: d.deployment.hemi.chain_id,
+            router: d.deployment.hemi.router,
+            key: None,
+        })
+        .await
+        .expect("the fake 1delta API starts");
     let text = d.config_toml(&data).replace(
         r#"tokens = ["ETH", "WBTC", "cbBTC", "XAUt", "VUSD"]"#,
         r#"tokens = ["ETH", "WBTC"]"#,
     ) + &format!(
-        "\n[evm.ethereum.zerox]\nbase_url = \"{}\"\nallowance_holder = \"{}\"\n\n[evm.ethereum.cowswap]\nbase_url = \"{}\"\nsettlement = \"{}\"\nvault_relayer = \"{}\"\npoll_interval = \"200ms\"\n",
+        "\n[evm.hemi.onedelta]\nbase_url = \"{}\"\ntargets = [\"{}\"]\n\n[evm.ethereum.zerox]\nbase_url = \"{}\"\nallowance_holder = \"{}\"\n\n[evm.ethereum.cowswap]\nbase_url = \"{}\"\nsettlement = \"{}\"\nvault_relayer = \"{}\"\npoll_interval = \"200ms\"\n",
+        onedelta.url(),
+        d.deployment.hemi.router,
         zerox.url(),
         zx.allowance_holder,
         cow.fake.url(),
@@ -164,14 +178,33 @@ async fn devnet_sigkill_at_every_step_boundary_sends_nothing_twice() {
     let journal = Arc::new(EvmStore::open(&data).unwrap());
     let v = venue(&config, journal.clone()).await;
     let txs = journal.all_txs().unwrap();
-    // The opening swaps went through SushiSwap V3 (the real Uniswap V3
-    // router): the kills around every broadcast below cover that send too.
+    // The ETH cycle's opening swap (native ETH out) went through SushiSwap
+    // V3 (the real Uniswap V3 router), the WBTC cycle's by 1delta's
+    // calldata: the kills around every broadcast below cover both sends.
     let v3_router = d.deployment.hemi.v3.as_ref().expect("Hemi has V3").router;
-    let v3_swaps = txs
+    let mut opening = BTreeMap::new();
+    for t in txs
         .iter()
-        .filter(|t| t.purpose == "swap" && t.to == v3_router)
-        .count();
-    assert_eq!(v3_swaps, 2, "each cycle's opening swap went by V3");
+        .filter(|t| t.purpose == "swap" && t.intent.contains("hemi_swap"))
+    {
+        let chosen = journal
+            .intent(&t.intent)
+            .unwrap()
+            .and_then(|k| k.swap)
+            .map(|s| s.chosen)
+            .unwrap_or_default();
+        let by_v3 = t.to == v3_router;
+        opening.insert(chosen, by_v3);
+    }
+    assert_eq!(
+        opening,
+        BTreeMap::from([
+            ("1delta".to_string(), false),
+            ("sushi_v3".to_string(), true)
+        ]),
+        "one opening swap by each"
+    );
+    assert!(onedelta.calls() >= 1, "1delta was asked");
     // Ethereum's went by 0x: its transaction, to the AllowanceHolder.
     let zerox_swaps = txs
         .iter()

@@ -28,6 +28,7 @@ mod devnet_hostile;
 mod devnet_ingest;
 mod devnet_live;
 mod devnet_lzscan;
+mod devnet_onedelta;
 mod devnet_op_bridge;
 mod devnet_op_portal;
 mod devnet_preflight;

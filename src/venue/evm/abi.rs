@@ -91,6 +91,12 @@ sol! {
         function UNISWAPV2(address sellToken, uint256 amountIn, address[] calldata path) external;
     }
 
+    /// The swap probe (assets/contracts/SwapProbe.sol), run at the taker's
+    /// address in `eth_call` only.
+    interface ISwapProbe {
+        function probe(address tokenIn, address tokenOut, uint256 amountIn, address spender, address target, bytes calldata data) external payable returns (uint256 spent, uint256 received);
+    }
+
     /// SwapRouter02, without the deadline in the params (`0x04e45aaf`); the
     /// deadline goes in its `multicall(uint256,bytes[])`.
     interface ISwapRouter02 {

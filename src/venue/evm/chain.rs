@@ -279,7 +279,17 @@ impl ChainClient {
         if let Some(from) = from {
             tx = tx.with_from(from);
         }
-        match self.timed("eth_call", self.http.call(tx)).await? {
+        let answer = self.timed("eth_call", self.http.call(tx)).await?;
+        self.call_answer(answer)
+    }
+
+    /// An `eth_call`'s answer: its output, a revert with its reason
+    /// (`Rejected`), or the node not answering it (`Transient`).
+    fn call_answer(
+        &self,
+        answer: Result<Bytes, RpcError<TransportErrorKind>>,
+    ) -> Result<Bytes, VenueError> {
+        match answer {
             Ok(out) => Ok(out),
             Err(e) => match revert_reason(&e) {
                 Some(reason) => Err(VenueError::Rejected(reason)),
@@ -290,6 +300,27 @@ impl ChainClient {
                 ))),
             },
         }
+    }
+
+    /// `eth_call` from `from` to itself with `code` put at that address
+    /// for the call only (a state override): the account runs `data` as if
+    /// it were that contract, its balances and allowances its own.
+    pub async fn call_as_code(
+        &self,
+        from: Address,
+        code: Bytes,
+        data: Bytes,
+        value: U256,
+    ) -> Result<Bytes, VenueError> {
+        let tx = TransactionRequest::default()
+            .with_from(from)
+            .with_to(from)
+            .with_input(data)
+            .with_value(value);
+        let code = alloy::rpc::types::state::AccountOverride::default().with_code(code);
+        let call = self.http.call(tx).account_override(from, code);
+        let answer = self.timed("eth_call", call).await?;
+        self.call_answer(answer)
     }
 
     /// A view call, decoded.

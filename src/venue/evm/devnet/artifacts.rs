@@ -65,6 +65,31 @@ pub(super) fn hex_bytes(text: &str) -> anyhow::Result<Bytes> {
 /// The project's contracts (`assets/contracts/*.sol`), compiled with the
 /// pinned solc-js into `target/devnet-contracts/<source hash>.json` once.
 pub fn contracts(root: &Path) -> anyhow::Result<HashMap<String, Artifact>> {
+    let json = compiled(root)?;
+    let mut map = HashMap::new();
+    for (name, v) in json.as_object().into_iter().flatten() {
+        let code = v["bytecode"].as_str().unwrap_or_default();
+        map.insert(
+            name.clone(),
+            Artifact {
+                bytecode: hex_bytes(code)?,
+            },
+        );
+    }
+    Ok(map)
+}
+
+/// One of the project's contracts' runtime code, as solc compiles it now
+/// (for the code that is embedded rather than deployed: `SwapProbe`).
+pub fn runtime_code(root: &Path, name: &str) -> anyhow::Result<Bytes> {
+    let json = compiled(root)?;
+    let code = json[name]["runtime"]
+        .as_str()
+        .ok_or_else(|| anyhow!("{name} is not among assets/contracts"))?;
+    hex_bytes(code)
+}
+
+fn compiled(root: &Path) -> anyhow::Result<serde_json::Value> {
     let dir = root.join("assets/contracts");
     let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
         .with_context(|| format!("reading {}", dir.display()))?
@@ -102,18 +127,7 @@ pub fn contracts(root: &Path) -> anyhow::Result<HashMap<String, Artifact>> {
             bail!("compiling assets/contracts failed ({status})");
         }
     }
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&out)?)?;
-    let mut map = HashMap::new();
-    for (name, v) in json.as_object().into_iter().flatten() {
-        let code = v["bytecode"].as_str().unwrap_or_default();
-        map.insert(
-            name.clone(),
-            Artifact {
-                bytecode: hex_bytes(code)?,
-            },
-        );
-    }
-    Ok(map)
+    Ok(serde_json::from_slice(&std::fs::read(&out)?)?)
 }
 
 /// A contract from an npm package's build artifact (a JSON with the

@@ -11,6 +11,8 @@
 
 pub mod cow;
 pub mod cow_order;
+pub mod onedelta;
+pub mod probe;
 mod providers;
 pub mod v2;
 pub mod v3;
@@ -56,6 +58,14 @@ pub enum How {
     },
     /// A CoW Protocol order, drafted from this quote of the orderbook's.
     Cow { quote_id: Option<i64> },
+    /// 1delta's first alternative, sent unchanged once it ran as the
+    /// wallet; `spender` is the one its permission named.
+    OneDelta {
+        to: Address,
+        data: Bytes,
+        value: U256,
+        spender: Address,
+    },
 }
 
 impl fmt::Display for How {
@@ -67,6 +77,7 @@ impl fmt::Display for How {
             How::ZeroXPrice => write!(f, "0x indicative price"),
             How::ZeroX { .. } => write!(f, "0x AllowanceHolder"),
             How::Cow { .. } => write!(f, "CoW order"),
+            How::OneDelta { .. } => write!(f, "1delta route, run as the wallet first"),
         }
     }
 }
@@ -105,13 +116,17 @@ pub enum Provider {
     V3(v3::V3Pools),
     ZeroX(zerox::ZeroXApi),
     Cow(cow::CowApi),
+    OneDelta(onedelta::OneDeltaApi),
 }
 
 /// The one interface every provider answers (seed §11).
 pub trait SwapProvider {
     fn name(&self) -> &str;
-    /// Who takes the input token (the allowance goes to it).
+    /// Who takes the input token (the allowance goes to it); for 1delta,
+    /// the first of its targets (each answer names its own).
     fn spender(&self) -> Address;
+    /// Whether an allowance to `a` can be what this provider spends through.
+    fn spends_through(&self, a: Address) -> bool;
     /// `firm`: the swap is about to be sent (an aggregator answers with its
     /// transaction); else an indicative quote, for sizing.
     fn quote_exact_in(
@@ -145,6 +160,7 @@ impl SwapProvider for Provider {
             Provider::V3(p) => &p.name,
             Provider::ZeroX(p) => &p.name,
             Provider::Cow(p) => &p.name,
+            Provider::OneDelta(p) => &p.name,
         }
     }
 
@@ -154,11 +170,20 @@ impl SwapProvider for Provider {
             Provider::V3(p) => p.at.router,
             Provider::ZeroX(p) => p.at.allowance_holder,
             Provider::Cow(p) => p.at.vault_relayer,
+            // Its spender is read from each answer; the step's approve pins it.
+            Provider::OneDelta(p) => p.at.targets.first().copied().unwrap_or_default(),
+        }
+    }
+
+    fn spends_through(&self, a: Address) -> bool {
+        match self {
+            Provider::OneDelta(p) => p.at.targets.contains(&a),
+            other => other.spender() == a,
         }
     }
 
     fn simulates(&self) -> bool {
-        matches!(self, Provider::ZeroX(_))
+        matches!(self, Provider::ZeroX(_) | Provider::OneDelta(_))
     }
 
     async fn quote_exact_in(
@@ -185,6 +210,16 @@ impl SwapProvider for Provider {
             Provider::Cow(p) => {
                 let (out, gas, how) = p.quote_exact_in(req, firm).await?;
                 (out, None, gas, how, cow::QUOTE_TTL_MS)
+            }
+            Provider::OneDelta(p) => {
+                let a = p.quote_exact_in(c, req).await?;
+                (
+                    a.received,
+                    Some(a.floor),
+                    a.gas,
+                    a.how,
+                    onedelta::QUOTE_TTL_MS,
+                )
             }
         };
         Ok(Quote {
@@ -217,6 +252,7 @@ impl SwapProvider for Provider {
             Provider::V3(p) => p.swap_call(req, quote, min_out, me, deadline_secs),
             // 0x's calldata carries its own deadline-free floor, checked there.
             Provider::ZeroX(p) => p.swap_call(req, quote, min_out, me),
+            Provider::OneDelta(p) => p.swap_call(req, quote, min_out, me),
             Provider::Cow(p) => Err(VenueError::Rejected(format!(
                 "{} is carried out by a signed order, not a transaction",
                 p.name

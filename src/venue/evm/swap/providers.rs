@@ -61,6 +61,18 @@ async fn build(
         let api = zerox::ZeroXApi::open(at.clone(), crate::model::Secret::new(key), c.chain_id)?;
         return Ok(Provider::ZeroX(api));
     }
+    if let Some(at) = sc.onedelta.as_ref().filter(|o| o.name == name) {
+        // Its key is optional (evm.md §1.6.3): sent only when set.
+        let key = env(&at.api_key_env)
+            .filter(|k| !k.trim().is_empty())
+            .map(crate::model::Secret::new);
+        tracing::warn!(chain = %chain, provider = %name, "1delta's API is unverified: its transactions are run as the wallet before any is taken");
+        return Ok(Provider::OneDelta(onedelta::OneDeltaApi::open(
+            at.clone(),
+            key,
+            c.chain_id,
+        )?));
+    }
     if let Some(at) = sc.cowswap.as_ref().filter(|z| z.name == name) {
         return Ok(Provider::Cow(cow::CowApi::open(at.clone(), c.chain_id)?));
     }
@@ -176,7 +188,7 @@ impl Providers {
         for (i, p) in self.list.iter().enumerate() {
             let name = p.name().to_string();
             if let Some(s) = spender
-                && p.spender() != s
+                && !p.spends_through(s)
             {
                 asked.push((
                     name,
@@ -188,7 +200,7 @@ impl Providers {
                 ));
                 continue;
             }
-            if avoid == Some(p.spender()) {
+            if avoid.is_some_and(|a| p.spends_through(a)) {
                 asked.push((
                     name,
                     Answer::Skipped {

@@ -182,6 +182,16 @@ impl EvmVenue {
                 .await;
         }
         let call = self.swap_call(id, chain, &req, &quote, selection, min_out, deadline)?;
+        // An aggregator naming its spender per answer may name another than
+        // the one this step's approve was signed for: not sent on that.
+        if let Some(s) = spender
+            && call.spender != s
+        {
+            return Err(VenueError::Transient(format!(
+                "{} now names {} as the spender, not {s} this step approved",
+                quote.provider, call.spender
+            )));
+        }
         if !token_in.is_native() {
             self.approve_at(
                 chain,
@@ -200,8 +210,16 @@ impl EvmVenue {
                 spender: Some(call.spender),
                 ..ask
             };
-            self.choose_swap(id, chain, &req, ask, min_out, deadline)
-                .await?
+            let (quote, again) = self
+                .choose_swap(id, chain, &req, ask, min_out, deadline)
+                .await?;
+            if again.spender != call.spender {
+                return Err(VenueError::Transient(format!(
+                    "{} now names {} as the spender, not {} this step approved",
+                    quote.provider, again.spender, call.spender
+                )));
+            }
+            (quote, again)
         } else {
             (quote, call)
         };
