@@ -250,7 +250,11 @@ mod tests {
         let c = client(&f);
         let guid = B256::repeat_byte(0x5a);
         let src = B256::repeat_byte(0x11);
+        let line = c.health_line();
+        assert!(line.ok && line.detail.contains("not asked yet"), "{line:?}");
         assert_eq!(c.message(guid, Some(src)).await, Ok(Listing::NotListed));
+        let line = c.health_line();
+        assert!(line.ok && line.last_seen.is_some(), "{line:?}");
         f.set(guid, "CONFIRMING", Some(src), None);
         f.lag(guid, 1);
         assert_eq!(
@@ -276,6 +280,13 @@ mod tests {
             let e = c.message(guid, Some(src)).await.expect_err("a fault");
             assert!(e.to_string().contains(want), "{fault:?}: {e}");
             assert!(!e.to_string().contains("127.0.0.1"), "no URL: {e}");
+            // The Venues panel says the second source failed, and why.
+            let line = c.health_line();
+            assert!(
+                !line.ok && line.detail.contains(want),
+                "{fault:?}: {line:?}"
+            );
+            assert!(line.detail.contains("tracked on chain only"), "{line:?}");
         }
         // A 429 keeps the client quiet for its Retry-After: no ask reaches the fake.
         f.next(Fault::Status(429));
@@ -286,12 +297,18 @@ mod tests {
             Err(ScanError::Quiet { secs: 1 })
         ));
         assert_eq!(f.calls(), asked, "not asked while quiet");
+        let line = c.health_line();
+        assert!(
+            !line.ok && line.detail.contains("429") && line.detail.contains("quiet 1s"),
+            "{line:?}"
+        );
         tokio::time::sleep(Duration::from_millis(1_100)).await;
         assert!(matches!(
             c.message(guid, None).await,
             Ok(Listing::Listed(_))
         ));
         assert_eq!(f.calls(), asked + 1);
+        assert!(c.health_line().ok, "answering again");
     }
 
     #[tokio::test]

@@ -218,7 +218,8 @@ async fn devnet_lzscan_delivered_without_oft_received_is_a_disagreement_never_an
 
 /// (d) The scan faulting on every ask (429, 5xx, dropped, malformed, cut),
 /// then down: each transfer still arrives by the chain, the scan's failure
-/// shown as "tracked on chain only".
+/// shown as "tracked on chain only" on the transfer and on the scan's own
+/// Venues line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devnet_lzscan_down_or_garbage_the_whole_time_never_stops_the_chain_tracking() {
     let w = world(Duration::from_secs(2)).await;
@@ -248,6 +249,17 @@ async fn devnet_lzscan_down_or_garbage_the_whole_time_never_stops_the_chain_trac
         if !down {
             assert!(w.scan.calls() > asked, "the scan was asked");
         }
+        // The Venues panel has the scan's own line, failing, and says so.
+        let line =
+            w.v.health()
+                .await
+                .into_iter()
+                .find(|h| h.name == "LayerZero Scan")
+                .expect("the scan's line on the Venues panel");
+        assert!(
+            !line.ok && line.detail.contains("tracked on chain only"),
+            "{line:?}"
+        );
     }
     let met = w.scan.met();
     assert!(!met.is_empty(), "seeded faults were met");

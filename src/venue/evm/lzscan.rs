@@ -224,6 +224,16 @@ pub fn note(answer: &Result<Listing, ScanError>, seen_on_chain: bool, to: &str) 
     }
 }
 
+/// How the last ask went, for the Venues panel.
+#[derive(Debug, Clone, Default)]
+struct Seen {
+    /// When it last answered something readable.
+    ok_at: Option<Timestamp>,
+    /// Why the last ask failed, when it did.
+    failing: Option<String>,
+    latency_ms: Option<u64>,
+}
+
 /// The Scan API client; one per venue.
 pub struct LzScan {
     base: String,
@@ -231,6 +241,7 @@ pub struct LzScan {
     clock: Arc<dyn Clock>,
     /// No ask before this instant (after a 429).
     quiet_until: Mutex<Timestamp>,
+    seen: Mutex<Seen>,
 }
 
 impl std::fmt::Debug for LzScan {
@@ -253,6 +264,7 @@ impl LzScan {
             http,
             clock,
             quiet_until: Mutex::new(0),
+            seen: Mutex::new(Seen::default()),
         })
     }
 
@@ -274,9 +286,63 @@ impl LzScan {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
+        self.seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Its line on the Venues panel: answering, or why the transfers in
+    /// flight are tracked on the chain alone.
+    pub fn health_line(&self) -> crate::venue::VenueHealth {
+        let now = self.clock.now();
+        let seen = self.seen().clone();
+        let quiet = (*self.quiet()).saturating_sub(now);
+        let (ok, detail) = match (&seen.failing, seen.ok_at) {
+            (Some(why), _) if quiet > 0 => (
+                false,
+                format!(
+                    "{why}; quiet {}s, transfers tracked on chain only",
+                    quiet.div_ceil(1000)
+                ),
+            ),
+            (Some(why), _) => (false, format!("{why}; transfers tracked on chain only")),
+            (None, Some(_)) => (true, "second source on Stargate transfers".to_string()),
+            (None, None) => (
+                true,
+                "second source on Stargate transfers; not asked yet".to_string(),
+            ),
+        };
+        crate::venue::VenueHealth {
+            name: "LayerZero Scan".into(),
+            ok,
+            head: None,
+            latency_ms: seen.latency_ms,
+            last_seen: seen.ok_at,
+            detail,
+        }
+    }
+
     /// What the Scan API lists under `guid` (the send's `source_tx`, when
     /// known, must be the one it names).
     pub async fn message(&self, guid: B256, source_tx: Option<B256>) -> Result<Listing, ScanError> {
+        let started = std::time::Instant::now();
+        let answer = self.ask(guid, source_tx).await;
+        let mut seen = self.seen();
+        match &answer {
+            Ok(_) => {
+                seen.ok_at = Some(self.clock.now());
+                seen.failing = None;
+                seen.latency_ms = Some(started.elapsed().as_millis() as u64);
+            }
+            // Held back by an earlier 429: that failure still stands.
+            Err(ScanError::Quiet { .. }) => {}
+            Err(e) => seen.failing = Some(e.to_string()),
+        }
+        answer
+    }
+
+    async fn ask(&self, guid: B256, source_tx: Option<B256>) -> Result<Listing, ScanError> {
         let now = self.clock.now();
         let until = *self.quiet();
         if now < until {

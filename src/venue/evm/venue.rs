@@ -707,6 +707,9 @@ impl LoopVenue for EvmVenue {
         for swaps in &self.swaps {
             out.extend(swaps.health_lines(now));
         }
+        if let Some(scan) = &self.scan {
+            out.push(scan.health_line());
+        }
         out.push(VenueHealth {
             name: format!("tx manager ({})", self.label),
             ok: true,
