@@ -365,6 +365,51 @@ async fn a_swap_providers_contract_without_code_or_a_missing_api_key_fails() {
     );
 }
 
+/// 1delta's targets are checked for code; its key is optional, and the
+/// doctor says whether it is set (never its value).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onedeltas_targets_need_code_and_its_optional_key_is_reported() {
+    let d = shared().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{}\n[evm.hemi.onedelta]\nbase_url = \"http://127.0.0.1:9\"\ntargets = [\"{}\"]\n",
+        devnet_toml(d, &tmp.path().join("data")),
+        d.hemi.router
+    );
+    let key = "1d-secret-value-5678";
+    let r = examine_toml(
+        &text,
+        &[
+            ("ARBITRAGE_PRIVATE_KEY", KEEPER_KEY),
+            ("ONEDELTA_API_KEY", key),
+        ],
+    )
+    .await;
+    assert_status(&r, "Hemi code", Status::Ok);
+    assert_eq!(
+        assert_status(&r, "1delta API key", Status::Ok),
+        "ONEDELTA_API_KEY set"
+    );
+    assert!(
+        !arbkeep::doctor::table(&r).contains(key),
+        "the key is never shown"
+    );
+    let r = examine_toml(&text, &[("ARBITRAGE_PRIVATE_KEY", KEEPER_KEY)]).await;
+    assert!(assert_status(&r, "1delta API key", Status::Ok).contains("asked without a key"));
+    // A target without code (the keeper's own account).
+    let text = text.replace(
+        &format!("targets = [\"{}\"]", d.hemi.router),
+        &format!("targets = [\"{}\"]", d.keeper),
+    );
+    let r = examine_toml(&text, &[("ARBITRAGE_PRIVATE_KEY", KEEPER_KEY)]).await;
+    let detail = assert_status(&r, "Hemi code", Status::Fail);
+    assert!(
+        detail.contains(&format!("evm.hemi.onedelta.targets {}: no code", d.keeper))
+            && !detail.contains("evm.hemi.router"),
+        "{detail}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_whose_decimals_are_not_the_tables_fails() {
     let d = shared().await;
