@@ -73,15 +73,26 @@ pub const ETHEREUM_TOKENS: [(TokenId, &str); 7] = [
 ];
 
 /// Stargate V2 on Hemi (§2.6): the native ETH pool and the USDC OFT.
-pub const HEMI_STARGATE: [(TokenId, &str); 2] = [
+pub const HEMI_STARGATE: [(TokenId, &str); 3] = [
     (TokenId::Eth, "0x2F6F07CDcf3588944Bf4C42aC74ff24bF56e7590"),
     (TokenId::Usdc, "0x45f1A95A4D3f3836523F5c83673c797f4d4d263B"),
+    // Not a Stargate: hemiBTC's own LayerZero OFT adapter (§1.5, §2.6),
+    // carried by the same IOFT calls.
+    (
+        TokenId::HemiBtc,
+        "0xDefa4A253a0Ec96a2e6D74A409B3B348924bf390",
+    ),
 ];
 
-/// Stargate V2 on Ethereum (§2.6): the native ETH pool and the USDC pool.
-pub const ETHEREUM_STARGATE: [(TokenId, &str); 2] = [
+/// Stargate V2 on Ethereum (§2.6): the native ETH pool and the USDC pool;
+/// and hemiBTC's OFT, which is the token itself (§2.1).
+pub const ETHEREUM_STARGATE: [(TokenId, &str); 3] = [
     (TokenId::Eth, "0x77b2043768d28E9C9aB44E1aBfC95944bcE57931"),
     (TokenId::Usdc, "0xc026395860Db2d07ee33e05fE50ed7bD583189C7"),
+    (
+        TokenId::HemiBtc,
+        "0x06ea695B91700071B161A434fED42D1DcbAD9f00",
+    ),
 ];
 
 /// One chain's mainnet defaults, parsed.

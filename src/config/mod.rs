@@ -206,8 +206,9 @@ impl Config {
             ));
         }
         if c.mode == Mode::Live && !r.seen.contains("cross_chain_loop.tokens") {
-            // hemiBTC leaves by its own OFT adapter, a route arbkeep does not
-            // have yet; on mainnet the loop trades the others unless told.
+            // hemiBTC's route is known (its OFT adapter), but on Ethereum it
+            // trades only on a Curve pool (evm.md §1.5) that the default swap
+            // providers do not reach: listed only when asked for.
             c.cross_chain_loop.tokens.retain(|t| *t != TokenId::HemiBtc);
         }
         c.check_mode(&r)?;
@@ -469,12 +470,23 @@ mod tests {
         ))
         .unwrap_err();
         assert!(e.to_string().contains("evm.hemi.stargate.ETH"), "{e}");
-        // Listing hemiBTC live asks for the pool it has no default for.
-        let e = parse(&format!(
+        // Listed live, hemiBTC goes by its OFT adapter's default address.
+        let c = parse(&format!(
             "{LIVE_LOOP}[cross_chain_loop]\ntokens = [\"hemiBTC\"]\n"
         ))
-        .unwrap_err();
-        assert!(e.to_string().contains("evm.hemi.stargate.hemiBTC"), "{e}");
+        .unwrap();
+        let evm = c.evm.unwrap();
+        assert_eq!(
+            evm.hemi
+                .stargate(TokenId::HemiBtc)
+                .map(|a| a.to_checksum(None)),
+            Some("0xDefa4A253a0Ec96a2e6D74A409B3B348924bf390".to_string())
+        );
+        assert_eq!(
+            evm.ethereum.stargate(TokenId::HemiBtc),
+            evm.ethereum.token(TokenId::HemiBtc),
+            "Ethereum's hemiBTC OFT is the token"
+        );
     }
 
     #[test]

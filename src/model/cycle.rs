@@ -44,6 +44,17 @@ impl Route {
     }
 }
 
+impl Route {
+    /// The route as the screen names it for `token`: hemiBTC's Stargate-
+    /// route leg is its own LayerZero OFT adapter, not a Stargate pool.
+    pub fn label(self, token: super::TokenId) -> &'static str {
+        match (self, token) {
+            (Route::Stargate, super::TokenId::HemiBtc) => "lz oft",
+            _ => self.name(),
+        }
+    }
+}
+
 impl fmt::Display for Route {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -253,6 +264,14 @@ impl Wait {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hemi_btcs_leg_is_labelled_as_the_oft_it_is() {
+        use crate::model::TokenId;
+        assert_eq!(Route::Stargate.label(TokenId::HemiBtc), "lz oft");
+        assert_eq!(Route::Stargate.label(TokenId::Eth), "stargate");
+        assert_eq!(Route::HemiTunnel.label(TokenId::HemiBtc), "tunnel");
+    }
 
     #[test]
     fn stargate_path_skips_the_tunnel_states() {

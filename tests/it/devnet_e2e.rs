@@ -1,6 +1,6 @@
 //! The loop end to end on a devnet with real transactions, on both bridge
-//! routes: ETH by the Stargate-like bridge, WBTC by the OP-like tunnel
-//! (initiate, prove, finalize), and XAUt by the tunnel too; Hemi's swaps go
+//! routes: ETH by Stargate V2, hemiBTC by its own LayerZero OFT adapter, WBTC
+//! by the OP tunnel (initiate, prove, finalize), and XAUt by the tunnel too; Hemi's swaps go
 //! through SushiSwap V3 (the real Uniswap V3 bytecode) where it has a pool
 //! and fall back to V2 where not. The engine runs as in production (system
 //! clock, real passes); every cycle completes, the wallet equals the ledger
@@ -27,8 +27,15 @@ async fn devnet_loop_completes_on_both_routes_with_real_transactions() {
     let dir = tmp.path();
     let mut config = config(&d, dir);
     // XAUt has no V3 pool on the devnet's Hemi: its swaps fall back to V2.
-    config.cross_chain_loop.tokens = vec![TokenId::Eth, TokenId::Wbtc, TokenId::Xaut];
+    // hemiBTC goes out by its own LayerZero OFT adapter (the "stargate"
+    // route's IOFT calls, no Stargate pool).
+    config.cross_chain_loop.tokens =
+        vec![TokenId::Eth, TokenId::HemiBtc, TokenId::Wbtc, TokenId::Xaut];
     assert_eq!(config.cross_chain_loop.route(TokenId::Eth), Route::Stargate);
+    assert_eq!(
+        config.cross_chain_loop.route(TokenId::HemiBtc),
+        Route::Stargate
+    );
     assert_eq!(
         config.cross_chain_loop.route(TokenId::Wbtc),
         Route::HemiTunnel
@@ -54,7 +61,7 @@ async fn devnet_loop_completes_on_both_routes_with_real_transactions() {
         );
         engine.recover().await.unwrap();
         let started = Instant::now();
-        while engine.open_cycles().count() < 3 {
+        while engine.open_cycles().count() < 4 {
             assert!(
                 started.elapsed() < Duration::from_secs(60),
                 "no cycles opened"
@@ -85,7 +92,7 @@ async fn devnet_loop_completes_on_both_routes_with_real_transactions() {
     let read = ReadOnlyStore::open(dir).unwrap();
     let r = read.read().unwrap();
     let cycles = r.cycles().unwrap();
-    assert_eq!(cycles.len(), 3);
+    assert_eq!(cycles.len(), 4);
     for c in &cycles {
         assert_eq!(c.state, CycleState::Completed, "{} {:?}", c.id, c.failure);
         let res = c.result.as_ref().unwrap();

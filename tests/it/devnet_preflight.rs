@@ -8,7 +8,8 @@
 //! - Stargate's fee raised by its owner after the plan was priced, and
 //!   its fee library paused towards Ethereum after the plan;
 //! - the tunnel's finalization period lengthened after the plan (the
-//!   oracle's storage rewritten, as an upgrade would).
+//!   oracle's storage rewritten, as an upgrade would);
+//! - hemiBTC's OFT adapter left without its Ethereum peer after the plan.
 //!
 //! The changes that must land between the plan and the send are made by a
 //! venue wrapper at the pre-flight's first read, so the engine's own
@@ -232,6 +233,32 @@ async fn devnet_preflight_refuses_a_stargate_cycle_while_its_pool_is_paused() {
     assert!(
         why.contains(&format!(
             "the ETH Stargate {pool} on Hemi is paused by its planner"
+        )),
+        "{why}"
+    );
+}
+
+/// hemiBTC's OFT adapter (no Stargate, no planner pause) is read for its
+/// peer: its owner unsets it after the plan, and the cycle is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_preflight_refuses_a_hemi_btc_cycle_when_its_oft_adapter_lost_its_peer() {
+    let d = start(devnet::DevnetOptions::default()).await;
+    let adapter = d.deployment.hemi.stargate[&TokenId::HemiBtc];
+    let url = d.hemi.url();
+    let change: Change = Box::pin(async move {
+        let data = devnet::IStargateMessaging::setPeerCall {
+            _eid: ETHEREUM_EID,
+            _peer: B256::ZERO,
+        }
+        .abi_encode();
+        send(&url, DEPLOYER_KEY, adapter, data).await;
+    });
+    let refused = refused_cycle(&d, TokenId::HemiBtc, Some(change)).await;
+    assert_eq!(refused.cycle.route, Route::Stargate);
+    let why = refused.cycle.refusal.unwrap_or_default();
+    assert!(
+        why.contains(&format!(
+            "the hemiBTC OFT {adapter} on Hemi has no peer on Ethereum"
         )),
         "{why}"
     );

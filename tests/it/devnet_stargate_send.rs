@@ -6,6 +6,8 @@
 //! connection closed) are each signed once at one nonce, booked exactly as
 //! the wallet moved on the node (amount without its dust, the LayerZero fee,
 //! gas), and arrive by their guid's `OFTReceived` at `amountReceivedLD`.
+//! hemiBTC goes the same way by its own OFT adapter (LayerZero's OFTAdapter
+//! and OFT, no Stargate pool), the node taking the send and no answer coming.
 //! A fee lowered between quote and send is refunded by the endpoint and
 //! booked as paid. A token without a Stargate pool, and a native fee above
 //! the cap, are refused before anything is signed.
@@ -206,7 +208,12 @@ impl Faulted {
         assert_eq!(U256::from(r.amount_in), clean, "dust removed");
         let ticket = r.ticket.clone().expect("a ticket");
         assert_eq!(ticket.amount_sent, r.amount_in);
-        assert!(ticket.expected_amount < ticket.amount_sent, "a token fee");
+        if token == TokenId::HemiBtc {
+            // A plain OFT takes no token fee.
+            assert_eq!(ticket.expected_amount, ticket.amount_sent, "no token fee");
+        } else {
+            assert!(ticket.expected_amount < ticket.amount_sent, "a token fee");
+        }
         assert_eq!(r.bridge_fee_token, r.amount_in - ticket.expected_amount);
         // SimpleMessageLib's fixed fee, or what ULN302's workers were paid.
         let lz_fee = match (workers_before, self.workers_fees(from).await) {
@@ -300,6 +307,27 @@ async fn devnet_stargate_usdc_send_taken_then_connection_closed_is_sent_once_and
     .await;
 }
 
+/// hemiBTC leaves Hemi by its own OFT adapter (LayerZero's `OFTAdapter`
+/// locking it, its `OFT` minting on Ethereum; no Stargate pool): the
+/// approve to the adapter goes through, the node takes the send and the
+/// answer times out. Sent once, no token fee, the dust below its shared
+/// decimals' 100-satoshi step left in the wallet, and it arrives by the
+/// guid's `OFTReceived` on the Ethereum OFT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_oft_hemi_btc_send_taken_then_no_answer_is_sent_once_and_arrives() {
+    let f = faulted(Chain::Hemi, |_| {}).await;
+    let me = f.v.wallet();
+    mint_on_hemi(&f.d, TokenId::HemiBtc, me, 2 * TokenId::HemiBtc.one()).await;
+    f.send_once_and_arrive(
+        TokenId::HemiBtc,
+        Chain::Hemi,
+        TokenId::HemiBtc.one() / 3 + 7,
+        2,
+        RpcFault::TimeoutAfter(Duration::from_secs(3)),
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devnet_stargate_refuses_a_token_without_a_pool_and_a_fee_above_the_cap() {
     let f = faulted(Chain::Hemi, |evm| {
@@ -307,7 +335,7 @@ async fn devnet_stargate_refuses_a_token_without_a_pool_and_a_fee_above_the_cap(
     })
     .await;
     for (cycle, token, want) in [
-        (1, TokenId::HemiBtc, "hemiBTC has no Stargate pool on Hemi"),
+        (1, TokenId::Wbtc, "WBTC has no Stargate pool on Hemi"),
         (2, TokenId::Eth, "evm.max_stargate_native_fee"),
     ] {
         let intent = stargate_intent(

@@ -35,7 +35,7 @@ async fn devnet_swap_quotes_approves_swaps_and_settles() {
 
     // Every token has its real decimals (checked at connect), and X is
     // cheaper on Hemi than on Ethereum.
-    assert_eq!(HEMI_TOKENS.len() + ETHEREUM_TOKENS.len(), 13);
+    assert_eq!(HEMI_TOKENS.len() + ETHEREUM_TOKENS.len(), 12);
     let vcred = 1_000 * TokenId::Vcred.one();
     let wbtc = v
         .quote(Chain::Hemi, TokenId::Vcred, TokenId::Wbtc, vcred)

@@ -94,7 +94,7 @@ pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
                 )),
                 Span::styled(ready, cx.theme.accent()),
                 Span::styled(
-                    format!("{} {}", f.route.name(), f.state.name()),
+                    format!("{} {}", f.route.label(f.token), f.state.name()),
                     cx.theme.dim(),
                 ),
             ])

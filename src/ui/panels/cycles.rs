@@ -165,7 +165,7 @@ fn row<'a>(cx: &Ctx, v: &CycleView, selected: bool, full: bool) -> Row<'a> {
     cells.push(Cell::from(c.id.to_string()));
     cells.push(Cell::from(c.token.symbol()));
     if full {
-        cells.push(Cell::from(c.route.name()));
+        cells.push(Cell::from(c.route.label(c.token)));
     }
     cells.push(Cell::from(Span::styled(
         state_label(c.state),

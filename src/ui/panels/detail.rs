@@ -43,7 +43,7 @@ pub fn render(frame: &mut Frame, area: Rect, cx: &Ctx) {
     let mut head = vec![{
         let mut spans = vec![
             Span::styled(format!("{} ", c.id), t.title()),
-            Span::raw(format!("{} {}  ", c.token.symbol(), c.route.name())),
+            Span::raw(format!("{} {}  ", c.token.symbol(), c.route.label(c.token))),
             Span::styled(c.state.name(), t.title()),
         ];
         if let Some(mark) = alarm(v) {

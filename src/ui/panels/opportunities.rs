@@ -37,7 +37,7 @@ fn row<'a>(cx: &Ctx, o: &OpportunityView, selected: bool, full: bool) -> Row<'a>
     let mut cells = vec![
         Cell::from(format!("#{}", o.id)),
         Cell::from(o.token.symbol()),
-        Cell::from(o.route.name()),
+        Cell::from(o.route.label(o.token)),
         Cell::from(rpad(&o.edge_bps.to_string(), 5)),
         Cell::from(rpad(&amount(o.size_vcred, 6, 2), 12)),
         Cell::from(Line::styled(

@@ -94,6 +94,11 @@ sol! {
         /// planner (every send and every delivery then reverts).
         function status() external view returns (uint8);
         function getAddressConfig() external view returns (AddressConfig);
+        /// `StargateBase.stargateType`: answered by a Stargate only (a plain
+        /// LayerZero OFT, as hemiBTC's, reverts).
+        function stargateType() external view returns (uint8);
+        /// `OAppCore.peers`: a plain OFT's counterpart on `eid`.
+        function peers(uint32 eid) external view returns (bytes32);
 
         event OFTSent(bytes32 indexed guid, uint32 dstEid, address indexed fromAddress, uint256 amountSentLD, uint256 amountReceivedLD);
         event OFTReceived(bytes32 indexed guid, uint32 srcEid, address indexed toAddress, uint256 amountReceivedLD);

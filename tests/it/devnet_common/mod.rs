@@ -164,6 +164,30 @@ pub async fn mint_on_ethereum(
     .expect("minted");
 }
 
+/// Mint `amount` of the devnet token `token` on Hemi to `to` (a DevToken
+/// there: VCRED, hemiBTC; not the tunnel's tokens or USDC.e).
+pub async fn mint_on_hemi(
+    d: &Devnet,
+    token: arbkeep::model::TokenId,
+    to: alloy::primitives::Address,
+    amount: u128,
+) {
+    use alloy::sol_types::SolCall;
+    let p = devnet::signing_provider(&d.hemi.url(), devnet::DEPLOYER_KEY).unwrap();
+    let mint = arbkeep::venue::evm::abi::IDevToken::mintCall {
+        to,
+        value: alloy::primitives::U256::from(amount),
+    };
+    devnet::send_mined(
+        &p,
+        alloy::rpc::types::TransactionRequest::default()
+            .to(d.deployment.hemi.tokens[&token])
+            .input(mint.abi_encode().into()),
+    )
+    .await
+    .expect("minted");
+}
+
 /// The wallet equals the loop's ledger, every token on both chains, to the
 /// base unit (gas included).
 pub async fn assert_wallet_equals_ledger(

@@ -350,6 +350,25 @@ pub async fn deploy_all(
     let sg = deploy_stargate(root, &ph, &pe, &mut h, &mut e, opts)
         .await
         .context("Stargate V2")?;
+    // hemiBTC leaves Hemi by its own OFT adapter; the deployer's hemiBTC on
+    // Ethereum (its V2 and V3 pools there) comes over that route.
+    let eth_relayer = signing_provider(&e.rpc_url, RELAYER_KEY)?;
+    let hemi_btc_on_ethereum =
+        base_units(TokenId::HemiBtc, 6 * depth_usd) / U256::from(usd_price(TokenId::HemiBtc));
+    let oft = deploy_hemi_btc_oft(
+        &code,
+        &ph,
+        &pe,
+        &eth_relayer,
+        &sg,
+        h.tokens[&TokenId::HemiBtc],
+        hemi_btc_on_ethereum,
+    )
+    .await
+    .context("hemiBTC's LayerZero OFT")?;
+    h.stargate.insert(TokenId::HemiBtc, oft.adapter);
+    e.stargate.insert(TokenId::HemiBtc, oft.oft);
+    e.tokens.insert(TokenId::HemiBtc, oft.oft);
     let op = deploy_tunnel(root, &ph, &pe, &mut h, &e, opts)
         .await
         .context("the OP tunnel")?;

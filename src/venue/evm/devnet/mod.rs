@@ -56,13 +56,14 @@ pub const HEMI_TOKENS: [TokenId; 7] = [
     TokenId::Vusd,
     TokenId::Usdc,
 ];
-pub const ETHEREUM_TOKENS: [TokenId; 6] = [
+/// Ethereum's DevTokens (and USDC, Stargate's); its hemiBTC is the OFT
+/// that `oft` deploys.
+pub const ETHEREUM_TOKENS: [TokenId; 5] = [
     TokenId::Wbtc,
     TokenId::CbBtc,
     TokenId::Xaut,
     TokenId::Vusd,
     TokenId::Usdc,
-    TokenId::HemiBtc,
 ];
 /// Tokens the V3 pools trade (against VCRED on Hemi, USDC on Ethereum;
 /// XAUt is left to V2).

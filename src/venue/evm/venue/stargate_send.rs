@@ -249,8 +249,11 @@ impl EvmVenue {
     /// one shared unit per send, which a whole basis point would overstate.
     pub(super) async fn stargate_prices(&self) -> Result<(Units, u32), VenueError> {
         let mut legs = vec![(TokenId::Usdc, Chain::Ethereum, Chain::Hemi)];
-        if self.chain_cfg(Chain::Hemi).stargate(TokenId::Eth).is_some() {
-            legs.push((TokenId::Eth, Chain::Hemi, Chain::Ethereum));
+        // Every way out that is configured: Hemi's ETH pool, hemiBTC's OFT.
+        for token in [TokenId::Eth, TokenId::HemiBtc] {
+            if self.chain_cfg(Chain::Hemi).stargate(token).is_some() {
+                legs.push((token, Chain::Hemi, Chain::Ethereum));
+            }
         }
         let (mut native_fee, mut fee_bps) = (0u128, 0u32);
         for (token, from, to) in legs {
@@ -306,8 +309,16 @@ impl EvmVenue {
         }
         legs.push((TokenId::Usdc, Chain::Ethereum, Chain::Hemi));
         for (token, from, to) in legs {
-            for chain in [from, to] {
+            let mut stargate = true;
+            for (chain, other) in [(from, to), (to, from)] {
                 let pool = self.stargate_pool(chain, token)?;
+                if !self.is_stargate(chain, pool).await? {
+                    stargate = false;
+                    if let Some(why) = self.oft_unpeered(token, chain, pool, other).await? {
+                        return Ok(Some(why));
+                    }
+                    continue;
+                }
                 let status = self
                     .client(chain)
                     .view(pool, IStargate::statusCall {})
@@ -317,6 +328,10 @@ impl EvmVenue {
                         "the {token} Stargate {pool} on {chain} is paused by its planner"
                     )));
                 }
+            }
+            // A plain OFT has no fee library (and no fee).
+            if !stargate {
+                continue;
             }
             let pool = self.stargate_pool(from, token)?;
             let c = self.client(from);
@@ -342,6 +357,51 @@ impl EvmVenue {
                 }
                 Err(other) => return Err(other),
             }
+        }
+        Ok(None)
+    }
+}
+
+impl EvmVenue {
+    /// Whether `pool` is a Stargate (it answers `stargateType()`), not a
+    /// plain LayerZero OFT or adapter such as hemiBTC's.
+    async fn is_stargate(&self, chain: Chain, pool: Address) -> Result<bool, VenueError> {
+        match self
+            .client(chain)
+            .view(pool, IStargate::stargateTypeCall {})
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(VenueError::Rejected(_)) => Ok(false),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Why a plain OFT on `chain` cannot carry `token` to or from `other`:
+    /// its peer there is unset (a send would revert) or is not the OFT
+    /// configured there (the tokens would go to a contract we do not track).
+    async fn oft_unpeered(
+        &self,
+        token: TokenId,
+        chain: Chain,
+        oft: Address,
+        other: Chain,
+    ) -> Result<Option<String>, VenueError> {
+        let eid = self.chain_cfg(other).eid;
+        let peer = self
+            .client(chain)
+            .view(oft, IStargate::peersCall { eid })
+            .await?;
+        let want = self.stargate_pool(other, token)?;
+        if peer.is_zero() {
+            return Ok(Some(format!(
+                "the {token} OFT {oft} on {chain} has no peer on {other} (eid {eid})"
+            )));
+        }
+        if peer != want.into_word() {
+            return Ok(Some(format!(
+                "the {token} OFT {oft} on {chain} names {peer} as its peer on {other}, not {want}"
+            )));
         }
         Ok(None)
     }

@@ -33,12 +33,14 @@
 
 mod dvn;
 mod endpoint;
+mod oft;
 mod pools;
 mod relayer;
 mod uln302;
 
 pub use dvn::*;
 pub use endpoint::*;
+pub use oft::*;
 pub use pools::*;
 pub use relayer::*;
 pub use uln302::*;
