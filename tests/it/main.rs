@@ -26,6 +26,7 @@ mod devnet_e2e;
 mod devnet_hedge;
 mod devnet_hostile;
 mod devnet_ingest;
+mod devnet_l1_fee;
 mod devnet_live;
 mod devnet_lzscan;
 mod devnet_onedelta;

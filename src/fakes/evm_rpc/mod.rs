@@ -12,7 +12,9 @@
 //!
 //! It owns the count of what reached the node: every `eth_sendRawTransaction`
 //! it forwarded, by (sender, nonce) and by hash, whatever the attempt and
-//! whatever the client was told ([`FakeRpc::sends`]).
+//! whatever the client was told ([`FakeRpc::sends`]). It can also answer as
+//! an OP-stack node does: the receipts of the transactions it forwarded
+//! carry an `l1Fee` for their bytes ([`FakeRpc::set_l1_fee`]).
 
 mod lag;
 
@@ -124,6 +126,8 @@ pub struct Forwarded {
     pub call: u64,
     /// The fault the client met on this call, if any.
     pub fault: Option<RpcFault>,
+    /// Its signed bytes' length (what an OP node's L1 data fee is for).
+    pub size: usize,
 }
 
 impl PeerFault for RpcFault {
@@ -154,6 +158,8 @@ struct State {
     forwarded: Vec<Forwarded>,
     /// The transactions forwarded, by hash and by (sender, nonce).
     sends: Sends<B256, (Address, u64)>,
+    /// As an OP node: the L1 data fee per signed byte its receipts report.
+    l1_fee_per_byte: Option<u128>,
 }
 
 /// The proxy. Dropping it stops serving.
@@ -194,6 +200,21 @@ impl FakeRpc {
 
     pub fn url(&self) -> String {
         self.server.url()
+    }
+
+    /// Answer as an OP-stack node: each forwarded transaction's receipt
+    /// reports `l1Fee` = its signed length × `per_byte_wei` (`None`: as
+    /// the node answers, without one).
+    pub fn set_l1_fee(&self, per_byte_wei: Option<u128>) {
+        self.state().l1_fee_per_byte = per_byte_wei;
+    }
+
+    /// The `l1Fee` its receipts report for `hash`, when it reports one.
+    pub fn l1_fee_of(&self, hash: B256) -> Option<u128> {
+        let s = self.state();
+        let per_byte = s.l1_fee_per_byte?;
+        let sent = s.forwarded.iter().find(|f| f.hash == hash)?;
+        Some(per_byte.saturating_mul(sent.size as u128))
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -407,15 +428,27 @@ async fn serve(mut sock: TcpStream, state: &Mutex<State>, upstream: &Upstream) {
             answers[*i] = found;
         }
     }
+    let l1_fees: HashMap<B256, u128> = {
+        let s = lock(state);
+        match s.l1_fee_per_byte {
+            Some(per_byte) => s
+                .forwarded
+                .iter()
+                .map(|f| (f.hash, per_byte.saturating_mul(f.size as u128)))
+                .collect(),
+            None => HashMap::new(),
+        }
+    };
     let answers: Vec<Value> = calls
         .iter()
         .zip(answers)
         .map(|(call, a)| {
             let a = a.unwrap_or_else(|| json!({"jsonrpc": "2.0", "id": call.get("id"), "error": {"code": -32603, "message": "no answer from upstream"}}));
-            match lag {
+            let a = match lag {
                 Some((lag, head)) => after(lag, head, call, a),
                 None => a,
-            }
+            };
+            with_l1_fee(call, a, &l1_fees)
         })
         .collect();
     let body = if batch {
@@ -429,6 +462,25 @@ async fn serve(mut sock: TcpStream, state: &Mutex<State>, upstream: &Upstream) {
         Some(f) => fault_outcome(&f, Some(response)),
     };
     carry_out(sock, outcome).await;
+}
+
+/// A receipt of a transaction with an L1 fee, as an OP node writes it.
+fn with_l1_fee(call: &Value, mut answer: Value, fees: &HashMap<B256, u128>) -> Value {
+    if fees.is_empty() || method_of(call) != "eth_getTransactionReceipt" {
+        return answer;
+    }
+    let hash = answer
+        .pointer("/result/transactionHash")
+        .and_then(Value::as_str)
+        .and_then(|h| h.parse::<B256>().ok());
+    if let Some(fee) = hash.and_then(|h| fees.get(&h))
+        && let Some(r) = answer.get_mut("result").and_then(Value::as_object_mut)
+    {
+        r.insert("l1Fee".into(), json!(format!("{fee:#x}")));
+        r.insert("l1GasPrice".into(), json!("0x3b9aca00"));
+        r.insert("l1FeeScalar".into(), json!("1"));
+    }
+    answer
 }
 
 fn decode_send(call: &Value, n: u64, fault: Option<RpcFault>) -> Forwarded {
@@ -449,6 +501,7 @@ fn decode_send(call: &Value, n: u64, fault: Option<RpcFault>) -> Forwarded {
         nonce: envelope.as_ref().map(|e| e.nonce()),
         call: n,
         fault,
+        size: raw.len(),
     }
 }
 

@@ -112,7 +112,14 @@ pub struct ChainClient {
     /// silent stream costs one timeout per [`WS_RETRY`], not one per pass.
     ws_trouble: std::sync::Mutex<Option<(String, Instant)>>,
     timeout: Duration,
+    /// An OP-stack chain: each transaction also pays an L1 data fee, which
+    /// the node reports in its receipt's `l1Fee` ([`ChainClient::fee_paid`]).
+    op_stack: bool,
 }
+
+/// OP-stack chains by id (Hemi and its testnet, OP, Base and their
+/// testnets): their receipts carry the L1 data fee (evm.md §1.7).
+pub const OP_STACK_CHAIN_IDS: [u64; 6] = [43111, 743111, 10, 11155420, 8453, 84532];
 
 /// How long a failed WebSocket is left alone before the next try.
 pub const WS_RETRY: Duration = Duration::from_secs(30);
@@ -226,6 +233,7 @@ impl ChainClient {
             ws,
             ws_trouble: std::sync::Mutex::new(None),
             timeout,
+            op_stack: OP_STACK_CHAIN_IDS.contains(&found),
         })
     }
 
@@ -509,6 +517,33 @@ impl ChainClient {
         .await
     }
 
+    /// What the sender paid for mined transaction `r`: its gas at the
+    /// effective price and, on an OP-stack chain, the L1 data fee the node
+    /// reports in the receipt's `l1Fee` (alloy's Ethereum receipt drops the
+    /// field, so the receipt is read once more as the node wrote it). A
+    /// receipt without `l1Fee` (a deposit, or a node that is not OP's, such
+    /// as the devnet's anvil) pays none; one that is not a quantity fails.
+    pub async fn fee_paid(&self, r: &TransactionReceipt) -> Result<u128, VenueError> {
+        let l2 = u128::from(r.gas_used).saturating_mul(r.effective_gas_price);
+        if !self.op_stack {
+            return Ok(l2);
+        }
+        let raw: Option<serde_json::Value> = self
+            .rpc(
+                "eth_getTransactionReceipt",
+                self.http
+                    .raw_request("eth_getTransactionReceipt".into(), (r.transaction_hash,)),
+            )
+            .await?;
+        let l1 = l1_fee(raw.as_ref()).map_err(|why| {
+            VenueError::Rejected(format!(
+                "{}: the receipt of {}: {why}",
+                self.name, r.transaction_hash
+            ))
+        })?;
+        Ok(l2.saturating_add(l1))
+    }
+
     /// Whether the node knows the transaction (pending or mined).
     pub async fn knows(&self, hash: B256) -> Result<bool, VenueError> {
         self.rpc(
@@ -594,6 +629,44 @@ impl ChainClient {
             Err(_) => Err(TransportErrorKind::custom_str(
                 "no answer to eth_sendRawTransaction",
             )),
+        }
+    }
+}
+
+/// The L1 data fee an OP-stack receipt reports (`l1Fee`, a hex quantity);
+/// none when it has none.
+pub fn l1_fee(receipt: Option<&serde_json::Value>) -> Result<u128, String> {
+    match receipt.and_then(|r| r.get("l1Fee")) {
+        None | Some(serde_json::Value::Null) => Ok(0),
+        Some(serde_json::Value::String(q)) => q
+            .strip_prefix("0x")
+            .filter(|h| !h.is_empty() && h.len() <= 32)
+            .and_then(|h| u128::from_str_radix(h, 16).ok())
+            .ok_or_else(|| format!("l1Fee {q:?} is not a quantity")),
+        Some(other) => Err(format!("l1Fee {other} is not a quantity")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::l1_fee;
+    use serde_json::json;
+
+    #[test]
+    fn an_op_receipts_l1_fee_is_read_and_a_bad_one_refused() {
+        let r = json!({"gasUsed": "0x5208", "l1Fee": "0x2386f26fc10000", "l1GasUsed": "0x640"});
+        assert_eq!(l1_fee(Some(&r)), Ok(10_000_000_000_000_000));
+        assert_eq!(l1_fee(Some(&json!({"gasUsed": "0x5208"}))), Ok(0));
+        assert_eq!(l1_fee(Some(&json!({"l1Fee": null}))), Ok(0));
+        assert_eq!(l1_fee(None), Ok(0));
+        for bad in [
+            json!("12"),
+            json!("0x"),
+            json!("0xzz"),
+            json!(12),
+            json!(format!("0x{}", "f".repeat(33))),
+        ] {
+            assert!(l1_fee(Some(&json!({"l1Fee": bad}))).is_err(), "{bad}");
         }
     }
 }

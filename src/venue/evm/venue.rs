@@ -611,7 +611,7 @@ impl LoopVenue for EvmVenue {
         };
         let at = self.mined_at(c, &r).await?;
         let gas = if r.from == self.wallet() {
-            u128::from(r.gas_used) * r.effective_gas_price
+            c.fee_paid(&r).await?
         } else {
             0
         };

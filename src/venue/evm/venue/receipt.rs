@@ -57,7 +57,7 @@ impl EvmVenue {
         for rec in self.tx.store().txs_of(id)? {
             for hash in rec.hashes() {
                 if let Some(r) = c.receipt(hash).await? {
-                    gas += u128::from(r.gas_used) * r.effective_gas_price;
+                    gas = gas.saturating_add(c.fee_paid(&r).await?);
                     if rec.last {
                         last = Some((rec.clone(), r));
                     }

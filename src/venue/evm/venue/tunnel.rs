@@ -433,7 +433,7 @@ impl EvmVenue {
         })?;
         let at = self.mined_at(&self.ethereum, &r).await?;
         let gas = if r.from == self.wallet() {
-            u128::from(r.gas_used) * r.effective_gas_price
+            self.ethereum.fee_paid(&r).await?
         } else {
             0
         };
