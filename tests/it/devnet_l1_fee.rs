@@ -4,7 +4,10 @@
 //! OP node does, a Hemi swap's receipt books both for each of its
 //! transactions (the approve and the swap): gas at the effective price plus
 //! the `l1Fee` reported. Without the field (the devnet's anvil) it books
-//! gas alone.
+//! gas alone. The planner prices the same fee before a cycle: with OP's
+//! real `GasPriceOracle` installed on Hemi, each Hemi step's cost in the
+//! fee schedule is its gas plus the oracle's `getL1Fee` per transaction;
+//! without it (anvil), gas alone.
 
 use crate::devnet_common;
 
@@ -90,4 +93,75 @@ async fn devnet_hemi_receipts_book_the_l1_data_fee_the_node_reports() {
     // The same receipt read again (after a restart, by looking) books the same.
     let again = v.settle(op.id).await.unwrap().expect("settled");
     assert_eq!(again.gas_fee, r.gas_fee);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_the_planner_prices_hemis_l1_data_fee_from_the_gas_price_oracle() {
+    use arbkeep::venue::evm::venue::gas::{STARGATE_SEND_GAS, SWAP_GAS, TUNNEL_INITIATE_GAS};
+    use arbkeep::venue::evm::venue::l1_fee::{GAS_PRICE_ORACLE, priced_tx};
+    let d = start(DevnetOptions::default()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let config = config(&d, tmp.path());
+    let store = Arc::new(EvmStore::open(tmp.path()).unwrap());
+    let v = venue(&config, store).await;
+    // Each Hemi figure is gas × one gas price, plus `txs` L1 fees.
+    let gas_price = |f: &arbkeep::venue::FeeSchedule, l1: u128| {
+        let each = [
+            (f.swap_gas_hemi, SWAP_GAS, 2),
+            (f.stargate_send_gas_hemi, STARGATE_SEND_GAS, 2),
+            (f.tunnel_initiate_gas_hemi, TUNNEL_INITIATE_GAS, 1),
+        ];
+        let prices: Vec<u128> = each
+            .iter()
+            .map(|(cost, gas, txs)| {
+                let l2 = cost - l1 * txs;
+                assert_eq!(
+                    l2 % gas,
+                    0,
+                    "{cost} is {gas} gas at one price plus {txs} × {l1}"
+                );
+                l2 / gas
+            })
+            .collect();
+        assert!(prices.windows(2).all(|w| w[0] == w[1]), "{prices:?}");
+        prices[0]
+    };
+
+    // anvil has no oracle: no L1 fee.
+    let f = v.fees().await.unwrap();
+    gas_price(&f, 0);
+
+    // OP's oracle, L1 at 30 gwei, Bedrock's overhead 188 and scalar 0.684.
+    install_gas_price_oracle_on(&d).await;
+    let l1 = read(
+        v.client(Chain::Hemi).provider(),
+        GAS_PRICE_ORACLE,
+        arbkeep::venue::evm::venue::l1_fee::IGasPriceOracle::getL1FeeCall { _data: priced_tx() },
+    )
+    .await;
+    let l1 = u128::try_from(l1).unwrap();
+    // Bedrock's formula: (16 gas a non-zero byte of the priced bytes and of
+    // a signature's 68, 4 a zero byte, plus the overhead) × 30 gwei × 0.684.
+    let bytes = priced_tx();
+    let zeros = bytes.iter().filter(|b| **b == 0).count() as u128;
+    let calldata_gas = 16 * (bytes.len() as u128 - zeros + 68) + 4 * zeros;
+    assert_eq!(
+        l1,
+        (calldata_gas + 188) * 30_000_000_000 * 684_000 / 1_000_000
+    );
+    let f = v.fees().await.unwrap();
+    gas_price(&f, l1);
+}
+
+async fn install_gas_price_oracle_on(d: &arbkeep::venue::evm::devnet::Devnet) {
+    use alloy::primitives::U256;
+    arbkeep::venue::evm::devnet::install_gas_price_oracle(
+        &root(),
+        &d.hemi.url(),
+        U256::from(30_000_000_000u64),
+        U256::from(188u64),
+        U256::from(684_000u64),
+    )
+    .await
+    .expect("the oracle is installed");
 }

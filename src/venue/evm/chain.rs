@@ -241,6 +241,11 @@ impl ChainClient {
         &self.http
     }
 
+    /// An OP-stack chain (its transactions also pay an L1 data fee).
+    pub fn is_op_stack(&self) -> bool {
+        self.op_stack
+    }
+
     pub fn has_ws(&self) -> bool {
         self.ws.is_some()
     }

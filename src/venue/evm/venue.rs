@@ -9,6 +9,7 @@
 mod abandon;
 mod deployment;
 pub mod gas;
+pub mod l1_fee;
 mod order;
 mod receipt;
 mod stargate_send;
@@ -454,6 +455,13 @@ impl LoopVenue for EvmVenue {
         let gas = gas::priced;
         let gp_h = self.hemi.gas_price().await?;
         let gp_e = self.ethereum.gas_price().await?;
+        // Hemi's L1 data fee per transaction: two for a swap or a Stargate
+        // send (the approve and the call), one for the tunnel's initiation.
+        let l1_h = self.l1_fee_per_tx(Chain::Hemi).await?;
+        let on_hemi = |gas: u128, txs: u128| {
+            gas.saturating_mul(gp_h)
+                .saturating_add(l1_h.saturating_mul(txs))
+        };
         let (native_fee, fee_bps) = self.stargate_prices().await?;
         let usdc_per_eth = self
             .quote(
@@ -466,10 +474,10 @@ impl LoopVenue for EvmVenue {
         let eth_usdc = crate::model::to_decimal(usdc_per_eth, TokenId::Usdc.decimals())
             .map_err(|e| VenueError::Rejected(e.to_string()))?;
         Ok(FeeSchedule {
-            swap_gas_hemi: gas(StepKind::HemiSwap, Route::Stargate) * gp_h,
+            swap_gas_hemi: on_hemi(gas(StepKind::HemiSwap, Route::Stargate), 2),
             swap_gas_ethereum: gas(StepKind::EthSwap, Route::Stargate) * gp_e,
-            stargate_send_gas_hemi: gas(StepKind::BridgeOut, Route::Stargate) * gp_h,
-            tunnel_initiate_gas_hemi: gas(StepKind::BridgeOut, Route::HemiTunnel) * gp_h,
+            stargate_send_gas_hemi: on_hemi(gas(StepKind::BridgeOut, Route::Stargate), 2),
+            tunnel_initiate_gas_hemi: on_hemi(gas(StepKind::BridgeOut, Route::HemiTunnel), 1),
             bridge_send_gas_ethereum: gas(StepKind::BridgeBack, Route::Stargate) * gp_e,
             prove_gas_ethereum: gas(StepKind::Prove, Route::HemiTunnel) * gp_e,
             finalize_gas_ethereum: gas(StepKind::Finalize, Route::HemiTunnel) * gp_e,

@@ -191,7 +191,12 @@ async fn initialized_version(
 }
 
 /// Set the real deployed code of `name` at `at` on `p`, and check it.
-async fn set_code(root: &Path, p: &DynProvider, name: &str, at: Address) -> anyhow::Result<()> {
+pub(super) async fn set_code(
+    root: &Path,
+    p: &DynProvider,
+    name: &str,
+    at: Address,
+) -> anyhow::Result<()> {
     let code = bedrock_code(root, name, "deployedBytecode")?;
     let _: serde_json::Value = p
         .raw_request("anvil_setCode".into(), (at, code.clone()))

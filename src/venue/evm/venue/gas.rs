@@ -7,8 +7,8 @@
 //! bytecode (`devnet_e2e`, which fails when a step uses more than its kind
 //! is priced at, and prints every step's gas), with a margin for what the
 //! devnet does not have that mainnet does, said at each. Gas only: Hemi's
-//! L1 data fee, an OP Stack chain's charge beside gas, is not in these
-//! figures.
+//! L1 data fee, an OP Stack chain's charge beside gas, is priced apart
+//! (`l1_fee`) and added per transaction.
 
 use crate::model::{Route, StepKind};
 
