@@ -132,7 +132,7 @@ impl Faulted {
         let uln = self.d.deployment.stargate.chain(chain).lz.uln302?;
         let p = signing_provider(&self.d.anvil(chain).url(), KEEPER_KEY).unwrap();
         let mut sum = U256::ZERO;
-        for worker in [uln.dvn, uln.executor] {
+        for worker in uln.workers() {
             let call = IUln302::feesCall { _worker: worker };
             sum += crate::devnet_stargate_v2::read(&p, uln.send_lib, call).await;
         }

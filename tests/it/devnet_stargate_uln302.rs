@@ -35,7 +35,7 @@ fn uln302() -> StargateV2Options {
 /// What the source's `SendUln302` holds for its DVN and executor.
 async fn workers_fees(p: &DynProvider, uln: &Uln302Contracts) -> U256 {
     let mut sum = U256::ZERO;
-    for worker in [uln.dvn, uln.executor] {
+    for worker in uln.workers() {
         sum += read(p, uln.send_lib, IUln302::feesCall { _worker: worker }).await;
     }
     sum
@@ -109,7 +109,8 @@ async fn devnet_stargate_uln302_eth_taxi_is_verified_by_the_dvn_committed_and_ex
         },
     )
     .await;
-    assert_eq!(config, devnet::default_uln_config(eth_uln.dvn));
+    assert_eq!(config, devnet::default_uln_config(&eth_uln.dvns));
+    assert_eq!(usize::from(config.requiredDVNCount), devnet::DVN_COUNT);
 
     // The fee is the workers' quote, and what the keeper pays them.
     let fees_before = workers_fees(&lz.hemi_keeper, &hemi_uln).await;
@@ -120,7 +121,7 @@ async fn devnet_stargate_uln302_eth_taxi_is_verified_by_the_dvn_committed_and_ex
     assert_eq!(
         workers_fees(&lz.hemi_keeper, &hemi_uln).await - fees_before,
         fee,
-        "the DVN and the executor were paid the quote"
+        "the DVNs and the executor were paid the quote"
     );
     let oft = sent_in_receipt(&sent, hemi.eth_pool).unwrap().unwrap();
     let packets = devnet::packets_in_receipt(&sent, hemi.lz.endpoint).unwrap();
@@ -148,24 +149,38 @@ async fn devnet_stargate_uln302_eth_taxi_is_verified_by_the_dvn_committed_and_ex
     else {
         panic!("verified and executed: {:?}", first[0]);
     };
-    assert_eq!(relayer_nonce(&lz).await, nonce + 3, "DVN, commit, execute");
-
-    // The DVN's verify, as ReceiveUln302 recorded it.
-    let dvn = receipt(&lz.eth_relayer, first[0].dvn_tx.expect("the DVN verified")).await;
-    let verified: Vec<_> = dvn
-        .inner
-        .logs()
-        .iter()
-        .filter(|l| l.address() == eth_uln.receive_lib)
-        .filter_map(|l| IUln302::PayloadVerified::decode_log(&l.inner).ok())
-        .collect();
-    assert_eq!(verified.len(), 1);
-    assert_eq!(verified[0].data.dvn, eth_uln.dvn);
     assert_eq!(
-        verified[0].data.confirmations,
-        U256::from(ULN_CONFIRMATIONS)
+        relayer_nonce(&lz).await,
+        nonce + devnet::DVN_COUNT as u64 + 2,
+        "each DVN, commit, execute"
     );
-    assert_eq!(verified[0].data.proofHash, packets[0].packet.payload_hash());
+
+    // Each DVN's verify, as ReceiveUln302 recorded it.
+    assert_eq!(first[0].dvn_txs.len(), devnet::DVN_COUNT);
+    let mut verifiers = Vec::new();
+    for tx in &first[0].dvn_txs {
+        let dvn = receipt(&lz.eth_relayer, *tx).await;
+        let verified: Vec<_> = dvn
+            .inner
+            .logs()
+            .iter()
+            .filter(|l| l.address() == eth_uln.receive_lib)
+            .filter_map(|l| IUln302::PayloadVerified::decode_log(&l.inner).ok())
+            .collect();
+        assert_eq!(verified.len(), 1);
+        assert_eq!(
+            dvn.to,
+            Some(verified[0].data.dvn),
+            "submitted to its own DVN"
+        );
+        assert_eq!(
+            verified[0].data.confirmations,
+            U256::from(ULN_CONFIRMATIONS)
+        );
+        assert_eq!(verified[0].data.proofHash, packets[0].packet.payload_hash());
+        verifiers.push(verified[0].data.dvn);
+    }
+    assert_eq!(verifiers, eth_uln.dvns, "every required DVN, once");
     // The commit: the endpoint's PacketVerified, the DVN's record reclaimed.
     let commit = receipt(&lz.eth_relayer, commit_tx).await;
     assert!(commit.inner.logs().iter().any(|l| {
@@ -173,17 +188,19 @@ async fn devnet_stargate_uln302_eth_taxi_is_verified_by_the_dvn_committed_and_ex
             && l.topics().first() == Some(&IEndpointV2::PacketVerified::SIGNATURE_HASH)
     }));
     let header = devnet::packet_header(&packets[0].encoded).unwrap();
-    let lookup = read(
-        &lz.eth_keeper,
-        eth_uln.receive_lib,
-        IUln302::hashLookupCall {
-            _headerHash: keccak256(&header),
-            _payloadHash: packets[0].packet.payload_hash(),
-            _dvn: eth_uln.dvn,
-        },
-    )
-    .await;
-    assert!(!lookup.submitted);
+    for dvn in eth_uln.dvns {
+        let lookup = read(
+            &lz.eth_keeper,
+            eth_uln.receive_lib,
+            IUln302::hashLookupCall {
+                _headerHash: keccak256(&header),
+                _payloadHash: packets[0].packet.payload_hash(),
+                _dvn: dvn,
+            },
+        )
+        .await;
+        assert!(!lookup.submitted, "{dvn}'s record reclaimed");
+    }
     // The executor's execute302: the guid's OFTReceived, the ETH arrived.
     let executed = receipt(&lz.eth_relayer, receive_tx).await;
     assert_eq!(executed.to, Some(eth_uln.executor));
@@ -248,18 +265,19 @@ async fn devnet_stargate_uln302_eth_taxi_is_verified_by_the_dvn_committed_and_ex
     )
     .await;
     assert_eq!(&commit_early[..4], IUln302::LZ_ULN_Verifying::SELECTOR);
-    assert!(
+    assert_eq!(
         devnet::dvn_verify(&lz.eth_relayer, &eth_uln, &second_packet[0])
             .await
             .unwrap()
-            .is_some()
+            .len(),
+        devnet::DVN_COUNT
     );
     assert_eq!(
         devnet::dvn_verify(&lz.eth_relayer, &eth_uln, &second_packet[0])
             .await
             .unwrap(),
-        None,
-        "the DVN's verification is read, not sent again"
+        Vec::<alloy::primitives::B256>::new(),
+        "the DVNs' verifications are read, not sent again"
     );
     let nonce = relayer_nonce(&lz).await;
     let resumed = deliver(&lz, &second).await;
@@ -270,7 +288,7 @@ async fn devnet_stargate_uln302_eth_taxi_is_verified_by_the_dvn_committed_and_ex
             ..
         }
     ));
-    assert_eq!(resumed[0].dvn_tx, None);
+    assert!(resumed[0].dvn_txs.is_empty());
     assert_eq!(relayer_nonce(&lz).await, nonce + 2, "commit and execute");
     let eth_after2 = lz.eth_keeper.get_balance(lz.keeper).await.unwrap();
     assert_eq!(eth_after2 - eth_after, min2);
@@ -303,7 +321,7 @@ async fn devnet_stargate_uln302_eth_taxi_is_verified_by_the_dvn_committed_and_ex
     let data = revert_data(
         &lz.eth_keeper,
         lz.keeper,
-        tx(eth_uln.dvn, IDVN::executeCall { _params: vec![] }),
+        tx(eth_uln.dvns[0], IDVN::executeCall { _params: vec![] }),
     )
     .await;
     assert!(!data.is_empty());
@@ -331,7 +349,7 @@ async fn devnet_stargate_uln302_eth_taxi_ethereum_to_hemi() {
     .await
     .unwrap();
     assert_eq!(delivered.len(), 1);
-    assert!(delivered[0].dvn_tx.is_some());
+    assert_eq!(delivered[0].dvn_txs.len(), devnet::DVN_COUNT);
     assert_eq!(
         lz.hemi_keeper.get_balance(lz.keeper).await.unwrap() - before,
         min

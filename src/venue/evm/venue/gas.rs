@@ -25,23 +25,25 @@ use crate::model::{Route, StepKind};
 /// can cost more: its own quoted gas is what choosing among providers nets.
 pub const SWAP_GAS: u128 = 250_000;
 
-/// A Stargate V2 send out of Hemi (ETH, the native pool: no approve).
-/// Measured 259 434 (`StargatePoolNative.send` over EndpointV2 and
-/// `SendUln302`, which assigns the job to the executor and one DVN, each
-/// priced through its fee lib and the price feed; the same send through
-/// `SimpleMessageLib` was 153 520). Margin to 360 000: mainnet's Stargate
-/// paths require three DVNs (evm.md §2.6), two more jobs than the devnet's
-/// one, each a cold call to a DVN, its fee lib and the price feed, which we
-/// put at up to 50 000 each.
-pub const STARGATE_SEND_GAS: u128 = 360_000;
+/// A Stargate V2 send out of Hemi (ETH, the native pool: no approve), or
+/// hemiBTC's by its own OFT adapter (with its approve). Measured 328 764
+/// (`StargatePoolNative.send` over EndpointV2 and `SendUln302`, which
+/// assigns the job to the executor and to each of the three required DVNs
+/// mainnet's Stargate paths have, each priced through its fee lib and the
+/// price feed; with one DVN it was 259 434, through `SimpleMessageLib`
+/// 153 520) and 327 141 for hemiBTC (approve 46 150 + `OFTAdapter.send`
+/// 280 991). Margin to 420 000: mainnet's DVNs are other operators' with
+/// their own fee libraries (the devnet's three share the package's), each
+/// a cold call that may cost more than the ~35 000 one costs here.
+pub const STARGATE_SEND_GAS: u128 = 420_000;
 
 /// A Stargate V2 send out of Ethereum (USDC back, `StargatePoolUSDC`):
 /// its approve makes it cost materially more than Hemi's native send.
-/// Measured 297 927 (the approve and the send over `SendUln302`), every
-/// cycle alike. Margin to 400 000: the same two extra DVN jobs as
-/// `STARGATE_SEND_GAS`, and mainnet USDC's approve and `transferFrom` run
-/// through its proxy.
-pub const STARGATE_SEND_GAS_ETHEREUM: u128 = 400_000;
+/// Measured 372 057 (the approve 46 162 and the send over `SendUln302` to
+/// three DVNs and the executor; with one DVN 297 927). Margin to 460 000:
+/// the same as `STARGATE_SEND_GAS`, and mainnet USDC's approve and
+/// `transferFrom` run through its proxy.
+pub const STARGATE_SEND_GAS_ETHEREUM: u128 = 460_000;
 
 /// The tunnel's initiation on Hemi: `L2StandardBridge.withdraw` of an
 /// OptimismMintableERC20 (burned, no approve). Measured 158 011 (WBTC, the

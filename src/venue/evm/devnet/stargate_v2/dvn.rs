@@ -1,6 +1,6 @@
-//! The devnet relayer's part on ULN302 (`uln302`): as the DVN's signer and
-//! admin it signs `ReceiveUln302.verify(header, payloadHash,
-//! confirmations)` for the DVN's multisig and submits it with
+//! The devnet relayer's part on ULN302 (`uln302`): as each required DVN's
+//! signer and admin it signs `ReceiveUln302.verify(header, payloadHash,
+//! confirmations)` for that DVN's multisig and submits it with its
 //! `DVN.execute`; anyone may then `commitVerification` on `ReceiveUln302`,
 //! which checks the DVN quorum of the ULN config and calls
 //! `EndpointV2.verify`; as the executor's admin it delivers with
@@ -13,7 +13,7 @@ use super::super::*;
 use super::relayer::{PacketV1, SentPacket};
 use super::uln302::{IDVN, IExecutor, IUln302, ULN_CONFIRMATIONS, Uln302Contracts};
 use alloy::network::TransactionBuilder;
-use alloy::primitives::{B256, Bytes, U256, keccak256};
+use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::TransactionRequest;
 use alloy::signers::SignerSync;
@@ -35,11 +35,12 @@ pub fn packet_header(encoded: &[u8]) -> anyhow::Result<Bytes> {
 /// latest block, in seconds.
 const INSTRUCTION_TTL_SECS: u64 = 600;
 
-/// Whether the DVN's verification of `sent` is on `ReceiveUln302` with
-/// the confirmations the config asks.
+/// Whether `dvn`'s verification of `sent` is on `ReceiveUln302` with the
+/// confirmations the config asks.
 pub async fn dvn_has_verified(
     dst: &DynProvider,
     uln: &Uln302Contracts,
+    dvn: Address,
     sent: &SentPacket,
 ) -> anyhow::Result<bool> {
     let header = packet_header(&sent.encoded)?;
@@ -49,7 +50,7 @@ pub async fn dvn_has_verified(
         IUln302::hashLookupCall {
             _headerHash: keccak256(&header),
             _payloadHash: sent.packet.payload_hash(),
-            _dvn: uln.dvn,
+            _dvn: dvn,
         },
     )
     .await?;
@@ -90,17 +91,31 @@ pub fn signed_verify(
     })
 }
 
-/// As the DVN: verify `sent` on `ReceiveUln302` through `DVN.execute`,
-/// unless its verification is there already (`None`). `dst` signs with
-/// `RELAYER_KEY`, the DVN's signer and admin.
+/// As each required DVN: verify `sent` on `ReceiveUln302` through that
+/// DVN's `execute`, unless its verification is there already; the
+/// transactions sent, one per DVN that had not verified. `dst` signs with
+/// `RELAYER_KEY`, every DVN's signer and admin.
 pub async fn dvn_verify(
     dst: &DynProvider,
     uln: &Uln302Contracts,
     sent: &SentPacket,
-) -> anyhow::Result<Option<B256>> {
-    if dvn_has_verified(dst, uln, sent).await? {
-        return Ok(None);
+) -> anyhow::Result<Vec<B256>> {
+    let mut sent_txs = Vec::new();
+    for dvn in uln.dvns {
+        if dvn_has_verified(dst, uln, dvn, sent).await? {
+            continue;
+        }
+        sent_txs.push(verify_as(dst, uln, dvn, sent).await?);
     }
+    Ok(sent_txs)
+}
+
+async fn verify_as(
+    dst: &DynProvider,
+    uln: &Uln302Contracts,
+    dvn: Address,
+    sent: &SentPacket,
+) -> anyhow::Result<B256> {
     let signer = PrivateKeySigner::from_str(RELAYER_KEY).map_err(|_| anyhow!("bad dev key"))?;
     let latest = dst
         .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
@@ -115,7 +130,7 @@ pub async fn dvn_verify(
     let r = send_mined(
         dst,
         TransactionRequest::default()
-            .with_to(uln.dvn)
+            .with_to(dvn)
             .with_input(Bytes::from(
                 IDVN::executeCall {
                     _params: vec![param],
@@ -127,16 +142,16 @@ pub async fn dvn_verify(
     // `execute` reports a refused instruction by an event, not a revert.
     for log in r.inner.logs() {
         if let Ok(e) = IDVN::ExecuteFailed::decode_log(&log.inner) {
-            bail!("the DVN's verify failed: {}", e.data._data);
+            bail!("DVN {dvn}'s verify failed: {}", e.data._data);
         }
         if IDVN::VerifySignaturesFailed::decode_log(&log.inner).is_ok() {
-            bail!("the DVN refused the relayer's signature");
+            bail!("DVN {dvn} refused the relayer's signature");
         }
     }
-    if !dvn_has_verified(dst, uln, sent).await? {
-        bail!("DVN.execute was mined but ReceiveUln302 holds no verification");
+    if !dvn_has_verified(dst, uln, dvn, sent).await? {
+        bail!("DVN {dvn}'s execute was mined but ReceiveUln302 holds no verification");
     }
-    Ok(Some(r.transaction_hash))
+    Ok(r.transaction_hash)
 }
 
 /// `ReceiveUln302.commitVerification` of `sent`: the library checks the
@@ -205,7 +220,6 @@ pub async fn execute_302(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy::primitives::Address;
 
     #[test]
     fn header_is_the_first_81_bytes() {
@@ -228,7 +242,7 @@ mod tests {
         let uln = Uln302Contracts {
             send_lib: Address::repeat_byte(1),
             receive_lib: Address::repeat_byte(2),
-            dvn: Address::repeat_byte(3),
+            dvns: [Address::repeat_byte(3); super::super::uln302::DVN_COUNT],
             dvn_vid: 101,
             executor: Address::repeat_byte(4),
             price_feed: Address::repeat_byte(5),

@@ -20,10 +20,11 @@
 //!   payload hash cleared once); its `validatePacket` is limited to the
 //!   relayer's address, the one trusted verifier of the devnet.
 //! - ULN302, as mainnet Stargate uses it (`uln302`): `SendUln302` and
-//!   `ReceiveUln302`, one required DVN, LayerZero's `Executor`, a price
-//!   feed and the workers' fee libraries; the fee is what the workers
-//!   quote, and the relayer delivers as the DVN (a signed `verify` through
-//!   `DVN.execute`), anyone (`commitVerification`) and the executor
+//!   `ReceiveUln302`, three required DVNs (as mainnet's Stargate paths
+//!   have), LayerZero's `Executor`, a price feed and the workers' fee
+//!   libraries; the fee is what the workers quote, and the relayer
+//!   delivers as each DVN (a signed `verify` through its `DVN.execute`),
+//!   anyone (`commitVerification`) and the executor
 //!   (`Executor.execute302`) do (`dvn`).
 //!
 //! Modules: `endpoint` (EndpointV2 and which library), `uln302` (ULN302 and

@@ -328,9 +328,9 @@ pub struct Delivery {
     pub nonce: u64,
     pub receiver: Address,
     pub outcome: DeliveryOutcome,
-    /// ULN302: the DVN's `execute` of `verify`, when this delivery sent it
-    /// (`None` on `SimpleMessageLib`, or when the DVN had verified).
-    pub dvn_tx: Option<B256>,
+    /// ULN302: each DVN's `execute` of `verify` this delivery sent (none on
+    /// `SimpleMessageLib`, or for a DVN that had verified already).
+    pub dvn_txs: Vec<B256>,
 }
 
 /// Gas the executor adds to the options' `lzReceive` gas for the
@@ -395,22 +395,22 @@ async fn deliver_one(
         bail!("packet guid {} is not its header's {expected}", packet.guid);
     }
     let receiver = packet.receiver_address();
-    let mut dvn_tx = None;
-    let done = |outcome, dvn_tx| Delivery {
+    let mut dvn_txs = Vec::new();
+    let done = |outcome, dvn_txs| Delivery {
         guid: packet.guid,
         nonce: packet.nonce,
         receiver,
         outcome,
-        dvn_tx,
+        dvn_txs,
     };
     let mut verify_tx = None;
     match packet_state(dst, path.dst_endpoint, packet).await? {
-        PacketState::Delivered => return Ok(done(DeliveryOutcome::AlreadyDelivered, None)),
+        PacketState::Delivered => return Ok(done(DeliveryOutcome::AlreadyDelivered, Vec::new())),
         PacketState::Verified => {}
         PacketState::Unverified => {
             verify_tx = Some(match &path.dst_uln302 {
                 Some(uln) => {
-                    dvn_tx = dvn::dvn_verify(dst, uln, sent).await?;
+                    dvn_txs = dvn::dvn_verify(dst, uln, sent).await?;
                     dvn::commit_verification(dst, uln, sent).await?
                 }
                 None => validate_packet(dst, path, sent).await?,
@@ -440,7 +440,7 @@ async fn deliver_one(
             verify_tx,
             receive_tx,
         },
-        dvn_tx,
+        dvn_txs,
     ))
 }
 

@@ -1,6 +1,7 @@
 //! LayerZero's ULN302 on one devnet node, as mainnet Stargate uses it
 //! (evm.md §2.6): `SendUln302` and `ReceiveUln302` from
-//! `@layerzerolabs/lz-evm-messagelib-v2`, one required DVN (the package's
+//! `@layerzerolabs/lz-evm-messagelib-v2`, three required DVNs as mainnet's
+//! Stargate paths have (each the package's
 //! `DVN`, a one-signer multisig whose signer and admin is the devnet
 //! relayer), the package's `Executor` (its admin is the relayer too), a
 //! `PriceFeed` and the `DVNFeeLib` and `ExecutorFeeLib` that price every
@@ -165,8 +166,10 @@ pub struct Uln302Contracts {
     pub send_lib: Address,
     /// `ReceiveUln302`: the default receive library from the remote eid.
     pub receive_lib: Address,
-    /// `DVN`: the one required DVN both ways; `vid` is its instance id.
-    pub dvn: Address,
+    /// `DVN`s: the required DVNs both ways, as many as mainnet's Stargate
+    /// paths require (evm.md §2.6), ascending (as the ULN config lists
+    /// them); `vid` is their chain's instance id.
+    pub dvns: [Address; DVN_COUNT],
     pub dvn_vid: u32,
     /// `Executor`: the send library's default executor.
     pub executor: Address,
@@ -178,15 +181,25 @@ pub struct Uln302Contracts {
 impl Uln302Contracts {
     /// Every address with the role it plays, for logs and reports.
     pub fn roles(&self) -> Vec<(&'static str, Address)> {
-        vec![
+        let mut out = vec![
             ("SendUln302", self.send_lib),
             ("ReceiveUln302", self.receive_lib),
-            ("DVN", self.dvn),
+        ];
+        out.extend(self.dvns.iter().map(|d| ("DVN", *d)));
+        out.extend([
             ("Executor", self.executor),
             ("PriceFeed", self.price_feed),
             ("DVNFeeLib", self.dvn_fee_lib),
             ("ExecutorFeeLib", self.executor_fee_lib),
-        ]
+        ]);
+        out
+    }
+
+    /// The workers a send pays: every DVN and the executor.
+    pub fn workers(&self) -> Vec<Address> {
+        let mut out = self.dvns.to_vec();
+        out.push(self.executor);
+        out
     }
 }
 
@@ -194,15 +207,22 @@ fn messagelib_artifact(root: &Path, dir: &str, name: &str) -> anyhow::Result<Art
     npm_artifact(root, &format!("{MESSAGELIB}/{dir}{name}.sol/{name}.json"))
 }
 
-/// The default ULN config both libraries hold for the remote eid: the one
-/// required DVN, `ULN_CONFIRMATIONS` confirmations, no optional DVNs.
-pub fn default_uln_config(dvn: Address) -> IUln302::UlnConfig {
+/// How many DVNs every message needs: mainnet's Stargate paths require
+/// three (evm.md §2.6).
+pub const DVN_COUNT: usize = 3;
+
+/// The default ULN config both libraries hold for the remote eid: the
+/// required DVNs (ascending, as the library insists), `ULN_CONFIRMATIONS`
+/// confirmations, no optional DVNs.
+pub fn default_uln_config(dvns: &[Address]) -> IUln302::UlnConfig {
+    let mut required = dvns.to_vec();
+    required.sort();
     IUln302::UlnConfig {
         confirmations: ULN_CONFIRMATIONS,
-        requiredDVNCount: 1,
+        requiredDVNCount: u8::try_from(required.len()).unwrap_or(u8::MAX),
         optionalDVNCount: 0,
         optionalDVNThreshold: 0,
-        requiredDVNs: vec![dvn],
+        requiredDVNs: required,
         optionalDVNs: Vec::new(),
     }
 }
@@ -282,46 +302,50 @@ pub async fn deploy_uln302(
     )
     .await?;
 
-    // The DVN: vid as LayerZero numbers its instances (eid % 30000), the
-    // relayer its one signer (quorum 1), the deployer and the relayer its
-    // admins.
+    // The DVNs: vid as LayerZero numbers its instances (eid % 30000), the
+    // relayer each one's signer (quorum 1), the deployer and the relayer
+    // their admins; one fee lib prices them all.
     let dvn_vid = eid % 30_000;
-    let dvn = deploy_big(
-        p,
-        &messagelib_artifact(root, "uln/dvn/", "DVN")?.bytecode,
-        (
-            eid,
-            dvn_vid,
-            vec![send_lib, receive_lib],
-            price_feed,
-            vec![relayer],
-            1u64,
-            vec![owner, relayer],
+    let mut dvns = [Address::ZERO; DVN_COUNT];
+    for dvn in dvns.iter_mut() {
+        *dvn = deploy_big(
+            p,
+            &messagelib_artifact(root, "uln/dvn/", "DVN")?.bytecode,
+            (
+                eid,
+                dvn_vid,
+                vec![send_lib, receive_lib],
+                price_feed,
+                vec![relayer],
+                1u64,
+                vec![owner, relayer],
+            )
+                .abi_encode_params(),
         )
-            .abi_encode_params(),
-    )
-    .await?;
-    transact(
-        p,
-        dvn,
-        IDVN::setWorkerFeeLibCall {
-            _workerFeeLib: dvn_fee_lib,
-        },
-    )
-    .await?;
-    transact(
-        p,
-        dvn,
-        IDVN::setDstConfigCall {
-            _params: vec![IDVN::DstConfigParam {
-                dstEid: remote_eid,
-                gas: DVN_VERIFY_GAS,
-                multiplierBps: 0,
-                floorMarginUSD: 0,
-            }],
-        },
-    )
-    .await?;
+        .await?;
+        transact(
+            p,
+            *dvn,
+            IDVN::setWorkerFeeLibCall {
+                _workerFeeLib: dvn_fee_lib,
+            },
+        )
+        .await?;
+        transact(
+            p,
+            *dvn,
+            IDVN::setDstConfigCall {
+                _params: vec![IDVN::DstConfigParam {
+                    dstEid: remote_eid,
+                    gas: DVN_VERIFY_GAS,
+                    multiplierBps: 0,
+                    floorMarginUSD: 0,
+                }],
+            },
+        )
+        .await?;
+    }
+    dvns.sort();
 
     let executor = deploy_big(
         p,
@@ -377,7 +401,7 @@ pub async fn deploy_uln302(
             IUln302::setDefaultUlnConfigsCall {
                 _params: vec![IUln302::SetDefaultUlnConfigParam {
                     eid: remote_eid,
-                    config: default_uln_config(dvn),
+                    config: default_uln_config(&dvns),
                 }],
             },
         )
@@ -405,7 +429,7 @@ pub async fn deploy_uln302(
     Ok(Uln302Contracts {
         send_lib,
         receive_lib,
-        dvn,
+        dvns,
         dvn_vid,
         executor,
         price_feed,
