@@ -4,13 +4,16 @@
 //! `swap_step`, by order: `order`), receipts from the journal and the
 //! chain (`receipt`), settled by looking, the Stargate V2 route
 //! (`stargate_send`), the tunnel route on the real OP Stack contracts
-//! (`tunnel`), and the operator's override (`abandon`).
+//! (`tunnel`), the operator's override (`abandon`), what a cycle costs
+//! (`pricing`) and the venue's lines on the Venues panel (`health`).
 
 mod abandon;
 mod deployment;
 pub mod gas;
+mod health;
 pub mod l1_fee;
 mod order;
+mod pricing;
 mod receipt;
 mod stargate_send;
 mod swap_step;
@@ -29,8 +32,7 @@ use super::wallet::Wallet;
 use crate::config::{EvmChainConfig, EvmConfig};
 use crate::model::intent::payload_hash;
 use crate::model::{
-    Action, BridgeTicket, Chain, Clock, Intent, IntentId, Receipt, Route, StepKind, Timestamp,
-    TokenId, Units, format_units,
+    Action, BridgeTicket, Chain, Clock, Intent, IntentId, Receipt, Route, Timestamp, TokenId, Units,
 };
 use crate::venue::{BridgeStatus, FeeSchedule, LoopVenue, VenueError, VenueHealth};
 use alloy::primitives::{Address, U256};
@@ -452,40 +454,7 @@ impl LoopVenue for EvmVenue {
     }
 
     async fn fees(&self) -> Result<FeeSchedule, VenueError> {
-        let gas = gas::priced;
-        let gp_h = self.hemi.gas_price().await?;
-        let gp_e = self.ethereum.gas_price().await?;
-        // Hemi's L1 data fee per transaction: two for a swap or a Stargate
-        // send (the approve and the call), one for the tunnel's initiation.
-        let l1_h = self.l1_fee_per_tx(Chain::Hemi).await?;
-        let on_hemi = |gas: u128, txs: u128| {
-            gas.saturating_mul(gp_h)
-                .saturating_add(l1_h.saturating_mul(txs))
-        };
-        let (native_fee, fee_bps) = self.stargate_prices().await?;
-        let usdc_per_eth = self
-            .quote(
-                Chain::Ethereum,
-                TokenId::Eth,
-                TokenId::Usdc,
-                TokenId::Eth.one(),
-            )
-            .await?;
-        let eth_usdc = crate::model::to_decimal(usdc_per_eth, TokenId::Usdc.decimals())
-            .map_err(|e| VenueError::Rejected(e.to_string()))?;
-        Ok(FeeSchedule {
-            swap_gas_hemi: on_hemi(gas(StepKind::HemiSwap, Route::Stargate), 2),
-            swap_gas_ethereum: gas(StepKind::EthSwap, Route::Stargate) * gp_e,
-            stargate_send_gas_hemi: on_hemi(gas(StepKind::BridgeOut, Route::Stargate), 2),
-            tunnel_initiate_gas_hemi: on_hemi(gas(StepKind::BridgeOut, Route::HemiTunnel), 1),
-            bridge_send_gas_ethereum: gas(StepKind::BridgeBack, Route::Stargate) * gp_e,
-            prove_gas_ethereum: gas(StepKind::Prove, Route::HemiTunnel) * gp_e,
-            finalize_gas_ethereum: gas(StepKind::Finalize, Route::HemiTunnel) * gp_e,
-            stargate_native_fee: native_fee,
-            stargate_fee_bps: fee_bps,
-            tunnel_finalization_secs: self.tunnel_finalization_secs().await?,
-            eth_usdc,
-        })
+        self.fee_schedule().await
     }
 
     async fn balance(&self, chain: Chain, token: TokenId) -> Result<Units, VenueError> {
@@ -663,72 +632,6 @@ impl LoopVenue for EvmVenue {
     }
 
     async fn health(&self) -> Vec<VenueHealth> {
-        let now = self.clock.now();
-        let mut out = Vec::new();
-        let open = self
-            .tx
-            .store()
-            .all_txs()
-            .map(|all| all.iter().filter(|r| r.mined.is_none()).count())
-            .unwrap_or(0);
-        for chain in Chain::ALL {
-            let c = self.client(chain);
-            let name = format!("{} ({})", c.name, self.label);
-            let line = match c.ping().await {
-                Ok(ping) => {
-                    let moved = self.saw_head(chain, ping.head);
-                    let silent = now.saturating_sub(moved);
-                    let gwei = c
-                        .gas_price()
-                        .await
-                        .map(|g| format_units(g / 1_000_000, 3))
-                        .unwrap_or_else(|_| "?".into());
-                    let moving = silent <= self.cfg.silent_after_ms;
-                    let detail = match (&ping.ws_trouble, moving) {
-                        (Some(why), _) => format!("WebSocket: {why}; head read over HTTP"),
-                        (None, true) => format!("gas {gwei} gwei, chain id {}", c.chain_id),
-                        (None, false) => format!(
-                            "no new block for {}",
-                            crate::model::time::format_duration(silent)
-                        ),
-                    };
-                    VenueHealth {
-                        name,
-                        ok: moving && ping.ws_trouble.is_none(),
-                        head: Some(ping.head),
-                        latency_ms: Some(ping.latency.as_millis() as u64),
-                        last_seen: Some(moved),
-                        detail,
-                    }
-                }
-                Err(e) => VenueHealth {
-                    name,
-                    ok: false,
-                    head: None,
-                    latency_ms: None,
-                    last_seen: None,
-                    detail: e.to_string(),
-                },
-            };
-            out.push(line);
-        }
-        for swaps in &self.swaps {
-            out.extend(swaps.health_lines(now));
-        }
-        if let Some(scan) = &self.scan {
-            out.push(scan.health_line());
-        }
-        out.push(VenueHealth {
-            name: format!("tx manager ({})", self.label),
-            ok: true,
-            head: None,
-            latency_ms: None,
-            last_seen: Some(now),
-            detail: format!(
-                "wallet {}, {open} transactions not yet mined",
-                self.wallet()
-            ),
-        });
-        out
+        self.health_lines().await
     }
 }
