@@ -317,7 +317,14 @@ async fn devnet_stargate_usdc_send_taken_then_connection_closed_is_sent_once_and
 async fn devnet_oft_hemi_btc_send_taken_then_no_answer_is_sent_once_and_arrives() {
     let f = faulted(Chain::Hemi, |_| {}).await;
     let me = f.v.wallet();
-    mint_on_hemi(&f.d, TokenId::HemiBtc, me, 2 * TokenId::HemiBtc.one()).await;
+    mint_on(
+        &f.d,
+        Chain::Hemi,
+        TokenId::HemiBtc,
+        me,
+        2 * TokenId::HemiBtc.one(),
+    )
+    .await;
     f.send_once_and_arrive(
         TokenId::HemiBtc,
         Chain::Hemi,

@@ -141,6 +141,36 @@ pub async fn start_cow(d: &Devnet, clock: Arc<dyn Clock>) -> Cow {
     }
 }
 
+/// Mint `amount` of the devnet token `token` on `chain` to `to` (a
+/// DevToken there: not a tunnel token on Hemi, nor Hemi's USDC.e or
+/// Ethereum's hemiBTC OFT, which only their bridges mint).
+pub async fn mint_on(
+    d: &Devnet,
+    chain: arbkeep::model::Chain,
+    token: arbkeep::model::TokenId,
+    to: alloy::primitives::Address,
+    amount: u128,
+) {
+    use alloy::sol_types::SolCall;
+    let p = devnet::signing_provider(&d.anvil(chain).url(), devnet::DEPLOYER_KEY).unwrap();
+    let mint = arbkeep::venue::evm::abi::IDevToken::mintCall {
+        to,
+        value: alloy::primitives::U256::from(amount),
+    };
+    let at = match chain {
+        arbkeep::model::Chain::Hemi => d.deployment.hemi.tokens[&token],
+        arbkeep::model::Chain::Ethereum => d.deployment.ethereum.tokens[&token],
+    };
+    devnet::send_mined(
+        &p,
+        alloy::rpc::types::TransactionRequest::default()
+            .to(at)
+            .input(mint.abi_encode().into()),
+    )
+    .await
+    .expect("minted");
+}
+
 /// Mint `amount` of the devnet token `token` on Ethereum to `to`.
 pub async fn mint_on_ethereum(
     d: &Devnet,
@@ -148,44 +178,7 @@ pub async fn mint_on_ethereum(
     to: alloy::primitives::Address,
     amount: u128,
 ) {
-    use alloy::sol_types::SolCall;
-    let p = devnet::signing_provider(&d.ethereum.url(), devnet::DEPLOYER_KEY).unwrap();
-    let mint = arbkeep::venue::evm::abi::IDevToken::mintCall {
-        to,
-        value: alloy::primitives::U256::from(amount),
-    };
-    devnet::send_mined(
-        &p,
-        alloy::rpc::types::TransactionRequest::default()
-            .to(d.deployment.ethereum.tokens[&token])
-            .input(mint.abi_encode().into()),
-    )
-    .await
-    .expect("minted");
-}
-
-/// Mint `amount` of the devnet token `token` on Hemi to `to` (a DevToken
-/// there: VCRED, hemiBTC; not the tunnel's tokens or USDC.e).
-pub async fn mint_on_hemi(
-    d: &Devnet,
-    token: arbkeep::model::TokenId,
-    to: alloy::primitives::Address,
-    amount: u128,
-) {
-    use alloy::sol_types::SolCall;
-    let p = devnet::signing_provider(&d.hemi.url(), devnet::DEPLOYER_KEY).unwrap();
-    let mint = arbkeep::venue::evm::abi::IDevToken::mintCall {
-        to,
-        value: alloy::primitives::U256::from(amount),
-    };
-    devnet::send_mined(
-        &p,
-        alloy::rpc::types::TransactionRequest::default()
-            .to(d.deployment.hemi.tokens[&token])
-            .input(mint.abi_encode().into()),
-    )
-    .await
-    .expect("minted");
+    mint_on(d, arbkeep::model::Chain::Ethereum, token, to, amount).await
 }
 
 /// The wallet equals the loop's ledger, every token on both chains, to the

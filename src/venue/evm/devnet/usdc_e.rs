@@ -6,16 +6,13 @@
 
 use super::*;
 use crate::venue::evm::abi::{IDevToken, IERC20};
-use crate::venue::evm::stargate::{IStargate, MessagingFee, taxi_send_param};
-use alloy::network::TransactionBuilder;
-use alloy::primitives::{Bytes, U256};
+use crate::venue::evm::stargate::{IStargate, taxi_send_param};
+use alloy::primitives::U256;
 use alloy::providers::DynProvider;
-use alloy::rpc::types::TransactionRequest;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
-use anyhow::{Context, bail};
+use anyhow::Context;
 use std::str::FromStr;
-use std::time::Duration;
 
 /// Bridge `amount` USDC (6 decimals) from the deployer on Ethereum to the
 /// deployer on Hemi; returns what arrived. `pe` signs as the deployer on
@@ -61,43 +58,15 @@ pub async fn bridge_usdc_to_hemi(
     .await
     .context("quoteOFT")?;
     param.minAmountLD = quoted.receipt.amountReceivedLD;
-    let fee = read(
-        pe,
-        eth.usdc_stargate,
-        IStargate::quoteSendCall {
-            sendParam: param.clone(),
-            payInLzToken: false,
-        },
-    )
-    .await
-    .context("quoteSend")?;
-    let send = IStargate::sendCall {
-        sendParam: param,
-        fee: MessagingFee {
-            nativeFee: fee.nativeFee,
-            lzTokenFee: U256::ZERO,
-        },
-        refundAddress: me,
-    };
-    let r = send_mined(
-        pe,
-        TransactionRequest::default()
-            .with_to(eth.usdc_stargate)
-            .with_input(Bytes::from(send.abi_encode()))
-            .with_value(fee.nativeFee)
-            .with_gas_limit(1_000_000),
-    )
-    .await?;
-    let delivered = deliver_stargate_packets(
+    send_delivered(
         pe,
         hemi_relayer,
-        &sg.path(crate::model::Chain::Ethereum),
-        PacketSource::Receipt(&r),
-        Duration::ZERO,
+        sg,
+        crate::model::Chain::Ethereum,
+        eth.usdc_stargate,
+        param,
     )
-    .await?;
-    if delivered.len() != 1 {
-        bail!("the USDC send made {} deliveries, not 1", delivered.len());
-    }
+    .await
+    .context("the USDC send")?;
     Ok(quoted.receipt.amountReceivedLD)
 }

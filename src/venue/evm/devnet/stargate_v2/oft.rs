@@ -9,6 +9,7 @@
 //! through the adapter, delivered by the relayer's key.
 
 use super::*;
+use crate::model::Chain;
 use crate::venue::evm::abi::{IDevToken, IERC20};
 use crate::venue::evm::stargate::{IStargate, MessagingFee, taxi_send_param};
 use alloy::network::TransactionBuilder;
@@ -142,9 +143,32 @@ async fn bridge_to_ethereum(
     )
     .await?;
     let param = taxi_send_param(sg.ethereum.lz.eid, me, amount, amount);
+    send_delivered(ph, eth_relayer, sg, Chain::Hemi, ends.adapter, param)
+        .await
+        .context("the hemiBTC send")?;
+    let held = read(pe, ends.oft, IERC20::balanceOfCall { owner: me }).await?;
+    if held < amount {
+        bail!("{held} hemiBTC arrived on Ethereum, not {amount}");
+    }
+    Ok(())
+}
+
+/// The deployer's taxi `send` of `param` through the IOFT `oft` (a Stargate
+/// or a plain OFT) on `from` (`src` signs as the deployer), paying the
+/// quoted native fee, and its one packet delivered at once by
+/// `dst_relayer` (the relayer's key on the other chain).
+pub async fn send_delivered(
+    src: &DynProvider,
+    dst_relayer: &DynProvider,
+    sg: &StargateV2Contracts,
+    from: Chain,
+    oft: Address,
+    param: crate::venue::evm::stargate::SendParam,
+) -> anyhow::Result<()> {
+    let me = key_address(DEPLOYER_KEY)?;
     let fee = read(
-        ph,
-        ends.adapter,
+        src,
+        oft,
         IStargate::quoteSendCall {
             sendParam: param.clone(),
             payInLzToken: false,
@@ -161,31 +185,24 @@ async fn bridge_to_ethereum(
         refundAddress: me,
     };
     let r = send_mined(
-        ph,
+        src,
         TransactionRequest::default()
-            .with_to(ends.adapter)
+            .with_to(oft)
             .with_input(Bytes::from(send.abi_encode()))
             .with_value(fee.nativeFee)
             .with_gas_limit(1_000_000),
     )
     .await?;
     let delivered = deliver_stargate_packets(
-        ph,
-        eth_relayer,
-        &sg.path(crate::model::Chain::Hemi),
+        src,
+        dst_relayer,
+        &sg.path(from),
         PacketSource::Receipt(&r),
         Duration::ZERO,
     )
     .await?;
     if delivered.len() != 1 {
-        bail!(
-            "the hemiBTC send made {} deliveries, not 1",
-            delivered.len()
-        );
-    }
-    let held = read(pe, ends.oft, IERC20::balanceOfCall { owner: me }).await?;
-    if held < amount {
-        bail!("{held} hemiBTC arrived on Ethereum, not {amount}");
+        bail!("the send made {} deliveries, not 1", delivered.len());
     }
     Ok(())
 }
