@@ -110,7 +110,8 @@ pub async fn dvn_verify(
     Ok(sent_txs)
 }
 
-async fn verify_as(
+/// As the one DVN `dvn`: its `execute` of `verify` for `sent`.
+pub async fn verify_as(
     dst: &DynProvider,
     uln: &Uln302Contracts,
     dvn: Address,
