@@ -252,38 +252,29 @@ async fn devnet_stargate_uln302_eth_taxi_is_verified_by_the_dvn_committed_and_ex
     // before all of them, and the next relayer commits and executes only.
     let (second, _, min2) = taxi(&lz, devnet_ether(1)).await;
     let second_packet = devnet::packets_in_receipt(&second, hemi.lz.endpoint).unwrap();
-    let commit_early = revert_data(
-        &lz.eth_keeper,
-        lz.keeper,
-        tx(
-            eth_uln.receive_lib,
-            IUln302::commitVerificationCall {
-                _packetHeader: devnet::packet_header(&second_packet[0].encoded).unwrap(),
-                _payloadHash: second_packet[0].packet.payload_hash(),
-            },
-        ),
-    )
-    .await;
-    assert_eq!(&commit_early[..4], IUln302::LZ_ULN_Verifying::SELECTOR);
+    // What a commit of the second packet reverts with now.
+    let commit = || async {
+        revert_data(
+            &lz.eth_keeper,
+            lz.keeper,
+            tx(
+                eth_uln.receive_lib,
+                IUln302::commitVerificationCall {
+                    _packetHeader: devnet::packet_header(&second_packet[0].encoded).unwrap(),
+                    _payloadHash: second_packet[0].packet.payload_hash(),
+                },
+            ),
+        )
+        .await
+    };
+    assert_eq!(&commit().await[..4], IUln302::LZ_ULN_Verifying::SELECTOR);
     // All but one DVN verified: still no commit.
     for dvn in &eth_uln.dvns[1..] {
         devnet::verify_as(&lz.eth_relayer, &eth_uln, *dvn, &second_packet[0])
             .await
             .unwrap();
     }
-    let commit_short = revert_data(
-        &lz.eth_keeper,
-        lz.keeper,
-        tx(
-            eth_uln.receive_lib,
-            IUln302::commitVerificationCall {
-                _packetHeader: devnet::packet_header(&second_packet[0].encoded).unwrap(),
-                _payloadHash: second_packet[0].packet.payload_hash(),
-            },
-        ),
-    )
-    .await;
-    assert_eq!(&commit_short[..4], IUln302::LZ_ULN_Verifying::SELECTOR);
+    assert_eq!(&commit().await[..4], IUln302::LZ_ULN_Verifying::SELECTOR);
     // The relayer's verify sends only the missing DVN's.
     assert_eq!(
         devnet::dvn_verify(&lz.eth_relayer, &eth_uln, &second_packet[0])
