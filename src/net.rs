@@ -39,6 +39,16 @@ pub fn is_loopback(u: &reqwest::Url) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// The HTTP client for one outside API (`name` in its error), every
+/// request bounded by `timeout`, with the TLS provider installed.
+pub fn api_client(name: &str, timeout: std::time::Duration) -> Result<reqwest::Client, String> {
+    ensure_crypto_provider();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .map_err(|e| format!("{name}: HTTP client: {}", describe(&e)))
+}
+
 /// reqwest's error and its causes, without the URL (reqwest puts it in its
 /// own message, and a URL may carry a key, an account id or a webhook
 /// token): what went wrong first, then each cause.

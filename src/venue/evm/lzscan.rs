@@ -254,11 +254,7 @@ impl LzScan {
     /// `base` as configured (`https://scan.layerzero-api.com/v1`), each
     /// ask bounded by `timeout`.
     pub fn open(base: &str, timeout: Duration, clock: Arc<dyn Clock>) -> Result<LzScan, String> {
-        crate::net::ensure_crypto_provider();
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|e| format!("LayerZero Scan: HTTP client: {}", describe(&e)))?;
+        let http = crate::net::api_client("LayerZero Scan", timeout)?;
         Ok(LzScan {
             base: base.trim_end_matches('/').to_string(),
             http,

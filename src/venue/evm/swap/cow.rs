@@ -132,11 +132,7 @@ pub enum Posted {
 
 impl CowApi {
     pub fn open(at: CowConfig, chain_id: u64) -> Result<CowApi, String> {
-        crate::net::ensure_crypto_provider();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(at.timeout_ms))
-            .build()
-            .map_err(|e| format!("{}: HTTP client: {}", at.name, describe(&e)))?;
+        let http = crate::net::api_client(&at.name, Duration::from_millis(at.timeout_ms))?;
         Ok(CowApi {
             name: at.name.clone(),
             domain: domain(chain_id, at.settlement),

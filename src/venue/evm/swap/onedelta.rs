@@ -145,11 +145,7 @@ fn list<'a>(actions: &'a Value, k: &str) -> Result<&'a [Value], String> {
 
 impl OneDeltaApi {
     pub fn open(at: OneDeltaConfig, key: Option<Secret>, chain_id: u64) -> Result<Self, String> {
-        crate::net::ensure_crypto_provider();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(at.timeout_ms))
-            .build()
-            .map_err(|e| format!("{}: HTTP client: {}", at.name, describe(&e)))?;
+        let http = crate::net::api_client(&at.name, Duration::from_millis(at.timeout_ms))?;
         Ok(OneDeltaApi {
             name: at.name.clone(),
             at,

@@ -63,11 +63,7 @@ pub struct Answer {
 
 impl ZeroXApi {
     pub fn open(at: ZeroXConfig, key: Secret, chain_id: u64) -> Result<ZeroXApi, String> {
-        crate::net::ensure_crypto_provider();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(at.timeout_ms))
-            .build()
-            .map_err(|e| format!("{}: HTTP client: {}", at.name, describe(&e)))?;
+        let http = crate::net::api_client(&at.name, Duration::from_millis(at.timeout_ms))?;
         Ok(ZeroXApi {
             name: at.name.clone(),
             at,
